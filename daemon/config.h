@@ -1,0 +1,73 @@
+/* config.h — esimd's configuration: /etc/esimd/esimd.conf read into plain structures. */
+#pragma once
+
+#include <glib.h>
+
+#include "build-config.h"
+
+G_BEGIN_DECLS
+
+#define ESIMD_DEFAULT_CONFIG_FILE SYSCONFDIR "/esimd/esimd.conf"
+#define ESIMD_ISDR_AID_DEFAULT    "A0000005591010FFFFFFFF8900000100"
+
+/* How the modem is made to re-read the card after a profile is enabled or disabled. */
+typedef enum
+{
+  ESIMD_REFRESH_FLAG,        /* ask the eUICC for a REFRESH (refreshFlag TRUE) */
+  ESIMD_REFRESH_POWER_CYCLE, /* refreshFlag FALSE, then a UIM power off/on through the modem */
+  ESIMD_REFRESH_NONE,        /* refreshFlag FALSE and nothing else: the integrator handles it */
+} EsimdRefresh;
+
+typedef struct
+{
+  char *name;             /* the part after "Modem " in the section name */
+  char *transport;        /* "qmi" */
+  char *device;           /* e.g. /dev/cdc-wdm0 */
+  gboolean use_proxy;     /* share the device with ModemManager through qmi-proxy */
+  char *proxy_socket;     /* abstract socket name; NULL = libqmi's default ("qmi-proxy") */
+  gboolean no_file_check; /* test rigs only: the device path need not exist */
+  guint slot;             /* UIM slot, 1-based */
+  GBytes *isdr_aid;
+  guint segment_size; /* STORE DATA block size to start from, 1..255 */
+  EsimdRefresh refresh;
+  char *imei;            /* sent to the SM-DP+ in ctxParams1; NULL = a generic TAC only */
+  guint command_timeout; /* seconds for one QMI request */
+} EsimdModemConfig;
+
+typedef struct
+{
+  GPtrArray *modems; /* EsimdModemConfig* */
+
+  /* [HTTP] */
+  char **ci_dirs;            /* directories of trusted eSIM CI certificates (PEM or DER) */
+  gboolean trust_system_cas; /* also accept web PKI server certificates (default TRUE) */
+  char *system_ca_file;      /* the system's CA bundle */
+  char **connect_to;         /* curl --connect-to entries HOST:PORT:CONNECT-HOST:CONNECT-PORT */
+  guint connect_timeout;     /* seconds */
+  guint request_timeout;     /* seconds for one ES9+/ES11 call */
+  guint bpp_timeout;         /* seconds for getBoundProfilePackage (binding may take long) */
+  char *proxy;               /* HTTP(S) proxy URL; NULL = none (the environment is ignored) */
+  gsize max_response_size;   /* bytes; caps every response body */
+  gboolean es11_fallback;    /* retry ES11 calls on the es9plus paths after a 404 */
+
+  /* [Notifications] */
+  gboolean notify_auto; /* deliver pending notifications after every operation */
+  guint retry_initial;  /* seconds before the first retry */
+  guint retry_max;      /* the back-off stops growing here */
+
+  /* [Daemon] */
+  gboolean log_personal_data; /* EID/ICCID in logs */
+  char *state_dir;            /* small persistent facts (learnt segment sizes) */
+  guint job_linger;           /* seconds a finished Job object stays on the bus */
+  guint max_queued_jobs;      /* per eUICC; beyond it methods fail with Busy */
+  guint max_bpp_size;         /* bytes */
+} EsimdConfig;
+
+EsimdConfig *esimd_config_load (const char *path, GError **error);
+EsimdConfig *esimd_config_load_data (const char *data, GError **error);
+void esimd_config_free (EsimdConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdConfig, esimd_config_free)
+
+const char *esimd_refresh_to_string (EsimdRefresh refresh);
+
+G_END_DECLS

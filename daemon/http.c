@@ -1,0 +1,514 @@
+/* http.c — runs ES9+/ES11 POSTs through libcurl on the GLib loop, with explicit TLS trust. */
+#include "http.h"
+
+#include "lpa-error.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct _EsimdHttp
+{
+  CURLM *multi;
+  CURLSH *share;
+  guint timer_id;
+  EsimdHttpStats stats;
+  struct curl_slist *connect_to;
+  char *proxy;
+  long connect_timeout_ms;
+  long request_timeout_ms;
+  long bpp_timeout_ms;
+  gsize max_response;
+};
+
+struct _EsimdHttpClient
+{
+  gint ref_count;
+  EsimdHttp *http;
+  int ca_fd; /* memfd holding the PEM bundle; libcurl reads it through /proc/self/fd */
+  char *ca_path;
+  GPtrArray *in_flight; /* Request* */
+};
+
+typedef struct
+{
+  EsimdHttpClient *client;
+  CURL *easy;
+  struct curl_slist *headers;
+  GBytes *body;
+  GByteArray *response;
+  gboolean too_large;
+  char errbuf[CURL_ERROR_SIZE];
+  LpaHttpCallback callback;
+  gpointer user_data;
+  /* Set when the request is finished but its callback is still to run from an idle. */
+  GError *deferred_error;
+} Request;
+
+typedef struct
+{
+  EsimdHttp *http;
+  curl_socket_t fd;
+  GSource *source;
+} SocketWatch;
+
+static void check_finished (EsimdHttp *http);
+
+static void
+request_free (Request *req)
+{
+  if (req->easy)
+    curl_easy_cleanup (req->easy);
+  curl_slist_free_all (req->headers);
+  g_clear_pointer (&req->body, g_bytes_unref);
+  g_clear_pointer (&req->response, g_byte_array_unref);
+  g_clear_error (&req->deferred_error);
+  esimd_http_client_unref (req->client);
+  g_free (req);
+}
+
+/* ---- main loop glue ---------------------------------------------------------------------- */
+
+static gboolean
+on_socket_ready (gint fd, GIOCondition cond, gpointer data)
+{
+  SocketWatch *w = data;
+  EsimdHttp *http = w->http; /* w may be freed inside curl_multi_socket_action() */
+  int action = 0, running = 0;
+
+  if (cond & G_IO_IN)
+    action |= CURL_CSELECT_IN;
+  if (cond & G_IO_OUT)
+    action |= CURL_CSELECT_OUT;
+  if (cond & (G_IO_ERR | G_IO_HUP))
+    action |= CURL_CSELECT_ERR;
+  curl_multi_socket_action (http->multi, fd, action, &running);
+  check_finished (http);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+socket_watch_stop (SocketWatch *w)
+{
+  if (w->source)
+    {
+      g_source_destroy (w->source);
+      g_source_unref (w->source);
+      w->source = NULL;
+    }
+}
+
+static int
+socket_cb (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+  EsimdHttp *http = userp;
+  SocketWatch *w = socketp;
+  GIOCondition cond = G_IO_ERR | G_IO_HUP;
+
+  if (what == CURL_POLL_REMOVE)
+    {
+      if (w)
+        {
+          socket_watch_stop (w);
+          g_free (w);
+          curl_multi_assign (http->multi, fd, NULL);
+        }
+      return 0;
+    }
+  if (!w)
+    {
+      w = g_new0 (SocketWatch, 1);
+      w->http = http;
+      w->fd = fd;
+      curl_multi_assign (http->multi, fd, w);
+    }
+  socket_watch_stop (w);
+  if (what & CURL_POLL_IN)
+    cond |= G_IO_IN;
+  if (what & CURL_POLL_OUT)
+    cond |= G_IO_OUT;
+  w->source = g_unix_fd_source_new (fd, cond);
+  g_source_set_callback (w->source, G_SOURCE_FUNC (on_socket_ready), w, NULL);
+  g_source_set_name (w->source, "curl socket");
+  g_source_attach (w->source, NULL);
+  return 0;
+}
+
+static gboolean
+on_timer (gpointer data)
+{
+  EsimdHttp *http = data;
+  int running = 0;
+
+  http->timer_id = 0;
+  curl_multi_socket_action (http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_finished (http);
+  return G_SOURCE_REMOVE;
+}
+
+/* libcurl asks for one timer at a time; -1 means none, so an idle daemon has no timer. */
+static int
+timer_cb (CURLM *multi, long timeout_ms, void *userp)
+{
+  EsimdHttp *http = userp;
+
+  if (http->timer_id)
+    {
+      g_source_remove (http->timer_id);
+      http->timer_id = 0;
+    }
+  if (timeout_ms >= 0)
+    http->timer_id = g_timeout_add ((guint) timeout_ms, on_timer, http);
+  return 0;
+}
+
+/* ---- completion -------------------------------------------------------------------------- */
+
+static GError *
+error_from_curl (CURLcode rc, Request *req)
+{
+  const char *detail = req->errbuf[0] ? req->errbuf : curl_easy_strerror (rc);
+
+  switch (rc)
+    {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CACERT_BADFILE:
+      return g_error_new (LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
+                          "the server's TLS certificate was not accepted: %s", detail);
+    case CURLE_OPERATION_TIMEDOUT:
+      return g_error_new (LPA_ERROR, LPA_ERROR_TIMEOUT, "no answer in time: %s", detail);
+    case CURLE_WRITE_ERROR:
+      if (req->too_large)
+        return g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED,
+                            "the response is larger than the %zu bytes allowed",
+                            req->client->http->max_response);
+      break;
+    case CURLE_ABORTED_BY_CALLBACK:
+      return g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "request cancelled");
+    default:
+      break;
+    }
+  return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK, "cannot reach the server: %s", detail);
+}
+
+static void
+request_complete (Request *req, const GError *error)
+{
+  EsimdHttpClient *client = req->client;
+  g_autoptr (GBytes) body = NULL;
+  long status = 0;
+
+  g_ptr_array_remove_fast (client->in_flight, req);
+  if (!error)
+    {
+      curl_easy_getinfo (req->easy, CURLINFO_RESPONSE_CODE, &status);
+      body = g_byte_array_free_to_bytes (g_steal_pointer (&req->response));
+    }
+  req->callback ((guint) status, body, error, req->user_data);
+  request_free (req);
+}
+
+static void
+check_finished (EsimdHttp *http)
+{
+  CURLMsg *msg;
+  int left;
+
+  while ((msg = curl_multi_info_read (http->multi, &left)))
+    {
+      Request *req = NULL;
+      g_autoptr (GError) error = NULL;
+      long connects = 0;
+      curl_off_t up = 0, down = 0;
+
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &req);
+      curl_multi_remove_handle (http->multi, req->easy);
+
+      curl_easy_getinfo (req->easy, CURLINFO_NUM_CONNECTS, &connects);
+      curl_easy_getinfo (req->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+      curl_easy_getinfo (req->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+      http->stats.requests++;
+      http->stats.connections += (guint64) connects;
+      http->stats.bytes_sent += (guint64) up;
+      http->stats.bytes_received += (guint64) down;
+
+      if (msg->data.result != CURLE_OK)
+        error = error_from_curl (msg->data.result, req);
+      request_complete (req, error);
+    }
+}
+
+static gboolean
+complete_deferred (gpointer data)
+{
+  Request *req = data;
+  g_autoptr (GError) error = g_steal_pointer (&req->deferred_error);
+
+  request_complete (req, error);
+  return G_SOURCE_REMOVE;
+}
+
+/* The transport contract forbids completing from inside post(): failures found there, and
+ * cancellations, complete from an idle. */
+static void
+complete_later (Request *req, GError *error)
+{
+  req->deferred_error = error;
+  g_idle_add (complete_deferred, req);
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+static size_t
+write_cb (char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+  Request *req = userdata;
+  size_t n = size * nmemb;
+
+  if (req->response->len + n > req->client->http->max_response)
+    {
+      req->too_large = TRUE;
+      return 0;
+    }
+  g_byte_array_append (req->response, (const guint8 *) ptr, (guint) n);
+  return n;
+}
+
+/* Host names come from activation codes and from the eUICC's notification list: only a plain
+ * DNS name (optionally with a port, for test rigs) may reach the URL. */
+static gboolean
+host_is_valid (const char *host)
+{
+  const char *p = host;
+  gsize len = strlen (host);
+
+  if (len == 0 || len > 253 || host[0] == '.' || host[0] == '-')
+    return FALSE;
+  for (; *p && *p != ':'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+      return FALSE;
+  if (*p == ':')
+    {
+      guint64 port;
+
+      if (!g_ascii_string_to_unsigned (p + 1, 10, 1, 65535, &port, NULL))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+path_is_bpp (const char *path)
+{
+  return g_str_has_suffix (path, "/getBoundProfilePackage");
+}
+
+static void
+client_post (gpointer self, const char *host, const char *path, GBytes *body,
+             LpaHttpCallback callback, gpointer user_data)
+{
+  EsimdHttpClient *client = self;
+  EsimdHttp *http = client->http;
+  Request *req = g_new0 (Request, 1);
+  g_autofree char *url = NULL;
+  gsize body_len = 0;
+  const char *body_data = g_bytes_get_data (body, &body_len);
+  CURLMcode mrc;
+
+  req->client = esimd_http_client_ref (client);
+  req->callback = callback;
+  req->user_data = user_data;
+  req->body = g_bytes_ref (body);
+  req->response = g_byte_array_new ();
+  g_ptr_array_add (client->in_flight, req);
+
+  if (!host_is_valid (host) || path[0] != '/')
+    {
+      complete_later (req, g_error_new (LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                                        "\"%s\" is not a server address", host));
+      return;
+    }
+  url = g_strconcat ("https://", host, path, NULL);
+  req->easy = curl_easy_init ();
+  req->headers = curl_slist_append (req->headers, "Content-Type: application/json");
+  req->headers = curl_slist_append (req->headers, "Accept: application/json");
+  req->headers = curl_slist_append (req->headers, "X-Admin-Protocol: gsma/rsp/v2.2.2");
+  /* curl would wait for "100 Continue" before sending bodies over 1 KiB: a wasted round trip. */
+  req->headers = curl_slist_append (req->headers, "Expect:");
+
+  curl_easy_setopt (req->easy, CURLOPT_URL, url);
+  curl_easy_setopt (req->easy, CURLOPT_PRIVATE, req);
+  curl_easy_setopt (req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
+  curl_easy_setopt (req->easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (req->easy, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt (req->easy, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt (req->easy, CURLOPT_USERAGENT, "gsma-rsp-lpad");
+  curl_easy_setopt (req->easy, CURLOPT_HTTPHEADER, req->headers);
+  curl_easy_setopt (req->easy, CURLOPT_POST, 1L);
+  curl_easy_setopt (req->easy, CURLOPT_POSTFIELDS, body_data);
+  curl_easy_setopt (req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
+  curl_easy_setopt (req->easy, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt (req->easy, CURLOPT_WRITEDATA, req);
+  curl_easy_setopt (req->easy, CURLOPT_SHARE, http->share);
+
+  /* Trust is exactly what esimd decided: the CA bundle built for this eUICC, never libcurl's
+   * compiled-in path or the environment. */
+  curl_easy_setopt (req->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt (req->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt (req->easy, CURLOPT_CAINFO, client->ca_path);
+  curl_easy_setopt (req->easy, CURLOPT_CAPATH, NULL);
+  curl_easy_setopt (req->easy, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+  curl_easy_setopt (req->easy, CURLOPT_PROXY, http->proxy ? http->proxy : "");
+  if (http->connect_to)
+    curl_easy_setopt (req->easy, CURLOPT_CONNECT_TO, http->connect_to);
+
+  curl_easy_setopt (req->easy, CURLOPT_CONNECTTIMEOUT_MS, http->connect_timeout_ms);
+  curl_easy_setopt (req->easy, CURLOPT_TIMEOUT_MS,
+                    path_is_bpp (path) ? http->bpp_timeout_ms : http->request_timeout_ms);
+
+  mrc = curl_multi_add_handle (http->multi, req->easy);
+  if (mrc != CURLM_OK)
+    complete_later (req, g_error_new (LPA_ERROR, LPA_ERROR_NETWORK, "cannot start request: %s",
+                                      curl_multi_strerror (mrc)));
+}
+
+const LpaHttpOps esimd_http_client_ops = {
+  .post = client_post,
+};
+
+void
+esimd_http_client_cancel_all (EsimdHttpClient *client)
+{
+  /* Work on a copy: completions scheduled below must not see a half-walked array. */
+  g_autoptr (GPtrArray) reqs = g_ptr_array_copy (client->in_flight, NULL, NULL);
+
+  for (guint i = 0; i < reqs->len; i++)
+    {
+      Request *req = reqs->pdata[i];
+
+      if (req->deferred_error)
+        continue; /* already finishing */
+      if (req->easy)
+        curl_multi_remove_handle (client->http->multi, req->easy);
+      complete_later (req,
+                      g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "request cancelled"));
+    }
+}
+
+/* ---- objects ----------------------------------------------------------------------------- */
+
+EsimdHttpClient *
+esimd_http_client_new (EsimdHttp *http, GBytes *ca_bundle_pem, GError **error)
+{
+  g_autoptr (EsimdHttpClient) client = g_new0 (EsimdHttpClient, 1);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (ca_bundle_pem, &len);
+
+  client->ref_count = 1;
+  client->http = http;
+  client->in_flight = g_ptr_array_new ();
+  /* A memfd keeps the bundle out of the file system (the service has no writable paths for
+   * it) while still giving GnuTLS a file name to read. */
+  client->ca_fd = memfd_create ("esimd-trust", MFD_CLOEXEC);
+  if (client->ca_fd < 0)
+    {
+      int e = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "memfd_create: %s",
+                   g_strerror (e));
+      return NULL;
+    }
+  while (len > 0)
+    {
+      ssize_t n = write (client->ca_fd, data, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int e = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "writing trust bundle: %s",
+                       g_strerror (e));
+          return NULL;
+        }
+      data += n;
+      len -= (gsize) n;
+    }
+  client->ca_path = g_strdup_printf ("/proc/self/fd/%d", client->ca_fd);
+  return g_steal_pointer (&client);
+}
+
+EsimdHttpClient *
+esimd_http_client_ref (EsimdHttpClient *client)
+{
+  g_atomic_int_inc (&client->ref_count);
+  return client;
+}
+
+void
+esimd_http_client_unref (EsimdHttpClient *client)
+{
+  if (!client || !g_atomic_int_dec_and_test (&client->ref_count))
+    return;
+  g_assert (client->in_flight->len == 0);
+  g_ptr_array_unref (client->in_flight);
+  if (client->ca_fd >= 0)
+    close (client->ca_fd);
+  g_free (client->ca_path);
+  g_free (client);
+}
+
+EsimdHttp *
+esimd_http_new (const EsimdConfig *config)
+{
+  EsimdHttp *http = g_new0 (EsimdHttp, 1);
+
+  http->multi = curl_multi_init ();
+  curl_multi_setopt (http->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt (http->multi, CURLMOPT_SOCKETDATA, http);
+  curl_multi_setopt (http->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt (http->multi, CURLMOPT_TIMERDATA, http);
+  /* Reuse TLS sessions across connections: a download is five ES9+ calls to one server. */
+  http->share = curl_share_init ();
+  curl_share_setopt (http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_share_setopt (http->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+
+  for (char **e = config->connect_to; e && *e; e++)
+    http->connect_to = curl_slist_append (http->connect_to, *e);
+  http->proxy = g_strdup (config->proxy);
+  http->connect_timeout_ms = (long) config->connect_timeout * 1000;
+  http->request_timeout_ms = (long) config->request_timeout * 1000;
+  http->bpp_timeout_ms = (long) config->bpp_timeout * 1000;
+  http->max_response = config->max_response_size;
+  return http;
+}
+
+void
+esimd_http_free (EsimdHttp *http)
+{
+  if (!http)
+    return;
+  if (http->timer_id)
+    g_source_remove (http->timer_id);
+  curl_multi_cleanup (http->multi);
+  curl_share_cleanup (http->share);
+  curl_slist_free_all (http->connect_to);
+  g_free (http->proxy);
+  g_free (http);
+}
+
+const EsimdHttpStats *
+esimd_http_get_stats (EsimdHttp *http)
+{
+  return &http->stats;
+}

@@ -1,0 +1,17 @@
+/* log.h — esimd's log output (journal or stderr) and the redaction of personal data. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+void esimd_log_init (gboolean debug);
+
+/* EIDs and ICCIDs identify a person's subscription: logs show them only when the
+ * administrator asked (LogPersonalData=true or --log-personal-data). Matching IDs and
+ * confirmation codes are never logged at all: no helper exists for them on purpose. */
+void esimd_log_set_personal_data (gboolean show);
+gboolean esimd_log_get_personal_data (void);
+const char *esimd_log_pd (const char *value);
+
+G_END_DECLS

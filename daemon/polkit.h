@@ -1,0 +1,23 @@
+/* polkit.h — asks polkit whether the sender of a D-Bus call may perform an action. */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+G_BEGIN_DECLS
+
+#define ESIMD_ACTION_DOWNLOAD      "org.esim.download"
+#define ESIMD_ACTION_MANAGE        "org.esim.manage-profiles"
+#define ESIMD_ACTION_NOTIFICATIONS "org.esim.notifications"
+#define ESIMD_ACTION_RESET         "org.esim.reset"
+
+/* @error is set (ESIMD_ERROR_NOT_AUTHORIZED) when the answer is no, with the reason. */
+typedef void (*EsimdPolkitFunc) (const GError *error, gpointer user_data);
+
+/* Root is always allowed, without asking. Anyone else is asked about through polkit; if polkit
+ * is not running, the answer is no. The callback runs from the main loop (never from inside
+ * this call). */
+void esimd_polkit_check (sd_bus_message *request, const char *action, EsimdPolkitFunc func,
+                         gpointer user_data);
+
+G_END_DECLS

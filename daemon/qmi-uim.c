@@ -1,0 +1,148 @@
+/* qmi-uim.c — raw UIM Open Logical Channel / Send APDU / Logical Channel messages (QMI.md). */
+#include "qmi-uim.h"
+
+#include "lpa-error.h"
+
+#define TLV_RESULT 0x02
+
+static gboolean
+write_u8_tlv (QmiMessage *msg, guint8 type, guint8 value)
+{
+  gsize off = qmi_message_tlv_write_init (msg, type, NULL);
+
+  return off && qmi_message_tlv_write_guint8 (msg, value, NULL) &&
+         qmi_message_tlv_write_complete (msg, off, NULL);
+}
+
+QmiMessage *
+esimd_qmi_uim_open_channel_new (guint8 cid, guint16 tid, guint8 slot, GBytes *aid)
+{
+  g_autoptr (QmiMessage) msg =
+      qmi_message_new (QMI_SERVICE_UIM, cid, tid, ESIMD_QMI_UIM_OPEN_LOGICAL_CHANNEL);
+  gsize aid_len;
+  const guint8 *aid_data = g_bytes_get_data (aid, &aid_len);
+  gsize off;
+
+  if (!write_u8_tlv (msg, 0x01, slot))
+    return NULL;
+  off = qmi_message_tlv_write_init (msg, 0x10, NULL);
+  if (!off || !qmi_message_tlv_write_guint8 (msg, (guint8) aid_len, NULL))
+    return NULL;
+  for (gsize i = 0; i < aid_len; i++)
+    if (!qmi_message_tlv_write_guint8 (msg, aid_data[i], NULL))
+      return NULL;
+  if (!qmi_message_tlv_write_complete (msg, off, NULL))
+    return NULL;
+  return g_steal_pointer (&msg);
+}
+
+QmiMessage *
+esimd_qmi_uim_send_apdu_new (guint8 cid, guint16 tid, guint8 slot, guint8 channel, GBytes *apdu)
+{
+  g_autoptr (QmiMessage) msg = qmi_message_new (QMI_SERVICE_UIM, cid, tid, ESIMD_QMI_UIM_SEND_APDU);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (apdu, &len);
+  gsize off;
+
+  if (len > G_MAXUINT16 || !write_u8_tlv (msg, 0x01, slot))
+    return NULL;
+  off = qmi_message_tlv_write_init (msg, 0x02, NULL);
+  if (!off || !qmi_message_tlv_write_guint16 (msg, QMI_ENDIAN_LITTLE, (guint16) len, NULL))
+    return NULL;
+  for (gsize i = 0; i < len; i++)
+    if (!qmi_message_tlv_write_guint8 (msg, data[i], NULL))
+      return NULL;
+  if (!qmi_message_tlv_write_complete (msg, off, NULL) || !write_u8_tlv (msg, 0x10, channel))
+    return NULL;
+  return g_steal_pointer (&msg);
+}
+
+QmiMessage *
+esimd_qmi_uim_close_channel_new (guint8 cid, guint16 tid, guint8 slot, guint8 channel)
+{
+  g_autoptr (QmiMessage) msg =
+      qmi_message_new (QMI_SERVICE_UIM, cid, tid, ESIMD_QMI_UIM_LOGICAL_CHANNEL);
+
+  /* 0x13 "terminate application": deselect the ISD-R as the channel closes. */
+  if (!write_u8_tlv (msg, 0x01, slot) || !write_u8_tlv (msg, 0x11, channel) ||
+      !write_u8_tlv (msg, 0x13, 1))
+    return NULL;
+  return g_steal_pointer (&msg);
+}
+
+static gboolean
+check_result (QmiMessage *response, const char *what, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  guint16 status = 0, code = 0;
+  gsize off = qmi_message_tlv_read_init (response, TLV_RESULT, NULL, &local);
+
+  if (!off ||
+      !qmi_message_tlv_read_guint16 (response, off, &off, QMI_ENDIAN_LITTLE, &status, &local) ||
+      !qmi_message_tlv_read_guint16 (response, off, &off, QMI_ENDIAN_LITTLE, &code, &local))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s: the modem's answer has no result",
+                   what);
+      return FALSE;
+    }
+  if (status != 0)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s refused by the modem: %s (%u)", what,
+                   qmi_protocol_error_get_string ((QmiProtocolError) code) ?: "unknown", code);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+esimd_qmi_uim_open_channel_parse (QmiMessage *response, guint8 *channel, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  gsize off;
+
+  if (!check_result (response, "Open Logical Channel", error))
+    return FALSE;
+  off = qmi_message_tlv_read_init (response, 0x10, NULL, &local);
+  if (!off || !qmi_message_tlv_read_guint8 (response, off, &off, channel, &local))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                   "Open Logical Channel: the modem sent no channel number");
+      return FALSE;
+    }
+  if (*channel == 0 || *channel > 19)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                   "Open Logical Channel: channel %u is out of range", *channel);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GBytes *
+esimd_qmi_uim_send_apdu_parse (QmiMessage *response, GError **error)
+{
+  guint16 tlv_len = 0, apdu_len;
+  const guint8 *raw;
+
+  if (!check_result (response, "Send APDU", error))
+    return NULL;
+  raw = qmi_message_get_raw_tlv (response, 0x10, &tlv_len);
+  if (!raw || tlv_len < 2)
+    goto bad;
+  apdu_len = (guint16) (raw[0] | raw[1] << 8);
+  /* The response APDU always ends with SW1 SW2; its length must fit the TLV exactly. */
+  if (apdu_len < 2 || apdu_len != tlv_len - 2)
+    goto bad;
+  return g_bytes_new (raw + 2, apdu_len);
+
+bad:
+  g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+               "Send APDU: the modem's answer has no well-formed response APDU");
+  return NULL;
+}
+
+gboolean
+esimd_qmi_uim_close_channel_parse (QmiMessage *response, GError **error)
+{
+  return check_result (response, "Close Logical Channel", error);
+}

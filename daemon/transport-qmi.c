@@ -1,0 +1,686 @@
+/* transport-qmi.c — owns the QmiDevice and UIM client: connect, channels, APDUs, loss, return. */
+#include "transport-qmi.h"
+
+#include "log.h"
+#include "lpa-error.h"
+#include "qmi-uim.h"
+
+#include <libqmi-glib.h>
+
+#define OPEN_TIMEOUT 15 /* seconds */
+#define RETRY_FIRST  1  /* seconds */
+#define RETRY_MAX    60
+
+typedef enum
+{
+  QMI_STATE_IDLE,
+  QMI_STATE_CONNECTING,
+  QMI_STATE_READY,
+  QMI_STATE_WAITING, /* lost or never found: a retry is scheduled */
+  QMI_STATE_STOPPED,
+} QmiState;
+
+/* An APDU in flight. libqmi always calls back eventually (answer, error or timeout); if the
+ * device disappears first, the caller is answered at once and the late libqmi callback finds
+ * the request already done. */
+typedef struct
+{
+  EsimdQmi *qmi; /* NULL once the EsimdQmi is gone */
+  LpaApduCallback callback;
+  gpointer user_data;
+  gboolean done;
+  gsize sent;
+} ApduRequest;
+
+struct _EsimdQmi
+{
+  EsimdModemConfig *config; /* borrowed from the daemon's configuration */
+  EsimdQmiAvailabilityFunc availability;
+  gpointer availability_data;
+
+  QmiState state;
+  QmiDevice *device;
+  QmiClient *client;
+  gulong removed_id;
+  GCancellable *cancellable; /* cancels the connection sequence */
+  guint retry_id;
+  guint retry_delay;
+  GFileMonitor *monitor; /* watches for the device node to come back */
+
+  guint8 channel;     /* 0 = none open */
+  GPtrArray *pending; /* ApduRequest* */
+  EsimdQmiStats stats;
+};
+
+static void connect_start (EsimdQmi *qmi);
+
+static GError *
+not_ready_error (EsimdQmi *qmi)
+{
+  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s is not available",
+                      qmi->config->name);
+}
+
+static void
+set_available (EsimdQmi *qmi, gboolean available, const GError *reason)
+{
+  if (qmi->availability)
+    qmi->availability (qmi, available, reason, qmi->availability_data);
+}
+
+/* Answers every APDU in flight: the device they were sent to is gone. */
+static void
+fail_pending (EsimdQmi *qmi, const GError *error)
+{
+  g_autoptr (GPtrArray) reqs = g_ptr_array_copy (qmi->pending, NULL, NULL);
+
+  for (guint i = 0; i < reqs->len; i++)
+    {
+      ApduRequest *req = reqs->pdata[i];
+
+      if (!req->done)
+        {
+          req->done = TRUE;
+          req->callback (NULL, error, req->user_data);
+        }
+    }
+}
+
+static void
+drop_device (EsimdQmi *qmi)
+{
+  if (qmi->device && qmi->removed_id)
+    g_signal_handler_disconnect (qmi->device, qmi->removed_id);
+  qmi->removed_id = 0;
+  g_clear_object (&qmi->client);
+  g_clear_object (&qmi->device);
+  qmi->channel = 0;
+}
+
+static gboolean
+retry_cb (gpointer data)
+{
+  EsimdQmi *qmi = data;
+
+  qmi->retry_id = 0;
+  if (qmi->state == QMI_STATE_WAITING)
+    connect_start (qmi);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_device_node_changed (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                        gpointer data)
+{
+  EsimdQmi *qmi = data;
+
+  if (qmi->state == QMI_STATE_WAITING && event == G_FILE_MONITOR_EVENT_CREATED)
+    {
+      g_info ("modem %s: device node is back", qmi->config->name);
+      g_clear_handle_id (&qmi->retry_id, g_source_remove);
+      connect_start (qmi);
+    }
+}
+
+/* Retries run only while the modem is missing; a working modem costs no timer. A real device
+ * node is also watched with inotify so a returning modem is picked up at once. */
+static void
+schedule_retry (EsimdQmi *qmi)
+{
+  qmi->state = QMI_STATE_WAITING;
+  qmi->retry_delay = qmi->retry_delay ? MIN (qmi->retry_delay * 2, RETRY_MAX) : RETRY_FIRST;
+  g_clear_handle_id (&qmi->retry_id, g_source_remove);
+  qmi->retry_id = g_timeout_add_seconds (qmi->retry_delay, retry_cb, qmi);
+
+  if (!qmi->monitor && !qmi->config->no_file_check)
+    {
+      g_autoptr (GFile) file = g_file_new_for_path (qmi->config->device);
+
+      qmi->monitor = g_file_monitor_file (file, G_FILE_MONITOR_NONE, NULL, NULL);
+      if (qmi->monitor)
+        g_signal_connect (qmi->monitor, "changed", G_CALLBACK (on_device_node_changed), qmi);
+    }
+}
+
+static void
+lost (EsimdQmi *qmi, const GError *reason)
+{
+  gboolean was_ready = qmi->state == QMI_STATE_READY;
+
+  drop_device (qmi);
+  fail_pending (qmi, reason);
+  if (qmi->state == QMI_STATE_STOPPED)
+    return;
+  schedule_retry (qmi);
+  if (was_ready)
+    {
+      g_warning ("modem %s: lost: %s", qmi->config->name, reason->message);
+      set_available (qmi, FALSE, reason);
+    }
+  else
+    g_debug ("modem %s: not reachable (%s); retrying in %u s", qmi->config->name, reason->message,
+             qmi->retry_delay);
+}
+
+static void
+on_device_removed (QmiDevice *device, gpointer data)
+{
+  EsimdQmi *qmi = data;
+  g_autoptr (GError) reason =
+      g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s disappeared", qmi->config->name);
+
+  lost (qmi, reason);
+}
+
+/* ---- connection sequence: device → open → UIM client ------------------------------------- */
+
+static void
+connect_failed (EsimdQmi *qmi, const char *step, GError *error)
+{
+  g_autoptr (GError) reason = NULL;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_error_free (error);
+      return;
+    }
+  reason = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: %s", qmi->config->name, step,
+                        error->message);
+  g_error_free (error);
+  lost (qmi, reason);
+}
+
+static void
+client_allocated (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdQmi *qmi = data;
+  GError *error = NULL;
+  QmiClient *client = qmi_device_allocate_client_finish (QMI_DEVICE (source), res, &error);
+
+  if (!client)
+    {
+      connect_failed (qmi, "allocating a UIM client", error);
+      return;
+    }
+  qmi->client = client;
+  qmi->state = QMI_STATE_READY;
+  qmi->retry_delay = 0;
+  g_clear_object (&qmi->monitor);
+  g_info ("modem %s: UIM client %u ready on %s%s", qmi->config->name, qmi_client_get_cid (client),
+          qmi->config->device, qmi->config->use_proxy ? " (through qmi-proxy)" : "");
+  set_available (qmi, TRUE, NULL);
+}
+
+static void
+device_opened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdQmi *qmi = data;
+  GError *error = NULL;
+
+  if (!qmi_device_open_finish (QMI_DEVICE (source), res, &error))
+    {
+      connect_failed (qmi, "opening the device", error);
+      return;
+    }
+  qmi->removed_id = g_signal_connect (qmi->device, QMI_DEVICE_SIGNAL_REMOVED,
+                                      G_CALLBACK (on_device_removed), qmi);
+  qmi_device_allocate_client (qmi->device, QMI_SERVICE_UIM, QMI_CID_NONE, OPEN_TIMEOUT,
+                              qmi->cancellable, client_allocated, qmi);
+}
+
+static void
+device_created (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdQmi *qmi = data;
+  GError *error = NULL;
+  GObject *device = g_async_initable_new_finish (G_ASYNC_INITABLE (source), res, &error);
+  QmiDeviceOpenFlags flags = QMI_DEVICE_OPEN_FLAGS_VERSION_INFO;
+
+  if (!device)
+    {
+      connect_failed (qmi, "creating the device", error);
+      return;
+    }
+  qmi->device = QMI_DEVICE (device);
+  if (qmi->config->use_proxy)
+    flags |= QMI_DEVICE_OPEN_FLAGS_PROXY;
+  qmi_device_open (qmi->device, flags, OPEN_TIMEOUT, qmi->cancellable, device_opened, qmi);
+}
+
+static void
+connect_start (EsimdQmi *qmi)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (qmi->config->device);
+
+  qmi->state = QMI_STATE_CONNECTING;
+  g_clear_object (&qmi->cancellable);
+  qmi->cancellable = g_cancellable_new ();
+  /* The proxy path and file-check properties are how a test rig (or an unusual proxy socket)
+   * is reached; on a real modem both keep libqmi's defaults. */
+  if (qmi->config->proxy_socket)
+    g_async_initable_new_async (QMI_TYPE_DEVICE, G_PRIORITY_DEFAULT, qmi->cancellable,
+                                device_created, qmi, QMI_DEVICE_FILE, file,
+                                QMI_DEVICE_NO_FILE_CHECK, qmi->config->no_file_check,
+                                QMI_DEVICE_PROXY_PATH, qmi->config->proxy_socket, NULL);
+  else
+    g_async_initable_new_async (QMI_TYPE_DEVICE, G_PRIORITY_DEFAULT, qmi->cancellable,
+                                device_created, qmi, QMI_DEVICE_FILE, file,
+                                QMI_DEVICE_NO_FILE_CHECK, qmi->config->no_file_check, NULL);
+}
+
+/* ---- raw commands ------------------------------------------------------------------------ */
+
+typedef QmiMessage *(*BuildFunc) (EsimdQmi *qmi, guint8 cid, guint16 tid, gpointer arg);
+
+static gboolean
+ready_or_error (EsimdQmi *qmi, GTask *task)
+{
+  if (qmi->state == QMI_STATE_READY)
+    return TRUE;
+  g_task_return_error (task, not_ready_error (qmi));
+  return FALSE;
+}
+
+static void
+send_raw (EsimdQmi *qmi, QmiMessage *msg, GAsyncReadyCallback callback, gpointer data)
+{
+  qmi_device_command_full (qmi->device, msg, NULL, qmi->config->command_timeout, NULL, callback,
+                           data);
+}
+
+static GError *
+command_error (EsimdQmi *qmi, const char *what, GError *qmi_error)
+{
+  GError *e = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "%s on modem %s: %s", what,
+                           qmi->config->name, qmi_error->message);
+
+  g_error_free (qmi_error);
+  return e;
+}
+
+static void
+channel_opened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr (QmiMessage) resp = qmi_device_command_full_finish (QMI_DEVICE (source), res, &error);
+  guint8 channel = 0;
+
+  if (!resp)
+    {
+      g_task_return_error (task, command_error (qmi, "Open Logical Channel", error));
+      return;
+    }
+  if (!esimd_qmi_uim_open_channel_parse (resp, &channel, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  qmi->channel = channel;
+  g_debug ("modem %s: logical channel %u open to the ISD-R", qmi->config->name, channel);
+  g_task_return_int (task, channel);
+}
+
+void
+esimd_qmi_open_channel (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr (QmiMessage) msg = NULL;
+
+  g_task_set_source_tag (task, esimd_qmi_open_channel);
+  g_task_set_task_data (task, qmi, NULL);
+  if (!ready_or_error (qmi, task))
+    return;
+  msg = esimd_qmi_uim_open_channel_new (qmi_client_get_cid (qmi->client),
+                                        qmi_client_get_next_transaction_id (qmi->client),
+                                        (guint8) qmi->config->slot, qmi->config->isdr_aid);
+  send_raw (qmi, msg, channel_opened, g_steal_pointer (&task));
+}
+
+gboolean
+esimd_qmi_open_channel_finish (EsimdQmi *qmi, GAsyncResult *result, guint8 *channel, GError **error)
+{
+  gssize v = g_task_propagate_int (G_TASK (result), error);
+
+  if (v < 0)
+    return FALSE;
+  if (channel)
+    *channel = (guint8) v;
+  return TRUE;
+}
+
+static void
+channel_closed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr (QmiMessage) resp = qmi_device_command_full_finish (QMI_DEVICE (source), res, &error);
+
+  if (!resp)
+    g_task_return_error (task, command_error (qmi, "Close Logical Channel", error));
+  else if (!esimd_qmi_uim_close_channel_parse (resp, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* Shared by the job queue's close and by stop(), which runs it while already stopping. */
+static void
+close_channel_task (EsimdQmi *qmi, GTask *task)
+{
+  g_autoptr (QmiMessage) msg = NULL;
+  guint8 channel = qmi->channel;
+
+  qmi->channel = 0;
+  if (channel == 0 || !qmi->client)
+    {
+      g_task_return_boolean (task, TRUE); /* nothing left to close */
+      g_object_unref (task);
+      return;
+    }
+  msg = esimd_qmi_uim_close_channel_new (qmi_client_get_cid (qmi->client),
+                                         qmi_client_get_next_transaction_id (qmi->client),
+                                         (guint8) qmi->config->slot, channel);
+  send_raw (qmi, msg, channel_closed, task);
+}
+
+void
+esimd_qmi_close_channel (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, esimd_qmi_close_channel);
+  g_task_set_task_data (task, qmi, NULL);
+  if (qmi->state != QMI_STATE_READY)
+    qmi->channel = 0;
+  close_channel_task (qmi, task);
+}
+
+gboolean
+esimd_qmi_close_channel_finish (EsimdQmi *qmi, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+esimd_qmi_forget_channel (EsimdQmi *qmi)
+{
+  qmi->channel = 0;
+}
+
+/* ---- APDUs ------------------------------------------------------------------------------- */
+
+static void
+apdu_request_finish (ApduRequest *req)
+{
+  if (req->qmi)
+    g_ptr_array_remove_fast (req->qmi->pending, req);
+  g_free (req);
+}
+
+static void
+apdu_sent (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ApduRequest *req = data;
+  EsimdQmi *qmi = req->qmi;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (QmiMessage) resp = qmi_device_command_full_finish (QMI_DEVICE (source), res, &error);
+  g_autoptr (GBytes) rapdu = NULL;
+
+  if (req->done)
+    {
+      apdu_request_finish (req);
+      return;
+    }
+  req->done = TRUE;
+  if (!resp)
+    {
+      g_autoptr (GError) e =
+          g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "Send APDU on modem %s: %s",
+                       qmi ? qmi->config->name : "?", error->message);
+
+      req->callback (NULL, e, req->user_data);
+    }
+  else if (!(rapdu = esimd_qmi_uim_send_apdu_parse (resp, &error)))
+    req->callback (NULL, error, req->user_data);
+  else
+    {
+      if (qmi)
+        qmi->stats.bytes_received += g_bytes_get_size (rapdu);
+      req->callback (rapdu, NULL, req->user_data);
+    }
+  apdu_request_finish (req);
+}
+
+static gboolean
+apdu_fail_later (gpointer data)
+{
+  ApduRequest *req = data;
+  g_autoptr (GError) error = g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                                                  "no logical channel is open to the eUICC");
+
+  req->done = TRUE;
+  req->callback (NULL, error, req->user_data);
+  apdu_request_finish (req);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+qmi_transmit (gpointer self, GBytes *command, LpaApduCallback callback, gpointer user_data)
+{
+  EsimdQmi *qmi = self;
+  ApduRequest *req = g_new0 (ApduRequest, 1);
+  g_autoptr (QmiMessage) msg = NULL;
+
+  req->qmi = qmi;
+  req->callback = callback;
+  req->user_data = user_data;
+  g_ptr_array_add (qmi->pending, req);
+
+  if (qmi->state != QMI_STATE_READY || qmi->channel == 0)
+    {
+      g_idle_add (apdu_fail_later, req); /* the transport contract: never answer in the call */
+      return;
+    }
+  msg = esimd_qmi_uim_send_apdu_new (qmi_client_get_cid (qmi->client),
+                                     qmi_client_get_next_transaction_id (qmi->client),
+                                     (guint8) qmi->config->slot, qmi->channel, command);
+  qmi->stats.apdus++;
+  qmi->stats.bytes_sent += g_bytes_get_size (command);
+  send_raw (qmi, msg, apdu_sent, req);
+}
+
+const LpaApduOps esimd_qmi_apdu_ops = {
+  .transmit = qmi_transmit,
+};
+
+/* ---- power cycle ------------------------------------------------------------------------- */
+
+static void
+powered_on (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  GError *error = NULL;
+  g_autoptr (QmiMessageUimPowerOnSimOutput) out =
+      qmi_client_uim_power_on_sim_finish (QMI_CLIENT_UIM (source), res, &error);
+
+  if (!out || !qmi_message_uim_power_on_sim_output_get_result (out, &error))
+    g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT, "SIM power on: %s",
+                             error->message);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_clear_error (&error);
+}
+
+static void
+powered_off (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr (QmiMessageUimPowerOffSimOutput) out =
+      qmi_client_uim_power_off_sim_finish (QMI_CLIENT_UIM (source), res, &error);
+  g_autoptr (QmiMessageUimPowerOnSimInput) in = NULL;
+
+  if (!out || !qmi_message_uim_power_off_sim_output_get_result (out, &error))
+    {
+      g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT, "SIM power off: %s",
+                               error->message);
+      g_clear_error (&error);
+      return;
+    }
+  if (qmi->state != QMI_STATE_READY)
+    {
+      g_task_return_error (task, not_ready_error (qmi));
+      return;
+    }
+  in = qmi_message_uim_power_on_sim_input_new ();
+  qmi_message_uim_power_on_sim_input_set_slot (in, (guint8) qmi->config->slot, NULL);
+  qmi_client_uim_power_on_sim (QMI_CLIENT_UIM (qmi->client), in, qmi->config->command_timeout, NULL,
+                               powered_on, g_steal_pointer (&task));
+}
+
+void
+esimd_qmi_power_cycle (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr (QmiMessageUimPowerOffSimInput) in = NULL;
+
+  g_task_set_source_tag (task, esimd_qmi_power_cycle);
+  g_task_set_task_data (task, qmi, NULL);
+  if (!ready_or_error (qmi, task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  qmi->channel = 0; /* a card reset closes every logical channel */
+  in = qmi_message_uim_power_off_sim_input_new ();
+  qmi_message_uim_power_off_sim_input_set_slot (in, (guint8) qmi->config->slot, NULL);
+  qmi_client_uim_power_off_sim (QMI_CLIENT_UIM (qmi->client), in, qmi->config->command_timeout,
+                                NULL, powered_off, task);
+}
+
+gboolean
+esimd_qmi_power_cycle_finish (EsimdQmi *qmi, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+EsimdQmi *
+esimd_qmi_new (const EsimdModemConfig *config, EsimdQmiAvailabilityFunc func, gpointer user_data)
+{
+  EsimdQmi *qmi = g_new0 (EsimdQmi, 1);
+
+  qmi->config = (EsimdModemConfig *) config;
+  qmi->availability = func;
+  qmi->availability_data = user_data;
+  qmi->pending = g_ptr_array_new ();
+  return qmi;
+}
+
+void
+esimd_qmi_start (EsimdQmi *qmi)
+{
+  if (qmi->state == QMI_STATE_IDLE)
+    connect_start (qmi);
+}
+
+gboolean
+esimd_qmi_is_available (EsimdQmi *qmi)
+{
+  return qmi->state == QMI_STATE_READY;
+}
+
+const EsimdQmiStats *
+esimd_qmi_get_stats (EsimdQmi *qmi)
+{
+  return &qmi->stats;
+}
+
+static void
+stop_closed_device (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  g_autoptr (GError) error = NULL;
+
+  qmi_device_close_finish (QMI_DEVICE (source), res, &error);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+stop_released (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  if (!qmi_device_release_client_finish (QMI_DEVICE (source), res, &error))
+    g_debug ("modem %s: releasing the UIM client: %s", qmi->config->name, error->message);
+  g_clear_object (&qmi->client);
+  qmi_device_close_async (qmi->device, 5, NULL, stop_closed_device, g_steal_pointer (&task));
+}
+
+static void
+stop_channel_closed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  if (!esimd_qmi_close_channel_finish (qmi, res, &error))
+    g_debug ("modem %s: closing the channel: %s", qmi->config->name, error->message);
+  qmi_device_release_client (qmi->device, qmi->client, QMI_DEVICE_RELEASE_CLIENT_FLAGS_RELEASE_CID,
+                             5, NULL, stop_released, g_steal_pointer (&task));
+}
+
+void
+esimd_qmi_stop (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  gboolean ready = qmi->state == QMI_STATE_READY;
+
+  g_task_set_task_data (task, qmi, NULL);
+  qmi->state = QMI_STATE_STOPPED;
+  g_clear_handle_id (&qmi->retry_id, g_source_remove);
+  g_clear_object (&qmi->monitor);
+  if (qmi->cancellable)
+    g_cancellable_cancel (qmi->cancellable);
+  if (!ready)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  {
+    GTask *close = g_task_new (NULL, NULL, stop_channel_closed, g_steal_pointer (&task));
+
+    g_task_set_task_data (close, qmi, NULL);
+    close_channel_task (qmi, close);
+  }
+}
+
+gboolean
+esimd_qmi_stop_finish (EsimdQmi *qmi, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+esimd_qmi_free (EsimdQmi *qmi)
+{
+  if (!qmi)
+    return;
+  g_clear_handle_id (&qmi->retry_id, g_source_remove);
+  g_clear_object (&qmi->monitor);
+  if (qmi->cancellable)
+    g_cancellable_cancel (qmi->cancellable);
+  g_clear_object (&qmi->cancellable);
+  for (guint i = 0; i < qmi->pending->len; i++)
+    ((ApduRequest *) qmi->pending->pdata[i])->qmi = NULL;
+  g_ptr_array_unref (qmi->pending);
+  drop_device (qmi);
+  g_free (qmi);
+}
