@@ -913,7 +913,8 @@ def tls_context(state, cert, key, role):
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     # ssl only loads PEM certificates; the PKI writes DER.
     with tempfile.NamedTemporaryFile("wb", suffix=".pem") as pem:
-        pem.write(ssl.DER_cert_to_PEM_cert(open(cert, "rb").read()).encode())
+        with open(cert, "rb") as f:
+            pem.write(ssl.DER_cert_to_PEM_cert(f.read()).encode())
         pem.flush()
         ctx.load_cert_chain(pem.name, key)
 

@@ -189,6 +189,8 @@ class SmdpProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
         return self.proc.returncode
 
     def __enter__(self):
@@ -237,6 +239,7 @@ def start_smdp(tmpdir, pki_paths, orders, events=(), *, smds=True, session_keys=
         if left <= 0 or proc.poll() is not None:
             proc.kill()
             proc.wait()
+            proc.stdout.close()
             with open(stderr_path, errors="replace") as f:
                 raise RuntimeError("smdp.py did not become ready:\n" + f.read())
         r, _, _ = select.select([proc.stdout], [], [], min(left, 0.5))
