@@ -399,15 +399,23 @@ def session_for(st, content, states, kind="es9"):
     return s
 
 
-def authenticate_euicc(st, s, content):
-    """Shared by ES9+ and ES11 authenticateClient: returns (euiccSigned1 Tlv, ctxParams1 Tlv|None)."""
-    resp = decode_tlv(b64d(content, "authenticateServerResponse"), 0xBF38, "authenticateServerResponse")
+def euicc_response(st, s, content, field, tag, es10_name):
+    """Decode an ES10b response forwarded by the LPA; its error alternative (A1 {80 tid, 02 code})
+    ends the session and the order becomes available again."""
+    resp = decode_tlv(b64d(content, field), tag, field)
     kids = resp.children()
     if kids and kids[0].tag == 0xA1:
         code = kids[0].find(0x02)
         s.state = "failed"
-        s.error = "euicc-authenticateServer-%d" % (der.decode_int(code.value) if code is not None else -1)
-        raise ApiError(*EUICC_REFUSED, "eUICC refused AuthenticateServer")
+        s.error = "euicc-%s-%d" % (es10_name, der.decode_int(code.value) if code is not None else -1)
+        release_order(st, s)
+        raise ApiError(*EUICC_REFUSED, "eUICC refused %s" % es10_name)
+    return resp
+
+
+def authenticate_euicc(st, s, content):
+    """Shared by ES9+ and ES11 authenticateClient: returns (euiccSigned1 Tlv, ctxParams1 Tlv|None)."""
+    resp = euicc_response(st, s, content, "authenticateServerResponse", 0xBF38, "authenticateServer")
     ok = child(resp, 0xA0, "authenticateServerResponse")
     parts = ok.children()
     if len(parts) < 4 or parts[0].tag != 0x30 or parts[1].tag != 0x5F37:
@@ -500,14 +508,7 @@ def release_order(st, s, final_state=None):
 
 def get_bound_profile_package(st, content):
     s = session_for(st, content, ("authenticated",))
-    resp = decode_tlv(b64d(content, "prepareDownloadResponse"), 0xBF21, "prepareDownloadResponse")
-    kids = resp.children()
-    if kids and kids[0].tag == 0xA1:
-        code = kids[0].find(0x02)
-        s.state = "failed"
-        s.error = "euicc-prepareDownload-%d" % (der.decode_int(code.value) if code is not None else -1)
-        release_order(st, s)
-        raise ApiError(*EUICC_REFUSED, "eUICC refused PrepareDownload")
+    resp = euicc_response(st, s, content, "prepareDownloadResponse", 0xBF21, "prepareDownload")
     ok = child(resp, 0xA0, "prepareDownloadResponse")
     signed2 = child(ok, 0x30, "euiccSigned2")
     sig2 = child(ok, 0x5F37, "euiccSignature2")

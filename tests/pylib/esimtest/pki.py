@@ -16,6 +16,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from .crypto import (  # noqa: F401  (re-exported: pki.ROLE_* is the PKI's vocabulary)
+    ROLE_CI,
+    ROLE_DP_AUTH,
+    ROLE_DP_PB,
+    ROLE_DP_TLS,
+    ROLE_DS_AUTH,
+    ROLE_DS_TLS,
+    ROLE_EUICC,
+    ROLE_EUM,
+)
+
 DEFAULT_EID = "89049032123451234512345678901235"
 DEFAULT_SMDP_HOST = "testsmdpplus1.example.com"
 DEFAULT_SMDP_OID = "2.999.10"
@@ -24,15 +35,6 @@ DEFAULT_SMDS_OID = "2.999.20"
 CI_OID = "2.999.1"
 EUM_OID = "2.999.5"
 
-ROLE_ARC = "2.23.146.1.2.1"
-ROLE_CI = ROLE_ARC + ".0"
-ROLE_EUICC = ROLE_ARC + ".1"
-ROLE_EUM = ROLE_ARC + ".2"
-ROLE_DP_TLS = ROLE_ARC + ".3"
-ROLE_DP_AUTH = ROLE_ARC + ".4"
-ROLE_DP_PB = ROLE_ARC + ".5"
-ROLE_DS_TLS = ROLE_ARC + ".6"
-ROLE_DS_AUTH = ROLE_ARC + ".7"
 
 # Bumped whenever the generated material changes shape, so stale output dirs are regenerated.
 _FORMAT = 1
