@@ -92,6 +92,24 @@ class Tlv:
         return "Tlv(%X, %d bytes, %s)" % (self.tag, len(self.value), v)
 
 
+def decode_header(data: bytes, offset: int = 0) -> tuple[int, int, int]:
+    """(tag, offset of the value, value length) of the TLV at `offset`; the value itself need not
+    be present (a BPP segment carries a container's tag and length before its content)."""
+    tag, pos, _constructed = _read_tag(data, offset)
+    length, pos = _read_length(data, pos)
+    return tag, pos, length
+
+
+def read_tags(data: bytes) -> list[int]:
+    """A concatenation of tags, e.g. the value of a tagList (5C)."""
+    tags = []
+    pos = 0
+    while pos < len(data):
+        tag, pos, _constructed = _read_tag(data, pos)
+        tags.append(tag)
+    return tags
+
+
 def decode_one(data: bytes, offset: int = 0) -> tuple[Tlv, int]:
     """Decode the TLV starting at `offset`; return it and the offset just after it."""
     data = bytes(data)

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Command line of the simulated eUICC behind a fake QMI modem (see README.md in this directory)."""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "pylib")]
+
+from esimsim.card import DEFAULT_ISDR_AID, Card, Counters  # noqa: E402
+from esimsim.euicc import Euicc, Options  # noqa: E402
+from esimsim.faults import Faults, FaultSpecError  # noqa: E402
+from esimsim.identity import Identity, IdentityError  # noqa: E402
+from esimsim.qmi import QmiModem  # noqa: E402
+from esimsim.server import Simulator  # noqa: E402
+from esimsim.store import Store, initial_state  # noqa: E402
+
+
+def version(text: str) -> bytes:
+    parts = [int(p) for p in text.split(".")]
+    if len(parts) != 3 or not all(0 <= p <= 255 for p in parts):
+        raise argparse.ArgumentTypeError("version must be MAJOR.MINOR.REVISION")
+    return bytes(parts)
+
+
+def sw_and(text: str) -> tuple[str, str]:
+    sw, _, arg = text.partition(":")
+    if len(sw) != 4 or not arg:
+        raise argparse.ArgumentTypeError("expected SW:ARG, e.g. 6F00:3")
+    return sw, arg
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Simulated SGP.22 eUICC behind a fake QMI modem.")
+    g = p.add_argument_group("identity")
+    g.add_argument("--eid", help="EID (default: the eUICC certificate's serialNumber; must match it)")
+    g.add_argument("--euicc-cert", required=True, help="CERT.EUICC.ECDSA (DER or PEM)")
+    g.add_argument("--euicc-key", required=True, help="SK.EUICC.ECDSA (PEM)")
+    g.add_argument("--eum-cert", required=True, help="CERT.EUM.ECDSA (DER or PEM)")
+    g.add_argument("--ci-cert", action="append", required=True, help="trusted CI certificate (repeatable)")
+    g = p.add_argument_group("eUICC")
+    g.add_argument("--state", help="JSON state file (created if absent, written atomically)")
+    g.add_argument("--default-smdp", help="initial default SM-DP+ address")
+    g.add_argument("--root-smds", default="testrootsmds.example.com", help="root SM-DS address")
+    g.add_argument("--svn", type=version, default=version("2.2.2"), help="SGP.22 version (default 2.2.2)")
+    g.add_argument("--total-memory", type=int, default=1 << 20, help="bytes for profiles (default 1 MiB)")
+    g.add_argument("--no-refresh-reset", action="store_true", help="refreshFlag does not reset the card")
+    g.add_argument("--allow-provisioning-class", action="store_true", help="accept provisioning-class profiles")
+    g.add_argument("--isdr-aid", type=bytes.fromhex, default=DEFAULT_ISDR_AID, help="ISD-R AID (hex)")
+    g.add_argument("--get-response", action="store_true", help="answer data with 61xx + GET RESPONSE like a card")
+    g = p.add_argument_group("front-ends")
+    g.add_argument("--qmi-proxy-socket", metavar="NAME", help="abstract socket name speaking the qmi-proxy protocol")
+    g.add_argument("--pty", metavar="LINK", help="create a pty speaking QMUX and symlink its path to LINK")
+    g.add_argument("--apdu-socket", metavar="PATH", help="unix socket: one hex APDU per line")
+    g.add_argument("--control", metavar="PATH", help="unix socket for JSON-lines control commands")
+    g.add_argument("--slot", type=int, default=1, help="UIM slot number answered on QMI (default 1)")
+    g = p.add_argument_group("faults (also installable at run time over --control)")
+    g.add_argument("--fault", action="append", default=[], metavar="JSON", help="a fault object as the control socket takes it")
+    g.add_argument("--sw-on-apdu", type=sw_and, action="append", default=[], metavar="SW:N", help="answer SW to the Nth APDU")
+    g.add_argument("--sw-on-tag", type=sw_and, action="append", default=[], metavar="SW:TAG", help="answer SW to the first block of an ES10 tag")
+    g.add_argument("--sw-on-segment", type=sw_and, action="append", default=[], metavar="SW:N", help="answer SW to the Nth BPP segment")
+    g.add_argument("--delay-ms", type=int, help="delay every APDU by this many milliseconds")
+    g.add_argument("--drop-after", type=int, metavar="N", help="drop the connection instead of answering APDU N+1")
+    g.add_argument("--refuse-channel", action="store_true", help="refuse to open logical channels")
+    g.add_argument("--lc-limit", type=int, metavar="N", help="answer 6700 to STORE DATA blocks longer than N")
+    g.add_argument("--corrupt-response", type=int, metavar="N", help="flip a byte in the Nth response with data")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p.parse_args(argv)
+
+
+def fault_specs(args) -> list:
+    specs = [json.loads(f) for f in args.fault]
+    specs += [{"kind": "sw", "sw": sw, "nth": int(n)} for sw, n in args.sw_on_apdu]
+    specs += [{"kind": "sw", "sw": sw, "tag": tag} for sw, tag in args.sw_on_tag]
+    specs += [{"kind": "sw", "sw": sw, "segment": int(n)} for sw, n in args.sw_on_segment]
+    if args.delay_ms:
+        specs.append({"kind": "delay", "ms": args.delay_ms})
+    if args.drop_after is not None:
+        specs.append({"kind": "drop", "after": args.drop_after})
+    if args.refuse_channel:
+        specs.append({"kind": "refuse_channel"})
+    if args.lc_limit is not None:
+        specs.append({"kind": "lc_limit", "max": args.lc_limit})
+    if args.corrupt_response is not None:
+        specs.append({"kind": "corrupt", "nth": args.corrupt_response})
+    return specs
+
+
+def main(argv) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="esim-sim %(levelname)s %(name)s: %(message)s")
+    if not (args.qmi_proxy_socket or args.pty or args.apdu_socket):
+        print("esim-sim: give at least one of --qmi-proxy-socket, --pty, --apdu-socket", file=sys.stderr)
+        return 2
+    try:
+        identity = Identity(args.euicc_cert, args.euicc_key, args.eum_cert, args.ci_cert, args.eid)
+        store = Store(args.state, initial_state(identity.eid, args.total_memory, args.default_smdp, args.root_smds))
+        faults = Faults()
+        for spec in fault_specs(args):
+            faults.add(spec)
+    except (OSError, ValueError, IdentityError, FaultSpecError) as e:
+        print("esim-sim: %s" % e, file=sys.stderr)
+        return 1
+    options = Options(svn=args.svn, refresh_resets=not args.no_refresh_reset,
+                      allow_provisioning_class=args.allow_provisioning_class)
+    euicc = Euicc(identity, store, options)
+    counters = Counters()
+    card = Card(euicc, faults, counters, args.isdr_aid, args.get_response)
+
+    def enabled_iccid():
+        p = euicc.enabled_profile()
+        return p["iccid"] if p else None
+
+    modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid)
+    asyncio.run(Simulator(euicc, card, modem, faults, counters, args).run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,194 @@
+"""Fault injection rules and the counters that let tests prove a fault fired."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+log = logging.getLogger("esim-sim.faults")
+
+KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt")
+FRONTENDS = ("qmi", "pty", "apdu")
+
+
+class FaultSpecError(ValueError):
+    pass
+
+
+@dataclass
+class Fault:
+    id: int
+    kind: str
+    spec: dict
+    frontend: Optional[str] = None
+    # APDUs (or responses with data, or BPP segments) seen since installation
+    seen: int = 0
+    fired: int = 0
+    # How many times it may still fire; None = for as long as it is installed.
+    remaining: Optional[int] = None
+
+    def active(self) -> bool:
+        return self.remaining is None or self.remaining > 0
+
+    def fire(self) -> None:
+        self.fired += 1
+        if self.remaining is not None:
+            self.remaining -= 1
+        log.info("fault %d (%s) fired", self.id, self.kind)
+
+    def describe(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "spec": self.spec, "frontend": self.frontend, "seen": self.seen,
+                "fired": self.fired, "remaining": self.remaining}
+
+
+def _int(spec: dict, key: str, minimum: int = 0) -> int:
+    try:
+        v = int(spec[key])
+    except (KeyError, TypeError, ValueError):
+        raise FaultSpecError("fault needs integer %r" % key)
+    if v < minimum:
+        raise FaultSpecError("%r must be >= %d" % (key, minimum))
+    return v
+
+
+def _sw(spec: dict) -> int:
+    try:
+        v = int(str(spec["sw"]), 16)
+    except (KeyError, ValueError):
+        raise FaultSpecError("fault needs a hex status word 'sw'")
+    if not 0 <= v <= 0xFFFF:
+        raise FaultSpecError("bad status word")
+    return v
+
+
+class Faults:
+    def __init__(self):
+        self.rules: list[Fault] = []
+        self.next_id = 1
+        self.history: list[dict] = []
+
+    def add(self, spec: dict) -> Fault:
+        """Validate and install one fault (see README.md for the JSON shape)."""
+        if not isinstance(spec, dict):
+            raise FaultSpecError("fault must be an object")
+        kind = spec.get("kind")
+        if kind not in KINDS:
+            raise FaultSpecError("unknown fault kind %r (one of %s)" % (kind, ", ".join(KINDS)))
+        frontend = spec.get("frontend")
+        if frontend is not None and frontend not in FRONTENDS:
+            raise FaultSpecError("frontend must be one of %s" % ", ".join(FRONTENDS))
+        remaining: Optional[int] = 1
+        if kind == "sw":
+            _sw(spec)
+            triggers = [k for k in ("nth", "tag", "segment") if k in spec]
+            if len(triggers) != 1:
+                raise FaultSpecError("an 'sw' fault needs exactly one of nth, tag, segment")
+            if "nth" in spec:
+                _int(spec, "nth", 1)
+            elif "segment" in spec:
+                _int(spec, "segment", 1)
+            else:
+                try:
+                    bytes.fromhex(spec["tag"])
+                except (TypeError, ValueError):
+                    raise FaultSpecError("'tag' must be hex, e.g. BF38")
+        elif kind == "delay":
+            _int(spec, "ms", 0)
+            remaining = None
+        elif kind == "drop":
+            _int(spec, "after", 0)
+        elif kind == "refuse_channel":
+            remaining = None
+        elif kind == "lc_limit":
+            _int(spec, "max", 1)
+            remaining = None
+        elif kind == "corrupt":
+            _int(spec, "nth", 1)
+        if "count" in spec:
+            remaining = None if spec["count"] is None else _int(spec, "count", 1)
+        f = Fault(self.next_id, kind, dict(spec), frontend, remaining=remaining)
+        self.next_id += 1
+        self.rules.append(f)
+        log.info("fault %d installed: %s", f.id, spec)
+        return f
+
+    def clear(self, fault_id: Optional[int] = None) -> int:
+        keep = [f for f in self.rules if fault_id is not None and f.id != fault_id]
+        gone = [f for f in self.rules if f not in keep]
+        self.history += [f.describe() for f in gone]
+        self.rules = keep
+        return len(gone)
+
+    def _applicable(self, kind: str, frontend: str):
+        return [f for f in self.rules if f.kind == kind and f.active() and f.frontend in (None, frontend)]
+
+    def describe(self) -> list[dict]:
+        return [f.describe() for f in self.rules]
+
+    # ----------------------------------------------------------- hooks called by the card
+    def delay_ms(self, frontend: str) -> int:
+        return sum(int(f.spec["ms"]) for f in self._applicable("delay", frontend))
+
+    def on_apdu(self, frontend: str) -> tuple[bool, Optional[int]]:
+        """Count one APDU; returns (drop the connection, status word to answer instead)."""
+        drop = False
+        sw = None
+        for f in self._applicable("drop", frontend):
+            f.seen += 1
+            if f.seen > int(f.spec["after"]):
+                f.fire()
+                drop = True
+        for f in self._applicable("sw", frontend):
+            if "nth" in f.spec:
+                f.seen += 1
+                if f.seen == int(f.spec["nth"]) and sw is None:
+                    f.fire()
+                    sw = _sw(f.spec)
+        return drop, sw
+
+    def on_first_block(self, frontend: str, data: bytes) -> Optional[int]:
+        """First STORE DATA block of an ES10 command: an 'sw' fault bound to its tag."""
+        for f in self._applicable("sw", frontend):
+            if "tag" in f.spec and data.startswith(bytes.fromhex(f.spec["tag"])):
+                f.seen += 1
+                f.fire()
+                return _sw(f.spec)
+        return None
+
+    def on_bpp_segment(self, frontend: str) -> Optional[int]:
+        sw = None
+        for f in self._applicable("sw", frontend):
+            if "segment" in f.spec:
+                f.seen += 1
+                if f.seen == int(f.spec["segment"]) and sw is None:
+                    f.fire()
+                    sw = _sw(f.spec)
+        return sw
+
+    def lc_limit(self, frontend: str, lc: int) -> bool:
+        for f in self._applicable("lc_limit", frontend):
+            if lc > int(f.spec["max"]):
+                f.fire()
+                return True
+        return False
+
+    def refuse_channel(self, frontend: str) -> bool:
+        for f in self._applicable("refuse_channel", frontend):
+            f.fire()
+            return True
+        return False
+
+    def corrupt(self, frontend: str, data: bytes) -> bytes:
+        """Flip one byte of the Nth response that carries data."""
+        if not data:
+            return data
+        for f in self._applicable("corrupt", frontend):
+            f.seen += 1
+            if f.seen == int(f.spec["nth"]):
+                f.fire()
+                pos = int(f.spec.get("offset", len(data) // 2)) % len(data)
+                b = bytearray(data)
+                b[pos] ^= 0xFF
+                return bytes(b)
+        return data
