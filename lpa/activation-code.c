@@ -1,0 +1,181 @@
+/* activation-code.c — the SGP.22 activation code ("LPA:1$address$matchingId…"). */
+#include "activation-code.h"
+
+#include <string.h>
+
+#include "lpa-error.h"
+
+#define MAX_AC_LENGTH 255
+
+void
+lpa_activation_code_free (LpaActivationCode *code)
+{
+  if (code == NULL)
+    return;
+  g_free (code->smdp_address);
+  g_free (code->matching_id);
+  g_free (code->smdp_oid);
+  g_free (code);
+}
+
+gboolean
+lpa_host_name_is_valid (const char *host)
+{
+  gsize total = strlen (host);
+  gsize label = 0;
+
+  if (total == 0 || total > 253)
+    return FALSE;
+  for (const char *p = host;; p++)
+    {
+      if (*p == '.' || *p == '\0')
+        {
+          /* Labels are 1..63 characters and neither start nor end with a hyphen. */
+          if (label == 0 || label > 63 || p[-1] == '-' || p[-(gssize) label] == '-')
+            return FALSE;
+          if (*p == '\0')
+            return TRUE;
+          label = 0;
+        }
+      else if (g_ascii_isalnum (*p) || *p == '-')
+        label++;
+      else
+        return FALSE;
+    }
+}
+
+static gboolean
+reject (GError **error, LpaError code, const char *rule)
+{
+  g_set_error (error, LPA_ERROR, code, "activation code: %s", rule);
+  return FALSE;
+}
+
+static gpointer
+reject_null (GError **error, LpaError code, const char *rule)
+{
+  reject (error, code, rule);
+  return NULL;
+}
+
+static gboolean
+check_address (const char *address, LpaError code, GError **error)
+{
+  if (address[0] == '\0')
+    return reject (error, code, "the SM-DP+ address is empty");
+  if (strstr (address, "://"))
+    return reject (error, code, "the SM-DP+ address has a scheme (it must be a bare host name)");
+  if (strchr (address, '/'))
+    return reject (error, code, "the SM-DP+ address has a path");
+  if (strchr (address, ':'))
+    return reject (error, code, "the SM-DP+ address has a port");
+  if (strpbrk (address, " \t\r\n"))
+    return reject (error, code, "the SM-DP+ address contains a space");
+  if (!lpa_host_name_is_valid (address))
+    return reject (error, code, "the SM-DP+ address is not a host name");
+  return TRUE;
+}
+
+static gboolean
+check_matching_id (const char *id, LpaError code, GError **error)
+{
+  for (const char *p = id; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-')
+      return reject (error, code, "the matching ID has a character other than A-Z, 0-9 and '-'");
+  return TRUE;
+}
+
+/* Dotted decimal with at least two arcs, no empty arc, no leading zero in an arc. */
+static gboolean
+oid_is_valid (const char *oid)
+{
+  guint arcs = 0;
+  const char *p = oid;
+
+  while (*p)
+    {
+      const char *start = p;
+      while (g_ascii_isdigit (*p))
+        p++;
+      if (p == start || (*start == '0' && p - start > 1))
+        return FALSE;
+      arcs++;
+      if (*p == '.')
+        {
+          p++;
+          if (*p == '\0')
+            return FALSE;
+        }
+      else if (*p != '\0')
+        return FALSE;
+    }
+  return arcs >= 2;
+}
+
+LpaActivationCode *
+lpa_activation_code_parse (const char *text, GError **error)
+{
+  const LpaError code = LPA_ERROR_INVALID_ACTIVATION_CODE;
+  g_autofree char *copy = g_strstrip (g_strdup (text ? text : ""));
+  g_autoptr (LpaActivationCode) ac = NULL;
+  g_auto (GStrv) fields = NULL;
+  const char *body = copy;
+  guint n;
+
+  if (g_ascii_strncasecmp (body, "LPA:", 4) == 0)
+    body += 4;
+  if (body[0] == '\0')
+    return reject_null (error, code, "empty");
+  if (strlen (body) > MAX_AC_LENGTH)
+    return reject_null (error, code, "longer than 255 characters");
+  fields = g_strsplit (body, "$", -1);
+  n = g_strv_length (fields);
+  if (n < 3)
+    return reject_null (error, code, "fewer than three '$'-separated fields");
+  if (strcmp (fields[0], "1") != 0)
+    return reject_null (error, code, "unsupported format (only 1 is defined)");
+  if (!check_address (fields[1], code, error) || !check_matching_id (fields[2], code, error))
+    return NULL;
+  if (n > 3 && fields[3][0] != '\0' && !oid_is_valid (fields[3]))
+    return reject_null (error, code, "the SM-DP+ OID is not a dotted-decimal OID");
+  if (n > 4 && fields[4][0] != '\0' && strcmp (fields[4], "1") != 0)
+    return reject_null (error, code, "the confirmation code flag is neither empty nor 1");
+
+  ac = g_new0 (LpaActivationCode, 1);
+  ac->smdp_address = g_strdup (fields[1]);
+  ac->matching_id = g_strdup (fields[2]);
+  ac->smdp_oid = n > 3 && fields[3][0] != '\0' ? g_strdup (fields[3]) : NULL;
+  ac->cc_required = n > 4 && strcmp (fields[4], "1") == 0;
+  return g_steal_pointer (&ac);
+}
+
+char *
+lpa_activation_code_to_string (const LpaActivationCode *ac, gboolean qr_prefix, GError **error)
+{
+  const LpaError code = LPA_ERROR_INVALID_ARGUMENT;
+  GString *s;
+
+  if (ac->smdp_address == NULL || !check_address (ac->smdp_address, code, error))
+    {
+      if (ac->smdp_address == NULL)
+        reject (error, code, "the SM-DP+ address is empty");
+      return NULL;
+    }
+  if (ac->matching_id && !check_matching_id (ac->matching_id, code, error))
+    return NULL;
+  if (ac->smdp_oid && !oid_is_valid (ac->smdp_oid))
+    return reject_null (error, code, "the SM-DP+ OID is not a dotted-decimal OID");
+
+  s = g_string_new (qr_prefix ? "LPA:1$" : "1$");
+  g_string_append_printf (s, "%s$%s", ac->smdp_address, ac->matching_id ? ac->matching_id : "");
+  if (ac->smdp_oid || ac->cc_required)
+    g_string_append_printf (s, "$%s", ac->smdp_oid ? ac->smdp_oid : "");
+  if (ac->cc_required)
+    g_string_append (s, "$1");
+  if (s->len - (qr_prefix ? 4 : 0) > MAX_AC_LENGTH)
+    {
+      g_string_free (s, TRUE);
+      return reject_null (error, code, "longer than 255 characters");
+    }
+  return g_string_free (s, FALSE);
+}

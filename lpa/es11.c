@@ -1,0 +1,103 @@
+/* es11.c — ES11 (LPA ↔ SM-DS) over HTTPS/JSON: event discovery requests and responses. */
+#include "es11.h"
+
+#include "activation-code.h"
+#include "lpa-error.h"
+
+GBytes *
+lpa_es11_initiate_authentication_request (GBytes *euicc_challenge, GBytes *euicc_info1,
+                                          const char *smds_address, gboolean es11_member)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  lpa_es9p_add_base64 (b, "euiccChallenge", euicc_challenge);
+  lpa_es9p_add_base64 (b, "euiccInfo1", euicc_info1);
+  json_builder_set_member_name (b, es11_member ? "smdsAddress" : "smdpAddress");
+  json_builder_add_string_value (b, smds_address);
+  json_builder_end_object (b);
+  return lpa_es9p_serialize (b);
+}
+
+GBytes *
+lpa_es11_authenticate_client_request (const char *transaction_id,
+                                      GBytes *authenticate_server_response)
+{
+  return lpa_es9p_authenticate_client_request (transaction_id, authenticate_server_response);
+}
+
+void
+lpa_event_entry_free (LpaEventEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->event_id);
+  g_free (entry->rsp_server_address);
+  g_free (entry);
+}
+
+void
+lpa_es11_authenticate_client_response_free (LpaEs11AuthenticateClientResponse *response)
+{
+  if (response == NULL)
+    return;
+  g_free (response->transaction_id);
+  g_clear_pointer (&response->transaction_id_bin, g_bytes_unref);
+  g_clear_pointer (&response->events, g_ptr_array_unref);
+  g_free (response);
+}
+
+LpaEs11AuthenticateClientResponse *
+lpa_es11_parse_authenticate_client (guint status, GBytes *body, GError **error)
+{
+  const char *function = "ES11 authenticateClient";
+  g_autoptr (JsonObject) o = lpa_es9p_response_object (function, status, body, error);
+  g_autoptr (LpaEs11AuthenticateClientResponse) r = NULL;
+  JsonNode *entries;
+
+  if (o == NULL)
+    return NULL;
+  r = g_new0 (LpaEs11AuthenticateClientResponse, 1);
+  r->events = g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_event_entry_free);
+  if (!(r->transaction_id =
+            lpa_es9p_get_transaction_id (o, function, &r->transaction_id_bin, error)))
+    return NULL;
+  entries = json_object_get_member (o, "eventEntries");
+  if (entries == NULL || JSON_NODE_HOLDS_NULL (entries))
+    return g_steal_pointer (&r);
+  if (!JSON_NODE_HOLDS_ARRAY (entries))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: eventEntries is not an array",
+                   function);
+      return NULL;
+    }
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (entries)); i++)
+    {
+      JsonNode *node = json_array_get_element (json_node_get_array (entries), i);
+      const char *event_id, *address;
+      LpaEventEntry *entry;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        {
+          g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: event entry is not an object",
+                       function);
+          return NULL;
+        }
+      if (!(event_id =
+                lpa_es9p_get_string (json_node_get_object (node), function, "eventId", error)) ||
+          !(address = lpa_es9p_get_string (json_node_get_object (node), function,
+                                           "rspServerAddress", error)))
+        return NULL;
+      if (!lpa_host_name_is_valid (address))
+        {
+          g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED,
+                       "%s: rspServerAddress is not a host name", function);
+          return NULL;
+        }
+      entry = g_new0 (LpaEventEntry, 1);
+      entry->event_id = g_strdup (event_id);
+      entry->rsp_server_address = g_strdup (address);
+      g_ptr_array_add (r->events, entry);
+    }
+  return g_steal_pointer (&r);
+}

@@ -1,0 +1,477 @@
+/* profile-info.c — ProfileInfo (E3) and StoreMetadataRequest (BF25): what a profile says it is. */
+#include "profile-info.h"
+
+#include "iccid.h"
+#include "lpa-error.h"
+
+static void
+notification_config_free (gpointer data)
+{
+  LpaNotificationConfig *config = data;
+
+  g_free (config->address);
+  g_free (config);
+}
+
+static void
+ref_ar_do_free (gpointer data)
+{
+  LpaRefArDo *rule = data;
+
+  g_clear_pointer (&rule->device_app_id, g_bytes_unref);
+  g_clear_pointer (&rule->pkg_ref, g_bytes_unref);
+  g_clear_pointer (&rule->perm, g_bytes_unref);
+  g_free (rule);
+}
+
+void
+lpa_operator_id_free (LpaOperatorId *op)
+{
+  if (op == NULL)
+    return;
+  g_clear_pointer (&op->mcc_mnc, g_bytes_unref);
+  g_clear_pointer (&op->gid1, g_bytes_unref);
+  g_clear_pointer (&op->gid2, g_bytes_unref);
+  g_free (op->mcc);
+  g_free (op->mnc);
+  g_free (op);
+}
+
+void
+lpa_profile_info_free (LpaProfileInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->iccid);
+  g_clear_pointer (&info->isdp_aid, g_bytes_unref);
+  g_free (info->nickname);
+  g_free (info->service_provider_name);
+  g_free (info->profile_name);
+  g_clear_pointer (&info->icon, g_bytes_unref);
+  g_clear_pointer (&info->notification_configs, g_ptr_array_unref);
+  lpa_operator_id_free (info->owner);
+  g_clear_pointer (&info->dp_proprietary_data, g_bytes_unref);
+  g_free (info->dp_oid);
+  g_clear_pointer (&info->ref_ar_do, g_ptr_array_unref);
+  g_free (info);
+}
+
+static gboolean
+fail (GError **error, const char *what, guint32 tag)
+{
+  g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: bad or misplaced tag %02X", what, tag);
+  return FALSE;
+}
+
+static gpointer
+fail_null (GError **error, const char *what, guint32 tag)
+{
+  fail (error, what, tag);
+  return NULL;
+}
+
+LpaOperatorId *
+lpa_operator_id_parse (GBytes *base, const LpaTlv *tlv, GError **error)
+{
+  static const char nibble_digit[] = "0123456789ABCDEF";
+  g_autoptr (LpaOperatorId) op = g_new0 (LpaOperatorId, 1);
+  LpaDerReader reader;
+  LpaTlv child;
+
+  if (!lpa_der_expect_constructed (tlv, error))
+    return NULL;
+  lpa_der_reader_init_children (&reader, tlv);
+  while (!lpa_der_reader_at_end (&reader))
+    {
+      if (!lpa_der_reader_next (&reader, &child, error))
+        return NULL;
+      switch (child.tag)
+        {
+        case 0x80:
+          if (op->mcc_mnc)
+            return fail_null (error, "OperatorId", child.tag);
+          if (!lpa_der_expect_length (&child, 3, error))
+            return NULL;
+          op->mcc_mnc = lpa_der_value_bytes (base, &child);
+          break;
+        case 0x81:
+          if (op->gid1)
+            return fail_null (error, "OperatorId", child.tag);
+          op->gid1 = lpa_der_value_bytes (base, &child);
+          break;
+        case 0x82:
+          if (op->gid2)
+            return fail_null (error, "OperatorId", child.tag);
+          op->gid2 = lpa_der_value_bytes (base, &child);
+          break;
+        default:
+          break;
+        }
+    }
+  if (op->mcc_mnc == NULL)
+    return fail_null (error, "OperatorId without mccMnc", tlv->tag);
+
+  {
+    const guint8 *b = g_bytes_get_data (op->mcc_mnc, NULL);
+    char mcc[4] = { nibble_digit[b[0] & 0xF], nibble_digit[b[0] >> 4], nibble_digit[b[1] & 0xF],
+                    0 };
+    char mnc[4] = { nibble_digit[b[2] & 0xF], nibble_digit[b[2] >> 4], 0, 0 };
+
+    /* TS 24.008: the third MNC digit sits in the high nibble of byte 2; F means a 2-digit MNC. */
+    if ((b[1] >> 4) != 0xF)
+      mnc[2] = nibble_digit[b[1] >> 4];
+    op->mcc = g_strdup (mcc);
+    op->mnc = g_strdup (mnc);
+  }
+  return g_steal_pointer (&op);
+}
+
+static GPtrArray *
+parse_notification_configs (const LpaTlv *tlv, GError **error)
+{
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (notification_config_free);
+  LpaDerReader reader;
+  LpaTlv item;
+
+  if (!lpa_der_expect_constructed (tlv, error))
+    return NULL;
+  lpa_der_reader_init_children (&reader, tlv);
+  while (!lpa_der_reader_at_end (&reader))
+    {
+      LpaDerReader fields;
+      LpaTlv field;
+      guint64 events = 0;
+      gboolean have_events = FALSE;
+      g_autofree char *address = NULL;
+      LpaNotificationConfig *config;
+
+      if (!lpa_der_reader_next (&reader, &item, error))
+        return NULL;
+      if (item.tag != 0x30)
+        return fail_null (error, "notificationConfigurationInfo", item.tag);
+      lpa_der_reader_init_children (&fields, &item);
+      while (!lpa_der_reader_at_end (&fields))
+        {
+          if (!lpa_der_reader_next (&fields, &field, error))
+            return NULL;
+          if (field.tag == 0x80 && !have_events)
+            {
+              if (!lpa_der_get_bits (&field, &events, error))
+                return NULL;
+              have_events = TRUE;
+            }
+          else if (field.tag == 0x81 && address == NULL)
+            {
+              if (!(address = lpa_der_get_utf8 (&field, error)))
+                return NULL;
+            }
+          else if (field.tag == 0x80 || field.tag == 0x81)
+            return fail_null (error, "notificationConfigurationInfo", field.tag);
+        }
+      if (!have_events || address == NULL)
+        return fail_null (error, "incomplete notificationConfigurationInfo", item.tag);
+      config = g_new0 (LpaNotificationConfig, 1);
+      config->events = (guint) (events & 0xF);
+      config->address = g_strstrip (g_steal_pointer (&address));
+      g_ptr_array_add (list, config);
+    }
+  return g_steal_pointer (&list);
+}
+
+static gboolean
+parse_dp_proprietary_data (LpaProfileInfo *info, GBytes *base, const LpaTlv *tlv, GError **error)
+{
+  LpaDerReader reader;
+  LpaTlv child;
+
+  if (!lpa_der_expect_constructed (tlv, error))
+    return FALSE;
+  info->dp_proprietary_data = lpa_der_tlv_bytes (base, tlv);
+  lpa_der_reader_init_children (&reader, tlv);
+  while (!lpa_der_reader_at_end (&reader))
+    {
+      if (!lpa_der_reader_next (&reader, &child, error))
+        return FALSE;
+      /* With AUTOMATIC TAGS the lone dpOid member is [0] (80); 06 is what the digest shows and
+       * what an encoder without automatic tagging emits. Either is accepted. */
+      if ((child.tag == 0x80 || child.tag == 0x06) && info->dp_oid == NULL)
+        {
+          if (!(info->dp_oid = lpa_der_get_oid (&child, error)))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static GPtrArray *
+parse_ref_ar_do (GBytes *base, const LpaTlv *tlv, GError **error)
+{
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (ref_ar_do_free);
+  LpaDerReader reader;
+  LpaTlv item;
+
+  if (!lpa_der_expect_constructed (tlv, error))
+    return NULL;
+  lpa_der_reader_init_children (&reader, tlv);
+  while (!lpa_der_reader_at_end (&reader))
+    {
+      LpaDerReader parts;
+      LpaTlv part;
+      LpaRefArDo *rule;
+
+      if (!lpa_der_reader_next (&reader, &item, error))
+        return NULL;
+      if (item.tag != 0xE2 || !item.constructed)
+        return fail_null (error, "refArDo", item.tag);
+      rule = g_new0 (LpaRefArDo, 1);
+      g_ptr_array_add (list, rule);
+      lpa_der_reader_init_children (&parts, &item);
+      while (!lpa_der_reader_at_end (&parts))
+        {
+          LpaDerReader inner;
+          LpaTlv x;
+
+          if (!lpa_der_reader_next (&parts, &part, error))
+            return NULL;
+          if ((part.tag != 0xE1 && part.tag != 0xE3) || !part.constructed)
+            continue;
+          lpa_der_reader_init_children (&inner, &part);
+          while (!lpa_der_reader_at_end (&inner))
+            {
+              GBytes **slot = NULL;
+
+              if (!lpa_der_reader_next (&inner, &x, error))
+                return NULL;
+              if (part.tag == 0xE1 && x.tag == 0xC1)
+                slot = &rule->device_app_id;
+              else if (part.tag == 0xE1 && x.tag == 0xCA)
+                slot = &rule->pkg_ref;
+              else if (part.tag == 0xE3 && x.tag == 0xDB)
+                slot = &rule->perm;
+              if (slot && *slot == NULL)
+                *slot = lpa_der_value_bytes (base, &x);
+            }
+        }
+      if (rule->device_app_id == NULL)
+        return fail_null (error, "refArDo without deviceAppIdRefDo", item.tag);
+    }
+  return g_steal_pointer (&list);
+}
+
+/* Bit per known field, to reject repeats. */
+enum
+{
+  F_ICCID = 1 << 0,
+  F_AID = 1 << 1,
+  F_STATE = 1 << 2,
+  F_NICK = 1 << 3,
+  F_SPN = 1 << 4,
+  F_NAME = 1 << 5,
+  F_ICON_TYPE = 1 << 6,
+  F_ICON = 1 << 7,
+  F_CLASS = 1 << 8,
+  F_NOTIF = 1 << 9,
+  F_OWNER = 1 << 10,
+  F_DP = 1 << 11,
+  F_PPR = 1 << 12,
+  F_ARDO = 1 << 13,
+};
+
+static guint
+field_of (guint32 tag)
+{
+  switch (tag)
+    {
+    case 0x5A:
+      return F_ICCID;
+    case 0x4F:
+      return F_AID;
+    case 0x9F70:
+      return F_STATE;
+    case 0x90:
+      return F_NICK;
+    case 0x91:
+      return F_SPN;
+    case 0x92:
+      return F_NAME;
+    case 0x93:
+      return F_ICON_TYPE;
+    case 0x94:
+      return F_ICON;
+    case 0x95:
+      return F_CLASS;
+    case 0xB6:
+      return F_NOTIF;
+    case 0xB7:
+      return F_OWNER;
+    case 0xB8:
+      return F_DP;
+    case 0x99:
+      return F_PPR;
+    case 0xBF76:
+      return F_ARDO;
+    default:
+      return 0;
+    }
+}
+
+static gboolean
+parse_field (LpaProfileInfo *info, GBytes *base, const LpaTlv *f, GError **error)
+{
+  gint32 v;
+
+  switch (f->tag)
+    {
+    case 0x5A:
+      if (!lpa_der_expect_primitive (f, error))
+        return FALSE;
+      info->iccid = lpa_iccid_from_bcd (f->value, f->value_len);
+      if (info->iccid == NULL)
+        return fail (error, "ICCID not 10 bytes of BCD digits", f->tag);
+      return TRUE;
+    case 0x4F:
+      if (!lpa_der_expect_primitive (f, error))
+        return FALSE;
+      if (f->value_len < 5 || f->value_len > 16)
+        return fail (error, "ISD-P AID of bad length", f->tag);
+      info->isdp_aid = lpa_der_value_bytes (base, f);
+      return TRUE;
+    case 0x9F70:
+      if (!lpa_der_get_int (f, &v, error))
+        return FALSE;
+      info->state = (LpaProfileState) v;
+      return TRUE;
+    case 0x90:
+      return (info->nickname = lpa_der_get_utf8 (f, error)) != NULL;
+    case 0x91:
+      return (info->service_provider_name = lpa_der_get_utf8 (f, error)) != NULL;
+    case 0x92:
+      return (info->profile_name = lpa_der_get_utf8 (f, error)) != NULL;
+    case 0x93:
+      if (!lpa_der_get_int (f, &v, error))
+        return FALSE;
+      info->icon_type = (LpaIconType) v;
+      return TRUE;
+    case 0x94:
+      if (!lpa_der_expect_primitive (f, error))
+        return FALSE;
+      info->icon = lpa_der_value_bytes (base, f);
+      return TRUE;
+    case 0x95:
+      if (!lpa_der_get_int (f, &v, error))
+        return FALSE;
+      info->profile_class = (LpaProfileClass) v;
+      info->has_profile_class = TRUE;
+      return TRUE;
+    case 0xB6:
+      return (info->notification_configs = parse_notification_configs (f, error)) != NULL;
+    case 0xB7:
+      return (info->owner = lpa_operator_id_parse (base, f, error)) != NULL;
+    case 0xB8:
+      return parse_dp_proprietary_data (info, base, f, error);
+    case 0x99:
+      if (!lpa_der_get_bits (f, &info->ppr, error))
+        return FALSE;
+      info->has_ppr = TRUE;
+      return TRUE;
+    case 0xBF76:
+      return (info->ref_ar_do = parse_ref_ar_do (base, f, error)) != NULL;
+    default:
+      return TRUE;
+    }
+}
+
+LpaProfileInfo *
+lpa_profile_info_parse_tlv (GBytes *base, const LpaTlv *tlv, gboolean metadata, GError **error)
+{
+  g_autoptr (LpaProfileInfo) info = g_new0 (LpaProfileInfo, 1);
+  LpaDerReader reader;
+  LpaTlv f;
+  guint seen = 0;
+
+  info->state = LPA_PROFILE_STATE_UNKNOWN;
+  info->icon_type = LPA_ICON_TYPE_NONE;
+  info->profile_class = LPA_PROFILE_CLASS_OPERATIONAL;
+
+  if (!lpa_der_expect_constructed (tlv, error))
+    return NULL;
+  lpa_der_reader_init_children (&reader, tlv);
+  while (!lpa_der_reader_at_end (&reader))
+    {
+      guint bit;
+
+      if (!lpa_der_reader_next (&reader, &f, error))
+        return NULL;
+      bit = field_of (f.tag);
+      if (seen & bit)
+        return fail_null (error, "repeated field in ProfileInfo", f.tag);
+      seen |= bit;
+      if (!parse_field (info, base, &f, error))
+        return NULL;
+    }
+
+  if (metadata &&
+      (info->iccid == NULL || info->service_provider_name == NULL || info->profile_name == NULL))
+    {
+      g_set_error_literal (error, LPA_ERROR, LPA_ERROR_MALFORMED,
+                           "StoreMetadataRequest lacks its ICCID, service provider or name");
+      return NULL;
+    }
+  return g_steal_pointer (&info);
+}
+
+LpaProfileInfo *
+lpa_profile_metadata_parse (GBytes *bf25, GError **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bf25, &len);
+  LpaTlv tlv;
+
+  if (!lpa_der_parse_expect (data, len, 0xBF25, &tlv, error))
+    return NULL;
+  return lpa_profile_info_parse_tlv (bf25, &tlv, TRUE, error);
+}
+
+const char *
+lpa_notification_event_name (guint events)
+{
+  if (events & LPA_NOTIFICATION_INSTALL)
+    return "install";
+  if (events & LPA_NOTIFICATION_ENABLE)
+    return "enable";
+  if (events & LPA_NOTIFICATION_DISABLE)
+    return "disable";
+  if (events & LPA_NOTIFICATION_DELETE)
+    return "delete";
+  return "unknown";
+}
+
+const char *
+lpa_profile_class_name (LpaProfileClass profile_class)
+{
+  switch (profile_class)
+    {
+    case LPA_PROFILE_CLASS_TEST:
+      return "test";
+    case LPA_PROFILE_CLASS_PROVISIONING:
+      return "provisioning";
+    case LPA_PROFILE_CLASS_OPERATIONAL:
+      return "operational";
+    }
+  return "unknown";
+}
+
+const char *
+lpa_profile_state_name (LpaProfileState state)
+{
+  switch (state)
+    {
+    case LPA_PROFILE_STATE_DISABLED:
+      return "disabled";
+    case LPA_PROFILE_STATE_ENABLED:
+      return "enabled";
+    case LPA_PROFILE_STATE_UNKNOWN:
+      break;
+    }
+  return "unknown";
+}
