@@ -18,3 +18,6 @@
 #include "es9p.h"
 #include "es11.h"
 #include "cert.h"
+#include "download.h"
+#include "notification.h"
+#include "discovery.h"

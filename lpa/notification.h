@@ -1,0 +1,49 @@
+/* notification.h — delivering the eUICC's pending notifications (digest §7), one at a time. */
+#pragma once
+
+#include <glib.h>
+
+#include "apdu.h"
+#include "es10b.h"
+#include "transport.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  LPA_NOTIFICATION_DELIVERED, /* the server accepted it and the eUICC removed it */
+  LPA_NOTIFICATION_FAILED,    /* kept on the eUICC: retry later */
+  LPA_NOTIFICATION_GONE,      /* the eUICC has no notification with this sequence number */
+} LpaNotificationOutcome;
+
+const char *lpa_notification_outcome_name (LpaNotificationOutcome outcome);
+
+/* @metadata: of the notification (NULL when GONE, or when it could not be retrieved). @error: set
+ * for FAILED — the retrieval, HTTP or server error, or the RemoveNotificationFromList error after
+ * a delivery the server accepted (then delivering again is harmless). Called exactly once, never
+ * from inside an lpa_notification_* call; data only borrowed. */
+typedef void (*LpaNotificationDeliveryCallback) (gpointer user_data, guint32 seq,
+                                                 LpaNotificationOutcome outcome,
+                                                 const LpaNotificationMetadata *metadata,
+                                                 const GError *error);
+
+typedef struct _LpaNotificationDelivery LpaNotificationDelivery;
+
+/* RetrieveNotificationsList(@seq) → POST handleNotification to the notification's address →
+ * RemoveNotificationFromList(@seq) after a 2xx only. */
+LpaNotificationDelivery *lpa_notification_delivery_new (guint32 seq, LpaEs10 *es10,
+                                                        const LpaHttpOps *http, gpointer http_self,
+                                                        LpaNotificationDeliveryCallback callback,
+                                                        gpointer user_data);
+void lpa_notification_delivery_start (LpaNotificationDelivery *self);
+/* Drops the caller's reference; no callback afterwards. */
+void lpa_notification_delivery_free (LpaNotificationDelivery *self);
+
+/* ListNotification (@events: LpaNotificationEvent bits, 0 = all) → @callback with a GPtrArray of
+ * LpaNotificationMetadata (borrowed), or an error. Exactly once, never from inside this call. */
+typedef void (*LpaNotificationListCallback) (gpointer user_data, GPtrArray *notifications,
+                                             const GError *error);
+void lpa_notification_list (LpaEs10 *es10, guint events, LpaNotificationListCallback callback,
+                            gpointer user_data);
+
+G_END_DECLS
