@@ -69,6 +69,16 @@ class BppParts:
     upp: bytes = b""
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_bpp(cls, bpp: bytes) -> "BppParts":
+        """Split a received BF36 (e.g. a recorded one) back into its parts, bytes unchanged."""
+        t = der.decode(bpp)
+        if t.tag != 0xBF36:
+            raise der.DerError("not a BoundProfilePackage")
+        a2 = t.find(0xA2)
+        return cls(t.find(0xBF23).raw, t.find(0xA0).raw, [c.raw for c in t.find(0xA1).children()],
+                   a2.raw if a2 is not None else None, [c.raw for c in t.find(0xA3).children()])
+
     def body(self) -> bytes:
         out = self.bf23 + self.a0 + der.encode(0xA1, self.a1)
         if self.a2 is not None:

@@ -19,6 +19,17 @@ PYTHON = "/usr/bin/python3"
 ISDR_AID = "A0000005591010FFFFFFFF8900000100"
 
 
+def _connect(path: str, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class SimControlError(Exception):
     """The simulator answered {"ok": false, "error": …}."""
 
@@ -28,9 +39,7 @@ class SimControl:
 
     def __init__(self, path: str, timeout: float = 30.0):
         self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        self.sock = _connect(path, timeout)
         self.file = self.sock.makefile("rwb")
 
     def close(self) -> None:
@@ -109,9 +118,7 @@ class ApduClient:
     """The plain APDU socket: one hex APDU per line."""
 
     def __init__(self, path: str, timeout: float = 30.0):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        self.sock = _connect(path, timeout)
         self.file = self.sock.makefile("rwb")
 
     def close(self) -> None:
