@@ -25,10 +25,6 @@ def shared_dir() -> Optional[str]:
     return d if d and os.path.isdir(d) else None
 
 
-def sim_pki(p: dict) -> dict:
-    return {"euicc_cert": p["euicc"], "euicc_key": p["euicc_key"], "eum_cert": p["eum"], "ci_certs": [p["ci"]]}
-
-
 @dataclass
 class Auth:
     tid: bytes
@@ -70,7 +66,7 @@ class SimTestCase(unittest.TestCase):
         cls.euicc_cert = crypto.load_cert(cls.pki["euicc"])
         cls.eum_cert = crypto.load_cert(cls.pki["eum"])
         cls.ci_cert = crypto.load_cert(cls.pki["ci"])
-        cls.sim = start_sim(cls.tmp.name, sim_pki(cls.pki), **cls.sim_options)
+        cls.sim = start_sim(cls.tmp.name, cls.pki, **cls.sim_options)
         cls.ctl = cls.sim.ctl()
         cls.dp = DpSide(cls.pki)
 

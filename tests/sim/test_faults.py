@@ -6,10 +6,10 @@ import socket
 import time
 import unittest
 
-from simtest import SimTestCase, sim_pki
+from simtest import SimTestCase
 
 from esimtest import der
-from esimtest.simctl import ApduClient, Es10Client, SimControlError, start_sim
+from esimtest.simctl import ApduClient, Es10Client, SimControlError, pki_files, start_sim
 
 ICCID = "8949449999999990201"
 CHALLENGE = der.encode(0xBF2E)
@@ -144,7 +144,7 @@ class CommandLineFaultTest(unittest.TestCase):
 
         with tempfile.TemporaryDirectory() as tmp:
             p = pki.generate(os.path.join(tmp, "pki"))
-            sim = start_sim(tmp, sim_pki(p), sw_on_tag=["6A88:BF2E"], lc_limit=100, delay_ms=1,
+            sim = start_sim(tmp, p, sw_on_tag=["6A88:BF2E"], lc_limit=100, delay_ms=1,
                             sw_on_apdu=["6F00:40"], corrupt_response=50, drop_after=60, sw_on_segment=["6F00:9"],
                             fault=['{"kind": "refuse_channel", "count": 1}'])
             try:
@@ -168,7 +168,7 @@ class CommandLineFaultTest(unittest.TestCase):
 
         with tempfile.TemporaryDirectory() as tmp:
             p = pki.generate(os.path.join(tmp, "pki"))
-            files = sim_pki(p)
+            files = pki_files(p)
             files["euicc_key"] = p["eum_key"]  # does not match the eUICC certificate
             with self.assertRaises(RuntimeError):
                 start_sim(tmp, files, ready_timeout=15)

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import unittest
 
-from simtest import SKIP, sim_pki
+from simtest import SKIP
 
 from esimtest import der, pki
 from esimtest.simctl import start_sim
@@ -39,9 +39,9 @@ class RealProxyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="esim-sim-proxy.")
-        p = pki.generate(os.path.join(cls.tmp.name, "pki"))
+        pki.generate(os.path.join(cls.tmp.name, "pki"))
         cls.eid = pki.read_eid(os.path.join(cls.tmp.name, "pki"))
-        cls.sim = start_sim(cls.tmp.name, sim_pki(p), apdu_socket=False, pty=True)
+        cls.sim = start_sim(cls.tmp.name, os.path.join(cls.tmp.name, "pki"), apdu_socket=False, pty=True)
         cls.ctl = cls.sim.ctl()
 
     @classmethod

@@ -219,10 +219,12 @@ class Es10Client:
 
 
 def pki_files(pki: Union[str, dict]) -> dict:
-    """Identity file paths from a directory in gen-pki.py's layout or a dict with the keys
-    euicc_cert, euicc_key, eum_cert, ci_certs (list)."""
+    """Identity file paths (euicc_cert, euicc_key, eum_cert, ci_certs) from: a directory in
+    gen-pki.py's layout, the dict esimtest.pki.generate() returns, or such a dict itself."""
     if isinstance(pki, dict) and "euicc_cert" in pki:
         return pki
+    if isinstance(pki, dict):
+        return {"euicc_cert": pki["euicc"], "euicc_key": pki["euicc_key"], "eum_cert": pki["eum"], "ci_certs": [pki["ci"]]}
     d = str(pki)
     return {
         "euicc_cert": os.path.join(d, "euicc.der"),
