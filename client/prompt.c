@@ -1,0 +1,137 @@
+/* prompt.c — y/N questions and secrets typed without echo or read from a file, never from argv. */
+#include "prompt.h"
+
+#include "errors.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+void
+esimctl_secret_free (EsimctlSecret *secret)
+{
+  if (!secret)
+    return;
+  explicit_bzero (secret, strlen (secret));
+  g_free (secret);
+}
+
+/* One line from @in without its newline; NULL at end of input. Zeroes getline's buffer, which
+ * may hold a secret. */
+static char *
+read_line (FILE *in)
+{
+  char *buf = NULL;
+  size_t cap = 0;
+  ssize_t n = getline (&buf, &cap, in);
+  char *line = NULL;
+
+  if (n >= 0)
+    {
+      /* Trim before copying, so no stray copy of the secret is left after the string's end. */
+      const char *start = buf, *end = buf + n;
+
+      while (start < end && g_ascii_isspace (*start))
+        start++;
+      while (end > start && g_ascii_isspace (end[-1]))
+        end--;
+      line = g_strndup (start, (gsize) (end - start));
+    }
+  if (buf)
+    {
+      explicit_bzero (buf, cap);
+      free (buf);
+    }
+  return line;
+}
+
+gboolean
+esimctl_prompt_yes_no (const char *question)
+{
+  g_autofree char *answer = NULL;
+
+  fprintf (stderr, "%s [y/N] ", question);
+  fflush (stderr);
+  answer = read_line (stdin);
+  if (!answer)
+    fputc ('\n', stderr);
+  return answer &&
+         (g_ascii_strcasecmp (answer, "y") == 0 || g_ascii_strcasecmp (answer, "yes") == 0);
+}
+
+/* Echo is off while a secret is typed; a Ctrl-C then must not leave the terminal that way. */
+static struct termios saved_termios;
+
+static void
+restore_and_reraise (int sig)
+{
+  tcsetattr (STDIN_FILENO, TCSANOW, &saved_termios);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+char *
+esimctl_prompt_secret (const char *question, GError **error)
+{
+  struct termios quiet;
+  struct sigaction on_signal = { .sa_handler = restore_and_reraise }, old_int, old_term;
+  gboolean echo_off = FALSE;
+  char *answer;
+
+  fprintf (stderr, "%s: ", question);
+  fflush (stderr);
+  if (tcgetattr (STDIN_FILENO, &saved_termios) == 0)
+    {
+      sigemptyset (&on_signal.sa_mask);
+      sigaction (SIGINT, &on_signal, &old_int);
+      sigaction (SIGTERM, &on_signal, &old_term);
+      quiet = saved_termios;
+      quiet.c_lflag &= ~(tcflag_t) ECHO;
+      quiet.c_lflag |= ECHONL;
+      echo_off = tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+    }
+  answer = read_line (stdin);
+  if (echo_off)
+    {
+      tcsetattr (STDIN_FILENO, TCSAFLUSH, &saved_termios);
+      sigaction (SIGINT, &old_int, NULL);
+      sigaction (SIGTERM, &old_term, NULL);
+    }
+  if (!answer || !*answer)
+    {
+      esimctl_secret_free (answer);
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_CANCELLED, "nothing entered");
+      return NULL;
+    }
+  return answer;
+}
+
+char *
+esimctl_read_secret_file (const char *path, const char *what, GError **error)
+{
+  FILE *in = g_str_equal (path, "-") ? stdin : fopen (path, "re");
+  char *line;
+
+  if (!in)
+    {
+      int saved = errno;
+
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "cannot read the %s from %s: %s", what,
+                   path, g_strerror (saved));
+      return NULL;
+    }
+  line = read_line (in);
+  if (in != stdin)
+    fclose (in);
+  if (!line || !*line)
+    {
+      esimctl_secret_free (line);
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "%s: no %s in it",
+                   g_str_equal (path, "-") ? "standard input" : path, what);
+      return NULL;
+    }
+  return line;
+}

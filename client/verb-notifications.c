@@ -1,0 +1,275 @@
+/* verb-notifications.c — notifications list, send and remove: the eUICC's pending notifications. */
+#include "bus.h"
+#include "errors.h"
+#include "esimctl.h"
+#include "output.h"
+#include "prompt.h"
+
+#include "iccid.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const operations[] = { "install", "enable", "disable", "delete", NULL };
+
+typedef struct
+{
+  char *operation;
+  char *iccid;
+  int seq; /* -1: any */
+} Filter;
+
+static void
+filter_clear (Filter *f)
+{
+  g_clear_pointer (&f->operation, g_free);
+  g_clear_pointer (&f->iccid, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Filter, filter_clear)
+
+#define N_FILTER_ENTRIES 3
+
+/* The options both list and send take, pointing into @f; @out ends with a terminator. */
+static void
+filter_entries (Filter *f, GOptionEntry out[N_FILTER_ENTRIES + 1])
+{
+  const GOptionEntry e[N_FILTER_ENTRIES + 1] = {
+    { "operation", 'o', 0, G_OPTION_ARG_STRING, &f->operation,
+      "Only notifications of this operation: install, enable, disable or delete", "OP" },
+    { "iccid", 'i', 0, G_OPTION_ARG_STRING, &f->iccid, "Only notifications about this profile",
+      "ICCID" },
+    { "seq", 's', 0, G_OPTION_ARG_INT, &f->seq, "Only the notification with this sequence number",
+      "SEQ" },
+    { NULL },
+  };
+
+  memcpy (out, e, sizeof e);
+}
+
+/* The a{sv} filter ListNotifications and SendNotifications take. */
+static GVariant *
+filter_variant (const Filter *f, GError **error)
+{
+  GVariantDict d;
+
+  if (f->operation && !g_strv_contains (operations, f->operation))
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+                   "--operation: expected install, enable, disable or delete");
+      return NULL;
+    }
+  if (f->iccid && !lpa_iccid_is_valid (f->iccid))
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+                   "--iccid: \"%s\" is not an ICCID (18 to 20 digits)", f->iccid);
+      return NULL;
+    }
+  g_variant_dict_init (&d, NULL);
+  if (f->operation)
+    g_variant_dict_insert (&d, "operation", "s", f->operation);
+  if (f->iccid)
+    g_variant_dict_insert (&d, "iccid", "s", f->iccid);
+  if (f->seq >= 0)
+    g_variant_dict_insert (&d, "seq", "u", (guint32) f->seq);
+  return g_variant_dict_end (&d);
+}
+
+static gboolean
+notifications_list (Esimctl *ctl, int argc, char **argv, GError **error)
+{
+  g_auto (Filter) f = { .seq = -1 };
+  GOptionEntry entries[N_FILTER_ENTRIES + 1];
+  g_autofree char *euicc = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) list = NULL;
+  GVariant *filter;
+  GVariantIter it;
+  GVariant *n;
+
+  filter_entries (&f, entries);
+  if (!esimctl_parse_verb (
+          ctl, "notifications list", NULL,
+          "Lists the notifications waiting on the eUICC for delivery.",
+          "Columns: SEQ (sequence number), OPERATION, ICCID and ADDRESS (the server\n"
+          "the notification is for). The filters combine with AND.\n"
+          "\n"
+          "Other commands: esimctl notifications send [FILTER…] delivers them now,\n"
+          "esimctl notifications remove SEQ discards one.",
+          entries, &argc, &argv, 0, 0, error))
+    return FALSE;
+  filter = filter_variant (&f, error);
+  if (!filter)
+    return FALSE;
+  euicc = esimctl_choose_euicc (ctl, NULL, error);
+  if (!euicc)
+    {
+      g_variant_unref (g_variant_ref_sink (filter));
+      return FALSE;
+    }
+  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "ListNotifications",
+                        g_variant_new ("(@a{sv})", filter), ESIMCTL_CALL_READ, error);
+  if (!reply)
+    return FALSE;
+  list = g_variant_get_child_value (reply, 0);
+  if (ctl->json)
+    {
+      JsonObject *obj = json_object_new ();
+
+      json_object_set_string_member (obj, "euicc", euicc);
+      json_object_set_member (obj, "notifications", esimctl_json_from_variant (list));
+      esimctl_output_json (ctl, obj);
+      return TRUE;
+    }
+  if (g_variant_n_children (list) == 0)
+    {
+      g_print ("No notification is pending.\n");
+      return TRUE;
+    }
+  {
+    const char *headers[] = { "SEQ", "OPERATION", "ICCID", "ADDRESS" };
+    g_autoptr (EsimctlTable) table = esimctl_table_new (G_N_ELEMENTS (headers), headers);
+
+    g_variant_iter_init (&it, list);
+    while ((n = g_variant_iter_next_value (&it)))
+      {
+        guint32 seq = 0;
+        g_autofree char *seq_text = NULL;
+
+        g_variant_lookup (n, "seq", "u", &seq);
+        seq_text = g_strdup_printf ("%u", seq);
+        esimctl_table_add (table, seq_text, esimctl_dict_str (n, "operation"),
+                           esimctl_dict_str (n, "iccid"), esimctl_dict_str (n, "address"));
+        g_variant_unref (n);
+      }
+    esimctl_table_print (table, stdout);
+  }
+  return TRUE;
+}
+
+static gboolean
+notifications_send (Esimctl *ctl, int argc, char **argv, GError **error)
+{
+  g_auto (Filter) f = { .seq = -1 };
+  GOptionEntry entries[N_FILTER_ENTRIES + 1];
+  g_autofree char *euicc = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  GVariant *filter;
+  guint32 delivered = 0;
+
+  filter_entries (&f, entries);
+  if (!esimctl_parse_verb (ctl, "notifications send", NULL,
+                           "Delivers pending notifications to their servers now.",
+                           "Without filters, sends every pending notification, in sequence order.\n"
+                           "Each is removed from the eUICC only once its server accepted it; the\n"
+                           "others stay pending and esimd retries them later.",
+                           entries, &argc, &argv, 0, 0, error))
+    return FALSE;
+  filter = filter_variant (&f, error);
+  if (!filter)
+    return FALSE;
+  euicc = esimctl_choose_euicc (ctl, NULL, error);
+  if (!euicc)
+    {
+      g_variant_unref (g_variant_ref_sink (filter));
+      return FALSE;
+    }
+  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "SendNotifications",
+                        g_variant_new ("(@a{sv})", filter), ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
+                        error);
+  if (!reply)
+    return FALSE;
+  g_variant_get (reply, "(u)", &delivered);
+  if (ctl->json)
+    {
+      JsonObject *obj = json_object_new ();
+
+      json_object_set_string_member (obj, "euicc", euicc);
+      json_object_set_int_member (obj, "delivered", delivered);
+      esimctl_output_json (ctl, obj);
+    }
+  else
+    g_print ("Delivered %u notification%s.\n", delivered, delivered == 1 ? "" : "s");
+  return TRUE;
+}
+
+static gboolean
+notifications_remove (Esimctl *ctl, int argc, char **argv, GError **error)
+{
+  gboolean yes = FALSE;
+  const GOptionEntry entries[] = {
+    { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, "Do not ask for confirmation", NULL },
+    { NULL },
+  };
+  g_autofree char *euicc = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  guint64 seq;
+
+  if (!esimctl_parse_verb (ctl, "notifications remove", "SEQ",
+                           "Discards a pending notification without delivering it.",
+                           "For a notification whose server is gone for good: the server never\n"
+                           "learns of the operation. Asks for confirmation on a terminal unless\n"
+                           "--yes is given.",
+                           entries, &argc, &argv, 1, 1, error))
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (argv[1], 10, 0, G_MAXUINT32, &seq, NULL))
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+                   "\"%s\" is not a sequence number (see esimctl notifications)", argv[1]);
+      return FALSE;
+    }
+  euicc = esimctl_choose_euicc (ctl, NULL, error);
+  if (!euicc)
+    return FALSE;
+  if (!yes && isatty (STDIN_FILENO))
+    {
+      g_autofree char *question = g_strdup_printf (
+          "Discard notification %" G_GUINT64_FORMAT " without telling its server?", seq);
+
+      if (!esimctl_prompt_yes_no (question))
+        {
+          g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_CANCELLED, "not removed");
+          return FALSE;
+        }
+    }
+  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "RemoveNotification",
+                        g_variant_new ("(u)", (guint32) seq), ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
+                        error);
+  if (!reply)
+    return FALSE;
+  if (ctl->json)
+    {
+      JsonObject *obj = json_object_new ();
+
+      json_object_set_string_member (obj, "euicc", euicc);
+      json_object_set_int_member (obj, "seq", (gint64) seq);
+      esimctl_output_json (ctl, obj);
+    }
+  else
+    g_print ("Removed notification %" G_GUINT64_FORMAT ".\n", seq);
+  return TRUE;
+}
+
+gboolean
+esimctl_verb_notifications (Esimctl *ctl, int argc, char **argv, GError **error)
+{
+  static const struct
+  {
+    const char *name;
+    EsimctlVerbFunc run;
+  } subs[] = {
+    { "list", notifications_list },
+    { "send", notifications_send },
+    { "remove", notifications_remove },
+  };
+
+  /* "notifications" alone, or followed by options, lists. */
+  if (argc < 2 || argv[1][0] == '-')
+    return notifications_list (ctl, argc, argv, error);
+  for (gsize i = 0; i < G_N_ELEMENTS (subs); i++)
+    if (g_str_equal (argv[1], subs[i].name))
+      return subs[i].run (ctl, argc - 1, argv + 1, error);
+  g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+               "unknown notifications command \"%s\" (list, send or remove)", argv[1]);
+  return FALSE;
+}
