@@ -68,6 +68,26 @@ class RunTimeFaultTest(SimTestCase):
         self.connect()  # it fires once: the next connection works
         self.assertEqual(self.es10.transceive(CHALLENGE)[1], 0x9000)
 
+    def test_drop_mid_load_leaves_no_profile(self):
+        auth, parts = self.bound(ICCID, self.upp(6000))
+        segs = parts.segments()
+        # the connection drops while the 86 blocks load: its channel, and the load with it, go away
+        self.ctl.add_fault(kind="drop", after=len(segs) - 3)
+        with self.assertRaises(ConnectionError):
+            self.load(segs)
+        self.connect()
+        st = self.ctl.state()
+        self.assertEqual((st["profiles"], st["session"]["stage"]), ([], "interrupted"))
+        resp = self.call(0xBF41, der.encode(0x80, auth.tid), der.encode(0x81, der.encode_int(5)))
+        self.assertEqual(der.decode_int(resp.find(0xA0).children()[0].find(0x82).value), 5)
+        self.assertTrue(self.install(ICCID)["success"])
+
+    @staticmethod
+    def upp(size):
+        from esimtest import saip
+
+        return saip.make_upp(ICCID, size)
+
     def test_refuse_channel(self):
         fid = self.ctl.add_fault(kind="refuse_channel")
         self.assertEqual(self.apdu.transmit("0070000001")[1], 0x6A81)

@@ -49,17 +49,20 @@ class QmuxClient:
             sdu = struct.pack("<BHHH", 0, self.tid, msg_id, len(body)) + body
         self.sock.sendall(struct.pack("<BHBBB", 1, 5 + len(sdu), 0, service, cid) + sdu)
 
-    def receive(self):
+    def receive_frame(self) -> bytes:
         while True:
             if len(self.buf) >= 3:
                 n = struct.unpack_from("<H", self.buf, 1)[0] + 1
                 if len(self.buf) >= n:
                     frame, self.buf = self.buf[:n], self.buf[n:]
-                    return self.parse(frame)
+                    return frame
             data = self.sock.recv(65536)
             if not data:
                 raise ConnectionError("closed")
             self.buf += data
+
+    def receive(self):
+        return self.parse(self.receive_frame())
 
     @staticmethod
     def parse(frame):
@@ -229,6 +232,19 @@ class RawQmuxTest(SimTestCase):
         count = ctl["tlvs"][0x01][0]
         services = {ctl["tlvs"][0x01][1 + 5 * i] for i in range(count)}
         self.assertEqual(services, {0x00, 0x0B})
+
+    def test_exact_bytes(self):
+        # Allocate CID for UIM as libqmi sends it, and the modem's answer byte for byte
+        # (QMUX flags 80 = from the service side, CTL flags 01 = response, TLV 02 result, TLV 01 info).
+        self.q.sock.sendall(bytes.fromhex("010F0000000000072200040001 01000B"))
+        frame = self.q.receive_frame()
+        cid = frame[-1]
+        self.assertEqual(frame.hex().upper(), "0117008000000107 22000C00 0204000000 0000 0102000B%02X".replace(" ", "") % cid)
+        # Send APDU on a channel that is not open: result failure (1) with InvalidArgument (48)
+        self.q.sock.sendall(bytes.fromhex("011D00000B%02X 00 0100 3B00 1100 01 0100 01 02 0600 0400 81E29100 10 0100 05"
+                                          .replace(" ", "") % cid))
+        self.assertEqual(self.q.receive_frame().hex().upper(),
+                         "011300800B%02X 02 0100 3B00 0700 02 0400 0100 3000".replace(" ", "") % cid)
 
     def test_nothing_before_proxy_open(self):
         other = QmuxClient(self.sim.qmi_proxy_socket, device=None)
