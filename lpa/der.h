@@ -89,7 +89,8 @@ GBytes *lpa_der_tlv_bytes (GBytes *base, const LpaTlv *tlv);
 GBytes *lpa_der_value_bytes (GBytes *base, const LpaTlv *tlv);
 
 /* Writer. Builds DER into a GByteArray; constructed TLVs are opened with lpa_der_writer_begin()
- * and closed with lpa_der_writer_end(), which fills in the (minimal) length. */
+ * and closed with lpa_der_writer_end(), which fills in the (minimal) length. Declare it
+ * `g_auto (LpaDerWriter) w = { 0 };` so an early return before lpa_der_writer_init() is safe. */
 #define LPA_DER_WRITER_MAX_DEPTH 16
 
 typedef struct

@@ -301,7 +301,7 @@ lpa_es10_parse_result (GBytes *response, guint32 tag, LpaEs10Function function, 
 GBytes *
 lpa_es10_empty_request (guint32 tag)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   lpa_der_writer_init (&w);
   lpa_der_write (&w, tag, NULL, 0);

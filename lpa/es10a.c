@@ -73,7 +73,7 @@ lpa_es10a_parse_configured_addresses (GBytes *response, GError **error)
 GBytes *
 lpa_es10a_set_default_dp_address_request (const char *address, GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   if (address == NULL || strlen (address) > 255 || !g_utf8_validate (address, -1, NULL))
     {

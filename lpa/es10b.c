@@ -102,7 +102,7 @@ GBytes *
 lpa_es10b_ctx_params1 (const LpaCtxParams1 *params, GError **error)
 {
   static const guint8 default_tac[4] = { 0x35, 0x29, 0x06, 0x11 };
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
   LpaDeviceCapabilities default_caps;
   const LpaDeviceCapabilities *caps = params->caps;
   guint8 imei[8];
@@ -150,7 +150,7 @@ lpa_es10b_authenticate_server_request (GBytes *server_signed1, GBytes *server_si
                                        GBytes *euicc_ci_pkid, GBytes *server_certificate,
                                        GBytes *ctx_params1, GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   if (!check_tlv (server_signed1, 0x30, "serverSigned1", error) ||
       !check_tlv (server_signature1, 0x5F37, "serverSignature1", error) ||
@@ -302,7 +302,7 @@ GBytes *
 lpa_es10b_prepare_download_request (GBytes *smdp_signed2, GBytes *smdp_signature2,
                                     GBytes *smdp_certificate, const guint8 *hash_cc, GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   if (!check_tlv (smdp_signed2, 0x30, "smdpSigned2", error) ||
       !check_tlv (smdp_signature2, 0x5F37, "smdpSignature2", error) ||
@@ -323,7 +323,7 @@ GBytes *
 lpa_es10b_cancel_session_request (GBytes *transaction_id, LpaCancelSessionReason reason,
                                   GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
   gsize len = transaction_id ? g_bytes_get_size (transaction_id) : 0;
 
   if (len < 1 || len > 16)
@@ -436,7 +436,7 @@ lpa_notification_metadata_parse (const LpaTlv *bf2f, GError **error)
 GBytes *
 lpa_es10b_list_notification_request (guint events)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   lpa_der_writer_init (&w);
   lpa_der_writer_begin (&w, 0xBF28);
@@ -516,7 +516,7 @@ lpa_es10b_retrieve_notifications_request (void)
 GBytes *
 lpa_es10b_retrieve_notification_request (guint32 seq)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   lpa_der_writer_init (&w);
   lpa_der_writer_begin (&w, 0xBF2B);
@@ -530,7 +530,7 @@ lpa_es10b_retrieve_notification_request (guint32 seq)
 GBytes *
 lpa_es10b_retrieve_notifications_by_event_request (guint events)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   if (events == 0)
     return lpa_es10b_retrieve_notifications_request ();
@@ -619,7 +619,7 @@ fail:
 GBytes *
 lpa_es10b_remove_notification_request (guint32 seq)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   lpa_der_writer_init (&w);
   lpa_der_writer_begin (&w, 0xBF30);

@@ -57,7 +57,7 @@ GBytes *
 lpa_es10c_get_eid_request (void)
 {
   static const guint8 tag_list[] = { 0x5A };
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   lpa_der_writer_init (&w);
   lpa_der_writer_begin (&w, 0xBF3E);
@@ -98,7 +98,7 @@ GBytes *
 lpa_es10c_get_profiles_info_request (const LpaProfileSearch *search, const guint32 *tags,
                                      gsize n_tags, GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
   g_autoptr (GByteArray) tag_list = g_byte_array_new ();
 
   lpa_der_writer_init (&w);
@@ -200,7 +200,7 @@ malformed:
 static GBytes *
 switch_request (guint32 tag, const LpaProfileId *id, gboolean refresh, GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   lpa_der_writer_init (&w);
   lpa_der_writer_begin (&w, tag);
@@ -228,7 +228,7 @@ lpa_es10c_disable_profile_request (const LpaProfileId *id, gboolean refresh, GEr
 GBytes *
 lpa_es10c_delete_profile_request (const LpaProfileId *id, GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   lpa_der_writer_init (&w);
   /* DeleteProfileRequest is a tagged CHOICE: the identifier sits directly inside BF33. */
@@ -242,7 +242,7 @@ lpa_es10c_delete_profile_request (const LpaProfileId *id, GError **error)
 GBytes *
 lpa_es10c_memory_reset_request (guint options, GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
 
   if (options == 0 || (options & ~0x7u) != 0)
     return invalid_null (error, "memory reset needs at least one known option");
@@ -256,7 +256,7 @@ lpa_es10c_memory_reset_request (guint options, GError **error)
 GBytes *
 lpa_es10c_set_nickname_request (const char *iccid, const char *nickname, GError **error)
 {
-  g_auto (LpaDerWriter) w;
+  g_auto (LpaDerWriter) w = { 0 };
   guint8 bcd[LPA_ICCID_BCD_LEN];
 
   if (!lpa_iccid_to_bcd (iccid, bcd, error))
