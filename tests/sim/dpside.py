@@ -151,14 +151,12 @@ class DpSide:
         return der.encode(0xBF21, parts), signature2
 
     def bf23(self, tid: bytes, euicc_otpk: bytes, host_id: bytes, smdp_priv, *, remote_op: bytes = b"\x01",
-             crt: Optional[bytes] = None, key=None, sign_tid: Optional[bytes] = None) -> bytes:
+             crt: Optional[bytes] = None, key=None) -> bytes:
         """InitialiseSecureChannelRequest; smdpSign covers the first four members and 5F49 euiccOtpk."""
         members = [der.encode(0x82, remote_op), der.encode(0x80, tid),
                    crt or der.encode(0xA6, [der.encode(0x80, b"\x88"), der.encode(0x81, b"\x10"), der.encode(0x84, host_id)]),
                    der.encode(0x5F49, crypto.point_of(smdp_priv))]
         signed = b"".join(members) + der.encode(0x5F49, euicc_otpk)
-        if sign_tid is not None:
-            signed = signed.replace(der.encode(0x80, tid), der.encode(0x80, sign_tid), 1)
         sig = crypto.signature_do(crypto.sign_raw(key or self.dppb_key, signed))
         return der.encode(0xBF23, members + [sig])
 

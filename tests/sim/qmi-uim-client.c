@@ -154,17 +154,42 @@ check_result (QmiMessage *response, GError **error)
   return TRUE;
 }
 
+static gboolean
+write_u8_tlv (QmiMessage *msg, guint8 type, guint8 value, GError **error)
+{
+  gsize init = qmi_message_tlv_write_init (msg, type, error);
+
+  return init && qmi_message_tlv_write_guint8 (msg, value, error) &&
+         qmi_message_tlv_write_complete (msg, init, error);
+}
+
+/* UIM arrays are length-prefixed: a guint8 count for an AID, a guint16-LE one for an APDU. */
+static gboolean
+write_array_tlv (QmiMessage *msg, guint8 type, gboolean u16_prefix, GBytes *bytes, GError **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  gsize init = qmi_message_tlv_write_init (msg, type, error);
+
+  if (!init)
+    return FALSE;
+  if (u16_prefix ? !qmi_message_tlv_write_guint16 (msg, QMI_ENDIAN_LITTLE, (guint16) len, error)
+                 : !qmi_message_tlv_write_guint8 (msg, (guint8) len, error))
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!qmi_message_tlv_write_guint8 (msg, data[i], error))
+      return FALSE;
+  return qmi_message_tlv_write_complete (msg, init, error);
+}
+
 static QmiMessage *
 uim_request_new (Context *ctx, guint16 message_id, GError **error)
 {
   g_autoptr (QmiMessage) msg = NULL;
-  gsize init;
 
   msg = qmi_message_new (QMI_SERVICE_UIM, qmi_client_get_cid (ctx->client),
                          qmi_client_get_next_transaction_id (ctx->client), message_id);
-  init = qmi_message_tlv_write_init (msg, TLV_SLOT, error);
-  if (!init || !qmi_message_tlv_write_guint8 (msg, (guint8) ctx->slot, error) ||
-      !qmi_message_tlv_write_complete (msg, init, error))
+  if (!write_u8_tlv (msg, TLV_SLOT, (guint8) ctx->slot, error))
     return NULL;
   return g_steal_pointer (&msg);
 }
@@ -432,61 +457,27 @@ step_next (Context *ctx)
                                   allocate_client_ready, ctx);
       return;
     case STEP_OPEN_CHANNEL:
-      {
-        gsize aid_len;
-        const guint8 *aid = g_bytes_get_data (ctx->aid, &aid_len);
-        gsize init;
-
-        msg = uim_request_new (ctx, UIM_MSG_OPEN_LOGICAL_CHANNEL, &error);
-        if (msg)
-          {
-            init = qmi_message_tlv_write_init (msg, TLV_OPEN_AID, &error);
-            if (init && qmi_message_tlv_write_guint8 (msg, (guint8) aid_len, &error))
-              {
-                for (gsize i = 0; i < aid_len && !error; i++)
-                  qmi_message_tlv_write_guint8 (msg, aid[i], &error);
-                if (!error)
-                  qmi_message_tlv_write_complete (msg, init, &error);
-              }
-          }
-        if (error)
-          {
-            fail (ctx, "build open logical channel", error);
-            return;
-          }
-        qmi_device_command_full (ctx->device, msg, NULL, ctx->timeout, NULL, open_channel_ready,
-                                 ctx);
-        return;
-      }
+      msg = uim_request_new (ctx, UIM_MSG_OPEN_LOGICAL_CHANNEL, &error);
+      if (!msg || !write_array_tlv (msg, TLV_OPEN_AID, FALSE, ctx->aid, &error))
+        {
+          fail (ctx, "build open logical channel", error);
+          return;
+        }
+      qmi_device_command_full (ctx->device, msg, NULL, ctx->timeout, NULL, open_channel_ready, ctx);
+      return;
     case STEP_SEND_APDU:
       {
         gsize len;
         const guint8 *apdu =
             g_bytes_get_data (g_ptr_array_index (ctx->apdus, ctx->next_apdu), &len);
-        g_autofree guint8 *copy = g_memdup2 (apdu, len);
-        gsize init;
+        guint8 *copy = g_memdup2 (apdu, len);
+        g_autoptr (GBytes) coded = NULL;
 
         copy[0] = cla_for_channel (copy[0], ctx->channel);
+        coded = g_bytes_new_take (copy, len);
         msg = uim_request_new (ctx, UIM_MSG_SEND_APDU, &error);
-        if (msg)
-          {
-            init = qmi_message_tlv_write_init (msg, TLV_APDU_APDU, &error);
-            if (init &&
-                qmi_message_tlv_write_guint16 (msg, QMI_ENDIAN_LITTLE, (guint16) len, &error))
-              {
-                for (gsize i = 0; i < len && !error; i++)
-                  qmi_message_tlv_write_guint8 (msg, copy[i], &error);
-                if (!error)
-                  qmi_message_tlv_write_complete (msg, init, &error);
-              }
-            if (!error)
-              {
-                init = qmi_message_tlv_write_init (msg, TLV_APDU_CHANNEL_ID, &error);
-                if (init && qmi_message_tlv_write_guint8 (msg, ctx->channel, &error))
-                  qmi_message_tlv_write_complete (msg, init, &error);
-              }
-          }
-        if (error)
+        if (!msg || !write_array_tlv (msg, TLV_APDU_APDU, TRUE, coded, &error) ||
+            !write_u8_tlv (msg, TLV_APDU_CHANNEL_ID, ctx->channel, &error))
           {
             fail (ctx, "build send APDU", error);
             return;
@@ -495,25 +486,15 @@ step_next (Context *ctx)
         return;
       }
     case STEP_CLOSE_CHANNEL:
-      {
-        gsize init;
-
-        msg = uim_request_new (ctx, UIM_MSG_LOGICAL_CHANNEL, &error);
-        if (msg)
-          {
-            init = qmi_message_tlv_write_init (msg, TLV_CLOSE_CHANNEL_ID, &error);
-            if (init && qmi_message_tlv_write_guint8 (msg, ctx->channel, &error))
-              qmi_message_tlv_write_complete (msg, init, &error);
-          }
-        if (error)
-          {
-            fail (ctx, "build close logical channel", error);
-            return;
-          }
-        qmi_device_command_full (ctx->device, msg, NULL, ctx->timeout, NULL, simple_command_ready,
-                                 ctx);
-        return;
-      }
+      msg = uim_request_new (ctx, UIM_MSG_LOGICAL_CHANNEL, &error);
+      if (!msg || !write_u8_tlv (msg, TLV_CLOSE_CHANNEL_ID, ctx->channel, &error))
+        {
+          fail (ctx, "build close logical channel", error);
+          return;
+        }
+      qmi_device_command_full (ctx->device, msg, NULL, ctx->timeout, NULL, simple_command_ready,
+                               ctx);
+      return;
     case STEP_CARD_STATUS:
       qmi_client_uim_get_card_status (QMI_CLIENT_UIM (ctx->client), NULL, ctx->timeout, NULL,
                                       card_status_ready, ctx);

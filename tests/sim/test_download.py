@@ -343,45 +343,28 @@ class LoadBppTest(SimTestCase):
         parts.bf23 = flip(parts.bf23, sig_pos)
         self.failed(parts, 0, 2)
 
-    def test_bf23_wrong_transaction_id(self):
+    def with_bf23(self, tid=None, euicc_otpk=None, **bf23_kw) -> object:
+        """A bound BPP whose BF23 is made with altered members (each validly signed)."""
         auth = self.auth_ok()
         otpk = self.prepare_ok(auth)
-        other = os.urandom(16)
         priv, _ = crypto.gen_ot_keypair()
-        bf23 = self.dp.bf23(other, otpk, b"host", priv)
-        parts = self.dp.bind(auth.tid, otpk, metadata(ICCID), saip.make_upp(ICCID, 3000),
-                             eid_bytes=der.eid_to_bytes(self.eid), bf23=bf23)
-        self.failed(parts, 0, 3)
+        bf23 = self.dp.bf23(tid or auth.tid, euicc_otpk or otpk, b"host", priv, **bf23_kw)
+        return self.dp.bind(auth.tid, otpk, metadata(ICCID), saip.make_upp(ICCID, 3000),
+                            eid_bytes=der.eid_to_bytes(self.eid), bf23=bf23)
+
+    def test_bf23_wrong_transaction_id(self):
+        self.failed(self.with_bf23(tid=os.urandom(16)), 0, 3)
 
     def test_bf23_remote_op(self):
-        auth = self.auth_ok()
-        otpk = self.prepare_ok(auth)
-        priv, _ = crypto.gen_ot_keypair()
-        bf23 = self.dp.bf23(auth.tid, otpk, b"host", priv, remote_op=b"\x02")
-        parts = self.dp.bind(auth.tid, otpk, metadata(ICCID), saip.make_upp(ICCID, 3000),
-                             eid_bytes=der.eid_to_bytes(self.eid), bf23=bf23)
-        self.failed(parts, 0, 5)
+        self.failed(self.with_bf23(remote_op=b"\x02"), 0, 5)
 
     def test_bf23_crt(self):
-        auth = self.auth_ok()
-        otpk = self.prepare_ok(auth)
-        priv, _ = crypto.gen_ot_keypair()
         crt = der.encode(0xA6, [der.encode(0x80, b"\x89"), der.encode(0x81, b"\x10"), der.encode(0x84, b"host")])
-        bf23 = self.dp.bf23(auth.tid, otpk, b"host", priv, crt=crt)
-        parts = self.dp.bind(auth.tid, otpk, metadata(ICCID), saip.make_upp(ICCID, 3000),
-                             eid_bytes=der.eid_to_bytes(self.eid), bf23=bf23)
-        self.failed(parts, 0, 4)
+        self.failed(self.with_bf23(crt=crt), 0, 4)
 
     def test_bf23_signed_for_other_otpk(self):
         # smdpSign must cover the eUICC's own otPK: a BF23 made for another key pair fails
-        auth = self.auth_ok()
-        otpk = self.prepare_ok(auth)
-        _p, stranger = crypto.gen_ot_keypair()
-        priv, _ = crypto.gen_ot_keypair()
-        bf23 = self.dp.bf23(auth.tid, stranger, b"host", priv)
-        parts = self.dp.bind(auth.tid, otpk, metadata(ICCID), saip.make_upp(ICCID, 3000),
-                             eid_bytes=der.eid_to_bytes(self.eid), bf23=bf23)
-        self.failed(parts, 0, 2)
+        self.failed(self.with_bf23(euicc_otpk=crypto.gen_ot_keypair()[1]), 0, 2)
 
     def test_mac_configure_isdp(self):
         _auth, parts = self.bound(ICCID)

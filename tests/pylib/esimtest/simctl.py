@@ -124,6 +124,8 @@ class ApduClient:
     def close(self) -> None:
         try:
             self.file.close()
+        except OSError:
+            pass  # the simulator dropped us with an unsent line still buffered
         finally:
             self.sock.close()
 

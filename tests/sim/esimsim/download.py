@@ -375,6 +375,20 @@ class DownloadEngine:
         except scp03t.ScpStructureError as e:
             raise PirError(command, C.ERR_SCP03T_STRUCTURE, str(e))
 
+    def _single_87(self, load: Load, seq: der.Tlv, command: int, request_tag: int) -> der.Tlv:
+        """A0 / A2: a sequence holding exactly one 87 block whose plaintext is one request TLV."""
+        kids = seq.children()
+        if len(kids) != 1 or kids[0].tag != 0x87:
+            raise PirError(command, C.ERR_INCORRECT_INPUT, "%X must hold one 87 block" % seq.tag)
+        plain = self._unprotect(load.scp, kids[0], command)
+        try:
+            req = der.decode(plain)
+        except der.DerError as e:
+            raise PirError(command, C.ERR_INCORRECT_INPUT, "%X: %s" % (request_tag, e))
+        if req.tag != request_tag:
+            raise PirError(command, C.ERR_INCORRECT_INPUT, "%X instead of %X" % (req.tag, request_tag))
+        return req
+
     def _item(self, load: Load, tlv: der.Tlv) -> Optional[bytes]:
         """Process one complete TLV of the BPP; returns the PIR when the load ends."""
         load.consumed += len(tlv.raw)
@@ -382,14 +396,8 @@ class DownloadEngine:
             self._initialise_secure_channel(load, tlv)
             load.step = "a0"
         elif load.step == "a0" and tlv.tag == 0xA0:
-            kids = tlv.children()
-            if len(kids) != 1 or kids[0].tag != 0x87:
-                raise PirError(C.CMD_CONFIGURE_ISDP, C.ERR_INCORRECT_INPUT, "firstSequenceOf87 must hold one 87")
-            plain = self._unprotect(load.scp, kids[0], C.CMD_CONFIGURE_ISDP)
+            req = self._single_87(load, tlv, C.CMD_CONFIGURE_ISDP, 0xBF24)
             try:
-                req = der.decode(plain)
-                if req.tag != 0xBF24:
-                    raise der.DerError("not BF24")
                 b8 = req.find(0xB8) if req.value else None
             except der.DerError as e:
                 raise PirError(C.CMD_CONFIGURE_ISDP, C.ERR_INCORRECT_INPUT, "ConfigureISDP: %s" % e)
@@ -405,14 +413,8 @@ class DownloadEngine:
                 self._store_metadata(load)
                 load.step = "a2a3"
         elif load.step == "a2a3" and tlv.tag == 0xA2:
-            kids = tlv.children()
-            if len(kids) != 1 or kids[0].tag != 0x87:
-                raise PirError(C.CMD_REPLACE_SESSION_KEYS, C.ERR_INCORRECT_INPUT, "secondSequenceOf87 must hold one 87")
-            plain = self._unprotect(load.scp, kids[0], C.CMD_REPLACE_SESSION_KEYS)
+            rsk = self._single_87(load, tlv, C.CMD_REPLACE_SESSION_KEYS, 0xBF26)
             try:
-                rsk = der.decode(plain)
-                if rsk.tag != 0xBF26:
-                    raise der.DerError("not BF26")
                 mcv, enc, mac = rsk.find(0x80), rsk.find(0x81), rsk.find(0x82)
                 if None in (mcv, enc, mac) or not all(len(x.value) == 16 for x in (mcv, enc, mac)):
                     raise der.DerError("BF26 members")
