@@ -128,6 +128,28 @@ class DownloadEngine:
             if self.session is not None:
                 self.session.stage = "interrupted"
 
+    def _server_certificate(self, cert_tlv: der.Tlv, roles: set):
+        """(certificate, 0) when it chains to a trusted CI in one of the roles, else (None,
+        invalidCertificate or unsupportedCurve) — the same codes in ES10b AuthenticateServer and
+        PrepareDownload."""
+        try:
+            cert = crypto.load_cert(cert_tlv.raw)
+        except ValueError:
+            return None, C.AUTH_INVALID_CERTIFICATE
+        if not isinstance(crypto.curve_of(cert), SUPPORTED_CURVES):
+            return None, C.AUTH_UNSUPPORTED_CURVE
+        try:
+            crypto.check_chain(cert, [], self.ids.cis, roles)
+        except crypto.ChainError as e:
+            log.info("server certificate refused: %s", e)
+            return None, C.AUTH_INVALID_CERTIFICATE
+        return cert, 0
+
+    @staticmethod
+    def _error_alternative(tag: int, tid: bytes, code: int) -> bytes:
+        log.info("%X refused: error %d", tag, code)
+        return der.encode(tag, der.encode(0xA1, [der.encode(0x80, tid), der.encode(0x02, der.encode_int(code))]))
+
     # ------------------------------------------------------------- AuthenticateServer
     def authenticate_server(self, req: der.Tlv) -> bytes:
         from .euicc import MalformedRequest
@@ -144,25 +166,16 @@ class DownloadEngine:
             raise MalformedRequest("serverSigned1 members")
 
         def error(code: int) -> bytes:
-            log.info("AuthenticateServer refused: error %d", code)
-            return der.encode(C.AUTHENTICATE_SERVER, der.encode(0xA1, [der.encode(0x80, tid.value), der.encode(0x02, der.encode_int(code))]))
+            return self._error_alternative(C.AUTHENTICATE_SERVER, tid.value, code)
 
         s = self.session
         if s is None or s.stage != "challenge":
             return error(C.AUTH_NO_SESSION)
         # A challenge answers one AuthenticateServer only, whatever the outcome (no replay).
         self.session = None
-        try:
-            cert = crypto.load_cert(cert_tlv.raw)
-        except ValueError:
-            return error(C.AUTH_INVALID_CERTIFICATE)
-        if not isinstance(crypto.curve_of(cert), SUPPORTED_CURVES):
-            return error(C.AUTH_UNSUPPORTED_CURVE)
-        try:
-            crypto.check_chain(cert, [], self.ids.cis, {crypto.ROLE_DP_AUTH, crypto.ROLE_DS_AUTH})
-        except crypto.ChainError as e:
-            log.info("server certificate refused: %s", e)
-            return error(C.AUTH_INVALID_CERTIFICATE)
+        cert, code = self._server_certificate(cert_tlv, {crypto.ROLE_DP_AUTH, crypto.ROLE_DS_AUTH})
+        if code:
+            return error(code)
         oid = crypto.registered_id(cert)
         if not oid:
             return error(C.AUTH_INVALID_OID)
@@ -216,23 +229,14 @@ class DownloadEngine:
             raise MalformedRequest("hashCc must be 32 bytes")
 
         def error(code: int) -> bytes:
-            log.info("PrepareDownload refused: error %d", code)
-            return der.encode(C.PREPARE_DOWNLOAD, der.encode(0xA1, [der.encode(0x80, tid.value), der.encode(0x02, der.encode_int(code))]))
+            return self._error_alternative(C.PREPARE_DOWNLOAD, tid.value, code)
 
         s = self.session
         if s is None or s.stage != "authenticated" or s.server_role != "dp":
             return error(C.AUTH_NO_SESSION)
-        try:
-            cert = crypto.load_cert(cert_tlv.raw)
-        except ValueError:
-            return error(C.AUTH_INVALID_CERTIFICATE)
-        if not isinstance(crypto.curve_of(cert), SUPPORTED_CURVES):
-            return error(C.AUTH_UNSUPPORTED_CURVE)
-        try:
-            crypto.check_chain(cert, [], self.ids.cis, crypto.ROLE_DP_PB)
-        except crypto.ChainError as e:
-            log.info("CERT.DPpb refused: %s", e)
-            return error(C.AUTH_INVALID_CERTIFICATE)
+        cert, code = self._server_certificate(cert_tlv, {crypto.ROLE_DP_PB})
+        if code:
+            return error(code)
         if crypto.registered_id(cert) != s.smdp_oid:
             log.info("CERT.DPpb belongs to another SM-DP+ than CERT.DPauth")
             return error(C.AUTH_INVALID_CERTIFICATE)
