@@ -46,6 +46,18 @@ check_children (const LpaTlv *list, guint32 tag, GError **error)
   return TRUE;
 }
 
+/* The next part of the BPP; running out of parts names the one that is missing. */
+static gboolean
+next_part (LpaDerReader *reader, LpaTlv *tlv, const char *what, GError **error)
+{
+  if (lpa_der_reader_at_end (reader))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "BoundProfilePackage: %s missing", what);
+      return FALSE;
+    }
+  return lpa_der_reader_next (reader, tlv, error);
+}
+
 static gboolean
 parse_parts (GBytes *bpp, BppParts *p, GError **error)
 {
@@ -60,26 +72,26 @@ parse_parts (GBytes *bpp, BppParts *p, GError **error)
     return FALSE;
   lpa_der_reader_init_children (&reader, &p->outer);
 
-  if (!lpa_der_reader_next (&reader, &p->bf23, error))
+  if (!next_part (&reader, &p->bf23, "InitialiseSecureChannelRequest (BF23)", error))
     return FALSE;
   if (p->bf23.tag != 0xBF23 || !p->bf23.constructed)
     return bad (error, "does not start with InitialiseSecureChannelRequest (BF23)");
 
-  if (!lpa_der_reader_next (&reader, &p->a0, error))
+  if (!next_part (&reader, &p->a0, "firstSequenceOf87 (A0)", error))
     return FALSE;
   if (p->a0.tag != 0xA0)
     return bad (error, "firstSequenceOf87 (A0) missing");
   if (!check_children (&p->a0, 0x87, error))
     return FALSE;
 
-  if (!lpa_der_reader_next (&reader, &p->a1, error))
+  if (!next_part (&reader, &p->a1, "sequenceOf88 (A1)", error))
     return FALSE;
   if (p->a1.tag != 0xA1)
     return bad (error, "sequenceOf88 (A1) missing");
   if (!check_children (&p->a1, 0x88, error))
     return FALSE;
 
-  if (!lpa_der_reader_next (&reader, &t, error))
+  if (!next_part (&reader, &t, "sequenceOf86 (A3)", error))
     return FALSE;
   if (t.tag == 0xA2)
     {
@@ -87,7 +99,7 @@ parse_parts (GBytes *bpp, BppParts *p, GError **error)
         return FALSE;
       p->a2 = t;
       p->has_a2 = TRUE;
-      if (!lpa_der_reader_next (&reader, &t, error))
+      if (!next_part (&reader, &t, "sequenceOf86 (A3)", error))
         return FALSE;
     }
   if (t.tag != 0xA3)

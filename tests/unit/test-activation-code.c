@@ -1,0 +1,206 @@
+/* test-activation-code.c — unit tests of activation code parsing, its reject rules, and building.
+ */
+#include "unit-support.h"
+
+static void
+test_examples (void)
+{
+  static const struct
+  {
+    const char *text;
+    const char *address;
+    const char *matching_id;
+    const char *oid;
+    gboolean cc;
+  } cases[] = {
+    /* The digest's §1 examples (spec-style, also ONO's tests). */
+    { "1$SMDP.EXAMPLE.COM$04386-AGYFT-A74Y8-3F815", "SMDP.EXAMPLE.COM", "04386-AGYFT-A74Y8-3F815",
+      NULL, FALSE },
+    { "1$SMDP.EXAMPLE.COM$04386-AGYFT-A74Y8-3F815$$1", "SMDP.EXAMPLE.COM",
+      "04386-AGYFT-A74Y8-3F815", NULL, TRUE },
+    { "1$SMDP.EXAMPLE.COM$04386-AGYFT-A74Y8-3F815$1.3.6.1.4.1.31746$1", "SMDP.EXAMPLE.COM",
+      "04386-AGYFT-A74Y8-3F815", "1.3.6.1.4.1.31746", TRUE },
+    { "1$SMDP.EXAMPLE.COM$04386-AGYFT-A74Y8-3F815$1.3.6.1.4.1.31746", "SMDP.EXAMPLE.COM",
+      "04386-AGYFT-A74Y8-3F815", "1.3.6.1.4.1.31746", FALSE },
+    /* An empty matching ID is legal. */
+    { "1$SMDP.GSMA.COM$$1.3.6.1.4.1.31746", "SMDP.GSMA.COM", "", "1.3.6.1.4.1.31746", FALSE },
+    /* QR form, prefix in any case, surrounding whitespace. */
+    { "LPA:1$testsmdpplus1.example.com$TS48V2-SAIP2-1-NOBERTLV", "testsmdpplus1.example.com",
+      "TS48V2-SAIP2-1-NOBERTLV", NULL, FALSE },
+    { "  lpa:1$rsp.example.com$abc-123\n", "rsp.example.com", "abc-123", NULL, FALSE },
+    /* Later versions' trailing fields are ignored. */
+    { "1$rsp.example.com$ABC$2.999.10$1$CIKEY$1", "rsp.example.com", "ABC", "2.999.10", TRUE },
+    { "1$rsp.example.com$ABC$$$", "rsp.example.com", "ABC", NULL, FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (LpaActivationCode) ac = lpa_activation_code_parse (cases[i].text, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (ac->smdp_address, ==, cases[i].address);
+      g_assert_cmpstr (ac->matching_id, ==, cases[i].matching_id);
+      g_assert_cmpstr (ac->smdp_oid, ==, cases[i].oid);
+      g_assert_cmpint (ac->cc_required, ==, cases[i].cc);
+    }
+}
+
+static void
+test_rejects (void)
+{
+  static const struct
+  {
+    const char *text;
+    const char *rule;
+  } cases[] = {
+    { "", "empty" },
+    { "   ", "empty" },
+    { "LPA:", "empty" },
+    { "1$rsp.example.com", "fewer than three" },
+    { "1", "fewer than three" },
+    { "2$rsp.example.com$ABC", "format" },
+    { "01$rsp.example.com$ABC", "format" },
+    { "1$$ABC", "address is empty" },
+    { "1$https://rsp.example.com$ABC", "scheme" },
+    { "1$rsp.example.com/path$ABC", "path" },
+    { "1$rsp.example.com:443$ABC", "port" },
+    { "1$rsp example.com$ABC", "space" },
+    { "1$rsp_example.com$ABC", "not a host name" },
+    { "1$rsp..example.com$ABC", "not a host name" },
+    { "1$-rsp.example.com$ABC", "not a host name" },
+    { "1$rsp.example.com.$ABC", "not a host name" },
+    { "1$rsp.example.com$AB_C", "matching ID" },
+    { "1$rsp.example.com$AB C", "matching ID" },
+    { "1$rsp.example.com$ABÇ", "matching ID" },
+    { "1$rsp.example.com$ABC$1.3.x", "OID" },
+    { "1$rsp.example.com$ABC$1", "OID" },
+    { "1$rsp.example.com$ABC$1..3", "OID" },
+    { "1$rsp.example.com$ABC$1.03", "OID" },
+    { "1$rsp.example.com$ABC$1.3.$1", "OID" },
+    { "1$rsp.example.com$ABC$$0", "confirmation code flag" },
+    { "1$rsp.example.com$ABC$$2", "confirmation code flag" },
+    { "1$rsp.example.com$ABC$$yes", "confirmation code flag" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (LpaActivationCode) ac = lpa_activation_code_parse (cases[i].text, &error);
+
+      if (ac)
+        g_error ("accepted \"%s\"", cases[i].text);
+      g_assert_error (error, LPA_ERROR, LPA_ERROR_INVALID_ACTIVATION_CODE);
+      if (!strstr (error->message, cases[i].rule))
+        g_error ("\"%s\": \"%s\" does not name \"%s\"", cases[i].text, error->message,
+                 cases[i].rule);
+    }
+
+  /* 256 characters without the prefix is one too many; 255 is fine. */
+  {
+    g_autoptr (GString) s = g_string_new ("1$rsp.example.com$");
+    g_autoptr (LpaActivationCode) ok = NULL;
+    g_autoptr (LpaActivationCode) ac = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autofree char *qr = NULL;
+
+    while (s->len < 255)
+      g_string_append_c (s, 'A');
+    ok = lpa_activation_code_parse (s->str, &error);
+    g_assert_no_error (error);
+    qr = g_strconcat ("LPA:", s->str, NULL);
+    g_clear_pointer (&ok, lpa_activation_code_free);
+    ok = lpa_activation_code_parse (qr, &error);
+    g_assert_no_error (error);
+    g_string_append_c (s, 'A');
+    ac = lpa_activation_code_parse (s->str, &error);
+    g_assert_null (ac);
+    g_assert_error (error, LPA_ERROR, LPA_ERROR_INVALID_ACTIVATION_CODE);
+    g_assert_nonnull (strstr (error->message, "255"));
+  }
+}
+
+static void
+test_build (void)
+{
+  static const struct
+  {
+    LpaActivationCode ac;
+    gboolean qr;
+    const char *text;
+  } cases[] = {
+    { { "rsp.example.com", "ABC", NULL, FALSE }, FALSE, "1$rsp.example.com$ABC" },
+    { { "rsp.example.com", "ABC", NULL, TRUE }, TRUE, "LPA:1$rsp.example.com$ABC$$1" },
+    { { "rsp.example.com", "", "2.999.10", FALSE }, FALSE, "1$rsp.example.com$$2.999.10" },
+    { { "rsp.example.com", NULL, "2.999.10", TRUE }, FALSE, "1$rsp.example.com$$2.999.10$1" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *text = lpa_activation_code_to_string (&cases[i].ac, cases[i].qr, &error);
+      g_autoptr (LpaActivationCode) back = NULL;
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (text, ==, cases[i].text);
+      /* And it parses back to the same parts. */
+      back = lpa_activation_code_parse (text, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (back->smdp_address, ==, cases[i].ac.smdp_address);
+      g_assert_cmpstr (back->matching_id, ==,
+                       cases[i].ac.matching_id ? cases[i].ac.matching_id : "");
+      g_assert_cmpstr (back->smdp_oid, ==, cases[i].ac.smdp_oid);
+      g_assert_cmpint (back->cc_required, ==, cases[i].ac.cc_required);
+    }
+  {
+    LpaActivationCode bad_address = { "rsp.example.com:8443", "ABC", NULL, FALSE };
+    LpaActivationCode bad_id = { "rsp.example.com", "A$B", NULL, FALSE };
+    LpaActivationCode bad_oid = { "rsp.example.com", "ABC", "two.nine", FALSE };
+    LpaActivationCode no_address = { NULL, "ABC", NULL, FALSE };
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (lpa_activation_code_to_string (&bad_address, FALSE, &error));
+    g_assert_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    g_assert_null (lpa_activation_code_to_string (&bad_id, FALSE, &error));
+    g_assert_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    g_assert_null (lpa_activation_code_to_string (&bad_oid, FALSE, &error));
+    g_assert_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT);
+    g_clear_error (&error);
+    g_assert_null (lpa_activation_code_to_string (&no_address, FALSE, &error));
+    g_assert_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT);
+  }
+}
+
+static void
+test_host_names (void)
+{
+  g_autoptr (GString) label = g_string_new (NULL);
+  g_autofree char *long_label = NULL;
+  g_autofree char *max_label = NULL;
+
+  g_assert_true (lpa_host_name_is_valid ("a.b"));
+  g_assert_true (lpa_host_name_is_valid ("smdp-plus.example.com"));
+  g_assert_true (lpa_host_name_is_valid ("localhost"));
+  g_assert_false (lpa_host_name_is_valid (""));
+  g_assert_false (lpa_host_name_is_valid ("a-.example.com"));
+  g_assert_false (lpa_host_name_is_valid (".example.com"));
+  while (label->len < 63)
+    g_string_append_c (label, 'a');
+  max_label = g_strconcat (label->str, ".com", NULL);
+  g_assert_true (lpa_host_name_is_valid (max_label));
+  long_label = g_strconcat (label->str, "a.com", NULL);
+  g_assert_false (lpa_host_name_is_valid (long_label));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/activation-code/examples", test_examples);
+  g_test_add_func ("/activation-code/rejects", test_rejects);
+  g_test_add_func ("/activation-code/build", test_build);
+  g_test_add_func ("/activation-code/host-names", test_host_names);
+  return g_test_run ();
+}
