@@ -1,5 +1,7 @@
-"""SM-DP+-side inputs for the eUICC tests (serverSigned1, smdpSigned2, BF23, bound BPPs), built with
-esimtest's crypto: the same maths as an SM-DP+, with hooks to tamper with every signed field."""
+"""SM-DP+-side inputs for the eUICC tests, with hooks to tamper with every signed field.
+
+serverSigned1, smdpSigned2, BF23 and bound BPPs are built with esimtest's crypto: the same maths as
+an SM-DP+."""
 
 from __future__ import annotations
 

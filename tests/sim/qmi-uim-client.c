@@ -1,10 +1,8 @@
 /* Drives an eUICC's ISD-R through libqmi's raw UIM messages: the template for esimd's QMI
  * transport. */
 
-#include <errno.h>
 #include <glib.h>
 #include <libqmi-glib.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,6 +253,10 @@ open_channel_ready (GObject *source, GAsyncResult *res, gpointer user_data)
   response = qmi_device_command_full_finish (QMI_DEVICE (source), res, &error);
   if (!response || !check_result (response, &error))
     {
+      /* The card's own status word, when the modem passes it on (e.g. 6A82: no such AID). */
+      tlv = response ? qmi_message_get_raw_tlv (response, TLV_OPEN_CARD_RESULT, &len) : NULL;
+      if (tlv && len == 2)
+        g_prefix_error (&error, "card answered %02X%02X: ", tlv[0], tlv[1]);
       fail (ctx, "open logical channel", error);
       return;
     }

@@ -1,6 +1,5 @@
 #!/usr/bin/python3
-"""The card as an LPA sees it on the APDU socket: channels, SELECT, STORE DATA framing, GET
-RESPONSE, and the ES10a/ES10b functions that need no SM-DP+."""
+"""The card on the APDU socket: channels, SELECT, STORE DATA, GET RESPONSE, simple ES10 functions."""
 
 import unittest
 

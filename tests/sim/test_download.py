@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The eUICC side of a download: AuthenticateServer, PrepareDownload, CancelSession and
-LoadBoundProfilePackage, with every check of SGP22-CRYPTO.md §3.2 and each BPP part tampered."""
+"""The eUICC side of a download, every check of SGP22-CRYPTO.md §3.2 and each BPP part tampered.
+
+AuthenticateServer, PrepareDownload, CancelSession and LoadBoundProfilePackage."""
 
 import datetime
 import os

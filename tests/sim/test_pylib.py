@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""esimtest.der, .crypto and .scp03t: our own known answers (computed with the OpenSSL 3 CLI, commands
-in the comments), round trips and rejections; plus, when $ESIMD_SHARED_DIR is there, the recorded
-osmo-smdpp session (bsp-vector-1) and its session-key variant (bsp-vector-2) byte for byte."""
+"""esimtest.der, .crypto and .scp03t against known answers, round trips and rejections.
+
+Our own known answers were computed with the OpenSSL 3 CLI (commands in the comments); when
+$ESIMD_SHARED_DIR is there, the recorded osmo-smdpp session (bsp-vector-1) and its session-key
+variant (bsp-vector-2) are reproduced byte for byte."""
 
 import datetime
 import hashlib

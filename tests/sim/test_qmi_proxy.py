@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The fake modem over the qmi-proxy protocol: libqmi's own client code (qmi-uim-client, the
-template of esimd's transport) end to end, and the QMI error cases with raw QMUX frames.
+"""The fake modem over the qmi-proxy protocol and the pty, driven by libqmi and by raw QMUX frames.
+
+qmi-uim-client (the template of esimd's transport) end to end, and the QMI error cases.
 Usage: test_qmi_proxy.py PATH-TO-qmi-uim-client"""
 
 import os
@@ -191,7 +192,7 @@ class LibqmiClientTest(SimTestCase):
     def test_unknown_aid(self):
         r = self.client("--aid", "A0000000871002FF49FF0589")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("QMI protocol error (80)", r.stderr)
+        self.assertIn("open logical channel: card answered 6A82: QMI protocol error (80)", r.stderr)
 
     def test_status_word_fault_and_delay(self):
         self.ctl.add_fault(kind="sw", sw="6A82", nth=1, frontend="qmi")

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""Debian's real /usr/libexec/qmi-proxy in front of the simulator's pty, inside a private user, network
-and pid namespace (unshare -rn: the proxy's uid-0 check passes, its abstract socket 'qmi-proxy'
-stays private, and it dies with the test). Usage: test_real_qmi_proxy.py PATH-TO-qmi-uim-client"""
+"""Debian's real /usr/libexec/qmi-proxy in front of the simulator's pty, inside unshare -rn.
+
+The private user, network and pid namespaces let the proxy's uid-0 check pass, keep its abstract
+socket 'qmi-proxy' private, and end it with the test.
+Usage: test_real_qmi_proxy.py PATH-TO-qmi-uim-client"""
 
 import os
 import re

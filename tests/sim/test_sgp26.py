@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""The simulator as the GSMA SGP.26 test eUICC (identity files from $ESIMD_SHARED_DIR/pki/sgp26),
-replaying the recorded osmo-smdpp BPP of bsp-vector-1 (and the session-key variant, vector 2)
-through the injected one-time key. Skips (77) without the shared reference material."""
+"""The simulator as the GSMA SGP.26 test eUICC, replaying the recorded osmo-smdpp BPPs.
+
+Identity files from $ESIMD_SHARED_DIR/pki/sgp26; bsp-vector-1 and its session-key variant (vector 2)
+load through the injected one-time key. Skips (77) without the shared reference material."""
 
 import hashlib
 import json

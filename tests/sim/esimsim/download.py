@@ -1,5 +1,6 @@
-"""eUICC side of a profile download: AuthenticateServer, PrepareDownload, CancelSession and the
-LoadBoundProfilePackage state machine (SGP22-CRYPTO.md §2–§5)."""
+"""The eUICC side of a profile download (SGP22-CRYPTO.md §2–§5).
+
+AuthenticateServer, PrepareDownload, CancelSession and the LoadBoundProfilePackage state machine."""
 
 from __future__ import annotations
 

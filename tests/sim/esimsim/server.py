@@ -1,5 +1,6 @@
-"""The simulator process: asyncio front-ends (qmi-proxy socket, pty, APDU socket) and the control
-socket, around one card."""
+"""The simulator process: asyncio front-ends and the control socket around one card.
+
+Front-ends: the qmi-proxy socket, the pty (both QMUX) and the plain APDU socket."""
 
 from __future__ import annotations
 
