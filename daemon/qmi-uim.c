@@ -75,11 +75,12 @@ check_result (QmiMessage *response, const char *what, GError **error)
 {
   g_autoptr (GError) local = NULL;
   guint16 status = 0, code = 0;
+  gsize pos = 0; /* the read position inside the TLV's value */
   gsize off = qmi_message_tlv_read_init (response, TLV_RESULT, NULL, &local);
 
   if (!off ||
-      !qmi_message_tlv_read_guint16 (response, off, &off, QMI_ENDIAN_LITTLE, &status, &local) ||
-      !qmi_message_tlv_read_guint16 (response, off, &off, QMI_ENDIAN_LITTLE, &code, &local))
+      !qmi_message_tlv_read_guint16 (response, off, &pos, QMI_ENDIAN_LITTLE, &status, &local) ||
+      !qmi_message_tlv_read_guint16 (response, off, &pos, QMI_ENDIAN_LITTLE, &code, &local))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s: the modem's answer has no result",
                    what);
@@ -98,12 +99,12 @@ gboolean
 esimd_qmi_uim_open_channel_parse (QmiMessage *response, guint8 *channel, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  gsize off;
+  gsize off, pos = 0;
 
   if (!check_result (response, "Open Logical Channel", error))
     return FALSE;
   off = qmi_message_tlv_read_init (response, 0x10, NULL, &local);
-  if (!off || !qmi_message_tlv_read_guint8 (response, off, &off, channel, &local))
+  if (!off || !qmi_message_tlv_read_guint8 (response, off, &pos, channel, &local))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
                    "Open Logical Channel: the modem sent no channel number");

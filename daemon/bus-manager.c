@@ -1,0 +1,741 @@
+/* bus-manager.c — the org.esim.Manager interface: cached reads, queued methods, its signals. */
+#include "bus-manager.h"
+
+#include "bus-errors.h"
+#include "bus-gvariant.h"
+#include "bus-job.h"
+#include "bus-profile.h"
+#include "bus-source.h"
+#include "daemon.h"
+#include "job-discover.h"
+#include "job-download.h"
+#include "job-euicc.h"
+#include "job-notify.h"
+#include "job-profile.h"
+#include "polkit.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define EUICC_PREFIX  "/org/esim/euicc"
+#define MANAGER_IFACE "org.esim.Manager"
+
+/* ---- lookup ------------------------------------------------------------------------------ */
+
+static int
+manager_find (sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
+              sd_bus_error *error)
+{
+  EsimdEuicc *euicc = esimd_euicc_lookup (path);
+
+  if (!euicc)
+    return 0;
+  *found = euicc;
+  return 1;
+}
+
+static int
+manager_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
+                   sd_bus_error *error)
+{
+  char **out = calloc (esimd->euiccs->len + 1, sizeof (char *));
+
+  if (!out)
+    return -ENOMEM;
+  for (guint i = 0; i < esimd->euiccs->len; i++)
+    out[i] = strdup (((EsimdEuicc *) esimd->euiccs->pdata[i])->path);
+  *nodes = out;
+  return 0;
+}
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+static const char *
+icon_type_name (LpaIconType t)
+{
+  return t == LPA_ICON_TYPE_JPG ? "jpg" : t == LPA_ICON_TYPE_PNG ? "png" : "";
+}
+
+static GVariant *
+ppr_variant (guint64 ppr)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_STRING_ARRAY);
+  if (ppr & LPA_PPR1)
+    g_variant_builder_add (&b, "s", "ppr1");
+  if (ppr & LPA_PPR2)
+    g_variant_builder_add (&b, "s", "ppr2");
+  if (ppr & LPA_PPR_UPDATE_CONTROL)
+    g_variant_builder_add (&b, "s", "update-control");
+  return g_variant_builder_end (&b);
+}
+
+static GVariant *
+bytes_variant (GBytes *bytes)
+{
+  gsize len = 0;
+  const guint8 *data = bytes ? g_bytes_get_data (bytes, &len) : NULL;
+
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data ? data : (const guint8 *) "", len, 1);
+}
+
+GVariant *
+esimd_profile_to_variant (EsimdEuicc *euicc, const LpaProfileInfo *p)
+{
+  GVariantBuilder b;
+  g_autofree char *aid = p->isdp_aid ? lpa_hex_encode_bytes (p->isdp_aid) : NULL;
+  g_autofree char *owner = p->owner ? g_strconcat (p->owner->mcc ? p->owner->mcc : "",
+                                                   p->owner->mnc ? p->owner->mnc : "", NULL)
+                                    : NULL;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "iccid", g_variant_new_string (p->iccid ? p->iccid : ""));
+  if (p->state != LPA_PROFILE_STATE_UNKNOWN)
+    g_variant_builder_add (
+        &b, "{sv}", "state",
+        g_variant_new_string (p->state == LPA_PROFILE_STATE_ENABLED ? "enabled" : "disabled"));
+  g_variant_builder_add (&b, "{sv}", "class",
+                         g_variant_new_string (lpa_profile_class_name (p->profile_class)));
+  g_variant_builder_add (&b, "{sv}", "nickname",
+                         g_variant_new_string (p->nickname ? p->nickname : ""));
+  g_variant_builder_add (
+      &b, "{sv}", "service_provider",
+      g_variant_new_string (p->service_provider_name ? p->service_provider_name : ""));
+  g_variant_builder_add (&b, "{sv}", "name",
+                         g_variant_new_string (p->profile_name ? p->profile_name : ""));
+  g_variant_builder_add (&b, "{sv}", "icon_type",
+                         g_variant_new_string (icon_type_name (p->icon_type)));
+  g_variant_builder_add (&b, "{sv}", "icon", bytes_variant (p->icon));
+  g_variant_builder_add (&b, "{sv}", "owner", g_variant_new_string (owner ? owner : ""));
+  g_variant_builder_add (&b, "{sv}", "policy_rules", ppr_variant (p->ppr));
+  if (aid)
+    g_variant_builder_add (&b, "{sv}", "isdp_aid", g_variant_new_string (aid));
+  if (euicc && p->iccid)
+    {
+      g_autofree char *path = esimd_euicc_profile_path (euicc, p->iccid);
+
+      g_variant_builder_add (&b, "{sv}", "path", g_variant_new_object_path (path));
+    }
+  return g_variant_builder_end (&b);
+}
+
+static int
+prop_get (sd_bus *bus, const char *path, const char *iface, const char *property,
+          sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  const char *s = NULL;
+
+  if (g_str_equal (property, "Eid"))
+    s = e->eid;
+  else if (g_str_equal (property, "Name"))
+    s = e->config->name;
+  else if (g_str_equal (property, "Device"))
+    s = e->config->device;
+  else if (g_str_equal (property, "Transport"))
+    s = e->config->transport;
+  else if (g_str_equal (property, "State"))
+    s = esimd_euicc_state (e);
+  else if (g_str_equal (property, "UnavailableReason"))
+    s = e->available ? "" : e->unavailable_reason;
+  else if (g_str_equal (property, "DefaultSmdpAddress"))
+    s = e->default_smdp;
+  else if (g_str_equal (property, "RootSmdsAddress"))
+    s = e->root_smds;
+  else if (g_str_equal (property, "SpecVersion"))
+    s = e->info2 && e->info2->svn ? e->info2->svn : e->info1 ? e->info1->svn : NULL;
+  else if (g_str_equal (property, "ActiveProfile"))
+    {
+      LpaProfileInfo *p = esimd_euicc_active_profile (e);
+      g_autofree char *p_path = p ? esimd_euicc_profile_path (e, p->iccid) : NULL;
+
+      return sd_bus_message_append_basic (reply, 'o', p_path ? p_path : "/");
+    }
+  else if (g_str_equal (property, "CurrentJob"))
+    {
+      EsimdJob *job = esimd_job_queue_current (e->queue);
+
+      return sd_bus_message_append_basic (reply, 'o', job && !job->internal ? job->path : "/");
+    }
+  else if (g_str_equal (property, "PendingNotifications"))
+    {
+      guint32 n = e->notifications ? e->notifications->len : 0;
+
+      return sd_bus_message_append_basic (reply, 'u', &n);
+    }
+  else if (g_str_equal (property, "SegmentSize"))
+    {
+      guint32 n = e->segment_size;
+
+      return sd_bus_message_append_basic (reply, 'u', &n);
+    }
+  else if (g_str_equal (property, "FreeNonVolatileMemory"))
+    {
+      guint64 n = e->info2 && e->info2->has_free_nvm ? e->info2->free_nvm : 0;
+
+      return sd_bus_message_append_basic (reply, 't', &n);
+    }
+  else if (g_str_equal (property, "Profiles"))
+    {
+      int r = sd_bus_message_open_container (reply, 'a', "o");
+
+      for (guint i = 0; r >= 0 && e->profiles && i < e->profiles->len; i++)
+        {
+          LpaProfileInfo *p = e->profiles->pdata[i];
+          g_autofree char *p_path = esimd_euicc_profile_path (e, p->iccid);
+
+          r = sd_bus_message_append_basic (reply, 'o', p_path);
+        }
+      return r < 0 ? r : sd_bus_message_close_container (reply);
+    }
+  return sd_bus_message_append_basic (reply, 's', s ? s : "");
+}
+
+/* ---- helpers shared with bus-profile.c --------------------------------------------------- */
+
+int
+esimd_bus_read_options (sd_bus_message *m, const char *const *allowed, GVariant **out,
+                        sd_bus_error *error)
+{
+  g_autoptr (GVariant) v = NULL;
+  GVariantIter it;
+  const char *key;
+  GVariant *value;
+  int r = esimd_bus_read_gvariant (m, "a{sv}", &v);
+
+  if (r < 0)
+    return r;
+  g_variant_iter_init (&it, v);
+  while (g_variant_iter_loop (&it, "{&sv}", &key, &value))
+    {
+      gboolean known = FALSE;
+
+      for (const char *const *a = allowed; a && *a; a++)
+        {
+          gsize klen = strcspn (*a, ":");
+
+          if (strlen (key) == klen && strncmp (*a, key, klen) == 0)
+            {
+              if (!g_str_equal (g_variant_get_type_string (value), *a + klen + 1))
+                {
+                  g_variant_unref (value);
+                  return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                                            "option \"%s\" must be of type %s", key, *a + klen + 1);
+                }
+              known = TRUE;
+            }
+        }
+      if (!known)
+        {
+          g_variant_unref (value);
+          return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "unknown option \"%s\"", key);
+        }
+    }
+  *out = g_steal_pointer (&v);
+  return 0;
+}
+
+typedef struct
+{
+  sd_bus_message *call;
+  EsimdEuicc *euicc;
+  EsimdJob *job;
+  gboolean reply_now;
+} RunJob;
+
+static int
+reply_gerror (sd_bus_message *call, const GError *error)
+{
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  int r;
+
+  esimd_bus_error_set (&e, error);
+  r = sd_bus_reply_method_error (call, &e);
+  sd_bus_error_free (&e);
+  return r;
+}
+
+/* A download whose caller left before its profile started loading is abandoned. */
+static int
+on_owner_gone (sd_bus_track *track, void *userdata)
+{
+  EsimdJob *job = userdata;
+  g_autoptr (GError) error = NULL;
+
+  if (esimd_job_is_finished (job))
+    return 0;
+  g_info ("the caller of %s left the bus: cancelling it", job->path);
+  if (!esimd_euicc_cancel_job (job->euicc, job, &error))
+    g_info ("%s goes on: %s", job->path, error->message);
+  return 0;
+}
+
+static void
+run_job_authorized (const GError *auth_error, gpointer data)
+{
+  RunJob *rj = data;
+  g_autoptr (GError) error = NULL;
+
+  if (auth_error)
+    reply_gerror (rj->call, auth_error);
+  else
+    {
+      rj->job->owner = g_strdup (sd_bus_message_get_sender (rj->call));
+      if (!rj->reply_now)
+        rj->job->request = sd_bus_message_ref (rj->call);
+      else if (sd_bus_track_new (esimd->bus, &rj->job->track, on_owner_gone, rj->job) >= 0)
+        sd_bus_track_add_sender (rj->job->track, rj->call);
+      if (!esimd_euicc_submit (rj->euicc, rj->job, &error))
+        {
+          g_clear_pointer (&rj->job->request, sd_bus_message_unref);
+          reply_gerror (rj->call, error);
+        }
+      else if (rj->reply_now)
+        sd_bus_reply_method_return (rj->call, "o", rj->job->path);
+    }
+  sd_bus_message_unref (rj->call);
+  esimd_job_unref (rj->job);
+  g_free (rj);
+}
+
+int
+esimd_bus_run_job (sd_bus_message *m, EsimdEuicc *euicc, EsimdJob *job, const char *action,
+                   gboolean reply_now)
+{
+  RunJob *rj = g_new0 (RunJob, 1);
+
+  rj->call = sd_bus_message_ref (m);
+  rj->euicc = euicc;
+  rj->job = job;
+  rj->reply_now = reply_now;
+  if (action)
+    esimd_polkit_check (m, action, run_job_authorized, rj);
+  else
+    run_job_authorized (NULL, rj);
+  return 1;
+}
+
+static int
+check_iccid (const char *iccid, sd_bus_error *error)
+{
+  if (!lpa_iccid_is_valid (iccid))
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                              "\"%s\" is not an ICCID (18 to 20 digits)", iccid);
+  return 0;
+}
+
+static int
+check_nickname (const char *nickname, sd_bus_error *error)
+{
+  if (strlen (nickname) > 64)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                              "the nickname is %zu bytes long; at most 64 are allowed",
+                              strlen (nickname));
+  return 0;
+}
+
+static int
+check_cache (EsimdEuicc *e, sd_bus_error *error)
+{
+  if (!e->cache_valid && !e->profiles)
+    return sd_bus_error_setf (error, ESIMD_BUS_ERROR_UNAVAILABLE,
+                              "the eUICC has not been read yet: %s",
+                              e->available ? "it is being read" : e->unavailable_reason);
+  return 0;
+}
+
+/* ---- methods ----------------------------------------------------------------------------- */
+
+static int
+method_list_profiles (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  g_autoptr (sd_bus_message) reply = NULL;
+  GVariantBuilder b;
+  g_autoptr (GVariant) list = NULL;
+  int include_all = 0, r;
+
+  if ((r = sd_bus_message_read (m, "b", &include_all)) < 0 || (r = check_cache (e, error)) < 0)
+    return r;
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; e->profiles && i < e->profiles->len; i++)
+    {
+      LpaProfileInfo *p = e->profiles->pdata[i];
+
+      if (include_all || p->profile_class == LPA_PROFILE_CLASS_OPERATIONAL)
+        g_variant_builder_add_value (&b, esimd_profile_to_variant (e, p));
+    }
+  list = g_variant_ref_sink (g_variant_builder_end (&b));
+  if ((r = sd_bus_message_new_method_return (m, &reply)) < 0 ||
+      (r = esimd_bus_append_gvariant (reply, list)) < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
+static int
+profile_method (sd_bus_message *m, EsimdEuicc *e, EsimdProfileOp op, sd_bus_error *error)
+{
+  const char *iccid = NULL, *nickname = NULL;
+  g_autoptr (GVariant) options = NULL;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "s", &iccid)) < 0 || (r = check_iccid (iccid, error)) < 0)
+    return r;
+  if (op == ESIMD_PROFILE_SET_NICKNAME)
+    {
+      if ((r = sd_bus_message_read (m, "s", &nickname)) < 0 ||
+          (r = check_nickname (nickname, error)) < 0)
+        return r;
+    }
+  else if ((r = esimd_bus_read_options (m, NULL, &options, error)) < 0)
+    return r;
+  return esimd_bus_run_job (m, e, esimd_job_profile_new (e, op, iccid, nickname),
+                            ESIMD_ACTION_MANAGE, FALSE);
+}
+
+static int
+method_enable (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return profile_method (m, userdata, ESIMD_PROFILE_ENABLE, error);
+}
+
+static int
+method_disable (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return profile_method (m, userdata, ESIMD_PROFILE_DISABLE, error);
+}
+
+static int
+method_delete (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return profile_method (m, userdata, ESIMD_PROFILE_DELETE, error);
+}
+
+static int
+method_set_nickname (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return profile_method (m, userdata, ESIMD_PROFILE_SET_NICKNAME, error);
+}
+
+static int
+method_download (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  static const char *const allowed[] = { "enable:b",       "nickname:s",    "imei:s", "confirm:b",
+                                         "smdp_address:s", "matching_id:s", NULL };
+  EsimdEuicc *e = userdata;
+  const char *code = NULL, *cc = NULL;
+  g_autoptr (GVariant) options = NULL;
+  g_autoptr (GError) local = NULL;
+  EsimdJob *job;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "ss", &code, &cc)) < 0 ||
+      (r = esimd_bus_read_options (m, allowed, &options, error)) < 0)
+    return r;
+  job = esimd_job_download_new (e, code, cc, options, &local);
+  if (!job)
+    return esimd_bus_error_set (error, local);
+  return esimd_bus_run_job (m, e, job, ESIMD_ACTION_DOWNLOAD, TRUE);
+}
+
+static int
+method_discover (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  static const char *const allowed[] = { "smds_address:s", NULL };
+  EsimdEuicc *e = userdata;
+  g_autoptr (GVariant) options = NULL;
+  const char *smds = NULL;
+  int r;
+
+  if ((r = esimd_bus_read_options (m, allowed, &options, error)) < 0)
+    return r;
+  g_variant_lookup (options, "smds_address", "&s", &smds);
+  return esimd_bus_run_job (m, e, esimd_job_discover_new (e, smds), ESIMD_ACTION_DOWNLOAD, FALSE);
+}
+
+static int
+method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  g_autoptr (GVariant) filter = NULL;
+  g_autoptr (sd_bus_message) reply = NULL;
+  int r;
+
+  if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0 ||
+      (r = esimd_notification_filter_check (filter, error)) < 0)
+    return r;
+  if ((r = sd_bus_message_new_method_return (m, &reply)) < 0 ||
+      (r = sd_bus_message_open_container (reply, 'a', "a{sv}")) < 0)
+    return r;
+  for (guint i = 0; e->notifications && i < e->notifications->len; i++)
+    {
+      LpaNotificationMetadata *n = e->notifications->pdata[i];
+
+      if (!esimd_notification_matches (n, filter))
+        continue;
+      r = sd_bus_message_append (reply, "a{sv}", 4, "seq", "u", n->seq, "operation", "s",
+                                 lpa_notification_event_name (n->operation), "iccid", "s",
+                                 n->iccid ? n->iccid : "", "address", "s",
+                                 n->address ? n->address : "");
+      if (r < 0)
+        return r;
+    }
+  if ((r = sd_bus_message_close_container (reply)) < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
+static int
+method_send_notifications (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  g_autoptr (GVariant) filter = NULL;
+  int r;
+
+  if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0 ||
+      (r = esimd_notification_filter_check (filter, error)) < 0)
+    return r;
+  return esimd_bus_run_job (m, e, esimd_job_notify_new (e, filter, FALSE),
+                            ESIMD_ACTION_NOTIFICATIONS, FALSE);
+}
+
+static int
+method_remove_notification (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  guint32 seq = 0;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "u", &seq)) < 0)
+    return r;
+  if (e->cache_valid && !esimd_euicc_find_notification (e, seq))
+    return sd_bus_error_setf (error, ESIMD_BUS_ERROR_NOTIFICATION_NOT_FOUND,
+                              "no notification with sequence number %u is pending", seq);
+  return esimd_bus_run_job (m, e, esimd_job_remove_notification_new (e, seq),
+                            ESIMD_ACTION_NOTIFICATIONS, FALSE);
+}
+
+static void
+add_strv (GVariantBuilder *b, const char *key, GStrv names)
+{
+  g_variant_builder_add (b, "{sv}", key, g_variant_new_strv ((const char *const *) names, -1));
+}
+
+static void
+add_pkids (GVariantBuilder *b, const char *key, GPtrArray *ids)
+{
+  GVariantBuilder a;
+
+  g_variant_builder_init (&a, G_VARIANT_TYPE_STRING_ARRAY);
+  for (guint i = 0; ids && i < ids->len; i++)
+    {
+      g_autofree char *hex = lpa_hex_encode_bytes (ids->pdata[i]);
+
+      g_variant_builder_add (&a, "s", hex);
+    }
+  g_variant_builder_add (b, "{sv}", key, g_variant_builder_end (&a));
+}
+
+static int
+method_get_info (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  LpaEuiccInfo2 *i2 = e->info2;
+  g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GVariant) info = NULL;
+  GVariantBuilder b;
+  int r;
+
+  if (!i2)
+    return sd_bus_error_setf (error, ESIMD_BUS_ERROR_UNAVAILABLE,
+                              "the eUICC has not been read yet");
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+#define ADD_STR(key, v)                                                                            \
+  if (v)                                                                                           \
+  g_variant_builder_add (&b, "{sv}", key, g_variant_new_string (v))
+  ADD_STR ("profile_version", i2->profile_version);
+  ADD_STR ("svn", i2->svn);
+  ADD_STR ("firmware_version", i2->firmware_version);
+  ADD_STR ("ts102241_version", i2->ts102241_version);
+  ADD_STR ("globalplatform_version", i2->globalplatform_version);
+  ADD_STR ("pp_version", i2->pp_version);
+  ADD_STR ("sas_accreditation", i2->sas_accreditation_number);
+  if (i2->euicc_category != LPA_EUICC_CATEGORY_ABSENT)
+    ADD_STR ("category", lpa_euicc_category_name (i2->euicc_category));
+#undef ADD_STR
+  if (i2->has_installed_applications)
+    g_variant_builder_add (
+        &b, "{sv}", "installed_applications",
+        g_variant_new_uint32 ((guint32) MIN (i2->installed_applications, G_MAXUINT32)));
+  if (i2->has_free_nvm)
+    g_variant_builder_add (&b, "{sv}", "free_nvm", g_variant_new_uint64 (i2->free_nvm));
+  if (i2->has_free_ram)
+    g_variant_builder_add (&b, "{sv}", "free_ram", g_variant_new_uint64 (i2->free_ram));
+  {
+    g_auto (GStrv) uicc = lpa_uicc_capability_names (i2->uicc_capability);
+    g_auto (GStrv) rsp = lpa_rsp_capability_names (i2->rsp_capability);
+
+    add_strv (&b, "uicc_capabilities", uicc);
+    add_strv (&b, "rsp_capabilities", rsp);
+  }
+  if (i2->has_forbidden_ppr)
+    g_variant_builder_add (&b, "{sv}", "forbidden_policy_rules", ppr_variant (i2->forbidden_ppr));
+  add_pkids (&b, "ci_pkids_verification", i2->ci_pkids_verification);
+  add_pkids (&b, "ci_pkids_signing", i2->ci_pkids_signing);
+  info = g_variant_ref_sink (g_variant_builder_end (&b));
+  if ((r = sd_bus_message_new_method_return (m, &reply)) < 0 ||
+      (r = esimd_bus_append_gvariant (reply, info)) < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
+static int
+method_set_default_smdp (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  const char *address = NULL;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "s", &address)) < 0)
+    return r;
+  for (const char *p = address; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '.' && *p != '-')
+      return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not a host name",
+                                address);
+  if (strlen (address) > 255)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "the address is too long");
+  return esimd_bus_run_job (m, e, esimd_job_set_default_smdp_new (e, address), ESIMD_ACTION_RESET,
+                            FALSE);
+}
+
+static int
+method_reset_memory (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  guint32 options = 0;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "u", &options)) < 0)
+    return r;
+  if (options == 0 || options > 7)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                              "options must combine 1 (operational profiles), 2 (test "
+                              "profiles) and 4 (default SM-DP+ address); got %u",
+                              options);
+  return esimd_bus_run_job (m, e, esimd_job_reset_memory_new (e, options), ESIMD_ACTION_RESET,
+                            FALSE);
+}
+
+static int
+method_refresh (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+
+  return esimd_bus_run_job (m, e, esimd_job_refresh_new (e, FALSE), NULL, FALSE);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+  SD_BUS_VTABLE_START (0),
+  SD_BUS_PROPERTY ("Eid", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Name", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("Device", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("Transport", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("State", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("UnavailableReason", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Profiles", "ao", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("ActiveProfile", "o", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("PendingNotifications", "u", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("DefaultSmdpAddress", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("RootSmdsAddress", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("SpecVersion", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("FreeNonVolatileMemory", "t", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("CurrentJob", "o", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("SegmentSize", "u", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_METHOD_WITH_NAMES ("ListProfiles", "b", SD_BUS_PARAM (include_all), "aa{sv}",
+                            SD_BUS_PARAM (profiles), method_list_profiles,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("Download", "ssa{sv}",
+                            SD_BUS_PARAM (activation_code) SD_BUS_PARAM (confirmation_code)
+                                SD_BUS_PARAM (options),
+                            "o", SD_BUS_PARAM (job), method_download, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("Discover", "a{sv}", SD_BUS_PARAM (options), "aa{sv}",
+                            SD_BUS_PARAM (events), method_discover, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("EnableProfile", "sa{sv}", SD_BUS_PARAM (iccid) SD_BUS_PARAM (options),
+                            "", "", method_enable, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("DisableProfile", "sa{sv}", SD_BUS_PARAM (iccid) SD_BUS_PARAM (options),
+                            "", "", method_disable, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("DeleteProfile", "sa{sv}", SD_BUS_PARAM (iccid) SD_BUS_PARAM (options),
+                            "", "", method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("SetNickname", "ss", SD_BUS_PARAM (iccid) SD_BUS_PARAM (nickname), "", ,
+                            method_set_nickname, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("ListNotifications", "a{sv}", SD_BUS_PARAM (filter), "aa{sv}",
+                            SD_BUS_PARAM (notifications), method_list_notifications,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("SendNotifications", "a{sv}", SD_BUS_PARAM (filter), "u",
+                            SD_BUS_PARAM (delivered), method_send_notifications,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("RemoveNotification", "u", SD_BUS_PARAM (seq), "", ,
+                            method_remove_notification, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("GetInfo", "", "", "a{sv}", SD_BUS_PARAM (info), method_get_info,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("SetDefaultSmdpAddress", "s", SD_BUS_PARAM (address), "", ,
+                            method_set_default_smdp, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("ResetMemory", "u", SD_BUS_PARAM (options), "", "", method_reset_memory,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD ("Refresh", "", "", method_refresh, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_SIGNAL_WITH_NAMES ("DownloadResult",
+                            "ouss"
+                            "s",
+                            SD_BUS_PARAM (job) SD_BUS_PARAM (result) SD_BUS_PARAM (iccid)
+                                SD_BUS_PARAM (error_name) SD_BUS_PARAM (error_message),
+                            0),
+  SD_BUS_SIGNAL_WITH_NAMES (
+      "NotificationPending", "usss",
+      SD_BUS_PARAM (seq) SD_BUS_PARAM (operation) SD_BUS_PARAM (iccid) SD_BUS_PARAM (address), 0),
+  SD_BUS_VTABLE_END,
+};
+
+int
+esimd_bus_manager_init (sd_bus *bus)
+{
+  int r = sd_bus_add_fallback_vtable (bus, NULL, EUICC_PREFIX, MANAGER_IFACE, manager_vtable,
+                                      manager_find, NULL);
+
+  if (r < 0)
+    return r;
+  r = sd_bus_add_node_enumerator (bus, NULL, EUICC_PREFIX, manager_enumerate, NULL);
+  if (r < 0)
+    return r;
+  return esimd_bus_profile_init (bus);
+}
+
+void
+esimd_bus_manager_added (EsimdEuicc *euicc)
+{
+  sd_bus_emit_object_added (esimd->bus, euicc->path);
+}
+
+void
+esimd_bus_manager_changed_strv (EsimdEuicc *euicc, const char **properties)
+{
+  sd_bus_emit_properties_changed_strv (esimd->bus, euicc->path, MANAGER_IFACE,
+                                       (char **) properties);
+}
+
+void
+esimd_bus_emit_notification_pending (EsimdEuicc *euicc, const LpaNotificationMetadata *n)
+{
+  sd_bus_emit_signal (esimd->bus, euicc->path, MANAGER_IFACE, "NotificationPending", "usss", n->seq,
+                      lpa_notification_event_name (n->operation), n->iccid ? n->iccid : "",
+                      n->address ? n->address : "");
+}
+
+void
+esimd_bus_emit_download_result (EsimdEuicc *euicc, EsimdJob *job, const char *iccid,
+                                const GError *error)
+{
+  sd_bus_emit_signal (esimd->bus, euicc->path, MANAGER_IFACE, "DownloadResult", "ousss", job->path,
+                      error ? 1u : 0u, iccid ? iccid : "",
+                      error ? esimd_bus_error_name (error) : "", error ? error->message : "");
+}

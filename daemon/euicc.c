@@ -1,0 +1,900 @@
+/* euicc.c — an eUICC's life: modem availability, the queue's begin/end, the cache, announcing. */
+#include "euicc.h"
+
+#include "bus-errors.h"
+#include "bus-job.h"
+#include "bus-manager.h"
+#include "bus-profile.h"
+#include "daemon.h"
+#include "job-euicc.h"
+#include "job-notify.h"
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void euicc_after_job (EsimdEuicc *euicc);
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+const char *
+esimd_euicc_get_path (EsimdEuicc *euicc)
+{
+  return euicc->path;
+}
+
+EsimdEuicc *
+esimd_euicc_lookup (const char *path)
+{
+  for (guint i = 0; esimd && i < esimd->euiccs->len; i++)
+    {
+      EsimdEuicc *e = esimd->euiccs->pdata[i];
+
+      if (g_str_equal (e->path, path))
+        return e;
+    }
+  return NULL;
+}
+
+const char *
+esimd_euicc_state (EsimdEuicc *euicc)
+{
+  if (!euicc->available || !euicc->cache_valid)
+    return "unavailable";
+  return esimd_job_queue_current (euicc->queue) ? "busy" : "ready";
+}
+
+LpaProfileInfo *
+esimd_euicc_find_profile (EsimdEuicc *euicc, const char *iccid)
+{
+  for (guint i = 0; euicc->profiles && i < euicc->profiles->len; i++)
+    {
+      LpaProfileInfo *p = euicc->profiles->pdata[i];
+
+      if (g_strcmp0 (p->iccid, iccid) == 0)
+        return p;
+    }
+  return NULL;
+}
+
+LpaProfileInfo *
+esimd_euicc_active_profile (EsimdEuicc *euicc)
+{
+  for (guint i = 0; euicc->profiles && i < euicc->profiles->len; i++)
+    {
+      LpaProfileInfo *p = euicc->profiles->pdata[i];
+
+      if (p->state == LPA_PROFILE_STATE_ENABLED)
+        return p;
+    }
+  return NULL;
+}
+
+char *
+esimd_euicc_profile_path (EsimdEuicc *euicc, const char *iccid)
+{
+  return g_strdup_printf ("%s/profile/%s", euicc->path, iccid);
+}
+
+LpaNotificationMetadata *
+esimd_euicc_find_notification (EsimdEuicc *euicc, guint32 seq)
+{
+  for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
+    {
+      LpaNotificationMetadata *n = euicc->notifications->pdata[i];
+
+      if (n->seq == seq)
+        return n;
+    }
+  return NULL;
+}
+
+/* ---- the segment size learnt per eUICC --------------------------------------------------- */
+
+static char *
+segment_size_file (EsimdEuicc *euicc)
+{
+  return g_build_filename (esimd->config->state_dir, "segment-size", euicc->eid, NULL);
+}
+
+static void
+load_segment_size (EsimdEuicc *euicc)
+{
+  g_autofree char *path = segment_size_file (euicc);
+  g_autofree char *text = NULL;
+  guint64 v;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+  if (g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, 255, &v, NULL) &&
+      v != euicc->segment_size)
+    {
+      g_info ("eUICC %s: using the STORE DATA size %u learnt earlier", euicc->config->name,
+              (guint) v);
+      euicc->segment_size = (guint) v;
+      esimd_bus_manager_changed (euicc, "SegmentSize");
+    }
+}
+
+static void
+on_segment_size_changed (guint size, gpointer user_data)
+{
+  EsimdEuicc *euicc = user_data;
+  g_autofree char *path = NULL;
+  g_autofree char *text = g_strdup_printf ("%u\n", size);
+  g_autoptr (GError) error = NULL;
+
+  g_warning ("eUICC %s: STORE DATA blocks of %u bytes were refused; using %u from now on",
+             euicc->config->name, euicc->segment_size, size);
+  euicc->segment_size = size;
+  esimd_bus_manager_changed (euicc, "SegmentSize");
+  if (!euicc->eid)
+    return;
+  path = segment_size_file (euicc);
+  if (g_mkdir_with_parents (esimd->config->state_dir, 0700) < 0 ||
+      !g_file_set_contents (path, text, -1, &error))
+    g_warning ("cannot remember the STORE DATA size in %s: %s", esimd->config->state_dir,
+               error ? error->message : g_strerror (errno));
+}
+
+/* ---- ES10 for jobs ----------------------------------------------------------------------- */
+
+typedef struct
+{
+  EsimdEs10Func func;
+  gpointer user_data;
+  GError *error; /* set when the request could not even be sent */
+} Es10Call;
+
+static void
+es10_done (GBytes *response, const GError *error, gpointer data)
+{
+  Es10Call *c = data;
+
+  c->func (response, error, c->user_data);
+  g_free (c);
+}
+
+static gboolean
+es10_fail_later (gpointer data)
+{
+  Es10Call *c = data;
+  g_autoptr (GError) error = g_steal_pointer (&c->error);
+
+  es10_done (NULL, error, c);
+  return G_SOURCE_REMOVE;
+}
+
+void
+esimd_euicc_es10 (EsimdEuicc *euicc, GBytes *request, EsimdEs10Func func, gpointer user_data)
+{
+  Es10Call *c = g_new0 (Es10Call, 1);
+
+  c->func = func;
+  c->user_data = user_data;
+  if (!euicc->es10)
+    c->error = g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                                    "no logical channel is open to the eUICC");
+  else if (lpa_es10_call (euicc->es10, request, es10_done, c, &c->error))
+    return;
+  /* Callers are written for answers that come later, never from inside this call. */
+  g_idle_add (es10_fail_later, c);
+}
+
+static LpaEs10 *
+open_es10 (EsimdEuicc *euicc, guint8 channel)
+{
+  LpaEs10 *es10 = lpa_es10_new (&esimd_qmi_apdu_ops, euicc->qmi, channel);
+
+  lpa_es10_set_segment_size (es10, euicc->segment_size);
+  lpa_es10_set_segment_size_callback (es10, on_segment_size_changed, euicc);
+  euicc->channel_lost = FALSE;
+  return es10;
+}
+
+/* ---- reading the card into the cache ----------------------------------------------------- */
+
+typedef struct
+{
+  EsimdEuicc *euicc;
+  guint todo;
+  guint current;
+  GError *error; /* the first failure; the other reads still run */
+  GAsyncReadyCallback callback;
+  gpointer user_data;
+} ReadOp;
+
+static GBytes *
+profiles_request (void)
+{
+  gsize n_tags = 0;
+  const guint32 *tags = lpa_es10c_profile_info_tags (TRUE, &n_tags);
+
+  return lpa_es10c_get_profiles_info_request (NULL, tags, n_tags, NULL);
+}
+
+static GBytes *
+build_read_request (guint bit)
+{
+  switch (bit)
+    {
+    case ESIMD_READ_EID:
+      return lpa_es10c_get_eid_request ();
+    case ESIMD_READ_INFO1:
+      return lpa_es10b_get_euicc_info1_request ();
+    case ESIMD_READ_INFO2:
+      return lpa_es10b_get_euicc_info2_request ();
+    case ESIMD_READ_ADDRESSES:
+      return lpa_es10a_get_configured_addresses_request ();
+    case ESIMD_READ_PROFILES:
+      return profiles_request ();
+    case ESIMD_READ_NOTIFICATIONS:
+      return lpa_es10b_list_notification_request (0);
+    }
+  g_assert_not_reached ();
+}
+
+static gint
+compare_notifications (gconstpointer a, gconstpointer b)
+{
+  const LpaNotificationMetadata *x = *(LpaNotificationMetadata *const *) a;
+  const LpaNotificationMetadata *y = *(LpaNotificationMetadata *const *) b;
+
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+update_trust (EsimdEuicc *euicc)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bundle = NULL;
+  guint matched = 0;
+
+  g_clear_pointer (&euicc->http, esimd_http_client_unref);
+  bundle = esimd_trust_bundle (
+      esimd->trust, euicc->info1->ci_pkids_verification,
+      esimd->config->trust_system_cas ? esimd->config->system_ca_file : NULL, &matched, &error);
+  if (bundle)
+    euicc->http = esimd_http_client_new (esimd->http, bundle, &error);
+  if (!euicc->http)
+    g_warning ("eUICC %s: no server can be trusted: %s", euicc->config->name, error->message);
+  else if (matched == 0)
+    g_warning ("eUICC %s: none of the %u CI certificates it trusts is installed (see "
+               "CiCertificateDirs): only servers with web certificates can be reached",
+               euicc->config->name, euicc->info1->ci_pkids_verification->len);
+}
+
+static gboolean
+store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
+{
+  switch (bit)
+    {
+    case ESIMD_READ_EID:
+      {
+        g_autofree char *eid = lpa_es10c_parse_eid (response, error);
+
+        if (!eid)
+          return FALSE;
+        if (g_strcmp0 (eid, euicc->eid) != 0)
+          {
+            g_free (euicc->eid);
+            euicc->eid = g_steal_pointer (&eid);
+            g_info ("eUICC %s: EID %s", euicc->config->name, esimd_log_pd (euicc->eid));
+            esimd_bus_manager_changed (euicc, "Eid");
+            load_segment_size (euicc);
+          }
+        return TRUE;
+      }
+    case ESIMD_READ_INFO1:
+      {
+        LpaEuiccInfo1 *info1 = lpa_euicc_info1_parse (response, error);
+
+        if (!info1)
+          return FALSE;
+        g_clear_pointer (&euicc->info1, lpa_euicc_info1_free);
+        euicc->info1 = info1;
+        update_trust (euicc);
+        return TRUE;
+      }
+    case ESIMD_READ_INFO2:
+      {
+        LpaEuiccInfo2 *info2 = lpa_euicc_info2_parse (response, error);
+
+        if (!info2)
+          return FALSE;
+        g_clear_pointer (&euicc->info2, lpa_euicc_info2_free);
+        euicc->info2 = info2;
+        esimd_bus_manager_changed (euicc, "SpecVersion", "FreeNonVolatileMemory");
+        return TRUE;
+      }
+    case ESIMD_READ_ADDRESSES:
+      {
+        g_autoptr (LpaConfiguredAddresses) a =
+            lpa_es10a_parse_configured_addresses (response, error);
+
+        if (!a)
+          return FALSE;
+        g_free (euicc->default_smdp);
+        g_free (euicc->root_smds);
+        euicc->default_smdp = g_strdup (a->default_dp_address);
+        euicc->root_smds = g_strdup (a->root_ds_address);
+        esimd_bus_manager_changed (euicc, "DefaultSmdpAddress", "RootSmdsAddress");
+        return TRUE;
+      }
+    case ESIMD_READ_PROFILES:
+      {
+        g_autoptr (GPtrArray) old = euicc->profiles;
+        GPtrArray *profiles = lpa_es10c_parse_profiles_info (response, error);
+
+        if (!profiles)
+          {
+            euicc->profiles = g_steal_pointer (&old);
+            return FALSE;
+          }
+        euicc->profiles = profiles;
+        esimd_bus_profiles_update (euicc, old);
+        return TRUE;
+      }
+    case ESIMD_READ_NOTIFICATIONS:
+      {
+        GPtrArray *list = lpa_es10b_parse_list_notification (response, error);
+        guint before = euicc->notifications ? euicc->notifications->len : 0;
+
+        if (!list)
+          return FALSE;
+        g_ptr_array_sort (list, compare_notifications);
+        g_clear_pointer (&euicc->notifications, g_ptr_array_unref);
+        euicc->notifications = list;
+        if (before != list->len)
+          esimd_bus_manager_changed (euicc, "PendingNotifications");
+        return TRUE;
+      }
+    }
+  g_assert_not_reached ();
+}
+
+static void read_next (ReadOp *op);
+
+static void
+read_done (GBytes *response, const GError *error, gpointer data)
+{
+  ReadOp *op = data;
+  GError *local = NULL;
+
+  if (error)
+    local = g_error_copy (error);
+  else if (!store_read (op->euicc, op->current, response, &local))
+    g_prefix_error (&local, "reading the eUICC: ");
+  if (local)
+    {
+      g_warning ("eUICC %s: %s", op->euicc->config->name, local->message);
+      if (!op->error)
+        op->error = local;
+      else
+        g_error_free (local);
+      /* A lost modem fails every following read the same way: stop here. */
+      if (g_error_matches (op->error, LPA_ERROR, LPA_ERROR_TRANSPORT))
+        op->todo = 0;
+    }
+  read_next (op);
+}
+
+static void
+read_next (ReadOp *op)
+{
+  g_autoptr (GBytes) request = NULL;
+
+  if (op->todo == 0)
+    {
+      GTask *task = g_task_new (NULL, NULL, op->callback, op->user_data);
+
+      if (op->error)
+        g_task_return_error (task, op->error);
+      else
+        g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      g_free (op);
+      return;
+    }
+  op->current = op->todo & -op->todo; /* lowest bit first: EID before the rest */
+  op->todo &= ~op->current;
+  request = build_read_request (op->current);
+  esimd_euicc_es10 (op->euicc, request, read_done, op);
+}
+
+/* Reads @what from the card the current job holds into the cache. */
+void
+esimd_euicc_read (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback, gpointer user_data)
+{
+  ReadOp *op = g_new0 (ReadOp, 1);
+
+  op->euicc = euicc;
+  op->todo = what & ESIMD_READ_ALL;
+  op->callback = callback;
+  op->user_data = user_data;
+  read_next (op);
+}
+
+gboolean
+esimd_euicc_read_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- notifications: announcing and automatic delivery ------------------------------------ */
+
+static void
+announce_notifications (EsimdEuicc *euicc)
+{
+  /* Delete notifications first: they tell an operator a subscription is gone. */
+  for (int pass = 0; pass < 2; pass++)
+    for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
+      {
+        LpaNotificationMetadata *n = euicc->notifications->pdata[i];
+        gboolean is_delete = n->operation == LPA_NOTIFICATION_DELETE;
+
+        if ((pass == 0) != is_delete)
+          continue;
+        if (g_hash_table_contains (euicc->announced, GUINT_TO_POINTER (n->seq)))
+          continue;
+        g_hash_table_add (euicc->announced, GUINT_TO_POINTER (n->seq));
+        esimd_bus_emit_notification_pending (euicc, n);
+      }
+  /* Forget delivered ones, so a reused sequence number (after a memory reset) is announced. */
+  {
+    GHashTableIter it;
+    gpointer key;
+
+    g_hash_table_iter_init (&it, euicc->announced);
+    while (g_hash_table_iter_next (&it, &key, NULL))
+      if (!esimd_euicc_find_notification (euicc, GPOINTER_TO_UINT (key)))
+        g_hash_table_iter_remove (&it);
+  }
+}
+
+static void
+submit_auto_notify (EsimdEuicc *euicc)
+{
+  g_autoptr (EsimdJob) job = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!esimd->config->notify_auto || !euicc->available || !euicc->notifications ||
+      euicc->notifications->len == 0 || euicc->notify_retry_id ||
+      esimd_job_queue_has_kind (euicc->queue, "send-notifications"))
+    return;
+  job = esimd_job_notify_new (euicc, NULL, TRUE);
+  if (!esimd_euicc_submit (euicc, job, &error))
+    g_debug ("eUICC %s: automatic notification delivery not queued: %s", euicc->config->name,
+             error->message);
+}
+
+static gboolean
+notify_retry_cb (gpointer data)
+{
+  EsimdEuicc *euicc = data;
+
+  euicc->notify_retry_id = 0;
+  submit_auto_notify (euicc);
+  return G_SOURCE_REMOVE;
+}
+
+void
+esimd_euicc_notifications_failed (EsimdEuicc *euicc)
+{
+  const EsimdConfig *c = esimd->config;
+
+  euicc->notify_backoff =
+      euicc->notify_backoff ? MIN (euicc->notify_backoff * 2, c->retry_max) : c->retry_initial;
+  g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+  euicc->notify_retry_id = g_timeout_add_seconds (euicc->notify_backoff, notify_retry_cb, euicc);
+  g_info ("eUICC %s: notifications not delivered; next attempt in %u s", euicc->config->name,
+          euicc->notify_backoff);
+}
+
+void
+esimd_euicc_notifications_succeeded (EsimdEuicc *euicc)
+{
+  euicc->notify_backoff = 0;
+}
+
+/* ---- the queue's hooks ------------------------------------------------------------------- */
+
+typedef struct
+{
+  EsimdJob *job;
+  EsimdQueueStepDone done;
+} HookOp;
+
+static void
+begin_channel_opened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+  guint8 channel = 0;
+
+  if (esimd_qmi_open_channel_finish (euicc->qmi, res, &channel, &error))
+    euicc->es10 = open_es10 (euicc, channel);
+  op->done (op->job, error);
+  g_free (op);
+}
+
+static void
+queue_begin (EsimdJob *job, EsimdQueueStepDone done)
+{
+  EsimdEuicc *euicc = job->euicc;
+  HookOp *op;
+
+  esimd_bus_manager_changed (euicc, "State", "CurrentJob");
+  euicc->reads = job->ops->reads;
+  if (!job->ops->needs_channel)
+    {
+      done (job, NULL);
+      return;
+    }
+  if (!euicc->available)
+    {
+      g_autoptr (GError) error =
+          g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "%s", euicc->unavailable_reason);
+
+      done (job, error);
+      return;
+    }
+  op = g_new0 (HookOp, 1);
+  op->job = job;
+  op->done = done;
+  esimd_qmi_open_channel (euicc->qmi, begin_channel_opened, op);
+}
+
+static void
+end_closed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+
+  if (!esimd_qmi_close_channel_finish (euicc->qmi, res, &error))
+    g_debug ("eUICC %s: closing the channel: %s", euicc->config->name, error->message);
+  op->done (op->job, NULL);
+  g_free (op);
+  euicc_after_job (euicc);
+}
+
+static void
+end_close (HookOp *op)
+{
+  EsimdEuicc *euicc = op->job->euicc;
+
+  g_clear_pointer (&euicc->es10, lpa_es10_unref);
+  if (euicc->channel_lost)
+    esimd_qmi_forget_channel (euicc->qmi);
+  esimd_qmi_close_channel (euicc->qmi, end_closed, op);
+}
+
+static void
+end_read_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+
+  if (esimd_euicc_read_finish (euicc, res, &error) && !euicc->cache_valid)
+    {
+      euicc->cache_valid = TRUE;
+      esimd_bus_manager_changed (euicc, "State");
+    }
+  end_close (op);
+}
+
+static void
+end_reopened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+  guint8 channel = 0;
+  guint reads = euicc->reads;
+
+  euicc->reads = 0;
+  if (!esimd_qmi_open_channel_finish (euicc->qmi, res, &channel, &error))
+    {
+      g_warning ("eUICC %s: cannot read it again after the reset: %s", euicc->config->name,
+                 error->message);
+      op->done (op->job, NULL);
+      g_free (op);
+      euicc_after_job (euicc);
+      return;
+    }
+  euicc->es10 = open_es10 (euicc, channel);
+  esimd_euicc_read (euicc, reads, end_read_done, op);
+}
+
+/* After every job: read again what it may have changed, then let the card go. */
+static void
+queue_end (EsimdJob *job, EsimdQueueStepDone done)
+{
+  EsimdEuicc *euicc = job->euicc;
+  HookOp *op = g_new0 (HookOp, 1);
+  guint reads = euicc->reads;
+
+  op->job = job;
+  op->done = done;
+  if (!job->ops->needs_channel)
+    {
+      done (job, NULL);
+      g_free (op);
+      euicc_after_job (euicc);
+      return;
+    }
+  if (!euicc->available || reads == 0)
+    {
+      euicc->reads = 0;
+      end_close (op);
+      return;
+    }
+  if (euicc->channel_lost || !euicc->es10)
+    {
+      /* The card was reset (refresh or power cycle): open a fresh channel to read it. */
+      g_clear_pointer (&euicc->es10, lpa_es10_unref);
+      esimd_qmi_forget_channel (euicc->qmi);
+      esimd_qmi_open_channel (euicc->qmi, end_reopened, op);
+      return;
+    }
+  euicc->reads = 0;
+  esimd_euicc_read (euicc, reads, end_read_done, op);
+}
+
+static void
+queue_current_changed (gpointer user_data, EsimdJob *current)
+{
+  EsimdEuicc *euicc = user_data;
+
+  esimd_bus_manager_changed (euicc, "State", "CurrentJob");
+}
+
+static const EsimdJobQueueHooks queue_hooks = {
+  .begin = queue_begin,
+  .end = queue_end,
+  .current_changed = queue_current_changed,
+};
+
+/* Between jobs: tell clients about notifications and start delivering them. */
+static void
+euicc_after_job (EsimdEuicc *euicc)
+{
+  if (euicc->stop_task)
+    {
+      if (!esimd_job_queue_current (euicc->queue))
+        {
+          g_clear_handle_id (&euicc->stop_timeout_id, g_source_remove);
+          esimd_qmi_stop (euicc->qmi, NULL, NULL);
+          g_task_return_boolean (g_steal_pointer (&euicc->stop_task), TRUE);
+        }
+      return;
+    }
+  if (!euicc->cache_valid)
+    return;
+  announce_notifications (euicc);
+  submit_auto_notify (euicc);
+}
+
+/* ---- submitting and steering jobs -------------------------------------------------------- */
+
+gboolean
+esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error)
+{
+  if (euicc->stop_task)
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "esimd is stopping");
+      return FALSE;
+    }
+  if (!euicc->available && job->ops->needs_channel)
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "%s",
+                   euicc->unavailable_reason ? euicc->unavailable_reason : "modem not available");
+      return FALSE;
+    }
+  if (!esimd_job_queue_push (euicc->queue, job, error))
+    return FALSE;
+  esimd_bus_job_export (job);
+  return TRUE;
+}
+
+gboolean
+esimd_euicc_cancel_job (EsimdEuicc *euicc, EsimdJob *job, GError **error)
+{
+  return esimd_job_queue_cancel (euicc->queue, job, error);
+}
+
+gboolean
+esimd_euicc_confirm_job (EsimdEuicc *euicc, EsimdJob *job, GError **error)
+{
+  if (job->state != ESIMD_JOB_AWAITING_CONFIRMATION || !job->ops->confirm)
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
+                   "the job is %s, not awaiting confirmation",
+                   esimd_job_state_to_string (job->state));
+      return FALSE;
+    }
+  return job->ops->confirm (job, error);
+}
+
+/* ---- refreshing the modem after enable/disable ------------------------------------------- */
+
+static void
+power_cycled (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdEuicc *euicc = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  euicc->channel_lost = TRUE;
+  if (!esimd_qmi_power_cycle_finish (euicc->qmi, res, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+refresh_closed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  GTask *task = data;
+  EsimdEuicc *euicc = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+
+  if (!esimd_qmi_close_channel_finish (euicc->qmi, res, &error))
+    g_debug ("eUICC %s: closing before the power cycle: %s", euicc->config->name, error->message);
+  esimd_qmi_power_cycle (euicc->qmi, power_cycled, task);
+}
+
+void
+esimd_euicc_refresh_modem (EsimdEuicc *euicc, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+
+  g_task_set_task_data (task, euicc, NULL);
+  switch (euicc->config->refresh)
+    {
+    case ESIMD_REFRESH_FLAG:
+      /* The eUICC resets itself after answering: the channel is gone. */
+      euicc->channel_lost = TRUE;
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    case ESIMD_REFRESH_NONE:
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    case ESIMD_REFRESH_POWER_CYCLE:
+      g_clear_pointer (&euicc->es10, lpa_es10_unref);
+      esimd_qmi_close_channel (euicc->qmi, refresh_closed, task);
+      return;
+    }
+}
+
+gboolean
+esimd_euicc_refresh_modem_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- availability ------------------------------------------------------------------------ */
+
+static void
+on_availability (EsimdQmi *qmi, gboolean available, const GError *reason, gpointer user_data)
+{
+  EsimdEuicc *euicc = user_data;
+
+  euicc->available = available;
+  g_clear_pointer (&euicc->unavailable_reason, g_free);
+  if (!available)
+    {
+      g_autoptr (GError) error = g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "%s",
+                                              reason ? reason->message : "modem not available");
+
+      euicc->unavailable_reason = g_strdup (error->message);
+      euicc->cache_valid = FALSE;
+      g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+      esimd_job_queue_fail_queued (euicc->queue, error);
+      esimd_bus_manager_changed (euicc, "State", "UnavailableReason");
+      return;
+    }
+  esimd_bus_manager_changed (euicc, "State", "UnavailableReason");
+  /* Everything may have changed while the modem was away: read it all, then announce. */
+  {
+    g_autoptr (EsimdJob) job = esimd_job_refresh_new (euicc, TRUE);
+    g_autoptr (GError) error = NULL;
+
+    if (!esimd_euicc_submit (euicc, job, &error))
+      g_warning ("eUICC %s: %s", euicc->config->name, error->message);
+  }
+}
+
+/* ---- life -------------------------------------------------------------------------------- */
+
+EsimdEuicc *
+esimd_euicc_new (guint index, EsimdModemConfig *config)
+{
+  EsimdEuicc *euicc = g_new0 (EsimdEuicc, 1);
+
+  euicc->index = index;
+  euicc->path = g_strdup_printf ("/org/esim/euicc/%u", index);
+  euicc->config = config;
+  euicc->segment_size = config->segment_size;
+  euicc->unavailable_reason = g_strdup ("not connected yet");
+  euicc->queue = esimd_job_queue_new (&queue_hooks, euicc, esimd->config->max_queued_jobs);
+  euicc->qmi = esimd_qmi_new (config, on_availability, euicc);
+  euicc->announced = g_hash_table_new (NULL, NULL);
+  return euicc;
+}
+
+void
+esimd_euicc_start (EsimdEuicc *euicc)
+{
+  esimd_bus_manager_added (euicc);
+  esimd_qmi_start (euicc->qmi);
+}
+
+static gboolean
+stop_timeout (gpointer data)
+{
+  EsimdEuicc *euicc = data;
+
+  euicc->stop_timeout_id = 0;
+  g_warning ("eUICC %s: the running job did not end in time; stopping anyway", euicc->config->name);
+  esimd_qmi_stop (euicc->qmi, NULL, NULL);
+  if (euicc->stop_task)
+    g_task_return_boolean (g_steal_pointer (&euicc->stop_task), TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+void
+esimd_euicc_stop (EsimdEuicc *euicc, guint grace, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr (GError) error =
+      g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "esimd is stopping");
+  EsimdJob *current = esimd_job_queue_current (euicc->queue);
+
+  euicc->stop_task = g_task_new (NULL, NULL, callback, user_data);
+  g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+  esimd_job_queue_fail_queued (euicc->queue, error);
+  if (!current)
+    {
+      esimd_qmi_stop (euicc->qmi, NULL, NULL);
+      g_task_return_boolean (g_steal_pointer (&euicc->stop_task), TRUE);
+      return;
+    }
+  if (current->ops->cancel)
+    {
+      g_autoptr (GError) cancel_error = NULL;
+
+      if (!current->ops->cancel (current, &cancel_error))
+        g_info ("eUICC %s: letting the running %s finish: %s", euicc->config->name,
+                current->ops->kind, cancel_error->message);
+    }
+  euicc->stop_timeout_id = g_timeout_add_seconds (grace, stop_timeout, euicc);
+}
+
+void
+esimd_euicc_free (EsimdEuicc *euicc)
+{
+  if (!euicc)
+    return;
+  g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+  g_clear_handle_id (&euicc->stop_timeout_id, g_source_remove);
+  g_clear_pointer (&euicc->es10, lpa_es10_unref);
+  esimd_job_queue_free (euicc->queue);
+  esimd_qmi_free (euicc->qmi);
+  g_clear_pointer (&euicc->http, esimd_http_client_unref);
+  g_clear_pointer (&euicc->info1, lpa_euicc_info1_free);
+  g_clear_pointer (&euicc->info2, lpa_euicc_info2_free);
+  g_clear_pointer (&euicc->profiles, g_ptr_array_unref);
+  g_clear_pointer (&euicc->notifications, g_ptr_array_unref);
+  g_hash_table_unref (euicc->announced);
+  g_free (euicc->eid);
+  g_free (euicc->default_smdp);
+  g_free (euicc->root_smds);
+  g_free (euicc->unavailable_reason);
+  g_free (euicc->path);
+  g_free (euicc);
+}

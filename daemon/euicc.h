@@ -1,0 +1,106 @@
+/* euicc.h — one managed eUICC: its modem, job queue, cached state and what changes it. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "http.h"
+#include "job-queue.h"
+#include "transport-qmi.h"
+
+#include "lpa.h"
+
+G_BEGIN_DECLS
+
+/* What a job may have changed on the card, i.e. what to read again after it. */
+typedef enum
+{
+  ESIMD_READ_EID = 1 << 0,
+  ESIMD_READ_INFO1 = 1 << 1,
+  ESIMD_READ_INFO2 = 1 << 2,
+  ESIMD_READ_ADDRESSES = 1 << 3,
+  ESIMD_READ_PROFILES = 1 << 4,
+  ESIMD_READ_NOTIFICATIONS = 1 << 5,
+  ESIMD_READ_ALL = 0x3f,
+} EsimdRead;
+
+struct _EsimdEuicc
+{
+  guint index;
+  char *path; /* /org/esim/euicc/N */
+  EsimdModemConfig *config;
+  EsimdQmi *qmi;
+  EsimdJobQueue *queue;
+
+  /* While a job holds the card. */
+  LpaEs10 *es10;
+  gboolean channel_lost; /* the card was reset: the channel is gone without a close */
+  guint reads;           /* EsimdRead bits to refresh when the current job ends */
+
+  gboolean available;
+  char *unavailable_reason;
+  gboolean cache_valid; /* everything was read at least once since the modem appeared */
+
+  /* The cache every read is served from, refreshed after each job. */
+  char *eid;
+  LpaEuiccInfo1 *info1;
+  LpaEuiccInfo2 *info2;
+  char *default_smdp;
+  char *root_smds;
+  GPtrArray *profiles;      /* LpaProfileInfo* */
+  GPtrArray *notifications; /* LpaNotificationMetadata*, by sequence number */
+  guint segment_size;
+
+  EsimdHttpClient *http; /* trust derived from EUICCInfo1's CI list */
+
+  GHashTable *announced; /* sequence numbers NotificationPending was emitted for */
+  guint notify_retry_id;
+  guint notify_backoff; /* seconds; 0 = no failure since the last success */
+
+  GTask *stop_task;
+  guint stop_timeout_id;
+};
+
+EsimdEuicc *esimd_euicc_new (guint index, EsimdModemConfig *config);
+void esimd_euicc_start (EsimdEuicc *euicc);
+/* Fails queued jobs, asks the running one to stop (waiting at most @grace seconds), then
+ * closes the channel and releases the modem. */
+void esimd_euicc_stop (EsimdEuicc *euicc, guint grace, GAsyncReadyCallback callback,
+                       gpointer user_data);
+void esimd_euicc_free (EsimdEuicc *euicc);
+
+const char *esimd_euicc_get_path (EsimdEuicc *euicc);
+EsimdEuicc *esimd_euicc_lookup (const char *path);
+const char *esimd_euicc_state (EsimdEuicc *euicc);
+
+/* Queues @job (exported on the bus unless internal). Fails with Unavailable or Busy. */
+gboolean esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error);
+gboolean esimd_euicc_cancel_job (EsimdEuicc *euicc, EsimdJob *job, GError **error);
+gboolean esimd_euicc_confirm_job (EsimdEuicc *euicc, EsimdJob *job, GError **error);
+
+/* For jobs: one ES10 command on the card the job holds. */
+typedef void (*EsimdEs10Func) (GBytes *response, const GError *error, gpointer user_data);
+void esimd_euicc_es10 (EsimdEuicc *euicc, GBytes *request, EsimdEs10Func func, gpointer user_data);
+
+/* For jobs: reads @what (EsimdRead bits) from the card into the cache. */
+void esimd_euicc_read (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback,
+                       gpointer user_data);
+gboolean esimd_euicc_read_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error);
+
+/* For jobs: make the modem re-read the card after an enable or disable, as configured. Marks
+ * the channel lost where the card resets. */
+void esimd_euicc_refresh_modem (EsimdEuicc *euicc, GAsyncReadyCallback callback,
+                                gpointer user_data);
+gboolean esimd_euicc_refresh_modem_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error);
+
+/* Cache queries. */
+LpaProfileInfo *esimd_euicc_find_profile (EsimdEuicc *euicc, const char *iccid);
+LpaProfileInfo *esimd_euicc_active_profile (EsimdEuicc *euicc);
+char *esimd_euicc_profile_path (EsimdEuicc *euicc, const char *iccid);
+LpaNotificationMetadata *esimd_euicc_find_notification (EsimdEuicc *euicc, guint32 seq);
+
+/* A delivery attempt failed: retry all pending notifications later, with back-off. */
+void esimd_euicc_notifications_failed (EsimdEuicc *euicc);
+void esimd_euicc_notifications_succeeded (EsimdEuicc *euicc);
+
+G_END_DECLS

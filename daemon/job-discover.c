@@ -1,0 +1,131 @@
+/* job-discover.c — Discover(): ES11 mutual authentication with an SM-DS, returning its events. */
+#include "job-discover.h"
+
+#include "bus-gvariant.h"
+
+#include "daemon.h"
+
+typedef struct
+{
+  char *smds_address;
+  LpaDiscovery *discovery;
+} DiscoverJob;
+
+static void
+discover_job_free (gpointer data)
+{
+  DiscoverJob *d = data;
+
+  g_clear_pointer (&d->discovery, lpa_discovery_free);
+  g_free (d->smds_address);
+  g_free (d);
+}
+
+static int
+discover_reply (EsimdJob *job, sd_bus_message *reply)
+{
+  g_autoptr (GVariant) events = g_variant_lookup_value (job->result, "events", NULL);
+
+  return esimd_bus_append_gvariant (reply, events);
+}
+
+static void
+on_discovered (gpointer user_data, GPtrArray *events, const GError *error)
+{
+  EsimdJob *job = user_data;
+  GVariantBuilder list, result;
+
+  if (error)
+    {
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  g_variant_builder_init (&list, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < events->len; i++)
+    {
+      LpaEventEntry *e = events->pdata[i];
+      GVariantBuilder entry;
+
+      g_variant_builder_init (&entry, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&entry, "{sv}", "event_id", g_variant_new_string (e->event_id));
+      g_variant_builder_add (&entry, "{sv}", "smdp_address",
+                             g_variant_new_string (e->rsp_server_address));
+      g_variant_builder_add_value (&list, g_variant_builder_end (&entry));
+    }
+  g_info ("eUICC %s: %u event(s) pending at the SM-DS", job->euicc->config->name, events->len);
+  g_variant_builder_init (&result, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&result, "{sv}", "events", g_variant_builder_end (&list));
+  esimd_job_complete (job, NULL, g_variant_builder_end (&result));
+}
+
+static void
+discover_run (EsimdJob *job)
+{
+  DiscoverJob *d = job->data;
+  EsimdEuicc *euicc = job->euicc;
+  g_autoptr (GError) error = NULL;
+  LpaDiscoveryParams params = {
+    .smds_address = d->smds_address ? d->smds_address : euicc->root_smds,
+    .imei = euicc->config->imei,
+    .euicc_info1 = euicc->info1 ? euicc->info1->raw : NULL,
+    .paths = esimd->config->es11_fallback ? LPA_DISCOVERY_PATHS_ES11_FIRST
+                                          : LPA_DISCOVERY_PATHS_ES11_ONLY,
+  };
+
+  esimd_job_set_stage (job, "authenticating", 0);
+  if (!params.smds_address || !*params.smds_address)
+    {
+      g_set_error (&error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                   "the eUICC has no root SM-DS address; give the smds_address option");
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  if (!euicc->http)
+    {
+      g_set_error (&error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
+                   "no server can be trusted: no CI certificate this eUICC trusts is installed");
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  d->discovery = lpa_discovery_new (&params, euicc->es10, &esimd_http_client_ops, euicc->http,
+                                    on_discovered, job, &error);
+  if (!d->discovery)
+    {
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  lpa_discovery_start (d->discovery);
+}
+
+static gboolean
+discover_cancel (EsimdJob *job, GError **error)
+{
+  DiscoverJob *d = job->data;
+
+  if (d->discovery)
+    lpa_discovery_cancel (d->discovery);
+  if (job->euicc->http)
+    esimd_http_client_cancel_all (job->euicc->http);
+  return TRUE;
+}
+
+static const EsimdJobOps discover_ops = {
+  .kind = "discover",
+  .action = "org.esim.download",
+  .needs_channel = TRUE,
+  .run = discover_run,
+  .cancel = discover_cancel,
+  .free_data = discover_job_free,
+};
+
+EsimdJob *
+esimd_job_discover_new (EsimdEuicc *euicc, const char *smds_address)
+{
+  DiscoverJob *d = g_new0 (DiscoverJob, 1);
+  EsimdJob *job;
+
+  d->smds_address = smds_address && *smds_address ? g_strdup (smds_address) : NULL;
+  job = esimd_job_new (euicc, &discover_ops, d);
+  job->reply = discover_reply;
+  return job;
+}

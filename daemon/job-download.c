@@ -1,0 +1,418 @@
+/* job-download.c — Download(): argument checks, the liblpa download, then nickname and enable. */
+#include "job-download.h"
+
+#include "bus-errors.h"
+#include "bus-manager.h"
+#include "daemon.h"
+#include "job-profile.h"
+#include "log.h"
+
+#include <string.h>
+
+typedef enum
+{
+  AFTER_NICKNAME,
+  AFTER_ENABLE,
+  AFTER_REFRESH,
+  AFTER_DONE,
+} AfterStep;
+
+typedef struct
+{
+  char *smdp_address;
+  char *matching_id;
+  char *smdp_oid;
+  char *confirmation_code; /* secret: never logged */
+  char *imei;
+  char *nickname;
+  gboolean enable;
+  gboolean confirm;
+
+  LpaDownload *download;
+  char *iccid;
+  AfterStep after;
+  GError *after_error; /* a nickname/enable failure after a successful install */
+} DownloadJob;
+
+static void
+download_job_free (gpointer data)
+{
+  DownloadJob *d = data;
+
+  g_clear_pointer (&d->download, lpa_download_free);
+  g_free (d->smdp_address);
+  g_free (d->matching_id);
+  g_free (d->smdp_oid);
+  if (d->confirmation_code)
+    memset (d->confirmation_code, 0, strlen (d->confirmation_code));
+  g_free (d->confirmation_code);
+  g_free (d->imei);
+  g_free (d->nickname);
+  g_free (d->iccid);
+  g_clear_error (&d->after_error);
+  g_free (d);
+}
+
+static const char *
+stage_name (LpaDownloadStage stage)
+{
+  switch (stage)
+    {
+    case LPA_DOWNLOAD_STAGE_AUTHENTICATING:
+      return "authenticating";
+    case LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION:
+      return "awaiting-confirmation";
+    case LPA_DOWNLOAD_STAGE_DOWNLOADING:
+      return "downloading";
+    case LPA_DOWNLOAD_STAGE_INSTALLING:
+      return "installing";
+    case LPA_DOWNLOAD_STAGE_CANCELLING:
+      return "cancelling";
+    case LPA_DOWNLOAD_STAGE_DONE:
+      return "";
+    }
+  return "";
+}
+
+/* Overall progress: authentication is quick, the BPP load is most of the time. */
+static double
+overall_progress (LpaDownloadStage stage, double progress)
+{
+  switch (stage)
+    {
+    case LPA_DOWNLOAD_STAGE_AUTHENTICATING:
+      return 0.05;
+    case LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION:
+      return 0.15;
+    case LPA_DOWNLOAD_STAGE_DOWNLOADING:
+      return 0.2;
+    case LPA_DOWNLOAD_STAGE_INSTALLING:
+      return 0.3 + 0.65 * CLAMP (progress, 0.0, 1.0);
+    default:
+      return progress;
+    }
+}
+
+static void
+finish (EsimdJob *job, const GError *error)
+{
+  DownloadJob *d = job->data;
+  g_autofree char *path = NULL;
+  GVariantBuilder b;
+
+  esimd_bus_emit_download_result (job->euicc, job, d->iccid, error);
+  if (error)
+    {
+      g_info ("eUICC %s: download from %s failed: %s", job->euicc->config->name, d->smdp_address,
+              error->message);
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  path = esimd_euicc_profile_path (job->euicc, d->iccid);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "iccid", g_variant_new_string (d->iccid));
+  g_variant_builder_add (&b, "{sv}", "path", g_variant_new_object_path (path));
+  g_info ("eUICC %s: profile %s installed from %s", job->euicc->config->name,
+          esimd_log_pd (d->iccid), d->smdp_address);
+  esimd_job_complete (job, NULL, g_variant_builder_end (&b));
+}
+
+static void after_install (EsimdJob *job);
+
+static void
+after_modem_refreshed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  g_autoptr (GError) error = NULL;
+
+  if (!esimd_euicc_refresh_modem_finish (job->euicc, res, &error))
+    g_warning ("eUICC %s: the modem did not re-read the card: %s", job->euicc->config->name,
+               error->message);
+  after_install (job);
+}
+
+static void
+after_command_done (GBytes *response, const GError *error, gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+  g_autoptr (GError) local = NULL;
+  gboolean ok = FALSE;
+
+  if (!error)
+    ok = d->after == AFTER_ENABLE ? lpa_es10c_parse_enable_profile (response, NULL, &local)
+                                  : lpa_es10c_parse_set_nickname (response, NULL, &local);
+  if (!ok && !d->after_error)
+    {
+      /* The profile is installed: the job still fails, so the caller learns the rest did not
+       * happen, and the message says the profile is there. */
+      d->after_error = g_error_copy (error ? error : local);
+      g_prefix_error (&d->after_error, "the profile is installed, but %s failed: ",
+                      d->after == AFTER_ENABLE ? "enabling it" : "setting its nickname");
+    }
+  if (ok && d->after == AFTER_ENABLE)
+    {
+      d->after = AFTER_REFRESH;
+      esimd_job_set_stage (job, "refreshing-modem", 0.98);
+      esimd_euicc_refresh_modem (job->euicc, after_modem_refreshed, job);
+      return;
+    }
+  d->after++;
+  after_install (job);
+}
+
+/* The optional steps after a successful install, each one ES10 command. */
+static void
+after_install (EsimdJob *job)
+{
+  DownloadJob *d = job->data;
+  g_autoptr (GBytes) request = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (d->after == AFTER_REFRESH)
+    d->after = AFTER_DONE;
+  if (d->after == AFTER_NICKNAME && !d->nickname)
+    d->after = AFTER_ENABLE;
+  if (d->after == AFTER_ENABLE && (!d->enable || d->after_error))
+    d->after = AFTER_DONE;
+  switch (d->after)
+    {
+    case AFTER_NICKNAME:
+      esimd_job_set_stage (job, "naming", 0.96);
+      request = lpa_es10c_set_nickname_request (d->iccid, d->nickname, &error);
+      break;
+    case AFTER_ENABLE:
+      {
+        LpaProfileId id = { .iccid = d->iccid };
+
+        esimd_job_set_stage (job, "enabling", 0.97);
+        request = lpa_es10c_enable_profile_request (
+            &id, job->euicc->config->refresh == ESIMD_REFRESH_FLAG, &error);
+        break;
+      }
+    default:
+      finish (job, d->after_error);
+      return;
+    }
+  if (!request)
+    {
+      after_command_done (NULL, error, job);
+      return;
+    }
+  esimd_euicc_es10 (job->euicc, request, after_command_done, job);
+}
+
+static void
+on_stage (gpointer user_data, LpaDownloadStage stage, double progress)
+{
+  EsimdJob *job = user_data;
+
+  esimd_job_set_stage (job, stage_name (stage), overall_progress (stage, progress));
+}
+
+static void
+on_awaiting_confirmation (gpointer user_data, const LpaProfileInfo *metadata)
+{
+  EsimdJob *job = user_data;
+  DownloadJob *d = job->data;
+
+  g_free (d->iccid);
+  d->iccid = g_strdup (metadata->iccid);
+  esimd_job_set_metadata (job, esimd_profile_to_variant (NULL, metadata));
+  esimd_job_set_state (job, ESIMD_JOB_AWAITING_CONFIRMATION);
+}
+
+static void
+on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *error)
+{
+  EsimdJob *job = user_data;
+  DownloadJob *d = job->data;
+
+  if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION)
+    esimd_job_set_state (job, ESIMD_JOB_RUNNING);
+  if (error)
+    {
+      finish (job, error);
+      return;
+    }
+  g_free (d->iccid);
+  d->iccid = g_strdup (result->iccid);
+  if (!job->metadata && result->metadata)
+    esimd_job_set_metadata (job, esimd_profile_to_variant (NULL, result->metadata));
+  d->after = AFTER_NICKNAME;
+  after_install (job);
+}
+
+static const LpaDownloadCallbacks download_callbacks = {
+  .stage = on_stage,
+  .awaiting_confirmation = on_awaiting_confirmation,
+  .finished = on_finished,
+};
+
+static void
+download_run (EsimdJob *job)
+{
+  DownloadJob *d = job->data;
+  EsimdEuicc *euicc = job->euicc;
+  g_autoptr (GError) error = NULL;
+  LpaDownloadParams params = {
+    .smdp_address = d->smdp_address,
+    .matching_id = d->matching_id,
+    .confirmation_code = d->confirmation_code,
+    .imei = d->imei,
+    .expected_smdp_oid = d->smdp_oid,
+    .confirm = d->confirm,
+    .euicc_info1 = euicc->info1 ? euicc->info1->raw : NULL,
+  };
+
+  esimd_job_set_stage (job, "authenticating", 0.01);
+  if (!euicc->http)
+    {
+      g_set_error (&error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
+                   "no server can be trusted: none of the CI certificates this eUICC trusts is "
+                   "installed (CiCertificateDirs) and the system CA store is not used");
+      finish (job, error);
+      return;
+    }
+  d->download = lpa_download_new (&params, euicc->es10, &esimd_http_client_ops, euicc->http,
+                                  &download_callbacks, job, &error);
+  if (!d->download)
+    {
+      finish (job, error);
+      return;
+    }
+  g_info ("eUICC %s: downloading from %s", euicc->config->name, d->smdp_address);
+  lpa_download_start (d->download);
+}
+
+static gboolean
+download_cancel (EsimdJob *job, GError **error)
+{
+  DownloadJob *d = job->data;
+
+  if (!d->download || d->after != AFTER_NICKNAME || lpa_download_loading_started (d->download))
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
+                   "the profile is already being installed; the download will complete");
+      return FALSE;
+    }
+  lpa_download_cancel (d->download, job->state == ESIMD_JOB_AWAITING_CONFIRMATION
+                                        ? LPA_CANCEL_END_USER_REJECTION
+                                        : LPA_CANCEL_POSTPONED);
+  /* Don't wait for a slow server to answer the request in flight. */
+  if (job->euicc->http)
+    esimd_http_client_cancel_all (job->euicc->http);
+  return TRUE;
+}
+
+static gboolean
+download_confirm (EsimdJob *job, GError **error)
+{
+  DownloadJob *d = job->data;
+
+  esimd_job_set_state (job, ESIMD_JOB_RUNNING);
+  lpa_download_confirm (d->download, TRUE);
+  return TRUE;
+}
+
+static const EsimdJobOps download_ops = {
+  .kind = "download",
+  .action = "org.esim.download",
+  .needs_channel = TRUE,
+  .reads = ESIMD_READ_PROFILES | ESIMD_READ_NOTIFICATIONS | ESIMD_READ_INFO2,
+  .run = download_run,
+  .cancel = download_cancel,
+  .confirm = download_confirm,
+  .free_data = download_job_free,
+};
+
+static gboolean
+is_imei (const char *s)
+{
+  if (strlen (s) != 15)
+    return FALSE;
+  for (; *s; s++)
+    if (!g_ascii_isdigit (*s))
+      return FALSE;
+  return TRUE;
+}
+
+EsimdJob *
+esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
+                        const char *confirmation_code, GVariant *options, GError **error)
+{
+  g_autoptr (LpaActivationCode) ac = NULL;
+  DownloadJob *d;
+  const char *smdp = NULL, *matching_id = NULL, *imei = NULL, *nickname = NULL;
+  gboolean enable = FALSE, confirm = FALSE;
+
+  g_variant_lookup (options, "smdp_address", "&s", &smdp);
+  g_variant_lookup (options, "matching_id", "&s", &matching_id);
+  g_variant_lookup (options, "imei", "&s", &imei);
+  g_variant_lookup (options, "nickname", "&s", &nickname);
+  g_variant_lookup (options, "enable", "b", &enable);
+  g_variant_lookup (options, "confirm", "b", &confirm);
+
+  if (*activation_code)
+    {
+      if (smdp || matching_id)
+        {
+          g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                       "give either an activation code or the smdp_address and matching_id "
+                       "options, not both");
+          return NULL;
+        }
+      ac = lpa_activation_code_parse (activation_code, error);
+      if (!ac)
+        return NULL;
+    }
+  else
+    {
+      if (!smdp && euicc->default_smdp && *euicc->default_smdp)
+        smdp = euicc->default_smdp;
+      if (!smdp || !lpa_host_name_is_valid (smdp))
+        {
+          g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ACTIVATION_CODE,
+                       smdp ? "\"%s\" is not an SM-DP+ address"
+                            : "no activation code, no smdp_address option and no default "
+                              "SM-DP+ address on the eUICC%s",
+                       smdp ? smdp : "");
+          return NULL;
+        }
+      for (const char *p = matching_id; p && *p; p++)
+        if (!g_ascii_isalnum (*p) && *p != '-')
+          {
+            g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                         "the matching_id option has characters outside A-Z a-z 0-9 and '-'");
+            return NULL;
+          }
+    }
+  if (ac && ac->cc_required && !*confirmation_code)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_CONFIRMATION_CODE_REQUIRED,
+                   "this activation code needs a confirmation code from the operator");
+      return NULL;
+    }
+  if (imei && !is_imei (imei))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT, "the IMEI must be 15 digits");
+      return NULL;
+    }
+  if (nickname && strlen (nickname) > 64)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                   "the nickname is %zu bytes long; at most 64 are allowed", strlen (nickname));
+      return NULL;
+    }
+
+  d = g_new0 (DownloadJob, 1);
+  d->smdp_address = g_strdup (ac ? ac->smdp_address : smdp);
+  d->matching_id = g_strdup (ac ? ac->matching_id : matching_id);
+  d->smdp_oid = g_strdup (ac ? ac->smdp_oid : NULL);
+  d->confirmation_code = *confirmation_code ? g_strdup (confirmation_code) : NULL;
+  d->imei = g_strdup (imei ? imei : euicc->config->imei);
+  d->nickname = nickname && *nickname ? g_strdup (nickname) : NULL;
+  d->enable = enable;
+  d->confirm = confirm;
+  return esimd_job_new (euicc, &download_ops, d);
+}

@@ -1,0 +1,15 @@
+/* job-euicc.h — jobs about the eUICC as a whole: refresh, memory reset, default SM-DP+,
+ * discarding a notification. */
+#pragma once
+
+#include "euicc.h"
+
+G_BEGIN_DECLS
+
+/* Reads everything. @internal: started by esimd (modem appeared), not by a caller. */
+EsimdJob *esimd_job_refresh_new (EsimdEuicc *euicc, gboolean internal);
+EsimdJob *esimd_job_reset_memory_new (EsimdEuicc *euicc, guint options);
+EsimdJob *esimd_job_set_default_smdp_new (EsimdEuicc *euicc, const char *address);
+EsimdJob *esimd_job_remove_notification_new (EsimdEuicc *euicc, guint32 seq);
+
+G_END_DECLS

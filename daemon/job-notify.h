@@ -1,0 +1,20 @@
+/* job-notify.h — delivering pending notifications (handleNotification), and their filters. */
+#pragma once
+
+#include "euicc.h"
+
+G_BEGIN_DECLS
+
+/* Keys ListNotifications and SendNotifications accept ("key:type"). */
+extern const char *const esimd_notification_filter_keys[];
+
+/* Checks the filter's values (operation name, ICCID); an sd-bus error return on failure. */
+int esimd_notification_filter_check (GVariant *filter, sd_bus_error *error);
+gboolean esimd_notification_matches (const LpaNotificationMetadata *n, GVariant *filter);
+
+/* Delivers the pending notifications @filter selects (NULL: all), in sequence order, each
+ * removed from the eUICC only after its server accepted it. @automatic: started by esimd after
+ * an operation or on a retry; failures then schedule the next retry with back-off. */
+EsimdJob *esimd_job_notify_new (EsimdEuicc *euicc, GVariant *filter, gboolean automatic);
+
+G_END_DECLS

@@ -1,0 +1,165 @@
+/* job-profile.c — EnableProfile, DisableProfile, DeleteProfile, SetNickname as queued jobs. */
+#include "job-profile.h"
+
+#include "log.h"
+
+typedef struct
+{
+  EsimdProfileOp op;
+  char *iccid;
+  char *nickname;
+} ProfileJob;
+
+static void
+profile_job_free (gpointer data)
+{
+  ProfileJob *p = data;
+
+  g_free (p->iccid);
+  g_free (p->nickname);
+  g_free (p);
+}
+
+static const char *
+op_name (EsimdProfileOp op)
+{
+  switch (op)
+    {
+    case ESIMD_PROFILE_ENABLE:
+      return "enable";
+    case ESIMD_PROFILE_DISABLE:
+      return "disable";
+    case ESIMD_PROFILE_DELETE:
+      return "delete";
+    case ESIMD_PROFILE_SET_NICKNAME:
+      return "set-nickname";
+    }
+  return "?";
+}
+
+static void
+modem_refreshed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  g_autoptr (GError) error = NULL;
+
+  /* The profile is switched whatever the modem made of the refresh: report that, and the
+   * cache read that follows shows the state the card is in. */
+  if (!esimd_euicc_refresh_modem_finish (job->euicc, res, &error))
+    g_warning ("eUICC %s: the modem did not re-read the card: %s", job->euicc->config->name,
+               error->message);
+  esimd_job_complete (job, NULL, NULL);
+}
+
+static void
+profile_done (GBytes *response, const GError *error, gpointer data)
+{
+  EsimdJob *job = data;
+  ProfileJob *p = job->data;
+  g_autoptr (GError) local = NULL;
+  gboolean ok = FALSE;
+
+  if (error)
+    {
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  switch (p->op)
+    {
+    case ESIMD_PROFILE_ENABLE:
+      ok = lpa_es10c_parse_enable_profile (response, NULL, &local);
+      break;
+    case ESIMD_PROFILE_DISABLE:
+      ok = lpa_es10c_parse_disable_profile (response, NULL, &local);
+      break;
+    case ESIMD_PROFILE_DELETE:
+      ok = lpa_es10c_parse_delete_profile (response, NULL, &local);
+      break;
+    case ESIMD_PROFILE_SET_NICKNAME:
+      ok = lpa_es10c_parse_set_nickname (response, NULL, &local);
+      break;
+    }
+  if (!ok)
+    {
+      g_info ("eUICC %s: %s %s refused: %s", job->euicc->config->name, op_name (p->op),
+              esimd_log_pd (p->iccid), local->message);
+      esimd_job_complete (job, local, NULL);
+      return;
+    }
+  g_info ("eUICC %s: %s %s done", job->euicc->config->name, op_name (p->op),
+          esimd_log_pd (p->iccid));
+  if (p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE)
+    {
+      esimd_job_set_stage (job, "refreshing-modem", 0);
+      esimd_euicc_refresh_modem (job->euicc, modem_refreshed, job);
+      return;
+    }
+  esimd_job_complete (job, NULL, NULL);
+}
+
+static void
+profile_run (EsimdJob *job)
+{
+  ProfileJob *p = job->data;
+  LpaProfileId id = { .iccid = p->iccid };
+  gboolean refresh_flag = job->euicc->config->refresh == ESIMD_REFRESH_FLAG;
+  g_autoptr (GBytes) request = NULL;
+  g_autoptr (GError) error = NULL;
+
+  esimd_job_set_stage (job, "running", 0);
+  switch (p->op)
+    {
+    case ESIMD_PROFILE_ENABLE:
+      request = lpa_es10c_enable_profile_request (&id, refresh_flag, &error);
+      break;
+    case ESIMD_PROFILE_DISABLE:
+      request = lpa_es10c_disable_profile_request (&id, refresh_flag, &error);
+      break;
+    case ESIMD_PROFILE_DELETE:
+      request = lpa_es10c_delete_profile_request (&id, &error);
+      break;
+    case ESIMD_PROFILE_SET_NICKNAME:
+      request = lpa_es10c_set_nickname_request (p->iccid, p->nickname, &error);
+      break;
+    }
+  if (!request)
+    {
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  esimd_euicc_es10 (job->euicc, request, profile_done, job);
+}
+
+#define PROFILE_JOB_OPS(name, kind_str, what)                                                      \
+  static const EsimdJobOps name = {                                                                \
+    .kind = kind_str,                                                                              \
+    .action = "org.esim.manage-profiles",                                                          \
+    .needs_channel = TRUE,                                                                         \
+    .reads = what,                                                                                 \
+    .run = profile_run,                                                                            \
+    .free_data = profile_job_free,                                                                 \
+  }
+
+PROFILE_JOB_OPS (enable_ops, "enable", ESIMD_READ_PROFILES | ESIMD_READ_NOTIFICATIONS);
+PROFILE_JOB_OPS (disable_ops, "disable", ESIMD_READ_PROFILES | ESIMD_READ_NOTIFICATIONS);
+PROFILE_JOB_OPS (delete_ops, "delete",
+                 ESIMD_READ_PROFILES | ESIMD_READ_NOTIFICATIONS | ESIMD_READ_INFO2);
+PROFILE_JOB_OPS (nickname_ops, "set-nickname", ESIMD_READ_PROFILES);
+
+EsimdJob *
+esimd_job_profile_new (EsimdEuicc *euicc, EsimdProfileOp op, const char *iccid,
+                       const char *nickname)
+{
+  static const EsimdJobOps *const ops[] = {
+    [ESIMD_PROFILE_ENABLE] = &enable_ops,
+    [ESIMD_PROFILE_DISABLE] = &disable_ops,
+    [ESIMD_PROFILE_DELETE] = &delete_ops,
+    [ESIMD_PROFILE_SET_NICKNAME] = &nickname_ops,
+  };
+  ProfileJob *p = g_new0 (ProfileJob, 1);
+
+  p->op = op;
+  p->iccid = g_strdup (iccid);
+  p->nickname = g_strdup (nickname);
+  return esimd_job_new (euicc, ops[op], p);
+}

@@ -1,0 +1,40 @@
+/* job-queue.h — one FIFO of jobs per eUICC: one job at a time holds the card. */
+#pragma once
+
+#include "job.h"
+
+G_BEGIN_DECLS
+
+typedef struct _EsimdJobQueue EsimdJobQueue;
+
+typedef void (*EsimdQueueStepDone) (EsimdJob *job, const GError *error);
+
+typedef struct
+{
+  /* Before a job runs: open the logical channel etc. Calls @done (error = job fails). */
+  void (*begin) (EsimdJob *job, EsimdQueueStepDone done);
+  /* After a job ended: refresh caches, close the channel, queue notification delivery.
+   * Calls @done (error ignored) when the next job may start. */
+  void (*end) (EsimdJob *job, EsimdQueueStepDone done);
+  /* The running job changed (NULL = idle). */
+  void (*current_changed) (gpointer user_data, EsimdJob *current);
+} EsimdJobQueueHooks;
+
+EsimdJobQueue *esimd_job_queue_new (const EsimdJobQueueHooks *hooks, gpointer user_data,
+                                    guint max_queued);
+void esimd_job_queue_free (EsimdJobQueue *queue);
+
+/* Takes a reference. Fails with ESIMD_ERROR_BUSY when the queue is full. */
+gboolean esimd_job_queue_push (EsimdJobQueue *queue, EsimdJob *job, GError **error);
+
+/* A queued job is removed and ends cancelled; a running one is asked to stop (its ops decide). */
+gboolean esimd_job_queue_cancel (EsimdJobQueue *queue, EsimdJob *job, GError **error);
+
+/* Every queued (not running) job ends with @error: the eUICC went away. */
+void esimd_job_queue_fail_queued (EsimdJobQueue *queue, const GError *error);
+
+EsimdJob *esimd_job_queue_current (EsimdJobQueue *queue);
+guint esimd_job_queue_length (EsimdJobQueue *queue);
+gboolean esimd_job_queue_has_kind (EsimdJobQueue *queue, const char *kind);
+
+G_END_DECLS

@@ -1,0 +1,139 @@
+/* job.c — a job's life: queued → running (→ awaiting-confirmation) → succeeded/failed/cancelled. */
+#include "job.h"
+
+#include "bus-job.h"
+#include "lpa-error.h"
+
+static guint next_job_id = 1;
+
+EsimdJob *
+esimd_job_new (EsimdEuicc *euicc, const EsimdJobOps *ops, gpointer data)
+{
+  EsimdJob *job = g_new0 (EsimdJob, 1);
+
+  job->ref_count = 1;
+  job->id = next_job_id++;
+  job->path = g_strdup_printf ("/org/esim/job/%u", job->id);
+  job->ops = ops;
+  job->data = data;
+  job->euicc = euicc;
+  job->state = ESIMD_JOB_QUEUED;
+  job->stage = g_strdup ("");
+  return job;
+}
+
+EsimdJob *
+esimd_job_ref (EsimdJob *job)
+{
+  job->ref_count++;
+  return job;
+}
+
+void
+esimd_job_unref (EsimdJob *job)
+{
+  if (!job || --job->ref_count > 0)
+    return;
+  if (job->ops->free_data && job->data)
+    job->ops->free_data (job->data);
+  g_clear_handle_id (&job->linger_id, g_source_remove);
+  g_free (job->path);
+  g_free (job->stage);
+  g_clear_pointer (&job->metadata, g_variant_unref);
+  g_clear_pointer (&job->result, g_variant_unref);
+  g_clear_error (&job->error);
+  g_clear_pointer (&job->request, sd_bus_message_unref);
+  g_clear_pointer (&job->track, sd_bus_track_unref);
+  g_free (job->owner);
+  g_free (job);
+}
+
+const char *
+esimd_job_state_to_string (EsimdJobState state)
+{
+  switch (state)
+    {
+    case ESIMD_JOB_QUEUED:
+      return "queued";
+    case ESIMD_JOB_RUNNING:
+      return "running";
+    case ESIMD_JOB_AWAITING_CONFIRMATION:
+      return "awaiting-confirmation";
+    case ESIMD_JOB_SUCCEEDED:
+      return "succeeded";
+    case ESIMD_JOB_FAILED:
+      return "failed";
+    case ESIMD_JOB_CANCELLED:
+      return "cancelled";
+    }
+  return "?";
+}
+
+gboolean
+esimd_job_is_finished (EsimdJob *job)
+{
+  return job->state >= ESIMD_JOB_SUCCEEDED;
+}
+
+void
+esimd_job_set_state (EsimdJob *job, EsimdJobState state)
+{
+  if (job->state == state)
+    return;
+  job->state = state;
+  esimd_bus_job_changed (job, "State");
+}
+
+void
+esimd_job_set_stage (EsimdJob *job, const char *stage, double progress)
+{
+  gboolean stage_changed = g_strcmp0 (job->stage, stage) != 0;
+  /* Progress is published in whole percents: finer steps would only flood the bus. */
+  gboolean progress_changed = (int) (progress * 100) != (int) (job->progress * 100);
+
+  if (stage_changed)
+    {
+      g_free (job->stage);
+      job->stage = g_strdup (stage);
+    }
+  job->progress = progress;
+  if (stage_changed && progress_changed)
+    esimd_bus_job_changed (job, "Stage", "Progress");
+  else if (stage_changed)
+    esimd_bus_job_changed (job, "Stage");
+  else if (progress_changed)
+    esimd_bus_job_changed (job, "Progress");
+}
+
+void
+esimd_job_set_metadata (EsimdJob *job, GVariant *metadata)
+{
+  g_clear_pointer (&job->metadata, g_variant_unref);
+  job->metadata = g_variant_ref_sink (metadata);
+  esimd_bus_job_changed (job, "ProfileMetadata");
+}
+
+void
+esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result)
+{
+  g_autoptr (EsimdJob) keep = esimd_job_ref (job);
+
+  g_return_if_fail (!esimd_job_is_finished (job));
+  if (result)
+    job->result = g_variant_ref_sink (result);
+  if (error)
+    job->error = g_error_copy (error);
+  g_free (job->stage);
+  job->stage = g_strdup ("");
+  if (!error)
+    job->state = ESIMD_JOB_SUCCEEDED;
+  else if (g_error_matches (error, LPA_ERROR, LPA_ERROR_CANCELLED))
+    job->state = ESIMD_JOB_CANCELLED;
+  else
+    job->state = ESIMD_JOB_FAILED;
+  if (!error && job->progress < 1.0 && job->progress > 0.0)
+    job->progress = 1.0;
+  esimd_bus_job_finished (job);
+  if (job->done)
+    job->done (job, job->done_data);
+}

@@ -1,0 +1,186 @@
+/* main.c — esimd's entry: options, configuration, the system bus, the eUICCs, shutdown. */
+#include "bus-job.h"
+#include "bus-manager.h"
+#include "bus-source.h"
+#include "daemon.h"
+#include "euicc.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdlib.h>
+
+#define SHUTDOWN_GRACE 30 /* seconds a running job gets to end cleanly on SIGTERM */
+
+EsimdDaemon *esimd;
+
+static GMainLoop *loop;
+static guint stopping_left;
+static int exit_status = EXIT_SUCCESS;
+
+static void
+on_bus_lost (int error, gpointer user_data)
+{
+  exit_status = EXIT_FAILURE;
+  g_main_loop_quit (loop);
+}
+
+static void
+euicc_stopped (GObject *source, GAsyncResult *res, gpointer data)
+{
+  if (--stopping_left == 0)
+    g_main_loop_quit (loop);
+}
+
+static gboolean
+shutdown_now (gpointer data)
+{
+  static gboolean started;
+
+  if (started)
+    return G_SOURCE_REMOVE;
+  started = TRUE;
+  stopping_left = esimd->euiccs->len;
+  if (stopping_left == 0)
+    {
+      g_main_loop_quit (loop);
+      return G_SOURCE_REMOVE;
+    }
+  for (guint i = 0; i < esimd->euiccs->len; i++)
+    esimd_euicc_stop (esimd->euiccs->pdata[i], SHUTDOWN_GRACE, euicc_stopped, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  g_info ("stopping (signal %d)", GPOINTER_TO_INT (data));
+  return shutdown_now (NULL);
+}
+
+static int
+setup_bus (GError **error)
+{
+  g_autoptr (sd_bus) bus = NULL;
+  GSource *source;
+  int r;
+
+  r = sd_bus_open_system_with_description (&bus, "esimd");
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                   "cannot connect to the system bus: %s", g_strerror (-r));
+      return r;
+    }
+  if ((r = esimd_bus_job_init (bus)) < 0 || (r = esimd_bus_manager_init (bus)) < 0 ||
+      (r = sd_bus_add_object_manager (bus, NULL, "/org/esim")) < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot register D-Bus objects: %s",
+                   g_strerror (-r));
+      return r;
+    }
+  r = sd_bus_request_name (bus, "org.esim", 0);
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                   "cannot own the name org.esim: %s (is another esimd running? only root may "
+                   "own it)",
+                   g_strerror (-r));
+      return r;
+    }
+  source = esimd_bus_source_new (bus, on_bus_lost, NULL);
+  g_source_attach (source, NULL);
+  g_source_unref (source);
+  esimd->bus = g_steal_pointer (&bus);
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *config_path = NULL;
+  gboolean debug = FALSE, personal = FALSE, version = FALSE;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      "Read the configuration from FILE (default " ESIMD_DEFAULT_CONFIG_FILE ")", "FILE" },
+    { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log debug messages", NULL },
+    { "log-personal-data", 0, 0, G_OPTION_ARG_NONE, &personal,
+      "Show EIDs and ICCIDs in the log (matching IDs and confirmation codes never are)", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (EsimdConfig) config = NULL;
+  EsimdDaemon daemon = { 0 };
+
+  setlocale (LC_ALL, "");
+  g_option_context_set_summary (ctx, "The eSIM manager: an SGP.22 Local Profile Assistant that "
+                                     "serves the org.esim API on the system bus.");
+  g_option_context_set_description (ctx, "See esimd(8), esimd.conf(5) and esimctl(1).");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("esimd: %s\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("esimd %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  esimd_log_init (debug);
+
+  if (config_path)
+    config = esimd_config_load (config_path, &error);
+  else if (g_file_test (ESIMD_DEFAULT_CONFIG_FILE, G_FILE_TEST_EXISTS))
+    config = esimd_config_load (ESIMD_DEFAULT_CONFIG_FILE, &error);
+  else
+    config = esimd_config_load_data ("", &error);
+  if (!config)
+    {
+      g_printerr ("esimd: %s\n", error->message);
+      return 1;
+    }
+  esimd_log_set_personal_data (personal || config->log_personal_data);
+  if (config->modems->len == 0)
+    g_warning ("no modem is configured: add a [Modem NAME] section to %s",
+               config_path ? config_path : ESIMD_DEFAULT_CONFIG_FILE);
+
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+  esimd = &daemon;
+  daemon.config = config;
+  daemon.euiccs = g_ptr_array_new ();
+  daemon.trust = esimd_trust_load (config->ci_dirs, &error);
+  daemon.http = esimd_http_new (config);
+  g_info ("%u eSIM CI certificate(s) trusted for TLS%s", esimd_trust_count (daemon.trust),
+          config->trust_system_cas ? ", plus the system CA store" : " (strict: CI only)");
+
+  loop = g_main_loop_new (NULL, FALSE);
+  if (setup_bus (&error) < 0)
+    {
+      g_printerr ("esimd: %s\n", error->message);
+      return 1;
+    }
+  for (guint i = 0; i < config->modems->len; i++)
+    g_ptr_array_add (daemon.euiccs, esimd_euicc_new (i, config->modems->pdata[i]));
+  for (guint i = 0; i < daemon.euiccs->len; i++)
+    esimd_euicc_start (daemon.euiccs->pdata[i]);
+
+  g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
+  g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
+  g_info ("esimd %s ready: %u eUICC(s)", PACKAGE_VERSION, daemon.euiccs->len);
+  g_main_loop_run (loop);
+
+  for (guint i = 0; i < daemon.euiccs->len; i++)
+    esimd_euicc_free (daemon.euiccs->pdata[i]);
+  g_ptr_array_unref (daemon.euiccs);
+  esimd_http_free (daemon.http);
+  esimd_trust_free (daemon.trust);
+  sd_bus_flush_close_unref (daemon.bus);
+  g_main_loop_unref (loop);
+  curl_global_cleanup ();
+  esimd = NULL;
+  return exit_status;
+}
