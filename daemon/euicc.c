@@ -658,6 +658,23 @@ static const EsimdJobQueueHooks queue_hooks = {
   .current_changed = queue_current_changed,
 };
 
+static void
+qmi_stopped (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdEuicc *euicc = data;
+
+  if (euicc->stop_task)
+    g_task_return_boolean (g_steal_pointer (&euicc->stop_task), TRUE);
+}
+
+/* The last step of stopping: the modem keeps no channel or client of ours. */
+static void
+stop_transport (EsimdEuicc *euicc)
+{
+  g_clear_handle_id (&euicc->stop_timeout_id, g_source_remove);
+  esimd_qmi_stop (euicc->qmi, qmi_stopped, euicc);
+}
+
 /* Between jobs: tell clients about notifications and start delivering them. */
 static void
 euicc_after_job (EsimdEuicc *euicc)
@@ -665,11 +682,7 @@ euicc_after_job (EsimdEuicc *euicc)
   if (euicc->stop_task)
     {
       if (!esimd_job_queue_current (euicc->queue))
-        {
-          g_clear_handle_id (&euicc->stop_timeout_id, g_source_remove);
-          esimd_qmi_stop (euicc->qmi, NULL, NULL);
-          g_task_return_boolean (g_steal_pointer (&euicc->stop_task), TRUE);
-        }
+        stop_transport (euicc);
       return;
     }
   if (!euicc->cache_valid)
@@ -842,9 +855,7 @@ stop_timeout (gpointer data)
 
   euicc->stop_timeout_id = 0;
   g_warning ("eUICC %s: the running job did not end in time; stopping anyway", euicc->config->name);
-  esimd_qmi_stop (euicc->qmi, NULL, NULL);
-  if (euicc->stop_task)
-    g_task_return_boolean (g_steal_pointer (&euicc->stop_task), TRUE);
+  stop_transport (euicc);
   return G_SOURCE_REMOVE;
 }
 
@@ -860,8 +871,7 @@ esimd_euicc_stop (EsimdEuicc *euicc, guint grace, GAsyncReadyCallback callback, 
   esimd_job_queue_fail_queued (euicc->queue, error);
   if (!current)
     {
-      esimd_qmi_stop (euicc->qmi, NULL, NULL);
-      g_task_return_boolean (g_steal_pointer (&euicc->stop_task), TRUE);
+      stop_transport (euicc);
       return;
     }
   if (current->ops->cancel)

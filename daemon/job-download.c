@@ -100,7 +100,6 @@ finish (EsimdJob *job, const GError *error)
   g_autofree char *path = NULL;
   GVariantBuilder b;
 
-  esimd_bus_emit_download_result (job->euicc, job, d->iccid, error);
   if (error)
     {
       g_info ("eUICC %s: download from %s failed: %s", job->euicc->config->name, d->smdp_address,
@@ -315,6 +314,14 @@ download_confirm (EsimdJob *job, GError **error)
   return TRUE;
 }
 
+static void
+download_published (EsimdJob *job)
+{
+  DownloadJob *d = job->data;
+
+  esimd_bus_emit_download_result (job->euicc, job, d ? d->iccid : NULL, job->error);
+}
+
 static const EsimdJobOps download_ops = {
   .kind = "download",
   .action = "org.esim.download",
@@ -323,6 +330,7 @@ static const EsimdJobOps download_ops = {
   .run = download_run,
   .cancel = download_cancel,
   .confirm = download_confirm,
+  .published = download_published,
   .free_data = download_job_free,
 };
 
@@ -352,6 +360,18 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   g_variant_lookup (options, "nickname", "&s", &nickname);
   g_variant_lookup (options, "enable", "b", &enable);
   g_variant_lookup (options, "confirm", "b", &confirm);
+
+  if (imei && !is_imei (imei))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT, "the IMEI must be 15 digits");
+      return NULL;
+    }
+  if (nickname && strlen (nickname) > 64)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                   "the nickname is %zu bytes long; at most 64 are allowed", strlen (nickname));
+      return NULL;
+    }
 
   if (*activation_code)
     {
@@ -393,18 +413,6 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
                    "this activation code needs a confirmation code from the operator");
       return NULL;
     }
-  if (imei && !is_imei (imei))
-    {
-      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT, "the IMEI must be 15 digits");
-      return NULL;
-    }
-  if (nickname && strlen (nickname) > 64)
-    {
-      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
-                   "the nickname is %zu bytes long; at most 64 are allowed", strlen (nickname));
-      return NULL;
-    }
-
   d = g_new0 (DownloadJob, 1);
   d->smdp_address = g_strdup (ac ? ac->smdp_address : smdp);
   d->matching_id = g_strdup (ac ? ac->matching_id : matching_id);

@@ -31,6 +31,7 @@ on_end_done (EsimdJob *job, const GError *error)
   EsimdJobQueue *queue = job->done_data;
 
   queue->ending = FALSE;
+  esimd_job_publish (job);
   set_current (queue, NULL);
   esimd_job_unref (job);
   kick (queue);
@@ -43,7 +44,11 @@ on_job_done (EsimdJob *job, gpointer user_data)
   EsimdJobQueue *queue = user_data;
 
   if (job != queue->current)
-    return; /* a queued job cancelled before it ran: nothing to clean up */
+    {
+      /* A queued job cancelled before it ran: nothing to read back. */
+      esimd_job_publish (job);
+      return;
+    }
   g_debug ("job %u (%s): %s%s%s", job->id, job->ops->kind, esimd_job_state_to_string (job->state),
            job->error ? ": " : "", job->error ? job->error->message : "");
   queue->ending = TRUE;

@@ -72,7 +72,7 @@ esimd_job_state_to_string (EsimdJobState state)
 gboolean
 esimd_job_is_finished (EsimdJob *job)
 {
-  return job->state >= ESIMD_JOB_SUCCEEDED;
+  return job->completed;
 }
 
 void
@@ -116,24 +116,32 @@ esimd_job_set_metadata (EsimdJob *job, GVariant *metadata)
 void
 esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result)
 {
-  g_autoptr (EsimdJob) keep = esimd_job_ref (job);
-
-  g_return_if_fail (!esimd_job_is_finished (job));
+  g_return_if_fail (!job->completed);
+  job->completed = TRUE;
   if (result)
     job->result = g_variant_ref_sink (result);
   if (error)
     job->error = g_error_copy (error);
+  if (job->done)
+    job->done (job, job->done_data);
+}
+
+void
+esimd_job_publish (EsimdJob *job)
+{
+  g_autoptr (EsimdJob) keep = esimd_job_ref (job);
+
   g_free (job->stage);
   job->stage = g_strdup ("");
-  if (!error)
+  if (!job->error)
     job->state = ESIMD_JOB_SUCCEEDED;
-  else if (g_error_matches (error, LPA_ERROR, LPA_ERROR_CANCELLED))
+  else if (g_error_matches (job->error, LPA_ERROR, LPA_ERROR_CANCELLED))
     job->state = ESIMD_JOB_CANCELLED;
   else
     job->state = ESIMD_JOB_FAILED;
-  if (!error && job->progress < 1.0 && job->progress > 0.0)
+  if (!job->error && job->progress > 0.0)
     job->progress = 1.0;
   esimd_bus_job_finished (job);
-  if (job->done)
-    job->done (job, job->done_data);
+  if (job->ops->published)
+    job->ops->published (job);
 }

@@ -32,6 +32,8 @@ typedef struct
   gboolean (*cancel) (EsimdJob *job, GError **error);
   /* The caller lets an awaiting-confirmation job go on. */
   gboolean (*confirm) (EsimdJob *job, GError **error);
+  /* The outcome has just been published (Finished emitted): kind-specific signals. */
+  void (*published) (EsimdJob *job);
   void (*free_data) (gpointer data);
 } EsimdJobOps;
 
@@ -48,6 +50,7 @@ struct _EsimdJob
   EsimdEuicc *euicc;
 
   EsimdJobState state;
+  gboolean completed; /* the outcome is known (it is published once the cache is read back) */
   char *stage;
   double progress;
   GVariant *metadata; /* a{sv} */
@@ -81,7 +84,12 @@ void esimd_job_set_stage (EsimdJob *job, const char *stage, double progress);
 void esimd_job_set_metadata (EsimdJob *job, GVariant *metadata);
 
 /* Ends the job: succeeded with @result (a{sv}, may be NULL) when @error is NULL, cancelled
- * when @error is LPA_ERROR_CANCELLED, failed otherwise. */
+ * when @error is LPA_ERROR_CANCELLED, failed otherwise. The outcome is kept until the queue has
+ * read back what the job changed, then published, so a client that hears of the end and reads
+ * right away sees the new state. */
 void esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result);
+
+/* Makes the outcome visible: final State, Finished, the method call's reply. */
+void esimd_job_publish (EsimdJob *job);
 
 G_END_DECLS

@@ -16,6 +16,7 @@
 EsimdDaemon *esimd;
 
 static GMainLoop *loop;
+static GSource *bus_source;
 static guint stopping_left;
 static int exit_status = EXIT_SUCCESS;
 
@@ -91,7 +92,7 @@ setup_bus (GError **error)
     }
   source = esimd_bus_source_new (bus, on_bus_lost, NULL);
   g_source_attach (source, NULL);
-  g_source_unref (source);
+  bus_source = source;
   esimd->bus = g_steal_pointer (&bus);
   return 0;
 }
@@ -178,6 +179,9 @@ main (int argc, char **argv)
   g_ptr_array_unref (daemon.euiccs);
   esimd_http_free (daemon.http);
   esimd_trust_free (daemon.trust);
+  /* The source holds the bus: take it off the loop before the connection goes. */
+  g_source_destroy (bus_source);
+  g_source_unref (bus_source);
   sd_bus_flush_close_unref (daemon.bus);
   g_main_loop_unref (loop);
   curl_global_cleanup ();
