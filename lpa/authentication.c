@@ -11,7 +11,6 @@
 
 struct _LpaAuthentication
 {
-  gint ref_count;
   gboolean abandoned;
   gboolean cancelled;
 
@@ -54,15 +53,12 @@ lpa_authentication_result_free (LpaAuthenticationResult *result)
 static LpaAuthentication *
 auth_ref (LpaAuthentication *self)
 {
-  self->ref_count++;
-  return self;
+  return g_rc_box_acquire (self);
 }
 
 static void
-auth_unref (LpaAuthentication *self)
+auth_clear (LpaAuthentication *self)
 {
-  if (--self->ref_count > 0)
-    return;
   lpa_es10_unref (self->es10);
   g_free (self->server_address);
   g_free (self->matching_id);
@@ -75,7 +71,12 @@ auth_unref (LpaAuthentication *self)
   g_clear_pointer (&self->challenge, g_bytes_unref);
   lpa_euicc_info1_free (self->info1);
   lpa_initiate_authentication_response_free (self->init);
-  g_free (self);
+}
+
+static void
+auth_unref (LpaAuthentication *self)
+{
+  g_rc_box_release_full (self, (GDestroyNotify) auth_clear);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaAuthentication, auth_unref)
@@ -88,8 +89,7 @@ lpa_authentication_new (const LpaAuthenticationParams *params, LpaEs10 *es10,
   LpaAuthentication *self;
 
   g_return_val_if_fail (params->n_paths > 0, NULL);
-  self = g_new0 (LpaAuthentication, 1);
-  self->ref_count = 1;
+  self = g_rc_box_new0 (LpaAuthentication);
   self->es10 = lpa_es10_ref (es10);
   self->http = http;
   self->http_self = http_self;
@@ -175,6 +175,20 @@ proceed (LpaAuthentication *self)
   return TRUE;
 }
 
+/* The start of each completion: FALSE when abandoned or the step failed (then reported). */
+static gboolean
+step_done (LpaAuthentication *self, const GError *error)
+{
+  if (self->abandoned)
+    return FALSE;
+  if (error)
+    {
+      deliver (self, NULL, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Sends an ES10 request; a request the channel cannot carry fails the procedure. */
 static void
 es10_call (LpaAuthentication *self, GBytes *request, LpaEs10Callback callback)
@@ -221,13 +235,8 @@ on_challenge (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (LpaAuthentication) self = user_data;
   g_autoptr (GError) local = NULL;
 
-  if (self->abandoned)
+  if (!step_done (self, error))
     return;
-  if (error)
-    {
-      deliver (self, NULL, error);
-      return;
-    }
   if (!(self->challenge = lpa_es10b_parse_euicc_challenge (response, &local)))
     {
       deliver (self, NULL, local);
@@ -255,13 +264,8 @@ on_info1 (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (LpaAuthentication) self = user_data;
   g_autoptr (GError) local = NULL;
 
-  if (self->abandoned)
+  if (!step_done (self, error))
     return;
-  if (error)
-    {
-      deliver (self, NULL, error);
-      return;
-    }
   if (!(self->info1 = lpa_euicc_info1_parse (response, &local)))
     {
       deliver (self, NULL, local);
@@ -339,13 +343,8 @@ on_initiate (guint status, GBytes *body, const GError *error, gpointer user_data
   const char *function;
   LpaCtxParams1 ctx_params = { 0 };
 
-  if (self->abandoned)
+  if (!step_done (self, error))
     return;
-  if (error)
-    {
-      deliver (self, NULL, error);
-      return;
-    }
   if (status == 404 && self->path_index + 1 < self->n_paths)
     {
       self->path_index++;
@@ -386,13 +385,8 @@ on_authenticate_server (GBytes *response, const GError *error, gpointer user_dat
   LpaAuthenticationResult *result;
   LpaSignedResponse *parsed;
 
-  if (self->abandoned)
+  if (!step_done (self, error))
     return;
-  if (error)
-    {
-      deliver (self, NULL, error);
-      return;
-    }
   if (!(parsed = lpa_es10b_parse_authenticate_server (response, &local)))
     {
       deliver (self, NULL, local);

@@ -165,6 +165,28 @@ lpa_der_get_child (const LpaTlv *parent, guint32 tag, LpaTlv *out, GError **erro
   return TRUE;
 }
 
+GPtrArray *
+lpa_der_parse_list (GBytes *base, const LpaTlv *parent, LpaDerItemParser parse,
+                    GDestroyNotify free_item, GError **error)
+{
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (free_item);
+  LpaDerReader reader;
+  LpaTlv item;
+
+  if (!lpa_der_expect_constructed (parent, error))
+    return NULL;
+  lpa_der_reader_init_children (&reader, parent);
+  while (!lpa_der_reader_at_end (&reader))
+    {
+      gpointer parsed;
+
+      if (!lpa_der_reader_next (&reader, &item, error) || !(parsed = parse (base, &item, error)))
+        return NULL;
+      g_ptr_array_add (items, parsed);
+    }
+  return g_steal_pointer (&items);
+}
+
 static gboolean
 bad_value (GError **error, const LpaTlv *tlv, const char *what)
 {

@@ -60,6 +60,12 @@ gboolean lpa_der_find_child (const LpaTlv *parent, guint32 tag, LpaTlv *out, gbo
 /* As lpa_der_find_child, but a missing child is an error too (LPA_ERROR_MALFORMED). */
 gboolean lpa_der_get_child (const LpaTlv *parent, guint32 tag, LpaTlv *out, GError **error);
 
+/* A SEQUENCE OF: each child of @parent (read from @base) goes through @parse, whose results are
+ * collected in order (freed with @free_item). The first failure ends it with that error. */
+typedef gpointer (*LpaDerItemParser) (GBytes *base, const LpaTlv *item, GError **error);
+GPtrArray *lpa_der_parse_list (GBytes *base, const LpaTlv *parent, LpaDerItemParser parse,
+                               GDestroyNotify free_item, GError **error);
+
 /* Checks that a TLV is primitive or constructed as expected. */
 gboolean lpa_der_expect_primitive (const LpaTlv *tlv, GError **error);
 gboolean lpa_der_expect_constructed (const LpaTlv *tlv, GError **error);

@@ -12,7 +12,6 @@ static const LpaInitiatePath es9p_initiate = { LPA_ES9P_INITIATE_AUTHENTICATION,
 
 struct _LpaDiscovery
 {
-  gint ref_count;
   gboolean abandoned;
   gboolean started;
   gboolean cancel_requested;
@@ -42,15 +41,12 @@ struct _LpaDiscovery
 static LpaDiscovery *
 discovery_ref (LpaDiscovery *self)
 {
-  self->ref_count++;
-  return self;
+  return g_rc_box_acquire (self);
 }
 
 static void
-discovery_unref (LpaDiscovery *self)
+discovery_clear (LpaDiscovery *self)
 {
-  if (--self->ref_count > 0)
-    return;
   lpa_authentication_free (self->auth);
   lpa_es10_unref (self->es10);
   g_free (self->smds_address);
@@ -59,7 +55,12 @@ discovery_unref (LpaDiscovery *self)
   g_free (self->transaction_id);
   g_clear_pointer (&self->authenticate_server_response, g_bytes_unref);
   g_clear_error (&self->euicc_error);
-  g_free (self);
+}
+
+static void
+discovery_unref (LpaDiscovery *self)
+{
+  g_rc_box_release_full (self, (GDestroyNotify) discovery_clear);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaDiscovery, discovery_unref)
@@ -84,8 +85,7 @@ lpa_discovery_new (const LpaDiscoveryParams *params, LpaEs10 *es10, const LpaHtt
       if (!lpa_imei_to_bcd (params->imei, bcd, error))
         return NULL;
     }
-  self = g_new0 (LpaDiscovery, 1);
-  self->ref_count = 1;
+  self = g_rc_box_new0 (LpaDiscovery);
   self->es10 = lpa_es10_ref (es10);
   self->http = http;
   self->http_self = http_self;

@@ -28,7 +28,6 @@ typedef enum
 
 struct _LpaDownload
 {
-  gint ref_count;
   gboolean abandoned;
   State state;
 
@@ -110,15 +109,12 @@ lpa_download_result_free (LpaDownloadResult *result)
 static LpaDownload *
 dl_ref (LpaDownload *self)
 {
-  self->ref_count++;
-  return self;
+  return g_rc_box_acquire (self);
 }
 
 static void
-dl_unref (LpaDownload *self)
+dl_clear (LpaDownload *self)
 {
-  if (--self->ref_count > 0)
-    return;
   lpa_authentication_free (self->auth);
   lpa_es10_unref (self->es10);
   g_free (self->smdp_address);
@@ -136,7 +132,12 @@ dl_unref (LpaDownload *self)
   g_clear_pointer (&self->prepare_request, g_bytes_unref);
   g_clear_pointer (&self->segments, g_ptr_array_unref);
   g_clear_error (&self->original_error);
-  g_free (self);
+}
+
+static void
+dl_unref (LpaDownload *self)
+{
+  g_rc_box_release_full (self, (GDestroyNotify) dl_clear);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaDownload, dl_unref)
@@ -169,8 +170,7 @@ lpa_download_new (const LpaDownloadParams *params, LpaEs10 *es10, const LpaHttpO
       return NULL;
     }
 
-  self = g_new0 (LpaDownload, 1);
-  self->ref_count = 1;
+  self = g_rc_box_new0 (LpaDownload);
   self->es10 = lpa_es10_ref (es10);
   self->http = http;
   self->http_self = http_self;
@@ -345,6 +345,21 @@ cancelled (LpaDownload *self)
   return TRUE;
 }
 
+/* The start of each completion: FALSE when the download was freed or the step failed (the
+ * failure is then handled). */
+static gboolean
+step_done (LpaDownload *self, const GError *error)
+{
+  if (self->abandoned)
+    return FALSE;
+  if (error)
+    {
+      fail (self, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 es10_call (LpaDownload *self, GBytes *request, LpaEs10Callback callback)
 {
@@ -477,11 +492,8 @@ on_authenticate_client (guint status, GBytes *body, const GError *error, gpointe
       finish (self, NULL, self->euicc_error);
       return;
     }
-  if (error)
-    {
-      fail (self, error);
-      return;
-    }
+  if (!step_done (self, error))
+    return;
   if (cancelled (self))
     return;
   if (!(self->client = lpa_es9p_parse_authenticate_client (status, body, &local)))
@@ -531,13 +543,8 @@ on_rat (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (GError) local = NULL;
   g_autoptr (GPtrArray) rat = NULL;
 
-  if (self->abandoned)
+  if (!step_done (self, error))
     return;
-  if (error)
-    {
-      fail (self, error);
-      return;
-    }
   if (!(rat = lpa_es10b_parse_rat (response, &local)))
     {
       fail (self, local);
@@ -579,13 +586,8 @@ on_prepare_download (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (LpaSignedResponse) parsed = NULL;
   g_autoptr (GBytes) body = NULL;
 
-  if (self->abandoned)
+  if (!step_done (self, error))
     return;
-  if (error)
-    {
-      fail (self, error);
-      return;
-    }
   if (!(parsed = lpa_es10b_parse_prepare_download (response, &local)))
     {
       fail (self, local);
@@ -648,11 +650,8 @@ on_bound_profile_package (guint status, GBytes *body, const GError *error, gpoin
       cancel_session (self, LPA_CANCEL_UNDEFINED_REASON, FALSE, self->euicc_error);
       return;
     }
-  if (error)
-    {
-      fail (self, error);
-      return;
-    }
+  if (!step_done (self, error))
+    return;
   if (cancelled (self))
     return;
   if (!(bpp = lpa_es9p_parse_get_bound_profile_package (status, body, &local)))

@@ -298,6 +298,46 @@ lpa_es10_parse_result (GBytes *response, guint32 tag, LpaEs10Function function, 
   return lpa_es10_result_check (function, value, error);
 }
 
+GPtrArray *
+lpa_es10_parse_list (GBytes *response, guint32 tag, LpaEs10Function function, gint empty_code,
+                     LpaDerItemParser parse, GDestroyNotify free_item, GError **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (response, &len);
+  LpaTlv outer, choice;
+  LpaDerReader reader;
+  GPtrArray *items;
+  gint32 code;
+
+  if (!lpa_der_parse_expect (data, len, tag, &outer, error) ||
+      !lpa_der_expect_constructed (&outer, error))
+    goto malformed;
+  lpa_der_reader_init_children (&reader, &outer);
+  if (!lpa_der_reader_next (&reader, &choice, error))
+    goto malformed;
+  if (choice.tag == 0x81)
+    {
+      if (!lpa_der_get_int (&choice, &code, error))
+        goto malformed;
+      if (code == empty_code)
+        return g_ptr_array_new_with_free_func (free_item);
+      lpa_es10_result_check (function, code, error);
+      return NULL;
+    }
+  if (choice.tag != 0xA0)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "neither a list nor an error (%02X)",
+                   choice.tag);
+      goto malformed;
+    }
+  if ((items = lpa_der_parse_list (response, &choice, parse, free_item, error)))
+    return items;
+
+malformed:
+  g_prefix_error (error, "%s response: ", lpa_es10_function_name (function));
+  return NULL;
+}
+
 GBytes *
 lpa_es10_empty_request (guint32 tag)
 {

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "der.h"
+
 G_BEGIN_DECLS
 
 /* The ES10 functions whose responses carry a result or error code. */
@@ -196,6 +198,14 @@ const char *lpa_install_error_reason_name (LpaInstallErrorReason reason);
  * success; FALSE with the error lpa_es10_result_check() gives for a failure code, or
  * LPA_ERROR_MALFORMED. *@code (may be NULL) gets the code, or -1 if there was none. */
 gboolean lpa_es10_parse_result (GBytes *response, guint32 tag, LpaEs10Function function, gint *code,
+                                GError **error);
+
+/* Decodes the ES10 responses shaped `<tag> { A0 { items… } | 81 error }` (GetProfilesInfo,
+ * ListNotification, RetrieveNotificationsList): the items through @parse, or NULL with the error
+ * result mapped by lpa_es10_result_check() or LPA_ERROR_MALFORMED (prefixed with the function).
+ * The error code @empty_code (-1 for none) reads as an empty list. */
+GPtrArray *lpa_es10_parse_list (GBytes *response, guint32 tag, LpaEs10Function function,
+                                gint empty_code, LpaDerItemParser parse, GDestroyNotify free_item,
                                 GError **error);
 
 /* The request `<tag> 00` of the ES10 functions without parameters. */

@@ -446,65 +446,17 @@ lpa_es10b_list_notification_request (guint events)
   return lpa_der_writer_finish (&w);
 }
 
-/* The `<tag> { A0 { items… } | 81 code }` shape of ListNotification and
- * RetrieveNotificationsList. On the error alternative, sets *@code and leaves @list unset. */
-static gboolean
-parse_list_or_error (GBytes *response, guint32 tag, LpaTlv *list, gint *code, GError **error)
+static gpointer
+parse_metadata_item (GBytes *base, const LpaTlv *item, GError **error)
 {
-  LpaTlv outer, choice;
-  LpaDerReader reader;
-  gint32 value;
-
-  *code = -1;
-  if (!parse_top (response, tag, &outer, error))
-    return FALSE;
-  lpa_der_reader_init_children (&reader, &outer);
-  if (!lpa_der_reader_next (&reader, &choice, error))
-    return FALSE;
-  if (choice.tag == 0x81)
-    {
-      if (!lpa_der_get_int (&choice, &value, error))
-        return FALSE;
-      *code = value;
-      return TRUE;
-    }
-  if (choice.tag != 0xA0)
-    return malformed (error, "neither a list nor an error");
-  *list = choice;
-  return TRUE;
+  return lpa_notification_metadata_parse (item, error);
 }
 
 GPtrArray *
 lpa_es10b_parse_list_notification (GBytes *response, GError **error)
 {
-  g_autoptr (GPtrArray) out =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_notification_metadata_free);
-  LpaTlv list, item;
-  LpaDerReader reader;
-  gint code;
-
-  if (!parse_list_or_error (response, 0xBF28, &list, &code, error))
-    goto fail;
-  if (code >= 0)
-    {
-      lpa_es10_result_check (LPA_ES10_LIST_NOTIFICATION, code, error);
-      return NULL;
-    }
-  lpa_der_reader_init_children (&reader, &list);
-  while (!lpa_der_reader_at_end (&reader))
-    {
-      LpaNotificationMetadata *metadata;
-
-      if (!lpa_der_reader_next (&reader, &item, error) ||
-          !(metadata = lpa_notification_metadata_parse (&item, error)))
-        goto fail;
-      g_ptr_array_add (out, metadata);
-    }
-  return g_steal_pointer (&out);
-
-fail:
-  g_prefix_error (error, "ListNotification response: ");
-  return NULL;
+  return lpa_es10_parse_list (response, 0xBF28, LPA_ES10_LIST_NOTIFICATION, -1, parse_metadata_item,
+                              (GDestroyNotify) lpa_notification_metadata_free, error);
 }
 
 GBytes *
@@ -553,7 +505,7 @@ lpa_pending_notification_free (LpaPendingNotification *notification)
   g_free (notification);
 }
 
-static LpaPendingNotification *
+static gpointer
 parse_pending_notification (GBytes *base, const LpaTlv *tlv, GError **error)
 {
   g_autoptr (LpaPendingNotification) out = g_new0 (LpaPendingNotification, 1);
@@ -584,36 +536,11 @@ parse_pending_notification (GBytes *base, const LpaTlv *tlv, GError **error)
 GPtrArray *
 lpa_es10b_parse_retrieve_notifications (GBytes *response, GError **error)
 {
-  g_autoptr (GPtrArray) out =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_pending_notification_free);
-  LpaTlv list, item;
-  LpaDerReader reader;
-  gint code;
-
-  if (!parse_list_or_error (response, 0xBF2B, &list, &code, error))
-    goto fail;
-  if (code == LPA_RETRIEVE_NOTIFICATIONS_NO_RESULT_AVAILABLE)
-    return g_steal_pointer (&out);
-  if (code >= 0)
-    {
-      lpa_es10_result_check (LPA_ES10_RETRIEVE_NOTIFICATIONS_LIST, code, error);
-      return NULL;
-    }
-  lpa_der_reader_init_children (&reader, &list);
-  while (!lpa_der_reader_at_end (&reader))
-    {
-      LpaPendingNotification *notification;
-
-      if (!lpa_der_reader_next (&reader, &item, error) ||
-          !(notification = parse_pending_notification (response, &item, error)))
-        goto fail;
-      g_ptr_array_add (out, notification);
-    }
-  return g_steal_pointer (&out);
-
-fail:
-  g_prefix_error (error, "RetrieveNotificationsList response: ");
-  return NULL;
+  /* noResultAvailable is an empty list, as AOSP reads it. */
+  return lpa_es10_parse_list (response, 0xBF2B, LPA_ES10_RETRIEVE_NOTIFICATIONS_LIST,
+                              LPA_RETRIEVE_NOTIFICATIONS_NO_RESULT_AVAILABLE,
+                              parse_pending_notification,
+                              (GDestroyNotify) lpa_pending_notification_free, error);
 }
 
 GBytes *
@@ -763,12 +690,19 @@ lpa_es10b_get_rat_request (void)
   return lpa_es10_empty_request (0xBF43);
 }
 
-static LpaPprRule *
+static gpointer
+parse_operator_item (GBytes *base, const LpaTlv *item, GError **error)
+{
+  if (item->tag != 0x30)
+    return malformed_null (error, "OperatorId expected");
+  return lpa_operator_id_parse (base, item, error);
+}
+
+static gpointer
 parse_ppr_rule (GBytes *base, const LpaTlv *tlv, GError **error)
 {
   g_autoptr (LpaPprRule) rule = g_new0 (LpaPprRule, 1);
-  LpaTlv ids, operators, flags, op;
-  LpaDerReader reader;
+  LpaTlv ids, operators, flags;
 
   if (tlv->tag != 0x30 || !tlv->constructed)
     return malformed_null (error, "ProfilePolicyAuthorisationRule expected");
@@ -776,31 +710,18 @@ parse_ppr_rule (GBytes *base, const LpaTlv *tlv, GError **error)
       !lpa_der_get_bits (&ids, &rule->ppr_ids, error) ||
       !lpa_der_get_child (tlv, 0xA1, &operators, error) ||
       !lpa_der_get_child (tlv, 0x82, &flags, error) ||
-      !lpa_der_get_bits (&flags, &rule->flags, error))
+      !lpa_der_get_bits (&flags, &rule->flags, error) ||
+      !(rule->allowed_operators = lpa_der_parse_list (
+            base, &operators, parse_operator_item, (GDestroyNotify) lpa_operator_id_free, error)))
     return NULL;
-  rule->allowed_operators = g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_operator_id_free);
-  lpa_der_reader_init_children (&reader, &operators);
-  while (!lpa_der_reader_at_end (&reader))
-    {
-      LpaOperatorId *operator_id;
-
-      if (!lpa_der_reader_next (&reader, &op, error))
-        return NULL;
-      if (op.tag != 0x30)
-        return malformed_null (error, "OperatorId expected");
-      if (!(operator_id = lpa_operator_id_parse (base, &op, error)))
-        return NULL;
-      g_ptr_array_add (rule->allowed_operators, operator_id);
-    }
   return g_steal_pointer (&rule);
 }
 
 GPtrArray *
 lpa_es10b_parse_rat (GBytes *response, GError **error)
 {
-  g_autoptr (GPtrArray) rat = g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_ppr_rule_free);
-  LpaTlv outer, table, item;
-  LpaDerReader reader;
+  GPtrArray *rat;
+  LpaTlv outer, table;
   gboolean found;
 
   if (!parse_top (response, 0xBF43, &outer, error) ||
@@ -808,18 +729,10 @@ lpa_es10b_parse_rat (GBytes *response, GError **error)
     goto fail;
   /* An eUICC without rules may leave the table out altogether. */
   if (!found)
-    return g_steal_pointer (&rat);
-  lpa_der_reader_init_children (&reader, &table);
-  while (!lpa_der_reader_at_end (&reader))
-    {
-      LpaPprRule *rule;
-
-      if (!lpa_der_reader_next (&reader, &item, error) ||
-          !(rule = parse_ppr_rule (response, &item, error)))
-        goto fail;
-      g_ptr_array_add (rat, rule);
-    }
-  return g_steal_pointer (&rat);
+    return g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_ppr_rule_free);
+  if ((rat = lpa_der_parse_list (response, &table, parse_ppr_rule,
+                                 (GDestroyNotify) lpa_ppr_rule_free, error)))
+    return rat;
 
 fail:
   g_prefix_error (error, "GetRAT response: ");

@@ -144,57 +144,23 @@ lpa_es10c_get_profiles_info_request (const LpaProfileSearch *search, const guint
   return lpa_der_writer_finish (&w);
 }
 
+static gpointer
+parse_profile_item (GBytes *base, const LpaTlv *item, GError **error)
+{
+  if (item->tag != 0xE3)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "ProfileInfo expected, found %02X",
+                   item->tag);
+      return NULL;
+    }
+  return lpa_profile_info_parse_tlv (base, item, FALSE, error);
+}
+
 GPtrArray *
 lpa_es10c_parse_profiles_info (GBytes *response, GError **error)
 {
-  g_autoptr (GPtrArray) profiles =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_profile_info_free);
-  gsize len;
-  const guint8 *data = g_bytes_get_data (response, &len);
-  LpaDerReader reader;
-  LpaTlv outer, choice, item;
-  gint32 code;
-
-  if (!lpa_der_parse_expect (data, len, 0xBF2D, &outer, error) ||
-      !lpa_der_expect_constructed (&outer, error))
-    goto malformed;
-  lpa_der_reader_init_children (&reader, &outer);
-  if (!lpa_der_reader_next (&reader, &choice, error))
-    goto malformed;
-  if (choice.tag == 0x81)
-    {
-      if (!lpa_der_get_int (&choice, &code, error))
-        goto malformed;
-      lpa_es10_result_check (LPA_ES10_GET_PROFILES_INFO, code, error);
-      return NULL;
-    }
-  if (choice.tag != 0xA0)
-    {
-      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "unexpected tag %02X", choice.tag);
-      goto malformed;
-    }
-  lpa_der_reader_init_children (&reader, &choice);
-  while (!lpa_der_reader_at_end (&reader))
-    {
-      LpaProfileInfo *info;
-
-      if (!lpa_der_reader_next (&reader, &item, error))
-        goto malformed;
-      if (item.tag != 0xE3)
-        {
-          g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "ProfileInfo expected, found %02X",
-                       item.tag);
-          goto malformed;
-        }
-      if (!(info = lpa_profile_info_parse_tlv (response, &item, FALSE, error)))
-        goto malformed;
-      g_ptr_array_add (profiles, info);
-    }
-  return g_steal_pointer (&profiles);
-
-malformed:
-  g_prefix_error (error, "GetProfilesInfo response: ");
-  return NULL;
+  return lpa_es10_parse_list (response, 0xBF2D, LPA_ES10_GET_PROFILES_INFO, -1, parse_profile_item,
+                              (GDestroyNotify) lpa_profile_info_free, error);
 }
 
 static GBytes *

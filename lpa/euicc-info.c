@@ -57,29 +57,22 @@ lpa_version_parse (const LpaTlv *tlv, GError **error)
   return g_strdup_printf ("%u.%u.%u", tlv->value[0], tlv->value[1], tlv->value[2]);
 }
 
-/* SEQUENCE OF SubjectKeyIdentifier: 04 TLVs. */
+/* One SubjectKeyIdentifier of a SEQUENCE OF: an 04 TLV. */
+static gpointer
+parse_pkid (GBytes *base, const LpaTlv *item, GError **error)
+{
+  if (item->tag != 0x04 || item->value_len == 0)
+    {
+      malformed (error, "CI public key identifier list", item->tag);
+      return NULL;
+    }
+  return lpa_der_value_bytes (base, item);
+}
+
 static GPtrArray *
 parse_pkid_list (GBytes *base, const LpaTlv *tlv, GError **error)
 {
-  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  LpaDerReader reader;
-  LpaTlv item;
-
-  if (!lpa_der_expect_constructed (tlv, error))
-    return NULL;
-  lpa_der_reader_init_children (&reader, tlv);
-  while (!lpa_der_reader_at_end (&reader))
-    {
-      if (!lpa_der_reader_next (&reader, &item, error))
-        return NULL;
-      if (item.tag != 0x04 || item.value_len == 0)
-        {
-          malformed (error, "CI public key identifier list", item.tag);
-          return NULL;
-        }
-      g_ptr_array_add (list, lpa_der_value_bytes (base, &item));
-    }
-  return g_steal_pointer (&list);
+  return lpa_der_parse_list (base, tlv, parse_pkid, (GDestroyNotify) g_bytes_unref, error);
 }
 
 gboolean

@@ -7,7 +7,6 @@
 
 struct _LpaNotificationDelivery
 {
-  gint ref_count;
   gboolean abandoned;
   guint32 seq;
   LpaEs10 *es10;
@@ -36,18 +35,20 @@ lpa_notification_outcome_name (LpaNotificationOutcome outcome)
 static LpaNotificationDelivery *
 delivery_ref (LpaNotificationDelivery *self)
 {
-  self->ref_count++;
-  return self;
+  return g_rc_box_acquire (self);
+}
+
+static void
+delivery_clear (LpaNotificationDelivery *self)
+{
+  lpa_es10_unref (self->es10);
+  lpa_pending_notification_free (self->notification);
 }
 
 static void
 delivery_unref (LpaNotificationDelivery *self)
 {
-  if (--self->ref_count > 0)
-    return;
-  lpa_es10_unref (self->es10);
-  lpa_pending_notification_free (self->notification);
-  g_free (self);
+  g_rc_box_release_full (self, (GDestroyNotify) delivery_clear);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaNotificationDelivery, delivery_unref)
@@ -57,9 +58,8 @@ lpa_notification_delivery_new (guint32 seq, LpaEs10 *es10, const LpaHttpOps *htt
                                gpointer http_self, LpaNotificationDeliveryCallback callback,
                                gpointer user_data)
 {
-  LpaNotificationDelivery *self = g_new0 (LpaNotificationDelivery, 1);
+  LpaNotificationDelivery *self = g_rc_box_new0 (LpaNotificationDelivery);
 
-  self->ref_count = 1;
   self->seq = seq;
   self->es10 = lpa_es10_ref (es10);
   self->http = http;
@@ -90,6 +90,20 @@ static void on_retrieved (GBytes *response, const GError *error, gpointer user_d
 static void on_delivered (guint status, GBytes *body, const GError *error, gpointer user_data);
 static void on_removed (GBytes *response, const GError *error, gpointer user_data);
 
+/* The start of each completion: FALSE when abandoned or the step failed (then reported). */
+static gboolean
+step_done (LpaNotificationDelivery *self, const GError *error)
+{
+  if (self->abandoned)
+    return FALSE;
+  if (error)
+    {
+      report (self, LPA_NOTIFICATION_FAILED, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Sends an ES10 request; these are a few bytes, so only a broken invariant makes it fail. */
 static void
 es10_call (LpaNotificationDelivery *self, GBytes *request, LpaEs10Callback callback)
@@ -119,13 +133,8 @@ on_retrieved (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GBytes) body = NULL;
 
-  if (self->abandoned)
+  if (!step_done (self, error))
     return;
-  if (error)
-    {
-      report (self, LPA_NOTIFICATION_FAILED, error);
-      return;
-    }
   if (!(list = lpa_es10b_parse_retrieve_notifications (response, &local)))
     {
       report (self, LPA_NOTIFICATION_FAILED, local);
@@ -162,13 +171,8 @@ on_delivered (guint status, GBytes *body, const GError *error, gpointer user_dat
   g_autoptr (GError) local = NULL;
   g_autoptr (GBytes) request = NULL;
 
-  if (self->abandoned)
+  if (!step_done (self, error))
     return;
-  if (error)
-    {
-      report (self, LPA_NOTIFICATION_FAILED, error);
-      return;
-    }
   if (!lpa_es9p_parse_handle_notification (status, body, &local))
     {
       report (self, LPA_NOTIFICATION_FAILED, local);

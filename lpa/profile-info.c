@@ -4,20 +4,20 @@
 #include "iccid.h"
 #include "lpa-error.h"
 
-static void
-notification_config_free (gpointer data)
+void
+lpa_notification_config_free (LpaNotificationConfig *config)
 {
-  LpaNotificationConfig *config = data;
-
+  if (config == NULL)
+    return;
   g_free (config->address);
   g_free (config);
 }
 
-static void
-ref_ar_do_free (gpointer data)
+void
+lpa_ref_ar_do_free (LpaRefArDo *rule)
 {
-  LpaRefArDo *rule = data;
-
+  if (rule == NULL)
+    return;
   g_clear_pointer (&rule->device_app_id, g_bytes_unref);
   g_clear_pointer (&rule->pkg_ref, g_bytes_unref);
   g_clear_pointer (&rule->perm, g_bytes_unref);
@@ -126,56 +126,44 @@ lpa_operator_id_parse (GBytes *base, const LpaTlv *tlv, GError **error)
   return g_steal_pointer (&op);
 }
 
-static GPtrArray *
-parse_notification_configs (const LpaTlv *tlv, GError **error)
+/* NotificationConfigurationInformation: 30 { 80 events, 81 address }. */
+static gpointer
+parse_notification_config (GBytes *base, const LpaTlv *item, GError **error)
 {
-  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (notification_config_free);
-  LpaDerReader reader;
-  LpaTlv item;
+  LpaDerReader fields;
+  LpaTlv field;
+  guint64 events = 0;
+  gboolean have_events = FALSE;
+  g_autofree char *address = NULL;
+  LpaNotificationConfig *config;
 
-  if (!lpa_der_expect_constructed (tlv, error))
-    return NULL;
-  lpa_der_reader_init_children (&reader, tlv);
-  while (!lpa_der_reader_at_end (&reader))
+  if (item->tag != 0x30)
+    return fail_null (error, "notificationConfigurationInfo", item->tag);
+  lpa_der_reader_init_children (&fields, item);
+  while (!lpa_der_reader_at_end (&fields))
     {
-      LpaDerReader fields;
-      LpaTlv field;
-      guint64 events = 0;
-      gboolean have_events = FALSE;
-      g_autofree char *address = NULL;
-      LpaNotificationConfig *config;
-
-      if (!lpa_der_reader_next (&reader, &item, error))
+      if (!lpa_der_reader_next (&fields, &field, error))
         return NULL;
-      if (item.tag != 0x30)
-        return fail_null (error, "notificationConfigurationInfo", item.tag);
-      lpa_der_reader_init_children (&fields, &item);
-      while (!lpa_der_reader_at_end (&fields))
+      if (field.tag == 0x80 && !have_events)
         {
-          if (!lpa_der_reader_next (&fields, &field, error))
+          if (!lpa_der_get_bits (&field, &events, error))
             return NULL;
-          if (field.tag == 0x80 && !have_events)
-            {
-              if (!lpa_der_get_bits (&field, &events, error))
-                return NULL;
-              have_events = TRUE;
-            }
-          else if (field.tag == 0x81 && address == NULL)
-            {
-              if (!(address = lpa_der_get_utf8 (&field, error)))
-                return NULL;
-            }
-          else if (field.tag == 0x80 || field.tag == 0x81)
-            return fail_null (error, "notificationConfigurationInfo", field.tag);
+          have_events = TRUE;
         }
-      if (!have_events || address == NULL)
-        return fail_null (error, "incomplete notificationConfigurationInfo", item.tag);
-      config = g_new0 (LpaNotificationConfig, 1);
-      config->events = (guint) (events & 0xF);
-      config->address = g_strstrip (g_steal_pointer (&address));
-      g_ptr_array_add (list, config);
+      else if (field.tag == 0x81 && address == NULL)
+        {
+          if (!(address = lpa_der_get_utf8 (&field, error)))
+            return NULL;
+        }
+      else if (field.tag == 0x80 || field.tag == 0x81)
+        return fail_null (error, "notificationConfigurationInfo", field.tag);
     }
-  return g_steal_pointer (&list);
+  if (!have_events || address == NULL)
+    return fail_null (error, "incomplete notificationConfigurationInfo", item->tag);
+  config = g_new0 (LpaNotificationConfig, 1);
+  config->events = (guint) (events & 0xF);
+  config->address = g_strstrip (g_steal_pointer (&address));
+  return config;
 }
 
 static gboolean
@@ -203,59 +191,48 @@ parse_dp_proprietary_data (LpaProfileInfo *info, GBytes *base, const LpaTlv *tlv
   return TRUE;
 }
 
-static GPtrArray *
-parse_ref_ar_do (GBytes *base, const LpaTlv *tlv, GError **error)
+/* RefArDo: E2 { E1 { C1 deviceAppId, [CA pkg] }, E3 { DB perm } }; other data objects that
+ * access rules may carry are ignored. */
+static gpointer
+parse_ref_ar_do (GBytes *base, const LpaTlv *item, GError **error)
 {
-  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (ref_ar_do_free);
-  LpaDerReader reader;
-  LpaTlv item;
+  g_autoptr (LpaRefArDo) rule = NULL;
+  LpaDerReader parts;
+  LpaTlv part;
 
-  if (!lpa_der_expect_constructed (tlv, error))
-    return NULL;
-  lpa_der_reader_init_children (&reader, tlv);
-  while (!lpa_der_reader_at_end (&reader))
+  if (item->tag != 0xE2 || !item->constructed)
+    return fail_null (error, "refArDo", item->tag);
+  rule = g_new0 (LpaRefArDo, 1);
+  lpa_der_reader_init_children (&parts, item);
+  while (!lpa_der_reader_at_end (&parts))
     {
-      LpaDerReader parts;
-      LpaTlv part;
-      LpaRefArDo *rule;
+      LpaDerReader inner;
+      LpaTlv x;
 
-      if (!lpa_der_reader_next (&reader, &item, error))
+      if (!lpa_der_reader_next (&parts, &part, error))
         return NULL;
-      if (item.tag != 0xE2 || !item.constructed)
-        return fail_null (error, "refArDo", item.tag);
-      rule = g_new0 (LpaRefArDo, 1);
-      g_ptr_array_add (list, rule);
-      lpa_der_reader_init_children (&parts, &item);
-      while (!lpa_der_reader_at_end (&parts))
+      if ((part.tag != 0xE1 && part.tag != 0xE3) || !part.constructed)
+        continue;
+      lpa_der_reader_init_children (&inner, &part);
+      while (!lpa_der_reader_at_end (&inner))
         {
-          LpaDerReader inner;
-          LpaTlv x;
+          GBytes **slot = NULL;
 
-          if (!lpa_der_reader_next (&parts, &part, error))
+          if (!lpa_der_reader_next (&inner, &x, error))
             return NULL;
-          if ((part.tag != 0xE1 && part.tag != 0xE3) || !part.constructed)
-            continue;
-          lpa_der_reader_init_children (&inner, &part);
-          while (!lpa_der_reader_at_end (&inner))
-            {
-              GBytes **slot = NULL;
-
-              if (!lpa_der_reader_next (&inner, &x, error))
-                return NULL;
-              if (part.tag == 0xE1 && x.tag == 0xC1)
-                slot = &rule->device_app_id;
-              else if (part.tag == 0xE1 && x.tag == 0xCA)
-                slot = &rule->pkg_ref;
-              else if (part.tag == 0xE3 && x.tag == 0xDB)
-                slot = &rule->perm;
-              if (slot && *slot == NULL)
-                *slot = lpa_der_value_bytes (base, &x);
-            }
+          if (part.tag == 0xE1 && x.tag == 0xC1)
+            slot = &rule->device_app_id;
+          else if (part.tag == 0xE1 && x.tag == 0xCA)
+            slot = &rule->pkg_ref;
+          else if (part.tag == 0xE3 && x.tag == 0xDB)
+            slot = &rule->perm;
+          if (slot && *slot == NULL)
+            *slot = lpa_der_value_bytes (base, &x);
         }
-      if (rule->device_app_id == NULL)
-        return fail_null (error, "refArDo without deviceAppIdRefDo", item.tag);
     }
-  return g_steal_pointer (&list);
+  if (rule->device_app_id == NULL)
+    return fail_null (error, "refArDo without deviceAppIdRefDo", item->tag);
+  return g_steal_pointer (&rule);
 }
 
 /* Bit per known field, to reject repeats. */
@@ -364,7 +341,9 @@ parse_field (LpaProfileInfo *info, GBytes *base, const LpaTlv *f, GError **error
       info->has_profile_class = TRUE;
       return TRUE;
     case 0xB6:
-      return (info->notification_configs = parse_notification_configs (f, error)) != NULL;
+      info->notification_configs = lpa_der_parse_list (
+          base, f, parse_notification_config, (GDestroyNotify) lpa_notification_config_free, error);
+      return info->notification_configs != NULL;
     case 0xB7:
       return (info->owner = lpa_operator_id_parse (base, f, error)) != NULL;
     case 0xB8:
@@ -375,7 +354,9 @@ parse_field (LpaProfileInfo *info, GBytes *base, const LpaTlv *f, GError **error
       info->has_ppr = TRUE;
       return TRUE;
     case 0xBF76:
-      return (info->ref_ar_do = parse_ref_ar_do (base, f, error)) != NULL;
+      info->ref_ar_do =
+          lpa_der_parse_list (base, f, parse_ref_ar_do, (GDestroyNotify) lpa_ref_ar_do_free, error);
+      return info->ref_ar_do != NULL;
     default:
       return TRUE;
     }

@@ -70,6 +70,11 @@ typedef struct
   GBytes *perm;          /* DB: permissions (8 bytes), NULL if absent */
 } LpaRefArDo;
 
+void lpa_notification_config_free (LpaNotificationConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaNotificationConfig, lpa_notification_config_free)
+void lpa_ref_ar_do_free (LpaRefArDo *rule);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaRefArDo, lpa_ref_ar_do_free)
+
 /* Every field of ProfileInfo; NULL / UNKNOWN / FALSE flags for absent ones. The same struct holds
  * a StoreMetadataRequest (BF25 profileMetadata), which uses the same tags. */
 typedef struct
