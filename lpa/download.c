@@ -354,7 +354,10 @@ step_done (LpaDownload *self, const GError *error)
     return FALSE;
   if (error)
     {
-      fail (self, error);
+      /* A requested cancel wins: the failure may be its own doing (the daemon aborts the HTTP
+       * request in flight), and the caller asked for this cancel's reason. */
+      if (!cancelled (self))
+        fail (self, error);
       return FALSE;
     }
   return TRUE;
@@ -387,6 +390,7 @@ static void on_prepare_download (GBytes *response, const GError *error, gpointer
 static void on_bound_profile_package (guint status, GBytes *body, const GError *error,
                                       gpointer user_data);
 static void on_segment (GBytes *response, const GError *error, gpointer user_data);
+static void prepare_download (LpaDownload *self);
 
 void
 lpa_download_start (LpaDownload *self)
@@ -421,9 +425,7 @@ on_authenticated (gpointer user_data, LpaAuthenticationResult *result, const GEr
   g_clear_pointer (&self->auth, lpa_authentication_free);
   if (error)
     {
-      if (g_error_matches (error, LPA_ERROR, LPA_ERROR_CANCELLED))
-        cancelled (self);
-      else
+      if (!cancelled (self))
         finish (self, NULL, error);
       return;
     }
@@ -475,7 +477,7 @@ after_policy (LpaDownload *self)
         self->callbacks->awaiting_confirmation (self->user_data, self->metadata);
       return;
     }
-  lpa_download_confirm (self, TRUE);
+  prepare_download (self);
 }
 
 static void
@@ -561,10 +563,19 @@ on_rat (GBytes *response, const GError *error, gpointer user_data)
   after_policy (self);
 }
 
+static void
+prepare_download (LpaDownload *self)
+{
+  if (cancelled (self))
+    return;
+  stage (self, LPA_DOWNLOAD_STAGE_DOWNLOADING, PROGRESS_DOWNLOADING);
+  es10_call (self, self->prepare_request, on_prepare_download);
+}
+
 void
 lpa_download_confirm (LpaDownload *self, gboolean accept)
 {
-  g_return_if_fail (self->state == STATE_AWAITING_CONFIRMATION || self->state == STATE_RUNNING);
+  g_return_if_fail (self->state == STATE_AWAITING_CONFIRMATION);
   self->state = STATE_RUNNING;
   if (!accept)
     {
@@ -572,10 +583,7 @@ lpa_download_confirm (LpaDownload *self, gboolean accept)
       cancel_session (self, LPA_CANCEL_END_USER_REJECTION, TRUE, error);
       return;
     }
-  if (cancelled (self))
-    return;
-  stage (self, LPA_DOWNLOAD_STAGE_DOWNLOADING, PROGRESS_DOWNLOADING);
-  es10_call (self, self->prepare_request, on_prepare_download);
+  prepare_download (self);
 }
 
 static void

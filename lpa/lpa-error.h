@@ -20,9 +20,9 @@ typedef enum
 
   /* Bytes from a peer (eUICC or server) that cannot be accepted. */
   LPA_ERROR_MALFORMED,  /* DER, JSON or base64 that does not decode, or violates the shape */
-  LPA_ERROR_UNEXPECTED, /* decodes, but is not what this step allows (transaction ID, challenge,
-                         * server address or SM-DP+ OID mismatch, unknown tag where one is required)
-                         */
+  LPA_ERROR_UNEXPECTED, /* decodes, but is not what this step allows (transaction ID,
+                         * challenge, server address or SM-DP+ OID mismatch, metadata mismatch,
+                         * unknown tag where one is required) */
 
   /* Results the eUICC reported inside an ES10 response. */
   LPA_ERROR_PROFILE_NOT_FOUND,    /* iccidOrAidNotFound */

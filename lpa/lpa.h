@@ -18,6 +18,7 @@
 #include "es9p.h"
 #include "es11.h"
 #include "cert.h"
+#include "authentication.h"
 #include "download.h"
 #include "notification.h"
 #include "discovery.h"

@@ -487,6 +487,7 @@ typedef struct
   const char *es10;
   const char *http;
   gboolean success;
+  Fault fault; /* the step in flight also fails, as when the daemon aborts its HTTP request */
 } CancelCase;
 
 static const CancelCase cancels[] = {
@@ -501,6 +502,12 @@ static const CancelCase cancels[] = {
     FALSE },
   /* Once the load started the download completes. */
   { "during-load", "BPP1", HAPPY_ES10, HAPPY_HTTP, TRUE },
+  /* The aborted request's failure does not replace the requested reason. */
+  { "aborted-authenticate-client", "authenticateClient", AUTH " BF41:1", CLIENT " cancelSession",
+    FALSE, F_AUTH_CLIENT_NETWORK },
+  { "aborted-get-bpp", "getBoundProfilePackage", AUTH " BF21 BF41:1", GETBPP " cancelSession",
+    FALSE, F_GET_BPP_NETWORK },
+  { "aborted-initiate", INIT, "BF2E BF20", INIT, FALSE, F_INITIATE_NETWORK },
 };
 
 static void
@@ -510,7 +517,7 @@ test_cancel (gconstpointer data)
   Run r;
   LpaDownloadParams p = default_params ();
 
-  run_init (&r, F_NONE);
+  run_init (&r, c->fault);
   r.hook_reason = LPA_CANCEL_POSTPONED;
   r.world.hook_at = c->at;
   r.world.hook = cancel_hook;
