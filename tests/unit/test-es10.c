@@ -17,6 +17,36 @@ tid (void)
 
 /* Requests ------------------------------------------------------------------------------------ */
 
+/* Decodes @tlv and, recursively, every constructed child: the vector reads back as DER. Returns
+ * the number of TLVs seen. */
+static guint
+walk_der (const LpaTlv *tlv)
+{
+  LpaDerReader reader;
+  LpaTlv child;
+  guint n = 1;
+
+  if (!tlv->constructed)
+    return n;
+  lpa_der_reader_init_children (&reader, tlv);
+  while (!lpa_der_reader_at_end (&reader))
+    {
+      g_assert_true (lpa_der_reader_next (&reader, &child, NULL));
+      n += walk_der (&child);
+    }
+  return n;
+}
+
+static void
+assert_decodes (GBytes *bytes)
+{
+  LpaTlv tlv;
+
+  g_assert_true (
+      lpa_der_parse (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), &tlv, NULL));
+  g_assert_cmpuint (walk_der (&tlv), >=, 1);
+}
+
 static void
 test_appendix_requests (void)
 {
@@ -37,6 +67,7 @@ test_appendix_requests (void)
       b = (expr);                                                                                  \
       g_assert_no_error (error);                                                                   \
       unit_assert_hex (b, hex);                                                                    \
+      assert_decodes (b);                                                                          \
       g_bytes_unref (b);                                                                           \
     }                                                                                              \
   while (0)

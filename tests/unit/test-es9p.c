@@ -376,6 +376,35 @@ parse_signed1 (GBytes *input, GError **error)
   return r != NULL;
 }
 
+static gboolean
+parse_client (GBytes *input, GError **error)
+{
+  g_autoptr (LpaAuthenticateClientResponse) r =
+      lpa_es9p_parse_authenticate_client (200, input, error);
+  return r != NULL;
+}
+
+static gboolean
+parse_bpp_response (GBytes *input, GError **error)
+{
+  g_autoptr (LpaBoundProfilePackageResponse) r =
+      lpa_es9p_parse_get_bound_profile_package (200, input, error);
+  return r != NULL;
+}
+
+static gboolean
+parse_signed2 (GBytes *input, GError **error)
+{
+  g_autoptr (LpaSmdpSigned2) r = lpa_smdp_signed2_parse (input, error);
+  return r != NULL;
+}
+
+static gboolean
+parse_cancel_response (GBytes *input, GError **error)
+{
+  return lpa_es9p_parse_cancel_session (200, input, error);
+}
+
 static void
 test_robustness (void)
 {
@@ -393,6 +422,28 @@ test_robustness (void)
   unit_check_mutations (parse_events, events);
   unit_check_truncations (parse_signed1, signed1);
   unit_check_mutations (parse_signed1, signed1);
+  {
+    g_autoptr (GBytes) client = unit_json_success (
+        "\"transactionId\":\"AA\",\"profileMetadata\":\"vyUSWgqYEDJUdpgQMlT2kQFBkgFC\","
+        "\"smdpSigned2\":\"MAaAAaoBAQA=\",\"smdpSignature2\":\"XzcBAA==\","
+        "\"smdpCertificate\":\"MAA=\"");
+    g_autoptr (GBytes) bpp =
+        unit_json_success ("\"transactionId\":\"01\",\"boundProfilePackage\":\"vzYA\"");
+    g_autoptr (GBytes) signed2 = unit_hex ("30 0D 80 01 01 01 01 FF 5F 49 04 04 01 02 03");
+    g_autoptr (GBytes) cancel = unit_json_success (NULL);
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (parse_client (client, &error));
+    g_assert_no_error (error);
+    unit_check_truncations (parse_client, client);
+    unit_check_mutations (parse_client, client);
+    unit_check_truncations (parse_bpp_response, bpp);
+    unit_check_mutations (parse_bpp_response, bpp);
+    unit_check_truncations (parse_signed2, signed2);
+    unit_check_mutations (parse_signed2, signed2);
+    unit_check_truncations (parse_cancel_response, cancel);
+    unit_check_mutations (parse_cancel_response, cancel);
+  }
 }
 
 int
