@@ -124,10 +124,11 @@ lpa_discovery_new (const LpaDiscoveryParams *params, LpaEs10 *es10, const LpaHtt
 static void
 finish (LpaDiscovery *self, GPtrArray *events, const GError *error)
 {
-  g_autoptr (LpaDiscovery) hold = discovery_ref (self);
-
+  /* The caller may free the discovery from its callback. */
+  discovery_ref (self);
   if (!self->abandoned)
     self->callback (self->user_data, events, error);
+  discovery_unref (self);
 }
 
 static const char *
@@ -173,10 +174,10 @@ post_authenticate_client (LpaDiscovery *self)
 }
 
 static void
-on_authenticated (gpointer user_data, LpaAuthenticationResult *result, const GError *error)
+on_authenticated (gpointer user_data, LpaAuthenticationResult *owned, const GError *error)
 {
   g_autoptr (LpaDiscovery) self = discovery_ref (user_data);
-  g_autoptr (LpaAuthenticationResult) owned = result;
+  g_autoptr (LpaAuthenticationResult) result = owned;
 
   g_clear_pointer (&self->auth, lpa_authentication_free);
   if (error)

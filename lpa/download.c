@@ -217,12 +217,13 @@ stage (LpaDownload *self, LpaDownloadStage stage, double progress)
 static void
 finish (LpaDownload *self, const LpaDownloadResult *result, const GError *error)
 {
-  g_autoptr (LpaDownload) hold = dl_ref (self);
-
+  /* The caller may free the download from its callback. */
+  dl_ref (self);
   self->state = STATE_DONE;
   stage (self, LPA_DOWNLOAD_STAGE_DONE, 1.0);
   if (!self->abandoned)
     self->callbacks->finished (self->user_data, result, error);
+  dl_unref (self);
 }
 
 static GError *
@@ -416,10 +417,10 @@ lpa_download_start (LpaDownload *self)
 }
 
 static void
-on_authenticated (gpointer user_data, LpaAuthenticationResult *result, const GError *error)
+on_authenticated (gpointer user_data, LpaAuthenticationResult *owned, const GError *error)
 {
   g_autoptr (LpaDownload) self = dl_ref (user_data);
-  g_autoptr (LpaAuthenticationResult) owned = result;
+  g_autoptr (LpaAuthenticationResult) result = owned;
   g_autoptr (GBytes) body = NULL;
 
   g_clear_pointer (&self->auth, lpa_authentication_free);
