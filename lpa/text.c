@@ -86,7 +86,9 @@ lpa_base64_decode (const char *text, const char *what, GError **error)
       g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: invalid base64", what);
       return NULL;
     }
-  result = g_bytes_new (out.data, out.size);
-  gnutls_free (out.data);
+  /* The decoded buffer becomes the GBytes as it is: a BPP is sliced from it, never copied. */
+  if (out.data == NULL)
+    return g_bytes_new (NULL, 0);
+  result = g_bytes_new_with_free_func (out.data, out.size, (GDestroyNotify) gnutls_free, out.data);
   return result;
 }
