@@ -77,6 +77,7 @@ esimctl_table_render (const EsimctlTable *table, gboolean bold_header)
   for (guint row = 0; row < n_rows; row++)
     {
       gboolean bold = bold_header && table->has_header && row == 0;
+      gsize start = out->len;
 
       if (bold)
         g_string_append (out, "\033[1m");
@@ -89,6 +90,9 @@ esimctl_table_render (const EsimctlTable *table, gboolean bold_header)
             for (gsize pad = esimctl_text_width (cell); pad < widths[col] + 2; pad++)
               g_string_append_c (out, ' ');
         }
+      /* Padding before an empty last cell would be trailing white space. */
+      while (out->len > start && out->str[out->len - 1] == ' ')
+        g_string_truncate (out, out->len - 1);
       if (bold)
         g_string_append (out, "\033[0m");
       g_string_append_c (out, '\n');
@@ -383,7 +387,7 @@ esimctl_format_value (GVariant *value)
     }
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT))
     {
-      GString *out = g_string_new (NULL);
+      GString *out = g_string_new ("{");
       GVariantIter it;
       const char *key;
       GVariant *v;
@@ -393,9 +397,10 @@ esimctl_format_value (GVariant *value)
         {
           g_autofree char *text = esimctl_format_value (v);
 
-          g_string_append_printf (out, "%s%s=%s", out->len ? " " : "", key, text);
+          g_string_append_printf (out, "%s%s=%s", out->len > 1 ? ", " : "", key, text);
           g_variant_unref (v);
         }
+      g_string_append_c (out, '}');
       return g_string_free (out, FALSE);
     }
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTE) ||

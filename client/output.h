@@ -61,7 +61,7 @@ void esimctl_json_print (JsonNode *root, gboolean compact, FILE *out);
 void esimctl_output_json (Esimctl *ctl, JsonObject *obj);
 
 /* A value for a human: strings as they are (sanitized), booleans yes/no, string arrays
- * comma-separated, byte arrays as their size, dictionaries as key=value pairs. */
+ * comma-separated, byte arrays as their size, a{sv} as {key=value, …}. */
 char *esimctl_format_value (GVariant *value);
 
 /* A string from a{sv} @dict, "" when absent or not a string. Borrowed from @dict. */

@@ -147,13 +147,9 @@ esimctl_progress_clear (EsimctlProgress *p)
 void
 esimctl_progress_print (EsimctlProgress *p, const char *text)
 {
-  gboolean redraw = p->drawn;
-
   esimctl_progress_clear (p);
   fprintf (p->out, "%s\n", text);
   fflush (p->out);
-  if (redraw)
-    draw (p);
 }
 
 void

@@ -19,7 +19,7 @@ typedef struct _EsimctlProgress EsimctlProgress;
 /* @tty: redraw a bar in place on @out; otherwise print a plain line when the stage changes. */
 EsimctlProgress *esimctl_progress_new (FILE *out, gboolean tty);
 void esimctl_progress_update (EsimctlProgress *progress, const char *stage, double fraction);
-/* Prints a line of text without tearing the bar (it is redrawn on the next update). */
+/* Prints a line of text in place of the bar, which comes back with the next update. */
 void esimctl_progress_print (EsimctlProgress *progress, const char *text);
 /* Removes the bar from the screen. */
 void esimctl_progress_clear (EsimctlProgress *progress);

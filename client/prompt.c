@@ -81,8 +81,8 @@ esimctl_prompt_secret (const char *question, GError **error)
   gboolean echo_off = FALSE;
   char *answer;
 
-  fprintf (stderr, "%s: ", question);
-  fflush (stderr);
+  /* Echo goes off before the question appears, so nothing typed in answer is ever shown; the
+   * change does not flush, so nothing typed ahead is lost either. */
   if (tcgetattr (STDIN_FILENO, &saved_termios) == 0)
     {
       sigemptyset (&on_signal.sa_mask);
@@ -91,12 +91,14 @@ esimctl_prompt_secret (const char *question, GError **error)
       quiet = saved_termios;
       quiet.c_lflag &= ~(tcflag_t) ECHO;
       quiet.c_lflag |= ECHONL;
-      echo_off = tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+      echo_off = tcsetattr (STDIN_FILENO, TCSANOW, &quiet) == 0;
     }
+  fprintf (stderr, "%s: ", question);
+  fflush (stderr);
   answer = read_line (stdin);
   if (echo_off)
     {
-      tcsetattr (STDIN_FILENO, TCSAFLUSH, &saved_termios);
+      tcsetattr (STDIN_FILENO, TCSANOW, &saved_termios);
       sigaction (SIGINT, &old_int, NULL);
       sigaction (SIGTERM, &old_term, NULL);
     }

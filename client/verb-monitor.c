@@ -122,10 +122,20 @@ args_text (const char *member, GVariant *body)
     {
       g_autoptr (GVariant) changed = g_variant_get_child_value (body, 1);
       g_autoptr (GVariant) invalidated = g_variant_get_child_value (body, 2);
-      g_autofree char *text = esimctl_format_value (changed);
       g_autofree const char **gone = g_variant_get_strv (invalidated, NULL);
+      GVariantIter it;
+      const char *name;
+      GVariant *value;
 
-      g_string_append_printf (s, "%s %s", short_iface (tuple_str (body, 0)), text);
+      g_string_append (s, short_iface (tuple_str (body, 0)));
+      g_variant_iter_init (&it, changed);
+      while (g_variant_iter_next (&it, "{&sv}", &name, &value))
+        {
+          g_autofree char *text = esimctl_format_value (value);
+
+          g_string_append_printf (s, " %s=%s", name, text);
+          g_variant_unref (value);
+        }
       for (gsize i = 0; gone[i]; i++)
         g_string_append_printf (s, " %s=?", gone[i]);
     }
