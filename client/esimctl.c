@@ -229,7 +229,7 @@ verb_help (Esimctl *ctl, int argc, char **argv, GError **error)
       return TRUE;
     }
   verb = esimctl_find_verb (argv[1]);
-  if (!verb || verb->run == verb_help)
+  if (!verb)
     {
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "unknown command \"%s\"", argv[1]);
       return FALSE;

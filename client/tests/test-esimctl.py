@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""test-esimctl.py — the esimctl binary without esimd: help, usage errors, exit statuses, JSON
+errors, and an unreachable esimd on a private bus (the end-to-end tests with the real esimd
+live with the daemon's integration tests)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ESIMCTL = os.environ.get("ESIMCTL")
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={sock}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow receive_sender="*"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def run(*args, env=None, stdin=subprocess.DEVNULL, timeout=20):
+    e = dict(os.environ)
+    # Nothing here may reach the machine's real system bus.
+    e["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=/nonexistent/esimctl-test"
+    e.update(env or {})
+    return subprocess.run([ESIMCTL, *args], env=e, stdin=stdin, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def commands():
+    """The commands esimctl --help lists."""
+    out = run("--help").stdout
+    block = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    return [line.split()[0] for line in block.splitlines()]
+
+
+class Help(unittest.TestCase):
+    def test_main_help_lists_every_command(self):
+        r = run("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("Usage:", r.stdout)
+        names = commands()
+        for expected in ["status", "eid", "info", "list", "download", "discover", "enable",
+                         "disable", "delete", "nickname", "notifications", "default-smdp", "reset",
+                         "refresh", "jobs", "job", "monitor", "help"]:
+            self.assertIn(expected, names)
+        self.assertIn("Exit status", r.stdout)
+
+    def test_each_command_has_help(self):
+        for name in commands():
+            with self.subTest(name=name):
+                r = run(name, "--help")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("Usage:", r.stdout)
+                self.assertIn("esimctl " + name, r.stdout)
+                r2 = run("help", name)
+                self.assertEqual(r2.returncode, 0, r2.stderr)
+                self.assertEqual(r.stdout, r2.stdout)
+
+    def test_sub_command_help(self):
+        for sub in [["notifications", "list"], ["notifications", "send"],
+                    ["notifications", "remove"], ["job", "show"], ["job", "wait"],
+                    ["job", "confirm"], ["job", "cancel"]]:
+            with self.subTest(sub=sub):
+                r = run(*sub, "--help")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("esimctl " + " ".join(sub), r.stdout)
+
+    def test_version(self):
+        r = run("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^esimctl \d+\.\d+\.\d+\n$")
+
+
+class Usage(unittest.TestCase):
+    CASES = [
+        ["frobnicate"],
+        ["--timeout", "0", "list"],
+        ["list", "--bogus"],
+        ["list", "extra"],
+        ["enable"],
+        ["enable", "12345"],
+        ["delete", "89444765000012241X"],
+        ["nickname", "8944476500001224158"],
+        ["nickname", "8944476500001224158", "Name", "--clear"],
+        ["download"],
+        ["download", "1$a.b$X", "--smdp", "a.b"],
+        ["download", "--matching-id", "X"],
+        ["download", "1$a.b$X", "--imei", "123"],
+        ["download", "1$a.b$X", "--confirmation-code", "1", "--confirmation-code-file", "f"],
+        ["download", "--activation-code-file", "/nonexistent/ac.txt"],
+        ["reset"],
+        ["notifications", "frobnicate"],
+        ["notifications", "--operation", "explode"],
+        ["notifications", "--iccid", "12"],
+        ["notifications", "remove", "seven"],
+        ["job"],
+        ["job", "show"],
+        ["job", "show", "/org/esim/euicc/0"],
+        ["default-smdp", "smdp.example.com", "--clear"],
+    ]
+
+    def test_usage_errors_exit_2_before_any_call(self):
+        for args in self.CASES:
+            with self.subTest(args=args):
+                r = run(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertTrue(r.stderr.startswith("esimctl: "), r.stderr)
+                self.assertEqual(r.stdout, "")
+
+    def test_usage_error_as_json(self):
+        r = run("--json", "enable", "12345")
+        self.assertEqual(r.returncode, 2)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["error"]["exit_status"], 2)
+        self.assertIsNone(doc["error"]["name"])
+
+    def test_secrets_never_echoed(self):
+        # A confirmation code given with an invalid argument must not reappear in any message.
+        r = run("download", "--confirmation-code", "S3CR3T-CC", "--imei", "1",
+                "1$smdp.example.com$MATCHING-SECRET")
+        self.assertEqual(r.returncode, 2)
+        for secret in ["S3CR3T-CC", "MATCHING-SECRET"]:
+            self.assertNotIn(secret, r.stderr + r.stdout)
+
+
+class NoBus(unittest.TestCase):
+    def test_no_system_bus(self):
+        r = run("list")
+        self.assertEqual(r.returncode, 4)
+        self.assertIn("cannot connect to the system bus", r.stderr)
+
+    def test_no_system_bus_json(self):
+        r = run("--json", "status")
+        self.assertEqual(r.returncode, 4)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc, {"error": {"name": None, "message": doc["error"]["message"],
+                                         "exit_status": 4}})
+
+
+@unittest.skipUnless(shutil.which("dbus-daemon"), "dbus-daemon is not installed")
+class EsimdNotRunning(unittest.TestCase):
+    """A bus on which nobody owns org.esim and it cannot be activated."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="esimctl-bus-")
+        sock = os.path.join(cls.dir, "bus")
+        conf = os.path.join(cls.dir, "bus.conf")
+        with open(conf, "w") as f:
+            f.write(BUS_CONFIG.format(sock=sock))
+        cls.bus = subprocess.Popen(["dbus-daemon", "--nofork", "--config-file=" + conf])
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        cls.env = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + sock}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bus.terminate()
+        cls.bus.wait()
+        shutil.rmtree(cls.dir)
+
+    def test_reading_commands_exit_4(self):
+        for args in [["status"], ["list"], ["eid"], ["jobs"], ["info"], ["notifications"]]:
+            with self.subTest(args=args):
+                r = run(*args, env=self.env)
+                self.assertEqual(r.returncode, 4, r.stderr)
+                self.assertIn("Hint: is esimd running?", r.stderr)
+
+    def test_changing_commands_exit_4(self):
+        for args in [["enable", "8944476500001224158"], ["download", "1$smdp.example.com$X"],
+                     ["refresh"], ["job", "cancel", "3"]]:
+            with self.subTest(args=args):
+                r = run(*args, env=self.env)
+                self.assertEqual(r.returncode, 4, r.stderr)
+
+    def test_json_error_names_the_bus_error(self):
+        r = run("--json", "list", env=self.env)
+        self.assertEqual(r.returncode, 4)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["error"]["name"], "org.freedesktop.DBus.Error.ServiceUnknown")
+        self.assertEqual(doc["error"]["exit_status"], 4)
+
+    def test_monitor_prints_only_what_the_owner_of_org_esim_sends(self):
+        try:
+            import dbus
+            import dbus.lowlevel
+        except ImportError:
+            self.skipTest("python3-dbus is not installed")
+        address = self.env["DBUS_SYSTEM_BUS_ADDRESS"]
+        e = dict(os.environ, **self.env)
+        p = subprocess.Popen([ESIMCTL, "--json", "monitor"], env=e, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            stranger = dbus.bus.BusConnection(address)
+            owner = dbus.bus.BusConnection(address)
+
+            def notification(conn, seq):
+                m = dbus.lowlevel.SignalMessage("/org/esim/euicc/0", "org.esim.Manager",
+                                                "NotificationPending")
+                m.append(dbus.UInt32(seq), "delete", "8944476500001224158", "smdp.example.com",
+                         signature="usss")
+                conn.send_message(m)
+                conn.flush()
+
+            # Until monitor has subscribed, signals are lost: repeat the owner's until one shows.
+            owner.request_name("org.esim")
+            lines = []
+            deadline = time.time() + 10
+            os.set_blocking(p.stdout.fileno(), False)
+            buf = ""
+            while time.time() < deadline and not any('"seq":7' in l for l in lines):
+                notification(stranger, 99)
+                stranger.get_unique_name()
+                notification(owner, 7)
+                time.sleep(0.2)
+                try:
+                    buf += os.read(p.stdout.fileno(), 65536).decode()
+                except BlockingIOError:
+                    pass
+                *done, buf = buf.split("\n")
+                lines += done
+        finally:
+            os.set_blocking(p.stdout.fileno(), True)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=10)
+        lines += [l for l in (buf + out).split("\n") if l]
+        docs = [json.loads(l) for l in lines if l]
+        pending = [d for d in docs if d["signal"] == "NotificationPending"]
+        self.assertTrue(pending, err)
+        self.assertEqual(pending[0]["path"], "/org/esim/euicc/0")
+        self.assertEqual(pending[0]["interface"], "org.esim.Manager")
+        self.assertEqual(pending[0]["args"], {"seq": 7, "operation": "delete",
+                                              "iccid": "8944476500001224158",
+                                              "address": "smdp.example.com"})
+        self.assertRegex(pending[0]["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+        # The stranger's look-alike signals are filtered out by sender.
+        self.assertFalse([d for d in pending if d["args"]["seq"] == 99])
+        self.assertEqual(p.returncode, 0, err)
+
+    def test_monitor_runs_until_interrupted(self):
+        e = dict(os.environ, **self.env)
+        p = subprocess.Popen([ESIMCTL, "--json", "monitor"], env=e, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        self.assertIsNone(p.poll(), "monitor ended by itself")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out, "")
+
+
+if __name__ == "__main__":
+    if not ESIMCTL:
+        print("ESIMCTL is not set", file=sys.stderr)
+        sys.exit(77)
+    unittest.main(verbosity=2)
