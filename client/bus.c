@@ -168,6 +168,23 @@ esimctl_get_objects (Esimctl *ctl, GError **error)
   return g_variant_get_child_value (reply, 0);
 }
 
+GVariant *
+esimctl_get_objects_for (Esimctl *ctl, char **only, GError **error)
+{
+  g_autoptr (GVariant) objects = esimctl_get_objects (ctl, error);
+
+  *only = NULL;
+  if (!objects)
+    return NULL;
+  if (ctl->euicc)
+    {
+      *only = esimctl_euicc_select (objects, ctl->euicc, NULL, error);
+      if (!*only)
+        return NULL;
+    }
+  return g_steal_pointer (&objects);
+}
+
 int
 esimctl_path_compare (const char *a, const char *b)
 {

@@ -35,6 +35,10 @@ GVariant *esimctl_get_properties (Esimctl *ctl, const char *path, const char *if
 /* ObjectManager.GetManagedObjects on /org/esim: a{oa{sa{sv}}} (eUICCs, profiles, jobs). */
 GVariant *esimctl_get_objects (Esimctl *ctl, GError **error);
 
+/* esimctl_get_objects(), and in *@only the eUICC --euicc names, or NULL without --euicc: for
+ * the commands that show every eUICC unless told otherwise. */
+GVariant *esimctl_get_objects_for (Esimctl *ctl, char **only, GError **error);
+
 /* The objects in @objects that implement @iface with that interface's properties, in the
  * order of their numbers (/org/esim/job/2 before /org/esim/job/10): a{oa{sv}}. */
 GVariant *esimctl_objects_with (GVariant *objects, const char *iface);

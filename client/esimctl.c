@@ -8,6 +8,7 @@
 #include "polkit-agent.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -133,6 +134,40 @@ esimctl_parse_verb (Esimctl *ctl, const char *command, const char *parameters, c
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+esimctl_run_subverb (Esimctl *ctl, const char *verb, const EsimctlSubverb *subs, gsize n_subs,
+                     EsimctlVerbFunc fallback, int argc, char **argv, GError **error)
+{
+  g_autoptr (GString) names = g_string_new (NULL);
+
+  if (argc >= 2 && argv[1][0] != '-')
+    {
+      for (gsize i = 0; i < n_subs; i++)
+        if (g_str_equal (argv[1], subs[i].name))
+          return subs[i].run (ctl, argc - 1, argv + 1, error);
+    }
+  else if (fallback)
+    return fallback (ctl, argc, argv, error);
+  else if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
+    {
+      g_print ("Usage:\n");
+      for (gsize i = 0; i < n_subs; i++)
+        {
+          g_autofree char *usage =
+              g_strdup_printf ("%s %s %s", verb, subs[i].name, subs[i].parameters);
+
+          g_print ("  esimctl %-24s %s\n", usage, subs[i].summary);
+        }
+      g_print ("\nRun \"esimctl %s COMMAND --help\" for a command's options.\n", verb);
+      exit (0);
+    }
+  for (gsize i = 0; i < n_subs; i++)
+    g_string_append_printf (names, "%s%s", i ? "|" : "", subs[i].name);
+  g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "usage: esimctl %s %s ...", verb,
+               names->str);
+  return FALSE;
 }
 
 static char *

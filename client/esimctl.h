@@ -41,6 +41,22 @@ typedef struct
   EsimctlVerbFunc run;
 } EsimctlVerb;
 
+/* A command under a verb ("job show"). */
+typedef struct
+{
+  const char *name;
+  const char *parameters; /* for the verb's overview, e.g. "JOB" */
+  const char *summary;
+  EsimctlVerbFunc run;
+} EsimctlSubverb;
+
+/* Runs the sub-command argv[1] names (it then sees itself as argv[0]). Without one, or when
+ * argv[1] is an option, runs @fallback on argv as it is; with no fallback, --help prints an
+ * overview of the sub-commands and anything else is a usage error. */
+gboolean esimctl_run_subverb (Esimctl *ctl, const char *verb, const EsimctlSubverb *subs,
+                              gsize n_subs, EsimctlVerbFunc fallback, int argc, char **argv,
+                              GError **error);
+
 /* Parses the options of a verb (argv[0] is its name) together with the global ones, with
  * GOptionContext's --help. On return *argv holds the verb's name followed by the positional
  * arguments, whose number must lie in [@min_args, @max_args] (-1: no maximum). @command is the

@@ -350,6 +350,40 @@ esimctl_json_print (JsonNode *root, gboolean compact, FILE *out)
 }
 
 void
+esimctl_table_add_metadata (EsimctlTable *t, GVariant *metadata)
+{
+  static const char *const rows[][2] = {
+    { "iccid", "  ICCID:" }, { "service_provider", "  Provider:" },
+    { "name", "  Name:" },   { "class", "  Class:" },
+    { "owner", "  Owner:" },
+  };
+  g_autoptr (GVariant) rules = g_variant_lookup_value (metadata, "policy_rules", NULL);
+  g_autofree char *rules_text = rules ? esimctl_format_value (rules) : g_strdup ("");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
+    esimctl_table_add (t, rows[i][1], esimctl_dict_str (metadata, rows[i][0]));
+  esimctl_table_add (t, "  Policy rules:", rules_text);
+}
+
+JsonObject *
+esimctl_json_result_new (const char *euicc)
+{
+  JsonObject *obj = json_object_new ();
+
+  json_object_set_string_member (obj, "euicc", euicc);
+  return obj;
+}
+
+void
+esimctl_output_list (Esimctl *ctl, const char *euicc, const char *member, GVariant *list)
+{
+  JsonObject *obj = esimctl_json_result_new (euicc);
+
+  json_object_set_member (obj, member, esimctl_json_from_variant (list));
+  esimctl_output_json (ctl, obj);
+}
+
+void
 esimctl_output_json (Esimctl *ctl, JsonObject *obj)
 {
   g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);

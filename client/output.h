@@ -57,6 +57,16 @@ JsonNode *esimctl_json_error (const GError *error);
 /* Prints @root as one pretty-printed document and a newline (or, @compact, on one line). */
 void esimctl_json_print (JsonNode *root, gboolean compact, FILE *out);
 
+/* Adds the rows describing a profile an SM-DP+ offers (a Job's ProfileMetadata): ICCID,
+ * provider, name, class, owner, policy rules, as indented "label:" / value pairs. */
+void esimctl_table_add_metadata (EsimctlTable *table, GVariant *metadata);
+
+/* A command's JSON result about @euicc: {"euicc": @euicc}, for the command to add to. */
+JsonObject *esimctl_json_result_new (const char *euicc);
+
+/* Prints {"euicc": @euicc, @member: @list as JSON}: the document of the listing commands. */
+void esimctl_output_list (Esimctl *ctl, const char *euicc, const char *member, GVariant *list);
+
 /* Prints @obj (consumed) as the command's one JSON document on stdout. */
 void esimctl_output_json (Esimctl *ctl, JsonObject *obj);
 

@@ -90,19 +90,10 @@ say (Follow *f, const char *text)
 static void
 show_metadata (Follow *f, GVariant *metadata)
 {
-  static const char *const rows[][2] = {
-    { "iccid", "  ICCID:" }, { "service_provider", "  Provider:" },
-    { "name", "  Name:" },   { "class", "  Class:" },
-    { "owner", "  Owner:" },
-  };
   g_autoptr (EsimctlTable) t = esimctl_table_new (2, NULL);
-  g_autoptr (GVariant) rules = g_variant_lookup_value (metadata, "policy_rules", NULL);
-  g_autofree char *rules_text = rules ? esimctl_format_value (rules) : g_strdup ("");
   g_autofree char *text = NULL;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
-    esimctl_table_add (t, rows[i][1], esimctl_dict_str (metadata, rows[i][0]));
-  esimctl_table_add (t, "  Policy rules:", rules_text);
+  esimctl_table_add_metadata (t, metadata);
   text = esimctl_table_render (t, FALSE);
   g_strchomp (text);
   say (f, "The SM-DP+ offers this profile:");
@@ -305,9 +296,8 @@ print_result (Esimctl *ctl, const char *euicc, EsimctlJobWatch *w, const GError 
     iccid = esimctl_dict_str (w->metadata, "iccid");
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
+      JsonObject *obj = esimctl_json_result_new (euicc);
 
-      json_object_set_string_member (obj, "euicc", euicc);
       json_object_set_string_member (obj, "job", w->path);
       json_object_set_string_member (obj, "state", w->state);
       json_object_set_string_member (obj, "iccid", iccid);
@@ -502,11 +492,7 @@ esimctl_verb_discover (Esimctl *ctl, int argc, char **argv, GError **error)
   events = g_variant_get_child_value (reply, 0);
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
-
-      json_object_set_string_member (obj, "euicc", euicc);
-      json_object_set_member (obj, "events", esimctl_json_from_variant (events));
-      esimctl_output_json (ctl, obj);
+      esimctl_output_list (ctl, euicc, "events", events);
       return TRUE;
     }
   if (g_variant_n_children (events) == 0)

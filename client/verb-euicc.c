@@ -103,15 +103,9 @@ esimctl_verb_status (Esimctl *ctl, int argc, char **argv, GError **error)
           "EID, modem, active profile and pending notifications.",
           NULL, NULL, &argc, &argv, 0, 0, error))
     return FALSE;
-  objects = esimctl_get_objects (ctl, error);
+  objects = esimctl_get_objects_for (ctl, &only, error);
   if (!objects)
     return FALSE;
-  if (ctl->euicc)
-    {
-      only = esimctl_euicc_select (objects, ctl->euicc, NULL, error);
-      if (!only)
-        return FALSE;
-    }
   managers = esimctl_objects_with (objects, ESIMD_MANAGER_IFACE);
   if (ctl->json)
     list = json_array_new ();
@@ -167,9 +161,8 @@ esimctl_verb_eid (Esimctl *ctl, int argc, char **argv, GError **error)
     }
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
+      JsonObject *obj = esimctl_json_result_new (euicc);
 
-      json_object_set_string_member (obj, "euicc", euicc);
       json_object_set_string_member (obj, "eid", eid);
       esimctl_output_json (ctl, obj);
     }

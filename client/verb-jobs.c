@@ -7,7 +7,6 @@
 #include "progress.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static char *
@@ -48,15 +47,9 @@ esimctl_verb_jobs (Esimctl *ctl, int argc, char **argv, GError **error)
                            "(downloads) and ERROR. With --euicc, only that eUICC's jobs.",
                            NULL, &argc, &argv, 0, 0, error))
     return FALSE;
-  objects = esimctl_get_objects (ctl, error);
+  objects = esimctl_get_objects_for (ctl, &only, error);
   if (!objects)
     return FALSE;
-  if (ctl->euicc)
-    {
-      only = esimctl_euicc_select (objects, ctl->euicc, NULL, error);
-      if (!only)
-        return FALSE;
-    }
   jobs = esimctl_objects_with (objects, ESIMD_JOB_IFACE);
   if (ctl->json)
     list = json_array_new ();
@@ -106,25 +99,6 @@ esimctl_verb_jobs (Esimctl *ctl, int argc, char **argv, GError **error)
   else
     esimctl_table_print (table, stdout);
   return TRUE;
-}
-
-static void
-print_metadata_rows (EsimctlTable *t, GVariant *metadata)
-{
-  static const char *const rows[][2] = {
-    { "iccid", "  ICCID:" }, { "service_provider", "  Provider:" },
-    { "name", "  Name:" },   { "class", "  Class:" },
-    { "owner", "  Owner:" },
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
-    esimctl_table_add (t, rows[i][1], esimctl_dict_str (metadata, rows[i][0]));
-  {
-    g_autoptr (GVariant) rules = g_variant_lookup_value (metadata, "policy_rules", NULL);
-    g_autofree char *text = rules ? esimctl_format_value (rules) : g_strdup ("");
-
-    esimctl_table_add (t, "  Policy rules:", text);
-  }
 }
 
 static gboolean
@@ -177,7 +151,7 @@ job_show (Esimctl *ctl, int argc, char **argv, GError **error)
   if (metadata && g_variant_n_children (metadata) > 0)
     {
       esimctl_table_add (t, "Profile:", NULL);
-      print_metadata_rows (t, metadata);
+      esimctl_table_add_metadata (t, metadata);
     }
   result = g_variant_lookup_value (props, "Result", G_VARIANT_TYPE_VARDICT);
   if (result && g_variant_n_children (result) > 0)
@@ -306,34 +280,12 @@ job_cancel (Esimctl *ctl, int argc, char **argv, GError **error)
 gboolean
 esimctl_verb_job (Esimctl *ctl, int argc, char **argv, GError **error)
 {
-  static const struct
-  {
-    const char *name;
-    EsimctlVerbFunc run;
-  } subs[] = {
-    { "show", job_show },
-    { "wait", job_wait },
-    { "confirm", job_confirm },
-    { "cancel", job_cancel },
+  static const EsimctlSubverb subs[] = {
+    { "show", "JOB", "Show a job (JOB: its number or path)", job_show },
+    { "wait", "JOB", "Wait until it ends; exit with its outcome", job_wait },
+    { "confirm", "JOB", "Let a download waiting for confirmation go on", job_confirm },
+    { "cancel", "JOB", "Cancel a queued or running job", job_cancel },
   };
 
-  if (argc >= 2)
-    for (gsize i = 0; i < G_N_ELEMENTS (subs); i++)
-      if (g_str_equal (argv[1], subs[i].name))
-        return subs[i].run (ctl, argc - 1, argv + 1, error);
-  if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
-    {
-      g_print ("Usage:\n"
-               "  esimctl job show JOB      Show a job\n"
-               "  esimctl job wait JOB      Wait until it ends; exit with its outcome\n"
-               "  esimctl job confirm JOB   Let a download waiting for confirmation go on\n"
-               "  esimctl job cancel JOB    Cancel a queued or running job\n"
-               "\n"
-               "JOB is a job's number (see esimctl jobs) or its object path.\n"
-               "Run \"esimctl job COMMAND --help\" for a command's options.\n");
-      exit (0);
-    }
-  g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
-               "usage: esimctl job show|wait|confirm|cancel JOB");
-  return FALSE;
+  return esimctl_run_subverb (ctl, "job", subs, G_N_ELEMENTS (subs), NULL, argc, argv, error);
 }

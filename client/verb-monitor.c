@@ -175,18 +175,13 @@ args_text (const char *member, GVariant *body)
   return g_string_free (s, FALSE);
 }
 
-static int
-on_signal (sd_bus_message *m, void *data, sd_bus_error *ret_error)
+/* One line: JSON {time, path, interface, signal, args}, or time, path, signal and @text. */
+static void
+print_event (Esimctl *ctl, const char *path, const char *iface, const char *member, JsonNode *args,
+             const char *text)
 {
-  Esimctl *ctl = data;
-  const char *member = sd_bus_message_get_member (m);
-  const char *iface = sd_bus_message_get_interface (m);
-  const char *path = sd_bus_message_get_path (m);
   g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-  g_autoptr (GVariant) body = esimctl_message_read (m, NULL);
 
-  if (!body || !member || !iface || !path)
-    return 0;
   if (ctl->json)
     {
       g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
@@ -197,19 +192,35 @@ on_signal (sd_bus_message *m, void *data, sd_bus_error *ret_error)
       json_object_set_string_member (obj, "path", path);
       json_object_set_string_member (obj, "interface", iface);
       json_object_set_string_member (obj, "signal", member);
-      json_object_set_member (obj, "args", args_json (member, body));
+      json_object_set_member (obj, "args", args);
       json_node_take_object (root, obj);
       esimctl_json_print (root, TRUE, stdout);
+      return;
     }
-  else
-    {
-      g_autofree char *time = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
-      g_autofree char *text = args_text (member, body);
+  {
+    g_autofree char *time = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
 
-      g_print ("%s.%03d  %s  %s  %s\n", time, g_date_time_get_microsecond (now) / 1000, path,
-               member, text);
-      fflush (stdout);
-    }
+    json_node_unref (args);
+    g_print ("%s.%03d  %s  %s  %s\n", time, g_date_time_get_microsecond (now) / 1000, path, member,
+             text);
+    fflush (stdout);
+  }
+}
+
+static int
+on_signal (sd_bus_message *m, void *data, sd_bus_error *ret_error)
+{
+  Esimctl *ctl = data;
+  const char *member = sd_bus_message_get_member (m);
+  const char *iface = sd_bus_message_get_interface (m);
+  const char *path = sd_bus_message_get_path (m);
+  g_autoptr (GVariant) body = esimctl_message_read (m, NULL);
+  g_autofree char *text = NULL;
+
+  if (!body || !member || !iface || !path)
+    return 0;
+  text = ctl->json ? NULL : args_text (member, body);
+  print_event (ctl, path, iface, member, args_json (member, body), text);
   return 0;
 }
 
@@ -217,39 +228,20 @@ on_signal (sd_bus_message *m, void *data, sd_bus_error *ret_error)
 static int
 on_owner_changed (sd_bus_message *m, void *data, sd_bus_error *ret_error)
 {
-  Esimctl *ctl = data;
   const char *name, *old_owner, *new_owner;
-  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  JsonObject *args;
 
   if (sd_bus_message_read (m, "sss", &name, &old_owner, &new_owner) < 0 ||
       !g_str_equal (name, ESIMD_BUS_NAME))
     return 0;
-  if (ctl->json)
-    {
-      g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
-      JsonObject *obj = json_object_new ();
-      JsonObject *args = json_object_new ();
-      g_autofree char *time = g_date_time_format_iso8601 (now);
-
-      json_object_set_string_member (args, "name", name);
-      json_object_set_string_member (args, "old_owner", old_owner);
-      json_object_set_string_member (args, "new_owner", new_owner);
-      json_object_set_string_member (obj, "time", time);
-      json_object_set_string_member (obj, "path", "/org/freedesktop/DBus");
-      json_object_set_string_member (obj, "interface", "org.freedesktop.DBus");
-      json_object_set_string_member (obj, "signal", "NameOwnerChanged");
-      json_object_set_object_member (obj, "args", args);
-      json_node_take_object (root, obj);
-      esimctl_json_print (root, TRUE, stdout);
-    }
-  else
-    {
-      g_autofree char *time = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
-
-      g_print ("%s.%03d  esimd %s\n", time, g_date_time_get_microsecond (now) / 1000,
-               *new_owner ? "started" : "stopped");
-      fflush (stdout);
-    }
+  args = json_object_new ();
+  json_object_set_string_member (args, "name", name);
+  json_object_set_string_member (args, "old_owner", old_owner);
+  json_object_set_string_member (args, "new_owner", new_owner);
+  print_event (data, sd_bus_message_get_path (m), sd_bus_message_get_interface (m),
+               sd_bus_message_get_member (m), json_node_init_object (json_node_alloc (), args),
+               *new_owner ? "esimd started" : "esimd stopped");
+  json_object_unref (args);
   return 0;
 }
 

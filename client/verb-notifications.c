@@ -72,7 +72,23 @@ filter_variant (const Filter *f, GError **error)
     g_variant_dict_insert (&d, "iccid", "s", f->iccid);
   if (f->seq >= 0)
     g_variant_dict_insert (&d, "seq", "u", (guint32) f->seq);
-  return g_variant_dict_end (&d);
+  return g_variant_ref_sink (g_variant_dict_end (&d));
+}
+
+/* Calls @member of the chosen eUICC with the filter @f describes; *@euicc names the eUICC. */
+static GVariant *
+call_with_filter (Esimctl *ctl, const Filter *f, const char *member, EsimctlCallFlags flags,
+                  char **euicc, GError **error)
+{
+  g_autoptr (GVariant) filter = filter_variant (f, error);
+
+  if (!filter)
+    return NULL;
+  *euicc = esimctl_choose_euicc (ctl, NULL, error);
+  if (!*euicc)
+    return NULL;
+  return esimctl_call (ctl, *euicc, ESIMD_MANAGER_IFACE, member, g_variant_new ("(@a{sv})", filter),
+                       flags, error);
 }
 
 static gboolean
@@ -83,7 +99,6 @@ notifications_list (Esimctl *ctl, int argc, char **argv, GError **error)
   g_autofree char *euicc = NULL;
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GVariant) list = NULL;
-  GVariant *filter;
   GVariantIter it;
   GVariant *n;
 
@@ -98,27 +113,13 @@ notifications_list (Esimctl *ctl, int argc, char **argv, GError **error)
           "esimctl notifications remove SEQ discards one.",
           entries, &argc, &argv, 0, 0, error))
     return FALSE;
-  filter = filter_variant (&f, error);
-  if (!filter)
-    return FALSE;
-  euicc = esimctl_choose_euicc (ctl, NULL, error);
-  if (!euicc)
-    {
-      g_variant_unref (g_variant_ref_sink (filter));
-      return FALSE;
-    }
-  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "ListNotifications",
-                        g_variant_new ("(@a{sv})", filter), ESIMCTL_CALL_READ, error);
+  reply = call_with_filter (ctl, &f, "ListNotifications", ESIMCTL_CALL_READ, &euicc, error);
   if (!reply)
     return FALSE;
   list = g_variant_get_child_value (reply, 0);
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
-
-      json_object_set_string_member (obj, "euicc", euicc);
-      json_object_set_member (obj, "notifications", esimctl_json_from_variant (list));
-      esimctl_output_json (ctl, obj);
+      esimctl_output_list (ctl, euicc, "notifications", list);
       return TRUE;
     }
   if (g_variant_n_children (list) == 0)
@@ -154,7 +155,6 @@ notifications_send (Esimctl *ctl, int argc, char **argv, GError **error)
   GOptionEntry entries[N_FILTER_ENTRIES + 1];
   g_autofree char *euicc = NULL;
   g_autoptr (GVariant) reply = NULL;
-  GVariant *filter;
   guint32 delivered = 0;
 
   filter_entries (&f, entries);
@@ -165,26 +165,15 @@ notifications_send (Esimctl *ctl, int argc, char **argv, GError **error)
                            "others stay pending and esimd retries them later.",
                            entries, &argc, &argv, 0, 0, error))
     return FALSE;
-  filter = filter_variant (&f, error);
-  if (!filter)
-    return FALSE;
-  euicc = esimctl_choose_euicc (ctl, NULL, error);
-  if (!euicc)
-    {
-      g_variant_unref (g_variant_ref_sink (filter));
-      return FALSE;
-    }
-  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "SendNotifications",
-                        g_variant_new ("(@a{sv})", filter), ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
-                        error);
+  reply = call_with_filter (ctl, &f, "SendNotifications", ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
+                            &euicc, error);
   if (!reply)
     return FALSE;
   g_variant_get (reply, "(u)", &delivered);
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
+      JsonObject *obj = esimctl_json_result_new (euicc);
 
-      json_object_set_string_member (obj, "euicc", euicc);
       json_object_set_int_member (obj, "delivered", delivered);
       esimctl_output_json (ctl, obj);
     }
@@ -239,9 +228,8 @@ notifications_remove (Esimctl *ctl, int argc, char **argv, GError **error)
     return FALSE;
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
+      JsonObject *obj = esimctl_json_result_new (euicc);
 
-      json_object_set_string_member (obj, "euicc", euicc);
       json_object_set_int_member (obj, "seq", (gint64) seq);
       esimctl_output_json (ctl, obj);
     }
@@ -253,23 +241,13 @@ notifications_remove (Esimctl *ctl, int argc, char **argv, GError **error)
 gboolean
 esimctl_verb_notifications (Esimctl *ctl, int argc, char **argv, GError **error)
 {
-  static const struct
-  {
-    const char *name;
-    EsimctlVerbFunc run;
-  } subs[] = {
-    { "list", notifications_list },
-    { "send", notifications_send },
-    { "remove", notifications_remove },
+  static const EsimctlSubverb subs[] = {
+    { "list", "[FILTER…]", "List pending notifications", notifications_list },
+    { "send", "[FILTER…]", "Deliver them now", notifications_send },
+    { "remove", "SEQ", "Discard one without delivering it", notifications_remove },
   };
 
   /* "notifications" alone, or followed by options, lists. */
-  if (argc < 2 || argv[1][0] == '-')
-    return notifications_list (ctl, argc, argv, error);
-  for (gsize i = 0; i < G_N_ELEMENTS (subs); i++)
-    if (g_str_equal (argv[1], subs[i].name))
-      return subs[i].run (ctl, argc - 1, argv + 1, error);
-  g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
-               "unknown notifications command \"%s\" (list, send or remove)", argv[1]);
-  return FALSE;
+  return esimctl_run_subverb (ctl, "notifications", subs, G_N_ELEMENTS (subs), notifications_list,
+                              argc, argv, error);
 }

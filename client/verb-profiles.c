@@ -51,11 +51,7 @@ esimctl_verb_list (Esimctl *ctl, int argc, char **argv, GError **error)
 
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
-
-      json_object_set_string_member (obj, "euicc", euicc);
-      json_object_set_member (obj, "profiles", esimctl_json_from_variant (profiles));
-      esimctl_output_json (ctl, obj);
+      esimctl_output_list (ctl, euicc, "profiles", profiles);
       return TRUE;
     }
   if (g_variant_n_children (profiles) == 0)
@@ -176,9 +172,8 @@ profile_action (Esimctl *ctl, const ProfileAction *action, int argc, char **argv
     return FALSE;
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
+      JsonObject *obj = esimctl_json_result_new (euicc);
 
-      json_object_set_string_member (obj, "euicc", euicc);
       json_object_set_string_member (obj, "iccid", iccid);
       esimctl_output_json (ctl, obj);
     }
@@ -189,49 +184,49 @@ profile_action (Esimctl *ctl, const ProfileAction *action, int argc, char **argv
   return TRUE;
 }
 
+static const ProfileAction actions[] = {
+  {
+      "enable",
+      "EnableProfile",
+      "Enables a profile.",
+      "The enabled profile, if any, is disabled first by the eUICC. esimd then makes the\n"
+      "modem re-read the card and sends the resulting notifications.",
+      "Enabled profile",
+  },
+  {
+      "disable",
+      "DisableProfile",
+      "Disables the enabled profile.",
+      "Profiles whose policy rules contain ppr1 cannot be disabled.",
+      "Disabled profile",
+  },
+  {
+      "delete",
+      "DeleteProfile",
+      "Deletes a disabled profile from the eUICC.",
+      "Asks for confirmation when standard input is a terminal, unless --yes is given. An\n"
+      "enabled profile must be disabled first. The operator is told through a delete\n"
+      "notification, which esimd sends at once (or later, while the network is down).",
+      "Deleted profile",
+  },
+};
+
 gboolean
 esimctl_verb_enable (Esimctl *ctl, int argc, char **argv, GError **error)
 {
-  static const ProfileAction action = {
-    "enable",
-    "EnableProfile",
-    "Enables a profile.",
-    "The enabled profile, if any, is disabled first by the eUICC. esimd then makes the\n"
-    "modem re-read the card and sends the resulting notifications.",
-    "Enabled profile",
-  };
-
-  return profile_action (ctl, &action, argc, argv, error);
+  return profile_action (ctl, &actions[0], argc, argv, error);
 }
 
 gboolean
 esimctl_verb_disable (Esimctl *ctl, int argc, char **argv, GError **error)
 {
-  static const ProfileAction action = {
-    "disable",
-    "DisableProfile",
-    "Disables the enabled profile.",
-    "Profiles whose policy rules contain ppr1 cannot be disabled.",
-    "Disabled profile",
-  };
-
-  return profile_action (ctl, &action, argc, argv, error);
+  return profile_action (ctl, &actions[1], argc, argv, error);
 }
 
 gboolean
 esimctl_verb_delete (Esimctl *ctl, int argc, char **argv, GError **error)
 {
-  static const ProfileAction action = {
-    "delete",
-    "DeleteProfile",
-    "Deletes a disabled profile from the eUICC.",
-    "Asks for confirmation when standard input is a terminal, unless --yes is given. An\n"
-    "enabled profile must be disabled first. The operator is told through a delete\n"
-    "notification, which esimd sends at once (or later, while the network is down).",
-    "Deleted profile",
-  };
-
-  return profile_action (ctl, &action, argc, argv, error);
+  return profile_action (ctl, &actions[2], argc, argv, error);
 }
 
 gboolean
@@ -270,9 +265,8 @@ esimctl_verb_nickname (Esimctl *ctl, int argc, char **argv, GError **error)
     return FALSE;
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
+      JsonObject *obj = esimctl_json_result_new (euicc);
 
-      json_object_set_string_member (obj, "euicc", euicc);
       json_object_set_string_member (obj, "iccid", argv[1]);
       json_object_set_string_member (obj, "nickname", nickname);
       esimctl_output_json (ctl, obj);
