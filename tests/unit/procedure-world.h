@@ -108,6 +108,16 @@ typedef struct
 void world_init (World *w, Fault fault);
 void world_clear (World *w);
 
+/* The outcome of a run: @error as unit_assert_error() checks it, and what each side saw. */
+#define world_assert(w, error, code, fragment, es10, http)                                         \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    unit_assert_error ((error), (code), (fragment));                                               \
+    g_assert_cmpstr ((w)->es10_log->str, ==, (es10));                                              \
+    g_assert_cmpstr ((w)->http_log->str, ==, (http));                                              \
+  }                                                                                                \
+  G_STMT_END
+
 /* The EUICCInfo1 this eUICC reports (to pass as a cache). */
 GBytes *world_info1 (void);
 

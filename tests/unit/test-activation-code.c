@@ -90,10 +90,7 @@ test_rejects (void)
 
       if (ac)
         g_error ("accepted \"%s\"", cases[i].text);
-      g_assert_error (error, LPA_ERROR, LPA_ERROR_INVALID_ACTIVATION_CODE);
-      if (!strstr (error->message, cases[i].rule))
-        g_error ("\"%s\": \"%s\" does not name \"%s\"", cases[i].text, error->message,
-                 cases[i].rule);
+      unit_assert_error (error, LPA_ERROR_INVALID_ACTIVATION_CODE, cases[i].rule);
     }
 
   /* 256 characters without the prefix is one too many; 255 is fine. */

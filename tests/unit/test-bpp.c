@@ -104,9 +104,7 @@ expect_bad (const char *hex, const char *fragment)
   g_autoptr (GPtrArray) segments = lpa_bpp_segments (bpp, &error);
 
   g_assert_null (segments);
-  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
-  if (fragment && !strstr (error->message, fragment))
-    g_error ("\"%s\" lacks \"%s\"", error->message, fragment);
+  unit_assert_error (error, LPA_ERROR_MALFORMED, fragment);
 }
 
 static void

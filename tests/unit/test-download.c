@@ -430,11 +430,7 @@ test_failure (gconstpointer data)
   r.await_action = c->await;
   run_download (&r, &p);
   g_assert_true (r.finished);
-  g_assert_error (r.error, LPA_ERROR, (gint) c->code);
-  if (c->message && !strstr (r.error->message, c->message))
-    g_error ("\"%s\" lacks \"%s\"", r.error->message, c->message);
-  g_assert_cmpstr (r.world.es10_log->str, ==, c->es10);
-  g_assert_cmpstr (r.world.http_log->str, ==, c->http);
+  world_assert (&r.world, r.error, (gint) c->code, c->message, c->es10, c->http);
   g_assert_true (g_str_has_suffix (r.stages->str, "done"));
   run_clear (&r);
 }

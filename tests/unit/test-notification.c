@@ -129,11 +129,8 @@ test_failed (void)
 
       deliver (&r, cases[i].fault, 3);
       g_assert_cmpint (r.outcome, ==, LPA_NOTIFICATION_FAILED);
-      g_assert_error (r.error, LPA_ERROR, (gint) cases[i].code);
-      if (cases[i].fragment && !strstr (r.error->message, cases[i].fragment))
-        g_error ("\"%s\" lacks \"%s\"", r.error->message, cases[i].fragment);
-      g_assert_cmpstr (r.world.es10_log->str, ==, cases[i].es10);
-      g_assert_cmpstr (r.world.http_log->str, ==, cases[i].http);
+      world_assert (&r.world, r.error, (gint) cases[i].code, cases[i].fragment, cases[i].es10,
+                    cases[i].http);
       run_clear (&r);
     }
 }

@@ -47,6 +47,19 @@ unit_assert_hex_impl (GBytes *bytes, const char *hex, const char *where)
 }
 
 void
+unit_assert_error_impl (const GError *error, gint code, const char *fragment, const char *where)
+{
+  if (error == NULL)
+    g_error ("%s: no error, expected %s", where, lpa_error_code_name ((LpaError) code));
+  if (error->domain != LPA_ERROR || error->code != code)
+    g_error ("%s: error \"%s\" (%s), expected %s", where, error->message,
+             error->domain == LPA_ERROR ? lpa_error_code_name ((LpaError) error->code) : "other",
+             lpa_error_code_name ((LpaError) code));
+  if (fragment && !strstr (error->message, fragment))
+    g_error ("%s: \"%s\" lacks \"%s\"", where, error->message, fragment);
+}
+
+void
 unit_check_truncations (UnitParseFunc parse, GBytes *valid)
 {
   gsize len;

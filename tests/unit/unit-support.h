@@ -14,6 +14,13 @@ GBytes *unit_hex (const char *hex);
 #define unit_assert_hex(bytes, hex) unit_assert_hex_impl ((bytes), (hex), G_STRLOC)
 void unit_assert_hex_impl (GBytes *bytes, const char *hex, const char *where);
 
+/* Asserts @error is @code in LPA_ERROR and, unless @fragment is NULL, that its message contains
+ * @fragment. */
+#define unit_assert_error(error, code, fragment)                                                   \
+  unit_assert_error_impl ((error), (code), (fragment), G_STRLOC)
+void unit_assert_error_impl (const GError *error, gint code, const char *fragment,
+                             const char *where);
+
 /* Every parser gets every truncated prefix of a valid input and bit-flipped / length-bumped
  * variants; @parse must return FALSE with an error (or TRUE for mutations that still decode)
  * and never crash. For prefixes, @parse must fail. */
