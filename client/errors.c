@@ -77,6 +77,8 @@ static const struct
   { "disable", ESIM "WrongProfileState", "the profile is not enabled" },
   { "delete", ESIM "DisallowedByPolicy", "the profile's policy rules (ppr2) forbid deleting it" },
   { "disable", ESIM "DisallowedByPolicy", "the profile's policy rules (ppr1) forbid disabling it" },
+  { "download", DBUS "NoReply",
+    "the download needs more time than --timeout allows; raise it (e.g. --timeout 900)" },
   { NULL, ESIM "ProfileNotFound", "list the installed profiles with: esimctl list --all" },
   { NULL, ESIM "InsufficientMemory", "delete a profile you no longer need, then try again" },
   { NULL, ESIM "ProfileExists", "this profile is already installed (esimctl list --all)" },

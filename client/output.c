@@ -414,7 +414,9 @@ esimctl_format_value (GVariant *value)
   if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING_ARRAY) ||
       g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH_ARRAY))
     {
-      g_autofree const char **strv = g_variant_get_strv (value, NULL);
+      g_autofree const char **strv = g_variant_is_of_type (value, G_VARIANT_TYPE_STRING_ARRAY)
+                                         ? g_variant_get_strv (value, NULL)
+                                         : g_variant_get_objv (value, NULL);
       g_autofree char *joined = g_strjoinv (", ", (char **) strv);
 
       return esimctl_text_sanitize (joined);

@@ -149,7 +149,8 @@ args_text (const char *member, GVariant *body)
       g_string_append (s, tuple_str (body, 0));
       g_variant_iter_init (&it, ifaces);
       while (g_variant_iter_next (&it, "{&s@a{sv}}", &iface, NULL))
-        g_string_append_printf (s, " %s", short_iface (iface));
+        if (!g_str_has_prefix (iface, "org.freedesktop.DBus."))
+          g_string_append_printf (s, " %s", short_iface (iface));
     }
   else if (g_str_equal (member, "InterfacesRemoved") &&
            g_variant_is_of_type (body, G_VARIANT_TYPE ("(oas)")))
@@ -159,7 +160,8 @@ args_text (const char *member, GVariant *body)
 
       g_string_append (s, tuple_str (body, 0));
       for (gsize i = 0; list[i]; i++)
-        g_string_append_printf (s, " %s", short_iface (list[i]));
+        if (!g_str_has_prefix (list[i], "org.freedesktop.DBus."))
+          g_string_append_printf (s, " %s", short_iface (list[i]));
     }
   else
     for (gsize i = 0; i < g_variant_n_children (body); i++)

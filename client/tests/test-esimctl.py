@@ -4,6 +4,7 @@ errors, and an unreachable esimd on a private bus (the end-to-end tests with the
 live with the daemon's integration tests)."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -195,51 +196,60 @@ class EsimdNotRunning(unittest.TestCase):
         self.assertEqual(doc["error"]["name"], "org.freedesktop.DBus.Error.ServiceUnknown")
         self.assertEqual(doc["error"]["exit_status"], 4)
 
-    def test_monitor_prints_only_what_the_owner_of_org_esim_sends(self):
+    def monitor(self, *args, until):
+        """Runs esimctl monitor while a stranger and the owner of org.esim send look-alike
+        signals, until @until is in its output; returns (output, stderr, exit status)."""
         try:
             import dbus
             import dbus.lowlevel
         except ImportError:
             self.skipTest("python3-dbus is not installed")
         address = self.env["DBUS_SYSTEM_BUS_ADDRESS"]
-        e = dict(os.environ, **self.env)
-        p = subprocess.Popen([ESIMCTL, "--json", "monitor"], env=e, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen([ESIMCTL, *args, "monitor"], env=dict(os.environ, **self.env),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stranger = dbus.bus.BusConnection(address)
+        owner = dbus.bus.BusConnection(address)
+        owner.request_name("org.esim")
+
+        def send(conn, path, iface, member, signature, *values):
+            m = dbus.lowlevel.SignalMessage(path, iface, member)
+            m.append(*values, signature=signature)
+            conn.send_message(m)
+            conn.flush()
+
+        out = ""
         try:
-            stranger = dbus.bus.BusConnection(address)
-            owner = dbus.bus.BusConnection(address)
-
-            def notification(conn, seq):
-                m = dbus.lowlevel.SignalMessage("/org/esim/euicc/0", "org.esim.Manager",
-                                                "NotificationPending")
-                m.append(dbus.UInt32(seq), "delete", "8944476500001224158", "smdp.example.com",
-                         signature="usss")
-                conn.send_message(m)
-                conn.flush()
-
-            # Until monitor has subscribed, signals are lost: repeat the owner's until one shows.
-            owner.request_name("org.esim")
-            lines = []
-            deadline = time.time() + 10
             os.set_blocking(p.stdout.fileno(), False)
-            buf = ""
-            while time.time() < deadline and not any('"seq":7' in l for l in lines):
-                notification(stranger, 99)
-                stranger.get_unique_name()
-                notification(owner, 7)
+            deadline = time.time() + 10
+            # Signals sent before monitor subscribed are lost: repeat until one shows.
+            while time.time() < deadline and until not in out:
+                send(stranger, "/org/esim/euicc/0", "org.esim.Manager", "NotificationPending",
+                     "usss", dbus.UInt32(99), "delete", "8944476500001224158", "smdp.example.com")
+                send(owner, "/org/esim/euicc/0", "org.esim.Manager", "NotificationPending",
+                     "usss", dbus.UInt32(7), "delete", "8944476500001224158", "smdp.example.com")
+                send(owner, "/org/esim/euicc/0", "org.freedesktop.DBus.Properties",
+                     "PropertiesChanged", "sa{sv}as", "org.esim.Manager",
+                     {"State": "busy",
+                      "Profiles": dbus.Array([dbus.ObjectPath("/org/esim/euicc/0/profile/1")],
+                                             signature="o")},
+                     dbus.Array([], signature="s"))
                 time.sleep(0.2)
                 try:
-                    buf += os.read(p.stdout.fileno(), 65536).decode()
+                    out += os.read(p.stdout.fileno(), 65536).decode()
                 except BlockingIOError:
                     pass
-                *done, buf = buf.split("\n")
-                lines += done
         finally:
             os.set_blocking(p.stdout.fileno(), True)
             p.send_signal(signal.SIGINT)
-            out, err = p.communicate(timeout=10)
-        lines += [l for l in (buf + out).split("\n") if l]
-        docs = [json.loads(l) for l in lines if l]
+            rest, err = p.communicate(timeout=10)
+            owner.close()
+            stranger.close()
+        return out + rest, err, p.returncode
+
+    def test_monitor_json_prints_only_what_the_owner_of_org_esim_sends(self):
+        out, err, status = self.monitor("--json", until='"changed"')
+        self.assertEqual(status, 0, err)
+        docs = [json.loads(line) for line in out.splitlines() if line]
         pending = [d for d in docs if d["signal"] == "NotificationPending"]
         self.assertTrue(pending, err)
         self.assertEqual(pending[0]["path"], "/org/esim/euicc/0")
@@ -250,7 +260,24 @@ class EsimdNotRunning(unittest.TestCase):
         self.assertRegex(pending[0]["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
         # The stranger's look-alike signals are filtered out by sender.
         self.assertFalse([d for d in pending if d["args"]["seq"] == 99])
-        self.assertEqual(p.returncode, 0, err)
+        changed = [d for d in docs if d["signal"] == "PropertiesChanged"][0]
+        self.assertEqual(changed["args"], {"interface": "org.esim.Manager",
+                                           "changed": {"state": "busy",
+                                                       "profiles": ["/org/esim/euicc/0/profile/1"]},
+                                           "invalidated": []})
+
+    def test_monitor_text(self):
+        out, err, status = self.monitor(until="PropertiesChanged")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(err, "")
+        lines = out.splitlines()
+        self.assertTrue(any(re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}  /org/esim/euicc/0  "
+                                      r"NotificationPending  seq=7 operation=delete "
+                                      r"iccid=8944476500001224158 address=smdp\.example\.com$", l)
+                            for l in lines), out)
+        self.assertTrue(any(l.endswith("PropertiesChanged  Manager State=busy "
+                                       "Profiles=/org/esim/euicc/0/profile/1") for l in lines), out)
+        self.assertNotIn("seq=99", out)
 
     def test_monitor_runs_until_interrupted(self):
         e = dict(os.environ, **self.env)
