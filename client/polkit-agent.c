@@ -36,10 +36,15 @@ esimctl_polkit_agent_open (void)
   {
     const char *argv[] = { agent, "--notify-fd", fd_arg, "--fallback", NULL };
 
-    /* The agent reads the password from the terminal on our stdin, so it inherits it. */
-    if (!g_spawn_async_with_pipes_and_fds (
-            NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL,
-            -1, -1, -1, source_fds, target_fds, 1, &agent_pid, NULL, NULL, NULL, &error))
+    /* The agent asks on the terminal on our stdin, so it inherits it. Its stderr only ever
+     * says that it could not register (no polkit running), which is no news to the user:
+     * authorization then fails with a message of its own. */
+    GSpawnFlags flags =
+        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_CHILD_INHERITS_STDIN | G_SPAWN_STDERR_TO_DEV_NULL;
+
+    if (!g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, flags, NULL, NULL, -1, -1, -1,
+                                           source_fds, target_fds, 1, &agent_pid, NULL, NULL, NULL,
+                                           &error))
       {
         g_debug ("cannot start pkttyagent: %s", error->message);
         agent_pid = 0;
