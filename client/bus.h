@@ -1,5 +1,4 @@
-/* bus.h — esimctl's side of org.esim: connecting, calls, properties, choosing the eUICC, waiting.
- */
+/* bus.h — esimctl's side of org.esim: connection, calls, properties, eUICC choice, waiting. */
 #pragma once
 
 #include "esimctl.h"

@@ -1,5 +1,4 @@
-/* esimctl.c — esimctl's command line: global options, the verb table, running a verb, exit status.
- */
+/* esimctl.c — the command line: global options, the verb table, running a verb, exit status. */
 #include "esimctl.h"
 
 #include "build-config.h"

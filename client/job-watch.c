@@ -1,5 +1,4 @@
-/* job-watch.c — tracks a Job's State/Stage/Progress/ProfileMetadata and its end from its signals.
- */
+/* job-watch.c — tracks a Job's state, stage, progress and metadata from its signals. */
 #include "job-watch.h"
 
 #include "errors.h"

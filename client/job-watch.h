@@ -1,5 +1,4 @@
-/* job-watch.h — follows one org.esim.Job through its signals until it ends, for download and job
- * wait. */
+/* job-watch.h — follows one org.esim.Job through its signals until it ends. */
 #pragma once
 
 #include "bus.h"

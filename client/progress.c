@@ -1,5 +1,4 @@
-/* progress.c — draws a download's stage and fraction: in place on a terminal, as lines elsewhere.
- */
+/* progress.c — draws a download's stage and fraction: in place on a terminal, else as lines. */
 #include "progress.h"
 
 #include "output.h"

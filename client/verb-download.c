@@ -1,5 +1,4 @@
-/* verb-download.c — download (activation code, SM-DP+ + matching ID, default SM-DP+) and discover.
- */
+/* verb-download.c — download (activation code, SM-DP+ and matching ID) and discover. */
 #include "activation.h"
 #include "bus.h"
 #include "errors.h"

@@ -1,5 +1,4 @@
-/* verb-monitor.c — monitor: prints esimd's signals, one line (or JSON object) each, as they come.
- */
+/* verb-monitor.c — monitor: esimd's signals, one line (or JSON object) each, as they come. */
 #include "bus.h"
 #include "errors.h"
 #include "esimctl.h"
