@@ -263,12 +263,14 @@ on_owner_gone (sd_bus_track *track, void *userdata)
   EsimdJob *job = userdata;
   g_autoptr (GError) error = NULL;
 
+  /* A positive return tells sd-bus the event is handled; 0 would queue it again forever. */
   if (esimd_job_is_finished (job))
-    return 0;
+    return 1;
   g_info ("the caller of %s left the bus: cancelling it", job->path);
+  job->owner_gone = TRUE;
   if (!esimd_euicc_cancel_job (job->euicc, job, &error))
     g_info ("%s goes on: %s", job->path, error->message);
-  return 0;
+  return 1;
 }
 
 static void

@@ -295,9 +295,11 @@ download_cancel (EsimdJob *job, GError **error)
                    "the profile is already being installed; the download will complete");
       return FALSE;
     }
-  lpa_download_cancel (d->download, job->state == ESIMD_JOB_AWAITING_CONFIRMATION
-                                        ? LPA_CANCEL_END_USER_REJECTION
-                                        : LPA_CANCEL_POSTPONED);
+  /* The user saying no is a rejection; a caller that vanished may come back: postponed. */
+  lpa_download_cancel (d->download,
+                       job->state == ESIMD_JOB_AWAITING_CONFIRMATION && !job->owner_gone
+                           ? LPA_CANCEL_END_USER_REJECTION
+                           : LPA_CANCEL_POSTPONED);
   /* Don't wait for a slow server to answer the request in flight. */
   if (job->euicc->http)
     esimd_http_client_cancel_all (job->euicc->http);

@@ -60,6 +60,7 @@ struct _EsimdJob
 
   sd_bus_message *request; /* the method call to answer when the job ends, if any */
   char *owner;             /* unique bus name of the caller that created it */
+  gboolean owner_gone;     /* that caller left the bus */
   sd_bus_track *track;     /* notices the owner leaving the bus */
 
   /* Appends the successful reply's out arguments to the method call's reply (NULL: none). */

@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+"""Downloads that must not succeed: each ends with a named error, leaves no profile and no
+session on the eUICC, and cancels the server's session where one was left open (SGP.22 §3.0.2:
+ES10b CancelSession, then ES9+ cancelSession, with the right reason)."""
+
+import os
+import subprocess
+import sys
+import unittest
+
+from gi.repository import GLib
+
+from esimtest.world import MANAGER, World, activation_code, dbus_error_name
+
+POSTPONED, END_USER_REJECTION, UNDEFINED = 1, 0, 127
+ICCID_CODE = "8949449999999990037"
+
+
+class DownloadErrors(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.w = World()
+        cls.sim = cls.w.sim.ctl()
+        cls.smdp = cls.w.smdp.control
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.stop()
+
+    def setUp(self):
+        self.smdp.clear_faults()
+        self.w.wait_idle()
+
+    def order(self, matching_id, iccid, **extra):
+        """A fresh order per test, so no test depends on another's leftovers."""
+        o = {"matchingId": matching_id, "iccid": iccid, "profile": {"generate": {"size": 4096}},
+             "metadata": {"serviceProviderName": "Test Operator", "profileName": matching_id}}
+        o.update(extra)
+        self.smdp.add_order(o)
+        return activation_code(matching_id)
+
+    def last_session(self):
+        return self.smdp.sessions()[-1]
+
+    def assert_clean(self, iccid=None):
+        """No profile appeared, the eUICC holds no session, nothing half-loaded."""
+        state = self.sim.state()
+        if iccid:
+            self.assertNotIn(iccid, [p["iccid"] for p in state["profiles"]])
+        # A challenge alone is no transaction (the next GetEUICCChallenge replaces it).
+        self.assertTrue(state["session"] is None or state["session"]["transaction_id"] is None, state["session"])
+        if iccid:
+            self.assertNotIn(iccid, [p["iccid"] for p in self.w.profiles()])
+
+    def failed(self, code, cc="", options=None, error=None):
+        job, props = self.w.download(code, cc, options)
+        self.assertEqual(props["State"], "failed" if error != "org.esim.Error.Cancelled" else "cancelled", props)
+        if error:
+            self.assertEqual(props["Error"], error, props["ErrorMessage"])
+        results = [s[3] for s in self.w.client.signals_named("DownloadResult", MANAGER) if s[3][0] == job]
+        self.assertEqual(len(results), 1)
+        self.assertEqual(results[0][1], 1)  # the existing API's callback: 1 = failure
+        self.assertEqual(results[0][3], props["Error"])
+        return props
+
+    def test_wrong_confirmation_code(self):
+        code = self.order("WRONG-CODE", "8949449999999990078", confirmationCode="24681357")
+        props = self.failed(code, "00000000", error="org.esim.Error.ConfirmationCodeRefused")
+        self.assertIn("8.2.7", props["ErrorMessage"])
+        self.assertNotIn("00000000", props["ErrorMessage"])
+        session = self.last_session()
+        self.assertEqual(session["state"], "failed")  # the server ended it: no ES9+ cancel owed
+        self.assertEqual(self.sim.state()["last_cancelled"]["transaction_id"], session["transactionId"])
+        self.assert_clean("8949449999999990078")
+
+    def test_missing_confirmation_code_found_by_server(self):
+        code = self.order("NO-CODE-GIVEN", "8949449999999990086", confirmationCode="13572468")
+        self.failed(code, "", error="org.esim.Error.ConfirmationCodeRequired")
+        session = self.last_session()
+        self.assertEqual((session["state"], session["cancelReason"]), ("cancelled", POSTPONED))
+        self.assertEqual(self.sim.state()["last_cancelled"]["reason"], POSTPONED)
+        self.assert_clean("8949449999999990086")
+
+    def test_missing_confirmation_code_announced_by_activation_code(self):
+        before = len(self.smdp.sessions())
+        with self.assertRaises(GLib.Error) as cm:
+            self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("CODE-NEEDED", True), "", {})))
+        self.assertEqual(dbus_error_name(cm.exception), "org.esim.Error.ConfirmationCodeRequired")
+        self.assertEqual(len(self.smdp.sessions()), before)  # no server was contacted
+
+    def test_right_confirmation_code_then_reused_matching_id(self):
+        job, props = self.w.download(activation_code("CODE-NEEDED", True), "12345678")
+        self.assertEqual(props["State"], "succeeded", props)
+        self.w.wait_idle()
+        self.w.manager("DeleteProfile", GLib.Variant("(sa{sv})", (ICCID_CODE, {})))
+        self.failed(activation_code("CODE-NEEDED"), "12345678", error="org.esim.Error.MatchingIdRefused")
+        self.assert_clean(ICCID_CODE)
+
+    def test_unknown_matching_id(self):
+        props = self.failed(activation_code("NO-SUCH-ORDER"), error="org.esim.Error.MatchingIdRefused")
+        self.assertIn("8.2.6", props["ErrorMessage"])
+        self.assert_clean()
+
+    def test_confirm_then_accept(self):
+        w = self.w
+        order = self.smdp.add_order({"matchingId": "CONFIRM-YES", "iccid": "8949449999999990045",
+                                     "profile": {"generate": {"size": 4096}},
+                                     "metadata": {"serviceProviderName": "Ask First", "profileName": "Plan"}})
+        job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("CONFIRM-YES"), "",
+                                                               {"confirm": GLib.Variant("b", True)})))[0]
+        w.client.wait_for(lambda: w.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation", 60)
+        metadata = w.client.get(job, "org.esim.Job", "ProfileMetadata")
+        self.assertEqual((metadata["iccid"], metadata["service_provider"]), ("8949449999999990045", "Ask First"))
+        # other reads are served while it waits
+        self.assertEqual(w.manager_prop("State"), "busy")
+        w.client.call(job, "org.esim.Job", "Confirm")
+        props = w.wait_job(job)
+        self.assertEqual(props["State"], "succeeded", props)
+        self.assertIsNotNone(order)
+
+    def test_confirm_then_reject(self):
+        w = self.w
+        self.smdp.add_order({"matchingId": "CONFIRM-NO", "iccid": "8949449999999990052",
+                             "profile": {"generate": {"size": 4096}},
+                             "metadata": {"serviceProviderName": "Ask First", "profileName": "Plan"}})
+        job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("CONFIRM-NO"), "",
+                                                               {"confirm": GLib.Variant("b", True)})))[0]
+        w.client.wait_for(lambda: w.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation", 60)
+        w.client.call(job, "org.esim.Job", "Cancel")
+        props = w.wait_job(job)
+        self.assertEqual((props["State"], props["Error"]), ("cancelled", "org.esim.Error.Cancelled"))
+        session = self.last_session()
+        self.assertEqual((session["state"], session["cancelReason"]), ("cancelled", END_USER_REJECTION))
+        self.assertEqual(self.sim.state()["last_cancelled"]["reason"], END_USER_REJECTION)
+        self.assert_clean("8949449999999990052")
+        # a finished job cannot be cancelled again
+        with self.assertRaises(GLib.Error) as cm:
+            w.client.call(job, "org.esim.Job", "Cancel")
+        self.assertEqual(dbus_error_name(cm.exception), "org.esim.Error.WrongJobState")
+
+    def test_caller_leaves_before_loading(self):
+        """A client that starts a download and leaves the bus: the download is cancelled."""
+        w = self.w
+        self.smdp.add_order({"matchingId": "LEAVER", "iccid": "8949449999999990060",
+                             "profile": {"generate": {"size": 4096}},
+                             "metadata": {"serviceProviderName": "Gone", "profileName": "Plan"}})
+        script = (
+            "import sys, time\n"
+            "from gi.repository import GLib\n"
+            "from esimtest.world import BusClient, activation_code\n"
+            "c = BusClient(sys.argv[1])\n"
+            "job = c.call('/org/esim/euicc/0', 'org.esim.Manager', 'Download', GLib.Variant('(ssa{sv})',"
+            " (activation_code('LEAVER'), '', {'confirm': GLib.Variant('b', True)})))[0]\n"
+            "c.wait_for(lambda: c.get(job, 'org.esim.Job', 'State') == 'awaiting-confirmation', 60)\n"
+            "print(job, flush=True)\n")
+        out = subprocess.run([sys.executable, "-c", script, w.bus.address], capture_output=True, text=True,
+                             timeout=120, env=dict(os.environ))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        job = out.stdout.strip()
+        props = w.wait_job(job)
+        self.assertEqual(props["State"], "cancelled", props)
+        session = self.last_session()
+        self.assertEqual((session["state"], session["cancelReason"]), ("cancelled", POSTPONED))
+        self.assert_clean("8949449999999990060")
+
+    def test_server_failure_after_authentication(self):
+        """HTTP 500 on authenticateClient: the eUICC has a session, so it is cancelled; the server
+        answered nothing usable, so it is told too."""
+        self.smdp.add_fault(function="authenticateClient", action="http", status=500, execute=True, times=1)
+        props = self.failed(activation_code("DEMO-ONE"), error="org.esim.Error.ServerError")
+        self.assertIn("500", props["ErrorMessage"])
+        self.assertIsNotNone(self.sim.state()["last_cancelled"])
+        self.assert_clean("8949449999999990011")
+
+    def test_malformed_server_answer(self):
+        self.smdp.add_fault(function="initiateAuthentication", action="malformed-json", times=1)
+        self.failed(activation_code("DEMO-ONE"), error="org.esim.Error.ProtocolError")
+        self.assert_clean("8949449999999990011")
+
+    def test_server_resets_connection(self):
+        # libcurl retries once, on a fresh connection, a request whose reused connection died
+        # before any answer: reset both attempts.
+        self.smdp.add_fault(function="initiateAuthentication", action="reset", times=2)
+        self.failed(activation_code("DEMO-ONE"), error="org.esim.Error.NetworkUnavailable")
+        self.assert_clean("8949449999999990011")
+
+    def test_tampered_package_is_refused_by_the_euicc(self):
+        self.smdp.add_fault(function="getBoundProfilePackage", action="tamper", field="mac", times=1)
+        props = self.failed(activation_code("DEMO-TWO"), error="org.esim.Error.InstallFailed")
+        self.assertIn("scp03tSecurityError", props["ErrorMessage"])
+        self.assert_clean("8949449999999990029")
+        # the failed ProfileInstallationResult still reaches the server (and leaves the card)
+        self.w.wait_idle()
+        pirs = [n for n in self.smdp.notifications() if n["kind"] == "pir" and n["iccid"] == "8949449999999990029"]
+        self.assertTrue(pirs and pirs[-1]["result"] != "success", pirs)
+        self.assertEqual(self.w.manager_prop("PendingNotifications"), 0)
+
+
+class UntrustedServer(unittest.TestCase):
+    def test_tls_certificate_from_another_ci(self):
+        with World(smdp_options={"tls_cert_set": "bad"}) as w:
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual((props["State"], props["Error"]), ("failed", "org.esim.Error.TlsVerificationFailed"),
+                             props)
+            self.assertEqual(w.smdp.control.sessions(), [])
+            self.assertIsNone(w.sim.ctl().state()["session"]["transaction_id"])
+
+
+class FullEuicc(unittest.TestCase):
+    def test_no_room_for_the_profile(self):
+        with World(sim_options={"total_memory": 2048}) as w:
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["Error"], "org.esim.Error.InsufficientMemory", props)
+            self.assertEqual(w.profiles(), [])
+            self.assertIsNone(w.sim.ctl().state()["session"])  # the failed load ended it
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
