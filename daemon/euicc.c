@@ -121,6 +121,7 @@ on_segment_size_changed (guint size, gpointer user_data)
 {
   EsimdEuicc *euicc = user_data;
   g_autofree char *path = NULL;
+  g_autofree char *dir = NULL;
   g_autofree char *text = g_strdup_printf ("%u\n", size);
   g_autoptr (GError) error = NULL;
 
@@ -131,9 +132,9 @@ on_segment_size_changed (guint size, gpointer user_data)
   if (!euicc->eid)
     return;
   path = segment_size_file (euicc);
-  if (g_mkdir_with_parents (esimd->config->state_dir, 0700) < 0 ||
-      !g_file_set_contents (path, text, -1, &error))
-    g_warning ("cannot remember the STORE DATA size in %s: %s", esimd->config->state_dir,
+  dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0700) < 0 || !g_file_set_contents (path, text, -1, &error))
+    g_warning ("cannot remember the STORE DATA size in %s: %s", dir,
                error ? error->message : g_strerror (errno));
 }
 

@@ -46,6 +46,12 @@ struct _LpaEs10
   guint min_segment_size;
   LpaEs10SegmentSizeCallback size_callback;
   gpointer size_user_data;
+  /* A step-down is on trial until a block at the smaller size is accepted: only then is it
+   * reported (and remembered by the daemon). If the command fails anyway, the failure was not
+   * about size (a modem that vanished, a genuinely malformed command) and the size before the
+   * trial comes back. */
+  guint size_before_trial; /* 0 = no trial running */
+  guint proven_size;       /* a STORE DATA block of this size was accepted on this channel */
 
   Call *active;
   GQueue pending;
@@ -225,6 +231,9 @@ finish (LpaEs10 *self, GBytes *response, const GError *error)
 {
   Call *call = self->active;
 
+  if (error && self->size_before_trial)
+    self->segment_size = self->size_before_trial;
+  self->size_before_trial = 0;
   self->active = NULL;
   call->callback (response, error, call->user_data);
   call_free (call);
@@ -262,18 +271,21 @@ next_step (LpaEs10 *self, guint current)
 }
 
 /* Steps the segment size down and restarts the active command, if a smaller size would have cut
- * the failed block. */
+ * the failed block. A transport failure is only taken for a size problem while this channel has
+ * not yet carried a block of that size. */
 static gboolean
-try_step_down (LpaEs10 *self)
+try_step_down (LpaEs10 *self, gboolean transport_failure)
 {
   Call *call = self->active;
   guint next = next_step (self, self->segment_size);
 
   if (next == 0 || call->block_len <= next)
     return FALSE;
+  if (transport_failure && self->proven_size >= call->block_len)
+    return FALSE;
+  if (!self->size_before_trial)
+    self->size_before_trial = self->segment_size;
   self->segment_size = next;
-  if (self->size_callback)
-    self->size_callback (next, self->size_user_data);
   call->offset = 0;
   call->block = 0;
   call->retry_le = -1;
@@ -360,6 +372,19 @@ complete (LpaEs10 *self)
   finish (self, response, NULL);
 }
 
+/* A STORE DATA block was accepted: its size works here; a size on trial becomes the size. */
+static void
+block_accepted (LpaEs10 *self, gsize block_len)
+{
+  self->proven_size = MAX (self->proven_size, (guint) block_len);
+  if (self->size_before_trial && block_len > 0)
+    {
+      self->size_before_trial = 0;
+      if (self->size_callback)
+        self->size_callback (self->segment_size, self->size_user_data);
+    }
+}
+
 /* Handles the status word of a response whose data has been collected. */
 static void
 handle_status (LpaEs10 *self, guint16 sw, gsize data_len)
@@ -367,6 +392,9 @@ handle_status (LpaEs10 *self, guint16 sw, gsize data_len)
   Call *call = self->active;
   gboolean store_data = call->phase == PHASE_STORE_DATA;
   gboolean last = !store_data || call->offset + call->block_len == g_bytes_get_size (call->request);
+
+  if (store_data && (sw == 0x9000 || (sw & 0xFF00) == 0x6100))
+    block_accepted (self, call->block_len);
 
   if (store_data && !last)
     {
@@ -379,7 +407,7 @@ handle_status (LpaEs10 *self, guint16 sw, gsize data_len)
         }
       else if (sw == 0x9000)
         fail_literal (self, LPA_ERROR_UNEXPECTED, "eUICC answered an intermediate block with data");
-      else if (!((sw == 0x6700 || sw == 0x6A80) && try_step_down (self)))
+      else if (!((sw == 0x6700 || sw == 0x6A80) && try_step_down (self, FALSE)))
         fail_status (self, sw);
       return;
     }
@@ -396,7 +424,7 @@ handle_status (LpaEs10 *self, guint16 sw, gsize data_len)
     }
   else if ((sw & 0xFF00) == 0x6C00 && !store_data)
     send_get_response (self, (guint8) (sw & 0xFF));
-  else if (!(store_data && (sw == 0x6700 || sw == 0x6A80) && try_step_down (self)))
+  else if (!(store_data && (sw == 0x6700 || sw == 0x6A80) && try_step_down (self, FALSE)))
     fail_status (self, sw);
 }
 
@@ -412,7 +440,7 @@ on_response (GBytes *response, const GError *error, gpointer user_data)
   g_return_if_fail (call != NULL);
   if (error)
     {
-      if (call->phase == PHASE_STORE_DATA && try_step_down (self))
+      if (call->phase == PHASE_STORE_DATA && try_step_down (self, TRUE))
         return;
       finish (self, NULL, error);
       return;

@@ -16,11 +16,13 @@ G_BEGIN_DECLS
  * were made (the ISD-R keeps one STORE DATA context); later calls wait in a queue.
  *
  * Segment size: each STORE DATA block carries at most the current segment size (1..255, default
- * 255). When a block is rejected with 6700 or 6A80, or the transport fails on it, and the block
- * was longer than the next smaller step (255 → 120 → 63, then the configured minimum if it is
- * below 63), the size steps down, the command restarts from block 0, and the segment-size
- * callback reports the new size so the daemon can remember it per eUICC. A size that works is
- * kept for the channel. */
+ * 255). When a block is rejected with 6700 or 6A80, or the transport fails on it before this
+ * channel ever carried a block that long, and the block was longer than the next smaller step
+ * (255 → 120 → 63, then the configured minimum if it is below 63), the size steps down and the
+ * command restarts from block 0. The smaller size is on trial until a block at that size is
+ * accepted: then the segment-size callback reports it, so the daemon can remember it per eUICC.
+ * If the command fails anyway, the failure was not about size and the previous size comes back.
+ * A size that works is kept for the channel. */
 typedef struct _LpaEs10 LpaEs10;
 
 /* @response: the response TLV(s), possibly empty (LoadBoundProfilePackage intermediate

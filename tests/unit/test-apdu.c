@@ -411,6 +411,56 @@ test_step_down_transport (void)
   teardown (&f);
 }
 
+/* A step-down is only a trial until a smaller block is accepted. Own vectors: the command bytes
+ * follow the framing checked in test_chunking; the cases are the failure modes seen when a
+ * modem disappears mid-command (every block fails the transport) and when a command is
+ * refused for its content (6A80 at every size). */
+static void
+test_step_down_trial (void)
+{
+  Fixture f;
+  g_autofree char *req = request_hex (300);
+  g_autofree char *at255 = store_data (0x81, req, 0, 255, FALSE, 0);
+  g_autofree char *rest255 = store_data (0x81, req, 255, 45, TRUE, 1);
+  g_autofree char *at120 = store_data (0x81, req, 0, 120, FALSE, 0);
+  g_autofree char *at63 = store_data (0x81, req, 0, 63, FALSE, 0);
+
+  /* The modem vanished: every size fails, the size is not lowered and nothing is reported. */
+  setup (&f, 1);
+  unit_apdu_expect_error (&f.apdu, at255);
+  unit_apdu_expect_error (&f.apdu, at120);
+  unit_apdu_expect_error (&f.apdu, at63);
+  call (&f, req);
+  g_assert_error (f.error, LPA_ERROR, LPA_ERROR_TRANSPORT);
+  g_assert_cmpuint (lpa_es10_get_segment_size (f.es10), ==, 255);
+  g_assert_cmpuint (f.sizes->len, ==, 0);
+  teardown (&f);
+
+  /* Refused for its content: 6A80 at every size is the answer, at the original size. */
+  setup (&f, 1);
+  unit_apdu_expect (&f.apdu, at255, "6A 80");
+  unit_apdu_expect (&f.apdu, at120, "6A 80");
+  unit_apdu_expect (&f.apdu, at63, "6A 80");
+  call (&f, req);
+  g_assert_error (f.error, LPA_ERROR, LPA_ERROR_STATUS_WORD);
+  g_assert_cmpuint (lpa_es10_get_segment_size (f.es10), ==, 255);
+  g_assert_cmpuint (f.sizes->len, ==, 0);
+  teardown (&f);
+
+  /* Once this channel carried a 255-byte block, a transport failure on one is no size problem. */
+  setup (&f, 1);
+  unit_apdu_expect (&f.apdu, at255, "90 00");
+  unit_apdu_expect (&f.apdu, rest255, "BF 31 03 80 01 00 90 00");
+  call (&f, req);
+  g_assert_no_error (f.error);
+  unit_apdu_expect_error (&f.apdu, at255);
+  call (&f, req);
+  g_assert_error (f.error, LPA_ERROR, LPA_ERROR_TRANSPORT);
+  g_assert_cmpuint (lpa_es10_get_segment_size (f.es10), ==, 255);
+  g_assert_cmpuint (f.sizes->len, ==, 0);
+  teardown (&f);
+}
+
 static void
 test_step_down_floor (void)
 {
@@ -493,6 +543,7 @@ main (int argc, char **argv)
   g_test_add_func ("/apdu/step-down", test_step_down);
   g_test_add_func ("/apdu/step-down-transport", test_step_down_transport);
   g_test_add_func ("/apdu/step-down-floor", test_step_down_floor);
+  g_test_add_func ("/apdu/step-down-trial", test_step_down_trial);
   g_test_add_func ("/apdu/queue", test_queue);
   g_test_add_func ("/apdu/too-long", test_too_long);
   return g_test_run ();
