@@ -69,9 +69,12 @@ static void
 on_job_changed (EsimctlJobWatch *w, gpointer data)
 {
   Follow *f = data;
+  const char *what = *w->stage ? w->stage : w->state;
 
-  if (f->progress)
-    esimctl_progress_update (f->progress, *w->stage ? w->stage : w->state, w->progress);
+  /* A running job between two stages (the channel opening, the cache being read back) says
+   * nothing new: only stages and final states are worth a line. */
+  if (f->progress && !g_str_equal (what, "running"))
+    esimctl_progress_update (f->progress, what, w->progress);
 }
 
 static void

@@ -177,7 +177,7 @@ static const struct
   const char *key;
   const char *label;
 } info_labels[] = {
-  { "profile_version", "SGP.22 version" },
+  { "profile_version", "Profile package version" },
   { "svn", "SVN" },
   { "firmware_version", "Firmware version" },
   { "category", "Category" },
