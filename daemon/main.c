@@ -101,13 +101,15 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *config_path = NULL;
-  gboolean debug = FALSE, personal = FALSE, version = FALSE;
+  gboolean debug = FALSE, personal = FALSE, version = FALSE, check = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       "Read the configuration from FILE (default " ESIMD_DEFAULT_CONFIG_FILE ")", "FILE" },
     { "debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "Log debug messages", NULL },
     { "log-personal-data", 0, 0, G_OPTION_ARG_NONE, &personal,
       "Show EIDs and ICCIDs in the log (matching IDs and confirmation codes never are)", NULL },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &check,
+      "Check the configuration, print what it configures, and exit", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL },
   };
@@ -143,6 +145,19 @@ main (int argc, char **argv)
     {
       g_printerr ("esimd: %s\n", error->message);
       return 1;
+    }
+  if (check)
+    {
+      g_print ("%s: OK\n", config_path ? config_path : ESIMD_DEFAULT_CONFIG_FILE);
+      for (guint i = 0; i < config->modems->len; i++)
+        {
+          EsimdModemConfig *m = config->modems->pdata[i];
+
+          g_print ("modem %s: %s %s%s, slot %u, refresh %s\n", m->name, m->transport, m->device,
+                   m->use_proxy ? " through qmi-proxy" : "", m->slot,
+                   esimd_refresh_to_string (m->refresh));
+        }
+      return 0;
     }
   esimd_log_set_personal_data (personal || config->log_personal_data);
   if (config->modems->len == 0)
