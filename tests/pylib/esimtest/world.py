@@ -8,6 +8,7 @@ Used by the integration tests, the demo (tools/run-demo) and the benchmarks.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -267,6 +268,10 @@ class World:
         self.orders = DEFAULT_ORDERS if orders is None else orders
         self.modem = modem
         self.bus = self.sim = self.smdp = self.esimd = self.client = None
+        # Values that must never reach esimd's log (EIDs and ICCIDs only with LogPersonalData).
+        self.secrets: set[str] = set()
+        self.personal: set[str] = {EID}
+        self.log_personal_data = False
         try:
             self.pki = pkimod.generate(os.path.join(self.tmpdir, "pki"))
             self.bus = PrivateBus(self.tmpdir)
@@ -280,6 +285,8 @@ class World:
                                    **(smdp_options or {}))
             self.config_path = os.path.join(self.tmpdir, "esimd.conf")
             self.write_config(config or {})
+            self.log_personal_data = (str((config or {}).get("Daemon", {}).get("LogPersonalData", "")).lower()
+                                      == "true" or "--log-personal-data" in esimd_args)
             self.client = BusClient(self.bus.address)
             self.esimd = Esimd(self.config_path, self.bus.address, os.path.join(self.tmpdir, "esimd.log"),
                                esimd_args, wrapper=esimd_wrapper)
@@ -364,6 +371,8 @@ class World:
 
     def download(self, code: str, cc: str = "", options: Optional[dict] = None, timeout: float = 120.0):
         """Download() and wait for the job to finish; returns (job path, final Job properties)."""
+        if cc:
+            self.secrets.add(cc)
         opts = {k: (GLib.Variant("b", v) if isinstance(v, bool) else GLib.Variant("s", v))
                 for k, v in (options or {}).items()}
         job = self.manager("Download", GLib.Variant("(ssa{sv})", (code, cc, opts)))[0]
@@ -387,17 +396,62 @@ class World:
 
     def esimctl(self, *args, check: bool = False, input: Optional[str] = None, timeout: float = 180.0,
                 env: Optional[dict] = None) -> subprocess.CompletedProcess:
+        for i, a in enumerate(args):
+            if a in ("-c", "--confirmation-code") and i + 1 < len(args):
+                self.secrets.add(args[i + 1])
         e = dict(os.environ)
         e["DBUS_SYSTEM_BUS_ADDRESS"] = self.bus.address
         e.update(env or {})
         return subprocess.run([ESIMCTL] + list(args), capture_output=True, text=True, input=input,
                               timeout=timeout, env=e, check=check)
 
+    # -- secrets ------------------------------------------------------------------------
+
+    def collect_secrets(self):
+        """Every matching ID, confirmation code and ICCID the test SM-DP+ knows (tests add orders
+        at run time), in the forms a careless log line could carry them."""
+        try:
+            orders = self.smdp.control.orders()
+        except Exception:
+            orders = []
+        for o in list(self.orders) + list(orders):
+            mid = o.get("matchingId")
+            if mid and len(mid) >= 4:
+                self.secrets.add(mid)
+            cc = o.get("confirmationCode")
+            if cc:
+                self.secrets.add(cc)
+            if o.get("iccid"):
+                iccid = o["iccid"]
+                self.personal.add(iccid)
+                # its EF_ICCID form, as a hex dump would show it
+                padded = iccid + "F" * (20 - len(iccid))
+                self.personal.add("".join(padded[i + 1] + padded[i] for i in range(0, 20, 2)))
+
+    def check_log_for_secrets(self) -> list:
+        """Lines of esimd's log that show a secret (or, unless LogPersonalData, an EID/ICCID)."""
+        if not self.esimd or not os.path.exists(self.esimd.log_path):
+            return []
+        self.collect_secrets()
+        forbidden = set(self.secrets)
+        if not self.log_personal_data:
+            forbidden |= self.personal
+        # Whole tokens only: a test confirmation code may be a run of digits inside the EID.
+        patterns = [(v, re.compile(r"(?<![0-9A-Za-z])" + re.escape(v) + r"(?![0-9A-Za-z])")) for v in forbidden]
+        hits = []
+        with open(self.esimd.log_path, errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                for value, pattern in patterns:
+                    if pattern.search(line):
+                        hits.append(f"esimd.log:{n}: shows {value!r}: {line.strip()[:160]}")
+        return hits
+
     # -- teardown -------------------------------------------------------------------------
 
     def stop(self):
         errors = []
         for name, stopper in (("esimd", lambda: self.esimd and self.esimd.stop()),
+                              ("secrets in the log", self._assert_no_secrets),
                               ("client", lambda: self.client and self.client.close()),
                               ("smdp", lambda: self.smdp and self.smdp.stop()),
                               ("sim", lambda: self.sim and self.sim.stop()),
@@ -410,6 +464,11 @@ class World:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         if errors:
             raise RuntimeError("; ".join(errors))
+
+    def _assert_no_secrets(self):
+        hits = self.check_log_for_secrets()
+        if hits:
+            raise AssertionError("esimd logged secrets:\n" + "\n".join(hits[:20]))
 
     def __enter__(self):
         return self
