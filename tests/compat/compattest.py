@@ -5,6 +5,7 @@ an example may import."""
 import ast
 import os
 import subprocess
+import textwrap
 
 import sim  # from client/python, which tests/compat/meson.build puts on PYTHONPATH
 
@@ -37,8 +38,9 @@ def run_example(name: str, bus_address: str, lines=(), **kw):
     return run([os.path.join(EXAMPLES, name)], bus_address, lines, **kw)
 
 
-def run_code(code: str, bus_address: str, lines=(), **kw):
-    return run(["-c", code], bus_address, lines, **kw)
+def run_code(code: str, bus_address: str, args=(), lines=(), **kw):
+    """Runs CODE (dedented) as an application's main script, with ARGS as its sys.argv[1:]."""
+    return run(["-c", textwrap.dedent(code)] + list(args), bus_address, lines, **kw)
 
 
 def printed(output: str, label: str, literal: bool = True):

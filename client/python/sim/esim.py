@@ -268,7 +268,8 @@ def _manager(session):
     if not selector:
         return managers[0]
     for path, props in managers:
-        if selector in (path, EUICC_PREFIX + selector, props.get("Name"), props.get("Eid")):
+        if path in (selector, EUICC_PREFIX + selector) or selector in (props.get("Name"),
+                                                                      props.get("Eid")):
             return path, props
     choices = ", ".join(f"{p} ({props.get('Name', '')})" for p, props in managers)
     raise _Failure(NO_EUICC, f"no eUICC {selector!r}; esimd manages: {choices}")
