@@ -8,6 +8,15 @@
 void
 lpa_der_reader_init (LpaDerReader *reader, const guint8 *data, gsize len)
 {
+  static const guint8 empty[1];
+
+  /* An empty GBytes has a NULL data pointer (an eUICC answering 9000 without data gives one), and
+   * NULL + 0 is undefined behaviour in C: read it as an empty buffer that exists. */
+  if (data == NULL)
+    {
+      data = empty;
+      len = 0;
+    }
   reader->start = data;
   reader->pos = data;
   reader->end = data + len;

@@ -31,6 +31,7 @@ typedef struct
   const guint8 *end;
 } LpaDerReader;
 
+/* @data may be NULL when @len is 0 (what g_bytes_get_data() returns for an empty GBytes). */
 void lpa_der_reader_init (LpaDerReader *reader, const guint8 *data, gsize len);
 
 /* Iterates over the value of @parent (its children). */

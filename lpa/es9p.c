@@ -297,7 +297,9 @@ parse_json (const char *function, GBytes *body, GError **error)
                    local ? ": " : "", local ? local->message : "");
       return NULL;
     }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  /* A body of whitespace loads without error and without a root node. */
+  if (json_parser_get_root (parser) == NULL ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: response is not a JSON object",
                    function);
