@@ -94,12 +94,13 @@ class WithoutEsimd(CallsCase):
 
     def test_result_before_reply(self):
         # esimd's DownloadResult can reach the module's thread before profileOTA() has the
-        # Download reply in hand; the result waits for it, and other downloads are not reported.
+        # Download reply in hand; the result waits for it, other downloads are not reported, and
+        # results kept from an esimd that has left never answer for a new one's jobs.
         with tempfile.TemporaryDirectory() as tmp:
             bus = PrivateBus(tmp)
             try:
                 proc = ct.run_code("""\
-                    import queue, threading
+                    import queue, threading, time
                     from gi.repository import GLib
                     from sim import esim
                     got = queue.Queue()
@@ -116,6 +117,15 @@ class WithoutEsimd(CallsCase):
                     print("result:%s" % (got.get(timeout=10),))
                     print("error:%s" % esim.getLastError()[0])
                     print("others:%d" % got.qsize())
+                    # esimd restarts and numbers its jobs anew: job 8 is now ours, not the old one
+                    session._on_owner_changed(None, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                              "org.freedesktop.DBus", "NameOwnerChanged",
+                                              GLib.Variant("(sss)", ("org.esim", ":1.1", "")))
+                    session.track_download("/org/esim/job/8")
+                    result("/org/esim/job/8", 1)
+                    print("restarted:%s" % (got.get(timeout=10)[0],))
+                    time.sleep(0.3)
+                    print("stale:%d" % got.qsize())
                 """, bus.address)
             finally:
                 bus.stop()
@@ -125,6 +135,8 @@ class WithoutEsimd(CallsCase):
         self.assertEqual(results, ["result:(1, 'sim.esim')"])  # in the module's thread
         self.assertEqual(ct.printed(proc.stdout, "error", literal=False), "org.esim.Error.Cancelled")
         self.assertEqual(ct.printed(proc.stdout, "others"), 0)
+        self.assertEqual(ct.printed(proc.stdout, "restarted"), 1)
+        self.assertEqual(ct.printed(proc.stdout, "stale"), 0)
 
 
 class WithEsimd(CallsCase):

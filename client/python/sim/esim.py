@@ -214,6 +214,10 @@ class _Session:
     def _on_owner_changed(self, conn, sender, path, iface, member, params):
         _name, old_owner, new_owner = params.unpack()
         if old_owner and old_owner != new_owner:
+            # A new esimd numbers its jobs from 1 again: results kept from the old one would
+            # answer for the new one's jobs.
+            with self._cond:
+                self._early.clear()
             self._fail_pending("esimd left the bus before the download finished")
 
     def _on_closed(self, conn, remote_peer_vanished, error):
