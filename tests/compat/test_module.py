@@ -107,7 +107,8 @@ class WithoutEsimd(CallsCase):
                     esim.setCallback(lambda r: got.put((r, threading.current_thread().name)))
                     session = esim._get_session()
                     def result(job, value):
-                        args = GLib.Variant("(ousss)", (job, value, "", "org.esim.Error.Cancelled" if value else "", ""))
+                        error = "org.esim.Error.Cancelled" if value else ""
+                        args = GLib.Variant("(ousss)", (job, value, "", error, ""))
                         session._on_download_result(None, ":1.1", "/org/esim/euicc/0", "org.esim.Manager",
                                                     "DownloadResult", args)
                     result("/org/esim/job/7", 1)
