@@ -496,6 +496,28 @@ def authenticate_client(st, content):
     }
 
 
+# A real Failed or Expired answer of these functions ends the session on this server; with
+# "endSession" a scripted one does too, or the LPA (rightly sending no cancelSession after it)
+# would seem to leave the session open.
+SESSION_ENDING_FUNCTIONS = ("authenticateClient", "getBoundProfilePackage")
+
+
+def end_session_scripted(st, fn, raw, fault):
+    if fn not in SESSION_ENDING_FUNCTIONS:
+        return
+    try:
+        tid = json.loads(raw.decode("utf-8")).get("transactionId")
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        return
+    with st.lock:
+        s = st.sessions.get(tid.upper()) if isinstance(tid, str) else None
+        if s is not None and s.state in ("initiated", "authenticated", "bound", "delivered"):
+            s.state = "failed"
+            s.error = "scripted %s" % (fault.action if fault.action == "expired" else "%s/%s" % (
+                fault.spec.get("subjectCode", "8.1"), fault.spec.get("reasonCode", "4.2")))
+            release_order(st, s)
+
+
 def release_order(st, s, final_state=None):
     o = s.order
     if o is not None and o.session == s.tid.hex().upper():
@@ -762,6 +784,8 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(int(f.spec.get("ms", 1000)) / 1000.0)
         final = next((f for f in faults if f.action not in ("delay", "tamper")), None)
         if final is not None and not final.spec.get("execute"):
+            if final.action in ("status", "expired") and final.spec.get("endSession"):
+                end_session_scripted(st, fn, raw, final)
             self.answer_fault(final, None)
             return
         proto = self.headers.get("X-Admin-Protocol", "")

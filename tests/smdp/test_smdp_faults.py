@@ -47,6 +47,18 @@ class FaultTest(ServerTestCase):
         # not executed: the session is still waiting for authenticateClient
         self.authenticate(init, None, bf38=bf38)
 
+    def test_scripted_failure_that_ends_the_session(self):
+        auth = self.authenticate(self.initiate(), "MID-1")
+        self.assertEqual(self.order()["state"], "in-progress")
+        self.ctl.add_fault(function="getBoundProfilePackage", action="status", subjectCode="8.2.7",
+                           reasonCode="3.8", endSession=True, times=1)
+        self.assertFailed(("8.2.7", "3.8"), self.get_bpp, auth)
+        # as after a real refusal: the session is over and the order can be downloaded again
+        self.assertEqual(self.session(auth["transactionId"])["state"], "failed")
+        self.assertEqual(self.order()["state"], "released")
+        self.assertFailed(("8.10.1", "3.9"), self.get_bpp, auth)
+        self.download("MID-1")
+
     def test_expired(self):
         self.ctl.add_fault(function="initiateAuthentication", action="expired")
         with self.assertRaises(Failed) as cm:
