@@ -6,9 +6,9 @@ import socket
 import time
 import unittest
 
-from simtest import SimTestCase
+from simtest import SimTestCase, parse_pir
 
-from esimtest import der
+from esimtest import crypto, der
 from esimtest.simctl import ApduClient, Es10Client, SimControlError, pki_files, start_sim
 
 ICCID = "8949449999999990201"
@@ -113,6 +113,73 @@ class RunTimeFaultTest(SimTestCase):
         self.assertEqual(sum(a != b for a, b in zip(good, bad)), 1)
         self.assertEqual(self.es10.es10(GET_EID), good)
         self.assertEqual(self.ctl.fault(fid)["fired"], 1)
+
+    def test_corrupt_the_nth_apdu(self):
+        self.call(0xBF2E)  # APDUs before the fault do not count
+        fid = self.ctl.add_fault(kind="corrupt", apdu=2)
+        good = self.es10.es10(GET_EID)
+        bad = self.es10.es10(GET_EID)
+        self.assertEqual(sum(a != b for a, b in zip(good, bad)), 1)
+        self.assertEqual(self.ctl.fault(fid)["fired"], 1)
+        # an APDU without data: the status word's low byte is flipped
+        self.ctl.add_fault(kind="corrupt", apdu=1)
+        self.es10.block_size = 3
+        self.assertEqual(self.es10.transceive(GET_EID), (b"", 0x90FF))
+
+    def test_delay_of_the_nth_apdu_only(self):
+        fid = self.ctl.add_fault(kind="delay", ms=400, nth=2)
+        times = []
+        for _ in range(3):
+            t = time.monotonic()
+            self.es10.transceive(CHALLENGE)
+            times.append(time.monotonic() - t)
+        self.assertLess(times[0], 0.3)
+        self.assertGreaterEqual(times[1], 0.4)
+        self.assertLess(times[2], 0.3)
+        self.assertEqual(self.ctl.fault(fid)["fired"], 1)
+
+    def test_es10_result_codes_on_demand(self):
+        fid = self.ctl.add_fault(kind="es10_result", tag="BF38", code=7)
+        chal = self.challenge()
+        req, signed1 = self.dp.authenticate_server(chal)
+        resp = self.es10.es10_tlv(req)
+        self.assertEqual(self.auth_error(resp), 7)
+        self.assertEqual(resp.find(0xA1).find(0x80).value, der.decode(signed1).find(0x80).value)
+        self.assertIsNone(self.ctl.state()["session"])  # a refusal uses up the challenge
+        self.assertEqual(self.ctl.fault(fid)["fired"], 1)
+        # the next one is answered normally
+        self.auth_ok()
+        self.ctl.add_fault(kind="es10_result", tag="BF2D", code=127)
+        self.assertEqual(der.decode_int(self.call(0xBF2D).find(0x81).value), 127)
+        self.ctl.add_fault(kind="es10_result", tag="bf31", code=5)
+        resp = self.call(0xBF31, der.encode(0xA0, der.encode(0x5A, der.iccid_to_bcd(ICCID))), der.encode(0x81, b"\xff"))
+        self.assertEqual(der.decode_int(resp.find(0x80).value), 5)
+
+    def test_es10_result_ends_the_load_with_that_error(self):
+        fid = self.ctl.add_fault(kind="es10_result", tag="BF37", command=2, code=9)
+        auth, parts = self.bound(ICCID)
+        pir, trace = self.load(parts.segments())
+        result = parse_pir(pir)
+        self.assertEqual((result["success"], result["command"], result["reason"]), (False, 2, 9))
+        self.assertTrue(crypto.verify_raw(self.euicc_cert, result["signed"], result["signature"]))
+        self.assertEqual(result["tid"], auth.tid)
+        self.assertEqual(len(trace), 3)  # BF36+BF23, A0, then the A1 header answered the PIR
+        st = self.ctl.state()
+        self.assertEqual((st["profiles"], st["session"]), ([], None))
+        self.assertEqual([n["pmo"] for n in st["notifications"]], ["install"])
+        self.assertEqual(self.ctl.fault(fid)["fired"], 1)
+
+    def test_trace_shows_headers_and_tags_only(self):
+        self.ctl.call("trace", reset=True)
+        self.es10.block_size = 5
+        self.es10.es10(GET_EID)
+        trace = self.ctl.call("trace")["apdus"]
+        self.assertEqual([(r["n"], r["tag"], r["sw"]) for r in trace], [(1, "BF3E", "9000"), (2, None, "9000")])
+        self.assertEqual(trace[0]["header"][2:], "E21100")
+        self.assertEqual(trace[1]["len"], 21)  # BF3E { 5A EID }
+        self.assertNotIn("payload", trace[0])
+        with self.assertRaises(SimControlError):
+            self.ctl.add_fault(kind="es10_result", tag="BF2E", code=1)
 
     def test_count_and_frontend_filter(self):
         fid = self.ctl.add_fault(kind="sw", sw="6F00", nth=1, frontend="qmi")

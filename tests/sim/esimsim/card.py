@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Hashable, Optional
 
@@ -15,6 +16,7 @@ from .faults import Faults
 log = logging.getLogger("esim-sim.card")
 
 MAX_CHANNEL = 19
+TRACE_LENGTH = 4096
 DEFAULT_ISDR_AID = bytes.fromhex("A0000005591010FFFFFFFF8900000100")
 
 
@@ -84,6 +86,9 @@ class Card:
         self.get_response = get_response
         self.powered = True
         self.channels: dict[int, Channel] = {0: Channel(0)}
+        # APDU headers and status words (never payloads: they carry matching IDs and hashCc).
+        self.trace: deque = deque(maxlen=TRACE_LENGTH)
+        self.trace_count = 0
 
     # ------------------------------------------------------------ channels and reset
     def fci(self) -> bytes:
@@ -146,18 +151,45 @@ class Card:
         takes precedence over the CLA bits as a modem rewrites the CLA."""
         self.counters.apdus[frontend] += 1
         self.counters.bytes_in[frontend] += len(apdu)
+        record = self._trace(apdu, frontend, channel)
         drop, fault_sw = self.faults.on_apdu(frontend)
         if drop:
             self.counters.drops[frontend] += 1
+            record["sw"] = None
             return Transmit(None)
         if fault_sw is not None:
-            return self._out(frontend, _sw(fault_sw))
-        if not self.powered:
-            return self._out(frontend, _sw(C.SW_TECHNICAL))
-        data, sw, reset_after = self._execute(apdu, frontend, owner, channel)
-        if data:
-            data = self.faults.corrupt(frontend, data)
-        return self._out(frontend, data + _sw(sw), reset_after)
+            resp, reset_after = _sw(fault_sw), False
+        elif not self.powered:
+            resp, reset_after = _sw(C.SW_TECHNICAL), False
+        else:
+            data, sw, reset_after = self._execute(apdu, frontend, owner, channel)
+            if data:
+                data = self.faults.corrupt(frontend, data)
+            resp = data + _sw(sw)
+        resp = self.faults.corrupt_apdu(frontend, resp)
+        record["sw"] = resp[-2:].hex().upper()
+        record["len"] = len(resp) - 2
+        return self._out(frontend, resp, reset_after)
+
+    def _trace(self, apdu: bytes, frontend: str, channel: Optional[int]) -> dict:
+        self.trace_count += 1
+        record = {"n": self.trace_count, "frontend": frontend, "channel": channel, "header": apdu[:4].hex().upper(),
+                  "lc": apdu[4] if len(apdu) > 5 else 0, "tag": None}
+        # The ES10 function (or BPP part) a STORE DATA sequence starts with: its first block's tag.
+        if len(apdu) > 6 and apdu[1] == 0xE2 and apdu[3] == 0:
+            try:
+                record["tag"] = "%X" % der.decode_header(apdu[5 : 5 + apdu[4]], 0)[0]
+            except der.DerError:
+                pass
+        self.trace.append(record)
+        return record
+
+    def trace_view(self, reset: bool = False) -> list[dict]:
+        out = list(self.trace)
+        if reset:
+            self.trace.clear()
+            self.trace_count = 0
+        return out
 
     def _out(self, frontend: str, resp: bytes, reset_after: bool = False) -> Transmit:
         self.counters.bytes_out[frontend] += len(resp)
@@ -272,11 +304,16 @@ class Card:
             first_tag = der.decode_header(request, 0)[0]
         except der.DerError:
             first_tag = None
+        forced_code = forced_pir = None
         if first_tag in C.BPP_SEGMENT_TAGS:
             fault_sw = self.faults.on_bpp_segment(frontend)
             if fault_sw is not None:
                 return b"", fault_sw, False
-        result = self.euicc.process(request, ch.number)
+            forced_pir = self.faults.pir_error(frontend, C.BPP_SEGMENT_COMMANDS[first_tag])
+        elif first_tag is not None:
+            fault = self.faults.es10_result(frontend, first_tag)
+            forced_code = int(fault.spec["code"]) if fault is not None else None
+        result = self.euicc.process(request, ch.number, forced_code, forced_pir)
         if result.sw != C.SW_OK:
             return b"", result.sw, False
         out, sw = self._respond(ch, result.data)

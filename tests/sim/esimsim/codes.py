@@ -42,6 +42,8 @@ GET_RAT = 0xBF43
 
 # Tags that open a BPP segment (SGP.22 §2.5.5): used to recognise LoadBoundProfilePackage.
 BPP_SEGMENT_TAGS = (0xBF36, 0xA0, 0xA1, 0x88, 0xA2, 0xA3, 0x86)
+# The bppCommandId a segment starting with that tag belongs to (for injected errorResults).
+BPP_SEGMENT_COMMANDS = {0xBF36: 0, 0xA0: 1, 0xA1: 2, 0x88: 2, 0xA2: 4, 0xA3: 5, 0x86: 5}
 
 # AuthenticateServer / PrepareDownload errors
 AUTH_INVALID_CERTIFICATE = 1

@@ -147,7 +147,7 @@ class DownloadEngine:
         return cert, 0
 
     @staticmethod
-    def _error_alternative(tag: int, tid: bytes, code: int) -> bytes:
+    def error_alternative(tag: int, tid: bytes, code: int) -> bytes:
         log.info("%X refused: error %d", tag, code)
         return der.encode(tag, der.encode(0xA1, [der.encode(0x80, tid), der.encode(0x02, der.encode_int(code))]))
 
@@ -167,7 +167,7 @@ class DownloadEngine:
             raise MalformedRequest("serverSigned1 members")
 
         def error(code: int) -> bytes:
-            return self._error_alternative(C.AUTHENTICATE_SERVER, tid.value, code)
+            return self.error_alternative(C.AUTHENTICATE_SERVER, tid.value, code)
 
         s = self.session
         if s is None or s.stage != "challenge":
@@ -230,7 +230,7 @@ class DownloadEngine:
             raise MalformedRequest("hashCc must be 32 bytes")
 
         def error(code: int) -> bytes:
-            return self._error_alternative(C.PREPARE_DOWNLOAD, tid.value, code)
+            return self.error_alternative(C.PREPARE_DOWNLOAD, tid.value, code)
 
         s = self.session
         if s is None or s.stage != "authenticated" or s.server_role != "dp":
@@ -303,7 +303,9 @@ class DownloadEngine:
         return der.encode(C.CANCEL_SESSION, der.encode(0xA0, [signed, sig]))
 
     # ------------------------------------------------------------- LoadBoundProfilePackage
-    def load_segment(self, data: bytes, channel: int):
+    def load_segment(self, data: bytes, channel: int, forced: Optional[tuple[int, int]] = None):
+        """One BPP segment; `forced` (bppCommandId, errorReason) ends the load with that
+        errorResult at this segment, as a real eUICC failing this step would."""
         from .euicc import Es10Result
 
         first_tag = der.decode_header(data, 0)[0]
@@ -320,6 +322,8 @@ class DownloadEngine:
             return Es10Result(sw=C.SW_CONDITIONS)
         load = self.load
         load.segments += 1
+        if forced is not None:
+            return Es10Result(self._fail(load, PirError(forced[0], forced[1], "injected by a fault")))
         try:
             pos = 0
             while pos < len(data):

@@ -176,8 +176,10 @@ class Euicc:
         return der.encode(0xE3, out)
 
     # ----------------------------------------------------------------- dispatch
-    def process(self, request: bytes, channel: int) -> Es10Result:
-        """One complete ES10 command (all STORE DATA blocks joined)."""
+    def process(self, request: bytes, channel: int, forced_code: Optional[int] = None,
+                forced_pir: Optional[tuple[int, int]] = None) -> Es10Result:
+        """One complete ES10 command (all STORE DATA blocks joined). An injected fault may force
+        the function's error result (`forced_code`) or the load's errorResult (`forced_pir`)."""
         try:
             tag = der.decode_header(request, 0)[0]
         except der.DerError:
@@ -185,13 +187,15 @@ class Euicc:
         name = "%X" % tag
         self.command_counts[name] = self.command_counts.get(name, 0) + 1
         if tag in C.BPP_SEGMENT_TAGS:
-            return self.download.load_segment(request, channel)
+            return self.download.load_segment(request, channel, forced_pir)
         handler = self.HANDLERS.get(tag)
         if handler is None:
             log.info("unsupported ES10 tag %X", tag)
             return Es10Result(sw=C.SW_WRONG_DATA)
         try:
             req = der.decode(request)
+            if forced_code is not None and tag in self.RESULT_SHAPES:
+                return Es10Result(self.forced_result(tag, req, forced_code))
             result = handler(self, req)
         except (MalformedRequest, der.DerError) as e:
             log.info("malformed %X request: %s", tag, e)
@@ -531,6 +535,42 @@ class Euicc:
         C.PREPARE_DOWNLOAD: lambda self, req: self.download.prepare_download(req),
         C.CANCEL_SESSION: lambda self, req: self.download.cancel_session(req),
     }
+
+    # Where each function's result code sits: the error alternative with the transaction ID
+    # (A1 {80 tid, 02 code}), {80 code} or {81 code}.
+    RESULT_SHAPES = {
+        C.AUTHENTICATE_SERVER: "alternative",
+        C.PREPARE_DOWNLOAD: "alternative",
+        C.CANCEL_SESSION: 0x81,
+        C.ENABLE_PROFILE: 0x80,
+        C.DISABLE_PROFILE: 0x80,
+        C.DELETE_PROFILE: 0x80,
+        C.MEMORY_RESET: 0x80,
+        C.SET_NICKNAME: 0x80,
+        C.SET_DEFAULT_DP_ADDRESS: 0x80,
+        C.NOTIFICATION_SENT: 0x80,
+        C.GET_PROFILES_INFO: 0x81,
+        C.LIST_NOTIFICATION: 0x81,
+        C.RETRIEVE_NOTIFICATIONS: 0x81,
+        C.LOAD_CRL: 0x81,
+    }
+
+    def forced_result(self, tag: int, req: der.Tlv, code: int) -> bytes:
+        """The response of a function that failed with `code` (an injected fault), with the side
+        effects a real refusal has: a refused AuthenticateServer has used up the challenge."""
+        shape = self.RESULT_SHAPES[tag]
+        log.info("fault: %X answers result code %d", tag, code)
+        if shape != "alternative":
+            return der.encode(tag, der.encode(shape, der.encode_int(code)))
+        signed = req.children()[0] if req.value else None
+        tid = signed.find(0x80) if signed is not None and signed.constructed else None
+        if tid is None:
+            raise MalformedRequest("no transaction ID")
+        if tag == C.AUTHENTICATE_SERVER:
+            s = self.download.session
+            if s is not None and s.stage == "challenge":
+                self.download.session = None
+        return self.download.error_alternative(tag, tid.value, code)
 
     # ----------------------------------------------------------------- control-socket view
     def describe(self) -> dict:

@@ -8,7 +8,10 @@ from typing import Optional
 
 log = logging.getLogger("esim-sim.faults")
 
-KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt")
+KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result")
+# ES10 functions whose response carries a result code the eUICC can be made to answer on demand.
+RESULT_TAGS = ("BF38", "BF21", "BF41", "BF37", "BF31", "BF32", "BF33", "BF34", "BF29", "BF3F", "BF2D", "BF28",
+               "BF2B", "BF30", "BF35")
 FRONTENDS = ("qmi", "pty", "apdu")
 
 
@@ -95,7 +98,11 @@ class Faults:
                     raise FaultSpecError("'tag' must be hex, e.g. BF38")
         elif kind == "delay":
             _int(spec, "ms", 0)
-            remaining = None
+            # With nth only that APDU waits (once): a test can act while it is held.
+            if "nth" in spec:
+                _int(spec, "nth", 1)
+            else:
+                remaining = None
         elif kind == "drop":
             _int(spec, "after", 0)
         elif kind == "refuse_channel":
@@ -104,7 +111,18 @@ class Faults:
             _int(spec, "max", 1)
             remaining = None
         elif kind == "corrupt":
-            _int(spec, "nth", 1)
+            triggers = [k for k in ("nth", "apdu") if k in spec]
+            if len(triggers) != 1:
+                raise FaultSpecError("a 'corrupt' fault needs exactly one of nth, apdu")
+            _int(spec, triggers[0], 1)
+        elif kind == "es10_result":
+            tag = str(spec.get("tag", "")).upper()
+            if tag not in RESULT_TAGS:
+                raise FaultSpecError("'tag' must be one of %s" % ", ".join(RESULT_TAGS))
+            spec = dict(spec, tag=tag)
+            _int(spec, "code", 0)
+            if tag == "BF37":
+                _int(spec, "command", 0)
         if "count" in spec:
             remaining = None if spec["count"] is None else _int(spec, "count", 1)
         f = Fault(self.next_id, kind, dict(spec), frontend, remaining=remaining)
@@ -128,7 +146,17 @@ class Faults:
 
     # ----------------------------------------------------------- hooks called by the card
     def delay_ms(self, frontend: str) -> int:
-        return sum(int(f.spec["ms"]) for f in self._applicable("delay", frontend))
+        """How long this APDU waits: every 'delay' without nth, plus one whose nth it is."""
+        total = 0
+        for f in self._applicable("delay", frontend):
+            if "nth" not in f.spec:
+                total += int(f.spec["ms"])
+                continue
+            f.seen += 1
+            if f.seen == int(f.spec["nth"]):
+                f.fire()
+                total += int(f.spec["ms"])
+        return total
 
     def on_apdu(self, frontend: str) -> tuple[bool, Optional[int]]:
         """Count one APDU; returns (drop the connection, status word to answer instead)."""
@@ -180,15 +208,54 @@ class Faults:
         return False
 
     def corrupt(self, frontend: str, data: bytes) -> bytes:
-        """Flip one byte of the Nth response that carries data."""
+        """Flip one byte of the Nth response that carries data ('nth')."""
         if not data:
             return data
         for f in self._applicable("corrupt", frontend):
+            if "nth" not in f.spec:
+                continue
             f.seen += 1
             if f.seen == int(f.spec["nth"]):
                 f.fire()
-                pos = int(f.spec.get("offset", len(data) // 2)) % len(data)
-                b = bytearray(data)
-                b[pos] ^= 0xFF
-                return bytes(b)
+                return _flip(data, f.spec)
         return data
+
+    def corrupt_apdu(self, frontend: str, response: bytes) -> bytes:
+        """Flip one byte of the Nth APDU's response ('apdu', counted like the sw fault's nth):
+        of its data, or, when it has none, the low byte of its status word (9000 → 90FF)."""
+        for f in self._applicable("corrupt", frontend):
+            if "apdu" not in f.spec:
+                continue
+            f.seen += 1
+            if f.seen == int(f.spec["apdu"]):
+                f.fire()
+                if len(response) > 2:
+                    return _flip(response[:-2], f.spec) + response[-2:]
+                return response[:-1] + bytes([response[-1] ^ 0xFF])
+        return response
+
+    def es10_result(self, frontend: str, tag: int) -> Optional[Fault]:
+        """An 'es10_result' fault for this ES10 function (BF37: the BPP load), which fires."""
+        name = "%X" % tag
+        for f in self._applicable("es10_result", frontend):
+            if f.spec["tag"] == name:
+                f.seen += 1
+                f.fire()
+                return f
+        return None
+
+    def pir_error(self, frontend: str, command: int) -> Optional[tuple[int, int]]:
+        """(bppCommandId, errorReason) to end the load with, at the segment of that command."""
+        for f in self._applicable("es10_result", frontend):
+            if f.spec["tag"] == "BF37" and int(f.spec["command"]) == command:
+                f.seen += 1
+                f.fire()
+                return command, int(f.spec["code"])
+        return None
+
+
+def _flip(data: bytes, spec: dict) -> bytes:
+    pos = int(spec.get("offset", len(data) // 2)) % len(data)
+    b = bytearray(data)
+    b[pos] ^= 0xFF
+    return bytes(b)

@@ -307,6 +307,8 @@ class Simulator:
                 self.counters.reset()
                 self.euicc.command_counts.clear()
             return dict(out, ok=True)
+        if cmd == "trace":
+            return {"ok": True, "apdus": self.card.trace_view(bool(req.get("reset")))}
         if cmd == "fault":
             action = req.get("action", "add")
             if action == "add":
