@@ -275,20 +275,37 @@ lpa_install_error_reason_name (LpaInstallErrorReason reason)
 }
 
 gboolean
+lpa_es10_get_code (const LpaTlv *tlv, gint *code, GError **error)
+{
+  gint32 value;
+
+  if (!lpa_der_get_int (tlv, &value, error))
+    return FALSE;
+  if (value < 0)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "negative result code %d in tag %02X",
+                   value, tlv->tag);
+      return FALSE;
+    }
+  *code = value;
+  return TRUE;
+}
+
+gboolean
 lpa_es10_parse_result (GBytes *response, guint32 tag, LpaEs10Function function, gint *code,
                        GError **error)
 {
   gsize len;
   const guint8 *data = g_bytes_get_data (response, &len);
   LpaTlv outer, result;
-  gint32 value;
+  gint value;
 
   if (code)
     *code = -1;
   if (!lpa_der_parse_expect (data, len, tag, &outer, error) ||
       !lpa_der_expect_constructed (&outer, error) ||
       !lpa_der_get_child (&outer, 0x80, &result, error) ||
-      !lpa_der_get_int (&result, &value, error))
+      !lpa_es10_get_code (&result, &value, error))
     {
       g_prefix_error (error, "%s response: ", lpa_es10_function_name (function));
       return FALSE;
@@ -307,7 +324,7 @@ lpa_es10_parse_list (GBytes *response, guint32 tag, LpaEs10Function function, gi
   LpaTlv outer, choice;
   LpaDerReader reader;
   GPtrArray *items;
-  gint32 code;
+  gint code;
 
   if (!lpa_der_parse_expect (data, len, tag, &outer, error) ||
       !lpa_der_expect_constructed (&outer, error))
@@ -317,7 +334,7 @@ lpa_es10_parse_list (GBytes *response, guint32 tag, LpaEs10Function function, gi
     goto malformed;
   if (choice.tag == 0x81)
     {
-      if (!lpa_der_get_int (&choice, &code, error))
+      if (!lpa_es10_get_code (&choice, &code, error))
         goto malformed;
       if (code == empty_code)
         return g_ptr_array_new_with_free_func (free_item);

@@ -193,6 +193,11 @@ const char *lpa_cancel_session_reason_name (LpaCancelSessionReason reason);
 const char *lpa_bpp_command_name (LpaBppCommandId command);
 const char *lpa_install_error_reason_name (LpaInstallErrorReason reason);
 
+/* An ES10 result or error code (INTEGER). SGP.22 numbers every code from 0, and the structs of
+ * this library use -1 for "no code" (and "ok"): a negative code would read as success, so it is
+ * LPA_ERROR_MALFORMED. */
+gboolean lpa_es10_get_code (const LpaTlv *tlv, gint *code, GError **error);
+
 /* Decodes the many ES10 responses shaped `<tag> { 80 result }` (EnableProfile,
  * SetNickname, RemoveNotificationFromList…): TRUE if the response decodes and the code means
  * success; FALSE with the error lpa_es10_result_check() gives for a failure code, or

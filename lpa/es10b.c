@@ -237,14 +237,11 @@ parse_signed_response (GBytes *response, guint32 tag, LpaEs10Function function, 
     }
   else if (choice.tag == 0xA1)
     {
-      gint32 value;
-
       if (!get_transaction_id (response, &choice, &out->transaction_id, error) ||
           !lpa_der_get_child (&choice, 0x02, &code, error) ||
-          !lpa_der_get_int (&code, &value, error))
+          !lpa_es10_get_code (&code, &out->error_code, error))
         goto fail;
       out->ok = FALSE;
-      out->error_code = value;
     }
   else
     {
@@ -366,9 +363,8 @@ lpa_es10b_parse_cancel_session (GBytes *response, GError **error)
     goto fail;
   if (choice.tag == 0x81)
     {
-      if (!lpa_der_get_int (&choice, &value, error))
+      if (!lpa_es10_get_code (&choice, &out->error_code, error))
         goto fail;
-      out->error_code = value;
     }
   else if (choice.tag == 0xA0)
     {

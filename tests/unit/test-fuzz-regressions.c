@@ -83,11 +83,59 @@ test_whitespace_body (void)
   g_assert_no_error (error);
 }
 
+/* fuzz-es10-responses: the structs use -1 for "no error code" (and ok), and a list parser took the
+ * error code -1 for its "no empty-list code" marker: `BF2D { 81 -1 }` read as an empty profile
+ * list and `BF41 { 81 -1 }` as a CancelSession error whose code said ok. Negative codes, which
+ * SGP.22 never assigns, are malformed. */
+static void
+test_negative_code (void)
+{
+  static const char *const lists[] = { "BF 2D 03 81 01 FF", "BF 28 03 81 01 FF",
+                                       "BF 2B 03 81 01 FF" };
+  g_autoptr (GBytes) cancel = unit_hex ("BF 41 03 81 01 FF");
+  g_autoptr (GBytes) auth = unit_hex ("BF 38 09 A1 07 80 02 01 02 02 01 FF");
+  g_autoptr (GBytes) enable = unit_hex ("BF 31 03 80 01 FF");
+  g_autoptr (GBytes) big = unit_hex ("BF 31 06 80 04 80 00 00 00");
+  g_autoptr (LpaCancelSessionResponse) cancelled = NULL;
+  g_autoptr (LpaSignedResponse) signed_response = NULL;
+  g_autoptr (GError) error = NULL;
+  gint code = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
+    {
+      g_autoptr (GBytes) bytes = unit_hex (lists[i]);
+      g_autoptr (GPtrArray) items = NULL;
+
+      items = i == 0   ? lpa_es10c_parse_profiles_info (bytes, &error)
+              : i == 1 ? lpa_es10b_parse_list_notification (bytes, &error)
+                       : lpa_es10b_parse_retrieve_notifications (bytes, &error);
+      g_assert_null (items);
+      unit_assert_error (error, LPA_ERROR_MALFORMED, "negative result code -1");
+      g_clear_error (&error);
+    }
+  cancelled = lpa_es10b_parse_cancel_session (cancel, &error);
+  g_assert_null (cancelled);
+  unit_assert_error (error, LPA_ERROR_MALFORMED, "CancelSession response: negative result code");
+  g_clear_error (&error);
+  signed_response = lpa_es10b_parse_authenticate_server (auth, &error);
+  g_assert_null (signed_response);
+  unit_assert_error (error, LPA_ERROR_MALFORMED, "negative result code");
+  g_clear_error (&error);
+  g_assert_false (lpa_es10c_parse_enable_profile (enable, &code, &error));
+  unit_assert_error (error, LPA_ERROR_MALFORMED, "EnableProfile response: negative result code");
+  g_assert_cmpint (code, ==, -1);
+  g_clear_error (&error);
+  /* Beyond 32 bits is malformed too (the INTEGER decoder's range). */
+  g_assert_false (lpa_es10c_parse_enable_profile (big, &code, &error));
+  unit_assert_error (error, LPA_ERROR_MALFORMED, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/fuzz-regressions/empty-response", test_empty_response);
   g_test_add_func ("/fuzz-regressions/whitespace-body", test_whitespace_body);
+  g_test_add_func ("/fuzz-regressions/negative-code", test_negative_code);
   return g_test_run ();
 }
