@@ -1,0 +1,358 @@
+#!/usr/bin/python3
+# make-seeds.py — captures the fuzzers' seed corpora from the project's own test world.
+"""Runs the simulated eUICC (tests/sim) and the test SM-DP+/SM-DS (tests/smdp) with a fresh test
+PKI, drives downloads, profile operations, notifications, a cancelled session and an SM-DS event
+discovery through them, and writes what came back as seed files:
+
+    corpus/der/             certificates, signed objects and ES10 responses (DER)
+    corpus/es10-responses/  every ES10 response, as the eUICC sent it
+    corpus/es9p/            ES9+/ES11 response bodies, behind fuzz-es9p's selector byte
+    corpus/es11/            ES11 authenticateClient bodies
+    corpus/bpp/             bound profile packages (with and without ReplaceSessionKeys)
+    corpus/qmi-uim/         QMUX frames with the card's real answers (the simulator's framing)
+    corpus/apdu/            fuzz-apdu inputs made of the card's real response APDUs
+    corpus/activation-code/ activation codes of the test world
+
+Files are named seed-<what>; existing seed files of the same name are overwritten, nothing else
+is touched. Nothing here comes from the reference material: every byte is produced by the
+project's test world on this run (keys differ from run to run).
+
+    tests/fuzz/make-seeds.py [--out tests/fuzz/corpus]
+"""
+
+import argparse
+import base64
+import importlib.util
+import json
+import os
+import struct
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
+sys.path.insert(0, os.path.join(HERE, "..", "sim"))
+from esimtest import der, pki, simctl, smdpctl  # noqa: E402
+from esimsim import qmi  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("lpa_driver", os.path.join(HERE, "..", "smdp", "lpa-driver.py"))
+lpa_driver = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lpa_driver)
+
+SMDP = "testsmdpplus1.example.com"
+SMDS = "testrootsmds.example.com"
+ICCIDS = ["894944999999999%04d" % i for i in range(1, 6)]
+
+# fuzz-es9p's first byte: the function in the low 3 bits, status index 0 (HTTP 200) above.
+ES9P_FUNCTION = {"initiateAuthentication": 0, "es11:initiateAuthentication": 1, "authenticateClient": 2,
+                 "getBoundProfilePackage": 3, "cancelSession": 4, "handleNotification": 5}
+ES9P_STATUS_204 = 6 << 3
+
+ES10_NAMES = {0xBF2D: "profiles-info", 0xBF28: "list-notification", 0xBF2B: "retrieve-notifications",
+              0xBF20: "euicc-info1", 0xBF22: "euicc-info2", 0xBF38: "authenticate-server",
+              0xBF21: "prepare-download", 0xBF41: "cancel-session", 0xBF43: "rat", 0xBF3C: "addresses",
+              0xBF3E: "eid", 0xBF2E: "challenge", 0xBF30: "remove-notification", 0xBF31: "enable",
+              0xBF32: "disable", 0xBF33: "delete", 0xBF34: "memory-reset", 0xBF29: "set-nickname",
+              0xBF3F: "set-default-dp", 0xBF36: "pir"}
+
+# A 1x1 PNG: icons are part of the profile metadata and of ProfileInfo.
+ICON = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")).decode()
+
+
+class Seeds:
+    """Seed files per harness. Answers of one kind and one length differ only in random bytes
+    (challenges, signatures, keys) and add nothing for a fuzzer: the first of them is kept."""
+
+    def __init__(self):
+        self.files = {}
+        self.seen = set()
+
+    def add(self, harness, name, data):
+        key = (harness, name, len(data))
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        n = 1
+        base = "seed-" + name
+        fname = base
+        while (harness, fname) in self.files:
+            n += 1
+            fname = "%s-%d" % (base, n)
+        self.files[(harness, fname)] = data
+
+    def write(self, out):
+        for (harness, fname), data in sorted(self.files.items()):
+            os.makedirs(os.path.join(out, harness), exist_ok=True)
+            with open(os.path.join(out, harness, fname), "wb") as f:
+                f.write(data)
+        return len(self.files)
+
+
+class RecordingCard(lpa_driver.Card):
+    """lpa-driver's card, remembering every ES10 response and every response APDU."""
+
+    def __init__(self, path, seeds):
+        self.seeds = seeds
+        self.rapdus = []
+        self.last_exchange = []
+        super().__init__(path)
+
+    def apdu(self, cmd):
+        data, sw = super().apdu(cmd)
+        self.rapdus.append(data + sw.to_bytes(2, "big"))
+        self.last_exchange.append(data + sw.to_bytes(2, "big"))
+        return data, sw
+
+    def es10(self, request):
+        self.last_exchange = []
+        resp = super().es10(request)
+        tag = der.decode_header(request)[0]
+        if resp:
+            name = ES10_NAMES.get(tag, "%X" % tag)
+            if tag == 0xBF36 or der.decode(resp).tag == 0xBF37:
+                name = "pir"
+            self.seeds.add("es10-responses", name, resp)
+        return resp
+
+    def raw_es10(self, request):
+        """Like es10() but returns (data, sw) instead of raising on an error status."""
+        try:
+            return self.es10(request), 0x9000
+        except lpa_driver.ApduError as e:
+            return b"", int(str(e).rsplit(" ", 1)[-1], 16)
+
+
+def record_es9(client, seeds, es11=False):
+    """Wraps client.post_raw so that every response body becomes a seed."""
+    orig = client.post_raw
+
+    def post_raw(function, body, headers=None, base=None):
+        status, hdrs, data = orig(function, body, headers, base)
+        key = ("es11:" if es11 and function == "initiateAuthentication" else "") + function
+        if es11 and function == "authenticateClient":
+            seeds.add("es11", "authenticate-client", data)
+        elif key in ES9P_FUNCTION:
+            selector = ES9P_FUNCTION[key] | (ES9P_STATUS_204 if status == 204 else 0)
+            seeds.add("es9p", key.replace(":", "-"), bytes([selector]) + data)
+            if function == "getBoundProfilePackage" and status == 200:
+                body = json.loads(data)
+                if "boundProfilePackage" in body:
+                    seeds.add("bpp", "bound-profile-package", base64.b64decode(body["boundProfilePackage"]))
+        return status, hdrs, data
+
+    client.post_raw = post_raw
+    return client
+
+
+def download(card, client, matching_id, cc=None):
+    try:
+        return lpa_driver.download(card, client, SMDP, matching_id, cc)
+    except lpa_driver.Stop as e:
+        return e.result
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def authenticated_session(card, client, address=SMDP, es11=False, matching_id=""):
+    """GetEUICCChallenge → initiateAuthentication → AuthenticateServer; (transaction ID, the
+    AuthenticateServer request, its response)."""
+    chal = der.decode(card.es10(der.encode(0xBF2E, b""))).find(0x80).value
+    info1 = card.es10(der.encode(0xBF20, b""))
+    member = "smdsAddress" if es11 else "smdpAddress"
+    _, _, init = client.post("initiateAuthentication", {"euiccChallenge": b64(chal), "euiccInfo1": b64(info1),
+                                                        member: address})
+    f = {k: base64.b64decode(init[k]) for k in ("serverSigned1", "serverSignature1", "euiccCiPKIdToBeUsed",
+                                                 "serverCertificate")}
+    card.seeds.add("der", "server-signed1", f["serverSigned1"])
+    card.seeds.add("der", "server-certificate", f["serverCertificate"])
+    request = der.encode(0xBF38, [f["serverSigned1"], f["serverSignature1"], f["euiccCiPKIdToBeUsed"],
+                                  f["serverCertificate"], lpa_driver.ctx_params1(matching_id)])
+    return init["transactionId"], request, card.es10(request)
+
+
+def profile_operations(card, client):
+    iccid_a = der.encode(0x5A, der.iccid_to_bcd(ICCIDS[0]))
+    iccid_c = der.encode(0x5A, der.iccid_to_bcd(ICCIDS[2]))
+    unknown = der.encode(0x5A, der.iccid_to_bcd("8949449999999998888"))
+    tags = der.encode(0x5C, bytes([0x5A, 0x4F, 0x9F, 0x70, 0x90, 0x91, 0x92, 0x93, 0x95, 0xB6, 0xB7, 0xB8,
+                                   0x99, 0xBF, 0x76, 0x94]))
+    card.raw_es10(der.encode(0xBF31, [der.encode(0xA0, iccid_a), der.encode(0x81, b"\x00")]))
+    card.raw_es10(der.encode(0xBF31, [der.encode(0xA0, iccid_a), der.encode(0x81, b"\x00")]))  # already enabled
+    card.raw_es10(der.encode(0xBF31, [der.encode(0xA0, unknown), der.encode(0x81, b"\x00")]))
+    card.raw_es10(der.encode(0xBF29, [iccid_a, der.encode(0x90, "Work ☎".encode())]))
+    card.raw_es10(der.encode(0xBF2D, b""))
+    card.raw_es10(der.encode(0xBF2D, [tags]))
+    card.raw_es10(der.encode(0xBF2D, [der.encode(0xA0, iccid_c), tags]))
+    card.raw_es10(der.encode(0xBF32, [der.encode(0xA0, iccid_a), der.encode(0x81, b"\x00")]))
+    card.raw_es10(der.encode(0xBF32, [der.encode(0xA0, iccid_a), der.encode(0x81, b"\x00")]))  # not enabled
+    card.raw_es10(der.encode(0xBF33, iccid_c))
+    card.raw_es10(der.encode(0xBF33, unknown))
+    card.raw_es10(der.encode(0xBF28, b""))
+    notifications = card.es10(der.encode(0xBF2B, b""))
+    card.raw_es10(der.encode(0xBF2B, [der.encode(0xA0, der.encode(0x80, der.encode_int(1)))]))
+    # Deliver the first pending notification, then remove it (and one that is gone).
+    items = der.decode(notifications).find(0xA0)
+    if items is not None and items.children():
+        first = items.children()[0]
+        status, _, _ = client.post_raw("handleNotification",
+                                       json.dumps({"pendingNotification": b64(first.raw)}).encode())
+        meta = first.find(0xBF2F) or first.find(0xBF27).find(0xBF2F)
+        seq = der.decode_int(meta.find(0x80).value)
+        card.raw_es10(der.encode(0xBF30, der.encode(0x80, der.encode_int(seq))))
+        card.raw_es10(der.encode(0xBF30, der.encode(0x80, der.encode_int(seq))))
+    for request in (0xBF20, 0xBF22, 0xBF43, 0xBF3C, 0xBF2E):
+        card.raw_es10(der.encode(request, b""))
+    card.raw_es10(der.encode(0xBF3E, der.encode(0x5C, b"\x5A")))
+    card.raw_es10(der.encode(0xBF3F, der.encode(0x80, SMDP.encode())))
+    card.raw_es10(der.encode(0xBF3C, b""))
+
+
+def cancelled_session(card, client):
+    """A session cancelled after authenticateClient, then the error alternatives of CancelSession,
+    AuthenticateServer and PrepareDownload once no session is left."""
+    tid, bf38_request, bf38 = authenticated_session(card, client, matching_id="SEED-E")
+    _, _, auth = client.post("authenticateClient", {"transactionId": tid, "authenticateServerResponse": b64(bf38)})
+    reason = der.encode(0x81, b"\x01")
+    cancel = card.es10(der.encode(0xBF41, [der.encode(0x80, bytes.fromhex(tid)), reason]))
+    client.post("cancelSession", {"transactionId": tid, "cancelSessionResponse": b64(cancel)})
+    card.raw_es10(der.encode(0xBF41, [der.encode(0x80, bytes.fromhex(tid)), reason]))
+    card.raw_es10(bf38_request)
+    card.raw_es10(der.encode(0xBF21, [base64.b64decode(auth["smdpSigned2"]), base64.b64decode(auth["smdpSignature2"]),
+                                      base64.b64decode(auth["smdpCertificate"])]))
+    # A fresh challenge, and an AuthenticateServer signed over the previous one.
+    card.raw_es10(der.encode(0xBF2E, b""))
+    card.raw_es10(bf38_request)
+
+
+def event_discovery(card, smds_client):
+    tid, _, bf38 = authenticated_session(card, smds_client, address=SMDS, es11=True)
+    smds_client.post("authenticateClient", {"transactionId": tid, "authenticateServerResponse": b64(bf38)})
+
+
+def qmi_seeds(card, seeds):
+    """The card's real answers in the simulator's QMUX framing (what esimd's parsers receive)."""
+    uim = qmi.SERVICE_UIM
+    frames = {
+        "open-channel": qmi.build_frame(uim, 1, 1, qmi.UIM_OPEN_LOGICAL_CHANNEL,
+                                        [qmi.result_tlv(), (0x10, b"\x02"), (0x11, b"\x90\x00"),
+                                         (0x12, b"\x00")]),
+        "open-channel-refused": qmi.build_frame(uim, 1, 2, qmi.UIM_OPEN_LOGICAL_CHANNEL,
+                                                [qmi.result_tlv(qmi.E_SIM_FILE_NOT_FOUND), (0x11, b"\x6a\x82")]),
+        "open-channel-no-resources": qmi.build_frame(uim, 1, 3, qmi.UIM_OPEN_LOGICAL_CHANNEL,
+                                                     [qmi.result_tlv(qmi.E_INSUFFICIENT_RESOURCES)]),
+        "close-channel": qmi.build_frame(uim, 1, 4, qmi.UIM_LOGICAL_CHANNEL, [qmi.result_tlv()]),
+        "close-channel-invalid": qmi.build_frame(uim, 1, 5, qmi.UIM_LOGICAL_CHANNEL,
+                                                 [qmi.result_tlv(qmi.E_INVALID_ARGUMENT)]),
+        "send-apdu-malformed": qmi.build_frame(uim, 1, 6, qmi.UIM_SEND_APDU,
+                                               [qmi.result_tlv(qmi.E_MALFORMED_MESSAGE)]),
+    }
+    picked = sorted(set(card.rapdus), key=len)
+    for i, r in enumerate(picked[:: max(1, len(picked) // 6)][:6]):
+        frames["send-apdu-%d" % i] = qmi.build_frame(uim, 1, 10 + i, qmi.UIM_SEND_APDU,
+                                                     [qmi.result_tlv(), (0x10, struct.pack("<H", len(r)) + r)])
+    for name, frame in frames.items():
+        seeds.add("qmi-uim", name, frame)
+    # Two frames in one read, as a port delivers them.
+    seeds.add("qmi-uim", "two-frames", frames["send-apdu-0"] + frames["close-channel"])
+
+
+def apdu_seeds(card, seeds, exchanges):
+    """fuzz-apdu inputs: 4 set-up bytes (request length, segment size, floor, channel), then the
+    answers, each a 16-bit length and a real response APDU of the card."""
+    def record(rapdu):
+        return struct.pack(">H", len(rapdu)) + rapdu
+
+    ok = b"\x90\x00"
+    for name, (first, segment, answers) in exchanges.items():
+        # Request of 1 + 3 * first bytes in blocks of segment: intermediate blocks answer 9000.
+        length = 1 + 3 * first
+        blocks = -(-length // (segment or 255))
+        body = b"".join(record(ok) for _ in range(blocks - 1))
+        body += b"".join(record(r) for r in answers)
+        body += record(ok)  # the queued second call
+        seeds.add("apdu", name, bytes([first, segment, 62, card.ch]) + body)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(HERE, "corpus"))
+    args = ap.parse_args()
+    seeds = Seeds()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = pki.generate(os.path.join(tmp, "pki"))
+        for name in ("ci", "eum", "euicc", "dpauth", "dppb"):
+            with open(p[name], "rb") as f:
+                seeds.add("der", "certificate-" + name, f.read())
+        sim = simctl.start_sim(tmp, p, get_response=True)
+        orders = [
+            {"matchingId": "SEED-A", "iccid": ICCIDS[0], "profile": {"generate": {"size": 700}},
+             "metadata": {"serviceProviderName": "Test Operator", "profileName": "Seed plan",
+                          "profileClass": "operational", "iconType": "png", "icon": ICON,
+                          "notificationConfigurationInfo": [
+                              {"events": ["install", "enable", "disable", "delete"], "address": SMDP}],
+                          "profileOwner": {"mccMnc": "00f110", "gid1": "a1", "gid2": "b2"},
+                          "ppr": ["ppr1"]}},
+            {"matchingId": "SEED-B", "iccid": ICCIDS[1], "profile": {"generate": {"size": 600}},
+             "confirmationCode": "4711", "metadata": {"profileClass": "test"}},
+            {"matchingId": "SEED-C", "iccid": ICCIDS[2], "profile": {"generate": {"size": 600}}},
+            {"matchingId": "SEED-D", "iccid": ICCIDS[3], "state": "held"},
+            {"matchingId": "SEED-E", "iccid": ICCIDS[4], "profile": {"generate": {"size": 600}}},
+        ]
+        events = [{"eid": pki.DEFAULT_EID, "eventId": "SEED-E", "rspServerAddress": SMDP}]
+        dp = smdpctl.start_smdp(os.path.join(tmp, "dp"), p, orders, events)
+        try:
+            card = RecordingCard(sim.apdu_socket, seeds)
+            client = record_es9(dp.es9_client(timeout=120), seeds)
+            smds = record_es9(dp.es11_client(timeout=120), seeds, es11=True)
+
+            download(card, client, "SEED-A")
+            download(card, client, "SEED-B", cc="0000")  # wrong code: refused
+            download(card, client, "SEED-B", cc="4711")
+            dp.control.config(sessionKeys=True)
+            download(card, client, "SEED-C")
+            download(card, client, "SEED-D")  # held
+            download(card, client, "NO-SUCH-ID")  # unknown matching ID
+            profile_operations(card, client)
+            cancelled_session(card, client)
+            event_discovery(card, smds)
+            download(card, client, "SEED-E")  # its event is gone afterwards: an empty list
+            event_discovery(card, smds)
+            card.raw_es10(der.encode(0xBF2D, b""))
+            profiles_exchange = list(card.last_exchange)
+            card.raw_es10(der.encode(0xBF22, b""))
+            info2_exchange = list(card.last_exchange)
+            card.raw_es10(der.encode(0xBF34, der.encode(0x82, der.encode_bits([0, 1], 3))))
+
+            for r in [seeds.files[k] for k in list(seeds.files) if k[0] == "es10-responses"]:
+                if der.decode(r).tag in (0xBF22, 0xBF2D, 0xBF2B, 0xBF37, 0xBF38, 0xBF41, 0xBF43):
+                    seeds.add("der", "es10-%X" % der.decode(r).tag, r)
+            qmi_seeds(card, seeds)
+            apdu_seeds(card, seeds, {
+                "profiles-info-get-response": (0, 0, profiles_exchange),
+                "euicc-info2-get-response": (100, 120, info2_exchange),
+                "three-blocks": (254, 0, profiles_exchange),
+                "status-6a80": (10, 63, [b"\x6a\x80"]),
+                "wrong-le": (10, 0, [b"\x6c\x10", bytes(16) + b"\x90\x00"]),
+            })
+            card.close()
+        finally:
+            dp.stop()
+            sim.stop()
+
+    for name, code in (("plain", "LPA:1$%s$SEED-A" % SMDP), ("typed", "1$%s$SEED-A" % SMDP),
+                       ("oid", "LPA:1$%s$SEED-A$2.999.10" % SMDP), ("cc", "LPA:1$%s$SEED-B$2.999.10$1" % SMDP),
+                       ("cc-no-oid", "LPA:1$%s$SEED-B$$1" % SMDP), ("empty-matching-id", "LPA:1$%s$" % SMDP),
+                       ("lower-prefix", "lpa:1$%s$A-1" % SMDS), ("spaces", "  LPA:1$%s$SEED-C  \n" % SMDP),
+                       ("extra-field", "LPA:1$%s$SEED-A$2.999.10$$future" % SMDP)):
+        seeds.add("activation-code", name, code.encode())
+    print("wrote %d seed files under %s" % (seeds.write(args.out), args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
