@@ -1,0 +1,403 @@
+"""The fault matrix: the cases of each class (modem, ES9+, SIGKILL, eUICC result codes), how one
+case runs, and the table of cases run, invariants held and failures."""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import invariants as inv
+from rig import SERVER_TIMEOUT, Outcome, Rig, RigError
+
+CLASSES = ("modem", "es9", "euicc", "kill")
+# Options of the reference download of the modem and kill classes: every ES10 step of a
+# download (nickname, enable with its refresh) and the notification delivery after it.
+FULL_OPTIONS = {"nickname": "fault matrix", "enable": True}
+HOLD_MS = 1500  # how long a held APDU waits before the simulator executes it
+# esimd's own budget for a step; the matrix waits this long for a Finished signal.
+FINISH_TIMEOUT = 60
+SETTLE_SECONDS = 5  # how long esimd may take to show the card's truth once idle
+
+# "Failed" statuses a real SM-DP+ answers per function (SGP22-DIGEST.md §5.4).
+STATUSES = {
+    "initiateAuthentication": ["8.8.1/3.8", "8.8.2/3.1", "8.8.3/3.1", "8.8.4/3.7", "8.8.5/4.1", "1.2/2.1", "1.3/2.2"],
+    "authenticateClient": ["8.1.2/6.1", "8.1.2/6.3", "8.1.3/6.1", "8.1.3/6.3", "8.1/6.1", "8.1.1/3.8", "8.2.6/3.8",
+                           "8.2.5/4.3", "8.2/1.2", "8.8.5/4.1", "8.8.5/6.4", "8.10.1/3.9", "8.11.1/3.9", "8.1/4.8",
+                           "8.1/4.2", "1.2/2.1"],
+    "getBoundProfilePackage": ["8.1/6.1", "8.2.7/2.2", "8.2.7/3.8", "8.2.7/6.4", "8.2/3.7", "8.10.1/3.9",
+                               "8.8.5/4.1", "8.1/4.2", "1.2/2.1"],
+    "handleNotification": ["8.10.1/3.9", "8.1/6.1", "1.2/2.1"],
+    "cancelSession": ["8.1/6.1", "8.8/3.1", "8.10.1/3.9", "1.2/2.1"],
+}
+# Transport-level failures of any ES9+ call. Executed variants: the server did the work, the
+# answer was lost.
+ES9_ACTIONS = {
+    "reset": {"action": "reset", "times": 2},  # libcurl retries once on a fresh connection
+    "timeout": {"action": "delay", "ms": (SERVER_TIMEOUT + 2) * 1000, "times": 1},
+    "http500": {"action": "http", "status": 500, "times": 1},
+    "http500-executed": {"action": "http", "status": 500, "execute": True, "times": 1},
+    "http503": {"action": "http", "status": 503, "times": 1},
+    "malformed-json": {"action": "malformed-json", "times": 1},
+    "malformed-json-executed": {"action": "malformed-json", "execute": True, "times": 1},
+    "cut": {"action": "cut", "times": 1},
+    "cut-executed": {"action": "cut", "execute": True, "times": 1},
+    "expired": {"action": "expired", "times": 1, "endSession": True},
+}
+# eUICC result codes per ES10 function (SGP22-DIGEST.md §3) and ProfileInstallationResult
+# errorReasons per bppCommandId (§4.3).
+RESULT_CODES = {
+    "BF38": [1, 2, 3, 4, 5, 6, 7, 127],  # AuthenticateServer
+    "BF21": [1, 2, 3, 4, 5, 127],  # PrepareDownload
+    "BF41": [5, 127],  # CancelSession
+    "BF29": [1, 127],  # SetNickname
+    "BF31": [1, 2, 3, 4, 5, 127],  # EnableProfile
+    "BF2D": [1, 127],  # GetProfilesInfo (reading back)
+    "BF28": [127],  # ListNotification
+    "BF2B": [1, 127],  # RetrieveNotificationsList
+    "BF30": [1, 127],  # RemoveNotificationFromList
+}
+PIR_COMMANDS = {0: "initialiseSecureChannel", 1: "configureISDP", 2: "storeMetadata", 4: "replaceSessionKeys",
+                5: "loadProfileElements"}
+PIR_REASONS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 127]
+
+
+@dataclass
+class Case:
+    cls: str
+    name: str
+    slice: bool = False
+    sim_faults: list = field(default_factory=list)
+    smdp_faults: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    # Runs once the faults are in place, before the case's download (e.g. an earlier download).
+    before: Optional[Callable[[Rig], None]] = None
+    # Runs while the job does (confirm, cancel, kill); gets the ids of the simulator faults.
+    during: Optional[Callable[[Rig, Outcome, list], None]] = None
+    allow_open: Optional[str] = None  # why the server session may stay open
+    allow_euicc_open: Optional[str] = None  # why the eUICC session may stay open
+    deferred: bool = False  # the fault makes a notification delivery fail: it waits for the back-off
+    probe: bool = False  # after the checks: a new download must succeed
+    known: Optional[str] = None  # a limitation, not a bug: why this case is expected to fail
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    outcome: Optional[Outcome]
+    checks: list
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_json(self) -> dict:
+        o = self.outcome
+        return {"class": self.case.cls, "name": self.case.name, "ok": self.ok, "seconds": round(self.seconds, 2),
+                "outcome": {"state": o.state, "error": o.error, "message": o.message,
+                            "stage_at_kill": o.stage_at_kill} if o else None,
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks]}
+
+
+# -- what runs during a job ---------------------------------------------------------------
+
+def confirm_then(action: str):
+    def during(rig: Rig, out: Outcome, ids: list):
+        rig.wait_for(lambda: rig.job_state(out.job) == "awaiting-confirmation" or rig.finished(out), 30,
+                     "awaiting-confirmation")
+        if rig.finished(out):
+            return
+        rig.client.call(out.job, "org.esim.Job", "Confirm" if action == "confirm" else "Cancel", timeout=10)
+    return during
+
+
+def kill_when(what: str, predicate: Callable[[Rig, Outcome, list], bool]):
+    """SIGKILL esimd once @predicate holds, then start it again once the modem has released the
+    dead connection's channel."""
+    def during(rig: Rig, out: Outcome, ids: list):
+        rig.wait_for(lambda: predicate(rig, out, ids) or rig.finished(out), 30, what)
+        if rig.finished(out):
+            return  # the job ended before the kill point: still a valid (if weaker) case
+        out.stage_at_kill = rig.job_prop(out.job, "Stage")
+        rig.kill_esimd()
+        out.killed = True
+        out.finished = True
+        # A held APDU still executes after its hold; then the dead client's channel closes.
+        rig.wait_for(lambda: not rig.sim.counters()["channels_open"], HOLD_MS / 1000 + 10, "the channel to close")
+        rig.start_esimd()
+    return during
+
+
+def held(rig: Rig, out: Outcome, ids: list) -> bool:
+    return rig.sim_fault_fired(ids[0])
+
+
+def in_flight(function: str):
+    return lambda rig, out, ids: rig.server_calls(function) >= 1
+
+
+def awaiting(rig: Rig, out: Outcome, ids: list) -> bool:
+    return rig.job_state(out.job) == "awaiting-confirmation"
+
+
+# -- the classes --------------------------------------------------------------------------
+
+def apdu_labels(trace: list) -> list[str]:
+    """A name per APDU of a download: the ES10 function (or BPP part) and the block number."""
+    labels, tag, count = [], "?", {}
+    for r in trace:
+        header = r["header"]
+        if header[2:4] == "E2":
+            block = int(header[6:8], 16)
+            if block == 0:
+                tag = r["tag"] or "?"
+                count[tag] = count.get(tag, 0) + 1
+            n = count.get(tag, 1)
+            labels.append("%s%s%s" % (tag, "#%d" % n if n > 1 else "", ".%d" % block if block else ""))
+        else:
+            labels.append(header)
+    return labels
+
+
+def modem_cases(labels: list[str]) -> list[Case]:
+    """A transport drop, 6F00 and a corrupted response at every APDU of the reference download."""
+    out = []
+    picks = _representative(labels)
+    for i, label in enumerate(labels, 1):
+        for kind, spec in (("drop", {"kind": "drop", "after": i - 1}),
+                           ("6F00", {"kind": "sw", "sw": "6F00", "nth": i}),
+                           ("corrupt", {"kind": "corrupt", "apdu": i})):
+            # A drop makes the modem vanish; its return is a reason to deliver at once.
+            deferred = kind != "drop" and label.startswith(("BF2B", "BF30"))
+            out.append(Case("modem", "%s@%d(%s)" % (kind, i, label), slice=i in picks.get(kind, ()),
+                            sim_faults=[spec], options=FULL_OPTIONS, probe=kind == "drop", deferred=deferred))
+    return out
+
+
+def _representative(labels: list[str]) -> dict:
+    """Indices for the CI slice: the first APDU of each step that matters."""
+    def first(prefix):
+        return next((i for i, lab in enumerate(labels, 1) if lab.startswith(prefix)), None)
+
+    last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
+    drop = {first("BF38"), first("BF21"), first("BF36"), first("86"), last86, first("BF31"), first("BF2B")}
+    sw = {first("BF2E"), first("BF38"), first("A1"), last86, first("BF29"), first("BF31"), first("BF30")}
+    corrupt = {first("BF38"), first("BF21"), last86, first("BF31"), first("BF2B")}
+    return {"drop": drop - {None}, "6F00": sw - {None}, "corrupt": corrupt - {None}}
+
+
+def es9_cases() -> list[Case]:
+    functions = ("initiateAuthentication", "authenticateClient", "getBoundProfilePackage", "handleNotification",
+                 "cancelSession")
+    slice_ = {("initiateAuthentication", "reset"), ("authenticateClient", "http500-executed"),
+              ("getBoundProfilePackage", "timeout"), ("getBoundProfilePackage", "cut-executed"),
+              ("handleNotification", "http500"), ("cancelSession", "malformed-json"),
+              ("initiateAuthentication", "malformed-json"), ("authenticateClient", "status:8.2.6/3.8"),
+              ("getBoundProfilePackage", "status:8.2.7/3.8"), ("handleNotification", "status:1.2/2.1"),
+              ("cancelSession", "status:8.10.1/3.9")}
+    out = []
+    for fn in functions:
+        variants = dict(ES9_ACTIONS)
+        for st in STATUSES[fn]:
+            subject, reason = st.split("/")
+            variants["status:" + st] = {"action": "status", "subjectCode": subject, "reasonCode": reason,
+                                        "message": "fault matrix", "times": 1, "endSession": True}
+        for name, spec in variants.items():
+            c = Case("es9", "%s:%s" % (fn, name), slice=(fn, name) in slice_,
+                     smdp_faults=[dict(spec, function=fn)], deferred=fn == "handleNotification")
+            if fn == "cancelSession":
+                # a user who says no: the one cancel every download can be made to send
+                c.options = {"confirm": True}
+                c.during = confirm_then("cancel")
+                c.allow_open = "the cancelSession that would close it failed"
+            out.append(c)
+    # An earlier download's notification failed and waits for the back-off: this download's
+    # must still go out at once (a back-off says nothing about the network now).
+    out.append(Case("es9", "handleNotification:http500-then-next-download", slice=True,
+                    smdp_faults=[{"function": "handleNotification", "action": "http", "status": 500, "times": 1}],
+                    before=earlier_download(expect_pending=True)))
+    return out
+
+
+def earlier_download(expect_pending: bool):
+    def before(rig: Rig):
+        code, _ = rig.new_order()
+        out = rig.wait_finished(rig.start_download(code), FINISH_TIMEOUT)
+        if out.state != "succeeded":
+            raise RigError("the earlier download failed: %s" % out.message)
+        rig.wait_ready_idle()
+        if expect_pending and not rig.sim.state()["notifications"]:
+            raise RigError("the earlier download's notification was delivered despite the fault")
+    return before
+
+
+def euicc_cases() -> list[Case]:
+    slice_ = {("BF38", 7), ("BF38", 4), ("BF21", 2), ("BF21", 127), ("BF41", 5), ("BF31", 3), ("BF29", 1),
+              ("BF30", 127), ("BF2B", 127), ("BF2D", 127), ("BF28", 127)}
+    pir_slice = {(0, 2), (2, 9), (2, 15), (5, 8), (5, 10), (5, 127), (1, 7), (4, 1)}
+    out = []
+    for tag, codes in RESULT_CODES.items():
+        for code in codes:
+            c = Case("euicc", "%s=%d" % (tag, code), slice=(tag, code) in slice_,
+                     sim_faults=[{"kind": "es10_result", "tag": tag, "code": code}], options=FULL_OPTIONS,
+                     deferred=tag in ("BF2B", "BF30"))
+            if tag == "BF41":
+                c.options = {"confirm": True}
+                c.during = confirm_then("cancel")
+                c.allow_euicc_open = "the eUICC refused CancelSession and keeps its session until the next challenge"
+            out.append(c)
+    for command, cname in PIR_COMMANDS.items():
+        for reason in PIR_REASONS:
+            out.append(Case("euicc", "BF37:%s=%d" % (cname, reason), slice=(command, reason) in pir_slice,
+                            sim_faults=[{"kind": "es10_result", "tag": "BF37", "command": command, "code": reason}]))
+    return out
+
+
+def kill_cases(labels: list[str]) -> list[Case]:
+    """SIGKILL at every stage: while each ES9+ call is in flight, while awaiting confirmation,
+    and while each APDU of the reference download is in the modem."""
+    out = []
+    for fn in ("initiateAuthentication", "authenticateClient", "getBoundProfilePackage", "handleNotification"):
+        out.append(Case("kill", "during-%s" % fn, slice=fn != "authenticateClient",
+                        smdp_faults=[{"function": fn, "action": "delay", "ms": 3000, "times": 1}],
+                        during=kill_when(fn + " in flight", in_flight(fn)), probe=True))
+    out.append(Case("kill", "during-cancelSession", slice=False, options={"confirm": True},
+                    smdp_faults=[{"function": "cancelSession", "action": "delay", "ms": 3000, "times": 1}],
+                    during=_chain(confirm_then("cancel"), kill_when("cancelSession in flight",
+                                                                    in_flight("cancelSession"))),
+                    probe=True))
+    out.append(Case("kill", "awaiting-confirmation", slice=True, options={"confirm": True},
+                    during=kill_when("awaiting-confirmation", awaiting), probe=True))
+    picks = _kill_picks(labels)
+    for i, label in enumerate(labels, 1):
+        out.append(Case("kill", "apdu@%d(%s)" % (i, label), slice=i in picks,
+                        sim_faults=[{"kind": "delay", "ms": HOLD_MS, "nth": i}], options=FULL_OPTIONS,
+                        during=kill_when("APDU %d held" % i, held), probe=True))
+    return out
+
+
+def _kill_picks(labels: list[str]) -> set:
+    first86 = next((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), None)
+    last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
+    picks = {first86, last86}
+    for prefix in ("BF21", "BF29", "BF31", "BF30"):
+        picks.add(next((i for i, lab in enumerate(labels, 1) if lab.startswith(prefix)), None))
+    return picks - {None}
+
+
+def _chain(*steps):
+    def during(rig, out, ids):
+        for s in steps:
+            s(rig, out, ids)
+    return during
+
+
+# -- running ------------------------------------------------------------------------------
+
+def reference_trace(rig: Rig) -> list:
+    """The APDUs of one clean download with FULL_OPTIONS, from the call until esimd is idle."""
+    rig.case_no += 1
+    rig.clean()
+    code, _ = rig.new_order()
+    out = rig.wait_finished(rig.start_download(code, options=FULL_OPTIONS), FINISH_TIMEOUT)
+    if out.state != "succeeded":
+        raise RigError("the reference download failed: %s %s" % (out.error, out.message))
+    rig.wait_ready_idle()
+    return rig.trace()
+
+
+def run_case(rig: Rig, case: Case) -> CaseResult:
+    t0 = time.monotonic()
+    out: Optional[Outcome] = None
+    checks: list = []
+    rig.case_no += 1
+    try:
+        rig.clean()
+        code, iccid = rig.new_order()
+        ids = [rig.sim.add_fault(**f) for f in case.sim_faults]
+        for f in case.smdp_faults:
+            rig.smdp.add_fault(**f)
+        if case.before:
+            case.before(rig)
+        before = rig.snapshot()
+        pid = rig.pid
+        out = rig.start_download(code, options=case.options)
+        if case.during and out.job:
+            case.during(rig, out, ids)
+        if not out.killed:
+            rig.wait_finished(out, FINISH_TIMEOUT)
+        out.seconds = time.monotonic() - t0
+        checks.append(inv.answered(out))
+        rig.sim.clear_faults()
+        rig.smdp.clear_faults()
+        if not out.finished and rig.esimd_alive():
+            # silence: give up on the job, but keep checking everything else
+            pass
+        try:
+            rig.wait_ready_idle(FINISH_TIMEOUT)
+            # esimd may still be catching up (reading again what failed, delivering): give it a
+            # few seconds, as a client would, before judging what it shows.
+            deadline = time.monotonic() + SETTLE_SECONDS
+            after = rig.snapshot()
+            while not inv.settled(after, case.deferred) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                rig.wait_ready_idle(FINISH_TIMEOUT)
+                after = rig.snapshot()
+        except RigError as e:
+            checks.append(inv.Check("bus-alive", False, str(e)))
+            return CaseResult(case, out, checks, time.monotonic() - t0)
+        checks += [
+            inv.truthful(out, iccid, after),
+            inv.no_half_install(before, after, iccid),
+            inv.euicc_session_closed(after, case.allow_euicc_open),
+            inv.server_session_closed(after, iccid, case.allow_open),
+            inv.order_not_burnt(after, iccid),
+            inv.notifications_kept(before, after),
+            inv.notifications_delivered(after, case.deferred),
+            inv.cache_consistent(after),
+            inv.bus_alive(rig, pid, out.killed),
+        ]
+        if case.probe:
+            checks.append(inv.next_download(rig))
+    except Exception as e:  # noqa: BLE001 - a broken case is a failed case, the matrix goes on
+        checks.append(inv.Check("rig", False, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc(limit=4))))
+    return CaseResult(case, out, checks, time.monotonic() - t0)
+
+
+def summary(results: list[CaseResult], resources: dict) -> dict:
+    classes = {}
+    for cls in CLASSES:
+        rs = [r for r in results if r.case.cls == cls]
+        if rs:
+            classes[cls] = {"cases": len(rs), "held": sum(r.ok for r in rs), "failed": sum(not r.ok for r in rs),
+                            "seconds": round(sum(r.seconds for r in rs), 1)}
+    names = list(inv.NAMES) + ["rig"]
+    invariants = {}
+    for n in names:
+        checked = [c for r in results for c in r.checks if c.name == n]
+        if checked:
+            invariants[n] = {"checked": len(checked), "failed": sum(not c.ok for c in checked)}
+    return {"classes": classes, "invariants": invariants, "resources": resources,
+            "cases": len(results), "failed": sum(not r.ok for r in results) + (0 if resources.get("ok", True) else 1),
+            "results": [r.to_json() for r in results]}
+
+
+def table(s: dict) -> str:
+    lines = ["%-8s %7s %7s %7s %8s" % ("class", "cases", "held", "failed", "seconds")]
+    for cls, v in s["classes"].items():
+        lines.append("%-8s %7d %7d %7d %8.1f" % (cls, v["cases"], v["held"], v["failed"], v["seconds"]))
+    tot = s["classes"].values()
+    lines.append("%-8s %7d %7d %7d %8.1f" % ("total", sum(v["cases"] for v in tot), sum(v["held"] for v in tot),
+                                             sum(v["failed"] for v in tot), sum(v["seconds"] for v in tot)))
+    lines.append("")
+    lines.append("%-22s %8s %7s" % ("invariant", "checked", "failed"))
+    for n, v in s["invariants"].items():
+        lines.append("%-22s %8d %7d" % (n, v["checked"], v["failed"]))
+    r = s["resources"]
+    if r:
+        lines.append("")
+        lines.append("resources: %s" % r.get("text", json.dumps(r)))
+    return "\n".join(lines)
