@@ -424,9 +424,12 @@ esimd_euicc_read_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error
 
 /* ---- notifications: announcing and automatic delivery ------------------------------------ */
 
-static void
+/* Returns how many were announced for the first time. */
+static guint
 announce_notifications (EsimdEuicc *euicc)
 {
+  guint fresh = 0;
+
   /* Delete notifications first: they tell an operator a subscription is gone. */
   for (int pass = 0; pass < 2; pass++)
     for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
@@ -440,6 +443,7 @@ announce_notifications (EsimdEuicc *euicc)
           continue;
         g_hash_table_add (euicc->announced, GUINT_TO_POINTER (n->seq));
         esimd_bus_emit_notification_pending (euicc, n);
+        fresh++;
       }
   /* Forget delivered ones, so a reused sequence number (after a memory reset) is announced. */
   {
@@ -451,6 +455,7 @@ announce_notifications (EsimdEuicc *euicc)
       if (!esimd_euicc_find_notification (euicc, GPOINTER_TO_UINT (key)))
         g_hash_table_iter_remove (&it);
   }
+  return fresh;
 }
 
 static void
@@ -495,7 +500,9 @@ esimd_euicc_notifications_failed (EsimdEuicc *euicc)
 void
 esimd_euicc_notifications_succeeded (EsimdEuicc *euicc)
 {
+  /* The server is reachable again: nothing left should wait for the back-off. */
   euicc->notify_backoff = 0;
+  g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
 }
 
 /* ---- the queue's hooks ------------------------------------------------------------------- */
@@ -688,7 +695,11 @@ euicc_after_job (EsimdEuicc *euicc)
     }
   if (!euicc->cache_valid)
     return;
-  announce_notifications (euicc);
+  /* A new notification (the PIR of a download, an enable's) goes out now, even while older ones
+   * wait for the back-off: the server expects it right after the operation, and a back-off
+   * armed by an earlier failure says nothing about the network now. */
+  if (announce_notifications (euicc) > 0)
+    g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
   submit_auto_notify (euicc);
 }
 
@@ -814,6 +825,9 @@ on_availability (EsimdQmi *qmi, gboolean available, const GError *reason, gpoint
       return;
     }
   esimd_bus_manager_changed (euicc, "State", "UnavailableReason");
+  /* Deliveries that failed while it vanished failed for the modem, not the network: once it is
+   * back they are retried at once, not after the back-off. */
+  g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
   /* Everything may have changed while the modem was away: read it all, then announce. */
   {
     g_autoptr (EsimdJob) job = esimd_job_refresh_new (euicc, TRUE);
