@@ -200,6 +200,8 @@ typedef struct
   EsimdEuicc *euicc;
   guint todo;
   guint current;
+  guint done;    /* bits read into the cache */
+  guint failed;  /* bits not read: the cache keeps older values for them */
   GError *error; /* the first failure; the other reads still run */
   GAsyncReadyCallback callback;
   gpointer user_data;
@@ -369,16 +371,24 @@ read_done (GBytes *response, const GError *error, gpointer data)
   if (local)
     {
       g_warning ("eUICC %s: %s", op->euicc->config->name, local->message);
+      op->failed |= op->current;
       if (!op->error)
         op->error = local;
       else
         g_error_free (local);
       /* A lost modem fails every following read the same way: stop here. */
       if (g_error_matches (op->error, LPA_ERROR, LPA_ERROR_TRANSPORT))
-        op->todo = 0;
+        {
+          op->failed |= op->todo;
+          op->todo = 0;
+        }
     }
+  else
+    op->done |= op->current;
   read_next (op);
 }
+
+static void note_stale (EsimdEuicc *euicc, guint done, guint failed);
 
 static void
 read_next (ReadOp *op)
@@ -389,6 +399,7 @@ read_next (ReadOp *op)
     {
       GTask *task = g_task_new (NULL, NULL, op->callback, op->user_data);
 
+      note_stale (op->euicc, op->done, op->failed);
       if (op->error)
         g_task_return_error (task, op->error);
       else
@@ -420,6 +431,48 @@ gboolean
 esimd_euicc_read_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- reading again what could not be read ---------------------------------------------- */
+
+#define STALE_RETRY_MAX 60 /* seconds */
+
+static gboolean
+stale_retry_cb (gpointer data)
+{
+  EsimdEuicc *euicc = data;
+  g_autoptr (EsimdJob) job = NULL;
+  g_autoptr (GError) error = NULL;
+
+  euicc->stale_retry_id = 0;
+  if (!euicc->stale || !euicc->available)
+    return G_SOURCE_REMOVE;
+  /* A refresh opens a fresh channel: a read that failed because the card was reset works again. */
+  job = esimd_job_refresh_new (euicc, TRUE);
+  if (!esimd_euicc_submit (euicc, job, &error))
+    g_debug ("eUICC %s: reading it again not queued: %s", euicc->config->name, error->message);
+  return G_SOURCE_REMOVE;
+}
+
+/* A failed read leaves the cache answering with what the card held before: clients would be
+ * served a profile list or notification list that is no longer true. Read those parts again,
+ * at once after the first failure, then with back-off while the card keeps failing. */
+static void
+note_stale (EsimdEuicc *euicc, guint done, guint failed)
+{
+  euicc->stale = (euicc->stale & ~done) | failed;
+  if (!euicc->stale)
+    {
+      euicc->stale_backoff = 0;
+      g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
+      return;
+    }
+  if (euicc->stale_retry_id || !euicc->available)
+    return;
+  g_info ("eUICC %s: part of its state could not be read; reading it again in %u s",
+          euicc->config->name, euicc->stale_backoff);
+  euicc->stale_retry_id = g_timeout_add_seconds (euicc->stale_backoff, stale_retry_cb, euicc);
+  euicc->stale_backoff = euicc->stale_backoff ? MIN (euicc->stale_backoff * 2, STALE_RETRY_MAX) : 1;
 }
 
 /* ---- notifications: announcing and automatic delivery ------------------------------------ */
@@ -623,7 +676,7 @@ queue_end (EsimdJob *job, EsimdQueueStepDone done)
 {
   EsimdEuicc *euicc = job->euicc;
   HookOp *op = g_new0 (HookOp, 1);
-  guint reads = euicc->reads;
+  guint reads = euicc->reads | (job->ops->needs_channel ? euicc->stale : 0);
 
   op->job = job;
   op->done = done;
@@ -640,6 +693,7 @@ queue_end (EsimdJob *job, EsimdQueueStepDone done)
       end_close (op);
       return;
     }
+  euicc->reads = reads;
   if (euicc->channel_lost || !euicc->es10)
     {
       /* The card was reset (refresh or power cycle): open a fresh channel to read it. */
@@ -820,6 +874,8 @@ on_availability (EsimdQmi *qmi, gboolean available, const GError *reason, gpoint
       euicc->unavailable_reason = g_strdup (error->message);
       euicc->cache_valid = FALSE;
       g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+      g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
+      euicc->stale_backoff = 0;
       esimd_job_queue_fail_queued (euicc->queue, error);
       esimd_bus_manager_changed (euicc, "State", "UnavailableReason");
       return;
@@ -883,6 +939,7 @@ esimd_euicc_stop (EsimdEuicc *euicc, guint grace, GAsyncReadyCallback callback, 
 
   euicc->stop_task = g_task_new (NULL, NULL, callback, user_data);
   g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+  g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
   esimd_job_queue_fail_queued (euicc->queue, error);
   if (!current)
     {
@@ -906,6 +963,7 @@ esimd_euicc_free (EsimdEuicc *euicc)
   if (!euicc)
     return;
   g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+  g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
   g_clear_handle_id (&euicc->stop_timeout_id, g_source_remove);
   g_clear_pointer (&euicc->es10, lpa_es10_unref);
   esimd_job_queue_free (euicc->queue);

@@ -40,6 +40,9 @@ struct _EsimdEuicc
   gboolean available;
   char *unavailable_reason;
   gboolean cache_valid; /* everything was read at least once since the modem appeared */
+  guint stale;          /* EsimdRead bits whose last read failed: read again soon */
+  guint stale_retry_id;
+  guint stale_backoff; /* seconds */
 
   /* The cache every read is served from, refreshed after each job. */
   char *eid;
