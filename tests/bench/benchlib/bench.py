@@ -1,0 +1,501 @@
+"""The benchmark's scenarios around one test world (tests/bench/README.md says what each number
+means and how it is obtained)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import time
+from typing import Optional
+
+from gi.repository import GLib
+
+from esimtest import world as worldmod
+from esimtest.world import JOB_IFACE, MANAGER, MANAGER_IFACE, SMDP_HOST, SMDS_HOST, World, activation_code
+
+from . import floor, procfs
+from .qmitap import QmiTap
+from .recorder import HttpsRecorder
+from .timeline import Timeline, job_finished, notifications_drained, stage_changes
+
+BENCH_BIN = os.path.join(worldmod.BUILD_ROOT, "tests", "bench")
+TRACER = os.path.join(BENCH_BIN, "bench-alloc-trace.so")
+BASELINE = os.path.join(BENCH_BIN, "bench-baseline")
+LISTPROFILES = os.path.join(BENCH_BIN, "bench-listprofiles")
+SIM_MEMORY = 64 * 1024 * 1024  # room for every profile the benchmark installs
+BIG_BLOCK = 8192  # heap blocks at least this large are recorded with their call stack
+
+
+def iccid_for(n: int) -> str:
+    """A 19-digit test ICCID with a valid Luhn check digit."""
+    body = "894944999%09d" % n
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return body + str((10 - total % 10) % 10)
+
+
+class Mode:
+    """How esimd runs: plain (as shipped), or with the tap and recorder in its paths, the heap
+    tracer preloaded, or under callgrind. Instrumented modes send notifications on request only,
+    so a download and the notification delivery after it can be told apart exactly."""
+
+    def __init__(self, name: str, tap=False, tracer=False, callgrind=False, autosend=True):
+        self.name, self.tap, self.tracer, self.callgrind, self.autosend = name, tap, tracer, callgrind, autosend
+
+
+PLAIN = Mode("plain")
+COUNTING = Mode("counting", tap=True, autosend=False)
+TRACED = Mode("traced", tap=True, tracer=True, autosend=False)
+CALLGRIND = Mode("callgrind", callgrind=True, autosend=False)
+
+
+class Bench:
+    """One test world (PKI, private bus, simulated eUICC and modem, test SM-DP+) plus the
+    instruments, and esimd restarted in whichever mode a scenario needs."""
+
+    def __init__(self, log=print):
+        self.log = log
+        self.w = World(orders=[], start_esimd=False, sim_options={"total_memory": SIM_MEMORY})
+        try:
+            self.sim = self.w.sim.ctl()
+            self.tap = QmiTap(self.w.sim.qmi_proxy_socket)
+            self.rec = HttpsRecorder(self.w.pki, SMDP_HOST, self.w.smdp.port)
+            self.timeline = Timeline(self.w.bus.address, self._cpu)
+        except BaseException:
+            self.w.stop()
+            raise
+        self.mode: Optional[Mode] = None
+        self.standing_faults: list[dict] = []
+        self.orders = 0
+        self.alloc_socket = os.path.join(self.w.tmpdir, "alloc-trace.sock")
+        self.callgrind_dir = os.path.join(self.w.tmpdir, "callgrind")
+
+    def close(self):
+        # esimd goes first, while its modem and server paths (through the tap) still answer.
+        try:
+            self.w.esimd.stop()
+        except Exception:
+            pass
+        for closer in (self.timeline.close, self.rec.close, self.tap.close):
+            try:
+                closer()
+            except Exception:
+                pass
+        self.w.stop()
+
+    # -- esimd ----------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.w.esimd.proc.pid if self.w.esimd.running() else None
+
+    def _cpu(self) -> Optional[int]:
+        pid = self.pid
+        return procfs.cpu_ns(pid) if pid else None
+
+    def start_esimd(self, mode: Mode):
+        if self.w.esimd.running():
+            self.w.esimd.stop()
+        cfg: dict = {}
+        env: dict = {}
+        wrapper: list = []
+        if not mode.autosend:
+            cfg["Notifications"] = {"AutoSend": "false"}
+        if mode.tap:
+            cfg["Modem sim"] = {"ProxySocket": self.tap.name}
+            cfg["HTTP"] = {"ConnectTo": f"{SMDP_HOST}:443:127.0.0.1:{self.rec.port};"
+                                        f"{SMDS_HOST}:443:127.0.0.1:{self.w.smdp.smds_port}"}
+        if mode.tracer:
+            env = {"LD_PRELOAD": TRACER, "BENCH_ALLOC_SOCKET": self.alloc_socket,
+                   "BENCH_ALLOC_MIN": str(BIG_BLOCK)}
+        if mode.callgrind:
+            os.makedirs(self.callgrind_dir, exist_ok=True)
+            wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                       f"--callgrind-out-file={self.callgrind_dir}/callgrind.out.%p",
+                       f"--log-file={self.callgrind_dir}/valgrind.log.%p"]
+        self.w.write_config(cfg)
+        self.w.esimd.env = env
+        self.w.esimd.wrapper = wrapper
+        self.w.start_esimd()
+        self.w.wait_idle()
+        self.mode = mode
+
+    def segment_size_file(self) -> str:
+        return os.path.join(self.w.tmpdir, "state", "segment-size", self.w.manager_prop("Eid"))
+
+    # -- one download ---------------------------------------------------------------------
+
+    def new_order(self, size: int) -> tuple[str, str]:
+        self.orders += 1
+        mid, iccid = f"BENCH-{self.orders:04d}", iccid_for(self.orders)
+        self.w.smdp.control.add_order({
+            "matchingId": mid, "iccid": iccid, "profile": {"generate": {"size": size}},
+            "metadata": {"serviceProviderName": "Bench Operator", "profileName": f"Bench {size} #{self.orders}"}})
+        return mid, iccid
+
+    def set_faults(self, *faults: dict):
+        """Simulator faults that stay for the next downloads (each adds its latency on top)."""
+        self.standing_faults = list(faults)
+
+    def download(self, size: int, latency_ms: int = 0, timeout: float = 300.0) -> dict:
+        """Downloads one profile of `size` bytes with `latency_ms` added to every APDU, measuring
+        whatever the current mode allows; waits until its notification is delivered."""
+        mode = self.mode
+        mid, iccid = self.new_order(size)
+        self.sim.clear_faults()
+        for f in self.standing_faults:
+            self.sim.add_fault(**f)
+        if latency_ms:
+            self.sim.add_fault(kind="delay", ms=latency_ms)
+        self.w.wait_idle()
+        pid = self.pid
+        self.timeline.clear()
+        self.sim.counters(reset=True)
+        self.tap.reset()
+        self.rec.reset()
+        sni_before = len(self.w.smdp.control.sni())
+        alloc = AllocTracer(self.alloc_socket) if mode.tracer else None
+        heap_before = alloc.report() if alloc else None
+        if alloc:
+            alloc.mark()
+        if mode.callgrind:
+            callgrind_control(pid, "--instr=on")
+            callgrind_control(pid, "--zero")
+        procfs.reset_peak(pid)
+        sampler = procfs.PeakSampler(pid)
+        cpu0 = procfs.cpu_ns(pid)
+
+        t0 = time.monotonic()
+        job = self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(mid), "", {})))[0]
+        fin = self.timeline.wait(job_finished(job), timeout, f"{job} to finish")
+        heap = alloc.report() if alloc else None
+        tap_at_finish = self.tap.snapshot()
+        if mode.callgrind:
+            callgrind_control(pid, "--dump=download")
+        if not mode.autosend:
+            self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)))
+        drained = self.timeline.wait(notifications_drained(fin.t), 120, "notifications delivered")
+        self.w.wait_idle()
+        cpu_end = procfs.cpu_ns(pid)
+        peaks = sampler.stop()
+        mem = procfs.memory(pid)
+        if mode.callgrind:
+            callgrind_control(pid, "--dump=notifications")
+            callgrind_control(pid, "--instr=off")
+        if alloc:
+            alloc.close()
+        counters = self.sim.counters(reset=True)
+        props = self.w.client.get_all(job, JOB_IFACE)
+        if props["State"] != "succeeded":
+            raise RuntimeError(f"download of {size} bytes failed: {props.get('ErrorMessage')}")
+        sni = self.w.smdp.control.sni()
+
+        events = self.timeline.snapshot()
+        st = {name: e for name, e in stage_changes(events, job)}
+        out = {
+            "mode": mode.name, "profile_size": size, "latency_ms": latency_ms, "iccid": iccid,
+            "stages_ms": {
+                "authentication": ms(st["downloading"].t - t0),
+                "download": ms(st["installing"].t - st["downloading"].t),
+                "installation": ms(st[""].t - st["installing"].t),
+                "read_back": ms(fin.t - st[""].t),
+                "total": ms(fin.t - t0),
+                "notifications": ms(drained.t - fin.t),
+            },
+            "cpu_ms": {"download": (fin.cpu_ns - cpu0) / 1e6 if fin.cpu_ns is not None else None,
+                       "notifications": (cpu_end - fin.cpu_ns) / 1e6 if fin.cpu_ns is not None else None},
+            "sim_counters": {k: counters[k] for k in ("apdus", "bytes_in", "store_data_blocks", "es10_by_tag",
+                                                      "get_responses", "qmi_messages")},
+            "apdus_total": sum(counters["apdus"].values()),
+            "tls_handshakes": len(sni) - sni_before if sni_before < 100 else None,
+            "memory": dict(mem, **peaks),
+            "segment_size_after": self.w.manager_prop("SegmentSize"),
+        }
+        if mode.tap:
+            out.update(self._tap_results(tap_at_finish, self.tap.snapshot()))
+        if heap is not None:
+            out["heap"] = heap_results(heap_before, heap, out.get("floor", {}).get("bpp_bytes"))
+        if mode.callgrind:
+            out["instructions"] = callgrind_totals(self.callgrind_dir, pid)
+        return out
+
+    def _tap_results(self, at_finish: dict, at_end: dict) -> dict:
+        download, read_back = floor.split_download(at_finish["commands"])
+        notify = at_end["commands"][len(at_finish["commands"]):]
+        rec = self.rec.snapshot()
+        if not rec["bpps"]:
+            raise RuntimeError("the recorder saw no Bound Profile Package")
+        bpp = rec["bpps"][-1]
+        size = self.w.manager_prop("SegmentSize")
+        result = {
+            "floor": floor.analyse(download, bpp, size),
+            "read_back": command_summary(read_back),
+            "notification_delivery": command_summary(notify),
+            "qmi_messages": at_end["qmi_messages"],
+            "http": {k: rec[k] for k in ("connections", "handshakes", "resumed", "requests")},
+            "esimd_gap_ms": apdu_gaps(at_finish["apdus"], download),
+        }
+        if size != 255:
+            result["floor_at_255"] = floor.analyse(download, bpp, 255)["floor"]
+        return result
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 1)
+
+
+def command_summary(commands: list[dict]) -> dict:
+    tags: dict = {}
+    for c in commands:
+        name = "%X" % c["tag"] if c["tag"] is not None else "?"
+        tags[name] = tags.get(name, 0) + 1
+    return {"commands": len(commands), "apdus": sum(c["apdus"] for c in commands),
+            "bytes_to_euicc": sum(c["apdu_bytes"] for c in commands), "by_tag": tags}
+
+
+def apdu_gaps(apdus: list[dict], download: list[dict]) -> dict:
+    """Time esimd takes between receiving one R-APDU and sending the next C-APDU while it loads
+    the BPP (no server round trip in between), as seen at the tap: the card's time is not in it.
+    `card_*` is the other side: request to answer at the tap (the simulator and its latency)."""
+    load = [c for c in download if c["tag"] in floor.BPP_TAGS]
+    if not load:
+        return {}
+    t_start, t_end = load[0]["t_first"], load[-1]["t_last"]
+    window = [a for a in apdus if t_start <= a["t_req"] <= t_end]
+    gaps = sorted(b["t_req"] - a["t_resp"] for a, b in zip(window, window[1:]))
+    card = sorted(a["t_resp"] - a["t_req"] for a in window)
+    if not gaps:
+        return {}
+    return {"apdus": len(window), "p50": round(statistics.median(gaps) * 1000, 3),
+            "p90": round(gaps[int(0.9 * (len(gaps) - 1))] * 1000, 3), "max": round(gaps[-1] * 1000, 3),
+            "sum": ms(sum(gaps)), "card_p50": round(statistics.median(card) * 1000, 3), "card_sum": ms(sum(card)),
+            "load_wall": ms(t_end - t_start)}
+
+
+# -- heap ---------------------------------------------------------------------------------------
+
+
+class AllocTracer:
+    """Client of alloc-trace.c's control socket."""
+
+    def __init__(self, path: str):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(path)
+        self.f = self.sock.makefile("rwb")
+
+    def _ask(self, cmd: str) -> bytes:
+        self.f.write(cmd.encode() + b"\n")
+        self.f.flush()
+        return self.f.readline()
+
+    def mark(self):
+        if self._ask("mark").strip() != b"ok":
+            raise RuntimeError("alloc tracer: mark failed")
+
+    def report(self) -> dict:
+        return json.loads(self._ask("report"))
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+
+_addr2line_cache: dict = {}
+_debug_info: dict = {}
+
+
+def has_debug_info(obj: str) -> bool:
+    if obj not in _debug_info:
+        r = subprocess.run(["readelf", "-S", "-W", obj], capture_output=True, text=True)
+        _debug_info[obj] = ".debug_info" in r.stdout
+    return _debug_info[obj]
+
+
+def resolve_frame(frame: dict) -> str:
+    """A name for one return address. Objects with debug information (esimd) resolve exactly
+    through addr2line; shared libraries without it give only the nearest exported symbol, shown
+    with its distance (lib:symbol+0xN) so an internal function is not mistaken for it."""
+    obj, off = frame["object"], frame["offset"]
+    key = (obj, off)
+    if key not in _addr2line_cache:
+        name = None
+        if obj and shutil.which("addr2line") and has_debug_info(obj):
+            r = subprocess.run(["addr2line", "-f", "-e", obj, hex(max(off - 1, 0))], capture_output=True, text=True)
+            first = r.stdout.split("\n")[0]
+            if first and first != "??":
+                name = first
+        if name is None:
+            lib = os.path.basename(obj).split(".so")[0]
+            sym = frame["symbol"]
+            name = f"{lib}:{sym}+{hex(frame.get('symbol_offset', 0))}" if sym else f"{lib}+{hex(off)}"
+        _addr2line_cache[key] = name
+    return _addr2line_cache[key]
+
+
+def buffer_role(kind: str, frames: list[str]) -> str:
+    """What a BPP-carrying heap block is, from where it was allocated."""
+    chain = " ".join(frames)
+    if "write_cb" in frames:
+        return "HTTP response body, as received (http.c write_cb)"
+    if "lpa_base64_decode" in frames:
+        if kind == "bpp-der":
+            return "decoded BPP (lpa_base64_decode: the GBytes everything slices)"
+        if "g_string" in chain:
+            return "whitespace-stripped base64 copy (lpa_base64_decode's GString)"
+        return "base64 copy inside gnutls_base64_decode2"
+    if "libjson-glib" in chain:
+        return "json-glib's copy of the base64 string (parser)"
+    if all(f.startswith(("libgnutls", "libcurl", "libnettle", "libc:")) for f in frames[:4]):
+        return "TLS record buffer (GnuTLS, at most 16 KiB)"
+    return "other"
+
+
+def heap_results(before: dict, after: dict, bpp_bytes: Optional[int]) -> dict:
+    """Heap peak of the download over the heap before it, and every block the BPP (in any
+    encoding) occupied, with where it was allocated. A "copy" is a block of at least the BPP's
+    size that holds all of it (DER, base64 or the JSON around it); TLS record buffers hold at
+    most 16 KiB of it and are listed but not counted."""
+    blocks = []
+    for b in after["big"]:
+        if not b["this_phase"]:
+            continue
+        frames = [resolve_frame(f) for f in b["frames"][:10]]
+        entry = {"size": b["max_size"], "kind": b["kind"], "moves": b["moves"], "live_after": b["live"],
+                 "site": " < ".join(frames[:6])}
+        if b["kind"].startswith("bpp-"):
+            entry["role"] = buffer_role(b["kind"], frames)
+        blocks.append(entry)
+    bpp_blocks = [b for b in blocks if "role" in b]
+    copies = [b for b in bpp_blocks if not b["role"].startswith("TLS record")
+              and (bpp_bytes is None or b["size"] >= bpp_bytes)]
+    return {
+        "live_before": before["live"], "live_after": after["live"], "peak": after["peak"],
+        "peak_over_before": after["peak"] - before["live"],
+        "big_live_at_peak": after["big_live_at_peak"],
+        "allocations": after["allocs"], "allocated_bytes": after["alloc_bytes"],
+        "bpp_bytes": bpp_bytes,
+        "bpp_buffers": bpp_blocks,
+        "bpp_copies": len(copies),
+        "bpp_copy_bytes": sum(b["size"] for b in copies),
+        "bpp_copies_beyond_received": max(0, len(copies) - 1),
+        "big_blocks": len(blocks),
+        "dropped_records": after["dropped"],
+    }
+
+
+# -- callgrind ------------------------------------------------------------------------------------
+
+
+def callgrind_control(pid: int, *args: str):
+    r = subprocess.run(["callgrind_control", *args, str(pid)], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 or "OK" not in r.stdout:
+        raise RuntimeError(f"callgrind_control {' '.join(args)}: {r.stdout}{r.stderr}")
+
+
+def callgrind_totals(directory: str, pid: int) -> dict:
+    """Instructions (Ir) of each dump, by the trigger named in callgrind_control --dump=NAME."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(directory, f"callgrind.out.{pid}.*")),
+                       key=lambda p: int(p.rsplit(".", 1)[1])):
+        trigger, total = None, None
+        with open(path, errors="replace") as f:
+            for line in f:
+                if line.startswith("desc: Trigger:"):
+                    trigger = line.split("Client Request:", 1)[-1].strip() if "Client Request" in line else \
+                        line.split(":", 2)[-1].strip()
+                elif line.startswith(("summary:", "totals:")):
+                    total = int(line.split()[1])
+        m = re.search(r"(download|notifications)", trigger or "")
+        if m and total is not None:
+            out[m.group(1)] = total
+        os.unlink(path)
+    return out
+
+
+# -- idle daemon, baseline, ListProfiles ----------------------------------------------------------
+
+
+def idle(bench: Bench, settle: float, window: float, strace_window: float) -> dict:
+    """A freshly started esimd with profiles installed, left alone: memory, wakeups (context
+    switches), read/write system calls, CPU time, and where each thread waits."""
+    bench.start_esimd(PLAIN)
+    pid = bench.pid
+    time.sleep(settle)
+    mem = procfs.memory(pid)
+    waits = procfs.thread_waits(pid)
+    before, sys0, cpu0 = procfs.context_switches(pid), procfs.syscalls(pid), procfs.cpu_ns(pid)
+    time.sleep(window)
+    after, sys1, cpu1 = procfs.context_switches(pid), procfs.syscalls(pid), procfs.cpu_ns(pid)
+    switches = 0
+    for tid, (v, n) in after.items():
+        v0, n0 = before.get(tid, (0, 0))
+        switches += (v - v0) + (n - n0)
+    per_minute = 60.0 / window
+    out = {"profiles": len(bench.w.profiles()), "memory": mem, "thread_waits": waits,
+           "window_s": window, "context_switches": switches,
+           "wakeups_per_minute": round(switches * per_minute, 1),
+           "rw_syscalls_per_minute": round((sys1 - sys0) * per_minute, 1),
+           "cpu_ms_per_minute": round((cpu1 - cpu0) / 1e6 * per_minute, 1),
+           "cpu_percent": round((cpu1 - cpu0) / 1e9 / window * 100, 1),
+           "threads": len(after)}
+    if strace_window > 0 and shutil.which("strace"):
+        out["strace"] = strace_summary(pid, strace_window, os.path.join(bench.w.tmpdir, "idle.strace"))
+    return out
+
+
+def strace_summary(pid: int, window: float, path: str) -> dict:
+    """strace -c on every thread for `window` seconds: which system calls an idle esimd makes."""
+    proc = subprocess.Popen(["strace", "-f", "-c", "-p", str(pid), "-o", path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(window)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(30)
+    calls = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            # "% time  seconds  usecs/call  calls  [errors]  syscall"
+            if len(parts) >= 5 and parts[0].replace(".", "").isdigit() and parts[-1] != "total":
+                calls[parts[-1]] = int(parts[3])
+    return {"window_s": window, "syscalls": sum(calls.values()), "by_name": calls}
+
+
+def baseline(bus_address: str, settle: float) -> dict:
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus_address)
+    proc = subprocess.Popen([BASELINE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("READY"):
+            raise RuntimeError("bench-baseline did not start: " + proc.stderr.read())
+        time.sleep(settle)
+        return procfs.memory(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def list_profiles_load(bench: Bench, clients: int, calls: int, interval_us: int) -> dict:
+    pid = bench.pid
+    bench.sim.counters(reset=True)
+    cpu0 = procfs.cpu_ns(pid)
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bench.w.bus.address)
+    r = subprocess.run([LISTPROFILES, "--clients", str(clients), "--calls", str(calls),
+                        "--interval-us", str(interval_us)], capture_output=True, text=True, env=env, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"bench-listprofiles: {r.stderr}")
+    out = json.loads(r.stdout)
+    out["esimd_cpu_ms"] = (procfs.cpu_ns(pid) - cpu0) / 1e6
+    out["apdus_during"] = sum(bench.sim.counters(reset=True)["apdus"].values())
+    return out

@@ -1,0 +1,178 @@
+"""The benchmark's results as plain-text tables, and the issue's targets checked against them."""
+
+from __future__ import annotations
+
+MiB = 1024 * 1024
+
+
+def kib(n) -> str:
+    return "-" if n is None else f"{n / 1024:.0f} KiB"
+
+
+def mib(n) -> str:
+    return "-" if n is None else f"{n / MiB:.2f} MiB"
+
+
+def num(v, digits=1) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def size_label(n: int) -> str:
+    return f"{n / 1000:.0f} KB" if n >= 1000 else f"{n} B"
+
+
+def table(title: str, headers: list[str], rows: list[list]) -> str:
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = lambda r: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    out = [title, line(headers), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def targets(res: dict) -> list[dict]:
+    """Each target of the issue: what it asks, what was measured, met or not."""
+    out = []
+    for r in res["counted"]:
+        f = r["floor"]
+        out.append({"target": f"APDUs/floor = 1.00 at 255 ({size_label(r['profile_size'])} profile)",
+                    "measured": f"{f['apdus']}/{f['floor']} = {f['ratio']:.2f}", "met": f["apdus"] == f["floor"]})
+    idle = res.get("idle")
+    if idle:
+        out.append({"target": "zero wakeups per minute when idle",
+                    "measured": f"{idle['wakeups_per_minute']:.0f} context switches/min, "
+                                f"{idle['rw_syscalls_per_minute']:.0f} read/write syscalls/min, "
+                                f"{idle['cpu_percent']:.1f}% CPU",
+                    "met": idle["wakeups_per_minute"] == 0 and idle["rw_syscalls_per_minute"] == 0})
+        anon = idle["memory"]["rss_anon"]
+        out.append({"target": "idle anonymous RSS <= 3 MiB", "measured": mib(anon), "met": anon <= 3 * MiB})
+        base = res.get("baseline")
+        if base:
+            diff = idle["memory"]["rss"] - base["rss"]
+            out.append({"target": "idle total RSS within 2 MiB of the library baseline",
+                        "measured": f"{mib(idle['memory']['rss'])} vs {mib(base['rss'])} ({diff / MiB:+.2f} MiB)",
+                        "met": diff <= 2 * MiB})
+    for lp in res.get("listprofiles", []):
+        out.append({"target": f"ListProfiles p99 < 1 ms from cache ({lp['clients']} clients)",
+                    "measured": f"p99 {lp['p99_us'] / 1000:.2f} ms, {lp['apdus_during']} APDUs",
+                    "met": lp["p99_us"] < 1000 and lp["apdus_during"] == 0 and lp["errors"] == 0})
+    for r in res["counted"]:
+        h = r.get("heap")
+        if h:
+            out.append({"target": f"no full copy of the BPP beyond the one received ({size_label(r['profile_size'])})",
+                        "measured": f"{h['bpp_copies_beyond_received']} more ({kib(h['bpp_copy_bytes'])} in "
+                                    f"{h['bpp_copies']} BPP-sized buffers for a {kib(h['bpp_bytes'])} BPP)",
+                        "met": h["bpp_copies_beyond_received"] == 0})
+    ad = res.get("adaptive")
+    if ad:
+        runs = ad["runs"]
+        sizes = [r["size_after"] for r in runs]
+        limits = [r["lc_limit"] for r in runs]
+        stepped = all(s <= lim for s, lim in zip(sizes, limits))
+        last = runs[-1]
+        out.append({"target": "segment size steps down and is remembered across a restart",
+                    "measured": f"255 -> {' -> '.join(str(s) for s in sizes[:-1])}; after restart "
+                                f"{ad['after_restart_segment_size']} (file: {last['state_file']}), "
+                                f"{last['refused_apdus']} refused APDUs, ratio {last['ratio']:.2f}",
+                    "met": stepped and ad["after_restart_segment_size"] == limits[-1]
+                    and last["refused_apdus"] == 0 and last["apdus"] == last["floor"]})
+    return out
+
+
+def render(res: dict) -> str:
+    parts = []
+    m = res["meta"]
+    parts.append(f"esimd benchmark — {m['date']}, commit {m['commit']}, build {m['build_type']} "
+                 f"({m['build_root']}), {m['cpus']} × {m['cpu']}{', QUICK' if m['quick'] else ''}")
+
+    rows = []
+    for r in res["counted"]:
+        f = r["floor"]
+        rows.append([size_label(r["profile_size"]), f["bpp_bytes"], f["bpp_segments"], f["apdus"], f["floor"],
+                     f"{f['ratio']:.2f}", f["floor_issue_formula"], f["bytes_to_euicc"],
+                     "yes" if f["segments_match_bpp"] else "NO", r["read_back"]["apdus"],
+                     r["notification_delivery"]["apdus"],
+                     f"{r['http']['handshakes']}/{len(r['http']['requests'])}"])
+    parts.append(table("APDUs per download vs the floor (STORE DATA size 255; counted at the QMI tap)",
+                       ["profile", "BPP bytes", "segments", "APDUs", "floor", "ratio", "issue floor", "bytes→eUICC",
+                        "segs=BPP", "read-back", "notif.", "TLS hs/req"], rows))
+
+    rows = []
+    for r in ([dict(res["cold"], cold=True)] if res.get("cold") else []) + res["timed"]:
+        s, c, mem = r["stages_ms"], r["cpu_ms"], r["memory"]
+        rows.append([size_label(r["profile_size"]) + (" (first)" if r.get("cold") else ""), r["latency_ms"],
+                     s["authentication"], s["download"],
+                     s["installation"], s["read_back"], s["total"], s["notifications"], num(c["download"]),
+                     r["apdus_total"], num(r["tls_handshakes"]), mib(mem["hwm"]), mib(mem["peak_anon_sampled"])])
+    parts.append(table("Wall time per stage (ms) with latency injected per APDU; esimd as shipped",
+                       ["profile", "ms/APDU", "auth", "download", "install", "read-back", "total", "notif.",
+                        "CPU ms", "APDUs all", "TLS hs", "peak RSS", "peak anon"], rows))
+
+    rows = []
+    cg = {r["profile_size"]: r.get("instructions", {}) for r in res["callgrind"]}
+    for r in res["counted"]:
+        h, g = r.get("heap", {}), r.get("esimd_gap_ms", {})
+        ins = cg.get(r["profile_size"], {})
+        rows.append([size_label(r["profile_size"]),
+                     num(ins.get("download", None) and ins["download"] / 1e6),
+                     num(ins.get("notifications", None) and ins["notifications"] / 1e6),
+                     kib(h.get("peak_over_before")), f"{h.get('bpp_copies', '-')} ({kib(h.get('bpp_copy_bytes'))})",
+                     h.get("bpp_copies_beyond_received", "-"), num(g.get("p50"), 3), num(g.get("p90"), 3),
+                     num(g.get("card_p50"), 3)])
+    parts.append(table("Cost per download in esimd",
+                       ["profile", "Minstr dl", "Minstr notif", "heap peak", "BPP-sized bufs", "copies",
+                        "esimd/APDU p50 ms", "p90 ms", "card/APDU p50 ms"], rows))
+    buffers = [f"  {size_label(r['profile_size']):>6}: {kib(b['size']):>8} {b['kind']:<11} {b['role']}"
+               for r in res["counted"] for b in r.get("heap", {}).get("bpp_buffers", [])]
+    if buffers:
+        parts.append("Heap blocks that held the BPP during a download (any encoding):\n" + "\n".join(buffers))
+
+    ad = res.get("adaptive")
+    if ad:
+        rows = [[a["run"], a["lc_limit"], a["size_before"], a["size_after"], a["state_file"], a["apdus"],
+                 a["refused_apdus"], a["floor"], f"{a['ratio']:.2f}", a["floor_at_255"], a["install_ms"]]
+                for a in ad["runs"]]
+        parts.append(table(f"Adaptive STORE DATA size (12 KB profile; initial {ad['initial_segment_size']}, "
+                           f"after restart {ad['after_restart_segment_size']})",
+                           ["run", "lc_limit", "size before", "after", "state file", "APDUs", "refused", "floor",
+                            "ratio", "floor@255", "install ms"], rows))
+
+    idle, base = res.get("idle"), res.get("baseline")
+    if idle:
+        mem = idle["memory"]
+        rows = [["esimd idle", mib(mem["rss"]), mib(mem["rss_anon"]), mib(mem["rss_file"]), mib(mem["pss"]),
+                 mib(mem["private_dirty"]), mem["threads"]]]
+        if base:
+            rows.append(["library baseline", mib(base["rss"]), mib(base["rss_anon"]), mib(base["rss_file"]),
+                         mib(base["pss"]), mib(base["private_dirty"]), base["threads"]])
+        after = res.get("memory_after_downloads")
+        if after:
+            rows.append(["esimd after the downloads", mib(after["rss"]), mib(after["rss_anon"]),
+                         mib(after["rss_file"]), mib(after["pss"]), mib(after["private_dirty"]), after["threads"]])
+        parts.append(table(f"Memory ({idle['profiles']} profiles installed)",
+                           ["process", "RSS", "anon", "file", "PSS", "private dirty", "threads"], rows))
+        waits = ", ".join(f"{w['thread']}: {w['syscall']}" + (f" timeout {w['timeout_ms']} ms" if "timeout_ms" in w else "")
+                          for w in idle["thread_waits"])
+        parts.append(f"Idle over {idle['window_s']:.0f} s: {idle['wakeups_per_minute']:.0f} context switches/min, "
+                     f"{idle['rw_syscalls_per_minute']:.0f} read/write syscalls/min, {idle['cpu_percent']:.1f}% CPU; "
+                     f"threads wait in: {waits}")
+        if "strace" in idle:
+            st = idle["strace"]
+            parts.append(f"  strace -c over {st['window_s']:.0f} s: {st['syscalls']} syscalls {st['by_name']}")
+
+    rows = [[lp["clients"], lp["calls"], lp["interval_us"] / 1000, lp["profiles"], f"{lp['p50_us'] / 1000:.3f}",
+             f"{lp['p90_us'] / 1000:.3f}", f"{lp['p99_us'] / 1000:.3f}", f"{lp['max_us'] / 1000:.3f}",
+             lp["calls_per_s"], num(lp["esimd_cpu_ms"]), lp["apdus_during"], lp["errors"]]
+            for lp in res.get("listprofiles", [])]
+    parts.append(table("ListProfiles(true) latency, client side (ms)",
+                       ["clients", "calls", "every ms", "profiles", "p50", "p90", "p99", "max", "calls/s",
+                        "esimd CPU ms", "APDUs", "errors"], rows))
+
+    rows = [["met" if t["met"] else "MISSED", t["target"], t["measured"]] for t in res["targets"]]
+    parts.append(table("Targets", ["", "target", "measured"], rows))
+    parts.append(f"({res['meta']['duration_s']} s)")
+    return "\n\n".join(parts)

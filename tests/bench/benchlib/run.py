@@ -1,0 +1,121 @@
+"""The whole benchmark in order, as one JSON-able dict (what run-bench prints and writes)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+
+from esimtest import world as worldmod
+
+from . import bench as B
+from . import procfs
+
+FULL = {
+    "sizes": [12288, 100000], "latencies": [0, 5, 20], "callgrind": True,
+    "idle_settle": 5.0, "idle_window": 60.0, "strace_window": 10.0,
+    "lp_clients": [1, 10, 50], "lp_calls": 200, "lp_interval_us": 20000,
+    "adaptive_limits": [120, 63],
+}
+QUICK = {
+    "sizes": [12288], "latencies": [0], "callgrind": False,
+    "idle_settle": 1.0, "idle_window": 3.0, "strace_window": 0.0,
+    "lp_clients": [1, 10], "lp_calls": 30, "lp_interval_us": 5000,
+    "adaptive_limits": [120, 63],
+}
+
+
+def meta(profile: dict, quick: bool) -> dict:
+    def out(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+        except OSError:
+            return ""
+
+    build_type = ""
+    info = os.path.join(worldmod.BUILD_ROOT, "meson-info", "intro-buildoptions.json")
+    if os.path.exists(info):
+        import json
+        with open(info) as f:
+            build_type = next((o["value"] for o in json.load(f) if o["name"] == "buildtype"), "")
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    return {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "quick": quick, "profile": profile,
+            "commit": out("git", "-C", worldmod.SOURCE_ROOT, "describe", "--always", "--dirty"),
+            "build_root": worldmod.BUILD_ROOT, "build_type": build_type, "cpu": cpu,
+            "cpus": os.cpu_count(), "kernel": platform.release()}
+
+
+def run(quick: bool = False, log=print) -> dict:
+    profile = QUICK if quick else FULL
+    t_start = time.monotonic()
+    res: dict = {"meta": meta(profile, quick), "counted": [], "callgrind": [], "timed": []}
+    bench = B.Bench(log)
+    try:
+        log("counting run: esimd behind the QMI tap and the HTTPS recorder, heap tracer preloaded")
+        bench.start_esimd(B.TRACED)
+        for size in profile["sizes"]:
+            res["counted"].append(bench.download(size, 0))
+        if profile["callgrind"]:
+            log("callgrind run: instructions per download")
+            bench.start_esimd(B.CALLGRIND)
+            for size in profile["sizes"]:
+                res["callgrind"].append(bench.download(size, 0))
+        log("timed runs: esimd as shipped, latency injected per APDU")
+        bench.start_esimd(B.PLAIN)
+        res["cold"] = bench.download(profile["sizes"][0], 0)  # first download of the process
+        for size in profile["sizes"]:
+            for latency in profile["latencies"]:
+                log(f"  {size} bytes at {latency} ms per APDU")
+                res["timed"].append(bench.download(size, latency))
+        res["memory_after_downloads"] = procfs.memory(bench.pid)
+        log("idle daemon")
+        res["idle"] = B.idle(bench, profile["idle_settle"], profile["idle_window"], profile["strace_window"])
+        res["baseline"] = B.baseline(bench.w.bus.address, profile["idle_settle"])
+        log("ListProfiles with concurrent clients")
+        res["listprofiles"] = [B.list_profiles_load(bench, n, profile["lp_calls"], profile["lp_interval_us"])
+                               for n in profile["lp_clients"]]
+    finally:
+        bench.close()
+    log("adaptive segment size (own world)")
+    res["adaptive"] = adaptive(profile["adaptive_limits"], log)
+    res["meta"]["duration_s"] = round(time.monotonic() - t_start, 1)
+    return res
+
+
+def adaptive(limits: list[int], log=print) -> dict:
+    """The simulator refuses STORE DATA blocks longer than each limit in turn (6700); esimd must
+    step down, retry, keep the size, and still know it after a restart."""
+    bench = B.Bench(log)
+    try:
+        bench.start_esimd(B.COUNTING)
+        out = {"initial_segment_size": bench.w.manager_prop("SegmentSize"), "runs": []}
+        for limit in limits:
+            bench.set_faults({"kind": "lc_limit", "max": limit})
+            before = bench.w.manager_prop("SegmentSize")
+            r = bench.download(12288, 0)
+            out["runs"].append(adaptive_row(bench, r, limit, before, "step-down"))
+        bench.start_esimd(B.COUNTING)  # a restart: the learnt size must come back from the state file
+        out["after_restart_segment_size"] = bench.w.manager_prop("SegmentSize")
+        before = out["after_restart_segment_size"]
+        r = bench.download(12288, 0)
+        out["runs"].append(adaptive_row(bench, r, limits[-1], before, "after restart"))
+        return out
+    finally:
+        bench.close()
+
+
+def adaptive_row(bench: B.Bench, r: dict, limit: int, before: int, what: str) -> dict:
+    path = bench.segment_size_file()
+    stored = None
+    if os.path.exists(path):
+        with open(path) as f:
+            stored = f.read().strip()
+    f = r["floor"]
+    return {"run": what, "lc_limit": limit, "size_before": before, "size_after": r["segment_size_after"],
+            "state_file": stored, "apdus": f["apdus"], "refused_apdus": f["apdus_refused"],
+            "refused": f["refused_commands"], "floor": f["floor"], "ratio": f["ratio"],
+            "floor_at_255": r.get("floor_at_255", f["floor"]), "segments_match_bpp": f["segments_match_bpp"],
+            "install_ms": r["stages_ms"]["installation"], "total_ms": r["stages_ms"]["total"]}

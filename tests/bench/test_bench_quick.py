@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""bench-quick: the benchmark's --quick run works end to end, and the counts it reports are exact:
+at STORE DATA size 255 esimd sends exactly the floor of APDUs for a download, the BPP segments it
+sends are the SM-DP+'s BPP cut as SGP.22 §2.5.5 says, byte for byte, and a refused block size
+steps down, is stored and comes back after a restart. Timings are reported, never asserted."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from benchlib import report, run  # noqa: E402
+
+
+class QuickBench(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):
+            os.environ.pop(k, None)
+        cls.res = run.run(quick=True, log=lambda msg: print(msg, flush=True))
+        cls.res["targets"] = report.targets(cls.res)
+        print(report.render(cls.res), flush=True)
+
+    def test_download_at_255_is_the_floor(self):
+        (counted,) = self.res["counted"]
+        f = counted["floor"]
+        self.assertEqual(f["segment_size"], 255)
+        self.assertTrue(f["segments_match_bpp"], "the segments sent differ from the delivered BPP's")
+        self.assertEqual(f["max_block"], 255)
+        self.assertEqual(f["apdus_refused"], 0)
+        self.assertEqual(f["apdus"], f["floor"])
+        self.assertEqual(f["apdus_bpp"], f["floor_bpp"])
+        # AuthenticateServer and PrepareDownload do not fit one APDU: the issue's formula is lower.
+        self.assertGreater(f["floor"], f["floor_issue_formula"])
+        self.assertEqual(set(f["other_commands"]), {"BF2E", "BF38", "BF21"})
+
+    def test_instruments_agree(self):
+        (counted,) = self.res["counted"]
+        tap_total = counted["floor"]["apdus"] + counted["read_back"]["apdus"] + counted["notification_delivery"]["apdus"]
+        self.assertEqual(tap_total, counted["apdus_total"], "the QMI tap and the simulator disagree")
+        for timed in self.res["timed"]:
+            self.assertEqual(timed["apdus_total"], tap_total, "a timed run sent another number of APDUs")
+        self.assertEqual(counted["http"]["handshakes"], 1, "one TLS connection carries the whole download")
+        self.assertEqual([r["function"] for r in counted["http"]["requests"]],
+                         ["initiateAuthentication", "authenticateClient", "getBoundProfilePackage",
+                          "handleNotification"])
+
+    def test_heap_tracer_sees_the_bpp(self):
+        heap = self.res["counted"][0]["heap"]
+        roles = {b["role"] for b in heap["bpp_buffers"]}
+        self.assertIn("HTTP response body, as received (http.c write_cb)", roles)
+        self.assertIn("decoded BPP (lpa_base64_decode: the GBytes everything slices)", roles)
+        self.assertGreaterEqual(heap["bpp_copies"], 2)
+        self.assertGreater(heap["peak"], heap["live_before"])
+
+    def test_adaptive_segment_size(self):
+        ad = self.res["adaptive"]
+        self.assertEqual(ad["initial_segment_size"], 255)
+        first, second, restarted = ad["runs"]
+        self.assertEqual((first["size_before"], first["size_after"], first["state_file"]), (255, 120, "120"))
+        self.assertEqual((second["size_before"], second["size_after"], second["state_file"]), (120, 63, "63"))
+        for r in (first, second):
+            # one block refused at the old size, then the command again at the new one
+            self.assertEqual(r["refused_apdus"], 1, r)
+            self.assertEqual(r["apdus"], r["floor"] + 1, r)
+            self.assertTrue(r["segments_match_bpp"])
+        self.assertEqual(ad["after_restart_segment_size"], 63)
+        self.assertEqual(restarted["refused_apdus"], 0)
+        self.assertEqual(restarted["apdus"], restarted["floor"])
+        self.assertGreater(restarted["floor"], restarted["floor_at_255"])
+
+    def test_list_profiles_from_cache(self):
+        for lp in self.res["listprofiles"]:
+            self.assertEqual(lp["errors"], 0)
+            self.assertEqual(lp["apdus_during"], 0, "ListProfiles reached the eUICC")
+            self.assertEqual(lp["profiles"], self.res["idle"]["profiles"])
+            self.assertEqual(lp["calls"], lp["clients"] * run.QUICK["lp_calls"])
+
+    def test_idle_and_baseline_measured(self):
+        idle, base = self.res["idle"], self.res["baseline"]
+        self.assertGreater(idle["memory"]["rss_anon"], 0)
+        self.assertGreater(base["rss"], 0)
+        self.assertTrue(any(w["thread"] == "esimd" for w in idle["thread_waits"]))
+        self.assertEqual(len(self.res["targets"]), 8)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
