@@ -282,6 +282,23 @@ check_http_status (const char *function, guint status, GError **error)
   return FALSE;
 }
 
+/* json-glib parses recursively, several stack frames per nesting level, with no depth limit: a
+ * body of 200 000 '[' overflows the daemon's stack. Every array or object opens with one of these
+ * two bytes, so their count bounds the depth whatever json-glib takes for a string or a comment
+ * (it accepts single quotes and C comments). ES9+/ES11 answers hold a handful of containers. */
+#define MAX_JSON_CONTAINERS 4096
+
+static gboolean
+few_containers (const char *data, gsize len)
+{
+  gsize n = 0;
+
+  for (gsize i = 0; i < len; i++)
+    if ((data[i] == '[' || data[i] == '{') && ++n > MAX_JSON_CONTAINERS)
+      return FALSE;
+  return TRUE;
+}
+
 static JsonNode *
 parse_json (const char *function, GBytes *body, GError **error)
 {
@@ -290,6 +307,13 @@ parse_json (const char *function, GBytes *body, GError **error)
   const char *data = body ? g_bytes_get_data (body, &len) : NULL;
   g_autoptr (GError) local = NULL;
 
+  if (!few_containers (data, len))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED,
+                   "%s: response has more than %d arrays and objects", function,
+                   MAX_JSON_CONTAINERS);
+      return NULL;
+    }
   if (len == 0 || len > G_MAXSSIZE ||
       !json_parser_load_from_data (parser, data, (gssize) len, &local))
     {

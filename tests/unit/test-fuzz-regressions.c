@@ -1,6 +1,8 @@
 /* test-fuzz-regressions.c — one unit test per liblpa defect the fuzzers found (tests/fuzz). */
 #include "unit-support.h"
 
+#include <string.h>
+
 /* fuzz-der, fuzz-es10-responses: an empty response (an eUICC answering 9000 without data) is a
  * GBytes whose data pointer is NULL; the reader computed NULL + 0, undefined behaviour that
  * UBSan reports. The reader must point into real memory even then. */
@@ -130,6 +132,47 @@ test_negative_code (void)
   unit_assert_error (error, LPA_ERROR_MALFORMED, NULL);
 }
 
+/* A hand-made input for fuzz-es9p (libFuzzer's default input length never gets there): json-glib
+ * recurses once per nesting level without a limit, so 200 000 '[' in an answer overflowed the
+ * stack (a crash of esimd from any server an activation code names). Bounded now; the ES11
+ * parser shares the code. */
+static void
+test_deep_json (void)
+{
+  const gsize n = 200000;
+  g_autofree char *text = g_malloc (n);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GBytes) many = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LpaAuthenticateClientResponse) client = NULL;
+  g_autoptr (LpaEs11AuthenticateClientResponse) es11 = NULL;
+  g_autoptr (GString) events = g_string_new ("{\"header\":{\"functionExecutionStatus\":"
+                                             "{\"status\":\"Executed-Success\"}},"
+                                             "\"transactionId\":\"0102\",\"eventEntries\":[");
+
+  memset (text, '[', n);
+  body = g_bytes_new_take (g_steal_pointer (&text), n);
+  client = lpa_es9p_parse_authenticate_client (200, body, &error);
+  g_assert_null (client);
+  unit_assert_error (error, LPA_ERROR_MALFORMED, "more than 4096 arrays and objects");
+  g_clear_error (&error);
+  es11 = lpa_es11_parse_authenticate_client (200, body, &error);
+  g_assert_null (es11);
+  unit_assert_error (error, LPA_ERROR_MALFORMED, "more than 4096 arrays and objects");
+  g_clear_error (&error);
+  g_clear_pointer (&es11, lpa_es11_authenticate_client_response_free);
+
+  /* A long but flat answer is still read: 1000 events are 1002 containers. */
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_printf (events, "%s{\"eventId\":\"E%u\",\"rspServerAddress\":\"a.example\"}",
+                            i ? "," : "", i);
+  g_string_append (events, "]}");
+  many = g_bytes_new (events->str, events->len);
+  es11 = lpa_es11_parse_authenticate_client (200, many, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (es11->events->len, ==, 1000);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -137,5 +180,6 @@ main (int argc, char **argv)
   g_test_add_func ("/fuzz-regressions/empty-response", test_empty_response);
   g_test_add_func ("/fuzz-regressions/whitespace-body", test_whitespace_body);
   g_test_add_func ("/fuzz-regressions/negative-code", test_negative_code);
+  g_test_add_func ("/fuzz-regressions/deep-json", test_deep_json);
   return g_test_run ();
 }
