@@ -29,9 +29,11 @@ typedef struct
   gboolean confirm;
 
   LpaDownload *download;
+  gboolean cancelled_early; /* cancelled while the channel was still being opened */
   char *iccid;
   AfterStep after;
-  GError *after_error; /* a nickname/enable failure after a successful install */
+  GError *after_error;  /* a nickname/enable failure after a successful install */
+  char *transaction_id; /* once the eUICC may hold a session (hex) */
 } DownloadJob;
 
 static void
@@ -50,6 +52,7 @@ download_job_free (gpointer data)
   g_free (d->nickname);
   g_free (d->iccid);
   g_clear_error (&d->after_error);
+  g_free (d->transaction_id);
   g_free (d);
 }
 
@@ -104,6 +107,7 @@ finish (EsimdJob *job, const GError *error)
     {
       g_info ("eUICC %s: download from %s failed: %s", job->euicc->config->name, d->smdp_address,
               error->message);
+      /* A transaction it left open stays listed: the queue cancels it once this job ends. */
       esimd_job_complete (job, error, NULL);
       return;
     }
@@ -236,11 +240,117 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
     }
   g_free (d->iccid);
   d->iccid = g_strdup (result->iccid);
+  if (d->transaction_id)
+    esimd_euicc_session_closed (job->euicc, d->transaction_id);
   if (!job->metadata && result->metadata)
     esimd_job_set_metadata (job, esimd_profile_to_variant (NULL, result->metadata));
   d->after = AFTER_NICKNAME;
   after_install (job);
 }
+
+/* ---- the transaction the download opens ------------------------------------------------- */
+
+/* The ES9+ requests show which transaction the eUICC and the server share and how far it went;
+ * it is written down (esimd_euicc_session_*) before each step, so that a failure the download
+ * cannot clean up itself (modem gone, esimd killed) is cancelled later. */
+typedef struct
+{
+  EsimdJob *job;
+  char *path;
+  LpaHttpCallback callback;
+  gpointer user_data;
+} WatchedPost;
+
+static char *
+request_member (GBytes *body, const char *member)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+
+  if (!json_parser_load_from_data (parser, g_bytes_get_data (body, NULL),
+                                   (gssize) g_bytes_get_size (body), NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  return g_strdup (
+      json_object_get_string_member_with_default (json_node_get_object (root), member, NULL));
+}
+
+/* The eUICC's answer that authenticateClient forwards: only its ok alternative opens a session. */
+static gboolean
+euicc_authenticated (GBytes *body)
+{
+  g_autofree char *b64 = request_member (body, "authenticateServerResponse");
+  gsize len = 0;
+  g_autofree guchar *raw = b64 ? g_base64_decode (b64, &len) : NULL;
+  g_autoptr (GBytes) bf38 = NULL;
+  g_autoptr (LpaSignedResponse) parsed = NULL;
+
+  if (!raw || len == 0)
+    return FALSE;
+  bf38 = g_bytes_new (raw, len);
+  parsed = lpa_es10b_parse_authenticate_server (bf38, NULL);
+  return parsed && parsed->ok;
+}
+
+static void
+watched_done (guint status, GBytes *body, const GError *error, gpointer data)
+{
+  WatchedPost *w = data;
+  DownloadJob *d = w->job->data;
+
+  /* Whatever the server answered, it has heard the cancel, after the eUICC's. */
+  if (!error && d->transaction_id && g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION))
+    esimd_euicc_session_closed (w->job->euicc, d->transaction_id);
+  w->callback (status, body, error, w->user_data);
+  esimd_job_unref (w->job);
+  g_free (w->path);
+  g_free (w);
+}
+
+static void
+watched_post (gpointer self, const char *host, const char *path, GBytes *body,
+              LpaHttpCallback callback, gpointer user_data)
+{
+  EsimdJob *job = self;
+  DownloadJob *d = job->data;
+  WatchedPost *w = g_new0 (WatchedPost, 1);
+
+  if (g_str_equal (path, LPA_ES9P_AUTHENTICATE_CLIENT) && euicc_authenticated (body))
+    {
+      /* AuthenticateServer succeeded: from now on the eUICC holds a session. */
+      g_free (d->transaction_id);
+      d->transaction_id = request_member (body, "transactionId");
+      if (d->transaction_id)
+        esimd_euicc_session_opened (job->euicc, d->transaction_id, host);
+    }
+  else if (d->transaction_id && g_str_equal (path, LPA_ES9P_GET_BOUND_PROFILE_PACKAGE))
+    esimd_euicc_session_bpp_requested (job->euicc, d->transaction_id);
+  else if (d->transaction_id && g_str_equal (path, LPA_ES9P_CANCEL_SESSION))
+    {
+      /* The eUICC has cancelled; should the server not hear it, its answer is sent again. */
+      g_autofree char *b64 = request_member (body, "cancelSessionResponse");
+      gsize len = 0;
+      g_autofree guchar *raw = b64 ? g_base64_decode (b64, &len) : NULL;
+
+      if (raw && len > 0)
+        {
+          g_autoptr (GBytes) bf41 = g_bytes_new (raw, len);
+
+          esimd_euicc_session_cancelled_on_euicc (job->euicc, d->transaction_id, bf41);
+        }
+    }
+  w->job = esimd_job_ref (job);
+  w->path = g_strdup (path);
+  w->callback = callback;
+  w->user_data = user_data;
+  esimd_http_client_ops.post (job->euicc->http, host, path, body, watched_done, w);
+}
+
+static const LpaHttpOps watched_http_ops = {
+  .post = watched_post,
+};
 
 static const LpaDownloadCallbacks download_callbacks = {
   .stage = on_stage,
@@ -264,6 +374,12 @@ download_run (EsimdJob *job)
     .euicc_info1 = euicc->info1 ? euicc->info1->raw : NULL,
   };
 
+  if (d->cancelled_early)
+    {
+      g_set_error (&error, LPA_ERROR, LPA_ERROR_CANCELLED, "cancelled before it started");
+      finish (job, error);
+      return;
+    }
   esimd_job_set_stage (job, "authenticating", 0.01);
   if (!euicc->http)
     {
@@ -273,8 +389,8 @@ download_run (EsimdJob *job)
       finish (job, error);
       return;
     }
-  d->download = lpa_download_new (&params, euicc->es10, &esimd_http_client_ops, euicc->http,
-                                  &download_callbacks, job, &error);
+  d->download = lpa_download_new (&params, euicc->es10, &watched_http_ops, job, &download_callbacks,
+                                  job, &error);
   if (!d->download)
     {
       finish (job, error);
@@ -289,6 +405,12 @@ download_cancel (EsimdJob *job, GError **error)
 {
   DownloadJob *d = job->data;
 
+  if (!d->download && d->after == AFTER_NICKNAME)
+    {
+      /* The job holds the queue but has not started talking to anyone: stop it at run(). */
+      d->cancelled_early = TRUE;
+      return TRUE;
+    }
   if (!d->download || d->after != AFTER_NICKNAME || lpa_download_loading_started (d->download))
     {
       g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
