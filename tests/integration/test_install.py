@@ -46,8 +46,16 @@ class Install(unittest.TestCase):
                        "polkit-1/actions/org.esim.policy", "dbus-1/interfaces/org.esim.Manager.xml",
                        "dbus-1/interfaces/org.esim.Profile.xml", "dbus-1/interfaces/org.esim.Job.xml",
                        "man8/esimd.8", "man5/esimd.conf.5", "man1/esimctl.1", "esimd/esimd.conf.example",
-                       "share/esimd/ci"):
+                       "share/esimd/ci", "dist-packages/sim/esim.py"):
             self.find(suffix)
+
+    def test_python_module_is_where_python3_looks(self):
+        """Installed for the prefix, into a directory Debian's python3 searches under it."""
+        import site
+
+        esim = self.find("dist-packages/sim/esim.py")
+        installed_dir = os.path.dirname(os.path.dirname(esim))[len(self.dest):]
+        self.assertIn(installed_dir, site.getsitepackages() + ["/usr/lib/python3/dist-packages"])
 
     def test_unit_and_activation_agree(self):
         unit = self.read("system/esimd.service")
