@@ -262,7 +262,7 @@ class World:
     def __init__(self, tmpdir: Optional[str] = None, *, orders=None, events=(), modem: str = "proxy-socket",
                  sim_options: Optional[dict] = None, smdp_options: Optional[dict] = None,
                  config: Optional[dict] = None, start_esimd: bool = True, esimd_args=(), esimd_wrapper=(),
-                 wait_ready: bool = True):
+                 wait_ready: bool = True, bus_policies=()):
         self._own_tmp = tmpdir is None
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="esimd-world-")
         self.orders = DEFAULT_ORDERS if orders is None else orders
@@ -274,7 +274,7 @@ class World:
         self.log_personal_data = False
         try:
             self.pki = pkimod.generate(os.path.join(self.tmpdir, "pki"))
-            self.bus = PrivateBus(self.tmpdir)
+            self.bus = PrivateBus(self.tmpdir, (BUS_POLICY, *bus_policies))
             sim_kw = dict(sim_options or {})
             if modem == "proxy-socket":
                 sim_kw["qmi_proxy_socket"] = True

@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""Who may do what, with the real polkitd: reads are open to every local user; every method that
+changes the eUICC or talks to a server needs polkit's yes; only root may own org.esim.
+
+Runs as root inside a private mount namespace (unshare -m), where polkit's action and rule
+directories are bind-mounted over with copies that add org.esim.policy and a test rule
+("nobody" may do every org.esim action; "daemon" gets the defaults: admin authentication, which
+nobody can give here). The real /usr/lib/polkit-1/polkitd serves the private bus as user
+polkitd; callers run as those two users through setpriv. Nothing outside the namespace changes.
+"""
+
+import glob
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKIP = 77
+POLKITD = "/usr/lib/polkit-1/polkitd"
+POLKIT_BUS_POLICY = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
+RULE = """polkit.addRule(function(action, subject) {
+    if (action.id.indexOf("org.esim.") == 0 && subject.user == "nobody")
+        return polkit.Result.YES;
+});
+"""
+
+
+class Authorization(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        from esimtest.world import World, activation_code
+
+        cls.pk = tempfile.mkdtemp(prefix="esimd-polkit-")
+        actions = os.path.join(cls.pk, "actions")
+        rules = os.path.join(cls.pk, "rules.d")
+        os.makedirs(actions)
+        os.makedirs(rules)
+        for f in glob.glob("/usr/share/polkit-1/actions/*"):
+            shutil.copy(f, actions)
+        shutil.copy(os.path.join(os.environ["ESIMD_SOURCE_ROOT"], "dbus", "org.esim.policy"), actions)
+        with open(os.path.join(rules, "10-esimd-test.rules"), "w") as f:
+            f.write(RULE)
+        os.chmod(cls.pk, 0o755)
+        os.chmod(actions, 0o755)
+        os.chmod(rules, 0o755)
+        subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+        subprocess.run(["mount", "--bind", actions, "/usr/share/polkit-1/actions"], check=True)
+        subprocess.run(["mount", "--bind", rules, "/etc/polkit-1/rules.d"], check=True)
+
+        cls.w = World(bus_policies=(POLKIT_BUS_POLICY,))
+        # other users reach the bus socket (and nothing else) through the world's directory
+        os.chmod(cls.w.tmpdir, 0o711)
+        cls.w.download(activation_code("DEMO-ONE"))
+        cls.w.wait_idle()
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=cls.w.bus.address)
+        cls.polkitd_log = open(os.path.join(cls.w.tmpdir, "polkitd.log"), "ab")
+        # polkitd starts as root and switches to its own user itself
+        cls.polkitd = subprocess.Popen([POLKITD, "--no-debug"], env=env,
+                                       stdout=cls.polkitd_log, stderr=cls.polkitd_log)
+        try:
+            cls.w.client.wait_for(lambda: cls.w.client.name_has_owner("org.freedesktop.PolicyKit1"), 30, "polkitd")
+        except TimeoutError:
+            with open(cls.polkitd_log.name, errors="replace") as f:
+                raise RuntimeError("polkitd did not come up:\n" + f.read()) from None
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.polkitd.terminate()
+        cls.polkitd.wait(10)
+        cls.polkitd_log.close()
+        cls.w.stop()
+        shutil.rmtree(cls.pk, ignore_errors=True)
+
+    def call_as(self, user, path, iface, method, signature="", args=()):
+        pw = pwd.getpwnam(user)
+        out = subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
+                              "/usr/bin/python3", os.path.join(HERE, "bus_as_user.py"), self.w.bus.address,
+                              path, iface, method, signature, json.dumps(list(args))],
+                             capture_output=True, text=True, timeout=90, cwd="/",
+                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return json.loads(out.stdout)
+
+    def manager_as(self, user, method, signature="", args=()):
+        return self.call_as(user, "/org/esim/euicc/0", "org.esim.Manager", method, signature, args)
+
+    def test_reads_are_open(self):
+        for user in ("daemon", "nobody"):
+            r = self.manager_as(user, "ListProfiles", "(b)", [True])
+            self.assertIn("result", r, r)
+            self.assertEqual(r["result"][0][0]["iccid"], "8949449999999990011")
+            r = self.call_as(user, "/org/esim/euicc/0", "org.freedesktop.DBus.Properties", "Get", "(ss)",
+                             ["org.esim.Manager", "Eid"])
+            self.assertIn("result", r, r)
+
+    def test_changes_need_polkit(self):
+        iccid = "8949449999999990011"
+        denied = [
+            ("EnableProfile", "(sa{sv})", [iccid, {}]),
+            ("DeleteProfile", "(sa{sv})", [iccid, {}]),
+            ("SetNickname", "(ss)", [iccid, "x"]),
+            ("Download", "(ssa{sv})", ["LPA:1$testsmdpplus1.example.com$DEMO-TWO", "", {}]),
+            ("SendNotifications", "(a{sv})", [{}]),
+            ("ResetMemory", "(u)", [1]),
+            ("SetDefaultSmdpAddress", "(s)", ["x.example.com"]),
+            ("Discover", "(a{sv})", [{}]),
+        ]
+        for method, sig, args in denied:
+            r = self.manager_as("daemon", method, sig, args)
+            self.assertEqual(r.get("error"), "org.esim.Error.NotAuthorized", (method, r))
+        self.assertEqual(self.w.sim.ctl().state()["profiles"][0]["state"], "disabled")
+        # the user the rule allows
+        r = self.manager_as("nobody", "EnableProfile", "(sa{sv})", [iccid, {}])
+        self.assertIn("result", r, r)
+        self.assertEqual(self.w.sim.ctl().state()["profiles"][0]["state"], "enabled")
+        r = self.manager_as("nobody", "DisableProfile", "(sa{sv})", [iccid, {}])
+        self.assertIn("result", r, r)
+
+    def test_only_root_owns_the_name(self):
+        r = self.call_as("nobody", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "(su)",
+                         ["org.esim", 0])
+        self.assertEqual(r.get("error"), "org.freedesktop.DBus.Error.AccessDenied", r)
+
+    def test_without_polkit_only_root(self):
+        self.polkitd.terminate()
+        self.polkitd.wait(10)
+        try:
+            self.w.client.wait_for(lambda: not self.w.client.name_has_owner("org.freedesktop.PolicyKit1"), 10)
+            r = self.manager_as("nobody", "EnableProfile", "(sa{sv})", ["8949449999999990011", {}])
+            self.assertEqual(r.get("error"), "org.esim.Error.NotAuthorized", r)
+            self.assertIn("polkit", r["message"])
+        finally:
+            env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.w.bus.address)
+            type(self).polkitd = subprocess.Popen([POLKITD, "--no-debug"], env=env,
+                                                  stdout=self.polkitd_log, stderr=self.polkitd_log)
+            self.w.client.wait_for(lambda: self.w.client.name_has_owner("org.freedesktop.PolicyKit1"), 30)
+
+
+def main():
+    if "--inside" in sys.argv:
+        sys.argv.remove("--inside")
+        unittest.main(verbosity=2)
+        return
+    if os.geteuid() != 0:
+        print("needs root (a mount namespace and other users): skipping")
+        sys.exit(SKIP)
+    for need in (POLKITD, POLKIT_BUS_POLICY, shutil.which("setpriv"), shutil.which("unshare")):
+        if not need or not os.path.exists(need):
+            print(f"missing {need}: skipping")
+            sys.exit(SKIP)
+    for user in ("polkitd", "nobody", "daemon"):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            print(f"no user {user}: skipping")
+            sys.exit(SKIP)
+    cmd = ["unshare", "-m", "/usr/bin/python3", os.path.abspath(__file__), "--inside", *sys.argv[1:]]
+    sys.exit(subprocess.run(cmd, timeout=600).returncode)
+
+
+if __name__ == "__main__":
+    main()
