@@ -361,9 +361,6 @@ config_from_keyfile (GKeyFile *kf, GError **error)
     return NULL;
   if (c->retry_max < c->retry_initial)
     c->retry_max = c->retry_initial;
-  if (c->max_response_size < c->max_bpp_size * 2)
-    /* A BPP arrives base64-encoded inside JSON: the body is 4/3 of it plus a little. */
-    c->max_response_size = (gsize) c->max_bpp_size * 2;
   return g_steal_pointer (&c);
 }
 

@@ -47,7 +47,7 @@ typedef struct
   guint request_timeout;     /* seconds for one ES9+/ES11 call */
   guint bpp_timeout;         /* seconds for getBoundProfilePackage (binding may take long) */
   char *proxy;               /* HTTP(S) proxy URL; NULL = none (the environment is ignored) */
-  gsize max_response_size;   /* bytes; caps every response body */
+  gsize max_response_size;   /* bytes; caps every response body but the BPP's */
   gboolean es11_fallback;    /* retry ES11 calls on the es9plus paths after a 404 */
 
   /* [Notifications] */
@@ -60,7 +60,7 @@ typedef struct
   char *state_dir;            /* small persistent facts (learnt segment sizes) */
   guint job_linger;           /* seconds a finished Job object stays on the bus */
   guint max_queued_jobs;      /* per eUICC; beyond it methods fail with Busy */
-  guint max_bpp_size;         /* bytes */
+  guint max_bpp_size;         /* bytes; caps the getBoundProfilePackage answer (as base64 JSON) */
 } EsimdConfig;
 
 EsimdConfig *esimd_config_load (const char *path, GError **error);

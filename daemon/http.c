@@ -23,6 +23,7 @@ struct _EsimdHttp
   long request_timeout_ms;
   long bpp_timeout_ms;
   gsize max_response;
+  gsize max_bpp_response;
 };
 
 struct _EsimdHttpClient
@@ -42,6 +43,7 @@ typedef struct
   GBytes *body;
   GByteArray *response;
   gboolean too_large;
+  gsize max_response; /* this request's cap on the body */
   char errbuf[CURL_ERROR_SIZE];
   LpaHttpCallback callback;
   gpointer user_data;
@@ -187,8 +189,7 @@ error_from_curl (CURLcode rc, Request *req)
     case CURLE_WRITE_ERROR:
       if (req->too_large)
         return g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED,
-                            "the response is larger than the %zu bytes allowed",
-                            req->client->http->max_response);
+                            "the response is larger than the %zu bytes allowed", req->max_response);
       break;
     case CURLE_ABORTED_BY_CALLBACK:
       return g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "request cancelled");
@@ -274,7 +275,7 @@ write_cb (char *ptr, size_t size, size_t nmemb, void *userdata)
   Request *req = userdata;
   size_t n = size * nmemb;
 
-  if (req->response->len + n > req->client->http->max_response)
+  if (req->response->len + n > req->max_response)
     {
       req->too_large = TRUE;
       return 0;
@@ -329,6 +330,8 @@ client_post (gpointer self, const char *host, const char *path, GBytes *body,
   req->user_data = user_data;
   req->body = g_bytes_ref (body);
   req->response = g_byte_array_new ();
+  /* Only getBoundProfilePackage carries a profile; every other answer is a few KiB of JSON. */
+  req->max_response = path_is_bpp (path) ? http->max_bpp_response : http->max_response;
   g_ptr_array_add (client->in_flight, req);
 
   if (!host_is_valid (host) || path[0] != '/')
@@ -490,6 +493,8 @@ esimd_http_new (const EsimdConfig *config)
   http->request_timeout_ms = (long) config->request_timeout * 1000;
   http->bpp_timeout_ms = (long) config->bpp_timeout * 1000;
   http->max_response = config->max_response_size;
+  /* The BPP arrives base64-encoded inside JSON: 4/3 of it, plus the other members. */
+  http->max_bpp_response = (gsize) config->max_bpp_size / 3 * 4 + 8 * 1024;
   return http;
 }
 

@@ -206,6 +206,23 @@ class UntrustedServer(unittest.TestCase):
             self.assertIsNone(w.sim.ctl().state()["session"]["transaction_id"])
 
 
+class OversizedPackage(unittest.TestCase):
+    def test_package_above_max_bpp_size(self):
+        """A BPP above MaxBppSize is refused before anything is loaded, and the sessions are
+        cancelled on both sides."""
+        orders = [{"matchingId": "TOO-BIG", "iccid": "8949449999999990110",
+                   "profile": {"generate": {"size": 60000}},
+                   "metadata": {"serviceProviderName": "Big", "profileName": "Large"}}]
+        with World(orders=orders, config={"Daemon": {"MaxBppSize": "20000"}}) as w:
+            job, props = w.download(activation_code("TOO-BIG"))
+            self.assertEqual(props["Error"], "org.esim.Error.ProtocolError", props)
+            self.assertIn("larger than", props["ErrorMessage"])
+            state = w.sim.ctl().state()
+            self.assertEqual(state["profiles"], [])
+            self.assertIsNone(state["session"])
+            self.assertIsNotNone(state["last_cancelled"])
+
+
 class FullEuicc(unittest.TestCase):
     def test_no_room_for_the_profile(self):
         with World(sim_options={"total_memory": 2048}) as w:
