@@ -11,9 +11,10 @@
 #include "log.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
-static void euicc_after_job (EsimdEuicc *euicc);
+static void euicc_after_job (EsimdEuicc *euicc, const EsimdJobOps *ended);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -136,6 +137,138 @@ on_segment_size_changed (guint size, gpointer user_data)
   if (g_mkdir_with_parents (dir, 0700) < 0 || !g_file_set_contents (path, text, -1, &error))
     g_warning ("cannot remember the STORE DATA size in %s: %s", dir,
                error ? error->message : g_strerror (errno));
+}
+
+/* ---- transactions left open ------------------------------------------------------------- */
+
+static char *
+sessions_file (EsimdEuicc *euicc)
+{
+  return g_build_filename (esimd->config->state_dir, "open-sessions", euicc->eid, NULL);
+}
+
+static GKeyFile *
+sessions_load (EsimdEuicc *euicc)
+{
+  g_autofree char *path = NULL;
+  GKeyFile *kf = g_key_file_new ();
+
+  if (!euicc->eid)
+    return kf;
+  path = sessions_file (euicc);
+  g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, NULL);
+  return kf;
+}
+
+static void
+sessions_save (EsimdEuicc *euicc, GKeyFile *kf)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *dir = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize n = 0;
+  g_auto (GStrv) groups = g_key_file_get_groups (kf, &n);
+
+  if (!euicc->eid)
+    return;
+  path = sessions_file (euicc);
+  if (n == 0)
+    {
+      if (g_unlink (path) < 0 && errno != ENOENT)
+        g_warning ("cannot remove %s: %s", path, g_strerror (errno));
+      return;
+    }
+  dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0700) < 0 || !g_key_file_save_to_file (kf, path, &error))
+    g_warning ("cannot remember the open sessions in %s: %s", dir,
+               error ? error->message : g_strerror (errno));
+}
+
+void
+esimd_open_session_free (EsimdOpenSession *session)
+{
+  if (!session)
+    return;
+  g_free (session->transaction_id);
+  g_free (session->server);
+  g_clear_pointer (&session->cancel_response, g_bytes_unref);
+  g_free (session);
+}
+
+void
+esimd_euicc_session_opened (EsimdEuicc *euicc, const char *transaction_id, const char *server)
+{
+  g_autoptr (GKeyFile) kf = sessions_load (euicc);
+
+  g_key_file_set_string (kf, transaction_id, "Server", server);
+  g_key_file_set_boolean (kf, transaction_id, "BppRequested", FALSE);
+  sessions_save (euicc, kf);
+}
+
+void
+esimd_euicc_session_bpp_requested (EsimdEuicc *euicc, const char *transaction_id)
+{
+  g_autoptr (GKeyFile) kf = sessions_load (euicc);
+
+  if (!g_key_file_has_group (kf, transaction_id))
+    return;
+  g_key_file_set_boolean (kf, transaction_id, "BppRequested", TRUE);
+  sessions_save (euicc, kf);
+}
+
+void
+esimd_euicc_session_cancelled_on_euicc (EsimdEuicc *euicc, const char *transaction_id,
+                                        GBytes *cancel_response)
+{
+  g_autoptr (GKeyFile) kf = sessions_load (euicc);
+  g_autofree char *b64 = NULL;
+
+  if (!g_key_file_has_group (kf, transaction_id))
+    return;
+  b64 = g_base64_encode (g_bytes_get_data (cancel_response, NULL),
+                         g_bytes_get_size (cancel_response));
+  g_key_file_set_string (kf, transaction_id, "CancelResponse", b64);
+  sessions_save (euicc, kf);
+}
+
+void
+esimd_euicc_session_closed (EsimdEuicc *euicc, const char *transaction_id)
+{
+  g_autoptr (GKeyFile) kf = sessions_load (euicc);
+
+  if (g_key_file_remove_group (kf, transaction_id, NULL))
+    sessions_save (euicc, kf);
+}
+
+GPtrArray *
+esimd_euicc_open_sessions (EsimdEuicc *euicc)
+{
+  g_autoptr (GKeyFile) kf = sessions_load (euicc);
+  g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) esimd_open_session_free);
+
+  for (guint i = 0; groups[i]; i++)
+    {
+      g_autofree char *server = g_key_file_get_string (kf, groups[i], "Server", NULL);
+      g_autofree char *b64 = g_key_file_get_string (kf, groups[i], "CancelResponse", NULL);
+      EsimdOpenSession *s;
+
+      if (!server || !lpa_host_name_is_valid (server))
+        continue; /* not written by us: nothing sensible to send it to */
+      s = g_new0 (EsimdOpenSession, 1);
+      s->transaction_id = g_strdup (groups[i]);
+      s->server = g_steal_pointer (&server);
+      s->bpp_requested = g_key_file_get_boolean (kf, groups[i], "BppRequested", NULL);
+      if (b64 && *b64)
+        {
+          gsize len = 0;
+          guchar *raw = g_base64_decode (b64, &len);
+
+          s->cancel_response = g_bytes_new_take (raw, len);
+        }
+      g_ptr_array_add (out, s);
+    }
+  return out;
 }
 
 /* ---- ES10 for jobs ----------------------------------------------------------------------- */
@@ -527,12 +660,33 @@ submit_auto_notify (EsimdEuicc *euicc)
              error->message);
 }
 
+/* Transactions a failed download (or a crash) left open: cancel them while nothing else runs. */
+static void
+submit_cancel_sessions (EsimdEuicc *euicc)
+{
+  g_autoptr (GPtrArray) open = NULL;
+  g_autoptr (EsimdJob) job = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!euicc->available || !euicc->eid ||
+      esimd_job_queue_has_kind (euicc->queue, "cancel-sessions"))
+    return;
+  open = esimd_euicc_open_sessions (euicc);
+  if (open->len == 0)
+    return;
+  job = esimd_job_cancel_sessions_new (euicc);
+  if (!esimd_euicc_submit (euicc, job, &error))
+    g_debug ("eUICC %s: cancelling open sessions not queued: %s", euicc->config->name,
+             error->message);
+}
+
 static gboolean
 notify_retry_cb (gpointer data)
 {
   EsimdEuicc *euicc = data;
 
   euicc->notify_retry_id = 0;
+  submit_cancel_sessions (euicc);
   submit_auto_notify (euicc);
   return G_SOURCE_REMOVE;
 }
@@ -614,11 +768,13 @@ end_closed (GObject *source, GAsyncResult *res, gpointer data)
   EsimdEuicc *euicc = op->job->euicc;
   g_autoptr (GError) error = NULL;
 
+  const EsimdJobOps *ended = op->job->ops;
+
   if (!esimd_qmi_close_channel_finish (euicc->qmi, res, &error))
     g_debug ("eUICC %s: closing the channel: %s", euicc->config->name, error->message);
   op->done (op->job, NULL);
   g_free (op);
-  euicc_after_job (euicc);
+  euicc_after_job (euicc, ended);
 }
 
 static void
@@ -659,11 +815,13 @@ end_reopened (GObject *source, GAsyncResult *res, gpointer data)
   euicc->reads = 0;
   if (!esimd_qmi_open_channel_finish (euicc->qmi, res, &channel, &error))
     {
+      const EsimdJobOps *ended = op->job->ops;
+
       g_warning ("eUICC %s: cannot read it again after the reset: %s", euicc->config->name,
                  error->message);
       op->done (op->job, NULL);
       g_free (op);
-      euicc_after_job (euicc);
+      euicc_after_job (euicc, ended);
       return;
     }
   euicc->es10 = open_es10 (euicc, channel);
@@ -682,9 +840,11 @@ queue_end (EsimdJob *job, EsimdQueueStepDone done)
   op->done = done;
   if (!job->ops->needs_channel)
     {
+      const EsimdJobOps *ended = job->ops;
+
       done (job, NULL);
       g_free (op);
-      euicc_after_job (euicc);
+      euicc_after_job (euicc, ended);
       return;
     }
   if (!euicc->available || reads == 0)
@@ -737,9 +897,10 @@ stop_transport (EsimdEuicc *euicc)
   esimd_qmi_stop (euicc->qmi, qmi_stopped, euicc);
 }
 
-/* Between jobs: tell clients about notifications and start delivering them. */
+/* Between jobs: close what a failed download left open, tell clients about notifications and
+ * start delivering them. */
 static void
-euicc_after_job (EsimdEuicc *euicc)
+euicc_after_job (EsimdEuicc *euicc, const EsimdJobOps *ended)
 {
   if (euicc->stop_task)
     {
@@ -749,6 +910,9 @@ euicc_after_job (EsimdEuicc *euicc)
     }
   if (!euicc->cache_valid)
     return;
+  /* After a cancel job that could not finish, wait for the back-off or the modem's return. */
+  if (!g_str_equal (ended->kind, "cancel-sessions"))
+    submit_cancel_sessions (euicc);
   /* A new notification (the PIR of a download, an enable's) goes out now, even while older ones
    * wait for the back-off: the server expects it right after the operation, and a back-off
    * armed by an earlier failure says nothing about the network now. */

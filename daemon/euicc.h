@@ -102,6 +102,28 @@ LpaProfileInfo *esimd_euicc_active_profile (EsimdEuicc *euicc);
 char *esimd_euicc_profile_path (EsimdEuicc *euicc, const char *iccid);
 LpaNotificationMetadata *esimd_euicc_find_notification (EsimdEuicc *euicc, guint32 seq);
 
+/* Transactions a download opened that may still need Common Cancel Session (SGP.22 §3.0.2) on
+ * the eUICC and the SM-DP+: kept in the state directory, so that neither a vanished modem nor a
+ * crash leaves a session open or an order used up by a profile that never arrived. */
+typedef struct
+{
+  char *transaction_id;    /* hex, as the server sent it */
+  char *server;            /* the SM-DP+ address */
+  gboolean bpp_requested;  /* getBoundProfilePackage was sent: the load may have started */
+  GBytes *cancel_response; /* the eUICC's BF41 once it answered CancelSession, else NULL */
+} EsimdOpenSession;
+
+void esimd_open_session_free (EsimdOpenSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdOpenSession, esimd_open_session_free)
+
+void esimd_euicc_session_opened (EsimdEuicc *euicc, const char *transaction_id, const char *server);
+void esimd_euicc_session_bpp_requested (EsimdEuicc *euicc, const char *transaction_id);
+void esimd_euicc_session_cancelled_on_euicc (EsimdEuicc *euicc, const char *transaction_id,
+                                             GBytes *cancel_response);
+void esimd_euicc_session_closed (EsimdEuicc *euicc, const char *transaction_id);
+/* EsimdOpenSession*, oldest first. */
+GPtrArray *esimd_euicc_open_sessions (EsimdEuicc *euicc);
+
 /* A delivery attempt failed: retry all pending notifications later, with back-off. */
 void esimd_euicc_notifications_failed (EsimdEuicc *euicc);
 void esimd_euicc_notifications_succeeded (EsimdEuicc *euicc);

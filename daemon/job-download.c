@@ -256,6 +256,7 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
 typedef struct
 {
   EsimdJob *job;
+  char *host;
   char *path;
   LpaHttpCallback callback;
   gpointer user_data;
@@ -277,7 +278,7 @@ request_member (GBytes *body, const char *member)
       json_object_get_string_member_with_default (json_node_get_object (root), member, NULL));
 }
 
-/* The eUICC's answer that authenticateClient forwards: only its ok alternative opens a session. */
+/* The eUICC's answer that authenticateClient forwards: only its ok alternative keeps a session. */
 static gboolean
 euicc_authenticated (GBytes *body)
 {
@@ -300,11 +301,26 @@ watched_done (guint status, GBytes *body, const GError *error, gpointer data)
   WatchedPost *w = data;
   DownloadJob *d = w->job->data;
 
+  if (!error && g_str_equal (w->path, LPA_ES9P_INITIATE_AUTHENTICATION))
+    {
+      g_autoptr (LpaInitiateAuthenticationResponse) init =
+          lpa_es9p_parse_initiate_authentication ("initiateAuthentication", status, body, NULL);
+
+      /* AuthenticateServer comes next: should esimd die while the card runs it, the eUICC
+       * holds a session that only this transaction ID can cancel. */
+      if (init)
+        {
+          g_free (d->transaction_id);
+          d->transaction_id = g_strdup (init->transaction_id);
+          esimd_euicc_session_opened (w->job->euicc, d->transaction_id, w->host);
+        }
+    }
   /* Whatever the server answered, it has heard the cancel, after the eUICC's. */
   if (!error && d->transaction_id && g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION))
     esimd_euicc_session_closed (w->job->euicc, d->transaction_id);
   w->callback (status, body, error, w->user_data);
   esimd_job_unref (w->job);
+  g_free (w->host);
   g_free (w->path);
   g_free (w);
 }
@@ -317,13 +333,12 @@ watched_post (gpointer self, const char *host, const char *path, GBytes *body,
   DownloadJob *d = job->data;
   WatchedPost *w = g_new0 (WatchedPost, 1);
 
-  if (g_str_equal (path, LPA_ES9P_AUTHENTICATE_CLIENT) && euicc_authenticated (body))
+  if (d->transaction_id && g_str_equal (path, LPA_ES9P_AUTHENTICATE_CLIENT) &&
+      !euicc_authenticated (body))
     {
-      /* AuthenticateServer succeeded: from now on the eUICC holds a session. */
-      g_free (d->transaction_id);
-      d->transaction_id = request_member (body, "transactionId");
-      if (d->transaction_id)
-        esimd_euicc_session_opened (job->euicc, d->transaction_id, host);
+      /* The eUICC refused AuthenticateServer: it holds no session, the server ends its own. */
+      esimd_euicc_session_closed (job->euicc, d->transaction_id);
+      g_clear_pointer (&d->transaction_id, g_free);
     }
   else if (d->transaction_id && g_str_equal (path, LPA_ES9P_GET_BOUND_PROFILE_PACKAGE))
     esimd_euicc_session_bpp_requested (job->euicc, d->transaction_id);
@@ -342,6 +357,7 @@ watched_post (gpointer self, const char *host, const char *path, GBytes *body,
         }
     }
   w->job = esimd_job_ref (job);
+  w->host = g_strdup (host);
   w->path = g_strdup (path);
   w->callback = callback;
   w->user_data = user_data;

@@ -1,7 +1,9 @@
-/* job-euicc.c — Refresh, ResetMemory, SetDefaultSmdpAddress, RemoveNotification as jobs. */
+/* job-euicc.c — Refresh, ResetMemory, SetDefaultSmdpAddress, RemoveNotification, and the
+ * cancelling of sessions left open, as jobs. */
 #include "job-euicc.h"
 
 #include "bus-manager.h"
+#include "daemon.h"
 
 typedef struct
 {
@@ -166,4 +168,233 @@ esimd_job_remove_notification_new (EsimdEuicc *euicc, guint32 seq)
 
   e->seq = seq;
   return esimd_job_new (euicc, &remove_notification_ops, e);
+}
+
+/* ---- sessions left open ------------------------------------------------------------------ */
+
+/* A download that failed without a ProfileInstallationResult, or never finished because the
+ * modem vanished or esimd died, may leave its transaction open on the eUICC and the SM-DP+ (an
+ * order reserved, a BPP counted as delivered). SGP.22 §3.0.2 closes it with ES10b CancelSession
+ * and ES9+ cancelSession; this job does so once the eUICC can be reached again. */
+typedef struct
+{
+  GPtrArray *todo; /* EsimdOpenSession* */
+  guint next;
+  gboolean network_failed; /* a server could not be reached: retry with the back-off */
+} CancelJob;
+
+static void
+cancel_job_free (gpointer data)
+{
+  CancelJob *c = data;
+
+  g_clear_pointer (&c->todo, g_ptr_array_unref);
+  g_free (c);
+}
+
+static void cancel_next (EsimdJob *job);
+
+static EsimdOpenSession *
+current_session (EsimdJob *job)
+{
+  CancelJob *c = job->data;
+
+  return c->todo->pdata[c->next - 1];
+}
+
+static void
+session_done (EsimdJob *job, const char *outcome)
+{
+  EsimdOpenSession *s = current_session (job);
+
+  g_info ("eUICC %s: transaction %s with %s %s", job->euicc->config->name, s->transaction_id,
+          s->server, outcome);
+  esimd_euicc_session_closed (job->euicc, s->transaction_id);
+  cancel_next (job);
+}
+
+static void
+on_server_answered (guint status, GBytes *body, const GError *error, gpointer data)
+{
+  EsimdJob *job = data;
+  CancelJob *c = job->data;
+  g_autoptr (GError) refused = NULL;
+
+  if (error)
+    {
+      /* The eUICC side is done; its answer is kept, so only the server is asked again. */
+      g_info ("eUICC %s: cancelSession to %s: %s; trying again later", job->euicc->config->name,
+              current_session (job)->server, error->message);
+      c->network_failed = TRUE;
+      cancel_next (job);
+      esimd_job_unref (job);
+      return;
+    }
+  /* Any answer ends it: refused means the server had already closed the session. */
+  if (!lpa_es9p_parse_cancel_session (status, body, &refused))
+    g_debug ("eUICC %s: cancelSession: %s", job->euicc->config->name, refused->message);
+  session_done (job, refused ? "was already closed on the server" : "cancelled");
+  esimd_job_unref (job);
+}
+
+static void
+tell_server (EsimdJob *job)
+{
+  EsimdOpenSession *s = current_session (job);
+  g_autoptr (GBytes) body = NULL;
+
+  if (!job->euicc->http)
+    {
+      cancel_next (job); /* no server can be trusted now; a later attempt may */
+      return;
+    }
+  body = lpa_es9p_cancel_session_request (s->transaction_id, s->cancel_response);
+  esimd_http_client_ops.post (job->euicc->http, s->server, LPA_ES9P_CANCEL_SESSION, body,
+                              on_server_answered, esimd_job_ref (job));
+}
+
+static void
+on_euicc_cancelled (GBytes *response, const GError *error, gpointer data)
+{
+  EsimdJob *job = data;
+  EsimdOpenSession *s = current_session (job);
+  g_autoptr (LpaCancelSessionResponse) parsed = NULL;
+  g_autoptr (GError) local = NULL;
+
+  if (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT))
+    {
+      /* The modem went away again: its return starts this job anew. */
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  if (error || !(parsed = lpa_es10b_parse_cancel_session (response, &local)))
+    {
+      /* Without a BF41 there is nothing the server would accept; the next challenge clears the
+       * eUICC's session anyway. */
+      g_warning ("eUICC %s: CancelSession for %s: %s", job->euicc->config->name, s->transaction_id,
+                 (error ? error : local)->message);
+      session_done (job, "could not be cancelled on the eUICC");
+      return;
+    }
+  /* invalidTransactionId: a reset or a later challenge ended it; the server still hears it. */
+  s->cancel_response = g_bytes_ref (parsed->raw);
+  esimd_euicc_session_cancelled_on_euicc (job->euicc, s->transaction_id, parsed->raw);
+  tell_server (job);
+}
+
+static void
+cancel_on_euicc (EsimdJob *job)
+{
+  EsimdOpenSession *s = current_session (job);
+  g_autoptr (GBytes) tid = NULL;
+  g_autoptr (GBytes) request = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* Once the BPP was asked for, the load may have started: loadBppExecutionError is what SGP.22
+   * names for a load that did not complete, and what lets the server offer the profile again. */
+  if (!(tid = lpa_hex_decode (s->transaction_id, &error)) ||
+      !(request = lpa_es10b_cancel_session_request (
+            tid,
+            s->bpp_requested ? LPA_CANCEL_LOAD_BPP_EXECUTION_ERROR : LPA_CANCEL_UNDEFINED_REASON,
+            &error)))
+    {
+      g_warning ("eUICC %s: transaction %s: %s", job->euicc->config->name, s->transaction_id,
+                 error->message);
+      session_done (job, "dropped");
+      return;
+    }
+  esimd_euicc_es10 (job->euicc, request, on_euicc_cancelled, job);
+}
+
+static gboolean
+same_transaction (GBytes *tid, const char *hex)
+{
+  g_autofree char *h = lpa_hex_encode_bytes (tid);
+
+  return g_ascii_strcasecmp (h, hex) == 0;
+}
+
+static void
+on_install_results (GBytes *response, const GError *error, gpointer data)
+{
+  EsimdJob *job = data;
+  EsimdOpenSession *s = current_session (job);
+  g_autoptr (GPtrArray) list = NULL;
+
+  if (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT))
+    {
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  if (!error)
+    list = lpa_es10b_parse_retrieve_notifications (response, NULL);
+  for (guint i = 0; list && i < list->len; i++)
+    {
+      LpaPendingNotification *n = list->pdata[i];
+      g_autoptr (LpaProfileInstallationResult) pir = NULL;
+
+      if (n->is_install_result &&
+          (pir = lpa_es10b_parse_profile_installation_result (n->raw, NULL)) &&
+          same_transaction (pir->transaction_id, s->transaction_id))
+        {
+          /* The load ended on the card: its result, delivered as a notification, closes the
+           * server's session; a cancel now would contradict it. */
+          session_done (job, "ended with a ProfileInstallationResult");
+          return;
+        }
+    }
+  cancel_on_euicc (job);
+}
+
+static void
+cancel_next (EsimdJob *job)
+{
+  CancelJob *c = job->data;
+  EsimdOpenSession *s;
+
+  if (c->next >= c->todo->len)
+    {
+      if (c->network_failed)
+        esimd_euicc_notifications_failed (job->euicc);
+      esimd_job_complete (job, NULL, NULL);
+      return;
+    }
+  s = c->todo->pdata[c->next++];
+  esimd_job_set_stage (job, "cancelling", (double) c->next / (c->todo->len + 1));
+  if (s->cancel_response)
+    tell_server (job);
+  else if (s->bpp_requested)
+    {
+      g_autoptr (GBytes) request =
+          lpa_es10b_retrieve_notifications_by_event_request (LPA_NOTIFICATION_INSTALL);
+
+      esimd_euicc_es10 (job->euicc, request, on_install_results, job);
+    }
+  else
+    cancel_on_euicc (job);
+}
+
+static void
+cancel_run (EsimdJob *job)
+{
+  CancelJob *c = job->data;
+
+  c->todo = esimd_euicc_open_sessions (job->euicc);
+  cancel_next (job);
+}
+
+static const EsimdJobOps cancel_ops = {
+  .kind = "cancel-sessions",
+  .needs_channel = TRUE,
+  .run = cancel_run,
+  .free_data = cancel_job_free,
+};
+
+EsimdJob *
+esimd_job_cancel_sessions_new (EsimdEuicc *euicc)
+{
+  EsimdJob *job = esimd_job_new (euicc, &cancel_ops, g_new0 (CancelJob, 1));
+
+  job->internal = TRUE;
+  return job;
 }
