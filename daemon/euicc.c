@@ -884,9 +884,11 @@ static void
 qmi_stopped (GObject *source, GAsyncResult *res, gpointer data)
 {
   EsimdEuicc *euicc = data;
+  g_autoptr (GTask) task = g_steal_pointer (&euicc->stop_task);
 
-  if (euicc->stop_task)
-    g_task_return_boolean (g_steal_pointer (&euicc->stop_task), TRUE);
+  /* Returning a result keeps the creator's reference: it is dropped here. */
+  if (task)
+    g_task_return_boolean (task, TRUE);
 }
 
 /* The last step of stopping: the modem keeps no channel or client of ours. */
