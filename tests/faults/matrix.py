@@ -94,9 +94,17 @@ class CaseResult:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    @property
+    def verdict(self) -> str:
+        """held, failed, known (a documented limitation failed as expected) or known-held."""
+        if self.case.known:
+            return "known-held" if self.ok else "known"
+        return "held" if self.ok else "failed"
+
     def to_json(self) -> dict:
         o = self.outcome
-        return {"class": self.case.cls, "name": self.case.name, "ok": self.ok, "seconds": round(self.seconds, 2),
+        return {"class": self.case.cls, "name": self.case.name, "ok": self.ok, "verdict": self.verdict,
+                "known": self.case.known, "seconds": round(self.seconds, 2),
                 "outcome": {"state": o.state, "error": o.error, "message": o.message,
                             "stage_at_kill": o.stage_at_kill} if o else None,
                 "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks]}
@@ -172,8 +180,14 @@ def modem_cases(labels: list[str]) -> list[Case]:
                            ("corrupt", {"kind": "corrupt", "apdu": i})):
             # A drop makes the modem vanish; its return is a reason to deliver at once.
             deferred = kind != "drop" and label.startswith(("BF2B", "BF30"))
+            known = None
+            if kind == "corrupt" and label == "BF2B":
+                known = ("a flipped byte inside the signed ProfileInstallationResult still decodes: esimd "
+                         "cannot check the eUICC's signature (no eUICC certificate at hand), the server "
+                         "receives a PIR it cannot verify and keeps its session delivered")
             out.append(Case("modem", "%s@%d(%s)" % (kind, i, label), slice=i in picks.get(kind, ()),
-                            sim_faults=[spec], options=FULL_OPTIONS, probe=kind == "drop", deferred=deferred))
+                            sim_faults=[spec], options=FULL_OPTIONS, probe=kind == "drop", deferred=deferred,
+                            known=known))
     return out
 
 
@@ -208,6 +222,10 @@ def es9_cases() -> list[Case]:
         for name, spec in variants.items():
             c = Case("es9", "%s:%s" % (fn, name), slice=(fn, name) in slice_,
                      smdp_faults=[dict(spec, function=fn)], deferred=fn == "handleNotification")
+            if (fn, name) == ("handleNotification", "malformed-json"):
+                c.known = ("liblpa (lpa/es9p.c lpa_es9p_parse_handle_notification) takes HTTP 200 with a body "
+                           "that is not JSON for an acknowledgement: the notification is removed from the "
+                           "eUICC although the server never processed it (reported; needs a liblpa change)")
             if fn == "cancelSession":
                 # a user who says no: the one cancel every download can be made to send
                 c.options = {"confirm": True}
@@ -283,6 +301,7 @@ def _kill_picks(labels: list[str]) -> set:
     first86 = next((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), None)
     last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
     picks = {first86, last86}
+    picks.add(max((i for i, lab in enumerate(labels, 1) if lab.startswith("BF38")), default=None))
     for prefix in ("BF21", "BF29", "BF31", "BF30"):
         picks.add(next((i for i, lab in enumerate(labels, 1) if lab.startswith(prefix)), None))
     return picks - {None}
@@ -372,7 +391,9 @@ def summary(results: list[CaseResult], resources: dict) -> dict:
     for cls in CLASSES:
         rs = [r for r in results if r.case.cls == cls]
         if rs:
-            classes[cls] = {"cases": len(rs), "held": sum(r.ok for r in rs), "failed": sum(not r.ok for r in rs),
+            classes[cls] = {"cases": len(rs), "held": sum(r.ok for r in rs),
+                            "failed": sum(r.verdict == "failed" for r in rs),
+                            "known": sum(r.verdict == "known" for r in rs),
                             "seconds": round(sum(r.seconds for r in rs), 1)}
     names = list(inv.NAMES) + ["rig"]
     invariants = {}
@@ -381,17 +402,20 @@ def summary(results: list[CaseResult], resources: dict) -> dict:
         if checked:
             invariants[n] = {"checked": len(checked), "failed": sum(not c.ok for c in checked)}
     return {"classes": classes, "invariants": invariants, "resources": resources,
-            "cases": len(results), "failed": sum(not r.ok for r in results) + (0 if resources.get("ok", True) else 1),
+            "cases": len(results), "known": sum(r.verdict == "known" for r in results),
+            "failed": sum(r.verdict == "failed" for r in results) + (0 if resources.get("ok", True) else 1),
             "results": [r.to_json() for r in results]}
 
 
 def table(s: dict) -> str:
-    lines = ["%-8s %7s %7s %7s %8s" % ("class", "cases", "held", "failed", "seconds")]
-    for cls, v in s["classes"].items():
-        lines.append("%-8s %7d %7d %7d %8.1f" % (cls, v["cases"], v["held"], v["failed"], v["seconds"]))
+    """cases run, cases whose invariants all held, failures, known limitations (documented)."""
+    lines = ["%-8s %7s %7s %7s %7s %8s" % ("class", "cases", "held", "failed", "known", "seconds")]
+    rows = list(s["classes"].items())
     tot = s["classes"].values()
-    lines.append("%-8s %7d %7d %7d %8.1f" % ("total", sum(v["cases"] for v in tot), sum(v["held"] for v in tot),
-                                             sum(v["failed"] for v in tot), sum(v["seconds"] for v in tot)))
+    rows.append(("total", {k: sum(v[k] for v in tot) for k in ("cases", "held", "failed", "known", "seconds")}))
+    for cls, v in rows:
+        lines.append("%-8s %7d %7d %7d %7d %8.1f" % (cls, v["cases"], v["held"], v["failed"], v["known"],
+                                                    v["seconds"]))
     lines.append("")
     lines.append("%-22s %8s %7s" % ("invariant", "checked", "failed"))
     for n, v in s["invariants"].items():

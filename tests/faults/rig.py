@@ -15,6 +15,8 @@ from esimtest.world import JOB_IFACE, MANAGER, MANAGER_IFACE, World, activation_
 # Short server timeouts so that the "timeout" faults cost seconds, not minutes; long enough that
 # a loaded CI machine never times out a healthy exchange with the loopback SM-DP+.
 CONFIG = {
+    # Finished jobs leave the bus after 5 s: what lingers is bounded, so memory growth means a leak.
+    "Daemon": {"JobLinger": "5"},
     "HTTP": {"ConnectTimeout": "3", "RequestTimeout": "4", "BppTimeout": "4"},
     # A back-off long enough that a notification only goes out early when esimd has a reason to
     # send it (a new operation, a returning modem, a success): waiting out a back-off would hide
