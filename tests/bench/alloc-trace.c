@@ -1,5 +1,4 @@
-/* alloc-trace.c — LD_PRELOAD heap tracer: live and peak heap bytes per phase, and each big block's
- * size, stack and contents. */
+/* alloc-trace.c — LD_PRELOAD heap tracer: live/peak heap per phase, where big blocks come from. */
 /*
  * Every malloc-family call of the traced process comes through here (glibc supports replacing
  * malloc by interposition; we forward to the __libc_* entry points, so there is no dlsym

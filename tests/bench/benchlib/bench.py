@@ -177,6 +177,12 @@ class Bench:
         t0 = time.monotonic()
         job = self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(mid), "", {})))[0]
         fin = self.timeline.wait(job_finished(job), timeout, f"{job} to finish")
+        if fin.args[0] != "succeeded":
+            sampler.stop()
+            if alloc:
+                alloc.close()
+            props = self.w.client.get_all(job, JOB_IFACE)
+            raise RuntimeError(f"download of {size} bytes {fin.args[0]}: {props.get('ErrorMessage')}")
         heap = alloc.report() if alloc else None
         tap_at_finish = self.tap.snapshot()
         if mode.callgrind:
@@ -432,6 +438,7 @@ def idle(bench: Bench, settle: float, window: float, strace_window: float) -> di
     pid = bench.pid
     time.sleep(settle)
     mem = procfs.memory(pid)
+    mem["by_mapping"] = procfs.rss_by_mapping(pid)
     waits = procfs.thread_waits(pid)
     before, sys0, cpu0 = procfs.context_switches(pid), procfs.syscalls(pid), procfs.cpu_ns(pid)
     time.sleep(window)
@@ -470,15 +477,18 @@ def strace_summary(pid: int, window: float, path: str) -> dict:
     return {"window_s": window, "syscalls": sum(calls.values()), "by_name": calls}
 
 
-def baseline(bus_address: str, settle: float) -> dict:
+def baseline(bus_address: str, settle: float, qmi_proxy: Optional[str] = None) -> dict:
+    """Memory of bench-baseline (baseline.c): esimd's libraries initialised; with `qmi_proxy`, a
+    QMI device opened through that socket as well."""
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus_address)
-    proc = subprocess.Popen([BASELINE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    argv = [BASELINE] + (["--qmi-proxy", qmi_proxy] if qmi_proxy else [])
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     try:
         line = proc.stdout.readline()
         if not line.startswith("READY"):
             raise RuntimeError("bench-baseline did not start: " + proc.stderr.read())
         time.sleep(settle)
-        return procfs.memory(proc.pid)
+        return dict(procfs.memory(proc.pid), by_mapping=procfs.rss_by_mapping(proc.pid))
     finally:
         proc.terminate()
         proc.wait(10)
@@ -486,16 +496,19 @@ def baseline(bus_address: str, settle: float) -> dict:
         proc.stderr.close()
 
 
-def list_profiles_load(bench: Bench, clients: int, calls: int, interval_us: int) -> dict:
+def list_profiles_load(bench: Bench, clients: int, calls: int, interval_us: int, method: str = "list") -> dict:
+    """`clients` concurrent bus clients call ListProfiles (or, with method "ping", Peer.Ping: the
+    same path without esimd's handler) `calls` times each, one call every `interval_us`."""
     pid = bench.pid
     bench.sim.counters(reset=True)
     cpu0 = procfs.cpu_ns(pid)
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bench.w.bus.address)
     r = subprocess.run([LISTPROFILES, "--clients", str(clients), "--calls", str(calls),
-                        "--interval-us", str(interval_us)], capture_output=True, text=True, env=env, timeout=600)
+                        "--interval-us", str(interval_us), "--method", method], capture_output=True, text=True, env=env, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"bench-listprofiles: {r.stderr}")
     out = json.loads(r.stdout)
     out["esimd_cpu_ms"] = (procfs.cpu_ns(pid) - cpu0) / 1e6
+    out["esimd_cpu_us_per_call"] = round(out["esimd_cpu_ms"] * 1000 / out["calls"], 1)
     out["apdus_during"] = sum(bench.sim.counters(reset=True)["apdus"].values())
     return out

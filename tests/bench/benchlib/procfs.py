@@ -61,6 +61,22 @@ def memory(pid: int) -> dict:
             "private_dirty": r.get("Private_Dirty", 0), "threads": s.get("Threads", 0)}
 
 
+def rss_by_mapping(pid: int) -> dict:
+    """Resident bytes per mapped file (basename) and "[anon]" for everything anonymous (heap,
+    stacks, anonymous mmaps)."""
+    out: dict = {}
+    name = "[anon]"
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if "-" in parts[0] and len(parts) >= 5 and ":" in parts[3]:
+                path = parts[5] if len(parts) >= 6 else ""
+                name = os.path.basename(path) if path.startswith("/") else "[anon]"
+            elif parts[0] == "Rss:":
+                out[name] = out.get(name, 0) + int(parts[1]) * 1024
+    return out
+
+
 def reset_peak(pid: int):
     """Resets VmHWM to the current RSS (clear_refs 5), so the next VmHWM is this window's peak."""
     with open(f"/proc/{pid}/clear_refs", "w") as f:
@@ -138,10 +154,11 @@ class PeakSampler:
         while not self._stop.is_set():
             try:
                 s = status(self.pid)
-            except OSError:
+                anon, rss = s["RssAnon"], s["VmRSS"]
+            except (OSError, KeyError):  # gone (a zombie has no memory lines)
                 return
-            self.peak_anon = max(self.peak_anon, s["RssAnon"])
-            self.peak_rss = max(self.peak_rss, s["VmRSS"])
+            self.peak_anon = max(self.peak_anon, anon)
+            self.peak_rss = max(self.peak_rss, rss)
             self.samples += 1
             time.sleep(self.interval)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
 import time
 
@@ -15,14 +16,14 @@ from . import procfs
 FULL = {
     "sizes": [12288, 100000], "latencies": [0, 5, 20], "callgrind": True,
     "idle_settle": 5.0, "idle_window": 60.0, "strace_window": 10.0,
-    "lp_clients": [1, 10, 50], "lp_calls": 200, "lp_interval_us": 20000,
-    "adaptive_limits": [120, 63],
+    "lp_clients": [1, 10, 50], "lp_calls": 300, "lp_interval_us": 20000,
+    "adaptive_limits": [120, 63], "repeat": 3,
 }
 QUICK = {
     "sizes": [12288], "latencies": [0], "callgrind": False,
     "idle_settle": 1.0, "idle_window": 3.0, "strace_window": 0.0,
     "lp_clients": [1, 10], "lp_calls": 30, "lp_interval_us": 5000,
-    "adaptive_limits": [120, 63],
+    "adaptive_limits": [120, 63], "repeat": 1,
 }
 
 
@@ -68,21 +69,36 @@ def run(quick: bool = False, log=print) -> dict:
         res["cold"] = bench.download(profile["sizes"][0], 0)  # first download of the process
         for size in profile["sizes"]:
             for latency in profile["latencies"]:
-                log(f"  {size} bytes at {latency} ms per APDU")
-                res["timed"].append(bench.download(size, latency))
+                log(f"  {size} bytes at {latency} ms per APDU, {profile['repeat']} time(s)")
+                runs = [bench.download(size, latency) for _ in range(profile["repeat"])]
+                res["timed"].append(median_run(runs))
         res["memory_after_downloads"] = procfs.memory(bench.pid)
         log("idle daemon")
         res["idle"] = B.idle(bench, profile["idle_settle"], profile["idle_window"], profile["strace_window"])
         res["baseline"] = B.baseline(bench.w.bus.address, profile["idle_settle"])
+        res["baseline_qmi"] = B.baseline(bench.w.bus.address, profile["idle_settle"], bench.w.sim.qmi_proxy_socket)
         log("ListProfiles with concurrent clients")
-        res["listprofiles"] = [B.list_profiles_load(bench, n, profile["lp_calls"], profile["lp_interval_us"])
-                               for n in profile["lp_clients"]]
+        res["listprofiles"] = [B.list_profiles_load(bench, n, profile["lp_calls"], profile["lp_interval_us"], m)
+                               for n in profile["lp_clients"] for m in ("list", "ping")]
     finally:
         bench.close()
     log("adaptive segment size (own world)")
     res["adaptive"] = adaptive(profile["adaptive_limits"], log)
     res["meta"]["duration_s"] = round(time.monotonic() - t_start, 1)
     return res
+
+
+def median_run(runs: list[dict]) -> dict:
+    """One row for repeated downloads: the median of each stage time and CPU time, the largest
+    memory peak; the runs themselves stay under "runs"."""
+    out = dict(runs[-1])
+    out["stages_ms"] = {k: statistics.median(r["stages_ms"][k] for r in runs) for k in runs[0]["stages_ms"]}
+    out["cpu_ms"] = {k: statistics.median(r["cpu_ms"][k] or 0.0 for r in runs) for k in runs[0]["cpu_ms"]}
+    out["memory"] = {k: max(r["memory"][k] for r in runs) for k in runs[0]["memory"]}
+    out["totals_ms"] = [r["stages_ms"]["total"] for r in runs]
+    out["repeat"] = len(runs)
+    out["runs"] = [{k: r[k] for k in ("stages_ms", "cpu_ms", "apdus_total", "tls_handshakes")} for r in runs]
+    return out
 
 
 def adaptive(limits: list[int], log=print) -> dict:
