@@ -144,7 +144,10 @@ def settled(after: Snapshot, deferred: bool) -> bool:
     """esimd has caught up with the card (and delivered what it can): checks may run."""
     card = sorted((p["iccid"], p["state"]) for p in after.card["profiles"])
     seqs = sorted(n["seq"] for n in after.card["notifications"])
-    return card == after.esimd_profiles and seqs == after.esimd_notifications and (deferred or not seqs)
+    session = after.card.get("session") or {}
+    server_open = any(s["state"] in OPEN_SERVER_STATES for s in after.server_sessions)
+    return (card == after.esimd_profiles and seqs == after.esimd_notifications and (deferred or not seqs)
+            and not session.get("transaction_id") and not server_open)
 
 
 def bus_alive(rig: Rig, pid_before: Optional[int], restarted: bool) -> Check:

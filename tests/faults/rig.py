@@ -145,7 +145,11 @@ class Rig:
                 state, current = self.prop("State"), self.prop("CurrentJob")
                 last = (state, current)
                 if state == "ready" and current == "/":
-                    return
+                    # A job ending may queue the next one (cancelling, delivering) from an idle
+                    # callback: idle means idle twice, a moment apart.
+                    time.sleep(0.15)
+                    if self.prop("State") == "ready" and self.prop("CurrentJob") == "/":
+                        return
             except GLib.Error as e:
                 last = dbus_error_name(e) or str(e)
             time.sleep(0.05)
