@@ -240,6 +240,30 @@ esimd_euicc_session_closed (EsimdEuicc *euicc, const char *transaction_id)
     sessions_save (euicc, kf);
 }
 
+gboolean
+esimd_cancel_session_heard (guint status, GBytes *body, const GError *error, GError **why)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (error)
+    {
+      g_propagate_error (why, g_error_copy (error));
+      return FALSE;
+    }
+  if (lpa_es9p_parse_cancel_session (status, body, &local))
+    return TRUE;
+  /* A Failed status was the server's decision (e.g. the session had already ended); an HTTP
+   * error or a body that does not decode says nothing about what it did. */
+  if (g_error_matches (local, LPA_ERROR, LPA_ERROR_HTTP) ||
+      g_error_matches (local, LPA_ERROR, LPA_ERROR_MALFORMED))
+    {
+      g_propagate_error (why, g_steal_pointer (&local));
+      return FALSE;
+    }
+  g_propagate_error (why, g_steal_pointer (&local));
+  return TRUE;
+}
+
 GPtrArray *
 esimd_euicc_open_sessions (EsimdEuicc *euicc)
 {

@@ -121,6 +121,9 @@ void esimd_euicc_session_bpp_requested (EsimdEuicc *euicc, const char *transacti
 void esimd_euicc_session_cancelled_on_euicc (EsimdEuicc *euicc, const char *transaction_id,
                                              GBytes *cancel_response);
 void esimd_euicc_session_closed (EsimdEuicc *euicc, const char *transaction_id);
+/* TRUE when the server processed an ES9+ cancelSession (cancelled it, or refused it with a
+ * status); FALSE when it must be sent again (no answer, an HTTP error, a garbled answer). */
+gboolean esimd_cancel_session_heard (guint status, GBytes *body, const GError *error, GError **why);
 /* EsimdOpenSession*, oldest first. */
 GPtrArray *esimd_euicc_open_sessions (EsimdEuicc *euicc);
 

@@ -262,8 +262,9 @@ typedef struct
   gpointer user_data;
 } WatchedPost;
 
-static char *
-request_member (GBytes *body, const char *member)
+/* A base64 TLV member of a request this download sends (NULL if absent or not that TLV). */
+static GBytes *
+request_tlv (GBytes *body, const char *member, guint32 tag)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonNode *root;
@@ -274,24 +275,17 @@ request_member (GBytes *body, const char *member)
   root = json_parser_get_root (parser);
   if (!root || !JSON_NODE_HOLDS_OBJECT (root))
     return NULL;
-  return g_strdup (
-      json_object_get_string_member_with_default (json_node_get_object (root), member, NULL));
+  return lpa_es9p_get_tlv (json_node_get_object (root), "request", member, tag, NULL);
 }
 
 /* The eUICC's answer that authenticateClient forwards: only its ok alternative keeps a session. */
 static gboolean
 euicc_authenticated (GBytes *body)
 {
-  g_autofree char *b64 = request_member (body, "authenticateServerResponse");
-  gsize len = 0;
-  g_autofree guchar *raw = b64 ? g_base64_decode (b64, &len) : NULL;
-  g_autoptr (GBytes) bf38 = NULL;
-  g_autoptr (LpaSignedResponse) parsed = NULL;
+  g_autoptr (GBytes) bf38 = request_tlv (body, "authenticateServerResponse", 0xBF38);
+  g_autoptr (LpaSignedResponse) parsed =
+      bf38 ? lpa_es10b_parse_authenticate_server (bf38, NULL) : NULL;
 
-  if (!raw || len == 0)
-    return FALSE;
-  bf38 = g_bytes_new (raw, len);
-  parsed = lpa_es10b_parse_authenticate_server (bf38, NULL);
   return parsed && parsed->ok;
 }
 
@@ -315,8 +309,9 @@ watched_done (guint status, GBytes *body, const GError *error, gpointer data)
           esimd_euicc_session_opened (w->job->euicc, d->transaction_id, w->host);
         }
     }
-  /* Whatever the server answered, it has heard the cancel, after the eUICC's. */
-  if (!error && d->transaction_id && g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION))
+  /* The server has heard the cancel, after the eUICC's; unheard, the queue sends it again. */
+  if (d->transaction_id && g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION) &&
+      esimd_cancel_session_heard (status, body, error, NULL))
     esimd_euicc_session_closed (w->job->euicc, d->transaction_id);
   w->callback (status, body, error, w->user_data);
   esimd_job_unref (w->job);
@@ -345,16 +340,10 @@ watched_post (gpointer self, const char *host, const char *path, GBytes *body,
   else if (d->transaction_id && g_str_equal (path, LPA_ES9P_CANCEL_SESSION))
     {
       /* The eUICC has cancelled; should the server not hear it, its answer is sent again. */
-      g_autofree char *b64 = request_member (body, "cancelSessionResponse");
-      gsize len = 0;
-      g_autofree guchar *raw = b64 ? g_base64_decode (b64, &len) : NULL;
+      g_autoptr (GBytes) bf41 = request_tlv (body, "cancelSessionResponse", 0xBF41);
 
-      if (raw && len > 0)
-        {
-          g_autoptr (GBytes) bf41 = g_bytes_new (raw, len);
-
-          esimd_euicc_session_cancelled_on_euicc (job->euicc, d->transaction_id, bf41);
-        }
+      if (bf41)
+        esimd_euicc_session_cancelled_on_euicc (job->euicc, d->transaction_id, bf41);
     }
   w->job = esimd_job_ref (job);
   w->host = g_strdup (host);

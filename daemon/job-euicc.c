@@ -218,22 +218,21 @@ on_server_answered (guint status, GBytes *body, const GError *error, gpointer da
 {
   EsimdJob *job = data;
   CancelJob *c = job->data;
-  g_autoptr (GError) refused = NULL;
+  g_autoptr (GError) why = NULL;
 
-  if (error)
+  if (!esimd_cancel_session_heard (status, body, error, &why))
     {
       /* The eUICC side is done; its answer is kept, so only the server is asked again. */
       g_info ("eUICC %s: cancelSession to %s: %s; trying again later", job->euicc->config->name,
-              current_session (job)->server, error->message);
+              current_session (job)->server, why->message);
       c->network_failed = TRUE;
       cancel_next (job);
       esimd_job_unref (job);
       return;
     }
-  /* Any answer ends it: refused means the server had already closed the session. */
-  if (!lpa_es9p_parse_cancel_session (status, body, &refused))
-    g_debug ("eUICC %s: cancelSession: %s", job->euicc->config->name, refused->message);
-  session_done (job, refused ? "was already closed on the server" : "cancelled");
+  if (why)
+    g_debug ("eUICC %s: cancelSession: %s", job->euicc->config->name, why->message);
+  session_done (job, why ? "was refused by the server" : "cancelled");
   esimd_job_unref (job);
 }
 
