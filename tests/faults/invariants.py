@@ -140,14 +140,16 @@ def cache_consistent(after: Snapshot) -> Check:
     return Check("cache-consistent", card == after.esimd_profiles, "card %s, esimd %s" % (card, after.esimd_profiles))
 
 
-def settled(after: Snapshot, deferred: bool) -> bool:
+def settled(after: Snapshot, deferred: bool, euicc_may_stay_open: bool = False,
+            server_may_stay_open: bool = False) -> bool:
     """esimd has caught up with the card (and delivered what it can): checks may run."""
     card = sorted((p["iccid"], p["state"]) for p in after.card["profiles"])
     seqs = sorted(n["seq"] for n in after.card["notifications"])
     session = after.card.get("session") or {}
     server_open = any(s["state"] in OPEN_SERVER_STATES for s in after.server_sessions)
     return (card == after.esimd_profiles and seqs == after.esimd_notifications and (deferred or not seqs)
-            and not session.get("transaction_id") and not server_open)
+            and (euicc_may_stay_open or not session.get("transaction_id"))
+            and (server_may_stay_open or not server_open))
 
 
 def bus_alive(rig: Rig, pid_before: Optional[int], restarted: bool) -> Check:
