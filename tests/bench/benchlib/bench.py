@@ -409,7 +409,8 @@ def callgrind_control(pid: int, *args: str):
 
 
 def callgrind_totals(directory: str, pid: int) -> dict:
-    """Instructions (Ir) of each dump, by the trigger named in callgrind_control --dump=NAME."""
+    """Instructions (Ir) of each dump since the last, by the name given in --dump=NAME; the dump
+    files are removed once read."""
     out = {}
     for path in sorted(glob.glob(os.path.join(directory, f"callgrind.out.{pid}.*")),
                        key=lambda p: int(p.rsplit(".", 1)[1])):
@@ -417,14 +418,33 @@ def callgrind_totals(directory: str, pid: int) -> dict:
         with open(path, errors="replace") as f:
             for line in f:
                 if line.startswith("desc: Trigger:"):
-                    trigger = line.split("Client Request:", 1)[-1].strip() if "Client Request" in line else \
-                        line.split(":", 2)[-1].strip()
+                    trigger = line.split(":", 2)[2].strip()
+                    trigger = trigger[len("dump "):] if trigger.startswith("dump ") else trigger
                 elif line.startswith(("summary:", "totals:")):
                     total = int(line.split()[1])
-        m = re.search(r"(download|notifications)", trigger or "")
-        if m and total is not None:
-            out[m.group(1)] = total
+        if trigger and total is not None:
+            out[trigger] = total
         os.unlink(path)
+    return out
+
+
+def callgrind_bus_calls(bench: Bench, calls: int = 100) -> dict:
+    """Instructions esimd spends per ListProfiles call and per Peer.Ping (the same bus path
+    without a handler), one client, back to back: a figure the machine's load does not move."""
+    pid = bench.pid
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bench.w.bus.address)
+    out = {"profiles": len(bench.w.profiles()), "calls": calls}
+    for method in ("list", "ping"):
+        callgrind_control(pid, "--instr=on")
+        callgrind_control(pid, "--zero")
+        subprocess.run([LISTPROFILES, "--clients", "1", "--calls", str(calls - 1), "--warmup", "1",
+                        "--interval-us", "0", "--method", method], check=True, capture_output=True, env=env,
+                       timeout=600)
+        callgrind_control(pid, f"--dump={method}")
+        callgrind_control(pid, "--instr=off")
+    totals = callgrind_totals(bench.callgrind_dir, pid)
+    for method in ("list", "ping"):
+        out[f"{method}_instructions_per_call"] = round(totals.get(method, 0) / calls)
     return out
 
 

@@ -92,7 +92,9 @@ def render(res: dict) -> str:
     parts = []
     m = res["meta"]
     parts.append(f"esimd benchmark — {m['date']}, commit {m['commit']}, build {m['build_type']} "
-                 f"({m['build_root']}), {m['cpus']} × {m['cpu']}{', QUICK' if m['quick'] else ''}")
+                 f"({m['build_root']}), {m['cpus']} × {m['cpu']}{', QUICK' if m['quick'] else ''}; "
+                 f"load average {m['load_average_at_start'][0]:.1f} at the start, "
+                 f"{m.get('load_average_at_end', [0])[0]:.1f} at the end")
 
     rows = []
     for r in res["counted"]:
@@ -190,6 +192,11 @@ def render(res: dict) -> str:
                        "path without the handler",
                        ["call", "clients", "calls", "every ms", "profiles", "p50", "p90", "p99", "max", "calls/s",
                         "esimd CPU µs/call", "APDUs", "errors"], rows))
+
+    ins = res.get("listprofiles_instructions")
+    if ins:
+        parts.append(f"callgrind, one client: ListProfiles {ins['list_instructions_per_call']:,} instructions per call "
+                     f"with {ins['profiles']} profiles; Peer.Ping {ins['ping_instructions_per_call']:,}")
 
     rows = [["met" if t["met"] else "MISSED", t["target"], t["measured"]] for t in res["targets"]]
     parts.append(table("Targets", ["", "target", "measured"], rows))

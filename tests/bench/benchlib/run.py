@@ -44,6 +44,7 @@ def meta(profile: dict, quick: bool) -> dict:
     with open("/proc/cpuinfo") as f:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "quick": quick, "profile": profile,
+            "load_average_at_start": os.getloadavg(),
             "commit": out("git", "-C", worldmod.SOURCE_ROOT, "describe", "--always", "--dirty"),
             "build_root": worldmod.BUILD_ROOT, "build_type": build_type, "cpu": cpu,
             "cpus": os.cpu_count(), "kernel": platform.release()}
@@ -80,11 +81,16 @@ def run(quick: bool = False, log=print) -> dict:
         log("ListProfiles with concurrent clients")
         res["listprofiles"] = [B.list_profiles_load(bench, n, profile["lp_calls"], profile["lp_interval_us"], m)
                                for n in profile["lp_clients"] for m in ("list", "ping")]
+        if profile["callgrind"]:
+            log("callgrind: instructions per ListProfiles call")
+            bench.start_esimd(B.CALLGRIND)
+            res["listprofiles_instructions"] = B.callgrind_bus_calls(bench)
     finally:
         bench.close()
     log("adaptive segment size (own world)")
     res["adaptive"] = adaptive(profile["adaptive_limits"], log)
     res["meta"]["duration_s"] = round(time.monotonic() - t_start, 1)
+    res["meta"]["load_average_at_end"] = os.getloadavg()
     return res
 
 
