@@ -357,7 +357,7 @@ def run_case(rig: Rig, case: Case) -> CaseResult:
             # silence: give up on the job, but keep checking everything else
             pass
         try:
-            rig.wait_ready_idle(FINISH_TIMEOUT)
+            rig.wait_ready_idle(FINISH_TIMEOUT, stable=True)
             # esimd may still be catching up (reading again what failed, delivering): give it a
             # few seconds, as a client would, before judging what it shows.
             deadline = time.monotonic() + SETTLE_SECONDS
@@ -365,7 +365,7 @@ def run_case(rig: Rig, case: Case) -> CaseResult:
             while (not inv.settled(after, case.deferred, bool(case.allow_euicc_open), bool(case.allow_open))
                    and time.monotonic() < deadline):
                 time.sleep(0.1)
-                rig.wait_ready_idle(FINISH_TIMEOUT)
+                rig.wait_ready_idle(FINISH_TIMEOUT, stable=True)
                 after = rig.snapshot()
         except RigError as e:
             checks.append(inv.Check("bus-alive", False, str(e)))

@@ -133,8 +133,9 @@ class Rig:
         return self.client.call(MANAGER, "org.freedesktop.DBus.Properties", "Get",
                                 GLib.Variant("(ss)", (MANAGER_IFACE, name)), timeout=timeout)[0]
 
-    def wait_ready_idle(self, timeout: float = 60.0):
-        """esimd answers, its modem is back and no job runs or waits."""
+    def wait_ready_idle(self, timeout: float = 60.0, stable: bool = False):
+        """esimd answers, its modem is back and no job runs or waits (with @stable: still so a
+        moment later, as a job's end may queue the next one from an idle callback)."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -145,8 +146,8 @@ class Rig:
                 state, current = self.prop("State"), self.prop("CurrentJob")
                 last = (state, current)
                 if state == "ready" and current == "/":
-                    # A job ending may queue the next one (cancelling, delivering) from an idle
-                    # callback: idle means idle twice, a moment apart.
+                    if not stable:
+                        return
                     time.sleep(0.15)
                     if self.prop("State") == "ready" and self.prop("CurrentJob") == "/":
                         return
