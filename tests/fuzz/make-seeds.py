@@ -13,11 +13,12 @@ discovery through them, and writes what came back as seed files:
     corpus/apdu/            fuzz-apdu inputs made of the card's real response APDUs
     corpus/activation-code/ activation codes of the test world
 
-Files are named seed-<what>; existing seed files of the same name are overwritten, nothing else
-is touched. Nothing here comes from the reference material: every byte is produced by the
-project's test world on this run (keys differ from run to run).
+plus a few hand-made structures the test world never sends (crafted_seeds()). Files are named
+seed-<what>; existing seed files of the same name are overwritten, nothing else is touched.
+Nothing here comes from the reference material: every byte is produced by the project's test
+world on this run (keys differ from run to run) or written out here.
 
-    tests/fuzz/make-seeds.py [--out tests/fuzz/corpus]
+    tests/fuzz/make-seeds.py [--out tests/fuzz/corpus] [--crafted-only]
 """
 
 import argparse
@@ -277,11 +278,63 @@ def apdu_seeds(card, seeds, exchanges):
         seeds.add("apdu", name, bytes([first, segment, 62, card.ch]) + body)
 
 
+def crafted_seeds(seeds):
+    """Structures the test world never sends but real eUICCs may: every optional ProfileInfo field
+    (refArDo rules, dpProprietaryData, policy rules), a fuller EUICCInfo2 and RAT, and the error
+    alternatives of the PIR. Hand-made here, from the ASN.1 of SGP.22 v2.2.2."""
+    e = der.encode
+    iccid = e(0x5A, der.iccid_to_bcd(ICCIDS[0]))
+    rule = e(0xE2, [e(0xE1, [e(0xC1, bytes(range(20))), e(0xCA, b"com.example.carrier")]),
+                    e(0xE3, [e(0xDB, bytes(8))])])
+    rule_hash_only = e(0xE2, [e(0xE1, [e(0xC1, bytes(range(32)))]), e(0xE4, b"\x00")])
+    owner = e(0xB7, [e(0x80, bytes.fromhex("00f110")), e(0x81, b"\xa1"), e(0x82, b"\xb2")])
+    info = e(0xE3, [iccid, e(0x4F, bytes.fromhex("A0000005591010FFFFFFFF8900001100")), e(0x9F70, b"\x01"),
+                    e(0x90, "Home".encode()), e(0x91, b"Operator"), e(0x92, b"Plan"), e(0x93, b"\x01"),
+                    e(0x94, bytes(range(16))), e(0x95, b"\x02"),
+                    e(0xB6, [e(0x30, [e(0x80, der.encode_bits([0, 3], 4)), e(0x81, b" smdp.example.com ")])]),
+                    owner, e(0xB8, [e(0x80, der.encode_oid("2.999.10"))]), e(0x99, der.encode_bits([1, 2], 3)),
+                    e(0xBF76, [rule, rule_hash_only]), e(0x9F7F, b"future field")])
+    seeds.add("es10-responses", "crafted-profiles-info", e(0xBF2D, [e(0xA0, [info])]))
+    seeds.add("es10-responses", "crafted-profile-metadata",
+              e(0xBF25, [iccid, e(0x91, b"Operator"), e(0x92, b"Plan"), owner, e(0x99, der.encode_bits([1], 3)),
+                         e(0xB8, [e(0x06, der.encode_oid("1.3.6.1.4.1.31746"))]), e(0xBF76, [rule])]))
+    pkids = e(0xA9, [e(0x04, bytes(20)), e(0x04, bytes(range(20)))])
+    seeds.add("es10-responses", "crafted-euicc-info2",
+              e(0xBF22, [e(0x81, b"\x02\x03\x01"), e(0x82, b"\x02\x02\x02"), e(0x83, b"\x01\x00\x00"),
+                         e(0x84, [e(0x81, b"\x02"), e(0x82, b"\x01\x00\x00\x00\x00"), e(0x83, b"\x10\x00")]),
+                         e(0x85, der.encode_bits(range(0, 26, 3), 26)), e(0x86, b"\x09\x02\x00"),
+                         e(0x87, b"\x02\x03\x01"), e(0x88, der.encode_bits([0, 1, 4], 5)), pkids,
+                         e(0xAA, [e(0x04, bytes(range(20)))]), e(0x8B, b"\x02"), e(0x99, der.encode_bits([0], 3)),
+                         e(0x04, b"\x01\x00\x00"), e(0x0C, b"GSMA-SAS-1234"),
+                         e(0xAC, [e(0x80, b"Platform"), e(0x81, b"https://cert.example")]), e(0x9F99, b"\x01")]))
+    seeds.add("es10-responses", "crafted-euicc-info1",
+              e(0xBF20, [e(0x82, b"\x02\x02\x02"), pkids, e(0xAA, [e(0x04, bytes(20))])]))
+    operators = e(0xA1, [e(0x30, [e(0x80, bytes.fromhex("e2f1ee"))]),
+                         e(0x30, [e(0x80, bytes.fromhex("00f110")), e(0x81, b"\xa1")])])
+    seeds.add("es10-responses", "crafted-rat",
+              e(0xBF43, [e(0xA0, [e(0x30, [e(0x80, der.encode_bits([1], 3)), operators,
+                                           e(0x82, der.encode_bits([0], 1))]),
+                                  e(0x30, [e(0x80, der.encode_bits([2], 3)), e(0xA1, b""),
+                                           e(0x82, der.encode_bits([], 1))])])]))
+    tid = e(0x80, bytes(range(16)))
+    meta = e(0xBF2F, [e(0x80, b"\x07"), e(0x81, der.encode_bits([0], 4)), e(0x0C, SMDP.encode()), iccid])
+    error_result = e(0xA2, [e(0xA1, [e(0x80, b"\x05"), e(0x81, b"\x0a"), e(0x82, b"\x90\x00")])])
+    pir = e(0xBF37, [e(0xBF27, [tid, meta, e(0x06, der.encode_oid("2.999.10")), error_result]),
+                     e(0x5F37, bytes(64))])
+    seeds.add("es10-responses", "crafted-pir-error", pir)
+    seeds.add("der", "crafted-pir-error", pir)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(HERE, "corpus"))
+    ap.add_argument("--crafted-only", action="store_true", help="only the hand-made seeds (no test world)")
     args = ap.parse_args()
     seeds = Seeds()
+    crafted_seeds(seeds)
+    if args.crafted_only:
+        print("wrote %d seed files under %s" % (seeds.write(args.out), args.out))
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         p = pki.generate(os.path.join(tmp, "pki"))
