@@ -9,6 +9,7 @@ typedef struct
   GSource source;
   sd_bus *bus;
   gpointer fd_tag;
+  GIOCondition fd_events;
   EsimdBusLostFunc lost;
   gpointer lost_data;
   gboolean lost_reported;
@@ -39,7 +40,13 @@ bus_source_prepare (GSource *source, gint *timeout_ms)
   events = sd_bus_get_events (self->bus);
   if (events < 0)
     return TRUE; /* let dispatch see the failure */
-  g_source_modify_unix_fd (source, self->fd_tag, poll_to_condition (events));
+  /* g_source_modify_unix_fd() wakes the context up: only call it on a change, or every
+   * iteration wakes the next one and the loop never sleeps. */
+  if (poll_to_condition (events) != self->fd_events)
+    {
+      self->fd_events = poll_to_condition (events);
+      g_source_modify_unix_fd (source, self->fd_tag, self->fd_events);
+    }
 
   if (sd_bus_get_timeout (self->bus, &deadline_us) < 0)
     return TRUE;
@@ -116,7 +123,8 @@ esimd_bus_source_new (sd_bus *bus, EsimdBusLostFunc lost, gpointer user_data)
   self->bus = sd_bus_ref (bus);
   self->lost = lost;
   self->lost_data = user_data;
-  self->fd_tag = g_source_add_unix_fd (&self->source, sd_bus_get_fd (bus), G_IO_IN);
+  self->fd_events = G_IO_IN;
+  self->fd_tag = g_source_add_unix_fd (&self->source, sd_bus_get_fd (bus), self->fd_events);
   g_source_set_name (&self->source, "sd-bus");
   return &self->source;
 }
