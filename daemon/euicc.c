@@ -42,7 +42,9 @@ esimd_euicc_state (EsimdEuicc *euicc)
 {
   if (!euicc->available || !euicc->cache_valid)
     return "unavailable";
-  return esimd_job_queue_current (euicc->queue) ? "busy" : "ready";
+  /* A job only queued (the next one starts from an idle callback) is work too: a client that
+   * waits for "ready" must not read the card's state before it ran. */
+  return esimd_job_queue_length (euicc->queue) > 0 ? "busy" : "ready";
 }
 
 LpaProfileInfo *
@@ -966,6 +968,7 @@ esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error)
   if (!esimd_job_queue_push (euicc->queue, job, error))
     return FALSE;
   esimd_bus_job_export (job);
+  esimd_bus_manager_changed (euicc, "State");
   return TRUE;
 }
 
