@@ -12,6 +12,9 @@
 #include <stdlib.h>
 
 #define SHUTDOWN_GRACE 30 /* seconds a running job gets to end cleanly on SIGTERM */
+/* Seconds after the grace for releasing the modem (each QMI request has a 5 s timeout): a
+ * daemon asked to stop must stop, whatever the modem does. */
+#define SHUTDOWN_RELEASE 15
 
 EsimdDaemon *esimd;
 
@@ -35,6 +38,15 @@ euicc_stopped (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static gboolean
+shutdown_overdue (gpointer data)
+{
+  g_warning ("the modem did not release esimd's client in time; exiting anyway");
+  exit_status = EXIT_FAILURE;
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 shutdown_now (gpointer data)
 {
   static gboolean started;
@@ -50,6 +62,7 @@ shutdown_now (gpointer data)
     }
   for (guint i = 0; i < esimd->euiccs->len; i++)
     esimd_euicc_stop (esimd->euiccs->pdata[i], SHUTDOWN_GRACE, euicc_stopped, NULL);
+  g_timeout_add_seconds (SHUTDOWN_GRACE + SHUTDOWN_RELEASE, shutdown_overdue, NULL);
   return G_SOURCE_REMOVE;
 }
 
@@ -57,7 +70,10 @@ static gboolean
 on_signal (gpointer data)
 {
   g_info ("stopping (signal %d)", GPOINTER_TO_INT (data));
-  return shutdown_now (NULL);
+  shutdown_now (NULL);
+  /* Keep the handler: once removed, GLib restores the default action and a second SIGTERM
+   * would kill esimd in the middle of releasing the modem. */
+  return G_SOURCE_CONTINUE;
 }
 
 static int

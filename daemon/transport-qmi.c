@@ -621,6 +621,11 @@ stop_released (GObject *source, GAsyncResult *res, gpointer data)
   if (!qmi_device_release_client_finish (QMI_DEVICE (source), res, &error))
     g_debug ("modem %s: releasing the UIM client: %s", qmi->config->name, error->message);
   g_clear_object (&qmi->client);
+  if (!qmi->device) /* lost while the release was on its way: nothing left to close */
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   qmi_device_close_async (qmi->device, 5, NULL, stop_closed_device, g_steal_pointer (&task));
 }
 
@@ -633,6 +638,13 @@ stop_channel_closed (GObject *source, GAsyncResult *res, gpointer data)
 
   if (!esimd_qmi_close_channel_finish (qmi, res, &error))
     g_debug ("modem %s: closing the channel: %s", qmi->config->name, error->message);
+  /* The modem may have vanished while the channel closed: libqmi would refuse a NULL device or
+   * client without ever calling back, and esimd would never exit. */
+  if (!qmi->device || !qmi->client)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   qmi_device_release_client (qmi->device, qmi->client, QMI_DEVICE_RELEASE_CLIENT_FLAGS_RELEASE_CID,
                              5, NULL, stop_released, g_steal_pointer (&task));
 }

@@ -3,6 +3,7 @@
 notifications pending, a SIGKILL in the middle of a download, a modem that vanishes and comes
 back, the pty transport, and SM-DS discovery."""
 
+import signal
 import threading
 import time
 import unittest
@@ -132,6 +133,22 @@ class Modem(unittest.TestCase):
             self.assertEqual(w.manager_prop("SegmentSize"), 255)  # a vanished modem is no size problem
             job, props = w.download(activation_code("DEMO-ONE"))
             self.assertEqual(props["State"], "succeeded", props)
+
+    def test_modem_vanishes_while_esimd_stops(self):
+        # Stopping closes the channel and releases the UIM client; a modem gone in the middle
+        # of that must not leave esimd waiting for an answer that never comes.
+        for busy in (False, True):
+            with self.subTest(busy=busy), World(orders=BIG, sim_options={"delay_ms": 5}) as w:
+                sim = w.sim.ctl()
+                if busy:
+                    job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("BIG-ONE"), "", {})))[0]
+                    w.client.wait_for(lambda: w.client.get(job, "org.esim.Job", "Stage") == "installing", 120)
+                w.esimd.proc.send_signal(signal.SIGTERM)
+                sim.disappear()
+                start = time.monotonic()
+                self.assertEqual(w.esimd.stop(timeout=40), 0)
+                self.assertLess(time.monotonic() - start, 40)
+                self.assertEqual(sim.state()["profiles"], [])
 
     def test_direct_pty(self):
         with World(modem="pty") as w:

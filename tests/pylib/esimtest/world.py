@@ -428,9 +428,11 @@ class World:
                 padded = iccid + "F" * (20 - len(iccid))
                 self.personal.add("".join(padded[i + 1] + padded[i] for i in range(0, 20, 2)))
 
-    def check_log_for_secrets(self) -> list:
-        """Lines of esimd's log that show a secret (or, unless LogPersonalData, an EID/ICCID)."""
-        if not self.esimd or not os.path.exists(self.esimd.log_path):
+    def check_log_for_secrets(self, path=None) -> list:
+        """Lines of esimd's log (or of the file at path) that show a secret (or, unless
+        LogPersonalData, an EID/ICCID)."""
+        path = path or (self.esimd and self.esimd.log_path)
+        if not path or not os.path.exists(path):
             return []
         self.collect_secrets()
         forbidden = set(self.secrets)
@@ -439,18 +441,18 @@ class World:
         # Whole tokens only: a test confirmation code may be a run of digits inside the EID.
         patterns = [(v, re.compile(r"(?<![0-9A-Za-z])" + re.escape(v) + r"(?![0-9A-Za-z])")) for v in forbidden]
         hits = []
-        with open(self.esimd.log_path, errors="replace") as f:
+        with open(path, errors="replace") as f:
             for n, line in enumerate(f, 1):
                 for value, pattern in patterns:
                     if pattern.search(line):
-                        hits.append(f"esimd.log:{n}: shows {value!r}: {line.strip()[:160]}")
+                        hits.append(f"{os.path.basename(path)}:{n}: shows {value!r}: {line.strip()[:160]}")
         return hits
 
     # -- teardown -------------------------------------------------------------------------
 
     def stop(self):
         errors = []
-        for name, stopper in (("esimd", lambda: self.esimd and self.esimd.stop()),
+        for name, stopper in (("esimd", self._stop_esimd),
                               ("secrets in the log", self._assert_no_secrets),
                               ("client", lambda: self.client and self.client.close()),
                               ("smdp", lambda: self.smdp and self.smdp.stop()),
@@ -464,6 +466,15 @@ class World:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         if errors:
             raise RuntimeError("; ".join(errors))
+
+    def _stop_esimd(self):
+        """SIGTERM must end esimd in time and cleanly: a non-zero status is also how the
+        sanitizers (ASan, UBSan, LeakSanitizer) report what they found."""
+        if not self.esimd:
+            return
+        rc = self.esimd.stop()
+        if rc != 0:
+            raise AssertionError(f"esimd exited with status {rc}; its log: {self.esimd.log_path}")
 
     def _assert_no_secrets(self):
         hits = self.check_log_for_secrets()
