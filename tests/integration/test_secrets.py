@@ -3,6 +3,8 @@
 IDs, confirmation codes, EID and ICCIDs it knows of; this test shows that check can fail, and
 that LogPersonalData lets EIDs and ICCIDs (only those) through."""
 
+import os
+import shutil
 import unittest
 
 from esimtest.world import EID, World, activation_code
@@ -13,15 +15,13 @@ class Secrets(unittest.TestCase):
         with World() as w:
             w.download(activation_code("CODE-NEEDED"), "12345678")
             self.assertEqual(w.check_log_for_secrets(), [])
-            with open(w.esimd.log_path, "a") as f:
+            # Planted in a copy: esimd keeps writing its own log, which must stay as it wrote it.
+            planted = os.path.join(w.tmpdir, "planted.log")
+            shutil.copyfile(w.esimd.log_path, planted)
+            with open(planted, "a") as f:
                 f.write("planted: the code was 12345678 for CODE-NEEDED on 89049032123451234512345678901235\n")
-            hits = w.check_log_for_secrets()
+            hits = w.check_log_for_secrets(planted)
             self.assertEqual(len(hits), 3, hits)  # code, matching ID, EID
-            # truncate the planted line again so the World's own teardown check passes
-            with open(w.esimd.log_path) as f:
-                lines = f.readlines()
-            with open(w.esimd.log_path, "w") as f:
-                f.writelines(lines[:-1])
 
     def test_personal_data_when_asked(self):
         with World(config={"Daemon": {"LogPersonalData": "true"}}) as w:
