@@ -120,6 +120,71 @@ esimd_profile_to_variant (EsimdEuicc *euicc, const LpaProfileInfo *p)
   return g_variant_builder_end (&b);
 }
 
+/* One a{sv} entry straight into the message: no GVariant built and converted on the way. */
+static int
+append_entry (sd_bus_message *m, const char *key, char type, const void *value)
+{
+  const char sig[2] = { type, 0 };
+  int r;
+
+  if ((r = sd_bus_message_open_container (m, 'e', "sv")) < 0 ||
+      (r = sd_bus_message_append_basic (m, 's', key)) < 0 ||
+      (r = sd_bus_message_open_container (m, 'v', sig)) < 0 ||
+      (r = sd_bus_message_append_basic (m, type, value)) < 0 ||
+      (r = sd_bus_message_close_container (m)) < 0)
+    return r;
+  return sd_bus_message_close_container (m);
+}
+
+static int
+append_profile (sd_bus_message *m, EsimdEuicc *e, const LpaProfileInfo *p)
+{
+  g_autofree char *aid = p->isdp_aid ? lpa_hex_encode_bytes (p->isdp_aid) : NULL;
+  g_autofree char *owner = p->owner ? g_strconcat (p->owner->mcc ? p->owner->mcc : "",
+                                                   p->owner->mnc ? p->owner->mnc : "", NULL)
+                                    : NULL;
+  g_autofree char *path = p->iccid ? esimd_euicc_profile_path (e, p->iccid) : NULL;
+  gsize icon_len = 0;
+  const void *icon = p->icon ? g_bytes_get_data (p->icon, &icon_len) : NULL;
+  int r;
+
+  if ((r = sd_bus_message_open_container (m, 'a', "{sv}")) < 0 ||
+      (r = append_entry (m, "iccid", 's', p->iccid ? p->iccid : "")) < 0 ||
+      (p->state != LPA_PROFILE_STATE_UNKNOWN &&
+       (r = append_entry (m, "state", 's',
+                          p->state == LPA_PROFILE_STATE_ENABLED ? "enabled" : "disabled")) < 0) ||
+      (r = append_entry (m, "class", 's', lpa_profile_class_name (p->profile_class))) < 0 ||
+      (r = append_entry (m, "nickname", 's', p->nickname ? p->nickname : "")) < 0 ||
+      (r = append_entry (m, "service_provider", 's',
+                         p->service_provider_name ? p->service_provider_name : "")) < 0 ||
+      (r = append_entry (m, "name", 's', p->profile_name ? p->profile_name : "")) < 0 ||
+      (r = append_entry (m, "icon_type", 's', icon_type_name (p->icon_type))) < 0)
+    return r;
+  if ((r = sd_bus_message_open_container (m, 'e', "sv")) < 0 ||
+      (r = sd_bus_message_append_basic (m, 's', "icon")) < 0 ||
+      (r = sd_bus_message_open_container (m, 'v', "ay")) < 0 ||
+      (r = sd_bus_message_append_array (m, 'y', icon ? icon : "", icon_len)) < 0 ||
+      (r = sd_bus_message_close_container (m)) < 0 || (r = sd_bus_message_close_container (m)) < 0)
+    return r;
+  if ((r = append_entry (m, "owner", 's', owner ? owner : "")) < 0)
+    return r;
+  if ((r = sd_bus_message_open_container (m, 'e', "sv")) < 0 ||
+      (r = sd_bus_message_append_basic (m, 's', "policy_rules")) < 0 ||
+      (r = sd_bus_message_open_container (m, 'v', "as")) < 0 ||
+      (r = sd_bus_message_open_container (m, 'a', "s")) < 0 ||
+      ((p->ppr & LPA_PPR1) && (r = sd_bus_message_append_basic (m, 's', "ppr1")) < 0) ||
+      ((p->ppr & LPA_PPR2) && (r = sd_bus_message_append_basic (m, 's', "ppr2")) < 0) ||
+      ((p->ppr & LPA_PPR_UPDATE_CONTROL) &&
+       (r = sd_bus_message_append_basic (m, 's', "update-control")) < 0) ||
+      (r = sd_bus_message_close_container (m)) < 0 ||
+      (r = sd_bus_message_close_container (m)) < 0 || (r = sd_bus_message_close_container (m)) < 0)
+    return r;
+  if ((aid && (r = append_entry (m, "isdp_aid", 's', aid)) < 0) ||
+      (path && (r = append_entry (m, "path", 'o', path)) < 0))
+    return r;
+  return sd_bus_message_close_container (m);
+}
+
 static int
 prop_get (sd_bus *bus, const char *path, const char *iface, const char *property,
           sd_bus_message *reply, void *userdata, sd_bus_error *error)
@@ -354,23 +419,22 @@ method_list_profiles (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   EsimdEuicc *e = userdata;
   g_autoptr (sd_bus_message) reply = NULL;
-  GVariantBuilder b;
-  g_autoptr (GVariant) list = NULL;
   int include_all = 0, r;
 
   if ((r = sd_bus_message_read (m, "b", &include_all)) < 0 || (r = check_cache (e, error)) < 0)
     return r;
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  if ((r = sd_bus_message_new_method_return (m, &reply)) < 0 ||
+      (r = sd_bus_message_open_container (reply, 'a', "a{sv}")) < 0)
+    return r;
   for (guint i = 0; e->profiles && i < e->profiles->len; i++)
     {
       LpaProfileInfo *p = e->profiles->pdata[i];
 
-      if (include_all || p->profile_class == LPA_PROFILE_CLASS_OPERATIONAL)
-        g_variant_builder_add_value (&b, esimd_profile_to_variant (e, p));
+      if ((include_all || p->profile_class == LPA_PROFILE_CLASS_OPERATIONAL) &&
+          (r = append_profile (reply, e, p)) < 0)
+        return r;
     }
-  list = g_variant_ref_sink (g_variant_builder_end (&b));
-  if ((r = sd_bus_message_new_method_return (m, &reply)) < 0 ||
-      (r = esimd_bus_append_gvariant (reply, list)) < 0)
+  if ((r = sd_bus_message_close_container (reply)) < 0)
     return r;
   return sd_bus_send (NULL, reply, NULL);
 }

@@ -97,6 +97,15 @@ class Operations(unittest.TestCase):
         self.assertEqual(w.manager_prop("Profiles"), [path])
         objects = w.client.managed_objects()
         self.assertIn(PROFILE_IFACE, objects[path])
+        # ListProfiles writes its entries straight into the message, the properties go through
+        # one GVariant per profile: the two must say the same, field by field.
+        listed = {p["iccid"]: p for p in w.profiles()}[ICCID_ONE]
+        names = {"iccid": "Iccid", "state": "State", "class": "Class", "nickname": "Nickname",
+                 "service_provider": "ServiceProvider", "name": "Name", "icon_type": "IconType",
+                 "icon": "Icon", "owner": "Owner", "policy_rules": "PolicyRules", "isdp_aid": "IsdpAid"}
+        self.assertEqual(set(listed), set(names) | {"path"})
+        for key, prop in names.items():
+            self.assertEqual(listed[key], props[prop], key)
 
     def test_03_nickname(self):
         w = self.w
