@@ -43,6 +43,7 @@ typedef struct
   GBytes *body;
   GByteArray *response;
   gboolean too_large;
+  gboolean response_sized;
   gsize max_response; /* this request's cap on the body */
   char errbuf[CURL_ERROR_SIZE];
   LpaHttpCallback callback;
@@ -279,6 +280,22 @@ write_cb (char *ptr, size_t size, size_t nmemb, void *userdata)
     {
       req->too_large = TRUE;
       return 0;
+    }
+  if (req->response->len == 0 && !req->response_sized)
+    {
+      curl_off_t length = -1;
+
+      /* Room for the whole body at once: appending would double the buffer up to the next
+       * power of two (256 KiB for a 136 KiB BPP response) and move it on the way. */
+      req->response_sized = TRUE;
+      curl_easy_getinfo (req->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (length > 0 && (gsize) length <= req->max_response)
+        {
+          g_byte_array_unref (req->response);
+          /* g_byte_array_sized_new() would round up to a power of two as well. */
+          req->response = g_byte_array_new_take (g_malloc ((gsize) length), (gsize) length);
+          g_byte_array_set_size (req->response, 0);
+        }
     }
   g_byte_array_append (req->response, (const guint8 *) ptr, (guint) n);
   return n;
