@@ -258,6 +258,17 @@ lpa_der_get_uint (const LpaTlv *tlv, guint32 *out, GError **error)
   return TRUE;
 }
 
+char *
+lpa_der_get_display_text (const LpaTlv *tlv, GError **error)
+{
+  if (tlv->constructed)
+    {
+      bad_value (error, tlv, "not a UTF8String");
+      return NULL;
+    }
+  return g_utf8_make_valid ((const char *) tlv->value, (gssize) tlv->value_len);
+}
+
 gboolean
 lpa_der_get_int (const LpaTlv *tlv, gint32 *out, GError **error)
 {

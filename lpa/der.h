@@ -81,6 +81,10 @@ gboolean lpa_der_get_int (const LpaTlv *tlv, gint32 *out, GError **error);
 gboolean lpa_der_get_bool (const LpaTlv *tlv, gboolean *out, GError **error);
 /* UTF8String: must be valid UTF-8 without NUL. Returns a newly allocated string. */
 char *lpa_der_get_utf8 (const LpaTlv *tlv, GError **error);
+/* UTF8String shown to people (profile names, nicknames): invalid sequences and NULs become
+ * U+FFFD instead of failing, so one bad name (from a server, or another LPA) cannot make a
+ * card's whole profile list unreadable, and the profile undeletable. */
+char *lpa_der_get_display_text (const LpaTlv *tlv, GError **error);
 /* BIT STRING of named bits: bit n of the ASN.1 type (bit 0 = most significant bit of the first
  * content byte) becomes bit n of *@out. Named bits beyond 63 are ignored (later versions add
  * some). Rejects an empty value, more than 7 unused bits, and unused bits in an empty string. */

@@ -348,7 +348,13 @@ lpa_es10_parse_list (GBytes *response, guint32 tag, LpaEs10Function function, gi
       goto malformed;
     }
   if ((items = lpa_der_parse_list (response, &choice, parse, free_item, error)))
-    return items;
+    {
+      if (items->len <= LPA_ES10_MAX_LIST_ITEMS)
+        return items;
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%u entries, more than the %u allowed",
+                   items->len, LPA_ES10_MAX_LIST_ITEMS);
+      g_ptr_array_unref (items);
+    }
 
 malformed:
   g_prefix_error (error, "%s response: ", lpa_es10_function_name (function));

@@ -208,7 +208,10 @@ gboolean lpa_es10_parse_result (GBytes *response, guint32 tag, LpaEs10Function f
 /* Decodes the ES10 responses shaped `<tag> { A0 { items… } | 81 error }` (GetProfilesInfo,
  * ListNotification, RetrieveNotificationsList): the items through @parse, or NULL with the error
  * result mapped by lpa_es10_result_check() or LPA_ERROR_MALFORMED (prefixed with the function).
- * The error code @empty_code (-1 for none) reads as an empty list. */
+ * The error code @empty_code (-1 for none) reads as an empty list. More than
+ * LPA_ES10_MAX_LIST_ITEMS items is malformed: a real eUICC holds a few dozen profiles or
+ * notifications, and a runaway list would otherwise be kept in memory and sent over D-Bus. */
+#define LPA_ES10_MAX_LIST_ITEMS 1024
 GPtrArray *lpa_es10_parse_list (GBytes *response, guint32 tag, LpaEs10Function function,
                                 gint empty_code, LpaDerItemParser parse, GDestroyNotify free_item,
                                 GError **error);

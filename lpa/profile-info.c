@@ -319,11 +319,11 @@ parse_field (LpaProfileInfo *info, GBytes *base, const LpaTlv *f, GError **error
       info->state = (LpaProfileState) v;
       return TRUE;
     case 0x90:
-      return (info->nickname = lpa_der_get_utf8 (f, error)) != NULL;
+      return (info->nickname = lpa_der_get_display_text (f, error)) != NULL;
     case 0x91:
-      return (info->service_provider_name = lpa_der_get_utf8 (f, error)) != NULL;
+      return (info->service_provider_name = lpa_der_get_display_text (f, error)) != NULL;
     case 0x92:
-      return (info->profile_name = lpa_der_get_utf8 (f, error)) != NULL;
+      return (info->profile_name = lpa_der_get_display_text (f, error)) != NULL;
     case 0x93:
       if (!lpa_der_get_int (f, &v, error))
         return FALSE;

@@ -586,6 +586,64 @@ test_profile_info_repeated (void)
   g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
 }
 
+/* Own vectors: BF2D { A0 { E3 04 9F70 01 00 ×n } } (n disabled profiles without fields), n at
+ * the cap and one above it. */
+static GBytes *
+profile_list_of (guint n)
+{
+  g_autoptr (GByteArray) inner = g_byte_array_new ();
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  static const guint8 entry[] = { 0xE3, 0x04, 0x9F, 0x70, 0x01, 0x00 };
+  guint8 head[8];
+
+  for (guint i = 0; i < n; i++)
+    g_byte_array_append (inner, entry, sizeof entry);
+  /* A0 82 LL LL, inside BF 2D 82 LL LL */
+  head[0] = 0xBF, head[1] = 0x2D, head[2] = 0x82;
+  head[3] = (guint8) ((inner->len + 4) >> 8), head[4] = (guint8) (inner->len + 4);
+  head[5] = 0xA0, head[6] = 0x82;
+  g_byte_array_append (out, head, 7);
+  head[0] = (guint8) (inner->len >> 8), head[1] = (guint8) inner->len;
+  g_byte_array_append (out, head, 2);
+  g_byte_array_append (out, inner->data, inner->len);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
+}
+
+static void
+test_profile_list_cap (void)
+{
+  g_autoptr (GBytes) at_cap = profile_list_of (LPA_ES10_MAX_LIST_ITEMS);
+  g_autoptr (GBytes) above = profile_list_of (LPA_ES10_MAX_LIST_ITEMS + 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = lpa_es10c_parse_profiles_info (at_cap, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, LPA_ES10_MAX_LIST_ITEMS);
+  g_assert_null (lpa_es10c_parse_profiles_info (above, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+  g_assert_nonnull (strstr (error->message, "more than the 1024 allowed"));
+}
+
+/* Own vector: names with an invalid UTF-8 byte (FF), a NUL and a truncated sequence (C3) read
+ * with U+FFFD in their place, so the list, and the profiles in it, stay usable. */
+static void
+test_profile_info_bad_text (void)
+{
+  g_autoptr (GBytes) bytes = unit_hex ("BF 2D 1A A0 18 E3 16 5A 0A 98 94 44 99 99 99 99 09 10 F1"
+                                       "90 01 FF 91 02 41 00 92 01 C3");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = lpa_es10c_parse_profiles_info (bytes, &error);
+  LpaProfileInfo *p;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  p = list->pdata[0];
+  g_assert_cmpstr (p->iccid, ==, "8949449999999990011");
+  g_assert_cmpstr (p->nickname, ==, "\xef\xbf\xbd");
+  g_assert_cmpstr (p->service_provider_name, ==, "A\xef\xbf\xbd");
+  g_assert_cmpstr (p->profile_name, ==, "\xef\xbf\xbd");
+}
+
 /* GetRAT, hand-derived: rule 1 allows PPR1 for 310/01 and any MNC of 262 ('E' wildcards),
  * rule 2 allows PPR2 for 310/01 with consent required. */
 #define RAT                                                                                        \
@@ -1018,6 +1076,8 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/euicc-info1", test_euicc_info1);
   g_test_add_func ("/es10/own/profile-info-full", test_profile_info_full);
   g_test_add_func ("/es10/own/profile-info-repeated", test_profile_info_repeated);
+  g_test_add_func ("/es10/own/profile-info-bad-text", test_profile_info_bad_text);
+  g_test_add_func ("/es10/own/profile-list-cap", test_profile_list_cap);
   g_test_add_func ("/es10/own/rat", test_rat);
   g_test_add_func ("/es10/own/session-responses", test_session_responses);
   g_test_add_func ("/es10/own/install-errors", test_install_errors);
