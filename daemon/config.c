@@ -271,8 +271,10 @@ static EsimdConfig *
 config_from_keyfile (GKeyFile *kf, GError **error)
 {
   static const char *const known_groups[] = { "Daemon", "HTTP", "Notifications", NULL };
-  static const char *const known_daemon[] = { "LogPersonalData", "StateDirectory", "JobLinger",
-                                              "MaxQueuedJobs",   "MaxBppSize",     NULL };
+  static const char *const known_daemon[] = {
+    "LogPersonalData", "StateDirectory",      "JobLinger", "MaxQueuedJobs",
+    "MaxBppSize",      "ConfirmationTimeout", NULL
+  };
   static const char *const known_http[] = { "CiCertificateDirs",
                                             "TrustSystemCAs",
                                             "SystemCABundle",
@@ -304,6 +306,7 @@ config_from_keyfile (GKeyFile *kf, GError **error)
   c->job_linger = 60;
   c->max_queued_jobs = 32;
   c->max_bpp_size = ESIMD_DEFAULT_MAX_BPP_SIZE;
+  c->confirmation_timeout = 300;
 
   for (char **g = groups; *g; g++)
     {
@@ -341,6 +344,7 @@ config_from_keyfile (GKeyFile *kf, GError **error)
       !get_uint (kf, "Daemon", "JobLinger", 0, 86400, &c->job_linger, error) ||
       !get_uint (kf, "Daemon", "MaxQueuedJobs", 1, 1024, &c->max_queued_jobs, error) ||
       !get_uint (kf, "Daemon", "MaxBppSize", 1024, 16 * 1024 * 1024, &c->max_bpp_size, error) ||
+      !get_uint (kf, "Daemon", "ConfirmationTimeout", 1, 86400, &c->confirmation_timeout, error) ||
       !get_bool (kf, "HTTP", "TrustSystemCAs", &c->trust_system_cas, error) ||
       !get_uint (kf, "HTTP", "ConnectTimeout", 1, 600, &c->connect_timeout, error) ||
       !get_uint (kf, "HTTP", "RequestTimeout", 1, 3600, &c->request_timeout, error) ||

@@ -61,6 +61,7 @@ typedef struct
   guint job_linger;           /* seconds a finished Job object stays on the bus */
   guint max_queued_jobs;      /* per eUICC; beyond it methods fail with Busy */
   guint max_bpp_size;         /* bytes; caps the getBoundProfilePackage answer (as base64 JSON) */
+  guint confirmation_timeout; /* seconds a download waits in awaiting-confirmation */
 } EsimdConfig;
 
 EsimdConfig *esimd_config_load (const char *path, GError **error);

@@ -32,8 +32,9 @@ typedef struct
   gboolean cancelled_early; /* cancelled while the channel was still being opened */
   char *iccid;
   AfterStep after;
-  GError *after_error;  /* a nickname/enable failure after a successful install */
-  char *transaction_id; /* once the eUICC may hold a session (hex) */
+  GError *after_error;      /* a nickname/enable failure after a successful install */
+  char *transaction_id;     /* once the eUICC may hold a session (hex) */
+  guint confirm_timeout_id; /* while awaiting confirmation: the queue is held, not forever */
 } DownloadJob;
 
 static void
@@ -41,6 +42,7 @@ download_job_free (gpointer data)
 {
   DownloadJob *d = data;
 
+  g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   g_clear_pointer (&d->download, lpa_download_free);
   g_free (d->smdp_address);
   g_free (d->matching_id);
@@ -213,6 +215,20 @@ on_stage (gpointer user_data, LpaDownloadStage stage, double progress)
   esimd_job_set_stage (job, stage_name (stage), overall_progress (stage, progress));
 }
 
+/* Nobody answered the preview: every other job of the eUICC waits behind this one. */
+static gboolean
+confirmation_timed_out (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+
+  d->confirm_timeout_id = 0;
+  g_info ("%s: no confirmation within %u s: cancelling the download", job->path,
+          esimd->config->confirmation_timeout);
+  lpa_download_cancel (d->download, LPA_CANCEL_TIMEOUT);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_awaiting_confirmation (gpointer user_data, const LpaProfileInfo *metadata)
 {
@@ -223,6 +239,8 @@ on_awaiting_confirmation (gpointer user_data, const LpaProfileInfo *metadata)
   d->iccid = g_strdup (metadata->iccid);
   esimd_job_set_metadata (job, esimd_profile_to_variant (NULL, metadata));
   esimd_job_set_state (job, ESIMD_JOB_AWAITING_CONFIRMATION);
+  d->confirm_timeout_id =
+      g_timeout_add_seconds (esimd->config->confirmation_timeout, confirmation_timed_out, job);
 }
 
 static void
@@ -231,6 +249,7 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
   EsimdJob *job = user_data;
   DownloadJob *d = job->data;
 
+  g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION)
     esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   if (error)
@@ -422,6 +441,7 @@ download_cancel (EsimdJob *job, GError **error)
                    "the profile is already being installed; the download will complete");
       return FALSE;
     }
+  g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   /* The user saying no is a rejection; a caller that vanished may come back: postponed. */
   lpa_download_cancel (d->download,
                        job->state == ESIMD_JOB_AWAITING_CONFIRMATION && !job->owner_gone
@@ -438,6 +458,7 @@ download_confirm (EsimdJob *job, GError **error)
 {
   DownloadJob *d = job->data;
 
+  g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   lpa_download_confirm (d->download, TRUE);
   return TRUE;

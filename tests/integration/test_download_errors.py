@@ -196,6 +196,28 @@ class DownloadErrors(unittest.TestCase):
         self.assertEqual(self.w.manager_prop("PendingNotifications"), 0)
 
 
+class UnansweredConfirmation(unittest.TestCase):
+    def test_preview_nobody_confirms_times_out(self):
+        # The queue is held while a preview waits: nobody answering must not hold it forever.
+        with World(config={"Daemon": {"ConfirmationTimeout": "2"}}) as w:
+            w.smdp.control.add_order({"matchingId": "ASK-NOBODY", "iccid": "8949449999999990136",
+                                      "profile": {"generate": {"size": 4096}},
+                                      "metadata": {"serviceProviderName": "Ask", "profileName": "Plan"}})
+            job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("ASK-NOBODY"), "",
+                                                                   {"confirm": GLib.Variant("b", True)})))[0]
+            w.client.wait_for(lambda: w.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation", 60)
+            props = w.wait_job(job, 60)
+            self.assertEqual((props["State"], props["Error"]), ("cancelled", "org.esim.Error.Cancelled"), props)
+            self.assertIn("timeout", props["ErrorMessage"])
+            TIMEOUT = 2  # SGP.22 CancelSessionReason timeout(2)
+            self.assertEqual(w.sim.ctl().state()["last_cancelled"]["reason"], TIMEOUT)
+            session = w.smdp.control.sessions()[-1]
+            self.assertEqual((session["state"], session["cancelReason"]), ("cancelled", TIMEOUT))
+            # and the queue moves on
+            job2, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+
+
 class UntrustedServer(unittest.TestCase):
     def test_tls_certificate_from_another_ci(self):
         with World(smdp_options={"tls_cert_set": "bad"}) as w:
