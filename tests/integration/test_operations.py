@@ -112,6 +112,9 @@ class Operations(unittest.TestCase):
         w.manager("SetNickname", GLib.Variant("(ss)", (ICCID_ONE, "Work")))
         self.assertEqual(self.sim_profiles()[ICCID_ONE]["nickname"], "Work")
         self.assertEqual(w.client.get(f"{MANAGER}/profile/{ICCID_ONE}", PROFILE_IFACE, "Nickname"), "Work")
+        # the limit is 64 bytes of UTF-8, not 64 characters: 32 two-byte characters fit
+        w.manager("SetNickname", GLib.Variant("(ss)", (ICCID_ONE, "é" * 32)))
+        self.assertEqual(w.profiles()[0]["nickname"], "é" * 32)
         # through the Profile object too, and back to none
         w.client.call(f"{MANAGER}/profile/{ICCID_ONE}", PROFILE_IFACE, "SetNickname", GLib.Variant("(s)", ("",)))
         self.assertEqual(w.profiles()[0]["nickname"], "")
@@ -182,6 +185,7 @@ class Operations(unittest.TestCase):
             ("EnableProfile", GLib.Variant("(sa{sv})", ("12345", {}))),
             ("EnableProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {"bogus": GLib.Variant("b", True)}))),
             ("SetNickname", GLib.Variant("(ss)", (ICCID_ONE, "x" * 65))),
+            ("SetNickname", GLib.Variant("(ss)", (ICCID_ONE, "é" * 33))),  # 33 characters, 66 bytes
             ("SetNickname", GLib.Variant("(ss)", ("not-an-iccid", "Home"))),
             ("ListNotifications", GLib.Variant("(a{sv})", ({"operation": GLib.Variant("s", "explode")},))),
             ("ListNotifications", GLib.Variant("(a{sv})", ({"seq": GLib.Variant("s", "1")},))),
