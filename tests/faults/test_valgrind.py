@@ -14,19 +14,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matrix  # noqa: E402
 import rig as rigmod  # noqa: E402
 
-from esimtest.world import World  # noqa: E402
+from esimtest.world import World, esimd_is_sanitized, valgrind_memcheck  # noqa: E402
 
 VALGRIND = shutil.which("valgrind")
-GLIB_SUPP = "/usr/share/glib-2.0/valgrind/glib.supp"
-ERROR_EXIT = 99
 
 
 class ValgrindRig(rigmod.Rig):
     def __init__(self):
-        wrapper = [VALGRIND, "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
-                   "--error-exitcode=%d" % ERROR_EXIT, "--num-callers=30"]
-        if os.path.exists(GLIB_SUPP):
-            wrapper.append("--suppressions=" + GLIB_SUPP)
+        wrapper = valgrind_memcheck()
         self.verbose = False
         self.case_no = self.order_no = 0
         self.w = World(orders=[], config=rigmod.CONFIG, sim_options={"log_level": "warning"},
@@ -67,6 +62,6 @@ class Memcheck(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not VALGRIND:
+    if not VALGRIND or esimd_is_sanitized():  # valgrind cannot run an ASan build
         sys.exit(77)
     unittest.main(verbosity=2)

@@ -197,6 +197,27 @@ def dbus_error_name(error: GLib.Error) -> str:
     return Gio.DBusError.get_remote_error(error) or ""
 
 
+VALGRIND_EXIT = 99
+
+
+def esimd_is_sanitized() -> bool:
+    """Whether esimd was built with AddressSanitizer: valgrind cannot run it, and its memory
+    (freed blocks held in quarantine) says nothing about leaks, which LeakSanitizer checks."""
+    with open(ESIMD, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def valgrind_memcheck() -> list:
+    """The memcheck command line esimd runs under when ESIMD_TEST_VALGRIND=1: any error, and any
+    definitely or indirectly lost block at exit, makes esimd exit with VALGRIND_EXIT."""
+    cmd = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+           f"--error-exitcode={VALGRIND_EXIT}", "--num-callers=30"]
+    supp = "/usr/share/glib-2.0/valgrind/glib.supp"
+    if os.path.exists(supp):
+        cmd.append("--suppressions=" + supp)
+    return cmd
+
+
 class Esimd:
     """The esimd process under test."""
 
@@ -207,6 +228,8 @@ class Esimd:
         self.log_path = log_path
         self.extra_args = list(extra_args)
         self.env = env or {}
+        if not wrapper and os.environ.get("ESIMD_TEST_VALGRIND") == "1":
+            wrapper = valgrind_memcheck()
         self.wrapper = list(wrapper)
         self.proc: Optional[subprocess.Popen] = None
 
@@ -472,9 +495,13 @@ class World:
         sanitizers (ASan, UBSan, LeakSanitizer) report what they found."""
         if not self.esimd:
             return
-        rc = self.esimd.stop()
+        rc = self.esimd.stop(120 if self.esimd.wrapper else 40)
         if rc != 0:
-            raise AssertionError(f"esimd exited with status {rc}; its log: {self.esimd.log_path}")
+            found = ""
+            if rc == VALGRIND_EXIT:
+                with open(self.esimd.log_path, errors="replace") as f:
+                    found = "\n" + "".join(l for l in f if re.match(r"==\d+== ", l))[-8000:]
+            raise AssertionError(f"esimd exited with status {rc}; its log: {self.esimd.log_path}{found}")
 
     def _assert_no_secrets(self):
         hits = self.check_log_for_secrets()
