@@ -58,25 +58,11 @@ download_job_free (gpointer data)
   g_free (d);
 }
 
+/* The Job's Stage is liblpa's stage name, except that a finished job has none. */
 static const char *
 stage_name (LpaDownloadStage stage)
 {
-  switch (stage)
-    {
-    case LPA_DOWNLOAD_STAGE_AUTHENTICATING:
-      return "authenticating";
-    case LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION:
-      return "awaiting-confirmation";
-    case LPA_DOWNLOAD_STAGE_DOWNLOADING:
-      return "downloading";
-    case LPA_DOWNLOAD_STAGE_INSTALLING:
-      return "installing";
-    case LPA_DOWNLOAD_STAGE_CANCELLING:
-      return "cancelling";
-    case LPA_DOWNLOAD_STAGE_DONE:
-      return "";
-    }
-  return "";
+  return stage == LPA_DOWNLOAD_STAGE_DONE ? "" : lpa_download_stage_name (stage);
 }
 
 /* Overall progress: authentication is quick, the BPP load is most of the time. */
