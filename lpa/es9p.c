@@ -511,9 +511,12 @@ lpa_es9p_parse_handle_notification (guint status, GBytes *body, GError **error)
     return FALSE;
   if (body == NULL || g_bytes_get_size (body) == 0)
     return TRUE;
-  /* Some servers answer 200 with a header; only a JSON header saying Failed is a failure. */
-  root = parse_json (function, body, NULL);
-  if (root == NULL || json_object_get_member (json_node_get_object (root), "header") == NULL)
+  /* Some servers answer 200 with a header; only a JSON header saying Failed is a failure. A
+   * body that is not JSON at all (a captive portal's page, a cut answer) is no sign that the
+   * server processed anything: the notification must stay on the card and be sent again. */
+  if (!(root = parse_json (function, body, error)))
+    return FALSE;
+  if (json_object_get_member (json_node_get_object (root), "header") == NULL)
     return TRUE;
   return check_header (json_node_get_object (root), function, error);
 }

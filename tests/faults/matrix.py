@@ -222,10 +222,6 @@ def es9_cases() -> list[Case]:
         for name, spec in variants.items():
             c = Case("es9", "%s:%s" % (fn, name), slice=(fn, name) in slice_,
                      smdp_faults=[dict(spec, function=fn)], deferred=fn == "handleNotification")
-            if (fn, name) == ("handleNotification", "malformed-json"):
-                c.known = ("liblpa (lpa/es9p.c lpa_es9p_parse_handle_notification) takes HTTP 200 with a body "
-                           "that is not JSON for an acknowledgement: the notification is removed from the "
-                           "eUICC although the server never processed it (reported; needs a liblpa change)")
             if fn == "cancelSession":
                 # a user who says no: the one cancel every download can be made to send
                 c.options = {"confirm": True}

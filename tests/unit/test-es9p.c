@@ -270,9 +270,10 @@ test_handle_notification (void)
 
   g_assert_true (lpa_es9p_parse_handle_notification (204, empty, &error));
   g_assert_true (lpa_es9p_parse_handle_notification (200, ok, &error));
-  /* Any 2xx is delivery; a body that is not JSON changes nothing. */
-  g_assert_true (lpa_es9p_parse_handle_notification (202, junk, &error));
-  g_assert_no_error (error);
+  /* A 2xx with a body that is not JSON (a captive portal's page) is no delivery. */
+  g_assert_false (lpa_es9p_parse_handle_notification (202, junk, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+  g_clear_error (&error);
   g_assert_false (lpa_es9p_parse_handle_notification (200, failed, &error));
   g_assert_error (error, LPA_ERROR, LPA_ERROR_SERVER_REJECTED);
   g_clear_error (&error);
