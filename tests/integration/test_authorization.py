@@ -78,11 +78,15 @@ class Authorization(unittest.TestCase):
 
     def call_as(self, user, path, iface, method, signature="", args=()):
         pw = pwd.getpwnam(user)
+        # The script comes on stdin: the source tree may sit where the other user cannot read
+        # (a clone inside a mode-0700 temporary directory, as CI makes).
+        with open(os.path.join(HERE, "bus_as_user.py")) as f:
+            script = f.read()
         out = subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
-                              "/usr/bin/python3", os.path.join(HERE, "bus_as_user.py"), self.w.bus.address,
+                              "/usr/bin/python3", "-", self.w.bus.address,
                               path, iface, method, signature, json.dumps(list(args))],
-                             capture_output=True, text=True, timeout=90, cwd="/",
-                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+                             input=script, capture_output=True, text=True, timeout=90, cwd="/",
+                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=""))
         self.assertEqual(out.returncode, 0, out.stderr)
         return json.loads(out.stdout)
 
