@@ -56,132 +56,182 @@ icon_type_name (LpaIconType t)
   return t == LPA_ICON_TYPE_JPG ? "jpg" : t == LPA_ICON_TYPE_PNG ? "png" : "";
 }
 
+/* The names of the policy rules set in @ppr, NULL-terminated in @out (room for 4). */
+static const char *const *
+ppr_names (guint64 ppr, const char *out[4])
+{
+  guint n = 0;
+
+  if (ppr & LPA_PPR1)
+    out[n++] = "ppr1";
+  if (ppr & LPA_PPR2)
+    out[n++] = "ppr2";
+  if (ppr & LPA_PPR_UPDATE_CONTROL)
+    out[n++] = "update-control";
+  out[n] = NULL;
+  return out;
+}
+
 static GVariant *
 ppr_variant (guint64 ppr)
 {
-  GVariantBuilder b;
+  const char *names[4];
 
-  g_variant_builder_init (&b, G_VARIANT_TYPE_STRING_ARRAY);
-  if (ppr & LPA_PPR1)
-    g_variant_builder_add (&b, "s", "ppr1");
-  if (ppr & LPA_PPR2)
-    g_variant_builder_add (&b, "s", "ppr2");
-  if (ppr & LPA_PPR_UPDATE_CONTROL)
-    g_variant_builder_add (&b, "s", "update-control");
-  return g_variant_builder_end (&b);
+  return g_variant_new_strv (ppr_names (ppr, names), -1);
 }
 
-static GVariant *
-bytes_variant (GBytes *bytes)
+/* A profile's fields are listed once, in profile_fields(), and written through one of two
+ * sinks: a GVariant (Profile properties, Job.ProfileMetadata) or straight into an sd-bus message
+ * (ListProfiles, where building and converting a GVariant per profile cost 5 times as much). */
+typedef struct
+{
+  void (*string) (gpointer sink, const char *key, char type, const char *value); /* 's' or 'o' */
+  void (*bytes) (gpointer sink, const char *key, GBytes *value);
+  void (*strv) (gpointer sink, const char *key, const char *const *values);
+} ProfileSinkOps;
+
+static void
+profile_fields (EsimdEuicc *euicc, const LpaProfileInfo *p, const ProfileSinkOps *ops,
+                gpointer sink)
+{
+  g_autofree char *aid = p->isdp_aid ? lpa_hex_encode_bytes (p->isdp_aid) : NULL;
+  g_autofree char *owner = p->owner ? g_strconcat (p->owner->mcc ? p->owner->mcc : "",
+                                                   p->owner->mnc ? p->owner->mnc : "", NULL)
+                                    : NULL;
+  const char *rules[4];
+
+  ops->string (sink, "iccid", 's', p->iccid ? p->iccid : "");
+  if (p->state != LPA_PROFILE_STATE_UNKNOWN)
+    ops->string (sink, "state", 's',
+                 p->state == LPA_PROFILE_STATE_ENABLED ? "enabled" : "disabled");
+  ops->string (sink, "class", 's', lpa_profile_class_name (p->profile_class));
+  ops->string (sink, "nickname", 's', p->nickname ? p->nickname : "");
+  ops->string (sink, "service_provider", 's',
+               p->service_provider_name ? p->service_provider_name : "");
+  ops->string (sink, "name", 's', p->profile_name ? p->profile_name : "");
+  ops->string (sink, "icon_type", 's', icon_type_name (p->icon_type));
+  ops->bytes (sink, "icon", p->icon);
+  ops->string (sink, "owner", 's', owner ? owner : "");
+  ops->strv (sink, "policy_rules", ppr_names (p->ppr, rules));
+  if (aid)
+    ops->string (sink, "isdp_aid", 's', aid);
+  if (euicc && p->iccid)
+    {
+      g_autofree char *path = esimd_euicc_profile_path (euicc, p->iccid);
+
+      ops->string (sink, "path", 'o', path);
+    }
+}
+
+/* The GVariant sink: a GVariantBuilder of type a{sv}. */
+static void
+variant_string (gpointer sink, const char *key, char type, const char *value)
+{
+  g_variant_builder_add (sink, "{sv}", key,
+                         type == 'o' ? g_variant_new_object_path (value)
+                                     : g_variant_new_string (value));
+}
+
+static void
+variant_bytes (gpointer sink, const char *key, GBytes *value)
 {
   gsize len = 0;
-  const guint8 *data = bytes ? g_bytes_get_data (bytes, &len) : NULL;
+  const guint8 *data = value ? g_bytes_get_data (value, &len) : NULL;
 
-  return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data ? data : (const guint8 *) "", len, 1);
+  g_variant_builder_add (
+      sink, "{sv}", key,
+      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data ? data : (const guint8 *) "", len, 1));
 }
+
+static void
+variant_strv (gpointer sink, const char *key, const char *const *values)
+{
+  g_variant_builder_add (sink, "{sv}", key, g_variant_new_strv (values, -1));
+}
+
+static const ProfileSinkOps variant_sink = { variant_string, variant_bytes, variant_strv };
 
 GVariant *
 esimd_profile_to_variant (EsimdEuicc *euicc, const LpaProfileInfo *p)
 {
   GVariantBuilder b;
-  g_autofree char *aid = p->isdp_aid ? lpa_hex_encode_bytes (p->isdp_aid) : NULL;
-  g_autofree char *owner = p->owner ? g_strconcat (p->owner->mcc ? p->owner->mcc : "",
-                                                   p->owner->mnc ? p->owner->mnc : "", NULL)
-                                    : NULL;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "iccid", g_variant_new_string (p->iccid ? p->iccid : ""));
-  if (p->state != LPA_PROFILE_STATE_UNKNOWN)
-    g_variant_builder_add (
-        &b, "{sv}", "state",
-        g_variant_new_string (p->state == LPA_PROFILE_STATE_ENABLED ? "enabled" : "disabled"));
-  g_variant_builder_add (&b, "{sv}", "class",
-                         g_variant_new_string (lpa_profile_class_name (p->profile_class)));
-  g_variant_builder_add (&b, "{sv}", "nickname",
-                         g_variant_new_string (p->nickname ? p->nickname : ""));
-  g_variant_builder_add (
-      &b, "{sv}", "service_provider",
-      g_variant_new_string (p->service_provider_name ? p->service_provider_name : ""));
-  g_variant_builder_add (&b, "{sv}", "name",
-                         g_variant_new_string (p->profile_name ? p->profile_name : ""));
-  g_variant_builder_add (&b, "{sv}", "icon_type",
-                         g_variant_new_string (icon_type_name (p->icon_type)));
-  g_variant_builder_add (&b, "{sv}", "icon", bytes_variant (p->icon));
-  g_variant_builder_add (&b, "{sv}", "owner", g_variant_new_string (owner ? owner : ""));
-  g_variant_builder_add (&b, "{sv}", "policy_rules", ppr_variant (p->ppr));
-  if (aid)
-    g_variant_builder_add (&b, "{sv}", "isdp_aid", g_variant_new_string (aid));
-  if (euicc && p->iccid)
-    {
-      g_autofree char *path = esimd_euicc_profile_path (euicc, p->iccid);
-
-      g_variant_builder_add (&b, "{sv}", "path", g_variant_new_object_path (path));
-    }
+  profile_fields (euicc, p, &variant_sink, &b);
   return g_variant_builder_end (&b);
 }
 
-/* One a{sv} entry straight into the message: no GVariant built and converted on the way. */
-static int
-append_entry (sd_bus_message *m, const char *key, char type, const void *value)
+/* The sd-bus sink: entries appended to an open a{sv} container; the first failure sticks. */
+typedef struct
 {
-  const char sig[2] = { type, 0 };
+  sd_bus_message *m;
   int r;
+} MessageSink;
 
-  if ((r = sd_bus_message_open_container (m, 'e', "sv")) < 0 ||
-      (r = sd_bus_message_append_basic (m, 's', key)) < 0 ||
-      (r = sd_bus_message_open_container (m, 'v', sig)) < 0 ||
-      (r = sd_bus_message_append_basic (m, type, value)) < 0 ||
-      (r = sd_bus_message_close_container (m)) < 0)
-    return r;
-  return sd_bus_message_close_container (m);
+static gboolean
+message_entry_open (MessageSink *ms, const char *key, const char *signature)
+{
+  if (ms->r >= 0)
+    ms->r = sd_bus_message_open_container (ms->m, 'e', "sv");
+  if (ms->r >= 0)
+    ms->r = sd_bus_message_append_basic (ms->m, 's', key);
+  if (ms->r >= 0)
+    ms->r = sd_bus_message_open_container (ms->m, 'v', signature);
+  return ms->r >= 0;
 }
+
+static void
+message_entry_close (MessageSink *ms)
+{
+  if (ms->r >= 0)
+    ms->r = sd_bus_message_close_container (ms->m); /* v */
+  if (ms->r >= 0)
+    ms->r = sd_bus_message_close_container (ms->m); /* e */
+}
+
+static void
+message_string (gpointer sink, const char *key, char type, const char *value)
+{
+  MessageSink *ms = sink;
+  const char signature[2] = { type, 0 };
+
+  if (message_entry_open (ms, key, signature))
+    ms->r = sd_bus_message_append_basic (ms->m, type, value);
+  message_entry_close (ms);
+}
+
+static void
+message_bytes (gpointer sink, const char *key, GBytes *value)
+{
+  MessageSink *ms = sink;
+  gsize len = 0;
+  const void *data = value ? g_bytes_get_data (value, &len) : NULL;
+
+  if (message_entry_open (ms, key, "ay"))
+    ms->r = sd_bus_message_append_array (ms->m, 'y', data ? data : "", len);
+  message_entry_close (ms);
+}
+
+static void
+message_strv (gpointer sink, const char *key, const char *const *values)
+{
+  MessageSink *ms = sink;
+
+  if (message_entry_open (ms, key, "as"))
+    ms->r = sd_bus_message_append_strv (ms->m, (char **) values);
+  message_entry_close (ms);
+}
+
+static const ProfileSinkOps message_sink = { message_string, message_bytes, message_strv };
 
 static int
 append_profile (sd_bus_message *m, EsimdEuicc *e, const LpaProfileInfo *p)
 {
-  g_autofree char *aid = p->isdp_aid ? lpa_hex_encode_bytes (p->isdp_aid) : NULL;
-  g_autofree char *owner = p->owner ? g_strconcat (p->owner->mcc ? p->owner->mcc : "",
-                                                   p->owner->mnc ? p->owner->mnc : "", NULL)
-                                    : NULL;
-  g_autofree char *path = p->iccid ? esimd_euicc_profile_path (e, p->iccid) : NULL;
-  gsize icon_len = 0;
-  const void *icon = p->icon ? g_bytes_get_data (p->icon, &icon_len) : NULL;
-  int r;
+  MessageSink ms = { m, sd_bus_message_open_container (m, 'a', "{sv}") };
 
-  if ((r = sd_bus_message_open_container (m, 'a', "{sv}")) < 0 ||
-      (r = append_entry (m, "iccid", 's', p->iccid ? p->iccid : "")) < 0 ||
-      (p->state != LPA_PROFILE_STATE_UNKNOWN &&
-       (r = append_entry (m, "state", 's',
-                          p->state == LPA_PROFILE_STATE_ENABLED ? "enabled" : "disabled")) < 0) ||
-      (r = append_entry (m, "class", 's', lpa_profile_class_name (p->profile_class))) < 0 ||
-      (r = append_entry (m, "nickname", 's', p->nickname ? p->nickname : "")) < 0 ||
-      (r = append_entry (m, "service_provider", 's',
-                         p->service_provider_name ? p->service_provider_name : "")) < 0 ||
-      (r = append_entry (m, "name", 's', p->profile_name ? p->profile_name : "")) < 0 ||
-      (r = append_entry (m, "icon_type", 's', icon_type_name (p->icon_type))) < 0)
-    return r;
-  if ((r = sd_bus_message_open_container (m, 'e', "sv")) < 0 ||
-      (r = sd_bus_message_append_basic (m, 's', "icon")) < 0 ||
-      (r = sd_bus_message_open_container (m, 'v', "ay")) < 0 ||
-      (r = sd_bus_message_append_array (m, 'y', icon ? icon : "", icon_len)) < 0 ||
-      (r = sd_bus_message_close_container (m)) < 0 || (r = sd_bus_message_close_container (m)) < 0)
-    return r;
-  if ((r = append_entry (m, "owner", 's', owner ? owner : "")) < 0)
-    return r;
-  if ((r = sd_bus_message_open_container (m, 'e', "sv")) < 0 ||
-      (r = sd_bus_message_append_basic (m, 's', "policy_rules")) < 0 ||
-      (r = sd_bus_message_open_container (m, 'v', "as")) < 0 ||
-      (r = sd_bus_message_open_container (m, 'a', "s")) < 0 ||
-      ((p->ppr & LPA_PPR1) && (r = sd_bus_message_append_basic (m, 's', "ppr1")) < 0) ||
-      ((p->ppr & LPA_PPR2) && (r = sd_bus_message_append_basic (m, 's', "ppr2")) < 0) ||
-      ((p->ppr & LPA_PPR_UPDATE_CONTROL) &&
-       (r = sd_bus_message_append_basic (m, 's', "update-control")) < 0) ||
-      (r = sd_bus_message_close_container (m)) < 0 ||
-      (r = sd_bus_message_close_container (m)) < 0 || (r = sd_bus_message_close_container (m)) < 0)
-    return r;
-  if ((aid && (r = append_entry (m, "isdp_aid", 's', aid)) < 0) ||
-      (path && (r = append_entry (m, "path", 'o', path)) < 0))
-    return r;
+  profile_fields (e, p, &message_sink, &ms);
+  if (ms.r < 0)
+    return ms.r;
   return sd_bus_message_close_container (m);
 }
 
