@@ -1,11 +1,29 @@
-/* config.c — parses and validates esimd.conf; every bad value is an error naming its key. */
+/* config.c — parses and validates esimd.conf; every bad value is a problem naming its line,
+ * section and key, and reading goes on after one so that all of them are reported at once.
+ *
+ * GKeyFile does the parsing, but it silently merges a section that appears twice and keeps the
+ * last of two equal keys; a first pass over the text (scan_lines) finds those, and lines GKeyFile
+ * would stop at, and remembers where every section and key was read for the messages.
+ *
+ * The keys of a [Modem NAME] section are the common ones (modem_keys) plus those of its
+ * transport (the transports[] table): a new transport adds one row with its keys, a function that
+ * reads them and one that describes the result for --check-config. */
 #include "config.h"
 
 #include "config-defaults.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#define MODEM_PREFIX "Modem "
+#define MODEM_PREFIX   "Modem "
+#define MODEM_NAME_MAX 64
+
+typedef struct
+{
+  GKeyFile *kf;
+  GHashTable *lines; /* borrowed from the EsimdConfig */
+  GPtrArray *problems;
+} Reader;
 
 static void
 modem_config_free (EsimdModemConfig *m)
@@ -30,6 +48,7 @@ esimd_config_free (EsimdConfig *config)
   g_strfreev (config->connect_to);
   g_free (config->proxy);
   g_free (config->state_dir);
+  g_clear_pointer (&config->lines, g_hash_table_unref);
   g_free (config);
 }
 
@@ -48,166 +67,516 @@ esimd_refresh_to_string (EsimdRefresh refresh)
   return "?";
 }
 
-/* GKeyFile getters report a missing key as an error; a missing key just means "default". */
-static gboolean
-get_bool (GKeyFile *kf, const char *group, const char *key, gboolean *out, GError **error)
+const char *
+esimd_config_bool_to_string (gboolean value)
 {
-  g_autoptr (GError) local = NULL;
-  gboolean v;
-
-  if (!g_key_file_has_key (kf, group, key, NULL))
-    return TRUE;
-  v = g_key_file_get_boolean (kf, group, key, &local);
-  if (local)
-    {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                   "[%s] %s: expected true or false", group, key);
-      return FALSE;
-    }
-  *out = v;
-  return TRUE;
+  return value ? "true" : "false";
 }
 
-static gboolean
-get_uint (GKeyFile *kf, const char *group, const char *key, guint min, guint max, guint *out,
-          GError **error)
+/* -- problems ---------------------------------------------------------------------------- */
+
+static void
+problem_free (EsimdConfigProblem *p)
 {
-  g_autofree char *s = NULL;
+  g_free (p->message);
+  g_free (p);
+}
+
+GPtrArray *
+esimd_config_problems_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) problem_free);
+}
+
+void
+esimd_config_problem_add (GPtrArray *problems, guint line, const char *format, ...)
+{
+  EsimdConfigProblem *p = g_new0 (EsimdConfigProblem, 1);
+  va_list ap;
+
+  va_start (ap, format);
+  p->line = line;
+  p->message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_ptr_array_add (problems, p);
+}
+
+/* By line, those without a line last, otherwise in the order they were found. */
+static void
+sort_problems (GPtrArray *problems)
+{
+  /* Insertion sort: stable, and files are short. */
+  for (guint i = 1; i < problems->len; i++)
+    for (guint j = i; j > 0; j--)
+      {
+        EsimdConfigProblem *a = problems->pdata[j - 1], *b = problems->pdata[j];
+        guint la = a->line ? a->line : G_MAXUINT, lb = b->line ? b->line : G_MAXUINT;
+
+        if (la <= lb)
+          break;
+        problems->pdata[j - 1] = b;
+        problems->pdata[j] = a;
+      }
+}
+
+char *
+esimd_config_problems_to_string (GPtrArray *problems, const char *path)
+{
+  g_autoptr (GString) s = g_string_new (NULL);
+
+  sort_problems (problems);
+  for (guint i = 0; i < problems->len; i++)
+    {
+      EsimdConfigProblem *p = problems->pdata[i];
+
+      if (i)
+        g_string_append_c (s, '\n');
+      if (p->line)
+        g_string_append_printf (s, "%s:%u: %s", path ? path : "esimd.conf", p->line, p->message);
+      else
+        g_string_append_printf (s, "%s: %s", path ? path : "esimd.conf", p->message);
+    }
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+static char *
+line_key (const char *group, const char *key)
+{
+  return key ? g_strconcat (group, "\n", key, NULL) : g_strdup (group);
+}
+
+static guint
+lookup_line (GHashTable *lines, const char *group, const char *key)
+{
+  g_autofree char *k = line_key (group, key);
+
+  return GPOINTER_TO_UINT (g_hash_table_lookup (lines, k));
+}
+
+guint
+esimd_config_line_of (const EsimdConfig *config, const char *group, const char *key)
+{
+  return lookup_line (config->lines, group, key);
+}
+
+static void G_GNUC_PRINTF (4, 5)
+    problem (Reader *r, const char *group, const char *key, const char *format, ...)
+{
+  g_autofree char *why = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  why = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  if (key)
+    esimd_config_problem_add (r->problems, lookup_line (r->lines, group, key), "[%s] %s: %s", group,
+                              key, why);
+  else
+    esimd_config_problem_add (r->problems, lookup_line (r->lines, group, NULL), "[%s]: %s", group,
+                              why);
+}
+
+/* -- the first pass over the text -------------------------------------------------------- */
+
+/* Finds what GKeyFile would refuse or quietly merge, records where each section and key is,
+ * and returns the text with the refused lines blanked so that GKeyFile reads the rest. */
+static char *
+scan_lines (const char *data, GHashTable *lines, GPtrArray *problems)
+{
+  g_auto (GStrv) text = g_strsplit (data, "\n", -1);
+  g_autofree char *group = NULL;
+  gboolean in_bad_section = FALSE; /* its keys go with it, quietly */
+
+  for (guint n = 0; text[n]; n++)
+    {
+      guint lineno = n + 1;
+      char *line = text[n];
+      const char *p = line, *eq;
+
+      if (!g_utf8_validate (line, -1, NULL))
+        {
+          esimd_config_problem_add (problems, lineno, "not valid UTF-8");
+          line[0] = '\0';
+          continue;
+        }
+      while (g_ascii_isspace (*p))
+        p++;
+      if (*p == '\0' || *p == '#')
+        continue;
+      if (*p == '[')
+        {
+          const char *end = strchr (p, ']');
+          const char *after = end ? end + 1 : NULL;
+
+          while (after && g_ascii_isspace (*after))
+            after++;
+          gboolean control = FALSE;
+
+          for (const char *c = p + 1; end && c < end; c++)
+            control |= g_ascii_iscntrl (*c) || *c == '[';
+          if (!end || *after || end == p + 1 || control)
+            {
+              esimd_config_problem_add (problems, lineno,
+                                        "\"%s\" is not a section header like [HTTP]%s", p,
+                                        control ? " (it holds a control character or '[')" : "");
+              line[0] = '\0';
+              g_clear_pointer (&group, g_free);
+              in_bad_section = TRUE;
+              continue;
+            }
+          in_bad_section = FALSE;
+          g_free (group);
+          group = g_strndup (p + 1, (gsize) (end - p - 1));
+          if (g_hash_table_contains (lines, group))
+            esimd_config_problem_add (problems, lineno,
+                                      "[%s]: the section appears again (first on line %u); "
+                                      "each section may appear once",
+                                      group, lookup_line (lines, group, NULL));
+          else
+            g_hash_table_insert (lines, g_strdup (group), GUINT_TO_POINTER (lineno));
+          continue;
+        }
+      eq = strchr (p, '=');
+      if (!eq)
+        {
+          esimd_config_problem_add (
+              problems, lineno, "\"%s\" is not a Key=value line, a [Section] or a # comment", p);
+          line[0] = '\0';
+          continue;
+        }
+      {
+        g_autofree char *key = g_strstrip (g_strndup (p, (gsize) (eq - p)));
+        g_autofree char *k = NULL;
+
+        if (!*key)
+          {
+            esimd_config_problem_add (problems, lineno, "a value without a key: \"%s\"", p);
+            line[0] = '\0';
+            continue;
+          }
+        if (!group)
+          {
+            if (!in_bad_section)
+              esimd_config_problem_add (problems, lineno, "%s: set outside any [Section]", key);
+            line[0] = '\0';
+            continue;
+          }
+        k = line_key (group, key);
+        if (g_hash_table_contains (lines, k))
+          esimd_config_problem_add (problems, lineno,
+                                    "[%s] %s: set again (first on line %u); each key may be "
+                                    "set once",
+                                    group, key, GPOINTER_TO_UINT (g_hash_table_lookup (lines, k)));
+        else
+          g_hash_table_insert (lines, g_steal_pointer (&k), GUINT_TO_POINTER (lineno));
+      }
+    }
+  return g_strjoinv ("\n", text);
+}
+
+/* -- values ------------------------------------------------------------------------------ */
+
+/* The spellings people write in key files and systemd units alike, in any case. */
+static gboolean
+parse_bool (const char *s, gboolean *out)
+{
+  static const char *const yes[] = { "true", "yes", "on", "1", NULL };
+  static const char *const no[] = { "false", "no", "off", "0", NULL };
+
+  for (guint i = 0; yes[i]; i++)
+    {
+      if (g_ascii_strcasecmp (s, yes[i]) == 0)
+        return *out = TRUE, TRUE;
+      if (g_ascii_strcasecmp (s, no[i]) == 0)
+        return *out = FALSE, TRUE;
+    }
+  return FALSE;
+}
+
+/* The raw value, stripped; NULL when the key is not set. */
+static char *
+get_raw (Reader *r, const char *group, const char *key)
+{
+  char *s = g_key_file_get_value (r->kf, group, key, NULL);
+
+  return s ? g_strstrip (s) : NULL;
+}
+
+/* The getters leave *out at its default when the key is not set or its value is wrong. */
+static void
+get_bool (Reader *r, const char *group, const char *key, gboolean *out)
+{
+  g_autofree char *s = get_raw (r, group, key);
+
+  if (s && !parse_bool (s, out))
+    problem (r, group, key, "expected true or false (or yes/no, on/off, 1/0), got \"%s\"", s);
+}
+
+static void
+get_uint (Reader *r, const char *group, const char *key, guint min, guint max, guint *out)
+{
+  g_autofree char *s = get_raw (r, group, key);
   guint64 v;
 
-  if (!g_key_file_has_key (kf, group, key, NULL))
-    return TRUE;
-  s = g_key_file_get_value (kf, group, key, NULL);
-  g_strstrip (s);
+  if (!s)
+    return;
   if (!g_ascii_string_to_unsigned (s, 10, min, max, &v, NULL))
-    {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                   "[%s] %s: expected a whole number from %u to %u, got \"%s\"", group, key, min,
-                   max, s);
-      return FALSE;
-    }
-  *out = (guint) v;
-  return TRUE;
+    problem (r, group, key, "expected a whole number from %u to %u, got \"%s\"", min, max, s);
+  else
+    *out = (guint) v;
 }
 
+/* An empty value means "not set": the default stays. */
 static void
-get_string (GKeyFile *kf, const char *group, const char *key, char **out)
+get_string (Reader *r, const char *group, const char *key, char **out)
 {
+  g_autoptr (GError) local = NULL;
   g_autofree char *s = NULL;
 
-  if (!g_key_file_has_key (kf, group, key, NULL))
+  if (!g_key_file_has_key (r->kf, group, key, NULL))
     return;
-  s = g_key_file_get_string (kf, group, key, NULL);
-  g_free (*out);
-  *out = (s && *g_strstrip (s)) ? g_steal_pointer (&s) : NULL;
+  s = g_key_file_get_string (r->kf, group, key, &local);
+  if (!s)
+    {
+      problem (r, group, key, "%s", local->message);
+      return;
+    }
+  if (*g_strstrip (s))
+    {
+      g_free (*out);
+      *out = g_steal_pointer (&s);
+    }
 }
 
 static void
-get_list (GKeyFile *kf, const char *group, const char *key, char ***out)
+get_list (Reader *r, const char *group, const char *key, char ***out)
 {
+  g_autoptr (GError) local = NULL;
   char **v;
 
-  if (!g_key_file_has_key (kf, group, key, NULL))
+  if (!g_key_file_has_key (r->kf, group, key, NULL))
     return;
-  v = g_key_file_get_string_list (kf, group, key, NULL, NULL);
-  for (char **p = v; p && *p; p++)
+  v = g_key_file_get_string_list (r->kf, group, key, NULL, &local);
+  if (!v)
+    {
+      problem (r, group, key, "%s", local->message);
+      return;
+    }
+  for (char **p = v; *p; p++)
     g_strstrip (*p);
   g_strfreev (*out);
   *out = v;
 }
 
-static gboolean
-check_known_keys (GKeyFile *kf, const char *group, const char *const *known, GError **error)
+static const char *
+known_case_insensitive (const char *word, const char *const *known)
 {
-  g_auto (GStrv) keys = g_key_file_get_keys (kf, group, NULL, NULL);
+  for (guint i = 0; known[i]; i++)
+    if (g_ascii_strcasecmp (word, known[i]) == 0)
+      return known[i];
+  return NULL;
+}
+
+/* Every key of @group that is not in @known (and not in @also, when given) is a problem;
+ * @elsewhere names where it would belong, when it belongs somewhere else, or returns "" to let
+ * it pass. */
+static void
+check_known_keys (Reader *r, const char *group, const char *const *known, const char *const *also,
+                  const char *(*elsewhere) (const char *key))
+{
+  g_auto (GStrv) keys = g_key_file_get_keys (r->kf, group, NULL, NULL);
 
   for (char **k = keys; k && *k; k++)
-    if (!g_strv_contains (known, *k))
-      {
-        g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                     "[%s] %s: unknown setting", group, *k);
-        return FALSE;
-      }
-  return TRUE;
+    {
+      const char *hint;
+
+      if (g_strv_contains (known, *k) || (also && g_strv_contains (also, *k)))
+        continue;
+      if (elsewhere && (hint = elsewhere (*k)) && !*hint)
+        continue;
+      if (elsewhere && (hint = elsewhere (*k)))
+        problem (r, group, *k, "%s", hint);
+      else if ((hint = known_case_insensitive (*k, known)) ||
+               (also && (hint = known_case_insensitive (*k, also))))
+        problem (r, group, *k, "unknown setting (did you mean %s? keys are case-sensitive)", hint);
+      else
+        problem (r, group, *k, "unknown setting");
+    }
 }
 
 static GBytes *
-parse_aid (const char *hex, GError **error)
+parse_aid (const char *hex)
 {
   gsize len = strlen (hex);
   g_autofree guint8 *buf = NULL;
 
   if (len < 10 || len > 32 || len % 2)
-    goto bad;
+    return NULL;
   buf = g_malloc (len / 2);
   for (gsize i = 0; i < len / 2; i++)
     {
       int hi = g_ascii_xdigit_value (hex[2 * i]), lo = g_ascii_xdigit_value (hex[2 * i + 1]);
 
       if (hi < 0 || lo < 0)
-        goto bad;
+        return NULL;
       buf[i] = (guint8) (hi << 4 | lo);
     }
   return g_bytes_new_take (g_steal_pointer (&buf), len / 2);
+}
 
-bad:
-  g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-               "IsdrAid: expected 5 to 16 bytes in hex, got \"%s\"", hex);
+/* -- [Modem NAME]: the transports -------------------------------------------------------- */
+
+typedef struct
+{
+  const char *name;           /* the Transport= value */
+  const char *const *keys;    /* the keys only this transport has */
+  const char *device_key;     /* the key read into ->device, which one section at most names */
+  const char *device_example; /* for the message when it is missing */
+  void (*read) (Reader *r, const char *group, EsimdModemConfig *m);
+  void (*describe) (const EsimdModemConfig *m, GString *out); /* after "modem NAME: " */
+} ConfigTransport;
+
+static const char *const qmi_keys[] = { "Device", "UseProxy", "ProxySocket", "NoFileCheck", NULL };
+
+static void
+qmi_read (Reader *r, const char *group, EsimdModemConfig *m)
+{
+  m->use_proxy = TRUE;
+  get_bool (r, group, "UseProxy", &m->use_proxy);
+  get_string (r, group, "ProxySocket", &m->proxy_socket);
+  get_bool (r, group, "NoFileCheck", &m->no_file_check);
+}
+
+static void
+qmi_describe (const EsimdModemConfig *m, GString *out)
+{
+  g_string_append_printf (out, "qmi %s%s", m->device, m->use_proxy ? " through qmi-proxy" : "");
+  if (m->use_proxy && m->proxy_socket)
+    g_string_append_printf (out, " (socket @%s)", m->proxy_socket);
+}
+
+static const ConfigTransport transports[] = {
+  { "qmi", qmi_keys, "Device", "/dev/cdc-wdm0", qmi_read, qmi_describe },
+};
+
+/* The keys every transport's section has. */
+static const char *const modem_keys[] = { "Transport", "Slot", "IsdrAid",        "SegmentSize",
+                                          "Refresh",   "Imei", "CommandTimeout", NULL };
+
+static const ConfigTransport *
+find_transport (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (transports); i++)
+    if (g_str_equal (transports[i].name, name))
+      return &transports[i];
   return NULL;
 }
 
-static EsimdModemConfig *
-parse_modem (GKeyFile *kf, const char *group, GError **error)
+static char *
+transport_names (void)
 {
-  static const char *const known[] = { "Transport", "Device",      "UseProxy",       "ProxySocket",
-                                       "Slot",      "IsdrAid",     "SegmentSize",    "Refresh",
-                                       "Imei",      "NoFileCheck", "CommandTimeout", NULL };
-  g_autoptr (GError) local = NULL;
+  g_autoptr (GString) s = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (transports); i++)
+    g_string_append_printf (s, "%s%s", i ? ", " : "", transports[i].name);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* For a key no row of the section's own transport has: the transport it belongs to. */
+static const char *
+key_of_other_transport (const char *key)
+{
+  static char hint[96];
+
+  for (gsize i = 0; i < G_N_ELEMENTS (transports); i++)
+    if (g_strv_contains (transports[i].keys, key))
+      {
+        g_snprintf (hint, sizeof hint, "a setting of Transport=%s, not of this section's transport",
+                    transports[i].name);
+        return hint;
+      }
+  return NULL;
+}
+
+/* With an unknown Transport= there is no telling which transport's keys are wrong. */
+static const char *
+key_of_any_transport (const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (transports); i++)
+    if (g_strv_contains (transports[i].keys, key))
+      return "";
+  return NULL;
+}
+
+char *
+esimd_config_describe_modem (const EsimdModemConfig *m)
+{
+  const ConfigTransport *t = find_transport (m->transport);
+  g_autoptr (GString) s = g_string_new (NULL);
+
+  if (t)
+    t->describe (m, s);
+  else
+    g_string_append_printf (s, "%s %s", m->transport, m->device ? m->device : "");
+  g_string_append_printf (s, ", slot %u, refresh %s", m->slot,
+                          esimd_refresh_to_string (m->refresh));
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* Names appear in esimctl's output and its --euicc option, and in log lines: a word. */
+static gboolean
+modem_name_valid (const char *name)
+{
+  gsize n = strlen (name);
+
+  if (n == 0 || n > MODEM_NAME_MAX)
+    return FALSE;
+  for (const char *p = name; *p; p++)
+    if (!g_ascii_isalnum (*p) && !strchr ("-_.", *p))
+      return FALSE;
+  return TRUE;
+}
+
+static EsimdModemConfig *
+read_modem (Reader *r, const char *group)
+{
   EsimdModemConfig *m = g_new0 (EsimdModemConfig, 1);
-  g_autofree char *aid = g_strdup (ESIMD_ISDR_AID_DEFAULT);
+  const ConfigTransport *t;
+  g_autofree char *aid = NULL;
   g_autofree char *refresh = NULL;
 
-  m->name = g_strstrip (g_strdup (group + strlen (MODEM_PREFIX)));
+  m->name = g_strdup (group + strlen (MODEM_PREFIX));
   m->transport = g_strdup ("qmi");
-  m->use_proxy = TRUE;
   m->slot = 1;
   m->segment_size = 255;
   m->refresh = ESIMD_REFRESH_POWER_CYCLE;
   m->command_timeout = 30;
+  m->isdr_aid = parse_aid (ESIMD_ISDR_AID_DEFAULT);
 
-  if (!check_known_keys (kf, group, known, error))
-    goto fail;
-  get_string (kf, group, "Transport", &m->transport);
-  get_string (kf, group, "Device", &m->device);
-  get_string (kf, group, "ProxySocket", &m->proxy_socket);
-  get_string (kf, group, "IsdrAid", &aid);
-  get_string (kf, group, "Refresh", &refresh);
-  get_string (kf, group, "Imei", &m->imei);
-  if (!get_bool (kf, group, "UseProxy", &m->use_proxy, error) ||
-      !get_bool (kf, group, "NoFileCheck", &m->no_file_check, error) ||
-      !get_uint (kf, group, "Slot", 1, 5, &m->slot, error) ||
-      !get_uint (kf, group, "SegmentSize", 1, 255, &m->segment_size, error) ||
-      !get_uint (kf, group, "CommandTimeout", 1, 600, &m->command_timeout, error))
-    goto fail;
+  if (!modem_name_valid (m->name))
+    problem (r, group, NULL,
+             "a modem's name is 1 to %d letters, digits, '-', '_' or '.', e.g. [Modem wwan0]",
+             MODEM_NAME_MAX);
 
-  if (!*m->name)
+  get_string (r, group, "Transport", &m->transport);
+  t = find_transport (m->transport);
+  if (!t)
     {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                   "[%s]: a modem section needs a name, e.g. [Modem wwan0]", group);
-      goto fail;
+      g_autofree char *names = transport_names ();
+
+      problem (r, group, "Transport", "\"%s\" is not supported (supported: %s)", m->transport,
+               names);
     }
-  if (g_strcmp0 (m->transport, "qmi") != 0)
-    {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                   "[%s] Transport: \"%s\" is not supported (supported: qmi)", group, m->transport);
-      goto fail;
-    }
-  if (!m->device || m->device[0] != '/')
-    {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                   "[%s] Device: an absolute device path is required, e.g. /dev/cdc-wdm0", group);
-      goto fail;
-    }
+  check_known_keys (r, group, modem_keys, t ? t->keys : NULL,
+                    t ? key_of_other_transport : key_of_any_transport);
+
+  get_uint (r, group, "Slot", 1, 5, &m->slot);
+  get_uint (r, group, "SegmentSize", 1, 255, &m->segment_size);
+  get_uint (r, group, "CommandTimeout", 1, 600, &m->command_timeout);
+  get_string (r, group, "Refresh", &refresh);
+  get_string (r, group, "Imei", &m->imei);
+  get_string (r, group, "IsdrAid", &aid);
+
   if (refresh)
     {
       if (g_str_equal (refresh, "refresh-flag"))
@@ -217,11 +586,8 @@ parse_modem (GKeyFile *kf, const char *group, GError **error)
       else if (g_str_equal (refresh, "none"))
         m->refresh = ESIMD_REFRESH_NONE;
       else
-        {
-          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                       "[%s] Refresh: expected refresh-flag, power-cycle or none", group);
-          goto fail;
-        }
+        problem (r, group, "Refresh", "expected refresh-flag, power-cycle or none, got \"%s\"",
+                 refresh);
     }
   if (m->imei)
     {
@@ -230,67 +596,87 @@ parse_modem (GKeyFile *kf, const char *group, GError **error)
       for (const char *p = m->imei; digits && *p; p++)
         digits = g_ascii_isdigit (*p);
       if (!digits)
-        {
-          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                       "[%s] Imei: expected 15 digits", group);
-          goto fail;
-        }
+        problem (r, group, "Imei", "expected 15 digits");
     }
-  m->isdr_aid = parse_aid (aid, &local);
-  if (!m->isdr_aid)
+  if (aid)
     {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "[%s] %s", group,
-                   local->message);
-      goto fail;
+      GBytes *b = parse_aid (aid);
+
+      if (b)
+        {
+          g_bytes_unref (m->isdr_aid);
+          m->isdr_aid = b;
+        }
+      else
+        problem (r, group, "IsdrAid", "expected 5 to 16 bytes in hex, got \"%s\"", aid);
+    }
+
+  if (t)
+    {
+      get_string (r, group, t->device_key, &m->device);
+      if (!m->device)
+        problem (r, group, NULL, "%s= is required, e.g. %s=%s", t->device_key, t->device_key,
+                 t->device_example);
+      else if (g_str_equal (t->device_key, "Device") && m->device[0] != '/')
+        problem (r, group, "Device", "an absolute device path is required, e.g. %s, got \"%s\"",
+                 t->device_example, m->device);
+      t->read (r, group, m);
     }
   return m;
-
-fail:
-  modem_config_free (m);
-  return NULL;
 }
 
-static gboolean
-parse_connect_to (char **entries, GError **error)
+/* Two sections for one device would be two eUICC objects fighting over one card. The same
+ * node may be reached through a symlink (/dev/serial/by-id/...): compare where they lead. */
+static void
+check_devices_distinct (Reader *r, GPtrArray *modems)
 {
-  for (char **e = entries; e && *e; e++)
-    {
-      g_auto (GStrv) parts = g_strsplit (*e, ":", -1);
+  g_autoptr (GPtrArray) real = g_ptr_array_new_with_free_func (g_free);
 
-      if (g_strv_length (parts) != 4 || !*parts[0] || !*parts[2])
+  for (guint i = 0; i < modems->len; i++)
+    {
+      EsimdModemConfig *m = modems->pdata[i];
+      char *resolved = m->device ? realpath (m->device, NULL) : NULL;
+
+      g_ptr_array_add (real, resolved ? resolved : g_strdup (m->device));
+      for (guint j = 0; j < i && real->pdata[i]; j++)
         {
-          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                       "[HTTP] ConnectTo: \"%s\" is not HOST:PORT:CONNECT-HOST:CONNECT-PORT", *e);
-          return FALSE;
+          EsimdModemConfig *o = modems->pdata[j];
+          const ConfigTransport *t = find_transport (m->transport);
+          g_autofree char *group = g_strconcat (MODEM_PREFIX, m->name, NULL);
+
+          if (!real->pdata[j] || g_strcmp0 (real->pdata[i], real->pdata[j]) != 0)
+            continue;
+          problem (r, group, t ? t->device_key : "Device",
+                   "%s is already the device of [Modem %s]; one section per device", m->device,
+                   o->name);
+          break;
         }
     }
-  return TRUE;
 }
 
-static EsimdConfig *
-config_from_keyfile (GKeyFile *kf, GError **error)
-{
-  static const char *const known_groups[] = { "Daemon", "HTTP", "Notifications", NULL };
-  static const char *const known_daemon[] = {
-    "LogPersonalData", "StateDirectory",      "JobLinger", "MaxQueuedJobs",
-    "MaxBppSize",      "ConfirmationTimeout", NULL
-  };
-  static const char *const known_http[] = { "CiCertificateDirs",
-                                            "TrustSystemCAs",
-                                            "SystemCABundle",
-                                            "ConnectTo",
-                                            "ConnectTimeout",
-                                            "RequestTimeout",
-                                            "BppTimeout",
-                                            "Proxy",
-                                            "MaxResponseSize",
-                                            "Es11Fallback",
-                                            NULL };
-  static const char *const known_notify[] = { "AutoSend", "RetryInitial", "RetryMax", NULL };
-  g_autoptr (EsimdConfig) c = g_new0 (EsimdConfig, 1);
-  g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
-  guint max_response_kib = ESIMD_DEFAULT_MAX_RESPONSE_KIB;
+/* -- the file ---------------------------------------------------------------------------- */
 
+static const char *const known_groups[] = { "Daemon", "HTTP", "Notifications", NULL };
+static const char *const known_daemon[] = {
+  "LogPersonalData", "StateDirectory",      "JobLinger", "MaxQueuedJobs",
+  "MaxBppSize",      "ConfirmationTimeout", NULL
+};
+static const char *const known_http[] = { "CiCertificateDirs",
+                                          "TrustSystemCAs",
+                                          "SystemCABundle",
+                                          "ConnectTo",
+                                          "ConnectTimeout",
+                                          "RequestTimeout",
+                                          "BppTimeout",
+                                          "Proxy",
+                                          "MaxResponseSize",
+                                          "Es11Fallback",
+                                          NULL };
+static const char *const known_notify[] = { "AutoSend", "RetryInitial", "RetryMax", NULL };
+
+static void
+set_defaults (EsimdConfig *c)
+{
   c->modems = g_ptr_array_new_with_free_func ((GDestroyNotify) modem_config_free);
   c->ci_dirs = g_strsplit (ESIMD_DEFAULT_CI_DIRS, ";", -1);
   c->trust_system_cas = TRUE;
@@ -298,6 +684,7 @@ config_from_keyfile (GKeyFile *kf, GError **error)
   c->connect_timeout = 30;
   c->request_timeout = 120;
   c->bpp_timeout = 600;
+  c->max_response_size = (gsize) ESIMD_DEFAULT_MAX_RESPONSE_KIB * 1024;
   c->es11_fallback = TRUE;
   c->notify_auto = TRUE;
   c->retry_initial = 30;
@@ -307,91 +694,124 @@ config_from_keyfile (GKeyFile *kf, GError **error)
   c->max_queued_jobs = 32;
   c->max_bpp_size = ESIMD_DEFAULT_MAX_BPP_SIZE;
   c->confirmation_timeout = 300;
+}
+
+static void
+read_sections (Reader *r, EsimdConfig *c)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (r->kf, NULL);
+  guint max_response_kib = ESIMD_DEFAULT_MAX_RESPONSE_KIB;
 
   for (char **g = groups; *g; g++)
     {
+      const char *hint;
+
       if (g_str_has_prefix (*g, MODEM_PREFIX))
-        {
-          EsimdModemConfig *m = parse_modem (kf, *g, error);
-
-          if (!m)
-            return NULL;
-          for (guint i = 0; i < c->modems->len; i++)
-            if (g_str_equal (((EsimdModemConfig *) c->modems->pdata[i])->name, m->name))
-              {
-                g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                             "[%s]: two modem sections with the same name", *g);
-                modem_config_free (m);
-                return NULL;
-              }
-          g_ptr_array_add (c->modems, m);
-        }
-      else if (!g_strv_contains (known_groups, *g))
-        {
-          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
-                       "[%s]: unknown section (known: Daemon, HTTP, Notifications, Modem NAME)",
-                       *g);
-          return NULL;
-        }
+        g_ptr_array_add (c->modems, read_modem (r, *g));
+      else if (g_strv_contains (known_groups, *g))
+        continue;
+      else if ((hint = known_case_insensitive (*g, known_groups)) ||
+               (g_ascii_strncasecmp (*g, MODEM_PREFIX, strlen (MODEM_PREFIX)) == 0 &&
+                (hint = "Modem NAME")))
+        problem (r, *g, NULL, "unknown section (did you mean [%s]? names are case-sensitive)",
+                 hint);
+      else
+        problem (r, *g, NULL, "unknown section (known: Daemon, HTTP, Notifications, Modem NAME)");
     }
+  check_devices_distinct (r, c->modems);
 
-  if (!check_known_keys (kf, "Daemon", known_daemon, error) ||
-      !check_known_keys (kf, "HTTP", known_http, error) ||
-      !check_known_keys (kf, "Notifications", known_notify, error))
-    return NULL;
+  check_known_keys (r, "Daemon", known_daemon, NULL, NULL);
+  check_known_keys (r, "HTTP", known_http, NULL, NULL);
+  check_known_keys (r, "Notifications", known_notify, NULL, NULL);
 
-  if (!get_bool (kf, "Daemon", "LogPersonalData", &c->log_personal_data, error) ||
-      !get_uint (kf, "Daemon", "JobLinger", 0, 86400, &c->job_linger, error) ||
-      !get_uint (kf, "Daemon", "MaxQueuedJobs", 1, 1024, &c->max_queued_jobs, error) ||
-      !get_uint (kf, "Daemon", "MaxBppSize", 1024, 16 * 1024 * 1024, &c->max_bpp_size, error) ||
-      !get_uint (kf, "Daemon", "ConfirmationTimeout", 1, 86400, &c->confirmation_timeout, error) ||
-      !get_bool (kf, "HTTP", "TrustSystemCAs", &c->trust_system_cas, error) ||
-      !get_uint (kf, "HTTP", "ConnectTimeout", 1, 600, &c->connect_timeout, error) ||
-      !get_uint (kf, "HTTP", "RequestTimeout", 1, 3600, &c->request_timeout, error) ||
-      !get_uint (kf, "HTTP", "BppTimeout", 1, 3600, &c->bpp_timeout, error) ||
-      !get_uint (kf, "HTTP", "MaxResponseSize", 16, 65536, &max_response_kib, error) ||
-      !get_bool (kf, "HTTP", "Es11Fallback", &c->es11_fallback, error) ||
-      !get_bool (kf, "Notifications", "AutoSend", &c->notify_auto, error) ||
-      !get_uint (kf, "Notifications", "RetryInitial", 1, 86400, &c->retry_initial, error) ||
-      !get_uint (kf, "Notifications", "RetryMax", 1, 7 * 86400, &c->retry_max, error))
-    return NULL;
+  get_bool (r, "Daemon", "LogPersonalData", &c->log_personal_data);
+  get_string (r, "Daemon", "StateDirectory", &c->state_dir);
+  get_uint (r, "Daemon", "JobLinger", 0, 86400, &c->job_linger);
+  get_uint (r, "Daemon", "MaxQueuedJobs", 1, 1024, &c->max_queued_jobs);
+  get_uint (r, "Daemon", "MaxBppSize", 1024, 16 * 1024 * 1024, &c->max_bpp_size);
+  get_uint (r, "Daemon", "ConfirmationTimeout", 1, 86400, &c->confirmation_timeout);
+
+  get_list (r, "HTTP", "CiCertificateDirs", &c->ci_dirs);
+  get_bool (r, "HTTP", "TrustSystemCAs", &c->trust_system_cas);
+  get_string (r, "HTTP", "SystemCABundle", &c->system_ca_file);
+  get_list (r, "HTTP", "ConnectTo", &c->connect_to);
+  get_uint (r, "HTTP", "ConnectTimeout", 1, 600, &c->connect_timeout);
+  get_uint (r, "HTTP", "RequestTimeout", 1, 3600, &c->request_timeout);
+  get_uint (r, "HTTP", "BppTimeout", 1, 3600, &c->bpp_timeout);
+  get_string (r, "HTTP", "Proxy", &c->proxy);
+  get_uint (r, "HTTP", "MaxResponseSize", 16, 65536, &max_response_kib);
   c->max_response_size = (gsize) max_response_kib * 1024;
-  get_string (kf, "Daemon", "StateDirectory", &c->state_dir);
-  get_list (kf, "HTTP", "CiCertificateDirs", &c->ci_dirs);
-  get_string (kf, "HTTP", "SystemCABundle", &c->system_ca_file);
-  get_list (kf, "HTTP", "ConnectTo", &c->connect_to);
-  get_string (kf, "HTTP", "Proxy", &c->proxy);
-  if (!parse_connect_to (c->connect_to, error))
-    return NULL;
+  get_bool (r, "HTTP", "Es11Fallback", &c->es11_fallback);
+
+  get_bool (r, "Notifications", "AutoSend", &c->notify_auto);
+  get_uint (r, "Notifications", "RetryInitial", 1, 86400, &c->retry_initial);
+  get_uint (r, "Notifications", "RetryMax", 1, 7 * 86400, &c->retry_max);
+
+  for (char **e = c->connect_to; e && *e; e++)
+    {
+      g_auto (GStrv) parts = g_strsplit (*e, ":", -1);
+
+      if (g_strv_length (parts) != 4 || !*parts[0] || !*parts[2])
+        problem (r, "HTTP", "ConnectTo", "\"%s\" is not HOST:PORT:CONNECT-HOST:CONNECT-PORT", *e);
+    }
   if (c->retry_max < c->retry_initial)
     c->retry_max = c->retry_initial;
+}
+
+EsimdConfig *
+esimd_config_parse (const char *data, GPtrArray *problems)
+{
+  g_autoptr (EsimdConfig) c = g_new0 (EsimdConfig, 1);
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) local = NULL;
+  g_autofree char *clean = NULL;
+  Reader r = { kf, NULL, problems };
+
+  set_defaults (c);
+  c->lines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  r.lines = c->lines;
+  clean = scan_lines (data, c->lines, problems);
+  /* What scan_lines lets through GKeyFile reads; anything it still refuses is one problem. */
+  if (!g_key_file_load_from_data (kf, clean, (gsize) -1, G_KEY_FILE_NONE, &local))
+    esimd_config_problem_add (problems, 0, "%s", local->message);
+  else
+    read_sections (&r, c);
+  return g_steal_pointer (&c);
+}
+
+static EsimdConfig *
+parse_or_fail (const char *data, const char *path, GError **error)
+{
+  g_autoptr (GPtrArray) problems = esimd_config_problems_new ();
+  g_autoptr (EsimdConfig) c = esimd_config_parse (data, problems);
+
+  if (problems->len)
+    {
+      g_autofree char *msg = esimd_config_problems_to_string (problems, path);
+
+      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, msg);
+      return NULL;
+    }
   return g_steal_pointer (&c);
 }
 
 EsimdConfig *
 esimd_config_load_data (const char *data, GError **error)
 {
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
-
-  if (!g_key_file_load_from_data (kf, data, (gsize) -1, G_KEY_FILE_NONE, error))
-    return NULL;
-  return config_from_keyfile (kf, error);
+  return parse_or_fail (data, NULL, error);
 }
 
 EsimdConfig *
 esimd_config_load (const char *path, GError **error)
 {
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autoptr (GError) local = NULL;
-  EsimdConfig *c;
+  g_autofree char *data = NULL;
 
-  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local))
+  if (!g_file_get_contents (path, &data, NULL, &local))
     {
-      g_set_error (error, local->domain, local->code, "%s: %s", path, local->message);
+      /* GLib's message names the file and the system's reason. */
+      g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
     }
-  c = config_from_keyfile (kf, &local);
-  if (!c)
-    g_set_error (error, local->domain, local->code, "%s: %s", path, local->message);
-  return c;
+  return parse_or_fail (data, path, error);
 }

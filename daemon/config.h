@@ -1,4 +1,7 @@
-/* config.h — esimd's configuration: /etc/esimd/esimd.conf read into plain structures. */
+/* config.h — esimd's configuration: /etc/esimd/esimd.conf read into plain structures.
+ *
+ * Reading never stops at the first mistake: every problem in the file is collected (with its
+ * line), so that `esimd --check-config` can list them all in one run. */
 #pragma once
 
 #include <glib.h>
@@ -22,7 +25,7 @@ typedef struct
 {
   char *name;             /* the part after "Modem " in the section name */
   char *transport;        /* "qmi" */
-  char *device;           /* e.g. /dev/cdc-wdm0 */
+  char *device;           /* e.g. /dev/cdc-wdm0: what only one [Modem] section may name */
   gboolean use_proxy;     /* share the device with ModemManager through qmi-proxy */
   char *proxy_socket;     /* abstract socket name; NULL = libqmi's default ("qmi-proxy") */
   gboolean no_file_check; /* test rigs only: the device path need not exist */
@@ -62,12 +65,42 @@ typedef struct
   guint max_queued_jobs;      /* per eUICC; beyond it methods fail with Busy */
   guint max_bpp_size;         /* bytes; caps the getBoundProfilePackage answer (as base64 JSON) */
   guint confirmation_timeout; /* seconds a download waits in awaiting-confirmation */
+
+  GHashTable *lines; /* "Section" or "Section\nKey" -> line number (GUINT_TO_POINTER) */
 } EsimdConfig;
 
+/* One mistake in the file. */
+typedef struct
+{
+  guint line;    /* 1-based; 0 when no single line is at fault */
+  char *message; /* "[Section] Key: why", never a secret */
+} EsimdConfigProblem;
+
+/* Parses @data (the contents of a key file) with the defaults for everything it does not set or
+ * sets wrongly. Every problem is appended to @problems (EsimdConfigProblem*, created with
+ * esimd_config_problems_new()); the result is only meant to be used when there is none. */
+EsimdConfig *esimd_config_parse (const char *data, GPtrArray *problems);
+GPtrArray *esimd_config_problems_new (void);
+/* Adds a problem at @line (0: none in particular). */
+void esimd_config_problem_add (GPtrArray *problems, guint line, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+/* The line a key (or, with @key NULL, a section header) was read from; 0 if not in the file. */
+guint esimd_config_line_of (const EsimdConfig *config, const char *group, const char *key);
+/* "PATH:LINE: message" lines, one per problem in the order of their lines (@problems is sorted
+ * in place), joined by newlines (@path NULL: "esimd.conf"). */
+char *esimd_config_problems_to_string (GPtrArray *problems, const char *path);
+
+/* Both fail with every problem in the error's message, one per line. */
 EsimdConfig *esimd_config_load (const char *path, GError **error);
 EsimdConfig *esimd_config_load_data (const char *data, GError **error);
 void esimd_config_free (EsimdConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdConfig, esimd_config_free)
+
+/* "true" or "false": booleans as --check-config prints them. */
+const char *esimd_config_bool_to_string (gboolean value);
+/* The part of --check-config's line about @modem after "modem NAME: ", e.g.
+ * "qmi /dev/cdc-wdm0 through qmi-proxy, slot 1, refresh power-cycle". */
+char *esimd_config_describe_modem (const EsimdModemConfig *modem);
 
 const char *esimd_refresh_to_string (EsimdRefresh refresh);
 

@@ -2,6 +2,7 @@
 #include "bus-job.h"
 #include "bus-manager.h"
 #include "bus-source.h"
+#include "config-check.h"
 #include "daemon.h"
 #include "euicc.h"
 #include "log.h"
@@ -151,29 +152,24 @@ main (int argc, char **argv)
     }
   esimd_log_init (debug);
 
+  if (check)
+    return esimd_config_check_run (config_path);
   if (config_path)
     config = esimd_config_load (config_path, &error);
   else if (g_file_test (ESIMD_DEFAULT_CONFIG_FILE, G_FILE_TEST_EXISTS))
     config = esimd_config_load (ESIMD_DEFAULT_CONFIG_FILE, &error);
   else
-    config = esimd_config_load_data ("", &error);
+    {
+      g_info ("%s is not present: using the defaults", ESIMD_DEFAULT_CONFIG_FILE);
+      config = esimd_config_load_data ("", &error);
+    }
   if (!config)
     {
-      g_printerr ("esimd: %s\n", error->message);
-      return 1;
-    }
-  if (check)
-    {
-      g_print ("%s: OK\n", config_path ? config_path : ESIMD_DEFAULT_CONFIG_FILE);
-      for (guint i = 0; i < config->modems->len; i++)
-        {
-          EsimdModemConfig *m = config->modems->pdata[i];
+      g_auto (GStrv) lines = g_strsplit (error->message, "\n", -1);
 
-          g_print ("modem %s: %s %s%s, slot %u, refresh %s\n", m->name, m->transport, m->device,
-                   m->use_proxy ? " through qmi-proxy" : "", m->slot,
-                   esimd_refresh_to_string (m->refresh));
-        }
-      return 0;
+      for (char **l = lines; *l; l++)
+        g_printerr ("esimd: %s\n", *l);
+      return 1;
     }
   esimd_log_set_personal_data (personal || config->log_personal_data);
   if (config->modems->len == 0)
@@ -185,6 +181,19 @@ main (int argc, char **argv)
   daemon.config = config;
   daemon.euiccs = g_ptr_array_new ();
   daemon.trust = esimd_trust_load (config->ci_dirs, &error);
+  {
+    g_autoptr (GPtrArray) problems = esimd_config_problems_new ();
+
+    esimd_config_check_trust (config, daemon.trust, problems);
+    if (problems->len)
+      {
+        g_autofree char *text = esimd_config_problems_to_string (
+            problems, config_path ? config_path : ESIMD_DEFAULT_CONFIG_FILE);
+
+        g_printerr ("esimd: %s\n", text);
+        return 1;
+      }
+  }
   daemon.http = esimd_http_new (config);
   g_info ("%u eSIM CI certificate(s) trusted for TLS%s", esimd_trust_count (daemon.trust),
           config->trust_system_cas ? ", plus the system CA store" : " (strict: CI only)");

@@ -105,7 +105,8 @@ class EsimdConf(unittest.TestCase):
         code = read(config)
         roff = page("esimd.conf.5")
         keys = set()
-        for block in re.findall(r"known\w*\[\]\s*=\s*\{(.*?)\}", code, re.S):
+        # known_*[]: the sections' keys; *_keys[]: a [Modem] section's, common and per transport
+        for block in re.findall(r"(?:known\w*|\w+_keys)\[\]\s*=\s*\{(.*?)\}", code, re.S):
             keys |= set(re.findall(r'"([A-Za-z0-9]+)"', block))
         groups = {"Daemon", "HTTP", "Notifications"}
         self.assertTrue(groups <= keys)
