@@ -4,6 +4,7 @@ separate processes doing `from sim import esim`, through the real esimd, against
 eUICC and the test SM-DP+. Each result is checked three ways: what the example printed and its
 exit status, the card's state, and what the server received."""
 
+import ast
 import os
 import unittest
 
@@ -19,9 +20,36 @@ TEST_ORDER = {"matchingId": "TEST-PROFILE", "iccid": ICCID_TEST,
               "profile": {"generate": {"size": 8192}},
               "metadata": {"serviceProviderName": "Test Lab", "profileName": "Field Test",
                            "profileClass": "test"}}
+# One profile installed twice (two orders of the same ICCID).
+AGAIN = [{"matchingId": f"AGAIN-{n}", "iccid": "8949449999999990078",
+          "profile": {"generate": {"size": 8192}}} for n in (1, 2)]
 # Given a wrong confirmation code.
 WRONG_CODE_ORDER = {"matchingId": "WRONG-CODE", "iccid": "8949449999999990052",
                     "profile": {"generate": {"size": 8192}}, "confirmationCode": "24682468"}
+
+
+def reports(out: str) -> dict:
+    """{iccid: return value} from the examples' 'report X:RET' lines, where X is an ICCID or an
+    entry of getProfileDelNotification() (a tuple whose first element is the ICCID)."""
+    got = {}
+    for line in out.splitlines():
+        if line.startswith("report ") and ":" in line:
+            target, ret = line[len("report "):].rsplit(":", 1)
+            if target.startswith("("):
+                target = ast.literal_eval(target)[0]
+            got[target] = int(ret)
+    return got
+
+
+def delete_entries(out: str) -> list:
+    """The ICCIDs of getProfileDelNotification()'s entries, as an example printed them, after
+    checking the result's shape: (count, [(iccid, seq), ...])."""
+    count, entries = ct.printed(out, "profile delete notifications")
+    assert count == len(entries), out
+    for entry in entries:
+        assert isinstance(entry, tuple) and len(entry) == 2, entry
+        assert isinstance(entry[0], str) and isinstance(entry[1], int), entry
+    return [entry[0] for entry in entries]
 
 
 class ExampleCase(unittest.TestCase):
@@ -170,11 +198,11 @@ class Examples(ExampleCase):
             self.assertNotIn(ICCID_CC, self.card())
             self.assertNotIn(ICCID_CC, dict(ct.printed(out, "profile_list")[1]))
             out = self.example("del_notification.py", "0")
-            self.assertEqual(ct.printed(out, "profile delete notifications"), (1, [ICCID_CC]))
+            self.assertEqual(delete_entries(out), [ICCID_CC])
             self.assertIn(("delete", ICCID_CC), self.card_notifications())
             # reporting while the server cannot be reached fails, and the notification stays
             out = self.example("del_notification.py", "1", ok=False)
-            self.assertEqual(ct.printed(out, f"report {ICCID_CC}"), -1)
+            self.assertEqual(reports(out), {ICCID_CC: -1})
             self.assertIn(("delete", ICCID_CC), self.card_notifications())
         finally:
             w.smdp.control.clear_faults()
@@ -201,17 +229,74 @@ class ReportedByTheApplication(ExampleCase):
         # the install notification is pending too, but it is not a delete notification
         self.assertEqual(sorted(self.card_notifications()), [("delete", ICCID_TWO), ("install", ICCID_TWO)])
         out = self.example("del_notification.py", "0")
-        self.assertEqual(ct.printed(out, "profile delete notifications"), (1, [ICCID_TWO]))
+        self.assertEqual(delete_entries(out), [ICCID_TWO])
         self.assertEqual(self.server_notifications(), [])
 
         out = self.example("del_notification.py", "1")
-        self.assertEqual(ct.printed(out, f"report {ICCID_TWO}"), 0)
+        self.assertEqual(reports(out), {ICCID_TWO: 0})
         self.assertEqual(self.server_notifications(), [("delete", ICCID_TWO)])
         self.assertTrue(all(n["verified"] for n in self.w.smdp.control.notifications()))
         # only the delete notification left the card
         self.assertEqual(self.card_notifications(), [("install", ICCID_TWO)])
         out = self.example("del_notification.py", "0")
         self.assertEqual(ct.printed(out, "profile delete notifications"), (0, []))
+
+    def test_reported_by_entry_only_that_one(self):
+        # the same profile installed and deleted twice: two delete notifications of one ICCID;
+        # an entry reports its own notification, an ICCID every one of that profile
+        iccid = AGAIN[0]["iccid"]
+        for order in AGAIN:
+            self.w.smdp.control.add_order(order)
+            out = self.example("ota.py", activation_code(order["matchingId"]), "")
+            self.assertEqual(ct.printed(out, "OTA result"), 0)
+            self.example("delete_profile.py", iccid)
+        deletes = lambda: [n for n in self.server_notifications() if n == ("delete", iccid)]
+        proc = ct.run_code("""\
+            from sim import esim
+            entries = esim.getProfileDelNotification()[1]
+            print("before:%r" % (entries,))
+            print("ret:%d" % esim.reportProfileDelNotification(entries[-1]))
+            print("after:%r" % (esim.getProfileDelNotification()[1],))
+            print("again:%d" % esim.reportProfileDelNotification(entries[-1]))
+            print("error:%s" % esim.getLastError()[0])
+        """, self.w.bus.address)
+        self.assertEqual(proc.returncode, 0, ct.describe(proc))
+        before = ct.printed(proc.stdout, "before")
+        self.assertEqual([e[0] for e in before], [iccid, iccid])
+        self.assertNotEqual(before[0][1], before[1][1])
+        self.assertEqual(ct.printed(proc.stdout, "ret"), 0)
+        self.assertEqual(ct.printed(proc.stdout, "after"), [before[0]])
+        self.assertEqual(ct.printed(proc.stdout, "again"), -1)
+        self.assertEqual(ct.printed(proc.stdout, "error", literal=False),
+                         "org.esim.Error.NotificationNotFound")
+        self.assertEqual(len(deletes()), 1)
+        # the ICCID alone reports what is left of that profile's
+        out = self.example("del_notification.py", "1")
+        self.assertEqual(reports(out), {iccid: 0})
+        self.assertEqual(len(deletes()), 2)
+
+    def test_vendor_indexing(self):
+        # the vendor's guide reads the ICCID as getProfileDelNotification()[1][0][0]
+        out = self.example("ota.py", activation_code("DEMO-ONE"), "")
+        self.assertEqual(ct.printed(out, "OTA result"), 0)
+        self.example("delete_profile.py", ICCID_ONE)
+        out = self.example("report_first_notification.py")
+        self.assertEqual(reports(out), {ICCID_ONE: 0})
+        self.assertIn("report profile delete notification succeed!", out)
+        self.assertIn(("delete", ICCID_ONE), self.server_notifications())
+        out = self.example("report_first_notification.py")
+        self.assertIn("no profile delete notification!", out)
+        # reporting what is not pending is no success: nothing reached the server
+        proc = ct.run_code("""\
+            import sys
+            from sim import esim
+            print("ret:%d" % esim.reportProfileDelNotification(sys.argv[1]))
+            print("error:%s" % (esim.getLastError(),))
+        """, self.w.bus.address, [ICCID_ONE])
+        self.assertEqual(ct.printed(proc.stdout, "ret"), -1, ct.describe(proc))
+        name, message = ct.printed(proc.stdout, "error")
+        self.assertEqual(name, "org.esim.Error.NotificationNotFound")
+        self.assertIn(ICCID_ONE, message)
 
 
 if __name__ == "__main__":

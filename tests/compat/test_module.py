@@ -13,11 +13,12 @@ import unittest
 from gi.repository import GLib
 
 import compattest as ct
-from esimtest.world import DEFAULT_ORDERS, EID, PrivateBus, World, activation_code
+from esimtest.world import DEFAULT_ORDERS, EID, JOB_IFACE, PrivateBus, World, activation_code
 
 ICCID_ONE = "8949449999999990011"
 ICCID_TWO = "8949449999999990029"
 SLOW = {"matchingId": "SLOW", "iccid": "8949449999999990060", "profile": {"generate": {"size": 8192}}}
+HELD = {"matchingId": "HELD", "iccid": "8949449999999990086", "profile": {"generate": {"size": 8192}}}
 
 # Prints one JSON line: what each call returned and getLastError() after it.
 CALLS = textwrap.dedent("""\
@@ -85,6 +86,11 @@ class WithoutEsimd(CallsCase):
             ("setCallback(42)", INVALID),
             ("setCallback(print)", DONE),
             ("setCallback(None)", DONE),
+            ("reportProfileDelNotification(8949449999999990011)", INVALID),
+            ("reportProfileDelNotification(())", INVALID),
+            ("reportProfileDelNotification((8949449999999990011, 1))", INVALID),
+            ("reportProfileDelNotification(('8949449999999990011', -1))", INVALID),
+            ("reportProfileDelNotification(('8949449999999990011', '1'))", INVALID),
             ("setEuicc([0])", INVALID),
             ("setEuicc('sim')", DONE),
             ("setEuicc(None)", DONE),
@@ -145,7 +151,7 @@ class WithEsimd(CallsCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.w = World(orders=DEFAULT_ORDERS + [SLOW])
+        cls.w = World(orders=DEFAULT_ORDERS + [SLOW, HELD])
         cls.sim = cls.w.sim.ctl()
 
     @classmethod
@@ -184,8 +190,11 @@ class WithEsimd(CallsCase):
         self.check_calls(self.w.bus.address, [
             ("profileHandle(0, '8949449999999999999')", (-1, "org.esim.Error.ProfileNotFound")),
             ("profileOTA('LPA:9$x.example.com$A', '')", (-1, "org.esim.Error.InvalidActivationCode")),
-            # nothing pending for it: the server knows all there is to know
-            ("reportProfileDelNotification('8949449999999999999')", DONE),
+            # nothing pending for it: nothing was delivered, which is no success
+            ("reportProfileDelNotification('8949449999999999999')",
+             (-1, "org.esim.Error.NotificationNotFound")),
+            ("reportProfileDelNotification(('8949449999999999999', 7))",
+             (-1, "org.esim.Error.NotificationNotFound")),
         ])
 
     def test_02_callback_thread_and_only_our_downloads(self):
@@ -256,6 +265,30 @@ class WithEsimd(CallsCase):
         self.assertEqual(proc.returncode, 0, ct.describe(proc))
         self.assertEqual(ct.printed(proc.stdout, "OTA result"), 0, ct.describe(proc))
         self.assertEqual(self.card()[SLOW["iccid"]], "disabled")
+
+    def test_04b_reads_answer_at_once_during_a_download(self):
+        # A download stopped at its confirmation step holds the eUICC's queue. The reads are
+        # served from esimd's cache, so they answer while it waits; the job is still waiting
+        # when they have answered.
+        w = self.w
+        job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("HELD"), "", {
+            "confirm": GLib.Variant("b", True)})))[0]
+        try:
+            w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation",
+                              60, "the download to wait for its confirmation")
+            installed = sorted([iccid, 1 if state == "enabled" else 0] for iccid, state in self.card().items())
+            got = calls(w.bus.address, "getEid()", "getProfileInfo(1)", "getProfileDelNotification()")
+            self.assertEqual(got[0], (EID, ""))
+            self.assertEqual(got[1][0][0], len(installed))
+            self.assertEqual(sorted(got[1][0][1]), installed)
+            self.assertEqual(got[2], ([0, []], ""))
+            self.assertEqual(w.client.get(job, JOB_IFACE, "State"), "awaiting-confirmation")
+        finally:
+            w.client.call(job, JOB_IFACE, "Cancel")
+        w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "cancelled", 60,
+                          "the download to be cancelled")
+        w.wait_idle()
+        self.assertNotIn(HELD["iccid"], self.card())
 
     def test_05_esimd_leaving_fails_the_download(self):
         w = self.w

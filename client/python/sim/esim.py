@@ -49,7 +49,7 @@ INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 NO_EUICC = "org.esim.Error.NoEuicc"
 UNAVAILABLE = "org.esim.Error.Unavailable"
 ESIMD_LEFT = "org.freedesktop.DBus.Error.ServiceUnknown"
-NOT_DELIVERED = "sim.esim.Error.NotDelivered"
+NOTHING_MATCHED = "org.esim.Error.NotificationNotFound"
 
 _HANDLE_METHODS = ("EnableProfile", "DisableProfile", "DeleteProfile")
 
@@ -284,10 +284,12 @@ def _manager_path():
     return session, _manager(session)[0]
 
 
-def _delete_filter(iccid=None):
+def _delete_filter(iccid=None, seq=None):
     filt = {"operation": GLib.Variant("s", "delete")}
     if iccid is not None:
         filt["iccid"] = GLib.Variant("s", iccid)
+    if seq is not None:
+        filt["seq"] = GLib.Variant("u", seq)
     return GLib.Variant("(a{sv})", (filt,))
 
 
@@ -363,26 +365,43 @@ def profileHandle(tag, iccid):
 
 @_api
 def getProfileDelNotification():
-    """(count, [iccid, ...]): the deleted profiles whose delete notification has not yet reached
-    its SM-DP+. -1 on failure."""
+    """(count, [(iccid, seq), ...]): one entry per delete notification that has not yet reached
+    its SM-DP+, shaped like getProfileInfo()'s entries (the ICCID first; seq is the eUICC's
+    sequence number of the notification). -1 on failure."""
     session, path = _manager_path()
     pending = session.call(path, MANAGER_IFACE, "ListNotifications", _delete_filter(), "(aa{sv})")[0]
-    iccids = [n["iccid"] for n in pending]
-    return (len(iccids), iccids)
+    entries = [(n["iccid"], n["seq"]) for n in pending]
+    return (len(entries), entries)
+
+
+def _report_target(entry):
+    """(iccid, seq or None) from an ICCID or from an entry of getProfileDelNotification()."""
+    if isinstance(entry, str):
+        return entry, None
+    if isinstance(entry, (tuple, list)) and entry and isinstance(entry[0], str):
+        seq = entry[1] if len(entry) > 1 else None
+        if seq is None or (isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq < 2**32):
+            return entry[0], seq
+    raise _Failure(INVALID_ARGS, "give an ICCID (a string of digits) or an entry of "
+                                 "getProfileDelNotification(), such as notifications[1][0]")
 
 
 @_api
 def reportProfileDelNotification(iccid):
-    """Delivers the pending delete notification(s) of iccid now; 0 when none is left pending
-    (also when esimd had already delivered them), else -1."""
-    _require(isinstance(iccid, str), "the ICCID is a string of digits")
+    """Delivers the pending delete notification(s) of iccid (an ICCID, or an entry of
+    getProfileDelNotification(): then only that notification) now. 0 once at least one was
+    delivered; -1 when none was, with getLastError() saying why: esimd's error when delivery
+    failed, org.esim.Error.NotificationNotFound when nothing matched (esimd may have delivered
+    it already by itself)."""
+    iccid, seq = _report_target(iccid)
     session, path = _manager_path()
-    session.call(path, MANAGER_IFACE, "SendNotifications", _delete_filter(iccid), "(u)")
-    left = session.call(path, MANAGER_IFACE, "ListNotifications", _delete_filter(iccid),
-                        "(aa{sv})")[0]
-    if left:
-        raise _Failure(NOT_DELIVERED,
-                       f"{len(left)} delete notification(s) still pending; esimd retries them")
+    delivered = session.call(path, MANAGER_IFACE, "SendNotifications", _delete_filter(iccid, seq),
+                             "(u)")[0]
+    if delivered == 0:
+        which = f"{iccid}" if seq is None else f"{iccid} with sequence number {seq}"
+        raise _Failure(NOTHING_MATCHED,
+                       f"no delete notification of {which} is pending: nothing was delivered "
+                       "(esimd delivers them itself unless [Notifications] AutoSend=false)")
     return 0
 
 
