@@ -344,7 +344,7 @@ esimd_euicc_es10 (EsimdEuicc *euicc, GBytes *request, EsimdEs10Func func, gpoint
 static LpaEs10 *
 open_es10 (EsimdEuicc *euicc, guint8 channel)
 {
-  LpaEs10 *es10 = lpa_es10_new (&esimd_qmi_apdu_ops, euicc->qmi, channel);
+  LpaEs10 *es10 = lpa_es10_new (&esimd_modem_apdu_ops, euicc->modem, channel);
 
   lpa_es10_set_segment_size (es10, euicc->segment_size);
   lpa_es10_set_segment_size_callback (es10, on_segment_size_changed, euicc);
@@ -754,7 +754,7 @@ begin_channel_opened (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   guint8 channel = 0;
 
-  if (esimd_qmi_open_channel_finish (euicc->qmi, res, &channel, &error))
+  if (esimd_modem_open_channel_finish (euicc->modem, res, &channel, &error))
     euicc->es10 = open_es10 (euicc, channel);
   op->done (op->job, error);
   g_free (op);
@@ -784,7 +784,7 @@ queue_begin (EsimdJob *job, EsimdQueueStepDone done)
   op = g_new0 (HookOp, 1);
   op->job = job;
   op->done = done;
-  esimd_qmi_open_channel (euicc->qmi, begin_channel_opened, op);
+  esimd_modem_open_channel (euicc->modem, euicc->config->isdr_aid, begin_channel_opened, op);
 }
 
 static void
@@ -796,7 +796,7 @@ end_closed (GObject *source, GAsyncResult *res, gpointer data)
 
   const EsimdJobOps *ended = op->job->ops;
 
-  if (!esimd_qmi_close_channel_finish (euicc->qmi, res, &error))
+  if (!esimd_modem_close_channel_finish (euicc->modem, res, &error))
     g_debug ("eUICC %s: closing the channel: %s", euicc->config->name, error->message);
   op->done (op->job, NULL);
   g_free (op);
@@ -810,8 +810,8 @@ end_close (HookOp *op)
 
   g_clear_pointer (&euicc->es10, lpa_es10_unref);
   if (euicc->channel_lost)
-    esimd_qmi_forget_channel (euicc->qmi);
-  esimd_qmi_close_channel (euicc->qmi, end_closed, op);
+    esimd_modem_forget_channel (euicc->modem);
+  esimd_modem_close_channel (euicc->modem, end_closed, op);
 }
 
 static void
@@ -839,7 +839,7 @@ end_reopened (GObject *source, GAsyncResult *res, gpointer data)
   guint reads = euicc->reads;
 
   euicc->reads = 0;
-  if (!esimd_qmi_open_channel_finish (euicc->qmi, res, &channel, &error))
+  if (!esimd_modem_open_channel_finish (euicc->modem, res, &channel, &error))
     {
       const EsimdJobOps *ended = op->job->ops;
 
@@ -884,8 +884,8 @@ queue_end (EsimdJob *job, EsimdQueueStepDone done)
     {
       /* The card was reset (refresh or power cycle): open a fresh channel to read it. */
       g_clear_pointer (&euicc->es10, lpa_es10_unref);
-      esimd_qmi_forget_channel (euicc->qmi);
-      esimd_qmi_open_channel (euicc->qmi, end_reopened, op);
+      esimd_modem_forget_channel (euicc->modem);
+      esimd_modem_open_channel (euicc->modem, euicc->config->isdr_aid, end_reopened, op);
       return;
     }
   euicc->reads = 0;
@@ -907,7 +907,7 @@ static const EsimdJobQueueHooks queue_hooks = {
 };
 
 static void
-qmi_stopped (GObject *source, GAsyncResult *res, gpointer data)
+modem_stopped (GObject *source, GAsyncResult *res, gpointer data)
 {
   EsimdEuicc *euicc = data;
   g_autoptr (GTask) task = g_steal_pointer (&euicc->stop_task);
@@ -922,7 +922,7 @@ static void
 stop_transport (EsimdEuicc *euicc)
 {
   g_clear_handle_id (&euicc->stop_timeout_id, g_source_remove);
-  esimd_qmi_stop (euicc->qmi, qmi_stopped, euicc);
+  esimd_modem_stop (euicc->modem, modem_stopped, euicc);
 }
 
 /* Between jobs: close what a failed download left open, tell clients about notifications and
@@ -994,14 +994,14 @@ esimd_euicc_confirm_job (EsimdEuicc *euicc, EsimdJob *job, GError **error)
 /* ---- refreshing the modem after enable/disable ------------------------------------------- */
 
 static void
-power_cycled (GObject *source, GAsyncResult *res, gpointer data)
+card_reset (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GTask) task = data;
   EsimdEuicc *euicc = g_task_get_task_data (task);
   GError *error = NULL;
 
   euicc->channel_lost = TRUE;
-  if (!esimd_qmi_power_cycle_finish (euicc->qmi, res, &error))
+  if (!esimd_modem_reset_card_finish (euicc->modem, res, &error))
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
@@ -1014,9 +1014,9 @@ refresh_closed (GObject *source, GAsyncResult *res, gpointer data)
   EsimdEuicc *euicc = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
 
-  if (!esimd_qmi_close_channel_finish (euicc->qmi, res, &error))
+  if (!esimd_modem_close_channel_finish (euicc->modem, res, &error))
     g_debug ("eUICC %s: closing before the power cycle: %s", euicc->config->name, error->message);
-  esimd_qmi_power_cycle (euicc->qmi, power_cycled, task);
+  esimd_modem_reset_card (euicc->modem, card_reset, task);
 }
 
 void
@@ -1039,7 +1039,7 @@ esimd_euicc_refresh_modem (EsimdEuicc *euicc, GAsyncReadyCallback callback, gpoi
       return;
     case ESIMD_REFRESH_POWER_CYCLE:
       g_clear_pointer (&euicc->es10, lpa_es10_unref);
-      esimd_qmi_close_channel (euicc->qmi, refresh_closed, task);
+      esimd_modem_close_channel (euicc->modem, refresh_closed, task);
       return;
     }
 }
@@ -1050,10 +1050,61 @@ esimd_euicc_refresh_modem_finish (EsimdEuicc *euicc, GAsyncResult *result, GErro
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* ---- the IMEI ---------------------------------------------------------------------------- */
+
+const char *
+esimd_euicc_get_imei (EsimdEuicc *euicc)
+{
+  return euicc->config->imei ? euicc->config->imei : euicc->modem_imei;
+}
+
+static void
+imei_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdEuicc *euicc = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *imei = esimd_modem_read_imei_finish (euicc->modem, res, &error);
+
+  if (!imei)
+    g_warning ("eUICC %s: cannot read the modem's IMEI (%s): servers get no IMEI; set Imei= "
+               "to send one",
+               euicc->config->name, error->message);
+  else
+    {
+      g_info ("eUICC %s: the modem's IMEI is %s", euicc->config->name, esimd_log_pd (imei));
+      euicc->imei_stale = FALSE;
+      g_free (euicc->modem_imei);
+      euicc->modem_imei = g_steal_pointer (&imei);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+esimd_euicc_update_imei (EsimdEuicc *euicc, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+
+  g_task_set_task_data (task, euicc, NULL);
+  if (euicc->config->imei || !euicc->imei_stale || !esimd_modem_can_read_imei (euicc->modem))
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  esimd_modem_read_imei (euicc->modem, imei_read, task);
+}
+
+void
+esimd_euicc_update_imei_finish (EsimdEuicc *euicc, GAsyncResult *result)
+{
+  g_task_propagate_boolean (G_TASK (result), NULL);
+}
+
 /* ---- availability ------------------------------------------------------------------------ */
 
 static void
-on_availability (EsimdQmi *qmi, gboolean available, const GError *reason, gpointer user_data)
+on_availability (EsimdModem *modem, gboolean available, const GError *reason, gpointer user_data)
 {
   EsimdEuicc *euicc = user_data;
 
@@ -1074,6 +1125,8 @@ on_availability (EsimdQmi *qmi, gboolean available, const GError *reason, gpoint
       return;
     }
   esimd_bus_manager_changed (euicc, "State", "UnavailableReason");
+  /* It may be another modem on the same device node now. */
+  euicc->imei_stale = TRUE;
   /* Deliveries that failed while it vanished failed for the modem, not the network: once it is
    * back they are retried at once, not after the back-off. */
   g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
@@ -1090,9 +1143,18 @@ on_availability (EsimdQmi *qmi, gboolean available, const GError *reason, gpoint
 /* ---- life -------------------------------------------------------------------------------- */
 
 EsimdEuicc *
-esimd_euicc_new (guint index, EsimdModemConfig *config)
+esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error)
 {
-  EsimdEuicc *euicc = g_new0 (EsimdEuicc, 1);
+  EsimdEuicc *euicc;
+  EsimdModem *modem = NULL;
+
+  euicc = g_new0 (EsimdEuicc, 1);
+  modem = esimd_modem_new (config, on_availability, euicc, error);
+  if (!modem)
+    {
+      g_free (euicc);
+      return NULL;
+    }
 
   euicc->index = index;
   euicc->path = g_strdup_printf ("/org/esim/euicc/%u", index);
@@ -1100,7 +1162,7 @@ esimd_euicc_new (guint index, EsimdModemConfig *config)
   euicc->segment_size = config->segment_size;
   euicc->unavailable_reason = g_strdup ("not connected yet");
   euicc->queue = esimd_job_queue_new (&queue_hooks, euicc, esimd->config->max_queued_jobs);
-  euicc->qmi = esimd_qmi_new (config, on_availability, euicc);
+  euicc->modem = modem;
   euicc->announced = g_hash_table_new (NULL, NULL);
   return euicc;
 }
@@ -1109,7 +1171,7 @@ void
 esimd_euicc_start (EsimdEuicc *euicc)
 {
   esimd_bus_manager_added (euicc);
-  esimd_qmi_start (euicc->qmi);
+  esimd_modem_start (euicc->modem);
 }
 
 static gboolean
@@ -1160,7 +1222,7 @@ esimd_euicc_free (EsimdEuicc *euicc)
   g_clear_handle_id (&euicc->stop_timeout_id, g_source_remove);
   g_clear_pointer (&euicc->es10, lpa_es10_unref);
   esimd_job_queue_free (euicc->queue);
-  esimd_qmi_free (euicc->qmi);
+  esimd_modem_free (euicc->modem);
   g_clear_pointer (&euicc->http, esimd_http_client_unref);
   g_clear_pointer (&euicc->info1, lpa_euicc_info1_free);
   g_clear_pointer (&euicc->info2, lpa_euicc_info2_free);
@@ -1168,6 +1230,7 @@ esimd_euicc_free (EsimdEuicc *euicc)
   g_clear_pointer (&euicc->notifications, g_ptr_array_unref);
   g_hash_table_unref (euicc->announced);
   g_free (euicc->eid);
+  g_free (euicc->modem_imei);
   g_free (euicc->default_smdp);
   g_free (euicc->root_smds);
   g_free (euicc->unavailable_reason);

@@ -6,7 +6,7 @@
 #include "config.h"
 #include "http.h"
 #include "job-queue.h"
-#include "transport-qmi.h"
+#include "modem.h"
 
 #include "lpa.h"
 
@@ -29,7 +29,7 @@ struct _EsimdEuicc
   guint index;
   char *path; /* /org/esim/euicc/N */
   EsimdModemConfig *config;
-  EsimdQmi *qmi;
+  EsimdModem *modem;
   EsimdJobQueue *queue;
 
   /* While a job holds the card. */
@@ -39,6 +39,8 @@ struct _EsimdEuicc
 
   gboolean available;
   char *unavailable_reason;
+  char *modem_imei;     /* read from the modem when the configuration has none */
+  gboolean imei_stale;  /* the modem (re)appeared: read its IMEI again */
   gboolean cache_valid; /* everything was read at least once since the modem appeared */
   guint stale;          /* EsimdRead bits whose last read failed: read again soon */
   guint stale_retry_id;
@@ -64,7 +66,8 @@ struct _EsimdEuicc
   guint stop_timeout_id;
 };
 
-EsimdEuicc *esimd_euicc_new (guint index, EsimdModemConfig *config);
+/* Fails when the modem's transport is not one this build has. */
+EsimdEuicc *esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error);
 void esimd_euicc_start (EsimdEuicc *euicc);
 /* Fails queued jobs, asks the running one to stop (waiting at most @grace seconds), then
  * closes the channel and releases the modem. */
@@ -95,6 +98,14 @@ gboolean esimd_euicc_read_finish (EsimdEuicc *euicc, GAsyncResult *result, GErro
 void esimd_euicc_refresh_modem (EsimdEuicc *euicc, GAsyncReadyCallback callback,
                                 gpointer user_data);
 gboolean esimd_euicc_refresh_modem_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error);
+
+/* The IMEI sent to servers (ctxParams1): the configured one, else the one read from the modem,
+ * else NULL (a generic TAC only). */
+const char *esimd_euicc_get_imei (EsimdEuicc *euicc);
+/* For the refresh job: reads the modem's IMEI when the configuration has none and the modem
+ * (re)appeared since the last read. Never fails: without it downloads send no IMEI. */
+void esimd_euicc_update_imei (EsimdEuicc *euicc, GAsyncReadyCallback callback, gpointer user_data);
+void esimd_euicc_update_imei_finish (EsimdEuicc *euicc, GAsyncResult *result);
 
 /* Cache queries. */
 LpaProfileInfo *esimd_euicc_find_profile (EsimdEuicc *euicc, const char *iccid);

@@ -66,7 +66,7 @@ discover_run (EsimdJob *job)
   g_autoptr (GError) error = NULL;
   LpaDiscoveryParams params = {
     .smds_address = d->smds_address ? d->smds_address : euicc->root_smds,
-    .imei = euicc->config->imei,
+    .imei = esimd_euicc_get_imei (euicc),
     .euicc_info1 = euicc->info1 ? euicc->info1->raw : NULL,
     .paths = esimd->config->es11_fallback ? LPA_DISCOVERY_PATHS_ES11_FIRST
                                           : LPA_DISCOVERY_PATHS_ES11_ONLY,

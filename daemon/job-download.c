@@ -378,7 +378,7 @@ download_run (EsimdJob *job)
     .smdp_address = d->smdp_address,
     .matching_id = d->matching_id,
     .confirmation_code = d->confirmation_code,
-    .imei = d->imei,
+    .imei = d->imei ? d->imei : esimd_euicc_get_imei (euicc),
     .expected_smdp_oid = d->smdp_oid,
     .confirm = d->confirm,
     .euicc_info1 = euicc->info1 ? euicc->info1->raw : NULL,
@@ -554,7 +554,7 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   d->matching_id = g_strdup (ac ? ac->matching_id : matching_id);
   d->smdp_oid = g_strdup (ac ? ac->smdp_oid : NULL);
   d->confirmation_code = *confirmation_code ? g_strdup (confirmation_code) : NULL;
-  d->imei = g_strdup (imei ? imei : euicc->config->imei);
+  d->imei = g_strdup (imei); /* NULL: the eUICC's, when the job runs */
   d->nickname = nickname && *nickname ? g_strdup (nickname) : NULL;
   d->enable = enable;
   d->confirm = confirm;

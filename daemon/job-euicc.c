@@ -39,10 +39,21 @@ refresh_read (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
+refresh_imei_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+
+  esimd_euicc_update_imei_finish (job->euicc, res);
+  esimd_euicc_read (job->euicc, ESIMD_READ_ALL, refresh_read, job);
+}
+
+/* Everything is read, the modem's IMEI first when it is needed: before the eUICC is ready, so a
+ * download queued once it is can send it. */
+static void
 refresh_run (EsimdJob *job)
 {
   esimd_job_set_stage (job, "running", 0);
-  esimd_euicc_read (job->euicc, ESIMD_READ_ALL, refresh_read, job);
+  esimd_euicc_update_imei (job->euicc, refresh_imei_done, job);
 }
 
 static const EsimdJobOps refresh_ops = {

@@ -205,7 +205,16 @@ main (int argc, char **argv)
       return 1;
     }
   for (guint i = 0; i < config->modems->len; i++)
-    g_ptr_array_add (daemon.euiccs, esimd_euicc_new (i, config->modems->pdata[i]));
+    {
+      EsimdEuicc *euicc = esimd_euicc_new (i, config->modems->pdata[i], &error);
+
+      if (!euicc)
+        {
+          g_printerr ("esimd: %s\n", error->message);
+          return 1;
+        }
+      g_ptr_array_add (daemon.euiccs, euicc);
+    }
   for (guint i = 0; i < daemon.euiccs->len; i++)
     esimd_euicc_start (daemon.euiccs->pdata[i]);
 

@@ -5,19 +5,8 @@
 
 #include <string.h>
 
-/* Every transport file provides its constructor; a transport built without its library is left
- * out of the table by meson (HAVE_* in build-config.h). */
-EsimdModem *esimd_modem_qmi_new (const EsimdModemConfig *config);
-#ifdef HAVE_TRANSPORT_MBIM
-EsimdModem *esimd_modem_mbim_new (const EsimdModemConfig *config);
-#endif
-#ifdef HAVE_TRANSPORT_AT
-EsimdModem *esimd_modem_at_new (const EsimdModemConfig *config);
-#endif
-#ifdef HAVE_TRANSPORT_PCSC
-EsimdModem *esimd_modem_pcsc_new (const EsimdModemConfig *config);
-#endif
-
+/* Every transport file provides its constructor (declared in modem.h); a transport built
+ * without its library is left out of the table by meson (HAVE_* in build-config.h). */
 static const struct
 {
   const char *name;

@@ -115,12 +115,11 @@ void esimd_modem_free (EsimdModem *modem);
 
 void esimd_modem_open_channel (EsimdModem *modem, GBytes *aid, GAsyncReadyCallback callback,
                                gpointer user_data);
-gboolean esimd_modem_open_channel_finish (EsimdModem *modem, GAsyncResult *result,
-                                          guint8 *channel, GError **error);
+gboolean esimd_modem_open_channel_finish (EsimdModem *modem, GAsyncResult *result, guint8 *channel,
+                                          GError **error);
 void esimd_modem_close_channel (EsimdModem *modem, GAsyncReadyCallback callback,
                                 gpointer user_data);
-gboolean esimd_modem_close_channel_finish (EsimdModem *modem, GAsyncResult *result,
-                                           GError **error);
+gboolean esimd_modem_close_channel_finish (EsimdModem *modem, GAsyncResult *result, GError **error);
 void esimd_modem_forget_channel (EsimdModem *modem);
 
 /* TRUE if esimd_modem_reset_card() can do anything on this transport. */
@@ -133,8 +132,7 @@ void esimd_modem_read_imei (EsimdModem *modem, GAsyncReadyCallback callback, gpo
 char *esimd_modem_read_imei_finish (EsimdModem *modem, GAsyncResult *result, GError **error);
 
 void esimd_modem_list_slots (EsimdModem *modem, GAsyncReadyCallback callback, gpointer user_data);
-GPtrArray *esimd_modem_list_slots_finish (EsimdModem *modem, GAsyncResult *result,
-                                          GError **error);
+GPtrArray *esimd_modem_list_slots_finish (EsimdModem *modem, GAsyncResult *result, GError **error);
 void esimd_modem_switch_slot (EsimdModem *modem, guint number, GAsyncReadyCallback callback,
                               gpointer user_data);
 gboolean esimd_modem_switch_slot_finish (EsimdModem *modem, GAsyncResult *result, GError **error);
@@ -150,5 +148,9 @@ void esimd_modem_count_apdu (EsimdModem *modem, gsize sent, gsize received);
 /* For implementations: the constructor every transport file provides, listed in modem.c's
  * table. It only allocates and fills the embedded EsimdModem's ops and config. */
 typedef EsimdModem *(*EsimdModemConstructor) (const EsimdModemConfig *config);
+EsimdModem *esimd_modem_qmi_new (const EsimdModemConfig *config);
+EsimdModem *esimd_modem_mbim_new (const EsimdModemConfig *config);
+EsimdModem *esimd_modem_at_new (const EsimdModemConfig *config);
+EsimdModem *esimd_modem_pcsc_new (const EsimdModemConfig *config);
 
 G_END_DECLS

@@ -1,11 +1,13 @@
-/* transport-qmi.c — owns the QmiDevice and UIM client: connect, channels, APDUs, loss, return. */
-#include "transport-qmi.h"
+/* transport-qmi.c — the "qmi" EsimdModem: a QmiDevice's UIM client (channels, APDUs, power
+ * cycle), its DMS service (the IMEI), loss and return. The only libqmi user. */
+#include "modem.h"
 
 #include "log.h"
 #include "lpa-error.h"
 #include "qmi-uim.h"
 
 #include <libqmi-glib.h>
+#include <string.h>
 
 #define OPEN_TIMEOUT 15 /* seconds */
 #define RETRY_FIRST  1  /* seconds */
@@ -19,6 +21,9 @@ typedef enum
   QMI_STATE_WAITING, /* lost or never found: a retry is scheduled */
   QMI_STATE_STOPPED,
 } QmiState;
+
+typedef struct _EsimdQmi EsimdQmi;
+typedef struct _ImeiOp ImeiOp;
 
 /* An APDU in flight. libqmi always calls back eventually (answer, error or timeout); if the
  * device disappears first, the caller is answered at once and the late libqmi callback finds
@@ -34,9 +39,8 @@ typedef struct
 
 struct _EsimdQmi
 {
-  EsimdModemConfig *config; /* borrowed from the daemon's configuration */
-  EsimdQmiAvailabilityFunc availability;
-  gpointer availability_data;
+  EsimdModem modem;               /* first: an EsimdQmi is an EsimdModem */
+  const EsimdModemConfig *config; /* the same as modem.config, set by the constructor */
 
   QmiState state;
   QmiDevice *device;
@@ -47,9 +51,9 @@ struct _EsimdQmi
   guint retry_delay;
   GFileMonitor *monitor; /* watches for the device node to come back */
 
-  guint8 channel;     /* 0 = none open */
-  GPtrArray *pending; /* ApduRequest* */
-  EsimdQmiStats stats;
+  guint8 channel;      /* 0 = none open */
+  GPtrArray *pending;  /* ApduRequest* */
+  GPtrArray *imei_ops; /* ImeiOp* not answered yet */
 };
 
 static void connect_start (EsimdQmi *qmi);
@@ -64,8 +68,7 @@ not_ready_error (EsimdQmi *qmi)
 static void
 set_available (EsimdQmi *qmi, gboolean available, const GError *reason)
 {
-  if (qmi->availability)
-    qmi->availability (qmi, available, reason, qmi->availability_data);
+  esimd_modem_set_available (&qmi->modem, available, reason);
 }
 
 /* Answers every APDU in flight: the device they were sent to is gone. */
@@ -270,8 +273,6 @@ connect_start (EsimdQmi *qmi)
 
 /* ---- raw commands ------------------------------------------------------------------------ */
 
-typedef QmiMessage *(*BuildFunc) (EsimdQmi *qmi, guint8 cid, guint16 tid, gpointer arg);
-
 static gboolean
 ready_or_error (EsimdQmi *qmi, GTask *task)
 {
@@ -322,32 +323,19 @@ channel_opened (GObject *source, GAsyncResult *res, gpointer data)
   g_task_return_int (task, channel);
 }
 
-void
-esimd_qmi_open_channel (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
+static void
+qmi_open_channel (EsimdModem *modem, GBytes *aid, GTask *task_in)
 {
-  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  EsimdQmi *qmi = (EsimdQmi *) modem;
+  g_autoptr (GTask) task = task_in;
   g_autoptr (QmiMessage) msg = NULL;
 
-  g_task_set_source_tag (task, esimd_qmi_open_channel);
-  g_task_set_task_data (task, qmi, NULL);
   if (!ready_or_error (qmi, task))
     return;
   msg = esimd_qmi_uim_open_channel_new (qmi_client_get_cid (qmi->client),
                                         qmi_client_get_next_transaction_id (qmi->client),
-                                        (guint8) qmi->config->slot, qmi->config->isdr_aid);
+                                        (guint8) qmi->config->slot, aid);
   send_raw (qmi, msg, channel_opened, g_steal_pointer (&task));
-}
-
-gboolean
-esimd_qmi_open_channel_finish (EsimdQmi *qmi, GAsyncResult *result, guint8 *channel, GError **error)
-{
-  gssize v = g_task_propagate_int (G_TASK (result), error);
-
-  if (v < 0)
-    return FALSE;
-  if (channel)
-    *channel = (guint8) v;
-  return TRUE;
 }
 
 static void
@@ -386,28 +374,20 @@ close_channel_task (EsimdQmi *qmi, GTask *task)
   send_raw (qmi, msg, channel_closed, task);
 }
 
-void
-esimd_qmi_close_channel (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
+static void
+qmi_close_channel (EsimdModem *modem, GTask *task)
 {
-  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  EsimdQmi *qmi = (EsimdQmi *) modem;
 
-  g_task_set_source_tag (task, esimd_qmi_close_channel);
-  g_task_set_task_data (task, qmi, NULL);
   if (qmi->state != QMI_STATE_READY)
     qmi->channel = 0;
   close_channel_task (qmi, task);
 }
 
-gboolean
-esimd_qmi_close_channel_finish (EsimdQmi *qmi, GAsyncResult *result, GError **error)
+static void
+qmi_forget_channel (EsimdModem *modem)
 {
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-void
-esimd_qmi_forget_channel (EsimdQmi *qmi)
-{
-  qmi->channel = 0;
+  ((EsimdQmi *) modem)->channel = 0;
 }
 
 /* ---- APDUs ------------------------------------------------------------------------------- */
@@ -448,7 +428,7 @@ apdu_sent (GObject *source, GAsyncResult *res, gpointer data)
   else
     {
       if (qmi)
-        qmi->stats.bytes_received += g_bytes_get_size (rapdu);
+        esimd_modem_count_apdu (&qmi->modem, req->sent, g_bytes_get_size (rapdu));
       req->callback (rapdu, NULL, req->user_data);
     }
   apdu_request_finish (req);
@@ -468,15 +448,16 @@ apdu_fail_later (gpointer data)
 }
 
 static void
-qmi_transmit (gpointer self, GBytes *command, LpaApduCallback callback, gpointer user_data)
+qmi_transmit (EsimdModem *modem, GBytes *command, LpaApduCallback callback, gpointer user_data)
 {
-  EsimdQmi *qmi = self;
+  EsimdQmi *qmi = (EsimdQmi *) modem;
   ApduRequest *req = g_new0 (ApduRequest, 1);
   g_autoptr (QmiMessage) msg = NULL;
 
   req->qmi = qmi;
   req->callback = callback;
   req->user_data = user_data;
+  req->sent = g_bytes_get_size (command);
   g_ptr_array_add (qmi->pending, req);
 
   if (qmi->state != QMI_STATE_READY || qmi->channel == 0)
@@ -487,16 +468,10 @@ qmi_transmit (gpointer self, GBytes *command, LpaApduCallback callback, gpointer
   msg = esimd_qmi_uim_send_apdu_new (qmi_client_get_cid (qmi->client),
                                      qmi_client_get_next_transaction_id (qmi->client),
                                      (guint8) qmi->config->slot, qmi->channel, command);
-  qmi->stats.apdus++;
-  qmi->stats.bytes_sent += g_bytes_get_size (command);
   send_raw (qmi, msg, apdu_sent, req);
 }
 
-const LpaApduOps esimd_qmi_apdu_ops = {
-  .transmit = qmi_transmit,
-};
-
-/* ---- power cycle ------------------------------------------------------------------------- */
+/* ---- power cycle: the modem re-reads the card -------------------------------------------- */
 
 static void
 powered_on (GObject *source, GAsyncResult *res, gpointer data)
@@ -542,14 +517,12 @@ powered_off (GObject *source, GAsyncResult *res, gpointer data)
                                powered_on, g_steal_pointer (&task));
 }
 
-void
-esimd_qmi_power_cycle (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
+static void
+qmi_reset_card (EsimdModem *modem, GTask *task)
 {
-  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  EsimdQmi *qmi = (EsimdQmi *) modem;
   g_autoptr (QmiMessageUimPowerOffSimInput) in = NULL;
 
-  g_task_set_source_tag (task, esimd_qmi_power_cycle);
-  g_task_set_task_data (task, qmi, NULL);
   if (!ready_or_error (qmi, task))
     {
       g_object_unref (task);
@@ -562,43 +535,138 @@ esimd_qmi_power_cycle (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer use
                                 NULL, powered_off, task);
 }
 
-gboolean
-esimd_qmi_power_cycle_finish (EsimdQmi *qmi, GAsyncResult *result, GError **error)
+/* ---- the IMEI, from the DMS service ------------------------------------------------------ */
+
+/* A DMS client lives only for the one Get IDs: esimd needs the IMEI once per connection, and a
+ * client left allocated would be one more the modem keeps for us. The answer is returned as soon
+ * as it is known; the client is released afterwards, on the device that allocated it. */
+struct _ImeiOp
 {
-  return g_task_propagate_boolean (G_TASK (result), error);
+  EsimdQmi *qmi; /* NULL once the EsimdQmi is gone */
+  GTask *task;   /* NULL once answered */
+  QmiDevice *device;
+  QmiClient *client;
+};
+
+static void
+imei_op_answer (ImeiOp *op, char *imei, GError *error)
+{
+  GTask *task = g_steal_pointer (&op->task);
+
+  if (op->qmi)
+    g_ptr_array_remove_fast (op->qmi->imei_ops, op);
+  op->qmi = NULL;
+  if (error)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, imei, g_free);
+  g_object_unref (task);
+}
+
+static void
+imei_op_free (ImeiOp *op)
+{
+  g_clear_object (&op->client);
+  g_clear_object (&op->device);
+  g_free (op);
+}
+
+static void
+imei_client_released (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!qmi_device_release_client_finish (QMI_DEVICE (source), res, &error))
+    g_debug ("releasing the DMS client: %s", error->message);
+  imei_op_free (data);
+}
+
+static gboolean
+is_imei (const char *s)
+{
+  gsize n = 0;
+
+  for (; s[n]; n++)
+    if (!g_ascii_isdigit (s[n]))
+      return FALSE;
+  return n == 15;
+}
+
+static void
+imei_got_ids (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ImeiOp *op = data;
+  const char *name = op->qmi ? op->qmi->config->name : "?";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (QmiMessageDmsGetIdsOutput) out =
+      qmi_client_dms_get_ids_finish (QMI_CLIENT_DMS (source), res, &error);
+  const char *imei = NULL;
+
+  if (!out || !qmi_message_dms_get_ids_output_get_result (out, &error) ||
+      !qmi_message_dms_get_ids_output_get_imei (out, &imei, &error))
+    imei_op_answer (op, NULL,
+                    g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "DMS Get IDs on modem %s: %s",
+                                 name, error->message));
+  else if (!is_imei (imei))
+    imei_op_answer (op, NULL,
+                    g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                                 "modem %s: the IMEI it reports is not 15 digits", name));
+  else
+    imei_op_answer (op, g_strdup (imei), NULL);
+  qmi_device_release_client (op->device, op->client, QMI_DEVICE_RELEASE_CLIENT_FLAGS_RELEASE_CID, 5,
+                             NULL, imei_client_released, op);
+}
+
+static void
+imei_client_allocated (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ImeiOp *op = data;
+  GError *error = NULL;
+
+  op->client = qmi_device_allocate_client_finish (QMI_DEVICE (source), res, &error);
+  if (!op->client)
+    {
+      imei_op_answer (op, NULL,
+                      g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                                   "allocating a DMS client on modem %s: %s",
+                                   op->qmi ? op->qmi->config->name : "?", error->message));
+      g_error_free (error);
+      imei_op_free (op);
+      return;
+    }
+  qmi_client_dms_get_ids (QMI_CLIENT_DMS (op->client), NULL,
+                          op->qmi ? op->qmi->config->command_timeout : 5, NULL, imei_got_ids, op);
+}
+
+static void
+qmi_read_imei (EsimdModem *modem, GTask *task)
+{
+  EsimdQmi *qmi = (EsimdQmi *) modem;
+  ImeiOp *op;
+
+  if (!ready_or_error (qmi, task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  op = g_new0 (ImeiOp, 1);
+  op->qmi = qmi;
+  op->task = task;
+  op->device = g_object_ref (qmi->device);
+  g_ptr_array_add (qmi->imei_ops, op);
+  qmi_device_allocate_client (qmi->device, QMI_SERVICE_DMS, QMI_CID_NONE,
+                              qmi->config->command_timeout, NULL, imei_client_allocated, op);
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
-EsimdQmi *
-esimd_qmi_new (const EsimdModemConfig *config, EsimdQmiAvailabilityFunc func, gpointer user_data)
+static void
+qmi_start (EsimdModem *modem)
 {
-  EsimdQmi *qmi = g_new0 (EsimdQmi, 1);
+  EsimdQmi *qmi = (EsimdQmi *) modem;
 
-  qmi->config = (EsimdModemConfig *) config;
-  qmi->availability = func;
-  qmi->availability_data = user_data;
-  qmi->pending = g_ptr_array_new ();
-  return qmi;
-}
-
-void
-esimd_qmi_start (EsimdQmi *qmi)
-{
   if (qmi->state == QMI_STATE_IDLE)
     connect_start (qmi);
-}
-
-gboolean
-esimd_qmi_is_available (EsimdQmi *qmi)
-{
-  return qmi->state == QMI_STATE_READY;
-}
-
-const EsimdQmiStats *
-esimd_qmi_get_stats (EsimdQmi *qmi)
-{
-  return &qmi->stats;
 }
 
 static void
@@ -636,7 +704,7 @@ stop_channel_closed (GObject *source, GAsyncResult *res, gpointer data)
   EsimdQmi *qmi = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
 
-  if (!esimd_qmi_close_channel_finish (qmi, res, &error))
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
     g_debug ("modem %s: closing the channel: %s", qmi->config->name, error->message);
   /* The modem may have vanished while the channel closed: libqmi would refuse a NULL device or
    * client without ever calling back, and esimd would never exit. */
@@ -649,13 +717,13 @@ stop_channel_closed (GObject *source, GAsyncResult *res, gpointer data)
                              5, NULL, stop_released, g_steal_pointer (&task));
 }
 
-void
-esimd_qmi_stop (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
+static void
+qmi_stop (EsimdModem *modem, GTask *task_in)
 {
-  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  EsimdQmi *qmi = (EsimdQmi *) modem;
+  g_autoptr (GTask) task = task_in;
   gboolean ready = qmi->state == QMI_STATE_READY;
 
-  g_task_set_task_data (task, qmi, NULL);
   qmi->state = QMI_STATE_STOPPED;
   g_clear_handle_id (&qmi->retry_id, g_source_remove);
   g_clear_object (&qmi->monitor);
@@ -674,17 +742,11 @@ esimd_qmi_stop (EsimdQmi *qmi, GAsyncReadyCallback callback, gpointer user_data)
   }
 }
 
-gboolean
-esimd_qmi_stop_finish (EsimdQmi *qmi, GAsyncResult *result, GError **error)
+static void
+qmi_free (EsimdModem *modem)
 {
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
+  EsimdQmi *qmi = (EsimdQmi *) modem;
 
-void
-esimd_qmi_free (EsimdQmi *qmi)
-{
-  if (!qmi)
-    return;
   g_clear_handle_id (&qmi->retry_id, g_source_remove);
   g_clear_object (&qmi->monitor);
   if (qmi->cancellable)
@@ -693,6 +755,36 @@ esimd_qmi_free (EsimdQmi *qmi)
   for (guint i = 0; i < qmi->pending->len; i++)
     ((ApduRequest *) qmi->pending->pdata[i])->qmi = NULL;
   g_ptr_array_unref (qmi->pending);
+  for (guint i = 0; i < qmi->imei_ops->len; i++)
+    ((ImeiOp *) qmi->imei_ops->pdata[i])->qmi = NULL;
+  g_ptr_array_unref (qmi->imei_ops);
   drop_device (qmi);
   g_free (qmi);
+}
+
+static const EsimdModemOps qmi_ops = {
+  .name = "qmi",
+  .start = qmi_start,
+  .stop = qmi_stop,
+  .free = qmi_free,
+  .open_channel = qmi_open_channel,
+  .close_channel = qmi_close_channel,
+  .forget_channel = qmi_forget_channel,
+  .transmit = qmi_transmit,
+  .reset_card = qmi_reset_card,
+  .reset_name = "uim-power-cycle",
+  .read_imei = qmi_read_imei,
+};
+
+EsimdModem *
+esimd_modem_qmi_new (const EsimdModemConfig *config)
+{
+  EsimdQmi *qmi = g_new0 (EsimdQmi, 1);
+
+  qmi->modem.ops = &qmi_ops;
+  qmi->modem.config = config;
+  qmi->config = config;
+  qmi->pending = g_ptr_array_new ();
+  qmi->imei_ops = g_ptr_array_new ();
+  return &qmi->modem;
 }

@@ -6,7 +6,8 @@ import unittest
 
 from gi.repository import GLib
 
-from esimtest.world import MANAGER, MANAGER_IFACE, PROFILE_IFACE, World, activation_code, dbus_error_name
+from esimtest.world import (MANAGER, MANAGER_IFACE, PROFILE_IFACE, SIM_IMEI, World, activation_code,
+                            dbus_error_name)
 
 ICCID_ONE = "8949449999999990011"
 ICCID_TWO = "8949449999999990029"
@@ -51,6 +52,8 @@ class Operations(unittest.TestCase):
         self.assertEqual(len(info["ci_pkids_verification"]), 1)
         self.assertEqual(len(info["ci_pkids_verification"][0]), 40)
         self.assertEqual(w.profiles(), [])
+        # the modem's IMEI was read once, when it appeared (no Imei= is configured)
+        self.assertEqual(self.sim.counters()["qmi_messages"].get("dms-get-ids"), 1)
 
     def test_01_download(self):
         w = self.w
@@ -83,6 +86,8 @@ class Operations(unittest.TestCase):
         self.assertEqual(self.sim.state()["notifications"], [])
         ops = [(n["operation"], n["iccid"], n["verified"]) for n in self.smdp_ctl().notifications()]
         self.assertIn(("install", ICCID_ONE, True), ops)
+        # no Imei= is configured: the server got the one esimd read from the modem
+        self.assertEqual([s["imei"] for s in self.smdp_ctl().sessions()], [SIM_IMEI])
 
     def test_02_profile_object(self):
         w = self.w
@@ -219,6 +224,26 @@ class Operations(unittest.TestCase):
         self.assertEqual(w.manager_prop("DefaultSmdpAddress"), "")
         # nothing left to delete is not an error
         w.manager("ResetMemory", GLib.Variant("(u)", (1,)))
+
+
+class Imei(unittest.TestCase):
+    """Which IMEI a server is sent: the configured one, else the modem's, else none."""
+
+    def download_imei(self, w):
+        job, props = w.download(activation_code("DEMO-ONE"))
+        self.assertEqual(props["State"], "succeeded", props)
+        return w.smdp.control.sessions()[-1]["imei"]
+
+    def test_configured_imei_wins(self):
+        with World(config={"Modem sim": {"Imei": "490154203237518"}}) as w:
+            self.assertEqual(self.download_imei(w), "490154203237518")
+            with w.sim.ctl() as sim:
+                self.assertEqual(sim.counters()["qmi_messages"].get("dms-get-ids", 0), 0)
+
+    def test_modem_without_imei(self):
+        with World(sim_options={"imei": ""}) as w:
+            self.assertIsNone(self.download_imei(w))
+            self.assertIn("cannot read the modem's IMEI", w.esimd.log())
 
 
 if __name__ == "__main__":

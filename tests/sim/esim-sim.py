@@ -15,7 +15,7 @@ from esimsim.card import DEFAULT_ISDR_AID, Card, Counters  # noqa: E402
 from esimsim.euicc import Euicc, Options  # noqa: E402
 from esimsim.faults import Faults, FaultSpecError  # noqa: E402
 from esimsim.identity import Identity, IdentityError  # noqa: E402
-from esimsim.qmi import QmiModem  # noqa: E402
+from esimsim.qmi import DEFAULT_IMEI, QmiModem  # noqa: E402
 from esimsim.server import Simulator  # noqa: E402
 from esimsim.store import Store, initial_state  # noqa: E402
 
@@ -58,6 +58,8 @@ def parse_args(argv):
     g.add_argument("--apdu-socket", metavar="PATH", help="unix socket: one hex APDU per line")
     g.add_argument("--control", metavar="PATH", help="unix socket for JSON-lines control commands")
     g.add_argument("--slot", type=int, default=1, help="UIM slot number answered on QMI (default 1)")
+    g.add_argument("--imei", default=DEFAULT_IMEI,
+                   help="IMEI the modem reports (QMI DMS Get IDs; default %s; \"\" for none)" % DEFAULT_IMEI)
     g = p.add_argument_group("faults (also installable at run time over --control)")
     g.add_argument("--fault", action="append", default=[], metavar="JSON", help="a fault object as the control socket takes it")
     g.add_argument("--sw-on-apdu", type=sw_and, action="append", default=[], metavar="SW:N", help="answer SW to the Nth APDU")
@@ -116,7 +118,7 @@ def main(argv) -> int:
         p = euicc.enabled_profile()
         return p["iccid"] if p else None
 
-    modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid)
+    modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid, args.imei)
     asyncio.run(Simulator(euicc, card, modem, faults, counters, args).run())
     return 0
 

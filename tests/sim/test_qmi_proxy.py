@@ -232,7 +232,7 @@ class RawQmuxTest(SimTestCase):
         self.assertEqual(ctl["flags"], 0x01)
         count = ctl["tlvs"][0x01][0]
         services = {ctl["tlvs"][0x01][1 + 5 * i] for i in range(count)}
-        self.assertEqual(services, {0x00, 0x0B})
+        self.assertEqual(services, {0x00, 0x02, 0x0B})
 
     def test_exact_bytes(self):
         # Allocate CID for UIM as libqmi sends it, and the modem's answer byte for byte
@@ -310,13 +310,25 @@ class RawQmuxTest(SimTestCase):
         self.assertEqual(r["tlvs"][0x12], bytes([1, 16]) + der.eid_to_bytes(self.eid))
         self.assertEqual(r["tlvs"][0x11][-1], 1)  # is eUICC
 
+    def test_dms_get_ids(self):
+        # The IMEI as libqmi reads DMS Get IDs: TLV 11, the ASCII digits filling the TLV.
+        r = self.q.request(0, 0, 0x0022, [(0x01, b"\x02")])
+        self.assertEqual(self.q.error(r), 0)
+        service, cid = r["tlvs"][0x01]
+        self.assertEqual(service, 0x02)
+        ids = self.q.request(0x02, cid, 0x0025)
+        self.assertEqual(self.q.error(ids), 0)
+        self.assertEqual(ids["tlvs"][0x11], b"356938035643809")
+        self.assertEqual(self.q.error(self.q.request(0x02, cid, 0x0020)), 71)  # InvalidQmiCommand
+
     def test_errors(self):
         self.assertEqual(self.q.error(self.q.request(0x0B, self.cid, 0x0020)), 71)  # InvalidQmiCommand
         self.assertEqual(self.q.error(self.q.request(0, 0, 0x0026)), 71)
         self.assertEqual(self.q.error(self.q.open_channel(self.cid, slot=2)), 48)  # wrong slot
         self.assertEqual(self.q.error(self.q.request(0x0B, self.cid, 0x003B, [(0x01, b"\x01")])), 17)  # MissingArgument
         self.assertEqual(self.q.error(self.q.request(0x0B, 99, 0x002F)), 7)  # InvalidClientId
-        self.assertEqual(self.q.error(self.q.request(0, 0, 0x0022, [(0x01, b"\x02")])), 31)  # InvalidServiceType
+        self.assertEqual(self.q.error(self.q.request(0, 0, 0x0022, [(0x01, b"\x01")])), 31)  # InvalidServiceType (WDS)
+        self.assertEqual(self.q.error(self.q.request(0x02, 99, 0x0025)), 7)  # DMS, InvalidClientId
         r = self.q.open_channel(self.cid, aid=bytes.fromhex("A0000000871002FF49FF0589"))
         self.assertEqual((self.q.error(r), r["tlvs"][0x11]), (80, b"\x6a\x82"))
 

@@ -185,6 +185,7 @@ class Session:
         self.order = None
         self.cancel_reason = None
         self.error = None
+        self.imei = None  # from ctxParams1's deviceInfo, as the LPA sent it
         self.created = time.time()
 
     def view(self):
@@ -193,7 +194,7 @@ class Session:
                 "iccid": self.order.iccid if self.order else None,
                 "cancelReason": self.cancel_reason,
                 "cancelReasonName": CANCEL_REASONS.get(self.cancel_reason) if self.cancel_reason is not None else None,
-                "error": self.error}
+                "error": self.error, "imei": self.imei}
 
 
 class Fault:
@@ -413,6 +414,21 @@ def euicc_response(st, s, content, field, tag, es10_name):
     return resp
 
 
+def device_imei(ctx):
+    """The IMEI digits of ctxParams1's deviceInfo (imei [2], swapped BCD), or None."""
+    info = ctx.find(0xA1)
+    imei = info.find(0x82) if info is not None else None
+    if imei is None:
+        return None
+    digits = ""
+    for b in imei.value:
+        for nibble in (b & 0x0F, b >> 4):
+            if nibble > 9:
+                return digits
+            digits += str(nibble)
+    return digits
+
+
 def authenticate_euicc(st, s, content):
     """Shared by ES9+ and ES11 authenticateClient: returns (euiccSigned1 Tlv, ctxParams1 Tlv|None)."""
     resp = euicc_response(st, s, content, "authenticateServerResponse", 0xBF38, "authenticateServer")
@@ -478,6 +494,7 @@ def authenticate_client(st, content):
             m = ctx.find(0x80)
             if m is not None:
                 matching_id = m.value.decode("utf-8", "replace")
+            s.imei = device_imei(ctx)
         o = pick_order(st, s, matching_id)
     except ApiError as e:
         s.state, s.error = "failed", s.error or "%s/%s" % (e.subject, e.reason)

@@ -37,6 +37,7 @@ BUS_POLICY = os.path.join(SOURCE_ROOT, "dbus", "org.esim.conf")
 SMDP_HOST = pkimod.DEFAULT_SMDP_HOST
 SMDS_HOST = pkimod.DEFAULT_SMDS_HOST
 EID = pkimod.DEFAULT_EID
+SIM_IMEI = "356938035643809"  # what the simulated modem reports by default (esimsim/qmi.py)
 MANAGER = "/org/esim/euicc/0"
 MANAGER_IFACE = "org.esim.Manager"
 JOB_IFACE = "org.esim.Job"
@@ -293,7 +294,7 @@ class World:
         self.bus = self.sim = self.smdp = self.esimd = self.client = None
         # Values that must never reach esimd's log (EIDs and ICCIDs only with LogPersonalData).
         self.secrets: set[str] = set()
-        self.personal: set[str] = {EID}
+        self.personal: set[str] = {EID, SIM_IMEI}
         self.log_personal_data = False
         try:
             self.pki = pkimod.generate(os.path.join(self.tmpdir, "pki"))

@@ -1,4 +1,5 @@
-"""The fake modem's QMI side: QMUX framing, the CTL service and the UIM messages an LPA uses."""
+"""The fake modem's QMI side: QMUX framing, the CTL service, the UIM messages an LPA uses and the
+DMS Get IDs that tells it the IMEI."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ log = logging.getLogger("esim-sim.qmi")
 QMUX_MARKER = 0x01
 QMUX_FLAG_SERVICE = 0x80
 SERVICE_CTL = 0x00
+SERVICE_DMS = 0x02
 SERVICE_UIM = 0x0B
 
 CTL_FLAG_RESPONSE = 0x01
@@ -29,6 +31,8 @@ CTL_ALLOCATE_CID = 0x0022
 CTL_RELEASE_CID = 0x0023
 CTL_SYNC = 0x0027
 CTL_INTERNAL_PROXY_OPEN = 0xFF00
+
+DMS_GET_IDS = 0x0025
 
 UIM_GET_CARD_STATUS = 0x002F
 UIM_POWER_OFF_SIM = 0x0030
@@ -57,6 +61,7 @@ NAMES = {
     (SERVICE_CTL, CTL_RELEASE_CID): "ctl-release-cid",
     (SERVICE_CTL, CTL_SYNC): "ctl-sync",
     (SERVICE_CTL, CTL_INTERNAL_PROXY_OPEN): "ctl-internal-proxy-open",
+    (SERVICE_DMS, DMS_GET_IDS): "dms-get-ids",
     (SERVICE_UIM, UIM_GET_CARD_STATUS): "uim-get-card-status",
     (SERVICE_UIM, UIM_POWER_OFF_SIM): "uim-power-off-sim",
     (SERVICE_UIM, UIM_POWER_ON_SIM): "uim-power-on-sim",
@@ -67,6 +72,8 @@ NAMES = {
 }
 
 USIM_AID = bytes.fromhex("A0000000871002FF49FF0589")
+# A Luhn-valid IMEI (TAC 35693803): what the modem answers to DMS Get IDs unless told otherwise.
+DEFAULT_IMEI = "356938035643809"
 ATR = bytes.fromhex("3B9F96801FC78031E073FE211B674A4C753034054BA9")
 
 
@@ -194,7 +201,8 @@ class QmiModem:
     """The modem's QMI services, shared by every link (as one modem serves all its clients)."""
 
     def __init__(self, card: Card, faults: Faults, counters: Counters, slot: int = 1,
-                 eid_bytes: bytes = b"", enabled_iccid: Callable[[], Optional[str]] = lambda: None):
+                 eid_bytes: bytes = b"", enabled_iccid: Callable[[], Optional[str]] = lambda: None,
+                 imei: str = DEFAULT_IMEI):
         self.card = card
         self.faults = faults
         self.counters = counters
@@ -202,7 +210,8 @@ class QmiModem:
         self.eid_bytes = eid_bytes
         self.enabled_iccid = enabled_iccid
         self.allocated: dict[tuple[int, int], int] = {}  # (service, cid) -> link id
-        self.next_cid = {SERVICE_UIM: 1}
+        self.imei = imei  # "" = the modem reports none
+        self.next_cid = {SERVICE_UIM: 1, SERVICE_DMS: 1}
 
     def release_link(self, link: Link) -> None:
         for key in list(link.cids):
@@ -225,6 +234,11 @@ class QmiModem:
                 tlvs = [result_tlv(E_INVALID_CLIENT_ID)]
             else:
                 tlvs, reset_after = await self._uim(link, msg)
+        elif msg.service == SERVICE_DMS:
+            if (SERVICE_DMS, msg.cid) not in self.allocated:
+                tlvs = [result_tlv(E_INVALID_CLIENT_ID)]
+            else:
+                tlvs = self._dms(msg)
         else:
             tlvs = [result_tlv(E_INVALID_SERVICE_TYPE)]
         if tlvs is None:
@@ -246,14 +260,14 @@ class QmiModem:
             log.info("proxy client opened device %s", link.proxy_device)
             return [result_tlv()]
         if msg.msg_id == CTL_GET_VERSION_INFO:
-            services = [(SERVICE_CTL, 1, 5), (SERVICE_UIM, 1, 46)]
+            services = [(SERVICE_CTL, 1, 5), (SERVICE_DMS, 1, 14), (SERVICE_UIM, 1, 46)]
             body = bytes([len(services)]) + b"".join(struct.pack("<BHH", s, a, b) for s, a, b in services)
             return [result_tlv(), (0x01, body)]
         if msg.msg_id == CTL_ALLOCATE_CID:
             svc = msg.tlv(0x01)
             if svc is None or len(svc) != 1:
                 return [result_tlv(E_MISSING_ARGUMENT)]
-            if svc[0] != SERVICE_UIM:
+            if svc[0] not in (SERVICE_UIM, SERVICE_DMS):
                 return [result_tlv(E_INVALID_SERVICE_TYPE)]
             cid = self._free_cid(svc[0])
             if cid is None:
@@ -283,6 +297,16 @@ class QmiModem:
             if (service, cid) not in self.allocated:
                 return cid
         return None
+
+    # ------------------------------------------------------------------ DMS
+    def _dms(self, msg: QmiMessage) -> list:
+        if msg.msg_id != DMS_GET_IDS:
+            return [result_tlv(E_INVALID_QMI_COMMAND)]
+        # ESN and MEID are CDMA identities: a GSM/LTE modem answers "0" (as real ones do).
+        tlvs = [result_tlv(), (0x10, b"0")]
+        if self.imei:
+            tlvs.append((0x11, self.imei.encode("ascii")))
+        return tlvs
 
     # ------------------------------------------------------------------ UIM
     def _slot_ok(self, msg: QmiMessage) -> Optional[int]:
