@@ -410,14 +410,18 @@ update_trust (EsimdEuicc *euicc)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) bundle = NULL;
+  g_autoptr (GBytes) ci_only = NULL;
   guint matched = 0;
 
   g_clear_pointer (&euicc->http, esimd_http_client_unref);
   bundle = esimd_trust_bundle (
       esimd->trust, euicc->info1->ci_pkids_verification,
       esimd->config->trust_system_cas ? esimd->config->system_ca_file : NULL, &matched, &error);
+  if (matched > 0)
+    ci_only =
+        esimd_trust_bundle (esimd->trust, euicc->info1->ci_pkids_verification, NULL, NULL, NULL);
   if (bundle)
-    euicc->http = esimd_http_client_new (esimd->http, bundle, &error);
+    euicc->http = esimd_http_client_new (esimd->http, bundle, ci_only, &error);
   if (!euicc->http)
     g_warning ("eUICC %s: no server can be trusted: %s", euicc->config->name, error->message);
   else if (matched == 0)

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include "lpa-error.h"
+#include "tls-profile.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -24,6 +25,7 @@ struct _EsimdHttp
   long bpp_timeout_ms;
   gsize max_response;
   gsize max_bpp_response;
+  gboolean trust_system_cas;
 };
 
 struct _EsimdHttpClient
@@ -32,7 +34,8 @@ struct _EsimdHttpClient
   EsimdHttp *http;
   int ca_fd; /* memfd holding the PEM bundle; libcurl reads it through /proc/self/fd */
   char *ca_path;
-  GPtrArray *in_flight; /* Request* */
+  EsimdTlsProfile *tls_profile; /* SGP.22's rules for chains that end at one of the CIs */
+  GPtrArray *in_flight;         /* Request* */
 };
 
 typedef struct
@@ -46,6 +49,7 @@ typedef struct
   gboolean response_sized;
   gsize max_response; /* this request's cap on the body */
   char errbuf[CURL_ERROR_SIZE];
+  GError *tls_error; /* why the TLS profile check refused the server (transfer aborted) */
   LpaHttpCallback callback;
   gpointer user_data;
   /* Set when the request is finished but its callback is still to run from an idle. */
@@ -70,6 +74,7 @@ request_free (Request *req)
   g_clear_pointer (&req->body, g_bytes_unref);
   g_clear_pointer (&req->response, g_byte_array_unref);
   g_clear_error (&req->deferred_error);
+  g_clear_error (&req->tls_error);
   esimd_http_client_unref (req->client);
   g_free (req);
 }
@@ -171,11 +176,46 @@ timer_cb (CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- completion -------------------------------------------------------------------------- */
 
+/* libcurl says only "verification failed" (and names the memfd): ask GnuTLS why, under the CIs,
+ * with the chain libcurl kept (CURLOPT_CERTINFO). */
+static char *
+explain_refusal (Request *req)
+{
+  struct curl_certinfo *info = NULL;
+  g_autoptr (GArray) chain = g_array_new (FALSE, TRUE, sizeof (gnutls_datum_t));
+  char *why = NULL;
+
+  if (curl_easy_getinfo (req->easy, CURLINFO_CERTINFO, &info) != CURLE_OK || !info)
+    return NULL;
+  for (int i = 0; i < info->num_of_certs; i++)
+    for (struct curl_slist *f = info->certinfo[i]; f; f = f->next)
+      if (g_str_has_prefix (f->data, "Cert:"))
+        {
+          gnutls_datum_t pem = { (unsigned char *) f->data + 5,
+                                 (unsigned int) strlen (f->data + 5) };
+          gnutls_datum_t der = { NULL, 0 };
+
+          if (gnutls_pem_base64_decode2 ("CERTIFICATE", &pem, &der) >= 0)
+            g_array_append_val (chain, der);
+          break;
+        }
+  if (chain->len == (guint) info->num_of_certs)
+    why = esimd_tls_profile_explain (req->client->tls_profile, (gnutls_datum_t *) chain->data,
+                                     chain->len);
+  for (guint i = 0; i < chain->len; i++)
+    gnutls_free (g_array_index (chain, gnutls_datum_t, i).data);
+  return why;
+}
+
 static GError *
 error_from_curl (CURLcode rc, Request *req)
 {
   const char *detail = req->errbuf[0] ? req->errbuf : curl_easy_strerror (rc);
 
+  if (req->tls_error)
+    return g_error_new (LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
+                        "the server's TLS certificate was not accepted: %s",
+                        req->tls_error->message);
   switch (rc)
     {
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -183,8 +223,19 @@ error_from_curl (CURLcode rc, Request *req)
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_CACERT_BADFILE:
-      return g_error_new (LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
-                          "the server's TLS certificate was not accepted: %s", detail);
+      {
+        g_autofree char *why = explain_refusal (req);
+
+        /* The two ways in are judged apart: under the CIs by SGP.22's rules, through the
+         * system store (when configured) by web PKI rules. Say which were tried. */
+        return g_error_new (LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
+                            "the server's TLS certificate was not accepted by the eSIM CIs this "
+                            "eUICC trusts%s: %s",
+                            req->client->http->trust_system_cas
+                                ? " nor by the system CA store (TrustSystemCAs)"
+                                : " (the system CA store is not used: TrustSystemCAs=false)",
+                            why ? why : detail);
+      }
     case CURLE_OPERATION_TIMEDOUT:
       return g_error_new (LPA_ERROR, LPA_ERROR_TIMEOUT, "no answer in time: %s", detail);
     case CURLE_WRITE_ERROR:
@@ -324,6 +375,30 @@ host_is_valid (const char *host)
   return TRUE;
 }
 
+/* Runs once a connection is up (a new handshake or a reused connection) and before a byte of
+ * the request goes out: the place to refuse a server whose certificate GnuTLS accepted but
+ * SGP.22's TLS profile does not, before it sees a matching ID or a signed eUICC answer. */
+static int
+prereq_cb (void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+  Request *req = clientp;
+  struct curl_tlssessioninfo *tls = NULL;
+  const gnutls_datum_t *chain;
+  unsigned int n_chain = 0;
+
+  if (curl_easy_getinfo (req->easy, CURLINFO_TLS_SSL_PTR, &tls) != CURLE_OK || !tls ||
+      tls->backend != CURLSSLBACKEND_GNUTLS || !tls->internals)
+    {
+      req->tls_error =
+          g_error_new_literal (LPA_ERROR, LPA_ERROR_TLS_VERIFICATION, "no TLS session to check");
+      return CURL_PREREQFUNC_ABORT;
+    }
+  chain = gnutls_certificate_get_peers ((gnutls_session_t) tls->internals, &n_chain);
+  if (!esimd_tls_profile_check (req->client->tls_profile, chain, n_chain, &req->tls_error))
+    return CURL_PREREQFUNC_ABORT;
+  return CURL_PREREQFUNC_OK;
+}
+
 static gboolean
 path_is_bpp (const char *path)
 {
@@ -386,6 +461,9 @@ client_post (gpointer self, const char *host, const char *path, GBytes *body,
   curl_easy_setopt (req->easy, CURLOPT_SSL_VERIFYHOST, 2L);
   curl_easy_setopt (req->easy, CURLOPT_CAINFO, client->ca_path);
   curl_easy_setopt (req->easy, CURLOPT_CAPATH, NULL);
+  curl_easy_setopt (req->easy, CURLOPT_CERTINFO, 1L);
+  curl_easy_setopt (req->easy, CURLOPT_PREREQFUNCTION, prereq_cb);
+  curl_easy_setopt (req->easy, CURLOPT_PREREQDATA, req);
   curl_easy_setopt (req->easy, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
   curl_easy_setopt (req->easy, CURLOPT_PROXY, http->proxy ? http->proxy : "");
   if (http->connect_to)
@@ -427,7 +505,7 @@ esimd_http_client_cancel_all (EsimdHttpClient *client)
 /* ---- objects ----------------------------------------------------------------------------- */
 
 EsimdHttpClient *
-esimd_http_client_new (EsimdHttp *http, GBytes *ca_bundle_pem, GError **error)
+esimd_http_client_new (EsimdHttp *http, GBytes *ca_bundle_pem, GBytes *ci_pem, GError **error)
 {
   g_autoptr (EsimdHttpClient) client = g_new0 (EsimdHttpClient, 1);
   gsize len;
@@ -436,6 +514,10 @@ esimd_http_client_new (EsimdHttp *http, GBytes *ca_bundle_pem, GError **error)
   client->ref_count = 1;
   client->http = http;
   client->in_flight = g_ptr_array_new ();
+  client->ca_fd = -1;
+  client->tls_profile = esimd_tls_profile_new (ci_pem, error);
+  if (!client->tls_profile)
+    return NULL;
   /* A memfd keeps the bundle out of the file system (the service has no writable paths for
    * it) while still giving GnuTLS a file name to read. */
   client->ca_fd = memfd_create ("esimd-trust", MFD_CLOEXEC);
@@ -485,6 +567,7 @@ esimd_http_client_unref (EsimdHttpClient *client)
   if (client->ca_fd >= 0)
     close (client->ca_fd);
   g_free (client->ca_path);
+  esimd_tls_profile_free (client->tls_profile);
   g_free (client);
 }
 
@@ -510,6 +593,7 @@ esimd_http_new (const EsimdConfig *config)
   http->request_timeout_ms = (long) config->request_timeout * 1000;
   http->bpp_timeout_ms = (long) config->bpp_timeout * 1000;
   http->max_response = config->max_response_size;
+  http->trust_system_cas = config->trust_system_cas;
   /* The BPP arrives base64-encoded inside JSON: 4/3 of it, plus the other members. */
   http->max_bpp_response = (gsize) config->max_bpp_size / 3 * 4 + 8 * 1024;
   return http;

@@ -27,10 +27,14 @@ const EsimdHttpStats *esimd_http_get_stats (EsimdHttp *http);
 
 /* One per eUICC: the trust it implies (a PEM bundle of the CI roots it accepts, plus the system
  * store unless strict) and the requests in flight on its behalf. Implements LpaHttpOps with
- * itself as the ops' self pointer. Reference counted: a request in flight keeps it alive. */
+ * itself as the ops' self pointer. Reference counted: a request in flight keeps it alive.
+ * @ci_pem holds the CI roots alone (NULL if none): a server whose chain ends at one of them
+ * must also follow SGP.22's TLS certificate profile (tls-profile.h), checked before the
+ * request is sent. */
 typedef struct _EsimdHttpClient EsimdHttpClient;
 
-EsimdHttpClient *esimd_http_client_new (EsimdHttp *http, GBytes *ca_bundle_pem, GError **error);
+EsimdHttpClient *esimd_http_client_new (EsimdHttp *http, GBytes *ca_bundle_pem, GBytes *ci_pem,
+                                        GError **error);
 EsimdHttpClient *esimd_http_client_ref (EsimdHttpClient *client);
 void esimd_http_client_unref (EsimdHttpClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdHttpClient, esimd_http_client_unref)

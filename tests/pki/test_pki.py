@@ -152,6 +152,25 @@ class PkiTest(unittest.TestCase):
         self.assertTrue(eku.critical)
         self.assertIn(ExtendedKeyUsageOID.SERVER_AUTH, list(eku.value))
 
+    def test_hostile_tls_leaves(self):
+        """TLS leaves for the SM-DP+ host that chain to the trusted CI but break SGP.22's TLS
+        profile (the daemon must refuse each; tests/integration/test_tls_profile.py)."""
+        c = self.c
+        self.assertTrue(issued_by(c["eum_dptls"], c["eum"]))
+        self.assertTrue(issued_by(c["euicc_dptls"], c["euicc"]))
+        self.assertTrue(issued_by(c["dpauth_tls"], c["ci"]))
+        self.assertEqual(policies(c["eum_dptls"]), [pki.ROLE_DP_TLS])
+        self.assertEqual(policies(c["euicc_dptls"]), [pki.ROLE_DP_TLS])
+        self.assertEqual(policies(c["dpauth_tls"]), [pki.ROLE_DP_AUTH])
+        for n in ("eum_dptls", "euicc_dptls", "dpauth_tls", "web_tls"):
+            dns = ext(c[n], x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+            self.assertEqual(dns, [pki.DEFAULT_SMDP_HOST], n)
+        # The web CA is no RSP certificate and is not in the CI directory.
+        self.assertTrue(issued_by(c["web_tls"], c["web_ca"]))
+        with self.assertRaises(x509.ExtensionNotFound):
+            ext(c["web_tls"], x509.CertificatePolicies)
+        self.assertEqual(os.listdir(self.p["ca_dir"]), ["ci.pem"])
+
     def test_validity_is_current(self):
         import datetime
         now = datetime.datetime.utcnow()

@@ -950,13 +950,26 @@ class TlsServer(ThreadingHTTPServer):
         log.debug("connection error from %s", client_address, exc_info=True)
 
 
-def tls_context(state, cert, key, role):
+# --tls-cert-set: the SM-DP+ TLS leaf (a name in the PKI directory) and the issuers sent with it.
+TLS_CERT_SETS = {
+    "good": ("dptls", ()),
+    "bad": ("bad-dptls", ()),
+    "eum": ("eum-dptls", ("eum",)),
+    "euicc": ("euicc-dptls", ("euicc", "eum")),
+    "dpauth": ("dpauth-tls", ()),
+    "web": ("web-tls", ()),
+}
+
+
+def tls_context(state, cert, key, role, chain=()):
+    """A server context presenting `cert` (DER file) followed by the DER files in `chain`."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     # ssl only loads PEM certificates; the PKI writes DER.
     with tempfile.NamedTemporaryFile("wb", suffix=".pem") as pem:
-        with open(cert, "rb") as f:
-            pem.write(ssl.DER_cert_to_PEM_cert(f.read()).encode())
+        for path in (cert,) + tuple(chain):
+            with open(path, "rb") as f:
+                pem.write(ssl.DER_cert_to_PEM_cert(f.read()).encode())
         pem.flush()
         ctx.load_cert_chain(pem.name, key)
 
@@ -1075,7 +1088,10 @@ def main():
                     help="where the SM-DS serves ES11; the others answer 404")
     ap.add_argument("--cert-set", choices=("good", "bad"), default="good",
                     help="bad = DPauth/DPpb under the untrusted CI (the eUICC must refuse)")
-    ap.add_argument("--tls-cert-set", choices=("good", "bad"), default="good")
+    ap.add_argument("--tls-cert-set", choices=sorted(TLS_CERT_SETS), default="good",
+                    help="the SM-DP+'s TLS certificate: good, bad (another CI), web (a web PKI CA's), "
+                    "or one that chains to the trusted CI but breaks SGP.22's TLS profile (eum, euicc, "
+                    "dpauth)")
     ap.add_argument("--extra-ci", action="append", help="another CI certificate trusted for eUICC chains")
     ap.add_argument("--fault", action="append", help="a fault as JSON (repeatable), see README.md")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -1084,10 +1100,10 @@ def main():
                         format="smdp: %(levelname)s %(message)s")
 
     st = State(args)
-    pre = "bad-" if args.tls_cert_set == "bad" else ""
+    leaf, chain = TLS_CERT_SETS[args.tls_cert_set]
     servers = {}
-    smdp_ctx = tls_context(st, os.path.join(args.pki, pre + "dptls.der"), os.path.join(args.pki, pre + "dptls-key.pem"),
-                           "smdp")
+    smdp_ctx = tls_context(st, os.path.join(args.pki, leaf + ".der"), os.path.join(args.pki, leaf + "-key.pem"),
+                           "smdp", [os.path.join(args.pki, c + ".der") for c in chain])
     servers["smdp"] = TlsServer((args.bind, args.port), st, "smdp", smdp_ctx)
     if args.smds_port is not None:
         smds_ctx = tls_context(st, os.path.join(args.pki, "dstls.der"), os.path.join(args.pki, "dstls-key.pem"),

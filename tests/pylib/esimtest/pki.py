@@ -37,7 +37,7 @@ EUM_OID = "2.999.5"
 
 
 # Bumped whenever the generated material changes shape, so stale output dirs are regenerated.
-_FORMAT = 1
+_FORMAT = 2
 _STAMP = "pki.json"
 _DAY = datetime.timedelta(days=1)
 _YEAR = datetime.timedelta(days=365)
@@ -117,11 +117,13 @@ def issue(
     permitted_eid_prefix=None,
     crl_base="http://ci.test.example.com",
     not_before=None,
+    policy=None,
 ):
     """Issue one certificate of the given rspRole with that role's SGP.26 profile.
 
     `issuer_cert`/`issuer_key` None = self-signed CI. Exposed so tests can mint odd certificates
-    (expired, wrong role, foreign issuer) with otherwise correct profiles.
+    (expired, wrong role, foreign issuer) with otherwise correct profiles. `policy` replaces the
+    role's certificate policy (a certificate with one role's profile and another role's policy).
     """
     self_signed = issuer_cert is None
     issuer_name = subject if self_signed else issuer_cert.subject
@@ -147,7 +149,7 @@ def issue(
     if role == ROLE_CI:
         b = b.add_extension(ski, False)
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        b = b.add_extension(_policies(role), True)
+        b = b.add_extension(_policies(policy or role), True)
         b = b.add_extension(_key_usage(cert_sign=True, crl_sign=True), True)
         b = b.add_extension(x509.SubjectAlternativeName([_rid(rid or CI_OID)]), False)
         b = b.add_extension(_crl_dp(crl_base), False)
@@ -155,7 +157,7 @@ def issue(
         b = b.add_extension(aki, False)
         b = b.add_extension(ski, False)
         b = b.add_extension(_key_usage(cert_sign=True), True)
-        b = b.add_extension(_policies(role), True)
+        b = b.add_extension(_policies(policy or role), True)
         b = b.add_extension(x509.SubjectAlternativeName([_rid(rid or EUM_OID)]), False)
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=0 if path_length is None else path_length), True)
         b = b.add_extension(x509.CRLDistributionPoints(_crl_dp(crl_base)[1:]), False)
@@ -167,20 +169,20 @@ def issue(
         b = b.add_extension(ski, False)
         b = b.add_extension(aki, False)
         b = b.add_extension(_key_usage(digital_signature=True), True)
-        b = b.add_extension(_policies(role), True)
+        b = b.add_extension(_policies(policy or role), True)
     elif role in (ROLE_DP_AUTH, ROLE_DP_PB, ROLE_DS_AUTH):
         b = b.add_extension(aki, False)
         b = b.add_extension(ski, False)
         b = b.add_extension(x509.SubjectAlternativeName([_rid(rid)]), False)
         b = b.add_extension(_key_usage(digital_signature=True), True)
-        b = b.add_extension(_policies(role), True)
+        b = b.add_extension(_policies(policy or role), True)
         b = b.add_extension(_crl_dp(crl_base), False)
     elif role in (ROLE_DP_TLS, ROLE_DS_TLS):
         b = b.add_extension(_key_usage(digital_signature=True), True)
         b = b.add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), True
         )
-        b = b.add_extension(_policies(role), False)
+        b = b.add_extension(_policies(policy or role), False)
         b = b.add_extension(ski, False)
         b = b.add_extension(aki, False)
         sans = [x509.DNSName(h) for h in dns_names]
@@ -222,6 +224,63 @@ def _server_set(prefix, ci, ci_key, smdp_hosts, smdp_oid, out):
         key,
     )
     out.update(made)
+
+
+def _hostile_tls_set(out, eum, eum_key, euicc, euicc_key, smdp_hosts, smdp_oid):
+    """TLS leaves for the SM-DP+ host names that chain to the trusted CI but must be refused
+    (SGP.22's TLS profile: a DP/DS TLS policy, issued by a CI): one issued by the EUM (GnuTLS
+    does not enforce the EUM's GSMA-style name constraint), one with the DPauth role, one
+    issued by the eUICC. The TLS server presents each with its issuers up to the CI."""
+    subj = _name((NameOID.ORGANIZATION_NAME, "Mallory"), (NameOID.COMMON_NAME, smdp_hosts[0]))
+    key = new_key()
+    out["eum-dptls"] = (
+        issue(ROLE_DP_TLS, subj, key, eum, eum_key, lifetime=10 * _YEAR, rid=smdp_oid, dns_names=smdp_hosts),
+        key,
+    )
+    key = new_key()
+    out["euicc-dptls"] = (
+        issue(ROLE_DP_TLS, subj, key, euicc, euicc_key, lifetime=10 * _YEAR, rid=smdp_oid, dns_names=smdp_hosts),
+        key,
+    )
+
+
+def _web_set(out, hosts):
+    """A web PKI CA (no RSP role) and a TLS leaf it issued for `hosts`: what an operator's
+    server with an ordinary web certificate presents, trusted through the system CA store."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    ca_key = new_key()
+    ca_name = _name((NameOID.COMMON_NAME, "esimd Test Web CA"), (NameOID.ORGANIZATION_NAME, "Web PKI Test"))
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(secrets.randbits(63) | 1 << 62)
+        .not_valid_before(now - _DAY)
+        .not_valid_after(now + 20 * _YEAR)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .add_extension(_key_usage(cert_sign=True, crl_sign=True), True)
+        .add_extension(ca_ski, False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = new_key()
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name((NameOID.COMMON_NAME, hosts[0])))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(secrets.randbits(63) | 1 << 62)
+        .not_valid_before(now - _DAY)
+        .not_valid_after(now + 10 * _YEAR)
+        .add_extension(_key_usage(digital_signature=True), True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    out["web-ca"] = (ca, ca_key)
+    out["web-tls"] = (leaf, key)
 
 
 def generate(
@@ -290,7 +349,8 @@ def generate(
         (NameOID.SERIAL_NUMBER, eid),
         (NameOID.COMMON_NAME, "Test eUICC"),
     )
-    made["euicc"] = (issue(ROLE_EUICC, euicc_name, euicc_key, eum, eum_key, lifetime=25 * _YEAR, serial=1), euicc_key)
+    euicc = issue(ROLE_EUICC, euicc_name, euicc_key, eum, eum_key, lifetime=25 * _YEAR, serial=1)
+    made["euicc"] = (euicc, euicc_key)
 
     _server_set("", ci, ci_key, smdp_hosts, smdp_oid, made)
 
@@ -301,6 +361,18 @@ def generate(
     subj = _name((NameOID.ORGANIZATION_NAME, "ACME"), (NameOID.COMMON_NAME, smds_hosts[0]))
     made["dstls"] = (
         issue(ROLE_DS_TLS, subj, key, ci, ci_key, lifetime=10 * _YEAR, rid=smds_oid, dns_names=smds_hosts),
+        key,
+    )
+
+    _hostile_tls_set(made, eum, eum_key, euicc, euicc_key, smdp_hosts, smdp_oid)
+    _web_set(made, smdp_hosts)
+    # Issued by the CI for the right host names, but with the DPauth role: a certificate the CI
+    # gave out for signing, not for TLS.
+    key = new_key()
+    subj = _name((NameOID.ORGANIZATION_NAME, "ACME"), (NameOID.COMMON_NAME, smdp_hosts[0]))
+    made["dpauth-tls"] = (
+        issue(ROLE_DP_TLS, subj, key, ci, ci_key, lifetime=10 * _YEAR, rid=smdp_oid, dns_names=smdp_hosts,
+              policy=ROLE_DP_AUTH),
         key,
     )
 
@@ -319,17 +391,20 @@ def generate(
         _write(os.path.join(out_dir, name + ".der"), cert.public_bytes(serialization.Encoding.DER))
         _write(os.path.join(out_dir, name + "-key.pem"), _key_pem(key))
     _write(paths["ca_pem"], ci.public_bytes(serialization.Encoding.PEM))
+    _write(paths["web_ca_pem"], made["web-ca"][0].public_bytes(serialization.Encoding.PEM))
     _write(paths["eid_txt"], (eid + "\n").encode())
     _write(os.path.join(out_dir, _STAMP), json.dumps(params, indent=1).encode())
     return paths
 
 
-_NAMES = ("ci", "eum", "euicc", "dpauth", "dppb", "dptls", "dsauth", "dstls", "bad-ci", "bad-dpauth", "bad-dppb", "bad-dptls")
+_NAMES = ("ci", "eum", "euicc", "dpauth", "dppb", "dptls", "dsauth", "dstls", "bad-ci", "bad-dpauth", "bad-dppb", "bad-dptls",
+          "eum-dptls", "euicc-dptls", "dpauth-tls", "web-ca", "web-tls")
 
 
 def _paths(out_dir):
     p = {"dir": out_dir, "ca_dir": os.path.join(out_dir, "ca"), "ca_pem": os.path.join(out_dir, "ca", "ci.pem")}
     p["eid_txt"] = os.path.join(out_dir, "eid.txt")
+    p["web_ca_pem"] = os.path.join(out_dir, "web-ca.pem")
     for n in _NAMES:
         key = n.replace("-", "_")
         p[key] = os.path.join(out_dir, n + ".der")
