@@ -15,6 +15,7 @@ from esimsim.card import DEFAULT_ISDR_AID, Card, Counters  # noqa: E402
 from esimsim.euicc import Euicc, Options  # noqa: E402
 from esimsim.faults import Faults, FaultSpecError  # noqa: E402
 from esimsim.identity import Identity, IdentityError  # noqa: E402
+from esimsim.mbim import MbimFunction  # noqa: E402
 from esimsim.qmi import DEFAULT_IMEI, QmiModem  # noqa: E402
 from esimsim.server import Simulator  # noqa: E402
 from esimsim.store import Store, initial_state  # noqa: E402
@@ -35,7 +36,7 @@ def sw_and(text: str) -> tuple[str, str]:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description="Simulated SGP.22 eUICC behind a fake QMI modem.")
+    p = argparse.ArgumentParser(description="Simulated SGP.22 eUICC behind a fake QMI or MBIM modem.")
     g = p.add_argument_group("identity")
     g.add_argument("--eid", help="EID (default: the eUICC certificate's serialNumber; must match it)")
     g.add_argument("--euicc-cert", required=True, help="CERT.EUICC.ECDSA (DER or PEM)")
@@ -57,9 +58,13 @@ def parse_args(argv):
     g.add_argument("--pty", metavar="LINK", help="create a pty speaking QMUX and symlink its path to LINK")
     g.add_argument("--apdu-socket", metavar="PATH", help="unix socket: one hex APDU per line")
     g.add_argument("--control", metavar="PATH", help="unix socket for JSON-lines control commands")
-    g.add_argument("--slot", type=int, default=1, help="UIM slot number answered on QMI (default 1)")
+    g.add_argument("--slot", type=int, default=1, help="UIM slot number answered on QMI; over MBIM the slot the card sits in (default 1)")
     g.add_argument("--imei", default=DEFAULT_IMEI,
-                   help="IMEI the modem reports (QMI DMS Get IDs; default %s; \"\" for none)" % DEFAULT_IMEI)
+                   help="IMEI the modem reports (QMI DMS Get IDs, MBIM device caps; default %s; \"\" for none)" % DEFAULT_IMEI)
+    g.add_argument("--mbim-pty", metavar="LINK", help="create a pty speaking MBIM (QMI over MBIM too) and symlink its path to LINK")
+    g.add_argument("--mbim-slots", type=int, default=1, metavar="N",
+                   help="SIM slots the MBIM function reports (default 1; 0: no MS Basic Connect Extensions slot commands)")
+    g.add_argument("--mbim-no-uicc-reset", action="store_true", help="the MBIM function refuses MS UICC reset (radio off/on still re-reads the card)")
     g = p.add_argument_group("faults (also installable at run time over --control)")
     g.add_argument("--fault", action="append", default=[], metavar="JSON", help="a fault object as the control socket takes it")
     g.add_argument("--sw-on-apdu", type=sw_and, action="append", default=[], metavar="SW:N", help="answer SW to the Nth APDU")
@@ -96,8 +101,11 @@ def main(argv) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="esim-sim %(levelname)s %(name)s: %(message)s")
-    if not (args.qmi_proxy_socket or args.pty or args.apdu_socket):
-        print("esim-sim: give at least one of --qmi-proxy-socket, --pty, --apdu-socket", file=sys.stderr)
+    if not (args.qmi_proxy_socket or args.pty or args.apdu_socket or args.mbim_pty):
+        print("esim-sim: give at least one of --qmi-proxy-socket, --pty, --mbim-pty, --apdu-socket", file=sys.stderr)
+        return 2
+    if args.mbim_pty and (not 0 <= args.mbim_slots <= 4 or (args.mbim_slots and not 1 <= args.slot <= args.mbim_slots)):
+        print("esim-sim: --mbim-slots must be 0 to 4, and --slot one of them", file=sys.stderr)
         return 2
     try:
         identity = Identity(args.euicc_cert, args.euicc_key, args.eum_cert, args.ci_cert, args.eid)
@@ -119,7 +127,10 @@ def main(argv) -> int:
         return p["iccid"] if p else None
 
     modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid, args.imei)
-    asyncio.run(Simulator(euicc, card, modem, faults, counters, args).run())
+    mbim = MbimFunction(card, faults, counters, QmiModem(card, faults, counters, args.slot, identity.eid_bytes,
+                                                         enabled_iccid, args.imei),
+                        args.imei, args.mbim_slots, args.slot - 1, enabled_iccid, not args.mbim_no_uicc_reset)
+    asyncio.run(Simulator(euicc, card, modem, faults, counters, args, mbim).run())
     return 0
 
 

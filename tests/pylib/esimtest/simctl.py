@@ -237,7 +237,7 @@ def pki_files(pki: Union[str, dict]) -> dict:
 
 
 class SimProcess:
-    """A running esim-sim.py; paths of its sockets in .control, .apdu_socket, .pty,
+    """A running esim-sim.py; paths of its sockets in .control, .apdu_socket, .pty, .mbim_pty,
     .qmi_proxy_socket (abstract name), .state_path, its stderr in .log_path."""
 
     def __init__(self, argv: list, tmpdir: str, control: str, apdu_socket: Optional[str], pty: Optional[str],
@@ -247,6 +247,7 @@ class SimProcess:
         self.control = control
         self.apdu_socket = apdu_socket
         self.pty = pty
+        self.mbim_pty: Optional[str] = None
         self.qmi_proxy_socket = qmi_proxy_socket
         self.state_path = state_path
         self.log_path = log_path
@@ -325,8 +326,9 @@ def _flag(name: str) -> str:
 
 
 def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, apdu_socket: bool = True,
-              pty: bool = False, qmi_proxy_socket: Union[bool, str] = False, log_level: str = "info",
-              ready_timeout: float = 30.0, extra_args: Sequence[str] = (), **options) -> SimProcess:
+              pty: bool = False, qmi_proxy_socket: Union[bool, str] = False, mbim_pty: bool = False,
+              log_level: str = "info", ready_timeout: float = 30.0, extra_args: Sequence[str] = (),
+              **options) -> SimProcess:
     """Spawn the simulator with its sockets in tmpdir and wait for READY. Other keyword options
     become command-line flags (total_memory=4096 → --total-memory 4096; True → bare flag; a list
     → the flag repeated)."""
@@ -334,6 +336,7 @@ def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, a
     control = os.path.join(tmpdir, "sim-control")
     apdu_path = os.path.join(tmpdir, "sim-apdu") if apdu_socket else None
     pty_path = os.path.join(tmpdir, "sim-pty") if pty else None
+    mbim_path = os.path.join(tmpdir, "sim-mbim") if mbim_pty else None
     if qmi_proxy_socket is True:
         qmi_proxy_socket = "esim-sim-" + uuid.uuid4().hex[:12]
     state_path = os.path.join(tmpdir, "sim-state.json") if state else None
@@ -349,6 +352,8 @@ def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, a
         argv += ["--pty", pty_path]
     if qmi_proxy_socket:
         argv += ["--qmi-proxy-socket", qmi_proxy_socket]
+    if mbim_path:
+        argv += ["--mbim-pty", mbim_path]
     for k, v in options.items():
         if v is True:
             argv.append(_flag(k))
@@ -360,5 +365,7 @@ def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, a
         else:
             argv += [_flag(k), str(v)]
     argv += list(extra_args)
-    return SimProcess(argv, tmpdir, control, apdu_path, pty_path, qmi_proxy_socket or None, state_path,
+    proc = SimProcess(argv, tmpdir, control, apdu_path, pty_path, qmi_proxy_socket or None, state_path,
                       os.path.join(tmpdir, "esim-sim.log"), ready_timeout)
+    proc.mbim_pty = mbim_path  # the symlink to the MBIM pseudo-terminal (it moves on disappear/appear)
+    return proc

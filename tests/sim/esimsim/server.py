@@ -1,6 +1,7 @@
 """The simulator process: asyncio front-ends and the control socket around one card.
 
-Front-ends: the qmi-proxy socket, the pty (both QMUX) and the plain APDU socket."""
+Front-ends: the qmi-proxy socket, the pty (both QMUX), the MBIM pty (mbim.py) and the plain APDU
+socket."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from esimtest import crypto
 from .card import Card, Counters
 from .euicc import Euicc
 from .faults import Faults, FaultSpecError
+from .mbim import MbimFunction, MbimPty
 from .qmi import DropConnection, Link, QmiFormatError, QmiModem, QmuxDecoder, parse_frame
 
 log = logging.getLogger("esim-sim")
 
 
 class Simulator:
-    def __init__(self, euicc: Euicc, card: Card, modem: QmiModem, faults: Faults, counters: Counters, args):
+    def __init__(self, euicc: Euicc, card: Card, modem: QmiModem, faults: Faults, counters: Counters, args,
+                 mbim: Optional[MbimFunction] = None):
         self.euicc = euicc
         self.card = card
         self.modem = modem
@@ -40,6 +43,8 @@ class Simulator:
         self.pty_queue: Optional[asyncio.Queue] = None
         self.pty_muted = False
         self.pty_decoder = QmuxDecoder()
+        self.mbim = mbim
+        self.mbim_pty: Optional[MbimPty] = None
         self.stopping: Optional[asyncio.Future] = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -53,6 +58,9 @@ class Simulator:
         await self._listen()
         if self.args.pty:
             self._open_pty()
+        if self.args.mbim_pty:
+            self.mbim_pty = MbimPty(self.mbim, self.args.mbim_pty, self.counters, self.card.reset)
+            self.mbim_pty.open()
         print("READY", flush=True)
         log.info("ready")
         await self.stopping
@@ -90,6 +98,8 @@ class Simulator:
             os.close(self.pty_slave)
             if os.path.islink(self.args.pty):
                 os.unlink(self.args.pty)
+        if self.mbim_pty:
+            self.mbim_pty.close()
         for path in (self.args.apdu_socket, self.args.control):
             if path and os.path.exists(path):
                 os.unlink(path)
@@ -286,6 +296,7 @@ class Simulator:
             "card_resets": c.card_resets,
             "drops": c.drops,
             "qmi_messages": c.qmi_messages,
+            "mbim_messages": c.mbim_messages,
             "connections": c.connections,
             "cla_channel_mismatch": c.cla_channel_mismatch,
             "pirs": self.euicc.download.pir_count,
@@ -300,6 +311,10 @@ class Simulator:
             out = self.euicc.describe()
             out.update({"ok": True, "present": self.present, "powered": self.card.powered,
                         "channels": sorted(n for n in self.card.channels if n != 0), "pty_muted": self.pty_muted})
+            if self.mbim_pty:
+                out["mbim"] = {"present": self.mbim_pty.present, "open": self.mbim.opened, "muted": self.mbim_pty.muted,
+                               "radio_on": self.mbim.radio_on, "mapped_slot": self.mbim.mapped_slot,
+                               "channels": sorted(self.mbim.channel_groups)}
             return out
         if cmd == "counters":
             out = self.counters_view()
@@ -317,6 +332,8 @@ class Simulator:
             if action == "clear":
                 n = self.faults.clear(req.get("id"))
                 self.pty_muted = self.pty_muted and self.present and any(f.kind == "drop" for f in self.faults.rules)
+                if self.mbim_pty:
+                    self.mbim_pty.muted = self.mbim_pty.muted and any(f.kind == "drop" for f in self.faults.rules)
                 return {"ok": True, "cleared": n}
             if action == "list":
                 return {"ok": True, "faults": self.faults.describe()}
@@ -326,6 +343,8 @@ class Simulator:
                 self.present = False
                 self.pty_muted = True
                 await self._stop_listening()
+                if self.mbim_pty:
+                    self.mbim_pty.close()
                 self.card.reset()
             return {"ok": True}
         if cmd == "appear":
@@ -333,6 +352,9 @@ class Simulator:
                 self.present = True
                 self.pty_muted = False
                 await self._listen()
+                if self.mbim_pty:
+                    self.mbim_pty.muted = False
+                    self.mbim_pty.open()
             return {"ok": True}
         if cmd == "reset":
             self.card.reset()
