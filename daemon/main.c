@@ -1,6 +1,7 @@
 /* main.c — esimd's entry: options, configuration, the system bus, the eUICCs, shutdown. */
 #include "bus-job.h"
 #include "bus-manager.h"
+#include "bus-name.h"
 #include "bus-source.h"
 #include "config-check.h"
 #include "daemon.h"
@@ -98,15 +99,9 @@ setup_bus (GError **error)
                    g_strerror (-r));
       return r;
     }
-  r = sd_bus_request_name (bus, "org.esim", 0);
+  r = esimd_bus_request_name (bus, error);
   if (r < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
-                   "cannot own the name org.esim: %s (is another esimd running? only root may "
-                   "own it)",
-                   g_strerror (-r));
-      return r;
-    }
+    return r;
   source = esimd_bus_source_new (bus, on_bus_lost, NULL);
   g_source_attach (source, NULL);
   bus_source = source;

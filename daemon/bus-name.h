@@ -1,0 +1,15 @@
+/* bus-name.h — owning org.esim, and saying plainly why it failed. */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+G_BEGIN_DECLS
+
+/* Requests org.esim on @bus. On failure returns a negative errno and sets @error to the cause:
+ * another process owns the name (with its pid), esimd does not run as root, or the bus has no
+ * policy letting root own it (whether the policy file is installed where the system bus reads it,
+ * or the bus is a private one given by DBUS_SYSTEM_BUS_ADDRESS). */
+int esimd_bus_request_name (sd_bus *bus, GError **error);
+
+G_END_DECLS
