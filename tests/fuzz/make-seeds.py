@@ -12,6 +12,7 @@ discovery through them, and writes what came back as seed files:
     corpus/qmi-uim/         QMUX frames with the card's real answers (the simulator's framing)
     corpus/apdu/            fuzz-apdu inputs made of the card's real response APDUs
     corpus/activation-code/ activation codes of the test world
+    corpus/at/              AT answers in the shapes of public modem transcripts (hand-made)
 
 plus a few hand-made structures the test world never sends (crafted_seeds()). Files are named
 seed-<what>; existing seed files of the same name are overwritten, nothing else is touched.
@@ -323,7 +324,34 @@ def crafted_seeds(seeds):
                      e(0x5F37, bytes(64))])
     seeds.add("es10-responses", "crafted-pir-error", pir)
     seeds.add("der", "crafted-pir-error", pir)
+    at_seeds(seeds)
 
+
+
+# fuzz-at: byte 0 picks the command (0 CGLA, 1 CSIM, 2 CCHO, 3 CGSN, 4 CGMI, 5 CCHC), byte 1
+# where the stream is cut in two reads. The answers have the shapes of the public transcripts
+# of tests/unit/test-at-parser.c (lpac issues #138, #173, #179, #209, pull request #238; the
+# atsign-foundation EG95 log), with short payloads of our own.
+AT_ANSWERS = {
+    "cgla-ok": (0, b"\r\n+CGLA: 6,\"01a2b3\"\r\n\r\nOK\r\n"),
+    "cgla-no-space": (0, b"\r\n+CGLA:4,\"611A\"\r\n\r\nOK\r\n"),
+    "cgla-echo": (0, b"AT+CGLA=1,10,\"81F2000000\"\r\n+CGLA: 4,\"9000\"\r\n\r\nOK\r\n"),
+    "cgla-urcs": (0, b"\r\nRDY\r\n+CPIN: READY\r\n+CGLA: 4,9000\r\n+QIND: SMS DONE\r\nOK\r\n"),
+    "csim-cme": (1, b"\r\n+CME ERROR: 0\r\n"),
+    "csim-channel": (1, b"\r\n+CSIM: 6,\"019000\"\r\n\r\nOK\r\n"),
+    "ccho-handle": (2, b"\r\n+CCHO: 000000000385a7cf\r\n\r\nOK\r\n"),
+    "ccho-bare": (2, b"\r\n1\r\n\r\nOK\r\n"),
+    "ccho-verbose-error": (2, b"\r\n+CME ERROR: SIM not inserted\r\n"),
+    "cgsn": (3, b"\r\n356938035643809\r\n\r\nOK\r\n"),
+    "cgmi-noise": (4, b"\x00\x00\nSMS Ready\nQuectel\n\nOK\n"),
+    "cchc-echo-lost": (5, b"T+CCHC=1\r\n\r\nOK\r\n"),
+    "cms-error": (5, b"\r\n+CMS ERROR:500\r\n"),
+}
+
+
+def at_seeds(seeds):
+    for name, (command, answer) in AT_ANSWERS.items():
+        seeds.add("at", name, bytes([command, len(answer) // 2]) + answer)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,0 +1,462 @@
+/* at-parser.c — AT responses cut into lines and understood; no I/O (see at-parser.h). */
+#include "at-parser.h"
+
+#include "lpa-error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct _EsimdAtReader
+{
+  GString *partial; /* the line being received */
+  GQueue lines;     /* complete lines not yet taken */
+};
+
+EsimdAtReader *
+esimd_at_reader_new (void)
+{
+  EsimdAtReader *reader = g_new0 (EsimdAtReader, 1);
+
+  reader->partial = g_string_new (NULL);
+  g_queue_init (&reader->lines);
+  return reader;
+}
+
+void
+esimd_at_reader_reset (EsimdAtReader *reader)
+{
+  g_string_truncate (reader->partial, 0);
+  g_queue_clear_full (&reader->lines, g_free);
+}
+
+void
+esimd_at_reader_free (EsimdAtReader *reader)
+{
+  if (!reader)
+    return;
+  esimd_at_reader_reset (reader);
+  g_string_free (reader->partial, TRUE);
+  g_free (reader);
+}
+
+gboolean
+esimd_at_reader_feed (EsimdAtReader *reader, const guint8 *data, gsize len, GError **error)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      guint8 c = data[i];
+
+      if (c == '\r' || c == '\n')
+        {
+          /* CR LF, LF alone and CR alone all end a line; the empty lines between are dropped. */
+          if (reader->partial->len)
+            g_queue_push_tail (&reader->lines,
+                               g_string_free (g_steal_pointer (&reader->partial), FALSE));
+          if (!reader->partial)
+            reader->partial = g_string_new (NULL);
+          continue;
+        }
+      /* Noise a UART picks up while the modem boots, and anything not ASCII, never belongs to
+       * an answer we parse: drop it rather than let it hide a final result code. */
+      if (c < 0x20 || c > 0x7E)
+        continue;
+      if (reader->partial->len >= ESIMD_AT_MAX_LINE)
+        {
+          g_string_truncate (reader->partial, 0);
+          g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                       "framing: a line of more than %d characters", ESIMD_AT_MAX_LINE);
+          return FALSE;
+        }
+      g_string_append_c (reader->partial, (char) c);
+    }
+  return TRUE;
+}
+
+char *
+esimd_at_reader_next_line (EsimdAtReader *reader)
+{
+  char *line;
+
+  while ((line = g_queue_pop_head (&reader->lines)))
+    {
+      g_strstrip (line);
+      if (*line)
+        return line;
+      g_free (line);
+    }
+  return NULL;
+}
+
+/* ---- one command's response ----------------------------------------------------------------- */
+
+EsimdAtResponse *
+esimd_at_response_new (const char *command, const char *prefix, gboolean bare)
+{
+  EsimdAtResponse *r = g_new0 (EsimdAtResponse, 1);
+
+  r->command = g_strdup (command);
+  r->prefix = g_strdup (prefix);
+  r->bare = bare;
+  r->info = g_ptr_array_new_with_free_func (g_free);
+  r->other = g_ptr_array_new_with_free_func (g_free);
+  r->error_code = -1;
+  return r;
+}
+
+void
+esimd_at_response_free (EsimdAtResponse *r)
+{
+  if (!r)
+    return;
+  g_free (r->command);
+  g_free (r->prefix);
+  g_ptr_array_unref (r->info);
+  g_ptr_array_unref (r->other);
+  g_free (r->error_text);
+  g_free (r);
+}
+
+static gboolean
+has_prefix_ci (const char *s, const char *prefix)
+{
+  return g_ascii_strncasecmp (s, prefix, strlen (prefix)) == 0;
+}
+
+/* The text after @prefix, with the spaces some firmware puts there and some does not (SIMCom
+ * A7908E answers "+CGLA:4,…"). */
+static const char *
+after_prefix (const char *line, const char *prefix)
+{
+  const char *p = line + strlen (prefix);
+
+  while (*p == ' ')
+    p++;
+  return p;
+}
+
+/* Final result codes of V.250 and 27.007 §9.2. "COMMAND NOT SUPPORT" is how some Huawei
+ * firmware says ERROR (gammu issue #138's log). */
+static EsimdAtFinal
+final_kind (const char *line)
+{
+  if (g_ascii_strcasecmp (line, "OK") == 0)
+    return ESIMD_AT_FINAL_OK;
+  if (g_ascii_strcasecmp (line, "ERROR") == 0 ||
+      g_ascii_strcasecmp (line, "COMMAND NOT SUPPORT") == 0)
+    return ESIMD_AT_FINAL_ERROR;
+  if (has_prefix_ci (line, "+CME ERROR:"))
+    return ESIMD_AT_FINAL_CME_ERROR;
+  if (has_prefix_ci (line, "+CMS ERROR:"))
+    return ESIMD_AT_FINAL_CMS_ERROR;
+  return ESIMD_AT_FINAL_NONE;
+}
+
+gboolean
+esimd_at_line_is_final (const char *line)
+{
+  return final_kind (line) != ESIMD_AT_FINAL_NONE;
+}
+
+/* Words modems print on their own, unasked: boot and SIM-ready notices. Lines that start with
+ * one of + ^ * # $ % are unsolicited too unless they carry the prefix we wait for. */
+static gboolean
+is_bare_urc (const char *line)
+{
+  static const char *const words[] = {
+    "RDY",          /* Quectel: the UART is ready */
+    "SMS DONE",     /* Quectel: SMS initialised */
+    "PB DONE",      /* Quectel: phone book initialised */
+    "APP RDY",      /* Quectel */
+    "POWERED DOWN", /* Quectel: before a power-off */
+    "NORMAL POWER DOWN",
+    "Call Ready", /* SIMCom */
+    "SMS Ready",  /* SIMCom */
+    "START",      /* SIMCom A76xx */
+    "RING",       /* V.250 */
+    "NO CARRIER", /* V.250: a data call ended */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (words); i++)
+    if (g_ascii_strcasecmp (line, words[i]) == 0)
+      return TRUE;
+  return strchr ("+^*#$%", line[0]) != NULL;
+}
+
+/* The command coming back: whole, or with its head or tail lost to a line discipline that
+ * was still settling (lpac issue #179 shows "T+CCHC=1" for AT+CCHC=1). */
+static gboolean
+is_echo (const EsimdAtResponse *r, const char *line)
+{
+  gsize cmd_len, len = strlen (line);
+
+  if (!r->command)
+    return FALSE;
+  cmd_len = strlen (r->command);
+  if (g_ascii_strcasecmp (line, r->command) == 0)
+    return TRUE;
+  if (len < 4 || len >= cmd_len)
+    return FALSE;
+  if (g_ascii_strcasecmp (line, r->command + cmd_len - len) == 0)
+    return TRUE;
+  return has_prefix_ci (line, "AT") && g_ascii_strncasecmp (line, r->command, len) == 0;
+}
+
+gboolean
+esimd_at_response_add_line (EsimdAtResponse *r, const char *line)
+{
+  EsimdAtFinal kind;
+
+  if (r->final != ESIMD_AT_FINAL_NONE)
+    return TRUE;
+  if (is_echo (r, line))
+    {
+      r->echoes++;
+      return FALSE;
+    }
+  kind = final_kind (line);
+  if (kind != ESIMD_AT_FINAL_NONE)
+    {
+      r->final = kind;
+      if (kind == ESIMD_AT_FINAL_CME_ERROR || kind == ESIMD_AT_FINAL_CMS_ERROR)
+        {
+          const char *arg = after_prefix (line, "+CME ERROR:");
+          guint64 v;
+
+          if (g_ascii_string_to_unsigned (arg, 10, 0, 65535, &v, NULL))
+            r->error_code = (int) v;
+          else if (*arg)
+            r->error_text = g_strdup (arg);
+        }
+      return TRUE;
+    }
+  if (r->prefix && has_prefix_ci (line, r->prefix))
+    {
+      g_ptr_array_add (r->info, g_strdup (after_prefix (line, r->prefix)));
+      return FALSE;
+    }
+  if (is_bare_urc (line) || !r->bare)
+    {
+      r->urcs++;
+      return FALSE;
+    }
+  g_ptr_array_add (r->other, g_strdup (line));
+  return FALSE;
+}
+
+const char *
+esimd_at_response_info (const EsimdAtResponse *r)
+{
+  if (r->info->len)
+    return r->info->pdata[0];
+  if (r->bare && r->other->len)
+    return r->other->pdata[0];
+  return NULL;
+}
+
+static const struct
+{
+  int code;
+  const char *name;
+} cme_names[] = {
+  { ESIMD_AT_CME_PHONE_FAILURE, "phone failure" },
+  { ESIMD_AT_CME_OPERATION_NOT_ALLOWED, "operation not allowed" },
+  { ESIMD_AT_CME_OPERATION_NOT_SUPPORTED, "operation not supported" },
+  { ESIMD_AT_CME_SIM_NOT_INSERTED, "SIM not inserted" },
+  { ESIMD_AT_CME_SIM_PIN_REQUIRED, "SIM PIN required" },
+  { ESIMD_AT_CME_SIM_PUK_REQUIRED, "SIM PUK required" },
+  { ESIMD_AT_CME_SIM_FAILURE, "SIM failure" },
+  { ESIMD_AT_CME_SIM_BUSY, "SIM busy" },
+  { ESIMD_AT_CME_SIM_WRONG, "SIM wrong" },
+  { ESIMD_AT_CME_MEMORY_FULL, "memory full" },
+  { ESIMD_AT_CME_INVALID_INDEX, "invalid index" },
+  { ESIMD_AT_CME_NOT_FOUND, "not found" },
+  { ESIMD_AT_CME_TEXT_TOO_LONG, "text string too long" },
+  { ESIMD_AT_CME_INVALID_CHARACTERS, "invalid characters in text string" },
+  { ESIMD_AT_CME_INCORRECT_PARAMETERS, "incorrect parameters" },
+  { ESIMD_AT_CME_UNKNOWN, "unknown" },
+};
+
+const char *
+esimd_at_cme_name (int code)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cme_names); i++)
+    if (cme_names[i].code == code)
+      return cme_names[i].name;
+  return NULL;
+}
+
+GError *
+esimd_at_response_error (const EsimdAtResponse *r, const char *modem, const char *what)
+{
+  const char *kind = r->final == ESIMD_AT_FINAL_CMS_ERROR ? "+CMS ERROR" : "+CME ERROR";
+
+  switch (r->final)
+    {
+    case ESIMD_AT_FINAL_OK:
+    case ESIMD_AT_FINAL_NONE:
+      return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: no final result", modem,
+                          what);
+    case ESIMD_AT_FINAL_ERROR:
+      return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: ERROR", modem, what);
+    case ESIMD_AT_FINAL_CME_ERROR:
+    case ESIMD_AT_FINAL_CMS_ERROR:
+      if (r->error_code >= 0)
+        {
+          const char *name =
+              r->final == ESIMD_AT_FINAL_CME_ERROR ? esimd_at_cme_name (r->error_code) : NULL;
+
+          return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: %s: %d (%s)", modem,
+                              what, kind, r->error_code, name ? name : "no name in 27.007 §9.2");
+        }
+      return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: %s: %s", modem, what, kind,
+                          r->error_text ? r->error_text : "(no code)");
+    }
+  g_assert_not_reached ();
+}
+
+/* ---- payloads ------------------------------------------------------------------------------ */
+
+static GError *
+malformed (const char *what, const char *text)
+{
+  /* The text is the modem's, but an APDU answer may carry profile data: say how long it was,
+   * never what it said. */
+  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                      "malformed %s (%" G_GSIZE_FORMAT " characters)", what, strlen (text));
+}
+
+/* Takes the text between optional double quotes, trimmed of spaces; NULL if a quote is
+ * unbalanced. */
+static char *
+unquote (const char *text)
+{
+  g_autofree char *s = g_strstrip (g_strdup (text));
+  gsize len = strlen (s);
+
+  if (len && s[0] == '"')
+    {
+      if (len < 2 || s[len - 1] != '"')
+        return NULL;
+      s[len - 1] = '\0';
+      return g_strstrip (g_strdup (s + 1));
+    }
+  if (strchr (s, '"'))
+    return NULL;
+  return g_steal_pointer (&s);
+}
+
+GBytes *
+esimd_at_parse_apdu_answer (const char *text, GError **error)
+{
+  const char *comma = strchr (text, ',');
+  g_autofree char *len_text = NULL;
+  g_autofree char *hex = NULL;
+  g_autofree guint8 *buf = NULL;
+  guint64 declared;
+  gsize n;
+
+  if (!comma)
+    {
+      g_propagate_error (error, malformed ("APDU answer: no length", text));
+      return NULL;
+    }
+  len_text = g_strstrip (g_strndup (text, (gsize) (comma - text)));
+  hex = unquote (comma + 1);
+  if (!g_ascii_string_to_unsigned (len_text, 10, 0, ESIMD_AT_MAX_LINE, &declared, NULL) || !hex)
+    {
+      g_propagate_error (error, malformed ("APDU answer", text));
+      return NULL;
+    }
+  n = strlen (hex);
+  if (n != declared)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                   "APDU answer of %" G_GSIZE_FORMAT
+                   " hex characters says it has %" G_GUINT64_FORMAT,
+                   n, declared);
+      return NULL;
+    }
+  if (n < 4 || n % 2)
+    {
+      g_propagate_error (error, malformed ("APDU answer: not a whole R-APDU", text));
+      return NULL;
+    }
+  buf = g_malloc (n / 2);
+  for (gsize i = 0; i < n / 2; i++)
+    {
+      int hi = g_ascii_xdigit_value (hex[2 * i]), lo = g_ascii_xdigit_value (hex[2 * i + 1]);
+
+      if (hi < 0 || lo < 0)
+        {
+          g_propagate_error (error, malformed ("APDU answer: not hex", text));
+          return NULL;
+        }
+      buf[i] = (guint8) (hi << 4 | lo);
+    }
+  return g_bytes_new_take (g_steal_pointer (&buf), n / 2);
+}
+
+char *
+esimd_at_parse_session (const char *text, GError **error)
+{
+  g_autofree char *s =
+      unquote (has_prefix_ci (text, "+CCHO:") ? after_prefix (text, "+CCHO:") : text);
+  gsize len = s ? strlen (s) : 0;
+
+  if (len == 0 || len > 32)
+    goto bad;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isxdigit (s[i]))
+      goto bad;
+  return g_steal_pointer (&s);
+
+bad:
+  g_propagate_error (error, malformed ("session id of AT+CCHO", text));
+  return NULL;
+}
+
+char *
+esimd_at_parse_imei (const char *text, GError **error)
+{
+  g_autofree char *s =
+      unquote (has_prefix_ci (text, "+CGSN:") ? after_prefix (text, "+CGSN:") : text);
+  gsize len = s ? strlen (s) : 0;
+
+  if (len != 15)
+    goto bad;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isdigit (s[i]))
+      goto bad;
+  return g_steal_pointer (&s);
+
+bad:
+  g_propagate_error (error, malformed ("IMEI of AT+CGSN", text));
+  return NULL;
+}
+
+gsize
+esimd_at_apdu_line_length (const char *session, gsize apdu_len)
+{
+  char digits[24];
+  gsize n = (gsize) g_snprintf (digits, sizeof digits, "%" G_GSIZE_FORMAT, apdu_len * 2);
+
+  /* AT+CGLA=<session>,<len>,"<hex>"\r  or  AT+CSIM=<len>,"<hex>"\r */
+  return strlen ("AT+CGLA=") + (session ? strlen (session) + 1 : 0) + n + 2 + apdu_len * 2 + 1 + 1;
+}
+
+char *
+esimd_at_format_apdu (const char *session, GBytes *apdu)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (apdu, &len);
+  GString *s = g_string_sized_new (esimd_at_apdu_line_length (session, len));
+
+  if (session)
+    g_string_append_printf (s, "AT+CGLA=%s,%" G_GSIZE_FORMAT ",\"", session, len * 2);
+  else
+    g_string_append_printf (s, "AT+CSIM=%" G_GSIZE_FORMAT ",\"", len * 2);
+  for (gsize i = 0; i < len; i++)
+    g_string_append_printf (s, "%02X", data[i]);
+  g_string_append_c (s, '"');
+  return g_string_free (s, FALSE);
+}

@@ -1,0 +1,129 @@
+/* at-parser.h — what an AT modem answers (ITU-T V.250, 3GPP TS 27.007), cut into lines and
+ * understood, without any I/O: the AT transport feeds it the bytes its tty delivers, the unit
+ * tests and the fuzzer feed it transcripts.
+ *
+ * A modem's answer to one command is: maybe the echo of the command, information lines, and one
+ * final result code (OK, ERROR, +CME ERROR: n, +CMS ERROR: n). Unsolicited result codes (+QIND,
+ * RDY, +CPIN, +CREG…) may come between any two lines, and a line may arrive in several reads.
+ * Every quirk this parser tolerates is one seen in a public log of a real modem; at-quirks.c
+ * lists them with their sources. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The longest line the reader keeps. An answer to AT+CGLA carries at most 258 bytes as hex
+ * (~530 characters); a longer line means the stream is not what we think it is. */
+#define ESIMD_AT_MAX_LINE 4096
+
+/* ---- lines ---------------------------------------------------------------------------------- */
+
+typedef struct _EsimdAtReader EsimdAtReader;
+
+EsimdAtReader *esimd_at_reader_new (void);
+void esimd_at_reader_free (EsimdAtReader *reader);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdAtReader, esimd_at_reader_free)
+/* Forgets a partial line (after the device was reopened). */
+void esimd_at_reader_reset (EsimdAtReader *reader);
+/* Appends what one read() brought. FALSE (LPA_ERROR_TRANSPORT, "framing") when a line grows
+ * past ESIMD_AT_MAX_LINE: the caller treats the device as lost and reopens it. */
+gboolean esimd_at_reader_feed (EsimdAtReader *reader, const guint8 *data, gsize len,
+                               GError **error);
+/* The next complete line that is not empty, without its CR/LF, or NULL. NUL bytes and other
+ * control characters (line noise while a UART settles) are dropped from the line. */
+char *esimd_at_reader_next_line (EsimdAtReader *reader);
+
+/* ---- one command's response ----------------------------------------------------------------- */
+
+typedef enum
+{
+  ESIMD_AT_FINAL_NONE, /* still waiting */
+  ESIMD_AT_FINAL_OK,
+  ESIMD_AT_FINAL_ERROR,     /* ERROR, or a vendor's "COMMAND NOT SUPPORT" */
+  ESIMD_AT_FINAL_CME_ERROR, /* +CME ERROR: (mobile equipment) */
+  ESIMD_AT_FINAL_CMS_ERROR, /* +CMS ERROR: (message service) */
+} EsimdAtFinal;
+
+/* 3GPP TS 27.007 §9.2 +CME ERROR codes the transport acts on or names. */
+typedef enum
+{
+  ESIMD_AT_CME_PHONE_FAILURE = 0,
+  ESIMD_AT_CME_OPERATION_NOT_ALLOWED = 3,
+  ESIMD_AT_CME_OPERATION_NOT_SUPPORTED = 4,
+  ESIMD_AT_CME_SIM_NOT_INSERTED = 10,
+  ESIMD_AT_CME_SIM_PIN_REQUIRED = 11,
+  ESIMD_AT_CME_SIM_PUK_REQUIRED = 12,
+  ESIMD_AT_CME_SIM_FAILURE = 13,
+  ESIMD_AT_CME_SIM_BUSY = 14,
+  ESIMD_AT_CME_SIM_WRONG = 15,
+  ESIMD_AT_CME_MEMORY_FULL = 20,
+  ESIMD_AT_CME_INVALID_INDEX = 21,
+  ESIMD_AT_CME_NOT_FOUND = 22,
+  ESIMD_AT_CME_TEXT_TOO_LONG = 24,
+  ESIMD_AT_CME_INVALID_CHARACTERS = 25,
+  ESIMD_AT_CME_INCORRECT_PARAMETERS = 50,
+  ESIMD_AT_CME_UNKNOWN = 100,
+} EsimdAtCme;
+
+typedef struct
+{
+  /* What was sent, to recognise its echo. */
+  char *command;
+  /* Information lines start with this ("+CGLA:"); NULL when the answer has no prefix. */
+  char *prefix;
+  /* Lines without the prefix that are not known URCs count as information too (the answer of
+   * AT+CGSN, AT+CGMI; the bare session id some firmware answers AT+CCHO with). */
+  gboolean bare;
+
+  GPtrArray *info;  /* information lines carrying the prefix, prefix and spaces removed */
+  GPtrArray *other; /* with @bare: information lines without it */
+  EsimdAtFinal final;
+  int error_code;   /* the n of +CME/+CMS ERROR: n; -1 when none or given as text */
+  char *error_text; /* +CME ERROR: <text> as the modem wrote it (verbose mode) */
+  guint urcs;       /* lines taken for unsolicited result codes and skipped */
+  guint echoes;     /* lines taken for the echo of the command and skipped */
+} EsimdAtResponse;
+
+EsimdAtResponse *esimd_at_response_new (const char *command, const char *prefix, gboolean bare);
+void esimd_at_response_free (EsimdAtResponse *response);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdAtResponse, esimd_at_response_free)
+
+/* Classifies one line of the answer; TRUE once it was the final result code. Lines after that
+ * belong to no command: give them to esimd_at_line_is_final() / drop them. */
+gboolean esimd_at_response_add_line (EsimdAtResponse *response, const char *line);
+
+/* TRUE if @line is a final result code (used to resynchronise after a timeout). */
+gboolean esimd_at_line_is_final (const char *line);
+
+/* The one information line the answer is about: the first prefixed one, else (with @bare) the
+ * first other one; NULL if there is none. */
+const char *esimd_at_response_info (const EsimdAtResponse *response);
+
+/* The failure an answer that did not end in OK stands for, LPA_ERROR_TRANSPORT, with a message
+ * "modem NAME: WHAT: +CME ERROR: 10 (SIM not inserted)". */
+GError *esimd_at_response_error (const EsimdAtResponse *response, const char *modem,
+                                 const char *what);
+/* The name of a +CME ERROR code ("SIM not inserted"), or NULL if this table has none. */
+const char *esimd_at_cme_name (int code);
+
+/* ---- the payload of the answers ------------------------------------------------------------- */
+
+/* "<length>,<response>" of +CGLA:/+CSIM: (prefix already removed, or absent): the response is
+ * hex, upper or lower case, quoted or not, and <length> must be its number of characters. The
+ * R-APDU must hold at least SW1 SW2. */
+GBytes *esimd_at_parse_apdu_answer (const char *text, GError **error);
+/* The <sessionid> of +CCHO: a decimal number (1), or a long hex handle (Sierra: 000000000385a7cf),
+ * optionally quoted; returned as the modem wrote it, for AT+CGLA/AT+CCHC. */
+char *esimd_at_parse_session (const char *text, GError **error);
+/* The IMEI of AT+CGSN (optionally "+CGSN:" and quotes): 15 digits. */
+char *esimd_at_parse_imei (const char *text, GError **error);
+
+/* "AT+CGLA=<session>,<2n>,\"<HEX>\"" or "AT+CSIM=<2n>,\"<HEX>\"" (@session NULL): the APDU in
+ * upper-case hex, always quoted (both are what 27.007 specifies and what every firmware in
+ * at-quirks.c takes). */
+char *esimd_at_format_apdu (const char *session, GBytes *apdu);
+/* The length of that command line, CR included, without building it. */
+gsize esimd_at_apdu_line_length (const char *session, gsize apdu_len);
+
+G_END_DECLS

@@ -1,0 +1,126 @@
+/* fuzz-at.c — libFuzzer harness of the AT transport's response parser (daemon/at-parser.c):
+ * whatever a tty delivers, in whatever pieces, is cut into lines, classified into one answer,
+ * and its payload parsed. */
+#include "fuzz.h"
+
+#include "at-parser.h"
+#include "lpa-error.h"
+
+#include <string.h>
+
+/* One answer of a few hundred characters is what the modem sends; a few dozen in a row is what
+ * a burst of URCs and a late answer may bring. */
+#define INPUT_CAP (64 * 1024)
+
+static const struct
+{
+  const char *command;
+  const char *prefix;
+  gboolean bare;
+} commands[] = {
+  { "AT+CGLA=1,10,\"81F2000000\"", "+CGLA:", FALSE },
+  { "AT+CSIM=10,\"0070000001\"", "+CSIM:", FALSE },
+  { "AT+CCHO=\"A0000005591010FFFFFFFF8900000100\"", "+CCHO:", TRUE },
+  { "AT+CGSN", "+CGSN:", TRUE },
+  { "AT+CGMI", "+CGMI:", TRUE },
+  { "AT+CCHC=1", NULL, FALSE },
+};
+
+static void
+check_line (const char *line)
+{
+  gsize len = strlen (line);
+
+  FUZZ_CHECK (len > 0 && len <= ESIMD_AT_MAX_LINE);
+  for (gsize i = 0; i < len; i++)
+    FUZZ_CHECK (line[i] >= 0x20 && line[i] <= 0x7E);
+  FUZZ_CHECK (line[0] != ' ' && line[len - 1] != ' ');
+}
+
+static void
+check_payloads (const EsimdAtResponse *r)
+{
+  const char *info = esimd_at_response_info (r);
+  g_autoptr (GError) e1 = NULL, e2 = NULL, e3 = NULL;
+  g_autoptr (GBytes) apdu = NULL;
+  g_autofree char *session = NULL;
+  g_autofree char *imei = NULL;
+
+  if (!info)
+    return;
+  apdu = esimd_at_parse_apdu_answer (info, &e1);
+  if (apdu)
+    FUZZ_CHECK (g_bytes_get_size (apdu) >= 2 && g_bytes_get_size (apdu) <= ESIMD_AT_MAX_LINE / 2);
+  else
+    FUZZ_CHECK (g_error_matches (e1, LPA_ERROR, LPA_ERROR_TRANSPORT));
+  session = esimd_at_parse_session (info, &e2);
+  if (session)
+    {
+      FUZZ_CHECK (*session && strlen (session) <= 32);
+      for (const char *p = session; *p; p++)
+        FUZZ_CHECK (g_ascii_isxdigit (*p));
+    }
+  else
+    FUZZ_CHECK (g_error_matches (e2, LPA_ERROR, LPA_ERROR_TRANSPORT));
+  imei = esimd_at_parse_imei (info, &e3);
+  if (imei)
+    FUZZ_CHECK (strlen (imei) == 15 && fuzz_all_digits (imei));
+  else
+    FUZZ_CHECK (g_error_matches (e3, LPA_ERROR, LPA_ERROR_TRANSPORT));
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  g_autoptr (EsimdAtReader) reader = NULL;
+  g_autoptr (EsimdAtResponse) r = NULL;
+  gsize cut;
+  gboolean framing_ok = TRUE;
+
+  fuzz_setup ();
+  if (size < 2 || size > INPUT_CAP)
+    return 0;
+
+  /* Byte 0 picks the command, byte 1 where the stream is cut in two reads. */
+  r = esimd_at_response_new (commands[data[0] % G_N_ELEMENTS (commands)].command,
+                             commands[data[0] % G_N_ELEMENTS (commands)].prefix,
+                             commands[data[0] % G_N_ELEMENTS (commands)].bare);
+  data += 2;
+  size -= 2;
+  cut = size ? data[-1] % (size + 1) : 0;
+  reader = esimd_at_reader_new ();
+
+  for (guint part = 0; part < 2 && framing_ok; part++)
+    {
+      g_autoptr (GError) error = NULL;
+      char *line;
+
+      framing_ok = part == 0 ? esimd_at_reader_feed (reader, data, cut, &error)
+                             : esimd_at_reader_feed (reader, data + cut, size - cut, &error);
+      if (!framing_ok)
+        FUZZ_CHECK (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT));
+      while ((line = esimd_at_reader_next_line (reader)))
+        {
+          gboolean was_final = r->final != ESIMD_AT_FINAL_NONE;
+          gboolean final;
+
+          check_line (line);
+          final = esimd_at_response_add_line (r, line);
+          /* Once final, always final; a final result is one of the final codes. */
+          FUZZ_CHECK (!was_final || final);
+          if (final && !was_final)
+            FUZZ_CHECK (esimd_at_line_is_final (line));
+          g_free (line);
+        }
+    }
+
+  if (r->final == ESIMD_AT_FINAL_CME_ERROR || r->final == ESIMD_AT_FINAL_CMS_ERROR ||
+      r->final == ESIMD_AT_FINAL_ERROR)
+    {
+      g_autoptr (GError) error = esimd_at_response_error (r, "fuzz", "AT");
+
+      FUZZ_CHECK (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT));
+    }
+  check_payloads (r);
+  return 0;
+}

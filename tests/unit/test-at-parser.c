@@ -1,0 +1,316 @@
+/* test-at-parser.c — the AT response parser (daemon/at-parser.c) on exact bytes.
+ *
+ * Every transcript says where it comes from: a public log of a real modem (the answer's shape is
+ * kept byte for byte; long APDU payloads are replaced by short ones of the same form), or
+ * "written for esimd" where it is ours, built from 3GPP TS 27.007 / ITU-T V.250. Each is fed to
+ * the reader whole and cut at every byte position, as a tty may deliver it. */
+#include "unit-support.h"
+
+#include "at-parser.h"
+#include "lpa-error.h"
+
+#include <string.h>
+
+typedef struct
+{
+  const char *name;
+  const char *source;
+  const char *command; /* what was sent */
+  const char *prefix;  /* the information prefix waited for */
+  gboolean bare;
+  const char *bytes; /* what the modem answered, exactly */
+  EsimdAtFinal final;
+  const char *info; /* the information line taken, NULL for none */
+  guint urcs;
+  guint echoes;
+} Transcript;
+
+static const Transcript transcripts[] = {
+  { "sierra-ccho-handle", "lpac issue #138 (Sierra MC7455): the session id is a 64-bit handle",
+    "AT+CCHO=\"A0000005591010FFFFFFFF8900000100\"", "+CCHO:", TRUE,
+    "\r\n+CCHO: 000000000385a7cf\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK, "000000000385a7cf", 0, 0 },
+  { "fibocom-ccho-bare", "lpac issue #209 (Fibocom FM350-GL): AT+CCHO answered by a bare 1",
+    "AT+CCHO=\"A0000005591010FFFFFFFF8900000100\"", "+CCHO:", TRUE, "\r\n1\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "1", 0, 0 },
+  { "fibocom-echo-head-lost",
+    "lpac issue #179 (Fibocom FM350-GL): the echo came back as T+CCHC=1, its A lost", "AT+CCHC=1",
+    NULL, FALSE, "T+CCHC=1\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK, NULL, 0, 1 },
+  { "fibocom-cchc-error", "lpac issue #209 (Fibocom FM350-GL): AT+CCHC of a closed session",
+    "AT+CCHC=2", NULL, FALSE, "\r\nERROR\r\n", ESIMD_AT_FINAL_ERROR, NULL, 0, 0 },
+  { "simcom-cgla-no-space", "lpac pull request #238 (SIMCom A7908E): +CGLA: without a space",
+    "AT+CGLA=1,16,\"81E2910003BF3C00\"", "+CGLA:", FALSE, "\r\n+CGLA:4,\"611A\"\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "4,\"611A\"", 0, 0 },
+  { "quectel-eg25-echo-on",
+    "lpac issue #173 (Quectel EG25-G): echo left on, the command comes back before the answer",
+    "AT+CGLA=1,14,\"81E2910003BF2E\"", "+CGLA:", FALSE,
+    "AT+CGLA=1,14,\"81E2910003BF2E\"\r\n+CGLA: 4,\"9000\"\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK,
+    "4,\"9000\"", 0, 1 },
+  { "quectel-eg95-csim-cme0", "atsign-foundation issue #1568 (Quectel EG95): AT+CSIM refused",
+    "AT+CSIM=24,\"01A4040007A0000005590010\"", "+CSIM:", FALSE, "\r\n+CME ERROR: 0\r\n",
+    ESIMD_AT_FINAL_CME_ERROR, NULL, 0, 0 },
+  { "csim-manage-channel", "atsign-foundation issue #1568: MANAGE CHANNEL over AT+CSIM gives 01",
+    "AT+CSIM=10,\"0070000001\"", "+CSIM:", FALSE, "\r\n+CSIM: 6,\"019000\"\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "6,\"019000\"", 0, 0 },
+  { "huawei-command-not-support", "gammu issue #138 (Huawei E1752): its word for ERROR",
+    "AT$TSSPCSW=?", NULL, FALSE, "\r\nCOMMAND NOT SUPPORT\r\n", ESIMD_AT_FINAL_ERROR, NULL, 0, 0 },
+  { "urcs-everywhere",
+    "written for esimd: Quectel-style URCs before, inside and after the answer (V.250 framing)",
+    "AT+CGLA=1,10,\"81F2000000\"", "+CGLA:", FALSE,
+    "\r\nRDY\r\n\r\n+CPIN: READY\r\n+CGLA: 6,\"01a2b3\"\r\n\r\n+QIND: SMS DONE\r\n+CREG: "
+    "1\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "6,\"01a2b3\"", 4, 0 },
+  { "cme-verbose", "written for esimd: +CMEE=2 verbose form of 27.007 §9.2", "AT+CCHO=\"A000\"",
+    "+CCHO:", TRUE, "\r\n+CME ERROR: SIM not inserted\r\n", ESIMD_AT_FINAL_CME_ERROR, NULL, 0, 0 },
+  { "cgsn-bare", "written for esimd: AT+CGSN answers the IMEI without a prefix (27.007 §5.4)",
+    "AT+CGSN", "+CGSN:", TRUE, "\r\n356938035643809\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK,
+    "356938035643809", 0, 0 },
+  { "lf-only-and-noise",
+    "written for esimd: bare LF line ends, NUL bytes of a UART settling, SMS Ready noise",
+    "AT+CGMI", "+CGMI:", TRUE, "\0\0\nSMS Ready\nQuectel\n\nOK\n", ESIMD_AT_FINAL_OK, "Quectel", 1,
+    0 },
+};
+
+/* The bytes of a transcript (they may hold NUL, so not strlen). */
+static gsize
+transcript_len (const Transcript *t)
+{
+  if (g_str_equal (t->name, "lf-only-and-noise"))
+    return 2 + strlen (t->bytes + 2);
+  return strlen (t->bytes);
+}
+
+static EsimdAtResponse *
+run (const Transcript *t, gsize cut)
+{
+  g_autoptr (EsimdAtReader) reader = esimd_at_reader_new ();
+  EsimdAtResponse *r = esimd_at_response_new (t->command, t->prefix, t->bare);
+  gsize len = transcript_len (t);
+  gboolean done = FALSE;
+  const gsize parts[2][2] = { { 0, cut }, { cut, len - cut } };
+
+  for (guint p = 0; p < 2; p++)
+    {
+      char *line;
+
+      g_assert_true (esimd_at_reader_feed (reader, (const guint8 *) t->bytes + parts[p][0],
+                                           parts[p][1], NULL));
+      while ((line = esimd_at_reader_next_line (reader)))
+        {
+          g_assert_false (done); /* nothing after the final result code */
+          done = esimd_at_response_add_line (r, line);
+          g_free (line);
+        }
+    }
+  g_assert_true (done);
+  return r;
+}
+
+static void
+test_transcripts (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (transcripts); i++)
+    {
+      const Transcript *t = &transcripts[i];
+
+      for (gsize cut = 0; cut <= transcript_len (t); cut++)
+        {
+          g_autoptr (EsimdAtResponse) r = run (t, cut);
+
+          if (g_test_verbose () && cut == 0)
+            g_test_message ("%s (%s)", t->name, t->source);
+          g_assert_cmpint (r->final, ==, t->final);
+          g_assert_cmpstr (esimd_at_response_info (r), ==, t->info);
+          g_assert_cmpuint (r->urcs, ==, t->urcs);
+          g_assert_cmpuint (r->echoes, ==, t->echoes);
+        }
+    }
+}
+
+static void
+test_cme (void)
+{
+  g_autoptr (EsimdAtResponse) numeric = esimd_at_response_new ("AT+CCHO=\"A0\"", "+CCHO:", TRUE);
+  g_autoptr (EsimdAtResponse) verbose = esimd_at_response_new ("AT+CCHO=\"A0\"", "+CCHO:", TRUE);
+  g_autoptr (EsimdAtResponse) cms = esimd_at_response_new ("AT+CSIM=4,\"0000\"", NULL, FALSE);
+  g_autoptr (GError) e1 = NULL, e2 = NULL, e3 = NULL;
+
+  g_assert_true (esimd_at_response_add_line (numeric, "+CME ERROR: 14"));
+  g_assert_cmpint (numeric->error_code, ==, ESIMD_AT_CME_SIM_BUSY);
+  e1 = esimd_at_response_error (numeric, "m", "AT+CCHO");
+  unit_assert_error (e1, LPA_ERROR_TRANSPORT, "modem m: AT+CCHO: +CME ERROR: 14 (SIM busy)");
+
+  g_assert_true (esimd_at_response_add_line (verbose, "+CME ERROR: SIM failure"));
+  g_assert_cmpint (verbose->error_code, ==, -1);
+  e2 = esimd_at_response_error (verbose, "m", "AT+CCHO");
+  unit_assert_error (e2, LPA_ERROR_TRANSPORT, "+CME ERROR: SIM failure");
+
+  g_assert_true (esimd_at_response_add_line (cms, "+CMS ERROR:500"));
+  g_assert_cmpint (cms->error_code, ==, 500);
+  e3 = esimd_at_response_error (cms, "m", "AT+CSIM");
+  unit_assert_error (e3, LPA_ERROR_TRANSPORT, "+CMS ERROR: 500");
+
+  g_assert_cmpstr (esimd_at_cme_name (10), ==, "SIM not inserted");
+  g_assert_cmpstr (esimd_at_cme_name (50), ==, "incorrect parameters");
+  g_assert_null (esimd_at_cme_name (9999));
+}
+
+/* An unprefixed line that is not a known URC is not information unless the command allows
+ * bare answers: it must never be taken for a CGLA answer. */
+static void
+test_stray_text (void)
+{
+  g_autoptr (EsimdAtResponse) r = esimd_at_response_new ("AT+CGLA=1,4,\"8000\"", "+CGLA:", FALSE);
+
+  g_assert_false (esimd_at_response_add_line (r, "4,\"9000\""));
+  g_assert_true (esimd_at_response_add_line (r, "OK"));
+  g_assert_null (esimd_at_response_info (r));
+  g_assert_cmpuint (r->urcs, ==, 1);
+  /* Lines after the final result belong to no command. */
+  g_assert_true (esimd_at_response_add_line (r, "+CGLA: 4,\"9000\""));
+  g_assert_null (esimd_at_response_info (r));
+  g_assert_true (esimd_at_line_is_final ("+CME ERROR: 3"));
+  g_assert_true (esimd_at_line_is_final ("ok"));
+  g_assert_false (esimd_at_line_is_final ("OKAY"));
+}
+
+static void
+test_apdu_answer (void)
+{
+  static const struct
+  {
+    const char *text;
+    const char *hex; /* NULL: must fail */
+  } cases[] = {
+    { "4,\"9000\"", "9000" },
+    { "4,9000", "9000" },                 /* unquoted */
+    { "6,\"01a2b3\"", "01A2B3" },         /* lower case */
+    { " 8 , \"6A82BEEF\" ", "6A82BEEF" }, /* spaces */
+    { "4,\"90\"", NULL },                 /* length disagrees */
+    { "2,\"90\"", NULL },                 /* no whole status word */
+    { "5,\"90001\"", NULL },              /* odd */
+    { "4,\"90G0\"", NULL },               /* not hex */
+    { "4,\"9000", NULL },                 /* unbalanced quote */
+    { "\"9000\"", NULL },                 /* no length */
+    { "-4,\"9000\"", NULL },
+    { "99999999999999999999,\"9000\"", NULL },
+    { "", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GBytes) bytes = esimd_at_parse_apdu_answer (cases[i].text, &error);
+
+      if (cases[i].hex)
+        {
+          g_assert_no_error (error);
+          unit_assert_hex (bytes, cases[i].hex);
+        }
+      else
+        {
+          g_assert_null (bytes);
+          unit_assert_error (error, LPA_ERROR_TRANSPORT, NULL);
+        }
+    }
+}
+
+static void
+test_session_and_imei (void)
+{
+  static const struct
+  {
+    const char *text;
+    const char *session;
+  } sessions[] = {
+    { "1", "1" },
+    { "+CCHO: 1", "1" },
+    { "000000000385a7cf", "000000000385a7cf" },
+    { "\"2\"", "2" },
+    { "", NULL },
+    { "1,2", NULL },
+    { "-1", NULL },
+    { "0123456789abcdef0123456789abcdef0", NULL }, /* 33 characters */
+  };
+  static const struct
+  {
+    const char *text;
+    const char *imei;
+  } imeis[] = {
+    { "356938035643809", "356938035643809" },
+    { "+CGSN: \"356938035643809\"", "356938035643809" },
+    { "35693803564380", NULL },
+    { "35693803564380A", NULL },
+    { "3569380356438090", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (sessions); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *s = esimd_at_parse_session (sessions[i].text, &error);
+
+      g_assert_cmpstr (s, ==, sessions[i].session);
+      if (!s)
+        unit_assert_error (error, LPA_ERROR_TRANSPORT, "session id");
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (imeis); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *s = esimd_at_parse_imei (imeis[i].text, &error);
+
+      g_assert_cmpstr (s, ==, imeis[i].imei);
+      if (!s)
+        unit_assert_error (error, LPA_ERROR_TRANSPORT, "IMEI");
+    }
+}
+
+static void
+test_format (void)
+{
+  g_autoptr (GBytes) apdu = unit_hex ("81E2910003BF2E00");
+  g_autofree char *cgla = esimd_at_format_apdu ("000000000385a7cf", apdu);
+  g_autofree char *csim = esimd_at_format_apdu (NULL, apdu);
+
+  g_assert_cmpstr (cgla, ==, "AT+CGLA=000000000385a7cf,16,\"81E2910003BF2E00\"");
+  g_assert_cmpstr (csim, ==, "AT+CSIM=16,\"81E2910003BF2E00\"");
+  g_assert_cmpuint (esimd_at_apdu_line_length ("000000000385a7cf", 8), ==, strlen (cgla) + 1);
+  g_assert_cmpuint (esimd_at_apdu_line_length (NULL, 8), ==, strlen (csim) + 1);
+  /* The longest STORE DATA block: 5 + 255 + Le. */
+  g_assert_cmpuint (esimd_at_apdu_line_length ("1", 261), ==,
+                    strlen ("AT+CGLA=1,522,\"\"") + 522 + 1);
+}
+
+/* A line longer than the reader keeps is a framing error; the reader is usable again after a
+ * reset. */
+static void
+test_framing (void)
+{
+  g_autoptr (EsimdAtReader) reader = esimd_at_reader_new ();
+  g_autofree guint8 *junk = g_malloc (ESIMD_AT_MAX_LINE + 1);
+  g_autoptr (GError) error = NULL;
+  char *line;
+
+  memset (junk, 'A', ESIMD_AT_MAX_LINE + 1);
+  g_assert_true (esimd_at_reader_feed (reader, junk, ESIMD_AT_MAX_LINE, NULL));
+  g_assert_false (esimd_at_reader_feed (reader, junk, 1, &error));
+  unit_assert_error (error, LPA_ERROR_TRANSPORT, "framing");
+  esimd_at_reader_reset (reader);
+  g_assert_true (esimd_at_reader_feed (reader, (const guint8 *) "OK\r\n", 4, NULL));
+  line = esimd_at_reader_next_line (reader);
+  g_assert_cmpstr (line, ==, "OK");
+  g_free (line);
+  g_assert_null (esimd_at_reader_next_line (reader));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/at/transcripts", test_transcripts);
+  g_test_add_func ("/at/cme", test_cme);
+  g_test_add_func ("/at/stray-text", test_stray_text);
+  g_test_add_func ("/at/apdu-answer", test_apdu_answer);
+  g_test_add_func ("/at/session-imei", test_session_and_imei);
+  g_test_add_func ("/at/format", test_format);
+  g_test_add_func ("/at/framing", test_framing);
+  return g_test_run ();
+}
