@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Command line of the simulated eUICC behind a fake QMI modem (see README.md in this directory)."""
+"""Command line of the simulated eUICC behind a fake QMI or AT modem (see README.md in this directory)."""
 
 import argparse
 import asyncio
@@ -11,6 +11,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..", "pylib")]
 
+from esimsim.at import AtFront, AtModem, AtQuirks, parse_quirk_args  # noqa: E402
 from esimsim.card import DEFAULT_ISDR_AID, Card, Counters  # noqa: E402
 from esimsim.euicc import Euicc, Options  # noqa: E402
 from esimsim.faults import Faults, FaultSpecError  # noqa: E402
@@ -56,6 +57,9 @@ def parse_args(argv):
     g = p.add_argument_group("front-ends")
     g.add_argument("--qmi-proxy-socket", metavar="NAME", help="abstract socket name speaking the qmi-proxy protocol")
     g.add_argument("--pty", metavar="LINK", help="create a pty speaking QMUX and symlink its path to LINK")
+    g.add_argument("--at-pty", metavar="LINK", help="create a pty speaking AT commands (27.007) and symlink its path to LINK")
+    g.add_argument("--at-quirk", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="an AT front quirk (repeatable; see README.md), e.g. echo, split=7, session=hex, no-cgla")
     g.add_argument("--apdu-socket", metavar="PATH", help="unix socket: one hex APDU per line")
     g.add_argument("--control", metavar="PATH", help="unix socket for JSON-lines control commands")
     g.add_argument("--slot", type=int, default=1, help="UIM slot number answered on QMI; over MBIM the slot the card sits in (default 1)")
@@ -101,11 +105,18 @@ def main(argv) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="esim-sim %(levelname)s %(name)s: %(message)s")
-    if not (args.qmi_proxy_socket or args.pty or args.apdu_socket or args.mbim_pty):
-        print("esim-sim: give at least one of --qmi-proxy-socket, --pty, --mbim-pty, --apdu-socket", file=sys.stderr)
+    if not (args.qmi_proxy_socket or args.pty or args.apdu_socket or args.mbim_pty or args.at_pty):
+        print("esim-sim: give at least one of --qmi-proxy-socket, --pty, --mbim-pty, --at-pty, --apdu-socket",
+              file=sys.stderr)
         return 2
     if args.mbim_pty and (not 0 <= args.mbim_slots <= 4 or (args.mbim_slots and not 1 <= args.slot <= args.mbim_slots)):
         print("esim-sim: --mbim-slots must be 0 to 4, and --slot one of them", file=sys.stderr)
+        return 2
+    at_quirks = AtQuirks(imei=args.imei)  # both fronts are one modem
+    try:
+        at_quirks.update(parse_quirk_args(args.at_quirk))
+    except ValueError as e:
+        print("esim-sim: --at-quirk: %s" % e, file=sys.stderr)
         return 2
     try:
         identity = Identity(args.euicc_cert, args.euicc_key, args.eum_cert, args.ci_cert, args.eid)
@@ -130,7 +141,10 @@ def main(argv) -> int:
     mbim = MbimFunction(card, faults, counters, QmiModem(card, faults, counters, args.slot, identity.eid_bytes,
                                                          enabled_iccid, args.imei),
                         args.imei, args.mbim_slots, args.slot - 1, enabled_iccid, not args.mbim_no_uicc_reset)
-    asyncio.run(Simulator(euicc, card, modem, faults, counters, args, mbim).run())
+    sim = Simulator(euicc, card, modem, faults, counters, args, mbim)
+    if args.at_pty:
+        sim.at_front = AtFront(AtModem(card, faults, counters, at_quirks), args.at_pty, counters, faults)
+    asyncio.run(sim.run())
     return 0
 
 

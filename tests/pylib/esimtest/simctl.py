@@ -103,9 +103,86 @@ class SimControl:
     def set(self, **kw) -> dict:
         return self.call("set", **kw)
 
+    def at(self, **quirks) -> dict:
+        """The AT front's quirks and statistics; keyword arguments set quirks first."""
+        return self.call("at", quirks=quirks)
+
     def inject_ot_key(self, private_key_hex: str, curve: str = "secp256r1") -> str:
         """TEST ONLY: the next PrepareDownload uses this one-time key (to replay a recorded BPP)."""
         return self.call("test_inject_ot_key", private_key=private_key_hex, curve=curve)["public_key"]
+
+
+class AtClient:
+    """A terminal on the AT front's pty: writes command lines, reads until a final result code.
+    Returns every line of the answer (echo, URCs and all) so tests see what a host would."""
+
+    FINALS = ("OK", "ERROR")
+
+    def __init__(self, path: str, timeout: float = 10.0):
+        import termios
+        import tty
+
+        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.fd)
+        termios.tcflush(self.fd, termios.TCIOFLUSH)
+        self.timeout = timeout
+        self.buf = b""
+        self.reads = 0
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, line: str) -> None:
+        try:
+            os.write(self.fd, line.encode() + b"\r")
+        except OSError as e:
+            raise ConnectionError("the AT pty went away: %s" % e)
+
+    def _read_line(self, deadline: float) -> Optional[str]:
+        while True:
+            idx = min([i for i in (self.buf.find(b"\r"), self.buf.find(b"\n")) if i >= 0], default=-1)
+            if idx >= 0:
+                line, self.buf = self.buf[:idx], self.buf[idx + 1 :]
+                if line.strip():
+                    return line.decode("ascii", "replace").strip()
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.fd], [], [], left)
+            if not r:
+                return None
+            try:
+                data = os.read(self.fd, 4096)
+            except OSError:
+                raise ConnectionError("the AT pty went away")
+            if not data:
+                raise ConnectionError("the AT pty went away")
+            self.reads += 1
+            self.buf += data
+
+    def command(self, line: str, timeout: Optional[float] = None) -> list:
+        """Send @line; the answer's lines up to and including the final result code. Raises
+        TimeoutError when the modem stays silent."""
+        self.send(line)
+        return self.read_answer(timeout)
+
+    def read_answer(self, timeout: Optional[float] = None) -> list:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        lines = []
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                raise TimeoutError("no final result code; got %r" % lines)
+            lines.append(line)
+            if line in self.FINALS or line.startswith("+CME ERROR:") or line.startswith("+CMS ERROR:"):
+                return lines
 
 
 class CardError(Exception):
@@ -241,13 +318,15 @@ class SimProcess:
     .qmi_proxy_socket (abstract name), .state_path, its stderr in .log_path."""
 
     def __init__(self, argv: list, tmpdir: str, control: str, apdu_socket: Optional[str], pty: Optional[str],
-                 qmi_proxy_socket: Optional[str], state_path: Optional[str], log_path: str, ready_timeout: float):
+                 qmi_proxy_socket: Optional[str], state_path: Optional[str], log_path: str, ready_timeout: float,
+                 at_pty: Optional[str] = None):
         self.argv = argv
         self.tmpdir = tmpdir
         self.control = control
         self.apdu_socket = apdu_socket
         self.pty = pty
         self.mbim_pty: Optional[str] = None
+        self.at_pty = at_pty
         self.qmi_proxy_socket = qmi_proxy_socket
         self.state_path = state_path
         self.log_path = log_path
@@ -327,8 +406,8 @@ def _flag(name: str) -> str:
 
 def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, apdu_socket: bool = True,
               pty: bool = False, qmi_proxy_socket: Union[bool, str] = False, mbim_pty: bool = False,
-              log_level: str = "info", ready_timeout: float = 30.0, extra_args: Sequence[str] = (),
-              **options) -> SimProcess:
+              at_pty: bool = False, at_quirks: Sequence[str] = (), log_level: str = "info",
+              ready_timeout: float = 30.0, extra_args: Sequence[str] = (), **options) -> SimProcess:
     """Spawn the simulator with its sockets in tmpdir and wait for READY. Other keyword options
     become command-line flags (total_memory=4096 → --total-memory 4096; True → bare flag; a list
     → the flag repeated)."""
@@ -337,6 +416,7 @@ def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, a
     apdu_path = os.path.join(tmpdir, "sim-apdu") if apdu_socket else None
     pty_path = os.path.join(tmpdir, "sim-pty") if pty else None
     mbim_path = os.path.join(tmpdir, "sim-mbim") if mbim_pty else None
+    at_path = os.path.join(tmpdir, "sim-at") if at_pty else None
     if qmi_proxy_socket is True:
         qmi_proxy_socket = "esim-sim-" + uuid.uuid4().hex[:12]
     state_path = os.path.join(tmpdir, "sim-state.json") if state else None
@@ -354,6 +434,10 @@ def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, a
         argv += ["--qmi-proxy-socket", qmi_proxy_socket]
     if mbim_path:
         argv += ["--mbim-pty", mbim_path]
+    if at_path:
+        argv += ["--at-pty", at_path]
+    for q in at_quirks:
+        argv += ["--at-quirk", q]
     for k, v in options.items():
         if v is True:
             argv.append(_flag(k))
@@ -366,6 +450,6 @@ def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, a
             argv += [_flag(k), str(v)]
     argv += list(extra_args)
     proc = SimProcess(argv, tmpdir, control, apdu_path, pty_path, qmi_proxy_socket or None, state_path,
-                      os.path.join(tmpdir, "esim-sim.log"), ready_timeout)
+                      os.path.join(tmpdir, "esim-sim.log"), ready_timeout, at_path)
     proc.mbim_pty = mbim_path  # the symlink to the MBIM pseudo-terminal (it moves on disappear/appear)
     return proc

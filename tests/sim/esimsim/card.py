@@ -59,9 +59,9 @@ class Counters:
         self.reset()
 
     def reset(self) -> None:
-        self.apdus = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0}
-        self.bytes_in = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0}
-        self.bytes_out = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0}
+        self.apdus = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0}
+        self.bytes_in = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0}
+        self.bytes_out = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0}
         self.store_data_blocks = 0
         self.store_data_sizes: dict[int, int] = {}
         self.store_data_max = 0
@@ -70,10 +70,10 @@ class Counters:
         self.channels_opened = 0
         self.channels_closed = 0
         self.card_resets = 0
-        self.drops = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0}
+        self.drops = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0}
         self.qmi_messages: dict[str, int] = {}
         self.mbim_messages: dict[str, int] = {}
-        self.connections = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "control": 0}
+        self.connections = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0, "control": 0}
         self.cla_channel_mismatch = 0
 
 

@@ -8,11 +8,11 @@ from typing import Optional
 
 log = logging.getLogger("esim-sim.faults")
 
-KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result")
+KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result", "at_error")
 # ES10 functions whose response carries a result code the eUICC can be made to answer on demand.
 RESULT_TAGS = ("BF38", "BF21", "BF41", "BF37", "BF31", "BF32", "BF33", "BF34", "BF29", "BF3F", "BF2D", "BF28",
                "BF2B", "BF30", "BF35")
-FRONTENDS = ("qmi", "pty", "apdu", "mbim")
+FRONTENDS = ("qmi", "pty", "apdu", "mbim", "at")
 
 
 class FaultSpecError(ValueError):
@@ -123,6 +123,19 @@ class Faults:
             _int(spec, "code", 0)
             if tag == "BF37":
                 _int(spec, "command", 0)
+        elif kind == "at_error":
+            # The AT front answers ERROR (code null) or +CME ERROR: code instead of executing: the
+            # nth AT command, or the first (count) of one command name (e.g. CGLA, CCHO).
+            if spec.get("code") is not None:
+                _int(spec, "code", 0)
+            triggers = [k for k in ("nth", "command") if k in spec]
+            if len(triggers) != 1:
+                raise FaultSpecError("an 'at_error' fault needs exactly one of nth, command")
+            if "nth" in spec:
+                _int(spec, "nth", 1)
+            elif not isinstance(spec["command"], str) or not spec["command"]:
+                raise FaultSpecError("'command' must be an AT command name, e.g. CGLA")
+            spec = dict(spec, command=spec["command"].upper().lstrip("+")) if "command" in spec else spec
         if "count" in spec:
             remaining = None if spec["count"] is None else _int(spec, "count", 1)
         f = Fault(self.next_id, kind, dict(spec), frontend, remaining=remaining)
@@ -233,6 +246,21 @@ class Faults:
                     return _flip(response[:-2], f.spec) + response[-2:]
                 return response[:-1] + bytes([response[-1] ^ 0xFF])
         return response
+
+    def at_error(self, frontend: str, command: str) -> Optional[int]:
+        """An 'at_error' fault for this AT command: the CME code to answer, -1 for a plain ERROR."""
+        for f in self._applicable("at_error", frontend):
+            if "nth" in f.spec:
+                f.seen += 1
+                if f.seen != int(f.spec["nth"]):
+                    continue
+            elif f.spec["command"] != command:
+                continue
+            else:
+                f.seen += 1
+            f.fire()
+            return -1 if f.spec.get("code") is None else int(f.spec["code"])
+        return None
 
     def es10_result(self, frontend: str, tag: int) -> Optional[Fault]:
         """An 'es10_result' fault for this ES10 function (BF37: the BPP load), which fires."""

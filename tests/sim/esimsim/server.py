@@ -1,7 +1,7 @@
 """The simulator process: asyncio front-ends and the control socket around one card.
 
-Front-ends: the qmi-proxy socket, the pty (both QMUX), the MBIM pty (mbim.py) and the plain APDU
-socket."""
+Front-ends: the qmi-proxy socket, the pty (both QMUX), the MBIM pty (mbim.py), the AT pty
+(at.py) and the plain APDU socket."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ class Simulator:
         self.mbim = mbim
         self.mbim_pty: Optional[MbimPty] = None
         self.stopping: Optional[asyncio.Future] = None
+        self.at_front = None  # esimsim.at.AtFront, when --at-pty is given
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -61,6 +62,8 @@ class Simulator:
         if self.args.mbim_pty:
             self.mbim_pty = MbimPty(self.mbim, self.args.mbim_pty, self.counters, self.card.reset)
             self.mbim_pty.open()
+        if self.at_front:
+            self.at_front.open()
         print("READY", flush=True)
         log.info("ready")
         await self.stopping
@@ -88,6 +91,8 @@ class Simulator:
                 w.close()
 
     async def _shutdown(self) -> None:
+        if self.at_front:
+            self.at_front.close()
         for srv in self.servers.values():
             srv.close()
         for _conn, (_kind, w) in list(self.writers.items()):
@@ -299,6 +304,7 @@ class Simulator:
             "mbim_messages": c.mbim_messages,
             "connections": c.connections,
             "cla_channel_mismatch": c.cla_channel_mismatch,
+            "at": self.at_front.modem.describe() if self.at_front else None,
             "pirs": self.euicc.download.pir_count,
             "state_writes": self.euicc.store.writes,
             "faults": self.faults.describe(),
@@ -334,6 +340,8 @@ class Simulator:
                 self.pty_muted = self.pty_muted and self.present and any(f.kind == "drop" for f in self.faults.rules)
                 if self.mbim_pty:
                     self.mbim_pty.muted = self.mbim_pty.muted and any(f.kind == "drop" for f in self.faults.rules)
+                if self.at_front:
+                    self.at_front.muted = self.at_front.muted and any(f.kind == "drop" for f in self.faults.rules)
                 return {"ok": True, "cleared": n}
             if action == "list":
                 return {"ok": True, "faults": self.faults.describe()}
@@ -345,6 +353,8 @@ class Simulator:
                 await self._stop_listening()
                 if self.mbim_pty:
                     self.mbim_pty.close()
+                if self.at_front:
+                    self.at_front.close()
                 self.card.reset()
             return {"ok": True}
         if cmd == "appear":
@@ -355,6 +365,9 @@ class Simulator:
                 if self.mbim_pty:
                     self.mbim_pty.muted = False
                     self.mbim_pty.open()
+                if self.at_front:
+                    self.at_front.muted = False
+                    self.at_front.open()
             return {"ok": True}
         if cmd == "reset":
             self.card.reset()
@@ -367,6 +380,16 @@ class Simulator:
             return {"ok": True}
         if cmd == "set":
             return self._set(req)
+        if cmd == "at":
+            if not self.at_front:
+                raise ValueError("no AT front (start with --at-pty)")
+            changed = self.at_front.modem.quirks.update(req.get("quirks") or {})
+            if "internal_lpa" in changed:
+                self.at_front.modem.lpa_enabled = True
+            if req.get("reset_stats"):
+                self.at_front.modem.reset_stats()
+            return dict(self.at_front.modem.describe(), ok=True, changed=changed, muted=self.at_front.muted,
+                        pty=self.args.at_pty)
         if cmd == "test_inject_ot_key":
             # TEST ONLY: makes the next PrepareDownload use a recorded one-time key, so a BPP bound
             # in a recorded session (bsp-vector-1) can be replayed. Never part of a real eUICC.
