@@ -3,6 +3,7 @@
 
 #include "bus-errors.h"
 #include "bus-gvariant.h"
+#include "bus-manager.h"
 #include "bus-source.h"
 #include "daemon.h"
 #include "euicc.h"
@@ -229,6 +230,7 @@ esimd_bus_job_finished (EsimdJob *job)
 {
   const char *state = esimd_job_state_to_string (job->state);
 
+  esimd_bus_manager_job_finished (job);
   if (job->request)
     {
       if (job->error)

@@ -398,7 +398,14 @@ run_job_authorized (const GError *auth_error, gpointer data)
     reply_gerror (rj->call, auth_error);
   else
     {
+      g_autoptr (sd_bus_creds) creds = NULL;
+      uid_t euid;
+
       rj->job->owner = g_strdup (sd_bus_message_get_sender (rj->call));
+      /* The queue gives each user a share of its room (job-queue.h). */
+      if (sd_bus_query_sender_creds (rj->call, SD_BUS_CREDS_EUID, &creds) >= 0 &&
+          sd_bus_creds_get_euid (creds, &euid) >= 0)
+        rj->job->caller_uid = euid;
       if (!rj->reply_now)
         rj->job->request = sd_bus_message_ref (rj->call);
       else if (sd_bus_track_new (esimd->bus, &rj->job->track, on_owner_gone, rj->job) >= 0)
@@ -743,12 +750,71 @@ method_reset_memory (sd_bus_message *m, void *userdata, sd_bus_error *error)
                             FALSE);
 }
 
+/* Refresh calls that came while a refresh was waiting in the queue: that one reads the card
+ * after they came, so they share its outcome instead of queueing the same work again. */
+static GHashTable *joined_refreshes; /* EsimdJob* (a reference) -> GPtrArray of calls */
+
+static void
+message_unref (gpointer m)
+{
+  sd_bus_message_unref (m);
+}
+
+void
+esimd_bus_manager_job_finished (EsimdJob *job)
+{
+  GPtrArray *calls;
+
+  if (!joined_refreshes || !(calls = g_hash_table_lookup (joined_refreshes, job)))
+    return;
+  for (guint i = 0; i < calls->len; i++)
+    {
+      if (job->error)
+        reply_gerror (calls->pdata[i], job->error);
+      else
+        sd_bus_reply_method_return (calls->pdata[i], "");
+    }
+  g_hash_table_remove (joined_refreshes, job);
+  if (g_hash_table_size (joined_refreshes) == 0)
+    g_clear_pointer (&joined_refreshes, g_hash_table_unref);
+}
+
+static void
+refresh_authorized (const GError *auth_error, gpointer data)
+{
+  RunJob *rj = data;
+  EsimdJob *waiting;
+  GPtrArray *calls;
+
+  if (auth_error || !(waiting = esimd_job_queue_find_waiting (rj->euicc->queue, "refresh")))
+    {
+      if (!auth_error)
+        rj->job = esimd_job_refresh_new (rj->euicc, FALSE);
+      run_job_authorized (auth_error, rj);
+      return;
+    }
+  if (!joined_refreshes)
+    joined_refreshes = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) esimd_job_unref,
+                                              (GDestroyNotify) g_ptr_array_unref);
+  calls = g_hash_table_lookup (joined_refreshes, waiting);
+  if (!calls)
+    {
+      calls = g_ptr_array_new_with_free_func (message_unref);
+      g_hash_table_insert (joined_refreshes, esimd_job_ref (waiting), calls);
+    }
+  g_ptr_array_add (calls, g_steal_pointer (&rj->call));
+  g_free (rj);
+}
+
 static int
 method_refresh (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  EsimdEuicc *e = userdata;
+  RunJob *rj = g_new0 (RunJob, 1);
 
-  return esimd_bus_run_job (m, e, esimd_job_refresh_new (e, FALSE), NULL, FALSE);
+  rj->call = sd_bus_message_ref (m);
+  rj->euicc = userdata;
+  esimd_polkit_check (m, ESIMD_ACTION_REFRESH, refresh_authorized, rj);
+  return 1;
 }
 
 static const sd_bus_vtable manager_vtable[] = {

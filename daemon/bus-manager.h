@@ -28,6 +28,9 @@ GVariant *esimd_profile_to_variant (EsimdEuicc *euicc, const LpaProfileInfo *p);
 int esimd_bus_run_job (sd_bus_message *m, EsimdEuicc *euicc, EsimdJob *job, const char *action,
                        gboolean reply_now);
 
+/* @job has ended: answers the Refresh calls that joined it (it was waiting when they came). */
+void esimd_bus_manager_job_finished (EsimdJob *job);
+
 /* Reads an a{sv} argument and checks its keys against @allowed ("key:type" strings, e.g.
  * "enable:b"). Unknown keys or wrong types fail with InvalidArgs. */
 int esimd_bus_read_options (sd_bus_message *m, const char *const *allowed, GVariant **out,

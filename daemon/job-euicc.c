@@ -58,6 +58,7 @@ refresh_run (EsimdJob *job)
 
 static const EsimdJobOps refresh_ops = {
   .kind = "refresh",
+  .action = "org.esim.refresh",
   .needs_channel = TRUE,
   .run = refresh_run,
   .free_data = euicc_job_free,

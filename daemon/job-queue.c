@@ -116,6 +116,12 @@ esimd_job_queue_free (EsimdJobQueue *queue)
   g_free (queue);
 }
 
+guint
+esimd_job_queue_share (guint max_queued)
+{
+  return MAX (1, (max_queued + 1) / 2);
+}
+
 gboolean
 esimd_job_queue_push (EsimdJobQueue *queue, EsimdJob *job, GError **error)
 {
@@ -124,6 +130,24 @@ esimd_job_queue_push (EsimdJobQueue *queue, EsimdJob *job, GError **error)
       g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_BUSY,
                    "%u operations are already waiting for this eUICC", queue->max_queued);
       return FALSE;
+    }
+  /* One user may fill only a share of the queue: whatever it sends, the others (root's
+   * downloads, another session's settings panel) still find room. */
+  if (job->caller_uid >= 0)
+    {
+      guint share = esimd_job_queue_share (queue->max_queued), mine = 0;
+
+      for (GList *l = queue->waiting.head; l; l = l->next)
+        if (((EsimdJob *) l->data)->caller_uid == job->caller_uid)
+          mine++;
+      if (mine >= share)
+        {
+          g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_BUSY,
+                       "this user already has %u operations waiting for this eUICC, its share "
+                       "of the %u allowed (MaxQueuedJobs)",
+                       mine, queue->max_queued);
+          return FALSE;
+        }
     }
   job->done = on_job_done;
   job->done_data = queue;
@@ -189,11 +213,17 @@ esimd_job_queue_length (EsimdJobQueue *queue)
   return g_queue_get_length (&queue->waiting) + (queue->current ? 1 : 0);
 }
 
-gboolean
-esimd_job_queue_has_kind (EsimdJobQueue *queue, const char *kind)
+EsimdJob *
+esimd_job_queue_find_waiting (EsimdJobQueue *queue, const char *kind)
 {
   for (GList *l = queue->waiting.head; l; l = l->next)
     if (g_str_equal (((EsimdJob *) l->data)->ops->kind, kind))
-      return TRUE;
-  return FALSE;
+      return l->data;
+  return NULL;
+}
+
+gboolean
+esimd_job_queue_has_kind (EsimdJobQueue *queue, const char *kind)
+{
+  return esimd_job_queue_find_waiting (queue, kind) != NULL;
 }

@@ -24,8 +24,12 @@ EsimdJobQueue *esimd_job_queue_new (const EsimdJobQueueHooks *hooks, gpointer us
                                     guint max_queued);
 void esimd_job_queue_free (EsimdJobQueue *queue);
 
-/* Takes a reference. Fails with ESIMD_ERROR_BUSY when the queue is full. */
+/* Takes a reference. Fails with ESIMD_ERROR_BUSY when the queue is full, or when the job's
+ * caller (job->caller_uid) already has its share of the queue waiting. */
 gboolean esimd_job_queue_push (EsimdJobQueue *queue, EsimdJob *job, GError **error);
+
+/* How many jobs of one user may wait at once in a queue of @max_queued: half of it. */
+guint esimd_job_queue_share (guint max_queued);
 
 /* A queued job is removed and ends cancelled; a running one is asked to stop (its ops decide). */
 gboolean esimd_job_queue_cancel (EsimdJobQueue *queue, EsimdJob *job, GError **error);
@@ -36,5 +40,7 @@ void esimd_job_queue_fail_queued (EsimdJobQueue *queue, const GError *error);
 EsimdJob *esimd_job_queue_current (EsimdJobQueue *queue);
 guint esimd_job_queue_length (EsimdJobQueue *queue);
 gboolean esimd_job_queue_has_kind (EsimdJobQueue *queue, const char *kind);
+/* The first waiting (not running) job of @kind, or NULL. */
+EsimdJob *esimd_job_queue_find_waiting (EsimdJobQueue *queue, const char *kind);
 
 G_END_DECLS

@@ -18,6 +18,7 @@ esimd_job_new (EsimdEuicc *euicc, const EsimdJobOps *ops, gpointer data)
   job->data = data;
   job->euicc = euicc;
   job->state = ESIMD_JOB_QUEUED;
+  job->caller_uid = -1;
   job->stage = g_strdup ("");
   return job;
 }

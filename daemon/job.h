@@ -57,6 +57,7 @@ struct _EsimdJob
   GError *error;
   GVariant *result;  /* a{sv} */
   gboolean internal; /* started by esimd itself: no caller, no Job object on the bus */
+  gint64 caller_uid; /* the caller's user ID, whose share of the queue it takes; -1: esimd's */
 
   sd_bus_message *request; /* the method call to answer when the job ends, if any */
   char *owner;             /* unique bus name of the caller that created it */

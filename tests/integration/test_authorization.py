@@ -21,6 +21,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKIP = 77
+MAX_QUEUED = 6
 POLKITD = "/usr/lib/polkit-1/polkitd"
 POLKIT_BUS_POLICY = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
 RULE = """polkit.addRule(function(action, subject) {
@@ -31,6 +32,8 @@ RULE = """polkit.addRule(function(action, subject) {
 
 
 class Authorization(unittest.TestCase):
+    holds = 0
+
     @classmethod
     def setUpClass(cls):
         from esimtest.world import World, activation_code
@@ -52,7 +55,8 @@ class Authorization(unittest.TestCase):
         subprocess.run(["mount", "--bind", actions, "/usr/share/polkit-1/actions"], check=True)
         subprocess.run(["mount", "--bind", rules, "/etc/polkit-1/rules.d"], check=True)
 
-        cls.w = World(bus_policies=(POLKIT_BUS_POLICY,))
+        # A small queue, so that one user's share of it (half) is quickly taken.
+        cls.w = World(bus_policies=(POLKIT_BUS_POLICY,), config={"Daemon": {"MaxQueuedJobs": str(MAX_QUEUED)}})
         # other users reach the bus socket (and nothing else) through the world's directory
         os.chmod(cls.w.tmpdir, 0o711)
         cls.w.download(activation_code("DEMO-ONE"))
@@ -76,7 +80,9 @@ class Authorization(unittest.TestCase):
         cls.w.stop()
         shutil.rmtree(cls.pk, ignore_errors=True)
 
-    def call_as(self, user, path, iface, method, signature="", args=()):
+    def call_as(self, user, path, iface, method, signature="", args=(), count=None, expect=None):
+        """One call as `user`; with `count`, that many at once, returning once `expect` replied
+        (bus_as_user.py)."""
         pw = pwd.getpwnam(user)
         # The script comes on stdin: the source tree may sit where the other user cannot read
         # (a clone inside a mode-0700 temporary directory, as CI makes).
@@ -84,14 +90,39 @@ class Authorization(unittest.TestCase):
             script = f.read()
         out = subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
                               "/usr/bin/python3", "-", self.w.bus.address,
-                              path, iface, method, signature, json.dumps(list(args))],
+                              path, iface, method, signature, json.dumps(list(args)),
+                              *([str(count), str(expect)] if count else [])],
                              input=script, capture_output=True, text=True, timeout=90, cwd="/",
                              env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=""))
         self.assertEqual(out.returncode, 0, out.stderr)
         return json.loads(out.stdout)
 
-    def manager_as(self, user, method, signature="", args=()):
-        return self.call_as(user, "/org/esim/euicc/0", "org.esim.Manager", method, signature, args)
+    def manager_as(self, user, method, signature="", args=(), **kw):
+        return self.call_as(user, "/org/esim/euicc/0", "org.esim.Manager", method, signature, args, **kw)
+
+    def hold_queue(self):
+        """A download that waits for confirmation holds the eUICC's queue: what comes after it
+        waits. Returns its Job path (cancel it to let the queue go)."""
+        from gi.repository import GLib
+        from esimtest.world import activation_code
+
+        type(self).holds += 1
+        mid = "HOLD-%d" % self.holds
+        self.w.smdp.control.add_order({"matchingId": mid, "iccid": "894944999999999%04d" % self.holds,
+                                       "profile": {"generate": {"size": 4096}},
+                                       "metadata": {"serviceProviderName": "Hold", "profileName": mid}})
+        self.w.wait_idle()
+        job = self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(mid), "",
+                                                                   {"confirm": GLib.Variant("b", True)})))[0]
+        self.w.client.wait_for(lambda: self.w.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation",
+                               60, "the preview")
+        return job
+
+    def queued_jobs(self, kind):
+        objects = self.w.client.call("/org/esim", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")[0]
+        return [path for path, ifaces in objects.items()
+                if ifaces.get("org.esim.Job", {}).get("Kind") == kind
+                and ifaces["org.esim.Job"].get("State") == "queued"]
 
     def test_reads_are_open(self):
         for user in ("daemon", "nobody"):
@@ -113,6 +144,7 @@ class Authorization(unittest.TestCase):
             ("ResetMemory", "(u)", [1]),
             ("SetDefaultSmdpAddress", "(s)", ["x.example.com"]),
             ("Discover", "(a{sv})", [{}]),
+            ("Refresh", "", []),
         ]
         for method, sig, args in denied:
             r = self.manager_as("daemon", method, sig, args)
@@ -124,6 +156,49 @@ class Authorization(unittest.TestCase):
         self.assertEqual(self.w.sim.ctl().state()["profiles"][0]["state"], "enabled")
         r = self.manager_as("nobody", "DisableProfile", "(sa{sv})", [iccid, {}])
         self.assertIn("result", r, r)
+
+    def test_one_user_gets_a_share_of_the_queue(self):
+        """One user (here one the polkit rule allows everything) may fill only half of the
+        queue: root's work still finds room (issue 11: one client jammed every queue)."""
+        share = (MAX_QUEUED + 1) // 2
+        hold = self.hold_queue()
+        try:
+            sent = MAX_QUEUED + 1
+            r = self.manager_as("nobody", "SendNotifications", "(a{sv})", [{}], count=sent, expect=sent - share)
+            refused = [x for x in r["results"] if "error" in x]
+            self.assertEqual(len(refused), sent - share, r)
+            for x in refused:
+                self.assertEqual(x["error"], "org.esim.Error.Busy", x)
+                self.assertIn("share", x["message"])
+            self.w.client.wait_for(lambda: len(self.queued_jobs("send-notifications")) == share, 30,
+                                   "the user's share queued")
+            # root's work is queued all the same
+            out = self.w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "Refresh")
+            self.w.client.wait_for(lambda: self.queued_jobs("refresh") or out, 30, "root's job queued")
+            self.assertEqual(out, {})
+        finally:
+            self.w.client.call(hold, "org.esim.Job", "Cancel")
+        self.w.client.wait_for(lambda: out, 60, "root's job done")
+        self.assertIn("result", out, out)
+        self.w.wait_idle()
+
+    def test_refresh_joins_a_waiting_refresh(self):
+        from gi.repository import GLib
+
+        hold = self.hold_queue()
+        try:
+            outs = [self.w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "Refresh") for _ in range(5)]
+            # A job queued after the five calls: once it is there, all five have been handled.
+            marker = self.w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "SendNotifications",
+                                              GLib.Variant("(a{sv})", ({},)))
+            self.w.client.wait_for(lambda: self.queued_jobs("send-notifications"), 30, "the marker job queued")
+            self.assertEqual(len(self.queued_jobs("refresh")), 1)
+        finally:
+            self.w.client.call(hold, "org.esim.Job", "Cancel")
+        self.w.client.wait_for(lambda: all(outs) and marker, 60, "every Refresh answered")
+        for out in outs:
+            self.assertIn("result", out, out)
+        self.w.wait_idle()
 
     def test_only_root_owns_the_name(self):
         r = self.call_as("nobody", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName", "(su)",
