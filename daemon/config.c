@@ -434,6 +434,7 @@ typedef struct
   const char *device_example; /* for the message when it is missing */
   void (*read) (Reader *r, const char *group, EsimdModemConfig *m);
   void (*describe) (const EsimdModemConfig *m, GString *out); /* after "modem NAME: " */
+  gboolean device_optional; /* without it the transport finds the device by itself */
 } ConfigTransport;
 
 static const char *const qmi_keys[] = { "Device", "UseProxy", "ProxySocket", "NoFileCheck", NULL };
@@ -455,8 +456,34 @@ qmi_describe (const EsimdModemConfig *m, GString *out)
     g_string_append_printf (out, " (socket @%s)", m->proxy_socket);
 }
 
+#ifdef HAVE_TRANSPORT_PCSC
+/* Reader= is the device key: a reader's name or part of it; none = the first reader whose card
+ * has the ISD-R. */
+static const char *const pcsc_keys[] = { "Reader", NULL };
+
+static void
+pcsc_read (Reader *r, const char *group, EsimdModemConfig *m)
+{
+  if (m->slot != 1)
+    problem (r, group, "Slot", "a smart-card reader has one slot; name the reader with Reader=");
+}
+
+static void
+pcsc_describe (const EsimdModemConfig *m, GString *out)
+{
+  if (m->device)
+    g_string_append_printf (out, "pcsc reader \"%s\" (or the first whose name contains it)",
+                            m->device);
+  else
+    g_string_append (out, "pcsc, the first reader whose card has the ISD-R");
+}
+#endif
+
 static const ConfigTransport transports[] = {
   { "qmi", qmi_keys, "Device", "/dev/cdc-wdm0", qmi_read, qmi_describe },
+#ifdef HAVE_TRANSPORT_PCSC
+  { "pcsc", pcsc_keys, "Reader", "\"Identiv uTrust 3700 F\"", pcsc_read, pcsc_describe, TRUE },
+#endif
 };
 
 /* The keys every transport's section has. */
@@ -614,10 +641,10 @@ read_modem (Reader *r, const char *group)
   if (t)
     {
       get_string (r, group, t->device_key, &m->device);
-      if (!m->device)
+      if (!m->device && !t->device_optional)
         problem (r, group, NULL, "%s= is required, e.g. %s=%s", t->device_key, t->device_key,
                  t->device_example);
-      else if (g_str_equal (t->device_key, "Device") && m->device[0] != '/')
+      else if (m->device && g_str_equal (t->device_key, "Device") && m->device[0] != '/')
         problem (r, group, "Device", "an absolute device path is required, e.g. %s, got \"%s\"",
                  t->device_example, m->device);
       t->read (r, group, m);
@@ -635,7 +662,7 @@ check_devices_distinct (Reader *r, GPtrArray *modems)
   for (guint i = 0; i < modems->len; i++)
     {
       EsimdModemConfig *m = modems->pdata[i];
-      char *resolved = m->device ? realpath (m->device, NULL) : NULL;
+      char *resolved = m->device && m->device[0] == '/' ? realpath (m->device, NULL) : NULL;
 
       g_ptr_array_add (real, resolved ? resolved : g_strdup (m->device));
       for (guint j = 0; j < i && real->pdata[i]; j++)
@@ -649,6 +676,30 @@ check_devices_distinct (Reader *r, GPtrArray *modems)
           problem (r, group, t ? t->device_key : "Device",
                    "%s is already the device of [Modem %s]; one section per device", m->device,
                    o->name);
+          break;
+        }
+    }
+
+  /* A section without its device key takes whatever device it finds first: beside another
+   * section of its transport, the two could take the same one. */
+  for (guint i = 0; i < modems->len; i++)
+    {
+      EsimdModemConfig *m = modems->pdata[i];
+      const ConfigTransport *t = find_transport (m->transport);
+
+      if (m->device || !t || !t->device_optional)
+        continue;
+      for (guint j = 0; j < modems->len; j++)
+        {
+          EsimdModemConfig *o = modems->pdata[j];
+          g_autofree char *group = g_strconcat (MODEM_PREFIX, m->name, NULL);
+
+          if (j == i || !g_str_equal (o->transport, m->transport))
+            continue;
+          problem (r, group, NULL,
+                   "%s= is required beside [Modem %s] (Transport=%s): without it each would take "
+                   "the first device found",
+                   t->device_key, o->name, m->transport);
           break;
         }
     }

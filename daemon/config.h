@@ -23,9 +23,9 @@ typedef enum
 
 typedef struct
 {
-  char *name;             /* the part after "Modem " in the section name */
-  char *transport;        /* "qmi" */
-  char *device;           /* e.g. /dev/cdc-wdm0: what only one [Modem] section may name */
+  char *name;      /* the part after "Modem " in the section name */
+  char *transport; /* "qmi" */
+  char *device;    /* e.g. /dev/cdc-wdm0, or the pcsc Reader= (NULL: any): one section per device */
   gboolean use_proxy;     /* share the device with ModemManager through qmi-proxy */
   char *proxy_socket;     /* abstract socket name; NULL = libqmi's default ("qmi-proxy") */
   gboolean no_file_check; /* test rigs only: the device path need not exist */

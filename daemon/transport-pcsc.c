@@ -1,0 +1,1405 @@
+/* transport-pcsc.c — an eUICC in a PC/SC smart-card reader (Transport=pcsc); the only libpcsclite
+ * user.
+ *
+ * Every PC/SC call blocks until pcscd answers, and a card may take seconds over one APDU, so none
+ * is made on the GLib main loop. Three threads share the work:
+ *
+ *   - the main thread owns every decision and all state: which reader, whether the eUICC is
+ *     available, the open channel, the callers waiting. It hands work to the I/O thread as
+ *     Request structures and gets them back, filled in, through g_main_context_invoke() on the
+ *     context esimd_modem_pcsc_new() ran in;
+ *   - the I/O thread (one per modem) owns one SCARDCONTEXT and the card handle and runs one
+ *     request at a time from a GAsyncQueue: probe the readers for an ISD-R, open and close the
+ *     channel (MANAGE CHANNEL, SELECT), transmit (resolving 61xx/6Cxx, pcsc-apdu.c), reset the
+ *     card (SCardReconnect with SCARD_RESET_CARD), drop the handle;
+ *   - the watch thread owns a second SCARDCONTEXT and sits in SCardGetStatusChange() over every
+ *     reader plus "\\?PnP?\Notification", posting a snapshot of the readers to the main thread
+ *     at each change: card inserted or removed, reader plugged or unplugged, pcscd gone or back.
+ *     pcsc-lite serialises the calls made on one context, which is why the two threads have a
+ *     context each; SCardCancel() (thread-safe by design) ends the wait when the modem stops.
+ *
+ * Loss is decided on the main thread, from a snapshot (card gone, reader gone, pcscd gone) or
+ * from a request that failed in a way that leaves the handle useless. The callers in flight are
+ * answered there and then, and the generation number goes up: when the I/O thread later returns
+ * a request of an older generation, its answer is dropped. A request that takes longer than
+ * CommandTimeout is answered with an error the same way and counts as a loss, even though the
+ * I/O thread may still be blocked in pcscd; what comes after queues behind it.
+ *
+ * The card is shared (SCARD_SHARE_SHARED): other applications may use other channels of it. One
+ * PC/SC transaction covers one command with its GET RESPONSEs, so nobody else's APDU lands
+ * between a 61xx and the GET RESPONSE that collects it. A reader has no IMEI: read_imei is NULL
+ * and the SM-DP+ gets the generic TAC unless Imei= is set.
+ */
+#include "modem.h"
+
+#include "apdu.h"
+#include "log.h"
+#include "lpa-error.h"
+#include "pcsc-apdu.h"
+
+#include <string.h>
+#include <winscard.h>
+
+#define PNP_READER  "\\\\?PnP?\\Notification"
+#define RETRY_FIRST 1 /* seconds before probing a reader again after a transient failure */
+#define RETRY_MAX   30
+/* pcscd's return is noticed by trying to reach it: cheap (a local socket), so often. */
+#define SERVICE_RETRY_MAX 5
+
+typedef enum
+{
+  REQ_PROBE,    /* connect to the first of @readers whose card has the ISD-R */
+  REQ_OPEN,     /* MANAGE CHANNEL open + SELECT @aid */
+  REQ_CLOSE,    /* MANAGE CHANNEL close @channel */
+  REQ_TRANSMIT, /* @command, with 61xx/6Cxx resolved */
+  REQ_RESET,    /* SCardReconnect, SCARD_RESET_CARD */
+  REQ_DROP,     /* disconnect and release the context: the handle is of no use any more */
+  REQ_QUIT,     /* REQ_DROP, stop the watch, end the thread */
+} RequestKind;
+
+typedef struct _EsimdPcsc EsimdPcsc;
+
+/* Lets late posts from the threads find out that the modem is gone. */
+typedef struct
+{
+  EsimdPcsc *pcsc; /* main thread only; NULL after free */
+} Anchor;
+
+/* One piece of work for the I/O thread. The main thread fills the inputs, the I/O thread the
+ * outputs; ownership passes with the request, so neither touches it while the other has it. */
+typedef struct
+{
+  RequestKind kind;
+  Anchor *anchor; /* a reference */
+  guint generation;
+
+  /* inputs */
+  GStrv readers; /* REQ_PROBE */
+  GBytes *aid;   /* REQ_PROBE, REQ_OPEN */
+  GBytes *command;
+  guint8 channel;
+
+  /* outputs */
+  GBytes *response;
+  guint8 out_channel;
+  char *out_reader;   /* REQ_PROBE: the reader chosen */
+  guint out_events;   /* REQ_PROBE: its card's event count when connected */
+  gboolean transient; /* REQ_PROBE without a result: try again later */
+  gboolean lost;      /* the handle (or pcscd) is gone: the main thread decides what follows */
+  GError *error;
+
+  /* main thread: the caller */
+  GTask *task;
+  LpaApduCallback callback;
+  gpointer user_data;
+  gsize sent;
+  gboolean answered;
+  guint timeout_id;
+} Request;
+
+/* One reader as the watch thread last saw it. */
+typedef struct
+{
+  char *name;
+  DWORD state;   /* SCARD_STATE_* without CHANGED, event count in the high 16 bits */
+  gboolean card; /* a powered, answering card is in it */
+} ReaderState;
+
+/* What the watch thread posts: the readers, or why there are none. */
+typedef struct
+{
+  Anchor *anchor;
+  GError *service_error; /* pcscd cannot be reached */
+  GPtrArray *readers;    /* ReaderState* */
+  gboolean exited;       /* the watch thread ends after this post */
+} Snapshot;
+
+typedef enum
+{
+  STATE_IDLE,
+  STATE_PROBING,
+  STATE_READY,
+  STATE_STOPPING,
+  STATE_STOPPED,
+} State;
+
+struct _EsimdPcsc
+{
+  EsimdModem parent;
+  const char *name; /* the modem's, for messages */
+  Anchor *anchor;
+  GMainContext *context;
+
+  GThread *io_thread;
+  GAsyncQueue *queue; /* Request* for the I/O thread */
+  GThread *watch_thread;
+
+  /* Shared with the watch thread. */
+  GMutex lock;
+  GCond wake;
+  gboolean watch_stop;
+  SCARDCONTEXT watch_context; /* 0 while none */
+  gboolean watch_has_context;
+
+  /* Main thread only. */
+  State state;
+  guint generation;
+  GPtrArray *pending;   /* Request* sent to the I/O thread and not yet back */
+  Snapshot *last;       /* the newest snapshot */
+  char *reader;         /* connected to this reader (STATE_READY) */
+  guint reader_events;  /* its card's event count when connected */
+  guint8 channel;       /* 0 = none open */
+  GHashTable *no_isdr;  /* reader name → event count of a card probed without an ISD-R */
+  char *waiting_reason; /* why not available, as last logged */
+  guint retry_id;
+  guint retry_delay;
+  GTask *stop_task;
+  gboolean io_exited;
+  gboolean watch_exited;
+};
+
+static void evaluate (EsimdPcsc *pcsc);
+static gboolean request_timed_out (gpointer data);
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static Anchor *
+anchor_ref (Anchor *anchor)
+{
+  return g_atomic_rc_box_acquire (anchor);
+}
+
+static void
+anchor_unref (Anchor *anchor)
+{
+  g_atomic_rc_box_release (anchor);
+}
+
+static GError *
+pcsc_error (const char *modem, const char *what, LONG rv)
+{
+  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: %s (0x%08lX)", modem, what,
+                      pcsc_stringify_error (rv), (unsigned long) rv);
+}
+
+/* The PC/SC results after which the handle is of no use: the card, the reader or pcscd is gone,
+ * or the card was reset under us (its channels are gone with it). */
+static gboolean
+rv_means_lost (LONG rv)
+{
+  switch (rv)
+    {
+    case SCARD_E_INVALID_PARAMETER:
+    case SCARD_E_INSUFFICIENT_BUFFER:
+      return FALSE;
+    default:
+      return TRUE;
+    }
+}
+
+static char *
+hex_of (GBytes *bytes)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  GString *s = g_string_sized_new (2 * len);
+
+  for (gsize i = 0; i < len; i++)
+    g_string_append_printf (s, "%02X", data[i]);
+  return g_string_free (s, FALSE);
+}
+
+static void
+request_free (Request *req)
+{
+  if (req->anchor)
+    anchor_unref (req->anchor);
+  g_strfreev (req->readers);
+  g_clear_pointer (&req->aid, g_bytes_unref);
+  g_clear_pointer (&req->command, g_bytes_unref);
+  g_clear_pointer (&req->response, g_bytes_unref);
+  g_free (req->out_reader);
+  g_clear_error (&req->error);
+  g_clear_object (&req->task);
+  g_free (req);
+}
+
+static void
+reader_state_free (ReaderState *r)
+{
+  g_free (r->name);
+  g_free (r);
+}
+
+static void
+snapshot_free (Snapshot *s)
+{
+  if (!s)
+    return;
+  if (s->anchor)
+    anchor_unref (s->anchor);
+  g_clear_error (&s->service_error);
+  g_clear_pointer (&s->readers, g_ptr_array_unref);
+  g_free (s);
+}
+
+static const ReaderState *
+snapshot_find (const Snapshot *s, const char *name)
+{
+  for (guint i = 0; s && s->readers && i < s->readers->len; i++)
+    {
+      const ReaderState *r = s->readers->pdata[i];
+
+      if (g_str_equal (r->name, name))
+        return r;
+    }
+  return NULL;
+}
+
+/* ==== the I/O thread ========================================================================= */
+
+typedef struct
+{
+  const char *modem; /* the modem's name, for messages; outlives the thread */
+  SCARDCONTEXT context;
+  gboolean has_context;
+  SCARDHANDLE card;
+  gboolean has_card;
+  DWORD protocol;
+  char *reader;
+} Io;
+
+static void
+io_drop (Io *io)
+{
+  if (io->has_card)
+    SCardDisconnect (io->card, SCARD_LEAVE_CARD);
+  io->has_card = FALSE;
+  g_clear_pointer (&io->reader, g_free);
+  if (io->has_context)
+    SCardReleaseContext (io->context);
+  io->has_context = FALSE;
+}
+
+static LONG
+io_ensure_context (Io *io)
+{
+  LONG rv;
+
+  if (io->has_context)
+    return SCARD_S_SUCCESS;
+  rv = SCardEstablishContext (SCARD_SCOPE_SYSTEM, NULL, NULL, &io->context);
+  io->has_context = rv == SCARD_S_SUCCESS;
+  return rv;
+}
+
+/* One command through the T=0 machine, inside one transaction. On a PC/SC failure *rv_out says
+ * which; on a card that cannot be understood the error is LPA_ERROR_TRANSPORT with rv success. */
+static GBytes *
+io_exchange (Io *io, GBytes *command, LONG *rv_out, GError **error)
+{
+  g_autoptr (EsimdT0) t0 = NULL;
+  g_autoptr (GError) local = NULL;
+  const SCARD_IO_REQUEST *pci = io->protocol == SCARD_PROTOCOL_T1 ? SCARD_PCI_T1 : SCARD_PCI_T0;
+  /* A short response is at most 256 data bytes + SW; a reader may add nothing to it. */
+  guint8 rbuf[258];
+  EsimdT0Step step = ESIMD_T0_SEND;
+  LONG rv;
+
+  *rv_out = SCARD_S_SUCCESS;
+  t0 = esimd_t0_new (g_bytes_get_data (command, NULL), g_bytes_get_size (command), &local);
+  if (!t0)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s", io->modem,
+                   local->message);
+      return NULL;
+    }
+  rv = SCardBeginTransaction (io->card);
+  if (rv != SCARD_S_SUCCESS)
+    {
+      *rv_out = rv;
+      g_propagate_error (error, pcsc_error (io->modem, "SCardBeginTransaction", rv));
+      return NULL;
+    }
+  while (step == ESIMD_T0_SEND)
+    {
+      gsize len;
+      const guint8 *cmd = esimd_t0_command (t0, &len);
+      DWORD rlen = sizeof rbuf;
+
+      rv = SCardTransmit (io->card, pci, cmd, (DWORD) len, NULL, rbuf, &rlen);
+      if (rv != SCARD_S_SUCCESS)
+        break;
+      g_debug ("modem %s: APDU %02X %02X %02X %02X (%" G_GSIZE_FORMAT " bytes) → SW %02X%02X",
+               io->modem, cmd[0], cmd[1], cmd[2], cmd[3], len, rlen >= 2 ? rbuf[rlen - 2] : 0,
+               rlen >= 2 ? rbuf[rlen - 1] : 0);
+      step = esimd_t0_feed (t0, rbuf, rlen, &local);
+    }
+  /* A transaction ends with the exchange, even a failed one, so the card is free for others. */
+  SCardEndTransaction (io->card, SCARD_LEAVE_CARD);
+  if (rv != SCARD_S_SUCCESS)
+    {
+      *rv_out = rv;
+      g_propagate_error (error, pcsc_error (io->modem, "SCardTransmit", rv));
+      return NULL;
+    }
+  if (step == ESIMD_T0_ERROR)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s", io->modem,
+                   local->message);
+      return NULL;
+    }
+  return g_bytes_ref (esimd_t0_response (t0));
+}
+
+/* MANAGE CHANNEL open + SELECT @aid on it; on a refused SELECT the channel is closed again. */
+static gboolean
+io_open_channel (Io *io, GBytes *aid, guint8 *channel, LONG *rv, GError **error)
+{
+  g_autoptr (GBytes) open = esimd_manage_channel_open_command ();
+  g_autoptr (GBytes) opened = NULL;
+  g_autoptr (GBytes) select = NULL;
+  g_autoptr (GBytes) selected = NULL;
+  g_autoptr (GError) local = NULL;
+  gsize len;
+  const guint8 *data;
+  guint16 sw;
+
+  opened = io_exchange (io, open, rv, error);
+  if (!opened)
+    return FALSE;
+  data = g_bytes_get_data (opened, &len);
+  if (!esimd_manage_channel_open_parse (data, len, channel, &local))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                   "modem %s: the card opened no logical channel: %s", io->modem, local->message);
+      return FALSE;
+    }
+  select = esimd_select_aid_command (*channel, aid);
+  selected = io_exchange (io, select, rv, error);
+  if (!selected)
+    return FALSE;
+  data = g_bytes_get_data (selected, &len);
+  esimd_apdu_status_word (data, len, &sw);
+  if (sw != 0x9000)
+    {
+      g_autoptr (GBytes) close = esimd_manage_channel_close_command (*channel);
+      g_autoptr (GBytes) closed = NULL;
+      g_autofree char *aid_hex = hex_of (aid);
+      LONG close_rv;
+
+      /* Leave the card as it was; a failure here changes nothing for the caller. */
+      closed = io_exchange (io, close, &close_rv, NULL);
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                   "modem %s: no ISD-R %s on the card (SELECT answered %04X, %s)", io->modem,
+                   aid_hex, sw, lpa_status_word_name (sw));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+io_close_channel (Io *io, guint8 channel, LONG *rv, GError **error)
+{
+  g_autoptr (GBytes) close = esimd_manage_channel_close_command (channel);
+  g_autoptr (GBytes) closed = io_exchange (io, close, rv, error);
+  gsize len;
+  const guint8 *data;
+  guint16 sw;
+
+  if (!closed)
+    return FALSE;
+  data = g_bytes_get_data (closed, &len);
+  esimd_apdu_status_word (data, len, &sw);
+  if (sw != 0x9000)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                   "modem %s: closing logical channel %u: %04X (%s)", io->modem, channel, sw,
+                   lpa_status_word_name (sw));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The current event count of @reader's card (high 16 bits of its state), 0 if unknown. */
+static guint
+io_card_events (Io *io, const char *reader)
+{
+  SCARD_READERSTATE st = { .szReader = reader, .dwCurrentState = SCARD_STATE_UNAWARE };
+
+  if (SCardGetStatusChange (io->context, 0, &st, 1) != SCARD_S_SUCCESS)
+    return 0;
+  return st.dwEventState >> 16;
+}
+
+/* Connects to each candidate in turn and keeps the first whose card has the ISD-R. */
+static void
+io_probe (Io *io, Request *req)
+{
+  g_autoptr (GString) why = g_string_new (NULL);
+  LONG rv;
+
+  io_drop (io);
+  rv = io_ensure_context (io);
+  if (rv != SCARD_S_SUCCESS)
+    {
+      req->transient = TRUE;
+      req->error = pcsc_error (io->modem, "cannot reach pcscd", rv);
+      return;
+    }
+  for (char **r = req->readers; *r; r++)
+    {
+      g_autoptr (GError) local = NULL;
+      guint8 channel;
+
+      rv = SCardConnect (io->context, *r, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+                         &io->card, &io->protocol);
+      if (rv != SCARD_S_SUCCESS)
+        {
+          g_string_append_printf (why, "%s%s: %s", why->len ? "; " : "", *r,
+                                  pcsc_stringify_error (rv));
+          if (rv != SCARD_E_NO_SMARTCARD && rv != SCARD_W_REMOVED_CARD &&
+              rv != SCARD_E_UNKNOWN_READER)
+            req->transient = TRUE;
+          if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ||
+              rv == SCARD_E_INVALID_HANDLE)
+            break;
+          continue;
+        }
+      io->has_card = TRUE;
+      if (io_open_channel (io, req->aid, &channel, &rv, &local))
+        {
+          g_autoptr (GError) close_error = NULL;
+
+          if (io_close_channel (io, channel, &rv, &close_error))
+            {
+              io->reader = g_strdup (*r);
+              req->out_reader = g_strdup (*r);
+              req->out_events = io_card_events (io, *r);
+              return;
+            }
+          g_clear_error (&local);
+          local = g_steal_pointer (&close_error);
+        }
+      if (rv != SCARD_S_SUCCESS)
+        req->transient = TRUE;
+      g_string_append_printf (why, "%s%s: %s", why->len ? "; " : "", *r, local->message);
+      SCardDisconnect (io->card, SCARD_LEAVE_CARD);
+      io->has_card = FALSE;
+    }
+  if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED || rv == SCARD_E_INVALID_HANDLE)
+    io_drop (io);
+  req->error = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: no eUICC found (%s)",
+                            io->modem, why->len ? why->str : "no reader with a card");
+}
+
+static void
+io_run (Io *io, Request *req)
+{
+  LONG rv = SCARD_S_SUCCESS;
+
+  if (req->kind == REQ_PROBE)
+    {
+      io_probe (io, req);
+      return;
+    }
+  if (req->kind == REQ_DROP || req->kind == REQ_QUIT)
+    {
+      io_drop (io);
+      return;
+    }
+  if (!io->has_card)
+    {
+      req->lost = TRUE;
+      req->error =
+          g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: no card connected", io->modem);
+      return;
+    }
+  switch (req->kind)
+    {
+    case REQ_OPEN:
+      io_open_channel (io, req->aid, &req->out_channel, &rv, &req->error);
+      break;
+    case REQ_CLOSE:
+      io_close_channel (io, req->channel, &rv, &req->error);
+      break;
+    case REQ_TRANSMIT:
+      req->response = io_exchange (io, req->command, &rv, &req->error);
+      break;
+    case REQ_RESET:
+      rv = SCardReconnect (io->card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+                           SCARD_RESET_CARD, &io->protocol);
+      if (rv != SCARD_S_SUCCESS)
+        req->error = pcsc_error (io->modem, "resetting the card", rv);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (rv != SCARD_S_SUCCESS && rv_means_lost (rv))
+    {
+      req->lost = TRUE;
+      io_drop (io);
+    }
+}
+
+static gboolean io_done_main (gpointer data);
+
+typedef struct
+{
+  Io io;
+  GAsyncQueue *queue;
+  GMainContext *context;
+} IoThread;
+
+static gpointer
+io_thread_main (gpointer data)
+{
+  IoThread *t = data;
+  gboolean quit = FALSE;
+
+  while (!quit)
+    {
+      Request *req = g_async_queue_pop (t->queue);
+
+      io_run (&t->io, req);
+      quit = req->kind == REQ_QUIT;
+      g_main_context_invoke (t->context, io_done_main, req);
+    }
+  g_async_queue_unref (t->queue);
+  g_main_context_unref (t->context);
+  g_free (t);
+  return NULL;
+}
+
+/* ==== the watch thread ======================================================================= */
+
+typedef struct
+{
+  EsimdPcsc *pcsc; /* only the shared fields (lock, wake, watch_*) and the anchor */
+  Anchor *anchor;
+  GMainContext *context;
+  const char *modem;
+} WatchThread;
+
+static gboolean watch_post_main (gpointer data);
+
+static void
+watch_post (WatchThread *w, Snapshot *s)
+{
+  s->anchor = anchor_ref (w->anchor);
+  g_main_context_invoke (w->context, watch_post_main, s);
+}
+
+static gboolean
+watch_stopping (WatchThread *w)
+{
+  gboolean stop;
+
+  g_mutex_lock (&w->pcsc->lock);
+  stop = w->pcsc->watch_stop;
+  g_mutex_unlock (&w->pcsc->lock);
+  return stop;
+}
+
+/* Sleeps @seconds unless the modem stops first. */
+static void
+watch_sleep (WatchThread *w, guint seconds)
+{
+  gint64 until = g_get_monotonic_time () + seconds * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock (&w->pcsc->lock);
+  while (!w->pcsc->watch_stop && g_cond_wait_until (&w->pcsc->wake, &w->pcsc->lock, until))
+    ;
+  g_mutex_unlock (&w->pcsc->lock);
+}
+
+static void
+watch_set_context (WatchThread *w, SCARDCONTEXT ctx, gboolean has)
+{
+  g_mutex_lock (&w->pcsc->lock);
+  w->pcsc->watch_context = ctx;
+  w->pcsc->watch_has_context = has;
+  g_mutex_unlock (&w->pcsc->lock);
+}
+
+/* The reader names pcscd knows now; NULL with *rv set when it cannot say. */
+static GStrv
+watch_list (SCARDCONTEXT ctx, LONG *rv)
+{
+  DWORD len = 0;
+  g_autofree char *buf = NULL;
+
+  *rv = SCardListReaders (ctx, NULL, NULL, &len);
+  if (*rv == SCARD_E_NO_READERS_AVAILABLE)
+    {
+      *rv = SCARD_S_SUCCESS;
+      return g_new0 (char *, 1);
+    }
+  if (*rv != SCARD_S_SUCCESS)
+    return NULL;
+  buf = g_malloc0 (len + 1);
+  *rv = SCardListReaders (ctx, NULL, buf, &len);
+  if (*rv == SCARD_E_NO_READERS_AVAILABLE)
+    {
+      *rv = SCARD_S_SUCCESS;
+      return g_new0 (char *, 1);
+    }
+  if (*rv != SCARD_S_SUCCESS)
+    return NULL;
+  return esimd_pcsc_split_readers (buf, len);
+}
+
+static gpointer
+watch_thread_main (gpointer data)
+{
+  WatchThread *w = data;
+  SCARDCONTEXT ctx = 0;
+  gboolean has_ctx = FALSE;
+  guint backoff = 0;
+  LONG last_error = SCARD_S_SUCCESS;
+
+  while (!watch_stopping (w))
+    {
+      g_auto (GStrv) names = NULL;
+      g_autofree SCARD_READERSTATE *states = NULL;
+      g_autoptr (GHashTable) previous = NULL;
+      guint n;
+      LONG rv;
+
+      if (!has_ctx)
+        {
+          rv = SCardEstablishContext (SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+          if (rv != SCARD_S_SUCCESS)
+            {
+              if (rv != last_error)
+                {
+                  Snapshot *s = g_new0 (Snapshot, 1);
+
+                  s->service_error = pcsc_error (w->modem, "cannot reach pcscd", rv);
+                  watch_post (w, s);
+                  last_error = rv;
+                }
+              backoff = backoff ? MIN (backoff * 2, SERVICE_RETRY_MAX) : RETRY_FIRST;
+              watch_sleep (w, backoff);
+              continue;
+            }
+          has_ctx = TRUE;
+          backoff = 0;
+          last_error = SCARD_S_SUCCESS;
+          watch_set_context (w, ctx, TRUE);
+          if (watch_stopping (w))
+            break;
+        }
+
+      names = watch_list (ctx, &rv);
+      if (!names)
+        goto service_lost;
+      n = g_strv_length (names);
+      states = g_new0 (SCARD_READERSTATE, n + 1);
+      for (guint i = 0; i < n; i++)
+        {
+          states[i].szReader = names[i];
+          states[i].dwCurrentState = SCARD_STATE_UNAWARE;
+        }
+      states[n].szReader = PNP_READER;
+      states[n].dwCurrentState = SCARD_STATE_UNAWARE;
+
+      /* Wait for changes until the reader set changes; each round posts what it sees. */
+      for (;;)
+        {
+          Snapshot *s;
+
+          /* Entries still SCARD_STATE_UNAWARE make it answer at once with the current state. */
+          rv = SCardGetStatusChange (ctx, INFINITE, states, n + 1);
+          if (rv == SCARD_E_TIMEOUT)
+            rv = SCARD_S_SUCCESS;
+          if (rv == SCARD_E_CANCELLED || watch_stopping (w))
+            break;
+          if (rv == SCARD_E_UNKNOWN_READER)
+            break; /* a reader went away between the list and the wait: list again */
+          if (rv != SCARD_S_SUCCESS)
+            goto service_lost;
+
+          s = g_new0 (Snapshot, 1);
+          s->readers = g_ptr_array_new_with_free_func ((GDestroyNotify) reader_state_free);
+          for (guint i = 0; i < n; i++)
+            {
+              ReaderState *r = g_new0 (ReaderState, 1);
+              DWORD st = states[i].dwEventState & ~SCARD_STATE_CHANGED;
+
+              r->name = g_strdup (names[i]);
+              r->state = st;
+              r->card = (st & SCARD_STATE_PRESENT) && !(st & SCARD_STATE_MUTE) &&
+                        !(st & (SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE));
+              g_ptr_array_add (s->readers, r);
+              states[i].dwCurrentState = st;
+            }
+          watch_post (w, s);
+          {
+            gboolean pnp = (states[n].dwEventState & SCARD_STATE_CHANGED) &&
+                           states[n].dwCurrentState != SCARD_STATE_UNAWARE;
+
+            states[n].dwCurrentState = states[n].dwEventState & ~SCARD_STATE_CHANGED;
+            if (pnp)
+              break; /* readers came or went */
+          }
+        }
+      continue;
+
+    service_lost:
+      {
+        Snapshot *s = g_new0 (Snapshot, 1);
+
+        s->service_error = pcsc_error (w->modem, "pcscd went away", rv);
+        watch_post (w, s);
+        last_error = rv;
+      }
+      watch_set_context (w, 0, FALSE);
+      SCardReleaseContext (ctx);
+      has_ctx = FALSE;
+      backoff = RETRY_FIRST;
+      watch_sleep (w, backoff);
+    }
+
+  watch_set_context (w, 0, FALSE);
+  if (has_ctx)
+    SCardReleaseContext (ctx);
+  {
+    Snapshot *s = g_new0 (Snapshot, 1);
+
+    s->exited = TRUE;
+    watch_post (w, s);
+  }
+  anchor_unref (w->anchor);
+  g_main_context_unref (w->context);
+  g_free (w);
+  return NULL;
+}
+
+/* ==== the main thread ======================================================================== */
+
+static GError *
+not_available_error (EsimdPcsc *pcsc)
+{
+  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s is not available%s%s", pcsc->name,
+                      pcsc->waiting_reason ? ": " : "",
+                      pcsc->waiting_reason ? pcsc->waiting_reason : "");
+}
+
+/* Answers the caller of @req (once); @error NULL means success with the request's outputs. */
+static void
+answer (EsimdPcsc *pcsc, Request *req, const GError *error)
+{
+  if (req->answered)
+    return;
+  req->answered = TRUE;
+  g_clear_handle_id (&req->timeout_id, g_source_remove);
+  if (req->callback)
+    {
+      if (error)
+        req->callback (NULL, error, req->user_data);
+      else
+        {
+          esimd_modem_count_apdu (&pcsc->parent, req->sent, g_bytes_get_size (req->response));
+          req->callback (req->response, NULL, req->user_data);
+        }
+      return;
+    }
+  if (!req->task)
+    return;
+  if (error)
+    g_task_return_error (req->task, g_error_copy (error));
+  else if (req->kind == REQ_OPEN)
+    g_task_return_int (req->task, req->out_channel);
+  else
+    g_task_return_boolean (req->task, TRUE);
+  g_clear_object (&req->task);
+}
+
+static void
+set_waiting (EsimdPcsc *pcsc, const char *reason)
+{
+  if (g_strcmp0 (pcsc->waiting_reason, reason) == 0)
+    return;
+  g_free (pcsc->waiting_reason);
+  pcsc->waiting_reason = g_strdup (reason);
+  if (reason)
+    g_info ("modem %s: waiting for an eUICC: %s", pcsc->name, reason);
+}
+
+static void
+send_request (EsimdPcsc *pcsc, Request *req)
+{
+  req->anchor = anchor_ref (pcsc->anchor);
+  req->generation = pcsc->generation;
+  g_ptr_array_add (pcsc->pending, req);
+  g_async_queue_push (pcsc->queue, req);
+}
+
+/* The card, the reader or pcscd is gone: answer everyone, forget the channel and the handle. */
+static void
+lose (EsimdPcsc *pcsc, const GError *reason)
+{
+  gboolean was_ready = pcsc->state == STATE_READY;
+  g_autoptr (GPtrArray) pending = g_ptr_array_copy (pcsc->pending, NULL, NULL);
+
+  /* State first: callers answered below may call in again, and must find no card. */
+  pcsc->generation++;
+  pcsc->channel = 0;
+  g_clear_pointer (&pcsc->reader, g_free);
+  if (pcsc->state == STATE_READY || pcsc->state == STATE_PROBING)
+    {
+      Request *drop = g_new0 (Request, 1);
+
+      drop->kind = REQ_DROP;
+      send_request (pcsc, drop);
+      pcsc->state = STATE_IDLE;
+    }
+  set_waiting (pcsc, reason->message);
+  for (guint i = 0; i < pending->len; i++)
+    answer (pcsc, pending->pdata[i], reason);
+  if (was_ready)
+    {
+      g_warning ("modem %s: lost: %s", pcsc->name, reason->message);
+      esimd_modem_set_available (&pcsc->parent, FALSE, reason);
+    }
+}
+
+static gboolean
+retry_cb (gpointer data)
+{
+  EsimdPcsc *pcsc = data;
+
+  pcsc->retry_id = 0;
+  evaluate (pcsc);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry (EsimdPcsc *pcsc)
+{
+  if (pcsc->retry_id)
+    return;
+  pcsc->retry_delay = pcsc->retry_delay ? MIN (pcsc->retry_delay * 2, RETRY_MAX) : RETRY_FIRST;
+  pcsc->retry_id = g_timeout_add_seconds (pcsc->retry_delay, retry_cb, pcsc);
+}
+
+static void
+probe_done (EsimdPcsc *pcsc, Request *req)
+{
+  const ReaderState *now;
+
+  if (req->out_reader)
+    {
+      now = snapshot_find (pcsc->last, req->out_reader);
+      pcsc->state = STATE_READY;
+      pcsc->reader = g_strdup (req->out_reader);
+      pcsc->reader_events = req->out_events;
+      pcsc->retry_delay = 0;
+      g_clear_handle_id (&pcsc->retry_id, g_source_remove);
+      set_waiting (pcsc, NULL);
+      g_info ("modem %s: eUICC in reader \"%s\"", pcsc->name, pcsc->reader);
+      esimd_modem_set_available (&pcsc->parent, TRUE, NULL);
+      /* A snapshot newer than the probe may already say the card went away again. */
+      if (now && pcsc->state == STATE_READY)
+        evaluate (pcsc);
+      return;
+    }
+  pcsc->state = STATE_IDLE;
+  set_waiting (pcsc, req->error ? req->error->message : "no eUICC found");
+  /* Remember the cards that have no ISD-R, so they are not probed again until they change. */
+  if (!req->transient && pcsc->last && pcsc->last->readers)
+    for (char **r = req->readers; *r; r++)
+      {
+        const ReaderState *st = snapshot_find (pcsc->last, *r);
+
+        if (st && st->card)
+          g_hash_table_insert (pcsc->no_isdr, g_strdup (*r), GUINT_TO_POINTER (st->state >> 16));
+      }
+  if (req->transient)
+    schedule_retry (pcsc);
+  else
+    evaluate (pcsc);
+}
+
+static gboolean
+io_done_main (gpointer data)
+{
+  Request *req = data;
+  EsimdPcsc *pcsc = req->anchor->pcsc;
+
+  if (!pcsc)
+    {
+      request_free (req);
+      return G_SOURCE_REMOVE;
+    }
+  g_ptr_array_remove (pcsc->pending, req);
+  g_clear_handle_id (&req->timeout_id, g_source_remove);
+
+  if (req->kind == REQ_QUIT)
+    {
+      pcsc->io_exited = TRUE;
+      if (pcsc->stop_task && pcsc->watch_exited)
+        {
+          pcsc->state = STATE_STOPPED;
+          g_task_return_boolean (pcsc->stop_task, TRUE);
+          g_clear_object (&pcsc->stop_task);
+        }
+      request_free (req);
+      return G_SOURCE_REMOVE;
+    }
+  if (req->generation != pcsc->generation || req->answered)
+    {
+      /* Answered already, when the device was lost or the request timed out. */
+      request_free (req);
+      return G_SOURCE_REMOVE;
+    }
+
+  switch (req->kind)
+    {
+    case REQ_PROBE:
+      probe_done (pcsc, req);
+      break;
+    case REQ_OPEN:
+      if (!req->error)
+        {
+          pcsc->channel = req->out_channel;
+          g_debug ("modem %s: logical channel %u open to the ISD-R", pcsc->name, pcsc->channel);
+        }
+      answer (pcsc, req, req->error);
+      break;
+    case REQ_CLOSE:
+      pcsc->channel = 0;
+      answer (pcsc, req, req->error);
+      break;
+    case REQ_RESET:
+      if (!req->error)
+        {
+          pcsc->channel = 0;
+          /* Our own reset counts as a card event: expect the new count. */
+          pcsc->reader_events = G_MAXUINT;
+        }
+      answer (pcsc, req, req->error);
+      break;
+    default:
+      answer (pcsc, req, req->error);
+      break;
+    }
+  if (req->lost && req->kind != REQ_PROBE && pcsc->state == STATE_READY)
+    {
+      lose (pcsc, req->error);
+      evaluate (pcsc);
+    }
+  request_free (req);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+watch_post_main (gpointer data)
+{
+  Snapshot *s = data;
+  EsimdPcsc *pcsc = s->anchor->pcsc;
+
+  if (!pcsc)
+    {
+      snapshot_free (s);
+      return G_SOURCE_REMOVE;
+    }
+  if (s->exited)
+    {
+      pcsc->watch_exited = TRUE;
+      if (pcsc->stop_task && pcsc->io_exited)
+        {
+          pcsc->state = STATE_STOPPED;
+          g_task_return_boolean (pcsc->stop_task, TRUE);
+          g_clear_object (&pcsc->stop_task);
+        }
+      snapshot_free (s);
+      return G_SOURCE_REMOVE;
+    }
+  snapshot_free (pcsc->last);
+  pcsc->last = s;
+  evaluate (pcsc);
+  return G_SOURCE_REMOVE;
+}
+
+/* Decides from the newest snapshot: keep the reader, lose it, or look for the eUICC. */
+static void
+evaluate (EsimdPcsc *pcsc)
+{
+  const Snapshot *s = pcsc->last;
+  const EsimdModemConfig *config = pcsc->parent.config;
+  g_auto (GStrv) names = NULL;
+  g_auto (GStrv) matching = NULL;
+  g_autoptr (GStrvBuilder) candidates = NULL;
+  g_autoptr (GString) why = NULL;
+  Request *probe;
+
+  if (pcsc->state == STATE_STOPPING || pcsc->state == STATE_STOPPED || !s)
+    return;
+
+  if (s->service_error)
+    {
+      if (pcsc->state == STATE_READY || pcsc->state == STATE_PROBING)
+        lose (pcsc, s->service_error);
+      else
+        set_waiting (pcsc, s->service_error->message);
+      g_hash_table_remove_all (pcsc->no_isdr);
+      return;
+    }
+
+  if (pcsc->state == STATE_READY)
+    {
+      const ReaderState *r = snapshot_find (s, pcsc->reader);
+      g_autoptr (GError) reason = NULL;
+
+      if (!r)
+        reason = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: reader \"%s\" is gone",
+                              pcsc->name, pcsc->reader);
+      else if (!r->card)
+        reason = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                              "modem %s: the card was removed from reader \"%s\"", pcsc->name,
+                              pcsc->reader);
+      else if (pcsc->reader_events == G_MAXUINT)
+        pcsc->reader_events = r->state >> 16; /* after our own reset */
+      else if ((r->state >> 16) != pcsc->reader_events && pcsc->channel == 0)
+        /* Another card (or the same one, out and in again) between two looks: start over. The
+         * count also moves when someone else resets the card; with no channel open nothing of
+         * ours is lost, so only a moved count with a channel open needs the transmit's error. */
+        reason = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                              "modem %s: the card in reader \"%s\" was changed", pcsc->name,
+                              pcsc->reader);
+      if (!reason)
+        return;
+      lose (pcsc, reason);
+    }
+  if (pcsc->state != STATE_IDLE)
+    return;
+
+  /* Forget "no ISD-R" verdicts for cards that are not there any more. */
+  {
+    GHashTableIter iter;
+    gpointer key, value;
+
+    g_hash_table_iter_init (&iter, pcsc->no_isdr);
+    while (g_hash_table_iter_next (&iter, &key, &value))
+      {
+        const ReaderState *r = snapshot_find (s, key);
+
+        if (!r || !r->card || (r->state >> 16) != GPOINTER_TO_UINT (value))
+          g_hash_table_iter_remove (&iter);
+      }
+  }
+
+  names = g_new0 (char *, s->readers->len + 1);
+  for (guint i = 0; i < s->readers->len; i++)
+    names[i] = g_strdup (((ReaderState *) s->readers->pdata[i])->name);
+  matching = esimd_pcsc_match_readers ((const char *const *) names, config->device);
+  candidates = g_strv_builder_new ();
+  why = g_string_new (NULL);
+  for (char **m = matching; *m; m++)
+    {
+      const ReaderState *r = snapshot_find (s, *m);
+
+      if (!r->card)
+        g_string_append_printf (why, "%sno card in \"%s\"", why->len ? "; " : "", *m);
+      else if (g_hash_table_contains (pcsc->no_isdr, *m))
+        g_string_append_printf (why, "%sthe card in \"%s\" has no ISD-R", why->len ? "; " : "", *m);
+      else
+        g_strv_builder_add (candidates, *m);
+    }
+
+  probe = g_new0 (Request, 1);
+  probe->kind = REQ_PROBE;
+  probe->readers = g_strv_builder_end (candidates);
+  if (!probe->readers[0])
+    {
+      request_free (probe);
+      if (!names[0])
+        set_waiting (pcsc, "no smart-card reader");
+      else if (!matching[0])
+        {
+          g_autofree char *list = g_strjoinv ("\", \"", names);
+          g_autofree char *msg = g_strdup_printf ("no reader matches Reader=%s (readers: \"%s\")",
+                                                  config->device, list);
+
+          set_waiting (pcsc, msg);
+        }
+      else
+        set_waiting (pcsc, why->str);
+      return;
+    }
+  probe->aid = g_bytes_ref (config->isdr_aid);
+  pcsc->state = STATE_PROBING;
+  send_request (pcsc, probe);
+  /* A probe sends a few commands to each candidate: give it more than one command's time. */
+  probe->timeout_id = g_timeout_add_seconds (config->command_timeout * 4, request_timed_out, probe);
+}
+
+/* ---- the transport's operations ------------------------------------------------------------ */
+
+static EsimdPcsc *
+from_modem (EsimdModem *modem)
+{
+  return (EsimdPcsc *) modem;
+}
+
+static void
+pcsc_start (EsimdModem *modem)
+{
+  EsimdPcsc *pcsc = from_modem (modem);
+  IoThread *io = g_new0 (IoThread, 1);
+  WatchThread *w = g_new0 (WatchThread, 1);
+
+  pcsc->name = modem->config->name;
+  io->io.modem = pcsc->name;
+  io->queue = g_async_queue_ref (pcsc->queue);
+  io->context = g_main_context_ref (pcsc->context);
+  pcsc->io_thread = g_thread_new ("pcsc-io", io_thread_main, io);
+
+  w->pcsc = pcsc;
+  w->anchor = anchor_ref (pcsc->anchor);
+  w->context = g_main_context_ref (pcsc->context);
+  w->modem = pcsc->name;
+  pcsc->watch_thread = g_thread_new ("pcsc-watch", watch_thread_main, w);
+}
+
+static gboolean
+request_timed_out (gpointer data)
+{
+  Request *req = data;
+  EsimdPcsc *pcsc = req->anchor->pcsc;
+  g_autoptr (GError) error = NULL;
+
+  req->timeout_id = 0;
+  if (req->kind == REQ_PROBE)
+    {
+      /* The I/O thread is stuck in pcscd: its late answer will be dropped. */
+      g_warning ("modem %s: looking for the eUICC took more than %u s", pcsc->name,
+                 pcsc->parent.config->command_timeout * 4);
+      req->answered = TRUE;
+      pcsc->generation++;
+      pcsc->state = STATE_IDLE;
+      schedule_retry (pcsc);
+      return G_SOURCE_REMOVE;
+    }
+  error = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                       "modem %s: no answer from reader \"%s\" within %u s", pcsc->name,
+                       pcsc->reader ? pcsc->reader : "?", pcsc->parent.config->command_timeout);
+  answer (pcsc, req, error);
+  if (pcsc->state == STATE_READY)
+    {
+      lose (pcsc, error);
+      evaluate (pcsc);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends a card request for a caller, or answers at once (later, from the loop) when there is no
+ * card to send it to. */
+static void
+card_request (EsimdPcsc *pcsc, Request *req)
+{
+  if (pcsc->state != STATE_READY)
+    {
+      g_autoptr (GError) error = not_available_error (pcsc);
+
+      if (req->callback)
+        {
+          /* The APDU contract forbids answering from inside the call. */
+          req->anchor = anchor_ref (pcsc->anchor);
+          req->error = g_steal_pointer (&error);
+          req->generation = pcsc->generation;
+          g_ptr_array_add (pcsc->pending, req);
+          g_main_context_invoke (pcsc->context, io_done_main, req);
+          return;
+        }
+      g_task_return_error (req->task, g_steal_pointer (&error));
+      request_free (req);
+      return;
+    }
+  send_request (pcsc, req);
+  req->timeout_id =
+      g_timeout_add_seconds (pcsc->parent.config->command_timeout, request_timed_out, req);
+}
+
+static void
+pcsc_open_channel (EsimdModem *modem, GBytes *aid, GTask *task)
+{
+  EsimdPcsc *pcsc = from_modem (modem);
+  Request *req = g_new0 (Request, 1);
+
+  req->kind = REQ_OPEN;
+  req->aid = g_bytes_ref (aid);
+  req->task = task;
+  card_request (pcsc, req);
+}
+
+static void
+pcsc_close_channel (EsimdModem *modem, GTask *task)
+{
+  EsimdPcsc *pcsc = from_modem (modem);
+  Request *req;
+
+  if (pcsc->channel == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  req = g_new0 (Request, 1);
+  req->kind = REQ_CLOSE;
+  req->channel = pcsc->channel;
+  req->task = task;
+  card_request (pcsc, req);
+}
+
+static void
+pcsc_forget_channel (EsimdModem *modem)
+{
+  from_modem (modem)->channel = 0;
+}
+
+static void
+pcsc_transmit (EsimdModem *modem, GBytes *command, LpaApduCallback callback, gpointer user_data)
+{
+  EsimdPcsc *pcsc = from_modem (modem);
+  Request *req = g_new0 (Request, 1);
+
+  req->kind = REQ_TRANSMIT;
+  req->command = g_bytes_ref (command);
+  req->sent = g_bytes_get_size (command);
+  req->callback = callback;
+  req->user_data = user_data;
+  card_request (pcsc, req);
+}
+
+static void
+pcsc_reset_card (EsimdModem *modem, GTask *task)
+{
+  EsimdPcsc *pcsc = from_modem (modem);
+  Request *req = g_new0 (Request, 1);
+
+  req->kind = REQ_RESET;
+  req->task = task;
+  card_request (pcsc, req);
+}
+
+static void
+pcsc_stop (EsimdModem *modem, GTask *task)
+{
+  EsimdPcsc *pcsc = from_modem (modem);
+  Request *quit;
+
+  g_clear_handle_id (&pcsc->retry_id, g_source_remove);
+  if (pcsc->state == STATE_STOPPED || !pcsc->io_thread)
+    {
+      pcsc->state = STATE_STOPPED;
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  if (pcsc->state == STATE_READY && pcsc->channel)
+    {
+      /* The card keeps no channel of ours: close it first; the I/O thread runs in order. */
+      Request *close = g_new0 (Request, 1);
+
+      close->kind = REQ_CLOSE;
+      close->channel = pcsc->channel;
+      send_request (pcsc, close);
+      pcsc->channel = 0;
+    }
+  pcsc->state = STATE_STOPPING;
+  pcsc->stop_task = task;
+  quit = g_new0 (Request, 1);
+  quit->kind = REQ_QUIT;
+  send_request (pcsc, quit);
+
+  g_mutex_lock (&pcsc->lock);
+  pcsc->watch_stop = TRUE;
+  g_cond_broadcast (&pcsc->wake);
+  if (pcsc->watch_has_context)
+    SCardCancel (pcsc->watch_context); /* a local message to pcscd: it answers at once */
+  g_mutex_unlock (&pcsc->lock);
+}
+
+static void
+pcsc_free (EsimdModem *modem)
+{
+  EsimdPcsc *pcsc = from_modem (modem);
+
+  if (pcsc->io_thread && !pcsc->io_exited)
+    {
+      /* Freed without a stop: end the threads now, blocking (only at teardown). */
+      Request *quit = g_new0 (Request, 1);
+
+      quit->kind = REQ_QUIT;
+      quit->anchor = anchor_ref (pcsc->anchor);
+      g_async_queue_push (pcsc->queue, quit);
+      g_mutex_lock (&pcsc->lock);
+      pcsc->watch_stop = TRUE;
+      g_cond_broadcast (&pcsc->wake);
+      if (pcsc->watch_has_context)
+        SCardCancel (pcsc->watch_context);
+      g_mutex_unlock (&pcsc->lock);
+    }
+  if (pcsc->io_thread)
+    g_thread_join (pcsc->io_thread);
+  if (pcsc->watch_thread)
+    g_thread_join (pcsc->watch_thread);
+  /* Posts still queued in the context find the anchor empty and only free themselves. */
+  pcsc->anchor->pcsc = NULL;
+  anchor_unref (pcsc->anchor);
+  g_clear_handle_id (&pcsc->retry_id, g_source_remove);
+  for (guint i = 0; i < pcsc->pending->len; i++)
+    g_clear_handle_id (&((Request *) pcsc->pending->pdata[i])->timeout_id, g_source_remove);
+  g_ptr_array_unref (pcsc->pending);
+  g_async_queue_unref (pcsc->queue);
+  snapshot_free (pcsc->last);
+  g_free (pcsc->reader);
+  g_free (pcsc->waiting_reason);
+  g_hash_table_unref (pcsc->no_isdr);
+  g_mutex_clear (&pcsc->lock);
+  g_cond_clear (&pcsc->wake);
+  g_main_context_unref (pcsc->context);
+  g_clear_object (&pcsc->stop_task);
+  g_free (pcsc);
+}
+
+static const EsimdModemOps pcsc_ops = {
+  .name = "pcsc",
+  .start = pcsc_start,
+  .stop = pcsc_stop,
+  .free = pcsc_free,
+  .open_channel = pcsc_open_channel,
+  .close_channel = pcsc_close_channel,
+  .forget_channel = pcsc_forget_channel,
+  .transmit = pcsc_transmit,
+  .reset_card = pcsc_reset_card,
+  .reset_name = "card-reset",
+  .read_imei = NULL, /* a reader has no IMEI */
+  .list_slots = NULL,
+  .switch_slot = NULL,
+};
+
+EsimdModem *esimd_modem_pcsc_new (const EsimdModemConfig *config);
+
+EsimdModem *
+esimd_modem_pcsc_new (const EsimdModemConfig *config)
+{
+  EsimdPcsc *pcsc = g_new0 (EsimdPcsc, 1);
+
+  pcsc->parent.ops = &pcsc_ops;
+  pcsc->parent.config = config;
+  pcsc->name = config->name;
+  pcsc->anchor = g_atomic_rc_box_new0 (Anchor);
+  pcsc->anchor->pcsc = pcsc;
+  pcsc->context = g_main_context_ref_thread_default ();
+  pcsc->queue = g_async_queue_new ();
+  pcsc->pending = g_ptr_array_new ();
+  pcsc->no_isdr = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_mutex_init (&pcsc->lock);
+  g_cond_init (&pcsc->wake);
+  pcsc->state = STATE_IDLE;
+  return &pcsc->parent;
+}
