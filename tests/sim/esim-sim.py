@@ -20,6 +20,7 @@ from esimsim.mbim import MbimFunction  # noqa: E402
 from esimsim.qmi import DEFAULT_IMEI, QmiModem  # noqa: E402
 from esimsim.server import Simulator  # noqa: E402
 from esimsim.store import Store, initial_state  # noqa: E402
+from esimsim.vpcd import DEFAULT_ATR  # noqa: E402
 
 
 def version(text: str) -> bytes:
@@ -68,6 +69,12 @@ def parse_args(argv):
     g.add_argument("--mbim-pty", metavar="LINK", help="create a pty speaking MBIM (QMI over MBIM too) and symlink its path to LINK")
     g.add_argument("--mbim-slots", type=int, default=1, metavar="N",
                    help="SIM slots the MBIM function reports (default 1; 0: no MS Basic Connect Extensions slot commands)")
+    g.add_argument("--vpcd-port", type=int, metavar="PORT",
+                   help="be the card in a vsmartcard vpcd reader: connect to pcscd's vpcd driver on PORT (its CHANNELID)")
+    g.add_argument("--vpcd-host", default="127.0.0.1", metavar="HOST", help="where vpcd listens (default 127.0.0.1)")
+    g.add_argument("--atr", type=bytes.fromhex, default=DEFAULT_ATR, metavar="HEX",
+                   help="the ATR answered over vpcd (default: a real eUICC's, T=0)")
+    g.add_argument("--wrong-le", action="store_true", help="answer SELECT with Le 00 by 6Cxx like a strict T=0 card")
     g.add_argument("--mbim-no-uicc-reset", action="store_true", help="the MBIM function refuses MS UICC reset (radio off/on still re-reads the card)")
     g = p.add_argument_group("faults (also installable at run time over --control)")
     g.add_argument("--fault", action="append", default=[], metavar="JSON", help="a fault object as the control socket takes it")
@@ -105,8 +112,9 @@ def main(argv) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="esim-sim %(levelname)s %(name)s: %(message)s")
-    if not (args.qmi_proxy_socket or args.pty or args.apdu_socket or args.mbim_pty or args.at_pty):
-        print("esim-sim: give at least one of --qmi-proxy-socket, --pty, --mbim-pty, --at-pty, --apdu-socket",
+    if not (args.qmi_proxy_socket or args.pty or args.apdu_socket or args.mbim_pty or args.at_pty
+            or args.vpcd_port):
+        print("esim-sim: give at least one of --qmi-proxy-socket, --pty, --mbim-pty, --at-pty, --vpcd-port, --apdu-socket",
               file=sys.stderr)
         return 2
     if args.mbim_pty and (not 0 <= args.mbim_slots <= 4 or (args.mbim_slots and not 1 <= args.slot <= args.mbim_slots)):
@@ -132,6 +140,7 @@ def main(argv) -> int:
     euicc = Euicc(identity, store, options)
     counters = Counters()
     card = Card(euicc, faults, counters, args.isdr_aid, args.get_response)
+    card.wrong_le = args.wrong_le
 
     def enabled_iccid():
         p = euicc.enabled_profile()

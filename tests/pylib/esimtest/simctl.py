@@ -407,10 +407,11 @@ def _flag(name: str) -> str:
 def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, apdu_socket: bool = True,
               pty: bool = False, qmi_proxy_socket: Union[bool, str] = False, mbim_pty: bool = False,
               at_pty: bool = False, at_quirks: Sequence[str] = (), log_level: str = "info",
-              ready_timeout: float = 30.0, extra_args: Sequence[str] = (), **options) -> SimProcess:
+              ready_timeout: float = 30.0, extra_args: Sequence[str] = (),
+              prefix: Sequence[str] = (), **options) -> SimProcess:
     """Spawn the simulator with its sockets in tmpdir and wait for READY. Other keyword options
     become command-line flags (total_memory=4096 → --total-memory 4096; True → bare flag; a list
-    → the flag repeated)."""
+    → the flag repeated). @prefix runs it through another command (the pcscd rig's nsenter)."""
     files = pki_files(pki_paths)
     control = os.path.join(tmpdir, "sim-control")
     apdu_path = os.path.join(tmpdir, "sim-apdu") if apdu_socket else None
@@ -420,7 +421,7 @@ def start_sim(tmpdir: str, pki_paths: Union[str, dict], *, state: bool = True, a
     if qmi_proxy_socket is True:
         qmi_proxy_socket = "esim-sim-" + uuid.uuid4().hex[:12]
     state_path = os.path.join(tmpdir, "sim-state.json") if state else None
-    argv = [PYTHON, SIM_SCRIPT, "--euicc-cert", files["euicc_cert"], "--euicc-key", files["euicc_key"],
+    argv = list(prefix) + [PYTHON, SIM_SCRIPT, "--euicc-cert", files["euicc_cert"], "--euicc-key", files["euicc_key"],
             "--eum-cert", files["eum_cert"], "--control", control, "--log-level", log_level]
     for ci in files["ci_certs"]:
         argv += ["--ci-cert", ci]

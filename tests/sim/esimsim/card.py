@@ -59,9 +59,9 @@ class Counters:
         self.reset()
 
     def reset(self) -> None:
-        self.apdus = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0}
-        self.bytes_in = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0}
-        self.bytes_out = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0}
+        self.apdus = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0, "vpcd": 0}
+        self.bytes_in = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0, "vpcd": 0}
+        self.bytes_out = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0, "vpcd": 0}
         self.store_data_blocks = 0
         self.store_data_sizes: dict[int, int] = {}
         self.store_data_max = 0
@@ -70,10 +70,10 @@ class Counters:
         self.channels_opened = 0
         self.channels_closed = 0
         self.card_resets = 0
-        self.drops = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0}
+        self.drops = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0, "vpcd": 0}
         self.qmi_messages: dict[str, int] = {}
         self.mbim_messages: dict[str, int] = {}
-        self.connections = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0, "control": 0}
+        self.connections = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0, "vpcd": 0, "control": 0}
         self.cla_channel_mismatch = 0
 
 
@@ -85,6 +85,9 @@ class Card:
         self.counters = counters
         self.isdr_aid = isdr_aid
         self.get_response = get_response
+        # Strict Le, as some T=0 cards: a SELECT whose Le (00) is not the FCI's length is
+        # answered 6Cxx, and the host must send it again with Le = xx.
+        self.wrong_le = False
         self.powered = True
         self.channels: dict[int, Channel] = {0: Channel(0)}
         # APDU headers and status words (never payloads: they carry matching IDs and hashCc).
@@ -257,6 +260,8 @@ class Card:
             fci, sw = self.select_isdr(n, bytes(data))
             if sw != C.SW_OK or p2 & 0x0C == 0x0C:
                 return b"", sw, False
+            if self.wrong_le and le is not None and (le or 256) != len(fci):
+                return b"", 0x6C00 | (len(fci) & 0xFF), False
             out, sw = self._respond(ch, fci)
             return out, sw, False
         if ins == 0xE2 and proprietary:

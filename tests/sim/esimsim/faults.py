@@ -12,7 +12,7 @@ KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_r
 # ES10 functions whose response carries a result code the eUICC can be made to answer on demand.
 RESULT_TAGS = ("BF38", "BF21", "BF41", "BF37", "BF31", "BF32", "BF33", "BF34", "BF29", "BF3F", "BF2D", "BF28",
                "BF2B", "BF30", "BF35")
-FRONTENDS = ("qmi", "pty", "apdu", "mbim", "at")
+FRONTENDS = ("qmi", "pty", "apdu", "mbim", "at", "vpcd")
 
 
 class FaultSpecError(ValueError):

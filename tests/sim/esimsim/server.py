@@ -19,6 +19,7 @@ from .card import Card, Counters
 from .euicc import Euicc
 from .faults import Faults, FaultSpecError
 from .mbim import MbimFunction, MbimPty
+from .vpcd import DEFAULT_ATR, VpcdCard
 from .qmi import DropConnection, Link, QmiFormatError, QmiModem, QmuxDecoder, parse_frame
 
 log = logging.getLogger("esim-sim")
@@ -45,6 +46,7 @@ class Simulator:
         self.pty_decoder = QmuxDecoder()
         self.mbim = mbim
         self.mbim_pty: Optional[MbimPty] = None
+        self.vpcd: Optional[VpcdCard] = None
         self.stopping: Optional[asyncio.Future] = None
         self.at_front = None  # esimsim.at.AtFront, when --at-pty is given
 
@@ -64,6 +66,9 @@ class Simulator:
             self.mbim_pty.open()
         if self.at_front:
             self.at_front.open()
+        if self.args.vpcd_port:
+            self.vpcd = VpcdCard(self.card, self.faults, self.args.vpcd_host, self.args.vpcd_port, self.args.atr)
+            self.vpcd.start()
         print("READY", flush=True)
         log.info("ready")
         await self.stopping
@@ -105,6 +110,8 @@ class Simulator:
                 os.unlink(self.args.pty)
         if self.mbim_pty:
             self.mbim_pty.close()
+        if self.vpcd:
+            await self.vpcd.stop()
         for path in (self.args.apdu_socket, self.args.control):
             if path and os.path.exists(path):
                 os.unlink(path)
@@ -321,6 +328,9 @@ class Simulator:
                 out["mbim"] = {"present": self.mbim_pty.present, "open": self.mbim.opened, "muted": self.mbim_pty.muted,
                                "radio_on": self.mbim.radio_on, "mapped_slot": self.mbim.mapped_slot,
                                "channels": sorted(self.mbim.channel_groups)}
+            if self.vpcd:
+                out["vpcd"] = {"inserted": self.vpcd.inserted, "connected": self.vpcd.connected.is_set(),
+                               "sessions": self.vpcd.sessions}
             return out
         if cmd == "counters":
             out = self.counters_view()
@@ -355,6 +365,8 @@ class Simulator:
                     self.mbim_pty.close()
                 if self.at_front:
                     self.at_front.close()
+                if self.vpcd:
+                    self.vpcd.remove()
                 self.card.reset()
             return {"ok": True}
         if cmd == "appear":
@@ -368,6 +380,8 @@ class Simulator:
                 if self.at_front:
                     self.at_front.muted = False
                     self.at_front.open()
+                if self.vpcd:
+                    self.vpcd.insert()
             return {"ok": True}
         if cmd == "reset":
             self.card.reset()
@@ -423,6 +437,8 @@ class Simulator:
                 setattr(opts, key, bool(value))
             elif key == "get_response":
                 self.card.get_response = bool(value)
+            elif key == "wrong_le":
+                self.card.wrong_le = bool(value)
             else:
                 raise ValueError("cannot set %r" % key)
             changed.append(key)
