@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Transport=pcsc end to end: the real esimd reaches the simulated eUICC through Debian's real
+pcscd, with the simulator as the card of vsmartcard's vpcd reader (tests/pylib/esimtest/pcscd.py
+keeps that pcscd private). The card behaves like a T=0 card on a reader (61xx for every answer
+with data, 6Cxx for a SELECT with the wrong Le), so the transport's own handling of both runs on
+every command. What every transport must pass lives in the shared scenarios; these are the
+reader's own cases: the card pulled and put back, pcscd going away and coming back, Reader=,
+a card without the ISD-R, and --check-config of the keys."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from esimtest import pcscd, pki
+from esimtest import world as worldmod
+from esimtest.simctl import start_sim
+from esimtest.world import ESIMCTL, ESIMD, MANAGER, MANAGER_IFACE, BusClient, Esimd, PrivateBus
+
+SKIP = 77
+
+
+class Rig:
+    """pcscd + the simulator as its card + esimd on a private bus."""
+
+    def __init__(self, tmpdir: str, modem: dict, sim_options: dict):
+        self.tmpdir = tmpdir
+        self.pki = pki.generate(os.path.join(tmpdir, "pki"))
+        self.pcscd = pcscd.Pcscd(tmpdir)
+        self.pcscd.start()
+        self.sim = start_sim(tmpdir, self.pki["dir"], apdu_socket=False, prefix=self.pcscd.enter(),
+                             vpcd_port=self.pcscd.port, get_response=True, wrong_le=True, **sim_options)
+        self.ctl = self.sim.ctl()
+        self.bus = PrivateBus(tmpdir)
+        self.config = os.path.join(tmpdir, "esimd.conf")
+        with open(self.config, "w") as f:
+            f.write("[Daemon]\nStateDirectory=%s\n[HTTP]\nCiCertificateDirs=%s\nTrustSystemCAs=false\n"
+                    "[Modem card]\nTransport=pcsc\n" % (os.path.join(tmpdir, "state"), self.pki["ca_dir"]))
+            for k, v in modem.items():
+                f.write("%s=%s\n" % (k, v))
+        self.esimd = Esimd(self.config, self.bus.address, os.path.join(tmpdir, "esimd.log"), env=self.pcscd.env())
+        self.esimd.start()
+        self.client = BusClient(self.bus.address)
+        self.client.wait_for(lambda: self.client.name_has_owner() or not self.esimd.running(), 30, "esimd on the bus")
+        if not self.esimd.running():
+            raise RuntimeError("esimd exited; log:\n" + self.esimd.log())
+
+    def prop(self, name: str):
+        return self.client.get(MANAGER, MANAGER_IFACE, name)
+
+    def wait_state(self, state: str, timeout: float = 60.0):
+        self.client.wait_for(lambda: self.prop("State") == state, timeout, "eUICC state " + state)
+
+    def esimctl(self, *args) -> str:
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
+        r = subprocess.run([ESIMCTL, *args], env=env, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("esimctl %s: %s" % (" ".join(args), r.stdout + r.stderr))
+        return r.stdout
+
+    def stop(self):
+        errors = []
+        for name, step in (("esimd", lambda: self.esimd.stop()), ("client", self.client.close),
+                           ("ctl", self.ctl.close), ("sim", self.sim.stop), ("pcscd", self.pcscd.stop),
+                           ("bus", self.bus.stop)):
+            try:
+                rc = step()
+                if name == "esimd" and rc:
+                    errors.append("esimd exited with status %s" % rc)
+            except Exception as e:  # keep tearing down
+                errors.append("%s: %s" % (name, e))
+        if errors:
+            raise AssertionError("; ".join(errors) + "; esimd log: " + self.esimd.log_path)
+
+
+class PcscTransport(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="esimd-pcsc-")
+        cls.rig = Rig(cls.tmp, {"Refresh": "power-cycle"}, {})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.rig.stop()
+        if not os.environ.get("ESIMD_KEEP_TMP"):
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.rig.ctl.call("appear")
+        if not self.rig.pcscd.proc:
+            self.rig.pcscd.start_pcscd()
+        self.rig.wait_state("ready")
+
+    def test_1_ready_through_the_reader(self):
+        out = self.rig.esimctl("status")
+        self.assertIn(worldmod.EID, out)
+        trace = self.rig.ctl.call("trace")["apdus"]
+        headers = [(a["header"], a["sw"]) for a in trace]
+        # MANAGE CHANNEL on the basic channel, then SELECT answered 6Cxx, sent again with that Le,
+        # answered 61xx, collected with GET RESPONSE on the channel.
+        self.assertIn(("00700000", "9000"), [(h, s) for h, s in headers])
+        selects = [i for i, (h, s) in enumerate(headers) if h[2:8] == "A40400"]
+        self.assertTrue(selects, headers)
+        first = selects[0]
+        self.assertRegex(headers[first][1], r"^6C[0-9A-F]{2}$")
+        self.assertRegex(headers[first + 1][1], r"^61[0-9A-F]{2}$")
+        self.assertEqual(headers[first + 2][0][2:4], "C0")
+        self.assertEqual(headers[first + 2][0][:2], headers[first][0][:2])
+        # Every ES10 answer with data came through GET RESPONSE, and nothing else stayed 61xx.
+        self.assertGreater(self.rig.ctl.counters()["get_responses"], 2)
+
+    def test_2_card_pulled_and_put_back(self):
+        self.rig.ctl.call("disappear")
+        self.rig.wait_state("unavailable", 30)
+        self.assertIn('card was removed from reader "%s"' % self.rig.pcscd.reader_names[0],
+                      self.rig.prop("UnavailableReason"))
+        self.rig.ctl.call("appear")
+        self.rig.wait_state("ready", 30)
+        self.assertIn(worldmod.EID, self.rig.esimctl("status"))
+
+    def test_3_pcscd_gone_and_back(self):
+        self.rig.pcscd.stop_pcscd()
+        self.rig.wait_state("unavailable", 30)
+        self.assertIn("pcscd", self.rig.prop("UnavailableReason"))
+        self.rig.pcscd.start_pcscd()
+        self.rig.wait_state("ready", 60)
+
+    def test_4_pcscd_killed_and_back(self):
+        self.rig.pcscd.kill_pcscd()
+        self.rig.wait_state("unavailable", 30)
+        self.rig.pcscd.start_pcscd()
+        self.rig.wait_state("ready", 60)
+
+
+class PcscWaiting(unittest.TestCase):
+    """Readers that hold no eUICC for this section: esimd waits and says why in its log."""
+
+    def run_rig(self, modem: dict, sim_options: dict, expect: str):
+        tmp = tempfile.mkdtemp(prefix="esimd-pcsc-wait-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        rig = Rig(tmp, modem, sim_options)
+        try:
+            rig.client.wait_for(lambda: re.search(expect, rig.esimd.log()), 30, "esimd to say: " + expect)
+            self.assertEqual(rig.prop("State"), "unavailable")
+        finally:
+            rig.stop()
+
+    def test_reader_that_is_not_there(self):
+        self.run_rig({"Reader": "Gemalto"}, {},
+                     r'waiting for an eUICC: no reader matches Reader=Gemalto \(readers: "esim-sim 00 00", '
+                     r'"esim-sim 00 01"\)')
+
+    def test_card_without_the_isdr(self):
+        self.run_rig({"Reader": "esim-sim 00 00"}, {"isdr_aid": "A0000005591010FFFFFFFF8900000200"},
+                     r"no eUICC found \(esim-sim 00 00: modem card: no ISD-R A0000005591010FFFFFFFF8900000100 on the "
+                     r"card \(SELECT answered 6A82")
+
+
+class PcscCheckConfig(unittest.TestCase):
+    def check(self, text: str):
+        d = tempfile.mkdtemp(prefix="esimd-pcsc-conf-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "esimd.conf")
+        with open(path, "w") as f:
+            f.write("[HTTP]\nTrustSystemCAs=true\n" + text)
+        return subprocess.run([ESIMD, "--check-config", "--config", path], capture_output=True, text=True, timeout=60)
+
+    def test_keys(self):
+        ok = self.check("[Modem a]\nTransport=pcsc\n")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("pcsc, the first reader whose card has the ISD-R", ok.stdout + ok.stderr)
+        ok = self.check("[Modem a]\nTransport=pcsc\nReader=uTrust\nIsdrAid=A0000005591010FFFFFFFF8900000100\n")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn('pcsc reader "uTrust"', ok.stdout + ok.stderr)
+        bad = self.check("[Modem a]\nTransport=pcsc\nSlot=2\nDevice=/dev/cdc-wdm0\n"
+                         "[Modem b]\nTransport=pcsc\n"
+                         "[Modem c]\nDevice=/dev/cdc-wdm0\nReader=x\n")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("[Modem a] Slot: a smart-card reader has one slot", bad.stderr)
+        self.assertRegex(bad.stderr, r"\[Modem a\] Device: .*Transport=qmi")
+        self.assertRegex(bad.stderr, r"\[Modem a\].*Reader= is required beside \[Modem b\]")
+        self.assertRegex(bad.stderr, r"\[Modem c\] Reader: .*Transport=pcsc")
+
+
+if __name__ == "__main__":
+    why = pcscd.available()
+    if why:
+        print("SKIP: " + why)
+        sys.exit(SKIP)
+    unittest.main(verbosity=2)
