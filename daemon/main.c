@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "euicc.h"
 #include "log.h"
+#include "service.h"
 
 #include <curl/curl.h>
 #include <glib-unix.h>
@@ -56,6 +57,7 @@ shutdown_now (gpointer data)
   if (started)
     return G_SOURCE_REMOVE;
   started = TRUE;
+  esimd_service_stopping ();
   stopping_left = esimd->euiccs->len;
   if (stopping_left == 0)
     {
@@ -215,6 +217,8 @@ main (int argc, char **argv)
 
   g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
   g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
+  esimd_service_watchdog_start ();
+  esimd_service_status ("serving org.esim: %u eUICC(s)", daemon.euiccs->len);
   g_info ("esimd %s ready: %u eUICC(s)", PACKAGE_VERSION, daemon.euiccs->len);
   g_main_loop_run (loop);
 

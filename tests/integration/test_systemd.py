@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+"""The systemd units as installed: esimd.service's sandbox fits the hardware (device groups that
+exist in the kernel's /proc/devices naming, the proxies outside it) with an exposure of 2.0 or
+better, restarts on failure, has a watchdog that esimd feeds from its main loop; the proxies'
+units start the very program libqmi/libmbim would start, skip when a proxy already serves the
+socket, and count as started only once the socket is there (their commands are run here, in a
+private network namespace, against the real qmi-proxy and mbim-proxy)."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from esimtest import world as worldmod
+
+BUILD = os.environ["ESIMD_BUILD_ROOT"]
+
+# The names the kernel gives the majors of the modems' ports in /proc/devices, which is what
+# DeviceAllow=char-NAME matches:
+#   usb        drivers/usb/core/file.c: register_chrdev(USB_MAJOR (180), "usb") - cdc-wdm,
+#              whose class is "usbmisc", but the class is not what systemd matches
+#   wwan_port  drivers/net/wwan/wwan_core.c: register_chrdev(0, "wwan_port") - PCIe/MHI ports
+#   ttyUSB     drivers/usb/serial/usb-serial.c: the tty driver named "ttyUSB" (option, qcserial)
+#   ttyACM     drivers/usb/class/cdc-acm.c: the tty driver named "ttyACM"
+ESIMD_DEVICES = {"char-usb rw", "char-wwan_port rw", "char-ttyUSB rw", "char-ttyACM rw"}
+PROXY_DEVICES = {"char-usb rw", "char-wwan_port rw"}
+# Names that look right but match nothing (classes, not majors) or give more than needed.
+NOT_MAJORS = {"usbmisc", "wwan", "usb_device"}
+
+
+def unit_values(text: str, key: str) -> list:
+    return re.findall(rf"^{key}=(.*)$", text, re.M)
+
+
+class Units(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dest = tempfile.mkdtemp(prefix="esimd-units-")
+        subprocess.run(["meson", "install", "-C", BUILD, "--destdir", cls.dest, "--no-rebuild", "--quiet"],
+                       check=True, capture_output=True)
+        cls.units = {}
+        for root, _, files in os.walk(cls.dest):
+            for f in files:
+                if f.endswith(".service") and f.startswith("esimd"):
+                    path = os.path.join(root, f)
+                    with open(path) as fh:
+                        cls.units[f] = (path, fh.read())
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dest, ignore_errors=True)
+
+    def unit(self, name):
+        self.assertIn(name, self.units)
+        return self.units[name][1]
+
+    def test_the_three_units(self):
+        self.assertEqual(sorted(self.units), ["esimd-mbim-proxy.service", "esimd-qmi-proxy.service",
+                                              "esimd.service"])
+
+    def test_exposure(self):
+        if not shutil.which("systemd-analyze"):
+            self.skipTest("systemd-analyze is not installed")
+        for name, (path, _) in sorted(self.units.items()):
+            with self.subTest(unit=name):
+                out = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", path],
+                                     capture_output=True, text=True)
+                m = re.search(rf"Overall exposure level for {re.escape(name)}: ([0-9.]+)", out.stdout)
+                self.assertIsNotNone(m, out.stdout + out.stderr)
+                print(f"systemd-analyze security {name}: exposure {m.group(1)}")
+                self.assertLessEqual(float(m.group(1)), 2.0)
+
+    def test_systemd_reads_every_line(self):
+        """systemd-analyze verify: no unknown key or bad value (esimd itself is not installed on
+        this machine, which is the one thing it may say)."""
+        if not shutil.which("systemd-analyze"):
+            self.skipTest("systemd-analyze is not installed")
+        for name, (path, text) in sorted(self.units.items()):
+            with self.subTest(unit=name):
+                out = subprocess.run(["systemd-analyze", "verify", "--man=no", path], capture_output=True, text=True)
+                exec_start = unit_values(text, "ExecStart")[0]
+                lines = [line for line in (out.stdout + out.stderr).splitlines()
+                         if line.strip() and f"Command {exec_start} is not executable" not in line]
+                self.assertEqual(lines, [])
+
+    def test_devices(self):
+        for name, expected in (("esimd.service", ESIMD_DEVICES), ("esimd-qmi-proxy.service", PROXY_DEVICES),
+                               ("esimd-mbim-proxy.service", PROXY_DEVICES)):
+            with self.subTest(unit=name):
+                text = self.unit(name)
+                self.assertEqual(unit_values(text, "DevicePolicy"), ["closed"])
+                allowed = set(unit_values(text, "DeviceAllow"))
+                self.assertEqual(allowed, expected)
+                for entry in allowed:
+                    self.assertNotIn(entry.split()[0][len("char-"):], NOT_MAJORS)
+        # Where this kernel has the drivers loaded, the names are the ones it uses.
+        with open("/proc/devices") as f:
+            chars = f.read().split("Block devices:")[0].splitlines()[1:]
+        majors = {name: int(major) for major, name in (line.split() for line in chars if line.strip())}
+        if "usb" in majors:
+            self.assertEqual(majors["usb"], 180)
+
+    def test_no_private_network_and_unix_sockets(self):
+        """The proxies' sockets are abstract, so per network namespace; pcscd's is a path in /run."""
+        for name, (_, text) in self.units.items():
+            with self.subTest(unit=name):
+                self.assertEqual(unit_values(text, "PrivateNetwork"), [])
+                self.assertIn("AF_UNIX", unit_values(text, "RestrictAddressFamilies")[0].split())
+                for key in ("InaccessiblePaths", "TemporaryFileSystem", "ReadOnlyPaths"):
+                    for value in unit_values(text, key):
+                        self.assertNotRegex(value, r"(^|\s)-?/run(/pcscd)?(\s|$)")
+
+    def test_restart_and_watchdog(self):
+        text = self.unit("esimd.service")
+        self.assertEqual(unit_values(text, "Restart"), ["on-failure"])
+        self.assertEqual(len(unit_values(text, "RestartSec")), 1)
+        self.assertEqual(unit_values(text, "WatchdogSec"), ["3min"])
+        self.assertEqual(unit_values(text, "NotifyAccess"), ["main"])
+
+    def library_proxy_path(self, package: str, soname: str, program: str) -> str:
+        """The path of the proxy compiled into the library (the one esimd links with)."""
+        libdir = subprocess.run(["pkg-config", "--variable=libdir", package], capture_output=True,
+                                text=True).stdout.strip()
+        if not libdir or not os.path.exists(os.path.join(libdir, soname)):
+            self.skipTest(f"{package} is not installed")
+        with open(os.path.join(libdir, soname), "rb") as f:
+            found = re.findall(rb"\0(/[^\0]*/" + program.encode() + rb")\0", f.read())
+        self.assertEqual(len(set(found)), 1, found)
+        return found[0].decode()
+
+    def test_proxies_are_the_libraries_and_not_in_esimds_sandbox(self):
+        inaccessible = " ".join(unit_values(self.unit("esimd.service"), "InaccessiblePaths")).split()
+        for package, soname, program in (("qmi-glib", "libqmi-glib.so", "qmi-proxy"),
+                                         ("mbim-glib", "libmbim-glib.so", "mbim-proxy")):
+            with self.subTest(proxy=program):
+                path = self.library_proxy_path(package, soname, program)
+                self.assertIn("-" + path, inaccessible)
+                unit = self.unit(f"esimd-{program}.service")
+                self.assertEqual(unit_values(unit, "ExecStart"), [path])
+                self.assertTrue(os.access(path, os.X_OK), path)
+        esimd = self.unit("esimd.service")
+        wants = " ".join(unit_values(esimd, "Wants")).split()
+        after = " ".join(unit_values(esimd, "After")).split()
+        for proxy in ("esimd-qmi-proxy.service", "esimd-mbim-proxy.service"):
+            self.assertIn(proxy, wants)
+            self.assertIn(proxy, after)
+            self.assertIn("ModemManager.service", " ".join(unit_values(self.unit(proxy), "Before")).split())
+
+    def test_proxy_unit_commands(self):
+        """ExecCondition and ExecStartPost, as systemd would run them, in a private network
+        namespace: the unit runs when no proxy serves the socket, is skipped when one does, and is
+        started once its proxy listens."""
+        if not shutil.which("unshare"):
+            self.skipTest("unshare is not installed")
+        for program in ("qmi-proxy", "mbim-proxy"):
+            with self.subTest(proxy=program):
+                unit = self.unit(f"esimd-{program}.service")
+                # systemd turns $$ into $ and hands the rest to the program as words.
+                condition = unit_values(unit, "ExecCondition")[0].replace("$$", "$")
+                post = unit_values(unit, "ExecStartPost")[0].replace("$$", "$")
+                start = unit_values(unit, "ExecStart")[0]
+                script = (f"{condition}; echo condition-empty=$?; "
+                          f"{start} --empty-timeout=30 & proxy=$!; {post}; echo post=$?; "
+                          f"{condition}; echo condition-served=$?; kill $proxy")
+                r = subprocess.run(["unshare", "-rn", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+                self.assertIn("condition-empty=0\n", r.stdout, r.stderr)
+                self.assertIn("post=0\n", r.stdout, r.stderr)
+                self.assertRegex(r.stdout, r"condition-served=[1-9]")
+
+
+class Notify(unittest.TestCase):
+    """esimd talks to its service manager: a watchdog ping from the main loop at half the period
+    it is given, its status, and that it is stopping."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="esimd-notify-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.bus = worldmod.PrivateBus(self.tmp)
+        self.addCleanup(self.bus.stop)
+        self.conf = os.path.join(self.tmp, "esimd.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"[Daemon]\nStateDirectory={self.tmp}/state\n")
+        self.sock_path = os.path.join(self.tmp, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.sock_path)
+        self.addCleanup(self.sock.close)
+
+    def messages_until(self, predicate, timeout, what):
+        got = []
+        deadline = time.monotonic() + timeout
+        while not predicate(got):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.fail(f"no {what} from esimd; it sent {got}")
+            self.sock.settimeout(left)
+            try:
+                got.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        return got
+
+    def start(self, env):
+        esimd = worldmod.Esimd(self.conf, self.bus.address, os.path.join(self.tmp, "esimd.log"),
+                               env=dict(env, NOTIFY_SOCKET=self.sock_path))
+        esimd.start()
+        self.addCleanup(esimd.stop)
+        return esimd
+
+    def test_watchdog_status_stopping(self):
+        esimd = self.start({"WATCHDOG_USEC": "2000000"})
+        got = self.messages_until(lambda m: sum(x == "WATCHDOG=1" for x in m) >= 3, 60, "three watchdog pings")
+        self.assertIn("STATUS=serving org.esim: 0 eUICC(s)", got)
+        esimd.proc.send_signal(signal.SIGTERM)
+        got = self.messages_until(lambda m: any(x.startswith("STOPPING=1") for x in m), 60, "STOPPING=1")
+        self.assertEqual(esimd.proc.wait(60), 0, esimd.log())
+
+    def test_no_watchdog_unless_asked(self):
+        esimd = self.start({})
+        got = self.messages_until(lambda m: any(x.startswith("STATUS=serving") for x in m), 60, "a status")
+        esimd.proc.send_signal(signal.SIGTERM)
+        got += self.messages_until(lambda m: any(x.startswith("STOPPING=1") for x in m), 60, "STOPPING=1")
+        self.assertNotIn("WATCHDOG=1", got)
+        self.assertEqual(esimd.proc.wait(60), 0, esimd.log())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
