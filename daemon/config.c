@@ -10,6 +10,7 @@
  * reads them and one that describes the result for --check-config. */
 #include "config.h"
 
+#include "at-quirks.h"
 #include "config-defaults.h"
 
 #include <stdlib.h>
@@ -34,6 +35,7 @@ modem_config_free (EsimdModemConfig *m)
   g_free (m->proxy_socket);
   g_clear_pointer (&m->isdr_aid, g_bytes_unref);
   g_free (m->imei);
+  g_free (m->at_family);
   g_free (m);
 }
 
@@ -479,8 +481,71 @@ pcsc_describe (const EsimdModemConfig *m, GString *out)
 }
 #endif
 
+static const char *const at_keys[] = { "Device", "Baud", "ModemFamily", "Quirks",
+                                       "MaxCommandLength", NULL };
+
+/* The speeds termios has names for (B9600…B4000000); a UART module runs at one of them. */
+static const guint at_bauds[] = { 9600,   19200,  38400,   57600,   115200,  230400,
+                                  460800, 921600, 1000000, 1500000, 2000000, 3000000,
+                                  4000000 };
+
+static void
+at_read (Reader *r, const char *group, EsimdModemConfig *m)
+{
+  g_auto (GStrv) quirks = NULL;
+  g_autoptr (GError) local = NULL;
+  gboolean baud_ok = FALSE;
+
+  m->baud = 115200;
+  m->at_family = g_strdup ("auto");
+  get_uint (r, group, "Baud", 1, 4000000, &m->baud);
+  for (gsize i = 0; i < G_N_ELEMENTS (at_bauds); i++)
+    baud_ok |= m->baud == at_bauds[i];
+  if (!baud_ok)
+    {
+      m->baud = 115200;
+      problem (r, group, "Baud",
+               "expected a serial line speed: 9600, 19200, 38400, 57600, 115200, 230400, 460800, "
+               "921600, 1000000, 1500000, 2000000, 3000000 or 4000000");
+    }
+  get_string (r, group, "ModemFamily", &m->at_family);
+  if (!g_strv_contains (esimd_at_families (), m->at_family))
+    {
+      g_autofree char *known = g_strjoinv (", ", (char **) esimd_at_families ());
+
+      problem (r, group, "ModemFamily", "\"%s\" is not a modem family (known: %s)", m->at_family,
+               known);
+      g_free (m->at_family);
+      m->at_family = g_strdup ("auto");
+    }
+  get_list (r, group, "Quirks", &quirks);
+  if (quirks && !esimd_at_quirks_parse (quirks, &m->at_quirks_add, &m->at_quirks_remove, &local))
+    problem (r, group, "Quirks", "%s", local->message);
+  /* A command line for the smallest APDU is some 30 characters; below 64 nothing would fit. */
+  get_uint (r, group, "MaxCommandLength", 64, 65535, &m->at_max_line);
+}
+
+static void
+at_describe (const EsimdModemConfig *m, GString *out)
+{
+  g_autofree char *add = esimd_at_quirks_to_string (m->at_quirks_add);
+  g_autofree char *remove = esimd_at_quirks_to_string (m->at_quirks_remove);
+
+  g_string_append_printf (out, "at %s at %u baud, modem family %s", m->device, m->baud,
+                          m->at_family);
+  if (m->at_quirks_add || m->at_quirks_remove)
+    g_string_append (out, ", quirks");
+  if (m->at_quirks_add)
+    g_string_append_printf (out, " +%s", add);
+  if (m->at_quirks_remove)
+    g_string_append_printf (out, " -%s", remove);
+  if (m->at_max_line)
+    g_string_append_printf (out, ", command lines up to %u characters", m->at_max_line);
+}
+
 static const ConfigTransport transports[] = {
   { "qmi", qmi_keys, "Device", "/dev/cdc-wdm0", qmi_read, qmi_describe },
+  { "at", at_keys, "Device", "/dev/ttyUSB2", at_read, at_describe },
 #ifdef HAVE_TRANSPORT_PCSC
   { "pcsc", pcsc_keys, "Reader", "\"Identiv uTrust 3700 F\"", pcsc_read, pcsc_describe, TRUE },
 #endif

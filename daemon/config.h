@@ -34,7 +34,14 @@ typedef struct
   guint segment_size; /* STORE DATA block size to start from, 1..255 */
   EsimdRefresh refresh;
   char *imei;            /* sent to the SM-DP+ in ctxParams1; NULL = a generic TAC only */
-  guint command_timeout; /* seconds for one QMI request */
+  guint command_timeout; /* seconds for one QMI request / AT command */
+
+  /* Transport=at */
+  guint baud;             /* line speed of a real tty (a pty ignores it) */
+  char *at_family;        /* ModemFamily=: "auto" (from AT+CGMI/AT+CGMM) or a family of at-quirks.c */
+  guint at_quirks_add;    /* Quirks=: EsimdAtQuirk bits added to the family's */
+  guint at_quirks_remove; /* and removed from them */
+  guint at_max_line;      /* MaxCommandLength=: longest command line, CR included; 0 = the family's */
 } EsimdModemConfig;
 
 typedef struct

@@ -37,6 +37,11 @@ typedef struct
   guint64 apdus;      /* command APDUs sent */
   guint64 bytes_sent; /* bytes of command APDUs */
   guint64 bytes_received;
+  /* What crossed the device for them, for transports that encode APDUs (AT: hex in command
+   * lines, echo and URCs included): with the line speed, the floor a download can reach. Zero
+   * for transports that do not count it. */
+  guint64 line_bytes_sent;
+  guint64 line_bytes_received;
 } EsimdModemStats;
 
 /* One SIM slot of a modem (a reader has exactly one). */

@@ -213,6 +213,28 @@ class CheckConfig(unittest.TestCase):
         found = self.problems("[Modem a]\n")
         self.assertEqual(found, [(1, "[Modem a]: Device= is required, e.g. Device=/dev/cdc-wdm0")])
 
+    def test_at_keys(self):
+        r = self.check("[Modem ec]\nTransport=at\nDevice=/dev/ttyS1\nBaud=921600\nModemFamily=quectel\n"
+                       "Quirks=csim-only;-quectel-lpa\nMaxCommandLength=300\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("modem ec: at /dev/ttyS1 at 921600 baud, modem family quectel, quirks +csim-only "
+                      "-quectel-lpa, command lines up to 300 characters", r.stdout)
+        r = self.check("[Modem ec]\nTransport=at\nDevice=/dev/ttyUSB2\n")
+        self.assertIn("modem ec: at /dev/ttyUSB2 at 115200 baud, modem family auto,", r.stdout)
+        found = self.problems("[Modem ec]\nTransport=at\nDevice=/dev/ttyS1\nBaud=12345\nQuirks=fast\n"
+                              "ModemFamily=nokia\nMaxCommandLength=10\nUseProxy=true\n")
+        self.assertEqual([n for n, _ in found], [4, 5, 6, 7, 8], found)
+        text = "\n".join(m for _, m in found)
+        for expected in ("[Modem ec] Baud: expected a serial line speed: 9600,",
+                         '[Modem ec] Quirks: unknown quirk "fast" (known: csim-only, cgla-session0, cla-channel, '
+                         'quectel-lpa; prefix - to remove one)',
+                         '[Modem ec] ModemFamily: "nokia" is not a modem family (known: auto, generic, quectel,',
+                         '[Modem ec] MaxCommandLength: expected a whole number from 64 to 65535, got "10"',
+                         "[Modem ec] UseProxy: a setting of Transport=qmi, not of this section's transport"):
+            self.assertIn(expected, text)
+        found = self.problems("[Modem q]\nDevice=/dev/cdc-wdm0\nBaud=115200\n")
+        self.assertEqual(found, [(3, "[Modem q] Baud: a setting of Transport=at, not of this section's transport")])
+
     def test_case_hints(self):
         found = self.problems("[modem a]\nDevice=/dev/x\n[HTTP]\nproxy=http://p\n")
         self.assertEqual(found, [
