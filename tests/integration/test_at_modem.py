@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""The real esimd with Transport=at against the simulator's AT front, one modem quirk set per case:
+each set stands for firmware seen in a public log (daemon/at-quirks.c names them). A download and,
+where it matters, an enable with the CFUN refresh, a vanishing tty and the errors a modem can
+answer, all through D-Bus."""
+
+import os
+import tempfile
+import time
+import unittest
+
+from gi.repository import GLib
+
+from esimtest.world import World, activation_code
+
+ICCID = "8949449999999990011"
+
+
+def at_world(*quirks, sim_options=None, **modem):
+    """A World whose esimd reaches the card through the AT pty (--at-pty) with these quirks."""
+    tmp = tempfile.mkdtemp(prefix="esimd-at-")
+    section = {"Transport": "at", "Device": os.path.join(tmp, "sim-at"), "UseProxy": None, "Slot": None,
+               "Refresh": "power-cycle"}
+    section.update({k: str(v) for k, v in modem.items()})
+    options = dict(sim_options or {}, at_pty=True, at_quirks=list(quirks))
+    return World(tmp, modem="pty", sim_options=options, config={"Modem sim": section})
+
+
+class AtModem(unittest.TestCase):
+    def download_ok(self, w, code="DEMO-ONE"):
+        _job, props = w.download(activation_code(code))
+        self.assertEqual(props["State"], "succeeded", props)
+        w.wait_idle()
+
+    def at(self, w) -> dict:
+        with w.sim.ctl() as ctl:
+            return ctl.counters()
+
+    def test_standard_modem(self):
+        with at_world() as w:
+            self.assertEqual(w.manager_prop("Transport"), "at")
+            self.download_ok(w)
+            # AT+CGSN was read and sent to the server with the TAC
+            self.assertEqual(w.smdp.control.sessions()[-1]["imei"], "356938035643809")
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID, {})))
+            w.wait_idle()
+            self.assertEqual([p["state"] for p in w.profiles()], ["enabled"])
+            c = self.at(w)
+            self.assertEqual(c["at"]["commands"]["CFUN"], 2)  # AT+CFUN=0, AT+CFUN=1
+            self.assertGreaterEqual(c["card_resets"], 1)
+            self.assertEqual(c["store_data_max"], 255)
+            self.assertEqual(c["channels_open"], [])  # every AT+CCHO was closed again
+
+    def test_tty_goes_away_and_comes_back(self):
+        with at_world() as w:
+            with w.sim.ctl() as ctl:
+                ctl.disappear()
+                w.wait_state("unavailable", 30)
+                self.assertIn("went away", w.manager_prop("UnavailableReason"))
+                ctl.appear()
+            w.wait_state("ready", 30)
+            self.download_ok(w)
+
+    def test_csim_only_with_a_noisy_line(self):
+        # No AT+CCHO/CGLA (DW5821e, lpac #164), the echo kept on, URCs everywhere, answers in
+        # 7-byte pieces, "+CSIM:4,…" without a space, lower-case unquoted hex.
+        with at_world("no_cgla", "echo", "urc_noise", "split=7", "no_space", "lower_hex", "unquoted") as w:
+            self.download_ok(w)
+            self.assertEqual(len(w.profiles()), 1)
+            c = self.at(w)
+            self.assertGreater(c["at"]["commands"]["CSIM"], 50)
+            self.assertNotIn("CGLA", c["at"]["commands"])
+
+    def test_command_line_limit(self):
+        # A modem that refuses lines over 300 characters: the 255-byte blocks (537 characters)
+        # are answered 6700 by the transport and liblpa steps down to 120.
+        with at_world("max_line=300") as w:
+            self.download_ok(w)
+            self.assertEqual(self.at(w)["store_data_max"], 120)
+            self.assertEqual(w.manager_prop("SegmentSize"), 120)
+        # Known in advance: nothing over the limit is even sent.
+        with at_world("max_line=300", MaxCommandLength=300) as w:
+            self.download_ok(w)
+            c = self.at(w)
+            self.assertEqual(c["store_data_max"], 120)
+            self.assertLessEqual(c["at"]["longest_line"], 300)
+
+    def test_csim_dropping_big_apdus(self):
+        # EG25-style AT+CSIM that never answers big APDUs: a timeout, a resync on AT+CGMI, a
+        # smaller block size.
+        with at_world("no_cgla", "csim_drop=130", CommandTimeout=3) as w:
+            self.download_ok(w)
+            c = self.at(w)
+            self.assertEqual(c["store_data_max"], 120)
+            self.assertEqual(c["at"]["commands"]["CGMI"], 2)  # the set-up's and the resync's
+            self.assertEqual(w.manager_prop("State"), "ready")
+
+    def test_session_handles_and_host_coded_channels(self):
+        # Sierra's 64-bit handles (lpac #138), then a modem that passes the CLA through and needs
+        # the channel coded by the host (Quirks=cla-channel).
+        with at_world("session=hex") as w:
+            self.download_ok(w)
+        with at_world("cla_passthrough", Quirks="cla-channel") as w:
+            self.download_ok(w)
+            self.assertEqual(self.at(w)["cla_channel_mismatch"], 0)
+        with at_world("session0", Quirks="cgla-session0") as w:
+            self.download_ok(w)
+            self.assertNotIn("CCHO", self.at(w)["at"]["commands"])
+
+    def test_61xx_left_to_the_host(self):
+        # SIMCom A7908E hands 61xx over (lpac PR #238): the transport sends GET RESPONSE.
+        with at_world("get_response", sim_options={"get_response": True}) as w:
+            self.download_ok(w)
+            self.assertGreater(self.at(w)["get_responses"], 10)
+
+    def test_modem_that_keeps_answering_6100(self):
+        tmp = tempfile.mkdtemp(prefix="esimd-at-")
+        section = {"Transport": "at", "Device": os.path.join(tmp, "sim-at"), "UseProxy": None, "Slot": None}
+        with World(tmp, modem="pty", sim_options={"at_pty": True, "get_response": True,
+                                                  "at_quirks": ["get_response", "loop_6100"]},
+                   config={"Modem sim": section}, wait_ready=False) as w:
+            # The eUICC cannot be read; esimd says why and keeps answering.
+            w.client.wait_for(lambda: "6100" in w.esimd.log(), 60, "the 6100 loop to be named")
+            self.assertNotEqual(w.manager_prop("State"), "ready")
+            self.assertIn("keeps answering 6100", w.esimd.log())
+
+    def test_quectel_internal_lpa(self):
+        # RG650E-class firmware: AT+CCHO of the ISD-R refused until its LPA is switched off.
+        with at_world("internal_lpa", "manufacturer=Quectel", "model=RG650E-EU") as w:
+            self.download_ok(w)
+            c = self.at(w)
+            self.assertEqual(c["at"]["commands"]["QESIM"], 1)
+            self.assertFalse(c["at"]["lpa_enabled"])
+
+    def test_cme_error_mid_download(self):
+        with at_world() as w:
+            with w.sim.ctl() as ctl:
+                fid = ctl.add_fault(kind="at_error", command="CGLA", code=13)
+                # The eUICC was read at start: the fault fires on the download's first AT+CGLA.
+                _job, props = w.download(activation_code("DEMO-ONE"))
+                self.assertEqual(props["State"], "failed", props)
+                self.assertIn("+CME ERROR: 13 (SIM failure)", props["ErrorMessage"])
+                self.assertEqual(ctl.fault(fid)["fired"], 1)
+            w.wait_idle()
+            self.assertEqual(w.profiles(), [])
+            self.download_ok(w)  # the next one works
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
