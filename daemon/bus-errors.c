@@ -45,8 +45,6 @@ static const char *const daemon_names[] = {
   [ESIMD_ERROR_FAILED] = ESIMD_ERROR_PREFIX "Failed",
 };
 
-G_DEFINE_QUARK (esimd - error - quark, esimd_error)
-
 const char *
 esimd_bus_error_name (const GError *error)
 {

@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+#include "esimd-error.h"
+
 G_BEGIN_DECLS
 
 #define ESIMD_ERROR_PREFIX "org.esim.Error."
@@ -15,20 +17,6 @@ G_BEGIN_DECLS
 #define ESIMD_BUS_ERROR_NOTIFICATION_NOT_FOUND ESIMD_ERROR_PREFIX "NotificationNotFound"
 #define ESIMD_BUS_ERROR_PROFILE_NOT_FOUND      ESIMD_ERROR_PREFIX "ProfileNotFound"
 #define ESIMD_BUS_ERROR_CANCELLED              ESIMD_ERROR_PREFIX "Cancelled"
-
-/* Failures that belong to the daemon rather than to the protocol. */
-#define ESIMD_ERROR (esimd_error_quark ())
-GQuark esimd_error_quark (void);
-
-typedef enum
-{
-  ESIMD_ERROR_NOT_AUTHORIZED,
-  ESIMD_ERROR_UNAVAILABLE,
-  ESIMD_ERROR_BUSY,
-  ESIMD_ERROR_WRONG_JOB_STATE,
-  ESIMD_ERROR_NOTIFICATION_NOT_FOUND,
-  ESIMD_ERROR_FAILED,
-} EsimdError;
 
 /* The org.esim.Error.* name (or org.freedesktop.DBus.Error.InvalidArgs) for a GError from
  * liblpa or esimd. Errors of other domains map to org.esim.Error.Failed. */

@@ -1,26 +1,149 @@
 /* bus-job.c — the org.esim.Job interface: properties, Confirm/Cancel, Finished, lifetime. */
 #include "bus-job.h"
 
+#include "bus.h"
 #include "bus-errors.h"
 #include "bus-gvariant.h"
-#include "bus-manager.h"
+#include "bus-paths.h"
 #include "bus-source.h"
 #include "daemon.h"
 #include "euicc.h"
+#include "observer.h"
 #include "polkit.h"
 
 #include <errno.h>
+#include <string.h>
 
 #define JOB_PREFIX "/org/esim/job"
 #define JOB_IFACE  "org.esim.Job"
 
-static GHashTable *exported; /* path → EsimdJob* (a reference) */
+/* A job on the bus, from its job_added to the end of its linger time. */
+typedef struct
+{
+  EsimdJob *job; /* a reference */
+  char *path;
+  guint linger_id;
+} Exported;
+
+static GHashTable *exported; /* path → Exported* */
+
+static void
+exported_free (gpointer data)
+{
+  Exported *x = data;
+
+  g_clear_handle_id (&x->linger_id, g_source_remove);
+  esimd_job_unref (x->job);
+  g_free (x->path);
+  g_free (x);
+}
+
+static Exported *
+exported_of (EsimdJob *job)
+{
+  g_autofree char *path = NULL;
+
+  if (job->internal || !exported)
+    return NULL;
+  path = esimd_bus_job_path (job);
+  return g_hash_table_lookup (exported, path);
+}
 
 EsimdJob *
 esimd_bus_job_lookup (const char *path)
 {
-  return exported ? g_hash_table_lookup (exported, path) : NULL;
+  Exported *x = exported ? g_hash_table_lookup (exported, path) : NULL;
+
+  return x ? x->job : NULL;
 }
+
+/* ---- the caller: who asked, the call to answer, its tracking ------------------------------ */
+
+typedef struct
+{
+  char *owner;             /* unique bus name of the caller */
+  sd_bus_message *request; /* the method call to answer when the job ends, if any */
+  sd_bus_track *track;     /* notices the owner leaving the bus */
+} BusCaller;
+
+static void
+bus_caller_free (gpointer data)
+{
+  BusCaller *c = data;
+
+  g_clear_pointer (&c->request, sd_bus_message_unref);
+  g_clear_pointer (&c->track, sd_bus_track_unref);
+  g_free (c->owner);
+  g_free (c);
+}
+
+/* The job's caller if this front-end took the call (another front-end keeps its own). */
+static BusCaller *
+bus_caller_of (EsimdJob *job)
+{
+  return job->caller_free == bus_caller_free ? job->caller : NULL;
+}
+
+/* A download whose caller left before its profile started loading is abandoned: the model
+ * decides, this only tells it. */
+static int
+on_owner_gone (sd_bus_track *track, void *userdata)
+{
+  EsimdJob *job = userdata;
+
+  esimd_euicc_caller_gone (job->euicc, job);
+  /* A positive return tells sd-bus the event is handled; 0 would queue it again forever. */
+  return 1;
+}
+
+void
+esimd_bus_job_take_call (EsimdJob *job, sd_bus_message *call, gboolean answer_at_end)
+{
+  BusCaller *c = g_new0 (BusCaller, 1);
+
+  c->owner = g_strdup (sd_bus_message_get_sender (call));
+  if (answer_at_end)
+    c->request = sd_bus_message_ref (call);
+  else if (sd_bus_track_new (esimd_bus, &c->track, on_owner_gone, job) >= 0)
+    sd_bus_track_add_sender (c->track, call);
+  esimd_job_set_caller (job, c, bus_caller_free);
+}
+
+/* The method call that started the job gets its answer: the job's output, or its error. */
+static void
+answer_caller (EsimdJob *job)
+{
+  BusCaller *c = bus_caller_of (job);
+  g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GVariant) output = NULL;
+  int r;
+
+  if (!c || !c->request)
+    return;
+  if (job->error)
+    {
+      sd_bus_error e = SD_BUS_ERROR_NULL;
+
+      esimd_bus_error_set (&e, job->error);
+      sd_bus_reply_method_error (c->request, &e);
+      sd_bus_error_free (&e);
+    }
+  else if ((r = sd_bus_message_new_method_return (c->request, &reply)) >= 0)
+    {
+      output = esimd_job_get_output (job);
+      for (gsize i = 0; r >= 0 && output && i < g_variant_n_children (output); i++)
+        {
+          g_autoptr (GVariant) value = g_variant_get_child_value (output, i);
+
+          r = esimd_bus_append_gvariant (reply, value);
+        }
+      if (r >= 0)
+        sd_bus_send (NULL, reply, NULL);
+    }
+  g_clear_pointer (&c->request, sd_bus_message_unref);
+}
+
+/* ---- properties and methods -------------------------------------------------------------- */
 
 static int
 job_find (sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
@@ -81,13 +204,40 @@ prop_progress (sd_bus *bus, const char *path, const char *iface, const char *pro
   return sd_bus_message_append_basic (reply, 'd', &job->progress);
 }
 
+/* A result that names a profile also gives its object's path. */
+static GVariant *
+result_with_path (EsimdJob *job)
+{
+  const char *iccid = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr (GVariant) has_path = g_variant_lookup_value (job->result, "path", NULL);
+  GVariantBuilder b;
+  GVariantIter it;
+  const char *key;
+  GVariant *value;
+
+  if (!g_variant_lookup (job->result, "iccid", "&s", &iccid) || has_path)
+    return g_variant_ref (job->result);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_iter_init (&it, job->result);
+  while (g_variant_iter_loop (&it, "{&sv}", &key, &value))
+    g_variant_builder_add (&b, "{sv}", key, value);
+  path = esimd_bus_profile_path (job->euicc, iccid);
+  g_variant_builder_add (&b, "{sv}", "path", g_variant_new_object_path (path));
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
 static int
 prop_dict (sd_bus *bus, const char *path, const char *iface, const char *property,
            sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
   EsimdJob *job = userdata;
-  GVariant *v = g_str_equal (property, "Result") ? job->result : job->metadata;
+  g_autoptr (GVariant) v = NULL;
 
+  if (g_str_equal (property, "Result"))
+    v = job->result ? result_with_path (job) : NULL;
+  else
+    v = job->metadata ? g_variant_ref (job->metadata) : NULL;
   if (!v)
     return sd_bus_message_append (reply, "a{sv}", 0);
   return esimd_bus_append_gvariant (reply, v);
@@ -98,8 +248,9 @@ prop_euicc (sd_bus *bus, const char *path, const char *iface, const char *proper
             sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
   EsimdJob *job = userdata;
+  g_autofree char *euicc_path = esimd_bus_euicc_path (job->euicc);
 
-  return sd_bus_message_append_basic (reply, 'o', esimd_euicc_get_path (job->euicc));
+  return sd_bus_message_append_basic (reply, 'o', euicc_path);
 }
 
 /* Confirm and Cancel belong to whoever started the job; anyone else needs polkit's word on the
@@ -142,11 +293,12 @@ static int
 job_call (sd_bus_message *m, EsimdJob *job, gboolean confirm)
 {
   JobCall *c = g_new0 (JobCall, 1);
+  BusCaller *caller = bus_caller_of (job);
 
   c->call = sd_bus_message_ref (m);
-  c->path = g_strdup (job->path);
+  c->path = esimd_bus_job_path (job);
   c->confirm = confirm;
-  if (job->owner && g_strcmp0 (job->owner, sd_bus_message_get_sender (m)) == 0)
+  if (caller && g_strcmp0 (caller->owner, sd_bus_message_get_sender (m)) == 0)
     {
       job_call_authorized (NULL, c);
       return 1;
@@ -184,76 +336,98 @@ static const sd_bus_vtable job_vtable[] = {
   SD_BUS_VTABLE_END,
 };
 
-int
-esimd_bus_job_init (sd_bus *bus)
-{
-  int r;
+/* ---- the model's announcements ----------------------------------------------------------- */
 
-  exported =
-      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) esimd_job_unref);
-  r = sd_bus_add_fallback_vtable (bus, NULL, JOB_PREFIX, JOB_IFACE, job_vtable, job_find, NULL);
-  if (r < 0)
-    return r;
-  return sd_bus_add_node_enumerator (bus, NULL, JOB_PREFIX, job_enumerate, NULL);
+static void
+emit_changed (Exported *x, const char **properties)
+{
+  sd_bus_emit_properties_changed_strv (esimd_bus, x->path, JOB_IFACE, (char **) properties);
 }
 
-void
-esimd_bus_job_export (EsimdJob *job)
+/* Internal jobs are never exported. */
+static void
+on_job_added (gpointer data, EsimdJob *job)
 {
+  Exported *x;
+
   if (job->internal)
     return;
-  g_hash_table_replace (exported, g_strdup (job->path), esimd_job_ref (job));
-  sd_bus_emit_object_added (esimd->bus, job->path);
+  x = g_new0 (Exported, 1);
+  x->job = esimd_job_ref (job);
+  x->path = esimd_bus_job_path (job);
+  g_hash_table_replace (exported, x->path, x);
+  sd_bus_emit_object_added (esimd_bus, x->path);
 }
 
-void
-esimd_bus_job_changed_strv (EsimdJob *job, const char **properties)
+static void
+on_job_changed (gpointer data, EsimdJob *job, EsimdJobChange what)
 {
-  if (job->internal || !esimd_bus_job_lookup (job->path))
+  Exported *x = exported_of (job);
+  const char *names[5];
+  guint n = 0;
+
+  if (!x)
     return;
-  sd_bus_emit_properties_changed_strv (esimd->bus, job->path, JOB_IFACE, (char **) properties);
+  if (what & ESIMD_JOB_CHANGE_STATE)
+    names[n++] = "State";
+  if (what & ESIMD_JOB_CHANGE_STAGE)
+    names[n++] = "Stage";
+  if (what & ESIMD_JOB_CHANGE_PROGRESS)
+    names[n++] = "Progress";
+  if (what & ESIMD_JOB_CHANGE_METADATA)
+    names[n++] = "ProfileMetadata";
+  names[n] = NULL;
+  if (n > 0)
+    emit_changed (x, names);
 }
 
 static gboolean
 unexport (gpointer data)
 {
-  EsimdJob *job = data;
+  Exported *x = data;
 
-  job->linger_id = 0;
-  sd_bus_emit_object_removed (esimd->bus, job->path);
-  g_hash_table_remove (exported, job->path); /* drops the table's reference: job may be gone */
+  x->linger_id = 0;
+  sd_bus_emit_object_removed (esimd_bus, x->path);
+  g_hash_table_remove (exported, x->path); /* frees x, drops its reference: the job may go */
   return G_SOURCE_REMOVE;
 }
 
-void
-esimd_bus_job_finished (EsimdJob *job)
+/* The final State, Finished, the answer to the method call that created it (if any), and the
+ * object's removal after the linger time. */
+static void
+on_job_finished (gpointer data, EsimdJob *job)
 {
-  const char *state = esimd_job_state_to_string (job->state);
+  Exported *x = exported_of (job);
+  static const char *final[] = { "State",        "Stage",  "Progress", "Error",
+                                 "ErrorMessage", "Result", NULL };
 
-  esimd_bus_manager_job_finished (job);
-  if (job->request)
-    {
-      if (job->error)
-        {
-          sd_bus_error e = SD_BUS_ERROR_NULL;
-
-          esimd_bus_error_set (&e, job->error);
-          sd_bus_reply_method_error (job->request, &e);
-          sd_bus_error_free (&e);
-        }
-      else
-        {
-          g_autoptr (sd_bus_message) reply = NULL;
-
-          if (sd_bus_message_new_method_return (job->request, &reply) >= 0 &&
-              (!job->reply || job->reply (job, reply) >= 0))
-            sd_bus_send (NULL, reply, NULL);
-        }
-      g_clear_pointer (&job->request, sd_bus_message_unref);
-    }
-  if (job->internal || !esimd_bus_job_lookup (job->path))
+  answer_caller (job);
+  if (!x)
     return;
-  esimd_bus_job_changed (job, "State", "Stage", "Progress", "Error", "ErrorMessage", "Result");
-  sd_bus_emit_signal (esimd->bus, job->path, JOB_IFACE, "Finished", "s", state);
-  job->linger_id = g_timeout_add_seconds (MAX (esimd->config->job_linger, 1), unexport, job);
+  emit_changed (x, final);
+  sd_bus_emit_signal (esimd_bus, x->path, JOB_IFACE, "Finished", "s",
+                      esimd_job_state_to_string (job->state));
+  x->linger_id = g_timeout_add_seconds (MAX (esimd->config->job_linger, 1), unexport, x);
+}
+
+static const EsimdObserver job_observer = {
+  .job_added = on_job_added,
+  .job_changed = on_job_changed,
+  .job_finished = on_job_finished,
+};
+
+int
+esimd_bus_job_init (sd_bus *bus)
+{
+  int r;
+
+  exported = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, exported_free);
+  r = sd_bus_add_fallback_vtable (bus, NULL, JOB_PREFIX, JOB_IFACE, job_vtable, job_find, NULL);
+  if (r < 0)
+    return r;
+  r = sd_bus_add_node_enumerator (bus, NULL, JOB_PREFIX, job_enumerate, NULL);
+  if (r < 0)
+    return r;
+  esimd_observer_add (&job_observer, NULL);
+  return 0;
 }

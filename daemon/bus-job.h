@@ -1,23 +1,21 @@
-/* bus-job.h — org.esim.Job objects at /org/esim/job/N. */
+/* bus-job.h — org.esim.Job objects at /org/esim/job/N, and the callers of jobs. */
 #pragma once
+
+#include <systemd/sd-bus.h>
 
 #include "job.h"
 
 G_BEGIN_DECLS
 
+/* Registers the Job objects and subscribes them to the model's job announcements. */
 int esimd_bus_job_init (sd_bus *bus);
 
-/* Puts the job on the bus (InterfacesAdded). Internal jobs are never exported. */
-void esimd_bus_job_export (EsimdJob *job);
+/* Makes the sender of @call the caller of @job, before it is submitted. With @answer_at_end
+ * the call is answered when the job ends (with its output); otherwise the caller is tracked,
+ * and leaving the bus is the model's "caller gone". */
+void esimd_bus_job_take_call (EsimdJob *job, sd_bus_message *call, gboolean answer_at_end);
 
-void esimd_bus_job_changed_strv (EsimdJob *job, const char **properties);
-#define esimd_bus_job_changed(job, ...)                                                            \
-  esimd_bus_job_changed_strv ((job), (const char *[]){ __VA_ARGS__, NULL })
-
-/* The job reached its final state: publishes it, emits Finished, answers the method call that
- * created it (if any), and removes the object after the linger time. */
-void esimd_bus_job_finished (EsimdJob *job);
-
+/* The exported (not internal) job at @path, or NULL. */
 EsimdJob *esimd_bus_job_lookup (const char *path);
 
 G_END_DECLS

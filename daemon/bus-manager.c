@@ -1,9 +1,11 @@
 /* bus-manager.c — the org.esim.Manager interface: cached reads, queued methods, its signals. */
 #include "bus-manager.h"
 
+#include "bus.h"
 #include "bus-errors.h"
 #include "bus-gvariant.h"
 #include "bus-job.h"
+#include "bus-paths.h"
 #include "bus-profile.h"
 #include "bus-source.h"
 #include "daemon.h"
@@ -12,7 +14,9 @@
 #include "job-euicc.h"
 #include "job-notify.h"
 #include "job-profile.h"
+#include "observer.h"
 #include "polkit.h"
+#include "profile-dict.h"
 
 #include <errno.h>
 #include <string.h>
@@ -26,7 +30,7 @@ static int
 manager_find (sd_bus *bus, const char *path, const char *iface, void *userdata, void **found,
               sd_bus_error *error)
 {
-  EsimdEuicc *euicc = esimd_euicc_lookup (path);
+  EsimdEuicc *euicc = esimd_bus_euicc_from_path (path);
 
   if (!euicc)
     return 0;
@@ -43,124 +47,27 @@ manager_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***node
   if (!out)
     return -ENOMEM;
   for (guint i = 0; i < esimd->euiccs->len; i++)
-    out[i] = strdup (((EsimdEuicc *) esimd->euiccs->pdata[i])->path);
+    {
+      g_autofree char *path = esimd_bus_euicc_path (esimd->euiccs->pdata[i]);
+
+      out[i] = strdup (path);
+    }
   *nodes = out;
   return 0;
 }
 
 /* ---- values ------------------------------------------------------------------------------ */
 
-static const char *
-icon_type_name (LpaIconType t)
-{
-  return t == LPA_ICON_TYPE_JPG ? "jpg" : t == LPA_ICON_TYPE_PNG ? "png" : "";
-}
-
-/* The names of the policy rules set in @ppr, NULL-terminated in @out (room for 4). */
-static const char *const *
-ppr_names (guint64 ppr, const char *out[4])
-{
-  guint n = 0;
-
-  if (ppr & LPA_PPR1)
-    out[n++] = "ppr1";
-  if (ppr & LPA_PPR2)
-    out[n++] = "ppr2";
-  if (ppr & LPA_PPR_UPDATE_CONTROL)
-    out[n++] = "update-control";
-  out[n] = NULL;
-  return out;
-}
-
 static GVariant *
 ppr_variant (guint64 ppr)
 {
   const char *names[4];
 
-  return g_variant_new_strv (ppr_names (ppr, names), -1);
+  return g_variant_new_strv (esimd_ppr_names (ppr, names), -1);
 }
 
-/* A profile's fields are listed once, in profile_fields(), and written through one of two
- * sinks: a GVariant (Profile properties, Job.ProfileMetadata) or straight into an sd-bus message
- * (ListProfiles, where building and converting a GVariant per profile cost 5 times as much). */
-typedef struct
-{
-  void (*string) (gpointer sink, const char *key, char type, const char *value); /* 's' or 'o' */
-  void (*bytes) (gpointer sink, const char *key, GBytes *value);
-  void (*strv) (gpointer sink, const char *key, const char *const *values);
-} ProfileSinkOps;
-
-static void
-profile_fields (EsimdEuicc *euicc, const LpaProfileInfo *p, const ProfileSinkOps *ops,
-                gpointer sink)
-{
-  g_autofree char *aid = p->isdp_aid ? lpa_hex_encode_bytes (p->isdp_aid) : NULL;
-  g_autofree char *owner = p->owner ? g_strconcat (p->owner->mcc ? p->owner->mcc : "",
-                                                   p->owner->mnc ? p->owner->mnc : "", NULL)
-                                    : NULL;
-  const char *rules[4];
-
-  ops->string (sink, "iccid", 's', p->iccid ? p->iccid : "");
-  if (p->state != LPA_PROFILE_STATE_UNKNOWN)
-    ops->string (sink, "state", 's',
-                 p->state == LPA_PROFILE_STATE_ENABLED ? "enabled" : "disabled");
-  ops->string (sink, "class", 's', lpa_profile_class_name (p->profile_class));
-  ops->string (sink, "nickname", 's', p->nickname ? p->nickname : "");
-  ops->string (sink, "service_provider", 's',
-               p->service_provider_name ? p->service_provider_name : "");
-  ops->string (sink, "name", 's', p->profile_name ? p->profile_name : "");
-  ops->string (sink, "icon_type", 's', icon_type_name (p->icon_type));
-  ops->bytes (sink, "icon", p->icon);
-  ops->string (sink, "owner", 's', owner ? owner : "");
-  ops->strv (sink, "policy_rules", ppr_names (p->ppr, rules));
-  if (aid)
-    ops->string (sink, "isdp_aid", 's', aid);
-  if (euicc && p->iccid)
-    {
-      g_autofree char *path = esimd_euicc_profile_path (euicc, p->iccid);
-
-      ops->string (sink, "path", 'o', path);
-    }
-}
-
-/* The GVariant sink: a GVariantBuilder of type a{sv}. */
-static void
-variant_string (gpointer sink, const char *key, char type, const char *value)
-{
-  g_variant_builder_add (sink, "{sv}", key,
-                         type == 'o' ? g_variant_new_object_path (value)
-                                     : g_variant_new_string (value));
-}
-
-static void
-variant_bytes (gpointer sink, const char *key, GBytes *value)
-{
-  gsize len = 0;
-  const guint8 *data = value ? g_bytes_get_data (value, &len) : NULL;
-
-  g_variant_builder_add (
-      sink, "{sv}", key,
-      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, data ? data : (const guint8 *) "", len, 1));
-}
-
-static void
-variant_strv (gpointer sink, const char *key, const char *const *values)
-{
-  g_variant_builder_add (sink, "{sv}", key, g_variant_new_strv (values, -1));
-}
-
-static const ProfileSinkOps variant_sink = { variant_string, variant_bytes, variant_strv };
-
-GVariant *
-esimd_profile_to_variant (EsimdEuicc *euicc, const LpaProfileInfo *p)
-{
-  GVariantBuilder b;
-
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  profile_fields (euicc, p, &variant_sink, &b);
-  return g_variant_builder_end (&b);
-}
-
+/* ListProfiles writes a profile's fields (profile-dict.c) straight into its reply: building and
+ * converting a GVariant per profile cost 5 times as much. */
 /* The sd-bus sink: entries appended to an open a{sv} container; the first failure sticks. */
 typedef struct
 {
@@ -190,14 +97,19 @@ message_entry_close (MessageSink *ms)
 }
 
 static void
-message_string (gpointer sink, const char *key, char type, const char *value)
+message_basic (MessageSink *ms, const char *key, char type, const char *value)
 {
-  MessageSink *ms = sink;
   const char signature[2] = { type, 0 };
 
   if (message_entry_open (ms, key, signature))
     ms->r = sd_bus_message_append_basic (ms->m, type, value);
   message_entry_close (ms);
+}
+
+static void
+message_string (gpointer sink, const char *key, const char *value)
+{
+  message_basic (sink, key, 's', value);
 }
 
 static void
@@ -222,14 +134,21 @@ message_strv (gpointer sink, const char *key, const char *const *values)
   message_entry_close (ms);
 }
 
-static const ProfileSinkOps message_sink = { message_string, message_bytes, message_strv };
+static const EsimdProfileSink message_sink = { message_string, message_bytes, message_strv };
 
+/* The fields, and the path of the profile's object. */
 static int
 append_profile (sd_bus_message *m, EsimdEuicc *e, const LpaProfileInfo *p)
 {
   MessageSink ms = { m, sd_bus_message_open_container (m, 'a', "{sv}") };
 
-  profile_fields (e, p, &message_sink, &ms);
+  esimd_profile_fields (p, &message_sink, &ms);
+  if (p->iccid)
+    {
+      g_autofree char *path = esimd_bus_profile_path (e, p->iccid);
+
+      message_basic (&ms, "path", 'o', path);
+    }
   if (ms.r < 0)
     return ms.r;
   return sd_bus_message_close_container (m);
@@ -263,15 +182,16 @@ prop_get (sd_bus *bus, const char *path, const char *iface, const char *property
   else if (g_str_equal (property, "ActiveProfile"))
     {
       LpaProfileInfo *p = esimd_euicc_active_profile (e);
-      g_autofree char *p_path = p ? esimd_euicc_profile_path (e, p->iccid) : NULL;
+      g_autofree char *p_path = p ? esimd_bus_profile_path (e, p->iccid) : NULL;
 
       return sd_bus_message_append_basic (reply, 'o', p_path ? p_path : "/");
     }
   else if (g_str_equal (property, "CurrentJob"))
     {
       EsimdJob *job = esimd_job_queue_current (e->queue);
+      g_autofree char *j_path = job && !job->internal ? esimd_bus_job_path (job) : NULL;
 
-      return sd_bus_message_append_basic (reply, 'o', job && !job->internal ? job->path : "/");
+      return sd_bus_message_append_basic (reply, 'o', j_path ? j_path : "/");
     }
   else if (g_str_equal (property, "PendingNotifications"))
     {
@@ -298,7 +218,7 @@ prop_get (sd_bus *bus, const char *path, const char *iface, const char *property
       for (guint i = 0; r >= 0 && e->profiles && i < e->profiles->len; i++)
         {
           LpaProfileInfo *p = e->profiles->pdata[i];
-          g_autofree char *p_path = esimd_euicc_profile_path (e, p->iccid);
+          g_autofree char *p_path = esimd_bus_profile_path (e, p->iccid);
 
           r = sd_bus_message_append_basic (reply, 'o', p_path);
         }
@@ -371,23 +291,6 @@ reply_gerror (sd_bus_message *call, const GError *error)
   return r;
 }
 
-/* A download whose caller left before its profile started loading is abandoned. */
-static int
-on_owner_gone (sd_bus_track *track, void *userdata)
-{
-  EsimdJob *job = userdata;
-  g_autoptr (GError) error = NULL;
-
-  /* A positive return tells sd-bus the event is handled; 0 would queue it again forever. */
-  if (esimd_job_is_finished (job))
-    return 1;
-  g_info ("the caller of %s left the bus: cancelling it", job->path);
-  job->owner_gone = TRUE;
-  if (!esimd_euicc_cancel_job (job->euicc, job, &error))
-    g_info ("%s goes on: %s", job->path, error->message);
-  return 1;
-}
-
 static void
 run_job_authorized (const GError *auth_error, gpointer data)
 {
@@ -401,22 +304,19 @@ run_job_authorized (const GError *auth_error, gpointer data)
       g_autoptr (sd_bus_creds) creds = NULL;
       uid_t euid;
 
-      rj->job->owner = g_strdup (sd_bus_message_get_sender (rj->call));
       /* The queue gives each user a share of its room (job-queue.h). */
       if (sd_bus_query_sender_creds (rj->call, SD_BUS_CREDS_EUID, &creds) >= 0 &&
           sd_bus_creds_get_euid (creds, &euid) >= 0)
         rj->job->caller_uid = euid;
-      if (!rj->reply_now)
-        rj->job->request = sd_bus_message_ref (rj->call);
-      else if (sd_bus_track_new (esimd->bus, &rj->job->track, on_owner_gone, rj->job) >= 0)
-        sd_bus_track_add_sender (rj->job->track, rj->call);
+      esimd_bus_job_take_call (rj->job, rj->call, !rj->reply_now);
       if (!esimd_euicc_submit (rj->euicc, rj->job, &error))
-        {
-          g_clear_pointer (&rj->job->request, sd_bus_message_unref);
-          reply_gerror (rj->call, error);
-        }
+        reply_gerror (rj->call, error); /* the job is dropped with the call it kept */
       else if (rj->reply_now)
-        sd_bus_reply_method_return (rj->call, "o", rj->job->path);
+        {
+          g_autofree char *path = esimd_bus_job_path (rj->job);
+
+          sd_bus_reply_method_return (rj->call, "o", path);
+        }
     }
   sd_bus_message_unref (rj->call);
   esimd_job_unref (rj->job);
@@ -583,11 +483,13 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
   EsimdEuicc *e = userdata;
   g_autoptr (GVariant) filter = NULL;
   g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GError) local = NULL;
   int r;
 
-  if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0 ||
-      (r = esimd_notification_filter_check (filter, error)) < 0)
+  if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0)
     return r;
+  if (!esimd_notification_filter_check (filter, &local))
+    return esimd_bus_error_set (error, local);
   if ((r = sd_bus_message_new_method_return (m, &reply)) < 0 ||
       (r = sd_bus_message_open_container (reply, 'a', "a{sv}")) < 0)
     return r;
@@ -614,11 +516,13 @@ method_send_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
 {
   EsimdEuicc *e = userdata;
   g_autoptr (GVariant) filter = NULL;
+  g_autoptr (GError) local = NULL;
   int r;
 
-  if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0 ||
-      (r = esimd_notification_filter_check (filter, error)) < 0)
+  if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0)
     return r;
+  if (!esimd_notification_filter_check (filter, &local))
+    return esimd_bus_error_set (error, local);
   return esimd_bus_run_job (m, e, esimd_job_notify_new (e, filter, FALSE),
                             ESIMD_ACTION_NOTIFICATIONS, FALSE);
 }
@@ -760,8 +664,10 @@ message_unref (gpointer m)
   sd_bus_message_unref (m);
 }
 
-void
-esimd_bus_manager_job_finished (EsimdJob *job)
+/* A refresh ended: the Refresh calls that joined it (it was waiting when they came) get its
+ * outcome. */
+static void
+on_job_finished (gpointer data, EsimdJob *job)
 {
   GPtrArray *calls;
 
@@ -878,6 +784,84 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_END,
 };
 
+/* ---- the model's announcements ----------------------------------------------------------- */
+
+void
+esimd_bus_manager_changed_strv (EsimdEuicc *euicc, const char **properties)
+{
+  g_autofree char *path = esimd_bus_euicc_path (euicc);
+
+  sd_bus_emit_properties_changed_strv (esimd_bus, path, MANAGER_IFACE, (char **) properties);
+}
+
+static void
+on_euicc_added (gpointer data, EsimdEuicc *euicc)
+{
+  g_autofree char *path = esimd_bus_euicc_path (euicc);
+
+  sd_bus_emit_object_added (esimd_bus, path);
+}
+
+/* One PropertiesChanged for everything one announcement changed. */
+static void
+on_euicc_changed (gpointer data, EsimdEuicc *euicc, EsimdEuiccChange what)
+{
+  static const struct
+  {
+    EsimdEuiccChange change;
+    const char *property;
+  } map[] = {
+    { ESIMD_EUICC_CHANGE_STATE, "State" },
+    { ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON, "UnavailableReason" },
+    { ESIMD_EUICC_CHANGE_CURRENT_JOB, "CurrentJob" },
+    { ESIMD_EUICC_CHANGE_EID, "Eid" },
+    { ESIMD_EUICC_CHANGE_INFO, "SpecVersion" },
+    { ESIMD_EUICC_CHANGE_INFO, "FreeNonVolatileMemory" },
+    { ESIMD_EUICC_CHANGE_ADDRESSES, "DefaultSmdpAddress" },
+    { ESIMD_EUICC_CHANGE_ADDRESSES, "RootSmdsAddress" },
+    { ESIMD_EUICC_CHANGE_NOTIFICATIONS, "PendingNotifications" },
+    { ESIMD_EUICC_CHANGE_SEGMENT_SIZE, "SegmentSize" },
+  };
+  const char *names[G_N_ELEMENTS (map) + 1];
+  guint n = 0;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (map); i++)
+    if (what & map[i].change)
+      names[n++] = map[i].property;
+  names[n] = NULL;
+  if (n > 0)
+    esimd_bus_manager_changed_strv (euicc, names);
+}
+
+static void
+on_notification_pending (gpointer data, EsimdEuicc *euicc, const LpaNotificationMetadata *n)
+{
+  g_autofree char *path = esimd_bus_euicc_path (euicc);
+
+  sd_bus_emit_signal (esimd_bus, path, MANAGER_IFACE, "NotificationPending", "usss", n->seq,
+                      lpa_notification_event_name (n->operation), n->iccid ? n->iccid : "",
+                      n->address ? n->address : "");
+}
+
+static void
+on_download_result (gpointer data, EsimdJob *job, const char *iccid, const GError *error)
+{
+  g_autofree char *path = esimd_bus_euicc_path (job->euicc);
+  g_autofree char *job_path = esimd_bus_job_path (job);
+
+  sd_bus_emit_signal (esimd_bus, path, MANAGER_IFACE, "DownloadResult", "ousss", job_path,
+                      error ? 1u : 0u, iccid ? iccid : "",
+                      error ? esimd_bus_error_name (error) : "", error ? error->message : "");
+}
+
+static const EsimdObserver manager_observer = {
+  .euicc_added = on_euicc_added,
+  .euicc_changed = on_euicc_changed,
+  .notification_pending = on_notification_pending,
+  .download_result = on_download_result,
+  .job_finished = on_job_finished,
+};
+
 int
 esimd_bus_manager_init (sd_bus *bus)
 {
@@ -889,35 +873,6 @@ esimd_bus_manager_init (sd_bus *bus)
   r = sd_bus_add_node_enumerator (bus, NULL, EUICC_PREFIX, manager_enumerate, NULL);
   if (r < 0)
     return r;
+  esimd_observer_add (&manager_observer, NULL);
   return esimd_bus_profile_init (bus);
-}
-
-void
-esimd_bus_manager_added (EsimdEuicc *euicc)
-{
-  sd_bus_emit_object_added (esimd->bus, euicc->path);
-}
-
-void
-esimd_bus_manager_changed_strv (EsimdEuicc *euicc, const char **properties)
-{
-  sd_bus_emit_properties_changed_strv (esimd->bus, euicc->path, MANAGER_IFACE,
-                                       (char **) properties);
-}
-
-void
-esimd_bus_emit_notification_pending (EsimdEuicc *euicc, const LpaNotificationMetadata *n)
-{
-  sd_bus_emit_signal (esimd->bus, euicc->path, MANAGER_IFACE, "NotificationPending", "usss", n->seq,
-                      lpa_notification_event_name (n->operation), n->iccid ? n->iccid : "",
-                      n->address ? n->address : "");
-}
-
-void
-esimd_bus_emit_download_result (EsimdEuicc *euicc, EsimdJob *job, const char *iccid,
-                                const GError *error)
-{
-  sd_bus_emit_signal (esimd->bus, euicc->path, MANAGER_IFACE, "DownloadResult", "ousss", job->path,
-                      error ? 1u : 0u, iccid ? iccid : "",
-                      error ? esimd_bus_error_name (error) : "", error ? error->message : "");
 }

@@ -1,12 +1,16 @@
 /* bus-profile.c — the org.esim.Profile interface: one object per cached profile. */
 #include "bus-profile.h"
 
+#include "bus.h"
 #include "bus-errors.h"
 #include "bus-gvariant.h"
 #include "bus-manager.h"
+#include "bus-paths.h"
 #include "daemon.h"
 #include "job-profile.h"
+#include "observer.h"
 #include "polkit.h"
+#include "profile-dict.h"
 
 #include <errno.h>
 #include <string.h>
@@ -21,9 +25,10 @@ profile_from_path (const char *path, EsimdEuicc **out_euicc)
   for (guint i = 0; i < esimd->euiccs->len; i++)
     {
       EsimdEuicc *e = esimd->euiccs->pdata[i];
-      gsize n = strlen (e->path);
+      g_autofree char *e_path = esimd_bus_euicc_path (e);
+      gsize n = strlen (e_path);
 
-      if (strncmp (path, e->path, n) == 0 && g_str_has_prefix (path + n, "/profile/"))
+      if (strncmp (path, e_path, n) == 0 && g_str_has_prefix (path + n, "/profile/"))
         {
           LpaProfileInfo *p = esimd_euicc_find_profile (e, path + n + strlen ("/profile/"));
 
@@ -60,7 +65,7 @@ profile_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***node
       for (guint j = 0; e->profiles && j < e->profiles->len; j++)
         {
           g_autofree char *p =
-              esimd_euicc_profile_path (e, ((LpaProfileInfo *) e->profiles->pdata[j])->iccid);
+              esimd_bus_profile_path (e, ((LpaProfileInfo *) e->profiles->pdata[j])->iccid);
 
           g_ptr_array_add (out, strdup (p));
         }
@@ -99,9 +104,13 @@ prop_get (sd_bus *bus, const char *path, const char *iface, const char *property
   if (!p)
     return sd_bus_error_setf (error, ESIMD_BUS_ERROR_PROFILE_NOT_FOUND, "the profile is gone");
   if (g_str_equal (property, "Euicc"))
-    return sd_bus_message_append_basic (reply, 'o', e->path);
-  /* One conversion serves ListProfiles and the properties, so they never disagree. */
-  v = g_variant_ref_sink (esimd_profile_to_variant (e, p));
+    {
+      g_autofree char *e_path = esimd_bus_euicc_path (e);
+
+      return sd_bus_message_append_basic (reply, 'o', e_path);
+    }
+  /* One list of fields serves ListProfiles and the properties, so they never disagree. */
+  v = g_variant_ref_sink (esimd_profile_to_vardict (p));
   for (gsize i = 0; i < G_N_ELEMENTS (map); i++)
     if (g_str_equal (property, map[i].property))
       field = g_variant_lookup_value (v, map[i].key, NULL);
@@ -189,17 +198,6 @@ static const sd_bus_vtable profile_vtable[] = {
   SD_BUS_VTABLE_END,
 };
 
-int
-esimd_bus_profile_init (sd_bus *bus)
-{
-  int r = sd_bus_add_fallback_vtable (bus, NULL, EUICC_PREFIX, PROFILE_IFACE, profile_vtable,
-                                      profile_find, NULL);
-
-  if (r < 0)
-    return r;
-  return sd_bus_add_node_enumerator (bus, NULL, EUICC_PREFIX, profile_enumerate, NULL);
-}
-
 static LpaProfileInfo *
 find_in (GPtrArray *list, const char *iccid)
 {
@@ -209,8 +207,10 @@ find_in (GPtrArray *list, const char *iccid)
   return NULL;
 }
 
-void
-esimd_bus_profiles_update (EsimdEuicc *euicc, GPtrArray *old)
+/* The profile list was read again: InterfacesAdded/Removed for profiles that came or went,
+ * PropertiesChanged for those that changed, and the Manager's Profiles/ActiveProfile. */
+static void
+on_profiles_changed (gpointer data, EsimdEuicc *euicc, GPtrArray *old)
 {
   gboolean list_changed = FALSE, active_changed = FALSE;
 
@@ -220,9 +220,9 @@ esimd_bus_profiles_update (EsimdEuicc *euicc, GPtrArray *old)
 
       if (!find_in (euicc->profiles, p->iccid))
         {
-          g_autofree char *path = esimd_euicc_profile_path (euicc, p->iccid);
+          g_autofree char *path = esimd_bus_profile_path (euicc, p->iccid);
 
-          sd_bus_emit_interfaces_removed (esimd->bus, path, PROFILE_IFACE, NULL);
+          sd_bus_emit_interfaces_removed (esimd_bus, path, PROFILE_IFACE, NULL);
           list_changed = TRUE;
           active_changed |= p->state == LPA_PROFILE_STATE_ENABLED;
         }
@@ -231,11 +231,11 @@ esimd_bus_profiles_update (EsimdEuicc *euicc, GPtrArray *old)
     {
       LpaProfileInfo *p = euicc->profiles->pdata[i];
       LpaProfileInfo *before = find_in (old, p->iccid);
-      g_autofree char *path = esimd_euicc_profile_path (euicc, p->iccid);
+      g_autofree char *path = esimd_bus_profile_path (euicc, p->iccid);
 
       if (!before)
         {
-          sd_bus_emit_interfaces_added (esimd->bus, path, PROFILE_IFACE, NULL);
+          sd_bus_emit_interfaces_added (esimd_bus, path, PROFILE_IFACE, NULL);
           list_changed = TRUE;
           active_changed |= p->state == LPA_PROFILE_STATE_ENABLED;
           continue;
@@ -243,10 +243,10 @@ esimd_bus_profiles_update (EsimdEuicc *euicc, GPtrArray *old)
       if (before->state != p->state)
         {
           active_changed = TRUE;
-          sd_bus_emit_properties_changed (esimd->bus, path, PROFILE_IFACE, "State", NULL);
+          sd_bus_emit_properties_changed (esimd_bus, path, PROFILE_IFACE, "State", NULL);
         }
       if (g_strcmp0 (before->nickname, p->nickname) != 0)
-        sd_bus_emit_properties_changed (esimd->bus, path, PROFILE_IFACE, "Nickname", NULL);
+        sd_bus_emit_properties_changed (esimd_bus, path, PROFILE_IFACE, "Nickname", NULL);
     }
   if (list_changed && active_changed)
     esimd_bus_manager_changed (euicc, "Profiles", "ActiveProfile");
@@ -254,4 +254,23 @@ esimd_bus_profiles_update (EsimdEuicc *euicc, GPtrArray *old)
     esimd_bus_manager_changed (euicc, "Profiles");
   else if (active_changed)
     esimd_bus_manager_changed (euicc, "ActiveProfile");
+}
+
+static const EsimdObserver profile_observer = {
+  .profiles_changed = on_profiles_changed,
+};
+
+int
+esimd_bus_profile_init (sd_bus *bus)
+{
+  int r = sd_bus_add_fallback_vtable (bus, NULL, EUICC_PREFIX, PROFILE_IFACE, profile_vtable,
+                                      profile_find, NULL);
+
+  if (r < 0)
+    return r;
+  r = sd_bus_add_node_enumerator (bus, NULL, EUICC_PREFIX, profile_enumerate, NULL);
+  if (r < 0)
+    return r;
+  esimd_observer_add (&profile_observer, NULL);
+  return 0;
 }

@@ -1,8 +1,7 @@
-/* daemon.h — the one esimd instance: configuration, bus, HTTP engine, trust store, eUICCs. */
+/* daemon.h — the one esimd instance: configuration, HTTP engine, trust store, eUICCs. */
 #pragma once
 
 #include <glib.h>
-#include <systemd/sd-bus.h>
 
 #include "config.h"
 #include "http.h"
@@ -13,7 +12,6 @@ G_BEGIN_DECLS
 typedef struct
 {
   EsimdConfig *config;
-  sd_bus *bus;
   EsimdHttp *http;
   EsimdTrust *trust;
   GPtrArray *euiccs; /* EsimdEuicc*, index = N in /org/esim/euicc/N */

@@ -1,14 +1,12 @@
 /* euicc.c — an eUICC's life: modem availability, the queue's begin/end, the cache, announcing. */
 #include "euicc.h"
 
-#include "bus-errors.h"
-#include "bus-job.h"
-#include "bus-manager.h"
-#include "bus-profile.h"
 #include "daemon.h"
+#include "esimd-error.h"
 #include "job-euicc.h"
 #include "job-notify.h"
 #include "log.h"
+#include "observer.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -17,25 +15,6 @@
 static void euicc_after_job (EsimdEuicc *euicc, const EsimdJobOps *ended);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
-
-const char *
-esimd_euicc_get_path (EsimdEuicc *euicc)
-{
-  return euicc->path;
-}
-
-EsimdEuicc *
-esimd_euicc_lookup (const char *path)
-{
-  for (guint i = 0; esimd && i < esimd->euiccs->len; i++)
-    {
-      EsimdEuicc *e = esimd->euiccs->pdata[i];
-
-      if (g_str_equal (e->path, path))
-        return e;
-    }
-  return NULL;
-}
 
 const char *
 esimd_euicc_state (EsimdEuicc *euicc)
@@ -71,12 +50,6 @@ esimd_euicc_active_profile (EsimdEuicc *euicc)
         return p;
     }
   return NULL;
-}
-
-char *
-esimd_euicc_profile_path (EsimdEuicc *euicc, const char *iccid)
-{
-  return g_strdup_printf ("%s/profile/%s", euicc->path, iccid);
 }
 
 LpaNotificationMetadata *
@@ -115,7 +88,7 @@ load_segment_size (EsimdEuicc *euicc)
       g_info ("eUICC %s: using the STORE DATA size %u learnt earlier", euicc->config->name,
               (guint) v);
       euicc->segment_size = (guint) v;
-      esimd_bus_manager_changed (euicc, "SegmentSize");
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_SEGMENT_SIZE);
     }
 }
 
@@ -131,7 +104,7 @@ on_segment_size_changed (guint size, gpointer user_data)
   g_warning ("eUICC %s: STORE DATA blocks of %u bytes were refused; using %u from now on",
              euicc->config->name, euicc->segment_size, size);
   euicc->segment_size = size;
-  esimd_bus_manager_changed (euicc, "SegmentSize");
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_SEGMENT_SIZE);
   if (!euicc->eid)
     return;
   path = segment_size_file (euicc);
@@ -446,7 +419,7 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
             g_free (euicc->eid);
             euicc->eid = g_steal_pointer (&eid);
             g_info ("eUICC %s: EID %s", euicc->config->name, esimd_log_pd (euicc->eid));
-            esimd_bus_manager_changed (euicc, "Eid");
+            esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_EID);
             load_segment_size (euicc);
           }
         return TRUE;
@@ -470,7 +443,7 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
           return FALSE;
         g_clear_pointer (&euicc->info2, lpa_euicc_info2_free);
         euicc->info2 = info2;
-        esimd_bus_manager_changed (euicc, "SpecVersion", "FreeNonVolatileMemory");
+        esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_INFO);
         return TRUE;
       }
     case ESIMD_READ_ADDRESSES:
@@ -484,7 +457,7 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
         g_free (euicc->root_smds);
         euicc->default_smdp = g_strdup (a->default_dp_address);
         euicc->root_smds = g_strdup (a->root_ds_address);
-        esimd_bus_manager_changed (euicc, "DefaultSmdpAddress", "RootSmdsAddress");
+        esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_ADDRESSES);
         return TRUE;
       }
     case ESIMD_READ_PROFILES:
@@ -498,7 +471,7 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
             return FALSE;
           }
         euicc->profiles = profiles;
-        esimd_bus_profiles_update (euicc, old);
+        esimd_announce_profiles_changed (euicc, old);
         return TRUE;
       }
     case ESIMD_READ_NOTIFICATIONS:
@@ -512,7 +485,7 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
         g_clear_pointer (&euicc->notifications, g_ptr_array_unref);
         euicc->notifications = list;
         if (before != list->len)
-          esimd_bus_manager_changed (euicc, "PendingNotifications");
+          esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_NOTIFICATIONS);
         return TRUE;
       }
     }
@@ -658,7 +631,7 @@ announce_notifications (EsimdEuicc *euicc)
         if (g_hash_table_contains (euicc->announced, GUINT_TO_POINTER (n->seq)))
           continue;
         g_hash_table_add (euicc->announced, GUINT_TO_POINTER (n->seq));
-        esimd_bus_emit_notification_pending (euicc, n);
+        esimd_announce_notification_pending (euicc, n);
         fresh++;
       }
   /* Forget delivered ones, so a reused sequence number (after a memory reset) is announced. */
@@ -770,7 +743,7 @@ queue_begin (EsimdJob *job, EsimdQueueStepDone done)
   EsimdEuicc *euicc = job->euicc;
   HookOp *op;
 
-  esimd_bus_manager_changed (euicc, "State", "CurrentJob");
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE | ESIMD_EUICC_CHANGE_CURRENT_JOB);
   euicc->reads = job->ops->reads;
   if (!job->ops->needs_channel)
     {
@@ -828,7 +801,7 @@ end_read_done (GObject *source, GAsyncResult *res, gpointer data)
   if (esimd_euicc_read_finish (euicc, res, &error) && !euicc->cache_valid)
     {
       euicc->cache_valid = TRUE;
-      esimd_bus_manager_changed (euicc, "State");
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
     }
   end_close (op);
 }
@@ -901,7 +874,7 @@ queue_current_changed (gpointer user_data, EsimdJob *current)
 {
   EsimdEuicc *euicc = user_data;
 
-  esimd_bus_manager_changed (euicc, "State", "CurrentJob");
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE | ESIMD_EUICC_CHANGE_CURRENT_JOB);
 }
 
 static const EsimdJobQueueHooks queue_hooks = {
@@ -971,8 +944,8 @@ esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error)
     }
   if (!esimd_job_queue_push (euicc->queue, job, error))
     return FALSE;
-  esimd_bus_job_export (job);
-  esimd_bus_manager_changed (euicc, "State");
+  esimd_announce_job_added (job);
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
   return TRUE;
 }
 
@@ -980,6 +953,20 @@ gboolean
 esimd_euicc_cancel_job (EsimdEuicc *euicc, EsimdJob *job, GError **error)
 {
   return esimd_job_queue_cancel (euicc->queue, job, error);
+}
+
+void
+esimd_euicc_caller_gone (EsimdEuicc *euicc, EsimdJob *job)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (esimd_job_is_finished (job))
+    return;
+  g_info ("eUICC %s: the caller of job %u (%s) went away: cancelling it", euicc->config->name,
+          job->id, job->ops->kind);
+  job->caller_gone = TRUE;
+  if (!esimd_euicc_cancel_job (euicc, job, &error))
+    g_info ("eUICC %s: job %u goes on: %s", euicc->config->name, job->id, error->message);
 }
 
 gboolean
@@ -1125,10 +1112,12 @@ on_availability (EsimdModem *modem, gboolean available, const GError *reason, gp
       g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
       euicc->stale_backoff = 0;
       esimd_job_queue_fail_queued (euicc->queue, error);
-      esimd_bus_manager_changed (euicc, "State", "UnavailableReason");
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE |
+                                               ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON);
       return;
     }
-  esimd_bus_manager_changed (euicc, "State", "UnavailableReason");
+  esimd_announce_euicc_changed (euicc,
+                                ESIMD_EUICC_CHANGE_STATE | ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON);
   /* It may be another modem on the same device node now. */
   euicc->imei_stale = TRUE;
   /* Deliveries that failed while it vanished failed for the modem, not the network: once it is
@@ -1161,7 +1150,6 @@ esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error)
     }
 
   euicc->index = index;
-  euicc->path = g_strdup_printf ("/org/esim/euicc/%u", index);
   euicc->config = config;
   euicc->segment_size = config->segment_size;
   euicc->unavailable_reason = g_strdup ("not connected yet");
@@ -1174,7 +1162,7 @@ esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error)
 void
 esimd_euicc_start (EsimdEuicc *euicc)
 {
-  esimd_bus_manager_added (euicc);
+  esimd_announce_euicc_added (euicc);
   esimd_modem_start (euicc->modem);
 }
 
@@ -1238,6 +1226,5 @@ esimd_euicc_free (EsimdEuicc *euicc)
   g_free (euicc->default_smdp);
   g_free (euicc->root_smds);
   g_free (euicc->unavailable_reason);
-  g_free (euicc->path);
   g_free (euicc);
 }

@@ -1,4 +1,8 @@
-/* euicc.h — one managed eUICC: its modem, job queue, cached state and what changes it. */
+/* euicc.h — one managed eUICC: its modem, job queue, cached state and what changes it.
+ *
+ * The model: it knows nothing of D-Bus. It announces every change through observer.h, and
+ * front-ends call it only to start, confirm or cancel work (esimd_euicc_submit and kin) and to
+ * read it (the fields below, the cache queries). */
 #pragma once
 
 #include <gio/gio.h>
@@ -26,8 +30,7 @@ typedef enum
 
 struct _EsimdEuicc
 {
-  guint index;
-  char *path; /* /org/esim/euicc/N */
+  guint index; /* the Nth [Modem] of the configuration */
   EsimdModemConfig *config;
   EsimdModem *modem;
   EsimdJobQueue *queue;
@@ -75,14 +78,16 @@ void esimd_euicc_stop (EsimdEuicc *euicc, guint grace, GAsyncReadyCallback callb
                        gpointer user_data);
 void esimd_euicc_free (EsimdEuicc *euicc);
 
-const char *esimd_euicc_get_path (EsimdEuicc *euicc);
-EsimdEuicc *esimd_euicc_lookup (const char *path);
+/* "unavailable", "busy" (a job runs or waits) or "ready". */
 const char *esimd_euicc_state (EsimdEuicc *euicc);
 
-/* Queues @job (exported on the bus unless internal). Fails with Unavailable or Busy. */
+/* Queues @job (announced with job_added). Fails with ESIMD_ERROR_UNAVAILABLE or _BUSY. */
 gboolean esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error);
 gboolean esimd_euicc_cancel_job (EsimdEuicc *euicc, EsimdJob *job, GError **error);
 gboolean esimd_euicc_confirm_job (EsimdEuicc *euicc, EsimdJob *job, GError **error);
+/* The front-end lost the job's caller (it left the bus): a job that can still stop is
+ * cancelled, as a download postponed rather than rejected. */
+void esimd_euicc_caller_gone (EsimdEuicc *euicc, EsimdJob *job);
 
 /* For jobs: one ES10 command on the card the job holds. */
 typedef void (*EsimdEs10Func) (GBytes *response, const GError *error, gpointer user_data);
@@ -110,7 +115,6 @@ void esimd_euicc_update_imei_finish (EsimdEuicc *euicc, GAsyncResult *result);
 /* Cache queries. */
 LpaProfileInfo *esimd_euicc_find_profile (EsimdEuicc *euicc, const char *iccid);
 LpaProfileInfo *esimd_euicc_active_profile (EsimdEuicc *euicc);
-char *esimd_euicc_profile_path (EsimdEuicc *euicc, const char *iccid);
 LpaNotificationMetadata *esimd_euicc_find_notification (EsimdEuicc *euicc, guint32 seq);
 
 /* Transactions a download opened that may still need Common Cancel Session (SGP.22 §3.0.2) on

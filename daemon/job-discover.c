@@ -1,8 +1,6 @@
 /* job-discover.c — Discover(): ES11 mutual authentication with an SM-DS, returning its events. */
 #include "job-discover.h"
 
-#include "bus-gvariant.h"
-
 #include "daemon.h"
 
 typedef struct
@@ -21,12 +19,13 @@ discover_job_free (gpointer data)
   g_free (d);
 }
 
-static int
-discover_reply (EsimdJob *job, sd_bus_message *reply)
+/* Discover() returns the events themselves, also kept in the Result. */
+static GVariant *
+discover_output (EsimdJob *job)
 {
   g_autoptr (GVariant) events = g_variant_lookup_value (job->result, "events", NULL);
 
-  return esimd_bus_append_gvariant (reply, events);
+  return events ? g_variant_new_tuple (&events, 1) : NULL;
 }
 
 static void
@@ -115,6 +114,7 @@ static const EsimdJobOps discover_ops = {
   .needs_channel = TRUE,
   .run = discover_run,
   .cancel = discover_cancel,
+  .output = discover_output,
   .free_data = discover_job_free,
 };
 
@@ -122,10 +122,7 @@ EsimdJob *
 esimd_job_discover_new (EsimdEuicc *euicc, const char *smds_address)
 {
   DiscoverJob *d = g_new0 (DiscoverJob, 1);
-  EsimdJob *job;
 
   d->smds_address = smds_address && *smds_address ? g_strdup (smds_address) : NULL;
-  job = esimd_job_new (euicc, &discover_ops, d);
-  job->reply = discover_reply;
-  return job;
+  return esimd_job_new (euicc, &discover_ops, d);
 }

@@ -1,11 +1,12 @@
 /* job-download.c — Download(): argument checks, the liblpa download, then nickname and enable. */
 #include "job-download.h"
 
-#include "bus-errors.h"
-#include "bus-manager.h"
 #include "daemon.h"
+#include "esimd-error.h"
 #include "job-profile.h"
 #include "log.h"
+#include "observer.h"
+#include "profile-dict.h"
 
 #include <string.h>
 
@@ -88,7 +89,6 @@ static void
 finish (EsimdJob *job, const GError *error)
 {
   DownloadJob *d = job->data;
-  g_autofree char *path = NULL;
   GVariantBuilder b;
 
   if (error)
@@ -99,10 +99,8 @@ finish (EsimdJob *job, const GError *error)
       esimd_job_complete (job, error, NULL);
       return;
     }
-  path = esimd_euicc_profile_path (job->euicc, d->iccid);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "iccid", g_variant_new_string (d->iccid));
-  g_variant_builder_add (&b, "{sv}", "path", g_variant_new_object_path (path));
   g_info ("eUICC %s: profile %s installed from %s", job->euicc->config->name,
           esimd_log_pd (d->iccid), d->smdp_address);
   esimd_job_complete (job, NULL, g_variant_builder_end (&b));
@@ -209,8 +207,8 @@ confirmation_timed_out (gpointer data)
   DownloadJob *d = job->data;
 
   d->confirm_timeout_id = 0;
-  g_info ("%s: no confirmation within %u s: cancelling the download", job->path,
-          esimd->config->confirmation_timeout);
+  g_info ("eUICC %s: job %u: no confirmation within %u s: cancelling the download",
+          job->euicc->config->name, job->id, esimd->config->confirmation_timeout);
   lpa_download_cancel (d->download, LPA_CANCEL_TIMEOUT);
   return G_SOURCE_REMOVE;
 }
@@ -223,7 +221,7 @@ on_awaiting_confirmation (gpointer user_data, const LpaProfileInfo *metadata)
 
   g_free (d->iccid);
   d->iccid = g_strdup (metadata->iccid);
-  esimd_job_set_metadata (job, esimd_profile_to_variant (NULL, metadata));
+  esimd_job_set_metadata (job, esimd_profile_to_vardict (metadata));
   esimd_job_set_state (job, ESIMD_JOB_AWAITING_CONFIRMATION);
   d->confirm_timeout_id =
       g_timeout_add_seconds (esimd->config->confirmation_timeout, confirmation_timed_out, job);
@@ -248,7 +246,7 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
   if (d->transaction_id)
     esimd_euicc_session_closed (job->euicc, d->transaction_id);
   if (!job->metadata && result->metadata)
-    esimd_job_set_metadata (job, esimd_profile_to_variant (NULL, result->metadata));
+    esimd_job_set_metadata (job, esimd_profile_to_vardict (result->metadata));
   d->after = AFTER_NICKNAME;
   after_install (job);
 }
@@ -430,7 +428,7 @@ download_cancel (EsimdJob *job, GError **error)
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   /* The user saying no is a rejection; a caller that vanished may come back: postponed. */
   lpa_download_cancel (d->download,
-                       job->state == ESIMD_JOB_AWAITING_CONFIRMATION && !job->owner_gone
+                       job->state == ESIMD_JOB_AWAITING_CONFIRMATION && !job->caller_gone
                            ? LPA_CANCEL_END_USER_REJECTION
                            : LPA_CANCEL_POSTPONED);
   /* Don't wait for a slow server to answer the request in flight. */
@@ -450,12 +448,13 @@ download_confirm (EsimdJob *job, GError **error)
   return TRUE;
 }
 
+/* DownloadResult, the vendor API's result callback, comes before the job's end. */
 static void
-download_published (EsimdJob *job)
+download_announce_outcome (EsimdJob *job)
 {
   DownloadJob *d = job->data;
 
-  esimd_bus_emit_download_result (job->euicc, job, d ? d->iccid : NULL, job->error);
+  esimd_announce_download_result (job, d ? d->iccid : NULL, job->error);
 }
 
 static const EsimdJobOps download_ops = {
@@ -466,7 +465,7 @@ static const EsimdJobOps download_ops = {
   .run = download_run,
   .cancel = download_cancel,
   .confirm = download_confirm,
-  .published = download_published,
+  .announce_outcome = download_announce_outcome,
   .free_data = download_job_free,
 };
 

@@ -2,8 +2,8 @@
  * cancelling of sessions left open, as jobs. */
 #include "job-euicc.h"
 
-#include "bus-manager.h"
 #include "daemon.h"
+#include "observer.h"
 
 typedef struct
 {
@@ -33,7 +33,7 @@ refresh_read (GObject *source, GAsyncResult *res, gpointer data)
   if (esimd_euicc_read_finish (euicc, res, &error) && !euicc->cache_valid)
     {
       euicc->cache_valid = TRUE;
-      esimd_bus_manager_changed (euicc, "State");
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
     }
   esimd_job_complete (job, error, NULL);
 }

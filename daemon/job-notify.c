@@ -1,7 +1,6 @@
 /* job-notify.c — SendNotifications() and automatic delivery: one notification after another. */
 #include "job-notify.h"
 
-#include "bus-errors.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -11,18 +10,24 @@ const char *const esimd_notification_filter_keys[] = { "operation:s", "iccid:s",
 
 static const char *const operation_names[] = { "install", "enable", "disable", "delete", NULL };
 
-int
-esimd_notification_filter_check (GVariant *filter, sd_bus_error *error)
+gboolean
+esimd_notification_filter_check (GVariant *filter, GError **error)
 {
   const char *op = NULL, *iccid = NULL;
 
   if (g_variant_lookup (filter, "operation", "&s", &op) && !g_strv_contains (operation_names, op))
-    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                              "operation \"%s\" is not install, enable, disable or delete", op);
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                   "operation \"%s\" is not install, enable, disable or delete", op);
+      return FALSE;
+    }
   if (g_variant_lookup (filter, "iccid", "&s", &iccid) && !lpa_iccid_is_valid (iccid))
-    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                              "\"%s\" is not an ICCID (18 to 20 digits)", iccid);
-  return 0;
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                   "\"%s\" is not an ICCID (18 to 20 digits)", iccid);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -67,13 +72,12 @@ notify_job_free (gpointer data)
   g_free (n);
 }
 
-static int
-notify_reply (EsimdJob *job, sd_bus_message *reply)
+static GVariant *
+notify_output (EsimdJob *job)
 {
   NotifyJob *n = job->data;
-  guint32 delivered = n->delivered;
 
-  return sd_bus_message_append_basic (reply, 'u', &delivered);
+  return g_variant_new ("(u)", (guint32) n->delivered);
 }
 
 static void deliver_next (EsimdJob *job);
@@ -191,6 +195,7 @@ static const EsimdJobOps notify_ops = {
   .needs_channel = TRUE,
   .reads = ESIMD_READ_NOTIFICATIONS,
   .run = notify_run,
+  .output = notify_output,
   .free_data = notify_job_free,
 };
 
@@ -204,6 +209,5 @@ esimd_job_notify_new (EsimdEuicc *euicc, GVariant *filter, gboolean automatic)
   n->automatic = automatic;
   job = esimd_job_new (euicc, &notify_ops, n);
   job->internal = automatic;
-  job->reply = notify_reply;
   return job;
 }

@@ -8,8 +8,8 @@ G_BEGIN_DECLS
 /* Keys ListNotifications and SendNotifications accept ("key:type"). */
 extern const char *const esimd_notification_filter_keys[];
 
-/* Checks the filter's values (operation name, ICCID); an sd-bus error return on failure. */
-int esimd_notification_filter_check (GVariant *filter, sd_bus_error *error);
+/* Checks the filter's values (operation name, ICCID): LPA_ERROR_INVALID_ARGUMENT if wrong. */
+gboolean esimd_notification_filter_check (GVariant *filter, GError **error);
 gboolean esimd_notification_matches (const LpaNotificationMetadata *n, GVariant *filter);
 
 /* Delivers the pending notifications @filter selects (NULL: all), in sequence order, each

@@ -1,7 +1,7 @@
 /* job-queue.c — runs an eUICC's jobs in submission order, each between begin and end hooks. */
 #include "job-queue.h"
 
-#include "bus-errors.h"
+#include "esimd-error.h"
 #include "lpa-error.h"
 
 struct _EsimdJobQueue

@@ -1,8 +1,8 @@
 /* job.c — a job's life: queued → running (→ awaiting-confirmation) → succeeded/failed/cancelled. */
 #include "job.h"
 
-#include "bus-job.h"
 #include "lpa-error.h"
+#include "observer.h"
 
 static guint next_job_id = 1;
 
@@ -13,7 +13,6 @@ esimd_job_new (EsimdEuicc *euicc, const EsimdJobOps *ops, gpointer data)
 
   job->ref_count = 1;
   job->id = next_job_id++;
-  job->path = g_strdup_printf ("/org/esim/job/%u", job->id);
   job->ops = ops;
   job->data = data;
   job->euicc = euicc;
@@ -37,16 +36,31 @@ esimd_job_unref (EsimdJob *job)
     return;
   if (job->ops->free_data && job->data)
     job->ops->free_data (job->data);
-  g_clear_handle_id (&job->linger_id, g_source_remove);
-  g_free (job->path);
+  if (job->caller_free && job->caller)
+    job->caller_free (job->caller);
   g_free (job->stage);
   g_clear_pointer (&job->metadata, g_variant_unref);
   g_clear_pointer (&job->result, g_variant_unref);
   g_clear_error (&job->error);
-  g_clear_pointer (&job->request, sd_bus_message_unref);
-  g_clear_pointer (&job->track, sd_bus_track_unref);
-  g_free (job->owner);
   g_free (job);
+}
+
+void
+esimd_job_set_caller (EsimdJob *job, gpointer caller, GDestroyNotify caller_free)
+{
+  if (job->caller_free && job->caller)
+    job->caller_free (job->caller);
+  job->caller = caller;
+  job->caller_free = caller_free;
+}
+
+GVariant *
+esimd_job_get_output (EsimdJob *job)
+{
+  GVariant *output =
+      job->completed && !job->error && job->ops->output ? job->ops->output (job) : NULL;
+
+  return output ? g_variant_ref_sink (output) : NULL;
 }
 
 const char *
@@ -82,14 +96,14 @@ esimd_job_set_state (EsimdJob *job, EsimdJobState state)
   if (job->state == state)
     return;
   job->state = state;
-  esimd_bus_job_changed (job, "State");
+  esimd_announce_job_changed (job, ESIMD_JOB_CHANGE_STATE);
 }
 
 void
 esimd_job_set_stage (EsimdJob *job, const char *stage, double progress)
 {
   gboolean stage_changed = g_strcmp0 (job->stage, stage) != 0;
-  /* Progress is published in whole percents: finer steps would only flood the bus. */
+  /* Progress is announced in whole percents: finer steps would only flood clients. */
   gboolean progress_changed = (int) (progress * 100) != (int) (job->progress * 100);
 
   if (stage_changed)
@@ -98,12 +112,9 @@ esimd_job_set_stage (EsimdJob *job, const char *stage, double progress)
       job->stage = g_strdup (stage);
     }
   job->progress = progress;
-  if (stage_changed && progress_changed)
-    esimd_bus_job_changed (job, "Stage", "Progress");
-  else if (stage_changed)
-    esimd_bus_job_changed (job, "Stage");
-  else if (progress_changed)
-    esimd_bus_job_changed (job, "Progress");
+  if (stage_changed || progress_changed)
+    esimd_announce_job_changed (job, (stage_changed ? ESIMD_JOB_CHANGE_STAGE : 0) |
+                                         (progress_changed ? ESIMD_JOB_CHANGE_PROGRESS : 0));
 }
 
 void
@@ -111,7 +122,7 @@ esimd_job_set_metadata (EsimdJob *job, GVariant *metadata)
 {
   g_clear_pointer (&job->metadata, g_variant_unref);
   job->metadata = g_variant_ref_sink (metadata);
-  esimd_bus_job_changed (job, "ProfileMetadata");
+  esimd_announce_job_changed (job, ESIMD_JOB_CHANGE_METADATA);
 }
 
 void
@@ -142,7 +153,7 @@ esimd_job_publish (EsimdJob *job)
     job->state = ESIMD_JOB_FAILED;
   if (!job->error && job->progress > 0.0)
     job->progress = 1.0;
-  esimd_bus_job_finished (job);
-  if (job->ops->published)
-    job->ops->published (job);
+  if (job->ops->announce_outcome)
+    job->ops->announce_outcome (job);
+  esimd_announce_job_finished (job);
 }

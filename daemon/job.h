@@ -2,7 +2,6 @@
 #pragma once
 
 #include <glib.h>
-#include <systemd/sd-bus.h>
 
 G_BEGIN_DECLS
 
@@ -32,19 +31,21 @@ typedef struct
   gboolean (*cancel) (EsimdJob *job, GError **error);
   /* The caller lets an awaiting-confirmation job go on. */
   gboolean (*confirm) (EsimdJob *job, GError **error);
-  /* The outcome has just been published (Finished emitted): kind-specific signals. */
-  void (*published) (EsimdJob *job);
+  /* The outcome is final and about to be announced: kind-specific announcements (a download's
+   * result) go out here, before the job's end. */
+  void (*announce_outcome) (EsimdJob *job);
+  /* What a successful job returns to its caller, as a tuple of values (NULL: nothing). */
+  GVariant *(*output) (EsimdJob *job);
   void (*free_data) (gpointer data);
 } EsimdJobOps;
 
-/* Called when the job has finished (state already final, Finished already emitted). */
+/* Called when the job has completed (see esimd_job_complete). */
 typedef void (*EsimdJobDoneFunc) (EsimdJob *job, gpointer user_data);
 
 struct _EsimdJob
 {
   gint ref_count;
-  guint id;
-  char *path;
+  guint id; /* unique for esimd's life, from 1 */
   const EsimdJobOps *ops;
   gpointer data;
   EsimdEuicc *euicc;
@@ -56,20 +57,17 @@ struct _EsimdJob
   GVariant *metadata; /* a{sv} */
   GError *error;
   GVariant *result;  /* a{sv} */
-  gboolean internal; /* started by esimd itself: no caller, no Job object on the bus */
+  gboolean internal; /* started by esimd itself: no caller, not shown to clients */
   gint64 caller_uid; /* the caller's user ID, whose share of the queue it takes; -1: esimd's */
 
-  sd_bus_message *request; /* the method call to answer when the job ends, if any */
-  char *owner;             /* unique bus name of the caller that created it */
-  gboolean owner_gone;     /* that caller left the bus */
-  sd_bus_track *track;     /* notices the owner leaving the bus */
-
-  /* Appends the successful reply's out arguments to the method call's reply (NULL: none). */
-  int (*reply) (EsimdJob *job, sd_bus_message *reply);
+  /* Who asked for it, as the front-end that took the request knows it (the D-Bus layer: the
+   * caller's name, the call to answer, its tracking). Opaque to the model; freed with the job. */
+  gpointer caller;
+  GDestroyNotify caller_free;
+  gboolean caller_gone; /* the caller went away (esimd_euicc_caller_gone) */
 
   EsimdJobDoneFunc done;
   gpointer done_data;
-  guint linger_id;
 };
 
 EsimdJob *esimd_job_new (EsimdEuicc *euicc, const EsimdJobOps *ops, gpointer data);
@@ -80,7 +78,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdJob, esimd_job_unref)
 const char *esimd_job_state_to_string (EsimdJobState state);
 gboolean esimd_job_is_finished (EsimdJob *job);
 
-/* Changes that clients see (PropertiesChanged on the Job object). */
+/* Sets the front-end's record of the caller (see caller above); takes @caller. */
+void esimd_job_set_caller (EsimdJob *job, gpointer caller, GDestroyNotify caller_free);
+
+/* What the finished job returns to its caller (ops->output): a tuple (unref it), or NULL. */
+GVariant *esimd_job_get_output (EsimdJob *job);
+
+/* Changes that clients see, each announced (observer.h). */
 void esimd_job_set_state (EsimdJob *job, EsimdJobState state);
 void esimd_job_set_stage (EsimdJob *job, const char *stage, double progress);
 void esimd_job_set_metadata (EsimdJob *job, GVariant *metadata);
@@ -91,7 +95,7 @@ void esimd_job_set_metadata (EsimdJob *job, GVariant *metadata);
  * right away sees the new state. */
 void esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result);
 
-/* Makes the outcome visible: final State, Finished, the method call's reply. */
+/* Makes the outcome final and announces it: the kind's own announcements, then the job's end. */
 void esimd_job_publish (EsimdJob *job);
 
 G_END_DECLS

@@ -1,6 +1,5 @@
 /* main.c — esimd's entry: options, configuration, the system bus, the eUICCs, shutdown. */
-#include "bus-job.h"
-#include "bus-manager.h"
+#include "bus.h"
 #include "bus-name.h"
 #include "bus-source.h"
 #include "config-check.h"
@@ -94,8 +93,7 @@ setup_bus (GError **error)
                    "cannot connect to the system bus: %s", g_strerror (-r));
       return r;
     }
-  if ((r = esimd_bus_job_init (bus)) < 0 || (r = esimd_bus_manager_init (bus)) < 0 ||
-      (r = sd_bus_add_object_manager (bus, NULL, "/org/esim")) < 0)
+  if ((r = esimd_bus_init (bus)) < 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot register D-Bus objects: %s",
                    g_strerror (-r));
@@ -107,7 +105,7 @@ setup_bus (GError **error)
   source = esimd_bus_source_new (bus, on_bus_lost, NULL);
   g_source_attach (source, NULL);
   bus_source = source;
-  esimd->bus = g_steal_pointer (&bus);
+  esimd_bus = g_steal_pointer (&bus);
   return 0;
 }
 
@@ -230,7 +228,8 @@ main (int argc, char **argv)
   /* The source holds the bus: take it off the loop before the connection goes. */
   g_source_destroy (bus_source);
   g_source_unref (bus_source);
-  sd_bus_flush_close_unref (daemon.bus);
+  sd_bus_flush_close_unref (esimd_bus);
+  esimd_bus = NULL;
   g_main_loop_unref (loop);
   curl_global_cleanup ();
   esimd = NULL;

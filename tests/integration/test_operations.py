@@ -67,6 +67,10 @@ class Operations(unittest.TestCase):
         # DownloadResult(job, 0, iccid, "", "")
         results = [s[3] for s in w.client.signals_named("DownloadResult", MANAGER)]
         self.assertIn((job, 0, ICCID_ONE, "", ""), results)
+        # ... sent before the Job's Finished, so that Finished is the last word
+        order = [s[2] for s in w.client.signals
+                 if (s[2] == "DownloadResult" and s[3][0] == job) or (s[2] == "Finished" and s[0] == job)]
+        self.assertEqual(order, ["DownloadResult", "Finished"])
         # stages were published while it ran
         stages = [s[3][1].get("Stage") for s in w.client.signals_named("PropertiesChanged", job)
                   if "Stage" in s[3][1]]
