@@ -543,11 +543,33 @@ at_describe (const EsimdModemConfig *m, GString *out)
     g_string_append_printf (out, ", command lines up to %u characters", m->at_max_line);
 }
 
+#ifdef HAVE_TRANSPORT_MBIM
+/* MBIM has no ProxySocket or NoFileCheck: libmbim 1.28 always reaches its proxy at the abstract
+ * socket "mbim-proxy" and always wants a character device. */
+static const char *const mbim_keys[] = { "Device", "UseProxy", NULL };
+
+static void
+mbim_read (Reader *r, const char *group, EsimdModemConfig *m)
+{
+  m->use_proxy = TRUE;
+  get_bool (r, group, "UseProxy", &m->use_proxy);
+}
+
+static void
+mbim_describe (const EsimdModemConfig *m, GString *out)
+{
+  g_string_append_printf (out, "mbim %s%s", m->device, m->use_proxy ? " through mbim-proxy" : "");
+}
+#endif
+
 static const ConfigTransport transports[] = {
   { "qmi", qmi_keys, "Device", "/dev/cdc-wdm0", qmi_read, qmi_describe },
   { "at", at_keys, "Device", "/dev/ttyUSB2", at_read, at_describe },
 #ifdef HAVE_TRANSPORT_PCSC
   { "pcsc", pcsc_keys, "Reader", "\"Identiv uTrust 3700 F\"", pcsc_read, pcsc_describe, TRUE },
+#endif
+#ifdef HAVE_TRANSPORT_MBIM
+  { "mbim", mbim_keys, "Device", "/dev/cdc-wdm0", mbim_read, mbim_describe },
 #endif
 };
 

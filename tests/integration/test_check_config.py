@@ -235,6 +235,18 @@ class CheckConfig(unittest.TestCase):
         found = self.problems("[Modem q]\nDevice=/dev/cdc-wdm0\nBaud=115200\n")
         self.assertEqual(found, [(3, "[Modem q] Baud: a setting of Transport=at, not of this section's transport")])
 
+    def test_mbim_keys(self):
+        found = self.problems("[Modem a]\nTransport=mbim\nDevice=/dev/x\nProxySocket=p\nNoFileCheck=true\n")
+        self.assertEqual(found, [
+            (4, "[Modem a] ProxySocket: a setting of Transport=qmi, not of this section's transport"),
+            (5, "[Modem a] NoFileCheck: a setting of Transport=qmi, not of this section's transport"),
+        ])
+        r = self.check("[Modem a]\nTransport=mbim\nDevice=/dev/x\n"
+                       "[Modem b]\nTransport=mbim\nDevice=/dev/y\nUseProxy=false\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("modem a: mbim /dev/x through mbim-proxy, slot 1, refresh power-cycle\n", r.stdout)
+        self.assertIn("modem b: mbim /dev/y, slot 1, refresh power-cycle\n", r.stdout)
+
     def test_case_hints(self):
         found = self.problems("[modem a]\nDevice=/dev/x\n[HTTP]\nproxy=http://p\n")
         self.assertEqual(found, [

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Transport=mbim through Debian's real /usr/libexec/mbim-proxy, as esimd shares a laptop's WWAN
+card with ModemManager: esimd opens the simulator's MBIM pseudo-terminal with
+MBIM_DEVICE_OPEN_FLAGS_PROXY and libmbim starts the proxy. Runs inside unshare -rn (user,
+network, pid and mount namespaces): the proxy's uid-0 check passes, its abstract socket
+'mbim-proxy' (which libmbim 1.28 cannot rename) stays private, and it ends with the test."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import unittest
+
+from gi.repository import GLib
+
+MBIM_PROXY = "/usr/libexec/mbim-proxy"
+SKIP = 77
+ICCID_ONE = "8949449999999990011"
+
+
+def proxy_pids() -> list:
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() == "mbim-proxy":
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+class ThroughRealMbimProxy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        from mbimworld import MbimWorld
+
+        from esimtest.world import DEFAULT_ORDERS
+
+        big = [{"matchingId": "BIG-ONE", "iccid": "8949449999999990094", "profile": {"generate": {"size": 60000}},
+                "metadata": {"serviceProviderName": "Big Operator", "profileName": "Large"}}] + DEFAULT_ORDERS
+        cls.w = MbimWorld(use_proxy=True, orders=big, config={"Modem sim": {"Refresh": "power-cycle"}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.stop()
+
+    def test_1_operations(self):
+        from esimtest.world import activation_code
+
+        w = self.w
+        self.assertTrue(proxy_pids(), "esimd did not go through mbim-proxy")
+        job, props = w.download(activation_code("DEMO-ONE"))
+        self.assertEqual(props["State"], "succeeded", props)
+        w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {})))
+        self.assertEqual(w.profiles()[0]["state"], "enabled")
+        w.manager("DisableProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {})))
+        w.manager("DeleteProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {})))
+        self.assertEqual(w.profiles(), [])
+        w.wait_idle()
+        ops = sorted(n["operation"] for n in w.smdp.control.notifications() if n["iccid"] == ICCID_ONE)
+        self.assertEqual(ops, ["delete", "disable", "enable", "install"])
+        counts = w.mbim_counts()
+        self.assertEqual(counts["open"], 1)  # the proxy's one session with the modem
+        self.assertGreaterEqual(counts["ms-uicc-low-level-access/reset/set"], 2)
+
+    def test_2_the_proxy_dies_and_esimd_comes_back_through_a_new_one(self):
+        from esimtest.world import activation_code
+
+        w = self.w
+        old = proxy_pids()
+        self.assertEqual(len(old), 1)
+        os.kill(old[0], signal.SIGKILL)
+        # esimd sees its socket hang up, reports the loss and reconnects; libmbim starts a new proxy
+        w.client.wait_for(lambda: "lost" in w.esimd.log() and proxy_pids() and proxy_pids() != old, 30,
+                          "a new mbim-proxy")
+        w.wait_state("ready", 60)
+        job, props = w.download(activation_code("DEMO-TWO"))
+        self.assertEqual(props["State"], "succeeded", props)
+
+    def test_3_a_channel_left_by_a_killed_esimd_is_closed_at_the_next_start(self):
+        from esimtest.world import activation_code
+
+        w = self.w
+        sim = w.sim.ctl()
+        sim.add_fault(kind="delay", ms=5)
+        job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("BIG-ONE"), "", {})))[0]
+        w.client.wait_for(lambda: w.client.get(job, "org.esim.Job", "Stage") == "installing", 120)
+        w.esimd.kill()
+        sim.clear_faults()
+        # Through the proxy the MBIM session is not esimd's: its channel outlives it...
+        left = sim.state()["mbim"]["channels"]
+        self.assertEqual(len(left), 1, left)
+        closes = w.mbim_counts().get("ms-uicc-low-level-access/close-channel/set", 0)
+        w.start_esimd()
+        w.wait_idle()
+        # ...until the next esimd closes its channel group before anything else.
+        self.assertNotIn(left[0], sim.state()["mbim"]["channels"])
+        self.assertGreater(w.mbim_counts()["ms-uicc-low-level-access/close-channel/set"], closes)
+        self.assertNotIn("8949449999999990094", [p["iccid"] for p in sim.state()["profiles"]])
+        sim.close()
+
+
+def main():
+    if "--inside" in sys.argv:
+        sys.argv.remove("--inside")
+        # A new network namespace starts with loopback down; the test SM-DP+ listens on it.
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        unittest.main(verbosity=2)
+        return
+    for need in (MBIM_PROXY, shutil.which("unshare"), shutil.which("ip")):
+        if not need or not os.access(need, os.X_OK):
+            print(f"missing {need}: skipping")
+            sys.exit(SKIP)
+    cmd = ["unshare", "-rn", "--pid", "--fork", "--kill-child", "--mount-proc",
+           "/usr/bin/python3", os.path.abspath(__file__), "--inside", *sys.argv[1:]]
+    sys.exit(subprocess.run(cmd, timeout=600).returncode)
+
+
+if __name__ == "__main__":
+    main()
