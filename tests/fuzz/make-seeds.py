@@ -10,6 +10,8 @@ discovery through them, and writes what came back as seed files:
     corpus/es11/            ES11 authenticateClient bodies
     corpus/bpp/             bound profile packages (with and without ReplaceSessionKeys)
     corpus/qmi-uim/         QMUX frames with the card's real answers (the simulator's framing)
+    corpus/mbim/            MBIM answers (MS UICC, device caps, slots, QMI inside MBIM) with the
+                            card's real answers, in the simulator's MBIM framing
     corpus/apdu/            fuzz-apdu inputs made of the card's real response APDUs
     corpus/activation-code/ activation codes of the test world
     corpus/at/              AT answers in the shapes of public modem transcripts (hand-made)
@@ -35,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
 sys.path.insert(0, os.path.join(HERE, "..", "sim"))
 from esimtest import der, pki, simctl, smdpctl  # noqa: E402
-from esimsim import qmi  # noqa: E402
+from esimsim import mbim, qmi  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("lpa_driver", os.path.join(HERE, "..", "smdp", "lpa-driver.py"))
 lpa_driver = importlib.util.module_from_spec(_spec)
@@ -260,6 +262,61 @@ def qmi_seeds(card, seeds):
         seeds.add("qmi-uim", name, frame)
     # Two frames in one read, as a port delivers them.
     seeds.add("qmi-uim", "two-frames", frames["send-apdu-0"] + frames["close-channel"])
+    return frames
+
+
+def mbim_seeds(card, seeds, qmi_frames):
+    """What an MBIM modem answers esimd, in the simulator's MBIM framing (tests/sim/esimsim/mbim.py),
+    with the card's real answers; and the QMUX frames of qmi_seeds inside MBIM, as a Qualcomm modem
+    in MBIM mode carries them."""
+    M = mbim
+    uicc, bc, bcx = M.UUID_MS_UICC_LOW_LEVEL, M.UUID_BASIC_CONNECT, M.UUID_MS_BASIC_CONNECT_EXT
+
+    def done(service, cid, status, info, tid=1, max_transfer=4096):
+        payload = service + struct.pack("<III", cid, status, len(info)) + info
+        return b"".join(M.fragments(M.COMMAND_DONE, tid, payload, max_transfer))
+
+    fci = card.fci if getattr(card, "fci", None) else bytes.fromhex("6F128410A0000005591010FFFFFFFF8900000100")
+    msgs = {
+        "open-channel": done(uicc, M.UICC_OPEN_CHANNEL, 0,
+                             M.InfoBuffer().u32(M.sw_status(0x9000)).u32(1).ref_sized(fci).build()),
+        "open-channel-select-failed": done(uicc, M.UICC_OPEN_CHANNEL, M.S_MS_SELECT_FAILED,
+                                           M.InfoBuffer().u32(M.sw_status(0x6A82)).u32(0).ref_sized(b"").build()),
+        "open-channel-none-free": done(uicc, M.UICC_OPEN_CHANNEL, M.S_MS_NO_LOGICAL_CHANNELS, b""),
+        "close-channel": done(uicc, M.UICC_CLOSE_CHANNEL, 0, M.InfoBuffer().u32(M.sw_status(0x9000)).build()),
+        "close-channel-invalid": done(uicc, M.UICC_CLOSE_CHANNEL, M.S_MS_INVALID_LOGICAL_CHANNEL, b""),
+        "uicc-reset": done(uicc, M.UICC_RESET, 0, M.InfoBuffer().u32(0).build()),
+        "uicc-reset-unsupported": done(uicc, M.UICC_RESET, M.S_NO_DEVICE_SUPPORT, b""),
+        "device-caps": done(bc, M.BC_DEVICE_CAPS, 0, (
+            M.InfoBuffer().u32(1).u32(1).u32(1).u32(2).u32(0x3F).u32(0).u32(1).u32(1).ref(b"")
+            .ref(M.utf16("356938035643809")).ref(M.utf16("esim-sim 1.0")).ref(M.utf16("esim-sim")).build())),
+        "ready-status": done(bc, M.BC_SUBSCRIBER_READY_STATUS, 0,
+                             M.InfoBuffer().u32(1).ref(b"").ref(M.utf16("8949449999999990011")).u32(0).u32(0).build()),
+        "radio-state": done(bc, M.BC_RADIO_STATE, 0, M.InfoBuffer().u32(1).u32(1).build()),
+        "sys-caps": done(bcx, M.BCX_SYS_CAPS, 0, M.InfoBuffer().u32(1).u32(2).u32(1).u64(0x0E51A51A).build()),
+        "slot-mappings": done(bcx, M.BCX_DEVICE_SLOT_MAPPINGS, 0,
+                              M.InfoBuffer().u32(1).ref(struct.pack("<I", 0)).build()),
+        "slot-info": done(bcx, M.BCX_SLOT_INFO_STATUS, 0, M.InfoBuffer().u32(0).u32(M.SLOT_ACTIVE_ESIM).build()),
+        "function-error": M.message(M.FUNCTION_ERROR, 1, struct.pack("<I", M.E_NOT_OPENED)),
+        "indication": M.fragments(M.INDICATE_STATUS, 9, bc + struct.pack("<II", M.BC_SUBSCRIBER_READY_STATUS, 28)
+                                  + M.InfoBuffer().u32(7).ref(b"").ref(b"").u32(0).u32(0).build(), 4096)[0],
+    }
+    picked = sorted(set(card.rapdus), key=len)
+    for i, r in enumerate(picked[:: max(1, len(picked) // 6)][:6]):
+        msgs["apdu-%d" % i] = done(uicc, M.UICC_APDU, 0,
+                                   M.InfoBuffer().u32(M.sw_status(int.from_bytes(r[-2:], "big")))
+                                   .ref_sized(r[:-2]).build())
+    for name, frame in qmi_frames.items():
+        msgs["qmi-" + name] = done(M.UUID_QMI, M.QMI_MSG, 0, frame)
+    for name, m in msgs.items():
+        seeds.add("mbim", name, m)
+    # Two answers in one read, and an answer in fragments (libmbim reassembles those first).
+    seeds.add("mbim", "two-messages", msgs["apdu-0"] + msgs["close-channel"])
+    seeds.add("mbim", "fragments", done(uicc, M.UICC_APDU, 0,
+                                       M.InfoBuffer().u32(0x90).ref_sized(picked[-1][:-2]).build(), max_transfer=64))
+    # Behind fuzz-mbim's selector byte: command index, 4 status bytes, information buffer.
+    seeds.add("mbim", "selected-apdu", bytes([2]) + struct.pack("<I", 0) + msgs["apdu-0"][48:])
+    seeds.add("mbim", "selected-qmi", bytes([10]) + struct.pack("<I", 0) + qmi_frames["send-apdu-0"])
 
 
 def apdu_seeds(card, seeds, exchanges):
@@ -412,7 +469,7 @@ def main():
             for r in [seeds.files[k] for k in list(seeds.files) if k[0] == "es10-responses"]:
                 if der.decode(r).tag in (0xBF22, 0xBF2D, 0xBF2B, 0xBF37, 0xBF38, 0xBF41, 0xBF43):
                     seeds.add("der", "es10-%X" % der.decode(r).tag, r)
-            qmi_seeds(card, seeds)
+            mbim_seeds(card, seeds, qmi_seeds(card, seeds))
             apdu_seeds(card, seeds, {
                 "profiles-info-get-response": (0, 0, profiles_exchange),
                 "euicc-info2-get-response": (100, 120, info2_exchange),
