@@ -439,20 +439,43 @@ typedef struct
   gboolean device_optional; /* without it the transport finds the device by itself */
 } ConfigTransport;
 
-static const char *const qmi_keys[] = { "Device", "UseProxy", "ProxySocket", "NoFileCheck", NULL };
+static const char *const qmi_keys[] = { "Device",      "UseProxy", "ProxySocket",
+                                        "NoFileCheck", "QmiMode",  NULL };
 
 static void
 qmi_read (Reader *r, const char *group, EsimdModemConfig *m)
 {
+  g_autofree char *mode = NULL;
+
   m->use_proxy = TRUE;
   get_bool (r, group, "UseProxy", &m->use_proxy);
   get_string (r, group, "ProxySocket", &m->proxy_socket);
   get_bool (r, group, "NoFileCheck", &m->no_file_check);
+  get_string (r, group, "QmiMode", &mode);
+  if (!mode || g_str_equal (mode, "auto"))
+    m->qmi_mode = ESIMD_QMI_MODE_AUTO;
+  else if (g_str_equal (mode, "qmi"))
+    m->qmi_mode = ESIMD_QMI_MODE_QMI;
+  else if (g_str_equal (mode, "mbim"))
+    m->qmi_mode = ESIMD_QMI_MODE_MBIM;
+  else
+    problem (r, group, "QmiMode", "expected auto, qmi or mbim, got \"%s\"", mode);
+  /* In MBIM mode libqmi opens the port with libmbim, whose proxy socket has no other name. */
+  if (m->qmi_mode == ESIMD_QMI_MODE_MBIM && m->proxy_socket)
+    problem (r, group, "ProxySocket",
+             "names a qmi-proxy socket, but with QmiMode=mbim the port is shared through "
+             "mbim-proxy");
 }
 
 static void
 qmi_describe (const EsimdModemConfig *m, GString *out)
 {
+  if (m->qmi_mode == ESIMD_QMI_MODE_MBIM)
+    {
+      g_string_append_printf (out, "qmi inside MBIM %s%s", m->device,
+                              m->use_proxy ? " through mbim-proxy" : "");
+      return;
+    }
   g_string_append_printf (out, "qmi %s%s", m->device, m->use_proxy ? " through qmi-proxy" : "");
   if (m->use_proxy && m->proxy_socket)
     g_string_append_printf (out, " (socket @%s)", m->proxy_socket);

@@ -21,6 +21,14 @@ typedef enum
   ESIMD_REFRESH_NONE,        /* refreshFlag FALSE and nothing else: the integrator handles it */
 } EsimdRefresh;
 
+/* Transport=qmi: how the control port carries QMI. */
+typedef enum
+{
+  ESIMD_QMI_MODE_AUTO, /* by the port's kernel driver: cdc_mbim → MBIM, anything else → QMI */
+  ESIMD_QMI_MODE_QMI,  /* QMUX, as qmi_wwan ports speak it */
+  ESIMD_QMI_MODE_MBIM, /* QMI inside MBIM, on a (Qualcomm) modem in MBIM mode */
+} EsimdQmiMode;
+
 typedef struct
 {
   char *name;      /* the part after "Modem " in the section name */
@@ -29,6 +37,7 @@ typedef struct
   gboolean use_proxy;     /* share the device with ModemManager through qmi-proxy */
   char *proxy_socket;     /* abstract socket name; NULL = libqmi's default ("qmi-proxy") */
   gboolean no_file_check; /* test rigs only: the device path need not exist */
+  EsimdQmiMode qmi_mode;  /* Transport=qmi only */
   guint slot;             /* UIM slot, 1-based */
   GBytes *isdr_aid;
   guint segment_size; /* STORE DATA block size to start from, 1..255 */

@@ -1,5 +1,7 @@
 /* transport-qmi.c — the "qmi" EsimdModem: a QmiDevice's UIM client (channels, APDUs, power
- * cycle), its DMS service (the IMEI), loss and return. The only libqmi user. */
+ * cycle), its DMS service (the IMEI), loss and return. The only libqmi user. The port may speak
+ * QMUX (qmi_wwan) or carry QMI inside MBIM (a Qualcomm modem in MBIM mode): QmiMode= chooses,
+ * by default from the port's kernel driver. */
 #include "modem.h"
 
 #include "log.h"
@@ -7,6 +9,7 @@
 #include "qmi-uim.h"
 
 #include <libqmi-glib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define OPEN_TIMEOUT 15 /* seconds */
@@ -51,6 +54,7 @@ struct _EsimdQmi
   guint retry_delay;
   GFileMonitor *monitor; /* watches for the device node to come back */
 
+  gboolean mbim;       /* this connection carries QMI inside MBIM */
   guint8 channel;      /* 0 = none open */
   GPtrArray *pending;  /* ApduRequest* */
   GPtrArray *imei_ops; /* ImeiOp* not answered yet */
@@ -209,8 +213,11 @@ client_allocated (GObject *source, GAsyncResult *res, gpointer data)
   qmi->state = QMI_STATE_READY;
   qmi->retry_delay = 0;
   g_clear_object (&qmi->monitor);
-  g_info ("modem %s: UIM client %u ready on %s%s", qmi->config->name, qmi_client_get_cid (client),
-          qmi->config->device, qmi->config->use_proxy ? " (through qmi-proxy)" : "");
+  g_info ("modem %s: UIM client %u ready on %s%s%s", qmi->config->name, qmi_client_get_cid (client),
+          qmi->config->device, qmi->mbim ? ", QMI inside MBIM" : "",
+          !qmi->config->use_proxy ? ""
+          : qmi->mbim             ? " (through mbim-proxy)"
+                                  : " (through qmi-proxy)");
   set_available (qmi, TRUE, NULL);
 }
 
@@ -231,6 +238,46 @@ device_opened (GObject *source, GAsyncResult *res, gpointer data)
                               qmi->cancellable, client_allocated, qmi);
 }
 
+/* QmiMode=auto: the decision libqmi's AUTO flag makes (a cdc-wdm port of the cdc_mbim driver, or
+ * a WWAN port of type MBIM, carries QMI inside MBIM), made here first so that a port the kernel
+ * does not describe (a test rig's pty, a proxy socket) still means QMUX instead of failing. */
+static gboolean
+port_is_mbim (const char *device)
+{
+  g_autofree char *real = realpath (device, NULL);
+  g_autofree char *name = g_path_get_basename (real ? real : device);
+  g_autofree char *driver_link = g_strdup_printf ("/sys/class/usbmisc/%s/device/driver", name);
+  g_autofree char *type_path = g_strdup_printf ("/sys/class/wwan/%s/type", name);
+  g_autofree char *driver = g_file_read_link (driver_link, NULL);
+  g_autofree char *type = NULL;
+
+  if (driver)
+    {
+      g_autofree char *base = g_path_get_basename (driver);
+
+      return g_str_equal (base, "cdc_mbim");
+    }
+  if (g_file_get_contents (type_path, &type, NULL, NULL))
+    return g_str_has_prefix (type, "MBIM");
+  return FALSE;
+}
+
+static gboolean
+speaks_mbim (EsimdQmi *qmi)
+{
+  switch (qmi->config->qmi_mode)
+    {
+    case ESIMD_QMI_MODE_MBIM:
+      return TRUE;
+    case ESIMD_QMI_MODE_QMI:
+      return FALSE;
+    case ESIMD_QMI_MODE_AUTO:
+    default:
+      return !qmi->config->no_file_check && !qmi->config->proxy_socket &&
+             port_is_mbim (qmi->config->device);
+    }
+}
+
 static void
 device_created (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -245,6 +292,21 @@ device_created (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   qmi->device = QMI_DEVICE (device);
+  /* With MBIM, libqmi opens the port with libmbim, and PROXY means mbim-proxy. */
+  qmi->mbim = speaks_mbim (qmi);
+#if QMI_MBIM_QMUX_SUPPORTED
+  if (qmi->mbim)
+    flags |= QMI_DEVICE_OPEN_FLAGS_MBIM;
+#else
+  if (qmi->mbim)
+    {
+      g_autoptr (GError) unsupported = g_error_new_literal (
+          G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "this libqmi was built without QMI over MBIM");
+
+      connect_failed (qmi, "opening the device", g_steal_pointer (&unsupported));
+      return;
+    }
+#endif
   if (qmi->config->use_proxy)
     flags |= QMI_DEVICE_OPEN_FLAGS_PROXY;
   qmi_device_open (qmi->device, flags, OPEN_TIMEOUT, qmi->cancellable, device_opened, qmi);

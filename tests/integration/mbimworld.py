@@ -10,10 +10,14 @@ from esimtest.world import World
 
 
 class MbimWorld(World):
-    def __init__(self, *, use_proxy: bool = False, sim_options=None, config=None, **kw):
+    """qmi=True: Transport=qmi with QmiMode=mbim (QMI inside MBIM) on the same port."""
+
+    def __init__(self, *, use_proxy: bool = False, qmi: bool = False, sim_options=None, config=None, **kw):
         self._mbim_tmp = tempfile.mkdtemp(prefix="esimd-mbim-")
-        modem = {"Transport": "mbim", "Device": os.path.join(self._mbim_tmp, "sim-mbim"),
+        modem = {"Transport": "qmi" if qmi else "mbim", "Device": os.path.join(self._mbim_tmp, "sim-mbim"),
                  "UseProxy": "true" if use_proxy else "false"}
+        if qmi:
+            modem["QmiMode"] = "mbim"
         sections = dict(config or {})
         sections["Modem sim"] = dict(modem, **sections.get("Modem sim", {}))
         try:

@@ -247,6 +247,20 @@ class CheckConfig(unittest.TestCase):
         self.assertIn("modem a: mbim /dev/x through mbim-proxy, slot 1, refresh power-cycle\n", r.stdout)
         self.assertIn("modem b: mbim /dev/y, slot 1, refresh power-cycle\n", r.stdout)
 
+    def test_qmi_mode(self):
+        found = self.problems("[Modem a]\nDevice=/dev/x\nQmiMode=mbim\nProxySocket=p\n"
+                              "[Modem b]\nDevice=/dev/y\nQmiMode=usb\n")
+        self.assertEqual(found, [
+            (4, "[Modem a] ProxySocket: names a qmi-proxy socket, but with QmiMode=mbim the port is shared "
+                "through mbim-proxy"),
+            (7, '[Modem b] QmiMode: expected auto, qmi or mbim, got "usb"'),
+        ])
+        found = self.problems("[Modem a]\nTransport=mbim\nDevice=/dev/x\nQmiMode=qmi\n")
+        self.assertEqual(found, [(4, "[Modem a] QmiMode: a setting of Transport=qmi, not of this section's transport")])
+        r = self.check("[Modem a]\nDevice=/dev/x\nQmiMode=mbim\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("modem a: qmi inside MBIM /dev/x through mbim-proxy, slot 1", r.stdout)
+
     def test_case_hints(self):
         found = self.problems("[modem a]\nDevice=/dev/x\n[HTTP]\nproxy=http://p\n")
         self.assertEqual(found, [

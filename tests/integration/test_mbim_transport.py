@@ -3,7 +3,8 @@
 (UseProxy=false; the real mbim-proxy is test_real_mbim_proxy.py) and manages the eUICC through
 the MS UICC Low Level Access service: downloads, the re-read of the card by UICC reset (and by
 radio off/on where the modem has no UICC reset), the IMEI from the device caps, a modem that
-vanishes or stops answering and comes back."""
+vanishes or stops answering and comes back. And Transport=qmi with QmiMode=mbim on the same
+port: QMI inside MBIM."""
 
 import time
 import unittest
@@ -116,6 +117,39 @@ class LossAndReturn(unittest.TestCase):
             self.assertEqual(w.esimd.stop(timeout=40), 0)
             self.assertLess(time.monotonic() - start, 40)
             self.assertEqual(sim.state()["profiles"], [])
+            sim.close()
+
+
+class QmiOverMbim(unittest.TestCase):
+    def test_operations_power_cycle_and_imei_inside_mbim(self):
+        with MbimWorld(qmi=True, config={"Modem sim": {"Refresh": "power-cycle"}}) as w:
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            profile_op(w, "EnableProfile")
+            self.assertEqual(w.profiles()[0]["state"], "enabled")
+            profile_op(w, "DisableProfile")
+            profile_op(w, "DeleteProfile")
+            w.wait_idle()
+            with w.sim.ctl() as c:
+                counters = c.counters()
+            qmi, mbim = counters["qmi_messages"], counters["mbim_messages"]
+            # every QMI message went inside MBIM: no UICC low-level access at all
+            self.assertEqual(sum(qmi.values()), mbim["qmi/msg/set"])
+            self.assertFalse([k for k in mbim if k.startswith("ms-uicc")])
+            self.assertEqual(qmi.get("uim-power-off-sim"), 2)
+            self.assertEqual(qmi.get("dms-get-ids"), 1)
+            self.assertEqual(w.smdp.control.sessions()[0]["imei"], SIM_IMEI)
+            self.assertIn("QMI inside MBIM", w.esimd.log())
+
+    def test_modem_vanishes_and_comes_back(self):
+        with MbimWorld(qmi=True) as w:
+            sim = w.sim.ctl()
+            sim.disappear()
+            w.wait_state("unavailable", 30)
+            sim.appear()
+            w.wait_state("ready", 60)
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
             sim.close()
 
 

@@ -103,6 +103,22 @@ class ThroughRealMbimProxy(unittest.TestCase):
         sim.close()
 
 
+class QmiThroughRealMbimProxy(unittest.TestCase):
+    def test_qmi_inside_mbim_through_mbim_proxy(self):
+        from mbimworld import MbimWorld
+
+        from esimtest.world import activation_code
+
+        with MbimWorld(qmi=True, use_proxy=True) as w:
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            self.assertTrue(proxy_pids(), "esimd did not go through mbim-proxy")
+            self.assertIn("QMI inside MBIM (through mbim-proxy)", w.esimd.log())
+            counts = w.mbim_counts()
+            self.assertGreater(counts["qmi/msg/set"], 20)
+            self.assertEqual(counts["open"], 1)
+
+
 def main():
     if "--inside" in sys.argv:
         sys.argv.remove("--inside")
