@@ -155,9 +155,16 @@ command_ready (GObject *source, GAsyncResult *res, gpointer data)
                               mbim->config->name, fe ? fe->message : "unknown");
         }
     }
-  request_answer (req, response, reason);
-  if (loss && mbim->device == req->device && mbim->state != MBIM_STATE_STOPPED)
-    lost (mbim, loss);
+  if (loss && mbim->state != MBIM_STATE_STOPPED)
+    {
+      /* The modem is gone first, then this command's caller hears why: a connection sequence
+       * waiting on it must not report the modem ready in between. */
+      req->done = TRUE;
+      lost (mbim, loss);
+      req->reply (mbim, NULL, loss, req->data);
+    }
+  else
+    request_answer (req, response, reason);
   request_finish (req);
 }
 
