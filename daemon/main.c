@@ -147,6 +147,18 @@ main (int argc, char **argv)
     }
   esimd_log_init (debug);
 
+  /* TLS trust is set through libcurl's GnuTLS backend; the build could only ask libcurl.pc. */
+  {
+    const char *tls = curl_version_info (CURLVERSION_NOW)->ssl_version;
+
+    if (!tls || !g_str_has_prefix (tls, "GnuTLS"))
+      {
+        g_printerr ("esimd: this libcurl uses %s for TLS; esimd needs libcurl built with GnuTLS "
+                    "(Debian: libcurl3-gnutls)\n",
+                    tls ? tls : "no TLS library");
+        return 1;
+      }
+  }
   if (check)
     return esimd_config_check_run (config_path);
   if (config_path)
