@@ -90,18 +90,34 @@ class LossAndReturn(unittest.TestCase):
             sim.close()
 
     def test_a_modem_that_stops_answering_is_lost_and_reopened(self):
+        # Every APDU held 6 s, and what comes after waits behind it; two commands unanswered
+        # within CommandTimeout=2 make the modem lost.
         with MbimWorld(config={"Modem sim": {"CommandTimeout": "2"}}) as w:
             sim = w.sim.ctl()
-            fault = sim.add_fault(kind="drop", after=0, frontend="mbim")
+            sim.add_fault(kind="delay", ms=6000, frontend="mbim")
             job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "", {})))[0]
             props = w.wait_job(job, 60)
             self.assertEqual(props["State"], "failed", props)
             w.wait_state("unavailable", 30)
             self.assertIn("stopped answering", w.manager_prop("UnavailableReason"))
-            self.assertGreaterEqual(sim.fault(fault)["fired"], 1)
             sim.clear_faults()
             w.wait_state("ready", 60)
             self.assertGreaterEqual(w.mbim_counts()["open"], 2)  # a new MBIM session
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            sim.close()
+
+    def test_a_modem_that_re_enumerates_mid_download(self):
+        # The drop fault: the node hangs up at the 10th APDU and a new one appears at once.
+        with MbimWorld() as w:
+            sim = w.sim.ctl()
+            fault = sim.add_fault(kind="drop", after=9, frontend="mbim")
+            job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "", {})))[0]
+            props = w.wait_job(job, 60)
+            self.assertEqual((props["State"], props["Error"]), ("failed", "org.esim.Error.Transport"), props)
+            self.assertEqual(sim.fault(fault)["fired"], 1)
+            w.wait_state("ready", 60)
+            self.assertIn("disappeared", w.esimd.log())
             job, props = w.download(activation_code("DEMO-ONE"))
             self.assertEqual(props["State"], "succeeded", props)
             sim.close()

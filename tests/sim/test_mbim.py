@@ -267,15 +267,32 @@ class MbimFrontTest(unittest.TestCase):
         self.assertEqual(self.ctl.state()["channels"], [])
 
     # ------------------------------------------------------------------ faults, loss and return
-    def test_a_drop_fault_silences_the_function(self):
+    def test_a_drop_fault_re_enumerates_the_modem(self):
         self.host.command(M.UUID_MS_UICC_LOW_LEVEL, M.UICC_OPEN_CHANNEL, M.SET, open_channel_info())
+        connections = self.ctl.counters()["connections"]["mbim"]
         self.ctl.add_fault(kind="drop", after=0, frontend="mbim")
         tid = self.host.next_tid()
         self.host.write(MbimClient.command_message(tid, M.UUID_MS_UICC_LOW_LEVEL, M.UICC_APDU, M.SET, APDU_INFO))
+        with self.assertRaises(EOFError):  # the node hung up, unanswered
+            self.host.read_message(5.0)
+        self.assertEqual(self.ctl.counters()["connections"]["mbim"], connections + 1)
+        self.assertEqual(self.ctl.state()["mbim"]["channels"], [])
+        with MbimClient(self.sim.mbim_pty) as again:  # the new node under the same name
+            self.assertEqual(again.open(), 0)
+            status, _ = again.command(M.UUID_MS_UICC_LOW_LEVEL, M.UICC_APDU, M.SET, APDU_INFO)
+            self.assertEqual(status, M.S_MS_INVALID_LOGICAL_CHANNEL)  # the old channel is gone
+
+    def test_a_long_delay_is_a_modem_that_stops_answering(self):
+        self.host.command(M.UUID_MS_UICC_LOW_LEVEL, M.UICC_OPEN_CHANNEL, M.SET, open_channel_info())
+        self.ctl.add_fault(kind="delay", ms=3000, nth=1, frontend="mbim")
+        tid = self.host.next_tid()
+        self.host.write(MbimClient.command_message(tid, M.UUID_MS_UICC_LOW_LEVEL, M.UICC_APDU, M.SET, APDU_INFO))
+        # what comes after the held APDU waits behind it
+        self.host.write(MbimClient.command_message(self.host.next_tid(), M.UUID_BASIC_CONNECT, M.BC_DEVICE_CAPS,
+                                                   M.QUERY, b""))
         self.assertTrue(self.host.silent(1.0))
-        self.assertTrue(self.ctl.state()["mbim"]["muted"])
-        self.ctl.clear_faults()
-        self.assertEqual(self.host.open(), 0)
+        status, _ = self.host.wait_done(tid, M.UUID_MS_UICC_LOW_LEVEL, M.UICC_APDU)
+        self.assertEqual(status, 0)
 
     def test_disappear_hangs_up_and_appear_makes_a_new_node(self):
         self.ctl.disappear()

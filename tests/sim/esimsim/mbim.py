@@ -613,7 +613,8 @@ class MbimFunction:
 class MbimPty:
     """The MBIM control port: a pseudo-terminal in raw mode whose slave path is symlinked to
     LINK. 'disappear' closes it and removes the link, as a modem leaving the USB bus takes its
-    cdc-wdm node away (readers see a hang-up); 'appear' makes a new one under the same link."""
+    cdc-wdm node away (readers see a hang-up); 'appear' makes a new one under the same link. A
+    'drop' fault does both at once: a modem that crashes and re-enumerates."""
 
     def __init__(self, function: MbimFunction, link_path: str, counters: Counters,
                  on_reset: Callable[[], None]):
@@ -718,9 +719,12 @@ class MbimPty:
             try:
                 msgs, reset_after = await self.function.handle(raw)
             except DropConnection:
-                log.info("fault: MBIM function stops answering")
-                self.muted = True
-                continue
+                # What a dropped connection is for the QMI fronts: the modem falls off the bus
+                # (its node hangs up) and comes back as a new node under the same name.
+                log.info("fault: the MBIM function drops off the bus and comes back")
+                self.close()
+                self.open()
+                return
             await self.send(msgs)
             if reset_after:
                 self.on_reset()
