@@ -288,10 +288,13 @@ class MbimFrontTest(unittest.TestCase):
         tid = self.host.next_tid()
         self.host.write(MbimClient.command_message(tid, M.UUID_MS_UICC_LOW_LEVEL, M.UICC_APDU, M.SET, APDU_INFO))
         # what comes after the held APDU waits behind it
-        self.host.write(MbimClient.command_message(self.host.next_tid(), M.UUID_BASIC_CONNECT, M.BC_DEVICE_CAPS,
-                                                   M.QUERY, b""))
+        caps = self.host.next_tid()
+        self.host.write(MbimClient.command_message(caps, M.UUID_BASIC_CONNECT, M.BC_DEVICE_CAPS, M.QUERY, b""))
         self.assertTrue(self.host.silent(1.0))
         status, _ = self.host.wait_done(tid, M.UUID_MS_UICC_LOW_LEVEL, M.UICC_APDU)
+        self.assertEqual(status, 0)
+        # (both answers read: nothing is left in the pty for the next test's host)
+        status, _ = self.host.wait_done(caps, M.UUID_BASIC_CONNECT, M.BC_DEVICE_CAPS)
         self.assertEqual(status, 0)
 
     def test_disappear_hangs_up_and_appear_makes_a_new_node(self):
