@@ -2,6 +2,7 @@
 #include "bus-errors.h"
 
 #include "lpa-error.h"
+#include "text.h"
 
 #include <errno.h>
 
@@ -62,8 +63,10 @@ int
 esimd_bus_error_set (sd_bus_error *ret_error, const GError *error)
 {
   const char *name = esimd_bus_error_name (error);
+  /* sd-bus refuses a message with invalid UTF-8 whole: the caller would get no answer. */
+  g_autofree char *message = lpa_text_sanitize (error->message, -1, 0, LPA_TEXT_KEEP_NEWLINES);
 
-  sd_bus_error_set (ret_error, name, error->message);
+  sd_bus_error_set (ret_error, name, message);
   return g_str_equal (name, SD_BUS_ERROR_INVALID_ARGS) ? -EINVAL : -EIO;
 }
 

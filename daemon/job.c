@@ -3,6 +3,7 @@
 
 #include "lpa-error.h"
 #include "observer.h"
+#include "text.h"
 
 static guint next_job_id = 1;
 
@@ -132,8 +133,14 @@ esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result)
   job->completed = TRUE;
   if (result)
     job->result = g_variant_ref_sink (result);
+  /* The message carries a server's or a card's words, and goes to D-Bus (ErrorMessage, the
+   * method's error reply, DownloadResult) and the log: made safe once, here. */
   if (error)
-    job->error = g_error_copy (error);
+    {
+      g_autofree char *message = lpa_text_sanitize (error->message, -1, 0, LPA_TEXT_KEEP_NEWLINES);
+
+      job->error = g_error_new_literal (error->domain, error->code, message);
+    }
   if (job->done)
     job->done (job, job->done_data);
 }

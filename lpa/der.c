@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lpa-error.h"
+#include "text.h"
 
 void
 lpa_der_reader_init (LpaDerReader *reader, const guint8 *data, gsize len)
@@ -266,7 +267,8 @@ lpa_der_get_display_text (const LpaTlv *tlv, GError **error)
       bad_value (error, tlv, "not a UTF8String");
       return NULL;
     }
-  return g_utf8_make_valid ((const char *) tlv->value, (gssize) tlv->value_len);
+  return lpa_text_sanitize ((const char *) tlv->value, (gssize) tlv->value_len, 0,
+                            LPA_TEXT_ONE_LINE);
 }
 
 gboolean

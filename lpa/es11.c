@@ -3,6 +3,7 @@
 
 #include "activation-code.h"
 #include "lpa-error.h"
+#include "text.h"
 
 GBytes *
 lpa_es11_initiate_authentication_request (GBytes *euicc_challenge, GBytes *euicc_info1,
@@ -95,7 +96,9 @@ lpa_es11_parse_authenticate_client (guint status, GBytes *body, GError **error)
           return NULL;
         }
       entry = g_new0 (LpaEventEntry, 1);
-      entry->event_id = g_strdup (event_id);
+      /* An event ID is the matching ID of a later download, and is shown and logged: text the
+       * server sent that D-Bus would refuse (\udc80) must not lose the whole answer. */
+      entry->event_id = lpa_text_sanitize (event_id, -1, 0, LPA_TEXT_ONE_LINE);
       entry->rsp_server_address = g_strdup (address);
       g_ptr_array_add (r->events, entry);
     }

@@ -239,8 +239,8 @@ static gboolean
 check_header (JsonObject *root, const char *function, GError **error)
 {
   JsonObject *header, *status_obj, *data;
-  const char *status, *subject, *reason, *message;
-  g_autofree char *meaning = NULL;
+  const char *status;
+  g_autofree char *subject = NULL, *reason = NULL, *message = NULL, *meaning = NULL;
   gboolean ok;
 
   header = get_object (root, "header", &ok);
@@ -258,9 +258,13 @@ check_header (JsonObject *root, const char *function, GError **error)
     return field_error (error, function, "functionExecutionStatus.status", "unknown");
 
   data = get_object (status_obj, "statusCodeData", &ok);
-  subject = get_optional_string (data, "subjectCode");
-  reason = get_optional_string (data, "reasonCode");
-  message = get_optional_string (data, "message");
+  /* The server's words go into the error, and so to D-Bus and the log: a JSON escape such as
+   * \udc80 decodes to invalid UTF-8, a newline would forge a log line, and a 64 KiB message
+   * helps nobody. Codes are a few digits and dots. */
+  subject =
+      lpa_text_sanitize (get_optional_string (data, "subjectCode"), -1, 16, LPA_TEXT_ONE_LINE);
+  reason = lpa_text_sanitize (get_optional_string (data, "reasonCode"), -1, 16, LPA_TEXT_ONE_LINE);
+  message = lpa_text_sanitize (get_optional_string (data, "message"), -1, 256, LPA_TEXT_ONE_LINE);
   if (subject == NULL || reason == NULL)
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_SERVER_REJECTED, "%s: %s", function, status);
@@ -317,8 +321,12 @@ parse_json (const char *function, GBytes *body, GError **error)
   if (len == 0 || len > G_MAXSSIZE ||
       !json_parser_load_from_data (parser, data, (gssize) len, &local))
     {
+      /* json-glib's message quotes the offending bytes as they are. */
+      g_autofree char *why =
+          local ? lpa_text_sanitize (local->message, -1, 256, LPA_TEXT_ONE_LINE) : NULL;
+
       g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: response is not JSON%s%s", function,
-                   local ? ": " : "", local ? local->message : "");
+                   why ? ": " : "", why ? why : "");
       return NULL;
     }
   /* A body of whitespace loads without error and without a root node. */

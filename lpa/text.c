@@ -1,4 +1,4 @@
-/* text.c — octets as text: hex strings and strictly validated base64. */
+/* text.c — octets as text: hex strings, strictly validated base64, and foreign text made safe. */
 #include "text.h"
 
 #include <gnutls/gnutls.h>
@@ -114,4 +114,73 @@ lpa_base64_decode (const char *text, const char *what, GError **error)
 invalid:
   g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: invalid base64", what);
   return NULL;
+}
+
+static gboolean
+is_control (gunichar c, LpaTextFlags flags)
+{
+  if ((flags & LPA_TEXT_KEEP_NEWLINES) && (c == '\n' || c == '\t'))
+    return FALSE;
+  return c < 0x20 || (c >= 0x7F && c < 0xA0);
+}
+
+gboolean
+lpa_text_is_clean (const char *text, gssize len, LpaTextFlags flags)
+{
+  const char *end;
+
+  if (text == NULL)
+    return TRUE;
+  if (len < 0)
+    len = (gssize) strlen (text);
+  /* g_utf8_validate() stops at a NUL: one inside the given length is a control character. */
+  if (!g_utf8_validate (text, len, &end) || end != text + len)
+    return FALSE;
+  for (const char *p = text; p < end; p = g_utf8_next_char (p))
+    if (is_control (g_utf8_get_char (p), flags))
+      return FALSE;
+  return TRUE;
+}
+
+char *
+lpa_text_sanitize (const char *text, gssize len, gsize max_bytes, LpaTextFlags flags)
+{
+  static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
+  GString *out;
+  const char *p, *end;
+
+  if (text == NULL)
+    return NULL;
+  if (len < 0)
+    len = (gssize) strlen (text);
+  out = g_string_sized_new ((gsize) len + 1);
+  for (p = text, end = text + len; p < end;)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+      gsize before = out->len;
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          /* One U+FFFD per invalid byte, as g_utf8_make_valid() does. */
+          g_string_append (out, replacement);
+          p++;
+        }
+      else
+        {
+          const char *next = g_utf8_next_char (p);
+
+          if (c == 0 || is_control (c, flags))
+            g_string_append (out, replacement);
+          else
+            g_string_append_len (out, p, next - p);
+          p = next;
+        }
+      if (max_bytes > 0 && out->len > max_bytes)
+        {
+          g_string_truncate (out, before);
+          g_string_append (out, "\xE2\x80\xA6"); /* … */
+          break;
+        }
+    }
+  return g_string_free (out, FALSE);
 }

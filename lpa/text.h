@@ -1,4 +1,4 @@
-/* text.h — octets as text: hex strings and strictly validated base64. */
+/* text.h — octets as text: hex strings, strictly validated base64, and foreign text made safe. */
 #pragma once
 
 #include <glib.h>
@@ -20,5 +20,24 @@ char *lpa_base64_encode (GBytes *bytes);
  * text must be canonical padded base64 (length a multiple of 4, alphabet A-Z a-z 0-9 + /, padding
  * only at the end, unused bits zero), else LPA_ERROR_MALFORMED naming @what. */
 GBytes *lpa_base64_decode (const char *text, const char *what, GError **error);
+
+/* Text that came from outside (a server's JSON, a card's UTF8String, a user) is made safe before
+ * it reaches D-Bus (which refuses invalid UTF-8 and fails the whole message) or a log (where a
+ * newline would forge a line): */
+typedef enum
+{
+  LPA_TEXT_ONE_LINE = 0,           /* every control character is replaced */
+  LPA_TEXT_KEEP_NEWLINES = 1 << 0, /* '\n' and '\t' stay (esimd's own multi-line messages) */
+} LpaTextFlags;
+
+/* A copy of @len bytes of @text (-1: up to its NUL) as valid UTF-8: each invalid sequence (a
+ * lone surrogate from a JSON escape such as \udc80, a stray byte) and each control character
+ * (C0, DEL, C1; see @flags) becomes U+FFFD. With @max_bytes > 0 the result is cut, at a character
+ * boundary, to at most @max_bytes bytes followed by "…". NULL gives NULL. */
+char *lpa_text_sanitize (const char *text, gssize len, gsize max_bytes, LpaTextFlags flags);
+
+/* TRUE when @text (@len bytes, -1: up to its NUL) is valid UTF-8 without any character
+ * lpa_text_sanitize() would replace: text that may go out as it is. */
+gboolean lpa_text_is_clean (const char *text, gssize len, LpaTextFlags flags);
 
 G_END_DECLS

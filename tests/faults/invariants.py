@@ -3,6 +3,7 @@ eUICC, the SM-DP+ and esimd hold once the fault is gone and esimd is idle again.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -31,7 +32,10 @@ class Check:
 
 
 def answered(out: Outcome) -> Check:
-    """The caller heard a completed job or a named error: never silence."""
+    """The caller heard a completed job or a named error: never silence. The message is text a
+    program can show: no control character (whatever the server's answer held)."""
+    if out.message and re.search(r"[\x00-\x1f\x7f-\x9f]", out.message):
+        return Check("answered", False, "a control character in the message: %r" % out.message)
     if out.killed:
         return Check("answered", True, "esimd killed on purpose: the caller sees the name vanish")
     if not out.finished:

@@ -12,7 +12,7 @@ from typing import Callable, Optional
 import invariants as inv
 from rig import SERVER_TIMEOUT, Outcome, Rig, RigError
 
-CLASSES = ("modem", "es9", "euicc", "kill")
+CLASSES = ("modem", "es9", "euicc", "kill", "text")
 # Options of the reference download of the modem and kill classes: every ES10 step of a
 # download (nickname, enable with its refresh) and the notification delivery after it.
 FULL_OPTIONS = {"nickname": "fault matrix", "enable": True}
@@ -234,6 +234,32 @@ def es9_cases() -> list[Case]:
     out.append(Case("es9", "handleNotification:http500-then-next-download", slice=True,
                     smdp_faults=[{"function": "handleNotification", "action": "http", "status": 500, "times": 1}],
                     before=earlier_download(expect_pending=True)))
+    return out
+
+
+# Server text that D-Bus would refuse and a log should never show: a lone surrogate as a JSON
+# escape (json-glib decodes it to bytes that are not UTF-8), a forged log line, a terminal escape.
+HOSTILE_TEXT = "refused \udc80 by\n** INFO: forged line \x1b[2J"
+
+
+def text_cases() -> list[Case]:
+    """Each ES9+ call answered Failed with hostile text in its message, and with a subjectCode
+    that ends in \udc80 (json-glib then refuses the body, quoting the bytes in its error)."""
+    out = []
+    for fn in ("initiateAuthentication", "authenticateClient", "getBoundProfilePackage", "handleNotification",
+               "cancelSession"):
+        subject, reason = STATUSES[fn][0].split("/")
+        for name, fault in (("message", {"subjectCode": subject, "reasonCode": reason, "message": HOSTILE_TEXT}),
+                            ("code", {"subjectCode": subject + "\udc80", "reasonCode": reason, "message": "x"})):
+            c = Case("text", "%s:%s" % (fn, name), slice=name == "message" and fn in ("authenticateClient",
+                                                                                        "handleNotification"),
+                     smdp_faults=[dict(fault, function=fn, action="status", times=1, endSession=True)],
+                     deferred=fn == "handleNotification")
+            if fn == "cancelSession":
+                c.options = {"confirm": True}
+                c.during = confirm_then("cancel")
+                c.allow_open = "the server refused the cancelSession that would close it"
+            out.append(c)
     return out
 
 

@@ -35,6 +35,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autofree char *text = NULL;
 
       FUZZ_CHECK (e->event_id != NULL);
+      /* Discover returns it over D-Bus: text D-Bus takes, on one line. */
+      FUZZ_CHECK (lpa_text_is_clean (e->event_id, -1, LPA_TEXT_ONE_LINE));
       FUZZ_CHECK (e->rsp_server_address && lpa_host_name_is_valid (e->rsp_server_address));
       /* The discovery turns each event into a download from that server: the address must make
        * an activation code the parser takes back. */

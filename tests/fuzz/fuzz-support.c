@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lpa-error.h"
+#include "text.h"
 
 void
 fuzz_fail (const char *where, const char *what)
@@ -45,6 +46,8 @@ fuzz_check_error (const GError *error)
   FUZZ_CHECK (error != NULL);
   FUZZ_CHECK (error->domain == LPA_ERROR);
   FUZZ_CHECK (error->message != NULL && error->message[0] != '\0');
+  /* It goes to D-Bus and the log: whatever the input, valid UTF-8 and no forged lines. */
+  FUZZ_CHECK (lpa_text_is_clean (error->message, -1, LPA_TEXT_ONE_LINE));
 }
 
 GBytes *

@@ -478,6 +478,7 @@ class World:
         errors = []
         for name, stopper in (("esimd", self._stop_esimd),
                               ("secrets in the log", self._assert_no_secrets),
+                              ("text of the log", self._assert_log_is_text),
                               ("client", lambda: self.client and self.client.close()),
                               ("smdp", lambda: self.smdp and self.smdp.stop()),
                               ("sim", lambda: self.sim and self.sim.stop()),
@@ -508,6 +509,23 @@ class World:
         hits = self.check_log_for_secrets()
         if hits:
             raise AssertionError("esimd logged secrets:\n" + "\n".join(hits[:20]))
+
+    def _assert_log_is_text(self):
+        """Whatever a server, a card or a user sent, esimd's log is valid UTF-8 without control
+        characters but newlines and tabs (a forged line or a terminal escape would be one)."""
+        path = self.esimd and self.esimd.log_path
+        if not path or not os.path.exists(path):
+            return
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise AssertionError(f"{path}: not UTF-8 at byte {e.start}: {data[max(0, e.start - 80):e.start + 20]!r}")
+        bad = re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
+        if bad:
+            raise AssertionError(f"{path}: control character at {bad.start()}: "
+                                 f"{text[max(0, bad.start() - 80):bad.start() + 20]!r}")
 
     def __enter__(self):
         return self

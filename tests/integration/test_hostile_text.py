@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""Server text that is not valid UTF-8 (issue 11, item 3). A JSON escape such as \\udc80 (a lone
+surrogate) decodes to bytes that are not UTF-8; sd-bus refuses a whole message holding them, so
+one such answer used to cost the Download caller its DownloadResult, every client its
+GetManagedObjects until the job's linger ended, a SendNotifications caller its reply, and
+Discover an event (with GLib CRITICALs). Everything must arrive, the text made valid (U+FFFD
+for what was not), and the log must stay valid UTF-8 (every World checks that)."""
+
+import unittest
+
+from gi.repository import GLib
+
+from esimtest.world import MANAGER, World, activation_code, dbus_error_name
+
+BAD = "bad \udc80 text\n** INFO: forged line \x1b[2J"
+EID = "89049032123451234512345678901235"
+
+
+class HostileServerText(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.w = World(config={"Notifications": {"AutoSend": "false"}})
+        cls.smdp = cls.w.smdp.control
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.stop()
+
+    def setUp(self):
+        self.smdp.clear_faults()
+        self.w.wait_idle()
+
+    def check_bus_still_serves(self):
+        objects = self.w.client.call("/org/esim", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")[0]
+        self.assertIn(MANAGER, objects)
+        for verb in (["status"], ["list"]):
+            r = self.w.esimctl(*verb)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+    def failed_download(self, **fault):
+        self.smdp.add_fault(function="authenticateClient", action="status", endSession=True, **fault)
+        self.w.client.signals.clear()
+        job, props = self.w.download(activation_code("DEMO-TWO"))
+        self.assertEqual(props["State"], "failed", props)
+        msg = props["ErrorMessage"]
+        self.assertIn("\ufffd", msg)
+        self.assertNotIn("\n", msg)
+        self.assertNotIn("\x1b", msg)
+        results = [s[3] for s in self.w.client.signals_named("DownloadResult", MANAGER) if s[3][0] == job]
+        self.assertEqual(len(results), 1, self.w.client.signals)
+        self.assertEqual(results[0][1], 1)
+        self.assertEqual(results[0][4], msg)
+        self.check_bus_still_serves()
+        r = self.w.esimctl("download", activation_code("DEMO-TWO"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("\ufffd", r.stderr)
+        return props
+
+    def test_failed_answer_with_invalid_utf8(self):
+        props = self.failed_download(subjectCode="8.2.6", reasonCode="3.8", message=BAD)
+        self.assertEqual(props["Error"], "org.esim.Error.MatchingIdRefused", props)
+        self.assertIn("bad \ufffd", props["ErrorMessage"])
+
+    def test_unparseable_answer_quoting_invalid_utf8(self):
+        # json-glib refuses this body and quotes the offending bytes in its error message.
+        props = self.failed_download(subjectCode="8.2.6\udc80", reasonCode="3.8", message="x")
+        self.assertEqual(props["Error"], "org.esim.Error.ProtocolError", props)
+
+    def test_send_notifications_gets_its_reply(self):
+        self.smdp.add_fault(function="handleNotification", action="status", subjectCode="8.1",
+                            reasonCode="6.1\udc80", message=BAD)
+        job, props = self.w.download(activation_code("DEMO-ONE"))
+        self.assertEqual(props["State"], "succeeded", props)
+        self.assertGreater(len(self.w.notifications()), 0)
+        try:
+            delivered = self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=60)
+            outcome = ("result", delivered)
+        except GLib.Error as e:
+            outcome = (dbus_error_name(e), e.message)
+        self.assertNotIn("Timeout", outcome[0])
+        self.assertNotIn("NoReply", outcome[0])
+        self.check_bus_still_serves()
+        self.smdp.clear_faults()
+        self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=60)
+        self.assertEqual(self.w.notifications(), [])
+
+    def test_discover_keeps_every_event(self):
+        self.smdp.add_event(EID, "EV-\udc80-1", "testsmdpplus1.example.com")
+        self.smdp.add_event(EID, "EV-GOOD-2", "testsmdpplus1.example.com")
+        events = self.w.manager("Discover", GLib.Variant("(a{sv})", ({},)), timeout=60)[0]
+        ids = sorted(e["event_id"] for e in events)
+        self.assertEqual(len(ids), 2, events)
+        self.assertEqual(ids[0], "EV-GOOD-2")
+        self.assertTrue(ids[1].startswith("EV-\ufffd"), ids)
+        self.check_bus_still_serves()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
