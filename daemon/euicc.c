@@ -414,6 +414,8 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
 
         if (!eid)
           return FALSE;
+        /* Before anything quotes it (the state files are named by it). */
+        esimd_log_add_personal (eid);
         if (g_strcmp0 (eid, euicc->eid) != 0)
           {
             g_free (euicc->eid);
@@ -471,6 +473,8 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
             return FALSE;
           }
         euicc->profiles = profiles;
+        for (guint i = 0; i < profiles->len; i++)
+          esimd_log_add_personal (((LpaProfileInfo *) profiles->pdata[i])->iccid);
         esimd_announce_profiles_changed (euicc, old);
         return TRUE;
       }
@@ -482,6 +486,8 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
         if (!list)
           return FALSE;
         g_ptr_array_sort (list, compare_notifications);
+        for (guint i = 0; i < list->len; i++)
+          esimd_log_add_personal (((LpaNotificationMetadata *) list->pdata[i])->iccid);
         g_clear_pointer (&euicc->notifications, g_ptr_array_unref);
         euicc->notifications = list;
         if (before != list->len)
@@ -1142,6 +1148,7 @@ esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error)
   EsimdModem *modem = NULL;
 
   euicc = g_new0 (EsimdEuicc, 1);
+  esimd_log_add_personal (config->imei);
   modem = esimd_modem_new (config, on_availability, euicc, error);
   if (!modem)
     {

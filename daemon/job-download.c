@@ -221,6 +221,7 @@ on_awaiting_confirmation (gpointer user_data, const LpaProfileInfo *metadata)
 
   g_free (d->iccid);
   d->iccid = g_strdup (metadata->iccid);
+  esimd_log_add_personal (d->iccid);
   esimd_job_set_metadata (job, esimd_profile_to_vardict (metadata));
   esimd_job_set_state (job, ESIMD_JOB_AWAITING_CONFIRMATION);
   d->confirm_timeout_id =
@@ -243,6 +244,7 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
     }
   g_free (d->iccid);
   d->iccid = g_strdup (result->iccid);
+  esimd_log_add_personal (d->iccid);
   if (d->transaction_id)
     esimd_euicc_session_closed (job->euicc, d->transaction_id);
   if (!job->metadata && result->metadata)

@@ -8,6 +8,11 @@
 
 static gboolean log_debug;
 static gboolean log_personal;
+/* EIDs, ICCIDs and IMEIs esimd has come to know: unless personal data is on, the log writer
+ * hides them wherever a message quotes them, however they got there (a file path in a GLib
+ * error, a server's message, a card's answer). The oldest go first beyond the cap. */
+static GPtrArray *personal_values;
+#define MAX_PERSONAL_VALUES 512
 
 /* The last line of defence for text from a server, a card or a user that a message quotes: the
  * journal and log readers get valid UTF-8 and no control character but newlines and tabs
@@ -21,24 +26,92 @@ write_clean (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoi
   return g_log_writer_standard_streams (level, fields, n_fields, user_data);
 }
 
+/* @message with every personal value replaced by "[hidden]", or NULL when it shows none. */
+static char *
+redact (const char *message)
+{
+  GString *out = NULL;
+
+  for (guint i = 0; personal_values && i < personal_values->len; i++)
+    {
+      const char *value = personal_values->pdata[i];
+
+      if (!strstr (out ? out->str : message, value))
+        continue;
+      if (!out)
+        out = g_string_new (message);
+      g_string_replace (out, value, "[hidden]", 0);
+    }
+  return out ? g_string_free (out, FALSE) : NULL;
+}
+
 static GLogWriterOutput
 esimd_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
   if ((level & G_LOG_LEVEL_DEBUG) && !log_debug)
     return G_LOG_WRITER_HANDLED;
   for (gsize i = 0; i < n_fields; i++)
-    if (strcmp (fields[i].key, "MESSAGE") == 0 &&
-        !lpa_text_is_clean (fields[i].value, fields[i].length, LPA_TEXT_KEEP_NEWLINES))
+    if (strcmp (fields[i].key, "MESSAGE") == 0)
       {
-        g_autofree GLogField *copy = g_memdup2 (fields, n_fields * sizeof *fields);
-        g_autofree char *clean =
-            lpa_text_sanitize (fields[i].value, fields[i].length, 0, LPA_TEXT_KEEP_NEWLINES);
+        g_autofree GLogField *copy = NULL;
+        g_autofree char *clean = NULL;
+        g_autofree char *hidden = NULL;
+        const char *message = fields[i].value;
 
-        copy[i].value = clean;
+        if (fields[i].length >= 0 ||
+            !lpa_text_is_clean (fields[i].value, fields[i].length, LPA_TEXT_KEEP_NEWLINES))
+          message = clean =
+              lpa_text_sanitize (fields[i].value, fields[i].length, 0, LPA_TEXT_KEEP_NEWLINES);
+        if (!log_personal && (hidden = redact (message)))
+          message = hidden;
+        if (message == fields[i].value)
+          break;
+        copy = g_memdup2 (fields, n_fields * sizeof *fields);
+        copy[i].value = message;
         copy[i].length = -1;
         return write_clean (level, copy, n_fields, user_data);
       }
   return write_clean (level, fields, n_fields, user_data);
+}
+
+static void
+add_personal (const char *value)
+{
+  if (!personal_values)
+    personal_values = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < personal_values->len; i++)
+    if (strcmp (personal_values->pdata[i], value) == 0)
+      return;
+  if (personal_values->len >= MAX_PERSONAL_VALUES)
+    g_ptr_array_remove_index (personal_values, 0);
+  g_ptr_array_add (personal_values, g_strdup (value));
+}
+
+void
+esimd_log_add_personal (const char *value)
+{
+  gsize len = value ? strlen (value) : 0;
+
+  /* Shorter values would hide unrelated numbers (an EID has 32 digits, an ICCID 18 to 20, an
+   * IMEI 15). */
+  if (len < 15)
+    return;
+  add_personal (value);
+  /* An ICCID also shows in its EF_ICCID form (nibbles swapped, F-padded) in a hex dump. */
+  if (len <= 20)
+    {
+      char padded[21], swapped[21];
+
+      memset (padded, 'F', 20);
+      memcpy (padded, value, len);
+      for (guint i = 0; i < 20; i += 2)
+        {
+          swapped[i] = padded[i + 1];
+          swapped[i + 1] = padded[i];
+        }
+      swapped[20] = '\0';
+      add_personal (swapped);
+    }
 }
 
 void
@@ -65,5 +138,6 @@ esimd_log_pd (const char *value)
 {
   if (!value)
     return "(none)";
+  esimd_log_add_personal (value);
   return log_personal ? value : "[hidden]";
 }

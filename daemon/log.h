@@ -14,4 +14,9 @@ void esimd_log_set_personal_data (gboolean show);
 gboolean esimd_log_get_personal_data (void);
 const char *esimd_log_pd (const char *value);
 
+/* Makes @value (an EID, ICCID or IMEI esimd has learnt) personal data: unless personal data is
+ * shown, the log writer replaces it with "[hidden]" in every message, whoever wrote it. Call it
+ * as soon as a value is known, before anything may quote it (a file name, an error). */
+void esimd_log_add_personal (const char *value);
+
 G_END_DECLS

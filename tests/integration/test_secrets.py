@@ -5,6 +5,7 @@ that LogPersonalData lets EIDs and ICCIDs (only those) through."""
 
 import os
 import shutil
+import tempfile
 import unittest
 
 from esimtest.world import EID, World, activation_code
@@ -39,6 +40,30 @@ class Secrets(unittest.TestCase):
             self.assertIn("[hidden]", log)
             self.assertNotIn(EID, log)
             self.assertNotIn("8949449999999990011", log)
+
+
+    def test_unwritable_state_directory(self):
+        """A state file is named by the EID: when it cannot be written, GLib's error names the
+        file, and the warning quoting it must not show the EID (issue 11, item 4). The World's
+        scanner checks the whole log at teardown; here the line is found, redacted."""
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare for a read-only mount")
+        tmp = tempfile.mkdtemp(prefix="esimd-world-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        state = os.path.join(tmp, "state")
+        os.makedirs(os.path.join(state, "open-sessions"))
+        # esimd runs in its own mount namespace in which the state directory is read-only, even
+        # for root (EROFS), as on a full or read-only file system.
+        readonly = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                    'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" && shift && exec "$@"',
+                    "sh", state]
+        with World(tmp, esimd_wrapper=readonly) as w:
+            w.download(activation_code("DEMO-ONE"))
+            w.wait_idle()
+            lines = [line for line in w.esimd.log().splitlines() if "open-sessions" in line]
+            self.assertTrue(lines, "no warning about the state file")
+            self.assertTrue(any("open-sessions/[hidden]" in line for line in lines), lines)
+            self.assertNotIn(EID, w.esimd.log())
 
 
 if __name__ == "__main__":
