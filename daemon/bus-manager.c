@@ -229,45 +229,63 @@ prop_get (sd_bus *bus, const char *path, const char *iface, const char *property
 
 /* ---- helpers shared with bus-profile.c --------------------------------------------------- */
 
+/* The "key:type" entry of @allowed for @key, or NULL. */
+static const char *
+find_option (const char *const *allowed, const char *key)
+{
+  for (const char *const *a = allowed; a && *a; a++)
+    {
+      gsize klen = strcspn (*a, ":");
+
+      if (strlen (key) == klen && strncmp (*a, key, klen) == 0)
+        return *a + klen + 1;
+    }
+  return NULL;
+}
+
 int
 esimd_bus_read_options (sd_bus_message *m, const char *const *allowed, GVariant **out,
                         sd_bus_error *error)
 {
-  g_autoptr (GVariant) v = NULL;
-  GVariantIter it;
-  const char *key;
-  GVariant *value;
-  int r = esimd_bus_read_gvariant (m, "a{sv}", &v);
+  /* Straight from the message, one entry at a time, each checked before its value is read: a
+   * caller's 200 000-entry dictionary (or a huge value under a known key) is refused at its first
+   * unknown key, duplicate or wrong type, never converted whole. What is kept is at most one
+   * value per allowed key. */
+  g_auto (GVariantBuilder) b = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  int r;
 
-  if (r < 0)
-    return r;
-  g_variant_iter_init (&it, v);
-  while (g_variant_iter_loop (&it, "{&sv}", &key, &value))
+  if ((r = sd_bus_message_enter_container (m, 'a', "{sv}")) <= 0)
+    return r < 0 ? r : -ENXIO;
+  while ((r = sd_bus_message_enter_container (m, 'e', "sv")) > 0)
     {
-      gboolean known = FALSE;
+      const char *key = NULL, *type, *contents = NULL;
+      g_autoptr (GVariant) boxed = NULL;
+      g_autoptr (GVariant) value = NULL;
 
-      for (const char *const *a = allowed; a && *a; a++)
-        {
-          gsize klen = strcspn (*a, ":");
-
-          if (strlen (key) == klen && strncmp (*a, key, klen) == 0)
-            {
-              if (!g_str_equal (g_variant_get_type_string (value), *a + klen + 1))
-                {
-                  g_variant_unref (value);
-                  return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                                            "option \"%s\" must be of type %s", key, *a + klen + 1);
-                }
-              known = TRUE;
-            }
-        }
-      if (!known)
-        {
-          g_variant_unref (value);
-          return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "unknown option \"%s\"", key);
-        }
+      if ((r = sd_bus_message_read_basic (m, 's', &key)) <= 0)
+        return r < 0 ? r : -ENXIO;
+      if (!(type = find_option (allowed, key)))
+        return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "unknown option \"%.64s\"%s",
+                                  key, strlen (key) > 64 ? "…" : "");
+      if (g_hash_table_contains (seen, key))
+        return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "option \"%s\" given twice",
+                                  key);
+      if ((r = sd_bus_message_peek_type (m, NULL, &contents)) <= 0)
+        return r < 0 ? r : -ENXIO;
+      if (!g_str_equal (contents, type))
+        return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                                  "option \"%s\" must be of type %s", key, type);
+      if ((r = esimd_bus_read_gvariant (m, "v", &boxed)) < 0 ||
+          (r = sd_bus_message_exit_container (m)) < 0)
+        return r;
+      g_hash_table_add (seen, g_strdup (key));
+      value = g_variant_get_variant (boxed);
+      g_variant_builder_add (&b, "{sv}", key, value);
     }
-  *out = g_steal_pointer (&v);
+  if (r < 0 || (r = sd_bus_message_exit_container (m)) < 0)
+    return r;
+  *out = g_variant_ref_sink (g_variant_builder_end (&b));
   return 0;
 }
 
