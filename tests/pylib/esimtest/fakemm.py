@@ -1,0 +1,196 @@
+"""A fake ModemManager on the private bus: org.freedesktop.ModemManager1 with the Manager object,
+modems (org.freedesktop.ModemManager1.Modem, optionally .Modem.Modem3gpp) and SIMs
+(org.freedesktop.ModemManager1.Sim), serving the subset of ModemManager's API that esimd's
+clients use, with ModemManager's own names and signatures (checked against Debian
+modemmanager-dev's XML by tests/compat/test_fakes.py).
+
+    mm = FakeModemManager(bus_address)
+    modem = mm.add_modem(ports=[("cdc-wdm0", PORT_QMI)], state=STATE_REGISTERED,
+                         registration=REG_HOME, sim=dict(SimIdentifier="8949..."))
+    modem.set(State=STATE_CONNECTED)       # PropertiesChanged (+ StateChanged), as ModemManager
+    mm.remove_modem(modem)                 # InterfacesRemoved
+    mm.stop()                              # ModemManager leaves the bus
+
+To serve more of ModemManager, add the members to the Interface below (the check keeps them
+honest) and, for a method, a handle_<Method> to the object's class.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .fakebus import DBusError, FakeObject, FakeService, Interface
+
+NAME = "org.freedesktop.ModemManager1"
+PATH = "/org/freedesktop/ModemManager1"
+MODEM_PREFIX = PATH + "/Modem/"
+SIM_PREFIX = PATH + "/SIM/"
+MODEM_IFACE = NAME + ".Modem"
+MODEM_3GPP_IFACE = NAME + ".Modem.Modem3gpp"
+SIM_IFACE = NAME + ".Sim"
+ERROR_NOT_FOUND = NAME + ".Error.Core.NotFound"
+
+# The values of ModemManager-enums.h (modemmanager-dev) that tests use.
+STATE_FAILED, STATE_UNKNOWN, STATE_INITIALIZING, STATE_LOCKED, STATE_DISABLED = -1, 0, 1, 2, 3
+STATE_DISABLING, STATE_ENABLING, STATE_ENABLED, STATE_SEARCHING, STATE_REGISTERED = 4, 5, 6, 7, 8
+STATE_DISCONNECTING, STATE_CONNECTING, STATE_CONNECTED = 9, 10, 11
+FAILED_NONE, FAILED_UNKNOWN, FAILED_SIM_MISSING, FAILED_SIM_ERROR = 0, 1, 2, 3
+FAILED_UNKNOWN_CAPABILITIES, FAILED_ESIM_WITHOUT_PROFILES = 4, 5
+LOCK_UNKNOWN, LOCK_NONE, LOCK_SIM_PIN, LOCK_SIM_PIN2, LOCK_SIM_PUK = 0, 1, 2, 3, 4
+REG_IDLE, REG_HOME, REG_SEARCHING, REG_DENIED, REG_UNKNOWN, REG_ROAMING = 0, 1, 2, 3, 4, 5
+PORT_UNKNOWN, PORT_NET, PORT_AT, PORT_QCDM, PORT_GPS, PORT_QMI, PORT_MBIM = 1, 2, 3, 4, 5, 6, 7
+STATE_CHANGE_REASON_UNKNOWN = 0
+SIM_TYPE_PHYSICAL, SIM_TYPE_ESIM = 1, 2
+
+MANAGER = Interface(NAME, properties={"Version": "s"}, methods={
+    "ScanDevices": ([], []),
+    "InhibitDevice": ([("uid", "s"), ("inhibit", "b")], []),
+})
+
+MODEM = Interface(MODEM_IFACE, properties={
+    "Sim": "o", "SimSlots": "ao", "PrimarySimSlot": "u", "Bearers": "ao",
+    "Manufacturer": "s", "Model": "s", "Revision": "s", "DeviceIdentifier": "s",
+    "Device": "s", "Drivers": "as", "Plugin": "s", "PrimaryPort": "s", "Ports": "a(su)",
+    "EquipmentIdentifier": "s", "UnlockRequired": "u", "State": "i", "StateFailedReason": "u",
+}, signals={
+    "StateChanged": [("old", "i"), ("new", "i"), ("reason", "u")],
+})
+
+MODEM_3GPP = Interface(MODEM_3GPP_IFACE, properties={
+    "Imei": "s", "RegistrationState": "u", "OperatorCode": "s", "OperatorName": "s",
+})
+
+SIM = Interface(SIM_IFACE, properties={
+    "Active": "b", "SimIdentifier": "s", "Imsi": "s", "Eid": "s", "OperatorIdentifier": "s",
+    "OperatorName": "s", "SimType": "u",
+})
+
+
+class Manager(FakeObject):
+    """/org/freedesktop/ModemManager1: the Manager interface (the object manager is the
+    service's)."""
+
+    INTERFACES = {MANAGER: {"Version": "1.20.4"}}
+
+    def __init__(self, mm: "FakeModemManager"):
+        super().__init__(PATH)
+        self.mm = mm
+
+    def handle_ScanDevices(self, sender):
+        return ()
+
+    def handle_InhibitDevice(self, sender, uid, inhibit):
+        # As documented in ModemManager's XML: the modem whose Device is UID is unexported while
+        # inhibited; the inhibition ends with its caller's presence on the bus.
+        if inhibit:
+            self.mm._inhibit(uid, sender)
+        else:
+            self.mm._uninhibit(uid)
+        return ()
+
+
+class Sim(FakeObject):
+    """A SIM: on the bus at its own path, not listed by the object manager (as in ModemManager,
+    whose modems name it in their Sim property)."""
+
+    MANAGED = False
+    INTERFACES = {SIM: {"Active": True, "SimIdentifier": "", "Imsi": "", "Eid": "", "OperatorIdentifier": "",
+                        "OperatorName": "", "SimType": SIM_TYPE_PHYSICAL}}
+
+
+class Modem(FakeObject):
+    """A modem; StateChanged goes with every change of State, as in ModemManager."""
+
+    INTERFACES = {
+        MODEM: {"Sim": "/", "SimSlots": [], "PrimarySimSlot": 0, "Bearers": [], "Manufacturer": "",
+                "Model": "", "Revision": "", "DeviceIdentifier": "", "Device": "", "Drivers": [], "Plugin": "",
+                "PrimaryPort": "", "Ports": [], "EquipmentIdentifier": "", "UnlockRequired": LOCK_NONE,
+                "State": STATE_DISABLED, "StateFailedReason": FAILED_NONE},
+    }
+
+    def __init__(self, path: str, three_gpp: bool = True, **values):
+        if three_gpp:
+            self.INTERFACES = {**self.INTERFACES, MODEM_3GPP: {"Imei": "", "RegistrationState": REG_IDLE,
+                                                               "OperatorCode": "", "OperatorName": ""}}
+        super().__init__(path, **values)
+        self.sim: Optional[Sim] = None
+
+    def changed(self, iface, prop, old, new):
+        if iface == MODEM_IFACE and prop == "State" and old != new:
+            self.emit(MODEM_IFACE, "StateChanged", old, new, STATE_CHANGE_REASON_UNKNOWN)
+
+
+class FakeModemManager(FakeService):
+    """ModemManager: the Manager object, and modems numbered from 0 as ModemManager numbers
+    them (a modem that comes back gets a new number)."""
+
+    OBJECT_MANAGER_PATH = PATH
+
+    def __init__(self, address: str):
+        self.manager = Manager(self)
+        self._next_modem = 0
+        self._next_sim = 0
+        self._inhibited: dict[str, Modem] = {}
+        super().__init__(address, NAME)
+
+    def setup(self):
+        self._export(self.manager)
+
+    def add_modem(self, ports=(), primary_port: Optional[str] = None, device: Optional[str] = None,
+                  state: int = STATE_DISABLED, registration: Optional[int] = None, three_gpp: bool = True,
+                  sim: Optional[dict] = None, **values) -> Modem:
+        """A new modem (InterfacesAdded); PORTS: [(name, PORT_*), ...]; SIM: the properties of
+        its SIM object, None for none; other Modem/Modem3gpp properties by name."""
+        return self.call(self._add_modem, ports, primary_port, device, state, registration, three_gpp, sim, values)
+
+    def _add_modem(self, ports, primary_port, device, state, registration, three_gpp, sim, values):
+        index = self._next_modem
+        self._next_modem += 1
+        ports = [(str(name), int(kind)) for name, kind in ports]
+        props = {"Ports": ports, "PrimaryPort": primary_port or (ports[0][0] if ports else ""),
+                 "Device": device if device is not None else f"/sys/devices/fake/modem{index}", "State": state}
+        if three_gpp and registration is not None:
+            props["RegistrationState"] = registration
+        props.update(values)
+        modem = Modem(MODEM_PREFIX + str(index), three_gpp=three_gpp, **props)
+        if sim is not None:
+            modem.sim = self._export(Sim(SIM_PREFIX + str(self._next_sim), **sim))
+            self._next_sim += 1
+            modem.update({"Sim": modem.sim.path})
+        return self._export(modem)
+
+    def remove_modem(self, modem: Modem):
+        """The modem goes away (InterfacesRemoved), its SIM with it."""
+        self.call(self._remove_modem, modem)
+
+    def _remove_modem(self, modem: Modem):
+        self._unexport(modem)
+        if modem.sim is not None:
+            self._unexport(modem.sim)
+
+    def modems(self) -> list:
+        return [o for p, o in sorted(self.objects.items()) if isinstance(o, Modem)]
+
+    # -- inhibition (called in the service's thread) ----------------------------------------
+
+    def _inhibit(self, uid: str, sender: str):
+        modem = next((m for m in self.modems() if m.get("Device") == uid), None)
+        if modem is None:
+            raise DBusError(ERROR_NOT_FOUND, f"No device found with uid '{uid}'")
+        self._remove_modem(modem)
+        self._inhibited[uid] = modem
+        self.watch_caller(sender, lambda: self._uninhibit(uid, quiet=True))
+
+    def _uninhibit(self, uid: str, quiet: bool = False):
+        modem = self._inhibited.pop(uid, None)
+        if modem is None:
+            if quiet:
+                return
+            raise DBusError(ERROR_NOT_FOUND, f"Device '{uid}' is not inhibited")
+        # probed anew: a new modem object with what the old one had
+        values = {p: v for iface in modem.values.values() for p, v in iface.items()}
+        values.pop("Sim", None)
+        sim = modem.sim and {p: v for p, v in modem.sim.values[SIM_IFACE].items()}
+        three_gpp = MODEM_3GPP_IFACE in modem.interfaces
+        self._add_modem(values.pop("Ports"), values.pop("PrimaryPort"), values.pop("Device"), values.pop("State"),
+                        values.pop("RegistrationState", None), three_gpp, sim, values)
