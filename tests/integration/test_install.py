@@ -238,8 +238,24 @@ class Install(unittest.TestCase):
                        "polkit-1/actions/org.esim.policy", "dbus-1/interfaces/org.esim.Manager.xml",
                        "dbus-1/interfaces/org.esim.Profile.xml", "dbus-1/interfaces/org.esim.Job.xml",
                        "man8/esimd.8", "man5/esimd.conf.5", "man1/esimctl.1", "esimd/esimd.conf.example",
-                       "share/esimd/ci", "dist-packages/sim/esim.py"):
+                       "share/esimd/ci", "dist-packages/sim/esim.py", "dist-packages/sim/run.py",
+                       "dist-packages/sim/qpy/__init__.py", "dist-packages/sim/qpy/utime.py",
+                       "dist-packages/sim/qpy/checkNet.py", "dist-packages/sim/qpy/atcmd.py",
+                       "dist-packages/sim/qpy/thread.py"):
             self.find(suffix)
+
+    def test_installed_runner_runs(self):
+        """The installed package alone runs a QuecPython application's imports."""
+        site_dir = os.path.dirname(os.path.dirname(self.find("dist-packages/sim/run.py")))
+        with tempfile.TemporaryDirectory() as tmp:
+            app = os.path.join(tmp, "app.py")
+            with open(app, "w") as f:
+                f.write("import _thread, atcmd, checkNet, utime\nfrom sim import esim\n"
+                        "_thread.start_new_thread(lambda: print('thread', utime.ticks_diff(5, 3)), ())\n")
+            out = subprocess.run(["/usr/bin/python3", "-m", "sim.run", app], capture_output=True, text=True,
+                                 timeout=60, cwd=tmp, env={"PATH": os.environ.get("PATH", ""),
+                                                          "PYTHONPATH": site_dir, "PYTHONDONTWRITEBYTECODE": "1"})
+        self.assertEqual((out.returncode, out.stdout), (0, "thread 2\n"), out.stderr)
 
     def test_unit_and_activation_agree(self):
         unit = self.read("system/esimd.service")

@@ -284,6 +284,15 @@ def _manager_path():
     return session, _manager(session)[0]
 
 
+def _euicc_device():
+    """The device (Manager.Device) of the eUICC the calls use, "" when esimd cannot say; for
+    sim.qpy.checkNet, which looks for the modem that has it. getLastError() is left alone."""
+    try:
+        return _manager(_get_session())[1].get("Device", "")
+    except (GLib.Error, _Failure):
+        return ""
+
+
 def _delete_filter(iccid=None, seq=None):
     filt = {"operation": GLib.Variant("s", "delete")}
     if iccid is not None:
