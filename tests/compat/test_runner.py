@@ -6,6 +6,8 @@ importable but refusing to send; _thread's additions; checkNet.waitNetworkReady'
 state) from a fake ModemManager and NetworkManager on a private bus, its timeout, and its
 answer as soon as the system changes."""
 
+import contextlib
+import io
 import os
 import tempfile
 import textwrap
@@ -423,6 +425,25 @@ class WaitNetworkReady(unittest.TestCase):
     def test_answers_when_modemmanager_comes(self):
         self.ready_while_waiting(lambda: self.start(dict(state=fakemm.STATE_CONNECTED,
                                                          registration=fakemm.REG_HOME)))
+
+    def test_the_firmware_s_other_names(self):
+        from sim.qpy import checkNet
+        self.start(dict(state=fakemm.STATE_CONNECTED, registration=fakemm.REG_HOME, Revision="EC25EFAR06A06M4G"))
+        check = checkNet.CheckNetwork("SwitchOperator", "1.0.2")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            check.poweron_print_once()
+        lines = out.getvalue().splitlines()
+        self.assertEqual(lines[1:-1], ["PROJECT_NAME     : SwitchOperator", "PROJECT_VERSION  : 1.0.2",
+                                       "FIRMWARE_VERSION : EC25EFAR06A06M4G", "POWERON_REASON   : unknown",
+                                       "SIM_CARD_STATUS  : 1"])
+        self.assertEqual(check.wait_network_connected(30), (3, 1))
+        self.assertEqual(checkNet.wait_network_connected(30), (3, 1))
+        self.modem.set(State=fakemm.STATE_LOCKED, UnlockRequired=fakemm.LOCK_SIM_PIN)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            check.poweron_print_once()
+        self.assertIn("SIM_CARD_STATUS  : 2", out.getvalue())
 
     def test_no_system_bus(self):
         proc = ct.run(["-c", "from sim.qpy import checkNet; print('result:%s' % (checkNet.waitNetworkReady(60),))"],

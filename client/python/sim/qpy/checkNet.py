@@ -3,7 +3,11 @@ the system: ModemManager's modem (org.freedesktop.ModemManager1) and NetworkMana
 state (org.freedesktop.NetworkManager) on the system bus. Neither is started for the check
 (no D-Bus activation); what is not running counts as what it would have told.
 
-waitNetworkReady(timeout=60) -> (stage, state), as on the modules:
+waitNetworkReady(timeout=60) -> (stage, state), as on the modules (also under the firmware's
+other names: wait_network_connected(timeout_s), and the CheckNetwork(project_name,
+project_version) class with wait_network_connected() and poweron_print_once(), which prints the
+project, the modem's firmware revision and the SIM's status as the firmware does; the power-on
+reason, which Linux does not know, is printed as "unknown"):
   stage 1, state = the SIM's status in sim.getStatus()'s numbers (1: ready);
   stage 2, state = the network registration in net.getState()'s numbers (3GPP TS 27.007
            +CREG/+CEREG <stat>: 0 not registered, 1 home, 2 searching, 3 denied, 4 unknown,
@@ -75,6 +79,41 @@ _SIM_WAITS = {SIM_INITIALIZING, SIM_INVALID, SIM_UNKNOWN}
 _NM_CONNECTIVITY_UNKNOWN, _NM_CONNECTIVITY_FULL, _NM_STATE_CONNECTED_GLOBAL = 0, 4, 70
 
 
+def wait_network_connected(timeout_s=60):
+    return waitNetworkReady(timeout_s)
+
+
+class CheckNetwork:
+    def __init__(self, project_name, project_version):
+        self.PROJECT_NAME = project_name
+        self.PROJECT_VERSION = project_version
+
+    def poweron_print_once(self):
+        revision, sim_status = "unknown", SIM_UNKNOWN
+        try:
+            watch = _Watch()
+        except GLib.Error:
+            watch = None
+        if watch is not None:
+            try:
+                stage, state = watch.evaluate()
+                sim_status = state if stage == 1 else SIM_READY
+                modem = watch.modem()
+                revision = (modem or {}).get("Revision") or revision
+            finally:
+                watch.close()
+        print("==================================================")
+        print("PROJECT_NAME     : {}".format(self.PROJECT_NAME))
+        print("PROJECT_VERSION  : {}".format(self.PROJECT_VERSION))
+        print("FIRMWARE_VERSION : {}".format(revision))
+        print("POWERON_REASON   : unknown")
+        print("SIM_CARD_STATUS  : {}".format(sim_status))
+        print("==================================================")
+
+    def wait_network_connected(self, timeout_s=60):
+        return waitNetworkReady(timeout_s)
+
+
 def waitNetworkReady(timeout=60):
     if isinstance(timeout, bool) or not isinstance(timeout, int) or not 1 <= timeout <= 3600:
         raise OSError("timeout should be in [1, 3600] s!")
@@ -126,7 +165,10 @@ class _Watch:
     def close(self):
         for sub in self.subs:
             self.conn.signal_unsubscribe(sub)
-        self.conn.close_sync(None)
+        try:
+            self.conn.close_sync(None)
+        except GLib.Error:
+            pass  # already closed: the bus went away
         self.ctx.pop_thread_default()
 
     def _on_signal(self, *_):
@@ -154,14 +196,23 @@ class _Watch:
             return None
         return reply.unpack()
 
-    def evaluate(self):
-        """(stage, state) of the system now."""
+    def _modem_interfaces(self):
+        """The interfaces of the modem to check ({interface: properties}), None for none."""
         objects = self._call(MM, MM_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", None,
                              "(a{oa{sa{sv}}})")
         modems = {path: ifaces for path, ifaces in (objects[0] if objects else {}).items() if MM_MODEM in ifaces}
-        if not modems:
+        return modems[self._choose(modems)] if modems else None
+
+    def modem(self):
+        """The Modem properties of the modem to check, None for none."""
+        ifaces = self._modem_interfaces()
+        return ifaces[MM_MODEM] if ifaces else None
+
+    def evaluate(self):
+        """(stage, state) of the system now."""
+        ifaces = self._modem_interfaces()
+        if not ifaces:
             return (1, SIM_UNKNOWN)
-        ifaces = modems[self._choose(modems)]
         modem = ifaces[MM_MODEM]
         state = modem.get("State", _UNKNOWN)
         if state == _FAILED:

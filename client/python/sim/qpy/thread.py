@@ -38,7 +38,7 @@ def _status(code):
     """The exit status sys.exit(code) means, printing a message code as Python does."""
     if code is None:
         return 0
-    if isinstance(code, int) and not isinstance(code, bool):
+    if isinstance(code, int):
         return code & 0xFF
     print(code, file=_sys.stderr)
     return 1
