@@ -332,12 +332,20 @@ class FakeService:
     # -- the end --------------------------------------------------------------------------
 
     def stop(self):
-        """Leaves the bus (the name is released with the connection, as when the daemon exits)."""
+        """Leaves the bus, as the daemon does when it exits: its name goes, then its connection.
+        The name is released first, and the bus has answered, so that the name is gone for
+        everyone when stop() returns (a mere disconnection reaches the bus in its own time)."""
         if not self._thread.is_alive():
             return
 
         def close():
             if not self.conn.is_closed():
+                try:
+                    self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                        "ReleaseName", GLib.Variant("(s)", (self.name,)),
+                                        GLib.VariantType.new("(u)"), Gio.DBusCallFlags.NONE, 10000, None)
+                except GLib.Error:
+                    pass  # the bus itself is gone
                 self.conn.close_sync(None)
             self._loop.quit()
 
