@@ -2,7 +2,12 @@
  *
  * The model: it knows nothing of D-Bus. It announces every change through observer.h, and
  * front-ends call it only to start, confirm or cancel work (esimd_euicc_submit and kin) and to
- * read it (the fields below, the cache queries). */
+ * read it (the fields below, the cache queries).
+ *
+ * Its code, by responsibility: euicc.c (life, the modem's availability, the re-read after a
+ * switch, the IMEI), euicc-cache.c (the cache and its reads), euicc-queue.c (the queue's
+ * begin/end, ES10 for jobs, submitting), euicc-notify.c (between jobs: notifications and
+ * sessions left open), euicc-sessions.c (the open-session records). */
 #pragma once
 
 #include <gio/gio.h>

@@ -1,0 +1,392 @@
+/* euicc-cache.c — the cache of what the card holds: reading it, serving reads, reading again. */
+#include "euicc-private.h"
+
+#include "daemon.h"
+#include "job-euicc.h"
+#include "log.h"
+#include "observer.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+/* ---- cache queries ---------------------------------------------------------------------- */
+
+LpaProfileInfo *
+esimd_euicc_find_profile (EsimdEuicc *euicc, const char *iccid)
+{
+  for (guint i = 0; euicc->profiles && i < euicc->profiles->len; i++)
+    {
+      LpaProfileInfo *p = euicc->profiles->pdata[i];
+
+      if (g_strcmp0 (p->iccid, iccid) == 0)
+        return p;
+    }
+  return NULL;
+}
+
+LpaProfileInfo *
+esimd_euicc_active_profile (EsimdEuicc *euicc)
+{
+  for (guint i = 0; euicc->profiles && i < euicc->profiles->len; i++)
+    {
+      LpaProfileInfo *p = euicc->profiles->pdata[i];
+
+      if (p->state == LPA_PROFILE_STATE_ENABLED)
+        return p;
+    }
+  return NULL;
+}
+
+LpaNotificationMetadata *
+esimd_euicc_find_notification (EsimdEuicc *euicc, guint32 seq)
+{
+  for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
+    {
+      LpaNotificationMetadata *n = euicc->notifications->pdata[i];
+
+      if (n->seq == seq)
+        return n;
+    }
+  return NULL;
+}
+
+/* ---- the segment size learnt per eUICC -------------------------------------------------- */
+
+static char *
+segment_size_file (EsimdEuicc *euicc)
+{
+  return g_build_filename (esimd->config->state_dir, "segment-size", euicc->eid, NULL);
+}
+
+void
+esimd_euicc_load_segment_size (EsimdEuicc *euicc)
+{
+  g_autofree char *path = segment_size_file (euicc);
+  g_autofree char *text = NULL;
+  guint64 v;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+  if (g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, 255, &v, NULL) &&
+      v != euicc->segment_size)
+    {
+      g_info ("eUICC %s: using the STORE DATA size %u learnt earlier", euicc->config->name,
+              (guint) v);
+      euicc->segment_size = (guint) v;
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_SEGMENT_SIZE);
+    }
+}
+
+void
+esimd_euicc_segment_size_learnt (guint size, gpointer user_data)
+{
+  EsimdEuicc *euicc = user_data;
+  g_autofree char *path = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *text = g_strdup_printf ("%u\n", size);
+  g_autoptr (GError) error = NULL;
+
+  g_warning ("eUICC %s: STORE DATA blocks of %u bytes were refused; using %u from now on",
+             euicc->config->name, euicc->segment_size, size);
+  euicc->segment_size = size;
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_SEGMENT_SIZE);
+  if (!euicc->eid)
+    return;
+  path = segment_size_file (euicc);
+  dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0700) < 0 || !g_file_set_contents (path, text, -1, &error))
+    g_warning ("cannot remember the STORE DATA size in %s: %s", dir,
+               error ? error->message : g_strerror (errno));
+}
+
+/* ---- reading the card into the cache ---------------------------------------------------- */
+
+typedef struct
+{
+  EsimdEuicc *euicc;
+  guint todo;
+  guint current;
+  guint done;    /* bits read into the cache */
+  guint failed;  /* bits not read: the cache keeps older values for them */
+  GError *error; /* the first failure; the other reads still run */
+  GAsyncReadyCallback callback;
+  gpointer user_data;
+} ReadOp;
+
+static GBytes *
+profiles_request (void)
+{
+  gsize n_tags = 0;
+  const guint32 *tags = lpa_es10c_profile_info_tags (TRUE, &n_tags);
+
+  return lpa_es10c_get_profiles_info_request (NULL, tags, n_tags, NULL);
+}
+
+static GBytes *
+build_read_request (guint bit)
+{
+  switch (bit)
+    {
+    case ESIMD_READ_EID:
+      return lpa_es10c_get_eid_request ();
+    case ESIMD_READ_INFO1:
+      return lpa_es10b_get_euicc_info1_request ();
+    case ESIMD_READ_INFO2:
+      return lpa_es10b_get_euicc_info2_request ();
+    case ESIMD_READ_ADDRESSES:
+      return lpa_es10a_get_configured_addresses_request ();
+    case ESIMD_READ_PROFILES:
+      return profiles_request ();
+    case ESIMD_READ_NOTIFICATIONS:
+      return lpa_es10b_list_notification_request (0);
+    }
+  g_assert_not_reached ();
+}
+
+static gint
+compare_notifications (gconstpointer a, gconstpointer b)
+{
+  const LpaNotificationMetadata *x = *(LpaNotificationMetadata *const *) a;
+  const LpaNotificationMetadata *y = *(LpaNotificationMetadata *const *) b;
+
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void
+update_trust (EsimdEuicc *euicc)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bundle = NULL;
+  g_autoptr (GBytes) ci_only = NULL;
+  guint matched = 0;
+
+  g_clear_pointer (&euicc->http, esimd_http_client_unref);
+  bundle = esimd_trust_bundle (
+      esimd->trust, euicc->info1->ci_pkids_verification,
+      esimd->config->trust_system_cas ? esimd->config->system_ca_file : NULL, &matched, &error);
+  if (matched > 0)
+    ci_only =
+        esimd_trust_bundle (esimd->trust, euicc->info1->ci_pkids_verification, NULL, NULL, NULL);
+  if (bundle)
+    euicc->http = esimd_http_client_new (esimd->http, bundle, ci_only, &error);
+  if (!euicc->http)
+    g_warning ("eUICC %s: no server can be trusted: %s", euicc->config->name, error->message);
+  else if (matched == 0)
+    g_warning ("eUICC %s: none of the %u CI certificates it trusts is installed (see "
+               "CiCertificateDirs): only servers with web certificates can be reached",
+               euicc->config->name, euicc->info1->ci_pkids_verification->len);
+}
+
+static gboolean
+store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
+{
+  switch (bit)
+    {
+    case ESIMD_READ_EID:
+      {
+        g_autofree char *eid = lpa_es10c_parse_eid (response, error);
+
+        if (!eid)
+          return FALSE;
+        /* Before anything quotes it (the state files are named by it). */
+        esimd_log_add_personal (eid);
+        if (g_strcmp0 (eid, euicc->eid) != 0)
+          {
+            g_free (euicc->eid);
+            euicc->eid = g_steal_pointer (&eid);
+            g_info ("eUICC %s: EID %s", euicc->config->name, esimd_log_pd (euicc->eid));
+            esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_EID);
+            esimd_euicc_load_segment_size (euicc);
+          }
+        return TRUE;
+      }
+    case ESIMD_READ_INFO1:
+      {
+        LpaEuiccInfo1 *info1 = lpa_euicc_info1_parse (response, error);
+
+        if (!info1)
+          return FALSE;
+        g_clear_pointer (&euicc->info1, lpa_euicc_info1_free);
+        euicc->info1 = info1;
+        update_trust (euicc);
+        return TRUE;
+      }
+    case ESIMD_READ_INFO2:
+      {
+        LpaEuiccInfo2 *info2 = lpa_euicc_info2_parse (response, error);
+
+        if (!info2)
+          return FALSE;
+        g_clear_pointer (&euicc->info2, lpa_euicc_info2_free);
+        euicc->info2 = info2;
+        esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_INFO);
+        return TRUE;
+      }
+    case ESIMD_READ_ADDRESSES:
+      {
+        g_autoptr (LpaConfiguredAddresses) a =
+            lpa_es10a_parse_configured_addresses (response, error);
+
+        if (!a)
+          return FALSE;
+        g_free (euicc->default_smdp);
+        g_free (euicc->root_smds);
+        euicc->default_smdp = g_strdup (a->default_dp_address);
+        euicc->root_smds = g_strdup (a->root_ds_address);
+        esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_ADDRESSES);
+        return TRUE;
+      }
+    case ESIMD_READ_PROFILES:
+      {
+        g_autoptr (GPtrArray) old = euicc->profiles;
+        GPtrArray *profiles = lpa_es10c_parse_profiles_info (response, error);
+
+        if (!profiles)
+          {
+            euicc->profiles = g_steal_pointer (&old);
+            return FALSE;
+          }
+        euicc->profiles = profiles;
+        for (guint i = 0; i < profiles->len; i++)
+          esimd_log_add_personal (((LpaProfileInfo *) profiles->pdata[i])->iccid);
+        esimd_announce_profiles_changed (euicc, old);
+        return TRUE;
+      }
+    case ESIMD_READ_NOTIFICATIONS:
+      {
+        GPtrArray *list = lpa_es10b_parse_list_notification (response, error);
+        guint before = euicc->notifications ? euicc->notifications->len : 0;
+
+        if (!list)
+          return FALSE;
+        g_ptr_array_sort (list, compare_notifications);
+        for (guint i = 0; i < list->len; i++)
+          esimd_log_add_personal (((LpaNotificationMetadata *) list->pdata[i])->iccid);
+        g_clear_pointer (&euicc->notifications, g_ptr_array_unref);
+        euicc->notifications = list;
+        if (before != list->len)
+          esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_NOTIFICATIONS);
+        return TRUE;
+      }
+    }
+  g_assert_not_reached ();
+}
+
+static void read_next (ReadOp *op);
+
+static void
+read_done (GBytes *response, const GError *error, gpointer data)
+{
+  ReadOp *op = data;
+  GError *local = NULL;
+
+  if (error)
+    local = g_error_copy (error);
+  else if (!store_read (op->euicc, op->current, response, &local))
+    g_prefix_error (&local, "reading the eUICC: ");
+  if (local)
+    {
+      g_warning ("eUICC %s: %s", op->euicc->config->name, local->message);
+      op->failed |= op->current;
+      if (!op->error)
+        op->error = local;
+      else
+        g_error_free (local);
+      /* A lost modem fails every following read the same way: stop here. */
+      if (g_error_matches (op->error, LPA_ERROR, LPA_ERROR_TRANSPORT))
+        {
+          op->failed |= op->todo;
+          op->todo = 0;
+        }
+    }
+  else
+    op->done |= op->current;
+  read_next (op);
+}
+
+static void note_stale (EsimdEuicc *euicc, guint done, guint failed);
+
+static void
+read_next (ReadOp *op)
+{
+  g_autoptr (GBytes) request = NULL;
+
+  if (op->todo == 0)
+    {
+      GTask *task = g_task_new (NULL, NULL, op->callback, op->user_data);
+
+      note_stale (op->euicc, op->done, op->failed);
+      if (op->error)
+        g_task_return_error (task, op->error);
+      else
+        g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      g_free (op);
+      return;
+    }
+  op->current = op->todo & -op->todo; /* lowest bit first: EID before the rest */
+  op->todo &= ~op->current;
+  request = build_read_request (op->current);
+  esimd_euicc_es10 (op->euicc, request, read_done, op);
+}
+
+/* Reads @what from the card the current job holds into the cache. */
+void
+esimd_euicc_read (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback, gpointer user_data)
+{
+  ReadOp *op = g_new0 (ReadOp, 1);
+
+  op->euicc = euicc;
+  op->todo = what & ESIMD_READ_ALL;
+  op->callback = callback;
+  op->user_data = user_data;
+  read_next (op);
+}
+
+gboolean
+esimd_euicc_read_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- reading again what could not be read ----------------------------------------------- */
+
+#define STALE_RETRY_MAX 60 /* seconds */
+
+static gboolean
+stale_retry_cb (gpointer data)
+{
+  EsimdEuicc *euicc = data;
+  g_autoptr (EsimdJob) job = NULL;
+  g_autoptr (GError) error = NULL;
+
+  euicc->stale_retry_id = 0;
+  if (!euicc->stale || !euicc->available)
+    return G_SOURCE_REMOVE;
+  /* A refresh opens a fresh channel: a read that failed because the card was reset works again. */
+  job = esimd_job_refresh_new (euicc, TRUE);
+  if (!esimd_euicc_submit (euicc, job, &error))
+    g_debug ("eUICC %s: reading it again not queued: %s", euicc->config->name, error->message);
+  return G_SOURCE_REMOVE;
+}
+
+/* A failed read leaves the cache answering with what the card held before: clients would be
+ * served a profile list or notification list that is no longer true. Read those parts again,
+ * at once after the first failure, then with back-off while the card keeps failing. */
+static void
+note_stale (EsimdEuicc *euicc, guint done, guint failed)
+{
+  euicc->stale = (euicc->stale & ~done) | failed;
+  if (!euicc->stale)
+    {
+      euicc->stale_backoff = 0;
+      g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
+      return;
+    }
+  if (euicc->stale_retry_id || !euicc->available)
+    return;
+  g_info ("eUICC %s: part of its state could not be read; reading it again in %u s",
+          euicc->config->name, euicc->stale_backoff);
+  euicc->stale_retry_id = g_timeout_add_seconds (euicc->stale_backoff, stale_retry_cb, euicc);
+  euicc->stale_backoff = euicc->stale_backoff ? MIN (euicc->stale_backoff * 2, STALE_RETRY_MAX) : 1;
+}

@@ -1,0 +1,286 @@
+/* euicc-queue.c — the eUICC's queue: a job's begin (the channel) and end (reading back what it
+ * changed), ES10 for jobs, and starting, confirming, cancelling work. */
+#include "euicc-private.h"
+
+#include "daemon.h"
+#include "esimd-error.h"
+#include "observer.h"
+
+/* ---- ES10 for jobs ----------------------------------------------------------------------- */
+
+typedef struct
+{
+  EsimdEs10Func func;
+  gpointer user_data;
+  GError *error; /* set when the request could not even be sent */
+} Es10Call;
+
+static void
+es10_done (GBytes *response, const GError *error, gpointer data)
+{
+  Es10Call *c = data;
+
+  c->func (response, error, c->user_data);
+  g_free (c);
+}
+
+static gboolean
+es10_fail_later (gpointer data)
+{
+  Es10Call *c = data;
+  g_autoptr (GError) error = g_steal_pointer (&c->error);
+
+  es10_done (NULL, error, c);
+  return G_SOURCE_REMOVE;
+}
+
+void
+esimd_euicc_es10 (EsimdEuicc *euicc, GBytes *request, EsimdEs10Func func, gpointer user_data)
+{
+  Es10Call *c = g_new0 (Es10Call, 1);
+
+  c->func = func;
+  c->user_data = user_data;
+  if (!euicc->es10)
+    c->error = g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                                    "no logical channel is open to the eUICC");
+  else if (lpa_es10_call (euicc->es10, request, es10_done, c, &c->error))
+    return;
+  /* Callers are written for answers that come later, never from inside this call. */
+  g_idle_add (es10_fail_later, c);
+}
+
+static LpaEs10 *
+open_es10 (EsimdEuicc *euicc, guint8 channel)
+{
+  LpaEs10 *es10 = lpa_es10_new (&esimd_modem_apdu_ops, euicc->modem, channel);
+
+  lpa_es10_set_segment_size (es10, euicc->segment_size);
+  lpa_es10_set_segment_size_callback (es10, esimd_euicc_segment_size_learnt, euicc);
+  euicc->channel_lost = FALSE;
+  return es10;
+}
+
+/* ---- the queue's hooks ------------------------------------------------------------------- */
+
+typedef struct
+{
+  EsimdJob *job;
+  EsimdQueueStepDone done;
+} HookOp;
+
+static void
+begin_channel_opened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+  guint8 channel = 0;
+
+  if (esimd_modem_open_channel_finish (euicc->modem, res, &channel, &error))
+    euicc->es10 = open_es10 (euicc, channel);
+  op->done (op->job, error);
+  g_free (op);
+}
+
+static void
+queue_begin (EsimdJob *job, EsimdQueueStepDone done)
+{
+  EsimdEuicc *euicc = job->euicc;
+  HookOp *op;
+
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE | ESIMD_EUICC_CHANGE_CURRENT_JOB);
+  euicc->reads = job->ops->reads;
+  if (!job->ops->needs_channel)
+    {
+      done (job, NULL);
+      return;
+    }
+  if (!euicc->available)
+    {
+      g_autoptr (GError) error =
+          g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "%s", euicc->unavailable_reason);
+
+      done (job, error);
+      return;
+    }
+  op = g_new0 (HookOp, 1);
+  op->job = job;
+  op->done = done;
+  esimd_modem_open_channel (euicc->modem, euicc->config->isdr_aid, begin_channel_opened, op);
+}
+
+static void
+end_closed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+
+  const EsimdJobOps *ended = op->job->ops;
+
+  if (!esimd_modem_close_channel_finish (euicc->modem, res, &error))
+    g_debug ("eUICC %s: closing the channel: %s", euicc->config->name, error->message);
+  op->done (op->job, NULL);
+  g_free (op);
+  esimd_euicc_after_job (euicc, ended);
+}
+
+static void
+end_close (HookOp *op)
+{
+  EsimdEuicc *euicc = op->job->euicc;
+
+  g_clear_pointer (&euicc->es10, lpa_es10_unref);
+  if (euicc->channel_lost)
+    esimd_modem_forget_channel (euicc->modem);
+  esimd_modem_close_channel (euicc->modem, end_closed, op);
+}
+
+static void
+end_read_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+
+  if (esimd_euicc_read_finish (euicc, res, &error) && !euicc->cache_valid)
+    {
+      euicc->cache_valid = TRUE;
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
+    }
+  end_close (op);
+}
+
+static void
+end_reopened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+  guint8 channel = 0;
+  guint reads = euicc->reads;
+
+  euicc->reads = 0;
+  if (!esimd_modem_open_channel_finish (euicc->modem, res, &channel, &error))
+    {
+      const EsimdJobOps *ended = op->job->ops;
+
+      g_warning ("eUICC %s: cannot read it again after the reset: %s", euicc->config->name,
+                 error->message);
+      op->done (op->job, NULL);
+      g_free (op);
+      esimd_euicc_after_job (euicc, ended);
+      return;
+    }
+  euicc->es10 = open_es10 (euicc, channel);
+  esimd_euicc_read (euicc, reads, end_read_done, op);
+}
+
+/* After every job: read again what it may have changed, then let the card go. */
+static void
+queue_end (EsimdJob *job, EsimdQueueStepDone done)
+{
+  EsimdEuicc *euicc = job->euicc;
+  HookOp *op = g_new0 (HookOp, 1);
+  guint reads = euicc->reads | (job->ops->needs_channel ? euicc->stale : 0);
+
+  op->job = job;
+  op->done = done;
+  if (!job->ops->needs_channel)
+    {
+      const EsimdJobOps *ended = job->ops;
+
+      done (job, NULL);
+      g_free (op);
+      esimd_euicc_after_job (euicc, ended);
+      return;
+    }
+  if (!euicc->available || reads == 0)
+    {
+      euicc->reads = 0;
+      end_close (op);
+      return;
+    }
+  euicc->reads = reads;
+  if (euicc->channel_lost || !euicc->es10)
+    {
+      /* The card was reset (refresh or power cycle): open a fresh channel to read it. */
+      g_clear_pointer (&euicc->es10, lpa_es10_unref);
+      esimd_modem_forget_channel (euicc->modem);
+      esimd_modem_open_channel (euicc->modem, euicc->config->isdr_aid, end_reopened, op);
+      return;
+    }
+  euicc->reads = 0;
+  esimd_euicc_read (euicc, reads, end_read_done, op);
+}
+
+static void
+queue_current_changed (gpointer user_data, EsimdJob *current)
+{
+  EsimdEuicc *euicc = user_data;
+
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE | ESIMD_EUICC_CHANGE_CURRENT_JOB);
+}
+
+const EsimdJobQueueHooks esimd_euicc_queue_hooks = {
+  .begin = queue_begin,
+  .end = queue_end,
+  .current_changed = queue_current_changed,
+};
+
+/* ---- submitting and steering jobs -------------------------------------------------------- */
+
+gboolean
+esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error)
+{
+  if (euicc->stop_task)
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "esimd is stopping");
+      return FALSE;
+    }
+  if (!euicc->available && job->ops->needs_channel)
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "%s",
+                   euicc->unavailable_reason ? euicc->unavailable_reason : "modem not available");
+      return FALSE;
+    }
+  if (!esimd_job_queue_push (euicc->queue, job, error))
+    return FALSE;
+  esimd_announce_job_added (job);
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
+  return TRUE;
+}
+
+gboolean
+esimd_euicc_cancel_job (EsimdEuicc *euicc, EsimdJob *job, GError **error)
+{
+  return esimd_job_queue_cancel (euicc->queue, job, error);
+}
+
+void
+esimd_euicc_caller_gone (EsimdEuicc *euicc, EsimdJob *job)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (esimd_job_is_finished (job))
+    return;
+  g_info ("eUICC %s: the caller of job %u (%s) went away: cancelling it", euicc->config->name,
+          job->id, job->ops->kind);
+  job->caller_gone = TRUE;
+  if (!esimd_euicc_cancel_job (euicc, job, &error))
+    g_info ("eUICC %s: job %u goes on: %s", euicc->config->name, job->id, error->message);
+}
+
+gboolean
+esimd_euicc_confirm_job (EsimdEuicc *euicc, EsimdJob *job, GError **error)
+{
+  if (job->state != ESIMD_JOB_AWAITING_CONFIRMATION || !job->ops->confirm)
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
+                   "the job is %s, not awaiting confirmation",
+                   esimd_job_state_to_string (job->state));
+      return FALSE;
+    }
+  return job->ops->confirm (job, error);
+}
