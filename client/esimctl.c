@@ -70,7 +70,7 @@ global_entries (Esimctl *ctl, GOptionEntry entries[N_GLOBAL])
     { "json", 'j', 0, G_OPTION_ARG_NONE, &ctl->json,
       "Print one JSON document on standard output (monitor: one object per line)", NULL },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &ctl->timeout,
-      "Wait at most SECONDS for a job to end (default 300)", "SECONDS" },
+      "Wait at most SECONDS (1 to 86400) for a job to end (default 300)", "SECONDS" },
     { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &ctl->no_ask_password,
       "Never ask for a password (polkit) or a confirmation code", NULL },
   };
@@ -82,10 +82,10 @@ global_entries (Esimctl *ctl, GOptionEntry entries[N_GLOBAL])
 static gboolean
 check_global (Esimctl *ctl, GError **error)
 {
-  if (ctl->timeout <= 0)
+  if (ctl->timeout <= 0 || ctl->timeout > 86400)
     {
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
-                   "--timeout: expected a number of seconds above 0");
+                   "--timeout: expected a number of seconds from 1 to 86400");
       return FALSE;
     }
   ctl->interactive = isatty (STDIN_FILENO) && !ctl->no_ask_password;

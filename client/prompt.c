@@ -20,20 +20,26 @@ esimctl_secret_free (EsimctlSecret *secret)
 }
 
 /* One line from @in without its newline; NULL at end of input. Zeroes getline's buffer, which
- * may hold a secret. */
+ * may hold a secret. *@nul (if not NULL) tells whether the line held a NUL byte: a C string would
+ * end there, and what followed would be lost without a word. A leading UTF-8 byte order mark
+ * (editors write one) is dropped like white space. */
 static char *
-read_line (FILE *in)
+read_line_checked (FILE *in, gboolean *nul)
 {
   char *buf = NULL;
   size_t cap = 0;
   ssize_t n = getline (&buf, &cap, in);
   char *line = NULL;
 
+  if (nul)
+    *nul = n > 0 && memchr (buf, 0, (size_t) n) != NULL;
   if (n >= 0)
     {
       /* Trim before copying, so no stray copy of the secret is left after the string's end. */
       const char *start = buf, *end = buf + n;
 
+      if (n >= 3 && memcmp (buf, "\xEF\xBB\xBF", 3) == 0)
+        start += 3;
       while (start < end && g_ascii_isspace (*start))
         start++;
       while (end > start && g_ascii_isspace (end[-1]))
@@ -46,6 +52,12 @@ read_line (FILE *in)
       free (buf);
     }
   return line;
+}
+
+static char *
+read_line (FILE *in)
+{
+  return read_line_checked (in, NULL);
 }
 
 gboolean
@@ -115,6 +127,8 @@ char *
 esimctl_read_secret_file (const char *path, const char *what, GError **error)
 {
   FILE *in = g_str_equal (path, "-") ? stdin : fopen (path, "re");
+  const char *source = g_str_equal (path, "-") ? "standard input" : path;
+  gboolean nul = FALSE;
   char *line;
 
   if (!in)
@@ -125,14 +139,20 @@ esimctl_read_secret_file (const char *path, const char *what, GError **error)
                    path, g_strerror (saved));
       return NULL;
     }
-  line = read_line (in);
+  line = read_line_checked (in, &nul);
   if (in != stdin)
     fclose (in);
+  if (nul)
+    {
+      esimctl_secret_free (line);
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "%s: the %s holds a NUL byte", source,
+                   what);
+      return NULL;
+    }
   if (!line || !*line)
     {
       esimctl_secret_free (line);
-      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "%s: no %s in it",
-                   g_str_equal (path, "-") ? "standard input" : path, what);
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "%s: no %s in it", source, what);
       return NULL;
     }
   return line;

@@ -1,5 +1,4 @@
 /* verb-download.c — download (activation code, SM-DP+ and matching ID) and discover. */
-#include "activation.h"
 #include "bus.h"
 #include "errors.h"
 #include "esimctl.h"
@@ -8,6 +7,9 @@
 #include "progress.h"
 #include "prompt.h"
 
+#include "activation-code.h"
+#include "download.h"
+#include "es10c.h"
 #include "iccid.h"
 
 #include <stdio.h>
@@ -63,6 +65,7 @@ typedef struct
   Esimctl *ctl;
   EsimctlProgress *progress; /* NULL with --json */
   FILE *info;                /* where messages for the person go: stdout, or stderr with --json */
+  const char *server;        /* the SM-DP+, announced once esimd took the download */
 } Follow;
 
 static void
@@ -190,6 +193,14 @@ run_download (Esimctl *ctl, const char *euicc, const char *code, const char *cc,
   if (!reply)
     return NULL;
   g_variant_get (reply, "(&o)", &job);
+  /* Only now, with every argument accepted, is a download on its way. */
+  if (f->progress && f->server && *f->server)
+    {
+      g_autofree char *text = g_strdup_printf ("Downloading a profile from %s.", f->server);
+      g_autofree char *clean = esimctl_text_sanitize (text);
+
+      say (f, clean);
+    }
   esimctl_catch_interrupt (TRUE);
   if (!esimctl_job_watch_start (w, job, error))
     return NULL;
@@ -223,6 +234,28 @@ run_download (Esimctl *ctl, const char *euicc, const char *code, const char *cc,
     }
   esimctl_job_watch_outcome (w, outcome);
   return g_steal_pointer (&w);
+}
+
+/* A usage error naming the rule liblpa gives (the same esimd applies). */
+static gboolean
+refuse (GError **error, const char *what, const char *problem)
+{
+  g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "%s: %s", what, problem);
+  return FALSE;
+}
+
+/* A confirmation code typed at the prompt, held to the same rule as one given otherwise. */
+static char *
+prompt_confirmation_code (GError **error)
+{
+  g_autoptr (EsimctlSecret) cc = esimctl_prompt_secret ("Confirmation code", error);
+
+  if (cc && lpa_confirmation_code_problem (cc))
+    {
+      refuse (error, "the code entered", lpa_confirmation_code_problem (cc));
+      return NULL;
+    }
+  return g_steal_pointer (&cc);
 }
 
 static gboolean
@@ -264,6 +297,42 @@ check_args (const DownloadArgs *a, int argc, GError **error)
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "--imei: expected 15 digits");
       return FALSE;
     }
+  if (a->nickname && lpa_nickname_problem (a->nickname))
+    return refuse (error, "--nickname", lpa_nickname_problem (a->nickname));
+  if (a->smdp && !lpa_host_name_is_valid (a->smdp))
+    return refuse (error, "--smdp", "not a host name (letters, digits, '-' and '.')");
+  if (a->matching_id && lpa_matching_id_problem (a->matching_id))
+    return refuse (error, "--matching-id", lpa_matching_id_problem (a->matching_id));
+  if (a->cc && lpa_confirmation_code_problem (a->cc))
+    return refuse (error, "--confirmation-code", lpa_confirmation_code_problem (a->cc));
+  return TRUE;
+}
+
+/* Everything esimctl reads from an activation code, checked by liblpa's parser (esimd's): a
+ * code that is not one is a usage error before esimd is even asked. */
+static gboolean
+check_activation_code (const char *code, char **server, gboolean *cc_required, GError **error)
+{
+  g_autoptr (LpaActivationCode) ac = NULL;
+  g_autoptr (GError) local = NULL;
+  g_autofree char *trimmed = g_strstrip (g_strdup (code));
+
+  if (!*trimmed)
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+                   "the activation code is empty (for the eUICC's default SM-DP+, use "
+                   "--default-smdp)");
+      return FALSE;
+    }
+  ac = lpa_activation_code_parse (code, &local);
+  if (!ac)
+    {
+      /* The parser's message names the rule, never the matching ID (a secret). */
+      g_set_error_literal (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, local->message);
+      return FALSE;
+    }
+  *server = g_strdup (ac->smdp_address);
+  *cc_required = ac->cc_required;
   return TRUE;
 }
 
@@ -361,7 +430,7 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
   g_autofree char *euicc = NULL;
   g_autofree char *server = NULL;
   gboolean cc_required = FALSE;
-  Follow f = { ctl, NULL, NULL };
+  Follow f = { ctl, NULL, NULL, NULL };
 
   if (!esimctl_parse_verb (ctl, "download", "[ACTIVATION-CODE]",
                            "Downloads a profile from an SM-DP+ and installs it on the eUICC.",
@@ -384,13 +453,17 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
       cc = esimctl_read_secret_file (a.cc_file, "confirmation code", error);
       if (!cc)
         return FALSE;
+      if (lpa_confirmation_code_problem (cc))
+        return refuse (error, a.cc_file, lpa_confirmation_code_problem (cc));
     }
+  if (code && !check_activation_code (code, &server, &cc_required, error))
+    return FALSE;
 
   euicc = esimctl_choose_euicc (ctl, &props, error);
   if (!euicc)
     return FALSE;
   if (code)
-    esimctl_activation_code_peek (code, &server, &cc_required);
+    ; /* the server is the activation code's */
   else if (a.smdp)
     server = g_strdup (a.smdp);
   else
@@ -405,25 +478,15 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
     }
   options = download_options (&a, code ? NULL : server);
 
-  if (cc_required && !cc && ctl->interactive)
-    {
-      cc = esimctl_prompt_secret ("Confirmation code", error);
-      if (!cc)
-        return FALSE;
-    }
+  if (cc_required && !cc && ctl->interactive && !(cc = prompt_confirmation_code (error)))
+    return FALSE;
 
   f.info = ctl->json ? stderr : stdout;
+  f.server = server;
   if (!ctl->json)
     {
       progress = esimctl_progress_new (stdout, isatty (STDOUT_FILENO));
       f.progress = progress;
-      if (server && *server)
-        {
-          g_autofree char *text = g_strdup_printf ("Downloading a profile from %s.", server);
-          g_autofree char *clean = esimctl_text_sanitize (text);
-
-          say (&f, clean);
-        }
     }
 
   w = run_download (ctl, euicc, code ? code : "", cc ? cc : "", options, &f, &outcome, error);
@@ -439,7 +502,7 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
       g_clear_error (&outcome);
       g_clear_pointer (&w, esimctl_job_watch_free);
       say (&f, "The server asks for a confirmation code.");
-      cc = esimctl_prompt_secret ("Confirmation code", error);
+      cc = prompt_confirmation_code (error);
       if (!cc)
         return FALSE;
       w = run_download (ctl, euicc, code ? code : "", cc, options, &f, &outcome, error);

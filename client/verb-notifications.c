@@ -17,7 +17,7 @@ typedef struct
 {
   char *operation;
   char *iccid;
-  int seq; /* -1: any */
+  char *seq; /* NULL: any */
 } Filter;
 
 static void
@@ -25,6 +25,7 @@ filter_clear (Filter *f)
 {
   g_clear_pointer (&f->operation, g_free);
   g_clear_pointer (&f->iccid, g_free);
+  g_clear_pointer (&f->seq, g_free);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Filter, filter_clear)
 
@@ -39,8 +40,8 @@ filter_entries (Filter *f, GOptionEntry out[N_FILTER_ENTRIES + 1])
       "Only notifications of this operation: install, enable, disable or delete", "OP" },
     { "iccid", 'i', 0, G_OPTION_ARG_STRING, &f->iccid, "Only notifications about this profile",
       "ICCID" },
-    { "seq", 's', 0, G_OPTION_ARG_INT, &f->seq, "Only the notification with this sequence number",
-      "SEQ" },
+    { "seq", 's', 0, G_OPTION_ARG_STRING, &f->seq,
+      "Only the notification with this sequence number", "SEQ" },
     { NULL },
   };
 
@@ -52,7 +53,15 @@ static GVariant *
 filter_variant (const Filter *f, GError **error)
 {
   GVariantDict d;
+  guint64 seq = 0;
 
+  /* 0 to 4294967295 and nothing else: a negative number used to mean "every notification". */
+  if (f->seq && !g_ascii_string_to_unsigned (f->seq, 10, 0, G_MAXUINT32, &seq, NULL))
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+                   "--seq: expected a sequence number from 0 to %u", G_MAXUINT32);
+      return NULL;
+    }
   if (f->operation && !g_strv_contains (operations, f->operation))
     {
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
@@ -70,8 +79,8 @@ filter_variant (const Filter *f, GError **error)
     g_variant_dict_insert (&d, "operation", "s", f->operation);
   if (f->iccid)
     g_variant_dict_insert (&d, "iccid", "s", f->iccid);
-  if (f->seq >= 0)
-    g_variant_dict_insert (&d, "seq", "u", (guint32) f->seq);
+  if (f->seq)
+    g_variant_dict_insert (&d, "seq", "u", (guint32) seq);
   return g_variant_ref_sink (g_variant_dict_end (&d));
 }
 
@@ -94,7 +103,7 @@ call_with_filter (Esimctl *ctl, const Filter *f, const char *member, EsimctlCall
 static gboolean
 notifications_list (Esimctl *ctl, int argc, char **argv, GError **error)
 {
-  g_auto (Filter) f = { .seq = -1 };
+  g_auto (Filter) f = { 0 };
   GOptionEntry entries[N_FILTER_ENTRIES + 1];
   g_autofree char *euicc = NULL;
   g_autoptr (GVariant) reply = NULL;
@@ -151,7 +160,7 @@ notifications_list (Esimctl *ctl, int argc, char **argv, GError **error)
 static gboolean
 notifications_send (Esimctl *ctl, int argc, char **argv, GError **error)
 {
-  g_auto (Filter) f = { .seq = -1 };
+  g_auto (Filter) f = { 0 };
   GOptionEntry entries[N_FILTER_ENTRIES + 1];
   g_autofree char *euicc = NULL;
   g_autoptr (GVariant) reply = NULL;

@@ -5,6 +5,7 @@
 #include "output.h"
 #include "prompt.h"
 
+#include "es10c.h"
 #include "iccid.h"
 
 #include <stdio.h>
@@ -255,6 +256,12 @@ esimctl_verb_nickname (Esimctl *ctl, int argc, char **argv, GError **error)
   if (!check_iccid (argv[1], error))
     return FALSE;
   nickname = clear ? "" : argv[2];
+  /* liblpa's rule, as esimd's: what the eUICC stores is shown in every list. */
+  if (lpa_nickname_problem (nickname))
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "%s", lpa_nickname_problem (nickname));
+      return FALSE;
+    }
   euicc = esimctl_choose_euicc (ctl, NULL, error);
   if (!euicc)
     return FALSE;

@@ -370,10 +370,10 @@ check_iccid (const char *iccid, sd_bus_error *error)
 static int
 check_nickname (const char *nickname, sd_bus_error *error)
 {
-  if (strlen (nickname) > 64)
-    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                              "the nickname is %zu bytes long; at most 64 are allowed",
-                              strlen (nickname));
+  const char *problem = lpa_nickname_problem (nickname);
+
+  if (problem)
+    return sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, problem);
   return 0;
 }
 

@@ -503,10 +503,18 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
       g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT, "the IMEI must be 15 digits");
       return NULL;
     }
-  if (nickname && strlen (nickname) > 64)
+  /* Every argument is checked before the job exists: nothing of a bad request reaches a server
+   * or the card (the same rules as esimctl's, from liblpa). */
+  if (nickname && lpa_nickname_problem (nickname))
     {
-      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
-                   "the nickname is %zu bytes long; at most 64 are allowed", strlen (nickname));
+      g_set_error_literal (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                           lpa_nickname_problem (nickname));
+      return NULL;
+    }
+  if (*confirmation_code && lpa_confirmation_code_problem (confirmation_code))
+    {
+      g_set_error_literal (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                           lpa_confirmation_code_problem (confirmation_code));
       return NULL;
     }
 
@@ -536,13 +544,12 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
                        smdp ? smdp : "");
           return NULL;
         }
-      for (const char *p = matching_id; p && *p; p++)
-        if (!g_ascii_isalnum (*p) && *p != '-')
-          {
-            g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
-                         "the matching_id option has characters outside A-Z a-z 0-9 and '-'");
-            return NULL;
-          }
+      if (matching_id && lpa_matching_id_problem (matching_id))
+        {
+          g_set_error_literal (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                               lpa_matching_id_problem (matching_id));
+          return NULL;
+        }
     }
   if (ac && ac->cc_required && !*confirmation_code)
     {

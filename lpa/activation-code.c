@@ -76,13 +76,25 @@ check_address (const char *address, LpaError code, GError **error)
   return TRUE;
 }
 
+const char *
+lpa_matching_id_problem (const char *id)
+{
+  gsize n = 0;
+
+  for (const char *p = id; p && *p; p++, n++)
+    if (!g_ascii_isalnum (*p) && *p != '-')
+      return "the matching ID may hold only the letters A-Z and a-z, the digits 0-9 and '-'";
+  if (n > MAX_AC_LENGTH)
+    return "the matching ID is longer than 255 characters";
+  return NULL;
+}
+
 static gboolean
 check_matching_id (const char *id, LpaError code, GError **error)
 {
-  for (const char *p = id; *p; p++)
-    if (!g_ascii_isalnum (*p) && *p != '-')
-      return reject (error, code, "the matching ID has a character other than A-Z, 0-9 and '-'");
-  return TRUE;
+  const char *problem = lpa_matching_id_problem (id);
+
+  return problem ? reject (error, code, problem) : TRUE;
 }
 
 /* Dotted decimal with at least two arcs, no empty arc, no leading zero in an arc. */
@@ -122,6 +134,11 @@ lpa_activation_code_parse (const char *text, GError **error)
   const char *body = copy;
   guint n;
 
+  /* A UTF-8 byte order mark, then the whitespace it hid from g_strstrip(). */
+  while (g_str_has_prefix (body, "\xEF\xBB\xBF"))
+    body += 3;
+  while (g_ascii_isspace (*body))
+    body++;
   if (g_ascii_strncasecmp (body, "LPA:", 4) == 0)
     body += 4;
   if (body[0] == '\0')
@@ -132,6 +149,9 @@ lpa_activation_code_parse (const char *text, GError **error)
   n = g_strv_length (fields);
   if (n < 3)
     return reject_null (error, code, "fewer than three '$'-separated fields");
+  if (fields[0][0] == '\0' || strspn (fields[0], "0123456789") != strlen (fields[0]))
+    return reject_null (error, code,
+                        "it does not start with a format number (\"LPA:1$…\" or \"1$…\")");
   if (strcmp (fields[0], "1") != 0)
     return reject_null (error, code, "unsupported format (only 1 is defined)");
   if (!check_address (fields[1], code, error) || !check_matching_id (fields[2], code, error))

@@ -17,9 +17,10 @@ typedef struct
  * or typed ("1$…"); surrounding whitespace is ignored. Rejected with
  * LPA_ERROR_INVALID_ACTIVATION_CODE and a message naming the rule: empty; longer than 255
  * characters (without the prefix); fewer than three fields; format other than 1; SM-DP+ address
- * empty, with a scheme, port, path or space, or not a host name; matching ID with characters
- * outside A-Z a-z 0-9 and '-'; SM-DP+ OID not dotted decimal; confirmation-code flag other than
- * empty or 1. Fields after the fifth are ignored (later versions add some). */
+ * empty, with a scheme, port, path or space, or not a host name; a matching ID that breaks
+ * lpa_matching_id_problem()'s rule; SM-DP+ OID not dotted decimal; confirmation-code flag other
+ * than empty or 1. A leading byte order mark (U+FEFF, which editors and some QR readers add) is
+ * ignored like whitespace. Fields after the fifth are ignored (later versions add some). */
 LpaActivationCode *lpa_activation_code_parse (const char *text, GError **error);
 
 /* Builds "1$address$matchingId[$oid[$1]]" (with "LPA:" in front if @qr_prefix); the parts must
@@ -29,6 +30,12 @@ char *lpa_activation_code_to_string (const LpaActivationCode *code, gboolean qr_
 
 void lpa_activation_code_free (LpaActivationCode *code);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaActivationCode, lpa_activation_code_free)
+
+/* The one rule for a matching ID, wherever it comes from (an activation code, esimd's
+ * matching_id option, esimctl --matching-id, an SM-DS event ID used as one): the letters A-Z and
+ * a-z, the digits 0-9 and '-', at most 255 characters; empty means none (the default SM-DP+).
+ * Returns NULL when @id follows it, else the sentence every caller shows. */
+const char *lpa_matching_id_problem (const char *id);
 
 /* TRUE if @host is an FQDN as an activation code may carry it (labels of letters, digits and
  * hyphens, 1-63 characters each, at most 253 in all). */

@@ -10,6 +10,7 @@
 #include "es9p.h"
 #include "iccid.h"
 #include "lpa-error.h"
+#include "text.h"
 
 /* Overall progress reported with each stage; installing covers the rest by bytes. */
 #define PROGRESS_AUTHENTICATED 0.10
@@ -70,6 +71,18 @@ struct _LpaDownload
   gboolean es9_cancel;
   double progress;
 };
+
+const char *
+lpa_confirmation_code_problem (const char *cc)
+{
+  if (cc == NULL || *cc == '\0')
+    return "the confirmation code is empty";
+  if (!lpa_text_is_clean (cc, -1, LPA_TEXT_ONE_LINE))
+    return "the confirmation code is not one line of text (invalid UTF-8 or a control character)";
+  if (strlen (cc) > LPA_CONFIRMATION_CODE_MAX)
+    return "the confirmation code is longer than 32 bytes";
+  return NULL;
+}
 
 const char *
 lpa_download_stage_name (LpaDownloadStage stage)
@@ -162,11 +175,16 @@ lpa_download_new (const LpaDownloadParams *params, LpaEs10 *es10, const LpaHttpO
       if (!lpa_imei_to_bcd (params->imei, bcd, error))
         return NULL;
     }
-  if ((params->matching_id && !g_utf8_validate (params->matching_id, -1, NULL)) ||
-      (params->confirmation_code && !g_utf8_validate (params->confirmation_code, -1, NULL)))
+  if (params->matching_id && *params->matching_id && lpa_matching_id_problem (params->matching_id))
     {
       g_set_error_literal (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
-                           "matching ID and confirmation code must be UTF-8");
+                           lpa_matching_id_problem (params->matching_id));
+      return NULL;
+    }
+  if (params->confirmation_code && lpa_confirmation_code_problem (params->confirmation_code))
+    {
+      g_set_error_literal (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                           lpa_confirmation_code_problem (params->confirmation_code));
       return NULL;
     }
 

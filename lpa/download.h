@@ -23,6 +23,16 @@ typedef enum
 
 const char *lpa_download_stage_name (LpaDownloadStage stage);
 
+/* The longest confirmation code accepted. SGP.22 hashes the code as entered and gives it no
+ * length field; operators hand out codes of 4 to 8 characters. The bound keeps a caller from
+ * making esimd hold and hash megabytes, with room to spare. */
+#define LPA_CONFIRMATION_CODE_MAX 32
+
+/* The rule for a confirmation code (esimd's Download, esimctl): one line of valid UTF-8 without
+ * control characters, 1 to LPA_CONFIRMATION_CODE_MAX bytes. NULL when @cc follows it, else why
+ * not (never quoting the code: it is a secret). */
+const char *lpa_confirmation_code_problem (const char *cc);
+
 typedef struct
 {
   const char *smdp_address;      /* FQDN */

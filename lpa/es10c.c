@@ -7,6 +7,7 @@
 #include "es10-result.h"
 #include "iccid.h"
 #include "lpa-error.h"
+#include "text.h"
 
 static gboolean
 invalid (GError **error, const char *message)
@@ -219,6 +220,20 @@ lpa_es10c_memory_reset_request (guint options, GError **error)
   return lpa_der_writer_finish (&w);
 }
 
+const char *
+lpa_nickname_problem (const char *nickname)
+{
+  if (nickname == NULL)
+    return "no nickname";
+  if (!g_utf8_validate (nickname, -1, NULL))
+    return "the nickname is not valid UTF-8";
+  if (!lpa_text_is_clean (nickname, -1, LPA_TEXT_ONE_LINE))
+    return "the nickname has a control character (a newline, a tab, …)";
+  if (strlen (nickname) > 64)
+    return "the nickname is longer than 64 bytes (UTF-8)";
+  return NULL;
+}
+
 GBytes *
 lpa_es10c_set_nickname_request (const char *iccid, const char *nickname, GError **error)
 {
@@ -227,8 +242,8 @@ lpa_es10c_set_nickname_request (const char *iccid, const char *nickname, GError 
 
   if (!lpa_iccid_to_bcd (iccid, bcd, error))
     return NULL;
-  if (nickname == NULL || strlen (nickname) > 64 || !g_utf8_validate (nickname, -1, NULL))
-    return invalid_null (error, "nickname must be UTF-8 of at most 64 bytes");
+  if (lpa_nickname_problem (nickname))
+    return invalid_null (error, lpa_nickname_problem (nickname));
   lpa_der_writer_init (&w);
   lpa_der_writer_begin (&w, 0xBF29);
   lpa_der_write (&w, 0x5A, bcd, sizeof bcd);

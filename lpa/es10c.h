@@ -61,7 +61,12 @@ GBytes *lpa_es10c_disable_profile_request (const LpaProfileId *id, gboolean refr
 GBytes *lpa_es10c_delete_profile_request (const LpaProfileId *id, GError **error);
 /* eUICCMemoryReset: BF34 { 82 resetOptions }; @options are LpaMemoryResetOptions bits. */
 GBytes *lpa_es10c_memory_reset_request (guint options, GError **error);
-/* SetNickname: BF29 { 5A iccid, 90 nickname }; the nickname is at most 64 bytes of UTF-8. */
+/* The rule for a nickname, wherever it comes from (esimd's SetNickname and download option,
+ * esimctl): valid UTF-8 of at most 64 bytes (what the eUICC stores) without control characters (a
+ * newline would break every list that shows it). NULL when @nickname follows it, else why not. */
+const char *lpa_nickname_problem (const char *nickname);
+
+/* SetNickname: BF29 { 5A iccid, 90 nickname }; the nickname follows lpa_nickname_problem(). */
 GBytes *lpa_es10c_set_nickname_request (const char *iccid, const char *nickname, GError **error);
 
 /* Result parsers: TRUE when the result means success, else the mapped error (see

@@ -111,6 +111,23 @@ class Usage(unittest.TestCase):
         ["job", "show"],
         ["job", "show", "/org/esim/euicc/0"],
         ["default-smdp", "smdp.example.com", "--clear"],
+        # issue 11: bad input is refused before esimd is asked (items 16-20)
+        ["nickname", "8944476500001224158", "bad \udcff UTF-8"],
+        ["nickname", "8944476500001224158", "two\nlines"],
+        ["download", "1$a.example.com$X", "--nickname", "tab\there"],
+        ["notifications", "send", "--seq", "-7"],
+        ["notifications", "--seq", "4294967296"],
+        ["notifications", "--seq", "7x"],
+        ["--timeout", "-5", "list"],
+        ["--timeout", "86401", "list"],
+        ["download", ""],
+        ["download", "  "],
+        ["download", "not-a-code"],
+        ["download", "1$a.example.com$AB_C"],
+        ["download", "--smdp", "a.example.com", "--matching-id", "AB_C"],
+        ["download", "--smdp", "https://a.example.com"],
+        ["download", "1$a.example.com$X", "--confirmation-code", "1" * 33],
+        ["download", "1$a.example.com$X", "--confirmation-code", "12\n34"],
     ]
 
     def test_usage_errors_exit_2_before_any_call(self):
@@ -120,6 +137,41 @@ class Usage(unittest.TestCase):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertTrue(r.stderr.startswith("esimctl: "), r.stderr)
                 self.assertEqual(r.stdout, "")
+
+    def test_one_rule_one_message(self):
+        """A matching ID is judged by liblpa's one rule, with one sentence, however it is given."""
+        rule = "the matching ID may hold only the letters A-Z and a-z, the digits 0-9 and '-'"
+        for args in (["download", "1$a.example.com$AB_C"],
+                     ["download", "--smdp", "a.example.com", "--matching-id", "AB_C"]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(rule, r.stderr)
+        # lower case is a matching ID like any other: the next step is the bus
+        r = run("download", "1$a.example.com$ab-c")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        r = run("download", "")
+        self.assertIn("--default-smdp", r.stderr)
+
+    def test_activation_code_files(self):
+        with tempfile.TemporaryDirectory() as d:
+            def code_file(name, data):
+                path = os.path.join(d, name)
+                with open(path, "wb") as f:
+                    f.write(data)
+                return path
+
+            # A NUL byte would cut the code and download what comes before it.
+            r = run("download", "--activation-code-file", code_file("nul", b"1$a.example.com$AB\0CD\n"))
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("NUL", r.stderr)
+            r = run("download", "-C", code_file("ccnul", b"1234\x005678"), "1$a.example.com$AB")
+            self.assertEqual(r.returncode, 2, r.stderr)
+            # A byte order mark in front (as editors write it) is no part of the code: the next
+            # step is the bus, and nothing said a download started.
+            r = run("download", "--activation-code-file",
+                    code_file("bom", "\ufeffLPA:1$a.example.com$AB-CD\n\n".encode()))
+            self.assertEqual(r.returncode, 4, r.stderr)
+            self.assertNotIn("Downloading", r.stdout + r.stderr)
 
     def test_usage_error_as_json(self):
         r = run("--json", "enable", "12345")

@@ -30,10 +30,10 @@ class HostileInput(unittest.TestCase):
     def tearDownClass(cls):
         cls.w.stop()
 
-    def refused(self, method, args, *words, timeout=60):
+    def refused(self, method, args, *words, timeout=60, name=INVALID_ARGS):
         with self.assertRaises(GLib.Error) as cm:
             self.w.manager(method, args, timeout=timeout)
-        self.assertEqual(dbus_error_name(cm.exception), INVALID_ARGS, cm.exception.message)
+        self.assertEqual(dbus_error_name(cm.exception), name, cm.exception.message)
         for word in words:
             self.assertIn(word, cm.exception.message)
         return cm.exception.message
@@ -70,6 +70,55 @@ class HostileInput(unittest.TestCase):
         msg = self.refused("ListNotifications", GLib.Variant("(a{sv})", ({"k" * 100000: GLib.Variant("b", True)},)),
                            "unknown option")
         self.assertLess(len(msg), 200)
+
+    def test_nicknames(self):
+        """A newline or another control character in a nickname is refused, through SetNickname,
+        the Profile's SetNickname and the download's option alike (issue 11, item 16)."""
+        from esimtest.world import activation_code
+
+        job, props = self.w.download(activation_code("DEMO-ONE"))
+        self.assertEqual(props["State"], "succeeded", props)
+        iccid = "8949449999999990011"
+        for bad in ("two\nlines", "tab\there", "bell\x07", "esc\x1b[2J", "c1\u0085"):
+            self.refused("SetNickname", GLib.Variant("(ss)", (iccid, bad)), "control character")
+            with self.assertRaises(GLib.Error) as cm:
+                self.w.client.call(MANAGER + "/profile/" + iccid, "org.esim.Profile", "SetNickname",
+                                   GLib.Variant("(s)", (bad,)))
+            self.assertEqual(dbus_error_name(cm.exception), INVALID_ARGS)
+            self.refused("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-TWO"), "",
+                                                                {"nickname": GLib.Variant("s", bad)})),
+                         "control character")
+        self.refused("SetNickname", GLib.Variant("(ss)", (iccid, "é" * 33)), "64 bytes")
+        self.w.manager("SetNickname", GLib.Variant("(ss)", (iccid, "Zürich – work")))
+        sim = self.w.sim.ctl()
+        try:
+            nick = [p for p in sim.state()["profiles"] if p["iccid"] == iccid][0].get("nickname")
+        finally:
+            sim.close()
+        self.assertEqual(nick, "Zürich – work")
+
+    def test_confirmation_code_length(self):
+        """A 100 KB confirmation code was accepted (and hashed, and held): SGP.22 codes are a few
+        characters (issue 11, item 19)."""
+        from esimtest.world import activation_code
+
+        for cc in ("1" * 100000, "1" * 33, "12\n34"):
+            msg = self.refused("Download", GLib.Variant("(ssa{sv})", (activation_code("CODE-NEEDED", True), cc, {})),
+                               "confirmation code")
+            self.assertNotIn("1111", msg)
+
+    def test_matching_id_rule(self):
+        """One rule, one sentence, for the activation code's matching ID and the option's
+        (issue 11, item 20)."""
+        rule = "the matching ID may hold only the letters A-Z and a-z, the digits 0-9 and '-'"
+        self.refused("Download", GLib.Variant("(ssa{sv})", ("LPA:1$testsmdpplus1.example.com$AB_C", "", {})), rule,
+                     name="org.esim.Error.InvalidActivationCode")
+        self.refused("Download", GLib.Variant("(ssa{sv})", ("", "", {
+            "smdp_address": GLib.Variant("s", "testsmdpplus1.example.com"),
+            "matching_id": GLib.Variant("s", "AB_C")})), rule)
+        # a leading byte order mark is no part of the code
+        job, props = self.w.download("\ufeffLPA:1$testsmdpplus1.example.com$NO-SUCH-ORDER")
+        self.assertEqual(props["Error"], "org.esim.Error.MatchingIdRefused", props)
 
 
 if __name__ == "__main__":

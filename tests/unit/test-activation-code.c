@@ -191,10 +191,66 @@ test_host_names (void)
   g_assert_false (lpa_host_name_is_valid (long_label));
 }
 
+/* The rules esimd and esimctl both apply to what a person or a program hands them (issue 11,
+ * items 16, 18-20): one rule and one sentence each, wherever the value comes from. */
+static void
+test_input_rules (void)
+{
+  static const char matching_rule[] =
+      "the matching ID may hold only the letters A-Z and a-z, the digits 0-9 and '-'";
+  g_autofree char *long_id = g_strnfill (256, 'A');
+  g_autofree char *long_cc = g_strnfill (33, '1');
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LpaActivationCode) bom = NULL;
+  g_autoptr (LpaActivationCode) lower = NULL;
+
+  /* Matching IDs: either case, digits and '-'; the parser says the same sentence. */
+  g_assert_null (lpa_matching_id_problem ("ABC-123"));
+  g_assert_null (lpa_matching_id_problem ("abc-123"));
+  g_assert_null (lpa_matching_id_problem (""));
+  g_assert_cmpstr (lpa_matching_id_problem ("AB_C"), ==, matching_rule);
+  g_assert_cmpstr (lpa_matching_id_problem ("AB\nC"), ==, matching_rule);
+  g_assert_nonnull (strstr (lpa_matching_id_problem (long_id), "255"));
+  lower = lpa_activation_code_parse ("1$rsp.example.com$abc-123", &error);
+  g_assert_no_error (error);
+  g_assert_null (lpa_activation_code_parse ("1$rsp.example.com$AB_C", &error));
+  g_assert_nonnull (strstr (error->message, matching_rule));
+  g_clear_error (&error);
+
+  /* A byte order mark in front is ignored; garbage in front is not "an unsupported format". */
+  bom = lpa_activation_code_parse ("\xEF\xBB\xBFLPA:1$rsp.example.com$ABC", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (bom->smdp_address, ==, "rsp.example.com");
+  g_assert_null (lpa_activation_code_parse ("\xC2\xA0LPA:1$rsp.example.com$ABC", &error));
+  g_assert_nonnull (strstr (error->message, "does not start with a format number"));
+  g_clear_error (&error);
+
+  /* Nicknames: UTF-8, no control character, at most 64 bytes. */
+  g_assert_null (lpa_nickname_problem ("Work – Zürich"));
+  g_assert_null (lpa_nickname_problem (""));
+  g_assert_nonnull (lpa_nickname_problem ("bad \xFF"));
+  g_assert_nonnull (lpa_nickname_problem ("two\nlines"));
+  g_assert_nonnull (lpa_nickname_problem ("tab\there"));
+  g_assert_nonnull (lpa_nickname_problem ("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                                          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"
+                                          "\xC3\xA9\xC3\xA9\xC3\xA9")); /* 33 characters, 66 bytes */
+
+  /* Confirmation codes: one line of text, 1 to 32 bytes; the message never quotes the code. */
+  g_assert_null (lpa_confirmation_code_problem ("12345678"));
+  g_assert_nonnull (lpa_confirmation_code_problem (""));
+  g_assert_nonnull (lpa_confirmation_code_problem ("1234\n5678"));
+  g_assert_nonnull (strstr (lpa_confirmation_code_problem (long_cc), "32"));
+  g_assert_null (strstr (lpa_confirmation_code_problem (long_cc), "111"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/activation-code/input-rules", test_input_rules);
   g_test_add_func ("/activation-code/examples", test_examples);
   g_test_add_func ("/activation-code/rejects", test_rejects);
   g_test_add_func ("/activation-code/build", test_build);
