@@ -409,9 +409,9 @@ class AtFront:
         if self.master is None:
             return
         asyncio.get_running_loop().remove_reader(self.master)
-        if self.worker:
+        if self.worker and self.worker is not asyncio.current_task():
             self.worker.cancel()
-            self.worker = None
+        self.worker = None
         os.close(self.master)
         os.close(self.slave)
         self.master = self.slave = None
@@ -419,6 +419,11 @@ class AtFront:
             os.unlink(self.link)
         self.modem.reset_session_state()
         log.info("AT pty closed")
+
+    def _reset_port(self) -> None:
+        self.modem.card.close_owned(self.modem.owner)  # the channels the modem had open are gone
+        self.close()
+        self.open()
 
     def _readable(self) -> None:
         try:
@@ -495,10 +500,13 @@ class AtFront:
                 log.exception("AT command failed")
                 lines, drop = ["ERROR"], False
             if drop:
-                log.info("fault: the AT front stops answering")
+                # The QMI socket's drop closes the connection and the next one works; a tty's
+                # is a modem that resets: the host sees a hang-up and the port comes back anew.
+                log.info("fault: the AT port hangs up and comes back")
                 self.counters.drops[FRONTEND] = self.counters.drops.get(FRONTEND, 0) + 1
-                self.muted = True
-                continue
+                loop = asyncio.get_running_loop()
+                loop.call_soon(self._reset_port)
+                return
             if lines is None:
                 continue
             await self._write(self._frame(lines))
