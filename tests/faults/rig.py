@@ -79,11 +79,12 @@ class Outcome:
 
 
 class Rig:
-    def __init__(self, tmpdir: Optional[str] = None, verbose: bool = False):
+    def __init__(self, tmpdir: Optional[str] = None, verbose: bool = False, transport: Optional[str] = None):
         self.verbose = verbose
         self.case_no = 0
         self.order_no = 0
-        self.w = World(tmpdir, orders=[], config=CONFIG, sim_options={"log_level": "warning"})
+        # transport: the Transport= of esimd and the simulator's front (World's default: qmi).
+        self.w = World(tmpdir, orders=[], config=CONFIG, sim_options={"log_level": "warning"}, transport=transport)
         self.sim = self.w.sim.ctl()
         self.smdp = self.w.smdp.control
         self.client = self.w.client

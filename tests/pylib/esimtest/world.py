@@ -281,13 +281,20 @@ class World:
     socket; esimd opens through it with no device node), "pty" (esimd opens the simulator's
     pseudo-terminal directly, like a cdc-wdm node), or "qmi-proxy" (the real qmi-proxy in front
     of the pseudo-terminal: only inside a private network namespace, see tests/integration).
+
+    transport: the Transport= esimd uses and the simulator front it reaches (default: the
+    environment variable ESIMD_TEST_TRANSPORT, else "qmi", where `modem` says how). "at": the
+    simulator's AT pty (esimd opens its symlink, which moves when the modem disappears and comes
+    back), with the AT quirks of ESIMD_TEST_AT_QUIRKS (space-separated --at-quirk values, e.g.
+    "no_cgla max_line=300") unless sim_options names at_quirks.
     """
 
     def __init__(self, tmpdir: Optional[str] = None, *, orders=None, events=(), modem: str = "proxy-socket",
                  sim_options: Optional[dict] = None, smdp_options: Optional[dict] = None,
                  config: Optional[dict] = None, start_esimd: bool = True, esimd_args=(), esimd_wrapper=(),
-                 wait_ready: bool = True, bus_policies=()):
+                 wait_ready: bool = True, bus_policies=(), transport: Optional[str] = None):
         self._own_tmp = tmpdir is None
+        self.transport = transport or os.environ.get("ESIMD_TEST_TRANSPORT") or "qmi"
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="esimd-world-")
         self.orders = DEFAULT_ORDERS if orders is None else orders
         self.modem = modem
@@ -300,7 +307,10 @@ class World:
             self.pki = pkimod.generate(os.path.join(self.tmpdir, "pki"))
             self.bus = PrivateBus(self.tmpdir, (BUS_POLICY, *bus_policies))
             sim_kw = dict(sim_options or {})
-            if modem == "proxy-socket":
+            if self.transport == "at":
+                sim_kw["at_pty"] = True
+                sim_kw.setdefault("at_quirks", os.environ.get("ESIMD_TEST_AT_QUIRKS", "").split())
+            elif modem == "proxy-socket":
                 sim_kw["qmi_proxy_socket"] = True
             else:
                 sim_kw["pty"] = True
@@ -329,7 +339,9 @@ class World:
             "Slot": "1",
             "Refresh": "refresh-flag",
         }
-        if self.modem == "proxy-socket":
+        if self.transport == "at":
+            modem = {"Transport": "at", "Device": self.sim.at_pty, "Refresh": "refresh-flag"}
+        elif self.modem == "proxy-socket":
             modem.update({"Device": "/dev/esim-sim-modem", "UseProxy": "true", "NoFileCheck": "true",
                           "ProxySocket": self.sim.qmi_proxy_socket})
         elif self.modem == "pty":
