@@ -73,10 +73,11 @@ class Demo:
             print(f"  esimd is running (log: {self.esimd.log_path})")
             return
         self.step("Starting the simulated world")
-        self.world = worldmod.World()
+        self.world = worldmod.World(transport=self.args.transport)
         self.bus_address = self.world.bus.address
         print("  a private system bus with esimd's bus policy")
-        print("  a simulated eUICC (real SGP.22 cryptography) behind a fake QMI modem")
+        print("  a simulated eUICC (real SGP.22 cryptography) behind a fake %s"
+              % TRANSPORTS[self.world.transport])
         print(f"  a test SM-DP+ at {worldmod.SMDP_HOST} (HTTPS, certificates from a test eSIM CI)")
         print("  esimd, configured to reach both as it would a real modem and server")
 
@@ -167,12 +168,22 @@ class Demo:
         print("\nDemo finished: every step succeeded.")
 
 
+# What the simulated world puts between esimd and the card, per --transport.
+TRANSPORTS = {
+    "qmi": "QMI modem",
+    "at": "modem's AT command port (a pseudo-terminal speaking 27.007 AT commands)",
+}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="esimd.conf for a real modem (default: the simulated world)")
     p.add_argument("--activation-code", help="activation code to download (required with --config)")
     p.add_argument("--confirmation-code", help="the operator's confirmation code, if the profile needs one")
     p.add_argument("--keep", action="store_true", help="disable the profile but do not delete it")
+    p.add_argument("--transport", choices=sorted(TRANSPORTS), default="qmi",
+                   help="how esimd reaches the simulated card (default qmi; ignored with --config, whose "
+                        "[Modem] section says it)")
     args = p.parse_args()
     if args.config and not args.activation_code:
         p.error("--config needs --activation-code")
