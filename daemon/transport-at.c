@@ -111,7 +111,60 @@ struct _EsimdAt
   guint8 channel; /* 0: none open */
 
   GTask *stop_task;
+  GList *laters; /* Later*: callbacks scheduled on the main loop that need this EsimdAt */
 };
+
+/* A callback for later (an idle answer, a retry after a second) that refers to the EsimdAt:
+ * listed, so that at_free() can run each one's cancel (which answers its caller) before the
+ * EsimdAt goes, instead of leaving a source that would find it freed. */
+typedef struct
+{
+  EsimdAt *at;
+  guint id;
+  void (*run) (EsimdAt *at, gpointer data);
+  void (*cancel) (EsimdAt *at, gpointer data);
+  gpointer data;
+} Later;
+
+static gboolean
+later_cb (gpointer user_data)
+{
+  Later *l = user_data;
+  EsimdAt *at = l->at;
+
+  at->laters = g_list_remove (at->laters, l);
+  l->run (at, l->data);
+  g_free (l);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+later (EsimdAt *at, guint seconds, void (*run) (EsimdAt *, gpointer),
+       void (*cancel) (EsimdAt *, gpointer), gpointer data)
+{
+  Later *l = g_new0 (Later, 1);
+
+  l->at = at;
+  l->run = run;
+  l->cancel = cancel;
+  l->data = data;
+  l->id = seconds ? g_timeout_add_seconds (seconds, later_cb, l) : g_idle_add (later_cb, l);
+  at->laters = g_list_prepend (at->laters, l);
+}
+
+static void
+cancel_laters (EsimdAt *at)
+{
+  while (at->laters)
+    {
+      Later *l = at->laters->data;
+
+      at->laters = g_list_delete_link (at->laters, at->laters);
+      g_source_remove (l->id);
+      l->cancel (at, l->data);
+      g_free (l);
+    }
+}
 
 static void connect_start (EsimdAt *at);
 static void lost (EsimdAt *at, const GError *reason);
@@ -139,23 +192,14 @@ cmd_free (Cmd *cmd)
   g_free (cmd);
 }
 
-typedef struct
+static void
+late_failure (EsimdAt *at, gpointer data)
 {
-  EsimdAt *at;
-  Cmd *cmd;
-  GError *error;
-} LateFailure;
+  Cmd *cmd = data;
+  g_autoptr (GError) error = not_ready_error (at);
 
-static gboolean
-late_failure_cb (gpointer data)
-{
-  LateFailure *f = data;
-
-  f->cmd->done (f->at, NULL, f->error, f->cmd->data);
-  g_error_free (f->error);
-  cmd_free (f->cmd);
-  g_free (f);
-  return G_SOURCE_REMOVE;
+  cmd->done (at, NULL, error, cmd->data);
+  cmd_free (cmd);
 }
 
 /* Queues one command line (without CR). A command the device cannot take now fails from an idle
@@ -175,12 +219,7 @@ command (EsimdAt *at, const char *line, const char *prefix, gboolean bare, guint
   cmd->log_verb_only = g_str_has_prefix (line, "AT+CGLA=") || g_str_has_prefix (line, "AT+CSIM=");
   if (at->state != AT_READY && at->state != AT_OPENING)
     {
-      LateFailure *f = g_new0 (LateFailure, 1);
-
-      f->at = at;
-      f->cmd = cmd;
-      f->error = not_ready_error (at);
-      g_idle_add (late_failure_cb, f);
+      later (at, 0, late_failure, late_failure, cmd);
       return;
     }
   g_queue_push_tail (&at->queue, cmd);
@@ -707,22 +746,14 @@ apdu_finish (EsimdAt *at, Apdu *a, GBytes *response, const GError *error)
   apdu_free (a);
 }
 
-typedef struct
+/* The answer to an APDU line known too long: ISO 7816-4's "wrong length". */
+static void
+apdu_wrong_length (EsimdAt *at, gpointer data)
 {
-  EsimdAt *at;
-  Apdu *apdu;
-  GBytes *response;
-} ApduLater;
+  static const guint8 wrong_length[] = { 0x67, 0x00 };
+  g_autoptr (GBytes) sw = g_bytes_new_static (wrong_length, 2);
 
-static gboolean
-apdu_later_cb (gpointer data)
-{
-  ApduLater *l = data;
-
-  apdu_finish (l->at, l->apdu, l->response, NULL);
-  g_bytes_unref (l->response);
-  g_free (l);
-  return G_SOURCE_REMOVE;
+  apdu_finish (at, data, sw, NULL);
 }
 
 /* The CLA of @cla with the logical channel coded (ETSI TS 102 221 §10.1.1), for the modes where
@@ -865,15 +896,9 @@ apdu_send (EsimdAt *at, Apdu *a, GBytes *apdu)
   if (at->max_line && line_len > at->max_line)
     {
       /* Known too long for this modem: not sent; liblpa steps the block size down. */
-      static const guint8 wrong_length[] = { 0x67, 0x00 };
-      ApduLater *l = g_new0 (ApduLater, 1);
-
       g_debug ("modem %s: an APDU line of %" G_GSIZE_FORMAT " characters is over the limit of %u",
                name_of (at), line_len, at->max_line);
-      l->at = at;
-      l->apdu = a;
-      l->response = g_bytes_new_static (wrong_length, 2);
-      g_idle_add (apdu_later_cb, l);
+      later (at, 0, apdu_wrong_length, apdu_wrong_length, a);
       return;
     }
   line = esimd_at_format_apdu (session, apdu);
@@ -976,15 +1001,23 @@ open_data_free (OpenData *o)
   g_free (o);
 }
 
-static gboolean
-open_again_cb (gpointer data)
+static void
+open_again (EsimdAt *at, gpointer data)
 {
   GTask *task = data;
-  EsimdAt *at = g_task_get_task_data (task);
 
   if (task_ready (at, task))
     open_cgla (at, task);
-  return G_SOURCE_REMOVE;
+}
+
+static void
+open_cancelled (EsimdAt *at, gpointer data)
+{
+  GTask *task = data;
+
+  g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_CANCELLED, "modem %s: esimd is stopping",
+                           name_of (at));
+  g_object_unref (task);
 }
 
 static void
@@ -999,7 +1032,7 @@ lpa_restarted (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer da
       g_object_unref (task);
       return;
     }
-  g_timeout_add_seconds (1, open_again_cb, task);
+  later (at, 1, open_again, open_cancelled, task);
 }
 
 static void
@@ -1060,7 +1093,7 @@ ccho_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
       /* Right after a CFUN cycle or a profile switch the SIM is not up yet. */
       g_debug ("modem %s: SIM not ready (+CME ERROR: %d); trying again", name_of (at),
                r->error_code);
-      g_timeout_add_seconds (1, open_again_cb, task);
+      later (at, 1, open_again, open_cancelled, task);
       return;
     }
   if (r->final == ESIMD_AT_FINAL_CME_ERROR && r->error_code == ESIMD_AT_CME_OPERATION_NOT_ALLOWED &&
@@ -1472,6 +1505,7 @@ at_free (EsimdModem *modem)
   reason =
       g_error_new (LPA_ERROR, LPA_ERROR_CANCELLED, "modem %s: esimd is stopping", name_of (at));
   fail_all (at, reason);
+  cancel_laters (at);
   g_byte_array_unref (at->out);
   esimd_at_reader_free (at->reader);
   g_free (at->manufacturer);
