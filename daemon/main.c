@@ -198,7 +198,8 @@ main (int argc, char **argv)
             problems, config_path ? config_path : ESIMD_DEFAULT_CONFIG_FILE);
 
         g_printerr ("esimd: %s\n", text);
-        return 1;
+        exit_status = 1;
+        goto out;
       }
   }
   daemon.http = esimd_http_new (config);
@@ -209,7 +210,8 @@ main (int argc, char **argv)
   if (setup_bus (&error) < 0)
     {
       g_printerr ("esimd: %s\n", error->message);
-      return 1;
+      exit_status = 1;
+      goto out;
     }
   for (guint i = 0; i < config->modems->len; i++)
     {
@@ -218,7 +220,8 @@ main (int argc, char **argv)
       if (!euicc)
         {
           g_printerr ("esimd: %s\n", error->message);
-          return 1;
+          exit_status = 1;
+          goto out;
         }
       g_ptr_array_add (daemon.euiccs, euicc);
     }
@@ -232,17 +235,23 @@ main (int argc, char **argv)
   g_info ("esimd %s ready: %u eUICC(s)", PACKAGE_VERSION, daemon.euiccs->len);
   g_main_loop_run (loop);
 
+out:
+  /* Also the way out when the bus or a modem could not be set up: LeakSanitizer checks every
+   * exit, and an early return left the HTTP client and the trust store behind. */
   for (guint i = 0; i < daemon.euiccs->len; i++)
     esimd_euicc_free (daemon.euiccs->pdata[i]);
   g_ptr_array_unref (daemon.euiccs);
   esimd_http_free (daemon.http);
   esimd_trust_free (daemon.trust);
   /* The source holds the bus: take it off the loop before the connection goes. */
-  g_source_destroy (bus_source);
-  g_source_unref (bus_source);
+  if (bus_source)
+    {
+      g_source_destroy (bus_source);
+      g_source_unref (bus_source);
+    }
   sd_bus_flush_close_unref (esimd_bus);
   esimd_bus = NULL;
-  g_main_loop_unref (loop);
+  g_clear_pointer (&loop, g_main_loop_unref);
   curl_global_cleanup ();
   esimd = NULL;
   return exit_status;
