@@ -58,7 +58,7 @@ esimctl_find_verb (const char *name)
   return NULL;
 }
 
-#define N_GLOBAL 4
+#define N_GLOBAL 5
 
 static void
 global_entries (Esimctl *ctl, GOptionEntry entries[N_GLOBAL])
@@ -73,6 +73,8 @@ global_entries (Esimctl *ctl, GOptionEntry entries[N_GLOBAL])
       "Wait at most SECONDS (1 to 86400) for a job to end (default 300)", "SECONDS" },
     { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &ctl->no_ask_password,
       "Never ask for a password (polkit) or a confirmation code", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &ctl->quiet,
+      "Print nothing on success but what was asked for: no progress, no confirmations", NULL },
   };
 
   memcpy (entries, e, sizeof e);

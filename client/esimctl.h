@@ -23,6 +23,7 @@ typedef struct
   gboolean json;
   int timeout; /* seconds */
   gboolean no_ask_password;
+  gboolean quiet; /* --quiet: nothing on success but what was asked for */
 
   /* Derived. */
   gboolean interactive; /* a person may be asked (stdin is a terminal, asking not refused) */

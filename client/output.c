@@ -384,6 +384,19 @@ esimctl_output_list (Esimctl *ctl, const char *euicc, const char *member, GVaria
 }
 
 void
+esimctl_done (Esimctl *ctl, const char *format, ...)
+{
+  va_list ap;
+
+  if (ctl->quiet)
+    return;
+  va_start (ap, format);
+  vprintf (format, ap);
+  va_end (ap);
+  putchar ('\n');
+}
+
+void
 esimctl_output_json (Esimctl *ctl, JsonObject *obj)
 {
   g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);

@@ -67,6 +67,10 @@ JsonObject *esimctl_json_result_new (const char *euicc);
 /* Prints {"euicc": @euicc, @member: @list as JSON}: the document of the listing commands. */
 void esimctl_output_list (Esimctl *ctl, const char *euicc, const char *member, GVariant *list);
 
+/* Says on stdout what a command did ("Enabled profile ..."), unless --quiet asked for silence
+ * on success. */
+void esimctl_done (Esimctl *ctl, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
 /* Prints @obj (consumed) as the command's one JSON document on stdout. */
 void esimctl_output_json (Esimctl *ctl, JsonObject *obj);
 

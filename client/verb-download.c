@@ -388,8 +388,8 @@ print_result (Esimctl *ctl, const char *euicc, EsimctlJobWatch *w, const GError 
                                                provider, *provider && *name ? ", " : "", name);
       g_autofree char *clean = esimctl_text_sanitize (what);
 
-      g_print ("Installed profile %s%s%s.\n", clean, *provider || *name ? ")" : "",
-               a->enable ? "; it is enabled" : "");
+      esimctl_done (ctl, "Installed profile %s%s%s.", clean, *provider || *name ? ")" : "",
+                    a->enable ? "; it is enabled" : "");
     }
 }
 
@@ -483,7 +483,8 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
 
   f.info = ctl->json ? stderr : stdout;
   f.server = server;
-  if (!ctl->json)
+  /* --quiet: no bar and no stage lines; what needs the person (a confirmation) still shows. */
+  if (!ctl->json && !ctl->quiet)
     {
       progress = esimctl_progress_new (stdout, isatty (STDOUT_FILENO));
       f.progress = progress;

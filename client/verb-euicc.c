@@ -306,7 +306,7 @@ esimctl_verb_info (Esimctl *ctl, int argc, char **argv, GError **error)
 }
 
 static void
-print_done (Esimctl *ctl, const char *euicc, JsonObject *obj, const char *human)
+print_shown (Esimctl *ctl, const char *euicc, JsonObject *obj, const char *human)
 {
   if (ctl->json)
     {
@@ -318,6 +318,18 @@ print_done (Esimctl *ctl, const char *euicc, JsonObject *obj, const char *human)
       json_object_unref (obj);
       g_print ("%s\n", human);
     }
+}
+
+/* What a change did: silent with --quiet. */
+static void
+print_done (Esimctl *ctl, const char *euicc, JsonObject *obj, const char *human)
+{
+  if (ctl->quiet && !ctl->json)
+    {
+      json_object_unref (obj);
+      return;
+    }
+  print_shown (ctl, euicc, obj, human);
 }
 
 gboolean
@@ -363,7 +375,7 @@ esimctl_verb_default_smdp (Esimctl *ctl, int argc, char **argv, GError **error)
       human =
           g_strdup_printf ("Default SM-DP+: %s\nRoot SM-DS:     %s", *address ? address : "(none)",
                            esimctl_dict_str (props, "RootSmdsAddress"));
-      print_done (ctl, euicc, obj, human);
+      print_shown (ctl, euicc, obj, human);
       return TRUE;
     }
   address = clear ? "" : argv[1];

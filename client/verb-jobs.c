@@ -219,7 +219,7 @@ job_wait (Esimctl *ctl, int argc, char **argv, GError **error)
       esimctl_output_json (ctl, obj);
     }
   else if (!outcome)
-    g_print ("Job %s %s.\n", esimctl_short_id (path), w->state);
+    esimctl_done (ctl, "Job %s %s.", esimctl_short_id (path), w->state);
   if (outcome)
     {
       g_propagate_error (error, g_steal_pointer (&outcome));
@@ -261,7 +261,8 @@ job_call (Esimctl *ctl, int argc, char **argv, const char *member, GError **erro
       esimctl_output_json (ctl, obj);
     }
   else
-    g_print (confirm ? "Confirmed job %s.\n" : "Cancelled job %s.\n", esimctl_short_id (path));
+    esimctl_done (ctl, confirm ? "Confirmed job %s." : "Cancelled job %s.",
+                  esimctl_short_id (path));
   return TRUE;
 }
 

@@ -187,7 +187,7 @@ notifications_send (Esimctl *ctl, int argc, char **argv, GError **error)
       esimctl_output_json (ctl, obj);
     }
   else
-    g_print ("Delivered %u notification%s.\n", delivered, delivered == 1 ? "" : "s");
+    esimctl_done (ctl, "Delivered %u notification%s.", delivered, delivered == 1 ? "" : "s");
   return TRUE;
 }
 
@@ -243,7 +243,7 @@ notifications_remove (Esimctl *ctl, int argc, char **argv, GError **error)
       esimctl_output_json (ctl, obj);
     }
   else
-    g_print ("Removed notification %" G_GUINT64_FORMAT ".\n", seq);
+    esimctl_done (ctl, "Removed notification %" G_GUINT64_FORMAT ".", seq);
   return TRUE;
 }
 

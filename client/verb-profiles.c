@@ -180,7 +180,7 @@ profile_action (Esimctl *ctl, const ProfileAction *action, int argc, char **argv
     }
   else
     {
-      g_print ("%s %s.\n", action->done, iccid);
+      esimctl_done (ctl, "%s %s.", action->done, iccid);
     }
   return TRUE;
 }
@@ -279,12 +279,12 @@ esimctl_verb_nickname (Esimctl *ctl, int argc, char **argv, GError **error)
       esimctl_output_json (ctl, obj);
     }
   else if (clear)
-    g_print ("Removed the nickname of profile %s.\n", argv[1]);
+    esimctl_done (ctl, "Removed the nickname of profile %s.", argv[1]);
   else
     {
       g_autofree char *shown = esimctl_text_sanitize (nickname);
 
-      g_print ("Profile %s is now called \"%s\".\n", argv[1], shown);
+      esimctl_done (ctl, "Profile %s is now called \"%s\".", argv[1], shown);
     }
   return TRUE;
 }

@@ -103,5 +103,38 @@ class EsimctlTls(unittest.TestCase):
             self.assertIn("TlsVerificationFailed", r.stderr)
 
 
+class EsimctlQuiet(unittest.TestCase):
+    """-q/--quiet: nothing on success but what was asked for; errors as ever."""
+
+    def test_quiet(self):
+        iccid = "8949449999999990029"
+        with World() as w:
+            def run(*args, status=OK):
+                r = w.esimctl(*args)
+                self.assertEqual(r.returncode, status, f"esimctl {' '.join(args)}: {r.stdout}{r.stderr}")
+                return r
+
+            r = run("-q", "download", activation_code("DEMO-TWO"))
+            self.assertEqual((r.stdout, r.stderr), ("", ""))
+            self.assertRegex(run("-q", "list").stdout, rf"{iccid}\s+disabled")
+            self.assertEqual(run("-q", "eid").stdout.strip(), "89049032123451234512345678901235")
+            # the option may follow the command, like every global option
+            self.assertEqual(run("enable", "--quiet", iccid).stdout, "")
+            self.assertIn(f"Disabled profile {iccid}", run("disable", iccid).stdout)  # not quiet: said
+            self.assertEqual(run("-q", "enable", iccid).stdout, "")
+            self.assertEqual(run("-q", "nickname", iccid, "Work").stdout, "")
+            self.assertEqual(run("-q", "default-smdp", "smdp.example.com").stdout, "")
+            self.assertIn("smdp.example.com", run("-q", "default-smdp").stdout)  # asked for: shown
+            w.wait_idle()
+            self.assertEqual(run("-q", "notifications", "send").stdout, "")
+            # a failure still says why, on stderr
+            r = run("-q", "enable", iccid, status=FAILED)
+            self.assertEqual(r.stdout, "")
+            self.assertIn("WrongProfileState", r.stderr)
+            self.assertEqual(run("-q", "disable", iccid).stdout, "")
+            self.assertEqual(run("-q", "delete", "--yes", iccid).stdout, "")
+            self.assertNotIn(iccid, run("-q", "list", "--all").stdout)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

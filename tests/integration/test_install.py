@@ -164,6 +164,19 @@ class ReadmeInstall(unittest.TestCase):
             with self.subTest(page=page):
                 self.assertIn(os.path.dirname(os.path.dirname(self.installed(page))), path)
 
+    def test_completions_where_the_shells_look(self):
+        # bash-completion searches XDG_DATA_DIRS (default /usr/local/share:/usr/share)
+        completions = [p for p in self.files.get("esimctl", []) if "bash-completion" in p]
+        self.assertEqual(len(completions), 1, self.files.get("esimctl"))
+        bash = os.path.dirname(completions[0])
+        dirs = [os.path.join(d, "bash-completion", "completions") for d in
+                os.environ.get("XDG_DATA_DIRS", "/usr/local/share:/usr/share").split(":")]
+        self.assertIn(bash, dirs)
+        if not shutil.which("zsh"):
+            self.skipTest("zsh is not installed")
+        fpath = subprocess.run(["zsh", "-fc", "print -l $fpath"], capture_output=True, text=True).stdout.split()
+        self.assertIn(os.path.dirname(self.installed("_esimctl")), fpath)
+
     def test_python_module_where_python3_looks(self):
         import site
 
