@@ -172,15 +172,16 @@ on_availability (EsimdModem *modem, gboolean available, const GError *reason, gp
 
 /* ---- life ------------------------------------------------------------------------------- */
 
-EsimdEuicc *
-esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error)
+static EsimdEuicc *
+euicc_new (guint index, EsimdModemConfig *config, EsimdModemConstructor construct, GError **error)
 {
   EsimdEuicc *euicc;
   EsimdModem *modem = NULL;
 
   euicc = g_new0 (EsimdEuicc, 1);
   esimd_log_add_personal (config->imei);
-  modem = esimd_modem_new (config, on_availability, euicc, error);
+  modem = construct ? esimd_modem_new_with (construct, config, on_availability, euicc)
+                    : esimd_modem_new (config, on_availability, euicc, error);
   if (!modem)
     {
       g_free (euicc);
@@ -196,6 +197,18 @@ esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error)
   euicc->modem = modem;
   euicc->announced = g_hash_table_new (NULL, NULL);
   return euicc;
+}
+
+EsimdEuicc *
+esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error)
+{
+  return euicc_new (index, config, NULL, error);
+}
+
+EsimdEuicc *
+esimd_euicc_new_with_modem (guint index, EsimdModemConfig *config, EsimdModemConstructor construct)
+{
+  return euicc_new (index, config, construct, NULL);
 }
 
 void

@@ -76,6 +76,10 @@ struct _EsimdEuicc
 
 /* Fails when the modem's transport is not one this build has. */
 EsimdEuicc *esimd_euicc_new (guint index, EsimdModemConfig *config, GError **error);
+/* The same with a modem made by @construct (the unit test's scripted one) whatever the
+ * configured transport. */
+EsimdEuicc *esimd_euicc_new_with_modem (guint index, EsimdModemConfig *config,
+                                        EsimdModemConstructor construct);
 void esimd_euicc_start (EsimdEuicc *euicc);
 /* Fails queued jobs, asks the running one to stop (waiting at most @grace seconds), then
  * closes the channel and releases the modem. */

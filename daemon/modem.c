@@ -36,19 +36,24 @@ esimd_modem_transports (void)
 }
 
 EsimdModem *
+esimd_modem_new_with (EsimdModemConstructor construct, const EsimdModemConfig *config,
+                      EsimdModemAvailabilityFunc func, gpointer user_data)
+{
+  EsimdModem *modem = construct (config);
+
+  modem->config = config;
+  modem->availability = func;
+  modem->availability_data = user_data;
+  return modem;
+}
+
+EsimdModem *
 esimd_modem_new (const EsimdModemConfig *config, EsimdModemAvailabilityFunc func,
                  gpointer user_data, GError **error)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (transports); i++)
     if (g_strcmp0 (config->transport, transports[i].name) == 0)
-      {
-        EsimdModem *modem = transports[i].construct (config);
-
-        modem->config = config;
-        modem->availability = func;
-        modem->availability_data = user_data;
-        return modem;
-      }
+      return esimd_modem_new_with (transports[i].construct, config, func, user_data);
 
   {
     g_autofree char *list = g_strjoinv (", ", (char **) esimd_modem_transports ());

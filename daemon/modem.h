@@ -28,6 +28,10 @@ G_BEGIN_DECLS
 
 typedef struct _EsimdModem EsimdModem;
 
+/* A transport's constructor: it only allocates and fills the embedded EsimdModem's ops and
+ * config; esimd_modem_new() does the rest. */
+typedef EsimdModem *(*EsimdModemConstructor) (const EsimdModemConfig *config);
+
 /* @available: the device is usable now (FALSE: lost, or not found yet; @reason says why). */
 typedef void (*EsimdModemAvailabilityFunc) (EsimdModem *modem, gboolean available,
                                             const GError *reason, gpointer user_data);
@@ -106,6 +110,10 @@ struct _EsimdModem
  * transports when there is none of that name. Does not connect yet (esimd_modem_start). */
 EsimdModem *esimd_modem_new (const EsimdModemConfig *config, EsimdModemAvailabilityFunc func,
                              gpointer user_data, GError **error);
+/* The same with @construct instead of the table's constructor for @config->transport: a
+ * transport outside the table, such as the scripted modem of the model's unit test. */
+EsimdModem *esimd_modem_new_with (EsimdModemConstructor construct, const EsimdModemConfig *config,
+                                  EsimdModemAvailabilityFunc func, gpointer user_data);
 /* Every Transport= value this build supports, NULL-terminated, for errors and --check-config. */
 const char *const *esimd_modem_transports (void);
 
@@ -150,9 +158,8 @@ extern const LpaApduOps esimd_modem_apdu_ops;
 void esimd_modem_set_available (EsimdModem *modem, gboolean available, const GError *reason);
 void esimd_modem_count_apdu (EsimdModem *modem, gsize sent, gsize received);
 
-/* For implementations: the constructor every transport file provides, listed in modem.c's
- * table. It only allocates and fills the embedded EsimdModem's ops and config. */
-typedef EsimdModem *(*EsimdModemConstructor) (const EsimdModemConfig *config);
+/* For implementations: the constructor every transport file provides (EsimdModemConstructor),
+ * listed in modem.c's table. */
 EsimdModem *esimd_modem_qmi_new (const EsimdModemConfig *config);
 EsimdModem *esimd_modem_mbim_new (const EsimdModemConfig *config);
 EsimdModem *esimd_modem_at_new (const EsimdModemConfig *config);
