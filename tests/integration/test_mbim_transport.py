@@ -11,9 +11,7 @@ import unittest
 
 from gi.repository import GLib
 
-from esimtest.world import DEFAULT_ORDERS, activation_code
-
-from mbimworld import MbimWorld
+from esimtest.world import DEFAULT_ORDERS, World, activation_code
 
 ICCID_ONE = "8949449999999990011"
 SIM_IMEI = "356938035643809"
@@ -26,20 +24,30 @@ def profile_op(w, method, iccid=ICCID_ONE):
     w.manager(method, GLib.Variant("(sa{sv})", (iccid, {})))
 
 
+def MbimWorld(qmi=False, **kw):
+    """esimd on the simulator's MBIM pty: Transport=mbim, or Transport=qmi inside MBIM."""
+    return World(transport="qmi-over-mbim" if qmi else "mbim", **kw)
+
+
+def mbim_counts(w) -> dict:
+    with w.sim.ctl() as c:
+        return c.counters()["mbim_messages"]
+
+
 class Operations(unittest.TestCase):
     def test_download_enable_disable_delete_with_uicc_reset(self):
         with MbimWorld(config={"Modem sim": {"Refresh": "power-cycle"}}) as w:
             self.assertEqual(w.manager_prop("Eid"), "89049032123451234512345678901235")
             job, props = w.download(activation_code("DEMO-ONE"))
             self.assertEqual(props["State"], "succeeded", props)
-            before = w.mbim_counts().get("ms-uicc-low-level-access/reset/set", 0)
+            before = mbim_counts(w).get("ms-uicc-low-level-access/reset/set", 0)
             profile_op(w, "EnableProfile")
             self.assertEqual(w.profiles()[0]["state"], "enabled")
             profile_op(w, "DisableProfile")
             profile_op(w, "DeleteProfile")
             self.assertEqual(w.profiles(), [])
             w.wait_idle()
-            counts = w.mbim_counts()
+            counts = mbim_counts(w)
             # enable and disable each made the modem read the card again
             self.assertEqual(counts.get("ms-uicc-low-level-access/reset/set", 0), before + 2)
             self.assertGreater(counts["ms-uicc-low-level-access/apdu/set"], 20)
@@ -59,7 +67,7 @@ class Operations(unittest.TestCase):
             profile_op(w, "EnableProfile")
             self.assertEqual(w.profiles()[0]["state"], "enabled")
             profile_op(w, "DisableProfile")
-            counts = w.mbim_counts()
+            counts = mbim_counts(w)
             self.assertEqual(counts.get("ms-uicc-low-level-access/reset/set"), 1)  # tried once, then known
             self.assertEqual(counts.get("basic-connect/radio-state/set"), 4)  # off, on; off, on
             self.assertIn("no MS UICC reset", w.esimd.log())
@@ -102,7 +110,7 @@ class LossAndReturn(unittest.TestCase):
             self.assertIn("stopped answering", w.manager_prop("UnavailableReason"))
             sim.clear_faults()
             w.wait_state("ready", 60)
-            self.assertGreaterEqual(w.mbim_counts()["open"], 2)  # a new MBIM session
+            self.assertGreaterEqual(mbim_counts(w)["open"], 2)  # a new MBIM session
             job, props = w.download(activation_code("DEMO-ONE"))
             self.assertEqual(props["State"], "succeeded", props)
             sim.close()

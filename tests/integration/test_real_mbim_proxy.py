@@ -1,14 +1,12 @@
 #!/usr/bin/python3
 """Transport=mbim through Debian's real /usr/libexec/mbim-proxy, as esimd shares a laptop's WWAN
 card with ModemManager: esimd opens the simulator's MBIM pseudo-terminal with
-MBIM_DEVICE_OPEN_FLAGS_PROXY and libmbim starts the proxy. Runs inside unshare -rn (user,
-network, pid and mount namespaces): the proxy's uid-0 check passes, its abstract socket
+MBIM_DEVICE_OPEN_FLAGS_PROXY and libmbim starts the proxy. meson.build runs it through netns-run
+(user, network, pid and mount namespaces): the proxy's uid-0 check passes, its abstract socket
 'mbim-proxy' (which libmbim 1.28 cannot rename) stays private, and it ends with the test."""
 
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import unittest
 
@@ -32,16 +30,19 @@ def proxy_pids() -> list:
     return pids
 
 
+def mbim_counts(w) -> dict:
+    with w.sim.ctl() as c:
+        return c.counters()["mbim_messages"]
+
+
 class ThroughRealMbimProxy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        from mbimworld import MbimWorld
-
-        from esimtest.world import DEFAULT_ORDERS
+        from esimtest.world import DEFAULT_ORDERS, World
 
         big = [{"matchingId": "BIG-ONE", "iccid": "8949449999999990094", "profile": {"generate": {"size": 60000}},
                 "metadata": {"serviceProviderName": "Big Operator", "profileName": "Large"}}] + DEFAULT_ORDERS
-        cls.w = MbimWorld(use_proxy=True, orders=big, config={"Modem sim": {"Refresh": "power-cycle"}})
+        cls.w = World(transport="mbim", orders=big, config={"Modem sim": {"Refresh": "power-cycle"}})
 
     @classmethod
     def tearDownClass(cls):
@@ -62,7 +63,7 @@ class ThroughRealMbimProxy(unittest.TestCase):
         w.wait_idle()
         ops = sorted(n["operation"] for n in w.smdp.control.notifications() if n["iccid"] == ICCID_ONE)
         self.assertEqual(ops, ["delete", "disable", "enable", "install"])
-        counts = w.mbim_counts()
+        counts = mbim_counts(w)
         self.assertEqual(counts["open"], 1)  # the proxy's one session with the modem
         self.assertGreaterEqual(counts["ms-uicc-low-level-access/reset/set"], 2)
 
@@ -93,46 +94,38 @@ class ThroughRealMbimProxy(unittest.TestCase):
         # Through the proxy the MBIM session is not esimd's: its channel outlives it...
         left = sim.state()["mbim"]["channels"]
         self.assertEqual(len(left), 1, left)
-        closes = w.mbim_counts().get("ms-uicc-low-level-access/close-channel/set", 0)
+        closes = mbim_counts(w).get("ms-uicc-low-level-access/close-channel/set", 0)
         w.start_esimd()
         w.wait_idle()
         # ...until the next esimd closes its channel group before anything else.
         self.assertNotIn(left[0], sim.state()["mbim"]["channels"])
-        self.assertGreater(w.mbim_counts()["ms-uicc-low-level-access/close-channel/set"], closes)
+        self.assertGreater(mbim_counts(w)["ms-uicc-low-level-access/close-channel/set"], closes)
         self.assertNotIn("8949449999999990094", [p["iccid"] for p in sim.state()["profiles"]])
         sim.close()
 
 
 class QmiThroughRealMbimProxy(unittest.TestCase):
     def test_qmi_inside_mbim_through_mbim_proxy(self):
-        from mbimworld import MbimWorld
+        from esimtest.world import World, activation_code
 
-        from esimtest.world import activation_code
-
-        with MbimWorld(qmi=True, use_proxy=True) as w:
+        with World(transport="qmi-over-mbim") as w:
             job, props = w.download(activation_code("DEMO-ONE"))
             self.assertEqual(props["State"], "succeeded", props)
             self.assertTrue(proxy_pids(), "esimd did not go through mbim-proxy")
             self.assertIn("QMI inside MBIM (through mbim-proxy)", w.esimd.log())
-            counts = w.mbim_counts()
+            counts = mbim_counts(w)
             self.assertGreater(counts["qmi/msg/set"], 20)
             self.assertEqual(counts["open"], 1)
 
 
 def main():
-    if "--inside" in sys.argv:
-        sys.argv.remove("--inside")
-        # A new network namespace starts with loopback down; the test SM-DP+ listens on it.
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-        unittest.main(verbosity=2)
-        return
-    for need in (MBIM_PROXY, shutil.which("unshare"), shutil.which("ip")):
-        if not need or not os.access(need, os.X_OK):
-            print(f"missing {need}: skipping")
-            sys.exit(SKIP)
-    cmd = ["unshare", "-rn", "--pid", "--fork", "--kill-child", "--mount-proc",
-           "/usr/bin/python3", os.path.abspath(__file__), "--inside", *sys.argv[1:]]
-    sys.exit(subprocess.run(cmd, timeout=600).returncode)
+    if os.environ.get("ESIMD_TEST_NETNS") != "1":
+        print("run through tests/integration/netns-run (a private network namespace): skipping")
+        sys.exit(SKIP)
+    if not os.access(MBIM_PROXY, os.X_OK):
+        print(f"missing {MBIM_PROXY}: skipping")
+        sys.exit(SKIP)
+    unittest.main(verbosity=2)
 
 
 if __name__ == "__main__":

@@ -286,8 +286,14 @@ class World:
     environment variable ESIMD_TEST_TRANSPORT, else "qmi", where `modem` says how). "at": the
     simulator's AT pty (esimd opens its symlink, which moves when the modem disappears and comes
     back), with the AT quirks of ESIMD_TEST_AT_QUIRKS (space-separated --at-quirk values, e.g.
-    "no_cgla max_line=300") unless sim_options names at_quirks.
+    "no_cgla max_line=300") unless sim_options names at_quirks. "mbim": the simulator's MBIM pty
+    with Transport=mbim; "qmi-over-mbim": the same pty with Transport=qmi and QmiMode=mbim (QMI
+    inside MBIM). Both open the pty's symlink too, through the real mbim-proxy when
+    ESIMD_TEST_NETNS=1 says the test runs in a private network namespace
+    (tests/integration/netns-run: libmbim cannot name another proxy socket), else directly.
     """
+
+    TRANSPORTS = ("qmi", "at", "mbim", "qmi-over-mbim")
 
     def __init__(self, tmpdir: Optional[str] = None, *, orders=None, events=(), modem: str = "proxy-socket",
                  sim_options: Optional[dict] = None, smdp_options: Optional[dict] = None,
@@ -295,6 +301,8 @@ class World:
                  wait_ready: bool = True, bus_policies=(), transport: Optional[str] = None):
         self._own_tmp = tmpdir is None
         self.transport = transport or os.environ.get("ESIMD_TEST_TRANSPORT") or "qmi"
+        if self.transport not in self.TRANSPORTS:
+            raise ValueError(f"unknown transport {self.transport!r} (known: {', '.join(self.TRANSPORTS)})")
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="esimd-world-")
         self.orders = DEFAULT_ORDERS if orders is None else orders
         self.modem = modem
@@ -310,6 +318,8 @@ class World:
             if self.transport == "at":
                 sim_kw["at_pty"] = True
                 sim_kw.setdefault("at_quirks", os.environ.get("ESIMD_TEST_AT_QUIRKS", "").split())
+            elif self.transport in ("mbim", "qmi-over-mbim"):
+                sim_kw["mbim_pty"] = True
             elif modem == "proxy-socket":
                 sim_kw["qmi_proxy_socket"] = True
             else:
@@ -341,6 +351,13 @@ class World:
         }
         if self.transport == "at":
             modem = {"Transport": "at", "Device": self.sim.at_pty, "Refresh": "refresh-flag"}
+        elif self.transport in ("mbim", "qmi-over-mbim"):
+            modem.update({"Device": self.sim.mbim_pty,
+                          "UseProxy": "true" if os.environ.get("ESIMD_TEST_NETNS") == "1" else "false"})
+            if self.transport == "mbim":
+                modem["Transport"] = "mbim"
+            else:
+                modem["QmiMode"] = "mbim"
         elif self.modem == "proxy-socket":
             modem.update({"Device": "/dev/esim-sim-modem", "UseProxy": "true", "NoFileCheck": "true",
                           "ProxySocket": self.sim.qmi_proxy_socket})
