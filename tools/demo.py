@@ -172,6 +172,8 @@ class Demo:
 TRANSPORTS = {
     "qmi": "QMI modem",
     "at": "modem's AT command port (a pseudo-terminal speaking 27.007 AT commands)",
+    "mbim": "modem in MBIM mode (UICC low level access, on a pseudo-terminal like /dev/cdc-wdm0)",
+    "qmi-over-mbim": "modem in MBIM mode carrying QMI inside MBIM (Transport=qmi, QmiMode=mbim)",
 }
 
 
