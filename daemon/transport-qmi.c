@@ -15,6 +15,11 @@
 #define OPEN_TIMEOUT 15 /* seconds */
 #define RETRY_FIRST  1  /* seconds */
 #define RETRY_MAX    60
+/* Commands in a row that may go unanswered before the link counts as lost. libqmi cannot tell a
+ * modem that stopped answering from a stream that lost its framing (one header claiming 65 535
+ * bytes makes it wait for good for the rest of that frame): either way every later command times
+ * out, until the device is opened again. One timeout may be a slow card; two are a dead link. */
+#define MAX_TIMEOUTS_IN_A_ROW 2
 
 typedef enum
 {
@@ -53,6 +58,9 @@ struct _EsimdQmi
   guint retry_id;
   guint retry_delay;
   GFileMonitor *monitor; /* watches for the device node to come back */
+
+  guint timeouts; /* commands in a row that got no answer on this connection */
+  guint lost_id;  /* the link is taken as lost from an idle (not inside libqmi's callback) */
 
   gboolean mbim;       /* this connection carries QMI inside MBIM */
   guint8 channel;      /* 0 = none open */
@@ -169,6 +177,40 @@ lost (EsimdQmi *qmi, const GError *reason)
              qmi->retry_delay);
 }
 
+static gboolean
+lost_after_timeouts (gpointer data)
+{
+  EsimdQmi *qmi = data;
+  g_autoptr (GError) reason = g_error_new (
+      LPA_ERROR, LPA_ERROR_TRANSPORT,
+      "modem %s: %u commands in a row got no answer within %u s; the link is taken as lost "
+      "(opening the device again)",
+      qmi->config->name, MAX_TIMEOUTS_IN_A_ROW, qmi->config->command_timeout);
+
+  qmi->lost_id = 0;
+  if (qmi->state == QMI_STATE_READY)
+    lost (qmi, reason);
+  return G_SOURCE_REMOVE;
+}
+
+/* Every command's outcome on the current connection (@source: the device or client it was sent
+ * with; a late answer from a connection already dropped says nothing about this one). Any
+ * answer, even an error, shows the link works; only timeouts count. */
+static void
+note_outcome (EsimdQmi *qmi, gpointer source, const GError *error)
+{
+  if (!qmi || qmi->state != QMI_STATE_READY ||
+      (source != (gpointer) qmi->device && source != (gpointer) qmi->client))
+    return;
+  if (!g_error_matches (error, QMI_CORE_ERROR, QMI_CORE_ERROR_TIMEOUT))
+    {
+      qmi->timeouts = 0;
+      return;
+    }
+  if (++qmi->timeouts >= MAX_TIMEOUTS_IN_A_ROW && !qmi->lost_id)
+    qmi->lost_id = g_idle_add (lost_after_timeouts, qmi);
+}
+
 static void
 on_device_removed (QmiDevice *device, gpointer data)
 {
@@ -212,6 +254,7 @@ client_allocated (GObject *source, GAsyncResult *res, gpointer data)
   qmi->client = client;
   qmi->state = QMI_STATE_READY;
   qmi->retry_delay = 0;
+  qmi->timeouts = 0;
   g_clear_object (&qmi->monitor);
   g_info ("modem %s: UIM client %u ready on %s%s%s", qmi->config->name, qmi_client_get_cid (client),
           qmi->config->device, qmi->mbim ? ", QMI inside MBIM" : "",
@@ -370,6 +413,7 @@ channel_opened (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (QmiMessage) resp = qmi_device_command_full_finish (QMI_DEVICE (source), res, &error);
   guint8 channel = 0;
 
+  note_outcome (qmi, source, error);
   if (!resp)
     {
       g_task_return_error (task, command_error (qmi, "Open Logical Channel", error));
@@ -408,6 +452,7 @@ channel_closed (GObject *source, GAsyncResult *res, gpointer data)
   GError *error = NULL;
   g_autoptr (QmiMessage) resp = qmi_device_command_full_finish (QMI_DEVICE (source), res, &error);
 
+  note_outcome (qmi, source, error);
   if (!resp)
     g_task_return_error (task, command_error (qmi, "Close Logical Channel", error));
   else if (!esimd_qmi_uim_close_channel_parse (resp, &error))
@@ -471,6 +516,7 @@ apdu_sent (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (QmiMessage) resp = qmi_device_command_full_finish (QMI_DEVICE (source), res, &error);
   g_autoptr (GBytes) rapdu = NULL;
 
+  note_outcome (qmi, source, error);
   if (req->done)
     {
       apdu_request_finish (req);
@@ -543,6 +589,7 @@ powered_on (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (QmiMessageUimPowerOnSimOutput) out =
       qmi_client_uim_power_on_sim_finish (QMI_CLIENT_UIM (source), res, &error);
 
+  note_outcome (g_task_get_task_data (task), source, error);
   if (!out || !qmi_message_uim_power_on_sim_output_get_result (out, &error))
     g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT, "SIM power on: %s",
                              error->message);
@@ -561,6 +608,7 @@ powered_off (GObject *source, GAsyncResult *res, gpointer data)
       qmi_client_uim_power_off_sim_finish (QMI_CLIENT_UIM (source), res, &error);
   g_autoptr (QmiMessageUimPowerOnSimInput) in = NULL;
 
+  note_outcome (qmi, source, error);
   if (!out || !qmi_message_uim_power_off_sim_output_get_result (out, &error))
     {
       g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT, "SIM power off: %s",
@@ -664,6 +712,7 @@ imei_got_ids (GObject *source, GAsyncResult *res, gpointer data)
       qmi_client_dms_get_ids_finish (QMI_CLIENT_DMS (source), res, &error);
   const char *imei = NULL;
 
+  note_outcome (op->qmi, op->device, error);
   if (!out || !qmi_message_dms_get_ids_output_get_result (out, &error) ||
       !qmi_message_dms_get_ids_output_get_imei (out, &imei, &error))
     imei_op_answer (op, NULL,
@@ -788,6 +837,7 @@ qmi_stop (EsimdModem *modem, GTask *task_in)
 
   qmi->state = QMI_STATE_STOPPED;
   g_clear_handle_id (&qmi->retry_id, g_source_remove);
+  g_clear_handle_id (&qmi->lost_id, g_source_remove);
   g_clear_object (&qmi->monitor);
   if (qmi->cancellable)
     g_cancellable_cancel (qmi->cancellable);
@@ -810,6 +860,7 @@ qmi_free (EsimdModem *modem)
   EsimdQmi *qmi = (EsimdQmi *) modem;
 
   g_clear_handle_id (&qmi->retry_id, g_source_remove);
+  g_clear_handle_id (&qmi->lost_id, g_source_remove);
   g_clear_object (&qmi->monitor);
   if (qmi->cancellable)
     g_cancellable_cancel (qmi->cancellable);

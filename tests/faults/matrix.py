@@ -12,7 +12,7 @@ from typing import Callable, Optional
 import invariants as inv
 from rig import SERVER_TIMEOUT, Outcome, Rig, RigError
 
-CLASSES = ("modem", "es9", "euicc", "kill", "text")
+CLASSES = ("modem", "es9", "euicc", "kill", "text", "framing")
 # Options of the reference download of the modem and kill classes: every ES10 step of a
 # download (nickname, enable with its refresh) and the notification delivery after it.
 FULL_OPTIONS = {"nickname": "fault matrix", "enable": True}
@@ -188,6 +188,28 @@ def modem_cases(labels: list[str]) -> list[Case]:
             out.append(Case("modem", "%s@%d(%s)" % (kind, i, label), slice=i in picks.get(kind, ()),
                             sim_faults=[spec], options=FULL_OPTIONS, probe=kind == "drop", deferred=deferred,
                             known=known))
+    return out
+
+
+def framing_cases(labels: list[str]) -> list[Case]:
+    """A framing error at the first APDU of each step of the reference download: the QMI answer's
+    header claims 65 535 bytes, so libqmi waits for that frame's end and every later command
+    times out until esimd takes the link as lost, opens the device again and reads the card
+    again. Two timeouts (CommandTimeout, 8 s in the rig) per case: the steps, not every APDU."""
+    picks = sorted(_representative(labels)["drop"])
+    last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
+    out = []
+    for i in picks:
+        known = None
+        if i == last86:
+            # Found by this class; not a framing matter: any answer lost after the card executed
+            # the last segment (a timeout would do the same).
+            known = ("the eUICC installed the profile but the answer to the last segment was lost: the "
+                     "job ends with the transport failure before the card can be read again, so its "
+                     "message cannot say the profile is installed (ListProfiles shows it once the link "
+                     "is back); a download's outcome after a lost answer needs a read-back first")
+        out.append(Case("framing", "bad-frame@%d(%s)" % (i, labels[i - 1]), slice=i in picks[:1] + picks[-2:-1],
+                        sim_faults=[{"kind": "bad_frame", "nth": i}], options=FULL_OPTIONS, probe=True, known=known))
     return out
 
 

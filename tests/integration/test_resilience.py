@@ -150,6 +150,34 @@ class Modem(unittest.TestCase):
                 self.assertLess(time.monotonic() - start, 40)
                 self.assertEqual(sim.state()["profiles"], [])
 
+    def test_framing_error_is_a_lost_modem(self):
+        """One QMI answer whose header claims 65 535 bytes used to kill the link for good: libqmi
+        waits for that frame's end, every later command timed out, and esimd never opened the
+        device again. Now two timeouts in a row count as a lost modem: drop, reopen, re-read
+        (issue 11, item 8). Through qmi-proxy's socket and on a pty opened directly."""
+        for modem in ("proxy-socket", "pty"):
+            with self.subTest(modem=modem), World(modem=modem, config={"Modem sim": {"CommandTimeout": "2"}}) as w:
+                sim = w.sim.ctl()
+                try:
+                    sim.add_fault(kind="bad_frame", nth=12)
+                    w.client.signals.clear()
+                    job, props = w.download(activation_code("DEMO-ONE"))
+                    self.assertEqual(props["State"], "failed", props)
+                    self.assertTrue(props["Error"] in ("org.esim.Error.Transport", "org.esim.Error.Timeout"), props)
+                    self.assertEqual([f["fired"] for f in sim.faults()], [1])
+                    # the link was dropped and opened again, the card read again ...
+                    w.client.wait_for(lambda: "taken as lost" in w.esimd.log(), 60, "the link taken as lost")
+                    w.wait_state("ready", 60)
+                    self.assertIn("unavailable", [s[3][1].get("State") for s in
+                                                  w.client.signals_named("PropertiesChanged", MANAGER)
+                                                  if "State" in s[3][1]])
+                    # ... and everything works again
+                    w.wait_idle()
+                    job, props = w.download(activation_code("DEMO-TWO"))
+                    self.assertEqual(props["State"], "succeeded", props)
+                finally:
+                    sim.close()
+
     def test_direct_pty(self):
         with World(modem="pty") as w:
             job, props = w.download(activation_code("DEMO-ONE"), options={"enable": True})

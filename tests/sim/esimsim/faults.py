@@ -8,7 +8,7 @@ from typing import Optional
 
 log = logging.getLogger("esim-sim.faults")
 
-KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result", "at_error")
+KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result", "at_error", "bad_frame")
 # ES10 functions whose response carries a result code the eUICC can be made to answer on demand.
 RESULT_TAGS = ("BF38", "BF21", "BF41", "BF37", "BF31", "BF32", "BF33", "BF34", "BF29", "BF3F", "BF2D", "BF28",
                "BF2B", "BF30", "BF35")
@@ -115,6 +115,13 @@ class Faults:
             if len(triggers) != 1:
                 raise FaultSpecError("a 'corrupt' fault needs exactly one of nth, apdu")
             _int(spec, triggers[0], 1)
+        elif kind == "bad_frame":
+            # The QMI front executes the Nth APDU, then sends its answer in a frame whose QMUX
+            # header claims `length` bytes (default 65535): a client that trusts the header
+            # waits for bytes that never come, and takes the later frames for the rest of it.
+            _int(spec, "nth", 1)
+            if "length" in spec and not 5 <= _int(spec, "length", 0) <= 0xFFFF:
+                raise FaultSpecError("'length' must be 5 to 65535")
         elif kind == "es10_result":
             tag = str(spec.get("tag", "")).upper()
             if tag not in RESULT_TAGS:
@@ -246,6 +253,16 @@ class Faults:
                     return _flip(response[:-2], f.spec) + response[-2:]
                 return response[:-1] + bytes([response[-1] ^ 0xFF])
         return response
+
+    def bad_frame(self, frontend: str) -> Optional[int]:
+        """Count one QMI Send APDU; the QMUX length to claim in its answer's header, or None."""
+        claim = None
+        for f in self._applicable("bad_frame", frontend):
+            f.seen += 1
+            if f.seen == int(f.spec["nth"]) and claim is None:
+                f.fire()
+                claim = int(f.spec.get("length", 0xFFFF))
+        return claim
 
     def at_error(self, frontend: str, command: str) -> Optional[int]:
         """An 'at_error' fault for this AT command: the CME code to answer, -1 for a plain ERROR."""

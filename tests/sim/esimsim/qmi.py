@@ -243,7 +243,13 @@ class QmiModem:
             tlvs = [result_tlv(E_INVALID_SERVICE_TYPE)]
         if tlvs is None:
             return [], False
-        return [build_frame(msg.service, msg.cid, msg.tid, msg.msg_id, tlvs)], reset_after
+        frame = build_frame(msg.service, msg.cid, msg.tid, msg.msg_id, tlvs)
+        if msg.service == SERVICE_UIM and msg.msg_id == UIM_SEND_APDU:
+            claim = self.faults.bad_frame(link.frontend)
+            if claim is not None:
+                log.info("fault: the answer's QMUX header claims %d bytes", claim)
+                frame = bytes([QMUX_MARKER]) + struct.pack("<H", claim) + frame[3:]
+        return [frame], reset_after
 
     # ------------------------------------------------------------------ CTL
     def _ctl(self, link: Link, msg: QmiMessage) -> Optional[list]:
