@@ -235,7 +235,11 @@ ready_wait_end (EsimdMbim *mbim, GError *error)
 
   g_clear_handle_id (&mbim->ready_id, g_source_remove);
   if (!task)
-    return;
+    {
+      /* Nobody waits: the reason is ours to free. */
+      g_clear_error (&error);
+      return;
+    }
   if (error)
     g_task_return_error (task, error);
   else

@@ -208,6 +208,28 @@ def esimd_is_sanitized() -> bool:
         return b"__asan_init" in f.read()
 
 
+def memcheck_findings(log_path: str, limit: int = 12000) -> str:
+    """The parts of a memcheck log that say what is wrong: each error and each definitely or
+    indirectly lost record with its stack, then the summaries. The possibly-lost records that
+    precede them are left out, or they would crowd out what failed the run."""
+    with open(log_path, errors="replace") as f:
+        lines = [l for l in f if re.match(r"==\d+== ", l)]
+    keep, taking = [], False
+    for line in lines:
+        body = line.split("== ", 1)[1] if "== " in line else ""
+        if not body.strip():
+            taking = False
+            continue
+        if not body.startswith(" "):
+            taking = not (" are possibly lost " in body or " still reachable " in body
+                          or body.startswith(("HEAP SUMMARY", "Memcheck,", "Copyright",
+                                              "Using Valgrind", "Command:", "Reachable",
+                                              "To see them", "For lists")))
+        if taking or "lost:" in body or "ERROR SUMMARY" in body:
+            keep.append(line)
+    return "".join(keep)[:limit]
+
+
 def valgrind_memcheck() -> list:
     """The memcheck command line esimd runs under when ESIMD_TEST_VALGRIND=1: any error, and any
     definitely or indirectly lost block at exit, makes esimd exit with VALGRIND_EXIT."""
@@ -530,8 +552,7 @@ class World:
         if rc != 0:
             found = ""
             if rc == VALGRIND_EXIT:
-                with open(self.esimd.log_path, errors="replace") as f:
-                    found = "\n" + "".join(l for l in f if re.match(r"==\d+== ", l))[-8000:]
+                found = "\n" + memcheck_findings(self.esimd.log_path)
             raise AssertionError(f"esimd exited with status {rc}; its log: {self.esimd.log_path}{found}")
 
     def _assert_no_secrets(self):
