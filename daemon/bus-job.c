@@ -4,6 +4,7 @@
 #include "bus.h"
 #include "bus-errors.h"
 #include "bus-gvariant.h"
+#include "bus-nodes.h"
 #include "bus-paths.h"
 #include "bus-source.h"
 #include "daemon.h"
@@ -160,19 +161,18 @@ job_find (sd_bus *bus, const char *path, const char *iface, void *userdata, void
 static int
 job_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error)
 {
+  g_autoptr (GPtrArray) paths = g_ptr_array_new ();
   GHashTableIter it;
   gpointer key;
-  GPtrArray *out = g_ptr_array_new ();
 
   if (exported)
     {
       g_hash_table_iter_init (&it, exported);
       while (g_hash_table_iter_next (&it, &key, NULL))
-        g_ptr_array_add (out, strdup (key)); /* sd-bus frees these with free() */
+        g_ptr_array_add (paths, key);
     }
-  g_ptr_array_add (out, NULL);
-  *nodes = (char **) g_ptr_array_free (out, FALSE);
-  return 0;
+  *nodes = esimd_bus_nodes_answer (bus, prefix, (const char *const *) paths->pdata, paths->len);
+  return *nodes ? 0 : -ENOMEM;
 }
 
 static int

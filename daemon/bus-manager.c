@@ -5,6 +5,7 @@
 #include "bus-errors.h"
 #include "bus-gvariant.h"
 #include "bus-job.h"
+#include "bus-nodes.h"
 #include "bus-paths.h"
 #include "bus-profile.h"
 #include "bus-source.h"
@@ -42,18 +43,12 @@ static int
 manager_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
                    sd_bus_error *error)
 {
-  char **out = calloc (esimd->euiccs->len + 1, sizeof (char *));
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
 
-  if (!out)
-    return -ENOMEM;
   for (guint i = 0; i < esimd->euiccs->len; i++)
-    {
-      g_autofree char *path = esimd_bus_euicc_path (esimd->euiccs->pdata[i]);
-
-      out[i] = strdup (path);
-    }
-  *nodes = out;
-  return 0;
+    g_ptr_array_add (paths, esimd_bus_euicc_path (esimd->euiccs->pdata[i]));
+  *nodes = esimd_bus_nodes_answer (bus, prefix, (const char *const *) paths->pdata, paths->len);
+  return *nodes ? 0 : -ENOMEM;
 }
 
 /* ---- values ------------------------------------------------------------------------------ */

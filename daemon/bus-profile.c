@@ -5,6 +5,7 @@
 #include "bus-errors.h"
 #include "bus-gvariant.h"
 #include "bus-manager.h"
+#include "bus-nodes.h"
 #include "bus-paths.h"
 #include "daemon.h"
 #include "job-profile.h"
@@ -56,23 +57,18 @@ static int
 profile_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes,
                    sd_bus_error *error)
 {
-  GPtrArray *out = g_ptr_array_new ();
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; i < esimd->euiccs->len; i++)
     {
       EsimdEuicc *e = esimd->euiccs->pdata[i];
 
       for (guint j = 0; e->profiles && j < e->profiles->len; j++)
-        {
-          g_autofree char *p =
-              esimd_bus_profile_path (e, ((LpaProfileInfo *) e->profiles->pdata[j])->iccid);
-
-          g_ptr_array_add (out, strdup (p));
-        }
+        g_ptr_array_add (
+            paths, esimd_bus_profile_path (e, ((LpaProfileInfo *) e->profiles->pdata[j])->iccid));
     }
-  g_ptr_array_add (out, NULL);
-  *nodes = (char **) g_ptr_array_free (out, FALSE);
-  return 0;
+  *nodes = esimd_bus_nodes_answer (bus, prefix, (const char *const *) paths->pdata, paths->len);
+  return *nodes ? 0 : -ENOMEM;
 }
 
 static int
