@@ -15,6 +15,18 @@ STANDARD = {"org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
             "org.freedesktop.DBus.Properties", "org.freedesktop.DBus.ObjectManager"}
 
 
+EMITS = "org.freedesktop.DBus.Property.EmitsChangedSignal"
+
+
+def emits_changed(prop: ET.Element) -> str:
+    """How a property announces its changes, as the D-Bus specification defines the annotation:
+    "true" (PropertiesChanged with the value; the default), "invalidates", "const", "false"."""
+    for a in prop.findall("annotation"):
+        if a.get("name") == EMITS:
+            return a.get("value")
+    return "true"
+
+
 def members(iface: ET.Element) -> dict:
     out = {}
     for el in iface:
@@ -24,7 +36,7 @@ def members(iface: ET.Element) -> dict:
         elif el.tag == "signal":
             out[("signal", el.get("name"))] = [(a.get("name"), a.get("type")) for a in el.findall("arg")]
         elif el.tag == "property":
-            out[("property", el.get("name"))] = (el.get("type"), el.get("access"))
+            out[("property", el.get("name"))] = (el.get("type"), el.get("access"), emits_changed(el))
     return out
 
 
