@@ -6,6 +6,7 @@
 #include "bus-gvariant.h"
 #include "bus-nodes.h"
 #include "bus-paths.h"
+#include "bus-props.h"
 #include "bus-source.h"
 #include "daemon.h"
 #include "euicc.h"
@@ -24,6 +25,7 @@ typedef struct
   EsimdJob *job; /* a reference */
   char *path;
   guint linger_id;
+  EsimdBusProps *props; /* what clients were told */
 } Exported;
 
 static GHashTable *exported; /* path → Exported* */
@@ -34,6 +36,7 @@ exported_free (gpointer data)
   Exported *x = data;
 
   g_clear_handle_id (&x->linger_id, g_source_remove);
+  esimd_bus_props_free (x->props);
   esimd_job_unref (x->job);
   g_free (x->path);
   g_free (x);
@@ -341,7 +344,7 @@ static const sd_bus_vtable job_vtable[] = {
 static void
 emit_changed (Exported *x, const char **properties)
 {
-  sd_bus_emit_properties_changed_strv (esimd_bus, x->path, JOB_IFACE, (char **) properties);
+  esimd_bus_props_changed (x->props, x->path, x->job, properties);
 }
 
 /* Internal jobs are never exported. */
@@ -355,8 +358,10 @@ on_job_added (gpointer data, EsimdJob *job)
   x = g_new0 (Exported, 1);
   x->job = esimd_job_ref (job);
   x->path = esimd_bus_job_path (job);
+  x->props = esimd_bus_props_new (job_vtable, JOB_IFACE);
   g_hash_table_replace (exported, x->path, x);
   sd_bus_emit_object_added (esimd_bus, x->path);
+  esimd_bus_props_seen (x->props, x->path, job);
 }
 
 static void

@@ -8,6 +8,7 @@
 #include "bus-nodes.h"
 #include "bus-paths.h"
 #include "bus-profile.h"
+#include "bus-props.h"
 #include "bus-source.h"
 #include "daemon.h"
 #include "job-discover.h"
@@ -799,12 +800,28 @@ static const sd_bus_vtable manager_vtable[] = {
 
 /* ---- the model's announcements ----------------------------------------------------------- */
 
+static GHashTable *manager_props; /* EsimdEuicc* → EsimdBusProps*: what clients were told */
+
+static EsimdBusProps *
+props_of (EsimdEuicc *euicc)
+{
+  EsimdBusProps *props = g_hash_table_lookup (manager_props, euicc);
+
+  if (!props)
+    {
+      props = esimd_bus_props_new (manager_vtable, MANAGER_IFACE);
+      g_hash_table_insert (manager_props, euicc, props);
+    }
+  return props;
+}
+
+/* Every PropertiesChanged of a Manager goes through here, so none repeats a value. */
 void
 esimd_bus_manager_changed_strv (EsimdEuicc *euicc, const char **properties)
 {
   g_autofree char *path = esimd_bus_euicc_path (euicc);
 
-  sd_bus_emit_properties_changed_strv (esimd_bus, path, MANAGER_IFACE, (char **) properties);
+  esimd_bus_props_changed (props_of (euicc), path, euicc, properties);
 }
 
 static void
@@ -813,6 +830,7 @@ on_euicc_added (gpointer data, EsimdEuicc *euicc)
   g_autofree char *path = esimd_bus_euicc_path (euicc);
 
   sd_bus_emit_object_added (esimd_bus, path);
+  esimd_bus_props_seen (props_of (euicc), path, euicc);
 }
 
 /* One PropertiesChanged for everything one announcement changed. */
@@ -886,6 +904,7 @@ esimd_bus_manager_init (sd_bus *bus)
   r = sd_bus_add_node_enumerator (bus, NULL, EUICC_PREFIX, manager_enumerate, NULL);
   if (r < 0)
     return r;
+  manager_props = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) esimd_bus_props_free);
   esimd_observer_add (&manager_observer, NULL);
   return esimd_bus_profile_init (bus);
 }
