@@ -181,8 +181,8 @@ static const struct
   { "svn", "SVN" },
   { "firmware_version", "Firmware version" },
   { "category", "Category" },
-  { "free_nvm", "Free non-volatile memory" },
-  { "free_ram", "Free RAM" },
+  { "free_non_volatile_memory", "Free non-volatile memory" },
+  { "free_volatile_memory", "Free RAM" },
   { "installed_applications", "Installed applications" },
   { "uicc_capabilities", "UICC capabilities" },
   { "rsp_capabilities", "RSP capabilities" },
@@ -193,6 +193,8 @@ static const struct
   { "sas_accreditation", "SAS accreditation" },
   { "ts102241_version", "TS 102 241 version" },
   { "globalplatform_version", "GlobalPlatform version" },
+  { "platform_label", "Platform label" },
+  { "discovery_base_url", "DLOA discovery URL" },
 };
 
 static void

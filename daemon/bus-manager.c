@@ -602,6 +602,9 @@ method_get_info (sd_bus_message *m, void *userdata, sd_bus_error *error)
   ADD_STR ("globalplatform_version", i2->globalplatform_version);
   ADD_STR ("pp_version", i2->pp_version);
   ADD_STR ("sas_accreditation", i2->sas_accreditation_number);
+  /* certificationDataObject: the GlobalPlatform DLOA platform label and registrar URL. */
+  ADD_STR ("platform_label", i2->certification_platform_label);
+  ADD_STR ("discovery_base_url", i2->certification_discovery_base_url);
   if (i2->euicc_category != LPA_EUICC_CATEGORY_ABSENT)
     ADD_STR ("category", lpa_euicc_category_name (i2->euicc_category));
 #undef ADD_STR
@@ -609,10 +612,12 @@ method_get_info (sd_bus_message *m, void *userdata, sd_bus_error *error)
     g_variant_builder_add (
         &b, "{sv}", "installed_applications",
         g_variant_new_uint32 ((guint32) MIN (i2->installed_applications, G_MAXUINT32)));
+  /* Named as the FreeNonVolatileMemory property is, so one field has one name everywhere. */
   if (i2->has_free_nvm)
-    g_variant_builder_add (&b, "{sv}", "free_nvm", g_variant_new_uint64 (i2->free_nvm));
+    g_variant_builder_add (&b, "{sv}", "free_non_volatile_memory",
+                           g_variant_new_uint64 (i2->free_nvm));
   if (i2->has_free_ram)
-    g_variant_builder_add (&b, "{sv}", "free_ram", g_variant_new_uint64 (i2->free_ram));
+    g_variant_builder_add (&b, "{sv}", "free_volatile_memory", g_variant_new_uint64 (i2->free_ram));
   {
     g_auto (GStrv) uicc = lpa_uicc_capability_names (i2->uicc_capability);
     g_auto (GStrv) rsp = lpa_rsp_capability_names (i2->rsp_capability);

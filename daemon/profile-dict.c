@@ -14,12 +14,13 @@ esimd_ppr_names (guint64 ppr, const char *out[4])
 {
   guint n = 0;
 
+  /* SGP.22's names of the PprIds bits, in bit order. */
+  if (ppr & LPA_PPR_UPDATE_CONTROL)
+    out[n++] = "pprUpdateControl";
   if (ppr & LPA_PPR1)
     out[n++] = "ppr1";
   if (ppr & LPA_PPR2)
     out[n++] = "ppr2";
-  if (ppr & LPA_PPR_UPDATE_CONTROL)
-    out[n++] = "update-control";
   out[n] = NULL;
   return out;
 }

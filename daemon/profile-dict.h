@@ -22,7 +22,7 @@ void esimd_profile_fields (const LpaProfileInfo *p, const EsimdProfileSink *ops,
 /* The fields as an a{sv} (floating). */
 GVariant *esimd_profile_to_vardict (const LpaProfileInfo *p);
 
-/* The names of the policy rules set in @ppr ("ppr1", "ppr2", "update-control"),
+/* The names of the policy rules set in @ppr ("pprUpdateControl", "ppr1", "ppr2"),
  * NULL-terminated in @out (room for 4). */
 const char *const *esimd_ppr_names (guint64 ppr, const char *out[4]);
 

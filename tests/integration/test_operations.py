@@ -48,7 +48,7 @@ class Operations(unittest.TestCase):
         self.assertEqual(w.manager_prop("ActiveProfile"), "/")
         info = w.manager("GetInfo")[0]
         self.assertEqual(info["svn"], "2.2.2")
-        self.assertEqual(info["free_nvm"], w.manager_prop("FreeNonVolatileMemory"))
+        self.assertEqual(info["free_non_volatile_memory"], w.manager_prop("FreeNonVolatileMemory"))
         self.assertEqual(len(info["ci_pkids_verification"]), 1)
         self.assertEqual(len(info["ci_pkids_verification"][0]), 40)
         self.assertEqual(w.profiles(), [])

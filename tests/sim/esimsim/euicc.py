@@ -43,6 +43,9 @@ class Options:
     refresh_resets: bool = True
     allow_provisioning_class: bool = False
     cat_busy: bool = False
+    # certificationDataObject (EUICCInfo2 AC): (platformLabel, discoveryBaseURL), or None to
+    # leave it out as most eUICCs do.
+    certification_data: Optional[tuple] = None
 
 
 def _bits_value(tlv: Optional[der.Tlv]) -> set[int]:
@@ -148,7 +151,9 @@ class Euicc:
                 der.encode(0x8B, b"\x02"),
                 der.encode(0x04, b"\x01\x00\x00"),
                 der.encode(0x0C, b"ESIMD-SIM-TEST"),
-            ],
+            ] + ([der.encode(0xAC, [der.encode(0x80, self.options.certification_data[0].encode()),
+                                    der.encode(0x81, self.options.certification_data[1].encode())])]
+                 if self.options.certification_data else []),
         )
 
     def profile_info(self, p: dict, tags) -> bytes:

@@ -435,6 +435,11 @@ class Simulator:
                 data["root_smds"] = str(value)
             elif key in ("cat_busy", "refresh_resets", "allow_provisioning_class"):
                 setattr(opts, key, bool(value))
+            elif key == "certification_data":
+                if value is not None and (not isinstance(value, list) or len(value) != 2
+                                          or not all(isinstance(v, str) for v in value)):
+                    raise ValueError("certification_data is [platform_label, discovery_base_url] or null")
+                opts.certification_data = tuple(value) if value else None
             elif key == "get_response":
                 self.card.get_response = bool(value)
             elif key == "wrong_le":
