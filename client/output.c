@@ -225,8 +225,16 @@ esimctl_json_from_variant (GVariant *value)
     case G_VARIANT_CLASS_DOUBLE:
       json_node_set_double (node, g_variant_get_double (value));
       return node;
-    case G_VARIANT_CLASS_STRING:
     case G_VARIANT_CLASS_OBJECT_PATH:
+      /* "/" is D-Bus's word for no object (ActiveProfile, CurrentJob): JSON's is null. */
+      if (g_str_equal (g_variant_get_string (value, NULL), "/"))
+        {
+          json_node_unref (node);
+          return json_node_new (JSON_NODE_NULL);
+        }
+      json_node_set_string (node, g_variant_get_string (value, NULL));
+      return node;
+    case G_VARIANT_CLASS_STRING:
     case G_VARIANT_CLASS_SIGNATURE:
       json_node_set_string (node, g_variant_get_string (value, NULL));
       return node;
@@ -314,6 +322,37 @@ esimctl_json_from_properties (GVariant *properties)
   return obj;
 }
 
+JsonObject *
+esimctl_json_job (GVariant *properties, const char *path)
+{
+  JsonObject *obj = json_object_new ();
+  const char *name = esimctl_dict_str (properties, "Error");
+  GVariantIter it;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&it, properties);
+  while (g_variant_iter_next (&it, "{&sv}", &key, &value))
+    {
+      g_autofree char *member = esimctl_snake_case (key);
+
+      if (!g_str_equal (key, "Error") && !g_str_equal (key, "ErrorMessage"))
+        json_object_set_member (obj, member, esimctl_json_from_variant (value));
+      g_variant_unref (value);
+    }
+  if (*name)
+    {
+      g_autoptr (GError) error =
+          esimctl_error_new_remote (name, esimctl_dict_str (properties, "ErrorMessage"));
+
+      json_object_set_member (obj, "error", esimctl_json_error (error));
+    }
+  else
+    json_object_set_null_member (obj, "error");
+  json_object_set_string_member (obj, "path", path);
+  return obj;
+}
+
 JsonNode *
 esimctl_json_error (const GError *error)
 {
@@ -335,16 +374,72 @@ esimctl_json_error (const GError *error)
   return json_builder_get_root (b);
 }
 
-void
-esimctl_json_print (JsonNode *root, gboolean compact, FILE *out)
+/* @node on one line, as json-glib writes it (its escaping and number formatting). */
+static void
+json_write_compact (GString *out, JsonNode *node)
 {
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autofree char *text = NULL;
 
-  json_generator_set_pretty (gen, !compact);
-  json_generator_set_root (gen, root);
+  json_generator_set_root (gen, node);
   text = json_generator_to_data (gen, NULL);
-  fputs (text, out);
+  g_string_append (out, text);
+}
+
+/* Pretty-printed as json-glib does, two spaces a level, but an empty object is "{}" (json-glib
+ * writes "{      }") and an empty array "[]". */
+static void
+json_write (GString *out, JsonNode *node, guint depth)
+{
+  gboolean is_object = JSON_NODE_HOLDS_OBJECT (node);
+  g_autoptr (GList) members = NULL;
+  g_autoptr (GList) elements = NULL;
+  GList *items;
+
+  if (!is_object && !JSON_NODE_HOLDS_ARRAY (node))
+    {
+      json_write_compact (out, node);
+      return;
+    }
+  if (is_object)
+    items = members = json_object_get_members (json_node_get_object (node));
+  else
+    items = elements = json_array_get_elements (json_node_get_array (node));
+  if (!items)
+    {
+      g_string_append (out, is_object ? "{}" : "[]");
+      return;
+    }
+  g_string_append (out, is_object ? "{\n" : "[\n");
+  for (GList *l = items; l; l = l->next)
+    {
+      g_string_append_printf (out, "%*s", (int) (depth + 1) * 2, "");
+      if (is_object)
+        {
+          g_autoptr (JsonNode) key = json_node_init_string (json_node_alloc (), l->data);
+
+          json_write_compact (out, key);
+          g_string_append (out, " : ");
+          json_write (out, json_object_get_member (json_node_get_object (node), l->data),
+                      depth + 1);
+        }
+      else
+        json_write (out, l->data, depth + 1);
+      g_string_append (out, l->next ? ",\n" : "\n");
+    }
+  g_string_append_printf (out, "%*s%c", (int) depth * 2, "", is_object ? '}' : ']');
+}
+
+void
+esimctl_json_print (JsonNode *root, gboolean compact, FILE *out)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  if (compact)
+    json_write_compact (text, root);
+  else
+    json_write (text, root, 0);
+  fputs (text->str, out);
   fputc ('\n', out);
   fflush (out);
 }

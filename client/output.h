@@ -51,6 +51,11 @@ JsonNode *esimctl_json_from_variant (GVariant *value);
 /* An a{sv} of D-Bus properties as a JSON object with snake_case member names. */
 JsonObject *esimctl_json_from_properties (GVariant *properties);
 
+/* A Job's properties (a{sv}) and @path as JSON: snake_case names, except that Error and
+ * ErrorMessage are one "error", null or as esimctl_json_error() writes a failure, so that
+ * "error" means the same in every document. */
+JsonObject *esimctl_json_job (GVariant *properties, const char *path);
+
 /* {"name": D-Bus name or null, "message": …, "exit_status": N} */
 JsonNode *esimctl_json_error (const GError *error);
 

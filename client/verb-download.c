@@ -368,15 +368,23 @@ print_result (Esimctl *ctl, const char *euicc, EsimctlJobWatch *w, const GError 
   if (ctl->json)
     {
       JsonObject *obj = esimctl_json_result_new (euicc);
+      const char *profile = esimctl_dict_str (w->result, "path");
 
       json_object_set_string_member (obj, "job", w->path);
       json_object_set_string_member (obj, "state", w->state);
-      json_object_set_string_member (obj, "iccid", iccid);
-      json_object_set_string_member (obj, "profile", esimctl_dict_str (w->result, "path"));
-      json_object_set_member (obj, "metadata", esimctl_json_from_variant (w->metadata));
+      /* Members are there whatever the outcome, null when there is nothing to say. */
+      if (*iccid)
+        json_object_set_string_member (obj, "iccid", iccid);
+      else
+        json_object_set_null_member (obj, "iccid");
+      if (*profile)
+        json_object_set_string_member (obj, "profile", profile);
+      else
+        json_object_set_null_member (obj, "profile");
+      json_object_set_member (obj, "profile_metadata", esimctl_json_from_variant (w->metadata));
       json_object_set_member (obj, "result", esimctl_json_from_variant (w->result));
-      if (outcome)
-        json_object_set_member (obj, "error", esimctl_json_error (outcome));
+      json_object_set_member (
+          obj, "error", outcome ? esimctl_json_error (outcome) : json_node_new (JSON_NODE_NULL));
       esimctl_output_json (ctl, obj);
       return;
     }

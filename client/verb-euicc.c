@@ -80,8 +80,10 @@ euicc_json (GVariant *objects, const char *path, GVariant *props)
   g_autoptr (GVariant) active = profile_props (objects, esimctl_dict_str (props, "ActiveProfile"));
 
   json_object_set_string_member (obj, "path", path);
-  json_object_set_string_member (obj, "active_iccid",
-                                 active ? esimctl_dict_str (active, "Iccid") : "");
+  if (active)
+    json_object_set_string_member (obj, "active_iccid", esimctl_dict_str (active, "Iccid"));
+  else
+    json_object_set_null_member (obj, "active_iccid");
   return obj;
 }
 
@@ -263,9 +265,16 @@ esimctl_verb_info (Esimctl *ctl, int argc, char **argv, GError **error)
 
   if (ctl->json)
     {
-      JsonObject *obj = json_object_new ();
+      /* As every document about one eUICC: "euicc" is its path; then the members status
+       * shows of it, and GetInfo's dictionary. */
+      JsonObject *obj = esimctl_json_result_new (euicc);
+      g_autoptr (JsonObject) status = euicc_json (objects, euicc, props);
+      g_autoptr (GList) members = json_object_get_members (status);
 
-      json_object_set_object_member (obj, "euicc", euicc_json (objects, euicc, props));
+      for (GList *l = members; l; l = l->next)
+        if (!g_str_equal (l->data, "path"))
+          json_object_set_member (obj, l->data,
+                                  json_node_copy (json_object_get_member (status, l->data)));
       json_object_set_member (obj, "info", esimctl_json_from_variant (info));
       esimctl_output_json (ctl, obj);
       return TRUE;

@@ -69,10 +69,7 @@ esimctl_verb_jobs (Esimctl *ctl, int argc, char **argv, GError **error)
         {
           if (list)
             {
-              JsonObject *obj = esimctl_json_from_properties (props);
-
-              json_object_set_string_member (obj, "path", path);
-              json_array_add_object_element (list, obj);
+              json_array_add_object_element (list, esimctl_json_job (props, path));
             }
           else
             {
@@ -126,10 +123,7 @@ job_show (Esimctl *ctl, int argc, char **argv, GError **error)
     return FALSE;
   if (ctl->json)
     {
-      JsonObject *obj = esimctl_json_from_properties (props);
-
-      json_object_set_string_member (obj, "path", path);
-      esimctl_output_json (ctl, obj);
+      esimctl_output_json (ctl, esimctl_json_job (props, path));
       return TRUE;
     }
   t = esimctl_table_new (2, NULL);
@@ -214,8 +208,8 @@ job_wait (Esimctl *ctl, int argc, char **argv, GError **error)
       json_object_set_string_member (obj, "job", path);
       json_object_set_string_member (obj, "state", w->state);
       json_object_set_member (obj, "result", esimctl_json_from_variant (w->result));
-      if (outcome)
-        json_object_set_member (obj, "error", esimctl_json_error (outcome));
+      json_object_set_member (
+          obj, "error", outcome ? esimctl_json_error (outcome) : json_node_new (JSON_NODE_NULL));
       esimctl_output_json (ctl, obj);
     }
   else if (!outcome)

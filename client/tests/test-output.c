@@ -158,10 +158,49 @@ test_json_from_properties (void)
   g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), obj);
   g_autofree char *text = to_json (node);
 
-  /* Top-level names become snake_case; the keys of nested dictionaries stay as esimd sent. */
+  /* Top-level names become snake_case; the keys of nested dictionaries stay as esimd sent;
+   * the path "/" (no object) is null. */
   g_assert_cmpstr (text, ==,
-                   "{\"eid\":\"89049032\",\"pending_notifications\":2,\"active_profile\":\"/\","
+                   "{\"eid\":\"89049032\",\"pending_notifications\":2,\"active_profile\":null,"
                    "\"profile_metadata\":{\"service_provider\":\"X\"}}");
+}
+
+/* The pretty form esimctl prints: empty containers are {} and [] (json-glib writes an empty
+ * object as "{      }"), strings escaped, nesting two spaces a level. */
+static void
+test_json_print (void)
+{
+  g_autoptr (GVariant) props = g_variant_ref_sink (g_variant_new_parsed (
+      "{'Result': <@a{sv} {}>, 'Rules': <@as []>, 'Name': <'a \"b\"\\n'>, "
+      "'Job': <objectpath '/org/esim/job/3'>, 'Nested': <{'k': <{'x': <int32 1>}>}>}"));
+  g_autoptr (JsonObject) obj = esimctl_json_from_properties (props);
+  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), obj);
+  g_autoptr (JsonNode) empty = json_node_init_object (json_node_alloc (), json_object_new ());
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream (&buf, &len);
+
+  json_object_unref (json_node_get_object (empty));
+  esimctl_json_print (node, FALSE, out);
+  esimctl_json_print (empty, FALSE, out);
+  esimctl_json_print (node, TRUE, out);
+  fclose (out);
+  g_assert_cmpstr (buf, ==,
+                   "{\n"
+                   "  \"result\" : {},\n"
+                   "  \"rules\" : [],\n"
+                   "  \"name\" : \"a \\\"b\\\"\\n\",\n"
+                   "  \"job\" : \"/org/esim/job/3\",\n"
+                   "  \"nested\" : {\n"
+                   "    \"k\" : {\n"
+                   "      \"x\" : 1\n"
+                   "    }\n"
+                   "  }\n"
+                   "}\n"
+                   "{}\n"
+                   "{\"result\":{},\"rules\":[],\"name\":\"a \\\"b\\\"\\n\",\"job\":\"/org/esim/job/3\","
+                   "\"nested\":{\"k\":{\"x\":1}}}\n");
+  free (buf);
 }
 
 static void
@@ -240,6 +279,7 @@ main (int argc, char **argv)
   g_test_add_func ("/output/snake-case", test_snake_case);
   g_test_add_func ("/output/json/variant", test_json_from_variant);
   g_test_add_func ("/output/json/properties", test_json_from_properties);
+  g_test_add_func ("/output/json/print", test_json_print);
   g_test_add_func ("/output/json/error", test_json_error);
   g_test_add_func ("/output/format-value", test_format_value);
   g_test_add_func ("/output/dict-str", test_dict_str);
