@@ -35,6 +35,32 @@ describe_active (GVariant *profile)
   return g_string_free (s, FALSE);
 }
 
+/* "3 (1 test, hidden from esimctl list)": the count esimctl list would not show in full
+ * says why. */
+static char *
+describe_profile_count (GVariant *objects, GVariant *profiles)
+{
+  gsize n = profiles ? g_variant_n_children (profiles) : 0;
+  guint n_test = 0, n_provisioning = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) path = g_variant_get_child_value (profiles, i);
+      g_autoptr (GVariant) p = profile_props (objects, g_variant_get_string (path, NULL));
+      const char *class = p ? esimctl_dict_str (p, "Class") : "";
+
+      n_test += g_str_equal (class, "test");
+      n_provisioning += g_str_equal (class, "provisioning");
+    }
+  if (n_test && n_provisioning)
+    return g_strdup_printf ("%" G_GSIZE_FORMAT " (%u test, %u provisioning: esimctl list --all)", n,
+                            n_test, n_provisioning);
+  if (n_test || n_provisioning)
+    return g_strdup_printf ("%" G_GSIZE_FORMAT " (%u %s: esimctl list --all)", n,
+                            n_test + n_provisioning, n_test ? "test" : "provisioning");
+  return g_strdup_printf ("%" G_GSIZE_FORMAT, n);
+}
+
 static void
 print_euicc_status (GVariant *objects, const char *path, GVariant *props, gboolean first)
 {
@@ -47,8 +73,7 @@ print_euicc_status (GVariant *objects, const char *path, GVariant *props, gboole
   g_autofree char *state_text =
       *reason ? g_strdup_printf ("%s (%s)", state, reason) : g_strdup (state);
   g_autofree char *active_text = active ? describe_active (active) : g_strdup ("none");
-  g_autofree char *n_profiles =
-      g_strdup_printf ("%" G_GSIZE_FORMAT, profiles ? g_variant_n_children (profiles) : 0);
+  g_autofree char *n_profiles = describe_profile_count (objects, profiles);
   g_autofree char *pending = NULL;
   g_autofree char *job_text = NULL;
   guint32 n_pending = 0;

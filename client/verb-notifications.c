@@ -206,8 +206,8 @@ notifications_remove (Esimctl *ctl, int argc, char **argv, GError **error)
   if (!esimctl_parse_verb (ctl, "notifications remove", "SEQ",
                            "Discards a pending notification without delivering it.",
                            "For a notification whose server is gone for good: the server never\n"
-                           "learns of the operation. Asks for confirmation on a terminal unless\n"
-                           "--yes is given.",
+                           "learns of the operation. Asks for confirmation on a terminal;\n"
+                           "elsewhere --yes is required.",
                            entries, &argc, &argv, 1, 1, error))
     return FALSE;
   if (!g_ascii_string_to_unsigned (argv[1], 10, 0, G_MAXUINT32, &seq, NULL))
@@ -219,7 +219,15 @@ notifications_remove (Esimctl *ctl, int argc, char **argv, GError **error)
   euicc = esimctl_choose_euicc (ctl, NULL, error);
   if (!euicc)
     return FALSE;
-  if (!yes && isatty (STDIN_FILENO))
+  /* As delete and reset: what cannot be undone is done without a question only when told. */
+  if (!yes && !isatty (STDIN_FILENO))
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+                   "remove discards the notification for good: add --yes to do it without a "
+                   "terminal to ask on");
+      return FALSE;
+    }
+  if (!yes)
     {
       g_autofree char *question = g_strdup_printf (
           "Discard notification %" G_GUINT64_FORMAT " without telling its server?", seq);

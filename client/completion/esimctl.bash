@@ -9,7 +9,7 @@ _esimctl_list()
     case $what in
         iccids)
             esimctl --no-ask-password "$@" list --all 2>/dev/null |
-                awk 'NR > 1 && $1 ~ /^[0-9]+F?$/ { print $1 }' ;;
+                awk 'NR > 1 && $2 ~ /^[0-9]+F?$/ { print $2 }' ;;
         jobs)
             esimctl --no-ask-password "$@" jobs 2>/dev/null |
                 awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $1 }' ;;

@@ -54,9 +54,9 @@ class Esimctl(unittest.TestCase):
         self.assertIn("download", [j["kind"] for j in jobs])
 
     def test_3_failures_have_their_exit_status(self):
-        r = self.w.esimctl("enable", ICCID)  # already enabled
-        self.assertEqual(r.returncode, FAILED, r.stderr)
-        self.assertIn("WrongProfileState", r.stderr)
+        r = self.w.esimctl("enable", ICCID)  # already enabled: says so, as systemctl start does
+        self.assertEqual(r.returncode, OK, r.stderr)
+        self.assertIn("already enabled", r.stdout)
         self.assertEqual(self.w.esimctl("enable", "12345").returncode, USAGE)
         self.assertEqual(self.w.esimctl("download", "LPA:9$x$y").returncode, USAGE)
         self.assertEqual(self.w.esimctl("nickname", ICCID, "n" * 65).returncode, USAGE)
@@ -127,8 +127,8 @@ class EsimctlQuiet(unittest.TestCase):
             self.assertIn("smdp.example.com", run("-q", "default-smdp").stdout)  # asked for: shown
             w.wait_idle()
             self.assertEqual(run("-q", "notifications", "send").stdout, "")
-            # a failure still says why, on stderr
-            r = run("-q", "enable", iccid, status=FAILED)
+            # a failure still says why, on stderr (deleting the enabled profile)
+            r = run("-q", "delete", "--yes", iccid, status=FAILED)
             self.assertEqual(r.stdout, "")
             self.assertIn("WrongProfileState", r.stderr)
             self.assertEqual(run("-q", "disable", iccid).stdout, "")
