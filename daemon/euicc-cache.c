@@ -50,6 +50,94 @@ esimd_euicc_find_notification (EsimdEuicc *euicc, guint32 seq)
   return NULL;
 }
 
+/* ---- what a profile operation changed, known without reading ---------------------------- */
+
+/* The states the observers compare against (profiles_changed's @old): what they read of it. */
+static GPtrArray *
+profiles_snapshot (EsimdEuicc *euicc)
+{
+  GPtrArray *old = g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_profile_info_free);
+
+  for (guint i = 0; euicc->profiles && i < euicc->profiles->len; i++)
+    {
+      const LpaProfileInfo *p = euicc->profiles->pdata[i];
+      LpaProfileInfo *copy = g_new0 (LpaProfileInfo, 1);
+
+      copy->iccid = g_strdup (p->iccid);
+      copy->state = p->state;
+      copy->nickname = g_strdup (p->nickname);
+      copy->profile_class = p->profile_class;
+      g_ptr_array_add (old, copy);
+    }
+  return old;
+}
+
+/* The profile list is now known; the rest the operation changed is read once it is answered. */
+static void
+profile_op_cached (EsimdEuicc *euicc, GPtrArray *old)
+{
+  const guint after = ESIMD_READ_NOTIFICATIONS | ESIMD_READ_INFO2;
+
+  euicc->reads_after |= euicc->reads & after;
+  euicc->reads &= ~(after | ESIMD_READ_PROFILES);
+  esimd_announce_profiles_changed (euicc, old);
+}
+
+void
+esimd_euicc_cache_profile_switched (EsimdEuicc *euicc, const char *iccid, gboolean enabled)
+{
+  g_autoptr (GPtrArray) old = profiles_snapshot (euicc);
+  LpaProfileInfo *target = esimd_euicc_find_profile (euicc, iccid);
+
+  if (!target)
+    {
+      /* Not in the cache (it was out of date): read the list after all. */
+      euicc->reads |= ESIMD_READ_PROFILES;
+      return;
+    }
+  for (guint i = 0; enabled && i < euicc->profiles->len; i++)
+    {
+      LpaProfileInfo *p = euicc->profiles->pdata[i];
+
+      if (p->state == LPA_PROFILE_STATE_ENABLED)
+        p->state = LPA_PROFILE_STATE_DISABLED;
+    }
+  target->state = enabled ? LPA_PROFILE_STATE_ENABLED : LPA_PROFILE_STATE_DISABLED;
+  profile_op_cached (euicc, old);
+}
+
+void
+esimd_euicc_cache_profile_deleted (EsimdEuicc *euicc, const char *iccid)
+{
+  g_autoptr (GPtrArray) old = profiles_snapshot (euicc);
+  LpaProfileInfo *target = esimd_euicc_find_profile (euicc, iccid);
+
+  if (!target)
+    {
+      euicc->reads |= ESIMD_READ_PROFILES;
+      return;
+    }
+  g_ptr_array_remove (euicc->profiles, target);
+  profile_op_cached (euicc, old);
+}
+
+void
+esimd_euicc_cache_nickname_set (EsimdEuicc *euicc, const char *iccid, const char *nickname)
+{
+  g_autoptr (GPtrArray) old = profiles_snapshot (euicc);
+  LpaProfileInfo *target = esimd_euicc_find_profile (euicc, iccid);
+
+  if (!target)
+    {
+      euicc->reads |= ESIMD_READ_PROFILES;
+      return;
+    }
+  g_free (target->nickname);
+  /* As the card answers it in ProfileInfo's 90 (an empty one is empty, not absent). */
+  target->nickname = g_strdup (nickname);
+  profile_op_cached (euicc, old);
+}
+
 /* ---- the segment size learnt per eUICC -------------------------------------------------- */
 
 static char *

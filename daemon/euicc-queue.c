@@ -91,6 +91,7 @@ queue_begin (EsimdJob *job, EsimdQueueStepDone done)
 
   esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE | ESIMD_EUICC_CHANGE_CURRENT_JOB);
   euicc->reads = job->ops->reads;
+  euicc->reads_after = 0;
   if (!job->ops->needs_channel)
     {
       done (job, NULL);
@@ -177,16 +178,20 @@ end_reopened (GObject *source, GAsyncResult *res, gpointer data)
   esimd_euicc_read (euicc, reads, end_read_done, op);
 }
 
-/* After every job: read again what it may have changed, then let the card go. */
+/* After every job: read again what it may have changed, then let the card go. What its outcome
+ * does not need (reads_after: an enable's notifications) is read after the outcome is published,
+ * so the caller is answered at the operation's floor. */
 static void
 queue_end (EsimdJob *job, EsimdQueueStepDone done)
 {
   EsimdEuicc *euicc = job->euicc;
   HookOp *op = g_new0 (HookOp, 1);
   guint reads = euicc->reads | (job->ops->needs_channel ? euicc->stale : 0);
+  guint after = euicc->reads_after;
 
   op->job = job;
   op->done = done;
+  euicc->reads_after = 0;
   if (!job->ops->needs_channel)
     {
       const EsimdJobOps *ended = job->ops;
@@ -196,6 +201,13 @@ queue_end (EsimdJob *job, EsimdQueueStepDone done)
       esimd_euicc_after_job (euicc, ended);
       return;
     }
+  if (reads == 0 && after != 0 && euicc->available)
+    {
+      esimd_job_publish (job);
+      reads = after;
+    }
+  else
+    reads |= after;
   if (!euicc->available || reads == 0)
     {
       euicc->reads = 0;

@@ -44,6 +44,7 @@ struct _EsimdEuicc
   LpaEs10 *es10;
   gboolean channel_lost; /* the card was reset: the channel is gone without a close */
   guint reads;           /* EsimdRead bits to refresh when the current job ends */
+  guint reads_after;     /* ...that its outcome does not need: read after it is published */
 
   gboolean available;
   char *unavailable_reason;
@@ -106,6 +107,15 @@ void esimd_euicc_es10 (EsimdEuicc *euicc, GBytes *request, EsimdEs10Func func, g
 void esimd_euicc_read (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback,
                        gpointer user_data);
 gboolean esimd_euicc_read_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error);
+
+/* For jobs: the card accepted an enable (@enabled TRUE) or disable of @iccid, a delete of it,
+ * or its new nickname. The cache takes the state SGP.22 says follows (enabling one profile
+ * disables the one that was enabled) without reading the profile list again, and announces it;
+ * what the operation changed besides (its notifications, free memory) is read after the job's
+ * outcome is published: the caller is answered at the operation's APDU floor. */
+void esimd_euicc_cache_profile_switched (EsimdEuicc *euicc, const char *iccid, gboolean enabled);
+void esimd_euicc_cache_profile_deleted (EsimdEuicc *euicc, const char *iccid);
+void esimd_euicc_cache_nickname_set (EsimdEuicc *euicc, const char *iccid, const char *nickname);
 
 /* For jobs: make the modem re-read the card after an enable or disable, as configured. Marks
  * the channel lost where the card resets. */

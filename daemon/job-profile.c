@@ -43,8 +43,7 @@ modem_refreshed (GObject *source, GAsyncResult *res, gpointer data)
   EsimdJob *job = data;
   g_autoptr (GError) error = NULL;
 
-  /* The profile is switched whatever the modem made of the refresh: report that, and the
-   * cache read that follows shows the state the card is in. */
+  /* The profile is switched whatever the modem made of the refresh: report that. */
   if (!esimd_euicc_refresh_modem_finish (job->euicc, res, &error))
     g_warning ("eUICC %s: the modem did not re-read the card: %s", job->euicc->config->name,
                error->message);
@@ -88,6 +87,20 @@ profile_done (GBytes *response, const GError *error, gpointer data)
     }
   g_info ("eUICC %s: %s %s done", job->euicc->config->name, op_name (p->op),
           esimd_log_pd (p->iccid));
+  /* The new state is known from the answer: no read-back of the list before the caller hears. */
+  switch (p->op)
+    {
+    case ESIMD_PROFILE_ENABLE:
+    case ESIMD_PROFILE_DISABLE:
+      esimd_euicc_cache_profile_switched (job->euicc, p->iccid, p->op == ESIMD_PROFILE_ENABLE);
+      break;
+    case ESIMD_PROFILE_DELETE:
+      esimd_euicc_cache_profile_deleted (job->euicc, p->iccid);
+      break;
+    case ESIMD_PROFILE_SET_NICKNAME:
+      esimd_euicc_cache_nickname_set (job->euicc, p->iccid, p->nickname);
+      break;
+    }
   if (p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE)
     {
       esimd_job_set_stage (job, "refreshing-modem", 0);

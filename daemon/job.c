@@ -148,8 +148,12 @@ esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result)
 void
 esimd_job_publish (EsimdJob *job)
 {
-  g_autoptr (EsimdJob) keep = esimd_job_ref (job);
+  g_autoptr (EsimdJob) keep = NULL;
 
+  if (job->published)
+    return;
+  job->published = TRUE;
+  keep = esimd_job_ref (job);
   g_free (job->stage);
   job->stage = g_strdup ("");
   if (!job->error)

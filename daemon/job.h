@@ -52,6 +52,7 @@ struct _EsimdJob
 
   EsimdJobState state;
   gboolean completed; /* the outcome is known (it is published once the cache is read back) */
+  gboolean published; /* the outcome was announced (esimd_job_publish) */
   char *stage;
   double progress;
   GVariant *metadata; /* a{sv} */
@@ -91,11 +92,12 @@ void esimd_job_set_metadata (EsimdJob *job, GVariant *metadata);
 
 /* Ends the job: succeeded with @result (a{sv}, may be NULL) when @error is NULL, cancelled
  * when @error is LPA_ERROR_CANCELLED, failed otherwise. The outcome is kept until the queue has
- * read back what the job changed, then published, so a client that hears of the end and reads
- * right away sees the new state. */
+ * read back what the job changed and the outcome needs, then published, so a client that hears
+ * of the end and reads right away sees the new state (see observer.h for what may follow). */
 void esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result);
 
-/* Makes the outcome final and announces it: the kind's own announcements, then the job's end. */
+/* Makes the outcome final and announces it: the kind's own announcements, then the job's end.
+ * Once: the queue may publish a job before its end hook is done (euicc-queue.c). */
 void esimd_job_publish (EsimdJob *job);
 
 G_END_DECLS

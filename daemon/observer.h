@@ -9,6 +9,9 @@
  * Order guarantees, which front-ends rely on:
  *   - a job's end (job_finished) comes after the cache updates the job caused (the queue reads
  *     back what it changed first), so a client that hears of the end and reads sees the new state;
+ *     except what the outcome does not need: the notifications an enable, disable or delete made
+ *     and the free memory after a delete are read after its end, and announced as they come
+ *     (euicc_changed, notification_pending);
  *   - a download's download_result comes right before its job_finished: the end is the last word;
  *   - job_added comes before any other announcement about that job.
  */
