@@ -46,6 +46,19 @@ class QuickBench(unittest.TestCase):
                          ["initiateAuthentication", "authenticateClient", "getBoundProfilePackage",
                           "handleNotification"])
 
+    def test_profile_operations_at_the_floor(self):
+        """Enable, disable, delete, set nickname: the caller is answered after the operation's one
+        ES10 command; what the answer does not need (notifications, free memory) comes after."""
+        ops = {r["op"] for r in self.res["ops_counted"]}
+        self.assertEqual(ops, {"enable", "disable", "nickname", "delete", "notify"})
+        for r in self.res["ops_counted"]:
+            if r["op"] == "notify":
+                self.assertGreater(r["delivered"], 0)
+                continue
+            self.assertEqual(r["floor"]["apdus"], r["floor"]["floor"], r)
+            self.assertEqual(r["answer"]["commands"], 1, r)
+            self.assertNotIn("BF2D", r["after_answer"]["by_tag"], "the profile list was read back")
+
     def test_heap_tracer_sees_the_bpp(self):
         heap = self.res["counted"][0]["heap"]
         roles = {b["role"] for b in heap["bpp_buffers"]}
@@ -83,7 +96,7 @@ class QuickBench(unittest.TestCase):
         self.assertGreater(idle["memory"]["rss_anon"], 0)
         self.assertGreater(base["rss"], 0)
         self.assertTrue(any(w["thread"] == "esimd" for w in idle["thread_waits"]))
-        self.assertEqual(len(self.res["targets"]), 8)
+        self.assertEqual(len(self.res["targets"]), 8 + len(self.res["ops_counted"]))
         self.assertEqual({lp["method"] for lp in self.res["listprofiles"]}, {"list", "ping"})
 
 

@@ -234,6 +234,67 @@ class Bench:
             out["instructions"] = callgrind_totals(self.callgrind_dir, pid)
         return out
 
+    # -- one profile operation --------------------------------------------------------------
+
+    def install(self, size: int = 12288) -> str:
+        """A profile downloaded at no added latency, for the operations to work on."""
+        self.sim.clear_faults()
+        mid, iccid = self.new_order(size)
+        self.w.wait_idle()
+        job = self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(mid), "", {})))[0]
+        fin = self.timeline.wait(job_finished(job), 300, f"{job} to finish")
+        if fin.args[0] != "succeeded":
+            raise RuntimeError(f"installing a profile for the operations: {fin.args[0]}")
+        self.w.wait_idle()
+        return iccid
+
+    def profile_op(self, op: str, iccid: str, latency_ms: int = 0) -> dict:
+        """One operation through the Manager, timed from the call to its answer on the client's
+        side; its APDUs counted by the simulator, and with the tap split into those before the
+        answer and those after it (read-backs the answer does not wait for)."""
+        method, args = PROFILE_OPS[op](iccid)
+        self.sim.clear_faults()
+        for f in self.standing_faults:
+            self.sim.add_fault(**f)
+        if latency_ms:
+            self.sim.add_fault(kind="delay", ms=latency_ms)
+        self.w.wait_idle()
+        self.sim.counters(reset=True)
+        self.tap.reset()
+        if self.mode.tap and op in OP_TAGS:
+            self.tap.hold_after(1)
+        t0 = time.monotonic()
+        try:
+            answer = self.w.manager(method, args, timeout=OP_HOLD_S if self.mode.tap and op in OP_TAGS else 300)
+            answered_while_held = self.mode.tap and op in OP_TAGS
+        except GLib.Error as e:
+            if "Timeout" not in str(e) and "NoReply" not in str(e):
+                raise
+            answer, answered_while_held = None, False  # it waits for an APDU held back: let it go
+        t1 = time.monotonic()
+        at_answer = self.tap.snapshot()["commands"] if self.mode.tap else []
+        if self.mode.tap:
+            self.tap.release()
+        self.w.wait_idle()
+        counters = self.sim.counters(reset=True)
+        self.sim.clear_faults()
+        out = {"op": op, "latency_ms": latency_ms, "wall_ms": ms(t1 - t0), "mode": self.mode.name,
+               "apdus_total": sum(counters["apdus"].values()), "es10_by_tag": counters["es10_by_tag"],
+               "channels_opened": counters["channels_opened"], "card_resets": counters["card_resets"]}
+        if op == "notify":
+            out["delivered"] = answer[0]
+        if self.mode.tap:
+            commands = self.tap.snapshot()["commands"]
+            if answered_while_held or op not in OP_TAGS:
+                before, after = commands[:len(at_answer)], commands[len(at_answer):]
+            else:
+                before, after = commands, []  # the answer needed everything (or never came)
+            out["answered_while_held"] = answered_while_held
+            out["answer"] = command_summary(before)
+            out["after_answer"] = command_summary(after)
+            out["floor"] = op_floor(op, before, out.get("delivered", 0), self.w.manager_prop("SegmentSize"))
+        return out
+
     def _tap_results(self, at_finish: dict, at_end: dict) -> dict:
         download, read_back = floor.split_download(at_finish["commands"])
         notify = at_end["commands"][len(at_finish["commands"]):]
@@ -253,6 +314,36 @@ class Bench:
         if size != 255:
             result["floor_at_255"] = floor.analyse(download, bpp, 255)["floor"]
         return result
+
+
+# The operations the benchmark times, as Manager calls, and the ES10 commands each one needs.
+PROFILE_OPS = {
+    "enable": lambda iccid: ("EnableProfile", GLib.Variant("(sa{sv})", (iccid, {}))),
+    "disable": lambda iccid: ("DisableProfile", GLib.Variant("(sa{sv})", (iccid, {}))),
+    "nickname": lambda iccid: ("SetNickname", GLib.Variant("(ss)", (iccid, "bench"))),
+    "delete": lambda iccid: ("DeleteProfile", GLib.Variant("(sa{sv})", (iccid, {}))),
+    "notify": lambda iccid: ("SendNotifications", GLib.Variant("(a{sv})", ({},))),
+}
+OP_HOLD_S = 10.0  # an answer that has not come this long after the op's command waits for more
+OP_TAGS = {"enable": 0xBF31, "disable": 0xBF32, "nickname": 0xBF29, "delete": 0xBF33}
+
+
+def op_floor(op: str, commands: list[dict], delivered: int, segment: int) -> dict:
+    """The least any LPA sends for the operation (issue 18, target 1): its one ES10 command in
+    ceil(len/segment) blocks (enable and disable: plus the refresh the configuration asks for,
+    which is no APDU with refreshFlag); notification delivery one RetrieveNotificationsList for the
+    batch and one RemoveNotificationFromList per delivered notification."""
+    def blocks(c):
+        return -(-c["length"] // segment)
+    if op == "notify":
+        retrieve = [c for c in commands if c["tag"] == 0xBF2B]
+        remove = [c for c in commands if c["tag"] == 0xBF30]
+        floor = (blocks(retrieve[0]) if retrieve else 1) + sum(blocks(c) for c in remove[:delivered])
+    else:
+        own = [c for c in commands if c["tag"] == OP_TAGS[op]]
+        floor = blocks(own[0]) if own else 1
+    apdus = sum(c["apdus"] for c in commands)
+    return {"apdus": apdus, "floor": floor, "ratio": round(apdus / floor, 2) if floor else None}
 
 
 def ms(seconds: float) -> float:

@@ -66,6 +66,11 @@ class QmiTap:
         self._listener.listen(8)
         self._closing = False
         self._conns: list[socket.socket] = []
+        # The gate (hold_after): APDUs of further commands wait here until release().
+        self._hold_after: Optional[int] = None
+        self._gate = threading.Event()
+        self._gate.set()
+        self.held = 0
         threading.Thread(target=self._accept, name="qmitap-accept", daemon=True).start()
 
     # -- results ------------------------------------------------------------------------
@@ -73,6 +78,19 @@ class QmiTap:
     def reset(self):
         with self.lock:
             self.commands, self.apdus, self.qmi_messages = [], [], {}
+
+    def hold_after(self, commands: int):
+        """Holds every APDU esimd sends once `commands` ES10 commands have been answered, until
+        release(): what a caller was answered without, it was answered before (exactly, whatever
+        the load, where timestamps on both sides of the bus would race)."""
+        with self.lock:
+            self._hold_after, self.held = commands, 0
+            self._gate.clear()
+
+    def release(self):
+        with self.lock:
+            self._hold_after = None
+            self._gate.set()
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -121,17 +139,15 @@ class QmiTap:
                 except OSError:
                     pass
                 return
-            # A request is read before it is forwarded: the answer can come back (on the other
-            # thread) before this one would otherwise get to it.
+            # Read before it is forwarded: a request's answer can come back (on the other thread)
+            # before this one would otherwise get to it, and an answer is recorded before esimd
+            # can send its next request (which the gate must see counted).
             buf += chunk
-            if from_host:
-                self._frames(buf, from_host, link, now)
+            self._frames(buf, from_host, link, now)
             try:
                 dst.sendall(chunk)
             except OSError:
                 return
-            if not from_host:
-                self._frames(buf, from_host, link, now)
 
     def _frames(self, buf: bytearray, from_host: bool, link, now: float):
         while len(buf) >= 3 and buf[0] == 0x01:
@@ -150,6 +166,13 @@ class QmiTap:
         tid, msg_id, tlv_len = struct.unpack_from("<HHH", frame, 7)
         tlvs = _tlvs(frame[13 : 13 + tlv_len])
         key = (id(link), cid, tid)
+        with self.lock:
+            hold = (from_host and msg_id == 0x003B and self._hold_after is not None
+                    and len(self.commands) >= self._hold_after)
+            if hold:
+                self.held += 1
+        if hold:
+            self._gate.wait()
         with self.lock:
             if from_host:
                 name = QMI_NAMES.get(msg_id, "0x%04X" % msg_id)

@@ -17,13 +17,13 @@ FULL = {
     "sizes": [12288, 100000], "latencies": [0, 5, 20], "callgrind": True,
     "idle_settle": 5.0, "idle_window": 60.0, "strace_window": 10.0,
     "lp_clients": [1, 10, 50], "lp_calls": 300, "lp_interval_us": 20000,
-    "adaptive_limits": [120, 63], "repeat": 3,
+    "adaptive_limits": [120, 63], "repeat": 3, "op_latencies": [0, 20],
 }
 QUICK = {
     "sizes": [12288], "latencies": [0], "callgrind": False,
     "idle_settle": 1.0, "idle_window": 3.0, "strace_window": 0.0,
     "lp_clients": [1, 10], "lp_calls": 30, "lp_interval_us": 5000,
-    "adaptive_limits": [120, 63], "repeat": 1,
+    "adaptive_limits": [120, 63], "repeat": 1, "op_latencies": [0],
 }
 
 
@@ -60,6 +60,8 @@ def run(quick: bool = False, log=print) -> dict:
         bench.start_esimd(B.TRACED)
         for size in profile["sizes"]:
             res["counted"].append(bench.download(size, 0))
+        log("profile operations, counted")
+        res["ops_counted"] = counted_ops(bench)
         if profile["callgrind"]:
             log("callgrind run: instructions per download")
             bench.start_esimd(B.CALLGRIND)
@@ -74,6 +76,8 @@ def run(quick: bool = False, log=print) -> dict:
                 runs = [bench.download(size, latency) for _ in range(profile["repeat"])]
                 res["timed"].append(median_run(runs))
         res["memory_after_downloads"] = procfs.memory(bench.pid)
+        log("profile operations, timed")
+        res["ops_timed"] = timed_ops(bench, profile["op_latencies"], profile["repeat"])
         log("idle daemon")
         res["idle"] = B.idle(bench, profile["idle_settle"], profile["idle_window"], profile["strace_window"])
         res["baseline"] = B.baseline(bench.w.bus.address, profile["idle_settle"])
@@ -92,6 +96,35 @@ def run(quick: bool = False, log=print) -> dict:
     res["meta"]["duration_s"] = round(time.monotonic() - t_start, 1)
     res["meta"]["load_average_at_end"] = os.getloadavg()
     return res
+
+
+def counted_ops(bench: B.Bench) -> list[dict]:
+    """Each profile operation once behind the tap (notifications sent on request): APDUs before
+    the answer against the floor, and what follows it."""
+    a, b, c = bench.install(), bench.install(), bench.install()
+    return [bench.profile_op(op, iccid) for op, iccid in
+            (("enable", a), ("enable", b), ("disable", b), ("nickname", a), ("delete", c), ("notify", ""))]
+
+
+def timed_ops(bench: B.Bench, latencies: list[int], repeat: int) -> list[dict]:
+    """Wall time from the call to its answer, esimd as shipped (notifications sent by itself, after
+    the answer), per injected latency: the median of `repeat` of each."""
+    a = bench.install()
+    out = []
+    for latency in latencies:
+        runs: dict = {"enable": [], "disable": [], "nickname": [], "delete": []}
+        for _ in range(repeat):
+            runs["enable"].append(bench.profile_op("enable", a, latency))
+            runs["disable"].append(bench.profile_op("disable", a, latency))
+            runs["nickname"].append(bench.profile_op("nickname", a, latency))
+            runs["delete"].append(bench.profile_op("delete", bench.install(), latency))
+        for op, rs in runs.items():
+            row = dict(rs[-1])
+            row["wall_ms"] = statistics.median(r["wall_ms"] for r in rs)
+            row["walls_ms"] = [r["wall_ms"] for r in rs]
+            row["repeat"] = len(rs)
+            out.append(row)
+    return out
 
 
 def median_run(runs: list[dict]) -> dict:
