@@ -277,6 +277,12 @@ esimd_euicc_caller_gone (EsimdEuicc *euicc, EsimdJob *job)
 
   if (esimd_job_is_finished (job))
     return;
+  if (job->detached)
+    {
+      g_info ("eUICC %s: the caller of job %u (%s) went away; the job was detached: it goes on",
+              euicc->config->name, job->id, job->ops->kind);
+      return;
+    }
   g_info ("eUICC %s: the caller of job %u (%s) went away: cancelling it", euicc->config->name,
           job->id, job->ops->kind);
   job->caller_gone = TRUE;

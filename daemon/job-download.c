@@ -489,7 +489,8 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   g_autoptr (LpaActivationCode) ac = NULL;
   DownloadJob *d;
   const char *smdp = NULL, *matching_id = NULL, *imei = NULL, *nickname = NULL;
-  gboolean enable = FALSE, confirm = FALSE;
+  gboolean enable = FALSE, confirm = FALSE, detach = FALSE;
+  EsimdJob *job;
 
   g_variant_lookup (options, "smdp_address", "&s", &smdp);
   g_variant_lookup (options, "matching_id", "&s", &matching_id);
@@ -497,6 +498,7 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   g_variant_lookup (options, "nickname", "&s", &nickname);
   g_variant_lookup (options, "enable", "b", &enable);
   g_variant_lookup (options, "confirm", "b", &confirm);
+  g_variant_lookup (options, "detach", "b", &detach);
 
   if (imei && !is_imei (imei))
     {
@@ -566,5 +568,7 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   d->nickname = nickname && *nickname ? g_strdup (nickname) : NULL;
   d->enable = enable;
   d->confirm = confirm;
-  return esimd_job_new (euicc, &download_ops, d);
+  job = esimd_job_new (euicc, &download_ops, d);
+  job->detached = detach;
+  return job;
 }

@@ -66,6 +66,7 @@ struct _EsimdJob
   gpointer caller;
   GDestroyNotify caller_free;
   gboolean caller_gone; /* the caller went away (esimd_euicc_caller_gone) */
+  gboolean detached;    /* goes on when its caller goes away (a download's "detach" option) */
 
   EsimdJobDoneFunc done;
   gpointer done_data;
