@@ -198,7 +198,7 @@ class Session:
 
 
 class Fault:
-    KINDS = ("status", "expired", "http", "malformed-json", "cut", "delay", "reset", "tamper")
+    KINDS = ("status", "expired", "http", "malformed-json", "empty", "cut", "delay", "reset", "tamper")
 
     def __init__(self, spec):
         self.spec = dict(spec)
@@ -897,6 +897,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+        elif a == "empty":
+            # HTTP 200 and nothing else: what a broken server or proxy answers to any function
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif a == "cut":
             data = json.dumps(body if body is not None else self.failed("8.1", "4.2")).encode()
             self.send_response(200)

@@ -81,6 +81,11 @@ class FaultTest(ServerTestCase):
         with self.assertRaises(json.JSONDecodeError):
             self.initiate()
 
+    def test_empty_body(self):
+        self.ctl.add_fault(function="initiateAuthentication", action="empty", times=1)
+        status, headers, body = self.client.post_raw("initiateAuthentication", b"{}")
+        self.assertEqual((status, body, headers.get("content-length")), (200, b"", "0"))
+
     def test_cut_body_and_matching_id_not_consumed(self):
         self.ctl.add_fault(function="getBoundProfilePackage", action="cut", execute=True, times=1)
         auth = self.authenticate(self.initiate(), "MID-1")

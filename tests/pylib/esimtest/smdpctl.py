@@ -72,7 +72,7 @@ class SmdpControl:
         return self.call("notifications")["notifications"]
 
     def add_fault(self, **fault):
-        """function=…, action=status|expired|http|malformed-json|cut|delay|reset|tamper, nth=, times=, …"""
+        """function=…, action=status|expired|http|malformed-json|empty|cut|delay|reset|tamper, nth=, times=, …"""
         return self.call("fault", op="add", fault=fault)["fault"]
 
     def clear_faults(self):
