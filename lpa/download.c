@@ -50,7 +50,10 @@ struct _LpaDownload
 
   gboolean cancel_requested;
   LpaCancelSessionReason cancel_reason;
-  gboolean session; /* the eUICC holds a session: AuthenticateServer succeeded */
+  gboolean session;                /* the eUICC holds a session: AuthenticateServer succeeded */
+  gboolean session_ended_on_euicc; /* its ProfileInstallationResult, or a CancelSession refused */
+  gboolean euicc_cancelled;        /* the eUICC answered CancelSession with its signed ok */
+  gboolean server_ended;           /* the SM-DP+ answered Failed/Expired: its side is closed */
   gboolean loading_started;
   gboolean consent_required;
 
@@ -219,6 +222,27 @@ lpa_download_loading_started (LpaDownload *self)
 }
 
 gboolean
+lpa_download_awaiting_confirmation (LpaDownload *self)
+{
+  return self->state == STATE_AWAITING_CONFIRMATION;
+}
+
+LpaDownloadEuiccSession
+lpa_download_euicc_session (LpaDownload *self)
+{
+  if (!self->session || self->session_ended_on_euicc)
+    return LPA_DOWNLOAD_EUICC_SESSION_CLOSED;
+  return self->euicc_cancelled ? LPA_DOWNLOAD_EUICC_SESSION_CANCELLED
+                               : LPA_DOWNLOAD_EUICC_SESSION_OPEN;
+}
+
+gboolean
+lpa_download_server_ended_session (LpaDownload *self)
+{
+  return self->server_ended;
+}
+
+gboolean
 lpa_download_consent_required (LpaDownload *self)
 {
   return self->consent_required;
@@ -278,6 +302,8 @@ cancel_session (LpaDownload *self, LpaCancelSessionReason reason, gboolean es9, 
   g_clear_error (&self->original_error);
   self->original_error = g_error_copy (error);
   self->es9_cancel = es9;
+  if (!es9)
+    self->server_ended = TRUE;
   self->state = STATE_CANCELLING;
   stage (self, LPA_DOWNLOAD_STAGE_CANCELLING, self->progress);
   request = lpa_es10b_cancel_session_request (self->transaction_id_bin, reason, &local);
@@ -301,7 +327,15 @@ on_cancel_es10 (GBytes *response, const GError *error, gpointer user_data)
   if (self->abandoned)
     return;
   /* Without a BF41 there is nothing to tell the server: the eUICC's session state is unknown. */
-  if (error || !self->es9_cancel || !(parsed = lpa_es10b_parse_cancel_session (response, NULL)))
+  if (!error && (parsed = lpa_es10b_parse_cancel_session (response, NULL)))
+    {
+      /* invalidTransactionId (or undefinedError): the eUICC cancelled nothing, and a
+       * cancelSession must only carry a cancel the eUICC made; the server's session ends on its
+       * own timeout. */
+      self->euicc_cancelled = parsed->ok;
+      self->session_ended_on_euicc = !parsed->ok;
+    }
+  if (!parsed || !parsed->ok || !self->es9_cancel)
     {
       finish (self, NULL, self->original_error);
       return;
@@ -327,6 +361,8 @@ on_cancel_es9 (guint status, GBytes *body, const GError *error, gpointer user_da
 static void
 fail (LpaDownload *self, const GError *error)
 {
+  if (server_ended_session (error))
+    self->server_ended = TRUE;
   if (self->session && !self->loading_started)
     cancel_session (self, LPA_CANCEL_UNDEFINED_REASON, !server_ended_session (error), error);
   else
@@ -444,6 +480,8 @@ on_authenticated (gpointer user_data, LpaAuthenticationResult *owned, const GErr
   g_clear_pointer (&self->auth, lpa_authentication_free);
   if (error)
     {
+      if (server_ended_session (error))
+        self->server_ended = TRUE;
       if (!cancelled (self))
         finish (self, NULL, error);
       return;
@@ -730,6 +768,8 @@ installed (LpaDownload *self, GBytes *response)
       cancel_session (self, LPA_CANCEL_LOAD_BPP_EXECUTION_ERROR, TRUE, local);
       return;
     }
+  /* The result ends the session on the eUICC; delivered as a notification, on the server. */
+  self->session_ended_on_euicc = TRUE;
   if (!lpa_profile_installation_result_check (pir, &local))
     {
       finish (self, NULL, local);

@@ -96,6 +96,23 @@ void lpa_download_cancel (LpaDownload *self, LpaCancelSessionReason reason);
 
 /* TRUE once the first BPP segment went to the eUICC: from then on the download completes. */
 gboolean lpa_download_loading_started (LpaDownload *self);
+/* TRUE while awaiting_confirmation waits for lpa_download_confirm(); FALSE again once a cancel
+ * (or the answer) was given. */
+gboolean lpa_download_awaiting_confirmation (LpaDownload *self);
+
+/* What the eUICC may still hold of this download's transaction (final once finished ran). */
+typedef enum
+{
+  LPA_DOWNLOAD_EUICC_SESSION_CLOSED,    /* none: never opened, ended by its ProfileInstallation-
+                                         * Result, or CancelSession found none to cancel */
+  LPA_DOWNLOAD_EUICC_SESSION_CANCELLED, /* cancelled: the signed answer is for the server */
+  LPA_DOWNLOAD_EUICC_SESSION_OPEN,      /* open, or unknown (the cancel got no answer) */
+} LpaDownloadEuiccSession;
+
+LpaDownloadEuiccSession lpa_download_euicc_session (LpaDownload *self);
+/* TRUE when the SM-DP+ answered Failed or Expired: it closed its side, and no ES9+ cancelSession
+ * may follow (SGP.22 §3.0.2). */
+gboolean lpa_download_server_ended_session (LpaDownload *self);
 /* TRUE if the RAT made the confirmation step mandatory for this profile. */
 gboolean lpa_download_consent_required (LpaDownload *self);
 

@@ -101,7 +101,7 @@ GBytes *lpa_es10b_cancel_session_request (GBytes *transaction_id, LpaCancelSessi
 
 typedef struct
 {
-  GBytes *raw; /* forwarded to ES9+ cancelSession whichever alternative it is */
+  GBytes *raw; /* forwarded to ES9+ cancelSession when ok (an error cancelled nothing) */
   gboolean ok;
   gint error_code;        /* LpaCancelSessionError; -1 when ok */
   GBytes *transaction_id; /* ok: from euiccCancelSessionSigned */

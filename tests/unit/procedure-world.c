@@ -329,6 +329,8 @@ euicc_handler (GBytes *request, gpointer user_data)
     case 0xBF41:
       if (w->cancel_es10_fails)
         return reply_transport ();
+      if (w->cancel_es10_no_session)
+        return reply_hex ("BF 41 03 81 01 05");
       {
         g_auto (LpaDerWriter) d = { 0 };
         lpa_der_writer_init (&d);

@@ -75,6 +75,7 @@ typedef struct
   gboolean ppr;     /* the profile carries PPR1 and an owner */
   gboolean consent; /* the RAT asks for consent */
   gboolean cancel_es10_fails;
+  gboolean cancel_es10_no_session; /* CancelSession answers invalidTransactionId(5) */
   gboolean cancel_es9_fails;
   gboolean get_response;      /* the eUICC answers through 61xx / GET RESPONSE */
   guint server_path_families; /* ES11 tests: bit 0 es11 served, bit 1 es9plus served */

@@ -25,6 +25,8 @@ typedef struct
   guint awaiting;
   AwaitAction await_action;
   GString *stages;
+  LpaDownloadEuiccSession euicc_session; /* as the download says when it finishes */
+  gboolean server_ended;
   double last_progress;
   gboolean progress_monotonic;
   LpaCancelSessionReason hook_reason;
@@ -74,6 +76,8 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
       r->result_aid = g_bytes_ref (result->isdp_aid);
       r->result_name = g_strdup (result->metadata->profile_name);
     }
+  r->euicc_session = lpa_download_euicc_session (r->download);
+  r->server_ended = lpa_download_server_ended_session (r->download);
   /* Freeing from inside finished is allowed. */
   g_clear_pointer (&r->download, lpa_download_free);
 }
@@ -459,6 +463,110 @@ test_cancel_failures (void)
   run_clear (&r);
 }
 
+/* What each side may still hold when the download ends, so that the daemon cancels later only
+ * what is open (issue 11, item 9: a session the server ended was cancelled a second time). */
+typedef struct
+{
+  const char *failure; /* a FailureCase's name */
+  LpaDownloadEuiccSession euicc;
+  gboolean server_ended;
+} SessionCase;
+
+static const SessionCase session_cases[] = {
+  { "initiate-failed", LPA_DOWNLOAD_EUICC_SESSION_CLOSED, TRUE },
+  { "authenticate-server-error", LPA_DOWNLOAD_EUICC_SESSION_CLOSED, FALSE },
+  { "authenticate-client-network", LPA_DOWNLOAD_EUICC_SESSION_CANCELLED, FALSE },
+  { "authenticate-client-failed", LPA_DOWNLOAD_EUICC_SESSION_CANCELLED, TRUE },
+  { "authenticate-client-expired", LPA_DOWNLOAD_EUICC_SESSION_CANCELLED, TRUE },
+  { "confirm-rejected", LPA_DOWNLOAD_EUICC_SESSION_CANCELLED, FALSE },
+  { "prepare-error", LPA_DOWNLOAD_EUICC_SESSION_CANCELLED, TRUE },
+  { "get-bpp-cc-refused", LPA_DOWNLOAD_EUICC_SESSION_CANCELLED, TRUE },
+  { "segment-transport", LPA_DOWNLOAD_EUICC_SESSION_CANCELLED, FALSE },
+  { "pir-error", LPA_DOWNLOAD_EUICC_SESSION_CLOSED, FALSE },
+  { "pir-early", LPA_DOWNLOAD_EUICC_SESSION_CLOSED, FALSE },
+};
+
+static void
+test_session_state (void)
+{
+  Run r;
+  LpaDownloadParams p;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (session_cases); i++)
+    {
+      const SessionCase *sc = &session_cases[i];
+      const FailureCase *c = NULL;
+
+      for (gsize j = 0; j < G_N_ELEMENTS (failures) && !c; j++)
+        if (g_str_equal (failures[j].name, sc->failure))
+          c = &failures[j];
+      if (!c)
+        g_error ("no failure case %s", sc->failure);
+      g_test_message ("%s", sc->failure);
+      p = default_params ();
+      run_init (&r, c->fault);
+      p.confirm = c->confirm;
+      r.await_action = c->await;
+      run_download (&r, &p);
+      g_assert_cmpint (r.euicc_session, ==, sc->euicc);
+      g_assert_cmpint (r.server_ended, ==, sc->server_ended);
+      run_clear (&r);
+    }
+
+  /* Installed: the eUICC's session ended with its result. */
+  p = default_params ();
+  run_init (&r, F_NONE);
+  run_download (&r, &p);
+  assert_success (&r);
+  g_assert_cmpint (r.euicc_session, ==, LPA_DOWNLOAD_EUICC_SESSION_CLOSED);
+  g_assert_false (r.server_ended);
+  run_clear (&r);
+
+  /* No answer to CancelSession: the eUICC may still hold the session. */
+  run_init (&r, F_AUTH_CLIENT_TID);
+  r.world.cancel_es10_fails = TRUE;
+  run_download (&r, &p);
+  g_assert_cmpint (r.euicc_session, ==, LPA_DOWNLOAD_EUICC_SESSION_OPEN);
+  run_clear (&r);
+
+  /* invalidTransactionId: the eUICC cancelled nothing, so the server is not told it did. */
+  run_init (&r, F_AUTH_CLIENT_TID);
+  r.world.cancel_es10_no_session = TRUE;
+  run_download (&r, &p);
+  g_assert_error (r.error, LPA_ERROR, LPA_ERROR_UNEXPECTED);
+  g_assert_cmpstr (r.world.es10_log->str, ==, AUTH " BF41:127");
+  g_assert_cmpstr (r.world.http_log->str, ==, CLIENT);
+  g_assert_cmpint (r.euicc_session, ==, LPA_DOWNLOAD_EUICC_SESSION_CLOSED);
+  g_assert_false (r.server_ended);
+  run_clear (&r);
+}
+
+/* A cancel while awaiting confirmation ends the wait: there is nothing left to confirm. */
+static void
+test_awaiting_confirmation (void)
+{
+  Run r;
+  LpaDownloadParams p = default_params ();
+  g_autoptr (GError) error = NULL;
+
+  run_init (&r, F_NONE);
+  p.confirm = TRUE;
+  r.download =
+      lpa_download_new (&p, r.world.es10, &unit_http_ops, &r.world.http, &callbacks, &r, &error);
+  g_assert_no_error (error);
+  g_assert_false (lpa_download_awaiting_confirmation (r.download));
+  lpa_download_start (r.download);
+  unit_pump ();
+  g_assert_cmpuint (r.awaiting, ==, 1);
+  g_assert_true (lpa_download_awaiting_confirmation (r.download));
+  lpa_download_cancel (r.download, LPA_CANCEL_END_USER_REJECTION);
+  g_assert_false (lpa_download_awaiting_confirmation (r.download));
+  unit_pump ();
+  g_assert_true (r.finished);
+  g_assert_error (r.error, LPA_ERROR, LPA_ERROR_CANCELLED);
+  run_clear (&r);
+}
+
 static void
 test_oid_mismatch (void)
 {
@@ -599,6 +707,8 @@ main (int argc, char **argv)
   g_test_add_func ("/download/policy", test_policy);
   g_test_add_func ("/download/oid-mismatch", test_oid_mismatch);
   g_test_add_func ("/download/cancel-failures", test_cancel_failures);
+  g_test_add_func ("/download/session-state", test_session_state);
+  g_test_add_func ("/download/awaiting-confirmation", test_awaiting_confirmation);
   g_test_add_func ("/download/cancel-before-start", test_cancel_before_start);
   g_test_add_func ("/download/free-in-flight", test_free_in_flight);
   g_test_add_func ("/download/invalid-params", test_invalid_params);
