@@ -31,6 +31,7 @@ typedef struct
 
   LpaDownload *download;
   gboolean cancelled_early; /* cancelled while the channel was still being opened */
+  gboolean cancelling;      /* a cancel was asked for: there is nothing left to confirm */
   char *iccid;
   AfterStep after;
   GError *after_error;      /* a nickname/enable failure after a successful install */
@@ -209,7 +210,9 @@ confirmation_timed_out (gpointer data)
   d->confirm_timeout_id = 0;
   g_info ("eUICC %s: job %u: no confirmation within %u s: cancelling the download",
           job->euicc->config->name, job->id, esimd->config->confirmation_timeout);
+  d->cancelling = TRUE;
   lpa_download_cancel (d->download, LPA_CANCEL_TIMEOUT);
+  esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   return G_SOURCE_REMOVE;
 }
 
@@ -428,11 +431,16 @@ download_cancel (EsimdJob *job, GError **error)
       return FALSE;
     }
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
+  d->cancelling = TRUE;
   /* The user saying no is a rejection; a caller that vanished may come back: postponed. */
   lpa_download_cancel (d->download,
                        job->state == ESIMD_JOB_AWAITING_CONFIRMATION && !job->caller_gone
                            ? LPA_CANCEL_END_USER_REJECTION
                            : LPA_CANCEL_POSTPONED);
+  /* Nothing waits for a confirmation any more: the job runs its cancel (Confirm now is an
+   * error, not an "ok" for a download that ends cancelled). */
+  if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION)
+    esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   /* Don't wait for a slow server to answer the request in flight. */
   if (job->euicc->http)
     esimd_http_client_cancel_all (job->euicc->http);
@@ -444,6 +452,14 @@ download_confirm (EsimdJob *job, GError **error)
 {
   DownloadJob *d = job->data;
 
+  /* esimd_euicc_confirm_job() checked the job's state; this guards liblpa's own, which a cancel
+   * or the confirmation timeout may have moved on in the same turn of the loop. */
+  if (d->cancelling || !d->download || !lpa_download_awaiting_confirmation (d->download))
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
+                   "the download is being cancelled; there is nothing to confirm");
+      return FALSE;
+    }
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   lpa_download_confirm (d->download, TRUE);
