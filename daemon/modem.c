@@ -92,9 +92,15 @@ esimd_modem_transport_name (EsimdModem *modem)
 void
 esimd_modem_set_available (EsimdModem *modem, gboolean available, const GError *reason)
 {
-  if (modem->available == available)
+  const char *why = available ? NULL : reason ? reason->message : "";
+
+  /* While it stays unavailable, a new reason is news too (the modem was never found, then its
+   * node is there but refuses to open…); the same one again, at each retry, is not. */
+  if (modem->available == available && g_strcmp0 (modem->unavailable_reason, why) == 0)
     return;
   modem->available = available;
+  g_free (modem->unavailable_reason);
+  modem->unavailable_reason = g_strdup (why);
   if (modem->availability)
     modem->availability (modem, available, reason, modem->availability_data);
 }
@@ -142,8 +148,10 @@ esimd_modem_stop_finish (EsimdModem *modem, GAsyncResult *result, GError **error
 void
 esimd_modem_free (EsimdModem *modem)
 {
-  if (modem)
-    modem->ops->free (modem);
+  if (!modem)
+    return;
+  g_clear_pointer (&modem->unavailable_reason, g_free);
+  modem->ops->free (modem);
 }
 
 void

@@ -14,7 +14,10 @@
  *   - Loss and return of the device are reported through the availability callback, once per
  *     change, with the reason; the implementation reconnects by itself (back-off, or a watch on
  *     the device node / reader) until esimd_modem_stop(). Everything in flight when the device is
- *     lost is answered with an error at once.
+ *     lost is answered with an error at once. Every failed attempt to reach a device that is not
+ *     available is reported too (esimd_modem_set_available (FALSE, why)), so that the model can
+ *     say why (the node is missing, the proxy refuses…): the wrapper passes on only a changed
+ *     reason.
  *   - A framing error or repeated timeouts count as a lost device: drop, reopen, report.
  */
 #pragma once
@@ -103,6 +106,7 @@ struct _EsimdModem
   EsimdModemAvailabilityFunc availability;
   gpointer availability_data;
   gboolean available;
+  char *unavailable_reason; /* the last one reported (esimd_modem_set_available) */
   EsimdModemStats stats;
 };
 
@@ -153,8 +157,8 @@ gboolean esimd_modem_switch_slot_finish (EsimdModem *modem, GAsyncResult *result
 /* APDUs on the open channel, for liblpa; self is the EsimdModem. */
 extern const LpaApduOps esimd_modem_apdu_ops;
 
-/* For implementations: report a change of availability (no-op when unchanged), and count an
- * APDU exchange in the stats. */
+/* For implementations: report a change of availability, or of the reason for being unavailable
+ * (no-op when neither changed), and count an APDU exchange in the stats. */
 void esimd_modem_set_available (EsimdModem *modem, gboolean available, const GError *reason);
 void esimd_modem_count_apdu (EsimdModem *modem, gsize sent, gsize received);
 

@@ -321,13 +321,12 @@ lost (EsimdMbim *mbim, const GError *reason)
     return;
   schedule_retry (mbim);
   if (was_ready)
-    {
-      g_warning ("modem %s: lost: %s", mbim->config->name, reason->message);
-      esimd_modem_set_available (&mbim->modem, FALSE, reason);
-    }
+    g_warning ("modem %s: lost: %s", mbim->config->name, reason->message);
   else
     g_debug ("modem %s: not reachable (%s); retrying in %u s", mbim->config->name, reason->message,
              mbim->retry_delay);
+  /* Also when it was never there: the reason is what the eUICC's UnavailableReason shows. */
+  esimd_modem_set_available (&mbim->modem, FALSE, reason);
 }
 
 static void

@@ -824,7 +824,15 @@ set_waiting (EsimdPcsc *pcsc, const char *reason)
   g_free (pcsc->waiting_reason);
   pcsc->waiting_reason = g_strdup (reason);
   if (reason)
-    g_info ("modem %s: waiting for an eUICC: %s", pcsc->name, reason);
+    {
+      g_autoptr (GError) why =
+          g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "waiting for an eUICC: %s", reason);
+
+      g_info ("modem %s: %s", pcsc->name, why->message);
+      /* What the eUICC's UnavailableReason says while there is none (no-op once reported). */
+      if (pcsc->state != STATE_READY)
+        esimd_modem_set_available (&pcsc->parent, FALSE, why);
+    }
 }
 
 static void
@@ -855,14 +863,12 @@ lose (EsimdPcsc *pcsc, const GError *reason)
       send_request (pcsc, drop);
       pcsc->state = STATE_IDLE;
     }
-  set_waiting (pcsc, reason->message);
   for (guint i = 0; i < pending->len; i++)
     answer (pcsc, pending->pdata[i], reason);
   if (was_ready)
-    {
-      g_warning ("modem %s: lost: %s", pcsc->name, reason->message);
-      esimd_modem_set_available (&pcsc->parent, FALSE, reason);
-    }
+    g_warning ("modem %s: lost: %s", pcsc->name, reason->message);
+  /* Reports it unavailable, with the reason, after everything in flight was answered. */
+  set_waiting (pcsc, reason->message);
 }
 
 static gboolean

@@ -168,13 +168,12 @@ lost (EsimdQmi *qmi, const GError *reason)
     return;
   schedule_retry (qmi);
   if (was_ready)
-    {
-      g_warning ("modem %s: lost: %s", qmi->config->name, reason->message);
-      set_available (qmi, FALSE, reason);
-    }
+    g_warning ("modem %s: lost: %s", qmi->config->name, reason->message);
   else
     g_debug ("modem %s: not reachable (%s); retrying in %u s", qmi->config->name, reason->message,
              qmi->retry_delay);
+  /* Also when it was never there: the reason is what the eUICC's UnavailableReason shows. */
+  set_available (qmi, FALSE, reason);
 }
 
 static gboolean
