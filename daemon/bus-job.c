@@ -47,7 +47,7 @@ exported_of (EsimdJob *job)
 {
   g_autofree char *path = NULL;
 
-  if (job->internal || !exported)
+  if (!exported)
     return NULL;
   path = esimd_bus_job_path (job);
   return g_hash_table_lookup (exported, path);
@@ -187,6 +187,12 @@ prop_string (sd_bus *bus, const char *path, const char *iface, const char *prope
 
   if (g_str_equal (property, "Kind"))
     v = job->ops->kind;
+  else if (g_str_equal (property, "Caller"))
+    {
+      BusCaller *caller = bus_caller_of (job);
+
+      v = caller && caller->owner ? caller->owner : "";
+    }
   else if (g_str_equal (property, "State"))
     v = esimd_job_state_to_string (job->state);
   else if (g_str_equal (property, "Stage"))
@@ -257,7 +263,8 @@ prop_euicc (sd_bus *bus, const char *path, const char *iface, const char *proper
 }
 
 /* Confirm and Cancel belong to whoever started the job; anyone else needs polkit's word on the
- * action that started it. */
+ * action that started it (or would have: esimd's own jobs have no caller, and the action of
+ * their kind). */
 typedef struct
 {
   sd_bus_message *call;
@@ -325,6 +332,7 @@ method_cancel (sd_bus_message *m, void *userdata, sd_bus_error *error)
 static const sd_bus_vtable job_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_PROPERTY ("Kind", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("Caller", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("State", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("Stage", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("Progress", "d", prop_progress, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -347,14 +355,14 @@ emit_changed (Exported *x, const char **properties)
   esimd_bus_props_changed (x->props, x->path, x->job, properties);
 }
 
-/* Internal jobs are never exported. */
+/* Every job is exported, esimd's own too (automatic notification delivery, reading the card
+ * when the modem appears, cancelling sessions left open): the eUICC is busy with it, and a
+ * client may follow or cancel it like any other. Those have no Caller. */
 static void
 on_job_added (gpointer data, EsimdJob *job)
 {
   Exported *x;
 
-  if (job->internal)
-    return;
   x = g_new0 (Exported, 1);
   x->job = esimd_job_ref (job);
   x->path = esimd_bus_job_path (job);

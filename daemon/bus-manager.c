@@ -185,9 +185,22 @@ prop_get (sd_bus *bus, const char *path, const char *iface, const char *property
   else if (g_str_equal (property, "CurrentJob"))
     {
       EsimdJob *job = esimd_job_queue_current (e->queue);
-      g_autofree char *j_path = job && !job->internal ? esimd_bus_job_path (job) : NULL;
+      g_autofree char *j_path = job ? esimd_bus_job_path (job) : NULL;
 
       return sd_bus_message_append_basic (reply, 'o', j_path ? j_path : "/");
+    }
+  else if (g_str_equal (property, "Jobs"))
+    {
+      g_autoptr (GPtrArray) jobs = esimd_job_queue_jobs (e->queue);
+      int r = sd_bus_message_open_container (reply, 'a', "o");
+
+      for (guint i = 0; r >= 0 && i < jobs->len; i++)
+        {
+          g_autofree char *j_path = esimd_bus_job_path (jobs->pdata[i]);
+
+          r = sd_bus_message_append_basic (reply, 'o', j_path);
+        }
+      return r < 0 ? r : sd_bus_message_close_container (reply);
     }
   else if (g_str_equal (property, "PendingNotifications"))
     {
@@ -691,6 +704,13 @@ on_job_finished (gpointer data, EsimdJob *job)
 {
   GPtrArray *calls;
 
+  /* A queued job cancelled before it ran leaves the list without the running one changing. */
+  if (job != esimd_job_queue_current (job->euicc->queue))
+    {
+      const char *names[] = { "Jobs", NULL };
+
+      esimd_bus_manager_changed_strv (job->euicc, names);
+    }
   if (!joined_refreshes || !(calls = g_hash_table_lookup (joined_refreshes, job)))
     return;
   for (guint i = 0; i < calls->len; i++)
@@ -759,6 +779,7 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_PROPERTY ("SpecVersion", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("FreeNonVolatileMemory", "t", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("CurrentJob", "o", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Jobs", "ao", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("SegmentSize", "u", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_METHOD_WITH_NAMES ("ListProfiles", "b", SD_BUS_PARAM (include_all), "aa{sv}",
                             SD_BUS_PARAM (profiles), method_list_profiles,
@@ -851,6 +872,7 @@ on_euicc_changed (gpointer data, EsimdEuicc *euicc, EsimdEuiccChange what)
     { ESIMD_EUICC_CHANGE_STATE, "State" },
     { ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON, "UnavailableReason" },
     { ESIMD_EUICC_CHANGE_CURRENT_JOB, "CurrentJob" },
+    { ESIMD_EUICC_CHANGE_CURRENT_JOB, "Jobs" },
     { ESIMD_EUICC_CHANGE_EID, "Eid" },
     { ESIMD_EUICC_CHANGE_INFO, "SpecVersion" },
     { ESIMD_EUICC_CHANGE_INFO, "FreeNonVolatileMemory" },
@@ -891,8 +913,18 @@ on_download_result (gpointer data, EsimdJob *job, const char *iccid, const GErro
                       error ? esimd_bus_error_name (error) : "", error ? error->message : "");
 }
 
+/* A job queued or ended without the running one changing: the list of Jobs did. */
+static void
+on_job_added (gpointer data, EsimdJob *job)
+{
+  const char *names[] = { "Jobs", NULL };
+
+  esimd_bus_manager_changed_strv (job->euicc, names);
+}
+
 static const EsimdObserver manager_observer = {
   .euicc_added = on_euicc_added,
+  .job_added = on_job_added,
   .euicc_changed = on_euicc_changed,
   .notification_pending = on_notification_pending,
   .download_result = on_download_result,

@@ -396,6 +396,7 @@ cancel_run (EsimdJob *job)
 
 static const EsimdJobOps cancel_ops = {
   .kind = "cancel-sessions",
+  .action = "org.esim.download", /* it ends what downloads left open */
   .needs_channel = TRUE,
   .run = cancel_run,
   .free_data = cancel_job_free,

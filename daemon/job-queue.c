@@ -94,6 +94,22 @@ kick (EsimdJobQueue *queue)
     queue->kick_id = g_idle_add (run_next, queue);
 }
 
+/* A caller's job is waiting: background work that holds the card stops for it. */
+static void
+give_way (EsimdJobQueue *queue)
+{
+  EsimdJob *current = queue->current;
+  g_autoptr (GError) error = NULL;
+
+  if (!current || !current->ops->gives_way || !current->ops->cancel || current->gave_way ||
+      queue->ending || esimd_job_is_finished (current))
+    return;
+  current->gave_way = TRUE;
+  g_debug ("job %u (%s): giving way to a caller's job", current->id, current->ops->kind);
+  if (!current->ops->cancel (current, &error))
+    g_debug ("job %u (%s) goes on: %s", current->id, current->ops->kind, error->message);
+}
+
 EsimdJobQueue *
 esimd_job_queue_new (const EsimdJobQueueHooks *hooks, gpointer user_data, guint max_queued)
 {
@@ -151,7 +167,21 @@ esimd_job_queue_push (EsimdJobQueue *queue, EsimdJob *job, GError **error)
     }
   job->done = on_job_done;
   job->done_data = queue;
-  g_queue_push_tail (&queue->waiting, esimd_job_ref (job));
+  if (!job->internal)
+    {
+      GList *l = queue->waiting.head;
+
+      /* Ahead of esimd's own background work: it runs once the callers' jobs are done. */
+      while (l && !((EsimdJob *) l->data)->ops->gives_way)
+        l = l->next;
+      if (l)
+        g_queue_insert_before (&queue->waiting, l, esimd_job_ref (job));
+      else
+        g_queue_push_tail (&queue->waiting, esimd_job_ref (job));
+      give_way (queue);
+    }
+  else
+    g_queue_push_tail (&queue->waiting, esimd_job_ref (job));
   kick (queue);
   return TRUE;
 }
@@ -205,6 +235,18 @@ EsimdJob *
 esimd_job_queue_current (EsimdJobQueue *queue)
 {
   return queue->current;
+}
+
+GPtrArray *
+esimd_job_queue_jobs (EsimdJobQueue *queue)
+{
+  GPtrArray *jobs = g_ptr_array_new ();
+
+  if (queue->current)
+    g_ptr_array_add (jobs, queue->current);
+  for (GList *l = queue->waiting.head; l; l = l->next)
+    g_ptr_array_add (jobs, l->data);
+  return jobs;
 }
 
 guint

@@ -25,7 +25,9 @@ EsimdJobQueue *esimd_job_queue_new (const EsimdJobQueueHooks *hooks, gpointer us
 void esimd_job_queue_free (EsimdJobQueue *queue);
 
 /* Takes a reference. Fails with ESIMD_ERROR_BUSY when the queue is full, or when the job's
- * caller (job->caller_uid) already has its share of the queue waiting. */
+ * caller (job->caller_uid) already has its share of the queue waiting. A caller's job (not
+ * internal) goes before waiting jobs that give way (ops->gives_way), and asks a running one to
+ * stop. */
 gboolean esimd_job_queue_push (EsimdJobQueue *queue, EsimdJob *job, GError **error);
 
 /* How many jobs of one user may wait at once in a queue of @max_queued: half of it. */
@@ -38,6 +40,8 @@ gboolean esimd_job_queue_cancel (EsimdJobQueue *queue, EsimdJob *job, GError **e
 void esimd_job_queue_fail_queued (EsimdJobQueue *queue, const GError *error);
 
 EsimdJob *esimd_job_queue_current (EsimdJobQueue *queue);
+/* The running job (if any), then the waiting ones in the order they will run; borrowed. */
+GPtrArray *esimd_job_queue_jobs (EsimdJobQueue *queue);
 guint esimd_job_queue_length (EsimdJobQueue *queue);
 gboolean esimd_job_queue_has_kind (EsimdJobQueue *queue, const char *kind);
 /* The first waiting (not running) job of @kind, or NULL. */

@@ -25,7 +25,11 @@ typedef struct
   const char *kind;
   const char *action;     /* polkit action that starting (and confirming, cancelling) needs */
   gboolean needs_channel; /* FALSE for jobs that only talk to servers or the modem */
-  guint reads;            /* EsimdRead bits the job may change: read again after it */
+  /* esimd's own background work (automatic notification delivery): a caller's job queued while
+   * it waits goes before it, and one queued while it runs asks it to stop (cancel, with
+   * gave_way set) so that no caller waits for a slow server on esimd's behalf. */
+  gboolean gives_way;
+  guint reads; /* EsimdRead bits the job may change: read again after it */
   void (*run) (EsimdJob *job);
   /* A running job is asked to stop; FALSE (with @error) if it cannot stop now. */
   gboolean (*cancel) (EsimdJob *job, GError **error);
@@ -58,7 +62,8 @@ struct _EsimdJob
   GVariant *metadata; /* a{sv} */
   GError *error;
   GVariant *result;  /* a{sv} */
-  gboolean internal; /* started by esimd itself: no caller, not shown to clients */
+  gboolean internal; /* started by esimd itself: no caller (clients see it, without one) */
+  gboolean gave_way; /* asked to stop for a caller's job (ops->gives_way), not by a caller */
   gint64 caller_uid; /* the caller's user ID, whose share of the queue it takes; -1: esimd's */
 
   /* Who asked for it, as the front-end that took the request knows it (the D-Bus layer: the
