@@ -33,6 +33,7 @@ static const struct
   { ESIM "WrongJobState", ESIMCTL_EXIT_FAILED },
   { ESIM "Busy", ESIMCTL_EXIT_FAILED },
   { ESIM "Failed", ESIMCTL_EXIT_FAILED },
+  { ESIM "StateNotWritable", ESIMCTL_EXIT_FAILED },
   { DBUS "UnknownObject", ESIMCTL_EXIT_FAILED },
   /* The request itself is wrong. */
   { DBUS "InvalidArgs", ESIMCTL_EXIT_USAGE },
@@ -98,6 +99,9 @@ static const struct
   { NULL, ESIM "NoEuicc", "configure a modem in esimd.conf(5) and restart esimd" },
   { NULL, ESIM "Transport", "the modem failed or disappeared; see: esimctl status" },
   { NULL, ESIM "Busy", "too many jobs are queued; see them with: esimctl jobs" },
+  { NULL, ESIM "StateNotWritable",
+    "esimd cannot write its state directory (StateDirectory= in esimd.conf(5)): make room or "
+    "make it writable; nothing was started" },
   { NULL, DBUS "ServiceUnknown", "is esimd running? (systemctl status esimd)" },
   { NULL, DBUS "NameHasNoOwner", "is esimd running? (systemctl status esimd)" },
   { NULL, DBUS "NoReply",

@@ -78,9 +78,28 @@ print_euicc_status (GVariant *objects, const char *path, GVariant *props, gboole
   g_autofree char *job_text = NULL;
   guint32 n_pending = 0;
 
+  g_autoptr (GVariant) read_errors =
+      g_variant_lookup_value (props, "ReadErrors", G_VARIANT_TYPE ("a{ss}"));
+  const char *profiles_error = NULL, *notifications_error = NULL;
+
+  if (read_errors)
+    {
+      g_variant_lookup (read_errors, "profiles", "&s", &profiles_error);
+      g_variant_lookup (read_errors, "notifications", "&s", &notifications_error);
+    }
   g_variant_lookup (props, "PendingNotifications", "u", &n_pending);
-  pending = n_pending ? g_strdup_printf ("%u pending (esimctl notifications)", n_pending)
-                      : g_strdup ("none pending");
+  /* A list that could not be read is unknown, not empty: say why. */
+  if (n_pending == G_MAXUINT32)
+    pending = g_strdup_printf ("unknown (%s)",
+                               notifications_error ? notifications_error : "not read yet");
+  else
+    pending = n_pending ? g_strdup_printf ("%u pending (esimctl notifications)", n_pending)
+                        : g_strdup ("none pending");
+  if (profiles_error)
+    {
+      g_free (n_profiles);
+      n_profiles = g_strdup_printf ("unknown (%s)", profiles_error);
+    }
   if (*job && !g_str_equal (job, "/"))
     job_text = g_strdup_printf ("%s (esimctl job show %s)", job, esimctl_short_id (job));
 
@@ -104,11 +123,16 @@ euicc_json (GVariant *objects, const char *path, GVariant *props)
   JsonObject *obj = esimctl_json_from_properties (props);
   g_autoptr (GVariant) active = profile_props (objects, esimctl_dict_str (props, "ActiveProfile"));
 
+  guint32 n_pending = 0;
+
   json_object_set_string_member (obj, "path", path);
   if (active)
     json_object_set_string_member (obj, "active_iccid", esimctl_dict_str (active, "Iccid"));
   else
     json_object_set_null_member (obj, "active_iccid");
+  /* Unknown (the list could not be read; read_errors says why) is null, not a number. */
+  if (g_variant_lookup (props, "PendingNotifications", "u", &n_pending) && n_pending == G_MAXUINT32)
+    json_object_set_null_member (obj, "pending_notifications");
   return obj;
 }
 

@@ -168,7 +168,7 @@ prop_get (sd_bus *bus, const char *path, const char *iface, const char *property
   else if (g_str_equal (property, "State"))
     s = esimd_euicc_state (e);
   else if (g_str_equal (property, "UnavailableReason"))
-    s = e->available ? "" : e->unavailable_reason;
+    s = esimd_euicc_unavailable_reason (e);
   else if (g_str_equal (property, "DefaultSmdpAddress"))
     s = e->default_smdp;
   else if (g_str_equal (property, "RootSmdsAddress"))
@@ -204,9 +204,25 @@ prop_get (sd_bus *bus, const char *path, const char *iface, const char *property
     }
   else if (g_str_equal (property, "PendingNotifications"))
     {
-      guint32 n = e->notifications ? e->notifications->len : 0;
+      /* Unknown (the list could not be read) is not none: G_MAXUINT32, as the XML says. */
+      guint32 n = esimd_euicc_notifications_unknown (e) ? G_MAXUINT32 : e->notifications->len;
 
       return sd_bus_message_append_basic (reply, 'u', &n);
+    }
+  else if (g_str_equal (property, "ReadErrors"))
+    {
+      int r = sd_bus_message_open_container (reply, 'a', "{ss}");
+
+      for (guint bit = 1; r >= 0 && bit & ESIMD_READ_ALL; bit <<= 1)
+        {
+          const GError *why = esimd_euicc_read_error (e, bit);
+
+          /* EUICCInfo1 and 2 are both "info": the first failure speaks for it. */
+          if (!why || (bit == ESIMD_READ_INFO2 && esimd_euicc_read_error (e, ESIMD_READ_INFO1)))
+            continue;
+          r = sd_bus_message_append (reply, "{ss}", esimd_read_part_name (bit), why->message);
+        }
+      return r < 0 ? r : sd_bus_message_close_container (reply);
     }
   else if (g_str_equal (property, "SegmentSize"))
     {
@@ -386,14 +402,32 @@ check_nickname (const char *nickname, sd_bus_error *error)
   return 0;
 }
 
+/* With the modem gone, the last lists read are served (documented); with the modem there and the
+ * card not usable yet (being read, or failing to be), the caller hears why. */
 static int
 check_cache (EsimdEuicc *e, sd_bus_error *error)
 {
-  if (!e->cache_valid && !e->profiles)
+  if (!e->cache_valid && (!e->profiles || e->available))
     return sd_bus_error_setf (error, ESIMD_BUS_ERROR_UNAVAILABLE,
                               "the eUICC has not been read yet: %s",
-                              e->available ? "it is being read" : e->unavailable_reason);
+                              esimd_euicc_unavailable_reason (e));
   return 0;
+}
+
+/* A part whose last read failed is not served from the cache: the caller gets that failure (its
+ * status word in the message), never a list that may no longer be the card's, nor an empty one
+ * for one that could not be read. */
+static int
+check_read (EsimdEuicc *e, guint bit, const char *what, sd_bus_error *error)
+{
+  const GError *why = esimd_euicc_read_error (e, bit);
+  g_autoptr (GError) copy = NULL;
+
+  if (!why)
+    return 0;
+  copy = g_error_copy (why);
+  g_prefix_error (&copy, "%s is unknown: ", what);
+  return esimd_bus_error_set (error, copy);
 }
 
 /* ---- methods ----------------------------------------------------------------------------- */
@@ -405,7 +439,8 @@ method_list_profiles (sd_bus_message *m, void *userdata, sd_bus_error *error)
   g_autoptr (sd_bus_message) reply = NULL;
   int include_all = 0, r;
 
-  if ((r = sd_bus_message_read (m, "b", &include_all)) < 0 || (r = check_cache (e, error)) < 0)
+  if ((r = sd_bus_message_read (m, "b", &include_all)) < 0 || (r = check_cache (e, error)) < 0 ||
+      (r = check_read (e, ESIMD_READ_PROFILES, "the profile list", error)) < 0)
     return r;
   if ((r = sd_bus_message_new_method_return (m, &reply)) < 0 ||
       (r = sd_bus_message_open_container (reply, 'a', "a{sv}")) < 0)
@@ -518,6 +553,12 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
     return r;
   if (!esimd_notification_filter_check (filter, &local))
     return esimd_bus_error_set (error, local);
+  if ((r = check_cache (e, error)) < 0 ||
+      (r = check_read (e, ESIMD_READ_NOTIFICATIONS, "the notification list", error)) < 0)
+    return r;
+  if (esimd_euicc_notifications_unknown (e))
+    return sd_bus_error_setf (error, ESIMD_BUS_ERROR_UNAVAILABLE,
+                              "the notification list has not been read yet");
   if ((r = sd_bus_message_new_method_return (m, &reply)) < 0 ||
       (r = sd_bus_message_open_container (reply, 'a', "a{sv}")) < 0)
     return r;
@@ -564,7 +605,9 @@ method_remove_notification (sd_bus_message *m, void *userdata, sd_bus_error *err
 
   if ((r = sd_bus_message_read (m, "u", &seq)) < 0)
     return r;
-  if (e->cache_valid && !esimd_euicc_find_notification (e, seq))
+  /* A list that could not be read says nothing about it: the card is asked. */
+  if (e->cache_valid && !esimd_euicc_notifications_unknown (e) &&
+      !esimd_euicc_find_notification (e, seq))
     return sd_bus_error_setf (error, ESIMD_BUS_ERROR_NOTIFICATION_NOT_FOUND,
                               "no notification with sequence number %u is pending", seq);
   return esimd_bus_run_job (m, e, esimd_job_remove_notification_new (e, seq),
@@ -602,9 +645,12 @@ method_get_info (sd_bus_message *m, void *userdata, sd_bus_error *error)
   GVariantBuilder b;
   int r;
 
+  if ((r = check_read (e, ESIMD_READ_INFO2, "EUICCInfo2", error)) < 0)
+    return r;
   if (!i2)
     return sd_bus_error_setf (error, ESIMD_BUS_ERROR_UNAVAILABLE,
-                              "the eUICC has not been read yet");
+                              "the eUICC has not been read yet: %s",
+                              esimd_euicc_unavailable_reason (e));
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
 #define ADD_STR(key, v)                                                                            \
   if (v)                                                                                           \
@@ -774,6 +820,7 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_PROPERTY ("Profiles", "ao", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("ActiveProfile", "o", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("PendingNotifications", "u", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("ReadErrors", "a{ss}", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("DefaultSmdpAddress", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("RootSmdsAddress", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("SpecVersion", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -879,6 +926,7 @@ on_euicc_changed (gpointer data, EsimdEuicc *euicc, EsimdEuiccChange what)
     { ESIMD_EUICC_CHANGE_ADDRESSES, "DefaultSmdpAddress" },
     { ESIMD_EUICC_CHANGE_ADDRESSES, "RootSmdsAddress" },
     { ESIMD_EUICC_CHANGE_NOTIFICATIONS, "PendingNotifications" },
+    { ESIMD_EUICC_CHANGE_READ_ERRORS, "ReadErrors" },
     { ESIMD_EUICC_CHANGE_SEGMENT_SIZE, "SegmentSize" },
   };
   const char *names[G_N_ELEMENTS (map) + 1];

@@ -18,6 +18,7 @@ typedef enum
   ESIMD_ERROR_WRONG_JOB_STATE,
   ESIMD_ERROR_NOTIFICATION_NOT_FOUND,
   ESIMD_ERROR_FAILED,
+  ESIMD_ERROR_STATE_NOT_WRITABLE, /* StateDirectory cannot keep what a download must record */
 } EsimdError;
 
 G_END_DECLS

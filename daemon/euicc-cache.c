@@ -194,12 +194,73 @@ typedef struct
   EsimdEuicc *euicc;
   guint todo;
   guint current;
-  guint done;    /* bits read into the cache */
-  guint failed;  /* bits not read: the cache keeps older values for them */
-  GError *error; /* the first failure; the other reads still run */
+  guint done;                       /* bits read into the cache */
+  guint failed;                     /* bits not read: the cache keeps older values for them */
+  GError *error;                    /* the first failure; the other reads still run */
+  GError *errors[ESIMD_READ_PARTS]; /* each failed bit's */
   GAsyncReadyCallback callback;
   gpointer user_data;
 } ReadOp;
+
+static guint
+bit_index (guint bit)
+{
+  return (guint) g_bit_nth_lsf (bit, -1);
+}
+
+const char *
+esimd_read_part_name (guint bit)
+{
+  switch (bit)
+    {
+    case ESIMD_READ_EID:
+      return "eid";
+    case ESIMD_READ_INFO1:
+    case ESIMD_READ_INFO2:
+      return "info";
+    case ESIMD_READ_ADDRESSES:
+      return "addresses";
+    case ESIMD_READ_PROFILES:
+      return "profiles";
+    case ESIMD_READ_NOTIFICATIONS:
+      return "notifications";
+    }
+  return "";
+}
+
+/* What a failed read was, for its message. */
+static const char *
+read_what (guint bit)
+{
+  switch (bit)
+    {
+    case ESIMD_READ_EID:
+      return "its EID (GetEID)";
+    case ESIMD_READ_INFO1:
+      return "EUICCInfo1";
+    case ESIMD_READ_INFO2:
+      return "EUICCInfo2";
+    case ESIMD_READ_ADDRESSES:
+      return "its configured addresses";
+    case ESIMD_READ_PROFILES:
+      return "its profile list";
+    case ESIMD_READ_NOTIFICATIONS:
+      return "its notification list";
+    }
+  return "it";
+}
+
+const GError *
+esimd_euicc_read_error (EsimdEuicc *euicc, guint bit)
+{
+  return euicc->read_errors[bit_index (bit)];
+}
+
+gboolean
+esimd_euicc_notifications_unknown (EsimdEuicc *euicc)
+{
+  return !euicc->notifications || (euicc->stale & ESIMD_READ_NOTIFICATIONS);
+}
 
 static GBytes *
 profiles_request (void)
@@ -370,22 +431,27 @@ read_done (GBytes *response, const GError *error, gpointer data)
 
   if (error)
     local = g_error_copy (error);
-  else if (!store_read (op->euicc, op->current, response, &local))
-    g_prefix_error (&local, "reading the eUICC: ");
+  else
+    store_read (op->euicc, op->current, response, &local);
   if (local)
     {
-      g_warning ("eUICC %s: %s", op->euicc->config->name, local->message);
+      /* The status word or the fault stays in the message: it is what the caller is told. */
+      g_prefix_error (&local, "reading %s: ", read_what (op->current));
+      g_debug ("eUICC %s: %s", op->euicc->config->name, local->message);
       op->failed |= op->current;
+      op->errors[bit_index (op->current)] = g_error_copy (local);
+      /* A lost modem fails every following read the same way: stop here. */
+      if (g_error_matches (local, LPA_ERROR, LPA_ERROR_TRANSPORT))
+        {
+          for (guint b = op->todo; b; b &= b - 1)
+            op->errors[bit_index (b & -b)] = g_error_copy (local);
+          op->failed |= op->todo;
+          op->todo = 0;
+        }
       if (!op->error)
         op->error = local;
       else
         g_error_free (local);
-      /* A lost modem fails every following read the same way: stop here. */
-      if (g_error_matches (op->error, LPA_ERROR, LPA_ERROR_TRANSPORT))
-        {
-          op->failed |= op->todo;
-          op->todo = 0;
-        }
     }
   else
     op->done |= op->current;
@@ -393,6 +459,7 @@ read_done (GBytes *response, const GError *error, gpointer data)
 }
 
 static void note_stale (EsimdEuicc *euicc, guint done, guint failed);
+static void note_errors (EsimdEuicc *euicc, guint done, GError **errors);
 
 static void
 read_next (ReadOp *op)
@@ -403,6 +470,7 @@ read_next (ReadOp *op)
     {
       GTask *task = g_task_new (NULL, NULL, op->callback, op->user_data);
 
+      note_errors (op->euicc, op->done, op->errors);
       note_stale (op->euicc, op->done, op->failed);
       if (op->error)
         g_task_return_error (task, op->error);
@@ -477,4 +545,72 @@ note_stale (EsimdEuicc *euicc, guint done, guint failed)
           euicc->config->name, euicc->stale_backoff);
   euicc->stale_retry_id = g_timeout_add_seconds (euicc->stale_backoff, stale_retry_cb, euicc);
   euicc->stale_backoff = euicc->stale_backoff ? MIN (euicc->stale_backoff * 2, STALE_RETRY_MAX) : 1;
+}
+
+/* ---- what could not be read, said once ------------------------------------------------- */
+
+/* Keeps each part's last error (ReadErrors), says a change once (at warning level once the
+ * eUICC is in use; before, its UnavailableReason says it), and decides whether the eUICC can
+ * be used: its EID, EUICCInfo and profile list were read since the modem appeared, and their
+ * last reads did not fail. */
+static void
+note_errors (EsimdEuicc *euicc, guint done, GError **errors)
+{
+  gboolean notifications_unknown = esimd_euicc_notifications_unknown (euicc);
+  guint changed = 0;
+  const GError *blocking = NULL;
+
+  for (guint i = 0; i < ESIMD_READ_PARTS; i++)
+    {
+      g_autoptr (GError) error = g_steal_pointer (&errors[i]);
+      GError **kept = &euicc->read_errors[i];
+      guint bit = 1u << i;
+
+      if (done & bit)
+        {
+          euicc->read_once |= bit;
+          if (*kept)
+            {
+              g_info ("eUICC %s: %s can be read again", euicc->config->name, read_what (bit));
+              g_clear_error (kept);
+              changed |= ESIMD_EUICC_CHANGE_READ_ERRORS;
+            }
+          continue;
+        }
+      if (!error)
+        continue;
+      if (!*kept || g_strcmp0 ((*kept)->message, error->message) != 0)
+        {
+          if (euicc->cache_valid)
+            g_warning ("eUICC %s: %s", euicc->config->name, error->message);
+          else
+            g_info ("eUICC %s: %s", euicc->config->name, error->message);
+          changed |= ESIMD_EUICC_CHANGE_READ_ERRORS;
+        }
+      g_clear_error (kept);
+      *kept = g_steal_pointer (&error);
+    }
+  for (guint i = 0; i < ESIMD_READ_PARTS && !blocking; i++)
+    if ((ESIMD_READ_ESSENTIAL & (1u << i)) && euicc->read_errors[i])
+      blocking = euicc->read_errors[i];
+  /* The notification list that could not be read is unknown (PendingNotifications says so). */
+  if (esimd_euicc_notifications_unknown (euicc) != notifications_unknown)
+    changed |= ESIMD_EUICC_CHANGE_NOTIFICATIONS;
+  if (changed)
+    esimd_announce_euicc_changed (euicc, changed);
+
+  if (euicc->cache_valid || !euicc->available)
+    return;
+  if (!blocking && (euicc->read_once & ESIMD_READ_ESSENTIAL) == ESIMD_READ_ESSENTIAL)
+    {
+      euicc->cache_valid = TRUE;
+      esimd_euicc_set_unavailable_reason (euicc, NULL, FALSE);
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
+    }
+  else if (blocking)
+    {
+      g_autofree char *reason = g_strdup_printf ("the eUICC cannot be read: %s", blocking->message);
+
+      esimd_euicc_set_unavailable_reason (euicc, reason, TRUE);
+    }
 }

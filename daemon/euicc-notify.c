@@ -9,12 +9,12 @@
 
 /* ---- notifications: announcing and automatic delivery ------------------------------------ */
 
-/* Returns how many were announced for the first time. */
-static guint
+/* Announces the notifications not announced before. A new one makes its server due at once,
+ * whatever an earlier failure armed: the server expects it right after the operation, and the
+ * back-off says nothing about the network now. */
+static void
 announce_notifications (EsimdEuicc *euicc)
 {
-  guint fresh = 0;
-
   /* Delete notifications first: they tell an operator a subscription is gone. */
   for (int pass = 0; pass < 2; pass++)
     for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
@@ -27,8 +27,8 @@ announce_notifications (EsimdEuicc *euicc)
         if (g_hash_table_contains (euicc->announced, GUINT_TO_POINTER (n->seq)))
           continue;
         g_hash_table_add (euicc->announced, GUINT_TO_POINTER (n->seq));
+        esimd_notify_backoff_release (euicc->notify_backoff, n->address);
         esimd_announce_notification_pending (euicc, n);
-        fresh++;
       }
   /* Forget delivered ones, so a reused sequence number (after a memory reset) is announced. */
   {
@@ -40,7 +40,56 @@ announce_notifications (EsimdEuicc *euicc)
       if (!esimd_euicc_find_notification (euicc, GPOINTER_TO_UINT (key)))
         g_hash_table_iter_remove (&it);
   }
-  return fresh;
+}
+
+/* ---- servers, each with its own back-off ---------------------------------------------------- */
+
+gboolean
+esimd_euicc_notify_server_due (EsimdEuicc *euicc, const char *address)
+{
+  return esimd_notify_backoff_is_due (euicc->notify_backoff, address, g_get_monotonic_time ());
+}
+
+guint
+esimd_euicc_notify_server_failed (EsimdEuicc *euicc, const char *address)
+{
+  return esimd_notify_backoff_failed (euicc->notify_backoff, address, g_get_monotonic_time ());
+}
+
+void
+esimd_euicc_notify_server_succeeded (EsimdEuicc *euicc, const char *address)
+{
+  esimd_notify_backoff_succeeded (euicc->notify_backoff, address);
+}
+
+void
+esimd_euicc_notify_server_postponed (EsimdEuicc *euicc, const char *address)
+{
+  esimd_notify_backoff_postpone (euicc->notify_backoff, address, g_get_monotonic_time ());
+}
+
+/* Pending notifications esimd's own delivery would send now. */
+static gboolean
+notifications_due (EsimdEuicc *euicc)
+{
+  for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
+    {
+      LpaNotificationMetadata *n = euicc->notifications->pdata[i];
+
+      if (esimd_euicc_notify_server_due (euicc, n->address))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A session left open with something to do now: a cancel on the eUICC (it waits for no server;
+ * the only thing left when the server ended its side), or telling a server that is due. */
+static gboolean
+session_due (EsimdEuicc *euicc, const EsimdOpenSession *s)
+{
+  if (s->server_ended || !s->cancel_response)
+    return TRUE;
+  return esimd_euicc_notify_server_due (euicc, s->server);
 }
 
 static void
@@ -49,8 +98,7 @@ submit_auto_notify (EsimdEuicc *euicc)
   g_autoptr (EsimdJob) job = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!esimd->config->notify_auto || !euicc->available || !euicc->notifications ||
-      euicc->notifications->len == 0 || euicc->notify_retry_id ||
+  if (!esimd->config->notify_auto || !euicc->available || !notifications_due (euicc) ||
       esimd_job_queue_has_kind (euicc->queue, "send-notifications"))
     return;
   job = esimd_job_notify_new (euicc, NULL, TRUE);
@@ -66,18 +114,23 @@ submit_cancel_sessions (EsimdEuicc *euicc)
   g_autoptr (GPtrArray) open = NULL;
   g_autoptr (EsimdJob) job = NULL;
   g_autoptr (GError) error = NULL;
+  gboolean due = FALSE;
 
   if (!euicc->available || !euicc->eid ||
       esimd_job_queue_has_kind (euicc->queue, "cancel-sessions"))
     return;
   open = esimd_euicc_open_sessions (euicc);
-  if (open->len == 0)
+  for (guint i = 0; i < open->len && !due; i++)
+    due = session_due (euicc, open->pdata[i]);
+  if (!due)
     return;
   job = esimd_job_cancel_sessions_new (euicc);
   if (!esimd_euicc_submit (euicc, job, &error))
     g_debug ("eUICC %s: cancelling open sessions not queued: %s", euicc->config->name,
              error->message);
 }
+
+static void schedule_retry (EsimdEuicc *euicc);
 
 static gboolean
 notify_retry_cb (gpointer data)
@@ -87,28 +140,41 @@ notify_retry_cb (gpointer data)
   euicc->notify_retry_id = 0;
   submit_cancel_sessions (euicc);
   submit_auto_notify (euicc);
+  schedule_retry (euicc);
   return G_SOURCE_REMOVE;
 }
 
-void
-esimd_euicc_notifications_failed (EsimdEuicc *euicc)
+/* One timer, for the earliest server whose back-off ends and that has something waiting. */
+static void
+schedule_retry (EsimdEuicc *euicc)
 {
-  const EsimdConfig *c = esimd->config;
+  g_autoptr (GPtrArray) open = NULL;
+  gint64 now = g_get_monotonic_time (), next = G_MAXINT64;
+  guint seconds;
 
-  euicc->notify_backoff =
-      euicc->notify_backoff ? MIN (euicc->notify_backoff * 2, c->retry_max) : c->retry_initial;
   g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
-  euicc->notify_retry_id = g_timeout_add_seconds (euicc->notify_backoff, notify_retry_cb, euicc);
-  g_info ("eUICC %s: notifications not delivered; next attempt in %u s", euicc->config->name,
-          euicc->notify_backoff);
-}
+  if (!euicc->available || euicc->stop_task)
+    return;
+  if (esimd->config->notify_auto)
+    for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
+      {
+        LpaNotificationMetadata *n = euicc->notifications->pdata[i];
 
-void
-esimd_euicc_notifications_succeeded (EsimdEuicc *euicc)
-{
-  /* The server is reachable again: nothing left should wait for the back-off. */
-  euicc->notify_backoff = 0;
-  g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+        next = MIN (next, esimd_notify_backoff_due_time (euicc->notify_backoff, n->address));
+      }
+  open = esimd_euicc_open_sessions (euicc);
+  for (guint i = 0; i < open->len; i++)
+    {
+      EsimdOpenSession *s = open->pdata[i];
+
+      if (s->cancel_response && !s->server_ended)
+        next = MIN (next, esimd_notify_backoff_due_time (euicc->notify_backoff, s->server));
+    }
+  /* Due now: the end of the running job submits it; nothing to wait for. */
+  if (next == G_MAXINT64 || next <= now)
+    return;
+  seconds = (guint) MIN ((next - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, G_MAXUINT);
+  euicc->notify_retry_id = g_timeout_add_seconds (seconds, notify_retry_cb, euicc);
 }
 
 /* Between jobs: close what a failed download left open, tell clients about notifications and
@@ -127,10 +193,7 @@ esimd_euicc_after_job (EsimdEuicc *euicc, const EsimdJobOps *ended)
   /* After a cancel job that could not finish, wait for the back-off or the modem's return. */
   if (!g_str_equal (ended->kind, "cancel-sessions"))
     submit_cancel_sessions (euicc);
-  /* A new notification (the PIR of a download, an enable's) goes out now, even while older ones
-   * wait for the back-off: the server expects it right after the operation, and a back-off
-   * armed by an earlier failure says nothing about the network now. */
-  if (announce_notifications (euicc) > 0)
-    g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+  announce_notifications (euicc);
   submit_auto_notify (euicc);
+  schedule_retry (euicc);
 }

@@ -145,11 +145,10 @@ end_read_done (GObject *source, GAsyncResult *res, gpointer data)
   EsimdEuicc *euicc = op->job->euicc;
   g_autoptr (GError) error = NULL;
 
-  if (esimd_euicc_read_finish (euicc, res, &error) && !euicc->cache_valid)
-    {
-      euicc->cache_valid = TRUE;
-      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
-    }
+  /* A failure is kept per part (esimd_euicc_read_error) and read again later; the reads decide
+   * when the eUICC can be used. */
+  if (!esimd_euicc_read_finish (euicc, res, &error))
+    g_debug ("eUICC %s: reading it back: %s", euicc->config->name, error->message);
   end_close (op);
 }
 

@@ -2,11 +2,33 @@
 #include "euicc.h"
 
 #include "daemon.h"
+#include "esimd-error.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 
 /* ---- transactions left open ------------------------------------------------------------- */
+
+/* The errno a GFileError stands for, for a message that says the cause ("Read-only file
+ * system", "No space left on device") without the file name GLib puts in its own. */
+static int
+errno_of (const GError *error)
+{
+  static const struct
+  {
+    GFileError code;
+    int errnum;
+  } map[] = {
+    { G_FILE_ERROR_ROFS, EROFS }, { G_FILE_ERROR_NOSPC, ENOSPC }, { G_FILE_ERROR_ACCES, EACCES },
+    { G_FILE_ERROR_PERM, EPERM }, { G_FILE_ERROR_NOENT, ENOENT }, { G_FILE_ERROR_NOTDIR, ENOTDIR },
+    { G_FILE_ERROR_IO, EIO },     { G_FILE_ERROR_EXIST, EEXIST },
+  };
+
+  for (gsize i = 0; error && error->domain == G_FILE_ERROR && i < G_N_ELEMENTS (map); i++)
+    if ((gint) map[i].code == error->code)
+      return map[i].errnum;
+  return EIO;
+}
 
 static char *
 sessions_file (EsimdEuicc *euicc)
@@ -27,28 +49,101 @@ sessions_load (EsimdEuicc *euicc)
   return kf;
 }
 
-static void
-sessions_save (EsimdEuicc *euicc, GKeyFile *kf)
+/* Where the records are, as messages show it: the directory, never the file (its name is the
+ * EID). */
+static char *
+sessions_dir (void)
+{
+  return g_build_filename (esimd->config->state_dir, "open-sessions", NULL);
+}
+
+static gboolean
+sessions_save (EsimdEuicc *euicc, GKeyFile *kf, GError **error)
 {
   g_autofree char *path = NULL;
-  g_autofree char *dir = NULL;
-  g_autoptr (GError) error = NULL;
-  gsize n = 0;
+  g_autofree char *dir = sessions_dir ();
+  g_autofree char *data = NULL;
+  g_autoptr (GError) local = NULL;
+  gsize n = 0, len = 0;
   g_auto (GStrv) groups = g_key_file_get_groups (kf, &n);
 
   if (!euicc->eid)
-    return;
+    return TRUE;
   path = sessions_file (euicc);
   if (n == 0)
     {
       if (g_unlink (path) < 0 && errno != ENOENT)
-        g_warning ("cannot remove %s: %s", path, g_strerror (errno));
-      return;
+        {
+          int e = errno;
+
+          g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_STATE_NOT_WRITABLE,
+                       "cannot remove this eUICC's record in %s: %s", dir, g_strerror (e));
+          return FALSE;
+        }
+      return TRUE;
     }
-  dir = g_path_get_dirname (path);
-  if (g_mkdir_with_parents (dir, 0700) < 0 || !g_key_file_save_to_file (kf, path, &error))
-    g_warning ("cannot remember the open sessions in %s: %s", dir,
-               error ? error->message : g_strerror (errno));
+  data = g_key_file_to_data (kf, &len, NULL);
+  /* Written whole and synced before the step it records: a crash right after it must find it
+   * (G_FILE_SET_CONTENTS_CONSISTENT: a temporary file, fsync, rename). */
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    {
+      int e = errno;
+
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_STATE_NOT_WRITABLE,
+                   "cannot create %s, where a download's open session is recorded: %s", dir,
+                   g_strerror (e));
+      return FALSE;
+    }
+  if (!g_file_set_contents_full (path, data, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                 &local))
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_STATE_NOT_WRITABLE,
+                   "cannot record a download's open session in %s: %s", dir,
+                   g_strerror (errno_of (local)));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The same, where nothing can be done about a failure but say it (once per change). */
+static void
+sessions_save_or_warn (EsimdEuicc *euicc, GKeyFile *kf)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!sessions_save (euicc, kf, &error))
+    g_warning ("eUICC %s: %s", euicc->config->name, error->message);
+}
+
+gboolean
+esimd_euicc_sessions_writable (EsimdEuicc *euicc, GError **error)
+{
+  g_autofree char *dir = sessions_dir ();
+  g_autofree char *probe = NULL;
+  g_autoptr (GError) local = NULL;
+  /* As much as a few records take: a disk that is nearly full fails here, not mid-download. */
+  g_autofree char *filler = g_strnfill (4096, '#');
+
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    {
+      int e = errno;
+
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_STATE_NOT_WRITABLE,
+                   "cannot create %s, where a download's open session is recorded: %s", dir,
+                   g_strerror (e));
+      return FALSE;
+    }
+  probe = g_build_filename (dir, ".writable", NULL);
+  if (!g_file_set_contents_full (probe, filler, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local))
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_STATE_NOT_WRITABLE,
+                   "cannot record a download's open session in %s: %s", dir,
+                   g_strerror (errno_of (local)));
+      g_unlink (probe);
+      return FALSE;
+    }
+  g_unlink (probe);
+  return TRUE;
 }
 
 void
@@ -62,14 +157,16 @@ esimd_open_session_free (EsimdOpenSession *session)
   g_free (session);
 }
 
-void
-esimd_euicc_session_opened (EsimdEuicc *euicc, const char *transaction_id, const char *server)
+gboolean
+esimd_euicc_session_opened (EsimdEuicc *euicc, const char *transaction_id, const char *server,
+                            GError **error)
 {
   g_autoptr (GKeyFile) kf = sessions_load (euicc);
 
   g_key_file_set_string (kf, transaction_id, "Server", server);
   g_key_file_set_boolean (kf, transaction_id, "BppRequested", FALSE);
-  sessions_save (euicc, kf);
+  g_key_file_set_int64 (kf, transaction_id, "Opened", g_get_real_time () / G_USEC_PER_SEC);
+  return sessions_save (euicc, kf, error);
 }
 
 void
@@ -80,7 +177,7 @@ esimd_euicc_session_bpp_requested (EsimdEuicc *euicc, const char *transaction_id
   if (!g_key_file_has_group (kf, transaction_id))
     return;
   g_key_file_set_boolean (kf, transaction_id, "BppRequested", TRUE);
-  sessions_save (euicc, kf);
+  sessions_save_or_warn (euicc, kf);
 }
 
 void
@@ -95,7 +192,18 @@ esimd_euicc_session_cancelled_on_euicc (EsimdEuicc *euicc, const char *transacti
   b64 = g_base64_encode (g_bytes_get_data (cancel_response, NULL),
                          g_bytes_get_size (cancel_response));
   g_key_file_set_string (kf, transaction_id, "CancelResponse", b64);
-  sessions_save (euicc, kf);
+  sessions_save_or_warn (euicc, kf);
+}
+
+void
+esimd_euicc_session_server_ended (EsimdEuicc *euicc, const char *transaction_id)
+{
+  g_autoptr (GKeyFile) kf = sessions_load (euicc);
+
+  if (!g_key_file_has_group (kf, transaction_id))
+    return;
+  g_key_file_set_boolean (kf, transaction_id, "ServerEnded", TRUE);
+  sessions_save_or_warn (euicc, kf);
 }
 
 void
@@ -104,7 +212,45 @@ esimd_euicc_session_closed (EsimdEuicc *euicc, const char *transaction_id)
   g_autoptr (GKeyFile) kf = sessions_load (euicc);
 
   if (g_key_file_remove_group (kf, transaction_id, NULL))
-    sessions_save (euicc, kf);
+    sessions_save_or_warn (euicc, kf);
+}
+
+static gboolean
+too_old (gint64 opened)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  /* A clock set back says nothing about its age: only the attempts bound it then. */
+  return opened > 0 && now > opened && now - opened >= ESIMD_OPEN_SESSION_MAX_AGE;
+}
+
+gboolean
+esimd_euicc_session_attempt_failed (EsimdEuicc *euicc, const char *transaction_id,
+                                    const GError *why)
+{
+  g_autoptr (GKeyFile) kf = sessions_load (euicc);
+  g_autofree char *server = NULL;
+  gint64 attempts;
+
+  if (!g_key_file_has_group (kf, transaction_id))
+    return FALSE;
+  attempts = g_key_file_get_int64 (kf, transaction_id, "Attempts", NULL) + 1;
+  if (attempts < ESIMD_OPEN_SESSION_MAX_ATTEMPTS &&
+      !too_old (g_key_file_get_int64 (kf, transaction_id, "Opened", NULL)))
+    {
+      g_key_file_set_int64 (kf, transaction_id, "Attempts", attempts);
+      sessions_save_or_warn (euicc, kf);
+      return TRUE;
+    }
+  server = g_key_file_get_string (kf, transaction_id, "Server", NULL);
+  g_warning (
+      "eUICC %s: giving up telling %s that transaction %s was cancelled after %" G_GINT64_FORMAT
+      " attempts (last: %s); its own timeout ends it",
+      euicc->config->name, server ? server : "the SM-DP+", transaction_id, attempts,
+      why ? why->message : "no answer");
+  g_key_file_remove_group (kf, transaction_id, NULL);
+  sessions_save_or_warn (euicc, kf);
+  return FALSE;
 }
 
 gboolean
@@ -150,6 +296,10 @@ esimd_euicc_open_sessions (EsimdEuicc *euicc)
       s->transaction_id = g_strdup (groups[i]);
       s->server = g_steal_pointer (&server);
       s->bpp_requested = g_key_file_get_boolean (kf, groups[i], "BppRequested", NULL);
+      s->server_ended = g_key_file_get_boolean (kf, groups[i], "ServerEnded", NULL);
+      s->attempts =
+          (guint) CLAMP (g_key_file_get_int64 (kf, groups[i], "Attempts", NULL), 0, G_MAXUINT);
+      s->opened = g_key_file_get_int64 (kf, groups[i], "Opened", NULL);
       if (b64 && *b64)
         {
           gsize len = 0;

@@ -19,6 +19,30 @@ esimd_euicc_state (EsimdEuicc *euicc)
   return esimd_job_queue_length (euicc->queue) > 0 ? "busy" : "ready";
 }
 
+const char *
+esimd_euicc_unavailable_reason (EsimdEuicc *euicc)
+{
+  if (euicc->available && euicc->cache_valid)
+    return "";
+  return euicc->unavailable_reason ? euicc->unavailable_reason : "";
+}
+
+void
+esimd_euicc_set_unavailable_reason (EsimdEuicc *euicc, const char *reason, gboolean failure)
+{
+  if (g_strcmp0 (euicc->unavailable_reason, reason) == 0)
+    return;
+  g_free (euicc->unavailable_reason);
+  euicc->unavailable_reason = g_strdup (reason);
+  /* Once per change: a modem retried every few seconds, a card read again with back-off, fail
+   * the same way each time, and that is not news. */
+  if (reason && failure)
+    g_warning ("eUICC %s is unavailable: %s", euicc->config->name, reason);
+  else if (reason)
+    g_info ("eUICC %s: %s", euicc->config->name, reason);
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON);
+}
+
 /* ---- refreshing the modem after enable/disable ------------------------------------------ */
 
 static void
@@ -135,31 +159,37 @@ static void
 on_availability (EsimdModem *modem, gboolean available, const GError *reason, gpointer user_data)
 {
   EsimdEuicc *euicc = user_data;
+  gboolean was_available = euicc->available;
 
   euicc->available = available;
-  g_clear_pointer (&euicc->unavailable_reason, g_free);
   if (!available)
     {
       g_autoptr (GError) error = g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "%s",
                                               reason ? reason->message : "modem not available");
 
-      euicc->unavailable_reason = g_strdup (error->message);
+      /* Still not there, for another reason now (the node appeared but does not open…): only
+       * the reason changed. */
+      esimd_euicc_set_unavailable_reason (euicc, error->message, TRUE);
+      if (!was_available)
+        return;
       euicc->cache_valid = FALSE;
+      euicc->read_once = 0;
       g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
       g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
       euicc->stale_backoff = 0;
       esimd_job_queue_fail_queued (euicc->queue, error);
-      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE |
-                                               ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON);
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
       return;
     }
-  esimd_announce_euicc_changed (euicc,
-                                ESIMD_EUICC_CHANGE_STATE | ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON);
+  /* Until the card is read (esimd_euicc_read makes it valid, or says what fails). */
+  esimd_euicc_set_unavailable_reason (euicc, "reading the eUICC", FALSE);
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
   /* It may be another modem on the same device node now. */
   euicc->imei_stale = TRUE;
   /* Deliveries that failed while it vanished failed for the modem, not the network: once it is
-   * back they are retried at once, not after the back-off. */
+   * back they are retried at once, not after each server's back-off. */
   g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
+  esimd_notify_backoff_release (euicc->notify_backoff, NULL);
   /* Everything may have changed while the modem was away: read it all, then announce. */
   {
     g_autoptr (EsimdJob) job = esimd_job_refresh_new (euicc, TRUE);
@@ -196,6 +226,8 @@ euicc_new (guint index, EsimdModemConfig *config, EsimdModemConstructor construc
       esimd_job_queue_new (&esimd_euicc_queue_hooks, euicc, esimd->config->max_queued_jobs);
   euicc->modem = modem;
   euicc->announced = g_hash_table_new (NULL, NULL);
+  euicc->notify_backoff =
+      esimd_notify_backoff_new (esimd->config->retry_initial, esimd->config->retry_max);
   return euicc;
 }
 
@@ -292,6 +324,9 @@ esimd_euicc_free (EsimdEuicc *euicc)
   g_clear_pointer (&euicc->profiles, g_ptr_array_unref);
   g_clear_pointer (&euicc->notifications, g_ptr_array_unref);
   g_hash_table_unref (euicc->announced);
+  esimd_notify_backoff_free (euicc->notify_backoff);
+  for (guint i = 0; i < ESIMD_READ_PARTS; i++)
+    g_clear_error (&euicc->read_errors[i]);
   g_free (euicc->eid);
   g_free (euicc->modem_imei);
   g_free (euicc->default_smdp);

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "job-queue.h"
 #include "modem.h"
+#include "notify-backoff.h"
 
 #include "lpa.h"
 
@@ -31,7 +32,15 @@ typedef enum
   ESIMD_READ_PROFILES = 1 << 4,
   ESIMD_READ_NOTIFICATIONS = 1 << 5,
   ESIMD_READ_ALL = 0x3f,
+  /* Without these the eUICC is unavailable; the others may fail while it is in use. */
+  ESIMD_READ_ESSENTIAL = ESIMD_READ_EID | ESIMD_READ_INFO1 | ESIMD_READ_INFO2 | ESIMD_READ_PROFILES,
 } EsimdRead;
+
+#define ESIMD_READ_PARTS 6
+
+/* The part a bit reads, as ReadErrors names it: "eid", "info", "addresses", "profiles",
+ * "notifications" (both EUICCInfo reads are "info"). */
+const char *esimd_read_part_name (guint bit);
 
 struct _EsimdEuicc
 {
@@ -46,12 +55,14 @@ struct _EsimdEuicc
   guint reads;           /* EsimdRead bits to refresh when the current job ends */
   guint reads_after;     /* ...that its outcome does not need: read after it is published */
 
-  gboolean available;
-  char *unavailable_reason;
-  char *modem_imei;     /* read from the modem when the configuration has none */
-  gboolean imei_stale;  /* the modem (re)appeared: read its IMEI again */
-  gboolean cache_valid; /* everything was read at least once since the modem appeared */
-  guint stale;          /* EsimdRead bits whose last read failed: read again soon */
+  gboolean available;       /* the modem is there */
+  char *unavailable_reason; /* why the eUICC is unavailable (esimd_euicc_state), else NULL */
+  char *modem_imei;         /* read from the modem when the configuration has none */
+  gboolean imei_stale;      /* the modem (re)appeared: read its IMEI again */
+  gboolean cache_valid;     /* ESIMD_READ_ESSENTIAL read since the modem appeared, none failing */
+  guint read_once;          /* EsimdRead bits read at least once since the modem appeared */
+  guint stale;              /* EsimdRead bits whose last read failed: read again soon */
+  GError *read_errors[ESIMD_READ_PARTS]; /* why, per bit (esimd_euicc_read_error) */
   guint stale_retry_id;
   guint stale_backoff; /* seconds */
 
@@ -67,9 +78,9 @@ struct _EsimdEuicc
 
   EsimdHttpClient *http; /* trust derived from EUICCInfo1's CI list */
 
-  GHashTable *announced; /* sequence numbers NotificationPending was emitted for */
-  guint notify_retry_id;
-  guint notify_backoff; /* seconds; 0 = no failure since the last success */
+  GHashTable *announced;              /* sequence numbers NotificationPending was emitted for */
+  EsimdNotifyBackoff *notify_backoff; /* per server: notifications and sessions left open */
+  guint notify_retry_id;              /* when the next server's back-off ends */
 
   GTask *stop_task;
   guint stop_timeout_id;
@@ -90,6 +101,13 @@ void esimd_euicc_free (EsimdEuicc *euicc);
 
 /* "unavailable", "busy" (a job runs or waits) or "ready". */
 const char *esimd_euicc_state (EsimdEuicc *euicc);
+/* Why the state is "unavailable" (the modem's reason, or the read of the card that fails), ""
+ * when it is not. */
+const char *esimd_euicc_unavailable_reason (EsimdEuicc *euicc);
+/* For the model: sets why it is unavailable (NULL: it is not). A change is announced, and a
+ * @failure is logged at warning level once per change (a retry that fails the same way is not
+ * news). */
+void esimd_euicc_set_unavailable_reason (EsimdEuicc *euicc, const char *reason, gboolean failure);
 
 /* Queues @job (announced with job_added). Fails with ESIMD_ERROR_UNAVAILABLE or _BUSY. */
 gboolean esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error);
@@ -131,6 +149,13 @@ const char *esimd_euicc_get_imei (EsimdEuicc *euicc);
 void esimd_euicc_update_imei (EsimdEuicc *euicc, GAsyncReadyCallback callback, gpointer user_data);
 void esimd_euicc_update_imei_finish (EsimdEuicc *euicc, GAsyncResult *result);
 
+/* Why the last read of @bit (one EsimdRead bit) failed: NULL when it was read, or never tried.
+ * A part whose read failed is unknown: the cache must not answer for it (a failed read is not
+ * an empty list). */
+const GError *esimd_euicc_read_error (EsimdEuicc *euicc, guint bit);
+/* The notification list is unknown: its last read failed, or it was never read. */
+gboolean esimd_euicc_notifications_unknown (EsimdEuicc *euicc);
+
 /* Cache queries. */
 LpaProfileInfo *esimd_euicc_find_profile (EsimdEuicc *euicc, const char *iccid);
 LpaProfileInfo *esimd_euicc_active_profile (EsimdEuicc *euicc);
@@ -144,25 +169,48 @@ typedef struct
   char *transaction_id;    /* hex, as the server sent it */
   char *server;            /* the SM-DP+ address */
   gboolean bpp_requested;  /* getBoundProfilePackage was sent: the load may have started */
-  GBytes *cancel_response; /* the eUICC's BF41 once it answered CancelSession, else NULL */
+  GBytes *cancel_response; /* the eUICC's signed BF41 once it cancelled, else NULL */
+  gboolean server_ended;   /* the server answered Failed/Expired: it is never told */
+  guint attempts;          /* times the server was told and did not acknowledge */
+  gint64 opened;           /* wall-clock seconds (0: not known) */
 } EsimdOpenSession;
+
+/* The retries end: a session whose server did not acknowledge this many cancelSession calls,
+ * or that is this old, is given up (logged); the server's own timeout closes it then. */
+#define ESIMD_OPEN_SESSION_MAX_ATTEMPTS 10
+#define ESIMD_OPEN_SESSION_MAX_AGE      (24 * 60 * 60)
 
 void esimd_open_session_free (EsimdOpenSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdOpenSession, esimd_open_session_free)
 
-void esimd_euicc_session_opened (EsimdEuicc *euicc, const char *transaction_id, const char *server);
+/* Whether a download's record could be written now (the state directory is writable and has
+ * room): a download must not start without it (ESIMD_ERROR_STATE_NOT_WRITABLE). */
+gboolean esimd_euicc_sessions_writable (EsimdEuicc *euicc, GError **error);
+gboolean esimd_euicc_session_opened (EsimdEuicc *euicc, const char *transaction_id,
+                                     const char *server, GError **error);
 void esimd_euicc_session_bpp_requested (EsimdEuicc *euicc, const char *transaction_id);
 void esimd_euicc_session_cancelled_on_euicc (EsimdEuicc *euicc, const char *transaction_id,
                                              GBytes *cancel_response);
 void esimd_euicc_session_closed (EsimdEuicc *euicc, const char *transaction_id);
+/* The server ended its side: only the eUICC's is cancelled later. */
+void esimd_euicc_session_server_ended (EsimdEuicc *euicc, const char *transaction_id);
+/* The server did not acknowledge a cancelSession: FALSE when this was the last attempt (or the
+ * session is too old), the record then removed and the giving up logged. */
+gboolean esimd_euicc_session_attempt_failed (EsimdEuicc *euicc, const char *transaction_id,
+                                             const GError *why);
 /* TRUE when the server processed an ES9+ cancelSession (cancelled it, or refused it with a
  * status); FALSE when it must be sent again (no answer, an HTTP error, a garbled answer). */
 gboolean esimd_cancel_session_heard (guint status, GBytes *body, const GError *error, GError **why);
 /* EsimdOpenSession*, oldest first. */
 GPtrArray *esimd_euicc_open_sessions (EsimdEuicc *euicc);
 
-/* A delivery attempt failed: retry all pending notifications later, with back-off. */
-void esimd_euicc_notifications_failed (EsimdEuicc *euicc);
-void esimd_euicc_notifications_succeeded (EsimdEuicc *euicc);
+/* Delivering to a server (a notification's address, or the SM-DP+ of a session left open):
+ * each has its own back-off (notify-backoff.h). esimd's own delivery sends only to servers that
+ * are due; a failure returns the seconds that server now waits. */
+gboolean esimd_euicc_notify_server_due (EsimdEuicc *euicc, const char *address);
+guint esimd_euicc_notify_server_failed (EsimdEuicc *euicc, const char *address);
+void esimd_euicc_notify_server_succeeded (EsimdEuicc *euicc, const char *address);
+/* A caller cancelled esimd's delivery to @address: not again before its back-off. */
+void esimd_euicc_notify_server_postponed (EsimdEuicc *euicc, const char *address);
 
 G_END_DECLS

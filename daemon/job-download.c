@@ -109,6 +109,37 @@ finish (EsimdJob *job, const GError *error)
 
 static void after_install (EsimdJob *job);
 
+/* The download failed: its record of the transaction stays only for what is still open, so that
+ * the clean-up later cancels nothing twice (a session the server ended, one the eUICC already
+ * cancelled or never held) and tells the server only of a cancel the eUICC made. */
+static void
+keep_what_is_open (EsimdJob *job)
+{
+  DownloadJob *d = job->data;
+  gboolean server_ended;
+
+  if (!d->transaction_id || !d->download)
+    return;
+  server_ended = lpa_download_server_ended_session (d->download);
+  switch (lpa_download_euicc_session (d->download))
+    {
+    case LPA_DOWNLOAD_EUICC_SESSION_CLOSED:
+      /* Nothing on the eUICC; a server still open hears of nothing the eUICC did not cancel. */
+      esimd_euicc_session_closed (job->euicc, d->transaction_id);
+      break;
+    case LPA_DOWNLOAD_EUICC_SESSION_CANCELLED:
+      /* Closed once the server heard it (watched_done); until then the eUICC's answer is
+       * kept for it, unless the server had ended the session itself. */
+      if (server_ended)
+        esimd_euicc_session_closed (job->euicc, d->transaction_id);
+      break;
+    case LPA_DOWNLOAD_EUICC_SESSION_OPEN:
+      if (server_ended)
+        esimd_euicc_session_server_ended (job->euicc, d->transaction_id);
+      break;
+    }
+}
+
 static void
 after_modem_refreshed (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -242,6 +273,7 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
     esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   if (error)
     {
+      keep_what_is_open (job);
       finish (job, error);
       return;
     }
@@ -303,25 +335,40 @@ watched_done (guint status, GBytes *body, const GError *error, gpointer data)
   WatchedPost *w = data;
   DownloadJob *d = w->job->data;
 
+  g_autoptr (GError) unrecorded = NULL;
+
   if (!error && g_str_equal (w->path, LPA_ES9P_INITIATE_AUTHENTICATION))
     {
       g_autoptr (LpaInitiateAuthenticationResponse) init =
           lpa_es9p_parse_initiate_authentication ("initiateAuthentication", status, body, NULL);
 
       /* AuthenticateServer comes next: should esimd die while the card runs it, the eUICC
-       * holds a session that only this transaction ID can cancel. */
-      if (init)
+       * holds a session that only this transaction ID can cancel. Without that record the
+       * download stops here, before the eUICC or the server holds anything of it. */
+      if (init &&
+          !esimd_euicc_session_opened (w->job->euicc, init->transaction_id, w->host, &unrecorded))
+        g_info ("eUICC %s: download stopped: %s", w->job->euicc->config->name, unrecorded->message);
+      else if (init)
         {
           g_free (d->transaction_id);
           d->transaction_id = g_strdup (init->transaction_id);
-          esimd_euicc_session_opened (w->job->euicc, d->transaction_id, w->host);
         }
     }
-  /* The server has heard the cancel, after the eUICC's; unheard, the queue sends it again. */
-  if (d->transaction_id && g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION) &&
-      esimd_cancel_session_heard (status, body, error, NULL))
-    esimd_euicc_session_closed (w->job->euicc, d->transaction_id);
-  w->callback (status, body, error, w->user_data);
+  /* The server has heard the cancel, after the eUICC's; unheard, the queue sends it again after
+   * that server's back-off, this attempt counted among the few it gets. */
+  if (d->transaction_id && g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION))
+    {
+      g_autoptr (GError) why = NULL;
+
+      if (esimd_cancel_session_heard (status, body, error, &why))
+        esimd_euicc_session_closed (w->job->euicc, d->transaction_id);
+      else
+        {
+          esimd_euicc_notify_server_failed (w->job->euicc, w->host);
+          esimd_euicc_session_attempt_failed (w->job->euicc, d->transaction_id, why);
+        }
+    }
+  w->callback (status, unrecorded ? NULL : body, unrecorded ? unrecorded : error, w->user_data);
   esimd_job_unref (w->job);
   g_free (w->host);
   g_free (w->path);
@@ -394,6 +441,13 @@ download_run (EsimdJob *job)
       return;
     }
   esimd_job_set_stage (job, "authenticating", 0.01);
+  /* A crash mid-download is cleaned up from the record written at each step: without room for
+   * it, a crash would leave the server's session bound and the order used up (issue 11). */
+  if (!esimd_euicc_sessions_writable (euicc, &error))
+    {
+      finish (job, error);
+      return;
+    }
   if (!euicc->http)
     {
       g_set_error (&error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,

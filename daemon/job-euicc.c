@@ -27,14 +27,10 @@ static void
 refresh_read (GObject *source, GAsyncResult *res, gpointer data)
 {
   EsimdJob *job = data;
-  EsimdEuicc *euicc = job->euicc;
   g_autoptr (GError) error = NULL;
 
-  if (esimd_euicc_read_finish (euicc, res, &error) && !euicc->cache_valid)
-    {
-      euicc->cache_valid = TRUE;
-      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
-    }
+  /* The reads themselves decide when the eUICC can be used (esimd_euicc_read). */
+  esimd_euicc_read_finish (job->euicc, res, &error);
   esimd_job_complete (job, error, NULL);
 }
 
@@ -187,12 +183,13 @@ esimd_job_remove_notification_new (EsimdEuicc *euicc, guint32 seq)
 /* A download that failed without a ProfileInstallationResult, or never finished because the
  * modem vanished or esimd died, may leave its transaction open on the eUICC and the SM-DP+ (an
  * order reserved, a BPP counted as delivered). SGP.22 §3.0.2 closes it with ES10b CancelSession
- * and ES9+ cancelSession; this job does so once the eUICC can be reached again. */
+ * and ES9+ cancelSession; this job does so once the eUICC can be reached again. The server is
+ * told only of a cancel the eUICC made, only when it did not end the session itself, only when
+ * its back-off allows, and not for ever (ESIMD_OPEN_SESSION_MAX_ATTEMPTS, _MAX_AGE). */
 typedef struct
 {
   GPtrArray *todo; /* EsimdOpenSession* */
   guint next;
-  gboolean network_failed; /* a server could not be reached: retry with the back-off */
 } CancelJob;
 
 static void
@@ -229,19 +226,23 @@ static void
 on_server_answered (guint status, GBytes *body, const GError *error, gpointer data)
 {
   EsimdJob *job = data;
-  CancelJob *c = job->data;
+  EsimdOpenSession *s = current_session (job);
   g_autoptr (GError) why = NULL;
 
   if (!esimd_cancel_session_heard (status, body, error, &why))
     {
-      /* The eUICC side is done; its answer is kept, so only the server is asked again. */
-      g_info ("eUICC %s: cancelSession to %s: %s; trying again later", job->euicc->config->name,
-              current_session (job)->server, why->message);
-      c->network_failed = TRUE;
+      /* The eUICC side is done; its answer is kept, so only the server is asked again, after
+       * its back-off, a bounded number of times. */
+      guint wait = esimd_euicc_notify_server_failed (job->euicc, s->server);
+
+      if (esimd_euicc_session_attempt_failed (job->euicc, s->transaction_id, why))
+        g_info ("eUICC %s: cancelSession to %s: %s; trying again in %u s", job->euicc->config->name,
+                s->server, why->message, wait);
       cancel_next (job);
       esimd_job_unref (job);
       return;
     }
+  esimd_euicc_notify_server_succeeded (job->euicc, s->server);
   if (why)
     g_debug ("eUICC %s: cancelSession: %s", job->euicc->config->name, why->message);
   session_done (job, why ? "was refused by the server" : "cancelled");
@@ -287,9 +288,26 @@ on_euicc_cancelled (GBytes *response, const GError *error, gpointer data)
       session_done (job, "could not be cancelled on the eUICC");
       return;
     }
-  /* invalidTransactionId: a reset or a later challenge ended it; the server still hears it. */
+  if (!parsed->ok)
+    {
+      /* invalidTransactionId: a reset or a later challenge ended it. The eUICC cancelled
+       * nothing, so there is nothing to tell the server (SGP.22's cancelSession carries the
+       * eUICC's signed cancel); the server's own timeout ends its side. */
+      session_done (job, "was no longer held by the eUICC; the server is not told");
+      return;
+    }
+  if (s->server_ended)
+    {
+      session_done (job, "cancelled on the eUICC (the server had ended it)");
+      return;
+    }
   s->cancel_response = g_bytes_ref (parsed->raw);
   esimd_euicc_session_cancelled_on_euicc (job->euicc, s->transaction_id, parsed->raw);
+  if (!esimd_euicc_notify_server_due (job->euicc, s->server))
+    {
+      cancel_next (job); /* its server waits for its back-off; the answer is kept for it */
+      return;
+    }
   tell_server (job);
 }
 
@@ -365,15 +383,21 @@ cancel_next (EsimdJob *job)
 
   if (c->next >= c->todo->len)
     {
-      if (c->network_failed)
-        esimd_euicc_notifications_failed (job->euicc);
       esimd_job_complete (job, NULL, NULL);
       return;
     }
   s = c->todo->pdata[c->next++];
   esimd_job_set_stage (job, "cancelling", (double) c->next / (c->todo->len + 1));
-  if (s->cancel_response)
-    tell_server (job);
+  if (s->cancel_response && s->server_ended)
+    session_done (job, "cancelled on the eUICC (the server had ended it)");
+  else if (s->cancel_response)
+    {
+      /* Only the server is left; it waits for its own back-off. */
+      if (esimd_euicc_notify_server_due (job->euicc, s->server))
+        tell_server (job);
+      else
+        cancel_next (job);
+    }
   else if (s->bpp_requested)
     {
       g_autoptr (GBytes) request =

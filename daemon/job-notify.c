@@ -3,6 +3,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "notify-backoff.h"
 
 #include <string.h>
 
@@ -52,22 +53,36 @@ typedef struct
 {
   GVariant *filter;
   gboolean automatic;
-  GArray *todo; /* guint32 sequence numbers, in order */
+  GArray *todo;            /* guint32 sequence numbers, in order */
+  GPtrArray *addresses;    /* the server of each, as the cache lists it (char*) */
+  GHashTable *failed;      /* servers that failed in this job: their back-off grew once */
+  GHashTable *unreachable; /* servers that could not be reached: their other notifications wait */
   guint next;
   guint delivered;
-  guint failed;
+  guint failures;
   GError *last_error;
   LpaNotificationDelivery *delivery;
+  gboolean stopping; /* a caller cancelled it, or it gives way to a caller's job */
+  guint grace_id;    /* giving way: the request in flight is abandoned when this fires */
 } NotifyJob;
+
+/* How long a delivery in flight may still take when a caller's job waits: a server that answers
+ * is done well within it (abandoning its request would send the notification twice); one that
+ * accepted the connection and says nothing holds the caller no longer than this. */
+#define GIVE_WAY_GRACE 5 /* seconds */
 
 static void
 notify_job_free (gpointer data)
 {
   NotifyJob *n = data;
 
+  g_clear_handle_id (&n->grace_id, g_source_remove);
   g_clear_pointer (&n->delivery, lpa_notification_delivery_free);
   g_clear_pointer (&n->filter, g_variant_unref);
   g_clear_pointer (&n->todo, g_array_unref);
+  g_clear_pointer (&n->addresses, g_ptr_array_unref);
+  g_clear_pointer (&n->failed, g_hash_table_unref);
+  g_clear_pointer (&n->unreachable, g_hash_table_unref);
   g_clear_error (&n->last_error);
   g_free (n);
 }
@@ -83,16 +98,39 @@ notify_output (EsimdJob *job)
 static void deliver_next (EsimdJob *job);
 
 static void
+notify_stopped (EsimdJob *job)
+{
+  NotifyJob *n = job->data;
+  g_autoptr (GError) error = NULL;
+
+  g_clear_handle_id (&n->grace_id, g_source_remove);
+  if (job->gave_way)
+    error = g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED,
+                                 "gave way to a caller's job; the delivery runs again after it");
+  else
+    {
+      error = g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "cancelled");
+      /* A caller stopped esimd's own delivery: it does not start again at once, but after
+       * each server's back-off (at least RetryInitial). */
+      if (n->automatic)
+        for (guint i = n->next > 0 ? n->next - 1 : 0; n->addresses && i < n->addresses->len; i++)
+          esimd_euicc_notify_server_postponed (job->euicc, n->addresses->pdata[i]);
+    }
+  g_info ("eUICC %s: notification delivery %s", job->euicc->config->name, error->message);
+  esimd_job_complete (job, error, NULL);
+}
+
+static void
 notify_finish (EsimdJob *job)
 {
   NotifyJob *n = job->data;
-  EsimdEuicc *euicc = job->euicc;
   GVariantBuilder b;
 
-  if (n->failed > 0)
-    esimd_euicc_notifications_failed (euicc);
-  else
-    esimd_euicc_notifications_succeeded (euicc);
+  if (n->stopping)
+    {
+      notify_stopped (job);
+      return;
+    }
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "delivered", g_variant_new_uint32 (n->delivered));
   /* Asked for explicitly and none went: the caller needs to know why. */
@@ -102,6 +140,14 @@ notify_finish (EsimdJob *job)
     esimd_job_complete (job, NULL, g_variant_builder_end (&b));
 }
 
+static gboolean
+unreachable_error (const GError *error)
+{
+  return g_error_matches (error, LPA_ERROR, LPA_ERROR_NETWORK) ||
+         g_error_matches (error, LPA_ERROR, LPA_ERROR_TIMEOUT) ||
+         g_error_matches (error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION);
+}
+
 static void
 on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
               const LpaNotificationMetadata *metadata, const GError *error)
@@ -109,11 +155,14 @@ on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
   EsimdJob *job = user_data;
   NotifyJob *n = job->data;
   const char *name = job->euicc->config->name;
+  const char *address = n->addresses->pdata[n->next - 1];
+  g_autofree char *key = esimd_notify_backoff_key (address);
 
   switch (outcome)
     {
     case LPA_NOTIFICATION_DELIVERED:
       n->delivered++;
+      esimd_euicc_notify_server_succeeded (job->euicc, address);
       g_info ("eUICC %s: %s notification %u delivered to %s", name,
               metadata ? lpa_notification_event_name (metadata->operation) : "", seq,
               metadata && metadata->address ? metadata->address : "its server");
@@ -122,10 +171,27 @@ on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
       g_debug ("eUICC %s: notification %u is no longer pending", name, seq);
       break;
     case LPA_NOTIFICATION_FAILED:
-      n->failed++;
+      /* Our own abort (a cancel, or giving way) says nothing about the server. */
+      if (n->stopping && g_error_matches (error, LPA_ERROR, LPA_ERROR_CANCELLED))
+        break;
+      n->failures++;
       g_clear_error (&n->last_error);
       n->last_error = g_error_copy (error);
-      g_info ("eUICC %s: notification %u not delivered: %s", name, seq, error->message);
+      if (!g_hash_table_contains (n->failed, key))
+        {
+          guint wait = esimd_euicc_notify_server_failed (job->euicc, address);
+
+          g_hash_table_add (n->failed, g_strdup (key));
+          g_info ("eUICC %s: notification %u not delivered to %s: %s; that server is tried "
+                  "again in %u s",
+                  name, seq, *key ? key : "its server", error->message, wait);
+        }
+      else
+        g_info ("eUICC %s: notification %u not delivered: %s", name, seq, error->message);
+      /* A server that cannot be reached fails all its notifications the same way; the other
+       * servers' still go. */
+      if (unreachable_error (error))
+        g_hash_table_add (n->unreachable, g_steal_pointer (&key));
       break;
     }
   deliver_next (job);
@@ -138,21 +204,20 @@ deliver_next (EsimdJob *job)
   guint32 seq;
 
   g_clear_pointer (&n->delivery, lpa_notification_delivery_free);
-  if (n->next >= n->todo->len)
+  for (;;)
     {
-      notify_finish (job);
-      return;
-    }
-  /* A server that cannot be reached fails every notification the same way: after a network
-   * failure, stop and let the back-off retry them all later. */
-  if (n->last_error && n->last_error->domain == LPA_ERROR &&
-      (n->last_error->code == LPA_ERROR_NETWORK || n->last_error->code == LPA_ERROR_TIMEOUT) &&
-      n->automatic)
-    {
-      n->failed += n->todo->len - n->next;
-      n->next = n->todo->len;
-      notify_finish (job);
-      return;
+      g_autofree char *key = NULL;
+
+      if (n->stopping || n->next >= n->todo->len)
+        {
+          notify_finish (job);
+          return;
+        }
+      key = esimd_notify_backoff_key (n->addresses->pdata[n->next]);
+      if (!g_hash_table_contains (n->unreachable, key))
+        break;
+      n->failures++;
+      n->next++;
     }
   seq = g_array_index (n->todo, guint32, n->next++);
   esimd_job_set_stage (job, "notifying", (double) n->next / (n->todo->len + 1));
@@ -169,24 +234,75 @@ notify_run (EsimdJob *job)
   g_autoptr (GError) error = NULL;
 
   n->todo = g_array_new (FALSE, FALSE, sizeof (guint32));
+  n->addresses = g_ptr_array_new_with_free_func (g_free);
+  n->failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  n->unreachable = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (n->stopping)
+    {
+      notify_stopped (job); /* cancelled while the channel opened */
+      return;
+    }
   for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
     {
       LpaNotificationMetadata *m = euicc->notifications->pdata[i];
 
-      if (esimd_notification_matches (m, n->filter))
-        g_array_append_val (n->todo, m->seq);
+      if (!esimd_notification_matches (m, n->filter))
+        continue;
+      /* esimd's own delivery waits for each server's back-off; a caller's does not. */
+      if (n->automatic && !esimd_euicc_notify_server_due (euicc, m->address))
+        continue;
+      g_array_append_val (n->todo, m->seq);
+      g_ptr_array_add (n->addresses, g_strdup (m->address ? m->address : ""));
     }
   if (n->todo->len > 0 && !euicc->http)
     {
       g_set_error (&error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
                    "no server can be trusted: none of the CI certificates this eUICC trusts is "
                    "installed and the system CA store is not used");
-      n->failed = n->todo->len;
-      esimd_euicc_notifications_failed (euicc);
+      n->failures = n->todo->len;
+      for (guint i = 0; i < n->addresses->len; i++)
+        esimd_euicc_notify_server_failed (euicc, n->addresses->pdata[i]);
       esimd_job_complete (job, n->automatic ? NULL : error, NULL);
       return;
     }
   deliver_next (job);
+}
+
+static gboolean
+grace_over (gpointer data)
+{
+  EsimdJob *job = data;
+  NotifyJob *n = job->data;
+
+  n->grace_id = 0;
+  g_info ("eUICC %s: the notification server has not answered in %u s: its request is "
+          "abandoned for a caller's job",
+          job->euicc->config->name, GIVE_WAY_GRACE);
+  if (job->euicc->http)
+    esimd_http_client_cancel_all (job->euicc->http);
+  return G_SOURCE_REMOVE;
+}
+
+/* A caller cancelled it, or a caller's job is queued (job->gave_way): stop after the step in
+ * flight. An ES10 command completes first, so the card is left consistent. An HTTP request is
+ * abandoned (its notification stays on the eUICC, delivered later): at once for a caller's
+ * cancel, after GIVE_WAY_GRACE when giving way. */
+static gboolean
+notify_cancel (EsimdJob *job, GError **error)
+{
+  NotifyJob *n = job->data;
+
+  n->stopping = TRUE;
+  if (!n->delivery || !job->euicc->http)
+    return TRUE;
+  if (!job->gave_way)
+    {
+      g_clear_handle_id (&n->grace_id, g_source_remove);
+      esimd_http_client_cancel_all (job->euicc->http);
+    }
+  else if (!n->grace_id)
+    n->grace_id = g_timeout_add_seconds (GIVE_WAY_GRACE, grace_over, job);
+  return TRUE;
 }
 
 static const EsimdJobOps notify_ops = {
@@ -195,6 +311,20 @@ static const EsimdJobOps notify_ops = {
   .needs_channel = TRUE,
   .reads = ESIMD_READ_NOTIFICATIONS,
   .run = notify_run,
+  .cancel = notify_cancel,
+  .output = notify_output,
+  .free_data = notify_job_free,
+};
+
+/* esimd's own delivery: the same work, but giving way to callers' jobs. */
+static const EsimdJobOps auto_notify_ops = {
+  .kind = "send-notifications",
+  .action = "org.esim.notifications",
+  .needs_channel = TRUE,
+  .gives_way = TRUE,
+  .reads = ESIMD_READ_NOTIFICATIONS,
+  .run = notify_run,
+  .cancel = notify_cancel,
   .output = notify_output,
   .free_data = notify_job_free,
 };
@@ -207,7 +337,7 @@ esimd_job_notify_new (EsimdEuicc *euicc, GVariant *filter, gboolean automatic)
 
   n->filter = filter ? g_variant_ref (filter) : NULL;
   n->automatic = automatic;
-  job = esimd_job_new (euicc, &notify_ops, n);
+  job = esimd_job_new (euicc, automatic ? &auto_notify_ops : &notify_ops, n);
   job->internal = automatic;
   return job;
 }

@@ -110,8 +110,50 @@ profile_done (GBytes *response, const GError *error, gpointer data)
   esimd_job_complete (job, NULL, NULL);
 }
 
+static void send_command (EsimdJob *job);
+
+static void
+fresh_list_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  ProfileJob *p = job->data;
+  g_autoptr (GError) error = NULL;
+
+  if (!esimd_euicc_read_finish (job->euicc, res, &error))
+    {
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  if (!esimd_euicc_find_profile (job->euicc, p->iccid))
+    {
+      g_set_error_literal (&error, LPA_ERROR, LPA_ERROR_PROFILE_NOT_FOUND,
+                           "the eUICC has no profile with this ICCID");
+      esimd_job_complete (job, error, NULL);
+      return;
+    }
+  send_command (job);
+}
+
+/* An ICCID the cache does not list (another LPA may have installed it, or the caller is wrong)
+ * is looked up in a list read now; the command goes to the card only for a profile that is
+ * there, so a wrong ICCID is ProfileNotFound without the card acting on it. */
 static void
 profile_run (EsimdJob *job)
+{
+  ProfileJob *p = job->data;
+
+  esimd_job_set_stage (job, "running", 0);
+  if (!esimd_euicc_find_profile (job->euicc, p->iccid) ||
+      esimd_euicc_read_error (job->euicc, ESIMD_READ_PROFILES))
+    {
+      esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES, fresh_list_read, job);
+      return;
+    }
+  send_command (job);
+}
+
+static void
+send_command (EsimdJob *job)
 {
   ProfileJob *p = job->data;
   LpaProfileId id = { .iccid = p->iccid };
@@ -119,7 +161,6 @@ profile_run (EsimdJob *job)
   g_autoptr (GBytes) request = NULL;
   g_autoptr (GError) error = NULL;
 
-  esimd_job_set_stage (job, "running", 0);
   switch (p->op)
     {
     case ESIMD_PROFILE_ENABLE:

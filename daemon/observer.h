@@ -33,8 +33,10 @@ typedef enum
   ESIMD_EUICC_CHANGE_EID = 1 << 3,                /* eid */
   ESIMD_EUICC_CHANGE_INFO = 1 << 4,               /* info2: spec version, free memory */
   ESIMD_EUICC_CHANGE_ADDRESSES = 1 << 5,          /* default_smdp, root_smds */
-  ESIMD_EUICC_CHANGE_NOTIFICATIONS = 1 << 6,      /* notifications: how many are pending */
+  ESIMD_EUICC_CHANGE_NOTIFICATIONS = 1 << 6,      /* notifications: how many are pending, or
+                                                   * that it is unknown */
   ESIMD_EUICC_CHANGE_SEGMENT_SIZE = 1 << 7,       /* segment_size */
+  ESIMD_EUICC_CHANGE_READ_ERRORS = 1 << 8,        /* esimd_euicc_read_error() of some part */
 } EsimdEuiccChange;
 
 /* What changed on a job (bits). */

@@ -58,11 +58,15 @@ class Secrets(unittest.TestCase):
                     'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" && shift && exec "$@"',
                     "sh", state]
         with World(tmp, esimd_wrapper=readonly) as w:
-            w.download(activation_code("DEMO-ONE"))
+            # the download does not start without its crash record (item 10); what esimd says
+            # about that names the directory, never the EID-named file
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["Error"], "org.esim.Error.StateNotWritable", props)
             w.wait_idle()
             lines = [line for line in w.esimd.log().splitlines() if "open-sessions" in line]
-            self.assertTrue(lines, "no warning about the state file")
-            self.assertTrue(any("open-sessions/[hidden]" in line for line in lines), lines)
+            self.assertTrue(lines, "nothing said about the state directory")
+            self.assertIn("open-sessions", props["ErrorMessage"])
+            self.assertNotIn(EID, props["ErrorMessage"])
             self.assertNotIn(EID, w.esimd.log())
 
 
