@@ -354,8 +354,9 @@ watched_done (guint status, GBytes *body, const GError *error, gpointer data)
           d->transaction_id = g_strdup (init->transaction_id);
         }
     }
-  /* The server has heard the cancel, after the eUICC's; unheard, the queue sends it again after
-   * that server's back-off, this attempt counted among the few it gets. */
+  /* The server has heard the cancel, after the eUICC's; unheard, the queue sends it again once
+   * this job ends (then after the server's back-off), this attempt counted among the few it
+   * gets. */
   if (d->transaction_id && g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION))
     {
       g_autoptr (GError) why = NULL;
@@ -363,10 +364,7 @@ watched_done (guint status, GBytes *body, const GError *error, gpointer data)
       if (esimd_cancel_session_heard (status, body, error, &why))
         esimd_euicc_session_closed (w->job->euicc, d->transaction_id);
       else
-        {
-          esimd_euicc_notify_server_failed (w->job->euicc, w->host);
-          esimd_euicc_session_attempt_failed (w->job->euicc, d->transaction_id, why);
-        }
+        esimd_euicc_session_attempt_failed (w->job->euicc, d->transaction_id, why);
     }
   w->callback (status, unrecorded ? NULL : body, unrecorded ? unrecorded : error, w->user_data);
   esimd_job_unref (w->job);
