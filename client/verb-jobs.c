@@ -43,8 +43,9 @@ esimctl_verb_jobs (Esimctl *ctl, int argc, char **argv, GError **error)
   if (!esimctl_parse_verb (ctl, "jobs", NULL,
                            "Lists esimd's jobs: queued, running, and those that ended in the\n"
                            "last JobLinger seconds (see esimd.conf(5)).",
-                           "Columns: JOB (its number), EUICC, KIND, STATE, STAGE, PROGRESS\n"
-                           "(downloads) and ERROR. With --euicc, only that eUICC's jobs.",
+                           "Columns: JOB (its number), EUICC, KIND (\"(esimd)\" after it: a job\n"
+                           "esimd started itself, such as notification delivery), STATE, STAGE,\n"
+                           "PROGRESS (downloads) and ERROR. With --euicc, only that eUICC's jobs.",
                            NULL, &argc, &argv, 0, 0, error))
     return FALSE;
   objects = esimctl_get_objects_for (ctl, &only, error);
@@ -74,10 +75,15 @@ esimctl_verb_jobs (Esimctl *ctl, int argc, char **argv, GError **error)
           else
             {
               g_autofree char *progress = progress_text (props);
+              const char *kind = esimctl_dict_str (props, "Kind");
+              /* esimd's own jobs have no caller (an older esimd has no Caller at all). */
+              g_autofree char *kind_text = g_variant_lookup (props, "Caller", "&s", NULL) &&
+                                                   !*esimctl_dict_str (props, "Caller")
+                                               ? g_strdup_printf ("%s (esimd)", kind)
+                                               : g_strdup (kind);
 
               esimctl_table_add (table, esimctl_short_id (path), esimctl_short_id (euicc),
-                                 esimctl_dict_str (props, "Kind"),
-                                 esimctl_dict_str (props, "State"),
+                                 kind_text, esimctl_dict_str (props, "State"),
                                  esimctl_dict_str (props, "Stage"), progress,
                                  short_error (esimctl_dict_str (props, "Error")));
             }
