@@ -4,15 +4,19 @@ case runs, and the table of cases run, invariants held and failures."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import invariants as inv
-from rig import SERVER_TIMEOUT, Outcome, Rig, RigError
+from gi.repository import GLib
+from rig import DEAD_HOST, SERVER_TIMEOUT, Outcome, Rig, RigError, Snapshot
 
-CLASSES = ("modem", "es9", "euicc", "kill", "text", "framing")
+CLASSES = ("modem", "es9", "euicc", "kill", "text", "framing", "notify", "state")
 # Options of the reference download of the modem and kill classes: every ES10 step of a
 # download (nickname, enable with its refresh) and the notification delivery after it.
 FULL_OPTIONS = {"nickname": "fault matrix", "enable": True}
@@ -81,6 +85,8 @@ class Case:
     deferred: bool = False  # the fault makes a notification delivery fail: it waits for the back-off
     probe: bool = False  # after the checks: a new download must succeed
     known: Optional[str] = None  # a limitation, not a bug: why this case is expected to fail
+    # What this class of fault must also get right, checked with the invariants.
+    check: Optional[Callable[[Rig, Outcome, Snapshot, str], "inv.Check"]] = None
 
 
 @dataclass
@@ -311,6 +317,9 @@ def euicc_cases() -> list[Case]:
                 c.options = {"confirm": True}
                 c.during = confirm_then("cancel")
                 c.allow_euicc_open = "the eUICC refused CancelSession and keeps its session until the next challenge"
+                # An eUICC that answers with its error alternative cancelled nothing: no
+                # cancelSession may claim it did (issue 11, item 9); the server's timeout ends it.
+                c.allow_open = "the eUICC refused CancelSession: there is no cancel to tell the server of"
             out.append(c)
     for command, cname in PIR_COMMANDS.items():
         for reason in PIR_REASONS:
@@ -350,6 +359,114 @@ def _kill_picks(labels: list[str]) -> set:
     for prefix in ("BF21", "BF29", "BF31", "BF30"):
         picks.add(next((i for i, lab in enumerate(labels, 1) if lab.startswith(prefix)), None))
     return picks - {None}
+
+
+# -- notification servers: one that is down, one that never answers -------------------------
+
+def dead_server_notification(rig: Rig):
+    """An earlier profile whose delete notification goes to a server that is down: installed,
+    deleted; its delete notification stays on the card, failed."""
+    code, iccid = rig.new_order(metadata={
+        "serviceProviderName": "Fault Matrix", "profileName": "Dead notification server",
+        "notificationConfigurationInfo": [{"events": [e], "address": DEAD_HOST if e == "delete" else
+                                           rig.w.smdp.hostname} for e in ("install", "enable", "disable",
+                                                                         "delete")]})
+    out = rig.wait_finished(rig.start_download(code), FINISH_TIMEOUT)
+    if out.state != "succeeded":
+        raise RigError("the earlier download failed: %s" % out.message)
+    rig.wait_ready_idle()
+    rig.w.manager("DeleteProfile", GLib.Variant("(sa{sv})", (iccid, {})), timeout=30)
+    rig.wait_ready_idle()
+    pending = [n["address"] for n in rig.sim.state()["notifications"]]
+    if pending != [DEAD_HOST]:
+        raise RigError("expected the dead server's delete notification pending, found %s" % pending)
+
+
+def others_delivered(rig: Rig, out: Outcome, after: Snapshot, iccid: str) -> "inv.Check":
+    """The dead server's notification waits for its own back-off; the case's install result went
+    to its live server anyway."""
+    pending = [n["address"] for n in after.card["notifications"]]
+    delivered = [n["iccid"] for n in after.server_notifications if n.get("operation") == "install"]
+    ok = pending == [DEAD_HOST] and iccid in delivered
+    return inv.Check("others-delivered", ok, "pending for %s; install results delivered for %s" %
+                     (pending, delivered))
+
+
+def delivery_in_flight(cancel: bool):
+    """An earlier download whose install result the server holds (it accepted the connection and
+    says nothing): the case's download is queued while esimd's delivery waits for it; with
+    @cancel, a caller cancels that delivery first."""
+    def before(rig: Rig):
+        rig.smdp.add_fault(function="handleNotification", action="delay", ms=(SERVER_TIMEOUT + 8) * 1000,
+                           times=1)
+        code, _ = rig.new_order()
+        out = rig.wait_finished(rig.start_download(code), FINISH_TIMEOUT)
+        if out.state != "succeeded":
+            raise RigError("the earlier download failed: %s" % out.message)
+        rig.wait_for(lambda: rig.server_calls("handleNotification") >= 1, 30, "the delivery in flight")
+        job = rig.prop("CurrentJob")
+        if rig.job_prop(job, "Kind") != "send-notifications" or rig.job_prop(job, "Caller") != "":
+            raise RigError("esimd's delivery is not the current job: %s" % job)
+        if cancel:
+            rig.client.call(job, "org.esim.Job", "Cancel", timeout=10)
+            rig.wait_for(lambda: any(s[0] == job and s[2] == "Finished" for s in rig.client.signals), 30,
+                         "the cancelled delivery to end")
+    return before
+
+
+def notify_cases() -> list[Case]:
+    return [
+        Case("notify", "dead-server", slice=True, before=dead_server_notification, deferred=True,
+             check=others_delivered),
+        Case("notify", "hung-server", slice=True, before=delivery_in_flight(cancel=False)),
+        Case("notify", "hung-server-cancelled", before=delivery_in_flight(cancel=True)),
+    ]
+
+
+# -- the state directory: a download without a crash record does not start --------------------
+
+READ_ONLY = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1"'
+FULL = ('mount -t tmpfs -o size=16k tmpfs "$1" && '
+        '(dd if=/dev/zero of="$1/filler" bs=4k count=64 2>/dev/null; true)')
+WRITABLE = 'mount --bind "$1" "$1"'  # its own mount, to be made read-only during the case
+
+
+def in_namespace(script: str):
+    """esimd in a private mount namespace where @script ($1: the state directory) ran first."""
+    def before(rig: Rig):
+        rig.restart_esimd(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                           script + ' && shift && exec "$@"', "sh", rig.state_dir])
+    return before
+
+
+def read_only_when(function: str):
+    """While @function is in flight (held by the server), the state directory becomes read-only in
+    esimd's namespace: the record written after it cannot be."""
+    def during(rig: Rig, out: Outcome, ids: list):
+        rig.wait_for(lambda: rig.server_calls(function) >= 1 or rig.finished(out), 30, function + " in flight")
+        subprocess.run(["nsenter", "-t", str(rig.pid), "-m", "mount", "-o", "remount,bind,ro", rig.state_dir],
+                       check=True, capture_output=True)
+    return during
+
+
+def not_started(rig: Rig, out: Outcome, after: Snapshot, iccid: str) -> "inv.Check":
+    """Refused with the named error before the eUICC or the server held anything of it."""
+    held = [s["state"] for s in after.server_sessions if s["state"] != "initiated"]
+    ok = out.error == "org.esim.Error.StateNotWritable" and not held and "open-sessions" in out.message
+    return inv.Check("not-started", ok, "%s: %s; server sessions past initiated: %s" % (out.error, out.message,
+                                                                                      held))
+
+
+def state_cases() -> list[Case]:
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("nsenter"):
+        return []  # a read-only mount even for esimd needs root (as esimd runs in production)
+    return [
+        Case("state", "read-only", slice=True, before=in_namespace(READ_ONLY), check=not_started),
+        Case("state", "full", slice=True, before=in_namespace(FULL), check=not_started),
+        Case("state", "read-only-after-initiateAuthentication", before=in_namespace(WRITABLE),
+             smdp_faults=[{"function": "initiateAuthentication", "action": "delay", "ms": 1500, "times": 1}],
+             during=read_only_when("initiateAuthentication"), check=not_started),
+    ]
 
 
 def _chain(*steps):
@@ -414,6 +531,8 @@ def run_case(rig: Rig, case: Case) -> CaseResult:
         except RigError as e:
             checks.append(inv.Check("bus-alive", False, str(e)))
             return CaseResult(case, out, checks, time.monotonic() - t0)
+        if case.check:
+            checks.append(case.check(rig, out, after, iccid))
         checks += [
             inv.truthful(out, iccid, after),
             inv.no_half_install(before, after, iccid),

@@ -25,6 +25,10 @@ CONFIG = {
     "Modem sim": {"CommandTimeout": "8"},
 }
 SERVER_TIMEOUT = 4  # the RequestTimeout above
+# A notification server that is down (connections refused): profiles can name it in their
+# notificationConfigurationInfo.
+DEAD_HOST = "notifications.dead.example"
+DEAD_ADDRESS = "127.0.0.1:1"
 ICCID_BASE = 8949449990000000000  # per-order ICCIDs: ICCID_BASE + order number (19 digits)
 PROFILE_SIZE = 4096  # five 86 blocks: every BPP part appears at least once
 
@@ -84,7 +88,10 @@ class Rig:
         self.case_no = 0
         self.order_no = 0
         # transport: the Transport= of esimd and the simulator's front (World's default: qmi).
-        self.w = World(tmpdir, orders=[], config=CONFIG, sim_options={"log_level": "warning"}, transport=transport)
+        self.w = World(tmpdir, orders=[], config=CONFIG, sim_options={"log_level": "warning"}, transport=transport,
+                       extra_hosts={DEAD_HOST: DEAD_ADDRESS})
+        self.wrapped = False  # esimd runs under a case's wrapper (a private mount namespace)
+        self.base_wrapper = list(self.w.esimd.wrapper)  # valgrind, when the test asks for it
         self.sim = self.w.sim.ctl()
         self.smdp = self.w.smdp.control
         self.client = self.w.client
@@ -116,6 +123,20 @@ class Rig:
     def start_esimd(self):
         self.client.signals.clear()
         self.w.start_esimd(wait_ready=False)
+
+    def restart_esimd(self, wrapper=()):
+        """Stops esimd (SIGTERM: it must stop cleanly) and starts it again, under @wrapper."""
+        rc = self.w.esimd.stop()
+        if rc != 0:
+            raise RigError("esimd exited with status %d when stopped" % rc)
+        self.w.esimd.wrapper = list(wrapper) + self.base_wrapper
+        self.wrapped = bool(wrapper)
+        self.start_esimd()
+        self.wait_ready_idle()
+
+    @property
+    def state_dir(self) -> str:
+        return os.path.join(self.w.tmpdir, "state")
 
     def resources(self) -> tuple[int, int]:
         """(open fds, RssAnon in KiB) of the running esimd."""
@@ -160,12 +181,21 @@ class Rig:
     # -- the parties' views -------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        profiles = self.w.profiles()
-        notes = self.w.notifications()
+        # A list esimd could not read is an error to its caller, not an empty list: recorded as
+        # such, it differs from whatever the card holds (not settled, and a failed check if it
+        # stays so).
+        try:
+            esimd_profiles = sorted((p["iccid"], p["state"]) for p in self.w.profiles())
+        except GLib.Error as e:
+            esimd_profiles = [("unreadable", e.message)]
+        try:
+            esimd_notifications = sorted(n["seq"] for n in self.w.notifications())
+        except GLib.Error as e:
+            esimd_notifications = ["unreadable: " + e.message]
         return Snapshot(
             card=self.sim.state(),
-            esimd_profiles=sorted((p["iccid"], p["state"]) for p in profiles),
-            esimd_notifications=sorted(n["seq"] for n in notes),
+            esimd_profiles=esimd_profiles,
+            esimd_notifications=esimd_notifications,
             server_sessions=self.smdp.sessions(),
             server_notifications=self.smdp.notifications(),
             orders=self.smdp.orders(),
@@ -189,6 +219,8 @@ class Rig:
         the normal way (through esimd) where it works, the simulator's reset where it does not."""
         self.sim.clear_faults()
         self.smdp.clear_faults()
+        if self.wrapped:
+            self.restart_esimd()
         if not self.esimd_alive():
             self.start_esimd()
         if self.sim.state().get("present") is False:
@@ -263,9 +295,10 @@ class Rig:
                 break
             time.sleep(0.02)
         if out.finished:
-            out.props = self.client.get_all(out.job, JOB_IFACE)
-            self.client.pump(0.05)  # DownloadResult follows Finished
+            # DownloadResult comes before Finished (Finished is the last word): what a client has
+            # when Finished arrives is all it gets, so nothing more is waited for here.
             out.results = [s[3] for s in self.client.signals_named("DownloadResult", MANAGER) if s[3][0] == out.job]
+            out.props = self.client.get_all(out.job, JOB_IFACE)
         return out
 
     def wait_for(self, predicate, timeout: float, what: str):

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """esimd under valgrind memcheck through a few matrix cases (a download, a refused one, a modem
-drop mid-load and the cancel that follows, a user's rejection, a server error) and a SIGTERM:
+drop mid-load and the cancel that follows, a user's rejection, a server error, a dead and a hung
+notification server) and a SIGTERM:
 no invalid access and no definitely or indirectly lost block, on the failure paths too."""
 
 import os
@@ -25,7 +26,9 @@ class ValgrindRig(rigmod.Rig):
         self.verbose = False
         self.case_no = self.order_no = 0
         self.w = World(orders=[], config=rigmod.CONFIG, sim_options={"log_level": "warning"},
-                       esimd_wrapper=wrapper)
+                       esimd_wrapper=wrapper, extra_hosts={rigmod.DEAD_HOST: rigmod.DEAD_ADDRESS})
+        self.wrapped = False
+        self.base_wrapper = list(wrapper)
         self.sim = self.w.sim.ctl()
         self.smdp = self.w.smdp.control
         self.client = self.w.client
@@ -40,6 +43,11 @@ CASES = [
     matrix.Case("valgrind", "authenticateClient:http500-executed",
                 smdp_faults=[{"function": "authenticateClient", "action": "http", "status": 500, "execute": True,
                               "times": 1}]),
+    # per-server back-off, and a delivery that gives way to the download and is cancelled
+    matrix.Case("valgrind", "dead-server", before=matrix.dead_server_notification, deferred=True,
+                check=matrix.others_delivered),
+    matrix.Case("valgrind", "hung-server-cancelled", before=matrix.delivery_in_flight(cancel=True)),
+    matrix.Case("valgrind", "hung-server", before=matrix.delivery_in_flight(cancel=False)),
 ]
 
 

@@ -320,7 +320,8 @@ class World:
     def __init__(self, tmpdir: Optional[str] = None, *, orders=None, events=(), modem: str = "proxy-socket",
                  sim_options: Optional[dict] = None, smdp_options: Optional[dict] = None,
                  config: Optional[dict] = None, start_esimd: bool = True, esimd_args=(), esimd_wrapper=(),
-                 wait_ready: bool = True, bus_policies=(), transport: Optional[str] = None):
+                 wait_ready: bool = True, bus_policies=(), transport: Optional[str] = None,
+                 extra_hosts: Optional[dict] = None):
         self._own_tmp = tmpdir is None
         self.transport = transport or os.environ.get("ESIMD_TEST_TRANSPORT") or "qmi"
         if self.transport not in self.TRANSPORTS:
@@ -328,6 +329,9 @@ class World:
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="esimd-world-")
         self.orders = DEFAULT_ORDERS if orders is None else orders
         self.modem = modem
+        # More servers for esimd's ConnectTo: host name -> "address:port" (e.g. a server that is
+        # down, for notifications addressed to it).
+        self.extra_hosts = dict(extra_hosts or {})
         self.bus = self.sim = self.smdp = self.esimd = self.client = None
         # Values that must never reach esimd's log (EIDs and ICCIDs only with LogPersonalData).
         self.secrets: set[str] = set()
@@ -392,8 +396,9 @@ class World:
             "HTTP": {
                 "CiCertificateDirs": self.pki["ca_dir"],
                 "TrustSystemCAs": "false",
-                "ConnectTo": f"{SMDP_HOST}:443:127.0.0.1:{self.smdp.port};"
-                             f"{SMDS_HOST}:443:127.0.0.1:{self.smdp.smds_port}",
+                "ConnectTo": ";".join([f"{SMDP_HOST}:443:127.0.0.1:{self.smdp.port}",
+                                       f"{SMDS_HOST}:443:127.0.0.1:{self.smdp.smds_port}"] +
+                                      [f"{h}:443:{a}" for h, a in self.extra_hosts.items()]),
                 "ConnectTimeout": "5",
                 "RequestTimeout": "20",
                 "BppTimeout": "60",
