@@ -198,6 +198,7 @@ typedef struct
   guint failed;                     /* bits not read: the cache keeps older values for them */
   GError *error;                    /* the first failure; the other reads still run */
   GError *errors[ESIMD_READ_PARTS]; /* each failed bit's */
+  gboolean notifications_unknown;   /* before this read */
   GAsyncReadyCallback callback;
   gpointer user_data;
 } ReadOp;
@@ -459,7 +460,8 @@ read_done (GBytes *response, const GError *error, gpointer data)
 }
 
 static void note_stale (EsimdEuicc *euicc, guint done, guint failed);
-static void note_errors (EsimdEuicc *euicc, guint done, GError **errors);
+static void note_errors (EsimdEuicc *euicc, guint done, GError **errors,
+                         gboolean notifications_unknown);
 
 static void
 read_next (ReadOp *op)
@@ -470,8 +472,9 @@ read_next (ReadOp *op)
     {
       GTask *task = g_task_new (NULL, NULL, op->callback, op->user_data);
 
-      note_errors (op->euicc, op->done, op->errors);
+      /* What is stale first: the announcement that follows shows the state as it now is. */
       note_stale (op->euicc, op->done, op->failed);
+      note_errors (op->euicc, op->done, op->errors, op->notifications_unknown);
       if (op->error)
         g_task_return_error (task, op->error);
       else
@@ -494,6 +497,7 @@ esimd_euicc_read (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback, g
 
   op->euicc = euicc;
   op->todo = what & ESIMD_READ_ALL;
+  op->notifications_unknown = esimd_euicc_notifications_unknown (euicc);
   op->callback = callback;
   op->user_data = user_data;
   read_next (op);
@@ -554,9 +558,8 @@ note_stale (EsimdEuicc *euicc, guint done, guint failed)
  * be used: its EID, EUICCInfo and profile list were read since the modem appeared, and their
  * last reads did not fail. */
 static void
-note_errors (EsimdEuicc *euicc, guint done, GError **errors)
+note_errors (EsimdEuicc *euicc, guint done, GError **errors, gboolean notifications_unknown)
 {
-  gboolean notifications_unknown = esimd_euicc_notifications_unknown (euicc);
   guint changed = 0;
   const GError *blocking = NULL;
 
@@ -596,21 +599,24 @@ note_errors (EsimdEuicc *euicc, guint done, GError **errors)
   /* The notification list that could not be read is unknown (PendingNotifications says so). */
   if (esimd_euicc_notifications_unknown (euicc) != notifications_unknown)
     changed |= ESIMD_EUICC_CHANGE_NOTIFICATIONS;
+
+  if (!euicc->cache_valid && euicc->available)
+    {
+      if (!blocking && (euicc->read_once & ESIMD_READ_ESSENTIAL) == ESIMD_READ_ESSENTIAL)
+        {
+          euicc->cache_valid = TRUE;
+          changed |=
+              ESIMD_EUICC_CHANGE_STATE | esimd_euicc_update_unavailable_reason (euicc, NULL, FALSE);
+        }
+      else if (blocking)
+        {
+          g_autofree char *reason =
+              g_strdup_printf ("the eUICC cannot be read: %s", blocking->message);
+
+          changed |= esimd_euicc_update_unavailable_reason (euicc, reason, TRUE);
+        }
+    }
+  /* One announcement for all of it. */
   if (changed)
     esimd_announce_euicc_changed (euicc, changed);
-
-  if (euicc->cache_valid || !euicc->available)
-    return;
-  if (!blocking && (euicc->read_once & ESIMD_READ_ESSENTIAL) == ESIMD_READ_ESSENTIAL)
-    {
-      euicc->cache_valid = TRUE;
-      esimd_euicc_set_unavailable_reason (euicc, NULL, FALSE);
-      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
-    }
-  else if (blocking)
-    {
-      g_autofree char *reason = g_strdup_printf ("the eUICC cannot be read: %s", blocking->message);
-
-      esimd_euicc_set_unavailable_reason (euicc, reason, TRUE);
-    }
 }

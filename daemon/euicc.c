@@ -27,11 +27,11 @@ esimd_euicc_unavailable_reason (EsimdEuicc *euicc)
   return euicc->unavailable_reason ? euicc->unavailable_reason : "";
 }
 
-void
-esimd_euicc_set_unavailable_reason (EsimdEuicc *euicc, const char *reason, gboolean failure)
+guint
+esimd_euicc_update_unavailable_reason (EsimdEuicc *euicc, const char *reason, gboolean failure)
 {
   if (g_strcmp0 (euicc->unavailable_reason, reason) == 0)
-    return;
+    return 0;
   g_free (euicc->unavailable_reason);
   euicc->unavailable_reason = g_strdup (reason);
   /* Once per change: a modem retried every few seconds, a card read again with back-off, fail
@@ -40,7 +40,7 @@ esimd_euicc_set_unavailable_reason (EsimdEuicc *euicc, const char *reason, gbool
     g_warning ("eUICC %s is unavailable: %s", euicc->config->name, reason);
   else if (reason)
     g_info ("eUICC %s: %s", euicc->config->name, reason);
-  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON);
+  return ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON;
 }
 
 /* ---- refreshing the modem after enable/disable ------------------------------------------ */
@@ -167,23 +167,29 @@ on_availability (EsimdModem *modem, gboolean available, const GError *reason, gp
       g_autoptr (GError) error = g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "%s",
                                               reason ? reason->message : "modem not available");
 
+      guint what = esimd_euicc_update_unavailable_reason (euicc, error->message, TRUE);
+
       /* Still not there, for another reason now (the node appeared but does not open…): only
        * the reason changed. */
-      esimd_euicc_set_unavailable_reason (euicc, error->message, TRUE);
       if (!was_available)
-        return;
+        {
+          if (what)
+            esimd_announce_euicc_changed (euicc, what);
+          return;
+        }
       euicc->cache_valid = FALSE;
       euicc->read_once = 0;
       g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
       g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
       euicc->stale_backoff = 0;
       esimd_job_queue_fail_queued (euicc->queue, error);
-      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE | what);
       return;
     }
   /* Until the card is read (esimd_euicc_read makes it valid, or says what fails). */
-  esimd_euicc_set_unavailable_reason (euicc, "reading the eUICC", FALSE);
-  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_STATE);
+  esimd_announce_euicc_changed (
+      euicc, ESIMD_EUICC_CHANGE_STATE |
+                 esimd_euicc_update_unavailable_reason (euicc, "reading the eUICC", FALSE));
   /* It may be another modem on the same device node now. */
   euicc->imei_stale = TRUE;
   /* Deliveries that failed while it vanished failed for the modem, not the network: once it is

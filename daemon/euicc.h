@@ -104,10 +104,12 @@ const char *esimd_euicc_state (EsimdEuicc *euicc);
 /* Why the state is "unavailable" (the modem's reason, or the read of the card that fails), ""
  * when it is not. */
 const char *esimd_euicc_unavailable_reason (EsimdEuicc *euicc);
-/* For the model: sets why it is unavailable (NULL: it is not). A change is announced, and a
- * @failure is logged at warning level once per change (a retry that fails the same way is not
- * news). */
-void esimd_euicc_set_unavailable_reason (EsimdEuicc *euicc, const char *reason, gboolean failure);
+/* For the model: sets why it is unavailable (NULL: it is not); returns
+ * ESIMD_EUICC_CHANGE_UNAVAILABLE_REASON if that changed (for the caller to announce with what
+ * else changed), else 0. A @failure is logged at warning level once per change (a retry that
+ * fails the same way is not news). */
+guint esimd_euicc_update_unavailable_reason (EsimdEuicc *euicc, const char *reason,
+                                             gboolean failure);
 
 /* Queues @job (announced with job_added). Fails with ESIMD_ERROR_UNAVAILABLE or _BUSY. */
 gboolean esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error);
