@@ -3,6 +3,8 @@
 #include "daemon.h"
 #include "euicc.h"
 #include "job-download.h"
+#include "job-euicc.h"
+#include "job-queue.h"
 #include "job-profile.h"
 #include "lpa-error.h"
 #include "modem.h"
@@ -10,6 +12,7 @@
 #include "unit-support.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 
 /* The daemon's one instance (main.c has its own). */
 EsimdDaemon *esimd;
@@ -58,6 +61,8 @@ typedef struct
   GArray *notifications; /* CardNotification */
   guint32 next_seq;
   GString *log; /* what reached the card and the modem, in order: "BF3E BF20 … reset-card …" */
+  guint fail_tag; /* an ES10 function the card answers with fail_sw instead (0: none) */
+  guint16 fail_sw;
 } Card;
 
 static Card card;
@@ -158,6 +163,11 @@ card_answer (GBytes *request, gpointer user_data)
   UnitEuiccReply r = { 0 };
 
   card_log (name);
+  if (tag == card.fail_tag)
+    {
+      r.sw = card.fail_sw;
+      return r;
+    }
   switch (tag)
     {
     case 0xBF3E:
@@ -332,10 +342,10 @@ on_euicc_added (gpointer data, EsimdEuicc *euicc)
 static void
 on_euicc_changed (gpointer data, EsimdEuicc *euicc, EsimdEuiccChange what)
 {
-  static const char *const names[] = { "state",         "unavailable-reason",
-                                       "current-job",   "eid",
-                                       "info",          "addresses",
-                                       "notifications", "segment-size" };
+  static const char *const names[] = {
+    "state",     "unavailable-reason", "current-job",  "eid",        "info",
+    "addresses", "notifications",      "segment-size", "read-errors"
+  };
   g_autoptr (GString) s = g_string_new ("euicc-changed");
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
@@ -456,9 +466,17 @@ heard_at (const char *line, guint from)
   g_error ("never announced after #%u: \"%s\"; heard:\n%s", from, line, heard_text ());
 }
 
-static void
-model_setup (Model *m, gconstpointer unused)
+/* A card that answers one ES10 function with a status word from the start. */
+typedef struct
 {
+  guint tag;
+  guint16 sw;
+} CardFault;
+
+static void
+model_setup (Model *m, gconstpointer data)
+{
+  const CardFault *fault = data;
   g_autoptr (GError) error = NULL;
 
   heard = g_ptr_array_new_with_free_func (g_free);
@@ -467,6 +485,8 @@ model_setup (Model *m, gconstpointer unused)
   card.notifications = g_array_new (FALSE, FALSE, sizeof (CardNotification));
   card.next_seq = 1;
   card.log = g_string_new (NULL);
+  card.fail_tag = fault ? fault->tag : 0;
+  card.fail_sw = fault ? fault->sw : 0;
 
   m->state_dir = g_dir_make_tmp ("esimd-model-XXXXXX", &error);
   g_assert_no_error (error);
@@ -497,8 +517,8 @@ model_setup (Model *m, gconstpointer unused)
   g_ptr_array_add (m->daemon.euiccs, m->euicc);
   esimd_euicc_start (m->euicc);
   /* The modem appears; esimd reads its IMEI, then everything on the card. */
-  run_until_heard ("job-finished refresh succeeded");
-  g_assert_cmpstr (esimd_euicc_state (m->euicc), ==, "ready");
+  run_until_heard (fault ? "job-finished refresh failed" : "job-finished refresh succeeded");
+  g_assert_cmpstr (esimd_euicc_state (m->euicc), ==, fault ? "unavailable" : "ready");
 }
 
 static void
@@ -549,7 +569,9 @@ test_start (Model *m, gconstpointer unused)
     "euicc-changed info",
     "euicc-changed addresses",
     "profiles-changed " ICCID_ONE ":disabled " ICCID_TWO ":disabled",
-    "euicc-changed state",
+    /* usable: its UnavailableReason ("reading the eUICC") clears, the notification list is
+     * known (PendingNotifications was "unknown"), in one announcement */
+    "euicc-changed state unavailable-reason notifications",
     "job-finished refresh succeeded",
   };
 
@@ -631,6 +653,205 @@ test_download_result_before_end (Model *m, gconstpointer unused)
   g_assert_cmpstr (card.log->str, ==, "open BF22 BF2D BF28 close");
 }
 
+/* Issue 11, item 13: a read of the notification list that fails is not an empty list: the
+ * list is unknown, the failure (with its status word) kept for callers, the eUICC still usable;
+ * once the card answers again the list is known again. */
+static void
+test_failed_read_is_unknown (Model *m, gconstpointer unused)
+{
+  g_autoptr (EsimdJob) job = esimd_job_refresh_new (m->euicc, FALSE);
+  g_autoptr (GError) error = NULL;
+  const GError *why;
+  guint start = heard->len;
+
+  g_assert_false (esimd_euicc_notifications_unknown (m->euicc));
+  card.fail_tag = 0xBF28;
+  card.fail_sw = 0x6985;
+  g_assert_true (esimd_euicc_submit (m->euicc, job, &error));
+  run_until_heard ("job-finished refresh failed");
+  heard_at ("euicc-changed notifications read-errors", start);
+  g_assert_true (esimd_euicc_notifications_unknown (m->euicc));
+  why = esimd_euicc_read_error (m->euicc, ESIMD_READ_NOTIFICATIONS);
+  g_assert_error (why, LPA_ERROR, LPA_ERROR_STATUS_WORD);
+  g_assert_nonnull (strstr (why->message, "notification list"));
+  g_assert_nonnull (strstr (why->message, "6985"));
+  g_assert_null (esimd_euicc_read_error (m->euicc, ESIMD_READ_PROFILES));
+  g_assert_error (job->error, LPA_ERROR, LPA_ERROR_STATUS_WORD);
+  /* Only the essential reads make the eUICC unavailable (it is busy reading it again). */
+  g_assert_cmpstr (esimd_euicc_state (m->euicc), !=, "unavailable");
+  g_assert_cmpstr (esimd_euicc_unavailable_reason (m->euicc), ==, "");
+
+  /* esimd reads it again by itself (a refresh of its own, at once after the first failure,
+   * then with back-off): once the card answers, the list is known again. */
+  card.fail_tag = 0;
+  while (esimd_euicc_notifications_unknown (m->euicc))
+    g_main_context_iteration (NULL, TRUE);
+  run_until_heard ("job-finished refresh succeeded");
+  g_assert_cmpuint (heard_at ("euicc-changed notifications read-errors",
+                              heard_at ("euicc-changed notifications read-errors", start) + 1),
+                    >, 0);
+  g_assert_null (esimd_euicc_read_error (m->euicc, ESIMD_READ_NOTIFICATIONS));
+}
+
+/* Issue 11, item 14: a card whose EID cannot be read keeps the eUICC unavailable, and
+ * UnavailableReason says why (the status word), announced once though esimd reads it again
+ * with back-off; it becomes ready once the card answers. */
+static void
+test_unreadable_card_says_why (Model *m, gconstpointer unused)
+{
+  const char *reason = esimd_euicc_unavailable_reason (m->euicc);
+  guint reasons = 0, failed = 0;
+
+  g_assert_nonnull (strstr (reason, "EID"));
+  g_assert_nonnull (strstr (reason, "6A80"));
+  g_assert_nonnull (esimd_euicc_read_error (m->euicc, ESIMD_READ_EID));
+  /* read again: at once, then after a second */
+  run_until_heard ("job-added refresh internal");
+  while (failed < 3)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      failed = 0;
+      for (guint i = 0; i < heard->len; i++)
+        failed += g_str_equal (heard->pdata[i], "job-finished refresh failed");
+    }
+  for (guint i = 0; i < heard->len; i++)
+    reasons += g_str_has_prefix (heard->pdata[i], "euicc-changed") &&
+               strstr (heard->pdata[i], "unavailable-reason") != NULL;
+  /* "not connected yet" → "reading the eUICC" (the modem appeared) → the failure, once */
+  g_assert_cmpuint (reasons, ==, 2);
+  g_assert_cmpstr (esimd_euicc_state (m->euicc), ==, "unavailable");
+
+  card.fail_tag = 0;
+  run_until_heard ("job-finished refresh succeeded");
+  g_assert_cmpstr (esimd_euicc_state (m->euicc), ==, "ready");
+  g_assert_cmpstr (esimd_euicc_unavailable_reason (m->euicc), ==, "");
+  g_assert_null (esimd_euicc_read_error (m->euicc, ESIMD_READ_EID));
+}
+
+/* Issue 11, item 15: an ICCID the cache does not list is looked up on the card first; the
+ * command goes to the card only for a profile that is there. */
+static void
+test_unknown_iccid (Model *m, gconstpointer unused)
+{
+  g_autoptr (EsimdJob) missing =
+      esimd_job_profile_new (m->euicc, ESIMD_PROFILE_DELETE, "8949449999999990052", NULL);
+  g_autoptr (EsimdJob) elsewhere = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_string_truncate (card.log, 0);
+  g_assert_true (esimd_euicc_submit (m->euicc, missing, &error));
+  run_until_heard ("job-finished delete failed");
+  g_assert_error (missing->error, LPA_ERROR, LPA_ERROR_PROFILE_NOT_FOUND);
+  /* a fresh list, no DeleteProfile (BF33) */
+  g_assert_true (g_str_has_prefix (card.log->str, "open BF2D "));
+  g_assert_null (strstr (card.log->str, "BF33"));
+
+  /* Another LPA replaced a profile behind esimd's back: found on the card, and enabled. */
+  card.profiles[1].iccid = "8949449999999990045";
+  elsewhere = esimd_job_profile_new (m->euicc, ESIMD_PROFILE_ENABLE, "8949449999999990045", NULL);
+  g_string_truncate (card.log, 0);
+  g_assert_true (esimd_euicc_submit (m->euicc, elsewhere, &error));
+  run_until_heard ("job-finished enable succeeded");
+  g_assert_true (g_str_has_prefix (card.log->str, "open BF2D BF31 "));
+  g_assert_cmpstr (esimd_euicc_active_profile (m->euicc)->iccid, ==, "8949449999999990045");
+}
+
+/* ---- the queue: esimd's own background work gives way to callers' jobs (issue 11, item 7) -- */
+
+typedef struct
+{
+  GString *log;
+  gboolean hold; /* run() does not complete: the job waits for its cancel */
+} FakeJob;
+
+static void
+fake_job_run (EsimdJob *job)
+{
+  FakeJob *f = job->data;
+
+  g_string_append_printf (f->log, " run:%u", job->id);
+  if (!f->hold)
+    esimd_job_complete (job, NULL, NULL);
+}
+
+static gboolean
+fake_job_cancel (EsimdJob *job, GError **error)
+{
+  FakeJob *f = job->data;
+  g_autoptr (GError) cancelled = g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "gave way");
+
+  g_string_append_printf (f->log, " cancel:%u%s", job->id, job->gave_way ? ":gave-way" : "");
+  esimd_job_complete (job, cancelled, NULL);
+  return TRUE;
+}
+
+static const EsimdJobOps background_ops = {
+  .kind = "background",
+  .gives_way = TRUE,
+  .run = fake_job_run,
+  .cancel = fake_job_cancel,
+};
+
+static const EsimdJobOps caller_ops = {
+  .kind = "caller",
+  .run = fake_job_run,
+  .cancel = fake_job_cancel,
+};
+
+static void
+queue_begin (EsimdJob *job, EsimdQueueStepDone done)
+{
+  done (job, NULL);
+}
+
+static void
+queue_end (EsimdJob *job, EsimdQueueStepDone done)
+{
+  done (job, NULL);
+}
+
+static const EsimdJobQueueHooks plain_hooks = { queue_begin, queue_end, NULL };
+
+static void
+test_queue_gives_way (void)
+{
+  g_autoptr (GString) log = g_string_new (NULL);
+  FakeJob hold = { log, TRUE }, quick = { log, FALSE };
+  EsimdJobQueue *queue = esimd_job_queue_new (&plain_hooks, NULL, 8);
+  g_autoptr (EsimdJob) running = esimd_job_new (NULL, &background_ops, &hold);
+  g_autoptr (EsimdJob) waiting = esimd_job_new (NULL, &background_ops, &quick);
+  g_autoptr (EsimdJob) mine = esimd_job_new (NULL, &caller_ops, &quick);
+  g_autoptr (EsimdJob) internal = esimd_job_new (NULL, &caller_ops, &quick);
+  g_autoptr (GPtrArray) order = NULL;
+  g_autoptr (GError) error = NULL;
+
+  running->internal = waiting->internal = internal->internal = TRUE;
+  g_assert_true (esimd_job_queue_push (queue, running, &error));
+  while (!strstr (log->str, "run:"))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (esimd_job_queue_push (queue, waiting, &error));
+  g_assert_true (esimd_job_queue_push (queue, internal, &error));
+  /* A caller's job goes before the background work that waits and stops the one that runs;
+   * esimd's own job of a kind that does not give way keeps its place. */
+  g_assert_true (esimd_job_queue_push (queue, mine, &error));
+  g_assert_true (running->gave_way);
+  order = esimd_job_queue_jobs (queue);
+  g_assert_cmpuint (order->len, ==, 3);
+  g_assert_true (order->pdata[0] == mine);
+  g_assert_true (order->pdata[1] == waiting);
+  g_assert_true (order->pdata[2] == internal);
+  while (!esimd_job_is_finished (internal))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (running->state, ==, ESIMD_JOB_CANCELLED);
+  g_assert_cmpint (mine->state, ==, ESIMD_JOB_SUCCEEDED);
+  g_assert_cmpstr (log->str, ==,
+                   g_strdup_printf (" run:%u cancel:%u:gave-way run:%u run:%u run:%u", running->id,
+                                    running->id, mine->id, waiting->id, internal->id));
+  esimd_job_queue_free (queue);
+}
+
+static const CardFault eid_fails = { 0xBF3E, 0x6A80 };
+
 int
 main (int argc, char **argv)
 {
@@ -642,5 +863,11 @@ main (int argc, char **argv)
   g_test_add ("/model/enable", Model, NULL, model_setup, test_enable, model_teardown);
   g_test_add ("/model/download-result-before-end", Model, NULL, model_setup,
               test_download_result_before_end, model_teardown);
+  g_test_add ("/model/failed-read-is-unknown", Model, NULL, model_setup,
+              test_failed_read_is_unknown, model_teardown);
+  g_test_add ("/model/unreadable-card-says-why", Model, &eid_fails, model_setup,
+              test_unreadable_card_says_why, model_teardown);
+  g_test_add ("/model/unknown-iccid", Model, NULL, model_setup, test_unknown_iccid, model_teardown);
+  g_test_add_func ("/model/queue-gives-way", test_queue_gives_way);
   return g_test_run ();
 }
