@@ -157,6 +157,36 @@ class Authorization(unittest.TestCase):
         r = self.manager_as("nobody", "DisableProfile", "(sa{sv})", [iccid, {}])
         self.assertIn("result", r, r)
 
+    def test_esimd_own_jobs_need_polkit_to_cancel(self):
+        """esimd's own work is a Job without a caller (issue 11, item 7): cancelling it needs the
+        action of its kind (send-notifications: org.esim.notifications), like any change."""
+        from gi.repository import GLib
+        from esimtest.world import activation_code
+
+        smdp = self.w.smdp.control
+        smdp.add_order({"matchingId": "OWN-JOB", "iccid": "8949449999999990086", "profile": {"generate": {"size": 4096}},
+                        "metadata": {"serviceProviderName": "Own", "profileName": "Own job"}})
+        # the server holds every notification: esimd's delivery of the install result runs on
+        smdp.add_fault(function="handleNotification", action="delay", ms=120000, times=10)
+        try:
+            self.w.download(activation_code("OWN-JOB"))
+            job = self.w.client.wait_for(lambda: (lambda j: j if j != "/" else None)(self.w.manager_prop("CurrentJob")),
+                                         30, "esimd's delivery")
+            self.assertEqual(self.w.client.get(job, "org.esim.Job", "Caller"), "")
+            r = self.call_as("daemon", job, "org.esim.Job", "Cancel")
+            self.assertEqual(r.get("error"), "org.esim.Error.NotAuthorized", r)
+            self.assertEqual(self.w.client.get(job, "org.esim.Job", "State"), "running")
+            r = self.call_as("nobody", job, "org.esim.Job", "Cancel")
+            self.assertIn("result", r, r)
+            self.w.client.wait_for(lambda: self.w.client.signals_named("Finished", job), 30, "the cancel")
+        finally:
+            smdp.clear_faults()
+            # the delivery is postponed by the cancel; send it now so later tests start clean
+            self.w.wait_idle()
+            self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)))
+            self.w.manager("DeleteProfile", GLib.Variant("(sa{sv})", ("8949449999999990086", {})))
+            self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)))
+
     def test_one_user_gets_a_share_of_the_queue(self):
         """One user (here one the polkit rule allows everything) may fill only half of the
         queue: root's work still finds room (issue 11: one client jammed every queue)."""
