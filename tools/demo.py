@@ -13,14 +13,20 @@ the device), and the activation code names a real SM-DP+.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "pylib"))
 
 from esimtest import world as worldmod  # noqa: E402
+
+
+class DemoFailed(Exception):
+    """A step that cannot go on: its message is for the person running the demo."""
 
 
 
@@ -32,6 +38,8 @@ class Demo:
         self.bus = None
         self.esimd = None
         self.bus_address = None
+        self.workdir = None
+        self.log_path = None
         self.done = []
 
     # -- output -------------------------------------------------------------------------------
@@ -56,21 +64,7 @@ class Demo:
 
     def start(self):
         if self.args.config:
-            self.step("Starting esimd with your configuration on a private bus")
-            tmp = os.path.realpath(os.environ.get("TMPDIR", "/tmp"))
-            workdir = os.path.join(tmp, f"esimd-demo-{os.getpid()}")
-            os.makedirs(workdir)
-            self.bus = worldmod.PrivateBus(workdir)
-            self.bus_address = self.bus.address
-            self.esimd = worldmod.Esimd(os.path.abspath(self.args.config), self.bus_address,
-                                        os.path.join(workdir, "esimd.log"))
-            self.esimd.start()
-            client = worldmod.BusClient(self.bus_address)
-            client.wait_for(lambda: client.name_has_owner(), 30, "esimd on the bus")
-            client.wait_for(lambda: client.get(worldmod.MANAGER, worldmod.MANAGER_IFACE, "State") == "ready",
-                            120, "the eUICC to be read")
-            client.close()
-            print(f"  esimd is running (log: {self.esimd.log_path})")
+            self.start_with_config()
             return
         self.step("Starting the simulated world")
         self.world = worldmod.World(transport=self.args.transport)
@@ -81,6 +75,68 @@ class Demo:
         print(f"  a test SM-DP+ at {worldmod.SMDP_HOST} (HTTPS, certificates from a test eSIM CI)")
         print("  esimd, configured to reach both as it would a real modem and server")
 
+    def start_with_config(self):
+        """esimd with the given configuration on a private bus. Whatever keeps it from serving the
+        eUICC (a file it refuses, a modem whose device is missing, esimd exiting) stops the demo
+        at once with esimd's own words and where its log is."""
+        config = os.path.abspath(self.args.config)
+        self.step("Checking your configuration (esimd --check-config)")
+        check = subprocess.run([worldmod.ESIMD, "--check-config", "--config", config], capture_output=True,
+                               text=True, timeout=60)
+        summary, _, effective = check.stdout.partition("\n# effective settings")
+        # What it found, and the trust it will give servers.
+        trust = [line for line in effective.splitlines()
+                 if line.startswith(("CiCertificateDirs=", "# /", "TrustSystemCAs="))]
+        for line in (summary.rstrip().splitlines() + trust + check.stderr.rstrip().splitlines()):
+            print(f"  {line}")
+        if check.returncode != 0:
+            raise DemoFailed("esimd refuses this configuration (above)")
+        if "no modem is configured" in check.stdout:
+            raise DemoFailed(f"{config} has no [Modem NAME] section: esimd would have no eUICC to manage")
+
+        self.step("Starting esimd with your configuration on a private bus")
+        tmp = os.path.realpath(os.environ.get("TMPDIR", "/tmp"))
+        self.workdir = tempfile.mkdtemp(prefix="esimd-demo-", dir=tmp)
+        # The log outlives the temporary directory: it is what to read when something failed.
+        self.log_path = os.path.join(tmp, f"esimd-demo-{os.getpid()}.log")
+        self.bus = worldmod.PrivateBus(self.workdir)
+        self.bus_address = self.bus.address
+        self.esimd = worldmod.Esimd(config, self.bus_address, self.log_path)
+        self.esimd.start()
+        client = worldmod.BusClient(self.bus_address)
+        try:
+            self.wait_ready(client)
+        finally:
+            client.close()
+        print(f"  esimd is running (log: {self.log_path})")
+
+    def wait_ready(self, client, timeout=120.0):
+        deadline = time.monotonic() + timeout
+        reason = ""
+        while time.monotonic() < deadline:
+            if not self.esimd.running():
+                raise DemoFailed("esimd exited:\n" + self.esimd_errors())
+            if client.name_has_owner():
+                state = client.get(worldmod.MANAGER, worldmod.MANAGER_IFACE, "State")
+                if state == "ready":
+                    return
+                reason = client.get(worldmod.MANAGER, worldmod.MANAGER_IFACE, "UnavailableReason")
+                device = client.get(worldmod.MANAGER, worldmod.MANAGER_IFACE, "Device")
+                # A device node that is not there will not appear by waiting: say so now.
+                if device.startswith("/") and not os.path.exists(device) and reason != "not connected yet":
+                    raise DemoFailed(f"esimd cannot reach the modem: {reason}")
+            time.sleep(0.2)
+        raise DemoFailed(f"the eUICC was not ready after {timeout:.0f} s: {reason or 'esimd is not on the bus'}")
+
+    def esimd_errors(self) -> str:
+        """What esimd said on its way out: its log without the debug lines."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                lines = [line for line in f.read().splitlines() if "DEBUG" not in line and line.strip()]
+        except OSError:
+            return "  (no log)"
+        return "\n".join(f"  {line}" for line in lines[-15:])
+
     def stop(self):
         if self.world:
             self.world.stop()
@@ -88,6 +144,8 @@ class Demo:
             self.esimd.stop()
         if self.bus:
             self.bus.stop()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- the job ------------------------------------------------------------------------------
 
@@ -186,18 +244,60 @@ def main():
     p.add_argument("--transport", choices=sorted(TRANSPORTS), default="qmi",
                    help="how esimd reaches the simulated card (default qmi; ignored with --config, whose "
                         "[Modem] section says it)")
+    p.add_argument("--installed", action="store_true",
+                   help="use the installed esimd, esimctl and bus policy (a package or meson install) "
+                        "instead of the build's (tools/run-demo finds them)")
     args = p.parse_args()
     if args.config and not args.activation_code:
         p.error("--config needs --activation-code")
     for binary in (worldmod.ESIMD, worldmod.ESIMCTL):
         if not os.access(binary, os.X_OK):
-            p.error(f"{binary} is not built")
+            p.error(f"{binary} is not built" if not args.installed else f"{binary} is not installed")
+    if args.installed:
+        print(f"Using the installed esimd ({worldmod.ESIMD}), esimctl ({worldmod.ESIMCTL}) and bus "
+              f"policy ({worldmod.BUS_POLICY}).")
+    if args.config and not os.path.exists(args.config):
+        # esimd says it in its own words, before anything is set up.
+        check = subprocess.run([worldmod.ESIMD, "--check-config", "--config", args.config],
+                               capture_output=True, text=True, timeout=60)
+        sys.stderr.write(check.stderr)
+        sys.exit(1)
     demo = Demo(args)
+    status = 0
     try:
-        demo.start()
-        demo.run()
+        try:
+            demo.start()
+            demo.run()
+        except DemoFailed as e:
+            print(f"\ndemo: {e}", file=sys.stderr)
+            status = 1
+        except KeyboardInterrupt:
+            print("\ndemo: interrupted", file=sys.stderr)
+            status = 130
+        except SystemExit as e:
+            if isinstance(e.code, str):
+                print(f"\n{e.code}", file=sys.stderr)
+                status = 1
+            else:
+                status = e.code or 0
+        except Exception as e:  # a demo says what went wrong; a traceback helps nobody here
+            print(f"\ndemo: {type(e).__name__}: {e}", file=sys.stderr)
+            status = 1
+        if status and demo.world and demo.world.esimd:
+            # The simulated world's directory goes; its esimd log is kept for reading.
+            demo.log_path = os.path.join(os.path.realpath(os.environ.get("TMPDIR", "/tmp")),
+                                         f"esimd-demo-{os.getpid()}.log")
+            try:
+                shutil.copy(demo.world.esimd.log_path, demo.log_path)
+            except OSError:
+                demo.log_path = None
     finally:
         demo.stop()
+    if status and demo.log_path:
+        print(f"demo: esimd's log: {demo.log_path}", file=sys.stderr)
+    elif demo.log_path:
+        os.unlink(demo.log_path)  # all went well: nothing to read, nothing left behind
+    sys.exit(status)
 
 
 if __name__ == "__main__":

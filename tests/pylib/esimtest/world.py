@@ -30,9 +30,11 @@ SOURCE_ROOT = os.environ.get(
     "ESIMD_SOURCE_ROOT", os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 )
 BUILD_ROOT = os.environ.get("ESIMD_BUILD_ROOT", os.path.join(SOURCE_ROOT, "build"))
-ESIMD = os.path.join(BUILD_ROOT, "daemon", "esimd")
-ESIMCTL = os.path.join(BUILD_ROOT, "client", "esimctl")
-BUS_POLICY = os.path.join(SOURCE_ROOT, "dbus", "org.esim.conf")
+# The programs and bus policy under test: the build's, or others (tools/run-demo --installed:
+# those a package or `meson install` put on this machine).
+ESIMD = os.environ.get("ESIMD_PROGRAM") or os.path.join(BUILD_ROOT, "daemon", "esimd")
+ESIMCTL = os.environ.get("ESIMCTL_PROGRAM") or os.path.join(BUILD_ROOT, "client", "esimctl")
+BUS_POLICY = os.environ.get("ESIMD_BUS_POLICY") or os.path.join(SOURCE_ROOT, "dbus", "org.esim.conf")
 
 SMDP_HOST = pkimod.DEFAULT_SMDP_HOST
 SMDS_HOST = pkimod.DEFAULT_SMDS_HOST
