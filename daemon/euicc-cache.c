@@ -138,6 +138,23 @@ esimd_euicc_cache_nickname_set (EsimdEuicc *euicc, const char *iccid, const char
   profile_op_cached (euicc, old);
 }
 
+void
+esimd_euicc_cache_notification_removed (EsimdEuicc *euicc, guint32 seq)
+{
+  LpaNotificationMetadata *n = esimd_euicc_find_notification (euicc, seq);
+
+  if (!n)
+    return;
+  g_ptr_array_remove (euicc->notifications, n);
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_NOTIFICATIONS);
+}
+
+void
+esimd_euicc_cache_notifications_known (EsimdEuicc *euicc)
+{
+  euicc->reads &= ~ESIMD_READ_NOTIFICATIONS;
+}
+
 /* ---- the segment size learnt per eUICC -------------------------------------------------- */
 
 static char *

@@ -137,6 +137,12 @@ void esimd_euicc_cache_profile_switched (EsimdEuicc *euicc, const char *iccid, g
 void esimd_euicc_cache_profile_deleted (EsimdEuicc *euicc, const char *iccid);
 void esimd_euicc_cache_nickname_set (EsimdEuicc *euicc, const char *iccid, const char *nickname);
 
+/* For the delivery job: notification @seq is no longer on the card (delivered and removed, or
+ * gone); and, once every notification it handled is accounted for so, that the notification
+ * list need not be read back after it. */
+void esimd_euicc_cache_notification_removed (EsimdEuicc *euicc, guint32 seq);
+void esimd_euicc_cache_notifications_known (EsimdEuicc *euicc);
+
 /* For jobs: make the modem re-read the card after an enable or disable, as configured. Marks
  * the channel lost where the card resets. */
 void esimd_euicc_refresh_modem (EsimdEuicc *euicc, GAsyncReadyCallback callback,

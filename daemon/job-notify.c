@@ -61,6 +61,7 @@ typedef struct
   guint delivered;
   guint failures;
   GError *last_error;
+  GPtrArray *retrieved; /* LpaPendingNotification*: the batch's one RetrieveNotificationsList */
   LpaNotificationDelivery *delivery;
   gboolean stopping; /* a caller cancelled it, or it gives way to a caller's job */
   guint grace_id;    /* giving way: the request in flight is abandoned when this fires */
@@ -83,6 +84,7 @@ notify_job_free (gpointer data)
   g_clear_pointer (&n->addresses, g_ptr_array_unref);
   g_clear_pointer (&n->failed, g_hash_table_unref);
   g_clear_pointer (&n->unreachable, g_hash_table_unref);
+  g_clear_pointer (&n->retrieved, g_ptr_array_unref);
   g_clear_error (&n->last_error);
   g_free (n);
 }
@@ -131,6 +133,9 @@ notify_finish (EsimdJob *job)
       notify_stopped (job);
       return;
     }
+  /* Each one delivered was taken out of the cache as the card removed it: no read-back. */
+  if (n->failures == 0)
+    esimd_euicc_cache_notifications_known (job->euicc);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "delivered", g_variant_new_uint32 (n->delivered));
   /* Asked for explicitly and none went: the caller needs to know why. */
@@ -163,12 +168,14 @@ on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
     case LPA_NOTIFICATION_DELIVERED:
       n->delivered++;
       esimd_euicc_notify_server_succeeded (job->euicc, address);
+      esimd_euicc_cache_notification_removed (job->euicc, seq);
       g_info ("eUICC %s: %s notification %u delivered to %s", name,
               metadata ? lpa_notification_event_name (metadata->operation) : "", seq,
               metadata && metadata->address ? metadata->address : "its server");
       break;
     case LPA_NOTIFICATION_GONE:
       g_debug ("eUICC %s: notification %u is no longer pending", name, seq);
+      esimd_euicc_cache_notification_removed (job->euicc, seq);
       break;
     case LPA_NOTIFICATION_FAILED:
       /* Our own abort (a cancel, or giving way) says nothing about the server. */
@@ -197,13 +204,31 @@ on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
   deliver_next (job);
 }
 
+/* The retrieved notification @seq, taken from the batch; NULL if the card had none. */
+static LpaPendingNotification *
+take_retrieved (NotifyJob *n, guint32 seq)
+{
+  for (guint i = 0; n->retrieved && i < n->retrieved->len; i++)
+    {
+      LpaPendingNotification *p = n->retrieved->pdata[i];
+
+      if (p->metadata->seq == seq)
+        return g_ptr_array_steal_index (n->retrieved, i);
+    }
+  return NULL;
+}
+
 static void
 deliver_next (EsimdJob *job)
 {
   NotifyJob *n = job->data;
+  const char *name = job->euicc->config->name;
+  LpaPendingNotification *retrieved = NULL;
+  g_autoptr (GError) error = NULL;
   guint32 seq;
 
   g_clear_pointer (&n->delivery, lpa_notification_delivery_free);
+next:
   for (;;)
     {
       g_autofree char *key = NULL;
@@ -221,9 +246,50 @@ deliver_next (EsimdJob *job)
     }
   seq = g_array_index (n->todo, guint32, n->next++);
   esimd_job_set_stage (job, "notifying", (double) n->next / (n->todo->len + 1));
-  n->delivery = lpa_notification_delivery_new (seq, job->euicc->es10, &esimd_http_client_ops,
-                                               job->euicc->http, on_delivered, job);
+  if (!(retrieved = take_retrieved (n, seq)))
+    {
+      g_debug ("eUICC %s: notification %u is no longer pending", name, seq);
+      esimd_euicc_cache_notification_removed (job->euicc, seq);
+      goto next;
+    }
+  n->delivery =
+      lpa_notification_delivery_new_retrieved (retrieved, job->euicc->es10, &esimd_http_client_ops,
+                                               job->euicc->http, on_delivered, job, &error);
+  if (!n->delivery)
+    {
+      n->failures++;
+      g_info ("eUICC %s: notification %u not delivered: %s", name, seq, error->message);
+      g_clear_error (&n->last_error);
+      n->last_error = g_steal_pointer (&error);
+      goto next;
+    }
   lpa_notification_delivery_start (n->delivery);
+}
+
+/* The batch's one RetrieveNotificationsList: every pending notification, signed. */
+static void
+retrieved_all (gpointer user_data, GPtrArray *notifications, const GError *error)
+{
+  EsimdJob *job = user_data;
+  NotifyJob *n = job->data;
+
+  if (error)
+    {
+      g_info ("eUICC %s: notifications not retrieved: %s", job->euicc->config->name,
+              error->message);
+      /* As a failed retrieval of each would: every server waits for its back-off, so a card
+       * that keeps failing is not asked again at once. */
+      n->failures = n->todo->len;
+      n->next = n->todo->len;
+      for (guint i = 0; i < n->addresses->len; i++)
+        esimd_euicc_notify_server_failed (job->euicc, n->addresses->pdata[i]);
+      g_clear_error (&n->last_error);
+      n->last_error = g_error_copy (error);
+      notify_finish (job);
+      return;
+    }
+  n->retrieved = g_ptr_array_ref (notifications);
+  deliver_next (job);
 }
 
 static void
@@ -265,7 +331,12 @@ notify_run (EsimdJob *job)
       esimd_job_complete (job, n->automatic ? NULL : error, NULL);
       return;
     }
-  deliver_next (job);
+  if (n->todo->len == 0)
+    {
+      deliver_next (job);
+      return;
+    }
+  lpa_notification_retrieve_all (euicc->es10, retrieved_all, job);
 }
 
 static gboolean

@@ -87,6 +87,7 @@ report (LpaNotificationDelivery *self, LpaNotificationOutcome outcome, const GEr
 }
 
 static void on_retrieved (GBytes *response, const GError *error, gpointer user_data);
+static void post (LpaNotificationDelivery *self);
 static void on_delivered (guint status, GBytes *body, const GError *error, gpointer user_data);
 static void on_removed (GBytes *response, const GError *error, gpointer user_data);
 
@@ -117,11 +118,47 @@ es10_call (LpaNotificationDelivery *self, GBytes *request, LpaEs10Callback callb
     }
 }
 
+LpaNotificationDelivery *
+lpa_notification_delivery_new_retrieved (LpaPendingNotification *notification, LpaEs10 *es10,
+                                         const LpaHttpOps *http, gpointer http_self,
+                                         LpaNotificationDeliveryCallback callback,
+                                         gpointer user_data, GError **error)
+{
+  LpaNotificationDelivery *self;
+
+  if (!lpa_host_name_is_valid (notification->metadata->address))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED,
+                   "notification %u: address is not a host name", notification->metadata->seq);
+      lpa_pending_notification_free (notification);
+      return NULL;
+    }
+  self = lpa_notification_delivery_new (notification->metadata->seq, es10, http, http_self,
+                                        callback, user_data);
+  self->notification = notification;
+  return self;
+}
+
+static void
+post (LpaNotificationDelivery *self)
+{
+  g_autoptr (GBytes) body = lpa_es9p_handle_notification_request (self->notification->raw);
+
+  self->http->post (self->http_self, self->notification->metadata->address,
+                    LPA_ES9P_HANDLE_NOTIFICATION, body, on_delivered, delivery_ref (self));
+}
+
 void
 lpa_notification_delivery_start (LpaNotificationDelivery *self)
 {
-  g_autoptr (GBytes) request = lpa_es10b_retrieve_notification_request (self->seq);
+  g_autoptr (GBytes) request = NULL;
 
+  if (self->notification)
+    {
+      post (self);
+      return;
+    }
+  request = lpa_es10b_retrieve_notification_request (self->seq);
   es10_call (self, request, on_retrieved);
 }
 
@@ -131,7 +168,6 @@ on_retrieved (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (LpaNotificationDelivery) self = user_data;
   g_autoptr (GError) local = NULL;
   g_autoptr (GPtrArray) list = NULL;
-  g_autoptr (GBytes) body = NULL;
 
   if (!step_done (self, error))
     return;
@@ -159,9 +195,7 @@ on_retrieved (GBytes *response, const GError *error, gpointer user_data)
       report (self, LPA_NOTIFICATION_FAILED, local);
       return;
     }
-  body = lpa_es9p_handle_notification_request (self->notification->raw);
-  self->http->post (self->http_self, self->notification->metadata->address,
-                    LPA_ES9P_HANDLE_NOTIFICATION, body, on_delivered, delivery_ref (self));
+  post (self);
 }
 
 static void
@@ -239,5 +273,41 @@ lpa_notification_list (LpaEs10 *es10, guint events, LpaNotificationListCallback 
   call->user_data = user_data;
   /* ListNotification is at most 6 bytes: always within one STORE DATA block. */
   if (!lpa_es10_call (es10, request, on_listed, call, NULL))
+    g_assert_not_reached ();
+}
+
+typedef struct
+{
+  LpaNotificationRetrieveCallback callback;
+  gpointer user_data;
+} RetrieveCall;
+
+static void
+on_retrieved_all (GBytes *response, const GError *error, gpointer user_data)
+{
+  g_autofree RetrieveCall *call = user_data;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+
+  if (error)
+    {
+      call->callback (call->user_data, NULL, error);
+      return;
+    }
+  list = lpa_es10b_parse_retrieve_notifications (response, &local);
+  call->callback (call->user_data, list, local);
+}
+
+void
+lpa_notification_retrieve_all (LpaEs10 *es10, LpaNotificationRetrieveCallback callback,
+                               gpointer user_data)
+{
+  g_autoptr (GBytes) request = lpa_es10b_retrieve_notifications_request ();
+  RetrieveCall *call = g_new0 (RetrieveCall, 1);
+
+  call->callback = callback;
+  call->user_data = user_data;
+  /* BF2B 00: always within one STORE DATA block. */
+  if (!lpa_es10_call (es10, request, on_retrieved_all, call, NULL))
     g_assert_not_reached ();
 }

@@ -35,6 +35,12 @@ LpaNotificationDelivery *lpa_notification_delivery_new (guint32 seq, LpaEs10 *es
                                                         const LpaHttpOps *http, gpointer http_self,
                                                         LpaNotificationDeliveryCallback callback,
                                                         gpointer user_data);
+/* The same for a notification already retrieved (lpa_notification_retrieve_all), which it
+ * takes: POST → RemoveNotificationFromList, no retrieval of its own. NULL (with
+ * LPA_ERROR_MALFORMED) when its address is not a host name; @notification is freed then too. */
+LpaNotificationDelivery *lpa_notification_delivery_new_retrieved (
+    LpaPendingNotification *notification, LpaEs10 *es10, const LpaHttpOps *http, gpointer http_self,
+    LpaNotificationDeliveryCallback callback, gpointer user_data, GError **error);
 void lpa_notification_delivery_start (LpaNotificationDelivery *self);
 /* Drops the caller's reference; no callback afterwards. */
 void lpa_notification_delivery_free (LpaNotificationDelivery *self);
@@ -45,5 +51,13 @@ typedef void (*LpaNotificationListCallback) (gpointer user_data, GPtrArray *noti
                                              const GError *error);
 void lpa_notification_list (LpaEs10 *es10, guint events, LpaNotificationListCallback callback,
                             gpointer user_data);
+
+/* RetrieveNotificationsList of every pending notification: one command for a batch of
+ * deliveries → @callback with a GPtrArray of LpaPendingNotification (the callee's: it may steal
+ * them), or an error. Exactly once, never from inside this call. */
+typedef void (*LpaNotificationRetrieveCallback) (gpointer user_data, GPtrArray *notifications,
+                                                 const GError *error);
+void lpa_notification_retrieve_all (LpaEs10 *es10, LpaNotificationRetrieveCallback callback,
+                                    gpointer user_data);
 
 G_END_DECLS

@@ -220,6 +220,22 @@ notification_list (World *w, guint32 seq)
   return reply_bytes (lpa_der_writer_finish (&d));
 }
 
+static UnitEuiccReply
+notification_list_all (World *w)
+{
+  g_auto (LpaDerWriter) d = { 0 };
+  g_autoptr (GBytes) other = other_notification ();
+
+  lpa_der_writer_init (&d);
+  lpa_der_writer_begin (&d, 0xBF2B);
+  lpa_der_writer_begin (&d, 0xA0);
+  lpa_der_write_raw_bytes (&d, other);
+  lpa_der_write_raw_bytes (&d, w->pir);
+  lpa_der_writer_end (&d);
+  lpa_der_writer_end (&d);
+  return reply_bytes (lpa_der_writer_finish (&d));
+}
+
 static gboolean
 is_bpp_segment (guint32 tag)
 {
@@ -354,7 +370,9 @@ euicc_handler (GBytes *request, gpointer user_data)
       {
         LpaTlv criteria, seq;
         guint32 n;
-        g_assert_true (lpa_der_get_child (&tlv, 0xA0, &criteria, NULL));
+        /* No search criteria: every pending one (the batch of lpa_notification_retrieve_all). */
+        if (!lpa_der_get_child (&tlv, 0xA0, &criteria, NULL))
+          return notification_list_all (w);
         g_assert_true (lpa_der_get_child (&criteria, 0x80, &seq, NULL));
         g_assert_true (lpa_der_get_uint (&seq, &n, NULL));
         return notification_list (w, n);

@@ -181,6 +181,51 @@ test_list (void)
   world_clear (&w);
 }
 
+static void
+on_retrieved_all (gpointer user_data, GPtrArray *notifications, const GError *error)
+{
+  GPtrArray **out = user_data;
+
+  g_assert_no_error (error);
+  *out = g_ptr_array_ref (notifications);
+}
+
+/* A batch: one RetrieveNotificationsList for all, then per notification only the POST and the
+ * RemoveNotificationFromList (issue 18: the floor of a delivery). */
+static void
+test_batch (void)
+{
+  g_autoptr (GPtrArray) got = NULL;
+  LpaPendingNotification *pir = NULL;
+  g_autoptr (GError) error = NULL;
+  Run r;
+
+  memset (&r, 0, sizeof r);
+  world_init (&r.world, F_NONE);
+  lpa_notification_retrieve_all (r.world.es10, on_retrieved_all, &got);
+  g_assert_null (got);
+  unit_pump ();
+  g_assert_cmpuint (got->len, ==, 2);
+  g_assert_cmpstr (r.world.es10_log->str, ==, "BF2B");
+  for (guint i = 0; i < got->len && !pir; i++)
+    if (((LpaPendingNotification *) got->pdata[i])->metadata->seq == 3)
+      pir = g_ptr_array_steal_index (got, i);
+  g_assert_nonnull (pir);
+  r.delivery = lpa_notification_delivery_new_retrieved (pir, r.world.es10, &unit_http_ops,
+                                                        &r.world.http, on_outcome, &r, &error);
+  g_assert_no_error (error);
+  lpa_notification_delivery_start (r.delivery);
+  g_assert_false (r.done);
+  unit_pump ();
+  g_assert_true (r.done);
+  g_assert_cmpuint (r.seq, ==, 3);
+  g_assert_cmpint (r.outcome, ==, LPA_NOTIFICATION_DELIVERED);
+  g_assert_cmpstr (r.world.es10_log->str, ==, "BF2B BF30");
+  g_assert_cmpstr (r.world.http_log->str, ==, "handleNotification");
+  g_assert_cmpstr (r.address, ==, WORLD_ADDRESS);
+  run_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -190,5 +235,6 @@ main (int argc, char **argv)
   g_test_add_func ("/notification/failed", test_failed);
   g_test_add_func ("/notification/free-in-flight", test_free_in_flight);
   g_test_add_func ("/notification/list", test_list);
+  g_test_add_func ("/notification/batch", test_batch);
   return g_test_run ();
 }
