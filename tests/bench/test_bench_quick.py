@@ -59,6 +59,22 @@ class QuickBench(unittest.TestCase):
             self.assertEqual(r["answer"]["commands"], 1, r)
             self.assertNotIn("BF2D", r["after_answer"]["by_tag"], "the profile list was read back")
 
+    def test_other_transports_at_the_floor(self):
+        """The simulator's trace counts the same download over another front as the floor."""
+        (at,) = self.res["transports"]
+        self.assertEqual(at["transport"], "at")
+        self.assertEqual(at["floor"]["apdus"], at["floor"]["floor"], at)
+        self.assertTrue(at["floor"]["segment_lengths_match_bpp"])
+        self.assertGreater(at["at"]["line_bytes_to_modem"], 2 * at["floor"]["payload_bytes"])
+
+    def test_many_euiccs_and_cold_start(self):
+        m, cs = self.res["many"], self.res["cold_start"]
+        self.assertEqual(m["many"]["euiccs"], 2)
+        self.assertEqual(len(m["many"]["each_ms"]), 2)
+        # Start-up reads the card once: EID, EUICCInfo1 and 2, addresses, profiles, notifications.
+        self.assertEqual(cs["apdus"], cs["floor"], cs)
+        self.assertEqual(set(cs["es10_by_tag"]), {"BF3E", "BF20", "BF22", "BF3C", "BF2D", "BF28"})
+
     def test_heap_tracer_sees_the_bpp(self):
         heap = self.res["counted"][0]["heap"]
         roles = {b["role"] for b in heap["bpp_buffers"]}
@@ -96,7 +112,7 @@ class QuickBench(unittest.TestCase):
         self.assertGreater(idle["memory"]["rss_anon"], 0)
         self.assertGreater(base["rss"], 0)
         self.assertTrue(any(w["thread"] == "esimd" for w in idle["thread_waits"]))
-        self.assertEqual(len(self.res["targets"]), 8 + len(self.res["ops_counted"]))
+        self.assertEqual(len(self.res["targets"]), 13 + len(self.res["ops_counted"]))
         self.assertEqual({lp["method"] for lp in self.res["listprofiles"]}, {"list", "ping"})
 
 

@@ -11,19 +11,23 @@ import time
 from esimtest import world as worldmod
 
 from . import bench as B
-from . import procfs
+from . import many, procfs, transports
 
 FULL = {
     "sizes": [12288, 100000], "latencies": [0, 5, 20], "callgrind": True,
     "idle_settle": 5.0, "idle_window": 60.0, "strace_window": 10.0,
     "lp_clients": [1, 10, 50], "lp_calls": 300, "lp_interval_us": 20000,
     "adaptive_limits": [120, 63], "repeat": 3, "op_latencies": [0, 20],
+    "transports": None,  # every one the test World knows
+    "many": {"euiccs": 8, "latency_ms": 20, "settle": 5.0, "window": 10.0}, "cold_latency_ms": 20,
 }
 QUICK = {
     "sizes": [12288], "latencies": [0], "callgrind": False,
     "idle_settle": 1.0, "idle_window": 3.0, "strace_window": 0.0,
     "lp_clients": [1, 10], "lp_calls": 30, "lp_interval_us": 5000,
     "adaptive_limits": [120, 63], "repeat": 1, "op_latencies": [0],
+    "transports": ["at"],
+    "many": {"euiccs": 2, "latency_ms": 0, "settle": 1.0, "window": 2.0}, "cold_latency_ms": 0,
 }
 
 
@@ -93,6 +97,13 @@ def run(quick: bool = False, log=print) -> dict:
         bench.close()
     log("adaptive segment size (own world)")
     res["adaptive"] = adaptive(profile["adaptive_limits"], log)
+    log("a download over each transport (own worlds)")
+    res["transports"] = transports.all_transports(profile["sizes"][0], profile["transports"], log)
+    m = profile["many"]
+    log(f"{m['euiccs']} eUICCs on one esimd (own world)")
+    res["many"] = many.many_euiccs(m["euiccs"], profile["sizes"][0], m["latency_ms"], m["settle"], m["window"], log)
+    log("cold start (own world)")
+    res["cold_start"] = many.cold_start(profile["cold_latency_ms"], log=log)
     res["meta"]["duration_s"] = round(time.monotonic() - t_start, 1)
     res["meta"]["load_average_at_end"] = os.getloadavg()
     return res

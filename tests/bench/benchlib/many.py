@@ -1,0 +1,179 @@
+"""Issue 18, targets 5 and 6: many eUICCs on one esimd (8 simulated eUICCs behind 8 fake QMI
+modems, downloading at once: total time against one download's, memory per extra eUICC, idle
+wakeups), and a cold start to the first ListProfiles answered, with its APDUs."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from gi.repository import GLib
+
+from esimtest.simctl import start_sim
+from esimtest.world import MANAGER_IFACE, World, activation_code
+
+from . import procfs
+from .bench import SIM_MEMORY, iccid_for, ms
+from .timeline import Timeline, job_finished
+
+STARTUP_READS = {"BF3E", "BF20", "BF22", "BF3C", "BF2D", "BF28"}  # EID, EUICCInfo1/2, addresses,
+# profiles, notifications: one command each is the floor of reading the card into the cache
+
+
+def manager(i: int) -> str:
+    return f"/org/esim/euicc/{i}"
+
+
+class ManyWorld:
+    """One World (its simulator is eUICC 0) plus n-1 more simulators, each behind its own
+    qmi-proxy socket and [Modem simK] section; one esimd for them all."""
+
+    def __init__(self, n: int):
+        self.w = World(orders=[], start_esimd=False, sim_options={"total_memory": SIM_MEMORY})
+        self.sims = [self.w.sim]
+        self.timeline = None
+        self.orders = 0
+        try:
+            for k in range(1, n):
+                d = os.path.join(self.w.tmpdir, f"sim{k}")
+                os.makedirs(d)
+                self.sims.append(start_sim(d, self.w.pki["dir"], qmi_proxy_socket=True, total_memory=SIM_MEMORY))
+            self.ctls = [s.ctl() for s in self.sims]
+        except BaseException:
+            self.close()
+            raise
+
+    def configure(self, n: int, autosend: bool = False):
+        """esimd.conf with the first `n` eUICCs."""
+        modem = {"Transport": "qmi", "Slot": "1", "Refresh": "refresh-flag", "Device": "/dev/esim-sim-modem",
+                 "UseProxy": "true", "NoFileCheck": "true"}
+        cfg: dict = {"Notifications": {"AutoSend": "true" if autosend else "false"}}
+        for k in range(1, n):
+            cfg[f"Modem sim{k}"] = dict(modem, ProxySocket=self.sims[k].qmi_proxy_socket,
+                                        Device=f"/dev/esim-sim-modem{k}")
+        self.w.write_config(cfg)
+
+    def start(self, n: int):
+        if self.w.esimd.running():
+            self.w.esimd.stop()
+        if self.timeline:
+            self.timeline.close()
+        self.configure(n)
+        self.w.start_esimd()
+        for i in range(n):
+            self.w.client.wait_for(lambda i=i: self.w.client.get(manager(i), MANAGER_IFACE, "State") == "ready",
+                                   120, f"eUICC {i} ready")
+        self.timeline = Timeline(self.w.bus.address, lambda: None)
+
+    def order(self, size: int) -> str:
+        self.orders += 1
+        mid = f"BENCH-M-{self.orders:04d}"
+        self.w.smdp.control.add_order({"matchingId": mid, "iccid": iccid_for(500 + self.orders),
+                                       "profile": {"generate": {"size": size}},
+                                       "metadata": {"serviceProviderName": "Bench Operator", "profileName": mid}})
+        return mid
+
+    def downloads(self, which: list[int], size: int, latency_ms: int) -> dict:
+        """Download() on each eUICC in `which` at once; the time from the first call to the last
+        Finished."""
+        for i in which:
+            self.ctls[i].clear_faults()
+            if latency_ms:
+                self.ctls[i].add_fault(kind="delay", ms=latency_ms)
+        mids = [self.order(size) for _ in which]
+        self.timeline.clear()
+        pid = self.w.esimd.proc.pid
+        cpu0 = procfs.cpu_ns(pid)
+        t0 = time.monotonic()
+        jobs = [self.w.client.call(manager(i), MANAGER_IFACE, "Download",
+                                   GLib.Variant("(ssa{sv})", (activation_code(mid), "", {})))[0]
+                for i, mid in zip(which, mids)]
+        ends = [self.timeline.wait(job_finished(j), 600, f"{j} to finish") for j in jobs]
+        for i in which:
+            self.ctls[i].clear_faults()
+        failed = [e.args[0] for e in ends if e.args[0] != "succeeded"]
+        if failed:
+            raise RuntimeError(f"downloads on {len(which)} eUICCs: {failed}")
+        each = [ms(e.t - t0) for e in ends]
+        return {"euiccs": len(which), "latency_ms": latency_ms, "total_ms": max(each), "each_ms": each,
+                "esimd_cpu_ms": round((procfs.cpu_ns(pid) - cpu0) / 1e6, 1), "load_average": os.getloadavg()[0]}
+
+    def close(self):
+        for closer in [getattr(self.timeline, "close", None)] + [s.stop for s in self.sims[1:]] + [self.w.stop]:
+            if closer:
+                try:
+                    closer()
+                except Exception:
+                    pass
+
+
+def idle_memory(pid: int, settle: float, window: float) -> dict:
+    time.sleep(settle)
+    mem = procfs.memory(pid)
+    before = procfs.context_switches(pid)
+    time.sleep(window)
+    after = procfs.context_switches(pid)
+    switches = sum((v - before.get(t, (0, 0))[0]) + (nv - before.get(t, (0, 0))[1]) for t, (v, nv) in after.items())
+    return {"rss": mem["rss"], "rss_anon": mem["rss_anon"], "context_switches": switches, "window_s": window}
+
+
+def many_euiccs(n: int, size: int, latency_ms: int, settle: float, window: float, log=print) -> dict:
+    mw = ManyWorld(n)
+    try:
+        log(f"  esimd with 1 eUICC: idle memory, one download at {latency_ms} ms per APDU")
+        mw.start(1)
+        one_idle = idle_memory(mw.w.esimd.proc.pid, settle, window)
+        one = mw.downloads([0], size, latency_ms)
+        log(f"  esimd with {n} eUICCs: idle memory, {n} downloads at once")
+        mw.start(n)
+        many_idle = idle_memory(mw.w.esimd.proc.pid, settle, window)
+        many = mw.downloads(list(range(n)), size, latency_ms)
+        after = idle_memory(mw.w.esimd.proc.pid, settle, window)
+        return {"euiccs": n, "profile_size": size, "latency_ms": latency_ms, "one": one, "many": many,
+                "ratio": round(many["total_ms"] / one["total_ms"], 2),
+                "idle_one": one_idle, "idle_many": many_idle, "idle_many_after": after,
+                "anon_per_extra_euicc": round((many_idle["rss_anon"] - one_idle["rss_anon"]) / (n - 1)),
+                "rss_per_extra_euicc": round((many_idle["rss"] - one_idle["rss"]) / (n - 1))}
+    finally:
+        mw.close()
+
+
+def cold_start(latency_ms: int, profiles: int = 1, log=print) -> dict:
+    """esimd started with one eUICC whose every APDU takes `latency_ms`: the time from the process
+    start to the first ListProfiles answered from the cache, and the APDUs of start-up."""
+    mw = ManyWorld(1)
+    try:
+        mw.start(1)
+        for _ in range(profiles):
+            mw.downloads([0], 12288, 0)
+        mw.w.esimd.stop()
+        ctl = mw.ctls[0]
+        ctl.clear_faults()
+        if latency_ms:
+            ctl.add_fault(kind="delay", ms=latency_ms)
+        ctl.counters(reset=True)
+        t0 = time.monotonic()
+        mw.w.esimd.start()
+        answered = None
+        while time.monotonic() - t0 < 120:
+            try:
+                if mw.w.client.name_has_owner():
+                    mw.w.client.call(manager(0), MANAGER_IFACE, "ListProfiles", GLib.Variant("(b)", (True,)),
+                                     timeout=10)
+                    answered = time.monotonic()
+                    break
+            except GLib.Error:
+                pass
+            time.sleep(0.002)
+        if answered is None:
+            raise RuntimeError("esimd never answered ListProfiles")
+        mw.w.wait_idle()
+        c = ctl.counters(reset=True)
+        ctl.clear_faults()
+        by_tag = c["es10_by_tag"]
+        return {"latency_ms": latency_ms, "profiles": profiles, "ready_ms": ms(answered - t0),
+                "apdus": sum(c["apdus"].values()), "es10_by_tag": by_tag,
+                "floor": len(STARTUP_READS), "channels_opened": c["channels_opened"],
+                "qmi_messages": c["qmi_messages"]}
+    finally:
+        mw.close()

@@ -1,0 +1,126 @@
+"""Issue 18, target 4: a download's APDUs against the floor over every transport, counted from the
+simulator's own APDU trace (the one card behind every front), so no transport needs a tap of its
+own; for AT, the line's bytes against the time a UART at a given baud rate needs for them."""
+
+from __future__ import annotations
+
+import time
+
+from gi.repository import GLib
+
+from esimtest.world import SMDP_HOST, SMDS_HOST, World, activation_code
+
+from . import floor
+from .bench import SIM_MEMORY, iccid_for, ms
+from .recorder import HttpsRecorder
+from .timeline import Timeline, job_finished
+
+BAUD = 115200  # a UART's usual rate for a module's AT port
+BITS_PER_BYTE = 10  # 8N1: start and stop bit
+
+
+def trace_commands(trace: list[dict]) -> list[dict]:
+    """The ES10 commands of the simulator's APDU trace, in the form the QMI tap gives them: first
+    tag, length, APDUs (GET RESPONSE counted with its command), status, response length."""
+    commands: list[dict] = []
+    asm: dict = {}
+    for r in trace:
+        cla, ins, p1, p2 = bytes.fromhex(r["header"])
+        if ins == 0xC0:
+            if commands:
+                commands[-1]["apdus"] += 1
+                commands[-1]["apdu_bytes"] += 5
+            continue
+        if not (cla & 0x80 and ins == 0xE2):
+            continue
+        if p2 == 0:
+            asm = {"tag": r["tag"], "length": 0, "apdus": 0, "bytes": 0, "max": 0}
+        asm["length"] += r["lc"]
+        asm["apdus"] += 1
+        asm["bytes"] += 5 + r["lc"]
+        asm["max"] = max(asm["max"], r["lc"])
+        sw = r.get("sw") or "DROP"
+        ok = sw == "9000" or sw.startswith("61")
+        if ok and p1 == 0x11:
+            continue
+        commands.append({"tag": int(asm["tag"], 16) if asm.get("tag") else None, "length": asm["length"],
+                         "apdus": asm["apdus"], "apdu_bytes": asm["bytes"], "max_block": asm["max"], "sw": sw,
+                         "ok": ok, "response_len": (r.get("len") or 0) + 2})
+        asm = {"tag": None, "length": 0, "apdus": 0, "bytes": 0, "max": 0}
+    return commands
+
+
+def transport_download(transport: str, size: int, log=print) -> dict:
+    """One download of `size` bytes over `transport` in a world of its own (notifications on
+    request), its APDUs from the simulator's trace against the floor at the segment size esimd
+    used, the BPP from the HTTPS recorder."""
+    w = World(orders=[], start_esimd=False, sim_options={"total_memory": SIM_MEMORY}, transport=transport)
+    rec = timeline = None
+    try:
+        sim = w.sim.ctl()
+        rec = HttpsRecorder(w.pki, SMDP_HOST, w.smdp.port)
+        w.write_config({"Notifications": {"AutoSend": "false"},
+                        "HTTP": {"ConnectTo": f"{SMDP_HOST}:443:127.0.0.1:{rec.port};"
+                                              f"{SMDS_HOST}:443:127.0.0.1:{w.smdp.smds_port}"}})
+        w.start_esimd()
+        w.wait_idle()
+        timeline = Timeline(w.bus.address, lambda: None)
+        mid, iccid = "BENCH-T-" + transport, iccid_for(900 + len(transport))
+        w.smdp.control.add_order({"matchingId": mid, "iccid": iccid, "profile": {"generate": {"size": size}},
+                                  "metadata": {"serviceProviderName": "Bench Operator", "profileName": "Bench"}})
+        at0 = sim.counters()["at"] if transport == "at" else None
+        sim.call("trace", reset=True)
+        t0 = time.monotonic()
+        job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(mid), "", {})))[0]
+        fin = timeline.wait(job_finished(job), 300, f"{job} to finish")
+        if fin.args[0] != "succeeded":
+            raise RuntimeError(f"download over {transport} {fin.args[0]}")
+        wall = fin.t - t0
+        w.wait_idle()
+        trace = sim.call("trace", reset=True)["apdus"]
+        at1 = sim.counters()["at"] if transport == "at" else None
+        bpps = rec.snapshot()["bpps"]
+        if not bpps:
+            raise RuntimeError("the recorder saw no Bound Profile Package")
+        size_used = w.manager_prop("SegmentSize")
+        download, read_back = floor.split_download(trace_commands(trace))
+        f = floor.analyse(download, bpps[-1], size_used)
+        # The trace has no payloads: the segments are checked by their lengths (the QMI tap checks
+        # their bytes).
+        segs = [len(s) for s in floor.bpp_segments(bpps[-1])]
+        sent = [c["length"] for c in download if c["ok"] and c["tag"] in floor.BPP_TAGS]
+        f["segments_match_bpp"] = None
+        f["segment_lengths_match_bpp"] = segs == sent
+        out = {"transport": transport, "profile_size": size, "segment_size": size_used, "floor": f,
+               "read_back_apdus": sum(c["apdus"] for c in read_back), "wall_ms": ms(wall),
+               "trace_apdus": len(trace)}
+        if at0 is not None:
+            line_in = at1["line_bytes_in"] - at0["line_bytes_in"]
+            line_out = at1["line_bytes_out"] - at0["line_bytes_out"]
+            out["at"] = {"line_bytes_to_modem": line_in, "line_bytes_from_modem": line_out,
+                         "longest_line": at1["longest_line"], "baud": BAUD,
+                         # One direction at a time: a command, then its answer.
+                         "line_ms_at_baud": ms((line_in + line_out) * BITS_PER_BYTE / BAUD),
+                         "quirks": at1["quirks"]}
+        return out
+    finally:
+        for closer in (getattr(timeline, "close", None), w.esimd.stop if w.esimd else None,
+                       getattr(rec, "close", None), w.stop):
+            if closer:
+                try:
+                    closer()
+                except Exception:
+                    pass
+
+
+def all_transports(size: int, which=None, log=print) -> list[dict]:
+    out = []
+    for transport in which or World.TRANSPORTS:
+        log(f"  download over {transport}")
+        try:
+            out.append(transport_download(transport, size, log))
+        except Exception as e:  # one transport's failure is reported, not the end of the bench
+            out.append({"transport": transport, "error": str(e)})
+    if not which and "pcsc" not in World.TRANSPORTS:
+        out.append({"transport": "pcsc", "error": "not in the test World (tests/pylib/esimtest/world.py) yet"})
+    return out
