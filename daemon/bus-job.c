@@ -201,6 +201,8 @@ prop_string (sd_bus *bus, const char *path, const char *iface, const char *prope
     v = job->error ? esimd_bus_error_name (job->error) : "";
   else if (g_str_equal (property, "ErrorMessage"))
     v = job->error ? job->error->message : "";
+  else if (g_str_equal (property, "ConfirmationCodeRefused"))
+    v = job->confirmation_code_refused ? job->confirmation_code_refused : "";
   return sd_bus_message_append_basic (reply, 's', v);
 }
 
@@ -270,7 +272,19 @@ typedef struct
   sd_bus_message *call;
   char *path;
   gboolean confirm;
+  char *code; /* SupplyConfirmationCode's (a secret: wiped) */
 } JobCall;
+
+static void
+job_call_free (JobCall *c)
+{
+  sd_bus_message_unref (c->call);
+  g_free (c->path);
+  if (c->code)
+    memset (c->code, 0, strlen (c->code));
+  g_free (c->code);
+  g_free (c);
+}
 
 static void
 job_call_authorized (const GError *auth_error, gpointer data)
@@ -283,8 +297,9 @@ job_call_authorized (const GError *auth_error, gpointer data)
     sd_bus_reply_method_errorf (c->call, ESIMD_BUS_ERROR_NOT_AUTHORIZED, "%s", auth_error->message);
   else if (!job)
     sd_bus_reply_method_errorf (c->call, ESIMD_BUS_ERROR_WRONG_JOB_STATE, "the job is gone");
-  else if (c->confirm ? esimd_euicc_confirm_job (job->euicc, job, &error)
-                      : esimd_euicc_cancel_job (job->euicc, job, &error))
+  else if (c->code  ? esimd_euicc_supply_confirmation_code (job->euicc, job, c->code, &error)
+           : c->confirm ? esimd_euicc_confirm_job (job->euicc, job, &error)
+                        : esimd_euicc_cancel_job (job->euicc, job, &error))
     sd_bus_reply_method_return (c->call, "");
   else
     {
@@ -294,13 +309,11 @@ job_call_authorized (const GError *auth_error, gpointer data)
       sd_bus_reply_method_error (c->call, &e);
       sd_bus_error_free (&e);
     }
-  sd_bus_message_unref (c->call);
-  g_free (c->path);
-  g_free (c);
+  job_call_free (c);
 }
 
 static int
-job_call (sd_bus_message *m, EsimdJob *job, gboolean confirm)
+job_call (sd_bus_message *m, EsimdJob *job, gboolean confirm, const char *code)
 {
   JobCall *c = g_new0 (JobCall, 1);
   BusCaller *caller = bus_caller_of (job);
@@ -308,6 +321,7 @@ job_call (sd_bus_message *m, EsimdJob *job, gboolean confirm)
   c->call = sd_bus_message_ref (m);
   c->path = esimd_bus_job_path (job);
   c->confirm = confirm;
+  c->code = g_strdup (code);
   if (caller && g_strcmp0 (caller->owner, sd_bus_message_get_sender (m)) == 0)
     {
       job_call_authorized (NULL, c);
@@ -320,13 +334,28 @@ job_call (sd_bus_message *m, EsimdJob *job, gboolean confirm)
 static int
 method_confirm (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  return job_call (m, userdata, TRUE);
+  return job_call (m, userdata, TRUE, NULL);
 }
 
 static int
 method_cancel (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  return job_call (m, userdata, FALSE);
+  return job_call (m, userdata, FALSE, NULL);
+}
+
+static int
+method_supply_confirmation_code (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  const char *code = NULL;
+  const char *problem;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "s", &code)) < 0)
+    return r;
+  /* Checked before polkit is asked: a malformed code never reaches the model. */
+  if ((problem = lpa_confirmation_code_problem (code)))
+    return sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, problem);
+  return job_call (m, userdata, FALSE, code);
 }
 
 static const sd_bus_vtable job_vtable[] = {
@@ -341,7 +370,11 @@ static const sd_bus_vtable job_vtable[] = {
   SD_BUS_PROPERTY ("ErrorMessage", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("Result", "a{sv}", prop_dict, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("Euicc", "o", prop_euicc, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("ConfirmationCodeRefused", "s", prop_string, 0,
+                   SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_METHOD ("Confirm", "", "", method_confirm, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("SupplyConfirmationCode", "s", SD_BUS_PARAM (code), "", "",
+                            method_supply_confirmation_code, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("Cancel", "", "", method_cancel, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_SIGNAL_WITH_NAMES ("Finished", "s", SD_BUS_PARAM (state), 0),
   SD_BUS_VTABLE_END,
@@ -376,7 +409,7 @@ static void
 on_job_changed (gpointer data, EsimdJob *job, EsimdJobChange what)
 {
   Exported *x = exported_of (job);
-  const char *names[5];
+  const char *names[6];
   guint n = 0;
 
   if (!x)
@@ -389,6 +422,8 @@ on_job_changed (gpointer data, EsimdJob *job, EsimdJobChange what)
     names[n++] = "Progress";
   if (what & ESIMD_JOB_CHANGE_METADATA)
     names[n++] = "ProfileMetadata";
+  if (what & ESIMD_JOB_CHANGE_CONFIRMATION_CODE_REFUSED)
+    names[n++] = "ConfirmationCodeRefused";
   names[n] = NULL;
   if (n > 0)
     emit_changed (x, names);

@@ -508,7 +508,7 @@ method_download (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   static const char *const allowed[] = { "enable:b",       "nickname:s",    "imei:s", "confirm:b",
                                          "smdp_address:s", "matching_id:s", "detach:b",
-                                         NULL };
+                                         "ask_confirmation_code:b", NULL };
   EsimdEuicc *e = userdata;
   const char *code = NULL, *cc = NULL;
   g_autoptr (GVariant) options = NULL;

@@ -290,6 +290,20 @@ esimd_euicc_caller_gone (EsimdEuicc *euicc, EsimdJob *job)
 }
 
 gboolean
+esimd_euicc_supply_confirmation_code (EsimdEuicc *euicc, EsimdJob *job, const char *code,
+                                      GError **error)
+{
+  if (job->state != ESIMD_JOB_AWAITING_CONFIRMATION_CODE || !job->ops->supply_confirmation_code)
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
+                   "the job is %s, not awaiting a confirmation code",
+                   esimd_job_state_to_string (job->state));
+      return FALSE;
+    }
+  return job->ops->supply_confirmation_code (job, code, error);
+}
+
+gboolean
 esimd_euicc_confirm_job (EsimdEuicc *euicc, EsimdJob *job, GError **error)
 {
   if (job->state != ESIMD_JOB_AWAITING_CONFIRMATION || !job->ops->confirm)

@@ -115,6 +115,10 @@ guint esimd_euicc_update_unavailable_reason (EsimdEuicc *euicc, const char *reas
 gboolean esimd_euicc_submit (EsimdEuicc *euicc, EsimdJob *job, GError **error);
 gboolean esimd_euicc_cancel_job (EsimdEuicc *euicc, EsimdJob *job, GError **error);
 gboolean esimd_euicc_confirm_job (EsimdEuicc *euicc, EsimdJob *job, GError **error);
+/* Gives the confirmation code a job in awaiting-confirmation-code asks for (WrongJobState
+ * otherwise); @code must pass lpa_confirmation_code_problem(). */
+gboolean esimd_euicc_supply_confirmation_code (EsimdEuicc *euicc, EsimdJob *job, const char *code,
+                                               GError **error);
 /* The front-end lost the job's caller (it left the bus): a job that can still stop is
  * cancelled, as a download postponed rather than rejected. */
 void esimd_euicc_caller_gone (EsimdEuicc *euicc, EsimdJob *job);

@@ -28,6 +28,8 @@ typedef struct
   char *nickname;
   gboolean enable;
   gboolean confirm;
+  gboolean ask_code; /* "ask_confirmation_code": the Job asks for a missing or refused code */
+  guint restart_id;  /* a refused code: a new session is about to start */
 
   LpaDownload *download;
   gboolean cancelled_early; /* cancelled while the channel was still being opened */
@@ -45,6 +47,7 @@ download_job_free (gpointer data)
   DownloadJob *d = data;
 
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
+  g_clear_handle_id (&d->restart_id, g_source_remove);
   g_clear_pointer (&d->download, lpa_download_free);
   g_free (d->smdp_address);
   g_free (d->matching_id);
@@ -76,6 +79,7 @@ overall_progress (LpaDownloadStage stage, double progress)
     case LPA_DOWNLOAD_STAGE_AUTHENTICATING:
       return 0.05;
     case LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION:
+    case LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION_CODE:
       return 0.15;
     case LPA_DOWNLOAD_STAGE_DOWNLOADING:
       return 0.2;
@@ -262,6 +266,69 @@ on_awaiting_confirmation (gpointer user_data, const LpaProfileInfo *metadata)
       g_timeout_add_seconds (esimd->config->confirmation_timeout, confirmation_timed_out, job);
 }
 
+/* Nobody gave the code asked for: the order stays for another try (postponed). */
+static gboolean
+confirmation_code_timed_out (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+
+  d->confirm_timeout_id = 0;
+  g_info ("eUICC %s: job %u: no confirmation code within %u s: cancelling the download",
+          job->euicc->config->name, job->id, esimd->config->confirmation_timeout);
+  d->cancelling = TRUE;
+  lpa_download_cancel (d->download, LPA_CANCEL_TIMEOUT);
+  esimd_job_set_state (job, ESIMD_JOB_RUNNING);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_confirmation_code_needed (gpointer user_data, const LpaProfileInfo *metadata)
+{
+  EsimdJob *job = user_data;
+  DownloadJob *d = job->data;
+
+  g_free (d->iccid);
+  d->iccid = g_strdup (metadata->iccid);
+  esimd_log_add_personal (d->iccid);
+  esimd_job_set_metadata (job, esimd_profile_to_vardict (metadata));
+  esimd_job_set_state (job, ESIMD_JOB_AWAITING_CONFIRMATION_CODE);
+  d->confirm_timeout_id =
+      g_timeout_add_seconds (esimd->config->confirmation_timeout, confirmation_code_timed_out, job);
+}
+
+static void download_start (EsimdJob *job);
+
+/* A new session after a refused code (SGP.22: a retry starts from InitiateAuthentication). */
+static gboolean
+restart_download (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+
+  d->restart_id = 0;
+  g_clear_pointer (&d->download, lpa_download_free);
+  download_start (job);
+  return G_SOURCE_REMOVE;
+}
+
+/* The SM-DP+ refused the code with 8.2.7 / 3.8: the order is kept and another code may be
+ * tried, in a new session, once the eUICC has let go of this one (after 6.4, retries exceeded,
+ * or without "ask_confirmation_code", the download fails as before). */
+static gboolean
+code_may_be_retried (EsimdJob *job, const GError *error)
+{
+  DownloadJob *d = job->data;
+  g_autofree char *subject = NULL;
+  g_autofree char *reason = NULL;
+
+  return d->ask_code && !d->cancelling &&
+         g_error_matches (error, LPA_ERROR, LPA_ERROR_CONFIRMATION_CODE_REFUSED) &&
+         lpa_download_euicc_session (d->download) != LPA_DOWNLOAD_EUICC_SESSION_OPEN &&
+         lpa_server_error_codes (error, &subject, &reason) && g_str_equal (subject, "8.2.7") &&
+         g_str_equal (reason, "3.8");
+}
+
 static void
 on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *error)
 {
@@ -269,8 +336,24 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
   DownloadJob *d = job->data;
 
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
-  if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION)
+  if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION ||
+      job->state == ESIMD_JOB_AWAITING_CONFIRMATION_CODE)
     esimd_job_set_state (job, ESIMD_JOB_RUNNING);
+  if (error && code_may_be_retried (job, error))
+    {
+      g_info ("eUICC %s: job %u: the SM-DP+ refused the confirmation code; asking again",
+              job->euicc->config->name, job->id);
+      /* The server ended its session, the eUICC cancelled its own: nothing to clean up. */
+      keep_what_is_open (job);
+      g_clear_pointer (&d->transaction_id, g_free);
+      if (d->confirmation_code)
+        memset (d->confirmation_code, 0, strlen (d->confirmation_code));
+      g_clear_pointer (&d->confirmation_code, g_free);
+      d->confirm = FALSE; /* the user consented already */
+      esimd_job_set_confirmation_code_refused (job, error->message);
+      d->restart_id = g_idle_add (restart_download, job);
+      return;
+    }
   if (error)
     {
       keep_what_is_open (job);
@@ -416,8 +499,16 @@ static const LpaDownloadCallbacks download_callbacks = {
   .finished = on_finished,
 };
 
+/* For a caller that gives a missing or refused confirmation code through the Job. */
+static const LpaDownloadCallbacks download_callbacks_asking = {
+  .stage = on_stage,
+  .awaiting_confirmation = on_awaiting_confirmation,
+  .confirmation_code_needed = on_confirmation_code_needed,
+  .finished = on_finished,
+};
+
 static void
-download_run (EsimdJob *job)
+download_start (EsimdJob *job)
 {
   DownloadJob *d = job->data;
   EsimdEuicc *euicc = job->euicc;
@@ -431,6 +522,26 @@ download_run (EsimdJob *job)
     .confirm = d->confirm,
     .euicc_info1 = euicc->info1 ? euicc->info1->raw : NULL,
   };
+
+  esimd_job_set_stage (job, "authenticating", 0.01);
+  d->download = lpa_download_new (&params, euicc->es10, &watched_http_ops, job,
+                                  d->ask_code ? &download_callbacks_asking : &download_callbacks,
+                                  job, &error);
+  if (!d->download)
+    {
+      finish (job, error);
+      return;
+    }
+  g_info ("eUICC %s: downloading from %s", euicc->config->name, d->smdp_address);
+  lpa_download_start (d->download);
+}
+
+static void
+download_run (EsimdJob *job)
+{
+  DownloadJob *d = job->data;
+  EsimdEuicc *euicc = job->euicc;
+  g_autoptr (GError) error = NULL;
 
   if (d->cancelled_early)
     {
@@ -454,15 +565,7 @@ download_run (EsimdJob *job)
       finish (job, error);
       return;
     }
-  d->download = lpa_download_new (&params, euicc->es10, &watched_http_ops, job, &download_callbacks,
-                                  job, &error);
-  if (!d->download)
-    {
-      finish (job, error);
-      return;
-    }
-  g_info ("eUICC %s: downloading from %s", euicc->config->name, d->smdp_address);
-  lpa_download_start (d->download);
+  download_start (job);
 }
 
 static gboolean
@@ -470,6 +573,16 @@ download_cancel (EsimdJob *job, GError **error)
 {
   DownloadJob *d = job->data;
 
+  if (d->restart_id)
+    {
+      /* Between a refused code and the next session: nothing is open anywhere. */
+      g_autoptr (GError) cancelled = g_error_new_literal (
+          LPA_ERROR, LPA_ERROR_CANCELLED, "download cancelled after a refused confirmation code");
+
+      g_clear_handle_id (&d->restart_id, g_source_remove);
+      finish (job, cancelled);
+      return TRUE;
+    }
   if (!d->download && d->after == AFTER_NICKNAME)
     {
       /* The job holds the queue but has not started talking to anyone: stop it at run(). */
@@ -484,14 +597,16 @@ download_cancel (EsimdJob *job, GError **error)
     }
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   d->cancelling = TRUE;
-  /* The user saying no is a rejection; a caller that vanished may come back: postponed. */
+  /* The user saying no is a rejection; a caller that vanished, or one that has no code (yet),
+   * may come back: postponed. */
   lpa_download_cancel (d->download,
                        job->state == ESIMD_JOB_AWAITING_CONFIRMATION && !job->caller_gone
                            ? LPA_CANCEL_END_USER_REJECTION
                            : LPA_CANCEL_POSTPONED);
   /* Nothing waits for a confirmation any more: the job runs its cancel (Confirm now is an
    * error, not an "ok" for a download that ends cancelled). */
-  if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION)
+  if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION ||
+      job->state == ESIMD_JOB_AWAITING_CONFIRMATION_CODE)
     esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   /* Don't wait for a slow server to answer the request in flight. */
   if (job->euicc->http)
@@ -518,6 +633,29 @@ download_confirm (EsimdJob *job, GError **error)
   return TRUE;
 }
 
+static gboolean
+download_supply_confirmation_code (EsimdJob *job, const char *code, GError **error)
+{
+  DownloadJob *d = job->data;
+
+  if (d->cancelling || !d->download || !lpa_download_awaiting_confirmation_code (d->download))
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
+                   "the download is being cancelled; it needs no code");
+      return FALSE;
+    }
+  if (lpa_confirmation_code_problem (code))
+    {
+      g_set_error_literal (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                           lpa_confirmation_code_problem (code));
+      return FALSE;
+    }
+  g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
+  esimd_job_set_state (job, ESIMD_JOB_RUNNING);
+  lpa_download_supply_confirmation_code (d->download, code);
+  return TRUE;
+}
+
 /* DownloadResult, the vendor API's result callback, comes before the job's end. */
 static void
 download_announce_outcome (EsimdJob *job)
@@ -535,6 +673,7 @@ static const EsimdJobOps download_ops = {
   .run = download_run,
   .cancel = download_cancel,
   .confirm = download_confirm,
+  .supply_confirmation_code = download_supply_confirmation_code,
   .announce_outcome = download_announce_outcome,
   .free_data = download_job_free,
 };
@@ -557,7 +696,7 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   g_autoptr (LpaActivationCode) ac = NULL;
   DownloadJob *d;
   const char *smdp = NULL, *matching_id = NULL, *imei = NULL, *nickname = NULL;
-  gboolean enable = FALSE, confirm = FALSE, detach = FALSE;
+  gboolean enable = FALSE, confirm = FALSE, detach = FALSE, ask_code = FALSE;
   EsimdJob *job;
 
   g_variant_lookup (options, "smdp_address", "&s", &smdp);
@@ -567,6 +706,7 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   g_variant_lookup (options, "enable", "b", &enable);
   g_variant_lookup (options, "confirm", "b", &confirm);
   g_variant_lookup (options, "detach", "b", &detach);
+  g_variant_lookup (options, "ask_confirmation_code", "b", &ask_code);
 
   if (imei && !is_imei (imei))
     {
@@ -621,7 +761,7 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
           return NULL;
         }
     }
-  if (ac && ac->cc_required && !*confirmation_code)
+  if (ac && ac->cc_required && !*confirmation_code && !ask_code)
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_CONFIRMATION_CODE_REQUIRED,
                    "this activation code needs a confirmation code from the operator");
@@ -636,6 +776,7 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   d->nickname = nickname && *nickname ? g_strdup (nickname) : NULL;
   d->enable = enable;
   d->confirm = confirm;
+  d->ask_code = ask_code;
   job = esimd_job_new (euicc, &download_ops, d);
   job->detached = detach;
   return job;

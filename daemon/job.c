@@ -40,6 +40,7 @@ esimd_job_unref (EsimdJob *job)
   if (job->caller_free && job->caller)
     job->caller_free (job->caller);
   g_free (job->stage);
+  g_free (job->confirmation_code_refused);
   g_clear_pointer (&job->metadata, g_variant_unref);
   g_clear_pointer (&job->result, g_variant_unref);
   g_clear_error (&job->error);
@@ -75,6 +76,8 @@ esimd_job_state_to_string (EsimdJobState state)
       return "running";
     case ESIMD_JOB_AWAITING_CONFIRMATION:
       return "awaiting-confirmation";
+    case ESIMD_JOB_AWAITING_CONFIRMATION_CODE:
+      return "awaiting-confirmation-code";
     case ESIMD_JOB_SUCCEEDED:
       return "succeeded";
     case ESIMD_JOB_FAILED:
@@ -98,6 +101,14 @@ esimd_job_set_state (EsimdJob *job, EsimdJobState state)
     return;
   job->state = state;
   esimd_announce_job_changed (job, ESIMD_JOB_CHANGE_STATE);
+}
+
+void
+esimd_job_set_confirmation_code_refused (EsimdJob *job, const char *message)
+{
+  g_free (job->confirmation_code_refused);
+  job->confirmation_code_refused = g_strdup (message);
+  esimd_announce_job_changed (job, ESIMD_JOB_CHANGE_CONFIRMATION_CODE_REFUSED);
 }
 
 void

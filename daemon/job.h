@@ -10,6 +10,7 @@ typedef enum
   ESIMD_JOB_QUEUED,
   ESIMD_JOB_RUNNING,
   ESIMD_JOB_AWAITING_CONFIRMATION,
+  ESIMD_JOB_AWAITING_CONFIRMATION_CODE,
   ESIMD_JOB_SUCCEEDED,
   ESIMD_JOB_FAILED,
   ESIMD_JOB_CANCELLED,
@@ -35,6 +36,8 @@ typedef struct
   gboolean (*cancel) (EsimdJob *job, GError **error);
   /* The caller lets an awaiting-confirmation job go on. */
   gboolean (*confirm) (EsimdJob *job, GError **error);
+  /* The caller gives the confirmation code an awaiting-confirmation-code job asks for. */
+  gboolean (*supply_confirmation_code) (EsimdJob *job, const char *code, GError **error);
   /* The outcome is final and about to be announced: kind-specific announcements (a download's
    * result) go out here, before the job's end. */
   void (*announce_outcome) (EsimdJob *job);
@@ -60,6 +63,9 @@ struct _EsimdJob
   char *stage;
   double progress;
   GVariant *metadata; /* a{sv} */
+  /* The SM-DP+'s refusal of the last confirmation code given (its message, with SGP.22's
+   * subject and reason codes), NULL while none was refused. */
+  char *confirmation_code_refused;
   GError *error;
   GVariant *result;  /* a{sv} */
   gboolean internal; /* started by esimd itself: no caller (clients see it, without one) */
@@ -93,6 +99,7 @@ GVariant *esimd_job_get_output (EsimdJob *job);
 
 /* Changes that clients see, each announced (observer.h). */
 void esimd_job_set_state (EsimdJob *job, EsimdJobState state);
+void esimd_job_set_confirmation_code_refused (EsimdJob *job, const char *message);
 void esimd_job_set_stage (EsimdJob *job, const char *stage, double progress);
 void esimd_job_set_metadata (EsimdJob *job, GVariant *metadata);
 

@@ -46,6 +46,7 @@ typedef enum
   ESIMD_JOB_CHANGE_STAGE = 1 << 1,
   ESIMD_JOB_CHANGE_PROGRESS = 1 << 2,
   ESIMD_JOB_CHANGE_METADATA = 1 << 3,
+  ESIMD_JOB_CHANGE_CONFIRMATION_CODE_REFUSED = 1 << 4,
 } EsimdJobChange;
 
 /* Any member may be NULL. @data is what the observer was registered with. */

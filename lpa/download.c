@@ -22,6 +22,7 @@ typedef enum
   STATE_NEW,
   STATE_RUNNING,
   STATE_AWAITING_CONFIRMATION,
+  STATE_AWAITING_CODE,
   STATE_LOADING,
   STATE_CANCELLING,
   STATE_DONE,
@@ -96,6 +97,8 @@ lpa_download_stage_name (LpaDownloadStage stage)
       return "authenticating";
     case LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION:
       return "awaiting-confirmation";
+    case LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION_CODE:
+      return "awaiting-confirmation-code";
     case LPA_DOWNLOAD_STAGE_DOWNLOADING:
       return "downloading";
     case LPA_DOWNLOAD_STAGE_INSTALLING:
@@ -513,12 +516,86 @@ same_transaction (LpaDownload *self, GBytes *tid, const char *where)
   return FALSE;
 }
 
+/* The code is missing and the caller can be asked for it (confirmation_code_needed). */
+static gboolean
+code_to_ask (LpaDownload *self)
+{
+  return self->signed2->cc_required && self->confirmation_code == NULL &&
+         self->callbacks->confirmation_code_needed != NULL;
+}
+
+/* PrepareDownload's request, with hashCc when the SM-DP+ wants a code and there is one. */
+static gboolean
+build_prepare_request (LpaDownload *self, GError **error)
+{
+  guint8 hash_cc[32];
+  gboolean with_cc = self->signed2->cc_required && self->confirmation_code;
+
+  if (with_cc)
+    lpa_hash_cc (self->confirmation_code, self->signed2->transaction_id, hash_cc);
+  g_clear_pointer (&self->prepare_request, g_bytes_unref);
+  self->prepare_request = lpa_es10b_prepare_download_request (
+      self->client->smdp_signed2, self->client->smdp_signature2, self->client->smdp_certificate,
+      with_cc ? hash_cc : NULL, error);
+  memset (hash_cc, 0, sizeof hash_cc);
+  if (self->prepare_request == NULL)
+    return FALSE;
+  if (g_bytes_get_size (self->prepare_request) > lpa_es10_max_request_size (self->es10))
+    {
+      g_set_error_literal (error, LPA_ERROR, LPA_ERROR_MALFORMED,
+                           "PrepareDownload request too long for the STORE DATA segment size");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* After the user's confirmation (SGP.22's order: consent, then the code): ask for the code, or
+ * go on with PrepareDownload. */
+static void
+after_consent (LpaDownload *self)
+{
+  if (cancelled (self))
+    return;
+  if (code_to_ask (self))
+    {
+      self->state = STATE_AWAITING_CODE;
+      stage (self, LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION_CODE, PROGRESS_AUTHENTICATED);
+      if (!self->abandoned)
+        self->callbacks->confirmation_code_needed (self->user_data, self->metadata);
+      return;
+    }
+  prepare_download (self);
+}
+
+void
+lpa_download_supply_confirmation_code (LpaDownload *self, const char *code)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (self->state == STATE_AWAITING_CODE);
+  g_return_if_fail (code && !lpa_confirmation_code_problem (code));
+  self->state = STATE_RUNNING;
+  self->confirmation_code = g_strdup (code);
+  if (!build_prepare_request (self, &error))
+    {
+      fail (self, error);
+      return;
+    }
+  prepare_download (self);
+}
+
+gboolean
+lpa_download_awaiting_confirmation_code (LpaDownload *self)
+{
+  return self->state == STATE_AWAITING_CODE;
+}
+
 static void
 after_policy (LpaDownload *self)
 {
   if (cancelled (self))
     return;
-  if (self->signed2->cc_required && self->confirmation_code == NULL)
+  if (self->signed2->cc_required && self->confirmation_code == NULL && !code_to_ask (self))
     {
       g_autoptr (GError) error =
           g_error_new_literal (LPA_ERROR, LPA_ERROR_CONFIRMATION_CODE_REQUIRED,
@@ -534,7 +611,7 @@ after_policy (LpaDownload *self)
         self->callbacks->awaiting_confirmation (self->user_data, self->metadata);
       return;
     }
-  prepare_download (self);
+  after_consent (self);
 }
 
 static void
@@ -542,7 +619,6 @@ on_authenticate_client (guint status, GBytes *body, const GError *error, gpointe
 {
   g_autoptr (LpaDownload) self = user_data;
   g_autoptr (GError) local = NULL;
-  guint8 hash_cc[32];
 
   if (self->abandoned)
     return;
@@ -570,20 +646,9 @@ on_authenticate_client (guint status, GBytes *body, const GError *error, gpointe
     }
   if (!same_transaction (self, self->signed2->transaction_id, "smdpSigned2"))
     return;
-  if (self->signed2->cc_required && self->confirmation_code)
-    lpa_hash_cc (self->confirmation_code, self->signed2->transaction_id, hash_cc);
-  self->prepare_request = lpa_es10b_prepare_download_request (
-      self->client->smdp_signed2, self->client->smdp_signature2, self->client->smdp_certificate,
-      self->signed2->cc_required && self->confirmation_code ? hash_cc : NULL, &local);
-  if (self->prepare_request == NULL)
+  if (!build_prepare_request (self, &local))
     {
       fail (self, local);
-      return;
-    }
-  if (g_bytes_get_size (self->prepare_request) > lpa_es10_max_request_size (self->es10))
-    {
-      fail_new (self, LPA_ERROR_MALFORMED,
-                "PrepareDownload request too long for the STORE DATA segment size");
       return;
     }
   if (self->metadata->ppr & (LPA_PPR1 | LPA_PPR2))
@@ -640,7 +705,7 @@ lpa_download_confirm (LpaDownload *self, gboolean accept)
       cancel_session (self, LPA_CANCEL_END_USER_REJECTION, TRUE, error);
       return;
     }
-  prepare_download (self);
+  after_consent (self);
 }
 
 static void
@@ -830,7 +895,7 @@ lpa_download_cancel (LpaDownload *self, LpaCancelSessionReason reason)
   self->cancel_reason = reason;
   if (self->auth)
     lpa_authentication_cancel (self->auth);
-  if (self->state == STATE_AWAITING_CONFIRMATION)
+  if (self->state == STATE_AWAITING_CONFIRMATION || self->state == STATE_AWAITING_CODE)
     {
       self->state = STATE_RUNNING;
       cancelled (self);

@@ -15,6 +15,7 @@ typedef enum
 {
   LPA_DOWNLOAD_STAGE_AUTHENTICATING,
   LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION,
+  LPA_DOWNLOAD_STAGE_AWAITING_CONFIRMATION_CODE,
   LPA_DOWNLOAD_STAGE_DOWNLOADING,
   LPA_DOWNLOAD_STAGE_INSTALLING,
   LPA_DOWNLOAD_STAGE_CANCELLING,
@@ -73,6 +74,11 @@ typedef struct
    * (metadata mismatch included), the ES10/ES9+ errors, LPA_ERROR_INSTALL_FAILED and kin for a
    * ProfileInstallationResult errorResult. */
   void (*finished) (gpointer user_data, const LpaDownloadResult *result, const GError *error);
+  /* The SM-DP+ requires a confirmation code (smdpSigned2's ccRequiredFlag) and none was given:
+   * the download waits for lpa_download_supply_confirmation_code() (after the confirmation
+   * step, if any, as SGP.22 orders them). Optional: without it the download fails with
+   * LPA_ERROR_CONFIRMATION_CODE_REQUIRED after Common Cancel Session (postponed). */
+  void (*confirmation_code_needed) (gpointer user_data, const LpaProfileInfo *metadata);
 } LpaDownloadCallbacks;
 
 typedef struct _LpaDownload LpaDownload;
@@ -88,6 +94,12 @@ void lpa_download_start (LpaDownload *self);
 /* Answers awaiting_confirmation: accept continues with PrepareDownload; reject cancels the
  * session with endUserRejection(0). */
 void lpa_download_confirm (LpaDownload *self, gboolean accept);
+
+/* Answers confirmation_code_needed: the code (lpa_confirmation_code_problem() must accept it) is
+ * hashed with the transaction ID into PrepareDownload. Whether it is right, only the SM-DP+
+ * says, at getBoundProfilePackage (LPA_ERROR_CONFIRMATION_CODE_REFUSED, 8.2.7). */
+void lpa_download_supply_confirmation_code (LpaDownload *self, const char *code);
+gboolean lpa_download_awaiting_confirmation_code (LpaDownload *self);
 
 /* Requests a cancel, effective at the next step: before the eUICC has a session the download just
  * stops; from a successful AuthenticateServer until the load starts, Common Cancel Session runs

@@ -7,9 +7,11 @@ import unittest
 
 from gi.repository import GLib
 
-from esimtest.world import JOB_IFACE, MANAGER, MANAGER_IFACE, BusClient, World, activation_code
+from esimtest.world import (JOB_IFACE, MANAGER, MANAGER_IFACE, BusClient, World, activation_code,
+                            dbus_error_name)
 
-POSTPONED = 1
+POSTPONED, TIMEOUT = 1, 2
+CODE, WRONG = "1357", "2468"
 
 
 class PanelJobs(unittest.TestCase):
@@ -65,6 +67,130 @@ class PanelJobs(unittest.TestCase):
         session = self.smdp.sessions()[-1]
         self.assertEqual((session["state"], session["cancelReason"]), ("cancelled", POSTPONED))
         self.assertNotIn(iccid, [p["iccid"] for p in self.w.profiles()])
+
+    # ---- item 1: a confirmation code the SM-DP+ asks for in the middle of a download ----------
+
+    def start(self, code, **options):
+        opts = {k: GLib.Variant("b", v) for k, v in options.items()}
+        return self.w.manager("Download", GLib.Variant("(ssa{sv})", (code, "", opts)))[0]
+
+    def wait_state(self, job, state):
+        c = self.w.client
+        c.wait_for(lambda: c.get(job, JOB_IFACE, "State") == state, 60, f"{job} {state}")
+        return c.get_all(job, JOB_IFACE)
+
+    def job_call_error(self, job, method, args=None):
+        with self.assertRaises(GLib.Error) as cm:
+            self.w.client.call(job, JOB_IFACE, method, args)
+        return dbus_error_name(cm.exception)
+
+    def supply(self, job, code):
+        self.w.secrets.add(code)
+        self.w.client.call(job, JOB_IFACE, "SupplyConfirmationCode", GLib.Variant("(s)", (code,)))
+
+    def order_index(self, matching_id):
+        return [o for o in self.smdp.orders() if o["matchingId"] == matching_id][0]
+
+    def test_3_code_asked_mid_download_wrong_then_right(self):
+        """The activation code does not announce it; the SM-DP+ asks (ccRequiredFlag). A panel
+        shows the profile, the user consents, types a wrong code, is told, types the right one."""
+        iccid = "8949449999999990128"
+        ac = self.order("MID-CODE", iccid, confirmationCode=CODE)
+        self.assertNotIn("$1", ac)
+        job = self.start(ac, confirm=True, ask_confirmation_code=True)
+        props = self.wait_state(job, "awaiting-confirmation")
+        self.assertEqual(props["ProfileMetadata"]["iccid"], iccid)
+        self.assertEqual(self.job_call_error(job, "SupplyConfirmationCode", GLib.Variant("(s)", (CODE,))),
+                         "org.esim.Error.WrongJobState")  # consent first, as SGP.22 orders them
+        self.w.client.call(job, JOB_IFACE, "Confirm")
+        props = self.wait_state(job, "awaiting-confirmation-code")
+        self.assertEqual(props["ConfirmationCodeRefused"], "")
+        self.assertEqual(props["Stage"], "awaiting-confirmation-code")
+        self.assertEqual(props["ProfileMetadata"]["iccid"], iccid)
+        self.assertEqual(self.job_call_error(job, "Confirm"), "org.esim.Error.WrongJobState")
+        self.assertEqual(self.job_call_error(job, "SupplyConfirmationCode", GLib.Variant("(s)", ("",))),
+                         "org.freedesktop.DBus.Error.InvalidArgs")
+        self.assertEqual(self.w.client.get(job, JOB_IFACE, "State"), "awaiting-confirmation-code")
+        sessions_before = len(self.smdp.sessions())
+
+        self.supply(job, WRONG)
+        # Refused per SGP.22 (8.2.7 / 3.8), the order kept: a new session asks again.
+        props = self.wait_state(job, "awaiting-confirmation-code")
+        self.assertIn("8.2.7", props["ConfirmationCodeRefused"])
+        self.assertIn("3.8", props["ConfirmationCodeRefused"])
+        self.assertEqual(props["Error"], "")
+        sessions = self.smdp.sessions()
+        self.assertEqual(len(sessions), sessions_before + 1)  # the one that now waits
+        self.assertEqual(sessions[-2]["error"], "8.2.7/3.8")
+        order = self.order_index("MID-CODE")
+        self.assertEqual((order["state"], order["ccAttempts"]), ("in-progress", 1))  # the new session's
+        # The eUICC's session of the refused attempt was cancelled; it holds the new one.
+        card = self.w.sim.ctl().state()
+        self.assertEqual(card["last_cancelled"]["transaction_id"], sessions[-2]["transactionId"])
+        self.assertEqual(card["session"]["transaction_id"], sessions[-1]["transactionId"])
+
+        self.supply(job, CODE)
+        props = self.w.wait_job(job)
+        self.assertEqual(props["State"], "succeeded", props)
+        self.assertEqual(props["Result"]["iccid"], iccid)
+        self.assertIn(iccid, [p["iccid"] for p in self.w.profiles()])
+        order = self.order_index("MID-CODE")  # bound once, after one refused code
+        self.assertEqual((order["downloads"], order["ccAttempts"]), (1, 1))
+
+    def test_4_without_the_option_as_before(self):
+        """sim.esim's profileOTA(code, "") and esimctl do not ask for the option: a code the
+        SM-DP+ wants and nobody gave still fails at once, with the order kept."""
+        ac = self.order("OLD-WAY", "8949449999999990136", confirmationCode=CODE)
+        props = self.w.wait_job(self.start(ac))
+        self.assertEqual(props["Error"], "org.esim.Error.ConfirmationCodeRequired", props)
+        job, props = self.w.download(ac, WRONG)
+        self.assertEqual(props["Error"], "org.esim.Error.ConfirmationCodeRefused", props)
+        job, props = self.w.download(ac, CODE)
+        self.assertEqual(props["State"], "succeeded", props)
+
+    def test_5_retries_exceeded_end_the_job(self):
+        ac = self.order("TWO-TRIES", "8949449999999990144", confirmationCode=CODE, maxCcAttempts=2)
+        job = self.start(ac, ask_confirmation_code=True)
+        self.wait_state(job, "awaiting-confirmation-code")
+        self.supply(job, WRONG)
+        props = self.wait_state(job, "awaiting-confirmation-code")
+        self.assertIn("3.8", props["ConfirmationCodeRefused"])
+        self.supply(job, WRONG)
+        props = self.w.wait_job(job)
+        self.assertEqual(props["State"], "failed", props)
+        self.assertEqual(props["Error"], "org.esim.Error.ConfirmationCodeRefused")
+        self.assertIn("6.4", props["ErrorMessage"])
+        self.assertEqual(self.order_index("TWO-TRIES")["state"], "locked")
+
+    def test_6_cancel_while_asked_keeps_the_order(self):
+        iccid = "8949449999999990151"
+        ac = self.order("LATER", iccid, confirmationCode=CODE)
+        job = self.start(ac, ask_confirmation_code=True)
+        self.wait_state(job, "awaiting-confirmation-code")
+        self.w.client.call(job, JOB_IFACE, "Cancel")
+        props = self.w.wait_job(job)
+        self.assertEqual(props["State"], "cancelled", props)
+        session = self.smdp.sessions()[-1]
+        self.assertEqual((session["state"], session["cancelReason"]), ("cancelled", POSTPONED))
+        # The user comes back with the code: the order was not used up.
+        job, props = self.w.download(ac, CODE)
+        self.assertEqual(props["State"], "succeeded", props)
+
+
+class ConfirmationCodeTimeout(unittest.TestCase):
+    def test_nobody_gives_the_code(self):
+        with World(config={"Daemon": {"ConfirmationTimeout": "2"}}) as w:
+            w.smdp.control.add_order({"matchingId": "SILENT", "iccid": "8949449999999990169",
+                                      "profile": {"generate": {"size": 4096}}, "confirmationCode": CODE,
+                                      "metadata": {"serviceProviderName": "Op", "profileName": "Plan"}})
+            job = w.manager("Download", GLib.Variant("(ssa{sv})", (
+                activation_code("SILENT"), "", {"ask_confirmation_code": GLib.Variant("b", True)})))[0]
+            w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation-code",
+                              60, "the code asked for")
+            props = w.wait_job(job)
+            self.assertEqual(props["State"], "cancelled", props)
+            session = w.smdp.control.sessions()[-1]
+            self.assertEqual((session["state"], session["cancelReason"]), ("cancelled", TIMEOUT))
 
 
 if __name__ == "__main__":
