@@ -176,6 +176,69 @@ class PanelJobs(unittest.TestCase):
         job, props = self.w.download(ac, CODE)
         self.assertEqual(props["State"], "succeeded", props)
 
+    # ---- item 3: every change is a Job a panel follows without blocking -----------------------
+
+    def jobs_added(self, client, kind, caller):
+        """The Job objects InterfacesAdded announced to @client: (path, properties)."""
+        out = []
+        for path, iface, member, args in client.signals:
+            if member == "InterfacesAdded" and JOB_IFACE in args[1]:
+                props = args[1][JOB_IFACE]
+                if props["Kind"] == kind and props["Caller"] == caller:
+                    out.append((args[0], props))
+        return out
+
+    def test_7_a_blocking_change_followed_through_its_job(self):
+        """A panel starts EnableProfile without waiting for the answer, finds its Job by
+        InterfacesAdded (Kind and Caller, its own unique name), sees it queued in Jobs behind
+        a download, cancels it, starts it again and follows it to Finished; esimd's own
+        notification delivery that follows is a Job in Jobs and CurrentJob too."""
+        iccid = "8949449999999990177"
+        job, props = self.w.download(self.order("PANEL-SWITCH", iccid))
+        self.assertEqual(props["State"], "succeeded", props)
+        self.w.wait_idle()
+        panel = BusClient(self.w.bus.address)
+        me = panel.conn.get_unique_name()
+        try:
+            # A download waiting for consent holds the queue.
+            holder = self.start(self.order("PANEL-HOLD", "8949449999999990185"), confirm=True)
+            self.wait_state(holder, "awaiting-confirmation")
+            first = panel.call_async(MANAGER, MANAGER_IFACE, "EnableProfile",
+                                     GLib.Variant("(sa{sv})", (iccid, {})))
+            found = panel.wait_for(lambda: self.jobs_added(panel, "enable", me), 30, "its Job")
+            enable, props = found[0]
+            self.assertEqual(props["State"], "queued")
+            self.assertEqual(panel.get(MANAGER, MANAGER_IFACE, "Jobs"), [holder, enable])
+            self.assertEqual(panel.get(MANAGER, MANAGER_IFACE, "CurrentJob"), holder)
+            panel.call(enable, JOB_IFACE, "Cancel")
+            panel.wait_for(lambda: "error" in first, 30, "the blocking call's answer")
+            self.assertEqual(dbus_error_name(first["error"]), "org.esim.Error.Cancelled")
+            self.assertEqual(panel.get(MANAGER, MANAGER_IFACE, "Jobs"), [holder])
+
+            second = panel.call_async(MANAGER, MANAGER_IFACE, "EnableProfile",
+                                      GLib.Variant("(sa{sv})", (iccid, {})))
+            found = panel.wait_for(lambda: self.jobs_added(panel, "enable", me)[1:], 30, "its Job")
+            enable = found[0][0]
+            self.w.client.call(holder, JOB_IFACE, "Cancel")
+            panel.wait_for(lambda: panel.signals_named("Finished", enable), 60, "Finished")
+            self.assertEqual(panel.signals_named("Finished", enable)[0][3], ("succeeded",))
+            panel.wait_for(lambda: "result" in second, 30, "the blocking call's answer")
+            self.assertEqual(self.state_of(iccid), "enabled")
+            # esimd's own delivery of the notifications the enable made: a Job without a Caller.
+            own = panel.wait_for(lambda: self.jobs_added(panel, "send-notifications", ""), 60,
+                                 "esimd's delivery job")
+            self.assertEqual(own[0][1]["Euicc"], MANAGER)
+            # The eUICC is busy with it, and says so.
+            panel.wait_for(lambda: own[0][0] in [
+                args[1]["CurrentJob"] for path, iface, member, args in panel.signals
+                if path == MANAGER and member == "PropertiesChanged" and "CurrentJob" in args[1]],
+                60, "CurrentJob to be esimd's delivery job")
+        finally:
+            panel.close()
+
+    def state_of(self, iccid):
+        return {p["iccid"]: p["state"] for p in self.w.profiles()}.get(iccid)
+
 
 class ConfirmationCodeTimeout(unittest.TestCase):
     def test_nobody_gives_the_code(self):
