@@ -33,6 +33,7 @@ update (EsimctlJobWatch *w, GVariant *props)
   GVariantIter it;
   const char *name;
   GVariant *value;
+  gboolean was_asking = g_str_equal (w->state, "awaiting-confirmation-code");
 
   g_variant_iter_init (&it, props);
   while (g_variant_iter_next (&it, "{&sv}", &name, &value))
@@ -54,11 +55,19 @@ update (EsimctlJobWatch *w, GVariant *props)
       else if (g_str_equal (name, "ErrorMessage") &&
                g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
         set_str (&w->error_message, g_variant_get_string (value, NULL));
+      else if (g_str_equal (name, "ConfirmationCodeRefused") &&
+               g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        set_str (&w->code_refused, g_variant_get_string (value, NULL));
       g_variant_unref (value);
     }
   if (g_str_equal (w->state, "awaiting-confirmation") && !w->awaiting_seen)
     {
       w->awaiting_seen = TRUE;
+      w->wake = TRUE;
+    }
+  if (g_str_equal (w->state, "awaiting-confirmation-code") && !was_asking)
+    {
+      w->code_asked = TRUE;
       w->wake = TRUE;
     }
   if (esimctl_job_state_is_final (w->state))
@@ -150,6 +159,7 @@ esimctl_job_watch_new (Esimctl *ctl, const char *euicc, EsimctlJobChanged change
   w->stage = g_strdup ("");
   w->error_name = g_strdup ("");
   w->error_message = g_strdup ("");
+  w->code_refused = g_strdup ("");
   w->metadata = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
   w->result = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
   w->changed = changed;
@@ -248,5 +258,6 @@ esimctl_job_watch_free (EsimctlJobWatch *w)
   g_clear_pointer (&w->result, g_variant_unref);
   g_free (w->error_name);
   g_free (w->error_message);
+  g_free (w->code_refused);
   g_free (w);
 }

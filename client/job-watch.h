@@ -24,7 +24,11 @@ struct _EsimctlJobWatch
   GVariant *result;   /* a{sv}, possibly empty */
   char *error_name;
   char *error_message;
-  gboolean finished; /* Finished arrived (or the job was found already over) */
+  char *code_refused; /* ConfirmationCodeRefused: the SM-DP+'s answer to the last code, or "" */
+  gboolean finished;  /* Finished arrived (or the job was found already over) */
+  /* The job entered awaiting-confirmation-code (again): set on each entry, for the caller to
+   * clear once it has answered. */
+  gboolean code_asked;
 
   /* Private. */
   gboolean wake;

@@ -23,6 +23,7 @@ static const struct
   { "running", "Running" },
   { "authenticating", "Authenticating with the server" },
   { "awaiting-confirmation", "Waiting for confirmation" },
+  { "awaiting-confirmation-code", "Waiting for the confirmation code" },
   { "downloading", "Downloading the profile" },
   { "installing", "Installing on the eUICC" },
   { "cancelling", "Cancelling" },

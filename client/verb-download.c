@@ -149,6 +149,44 @@ confirm_or_explain (Follow *f, EsimctlJobWatch *w)
     }
 }
 
+static char *prompt_confirmation_code (GError **error);
+
+/* The job waits in awaiting-confirmation-code: the SM-DP+ wants a code the activation code did
+ * not announce, or refused the one typed and allows another try. Ask for it (only asked for
+ * when there is a terminal to ask on); no answer cancels. */
+static void
+supply_code (Follow *f, EsimctlJobWatch *w)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (EsimctlSecret) cc = NULL;
+
+  if (f->progress)
+    esimctl_progress_clear (f->progress);
+  if (*w->code_refused)
+    {
+      g_autofree char *text = g_strdup_printf ("The server refused the code (%s); try again.",
+                                               w->code_refused);
+      g_autofree char *clean = esimctl_text_sanitize (text);
+
+      say (f, clean);
+    }
+  else
+    say (f, "The server asks for a confirmation code.");
+  cc = prompt_confirmation_code (&error);
+  reply = cc ? esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, "SupplyConfirmationCode",
+                             g_variant_new ("(s)", cc), ESIMCTL_CALL_AUTH, &error)
+             : esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, "Cancel", NULL, ESIMCTL_CALL_AUTH,
+                             NULL);
+  if (error)
+    {
+      g_autofree char *message = esimctl_error_get_message (error);
+      g_autofree char *text = g_strdup_printf ("esimctl: %s", message);
+
+      say (f, text);
+    }
+}
+
 /* Ctrl-C: cancel the job and wait for it to say so (it may be too late to cancel). */
 static void
 cancel_on_interrupt (Follow *f, EsimctlJobWatch *w)
@@ -229,6 +267,13 @@ run_download (Esimctl *ctl, const char *euicc, const char *code, const char *cc,
         {
           confirm_or_explain (f, w);
           /* The time a person took to answer does not count. */
+          deadline = g_get_monotonic_time () + (gint64) ctl->timeout * G_USEC_PER_SEC;
+        }
+      else if (!w->finished && w->code_asked &&
+               g_str_equal (w->state, "awaiting-confirmation-code"))
+        {
+          w->code_asked = FALSE;
+          supply_code (f, w);
           deadline = g_get_monotonic_time () + (gint64) ctl->timeout * G_USEC_PER_SEC;
         }
     }
@@ -337,7 +382,7 @@ check_activation_code (const char *code, char **server, gboolean *cc_required, G
 }
 
 static GVariant *
-download_options (const DownloadArgs *a, const char *smdp)
+download_options (const DownloadArgs *a, const char *smdp, gboolean ask_code)
 {
   GVariantDict d;
 
@@ -354,6 +399,10 @@ download_options (const DownloadArgs *a, const char *smdp)
     g_variant_dict_insert (&d, "smdp_address", "s", smdp);
   if (a->matching_id)
     g_variant_dict_insert (&d, "matching_id", "s", a->matching_id);
+  /* A code the server asks for is asked for in the middle of the download, and again if the
+   * server refuses it: only when there is a person at a terminal to answer. */
+  if (ask_code)
+    g_variant_dict_insert (&d, "ask_confirmation_code", "b", TRUE);
   return g_variant_ref_sink (g_variant_dict_end (&d));
 }
 
@@ -484,10 +533,10 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
           return FALSE;
         }
     }
-  options = download_options (&a, code ? NULL : server);
-
   if (cc_required && !cc && ctl->interactive && !(cc = prompt_confirmation_code (error)))
     return FALSE;
+  /* A code typed at the prompt may be typed again; one given on the command line is final. */
+  options = download_options (&a, code ? NULL : server, ctl->interactive && !a.cc && !a.cc_file);
 
   f.info = ctl->json ? stderr : stdout;
   f.server = server;

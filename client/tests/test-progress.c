@@ -56,6 +56,8 @@ test_labels (void)
 {
   g_assert_cmpstr (esimctl_stage_label ("installing"), ==, "Installing on the eUICC");
   g_assert_cmpstr (esimctl_stage_label ("awaiting-confirmation"), ==, "Waiting for confirmation");
+  g_assert_cmpstr (esimctl_stage_label ("awaiting-confirmation-code"), ==,
+                   "Waiting for the confirmation code");
   g_assert_cmpstr (esimctl_stage_label ("queued"), ==, "Waiting for other jobs");
   /* A stage a newer esimd invents is shown as it is. */
   g_assert_cmpstr (esimctl_stage_label ("teleporting"), ==, "teleporting");

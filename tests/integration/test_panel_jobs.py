@@ -3,12 +3,15 @@
 items 1 to 3): a download that outlives its caller ("detach"), a confirmation code the SM-DP+
 asks for in the middle of a download, and a Job for every change, followed without blocking."""
 
+import os
+import pty
+import subprocess
 import unittest
 
 from gi.repository import GLib
 
-from esimtest.world import (JOB_IFACE, MANAGER, MANAGER_IFACE, BusClient, World, activation_code,
-                            dbus_error_name)
+from esimtest.world import (ESIMCTL, JOB_IFACE, MANAGER, MANAGER_IFACE, BusClient, World,
+                            activation_code, dbus_error_name)
 
 POSTPONED, TIMEOUT = 1, 2
 CODE, WRONG = "1357", "2468"
@@ -175,6 +178,28 @@ class PanelJobs(unittest.TestCase):
         # The user comes back with the code: the order was not used up.
         job, props = self.w.download(ac, CODE)
         self.assertEqual(props["State"], "succeeded", props)
+
+    def test_4b_esimctl_asks_mid_download_on_a_terminal(self):
+        """esimctl download at a terminal: the server asks for a code the activation code did
+        not announce; esimctl asks, says when the server refused it, asks again."""
+        iccid = "8949449999999990193"
+        ac = self.order("CLI-CODE", iccid, confirmationCode=CODE)
+        self.w.secrets.update({CODE, WRONG})
+        master, slave = pty.openpty()
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.w.bus.address)
+        p = subprocess.Popen([ESIMCTL, "download", ac], stdin=slave, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, env=env, text=True)
+        os.close(slave)
+        os.write(master, f"{WRONG}\n{CODE}\n".encode())
+        out, _ = p.communicate(timeout=120)
+        os.close(master)
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("The server asks for a confirmation code.", out)
+        self.assertRegex(out, r"The server refused the code \(.*8\.2\.7.*3\.8.*\); try again\.")
+        self.assertNotIn(CODE, out)
+        self.assertEqual(self.state_of(iccid), "disabled")
+        order = self.order_index("CLI-CODE")
+        self.assertEqual((order["downloads"], order["ccAttempts"]), (1, 1))
 
     # ---- item 3: every change is a Job a panel follows without blocking -----------------------
 
