@@ -568,6 +568,82 @@ test_awaiting_confirmation (void)
 }
 
 static void
+on_code_needed (gpointer user_data, const LpaProfileInfo *metadata)
+{
+  Run *r = user_data;
+
+  g_assert_cmpstr (metadata->iccid, ==, WORLD_ICCID);
+  r->awaiting++;
+}
+
+static const LpaDownloadCallbacks asking_callbacks = { on_stage, on_awaiting, on_finished,
+                                                       on_code_needed };
+
+/* The SM-DP+ wants a code nobody gave: with confirmation_code_needed the download waits for it
+ * after the confirmation (SGP.22's order), then hashes it into PrepareDownload; a cancel while
+ * it waits is a Common Cancel Session. */
+static void
+test_code_asked_mid_download (void)
+{
+  Run r;
+  LpaDownloadParams p = default_params ();
+  g_autoptr (GError) error = NULL;
+  guint8 hash[32];
+  LpaTlv outer, child;
+  gboolean found;
+
+  run_init (&r, F_NONE);
+  r.world.cc_required = TRUE;
+  p.confirm = TRUE;
+  r.download = lpa_download_new (&p, r.world.es10, &unit_http_ops, &r.world.http,
+                                 &asking_callbacks, &r, &error);
+  g_assert_no_error (error);
+  lpa_download_start (r.download);
+  unit_pump ();
+  g_assert_cmpuint (r.awaiting, ==, 1);
+  g_assert_true (lpa_download_awaiting_confirmation (r.download));
+  g_assert_false (lpa_download_awaiting_confirmation_code (r.download));
+  lpa_download_confirm (r.download, TRUE);
+  unit_pump ();
+  g_assert_cmpuint (r.awaiting, ==, 2);
+  g_assert_true (lpa_download_awaiting_confirmation_code (r.download));
+  g_assert_false (r.finished);
+  lpa_download_supply_confirmation_code (r.download, "24682468");
+  g_assert_false (lpa_download_awaiting_confirmation_code (r.download));
+  unit_pump ();
+  assert_success (&r);
+  g_assert_cmpstr (r.world.es10_log->str, ==, HAPPY_ES10);
+  g_assert_true (g_str_has_prefix (
+      r.stages->str,
+      "authenticating awaiting-confirmation awaiting-confirmation-code downloading installing"));
+  lpa_hash_cc ("24682468", r.world.tid, hash);
+  g_assert_true (lpa_der_parse (g_bytes_get_data (r.world.prepare_request, NULL),
+                                g_bytes_get_size (r.world.prepare_request), &outer, NULL));
+  g_assert_true (lpa_der_find_child (&outer, 0x04, &child, &found, NULL));
+  g_assert_true (found);
+  g_assert_cmpmem (child.value, child.value_len, hash, sizeof hash);
+  run_clear (&r);
+
+  /* Cancelled while it waits for the code: the eUICC's session is cancelled (postponed). */
+  run_init (&r, F_NONE);
+  r.world.cc_required = TRUE;
+  p.confirm = FALSE;
+  r.download = lpa_download_new (&p, r.world.es10, &unit_http_ops, &r.world.http,
+                                 &asking_callbacks, &r, &error);
+  g_assert_no_error (error);
+  lpa_download_start (r.download);
+  unit_pump ();
+  g_assert_true (lpa_download_awaiting_confirmation_code (r.download));
+  lpa_download_cancel (r.download, LPA_CANCEL_POSTPONED);
+  unit_pump ();
+  g_assert_true (r.finished);
+  g_assert_error (r.error, LPA_ERROR, LPA_ERROR_CANCELLED);
+  g_assert_nonnull (strstr (r.world.es10_log->str, "BF41"));
+  g_assert_null (strstr (r.world.es10_log->str, "BF21"));
+  run_clear (&r);
+}
+
+static void
 test_oid_mismatch (void)
 {
   Run r;
@@ -709,6 +785,7 @@ main (int argc, char **argv)
   g_test_add_func ("/download/cancel-failures", test_cancel_failures);
   g_test_add_func ("/download/session-state", test_session_state);
   g_test_add_func ("/download/awaiting-confirmation", test_awaiting_confirmation);
+  g_test_add_func ("/download/code-asked-mid-download", test_code_asked_mid_download);
   g_test_add_func ("/download/cancel-before-start", test_cancel_before_start);
   g_test_add_func ("/download/free-in-flight", test_free_in_flight);
   g_test_add_func ("/download/invalid-params", test_invalid_params);
