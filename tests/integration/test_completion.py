@@ -45,10 +45,17 @@ def bash_complete(line: str, env=None) -> set:
     return {w for w in out.stdout.split("\n") if w}
 
 
+def zsh_complete_all(lines, env=None) -> list:
+    """What zsh offers after each of @lines, from one interactive zsh."""
+    out = subprocess.run(["zsh", "-f", ZSH_CAPTURE, COMPLETION, *lines], capture_output=True, text=True,
+                         env=env, timeout=600)
+    parts = out.stdout.split("@@end@@")[:-1]
+    assert len(parts) == len(lines), out.stdout[-3000:] + out.stderr
+    return [set(re.findall(r"<<(.*?)>>", part)) - {"$h"} for part in parts]
+
+
 def zsh_complete(line: str, env=None) -> set:
-    out = subprocess.run(["zsh", "-f", ZSH_CAPTURE, COMPLETION, line], capture_output=True, text=True,
-                         env=env, timeout=60)
-    return set(re.findall(r"<<(.*?)>>", out.stdout)) - {"$h"}
+    return zsh_complete_all([line], env)[0]
 
 
 def setUpModule():
@@ -85,17 +92,19 @@ class Static(unittest.TestCase):
                 self.assertEqual({o for o in shell("esimctl --") if o.startswith("--")}, expected)
 
     def test_each_commands_options(self):
+        cases = []
         for command in sorted(commands()):
             for sub in SUBCOMMANDS.get(command, [None]):
                 words = [command] + ([sub] if sub else [])
                 expected = long_options(help_text(*words))
                 self.assertTrue(GLOBAL <= expected, words)
-                with self.subTest(command=" ".join(words)):
-                    got_bash = {o for o in bash_complete("esimctl " + " ".join(words) + " --") if o.startswith("--")}
-                    self.assertEqual(got_bash, expected, "bash")
-                    got_zsh = {o.rstrip("=") for o in zsh_complete("esimctl " + " ".join(words) + " --")
-                               if o.startswith("--")}
-                    self.assertEqual(got_zsh, expected, "zsh")
+                cases.append((" ".join(words), expected))
+        zsh = zsh_complete_all([f"esimctl {words} --" for words, _ in cases])
+        for (words, expected), got_zsh in zip(cases, zsh):
+            with self.subTest(command=words):
+                got_bash = {o for o in bash_complete(f"esimctl {words} --") if o.startswith("--")}
+                self.assertEqual(got_bash, expected, "bash")
+                self.assertEqual({o.rstrip("=") for o in got_zsh if o.startswith("--")}, expected, "zsh")
 
     def test_subcommands_and_values(self):
         for shell in (bash_complete, zsh_complete):
