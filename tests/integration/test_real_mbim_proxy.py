@@ -12,22 +12,15 @@ import unittest
 
 from gi.repository import GLib
 
+from esimtest.procs import pids_named
+
 MBIM_PROXY = "/usr/libexec/mbim-proxy"
 SKIP = 77
 ICCID_ONE = "8949449999999990011"
 
 
 def proxy_pids() -> list:
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/comm") as f:
-                    if f.read().strip() == "mbim-proxy":
-                        pids.append(int(d))
-            except OSError:
-                pass
-    return pids
+    return pids_named("mbim-proxy")
 
 
 def mbim_counts(w) -> dict:

@@ -17,6 +17,7 @@ import unittest
 from simtest import SKIP
 
 from esimtest import der, pki
+from esimtest.procs import pids_named
 from esimtest.simctl import start_sim
 
 MBIM_PROXY = "/usr/libexec/mbim-proxy"
@@ -25,16 +26,7 @@ IMEI = "356938035643809"
 
 
 def proxy_pids() -> list:
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/comm" % d) as f:
-                    if f.read().strip() == "mbim-proxy":
-                        pids.append(int(d))
-            except OSError:
-                pass
-    return pids
+    return pids_named("mbim-proxy")
 
 
 class RealMbimProxyTest(unittest.TestCase):
