@@ -102,10 +102,10 @@ class Bench:
         pid = self.pid
         return procfs.cpu_ns(pid) if pid else None
 
-    def start_esimd(self, mode: Mode):
+    def start_esimd(self, mode: Mode, config: Optional[dict] = None):
         if self.w.esimd.running():
             self.w.esimd.stop()
-        cfg: dict = {}
+        cfg: dict = dict(config or {})
         env: dict = {}
         wrapper: list = []
         if not mode.autosend:
@@ -544,8 +544,10 @@ def callgrind_bus_calls(bench: Bench, calls: int = 100) -> dict:
 
 def idle(bench: Bench, settle: float, window: float, strace_window: float) -> dict:
     """A freshly started esimd with profiles installed, left alone: memory, wakeups (context
-    switches), read/write system calls, CPU time, and where each thread waits."""
-    bench.start_esimd(PLAIN)
+    switches), read/write system calls, CPU time, and where each thread waits. Finished jobs stay
+    on the bus for JobLinger, then their objects go (a timer): the start-up job's linger is made
+    shorter than the settling time, so the window sees esimd at rest."""
+    bench.start_esimd(PLAIN, {"Daemon": {"JobLinger": "1"}})
     pid = bench.pid
     time.sleep(settle)
     mem = procfs.memory(pid)
