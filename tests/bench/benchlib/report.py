@@ -185,19 +185,20 @@ def render(res: dict) -> str:
     rows = []
     for t in res.get("transports", []):
         if "error" in t:
-            rows.append([t["transport"], "-", "-", "-", "-", "-", "-", "-", t["error"]])
+            rows.append([t["transport"], "-", "-", "-", "-", "-", "-", "-", "-", t["error"]])
             continue
         f, at = t["floor"], t.get("at")
         rows.append([t["transport"], t["segment_size"], f["apdus"], f["floor"], f"{f['ratio']:.2f}",
-                     "yes" if f["segment_lengths_match_bpp"] else "NO", t["read_back_apdus"], num(t["wall_ms"]),
+                     f.get("get_responses", 0), "yes" if f["segment_lengths_match_bpp"] else "NO",
+                     t["read_back_apdus"], num(t["wall_ms"]),
                      f"{at['line_bytes_to_modem'] + at['line_bytes_from_modem']} B on the line = "
                      f"{at['line_ms_at_baud']:.0f} ms at {at['baud']} baud; longest line {at['longest_line']} B"
                      if at else ""])
     if rows:
         parts.append(table("A download over each transport (12 KB; APDUs from the simulator's trace, BPP from the "
                            "HTTPS recorder; no added latency)",
-                           ["transport", "segment", "APDUs", "floor", "ratio", "seg lengths=BPP", "read-back",
-                            "wall ms", "AT line"], rows))
+                           ["transport", "segment", "APDUs", "floor", "ratio", "GET RESPONSE", "seg lengths=BPP",
+                            "read-back", "wall ms", "AT line"], rows))
     m = res.get("many")
     if m:
         parts.append(table(f"{m['euiccs']} eUICCs on one esimd, each behind its own fake QMI modem "
