@@ -13,9 +13,12 @@
 
 G_BEGIN_DECLS
 
-/* The longest line the reader keeps. An answer to AT+CGLA carries at most 258 bytes as hex
- * (~530 characters); a longer line means the stream is not what we think it is. */
-#define ESIMD_AT_MAX_LINE 4096
+/* The longest line the reader keeps. A modem that resolves 61xx itself (GET RESPONSE inside the
+ * modem, as many do) answers AT+CGLA with the whole response, which may be as long as the longest
+ * response APDU: 65 536 bytes and the status word, as hex, after "+CGLA: <length>,". A real chip's
+ * notification list alone is 3.3 KB (6 600 characters). A longer line than this cannot be an
+ * answer: the stream is not what we think it is. */
+#define ESIMD_AT_MAX_LINE (2 * (65536 + 2) + 64)
 
 /* ---- lines ---------------------------------------------------------------------------------- */
 

@@ -279,6 +279,44 @@ test_format (void)
                     strlen ("AT+CGLA=1,522,\"\"") + 522 + 1);
 }
 
+/* A modem that resolves 61xx itself answers AT+CGLA with the whole response in one line. Found
+ * when notification delivery began retrieving every pending notification in one command: four
+ * notifications came back as a line of ~4 400 characters and the reader took it for a framing
+ * error, lost the modem and never delivered them. The sizes here: a real chip's 3.3 KB
+ * notification list (issue 11) and the longest response APDU, 65 536 bytes and the status word. */
+static void
+test_long_answer (void)
+{
+  static const gsize sizes[] = { 3300, 65536 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      gsize n = sizes[i] + 2;
+      g_autoptr (EsimdAtReader) reader = esimd_at_reader_new ();
+      g_autoptr (GString) text = g_string_new ("\r\n+CGLA: ");
+      g_autoptr (GError) error = NULL;
+      g_autofree char *line = NULL;
+      g_autoptr (GBytes) apdu = NULL;
+      const guint8 *data;
+
+      g_string_append_printf (text, "%" G_GSIZE_FORMAT ",\"", 2 * n);
+      for (gsize k = 0; k < sizes[i]; k++)
+        g_string_append_printf (text, "%02X", (guint) (k & 0xFF));
+      g_string_append (text, "9000\"\r\n\r\nOK\r\n");
+      g_assert_true (esimd_at_reader_feed (reader, (const guint8 *) text->str, text->len, &error));
+      g_assert_no_error (error);
+      line = esimd_at_reader_next_line (reader);
+      g_assert_nonnull (line);
+      g_assert_true (g_str_has_prefix (line, "+CGLA: "));
+      apdu = esimd_at_parse_apdu_answer (line + strlen ("+CGLA:"), &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_bytes_get_size (apdu), ==, n);
+      data = g_bytes_get_data (apdu, NULL);
+      g_assert_cmpuint (data[sizes[i] - 1], ==, (sizes[i] - 1) & 0xFF);
+      g_assert_cmpuint (data[n - 2], ==, 0x90);
+    }
+}
+
 /* A line longer than the reader keeps is a framing error; the reader is usable again after a
  * reset. */
 static void
@@ -312,5 +350,6 @@ main (int argc, char **argv)
   g_test_add_func ("/at/session-imei", test_session_and_imei);
   g_test_add_func ("/at/format", test_format);
   g_test_add_func ("/at/framing", test_framing);
+  g_test_add_func ("/at/long-answer", test_long_answer);
   return g_test_run ();
 }
