@@ -46,6 +46,10 @@ def client_process(address: str):
         address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
         None, None) for _ in range(THREADS)]
     results = [{"latencies": {}, "errors": [], "busy": 0} for _ in conns]
+    # PyGObject resolves an enum's members lazily and not thread-safely: a thread could find
+    # Gio.DBusCallFlags without its NONE yet (AttributeError, once in CI). Resolved here, once.
+    no_flags = Gio.DBusCallFlags.NONE
+    glib_error = GLib.Error
     print("READY", flush=True)
     sys.stdin.readline()
 
@@ -54,12 +58,12 @@ def client_process(address: str):
             name, iface, method, args = READS[(i + offset) % len(READS)]
             t = time.monotonic()
             try:
-                reply = conn.call_sync("org.esim", MANAGER, iface, method, args, None, Gio.DBusCallFlags.NONE,
+                reply = conn.call_sync("org.esim", MANAGER, iface, method, args, None, no_flags,
                                        10000, None)
                 dt = time.monotonic() - t
                 if name == "Get CurrentJob" and reply.unpack()[0] != "/":
                     out["busy"] += 1
-            except GLib.Error as e:
+            except glib_error as e:
                 dt = time.monotonic() - t
                 out["errors"].append("%s: %s" % (name, e.message))
             out["latencies"].setdefault(name, []).append(dt)
