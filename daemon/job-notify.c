@@ -246,6 +246,15 @@ next:
     }
   seq = g_array_index (n->todo, guint32, n->next++);
   esimd_job_set_stage (job, "notifying", (double) n->next / (n->todo->len + 1));
+  if (!n->retrieved)
+    {
+      /* A batch of one: retrieved by its sequence number, as cheap in APDUs and without the
+       * others' bytes. */
+      n->delivery = lpa_notification_delivery_new (seq, job->euicc->es10, &esimd_http_client_ops,
+                                                   job->euicc->http, on_delivered, job);
+      lpa_notification_delivery_start (n->delivery);
+      return;
+    }
   if (!(retrieved = take_retrieved (n, seq)))
     {
       g_debug ("eUICC %s: notification %u is no longer pending", name, seq);
@@ -331,7 +340,7 @@ notify_run (EsimdJob *job)
       esimd_job_complete (job, n->automatic ? NULL : error, NULL);
       return;
     }
-  if (n->todo->len == 0)
+  if (n->todo->len <= 1)
     {
       deliver_next (job);
       return;
