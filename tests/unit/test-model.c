@@ -824,6 +824,7 @@ test_queue_gives_way (void)
   g_autoptr (EsimdJob) internal = esimd_job_new (NULL, &caller_ops, &quick);
   g_autoptr (GPtrArray) order = NULL;
   g_autoptr (GError) error = NULL;
+  g_autofree char *expected = NULL;
 
   running->internal = waiting->internal = internal->internal = TRUE;
   g_assert_true (esimd_job_queue_push (queue, running, &error));
@@ -844,9 +845,9 @@ test_queue_gives_way (void)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpint (running->state, ==, ESIMD_JOB_CANCELLED);
   g_assert_cmpint (mine->state, ==, ESIMD_JOB_SUCCEEDED);
-  g_assert_cmpstr (log->str, ==,
-                   g_strdup_printf (" run:%u cancel:%u:gave-way run:%u run:%u run:%u", running->id,
-                                    running->id, mine->id, waiting->id, internal->id));
+  expected = g_strdup_printf (" run:%u cancel:%u:gave-way run:%u run:%u run:%u", running->id,
+                              running->id, mine->id, waiting->id, internal->id);
+  g_assert_cmpstr (log->str, ==, expected);
   esimd_job_queue_free (queue);
 }
 
