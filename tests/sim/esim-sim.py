@@ -19,6 +19,7 @@ from esimsim.identity import Identity, IdentityError  # noqa: E402
 from esimsim.mbim import MbimFunction  # noqa: E402
 from esimsim.qmi import DEFAULT_IMEI, QmiModem  # noqa: E402
 from esimsim.server import Simulator  # noqa: E402
+from esimsim.slots import PLAIN, SlotError, Slots, parse_slots  # noqa: E402
 from esimsim.store import Store, initial_state  # noqa: E402
 from esimsim.vpcd import DEFAULT_ATR  # noqa: E402
 
@@ -64,6 +65,12 @@ def parse_args(argv):
     g.add_argument("--apdu-socket", metavar="PATH", help="unix socket: one hex APDU per line")
     g.add_argument("--control", metavar="PATH", help="unix socket for JSON-lines control commands")
     g.add_argument("--slot", type=int, default=1, help="UIM slot number answered on QMI; over MBIM the slot the card sits in (default 1)")
+    g.add_argument("--slots", type=parse_slots, default=None, metavar="KIND,...",
+                   help="the modem's physical SIM slots, slot 1 first: euicc, plain (a SIM without ISD-R) or empty "
+                        "(default: euicc; QMI Get Slot Status / Switch Slot report and switch them)")
+    g.add_argument("--active-slot", type=int, default=1, metavar="N", help="the physical slot the modem uses (default 1)")
+    g.add_argument("--plain-sim", action="store_true",
+                   help="the modem holds a plain SIM: no ISD-R answers (the same as --slots plain)")
     g.add_argument("--imei", default=DEFAULT_IMEI,
                    help="IMEI the modem reports (QMI DMS Get IDs, MBIM device caps; default %s; \"\" for none)" % DEFAULT_IMEI)
     g.add_argument("--mbim-pty", metavar="LINK", help="create a pty speaking MBIM (QMI over MBIM too) and symlink its path to LINK")
@@ -120,6 +127,9 @@ def main(argv) -> int:
     if args.mbim_pty and (not 0 <= args.mbim_slots <= 4 or (args.mbim_slots and not 1 <= args.slot <= args.mbim_slots)):
         print("esim-sim: --mbim-slots must be 0 to 4, and --slot one of them", file=sys.stderr)
         return 2
+    if args.plain_sim and args.slots:
+        print("esim-sim: --plain-sim and --slots exclude each other", file=sys.stderr)
+        return 2
     at_quirks = AtQuirks(imei=args.imei)  # both fronts are one modem
     try:
         at_quirks.update(parse_quirk_args(args.at_quirk))
@@ -141,14 +151,19 @@ def main(argv) -> int:
     counters = Counters()
     card = Card(euicc, faults, counters, args.isdr_aid, args.get_response)
     card.wrong_le = args.wrong_le
+    try:
+        slots = Slots(card, [PLAIN] if args.plain_sim else (args.slots or ["euicc"]), args.active_slot)
+    except SlotError as e:
+        print("esim-sim: %s" % e, file=sys.stderr)
+        return 2
 
     def enabled_iccid():
         p = euicc.enabled_profile()
         return p["iccid"] if p else None
 
-    modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid, args.imei)
+    modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid, args.imei, slots)
     mbim = MbimFunction(card, faults, counters, QmiModem(card, faults, counters, args.slot, identity.eid_bytes,
-                                                         enabled_iccid, args.imei),
+                                                         enabled_iccid, args.imei, slots),
                         args.imei, args.mbim_slots, args.slot - 1, enabled_iccid, not args.mbim_no_uicc_reset)
     sim = Simulator(euicc, card, modem, faults, counters, args, mbim)
     if args.at_pty:

@@ -100,6 +100,10 @@ class SimControl:
     def card_reset(self) -> None:
         self.call("card_reset")
 
+    def switch_slot(self, slot: int) -> dict:
+        """Another host switches the modem's active physical slot; returns the slots' state."""
+        return self.call("switch_slot", slot=slot)
+
     def set(self, **kw) -> dict:
         return self.call("set", **kw)
 

@@ -89,6 +89,9 @@ class Card:
         # answered 6Cxx, and the host must send it again with Le = xx.
         self.wrong_le = False
         self.powered = True
+        # No ISD-R answers (a plain SIM, or the modem reaches another slot's plain SIM): SELECT
+        # of the ISD-R AID is 6A82, as on any UICC without one.
+        self.plain = False
         self.channels: dict[int, Channel] = {0: Channel(0)}
         # APDU headers and status words (never payloads: they carry matching IDs and hashCc).
         self.trace: deque = deque(maxlen=TRACE_LENGTH)
@@ -142,7 +145,7 @@ class Card:
 
     def select_isdr(self, n: int, aid: bytes) -> tuple[bytes, int]:
         ch = self.channels[n]
-        if aid != self.isdr_aid:
+        if self.plain or aid != self.isdr_aid:
             ch.selected = False
             return b"", C.SW_FILE_NOT_FOUND
         ch.selected = True

@@ -14,6 +14,7 @@ from esimtest import der
 from . import codes as C
 from .card import Card, Counters
 from .faults import Faults
+from .slots import EMPTY, EUICC, PLAIN, SlotError, Slots
 
 log = logging.getLogger("esim-sim.qmi")
 
@@ -40,6 +41,7 @@ UIM_POWER_ON_SIM = 0x0031
 UIM_SEND_APDU = 0x003B
 UIM_LOGICAL_CHANNEL = 0x003F
 UIM_OPEN_LOGICAL_CHANNEL = 0x0042
+UIM_SWITCH_SLOT = 0x0046
 UIM_GET_SLOT_STATUS = 0x0047
 
 # QmiProtocolError values (libqmi qmi-errors.h)
@@ -68,6 +70,7 @@ NAMES = {
     (SERVICE_UIM, UIM_SEND_APDU): "uim-send-apdu",
     (SERVICE_UIM, UIM_LOGICAL_CHANNEL): "uim-logical-channel",
     (SERVICE_UIM, UIM_OPEN_LOGICAL_CHANNEL): "uim-open-logical-channel",
+    (SERVICE_UIM, UIM_SWITCH_SLOT): "uim-switch-slot",
     (SERVICE_UIM, UIM_GET_SLOT_STATUS): "uim-get-slot-status",
 }
 
@@ -75,6 +78,8 @@ USIM_AID = bytes.fromhex("A0000000871002FF49FF0589")
 # A Luhn-valid IMEI (TAC 35693803): what the modem answers to DMS Get IDs unless told otherwise.
 DEFAULT_IMEI = "356938035643809"
 ATR = bytes.fromhex("3B9F96801FC78031E073FE211B674A4C753034054BA9")
+# The ICCID a plain SIM in another slot reports (an operator's ordinary SIM).
+PLAIN_ICCID = "8944500000000000014"
 
 
 class QmiFormatError(Exception):
@@ -202,8 +207,11 @@ class QmiModem:
 
     def __init__(self, card: Card, faults: Faults, counters: Counters, slot: int = 1,
                  eid_bytes: bytes = b"", enabled_iccid: Callable[[], Optional[str]] = lambda: None,
-                 imei: str = DEFAULT_IMEI):
+                 imei: str = DEFAULT_IMEI, slots: Optional[Slots] = None):
         self.card = card
+        # The physical slots (one modem: every front shares them); `slot` is the logical slot
+        # UIM requests name, which the active physical slot is mapped to.
+        self.slots = slots or Slots(card, [EUICC])
         self.faults = faults
         self.counters = counters
         self.slot = slot
@@ -331,6 +339,8 @@ class QmiModem:
             return [result_tlv(), (0x10, self._card_status())], False
         if mid == UIM_GET_SLOT_STATUS:
             return [result_tlv()] + self._slot_status(), False
+        if mid == UIM_SWITCH_SLOT:
+            return self._switch_slot(msg), False
         if mid in (UIM_POWER_OFF_SIM, UIM_POWER_ON_SIM, UIM_OPEN_LOGICAL_CHANNEL, UIM_SEND_APDU, UIM_LOGICAL_CHANNEL):
             err = self._slot_ok(msg)
             if err is not None:
@@ -397,15 +407,19 @@ class QmiModem:
         return [result_tlv(), (0x10, struct.pack("<H", len(t.response)) + t.response)], t.reset_after
 
     def _card_status(self) -> bytes:
-        """UIM Card Status TLV: one card; with a USIM application when a profile is enabled."""
+        """UIM Card Status TLV: one card; with a USIM application when a profile is enabled (or
+        the active slot holds a plain SIM, which always has one)."""
         card = self.card
         apps = b""
         n_apps = 0
-        if card.powered and self.enabled_iccid() is not None:
+        if card.powered and (self.slots.active_kind() == PLAIN or
+                             (self.slots.active_kind() == EUICC and self.enabled_iccid() is not None)):
             n_apps = 1
             apps = bytes([2, 7, 2, 0, 0, 0, len(USIM_AID)]) + USIM_AID + bytes([0, 3, 3, 10, 3, 3, 10])
         index = 0x0000 if n_apps else 0xFFFF
-        if card.powered:
+        if self.slots.active_kind() == EMPTY:
+            state, error = 0, 3  # absent, no ATR received
+        elif card.powered:
             state, error = 1, 0  # present
         else:
             state, error = 2, 1  # error: power down
@@ -413,9 +427,37 @@ class QmiModem:
         return struct.pack("<HHHHB", index, 0xFFFF, 0xFFFF, 0xFFFF, 1) + card_bytes
 
     def _slot_status(self) -> list:
-        iccid = self.enabled_iccid()
-        iccid_bytes = der.iccid_to_bcd(iccid) if iccid else b""
-        status = bytes([1]) + struct.pack("<IIB", 2, 1, self.slot) + bytes([len(iccid_bytes)]) + iccid_bytes
-        info = bytes([1]) + struct.pack("<IB", 2, 1 if iccid else 0) + bytes([len(ATR)]) + ATR + bytes([1])
-        eid = bytes([1, len(self.eid_bytes)]) + self.eid_bytes
-        return [(0x10, status), (0x11, info), (0x12, eid)]
+        """Physical slot status (0x10), information (0x11) and EIDs (0x12), one entry per slot,
+        as libqmi's QmiPhysicalSlotStatusSlot, QmiPhysicalSlotInformationSlot and slot EID
+        arrays read them. A modem knows the EID of an eUICC in an inactive slot too: it read it
+        when it last powered that slot, which is how a host finds an eSIM it cannot reach yet."""
+        status, info, eids = [bytes([self.slots.count])], [bytes([self.slots.count])], [bytes([self.slots.count])]
+        for n in range(1, self.slots.count + 1):
+            kind = self.slots.holds(n)
+            active = n == self.slots.active
+            iccid = self.enabled_iccid() if kind == EUICC else (PLAIN_ICCID if kind == PLAIN else None)
+            iccid_bytes = der.iccid_to_bcd(iccid) if iccid else b""
+            card_state = 1 if kind == EMPTY else 2  # QmiUimPhysicalCardState: absent, present
+            status.append(struct.pack("<IIB", card_state, 1 if active else 0, self.slot if active else 0)
+                          + bytes([len(iccid_bytes)]) + iccid_bytes)
+            atr = b"" if kind == EMPTY else ATR
+            apps = 1 if iccid else 0
+            info.append(struct.pack("<IB", 0 if kind == EMPTY else 2, apps) + bytes([len(atr)]) + atr
+                        + bytes([1 if kind == EUICC else 0]))
+            eid = self.eid_bytes if kind == EUICC else b""
+            eids.append(bytes([len(eid)]) + eid)
+        return [(0x10, b"".join(status)), (0x11, b"".join(info)), (0x12, b"".join(eids))]
+
+    def _switch_slot(self, msg: QmiMessage) -> list:
+        """UIM Switch Slot: logical slot (0x01, u8) now maps physical slot (0x02, u32)."""
+        logical, physical = msg.tlv(0x01), msg.tlv(0x02)
+        if logical is None or physical is None:
+            return [result_tlv(E_MISSING_ARGUMENT)]
+        if len(logical) != 1 or len(physical) != 4 or logical[0] != self.slot:
+            return [result_tlv(E_INVALID_ARGUMENT)]
+        try:
+            switched = self.slots.switch(struct.unpack("<I", physical)[0])
+        except SlotError as e:
+            log.info("switch slot refused: %s", e)
+            return [result_tlv(E_INVALID_ARGUMENT)]
+        return [result_tlv(E_NONE if switched else E_NO_EFFECT)]

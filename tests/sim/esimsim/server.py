@@ -331,6 +331,7 @@ class Simulator:
             if self.vpcd:
                 out["vpcd"] = {"inserted": self.vpcd.inserted, "connected": self.vpcd.connected.is_set(),
                                "sessions": self.vpcd.sessions}
+            out["slots"] = self.modem.slots.describe()
             return out
         if cmd == "counters":
             out = self.counters_view()
@@ -392,6 +393,10 @@ class Simulator:
         if cmd == "card_reset":
             self.card.reset()
             return {"ok": True}
+        if cmd == "switch_slot":
+            # What another host (ModemManager, a user's qmicli) switching the modem looks like.
+            switched = self.modem.slots.switch(int(req["slot"]))
+            return dict(self.modem.slots.describe(), ok=True, switched=switched)
         if cmd == "set":
             return self._set(req)
         if cmd == "at":
