@@ -57,6 +57,11 @@ typedef struct
   guint number;          /* 1-based, as the transport numbers it */
   gboolean active;       /* the modem uses this slot now */
   gboolean card_present; /* a card answers in it */
+  /* What the modem knows of the card without reaching it (QMI reports both for inactive slots
+   * too, which is how an eUICC in a slot the modem does not use is found): the card is an
+   * eUICC, and its EID (32 digits; "" when the modem did not say). */
+  gboolean euicc;
+  char eid[33];
 } EsimdModemSlot;
 
 typedef struct
@@ -97,6 +102,16 @@ typedef struct
   /* Make slot @number the active one. NULL: the transport cannot. */
   void (*switch_slot) (EsimdModem *modem, guint number, GTask *task);
 } EsimdModemOps;
+
+/* A port another program keeps open between uses (ModemManager's AT ports): esimd takes the
+ * modem from it for as long as it has a logical channel open, and gives it back right after
+ * (transport-held.c). @uid names the device (ModemManager's Device property). */
+typedef struct _EsimdModemHold
+{
+  void (*take) (const char *uid, GAsyncReadyCallback callback, gpointer user_data);
+  gboolean (*take_finish) (GAsyncResult *result, GError **error);
+  void (*give) (const char *uid);
+} EsimdModemHold;
 
 /* The part every implementation shares; implementations embed it first in their own struct. */
 struct _EsimdModem
@@ -168,5 +183,10 @@ EsimdModem *esimd_modem_qmi_new (const EsimdModemConfig *config);
 EsimdModem *esimd_modem_mbim_new (const EsimdModemConfig *config);
 EsimdModem *esimd_modem_at_new (const EsimdModemConfig *config);
 EsimdModem *esimd_modem_pcsc_new (const EsimdModemConfig *config);
+/* Not transports of their own, chosen by esimd_modem_new() from what discovery set in the
+ * config: an eUICC the modem cannot reach now (config->unreachable), and a port taken from
+ * another program per use (config->hold) around the transport of its Transport=. */
+EsimdModem *esimd_modem_unreachable_new (const EsimdModemConfig *config);
+EsimdModem *esimd_modem_held_new (const EsimdModemConfig *config);
 
 G_END_DECLS

@@ -768,6 +768,119 @@ qmi_read_imei (EsimdModem *modem, GTask *task)
                               qmi->config->command_timeout, NULL, imei_client_allocated, op);
 }
 
+/* ---- slots: UIM Get Slot Status and Switch Slot ------------------------------------------ */
+
+static char *
+eid_digits (GArray *eid)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; eid && i < eid->len; i++)
+    g_string_append_printf (s, "%02X", g_array_index (eid, guint8, i));
+  return g_string_free (s, FALSE);
+}
+
+static void
+slot_status_got (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (QmiMessageUimGetSlotStatusOutput) out =
+      qmi_client_uim_get_slot_status_finish (QMI_CLIENT_UIM (source), res, &error);
+  g_autoptr (GPtrArray) slots = g_ptr_array_new_with_free_func (g_free);
+  GArray *status = NULL, *info = NULL, *eids = NULL;
+
+  if (!out || !qmi_message_uim_get_slot_status_output_get_result (out, &error) ||
+      !qmi_message_uim_get_slot_status_output_get_physical_slot_status (out, &status, &error))
+    {
+      g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                               "Get Slot Status on modem %s: %s", qmi->config->name,
+                               error->message);
+      return;
+    }
+  /* Older firmware leaves out the slot information and EIDs: the slots are still listed. */
+  qmi_message_uim_get_slot_status_output_get_physical_slot_information (out, &info, NULL);
+  qmi_message_uim_get_slot_status_output_get_slot_eid (out, &eids, NULL);
+  for (guint i = 0; i < status->len; i++)
+    {
+      QmiPhysicalSlotStatusSlot *st = &g_array_index (status, QmiPhysicalSlotStatusSlot, i);
+      EsimdModemSlot *slot = g_new0 (EsimdModemSlot, 1);
+
+      slot->number = i + 1;
+      slot->active = st->physical_slot_status == QMI_UIM_SLOT_STATE_ACTIVE;
+      slot->card_present = st->physical_card_status == QMI_UIM_PHYSICAL_CARD_STATE_PRESENT;
+      if (info && i < info->len)
+        slot->euicc = g_array_index (info, QmiPhysicalSlotInformationSlot, i).is_euicc;
+      if (eids && i < eids->len)
+        {
+          g_autofree char *eid = eid_digits (g_array_index (eids, QmiSlotEidElement, i).eid);
+
+          /* An EID is 32 digits; anything else is not one, whatever the modem meant. */
+          if (strlen (eid) == 32)
+            memcpy (slot->eid, eid, 33);
+        }
+      g_ptr_array_add (slots, slot);
+    }
+  g_task_return_pointer (task, g_steal_pointer (&slots), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+qmi_list_slots (EsimdModem *modem, GTask *task)
+{
+  EsimdQmi *qmi = (EsimdQmi *) modem;
+
+  if (!ready_or_error (qmi, task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  qmi_client_uim_get_slot_status (QMI_CLIENT_UIM (qmi->client), NULL, qmi->config->command_timeout,
+                                  NULL, slot_status_got, task);
+}
+
+static void
+slot_switched (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (QmiMessageUimSwitchSlotOutput) out =
+      qmi_client_uim_switch_slot_finish (QMI_CLIENT_UIM (source), res, &error);
+
+  /* NoEffect: the slot was already the active one, which is what the caller wants. */
+  if (out && !qmi_message_uim_switch_slot_output_get_result (out, &error) &&
+      g_error_matches (error, QMI_PROTOCOL_ERROR, QMI_PROTOCOL_ERROR_NO_EFFECT))
+    g_clear_error (&error);
+  if (error)
+    {
+      g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT, "Switch Slot on modem %s: %s",
+                               qmi->config->name, error->message);
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+qmi_switch_slot (EsimdModem *modem, guint number, GTask *task)
+{
+  EsimdQmi *qmi = (EsimdQmi *) modem;
+  g_autoptr (QmiMessageUimSwitchSlotInput) in = NULL;
+
+  if (!ready_or_error (qmi, task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  /* The modem leaves the card it used: its logical channels are gone. */
+  qmi->channel = 0;
+  in = qmi_message_uim_switch_slot_input_new ();
+  qmi_message_uim_switch_slot_input_set_logical_slot (in, (guint8) qmi->config->slot, NULL);
+  qmi_message_uim_switch_slot_input_set_physical_slot (in, number, NULL);
+  qmi_client_uim_switch_slot (QMI_CLIENT_UIM (qmi->client), in, qmi->config->command_timeout, NULL,
+                              slot_switched, task);
+}
+
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
 static void
@@ -886,6 +999,8 @@ static const EsimdModemOps qmi_ops = {
   .reset_card = qmi_reset_card,
   .reset_name = "uim-power-cycle",
   .read_imei = qmi_read_imei,
+  .list_slots = qmi_list_slots,
+  .switch_slot = qmi_switch_slot,
 };
 
 EsimdModem *
