@@ -71,6 +71,13 @@ print_effective (const EsimdConfig *c)
   g_print ("RetryInitial=%u\n", c->retry_initial);
   g_print ("RetryMax=%u\n", c->retry_max);
 
+  g_print ("\n[Discovery]\n");
+  g_print ("ModemManager=%s\n", esimd_config_bool_to_string (c->discover_mm));
+  g_print ("Udev=%s\n", esimd_config_bool_to_string (c->discover_udev));
+  print_list ("DenyPorts", c->deny_ports);
+  g_print ("ProbeTimeout=%u\n", c->probe_timeout);
+  g_print ("DeviceDirectory=%s\n", c->device_dir);
+
   g_print ("\n[Daemon]\n");
   g_print ("LogPersonalData=%s\n", esimd_config_bool_to_string (c->log_personal_data));
   g_print ("StateDirectory=%s\n", c->state_dir);
@@ -121,8 +128,15 @@ esimd_config_check_run (const char *path)
     g_print ("%s: not present; using the defaults\n", shown);
   else
     g_print ("%s: OK\n", shown);
-  if (config->modems->len == 0)
-    g_print ("no modem is configured (add a [Modem NAME] section)\n");
+  if (config->modems->len == 0 && !config->discover_mm && !config->discover_udev)
+    g_print ("no modem is configured and discovery is off: esimd would manage no eUICC (add a "
+             "[Modem NAME] section, or turn on ModemManager= or Udev= in [Discovery])\n");
+  else if (config->modems->len == 0)
+    g_print ("no modem is configured: esimd finds eUICCs by itself (%s)\n",
+             config->discover_mm && config->discover_udev
+                 ? "ModemManager's modems, or udev's modem ports without ModemManager"
+             : config->discover_mm ? "ModemManager's modems only"
+                                   : "udev's modem ports only");
   for (guint i = 0; i < config->modems->len; i++)
     {
       EsimdModemConfig *m = config->modems->pdata[i];

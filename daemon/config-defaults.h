@@ -8,3 +8,5 @@
 #define ESIMD_DEFAULT_STATE_DIR        "/var/lib/esimd"
 #define ESIMD_DEFAULT_MAX_RESPONSE_KIB 256
 #define ESIMD_DEFAULT_MAX_BPP_SIZE     (1024 * 1024)
+#define ESIMD_DEFAULT_PROBE_TIMEOUT    30
+#define ESIMD_DEFAULT_DEVICE_DIR       "/dev"

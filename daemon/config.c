@@ -26,9 +26,11 @@ typedef struct
   GPtrArray *problems;
 } Reader;
 
-static void
-modem_config_free (EsimdModemConfig *m)
+void
+esimd_modem_config_free (EsimdModemConfig *m)
 {
+  if (!m)
+    return;
   g_free (m->name);
   g_free (m->transport);
   g_free (m->device);
@@ -36,6 +38,8 @@ modem_config_free (EsimdModemConfig *m)
   g_clear_pointer (&m->isdr_aid, g_bytes_unref);
   g_free (m->imei);
   g_free (m->at_family);
+  g_free (m->unreachable);
+  g_free (m->hold_uid);
   g_free (m);
 }
 
@@ -45,6 +49,8 @@ esimd_config_free (EsimdConfig *config)
   if (!config)
     return;
   g_ptr_array_unref (config->modems);
+  g_strfreev (config->deny_ports);
+  g_free (config->device_dir);
   g_strfreev (config->ci_dirs);
   g_free (config->system_ca_file);
   g_strfreev (config->connect_to);
@@ -504,13 +510,12 @@ pcsc_describe (const EsimdModemConfig *m, GString *out)
 }
 #endif
 
-static const char *const at_keys[] = { "Device", "Baud", "ModemFamily", "Quirks",
+static const char *const at_keys[] = { "Device",           "Baud", "ModemFamily", "Quirks",
                                        "MaxCommandLength", NULL };
 
 /* The speeds termios has names for (B9600…B4000000); a UART module runs at one of them. */
-static const guint at_bauds[] = { 9600,   19200,  38400,   57600,   115200,  230400,
-                                  460800, 921600, 1000000, 1500000, 2000000, 3000000,
-                                  4000000 };
+static const guint at_bauds[] = { 9600,   19200,   38400,   57600,   115200,  230400, 460800,
+                                  921600, 1000000, 1500000, 2000000, 3000000, 4000000 };
 
 static void
 at_read (Reader *r, const char *group, EsimdModemConfig *m)
@@ -674,28 +679,72 @@ modem_name_valid (const char *name)
   return TRUE;
 }
 
+/* Every key of a [Modem] section at its default. */
 static EsimdModemConfig *
-read_modem (Reader *r, const char *group)
+modem_defaults (const char *name, const char *transport)
 {
   EsimdModemConfig *m = g_new0 (EsimdModemConfig, 1);
-  const ConfigTransport *t;
-  g_autofree char *aid = NULL;
-  g_autofree char *refresh = NULL;
 
-  m->name = g_strdup (group + strlen (MODEM_PREFIX));
-  m->transport = g_strdup ("qmi");
+  m->name = g_strdup (name);
+  m->transport = g_strdup (transport);
   m->slot = 1;
   m->segment_size = 255;
   m->refresh = ESIMD_REFRESH_POWER_CYCLE;
   m->command_timeout = 30;
   m->isdr_aid = parse_aid (ESIMD_ISDR_AID_DEFAULT);
+  return m;
+}
+
+EsimdModemConfig *
+esimd_modem_config_new (const char *name, const char *transport, const char *device)
+{
+  EsimdModemConfig *m = modem_defaults (name, transport);
+  const ConfigTransport *t = find_transport (transport);
+  g_autoptr (GKeyFile) empty = g_key_file_new ();
+  g_autoptr (GPtrArray) problems = esimd_config_problems_new ();
+  Reader r = { empty, NULL, problems };
+
+  m->device = g_strdup (device);
+  /* The transport's own defaults, exactly as a section without its keys gets them. */
+  if (t)
+    t->read (&r, "Modem", m);
+  return m;
+}
+
+EsimdModemConfig *
+esimd_modem_config_copy (const EsimdModemConfig *o)
+{
+  EsimdModemConfig *m = g_memdup2 (o, sizeof *o);
+
+  m->name = g_strdup (o->name);
+  m->transport = g_strdup (o->transport);
+  m->device = g_strdup (o->device);
+  m->proxy_socket = g_strdup (o->proxy_socket);
+  m->isdr_aid = o->isdr_aid ? g_bytes_ref (o->isdr_aid) : NULL;
+  m->imei = g_strdup (o->imei);
+  m->at_family = g_strdup (o->at_family);
+  m->unreachable = g_strdup (o->unreachable);
+  m->hold_uid = g_strdup (o->hold_uid);
+  return m;
+}
+
+static EsimdModemConfig *
+read_modem (Reader *r, const char *group)
+{
+  g_autofree char *transport = g_strdup ("qmi");
+  EsimdModemConfig *m;
+  const ConfigTransport *t;
+  g_autofree char *aid = NULL;
+  g_autofree char *refresh = NULL;
+
+  get_string (r, group, "Transport", &transport);
+  m = modem_defaults (group + strlen (MODEM_PREFIX), transport);
 
   if (!modem_name_valid (m->name))
     problem (r, group, NULL,
              "a modem's name is 1 to %d letters, digits, '-', '_' or '.', e.g. [Modem wwan0]",
              MODEM_NAME_MAX);
 
-  get_string (r, group, "Transport", &m->transport);
   t = find_transport (m->transport);
   if (!t)
     {
@@ -817,7 +866,7 @@ check_devices_distinct (Reader *r, GPtrArray *modems)
 
 /* -- the file ---------------------------------------------------------------------------- */
 
-static const char *const known_groups[] = { "Daemon", "HTTP", "Notifications", NULL };
+static const char *const known_groups[] = { "Daemon", "HTTP", "Notifications", "Discovery", NULL };
 static const char *const known_daemon[] = {
   "LogPersonalData", "StateDirectory",      "JobLinger", "MaxQueuedJobs",
   "MaxBppSize",      "ConfirmationTimeout", NULL
@@ -834,11 +883,14 @@ static const char *const known_http[] = { "CiCertificateDirs",
                                           "Es11Fallback",
                                           NULL };
 static const char *const known_notify[] = { "AutoSend", "RetryInitial", "RetryMax", NULL };
+static const char *const known_discovery[] = { "ModemManager",    "Udev",
+                                               "DenyPorts",       "ProbeTimeout",
+                                               "DeviceDirectory", NULL };
 
 static void
 set_defaults (EsimdConfig *c)
 {
-  c->modems = g_ptr_array_new_with_free_func ((GDestroyNotify) modem_config_free);
+  c->modems = g_ptr_array_new_with_free_func ((GDestroyNotify) esimd_modem_config_free);
   c->ci_dirs = g_strsplit (ESIMD_DEFAULT_CI_DIRS, ";", -1);
   c->trust_system_cas = TRUE;
   c->system_ca_file = g_strdup (ESIMD_DEFAULT_SYSTEM_CA_FILE);
@@ -855,6 +907,10 @@ set_defaults (EsimdConfig *c)
   c->max_queued_jobs = 32;
   c->max_bpp_size = ESIMD_DEFAULT_MAX_BPP_SIZE;
   c->confirmation_timeout = 300;
+  c->discover_mm = TRUE;
+  c->discover_udev = TRUE;
+  c->probe_timeout = ESIMD_DEFAULT_PROBE_TIMEOUT;
+  c->device_dir = g_strdup (ESIMD_DEFAULT_DEVICE_DIR);
 }
 
 static void
@@ -877,13 +933,15 @@ read_sections (Reader *r, EsimdConfig *c)
         problem (r, *g, NULL, "unknown section (did you mean [%s]? names are case-sensitive)",
                  hint);
       else
-        problem (r, *g, NULL, "unknown section (known: Daemon, HTTP, Notifications, Modem NAME)");
+        problem (r, *g, NULL,
+                 "unknown section (known: Daemon, HTTP, Notifications, Discovery, Modem NAME)");
     }
   check_devices_distinct (r, c->modems);
 
   check_known_keys (r, "Daemon", known_daemon, NULL, NULL);
   check_known_keys (r, "HTTP", known_http, NULL, NULL);
   check_known_keys (r, "Notifications", known_notify, NULL, NULL);
+  check_known_keys (r, "Discovery", known_discovery, NULL, NULL);
 
   get_bool (r, "Daemon", "LogPersonalData", &c->log_personal_data);
   get_string (r, "Daemon", "StateDirectory", &c->state_dir);
@@ -907,6 +965,22 @@ read_sections (Reader *r, EsimdConfig *c)
   get_bool (r, "Notifications", "AutoSend", &c->notify_auto);
   get_uint (r, "Notifications", "RetryInitial", 1, 86400, &c->retry_initial);
   get_uint (r, "Notifications", "RetryMax", 1, 7 * 86400, &c->retry_max);
+
+  get_bool (r, "Discovery", "ModemManager", &c->discover_mm);
+  get_bool (r, "Discovery", "Udev", &c->discover_udev);
+  get_list (r, "Discovery", "DenyPorts", &c->deny_ports);
+  get_uint (r, "Discovery", "ProbeTimeout", 1, 600, &c->probe_timeout);
+  get_string (r, "Discovery", "DeviceDirectory", &c->device_dir);
+  for (char **d = c->deny_ports; d && *d; d++)
+    if (!**d)
+      problem (r, "Discovery", "DenyPorts", "an empty pattern denies nothing; remove it");
+  if (c->device_dir[0] != '/')
+    {
+      problem (r, "Discovery", "DeviceDirectory", "an absolute directory is required, got \"%s\"",
+               c->device_dir);
+      g_free (c->device_dir);
+      c->device_dir = g_strdup (ESIMD_DEFAULT_DEVICE_DIR);
+    }
 
   for (char **e = c->connect_to; e && *e; e++)
     {

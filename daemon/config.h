@@ -46,16 +46,28 @@ typedef struct
   guint command_timeout; /* seconds for one QMI request / AT command */
 
   /* Transport=at */
-  guint baud;             /* line speed of a real tty (a pty ignores it) */
-  char *at_family;        /* ModemFamily=: "auto" (from AT+CGMI/AT+CGMM) or a family of at-quirks.c */
-  guint at_quirks_add;    /* Quirks=: EsimdAtQuirk bits added to the family's */
+  guint baud;          /* line speed of a real tty (a pty ignores it) */
+  char *at_family;     /* ModemFamily=: "auto" (from AT+CGMI/AT+CGMM) or a family of at-quirks.c */
+  guint at_quirks_add; /* Quirks=: EsimdAtQuirk bits added to the family's */
   guint at_quirks_remove; /* and removed from them */
-  guint at_max_line;      /* MaxCommandLength=: longest command line, CR included; 0 = the family's */
+  guint at_max_line; /* MaxCommandLength=: longest command line, CR included; 0 = the family's */
+
+  /* Set by discovery (discovery.c), never read from the file. */
+  char *unreachable; /* the eUICC cannot be reached now (its slot is not the active one): why */
+  const struct _EsimdModemHold *hold; /* another program keeps the port: take it per use */
+  char *hold_uid;                     /* the device to take (ModemManager's Device) */
 } EsimdModemConfig;
 
 typedef struct
 {
   GPtrArray *modems; /* EsimdModemConfig* */
+
+  /* [Discovery]: finding eUICCs no [Modem] section names */
+  gboolean discover_mm;   /* ask ModemManager when it is on the bus */
+  gboolean discover_udev; /* without ModemManager: udev's modem ports */
+  char **deny_ports;      /* glob patterns of port names or paths never probed */
+  guint probe_timeout;    /* seconds one probe may take */
+  char *device_dir;       /* where the ports' nodes are (/dev) */
 
   /* [HTTP] */
   char **ci_dirs;            /* directories of trusted eSIM CI certificates (PEM or DER) */
@@ -119,5 +131,13 @@ const char *esimd_config_bool_to_string (gboolean value);
 char *esimd_config_describe_modem (const EsimdModemConfig *modem);
 
 const char *esimd_refresh_to_string (EsimdRefresh refresh);
+
+/* A [Modem] section's settings for a port discovery found, as if written with only Transport=
+ * and Device=: every other key at its default. @name is the port's name (cdc-wdm0). */
+EsimdModemConfig *esimd_modem_config_new (const char *name, const char *transport,
+                                          const char *device);
+EsimdModemConfig *esimd_modem_config_copy (const EsimdModemConfig *config);
+void esimd_modem_config_free (EsimdModemConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdModemConfig, esimd_modem_config_free)
 
 G_END_DECLS
