@@ -11,11 +11,13 @@
 #include "bus-props.h"
 #include "bus-source.h"
 #include "daemon.h"
+#include "discovery.h"
 #include "job-discover.h"
 #include "job-download.h"
 #include "job-euicc.h"
 #include "job-notify.h"
 #include "job-profile.h"
+#include "job-slot.h"
 #include "observer.h"
 #include "polkit.h"
 #include "profile-dict.h"
@@ -47,7 +49,12 @@ manager_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***node
   g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
 
   for (guint i = 0; i < esimd->euiccs->len; i++)
-    g_ptr_array_add (paths, esimd_bus_euicc_path (esimd->euiccs->pdata[i]));
+    {
+      EsimdEuicc *e = esimd->euiccs->pdata[i];
+
+      if (e->present)
+        g_ptr_array_add (paths, esimd_bus_euicc_path (e));
+    }
   *nodes = esimd_bus_nodes_answer (bus, prefix, (const char *const *) paths->pdata, paths->len);
   return *nodes ? 0 : -ENOMEM;
 }
@@ -158,7 +165,15 @@ prop_get (sd_bus *bus, const char *path, const char *iface, const char *property
   const char *s = NULL;
 
   if (g_str_equal (property, "Eid"))
-    s = e->eid;
+    s = e->eid ? e->eid : e->discovered_eid;
+  else if (g_str_equal (property, "ModemManagerModem"))
+    s = e->mm_path;
+  else if (g_str_equal (property, "Slot") || g_str_equal (property, "ActiveSlot"))
+    {
+      guint32 n = g_str_equal (property, "Slot") ? e->slot : e->active_slot;
+
+      return sd_bus_message_append_basic (reply, 'u', &n);
+    }
   else if (g_str_equal (property, "Name"))
     s = e->config->name;
   else if (g_str_equal (property, "Device"))
@@ -733,6 +748,25 @@ method_reset_memory (sd_bus_message *m, void *userdata, sd_bus_error *error)
                             FALSE);
 }
 
+/* SwitchSlot runs on the queue of the eUICC whose card the switch takes away (the one in the
+ * active slot, when esimd manages it), so that it never cuts a running job short. */
+static int
+method_switch_slot (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  EsimdEuicc *e = userdata;
+  EsimdEuicc *queue_of;
+  guint32 slot = 0;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "u", &slot)) < 0)
+    return r;
+  if (slot == 0)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "slots are numbered from 1; got 0");
+  queue_of = esimd_discovery_switch_queue (e);
+  return esimd_bus_run_job (m, queue_of, esimd_job_switch_slot_new (queue_of, e, slot),
+                            ESIMD_ACTION_SWITCH_SLOT, FALSE);
+}
+
 /* Refresh calls that came while a refresh was waiting in the queue: that one reads the card
  * after they came, so they share its outcome instead of queueing the same work again. */
 static GHashTable *joined_refreshes; /* EsimdJob* (a reference) -> GPtrArray of calls */
@@ -812,9 +846,12 @@ method_refresh (sd_bus_message *m, void *userdata, sd_bus_error *error)
 static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_PROPERTY ("Eid", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("Name", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_PROPERTY ("Device", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_PROPERTY ("Transport", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("Name", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Device", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Transport", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("ModemManagerModem", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Slot", "u", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("ActiveSlot", "u", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("State", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("UnavailableReason", "s", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("Profiles", "ao", prop_get, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -860,6 +897,8 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_METHOD_WITH_NAMES ("ResetMemory", "u", SD_BUS_PARAM (options), "", "", method_reset_memory,
                             SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD ("Refresh", "", "", method_refresh, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_NAMES ("SwitchSlot", "u", SD_BUS_PARAM (slot), "", , method_switch_slot,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_SIGNAL_WITH_NAMES ("DownloadResult",
                             "ouss"
                             "s",
@@ -893,8 +932,13 @@ props_of (EsimdEuicc *euicc)
 void
 esimd_bus_manager_changed_strv (EsimdEuicc *euicc, const char **properties)
 {
-  g_autofree char *path = esimd_bus_euicc_path (euicc);
+  g_autofree char *path = NULL;
 
+  /* A discovered eUICC off the bus (unplugged) has no object to change: InterfacesAdded tells
+   * all when it comes back. */
+  if (!euicc->present)
+    return;
+  path = esimd_bus_euicc_path (euicc);
   esimd_bus_props_changed (props_of (euicc), path, euicc, properties);
 }
 
@@ -905,6 +949,15 @@ on_euicc_added (gpointer data, EsimdEuicc *euicc)
 
   sd_bus_emit_object_added (esimd_bus, path);
   esimd_bus_props_seen (props_of (euicc), path, euicc);
+}
+
+/* Announced while the object is still found: InterfacesRemoved lists what it had. */
+static void
+on_euicc_removed (gpointer data, EsimdEuicc *euicc)
+{
+  g_autofree char *path = esimd_bus_euicc_path (euicc);
+
+  sd_bus_emit_object_removed (esimd_bus, path);
 }
 
 /* One PropertiesChanged for everything one announcement changed. */
@@ -928,6 +981,12 @@ on_euicc_changed (gpointer data, EsimdEuicc *euicc, EsimdEuiccChange what)
     { ESIMD_EUICC_CHANGE_NOTIFICATIONS, "PendingNotifications" },
     { ESIMD_EUICC_CHANGE_READ_ERRORS, "ReadErrors" },
     { ESIMD_EUICC_CHANGE_SEGMENT_SIZE, "SegmentSize" },
+    { ESIMD_EUICC_CHANGE_MODEM, "Name" },
+    { ESIMD_EUICC_CHANGE_MODEM, "Device" },
+    { ESIMD_EUICC_CHANGE_MODEM, "Transport" },
+    { ESIMD_EUICC_CHANGE_MODEM, "ModemManagerModem" },
+    { ESIMD_EUICC_CHANGE_MODEM, "Slot" },
+    { ESIMD_EUICC_CHANGE_MODEM, "ActiveSlot" },
   };
   const char *names[G_N_ELEMENTS (map) + 1];
   guint n = 0;
@@ -973,6 +1032,7 @@ on_job_added (gpointer data, EsimdJob *job)
 static const EsimdObserver manager_observer = {
   .euicc_added = on_euicc_added,
   .job_added = on_job_added,
+  .euicc_removed = on_euicc_removed,
   .euicc_changed = on_euicc_changed,
   .notification_pending = on_notification_pending,
   .download_result = on_download_result,

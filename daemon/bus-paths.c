@@ -15,8 +15,12 @@ esimd_bus_euicc_from_path (const char *path)
   for (guint i = 0; esimd && i < esimd->euiccs->len; i++)
     {
       EsimdEuicc *e = esimd->euiccs->pdata[i];
-      g_autofree char *p = esimd_bus_euicc_path (e);
+      g_autofree char *p = NULL;
 
+      /* An eUICC whose modem went away keeps its index, but is not on the bus. */
+      if (!e->present)
+        continue;
+      p = esimd_bus_euicc_path (e);
       if (g_str_equal (p, path))
         return e;
     }

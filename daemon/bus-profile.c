@@ -29,6 +29,8 @@ profile_from_path (const char *path, EsimdEuicc **out_euicc)
       g_autofree char *e_path = esimd_bus_euicc_path (e);
       gsize n = strlen (e_path);
 
+      if (!e->present)
+        continue;
       if (strncmp (path, e_path, n) == 0 && g_str_has_prefix (path + n, "/profile/"))
         {
           LpaProfileInfo *p = esimd_euicc_find_profile (e, path + n + strlen ("/profile/"));
@@ -63,7 +65,7 @@ profile_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***node
     {
       EsimdEuicc *e = esimd->euiccs->pdata[i];
 
-      for (guint j = 0; e->profiles && j < e->profiles->len; j++)
+      for (guint j = 0; e->present && e->profiles && j < e->profiles->len; j++)
         g_ptr_array_add (
             paths, esimd_bus_profile_path (e, ((LpaProfileInfo *) e->profiles->pdata[j])->iccid));
     }
@@ -252,8 +254,22 @@ on_profiles_changed (gpointer data, EsimdEuicc *euicc, GPtrArray *old)
     esimd_bus_manager_changed (euicc, "ActiveProfile");
 }
 
+/* The eUICC leaves the bus: its profiles go first. */
+static void
+on_euicc_removed (gpointer data, EsimdEuicc *euicc)
+{
+  for (guint i = 0; euicc->profiles && i < euicc->profiles->len; i++)
+    {
+      g_autofree char *path =
+          esimd_bus_profile_path (euicc, ((LpaProfileInfo *) euicc->profiles->pdata[i])->iccid);
+
+      sd_bus_emit_interfaces_removed (esimd_bus, path, PROFILE_IFACE, NULL);
+    }
+}
+
 static const EsimdObserver profile_observer = {
   .profiles_changed = on_profiles_changed,
+  .euicc_removed = on_euicc_removed,
 };
 
 int

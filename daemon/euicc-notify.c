@@ -182,6 +182,13 @@ schedule_retry (EsimdEuicc *euicc)
 void
 esimd_euicc_after_job (EsimdEuicc *euicc, const EsimdJobOps *ended)
 {
+  if (euicc->replacing && !euicc->stop_task)
+    {
+      /* Discovery is letting its modem go (euicc-modem.c). */
+      if (!esimd_job_queue_current (euicc->queue) && !euicc->replace_stopping)
+        esimd_euicc_replacement_continue (euicc);
+      return;
+    }
   if (euicc->stop_task)
     {
       if (!esimd_job_queue_current (euicc->queue))

@@ -155,8 +155,9 @@ esimd_euicc_update_imei_finish (EsimdEuicc *euicc, GAsyncResult *result)
 
 /* ---- availability ----------------------------------------------------------------------- */
 
-static void
-on_availability (EsimdModem *modem, gboolean available, const GError *reason, gpointer user_data)
+void
+esimd_euicc_on_availability (EsimdModem *modem, gboolean available, const GError *reason,
+                             gpointer user_data)
 {
   EsimdEuicc *euicc = user_data;
   gboolean was_available = euicc->available;
@@ -216,25 +217,32 @@ euicc_new (guint index, EsimdModemConfig *config, EsimdModemConstructor construc
 
   euicc = g_new0 (EsimdEuicc, 1);
   esimd_log_add_personal (config->imei);
-  modem = construct ? esimd_modem_new_with (construct, config, on_availability, euicc)
-                    : esimd_modem_new (config, on_availability, euicc, error);
+  modem = construct ? esimd_modem_new_with (construct, config, esimd_euicc_on_availability, euicc)
+                    : esimd_modem_new (config, esimd_euicc_on_availability, euicc, error);
   if (!modem)
     {
       g_free (euicc);
       return NULL;
     }
 
+  esimd_euicc_init (euicc, index, config);
+  euicc->present = TRUE;
+  euicc->modem = modem;
+  return euicc;
+}
+
+void
+esimd_euicc_init (EsimdEuicc *euicc, guint index, EsimdModemConfig *config)
+{
   euicc->index = index;
   euicc->config = config;
   euicc->segment_size = config->segment_size;
   euicc->unavailable_reason = g_strdup ("not connected yet");
   euicc->queue =
       esimd_job_queue_new (&esimd_euicc_queue_hooks, euicc, esimd->config->max_queued_jobs);
-  euicc->modem = modem;
   euicc->announced = g_hash_table_new (NULL, NULL);
   euicc->notify_backoff =
       esimd_notify_backoff_new (esimd->config->retry_initial, esimd->config->retry_max);
-  return euicc;
 }
 
 EsimdEuicc *
@@ -297,6 +305,16 @@ esimd_euicc_stop (EsimdEuicc *euicc, guint grace, GAsyncReadyCallback callback, 
   g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
   g_clear_handle_id (&euicc->stale_retry_id, g_source_remove);
   esimd_job_queue_fail_queued (euicc->queue, error);
+  if (euicc->replace_stopping)
+    return; /* the modem discovery let go is stopping: that answers stop_task */
+  if (!euicc->modem)
+    {
+      /* A discovered eUICC whose modem is away: nothing to release. */
+      g_autoptr (GTask) task = g_steal_pointer (&euicc->stop_task);
+
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   if (!current)
     {
       esimd_euicc_stop_transport (euicc);
@@ -338,5 +356,6 @@ esimd_euicc_free (EsimdEuicc *euicc)
   g_free (euicc->default_smdp);
   g_free (euicc->root_smds);
   g_free (euicc->unavailable_reason);
+  esimd_euicc_discovered_free (euicc);
   g_free (euicc);
 }

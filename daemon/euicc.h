@@ -44,9 +44,24 @@ const char *esimd_read_part_name (guint bit);
 
 struct _EsimdEuicc
 {
-  guint index; /* the Nth [Modem] of the configuration */
+  guint index; /* the Nth [Modem] of the configuration, then discovered ones in order found */
   EsimdModemConfig *config;
-  EsimdModem *modem;
+  EsimdModem *modem; /* NULL for a discovered eUICC while its modem is away */
+  /* On the bus: a configured eUICC always, a discovered one while its modem is there. */
+  gboolean present;
+
+  /* Discovery (discovery.c, euicc-modem.c): an eUICC it found rather than a [Modem] section. */
+  gboolean discovered;
+  char *discovered_eid;         /* the EID it was found with: its identity for esimd's life */
+  EsimdModemConfig *own_config; /* a discovered eUICC's settings (config points here) */
+  char *mm_path;                /* ModemManager's modem object, or NULL */
+  guint slot;                   /* the physical SIM slot it sits in; 0: the modem has one */
+  guint active_slot;            /* the slot the modem uses; 0: unknown or a single slot */
+  gboolean replacing;           /* its modem is being let go (euicc-modem.c) */
+  gboolean replace_stopping;    /* ... and is stopping now */
+  gboolean replace_pending;     /* a modem was asked for: next_config (NULL: none) */
+  EsimdModemConfig *next_config;
+  char *next_reason;
   EsimdJobQueue *queue;
 
   /* While a job holds the card. */
@@ -92,6 +107,19 @@ EsimdEuicc *esimd_euicc_new (guint index, EsimdModemConfig *config, GError **err
  * configured transport. */
 EsimdEuicc *esimd_euicc_new_with_modem (guint index, EsimdModemConfig *config,
                                         EsimdModemConstructor construct);
+
+/* euicc-modem.c, for discovery: an eUICC found with EID @eid, with no modem yet (not present). */
+EsimdEuicc *esimd_euicc_new_discovered (guint index, const char *eid);
+/* The modem the eUICC is reached through from now on: @config (taken) with the transport it
+ * names, or NULL when there is none (the modem went away: the eUICC leaves the bus, its object
+ * stays for its EID to come back to, at the same index). The current modem is let go first: its
+ * queued jobs fail with @reason (ESIMD_ERROR_UNAVAILABLE), the running one is asked to stop and
+ * ends first. The last request wins. */
+void esimd_euicc_set_modem (EsimdEuicc *euicc, EsimdModemConfig *config, const char *reason);
+/* What front-ends show of where it is: ModemManager's modem (NULL: none), its slot and the
+ * modem's active slot, and ModemManager's IMEI for the modem (NULL: unchanged). */
+void esimd_euicc_set_location (EsimdEuicc *euicc, const char *mm_path, guint slot,
+                               guint active_slot, const char *imei);
 void esimd_euicc_start (EsimdEuicc *euicc);
 /* Fails queued jobs, asks the running one to stop (waiting at most @grace seconds), then
  * closes the channel and releases the modem. */

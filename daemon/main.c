@@ -4,6 +4,7 @@
 #include "bus-source.h"
 #include "config-check.h"
 #include "daemon.h"
+#include "discovery.h"
 #include "euicc.h"
 #include "log.h"
 #include "service.h"
@@ -24,6 +25,8 @@ static GMainLoop *loop;
 static GSource *bus_source;
 static guint stopping_left;
 static int exit_status = EXIT_SUCCESS;
+static guint idle_timeout; /* --idle-timeout: seconds without an eUICC before exiting; 0: never */
+static guint idle_id;
 
 static void
 on_bus_lost (int error, gpointer user_data)
@@ -48,6 +51,22 @@ shutdown_overdue (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+discovery_stopped (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GPtrArray) euiccs = g_ptr_array_copy (esimd->euiccs, NULL, NULL);
+
+  /* No probe runs any more: the ports are free, and no eUICC can be added now. */
+  stopping_left = euiccs->len;
+  if (stopping_left == 0)
+    {
+      g_main_loop_quit (loop);
+      return;
+    }
+  for (guint i = 0; i < euiccs->len; i++)
+    esimd_euicc_stop (euiccs->pdata[i], SHUTDOWN_GRACE, euicc_stopped, NULL);
+}
+
 static gboolean
 shutdown_now (gpointer data)
 {
@@ -56,17 +75,38 @@ shutdown_now (gpointer data)
   if (started)
     return G_SOURCE_REMOVE;
   started = TRUE;
+  g_clear_handle_id (&idle_id, g_source_remove);
   esimd_service_stopping ();
-  stopping_left = esimd->euiccs->len;
-  if (stopping_left == 0)
-    {
-      g_main_loop_quit (loop);
-      return G_SOURCE_REMOVE;
-    }
-  for (guint i = 0; i < esimd->euiccs->len; i++)
-    esimd_euicc_stop (esimd->euiccs->pdata[i], SHUTDOWN_GRACE, euicc_stopped, NULL);
+  esimd_discovery_stop (discovery_stopped, NULL);
   g_timeout_add_seconds (SHUTDOWN_GRACE + SHUTDOWN_RELEASE, shutdown_overdue, NULL);
   return G_SOURCE_REMOVE;
+}
+
+/* D-Bus activation on a machine without an eUICC: nothing to serve, so esimd does not stay
+ * resident as root. The name goes first, so that a client calling from now on starts a new
+ * esimd rather than talking to one that is leaving. */
+static gboolean
+idle_expired (gpointer data)
+{
+  idle_id = 0;
+  g_info ("no eUICC for %u s: exiting (a client's call starts esimd again)", idle_timeout);
+  sd_bus_release_name (esimd_bus, "org.esim");
+  shutdown_now (NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+idle_check (void)
+{
+  gboolean idle = esimd_discovery_settled () && esimd_discovery_euiccs_present () == 0;
+
+  if (!idle_timeout || !idle)
+    {
+      g_clear_handle_id (&idle_id, g_source_remove);
+      return;
+    }
+  if (!idle_id)
+    idle_id = g_timeout_add_seconds (idle_timeout, idle_expired, NULL);
 }
 
 static gboolean
@@ -114,6 +154,7 @@ main (int argc, char **argv)
 {
   g_autofree char *config_path = NULL;
   gboolean debug = FALSE, personal = FALSE, version = FALSE, check = FALSE;
+  gint idle_seconds = 0;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       "Read the configuration from FILE (default " ESIMD_DEFAULT_CONFIG_FILE ")", "FILE" },
@@ -122,6 +163,9 @@ main (int argc, char **argv)
       "Show EIDs and ICCIDs in the log (matching IDs and confirmation codes never are)", NULL },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &check,
       "Check the configuration, print what it configures, and exit", NULL },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_seconds,
+      "Exit after SECONDS without any eUICC to manage (for D-Bus activation; default 0: never)",
+      "SECONDS" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL },
   };
@@ -145,6 +189,12 @@ main (int argc, char **argv)
       g_print ("esimd %s\n", PACKAGE_VERSION);
       return 0;
     }
+  if (idle_seconds < 0 || idle_seconds > 86400)
+    {
+      g_printerr ("esimd: --idle-timeout: 0 to 86400 seconds, got %d\n", idle_seconds);
+      return 2;
+    }
+  idle_timeout = (guint) idle_seconds;
   esimd_log_init (debug);
 
   /* TLS trust is set through libcurl's GnuTLS backend; the build could only ask libcurl.pc. */
@@ -179,8 +229,9 @@ main (int argc, char **argv)
       return 1;
     }
   esimd_log_set_personal_data (personal || config->log_personal_data);
-  if (config->modems->len == 0)
-    g_warning ("no modem is configured: add a [Modem NAME] section to %s",
+  if (config->modems->len == 0 && !config->discover_mm && !config->discover_udev)
+    g_warning ("no modem is configured and discovery is off: add a [Modem NAME] section to %s, "
+               "or turn on discovery ([Discovery] ModemManager=true or Udev=true)",
                config_path ? config_path : ESIMD_DEFAULT_CONFIG_FILE);
 
   curl_global_init (CURL_GLOBAL_DEFAULT);
@@ -227,12 +278,16 @@ main (int argc, char **argv)
     }
   for (guint i = 0; i < daemon.euiccs->len; i++)
     esimd_euicc_start (daemon.euiccs->pdata[i]);
+  esimd_discovery_set_idle_hook (idle_check);
+  esimd_discovery_start (esimd_bus);
 
   g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
   g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
   esimd_service_watchdog_start ();
-  esimd_service_status ("serving org.esim: %u eUICC(s)", daemon.euiccs->len);
-  g_info ("esimd %s ready: %u eUICC(s)", PACKAGE_VERSION, daemon.euiccs->len);
+  esimd_service_status ("serving org.esim: %u configured eUICC(s)%s", config->modems->len,
+                        config->discover_mm || config->discover_udev ? ", discovering others" : "");
+  g_info ("esimd %s ready: %u configured eUICC(s)%s", PACKAGE_VERSION, config->modems->len,
+          config->discover_mm || config->discover_udev ? "; looking for others" : "");
   g_main_loop_run (loop);
 
 out:

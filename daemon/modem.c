@@ -53,7 +53,14 @@ esimd_modem_new (const EsimdModemConfig *config, EsimdModemAvailabilityFunc func
 {
   for (gsize i = 0; i < G_N_ELEMENTS (transports); i++)
     if (g_strcmp0 (config->transport, transports[i].name) == 0)
-      return esimd_modem_new_with (transports[i].construct, config, func, user_data);
+      {
+        /* Discovery's two cases wrap or replace the transport (their files say why). */
+        if (config->unreachable)
+          return esimd_modem_new_with (esimd_modem_unreachable_new, config, func, user_data);
+        if (config->hold)
+          return esimd_modem_new_with (esimd_modem_held_new, config, func, user_data);
+        return esimd_modem_new_with (transports[i].construct, config, func, user_data);
+      }
 
   {
     g_autofree char *list = g_strjoinv (", ", (char **) esimd_modem_transports ());
@@ -86,7 +93,9 @@ esimd_modem_get_stats (EsimdModem *modem)
 const char *
 esimd_modem_transport_name (EsimdModem *modem)
 {
-  return modem->ops->name;
+  /* Discovery's wrappers (unreachable, held) are not transports: name the one underneath. */
+  return modem->config->unreachable || modem->config->hold ? modem->config->transport
+                                                           : modem->ops->name;
 }
 
 void

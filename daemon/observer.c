@@ -58,6 +58,12 @@ esimd_announce_euicc_added (EsimdEuicc *euicc)
 }
 
 void
+esimd_announce_euicc_removed (EsimdEuicc *euicc)
+{
+  ANNOUNCE (euicc_removed, euicc);
+}
+
+void
 esimd_announce_euicc_changed (EsimdEuicc *euicc, EsimdEuiccChange what)
 {
   ANNOUNCE (euicc_changed, euicc, what);

@@ -37,6 +37,7 @@ typedef enum
                                                    * that it is unknown */
   ESIMD_EUICC_CHANGE_SEGMENT_SIZE = 1 << 7,       /* segment_size */
   ESIMD_EUICC_CHANGE_READ_ERRORS = 1 << 8,        /* esimd_euicc_read_error() of some part */
+  ESIMD_EUICC_CHANGE_MODEM = 1 << 9, /* config (another port), mm_path, slot, active_slot */
 } EsimdEuiccChange;
 
 /* What changed on a job (bits). */
@@ -52,8 +53,11 @@ typedef enum
 /* Any member may be NULL. @data is what the observer was registered with. */
 typedef struct
 {
-  /* The eUICC exists and is being connected (esimd_euicc_start). */
+  /* The eUICC exists and is being connected (esimd_euicc_start), or discovery found it (again). */
   void (*euicc_added) (gpointer data, EsimdEuicc *euicc);
+  /* Its modem went away (discovery): the eUICC is not to be shown until it is added again, with
+   * the same index. Announced while euicc->present is still TRUE. */
+  void (*euicc_removed) (gpointer data, EsimdEuicc *euicc);
   void (*euicc_changed) (gpointer data, EsimdEuicc *euicc, EsimdEuiccChange what);
   /* The profile list was read again: euicc->profiles is the new list, @old the one before
    * (NULL the first time). Announced whether or not anything differs. */
@@ -80,6 +84,7 @@ void esimd_observer_remove (const EsimdObserver *observer, gpointer data);
 
 /* For the model only: announce to every observer. */
 void esimd_announce_euicc_added (EsimdEuicc *euicc);
+void esimd_announce_euicc_removed (EsimdEuicc *euicc);
 void esimd_announce_euicc_changed (EsimdEuicc *euicc, EsimdEuiccChange what);
 void esimd_announce_profiles_changed (EsimdEuicc *euicc, GPtrArray *old);
 void esimd_announce_notification_pending (EsimdEuicc *euicc,

@@ -11,6 +11,7 @@ G_BEGIN_DECLS
 #define ESIMD_ACTION_NOTIFICATIONS "org.esim.notifications"
 #define ESIMD_ACTION_RESET         "org.esim.reset"
 #define ESIMD_ACTION_REFRESH       "org.esim.refresh"
+#define ESIMD_ACTION_SWITCH_SLOT   "org.esim.switch-slot"
 
 /* @error is set (ESIMD_ERROR_NOT_AUTHORIZED) when the answer is no, with the reason. */
 typedef void (*EsimdPolkitFunc) (const GError *error, gpointer user_data);

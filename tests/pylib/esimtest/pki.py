@@ -417,6 +417,32 @@ def paths(out_dir):
     return _paths(out_dir)
 
 
+def issue_euicc(out_dir, eid):
+    """Another eUICC of the same EUM as the one generate() made in out_dir (a second modem's,
+    for tests with several eUICCs): returns the identity files start_sim() takes."""
+    if not eid_is_valid(eid):
+        raise ValueError("invalid EID (32 digits with valid check digits required)")
+    p = _paths(out_dir)
+    cert_path = os.path.join(out_dir, f"euicc-{eid}.der")
+    key_path = os.path.join(out_dir, f"euicc-{eid}-key.pem")
+    if not (os.path.exists(cert_path) and os.path.exists(key_path)):
+        with open(p["eum"], "rb") as f:
+            eum = x509.load_der_x509_certificate(f.read())
+        with open(p["eum_key"], "rb") as f:
+            eum_key = serialization.load_pem_private_key(f.read(), None)
+        key = new_key()
+        name = _name(
+            (NameOID.COUNTRY_NAME, "DE"),
+            (NameOID.ORGANIZATION_NAME, "RSP Test EUM"),
+            (NameOID.SERIAL_NUMBER, eid),
+            (NameOID.COMMON_NAME, "Test eUICC"),
+        )
+        cert = issue(ROLE_EUICC, name, key, eum, eum_key, lifetime=25 * _YEAR, serial=int(eid[-12:]))
+        _write(key_path, _key_pem(key))
+        _write(cert_path, cert.public_bytes(serialization.Encoding.DER))
+    return {"euicc_cert": cert_path, "euicc_key": key_path, "eum_cert": p["eum"], "ci_certs": [p["ci"]]}
+
+
 def read_eid(out_dir):
     with open(os.path.join(out_dir, "eid.txt")) as f:
         return f.read().strip()

@@ -406,6 +406,8 @@ class World:
                 "BppTimeout": "60",
             },
             "Notifications": {"RetryInitial": "2", "RetryMax": "10"},
+            # The test's modem only: never the machine's own (ModemManager's, udev's).
+            "Discovery": {"ModemManager": "false", "Udev": "false"},
             "Modem sim": modem,
         }
         for section, keys in overrides.items():

@@ -1,0 +1,22 @@
+/* discovery-udev.h — udev's modem ports as a discovery source, when ModemManager is not there.
+ *
+ * sd-device (libsystemd) enumerates the usbmisc, wwan and tty devices and follows their add and
+ * remove events (its monitor runs on an sd-event loop attached to GLib's); udev-port.c decides
+ * which are ports to probe, and the ports of one physical device are announced as one modem.
+ *
+ * Test rigs cannot create kernel devices. With ESIMD_TEST_UDEV_EVENTS=PATH (a FIFO or a file),
+ * the same records come from PATH instead: udev's own property blocks (`udevadm monitor
+ * --property`: KEY=VALUE lines, ACTION=add|change|remove, a blank line after each), which go
+ * through the same classification and grouping. What is readable when esimd starts is the
+ * enumeration; what comes later, events. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* FALSE when udev cannot be followed (no sd-device, no /sys): a warning says why. */
+gboolean esimd_discovery_udev_start (void);
+void esimd_discovery_udev_stop (void);
+
+G_END_DECLS

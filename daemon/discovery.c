@@ -1,0 +1,936 @@
+/* discovery.c — the sources' modems, the probes, and the eUICCs they give (see discovery.h).
+ *
+ * Each modem a source announces is an entry, keyed by the physical device. An entry is probed
+ * once (again when what it offers changes, when a probe failed, and after a slot switch); what
+ * the probe finds is matched to eUICC objects by EID. The authority is one source at a time:
+ * ModemManager while it is on the bus, udev otherwise. When it changes, the old source's entries
+ * are kept, marked stale, until the new one has told everything it knows: a modem both name is
+ * adopted without a new probe (and without leaving the bus), the others go. */
+#include "discovery.h"
+
+#include "daemon.h"
+#include "discovery-mm.h"
+#include "discovery-probe.h"
+#include "discovery-udev.h"
+#include "esimd-error.h"
+#include "log.h"
+#include "lpa-error.h"
+#include "modem.h"
+#include "observer.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RETRY_FIRST    2 /* seconds before probing a modem again after a failed probe */
+#define RETRY_MAX      60
+#define RETRY_ATTEMPTS 5 /* then wait until the modem is announced again */
+
+typedef enum
+{
+  PROBE_NONE, /* not probed (or to probe again) */
+  PROBE_RUNNING,
+  PROBE_DONE,
+  PROBE_FAILED,  /* retried after a back-off */
+  PROBE_SKIPPED, /* nothing to probe: every port denied or configured, or held with a SIM */
+} ProbeState;
+
+typedef struct
+{
+  EsimdFoundModem *found;
+  EsimdSource source;
+  gboolean stale;           /* its source ended: kept until the new source settled without it */
+  gboolean gone;            /* removed while a probe ran: dropped when it returns */
+  char *port;               /* the port probed (name), NULL when none */
+  EsimdModemConfig *config; /* that port's settings */
+  ProbeState probe;
+  gboolean reprobe; /* announced with changes while a probe ran: probe again after */
+  guint retry_id;
+  guint retries;
+  guint slots; /* what the last probe found */
+  guint active_slot;
+  GPtrArray *euiccs; /* EsimdEuicc* reached through this modem (borrowed) */
+} Entry;
+
+static struct
+{
+  gboolean started;
+  GHashTable *entries; /* uid -> Entry* */
+  gboolean running[ESIMD_N_SOURCES];
+  gboolean settled[ESIMD_N_SOURCES];
+  gboolean mm_present;
+  guint probing;
+  void (*idle_hook) (void);
+  GHashTable *inhibited;     /* uid -> count: esimd holds the modem with InhibitDevice */
+  GCancellable *cancellable; /* every probe's: stopping cuts them short */
+  GTask *stop_task;          /* answered once no probe runs */
+} d;
+
+static void probe_entry (Entry *e);
+static void unlink_entry (Entry *e);
+
+/* ---- found modems -------------------------------------------------------------------------- */
+
+EsimdFoundModem *
+esimd_found_modem_new (const char *uid)
+{
+  EsimdFoundModem *m = g_new0 (EsimdFoundModem, 1);
+
+  m->uid = g_strdup (uid);
+  m->ports = g_ptr_array_new_with_free_func (g_free);
+  return m;
+}
+
+static void
+found_port_free (gpointer data)
+{
+  EsimdFoundPort *p = data;
+
+  g_free (p->name);
+  g_free (p->transport);
+  g_free (p);
+}
+
+void
+esimd_found_modem_add_port (EsimdFoundModem *modem, const char *name, const char *transport,
+                            gboolean primary)
+{
+  EsimdFoundPort *p = g_new0 (EsimdFoundPort, 1);
+
+  if (modem->ports->len == 0)
+    g_ptr_array_set_free_func (modem->ports, found_port_free);
+  p->name = g_strdup (name);
+  p->transport = g_strdup (transport);
+  p->primary = primary;
+  g_ptr_array_add (modem->ports, p);
+}
+
+void
+esimd_found_modem_free (EsimdFoundModem *m)
+{
+  if (!m)
+    return;
+  g_free (m->uid);
+  g_ptr_array_set_free_func (m->ports, found_port_free);
+  g_ptr_array_unref (m->ports);
+  g_free (m->mm_path);
+  g_free (m->imei);
+  g_strfreev (m->drivers);
+  g_free (m);
+}
+
+/* ---- which port ---------------------------------------------------------------------------- */
+
+static char *
+port_path (const char *name, const char *device_dir)
+{
+  return g_build_filename (device_dir ? device_dir : "/dev", name, NULL);
+}
+
+gboolean
+esimd_discovery_port_denied (const char *name, char *const *deny_ports, const char *device_dir)
+{
+  g_autofree char *path = port_path (name, device_dir);
+
+  for (char *const *p = deny_ports; p && *p; p++)
+    if (fnmatch (*p, name, 0) == 0 || fnmatch (*p, path, FNM_PATHNAME) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static int
+transport_rank (const char *transport)
+{
+  static const char *const order[] = { "qmi", "mbim", "at" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (order); i++)
+    if (g_str_equal (transport, order[i]))
+      return (int) i;
+  return -1;
+}
+
+static gboolean
+transport_built (const char *transport)
+{
+  return g_strv_contains (esimd_modem_transports (), transport);
+}
+
+const EsimdFoundPort *
+esimd_discovery_pick_port (const EsimdFoundModem *modem, char *const *deny_ports,
+                           const char *device_dir)
+{
+  const EsimdFoundPort *best = NULL;
+
+  for (guint i = 0; i < modem->ports->len; i++)
+    {
+      const EsimdFoundPort *p = modem->ports->pdata[i];
+      int rank = transport_rank (p->transport);
+
+      if (rank < 0 || !transport_built (p->transport) ||
+          esimd_discovery_port_denied (p->name, deny_ports, device_dir))
+        continue;
+      if (!best || rank < transport_rank (best->transport) ||
+          (rank == transport_rank (best->transport) && p->primary && !best->primary))
+        best = p;
+    }
+  return best;
+}
+
+/* ---- idle ---------------------------------------------------------------------------------- */
+
+void
+esimd_discovery_set_idle_hook (void (*hook) (void))
+{
+  d.idle_hook = hook;
+}
+
+static void
+idle_changed (void)
+{
+  if (d.idle_hook)
+    d.idle_hook ();
+}
+
+guint
+esimd_discovery_euiccs_present (void)
+{
+  guint n = 0;
+
+  for (guint i = 0; esimd && i < esimd->euiccs->len; i++)
+    n += ((EsimdEuicc *) esimd->euiccs->pdata[i])->present;
+  return n;
+}
+
+gboolean
+esimd_discovery_settled (void)
+{
+  gboolean any_running = FALSE;
+
+  if (d.probing)
+    return FALSE;
+  for (guint s = 0; s < ESIMD_N_SOURCES; s++)
+    {
+      if (d.running[s] && !d.settled[s])
+        return FALSE;
+      any_running |= d.running[s];
+    }
+  /* Between ModemManager leaving and udev starting nothing runs: not settled then either. */
+  return any_running || !d.started || (!esimd->config->discover_udev && !d.mm_present);
+}
+
+/* ---- eUICCs -------------------------------------------------------------------------------- */
+
+static const char *
+source_name (EsimdSource s)
+{
+  return s == ESIMD_SOURCE_MM ? "ModemManager" : "udev";
+}
+
+static Entry *
+entry_of_euicc (EsimdEuicc *euicc)
+{
+  GHashTableIter it;
+  Entry *e;
+
+  g_hash_table_iter_init (&it, d.entries);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+    if (g_ptr_array_find (e->euiccs, euicc, NULL))
+      return e;
+  return NULL;
+}
+
+static EsimdEuicc *
+euicc_by_eid (const char *eid)
+{
+  for (guint i = 0; i < esimd->euiccs->len; i++)
+    {
+      EsimdEuicc *euicc = esimd->euiccs->pdata[i];
+      const char *known = euicc->discovered_eid ? euicc->discovered_eid : euicc->eid;
+
+      if (g_strcmp0 (known, eid) == 0)
+        return euicc;
+    }
+  return NULL;
+}
+
+/* The eUICC leaves the bus; its object stays for the same EID to come back to. */
+static void
+release_euicc (Entry *e, EsimdEuicc *euicc, const char *why)
+{
+  g_ptr_array_remove (e->euiccs, euicc);
+  g_info ("eUICC %u (EID %s): %s", euicc->index, esimd_log_pd (euicc->discovered_eid), why);
+  esimd_euicc_set_modem (euicc, NULL, why);
+  idle_changed ();
+}
+
+static void
+release_all (Entry *e, const char *why)
+{
+  while (e->euiccs->len)
+    release_euicc (e, e->euiccs->pdata[e->euiccs->len - 1], why);
+}
+
+static void
+entry_free (gpointer data)
+{
+  Entry *e = data;
+
+  g_clear_handle_id (&e->retry_id, g_source_remove);
+  release_all (e, "its modem went away");
+  g_ptr_array_unref (e->euiccs);
+  esimd_found_modem_free (e->found);
+  esimd_modem_config_free (e->config);
+  g_free (e->port);
+  g_free (e);
+}
+
+/* The settings an eUICC in an inactive slot gets: nothing reaches it until the slot is active. */
+static EsimdModemConfig *
+inactive_config (Entry *e, guint slot)
+{
+  EsimdModemConfig *c = esimd_modem_config_copy (e->config);
+
+  g_free (c->unreachable);
+  c->unreachable = g_strdup_printf (
+      "the eUICC is in slot %u, which the modem does not use (slot %u is active); switch to "
+      "it to use it",
+      slot, e->active_slot);
+  return c;
+}
+
+static void
+attach (Entry *e, const EsimdProbedEuicc *p, guint active_slot)
+{
+  EsimdEuicc *euicc = euicc_by_eid (p->eid);
+  Entry *other = euicc ? entry_of_euicc (euicc) : NULL;
+
+  if (euicc && !euicc->discovered)
+    {
+      g_info ("modem %s: its eUICC (EID %s) is [Modem %s]'s, which the configuration names",
+              e->port, esimd_log_pd (p->eid), euicc->config->name);
+      return;
+    }
+  if (other && other != e)
+    {
+      g_info ("modem %s: its eUICC (EID %s) is already reached through %s", e->port,
+              esimd_log_pd (p->eid), other->port);
+      return;
+    }
+  if (!euicc)
+    {
+      euicc = esimd_euicc_new_discovered (esimd->euiccs->len, p->eid);
+      g_ptr_array_add (esimd->euiccs, euicc);
+    }
+  if (!other)
+    g_ptr_array_add (e->euiccs, euicc);
+  esimd_euicc_set_location (euicc, e->found->mm_path, p->slot, active_slot, e->found->imei);
+  g_info ("eUICC %u (EID %s): %s %s%s%s", euicc->index, esimd_log_pd (p->eid),
+          p->active ? "reached through" : "found through", e->port,
+          p->slot && !p->active ? ", in an inactive slot" : "",
+          e->found->mm_path ? ", a ModemManager modem" : "");
+  esimd_euicc_set_modem (
+      euicc, p->active ? esimd_modem_config_copy (e->config) : inactive_config (e, p->slot), NULL);
+  idle_changed ();
+}
+
+/* ---- probing ------------------------------------------------------------------------------- */
+
+static gboolean
+retry_cb (gpointer data)
+{
+  Entry *e = data;
+
+  e->retry_id = 0;
+  probe_entry (e);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+probed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Entry *e = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (EsimdProbeResult) result = esimd_probe_finish (res, &error);
+  g_autoptr (GPtrArray) before = NULL;
+
+  d.probing--;
+  if (e->gone)
+    {
+      entry_free (e);
+      if (d.stop_task && d.probing == 0)
+        {
+          g_task_return_boolean (d.stop_task, TRUE);
+          g_clear_object (&d.stop_task);
+        }
+      idle_changed ();
+      return;
+    }
+  if (e->reprobe)
+    {
+      e->reprobe = FALSE;
+      e->probe = PROBE_NONE;
+      probe_entry (e);
+      idle_changed ();
+      return;
+    }
+  if (!result)
+    {
+      e->probe = PROBE_FAILED;
+      if (++e->retries < RETRY_ATTEMPTS)
+        {
+          guint delay = MIN (RETRY_FIRST << (e->retries - 1), RETRY_MAX);
+
+          g_info ("modem %s: %s; probing again in %u s", e->port, error->message, delay);
+          e->retry_id = g_timeout_add_seconds (delay, retry_cb, e);
+        }
+      else
+        g_warning ("modem %s: %s; giving up until the modem is found again", e->port,
+                   error->message);
+      idle_changed ();
+      return;
+    }
+  e->probe = PROBE_DONE;
+  e->retries = 0;
+  e->slots = result->slots;
+  e->active_slot = result->active_slot;
+  if (result->euiccs->len == 0)
+    g_info ("modem %s: no eUICC (%s)", e->port,
+            result->no_isdr ? result->no_isdr : "none in any slot");
+  else if (result->no_isdr)
+    g_debug ("modem %s: the active slot: %s", e->port, result->no_isdr);
+
+  /* eUICCs no longer behind this modem (a card taken out of its tray) leave; the others are
+   * (re)attached with what the probe said of their slot. */
+  before = g_ptr_array_copy (e->euiccs, NULL, NULL);
+  for (guint i = 0; i < before->len; i++)
+    {
+      EsimdEuicc *euicc = before->pdata[i];
+      gboolean still = FALSE;
+
+      for (guint j = 0; j < result->euiccs->len && !still; j++)
+        still = g_strcmp0 (((EsimdProbedEuicc *) result->euiccs->pdata[j])->eid,
+                           euicc->discovered_eid) == 0;
+      if (!still)
+        release_euicc (e, euicc, "no longer behind its modem");
+    }
+  for (guint i = 0; i < result->euiccs->len; i++)
+    attach (e, result->euiccs->pdata[i], result->active_slot);
+  idle_changed ();
+}
+
+/* A modem a [Modem] section names is left to it, whichever port the section uses. */
+static const char *
+configured_by (const EsimdFoundModem *m)
+{
+  for (guint i = 0; i < esimd->config->modems->len; i++)
+    {
+      EsimdModemConfig *c = esimd->config->modems->pdata[i];
+      g_autofree char *conf = c->device && c->device[0] == '/' ? realpath (c->device, NULL) : NULL;
+
+      if (!conf)
+        continue;
+      for (guint j = 0; j < m->ports->len; j++)
+        {
+          EsimdFoundPort *p = m->ports->pdata[j];
+          g_autofree char *path = port_path (p->name, esimd->config->device_dir);
+          g_autofree char *real = realpath (path, NULL);
+
+          if (g_strcmp0 (conf, real ? real : path) == 0)
+            return c->name;
+        }
+    }
+  return NULL;
+}
+
+static EsimdModemConfig *
+port_config (Entry *e, const EsimdFoundPort *port)
+{
+  g_autofree char *path = port_path (port->name, esimd->config->device_dir);
+  EsimdModemConfig *c = esimd_modem_config_new (port->name, port->transport, path);
+
+  /* QMI and MBIM always through their proxies (the defaults): ModemManager shares them. */
+  if (e->found->held && g_str_equal (port->transport, "at"))
+    {
+      c->hold_uid = g_strdup (e->found->uid);
+      c->hold = esimd_discovery_mm_hold ();
+    }
+  /* The modem's IMEI as ModemManager read it: the transport need not ask again. */
+  c->imei = g_strdup (e->found->imei);
+  return c;
+}
+
+static void
+probe_entry (Entry *e)
+{
+  const EsimdFoundPort *port;
+  const char *section;
+
+  if (e->probe == PROBE_RUNNING)
+    {
+      e->reprobe = TRUE;
+      return;
+    }
+  g_clear_handle_id (&e->retry_id, g_source_remove);
+  section = configured_by (e->found);
+  port = section ? NULL
+                 : esimd_discovery_pick_port (e->found, esimd->config->deny_ports,
+                                              esimd->config->device_dir);
+  g_clear_pointer (&e->port, g_free);
+  g_clear_pointer (&e->config, esimd_modem_config_free);
+  if (section)
+    g_info ("modem %s: [Modem %s] names it; not probed", e->found->uid, section);
+  else if (!port)
+    g_info ("modem %s: no port to probe (%u port(s), none QMI, MBIM or AT, or DenyPorts= denies "
+            "them)",
+            e->found->uid, e->found->ports->len);
+  else if (e->found->held && g_str_equal (port->transport, "at") && e->found->physical_sim)
+    g_info ("modem %s: ModemManager says its SIM is a physical one; its AT port %s is not taken "
+            "from ModemManager to probe it",
+            e->found->uid, port->name);
+  if (section || !port ||
+      (e->found->held && g_str_equal (port->transport, "at") && e->found->physical_sim))
+    {
+      e->probe = PROBE_SKIPPED;
+      release_all (e, "its modem is not probed");
+      return;
+    }
+  e->port = g_strdup (port->name);
+  e->config = port_config (e, port);
+  e->probe = PROBE_RUNNING;
+  d.probing++;
+  g_debug ("modem %s: probing %s (%s%s)", e->found->uid, e->config->device, port->transport,
+           e->config->hold ? ", taken from ModemManager for the probe" : "");
+  esimd_probe_run (e->config, esimd->config->probe_timeout, d.cancellable, probed, e);
+}
+
+/* ---- what the sources say ------------------------------------------------------------------ */
+
+/* Whether a new announcement changes what is probed. */
+static gboolean
+same_port (Entry *e, EsimdFoundModem *m)
+{
+  const EsimdFoundPort *p =
+      esimd_discovery_pick_port (m, esimd->config->deny_ports, esimd->config->device_dir);
+
+  return p && e->port && g_str_equal (p->name, e->port) && m->held == e->found->held &&
+         g_str_equal (p->transport, e->config->transport);
+}
+
+/* udev and ModemManager may name a modem's device differently: the same port is the same modem. */
+static Entry *
+entry_with_port (EsimdFoundModem *m)
+{
+  const EsimdFoundPort *p =
+      esimd_discovery_pick_port (m, esimd->config->deny_ports, esimd->config->device_dir);
+  GHashTableIter it;
+  Entry *e;
+
+  if (!p)
+    return NULL;
+  g_hash_table_iter_init (&it, d.entries);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+    if (!e->gone && e->port && g_str_equal (e->port, p->name))
+      return e;
+  return NULL;
+}
+
+void
+esimd_discovery_modem_found (EsimdSource source, EsimdFoundModem *m)
+{
+  Entry *e = g_hash_table_lookup (d.entries, m->uid);
+  gboolean reprobe;
+
+  if (!d.started)
+    {
+      esimd_found_modem_free (m);
+      return;
+    }
+  if (!e && (e = entry_with_port (m)))
+    {
+      /* Re-key it under the new source's name for the device. */
+      unlink_entry (e);
+      g_hash_table_insert (d.entries, g_strdup (m->uid), e);
+    }
+  if (!e)
+    {
+      e = g_new0 (Entry, 1);
+      e->euiccs = g_ptr_array_new ();
+      e->found = m;
+      e->source = source;
+      g_hash_table_insert (d.entries, g_strdup (m->uid), e);
+      g_debug ("%s: modem %s with %u port(s)", source_name (source), m->uid, m->ports->len);
+      probe_entry (e);
+      idle_changed ();
+      return;
+    }
+  reprobe = !same_port (e, m) || e->probe == PROBE_FAILED || e->probe == PROBE_NONE ||
+            (e->probe == PROBE_SKIPPED && g_strcmp0 (m->imei, e->found->imei) != 0) ||
+            m->physical_sim != e->found->physical_sim;
+  if (e->stale || e->source != source)
+    g_debug ("%s: adopts modem %s from %s", source_name (source), m->uid, source_name (e->source));
+  esimd_found_modem_free (e->found);
+  e->found = m;
+  e->source = source;
+  e->stale = FALSE;
+  e->retries = 0;
+  if (reprobe)
+    {
+      e->probe = PROBE_NONE;
+      probe_entry (e);
+    }
+  else
+    for (guint i = 0; i < e->euiccs->len; i++)
+      {
+        EsimdEuicc *euicc = e->euiccs->pdata[i];
+
+        esimd_euicc_set_location (euicc, m->mm_path, euicc->slot, e->active_slot, m->imei);
+      }
+  idle_changed ();
+}
+
+/* Takes @e out of the table, keeping it. */
+static void
+unlink_entry (Entry *e)
+{
+  gpointer key = NULL;
+
+  if (g_hash_table_steal_extended (d.entries, e->found->uid, &key, NULL))
+    g_free (key);
+}
+
+static void
+drop_entry (Entry *e)
+{
+  unlink_entry (e);
+  if (e->probe == PROBE_RUNNING)
+    {
+      /* The probe holds it: it is freed when the probe returns. */
+      e->gone = TRUE;
+      release_all (e, "its modem went away");
+      return;
+    }
+  entry_free (e);
+}
+
+void
+esimd_discovery_modem_gone (EsimdSource source, const char *uid)
+{
+  Entry *e = g_hash_table_lookup (d.entries, uid);
+
+  if (!e || e->source != source)
+    return;
+  if (esimd_discovery_inhibiting (uid))
+    {
+      g_debug ("%s: modem %s is away while esimd holds it", source_name (source), uid);
+      return;
+    }
+  g_info ("%s: modem %s went away", source_name (source), e->port ? e->port : uid);
+  drop_entry (e);
+  idle_changed ();
+}
+
+void
+esimd_discovery_source_settled (EsimdSource source)
+{
+  g_autoptr (GPtrArray) stale = g_ptr_array_new ();
+  GHashTableIter it;
+  Entry *e;
+
+  d.settled[source] = TRUE;
+  g_hash_table_iter_init (&it, d.entries);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+    if (e->stale && e->source != source)
+      g_ptr_array_add (stale, e);
+  for (guint i = 0; i < stale->len; i++)
+    {
+      e = stale->pdata[i];
+      g_info ("%s does not know modem %s: it is gone", source_name (source),
+              e->port ? e->port : e->found->uid);
+      drop_entry (e);
+    }
+  g_debug ("%s: every modem found (%u known)", source_name (source), g_hash_table_size (d.entries));
+  idle_changed ();
+}
+
+void
+esimd_discovery_source_ended (EsimdSource source)
+{
+  GHashTableIter it;
+  Entry *e;
+
+  d.running[source] = FALSE;
+  d.settled[source] = FALSE;
+  g_hash_table_iter_init (&it, d.entries);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+    if (e->source == source)
+      e->stale = TRUE;
+  idle_changed ();
+}
+
+static void
+start_udev (void)
+{
+  if (!esimd->config->discover_udev || d.running[ESIMD_SOURCE_UDEV])
+    return;
+  d.running[ESIMD_SOURCE_UDEV] = TRUE;
+  d.settled[ESIMD_SOURCE_UDEV] = FALSE;
+  if (!esimd_discovery_udev_start ())
+    {
+      d.running[ESIMD_SOURCE_UDEV] = FALSE;
+      idle_changed ();
+    }
+}
+
+static void
+stop_udev (void)
+{
+  if (!d.running[ESIMD_SOURCE_UDEV])
+    return;
+  esimd_discovery_udev_stop ();
+  esimd_discovery_source_ended (ESIMD_SOURCE_UDEV);
+}
+
+void
+esimd_discovery_mm_present (gboolean present)
+{
+  d.mm_present = present;
+  if (present)
+    {
+      g_info ("ModemManager is on the bus: its modems are where eUICCs are looked for");
+      stop_udev ();
+      d.running[ESIMD_SOURCE_MM] = TRUE;
+      d.settled[ESIMD_SOURCE_MM] = FALSE;
+    }
+  else
+    {
+      if (d.running[ESIMD_SOURCE_MM])
+        esimd_discovery_source_ended (ESIMD_SOURCE_MM);
+      if (esimd->config->discover_udev)
+        g_info ("ModemManager is not on the bus: looking for modem ports with udev");
+      start_udev ();
+    }
+  idle_changed ();
+}
+
+/* ---- holding ModemManager's modems ---------------------------------------------------------- */
+
+gboolean
+esimd_discovery_inhibiting (const char *uid)
+{
+  return d.inhibited && g_hash_table_contains (d.inhibited, uid);
+}
+
+void
+esimd_discovery_note_inhibited (const char *uid, gboolean inhibited)
+{
+  guint n;
+
+  if (!d.inhibited)
+    d.inhibited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (d.inhibited, uid));
+  if (inhibited)
+    g_hash_table_insert (d.inhibited, g_strdup (uid), GUINT_TO_POINTER (n + 1));
+  else if (n <= 1)
+    g_hash_table_remove (d.inhibited, uid);
+  else
+    g_hash_table_insert (d.inhibited, g_strdup (uid), GUINT_TO_POINTER (n - 1));
+}
+
+/* ---- switching slots ----------------------------------------------------------------------- */
+
+typedef struct
+{
+  GTask *task;
+  char *uid;
+  EsimdModem *modem;
+  EsimdModemConfig *config;
+  guint slot;
+  GError *error;
+} SwitchOp;
+
+static void
+switch_op_free (SwitchOp *op)
+{
+  g_free (op->uid);
+  esimd_modem_config_free (op->config);
+  g_clear_error (&op->error);
+  g_free (op);
+}
+
+static void
+switch_modem_stopped (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SwitchOp *op = data;
+  Entry *e = g_hash_table_lookup (d.entries, op->uid);
+
+  esimd_modem_free (op->modem);
+  if (op->error)
+    g_task_return_error (op->task, g_steal_pointer (&op->error));
+  else
+    {
+      g_info ("modem %s: slot %u is the active one now", op->config->name, op->slot);
+      /* What the modem reaches has changed: find it again. */
+      if (e)
+        {
+          e->probe = PROBE_NONE;
+          e->retries = 0;
+          probe_entry (e);
+        }
+      g_task_return_boolean (op->task, TRUE);
+    }
+  g_object_unref (op->task);
+  switch_op_free (op);
+}
+
+static void
+switched (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SwitchOp *op = data;
+
+  esimd_modem_switch_slot_finish (op->modem, res, &op->error);
+  esimd_modem_stop (op->modem, switch_modem_stopped, op);
+}
+
+static void
+switch_modem_available (EsimdModem *modem, gboolean available, const GError *reason, gpointer data)
+{
+  SwitchOp *op = data;
+
+  if (!available || op->error || !op->modem)
+    return;
+  esimd_modem_switch_slot (op->modem, op->slot, switched, op);
+}
+
+EsimdEuicc *
+esimd_discovery_switch_queue (EsimdEuicc *euicc)
+{
+  Entry *e = d.entries ? entry_of_euicc (euicc) : NULL;
+
+  for (guint i = 0; e && i < e->euiccs->len; i++)
+    {
+      EsimdEuicc *other = e->euiccs->pdata[i];
+
+      if (other->slot == e->active_slot && !other->config->unreachable)
+        return other;
+    }
+  return euicc;
+}
+
+void
+esimd_discovery_switch_slot (EsimdEuicc *euicc, guint slot, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  Entry *e = entry_of_euicc (euicc);
+  SwitchOp *op;
+  GError *error = NULL;
+
+  g_task_set_source_tag (task, esimd_discovery_switch_slot);
+  if (!e || !e->config)
+    {
+      g_task_return_new_error (task, ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE,
+                               "eUICC %u: its modem is not one esimd found (or it is away): "
+                               "switch its slots with the modem's own tools",
+                               euicc->index);
+      g_object_unref (task);
+      return;
+    }
+  if (slot == 0 || (e->slots && slot > e->slots))
+    {
+      g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
+                               "the modem has no slot %u (it has %u)", slot, e->slots);
+      g_object_unref (task);
+      return;
+    }
+  op = g_new0 (SwitchOp, 1);
+  op->task = task;
+  op->uid = g_strdup (e->found->uid);
+  op->slot = slot;
+  /* A modem of its own for the switch: through the proxies it coexists with the eUICC's. */
+  op->config = esimd_modem_config_copy (e->config);
+  op->modem = esimd_modem_new (op->config, switch_modem_available, op, &error);
+  if (!op->modem)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      switch_op_free (op);
+      return;
+    }
+  g_info ("modem %s: switching to slot %u", e->port, slot);
+  esimd_modem_start (op->modem);
+}
+
+gboolean
+esimd_discovery_switch_slot_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- life ---------------------------------------------------------------------------------- */
+
+void
+esimd_discovery_start (gpointer bus_connection)
+{
+  EsimdConfig *c = esimd->config;
+
+  d.entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  d.cancellable = g_cancellable_new ();
+  d.started = TRUE;
+  if (c->discover_mm && bus_connection)
+    {
+      g_debug ("discovery: following ModemManager%s", c->discover_udev ? ", udev without it" : "");
+      /* It calls esimd_discovery_mm_present() once it knows whether ModemManager is there. */
+      if (esimd_discovery_mm_start (bus_connection))
+        return;
+    }
+  if (c->discover_udev)
+    start_udev ();
+  else if (!c->discover_mm)
+    g_info ("discovery is off ([Discovery] ModemManager=false, Udev=false)");
+  idle_changed ();
+}
+
+void
+esimd_discovery_stop (GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  GHashTableIter it;
+  gpointer key;
+  Entry *e;
+
+  if (!d.started)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  d.started = FALSE;
+  g_cancellable_cancel (d.cancellable);
+  esimd_discovery_mm_stop ();
+  if (d.running[ESIMD_SOURCE_UDEV])
+    esimd_discovery_udev_stop ();
+  memset (d.running, 0, sizeof d.running);
+  /* Entries whose probe runs are freed when it returns; the others now. The eUICCs themselves
+   * are stopped and freed by main.c with the configured ones. */
+  g_hash_table_iter_init (&it, d.entries);
+  while (g_hash_table_iter_next (&it, &key, (gpointer *) &e))
+    {
+      g_ptr_array_set_size (e->euiccs, 0);
+      g_hash_table_iter_steal (&it);
+      g_free (key);
+      if (e->probe == PROBE_RUNNING)
+        e->gone = TRUE;
+      else
+        entry_free (e);
+    }
+  g_clear_pointer (&d.entries, g_hash_table_unref);
+  g_clear_pointer (&d.inhibited, g_hash_table_unref);
+  g_clear_object (&d.cancellable);
+  if (d.probing == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+  else
+    d.stop_task = task;
+}
