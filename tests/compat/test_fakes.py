@@ -153,6 +153,50 @@ class Fakes(unittest.TestCase):
         other.close()
         self.client.wait_for(lambda: self.managed(), 10, "the modem back after its inhibitor left")
         self.assertEqual(list(self.managed()), [fakemm.MODEM_PREFIX + "2"])
+        # every inhibition is recorded with how it ended; one ended only by its caller leaving
+        self.assertEqual([(r["path"], r["ended"]) for r in mm.inhibitions()],
+                         [(fakemm.MODEM_PREFIX + "0", "released"), (fakemm.MODEM_PREFIX + "1", "caller-left")])
+        with self.assertRaises(AssertionError):
+            mm.assert_released()
+
+    def test_inhibit_twice_and_released(self):
+        mm = self.start_mm()
+        mm.add_modem(ports=[("ttyUSB2", fakemm.PORT_AT)], device="/sys/devices/usb2")
+        args = lambda flag: GLib.Variant("(sb)", ("/sys/devices/usb2", flag))
+        self.mm_call(fakemm.PATH, fakemm.NAME, "InhibitDevice", args(True))
+        with self.assertRaises(GLib.Error) as e:
+            self.mm_call(fakemm.PATH, fakemm.NAME, "InhibitDevice", args(True))
+        self.assertEqual(dbus_error_name(e.exception), fakemm.ERROR_IN_PROGRESS)
+        with self.assertRaises(AssertionError):
+            mm.assert_released()  # still held
+        self.mm_call(fakemm.PATH, fakemm.NAME, "InhibitDevice", args(False))
+        mm.assert_released()
+
+    def test_sim_slots(self):
+        mm = self.start_mm()
+        modem = mm.add_modem(ports=[("cdc-wdm0", fakemm.PORT_QMI)], device="/sys/devices/usb3",
+                             sim_slots=[{"SimIdentifier": "8944500000000000014", "SimType": fakemm.SIM_TYPE_PHYSICAL},
+                                        {"Eid": "89" + "1" * 30, "SimType": fakemm.SIM_TYPE_ESIM}, None],
+                             primary_slot=1)
+        props = self.managed()[modem.path][fakemm.MODEM_IFACE]
+        slots = props["SimSlots"]
+        self.assertEqual((len(slots), slots[2], props["PrimarySimSlot"], props["Sim"]), (3, "/", 1, slots[0]))
+        self.assertTrue(self.get(slots[0], fakemm.SIM_IFACE, "Active"))
+        self.assertFalse(self.get(slots[1], fakemm.SIM_IFACE, "Active"))
+        self.assertEqual(self.get(slots[1], fakemm.SIM_IFACE, "SimType"), fakemm.SIM_TYPE_ESIM)
+        # the served members are still the real ones, the slots' SIMs too
+        for path, xml in fakebus.walk(self.client.conn, fakemm.NAME).items():
+            self.assertEqual(fakebus.mismatches(xml), [], path)
+        # inhibited and given back: the same slots, on a new modem object
+        args = lambda flag: GLib.Variant("(sb)", ("/sys/devices/usb3", flag))
+        self.mm_call(fakemm.PATH, fakemm.NAME, "InhibitDevice", args(True))
+        self.mm_call(fakemm.PATH, fakemm.NAME, "InhibitDevice", args(False))
+        (path, ifaces), = self.managed().items()
+        again = ifaces[fakemm.MODEM_IFACE]["SimSlots"]
+        self.assertEqual((len(again), again[2]), (3, "/"))
+        self.assertEqual(self.get(again[1], fakemm.SIM_IFACE, "Eid"), "89" + "1" * 30)
+        mm.remove_modem(mm.modems()[0])
+        self.client.wait_for(lambda: self.managed() == {}, 10, "the modem gone")
 
     def test_leaving_the_bus(self):
         mm = self.start_mm()

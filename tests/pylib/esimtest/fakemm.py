@@ -10,6 +10,11 @@ modemmanager-dev's XML by tests/compat/test_fakes.py).
     modem.set(State=STATE_CONNECTED)       # PropertiesChanged (+ StateChanged), as ModemManager
     mm.remove_modem(modem)                 # InterfacesRemoved
     mm.stop()                              # ModemManager leaves the bus
+    mm = FakeModemManager(bus_address)     # ... and restarts: modems numbered from 0 again
+
+A modem with several SIM slots: add_modem(sim_slots=[{...SIM properties...}, None], primary_slot=1)
+(None: an empty slot, "/" in SimSlots). InhibitDevice is recorded (inhibitions()) and can be
+checked given back (assert_released()): by the caller, or by its leaving the bus.
 
 To serve more of ModemManager, add the members to the Interface below (the check keeps them
 honest) and, for a method, a handle_<Method> to the object's class.
@@ -29,6 +34,7 @@ MODEM_IFACE = NAME + ".Modem"
 MODEM_3GPP_IFACE = NAME + ".Modem.Modem3gpp"
 SIM_IFACE = NAME + ".Sim"
 ERROR_NOT_FOUND = NAME + ".Error.Core.NotFound"
+ERROR_IN_PROGRESS = NAME + ".Error.Core.InProgress"
 
 # The values of ModemManager-enums.h (modemmanager-dev) that tests use.
 STATE_FAILED, STATE_UNKNOWN, STATE_INITIALIZING, STATE_LOCKED, STATE_DISABLED = -1, 0, 1, 2, 3
@@ -114,6 +120,7 @@ class Modem(FakeObject):
                                                                "OperatorCode": "", "OperatorName": ""}}
         super().__init__(path, **values)
         self.sim: Optional[Sim] = None
+        self.slot_sims: list = []  # Sim or None per slot, when it has SimSlots
 
     def changed(self, iface, prop, old, new):
         if iface == MODEM_IFACE and prop == "State" and old != new:
@@ -131,6 +138,7 @@ class FakeModemManager(FakeService):
         self._next_modem = 0
         self._next_sim = 0
         self._inhibited: dict[str, Modem] = {}
+        self._inhibitions: list[dict] = []
         super().__init__(address, NAME)
 
     def setup(self):
@@ -138,12 +146,17 @@ class FakeModemManager(FakeService):
 
     def add_modem(self, ports=(), primary_port: Optional[str] = None, device: Optional[str] = None,
                   state: int = STATE_DISABLED, registration: Optional[int] = None, three_gpp: bool = True,
-                  sim: Optional[dict] = None, **values) -> Modem:
+                  sim: Optional[dict] = None, sim_slots: Optional[list] = None, primary_slot: int = 1,
+                  **values) -> Modem:
         """A new modem (InterfacesAdded); PORTS: [(name, PORT_*), ...]; SIM: the properties of
-        its SIM object, None for none; other Modem/Modem3gpp properties by name."""
-        return self.call(self._add_modem, ports, primary_port, device, state, registration, three_gpp, sim, values)
+        its SIM object, None for none; SIM_SLOTS: instead, the properties of the SIM in each
+        slot (None: empty), PRIMARY_SLOT the one in use (1-based), whose SIM is Sim; other
+        Modem/Modem3gpp properties by name."""
+        return self.call(self._add_modem, ports, primary_port, device, state, registration, three_gpp, sim, values,
+                         sim_slots, primary_slot)
 
-    def _add_modem(self, ports, primary_port, device, state, registration, three_gpp, sim, values):
+    def _add_modem(self, ports, primary_port, device, state, registration, three_gpp, sim, values,
+                   sim_slots=None, primary_slot=1):
         index = self._next_modem
         self._next_modem += 1
         ports = [(str(name), int(kind)) for name, kind in ports]
@@ -153,7 +166,21 @@ class FakeModemManager(FakeService):
             props["RegistrationState"] = registration
         props.update(values)
         modem = Modem(MODEM_PREFIX + str(index), three_gpp=three_gpp, **props)
-        if sim is not None:
+        if sim_slots is not None:
+            for slot, props in enumerate(sim_slots, 1):
+                slot_sim = None
+                if props is not None:
+                    slot_sim = self._export(Sim(SIM_PREFIX + str(self._next_sim),
+                                                **dict(props, Active=slot == primary_slot)))
+                    self._next_sim += 1
+                modem.slot_sims.append(slot_sim)
+            modem.update({"SimSlots": [s.path if s else "/" for s in modem.slot_sims],
+                          "PrimarySimSlot": primary_slot})
+            primary = modem.slot_sims[primary_slot - 1] if 0 < primary_slot <= len(modem.slot_sims) else None
+            if primary is not None:
+                modem.sim = primary
+                modem.update({"Sim": primary.path})
+        elif sim is not None:
             modem.sim = self._export(Sim(SIM_PREFIX + str(self._next_sim), **sim))
             self._next_sim += 1
             modem.update({"Sim": modem.sim.path})
@@ -165,20 +192,38 @@ class FakeModemManager(FakeService):
 
     def _remove_modem(self, modem: Modem):
         self._unexport(modem)
-        if modem.sim is not None:
-            self._unexport(modem.sim)
+        for sim in {id(s): s for s in [modem.sim, *modem.slot_sims] if s is not None}.values():
+            self._unexport(sim)
 
     def modems(self) -> list:
         return [o for p, o in sorted(self.objects.items()) if isinstance(o, Modem)]
 
+    # -- inhibition -----------------------------------------------------------------------
+
+    def inhibitions(self) -> list:
+        """Every InhibitDevice that took a modem, oldest first: uid, sender, the modem's path,
+        and how it ended ("released": given back by the caller; "caller-left": its caller left
+        the bus; None: still held)."""
+        return self.call(lambda: [dict(r) for r in self._inhibitions])
+
+    def assert_released(self):
+        """Raises AssertionError when a modem is still inhibited, or was given back only by its
+        caller leaving the bus (not by a call)."""
+        held = [r for r in self.inhibitions() if r["ended"] != "released"]
+        if held:
+            raise AssertionError(f"modems not given back with InhibitDevice(uid, false): {held}")
+
     # -- inhibition (called in the service's thread) ----------------------------------------
 
     def _inhibit(self, uid: str, sender: str):
+        if uid in self._inhibited:
+            raise DBusError(ERROR_IN_PROGRESS, f"Device '{uid}' is already inhibited")
         modem = next((m for m in self.modems() if m.get("Device") == uid), None)
         if modem is None:
             raise DBusError(ERROR_NOT_FOUND, f"No device found with uid '{uid}'")
         self._remove_modem(modem)
         self._inhibited[uid] = modem
+        self._inhibitions.append({"uid": uid, "sender": sender, "path": modem.path, "ended": None})
         self.watch_caller(sender, lambda: self._uninhibit(uid, quiet=True))
 
     def _uninhibit(self, uid: str, quiet: bool = False):
@@ -187,10 +232,18 @@ class FakeModemManager(FakeService):
             if quiet:
                 return
             raise DBusError(ERROR_NOT_FOUND, f"Device '{uid}' is not inhibited")
+        for record in reversed(self._inhibitions):
+            if record["uid"] == uid and record["ended"] is None:
+                record["ended"] = "caller-left" if quiet else "released"
+                break
         # probed anew: a new modem object with what the old one had
         values = {p: v for iface in modem.values.values() for p, v in iface.items()}
         values.pop("Sim", None)
+        values.pop("SimSlots", None)
+        primary_slot = values.pop("PrimarySimSlot", 1) or 1
         sim = modem.sim and {p: v for p, v in modem.sim.values[SIM_IFACE].items()}
+        slots = [s and {p: v for p, v in s.values[SIM_IFACE].items() if p != "Active"} for s in modem.slot_sims]
         three_gpp = MODEM_3GPP_IFACE in modem.interfaces
         self._add_modem(values.pop("Ports"), values.pop("PrimaryPort"), values.pop("Device"), values.pop("State"),
-                        values.pop("RegistrationState", None), three_gpp, sim, values)
+                        values.pop("RegistrationState", None), three_gpp, None if slots else sim, values,
+                        slots or None, primary_slot)
