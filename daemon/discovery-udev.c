@@ -38,6 +38,9 @@ static struct
   int replay_fd;
   guint replay_watch;
   GString *replay_buf;
+  /* The devices the records say are there now (DEVNAME -> properties): what an enumeration
+   * finds when the source starts again, as sd-device would find them in /sys. */
+  GHashTable *replay_db;
 } u = { .replay_fd = -1 };
 
 /* ---- modems ------------------------------------------------------------------------------ */
@@ -301,8 +304,10 @@ fail:
 
 /* ---- the test seam: udev records from a file --------------------------------------------- */
 
+/* Records read are remembered as the devices there are; while the source runs they are also
+ * events. */
 static void
-replay_records (gboolean enumerating)
+replay_records (gboolean events)
 {
   char *end;
 
@@ -310,15 +315,27 @@ replay_records (gboolean enumerating)
   while ((end = strstr (u.replay_buf->str, "\n\n")))
     {
       g_autofree char *text = g_strndup (u.replay_buf->str, (gsize) (end - u.replay_buf->str));
-      g_autoptr (GHashTable) props = esimd_udev_props_parse (text);
+      GHashTable *props = esimd_udev_props_parse (text);
+      const char *action = g_hash_table_lookup (props, "ACTION");
+      const char *devname = g_hash_table_lookup (props, "DEVNAME");
 
       g_string_erase (u.replay_buf, 0, (gssize) (end - u.replay_buf->str) + 2);
-      record (g_hash_table_lookup (props, "ACTION"), props, enumerating);
+      if (events)
+        record (action, props, FALSE);
+      if (!devname)
+        g_hash_table_unref (props);
+      else if (g_strcmp0 (action, "remove") == 0)
+        {
+          g_hash_table_remove (u.replay_db, devname);
+          g_hash_table_unref (props);
+        }
+      else
+        g_hash_table_insert (u.replay_db, g_strdup (devname), props);
     }
 }
 
 static gboolean
-replay_read (gboolean enumerating)
+replay_read (gboolean events)
 {
   char buf[4096];
   ssize_t n;
@@ -327,7 +344,7 @@ replay_read (gboolean enumerating)
   while ((n = read (u.replay_fd, buf, sizeof buf)) > 0)
     g_string_append_len (u.replay_buf, buf, n);
   saved = errno;
-  replay_records (enumerating);
+  replay_records (events);
   errno = saved;
   return n == 0 || saved == EAGAIN || saved == EINTR;
 }
@@ -335,7 +352,7 @@ replay_read (gboolean enumerating)
 static gboolean
 on_replay (gint fd, GIOCondition condition, gpointer data)
 {
-  if (!replay_read (FALSE))
+  if (!replay_read (TRUE))
     {
       g_warning ("udev test records: %s; no more are read", g_strerror (errno));
       u.replay_watch = 0;
@@ -347,18 +364,31 @@ on_replay (gint fd, GIOCondition condition, gpointer data)
 static gboolean
 start_replay (const char *path)
 {
-  /* Read-write: a FIFO opened so never ends (EOF) when its writer closes. */
-  u.replay_fd = open (path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  GHashTableIter it;
+  GHashTable *props;
+
   if (u.replay_fd < 0)
     {
-      g_warning ("ESIMD_TEST_UDEV_EVENTS=%s: %s", path, g_strerror (errno));
-      return FALSE;
+      /* Read-write: a FIFO opened so never ends (EOF) when its writer closes. */
+      u.replay_fd = open (path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      if (u.replay_fd < 0)
+        {
+          g_warning ("ESIMD_TEST_UDEV_EVENTS=%s: %s", path, g_strerror (errno));
+          return FALSE;
+        }
+      g_warning ("udev records are read from %s (ESIMD_TEST_UDEV_EVENTS, for test rigs), not "
+                 "from udev",
+                 path);
+      u.replay_buf = g_string_new (NULL);
+      u.replay_db = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) g_hash_table_unref);
     }
-  g_warning ("udev records are read from %s (ESIMD_TEST_UDEV_EVENTS, for test rigs), not "
-             "from udev",
-             path);
-  u.replay_buf = g_string_new (NULL);
-  replay_read (TRUE);
+  /* The enumeration: every device the records said is there, those written while the source
+   * was stopped included. */
+  replay_read (FALSE);
+  g_hash_table_iter_init (&it, u.replay_db);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &props))
+    record (NULL, props, TRUE);
   u.replay_watch = g_unix_fd_add (u.replay_fd, G_IO_IN, on_replay, NULL);
   return TRUE;
 }
@@ -404,12 +434,21 @@ esimd_discovery_udev_stop (void)
       sd_event_unref (u.event);
       u.event = NULL;
     }
+  /* The test records' file stays open: what is written while the source is stopped is what
+   * the next enumeration finds. */
   g_clear_handle_id (&u.replay_watch, g_source_remove);
+  g_clear_pointer (&u.modems, g_hash_table_unref);
+}
+
+void
+esimd_discovery_udev_shutdown (void)
+{
+  esimd_discovery_udev_stop ();
   if (u.replay_fd >= 0)
     close (u.replay_fd);
   u.replay_fd = -1;
   if (u.replay_buf)
     g_string_free (u.replay_buf, TRUE);
   u.replay_buf = NULL;
-  g_clear_pointer (&u.modems, g_hash_table_unref);
+  g_clear_pointer (&u.replay_db, g_hash_table_unref);
 }

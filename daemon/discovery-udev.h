@@ -7,8 +7,9 @@
  * Test rigs cannot create kernel devices. With ESIMD_TEST_UDEV_EVENTS=PATH (a FIFO or a file),
  * the same records come from PATH instead: udev's own property blocks (`udevadm monitor
  * --property`: KEY=VALUE lines, ACTION=add|change|remove, a blank line after each), which go
- * through the same classification and grouping. What is readable when esimd starts is the
- * enumeration; what comes later, events. */
+ * through the same classification and grouping. The records are remembered as the devices
+ * there are: when the source starts (again), that is the enumeration; while it runs, each record
+ * is also an event. */
 #pragma once
 
 #include <glib.h>
@@ -18,5 +19,7 @@ G_BEGIN_DECLS
 /* FALSE when udev cannot be followed (no sd-device, no /sys): a warning says why. */
 gboolean esimd_discovery_udev_start (void);
 void esimd_discovery_udev_stop (void);
+/* Stops, and frees what a restart would reuse: at esimd's end. */
+void esimd_discovery_udev_shutdown (void);
 
 G_END_DECLS

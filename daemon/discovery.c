@@ -25,6 +25,8 @@
 #define RETRY_FIRST    2 /* seconds before probing a modem again after a failed probe */
 #define RETRY_MAX      60
 #define RETRY_ATTEMPTS 5 /* then wait until the modem is announced again */
+/* Seconds a restarted ModemManager has to announce a modem again before its eUICCs go. */
+#define STALE_GRACE 90
 
 typedef enum
 {
@@ -64,6 +66,7 @@ static struct
   GHashTable *inhibited;     /* uid -> count: esimd holds the modem with InhibitDevice */
   GCancellable *cancellable; /* every probe's: stopping cuts them short */
   GTask *stop_task;          /* answered once no probe runs */
+  guint stale_grace_id;      /* ModemManager's time to announce its modems again */
 } d;
 
 static void probe_entry (Entry *e);
@@ -206,7 +209,7 @@ esimd_discovery_settled (void)
 {
   gboolean any_running = FALSE;
 
-  if (d.probing)
+  if (d.probing || d.stale_grace_id)
     return FALSE;
   for (guint s = 0; s < ESIMD_N_SOURCES; s++)
     {
@@ -629,24 +632,55 @@ esimd_discovery_modem_gone (EsimdSource source, const char *uid)
   idle_changed ();
 }
 
-void
-esimd_discovery_source_settled (EsimdSource source)
+/* Modems not announced again since their source ended or restarted. @all: every one; else
+ * only those whose port node is gone (the modem certainly is). */
+static void
+drop_stale (gboolean all, const char *why)
 {
   g_autoptr (GPtrArray) stale = g_ptr_array_new ();
   GHashTableIter it;
   Entry *e;
 
-  d.settled[source] = TRUE;
   g_hash_table_iter_init (&it, d.entries);
   while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
-    if (e->stale && e->source != source)
-      g_ptr_array_add (stale, e);
+    {
+      g_autofree char *node = e->port ? port_path (e->port, esimd->config->device_dir) : NULL;
+
+      if (e->stale && (all || !node || !g_file_test (node, G_FILE_TEST_EXISTS)))
+        g_ptr_array_add (stale, e);
+    }
   for (guint i = 0; i < stale->len; i++)
     {
       e = stale->pdata[i];
-      g_info ("%s does not know modem %s: it is gone", source_name (source),
-              e->port ? e->port : e->found->uid);
+      g_info ("modem %s is gone (%s)", e->port ? e->port : e->found->uid, why);
       drop_entry (e);
+    }
+}
+
+static gboolean
+stale_grace_over (gpointer data)
+{
+  d.stale_grace_id = 0;
+  drop_stale (TRUE, "ModemManager did not announce it again");
+  idle_changed ();
+  return G_SOURCE_REMOVE;
+}
+
+void
+esimd_discovery_source_settled (EsimdSource source)
+{
+  d.settled[source] = TRUE;
+  g_clear_handle_id (&d.stale_grace_id, g_source_remove);
+  if (source == ESIMD_SOURCE_UDEV)
+    /* udev's enumeration is the kernel's whole list of devices. */
+    drop_stale (TRUE, "udev does not know it");
+  else
+    {
+      /* A ModemManager that just started has not probed its modems yet (that takes it tens of
+       * seconds): it lists them as it finishes each. Those whose node is gone went away; the
+       * others keep their eUICCs until it had time to announce them. */
+      drop_stale (FALSE, "its port is gone");
+      d.stale_grace_id = g_timeout_add_seconds (STALE_GRACE, stale_grace_over, NULL);
     }
   g_debug ("%s: every modem found (%u known)", source_name (source), g_hash_table_size (d.entries));
   idle_changed ();
@@ -907,8 +941,7 @@ esimd_discovery_stop (GAsyncReadyCallback callback, gpointer user_data)
   d.started = FALSE;
   g_cancellable_cancel (d.cancellable);
   esimd_discovery_mm_stop ();
-  if (d.running[ESIMD_SOURCE_UDEV])
-    esimd_discovery_udev_stop ();
+  esimd_discovery_udev_shutdown ();
   memset (d.running, 0, sizeof d.running);
   /* Entries whose probe runs are freed when it returns; the others now. The eUICCs themselves
    * are stopped and freed by main.c with the configured ones. */
@@ -923,6 +956,7 @@ esimd_discovery_stop (GAsyncReadyCallback callback, gpointer user_data)
       else
         entry_free (e);
     }
+  g_clear_handle_id (&d.stale_grace_id, g_source_remove);
   g_clear_pointer (&d.entries, g_hash_table_unref);
   g_clear_pointer (&d.inhibited, g_hash_table_unref);
   g_clear_object (&d.cancellable);
