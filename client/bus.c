@@ -272,10 +272,10 @@ esimctl_euicc_select (GVariant *objects, const char *selector, GVariant **proper
     *properties = NULL;
   if (n == 0)
     {
-      g_propagate_error (error,
-                         esimctl_error_new_remote (
-                             "org.esim.Error.NoEuicc",
-                             "esimd manages no eUICC (esimd.conf has no [Modem NAME] section)"));
+      g_propagate_error (
+          error, esimctl_error_new_remote ("org.esim.Error.NoEuicc",
+                                           "esimd manages no eUICC (none found, and esimd.conf "
+                                           "names none in a [Modem NAME] section)"));
       return NULL;
     }
   if (!selector && n > 1)

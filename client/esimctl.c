@@ -34,6 +34,7 @@ static const EsimctlVerb verbs[] = {
   { "reset", "--operational | --test | --default-smdp", "Erase profiles or settings of the eUICC",
     esimctl_verb_reset },
   { "refresh", NULL, "Make esimd re-read everything from the eUICC", esimctl_verb_refresh },
+  { "switch-slot", NULL, "Make the modem use another SIM slot", esimctl_verb_switch_slot },
   { "jobs", NULL, "List queued, running and recently finished jobs", esimctl_verb_jobs },
   { "job", "show | wait | confirm | cancel JOB", "Show, wait for, confirm or cancel a job",
     esimctl_verb_job },

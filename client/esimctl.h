@@ -88,6 +88,7 @@ gboolean esimctl_verb_info (Esimctl *ctl, int argc, char **argv, GError **error)
 gboolean esimctl_verb_default_smdp (Esimctl *ctl, int argc, char **argv, GError **error);
 gboolean esimctl_verb_reset (Esimctl *ctl, int argc, char **argv, GError **error);
 gboolean esimctl_verb_refresh (Esimctl *ctl, int argc, char **argv, GError **error);
+gboolean esimctl_verb_switch_slot (Esimctl *ctl, int argc, char **argv, GError **error);
 gboolean esimctl_verb_list (Esimctl *ctl, int argc, char **argv, GError **error);
 gboolean esimctl_verb_enable (Esimctl *ctl, int argc, char **argv, GError **error);
 gboolean esimctl_verb_disable (Esimctl *ctl, int argc, char **argv, GError **error);

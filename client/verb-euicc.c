@@ -76,7 +76,9 @@ print_euicc_status (GVariant *objects, const char *path, GVariant *props, gboole
   g_autofree char *n_profiles = describe_profile_count (objects, profiles);
   g_autofree char *pending = NULL;
   g_autofree char *job_text = NULL;
-  guint32 n_pending = 0;
+  g_autofree char *slot_text = NULL;
+  const char *mm_path = esimctl_dict_str (props, "ModemManagerModem");
+  guint32 n_pending = 0, slot = 0, active_slot = 0;
 
   g_autoptr (GVariant) read_errors =
       g_variant_lookup_value (props, "ReadErrors", G_VARIANT_TYPE ("a{ss}"));
@@ -100,6 +102,13 @@ print_euicc_status (GVariant *objects, const char *path, GVariant *props, gboole
       g_free (n_profiles);
       n_profiles = g_strdup_printf ("unknown (%s)", profiles_error);
     }
+  g_variant_lookup (props, "Slot", "u", &slot);
+  g_variant_lookup (props, "ActiveSlot", "u", &active_slot);
+  if (slot)
+    slot_text = slot == active_slot
+                    ? g_strdup_printf ("%u (active)", slot)
+                    : g_strdup_printf ("%u (slot %u is active: esimctl switch-slot %u)", slot,
+                                       active_slot, slot);
   if (*job && !g_str_equal (job, "/"))
     job_text = g_strdup_printf ("%s (esimctl job show %s)", job, esimctl_short_id (job));
 
@@ -109,6 +118,10 @@ print_euicc_status (GVariant *objects, const char *path, GVariant *props, gboole
   esimctl_table_add (t, "  State:", state_text);
   esimctl_table_add (t, "  EID:", esimctl_dict_str (props, "Eid"));
   esimctl_table_add (t, "  Modem:", esimctl_dict_str (props, "Device"));
+  if (*mm_path)
+    esimctl_table_add (t, "  ModemManager:", mm_path);
+  if (slot)
+    esimctl_table_add (t, "  SIM slot:", slot_text);
   esimctl_table_add (t, "  Active profile:", active_text);
   esimctl_table_add (t, "  Profiles:", n_profiles);
   esimctl_table_add (t, "  Notifications:", pending);
@@ -161,8 +174,8 @@ esimctl_verb_status (Esimctl *ctl, int argc, char **argv, GError **error)
   if (ctl->json)
     list = json_array_new ();
   else if (g_variant_n_children (managers) == 0)
-    g_print ("esimd manages no eUICC: add a [Modem NAME] section to esimd.conf (see "
-             "esimd.conf(5)).\n");
+    g_print ("esimd manages no eUICC: it found none (see [Discovery] in esimd.conf(5)), and "
+             "esimd.conf has no [Modem NAME] section.\n");
 
   g_variant_iter_init (&it, managers);
   while (g_variant_iter_next (&it, "{&o@a{sv}}", &path, &props))
@@ -545,6 +558,43 @@ esimctl_verb_reset (Esimctl *ctl, int argc, char **argv, GError **error)
 
     print_done (ctl, euicc, obj, human);
   }
+  return TRUE;
+}
+
+gboolean
+esimctl_verb_switch_slot (Esimctl *ctl, int argc, char **argv, GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autofree char *euicc = NULL;
+  g_autofree char *done = NULL;
+  JsonObject *obj;
+  guint64 slot = 0;
+
+  if (!esimctl_parse_verb (
+          ctl, "switch-slot", "SLOT", "Makes the modem use another of its SIM slots.",
+          "SLOT counts from 1 (esimctl status shows the eUICC's slot and the active one).\n"
+          "The card in the slot the modem leaves goes out of reach; an eUICC in the new\n"
+          "slot becomes reachable. Only for modems esimd found by itself.",
+          NULL, &argc, &argv, 1, 1, error))
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (argv[0], 10, 1, 16, &slot, NULL))
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+                   "SLOT must be a slot number from 1, got \"%s\"", argv[0]);
+      return FALSE;
+    }
+  euicc = esimctl_choose_euicc (ctl, NULL, error);
+  if (!euicc)
+    return FALSE;
+  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "SwitchSlot",
+                        g_variant_new ("(u)", (guint32) slot), ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
+                        error);
+  if (!reply)
+    return FALSE;
+  obj = json_object_new ();
+  json_object_set_int_member (obj, "slot", (gint64) slot);
+  done = g_strdup_printf ("The modem uses slot %" G_GUINT64_FORMAT " now.", slot);
+  print_done (ctl, euicc, obj, done);
   return TRUE;
 }
 

@@ -208,6 +208,30 @@ class DiscoveryRig:
         text = "".join(f"{k}={v}\n" for k, v in props.items()) + "\n"
         os.write(self._udev_fd, text.encode())
 
+    # -- ModemManager (fakemm.py) ---------------------------------------------------------
+
+    def start_mm(self):
+        """The fake ModemManager comes on the bus (again: a restart numbers modems from 0)."""
+        from . import fakemm
+
+        self.mm = fakemm.FakeModemManager(self.bus.address)
+        return self.mm
+
+    def stop_mm(self):
+        self.mm.stop()
+        self.mm = None
+
+    def mm_add(self, modem: Modem, **values):
+        """MODEM as ModemManager exports it: its port (and a net port), Device, Drivers."""
+        from . import fakemm
+
+        kind = {"qmi": fakemm.PORT_QMI, "mbim": fakemm.PORT_MBIM, "at": fakemm.PORT_AT}[modem.front]
+        driver = {"qmi": "qmi_wwan", "mbim": "cdc_mbim", "at": "option"}[modem.front]
+        ports = [(modem.port, kind)] + ([] if modem.front == "at" else [(f"wwan{modem.index}", fakemm.PORT_NET)])
+        values.setdefault("Drivers", [driver])
+        return self.mm.add_modem(ports=ports, device=modem.uid, state=fakemm.STATE_REGISTERED,
+                                 registration=fakemm.REG_HOME, **values)
+
     # -- esimd ----------------------------------------------------------------------------
 
     def start_esimd(self, args=(), env=None, wait_name: bool = True):

@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""Discovery beside ModemManager: esimd with no [Modem] section and the fake ModemManager
+(tests/pylib/esimtest/fakemm.py, its members checked against ModemManager's own XML) on the
+private bus, its modems' ports pointing at simulated modems reached through the real qmi-proxy
+and mbim-proxy (inside unshare -rn).
+
+Hot-plug of a modem with an eUICC and one with a plain SIM, two modems at once, ModemManager
+restarting and going away, an AT port ModemManager holds (taken with InhibitDevice for one job,
+given back), the IMEI from ModemManager, and esimctl status / --json lining the object path, the
+EID and ModemManager's modem up.
+"""
+
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+
+from gi.repository import GLib  # noqa: E402
+
+from esimtest import fakemm  # noqa: E402
+from esimtest.discoveryrig import DiscoveryRig, run_in_namespace  # noqa: E402
+from esimtest.world import ESIMCTL, activation_code  # noqa: E402
+
+MANAGER_IFACE = "org.esim.Manager"
+MM_IMEI = "353456789012345"  # what ModemManager read from the modem (Luhn-valid)
+
+
+class WithModemManager(unittest.TestCase):
+    def setUp(self):
+        # ModemManager's modems only: udev would find the same ports again while it is away.
+        self.rig = DiscoveryRig(modemmanager=True, udev=False)
+        self.addCleanup(self.rig.stop)
+        self.rig.start_mm()
+
+    def esimctl(self, *args):
+        import subprocess
+
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.rig.bus.address)
+        r = subprocess.run([ESIMCTL, *args], capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def download(self, path, matching_id):
+        rig = self.rig
+        job = rig.client.call(path, MANAGER_IFACE, "Download",
+                              GLib.Variant("(ssa{sv})", (activation_code(matching_id), "", {})))[0]
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"), 120,
+                            "the download")
+        self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
+                         rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+
+    def test_hotplug_and_identity(self):
+        rig = self.rig
+        rig.start_esimd()
+        euicc = rig.add_modem("qmi")
+        plain = rig.add_modem("qmi", euicc=False)
+        first = rig.mm_add(euicc, EquipmentIdentifier=MM_IMEI)
+        rig.mm_add(plain)
+        path = rig.wait_manager(euicc.eid)
+        self.assertEqual(path, "/org/esim/euicc/0")
+        self.assertEqual(rig.prop(path, "ModemManagerModem"), first.path)
+        rig.wait_log("modem cdc-wdm1: no eUICC")
+        self.assertEqual(list(rig.managers()), [path])
+
+        # esimctl lines the object path, the EID and ModemManager's modem up.
+        out = self.esimctl("status")
+        self.assertIn("eUICC 0: cdc-wdm0", out)
+        self.assertIn(euicc.eid, out)
+        self.assertIn("ModemManager:    " + first.path, out)
+        status = json.loads(self.esimctl("--json", "status"))["euiccs"]
+        self.assertEqual([(e["path"], e["eid"], e["modem_manager_modem"]) for e in status],
+                         [(path, euicc.eid, first.path)])
+
+        # The IMEI the servers get is the one ModemManager read from the modem.
+        self.download(path, "DEMO-ONE")
+        self.assertEqual(rig.smdp.control.sessions()[-1]["imei"], MM_IMEI)
+
+        # The modem goes away (and its node with it): off the bus; back: same path, new modem.
+        rig.mm.remove_modem(first)
+        euicc.unplug()
+        rig.wait_gone(path)
+        euicc.plug()
+        again = rig.mm_add(euicc, EquipmentIdentifier=MM_IMEI)
+        self.assertEqual(rig.wait_manager(euicc.eid), path)
+        self.assertNotEqual(again.path, first.path)
+        self.assertEqual(rig.prop(path, "ModemManagerModem"), again.path)
+        self.assertEqual([p["iccid"] for p in rig.client.call(path, MANAGER_IFACE, "ListProfiles",
+                                                             GLib.Variant("(b)", (True,)))[0]],
+                         ["8949449999999990011"])
+
+    def test_two_modems_at_once(self):
+        rig = self.rig
+        a = rig.add_modem("qmi")
+        b = rig.add_modem("mbim")
+        ma = rig.mm_add(a)
+        mb = rig.mm_add(b)
+        rig.start_esimd()
+        pa, pb = rig.wait_manager(a.eid), rig.wait_manager(b.eid)
+        self.assertEqual({rig.prop(pa, "ModemManagerModem"), rig.prop(pb, "ModemManagerModem")}, {ma.path, mb.path})
+        self.download(pa, "DEMO-ONE")
+        self.download(pb, "DEMO-TWO")
+        out = self.esimctl("--euicc", b.eid, "status")
+        self.assertIn(b.eid, out)
+        self.assertNotIn(a.eid, out)
+
+    def test_modemmanager_restarting(self):
+        rig = self.rig
+        modem = rig.add_modem("qmi")
+        before = rig.mm_add(modem)
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid)
+        opened = modem.ctl.counters()["qmi_messages"].get("uim-open-logical-channel", 0)
+        rig.stop_mm()
+        rig.wait_log("ModemManager left the bus")
+        # Its modems stay while nobody says otherwise: the modem itself did not go.
+        time.sleep(1)
+        self.assertEqual(rig.prop(path, "State"), "ready")
+        # Back, numbering its modems anew: the same eUICC, joined to the new object, not probed again.
+        rig.start_mm()
+        rig.mm.add_modem(ports=[("ttyS9", fakemm.PORT_UNKNOWN)], device="/sys/devices/other")
+        after = rig.mm_add(modem)
+        self.assertNotEqual(after.path, before.path)
+        rig.client.wait_for(lambda: rig.prop(path, "ModemManagerModem") == after.path, 30,
+                            "the eUICC joined to ModemManager's new modem")
+        self.assertEqual(list(rig.managers()), [path])
+        self.assertEqual(modem.ctl.counters()["qmi_messages"].get("uim-open-logical-channel", 0), opened)
+        # ModemManager restarting while the modem is unplugged: it is gone, without waiting for
+        # ModemManager to announce its modems.
+        rig.stop_mm()
+        modem.unplug()
+        rig.start_mm()
+        rig.wait_gone(path, timeout=20)
+
+    def test_at_port_modemmanager_holds(self):
+        rig = self.rig
+        modem = rig.add_modem("at")
+        rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid)
+        self.assertEqual(rig.prop(path, "Transport"), "at")
+        # The probe and the first read each took the modem from ModemManager and gave it back.
+        log = rig.mm.inhibitions()
+        self.assertGreaterEqual(len(log), 2)
+        self.assertEqual({r["uid"] for r in log}, {modem.uid})
+        rig.mm.assert_released()
+        rig.client.wait_for(lambda: rig.prop(path, "ModemManagerModem") == rig.mm.modems()[0].path, 30,
+                            "the eUICC joined to the modem ModemManager probed anew")
+        # A job: taken for it, given back right after; ModemManager has it between jobs.
+        n = len(rig.mm.inhibitions())
+        rig.client.call(path, MANAGER_IFACE, "Refresh")
+        self.assertEqual(len(rig.mm.inhibitions()), n + 1)
+        rig.mm.assert_released()
+        self.assertEqual(len(rig.mm.modems()), 1)
+        self.download(path, "DEMO-ONE")
+        self.assertEqual(rig.smdp.control.sessions()[-1]["imei"], MM_IMEI)
+        rig.client.wait_for(lambda: rig.prop(path, "State") == "ready" and rig.prop(path, "CurrentJob") == "/",
+                            60, "an idle queue")
+        rig.mm.assert_released()
+
+    def test_at_port_with_a_physical_sim_is_left_alone(self):
+        rig = self.rig
+        modem = rig.add_modem("at", euicc=False)
+        rig.mm_add(modem, sim={"SimIdentifier": "8944500000000000014", "SimType": fakemm.SIM_TYPE_PHYSICAL})
+        rig.start_esimd()
+        rig.wait_log("its SIM is a physical one")
+        self.assertEqual(rig.mm.inhibitions(), [])
+        self.assertEqual(modem.ctl.at()["commands"], {})
+
+
+
+class ModemManagerComingAndGoing(unittest.TestCase):
+    def test_udev_takes_over_while_modemmanager_is_away(self):
+        with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
+            modem = rig.add_modem("qmi")
+            # What udev knows all along: esimd reads it only while ModemManager is away.
+            rig.udev(modem)
+            # Started before ModemManager: udev is the source at first.
+            rig.start_esimd()
+            path = rig.wait_manager(modem.eid)
+            self.assertEqual(rig.prop(path, "ModemManagerModem"), "")
+            rig.start_mm()
+            mm_modem = rig.mm_add(modem)
+            rig.client.wait_for(lambda: rig.prop(path, "ModemManagerModem") == mm_modem.path, 30,
+                                "ModemManager's modem joined")
+            rig.wait_log("ModemManager: adopts modem")
+            # ModemManager leaves: udev again, and the eUICC never left the bus.
+            rig.stop_mm()
+            rig.client.wait_for(lambda: rig.prop(path, "ModemManagerModem") == "", 30, "udev's modem again")
+            removed = [s for s in rig.client.signals if s[2] == "InterfacesRemoved" and s[0] == "/org/esim"]
+            self.assertEqual(removed, [])
+            self.assertEqual(rig.prop(path, "State"), "ready")
+            rig.mm = None
+
+
+if __name__ == "__main__":
+    run_in_namespace(__file__)
