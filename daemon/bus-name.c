@@ -69,9 +69,12 @@ access_denied (GError **error)
 }
 
 int
-esimd_bus_request_name (sd_bus *bus, GError **error)
+esimd_bus_request_name (sd_bus *bus, gboolean on_demand, GError **error)
 {
-  int r = sd_bus_request_name (bus, BUS_NAME, 0);
+  /* An esimd started on demand lets a resident one (esimd.service) take the name over, and one
+   * that is resident takes it from an esimd started on demand; never from a resident one. */
+  int r = sd_bus_request_name (
+      bus, BUS_NAME, on_demand ? SD_BUS_NAME_ALLOW_REPLACEMENT : SD_BUS_NAME_REPLACE_EXISTING);
 
   if (r >= 0)
     return r;
@@ -83,4 +86,24 @@ esimd_bus_request_name (sd_bus *bus, GError **error)
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
                  "cannot own the name " BUS_NAME ": %s", g_strerror (-r));
   return r;
+}
+
+static int
+on_name_lost (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  void (*lost) (void) = userdata;
+  const char *name = NULL;
+
+  if (sd_bus_message_read (m, "s", &name) >= 0 && g_strcmp0 (name, BUS_NAME) == 0)
+    lost ();
+  return 0;
+}
+
+int
+esimd_bus_watch_name_lost (sd_bus *bus, void (*lost) (void))
+{
+  /* The bus sends NameLost to the owner alone: no sender check beyond the bus's own. */
+  return sd_bus_match_signal_async (bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                    "org.freedesktop.DBus", "NameLost", on_name_lost, NULL,
+                                    (void *) lost);
 }

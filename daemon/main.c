@@ -95,10 +95,21 @@ idle_expired (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Discovery found or lost something, or settled: the status line, and the idle exit. */
 static void
 idle_check (void)
 {
-  gboolean idle = esimd_discovery_settled () && esimd_discovery_euiccs_present () == 0;
+  static guint shown = G_MAXUINT;
+  guint present = esimd_discovery_euiccs_present ();
+  gboolean idle = esimd_discovery_settled () && present == 0;
+
+  if (present != shown)
+    {
+      shown = present;
+      esimd_service_status (
+          "serving org.esim: %u eUICC(s)%s", present,
+          esimd->config->discover_mm || esimd->config->discover_udev ? ", looking for others" : "");
+    }
 
   if (!idle_timeout || !idle)
     {
@@ -117,6 +128,14 @@ on_signal (gpointer data)
   /* Keep the handler: once removed, GLib restores the default action and a second SIGTERM
    * would kill esimd in the middle of releasing the modem. */
   return G_SOURCE_CONTINUE;
+}
+
+/* An esimd started on demand gives way to a resident one (esimd.service started). */
+static void
+name_lost (void)
+{
+  g_info ("another esimd took over org.esim: leaving it the modems");
+  shutdown_now (NULL);
 }
 
 static int
@@ -139,9 +158,15 @@ setup_bus (GError **error)
                    g_strerror (-r));
       return r;
     }
-  r = esimd_bus_request_name (bus, error);
+  r = esimd_bus_request_name (bus, idle_timeout > 0, error);
   if (r < 0)
     return r;
+  if (idle_timeout > 0 && (r = esimd_bus_watch_name_lost (bus, name_lost)) < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r), "cannot watch org.esim: %s",
+                   g_strerror (-r));
+      return r;
+    }
   source = esimd_bus_source_new (bus, on_bus_lost, NULL);
   g_source_attach (source, NULL);
   bus_source = source;
@@ -276,16 +301,17 @@ main (int argc, char **argv)
         }
       g_ptr_array_add (daemon.euiccs, euicc);
     }
+  /* Before anything can announce that esimd serves: a stop asked right then is a clean stop. */
+  g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
+  g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
   for (guint i = 0; i < daemon.euiccs->len; i++)
     esimd_euicc_start (daemon.euiccs->pdata[i]);
   esimd_discovery_set_idle_hook (idle_check);
   esimd_discovery_start (esimd_bus);
 
-  g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
-  g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
   esimd_service_watchdog_start ();
-  esimd_service_status ("serving org.esim: %u configured eUICC(s)%s", config->modems->len,
-                        config->discover_mm || config->discover_udev ? ", discovering others" : "");
+  idle_check ();
+  esimd_service_ready ();
   g_info ("esimd %s ready: %u configured eUICC(s)%s", PACKAGE_VERSION, config->modems->len,
           config->discover_mm || config->discover_udev ? "; looking for others" : "");
   g_main_loop_run (loop);

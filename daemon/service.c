@@ -43,6 +43,12 @@ esimd_service_status (const char *format, ...)
 }
 
 void
+esimd_service_ready (void)
+{
+  sd_notify (0, "READY=1");
+}
+
+void
 esimd_service_stopping (void)
 {
   sd_notify (0, "STOPPING=1\nSTATUS=stopping: releasing the modems");

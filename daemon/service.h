@@ -13,6 +13,8 @@ void esimd_service_watchdog_start (void);
 /* A one-line STATUS= for `systemctl status`. */
 void esimd_service_status (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
+/* READY=1: org.esim is owned and served (for Type=notify units; ignored by Type=dbus ones). */
+void esimd_service_ready (void);
 /* STOPPING=1: esimd is releasing its modems. */
 void esimd_service_stopping (void);
 

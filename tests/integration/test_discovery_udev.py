@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from gi.repository import GLib  # noqa: E402
 
 from esimtest.discoveryrig import DiscoveryRig, run_in_namespace  # noqa: E402
-from esimtest.world import activation_code  # noqa: E402
+from esimtest.world import Esimd, activation_code  # noqa: E402
 
 MANAGER_IFACE = "org.esim.Manager"
 
@@ -159,6 +159,23 @@ class IdleExit(unittest.TestCase):
             rig.wait_manager(modem.eid)
             time.sleep(4)
             self.assertTrue(rig.esimd.running())
+            # A resident esimd (esimd.service) started meanwhile takes org.esim over; the one
+            # started on demand leaves, cleanly.
+            on_demand = rig.esimd
+            resident = Esimd(rig.config_path, rig.bus.address, os.path.join(rig.tmpdir, "resident.log"),
+                             env={"ESIMD_TEST_UDEV_EVENTS": rig.udev_fifo})
+            resident.start()
+            try:
+                rig.client.wait_for(lambda: not on_demand.running(), 60, "the esimd started on demand to leave")
+                self.assertEqual(on_demand.proc.returncode, 0, on_demand.log())
+                self.assertIn("another esimd took over org.esim", on_demand.log())
+                rig.esimd = resident
+                # (the records went to the first esimd: the FIFO stands for the kernel's events)
+                rig.udev(modem)
+                self.assertEqual(rig.wait_manager(modem.eid), "/org/esim/euicc/0")
+            finally:
+                if rig.esimd is not resident:
+                    resident.stop()
 
 
 if __name__ == "__main__":

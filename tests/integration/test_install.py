@@ -118,9 +118,12 @@ class ReadmeInstall(unittest.TestCase):
         self.assertIn(os.path.dirname(path), service_dirs)
         with open(self.staged(path)) as f:
             service = f.read()
-        alias = re.search(r"^SystemdService=(\S+)", service, re.M).group(1)
-        with open(self.staged(self.installed("esimd.service"))) as f:
-            self.assertIn(f"Alias={alias}", f.read())
+        unit = re.search(r"^SystemdService=(\S+)", service, re.M).group(1)
+        # D-Bus activation's own unit, installed where systemd looks, running the installed esimd
+        self.assertIn(os.path.dirname(self.installed(unit)), systemd_unit_paths())
+        with open(self.staged(self.installed(unit))) as f:
+            exec_start = re.search(r"^ExecStart=(\S+)", f.read(), re.M).group(1)
+        self.assertEqual(exec_start, self.installed("esimd"))
 
     def test_polkit_actions_where_polkitd_reads_them(self):
         self.assertEqual(os.path.dirname(self.installed("org.esim.policy")),
@@ -274,7 +277,10 @@ class Install(unittest.TestCase):
         unit = self.read("system/esimd.service")
         self.assertIn("Type=dbus", unit)
         self.assertIn("BusName=org.esim", unit)
-        self.assertIn("Alias=dbus-org.esim.service", unit)
+        self.assertIn("WantedBy=multi-user.target", unit)
+        on_demand = self.read("system/dbus-org.esim.service")
+        self.assertIn("BusName=org.esim", on_demand)
+        self.assertRegex(on_demand, r"(?m)^ExecStart=\S+/esimd --idle-timeout=30$")
         self.assertNotIn("@sbindir@", unit)
         exec_start = re.search(r"^ExecStart=(\S+)", unit, re.M).group(1)
         self.assertTrue(os.access(os.path.join(self.dest, exec_start.lstrip("/")), os.X_OK), exec_start)
@@ -299,7 +305,9 @@ class Install(unittest.TestCase):
         out = subprocess.run([esimd, "--check-config", "--config", self.find("esimd/esimd.conf.example")],
                              capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("modem wwan0: qmi /dev/cdc-wdm0 through qmi-proxy", out.stdout)
+        # The shipped example configures no modem: beside ModemManager esimd finds them itself.
+        self.assertIn("no modem is configured: esimd finds eUICCs by itself", out.stdout)
+        self.assertIn("[Discovery]\nModemManager=true\nUdev=true\n", out.stdout)
         bad = os.path.join(self.dest, "bad.conf")
         with open(bad, "w") as f:
             f.write("[Modem x]\nDevice=/dev/x\nRefresh=sometimes\n")

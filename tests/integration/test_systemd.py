@@ -46,7 +46,7 @@ class Units(unittest.TestCase):
         cls.units = {}
         for root, _, files in os.walk(cls.dest):
             for f in files:
-                if f.endswith(".service") and f.startswith("esimd"):
+                if f.endswith(".service") and (f.startswith("esimd") or f == "dbus-org.esim.service"):
                     path = os.path.join(root, f)
                     with open(path) as fh:
                         cls.units[f] = (path, fh.read())
@@ -59,9 +59,27 @@ class Units(unittest.TestCase):
         self.assertIn(name, self.units)
         return self.units[name][1]
 
-    def test_the_three_units(self):
-        self.assertEqual(sorted(self.units), ["esimd-mbim-proxy.service", "esimd-qmi-proxy.service",
-                                              "esimd.service"])
+    def test_the_four_units(self):
+        self.assertEqual(sorted(self.units), ["dbus-org.esim.service", "esimd-mbim-proxy.service",
+                                              "esimd-qmi-proxy.service", "esimd.service"])
+
+    def test_on_demand_is_the_same_esimd(self):
+        """D-Bus activation's unit is esimd.service with --idle-timeout, not enabled, and without
+        Conflicts= (which would cancel esimd.service's start when a client calls first at boot)."""
+        resident, on_demand = self.unit("esimd.service"), self.unit("dbus-org.esim.service")
+        self.assertEqual(unit_values(on_demand, "ExecStart"),
+                         [unit_values(resident, "ExecStart")[0] + " --idle-timeout=30"])
+        self.assertEqual(unit_values(resident, "WantedBy"), ["multi-user.target"])
+        self.assertEqual(unit_values(resident, "Alias"), [])
+        self.assertNotIn("[Install]", on_demand)
+        self.assertEqual(unit_values(on_demand, "Conflicts") + unit_values(resident, "Conflicts"), [])
+        self.assertEqual(unit_values(resident, "Type") + unit_values(resident, "BusName"), ["dbus", "org.esim"])
+        # systemd refuses two units with the same BusName=; esimd says READY=1 once it serves.
+        self.assertEqual(unit_values(on_demand, "Type") + unit_values(on_demand, "BusName"), ["notify"])
+        strip = lambda text: [line for line in text.splitlines()
+                              if line and not line.startswith(("#", "Description=", "ExecStart=", "WantedBy=", "[",
+                                                               "Type=", "BusName="))]
+        self.assertEqual(strip(on_demand), strip(resident))
 
     def test_exposure(self):
         if not shutil.which("systemd-analyze"):
@@ -83,13 +101,14 @@ class Units(unittest.TestCase):
         for name, (path, text) in sorted(self.units.items()):
             with self.subTest(unit=name):
                 out = subprocess.run(["systemd-analyze", "verify", "--man=no", path], capture_output=True, text=True)
-                exec_start = unit_values(text, "ExecStart")[0]
+                exec_start = unit_values(text, "ExecStart")[0].split()[0]
                 lines = [line for line in (out.stdout + out.stderr).splitlines()
                          if line.strip() and f"Command {exec_start} is not executable" not in line]
                 self.assertEqual(lines, [])
 
     def test_devices(self):
-        for name, expected in (("esimd.service", ESIMD_DEVICES), ("esimd-qmi-proxy.service", PROXY_DEVICES),
+        for name, expected in (("esimd.service", ESIMD_DEVICES), ("dbus-org.esim.service", ESIMD_DEVICES),
+                               ("esimd-qmi-proxy.service", PROXY_DEVICES),
                                ("esimd-mbim-proxy.service", PROXY_DEVICES)):
             with self.subTest(unit=name):
                 text = self.unit(name)
@@ -184,7 +203,8 @@ class Notify(unittest.TestCase):
         self.addCleanup(self.bus.stop)
         self.conf = os.path.join(self.tmp, "esimd.conf")
         with open(self.conf, "w") as f:
-            f.write(f"[Daemon]\nStateDirectory={self.tmp}/state\n")
+            # Discovery off: the test must not find this machine's own modems.
+            f.write(f"[Daemon]\nStateDirectory={self.tmp}/state\n[Discovery]\nModemManager=false\nUdev=false\n")
         self.sock_path = os.path.join(self.tmp, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.sock_path)
