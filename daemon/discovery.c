@@ -515,8 +515,11 @@ same_port (Entry *e, EsimdFoundModem *m)
   const EsimdFoundPort *p =
       esimd_discovery_pick_port (m, esimd->config->deny_ports, esimd->config->device_dir);
 
-  return p && e->port && g_str_equal (p->name, e->port) && m->held == e->found->held &&
-         g_str_equal (p->transport, e->config->transport);
+  /* Held or not changes only how an AT port is reached (QMI and MBIM go through the proxies
+   * either way): the same port under another source is the same modem, with no new probe. */
+  return p && e->port && e->config && g_str_equal (p->name, e->port) &&
+         g_str_equal (p->transport, e->config->transport) &&
+         (!g_str_equal (p->transport, "at") || m->held == e->found->held);
 }
 
 /* udev and ModemManager may name a modem's device differently: the same port is the same modem. */

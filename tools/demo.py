@@ -5,9 +5,12 @@ it. Each step runs the real esimctl against the real esimd and is checked; the l
 plainly what happened.
 
 Without options everything is simulated on this machine (a private system bus, the simulated
-eUICC behind a fake QMI modem, the test SM-DP+). With --config and --activation-code the same
-steps run against a real modem: esimd reads the given esimd.conf (its [Modem …] section names
-the device), and the activation code names a real SM-DP+.
+eUICC behind a fake QMI modem, the test SM-DP+). With --discover, esimd gets no configuration
+at all: the simulated modem is registered with a fake ModemManager, and esimd finds its eUICC
+as it would beside the real one (through the real qmi-proxy, in a private network namespace).
+With --config and --activation-code the same steps run against a real modem: esimd reads the
+given esimd.conf (or finds the modem itself, beside ModemManager), and the activation code
+names a real SM-DP+.
 """
 
 import argparse
@@ -35,6 +38,8 @@ class Demo:
     def __init__(self, args):
         self.args = args
         self.world = None
+        self.rig = None
+        self.smdp = None
         self.bus = None
         self.esimd = None
         self.bus_address = None
@@ -66,8 +71,12 @@ class Demo:
         if self.args.config:
             self.start_with_config()
             return
+        if self.args.discover:
+            self.start_discover()
+            return
         self.step("Starting the simulated world")
         self.world = worldmod.World(transport=self.args.transport)
+        self.smdp = self.world.smdp
         self.bus_address = self.world.bus.address
         print("  a private system bus with esimd's bus policy")
         print("  a simulated eUICC (real SGP.22 cryptography) behind a fake %s"
@@ -137,7 +146,28 @@ class Demo:
             return "  (no log)"
         return "\n".join(f"  {line}" for line in lines[-15:])
 
+    def start_discover(self):
+        from esimtest.discoveryrig import DiscoveryRig
+
+        self.step("Starting the simulated world, and esimd with no configuration")
+        self.rig = DiscoveryRig(modemmanager=True, udev=False)
+        self.smdp = self.rig.smdp
+        self.bus_address = self.rig.bus.address
+        mm = self.rig.start_mm()
+        modem = self.rig.add_modem("qmi")
+        mm_modem = self.rig.mm_add(modem)
+        print("  a private system bus with esimd's bus policy")
+        print(f"  a fake ModemManager whose modem {mm_modem.path} has the QMI port {modem.port}")
+        print("  behind it, a simulated eUICC (real SGP.22 cryptography) on a fake QMI modem")
+        print(f"  a test SM-DP+ at {worldmod.SMDP_HOST} (HTTPS, certificates from a test eSIM CI)")
+        print("  esimd, told only where the test CI and SM-DP+ are: no [Modem] section")
+        self.rig.start_esimd()
+        path = self.rig.wait_manager(modem.eid, timeout=120)
+        print(f"  esimd found the eUICC through ModemManager and qmi-proxy: {path}")
+
     def stop(self):
+        if self.rig:
+            self.rig.stop()
         if self.world:
             self.world.stop()
         if self.esimd:
@@ -150,9 +180,9 @@ class Demo:
     # -- the job ------------------------------------------------------------------------------
 
     def server_notifications(self):
-        if not self.world:
+        if not self.smdp:
             return None
-        return [(n["operation"], n["iccid"]) for n in self.world.smdp.control.notifications() if n.get("verified")]
+        return [(n["operation"], n["iccid"]) for n in self.smdp.control.notifications() if n.get("verified")]
 
     def wait_delivered(self, operation, iccid, timeout=60):
         """Notifications go out by themselves; wait until the card has none left pending."""
@@ -172,8 +202,13 @@ class Demo:
         code = a.activation_code or f"LPA:1${worldmod.SMDP_HOST}$DEMO-ONE"
 
         self.step("The eUICC")
-        self.esimctl("status")
+        status = self.esimctl("status")
         eid = self.esimctl("eid").strip()
+        if self.rig:
+            mm = re.search(r"ModemManager:\s+(\S+)", status)
+            if not mm:
+                raise SystemExit("demo: esimctl status does not name ModemManager's modem")
+            self.done.append(f"found the eUICC with no configuration, beside ModemManager's modem {mm.group(1)}")
         self.done.append(f"read the eUICC's EID, {eid}")
 
         self.step("Downloading a profile by activation code")
@@ -247,9 +282,22 @@ def main():
     p.add_argument("--installed", action="store_true",
                    help="use the installed esimd, esimctl and bus policy (a package or meson install) "
                         "instead of the build's (tools/run-demo finds them)")
+
+    p.add_argument("--discover", action="store_true",
+                   help="no configuration: esimd finds the simulated modem through a fake ModemManager")
+    p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.config and not args.activation_code:
         p.error("--config needs --activation-code")
+    if args.discover and args.config:
+        p.error("--discover runs the simulated world; --config a real modem")
+    if args.discover and not args.inside:
+        # qmi-proxy's socket is per network namespace: the demo's must not meet the machine's.
+        cmd = ["unshare", "-rn", "--pid", "--fork", "--kill-child", "--mount-proc", sys.executable,
+               os.path.abspath(__file__), "--inside", *sys.argv[1:]]
+        sys.exit(subprocess.run(cmd).returncode)
+    if args.inside:
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     for binary in (worldmod.ESIMD, worldmod.ESIMCTL):
         if not os.access(binary, os.X_OK):
             p.error(f"{binary} is not built" if not args.installed else f"{binary} is not installed")
