@@ -153,17 +153,21 @@ class Demo:
         self.rig = DiscoveryRig(modemmanager=True, udev=False)
         self.smdp = self.rig.smdp
         self.bus_address = self.rig.bus.address
-        mm = self.rig.start_mm()
-        modem = self.rig.add_modem("qmi")
+        self.rig.start_mm()
+        front = self.args.transport
+        modem = self.rig.add_modem(front)
         mm_modem = self.rig.mm_add(modem)
+        kind = {"qmi": "QMI", "mbim": "MBIM", "at": "AT"}[front]
         print("  a private system bus with esimd's bus policy")
-        print(f"  a fake ModemManager whose modem {mm_modem.path} has the QMI port {modem.port}")
-        print("  behind it, a simulated eUICC (real SGP.22 cryptography) on a fake QMI modem")
+        print(f"  a fake ModemManager whose modem {mm_modem.path} has the {kind} port {modem.port}")
+        print(f"  behind it, a simulated eUICC (real SGP.22 cryptography) on a fake {kind} modem")
         print(f"  a test SM-DP+ at {worldmod.SMDP_HOST} (HTTPS, certificates from a test eSIM CI)")
         print("  esimd, told only where the test CI and SM-DP+ are: no [Modem] section")
         self.rig.start_esimd()
         path = self.rig.wait_manager(modem.eid, timeout=120)
-        print(f"  esimd found the eUICC through ModemManager and qmi-proxy: {path}")
+        how = {"qmi": "qmi-proxy", "mbim": "mbim-proxy",
+               "at": "the AT port, taken from ModemManager with InhibitDevice and given back"}[front]
+        print(f"  esimd found the eUICC through ModemManager and {how}: {path}")
 
     def stop(self):
         if self.rig:
@@ -208,6 +212,10 @@ class Demo:
             mm = re.search(r"ModemManager:\s+(\S+)", status)
             if not mm:
                 raise SystemExit("demo: esimctl status does not name ModemManager's modem")
+            # With AT, each InhibitDevice makes ModemManager export the modem anew (a new path),
+            # as the real one does: the path shown must be one ModemManager has now.
+            if mm.group(1) not in [m.path for m in self.rig.mm.modems()]:
+                raise SystemExit(f"demo: esimctl status names {mm.group(1)}, not a modem ModemManager has")
             self.done.append(f"found the eUICC with no configuration, beside ModemManager's modem {mm.group(1)}")
         self.done.append(f"read the eUICC's EID, {eid}")
 
@@ -291,6 +299,8 @@ def main():
         p.error("--config needs --activation-code")
     if args.discover and args.config:
         p.error("--discover runs the simulated world; --config a real modem")
+    if args.discover and args.transport not in ("qmi", "mbim", "at"):
+        p.error("--discover finds a modem's own port: --transport qmi, mbim or at")
     if args.discover and not args.inside:
         # qmi-proxy's socket is per network namespace: the demo's must not meet the machine's.
         cmd = ["unshare", "-rn", "--pid", "--fork", "--kill-child", "--mount-proc", sys.executable,
@@ -331,12 +341,13 @@ def main():
         except Exception as e:  # a demo says what went wrong; a traceback helps nobody here
             print(f"\ndemo: {type(e).__name__}: {e}", file=sys.stderr)
             status = 1
-        if status and demo.world and demo.world.esimd:
+        simulated = (demo.world and demo.world.esimd) or (demo.rig and demo.rig.esimd)
+        if status and simulated:
             # The simulated world's directory goes; its esimd log is kept for reading.
             demo.log_path = os.path.join(os.path.realpath(os.environ.get("TMPDIR", "/tmp")),
                                          f"esimd-demo-{os.getpid()}.log")
             try:
-                shutil.copy(demo.world.esimd.log_path, demo.log_path)
+                shutil.copy(simulated.log_path, demo.log_path)
             except OSError:
                 demo.log_path = None
     finally:
