@@ -1443,6 +1443,13 @@ at_start (EsimdModem *modem)
     connect_start (at);
 }
 
+static gboolean
+stop_return (gpointer data)
+{
+  g_task_return_boolean (G_TASK (data), TRUE);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 stop_channel_closed (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -1459,8 +1466,9 @@ stop_channel_closed (GObject *source, GAsyncResult *res, gpointer data)
         g_error_new (LPA_ERROR, LPA_ERROR_CANCELLED, "modem %s: esimd is stopping", name_of (at));
     fail_all (at, reason);
   }
-  g_task_return_boolean (task, TRUE);
-  g_object_unref (task);
+  /* We are deep in on_readable (the channel's close was a line read): the caller may free the
+   * modem as soon as it hears, so it hears once that stack has unwound. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, stop_return, task, g_object_unref);
 }
 
 static void

@@ -25,8 +25,8 @@ from typing import Optional
 from . import pki as pkimod
 from .simctl import start_sim
 from .smdpctl import start_smdp
-from .world import (BUS_POLICY, DEFAULT_ORDERS, SMDP_HOST, SMDS_HOST, BusClient, Esimd,
-                    PrivateBus)
+from .world import (BUS_POLICY, DEFAULT_ORDERS, SMDP_HOST, SMDS_HOST, VALGRIND_EXIT, BusClient, Esimd,
+                    PrivateBus, memcheck_findings)
 
 MANAGER_IFACE = "org.esim.Manager"
 EUICC_PREFIX = "/org/esim/euicc/"
@@ -307,7 +307,9 @@ class DiscoveryRig:
                 nonlocal rc
                 rc = self.esimd.stop(60 * SLOW)
                 if rc != 0:
-                    raise AssertionError(f"esimd exited with status {rc}; its log: {self.esimd.log_path}")
+                    # the log goes with the rig's directory: say what memcheck found now
+                    found = "\n" + memcheck_findings(self.esimd.log_path) if rc == VALGRIND_EXIT else ""
+                    raise AssertionError(f"esimd exited with status {rc}; its log: {self.esimd.log_path}{found}")
 
             guard("esimd", stop_esimd)
         guard("client", lambda: self.client and self.client.close())
