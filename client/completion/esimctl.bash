@@ -21,7 +21,7 @@ _esimctl()
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     local global_opts="-e --euicc -j --json -t --timeout --no-ask-password -q --quiet -h --help"
     local commands="status eid info list download discover enable disable delete nickname
-                    notifications default-smdp reset refresh jobs job monitor help"
+                    notifications default-smdp reset refresh switch-slot jobs job monitor help"
     local takes_value="-e --euicc -t --timeout -c --confirmation-code -C --confirmation-code-file
                        --activation-code-file -n --nickname --imei --smdp --matching-id --smds
                        -o --operation -i --iccid -s --seq"

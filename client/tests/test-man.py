@@ -108,7 +108,7 @@ class EsimdConf(unittest.TestCase):
         # known_*[]: the sections' keys; *_keys[]: a [Modem] section's, common and per transport
         for block in re.findall(r"(?:known\w*|\w+_keys)\[\]\s*=\s*\{(.*?)\}", code, re.S):
             keys |= set(re.findall(r'"([A-Za-z0-9]+)"', block))
-        groups = {"Daemon", "HTTP", "Notifications"}
+        groups = {"Daemon", "Discovery", "HTTP", "Notifications"}
         self.assertTrue(groups <= keys)
         self.assertGreater(len(keys - groups), 25)
         for key in sorted(keys - groups):
