@@ -261,6 +261,8 @@ slots_listed (GObject *source, GAsyncResult *res, gpointer data)
                    p->config->device, slot->number, esimd_log_pd (slot->eid));
           add_euicc (p, slot->number, FALSE, slot->eid);
         }
+      else if (!slot->active && slot->card_present && !slot->euicc && slot->number <= 32)
+        p->result->unnamed_slots |= 1u << (slot->number - 1);
     }
   /* With a single slot the number says nothing: the eUICC is simply the modem's. */
   if (p->slots->len <= 1)

@@ -25,6 +25,9 @@ typedef struct
   guint slots;       /* how many slots the modem has (1 when it cannot say) */
   guint active_slot; /* the slot the modem uses (0: it cannot say) */
   char *no_isdr;     /* why the active slot has no eUICC (for the log), or NULL */
+  /* Bit n-1: inactive slot n holds a card the modem cannot name (MBIM says a card is there, not
+   * whose): an eUICC known to be there is there still. */
+  guint32 unnamed_slots;
 } EsimdProbeResult;
 
 void esimd_probe_result_free (EsimdProbeResult *result);

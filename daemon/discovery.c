@@ -413,6 +413,18 @@ probed (GObject *source, GAsyncResult *res, gpointer data)
       for (guint j = 0; j < result->euiccs->len && !still; j++)
         still = g_strcmp0 (((EsimdProbedEuicc *) result->euiccs->pdata[j])->eid,
                            euicc->discovered_eid) == 0;
+      /* Switched away from over MBIM, which says a card is in the other slot but not whose:
+       * the eUICC known there is there still, so that a caller can switch back to it. */
+      if (!still && euicc->slot && euicc->slot != result->active_slot && euicc->slot <= 32 &&
+          (result->unnamed_slots & (1u << (euicc->slot - 1))))
+        {
+          EsimdProbedEuicc *kept = g_new0 (EsimdProbedEuicc, 1);
+
+          kept->slot = euicc->slot;
+          kept->eid = g_strdup (euicc->discovered_eid);
+          g_ptr_array_add (result->euiccs, kept);
+          still = TRUE;
+        }
       if (!still)
         release_euicc (e, euicc, "no longer behind its modem");
     }

@@ -107,6 +107,24 @@ class UdevHotplug(unittest.TestCase):
             rig.client.call(path, MANAGER_IFACE, "SwitchSlot", GLib.Variant("(u)", (3,)))
         self.assertIn("no slot 3", str(e.exception))
 
+    def test_switching_away_and_back_over_mbim(self):
+        """MBIM says a card is in the slot the modem left, not whose: the eUICC esimd knew there
+        stays on the bus, out of reach, so that a caller can switch back to it."""
+        rig = self.rig
+        modem = rig.add_modem("mbim", mbim_slots=2, slot=2)
+        rig.udev(modem)
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid)
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 2))
+        rig.client.call(path, MANAGER_IFACE, "SwitchSlot", GLib.Variant("(u)", (1,)))
+        self.assertEqual(rig.wait_manager(modem.eid, state="unavailable"), path)
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 1))
+        self.assertIn("slot 2", rig.prop(path, "UnavailableReason"))
+        rig.client.call(path, MANAGER_IFACE, "SwitchSlot", GLib.Variant("(u)", (2,)))
+        self.assertEqual(rig.wait_manager(modem.eid, state="ready"), path)
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 2))
+        self.assertEqual(rig.prop(path, "RootSmdsAddress"), "testrootsmds.example.com")
+
     def test_never_random_ttys_and_denied_ports(self):
         rig = self.rig
         tty = rig.add_modem("at")
