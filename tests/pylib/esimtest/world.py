@@ -22,6 +22,7 @@ import gi
 gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
+from . import pcscd as pcscdmod  # noqa: E402
 from . import pki as pkimod  # noqa: E402
 from .simctl import start_sim  # noqa: E402
 from .smdpctl import start_smdp  # noqa: E402
@@ -315,9 +316,16 @@ class World:
     inside MBIM). Both open the pty's symlink too, through the real mbim-proxy when
     ESIMD_TEST_NETNS=1 says the test runs in a private network namespace
     (tests/integration/netns-run: libmbim cannot name another proxy socket), else directly.
+    "pcsc": a private pcscd (esimtest.pcscd: Debian's real pcscd in namespaces of its own, with
+    vsmartcard's vpcd driver as its reader) whose reader holds the simulator as its card, a T=0
+    card as real eUICCs are (61xx answers collected by GET RESPONSE, 6Cxx for a wrong Le) unless
+    sim_options say otherwise; esimd runs with Transport=pcsc and no Reader=, so it finds the
+    card among pcscd's two readers itself, and Refresh=power-cycle (a reader runs no SIM toolkit:
+    the card reset through pcscd is how a switch takes effect). Its "disappear"/"appear" are the
+    card pulled out of the reader and put back.
     """
 
-    TRANSPORTS = ("qmi", "at", "mbim", "qmi-over-mbim")
+    TRANSPORTS = ("qmi", "at", "mbim", "qmi-over-mbim", "pcsc")
 
     def __init__(self, tmpdir: Optional[str] = None, *, orders=None, events=(), modem: str = "proxy-socket",
                  sim_options: Optional[dict] = None, smdp_options: Optional[dict] = None,
@@ -334,7 +342,7 @@ class World:
         # More servers for esimd's ConnectTo: host name -> "address:port" (e.g. a server that is
         # down, for notifications addressed to it).
         self.extra_hosts = dict(extra_hosts or {})
-        self.bus = self.sim = self.smdp = self.esimd = self.client = None
+        self.bus = self.sim = self.smdp = self.esimd = self.client = self.pcscd = None
         # Values that must never reach esimd's log (EIDs and ICCIDs only with LogPersonalData).
         self.secrets: set[str] = set()
         self.personal: set[str] = {EID, SIM_IMEI}
@@ -348,6 +356,16 @@ class World:
                 sim_kw.setdefault("at_quirks", os.environ.get("ESIMD_TEST_AT_QUIRKS", "").split())
             elif self.transport in ("mbim", "qmi-over-mbim"):
                 sim_kw["mbim_pty"] = True
+            elif self.transport == "pcsc":
+                why = pcscdmod.available()
+                if why:
+                    raise RuntimeError("transport pcsc: no private pcscd here: " + why)
+                self.pcscd = pcscdmod.Pcscd(self.tmpdir)
+                self.pcscd.start()
+                # The simulator reaches vpcd's port inside the rig's network namespace.
+                sim_kw.update(prefix=self.pcscd.enter(), vpcd_port=self.pcscd.port)
+                sim_kw.setdefault("get_response", True)
+                sim_kw.setdefault("wrong_le", True)
             elif modem == "proxy-socket":
                 sim_kw["qmi_proxy_socket"] = True
             else:
@@ -361,7 +379,7 @@ class World:
                                       == "true" or "--log-personal-data" in esimd_args)
             self.client = BusClient(self.bus.address)
             self.esimd = Esimd(self.config_path, self.bus.address, os.path.join(self.tmpdir, "esimd.log"),
-                               esimd_args, wrapper=esimd_wrapper)
+                               esimd_args, env=self.pcscd.env() if self.pcscd else None, wrapper=esimd_wrapper)
             if start_esimd:
                 self.start_esimd(wait_ready)
         except BaseException:
@@ -386,6 +404,8 @@ class World:
                 modem["Transport"] = "mbim"
             else:
                 modem["QmiMode"] = "mbim"
+        elif self.transport == "pcsc":
+            modem = {"Transport": "pcsc", "Refresh": "power-cycle"}
         elif self.modem == "proxy-socket":
             modem.update({"Device": "/dev/esim-sim-modem", "UseProxy": "true", "NoFileCheck": "true",
                           "ProxySocket": self.sim.qmi_proxy_socket})
@@ -542,6 +562,7 @@ class World:
                               ("client", lambda: self.client and self.client.close()),
                               ("smdp", lambda: self.smdp and self.smdp.stop()),
                               ("sim", lambda: self.sim and self.sim.stop()),
+                              ("pcscd", lambda: self.pcscd and self.pcscd.stop()),
                               ("bus", lambda: self.bus and self.bus.stop())):
             try:
                 stopper()
