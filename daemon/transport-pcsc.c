@@ -701,8 +701,19 @@ watch_thread_main (gpointer data)
           states[i].szReader = names[i];
           states[i].dwCurrentState = SCARD_STATE_UNAWARE;
         }
+      /* pcsc-lite answers for the PnP entry when the reader count (its upper 16 bits) differs
+       * from the one given: give the count just listed, so only a change wakes the wait. */
       states[n].szReader = PNP_READER;
-      states[n].dwCurrentState = SCARD_STATE_UNAWARE;
+      states[n].dwCurrentState = (DWORD) n << 16;
+      if (n == 0)
+        {
+          /* Nothing for the wait to answer at once with: say now that there is no reader (the
+           * first look at pcscd, or pcscd back without the reader that was there). */
+          Snapshot *s = g_new0 (Snapshot, 1);
+
+          s->readers = g_ptr_array_new_with_free_func ((GDestroyNotify) reader_state_free);
+          watch_post (w, s);
+        }
 
       /* Wait for changes until the reader set changes; each round posts what it sees. */
       for (;;)
@@ -735,14 +746,8 @@ watch_thread_main (gpointer data)
               states[i].dwCurrentState = st;
             }
           watch_post (w, s);
-          {
-            gboolean pnp = (states[n].dwEventState & SCARD_STATE_CHANGED) &&
-                           states[n].dwCurrentState != SCARD_STATE_UNAWARE;
-
-            states[n].dwCurrentState = states[n].dwEventState & ~SCARD_STATE_CHANGED;
-            if (pnp)
-              break; /* readers came or went */
-          }
+          if (states[n].dwEventState & SCARD_STATE_CHANGED)
+            break; /* readers came or went: list them again */
         }
       continue;
 
@@ -781,9 +786,9 @@ watch_thread_main (gpointer data)
 static GError *
 not_available_error (EsimdPcsc *pcsc)
 {
-  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s is not available%s%s", pcsc->name,
-                      pcsc->waiting_reason ? ": " : "",
-                      pcsc->waiting_reason ? pcsc->waiting_reason : "");
+  if (pcsc->waiting_reason)
+    return g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT, pcsc->waiting_reason);
+  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s is not available", pcsc->name);
 }
 
 /* Answers the caller of @req (once); @error NULL means success with the request's outputs. */
@@ -816,23 +821,29 @@ answer (EsimdPcsc *pcsc, Request *req, const GError *error)
   g_clear_object (&req->task);
 }
 
+/* Why there is no eUICC to use now (NULL: there is one). Every reason starts with "modem NAME: "
+ * as the errors do; while the modem is not available it becomes its UnavailableReason at once,
+ * so a client sees "no smart-card reader" or "cannot reach pcscd", never a vague "not connected
+ * yet", from the first look at pcscd on. */
 static void
 set_waiting (EsimdPcsc *pcsc, const char *reason)
 {
+  g_autofree char *prefix = NULL;
+  g_autoptr (GError) error = NULL;
+
   if (g_strcmp0 (pcsc->waiting_reason, reason) == 0)
     return;
   g_free (pcsc->waiting_reason);
   pcsc->waiting_reason = g_strdup (reason);
-  if (reason)
-    {
-      g_autoptr (GError) why =
-          g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "waiting for an eUICC: %s", reason);
-
-      g_info ("modem %s: %s", pcsc->name, why->message);
-      /* What the eUICC's UnavailableReason says while there is none (no-op once reported). */
-      if (pcsc->state != STATE_READY)
-        esimd_modem_set_available (&pcsc->parent, FALSE, why);
-    }
+  if (!reason)
+    return;
+  prefix = g_strdup_printf ("modem %s: ", pcsc->name);
+  g_info ("modem %s: waiting for an eUICC: %s", pcsc->name,
+          g_str_has_prefix (reason, prefix) ? reason + strlen (prefix) : reason);
+  /* What the eUICC's UnavailableReason says while there is none (no-op once reported). */
+  error = g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT, reason);
+  if (pcsc->state != STATE_READY)
+    esimd_modem_set_available (&pcsc->parent, FALSE, error);
 }
 
 static void
@@ -912,7 +923,7 @@ probe_done (EsimdPcsc *pcsc, Request *req)
       return;
     }
   pcsc->state = STATE_IDLE;
-  set_waiting (pcsc, req->error ? req->error->message : "no eUICC found");
+  set_waiting (pcsc, req->error->message); /* a probe without a reader always says why */
   /* Remember the cards that have no ISD-R, so they are not probed again until they change. */
   if (!req->transient && pcsc->last && pcsc->last->readers)
     for (char **r = req->readers; *r; r++)
@@ -1121,18 +1132,20 @@ evaluate (EsimdPcsc *pcsc)
   if (!probe->readers[0])
     {
       request_free (probe);
+      g_autofree char *msg = NULL;
+
       if (!names[0])
-        set_waiting (pcsc, "no smart-card reader");
+        msg = g_strdup_printf ("modem %s: no smart-card reader (pcscd has none)", pcsc->name);
       else if (!matching[0])
         {
           g_autofree char *list = g_strjoinv ("\", \"", names);
-          g_autofree char *msg = g_strdup_printf ("no reader matches Reader=%s (readers: \"%s\")",
-                                                  config->device, list);
 
-          set_waiting (pcsc, msg);
+          msg = g_strdup_printf ("modem %s: no reader matches Reader=%s (readers: \"%s\")",
+                                 pcsc->name, config->device, list);
         }
       else
-        set_waiting (pcsc, why->str);
+        msg = g_strdup_printf ("modem %s: %s", pcsc->name, why->str);
+      set_waiting (pcsc, msg);
       return;
     }
   probe->aid = g_bytes_ref (config->isdr_aid);

@@ -27,11 +27,11 @@ SKIP = 77
 class Rig:
     """pcscd + the simulator as its card + esimd on a private bus."""
 
-    def __init__(self, tmpdir: str, modem: dict, sim_options: dict):
+    def __init__(self, tmpdir: str, modem: dict, sim_options: dict, readers: bool = True, pcscd_up: bool = True):
         self.tmpdir = tmpdir
         self.pki = pki.generate(os.path.join(tmpdir, "pki"))
         self.pcscd = pcscd.Pcscd(tmpdir)
-        self.pcscd.start()
+        self.pcscd.start(readers=readers, daemon=pcscd_up)
         self.sim = start_sim(tmpdir, self.pki["dir"], apdu_socket=False, prefix=self.pcscd.enter(),
                              vpcd_port=self.pcscd.port, get_response=True, wrong_le=True, **sim_options)
         self.ctl = self.sim.ctl()
@@ -116,10 +116,12 @@ class PcscTransport(unittest.TestCase):
     def test_2_card_pulled_and_put_back(self):
         self.rig.ctl.call("disappear")
         self.rig.wait_state("unavailable", 30)
-        # The reason follows the cause: the removal, then the reader found empty at the next look.
-        reader = self.rig.pcscd.reader_names[0]
-        self.assertRegex(self.rig.prop("UnavailableReason"),
-                         'card was removed from reader "%s"|no card in "%s"' % (re.escape(reader), re.escape(reader)))
+        # The loss says what happened; UnavailableReason then says what esimd waits for.
+        self.rig.client.wait_for(lambda: self.rig.prop("UnavailableReason") ==
+                                 'modem card: no card in "esim-sim 00 00"; no card in "esim-sim 00 01"', 30,
+                                 "UnavailableReason to name the empty readers")
+        self.assertIn('lost: modem card: the card was removed from reader "%s"' % self.rig.pcscd.reader_names[0],
+                      self.rig.esimd.log())
         self.rig.ctl.call("appear")
         self.rig.wait_state("ready", 30)
         self.assertIn(worldmod.EID, self.rig.esimctl("status"))
@@ -160,6 +162,57 @@ class PcscWaiting(unittest.TestCase):
         self.run_rig({"Reader": "esim-sim 00 00"}, {"isdr_aid": "A0000005591010FFFFFFFF8900000200"},
                      r"no eUICC found \(esim-sim 00 00: modem card: no ISD-R A0000005591010FFFFFFFF8900000100 on the "
                      r"card \(SELECT answered 6A82")
+
+
+class PcscReaders(unittest.TestCase):
+    """What esimd says before it has a reader, and readers coming and going. pcscd 1.9.9 loads
+    the vpcd driver only when it starts, so a reader is plugged in or unplugged by starting pcscd
+    again with or without its entry; the card, though, comes and goes through the vpcd protocol
+    itself (the simulator's connection to the reader's port is the card in the slot)."""
+
+    def rig(self, **kw) -> Rig:
+        tmp = tempfile.mkdtemp(prefix="esimd-pcsc-readers-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        rig = Rig(tmp, {"Refresh": "power-cycle"}, {}, **kw)
+        self.addCleanup(rig.stop)
+        return rig
+
+    def reason(self, rig: Rig, expect: str):
+        rig.client.wait_for(lambda: re.search(expect, rig.prop("UnavailableReason")), 30,
+                            "UnavailableReason to say: " + expect)
+        self.assertEqual(rig.prop("State"), "unavailable")
+
+    def test_before_pcscd_runs(self):
+        rig = self.rig(pcscd_up=False)
+        self.reason(rig, r"^modem card: cannot reach pcscd: Service not available\. \(0x8010001D\)$")
+        rig.pcscd.start_pcscd()
+        rig.wait_state("ready", 60)
+
+    def test_before_the_first_reader_and_a_reader_unplugged(self):
+        rig = self.rig(readers=False)
+        self.reason(rig, r"^modem card: no smart-card reader \(pcscd has none\)$")
+        # The reader plugged in: esimd finds the card in it.
+        rig.pcscd.stop_pcscd()
+        rig.pcscd.add_reader()
+        rig.pcscd.start_pcscd()
+        rig.wait_state("ready", 60)
+        self.assertIn(worldmod.EID, rig.esimctl("status"))
+        # Unplugged again: the reader's loss is the eUICC's, with the reason.
+        rig.pcscd.stop_pcscd()
+        rig.pcscd.remove_reader()
+        rig.pcscd.start_pcscd()
+        self.reason(rig, r"^modem card: no smart-card reader \(pcscd has none\)$")
+
+    def test_empty_reader_then_the_card_inserted(self):
+        rig = self.rig()
+        rig.ctl.call("disappear")  # the card out before esimd ever saw it
+        rig.esimd.stop()
+        rig.esimd.start()
+        rig.client.wait_for(lambda: rig.client.name_has_owner(), 30, "esimd on the bus")
+        self.reason(rig, r'^modem card: no card in "esim-sim 00 00"; no card in "esim-sim 00 01"$')
+        rig.ctl.call("appear")  # the vpcd connection again: a card in the slot
+        rig.wait_state("ready", 30)
+        self.assertIn(worldmod.EID, rig.esimctl("status"))
 
 
 class PcscCheckConfig(unittest.TestCase):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import select
 import shutil
-import signal
 import subprocess
 import time
 from typing import Optional
@@ -90,7 +89,8 @@ class Pcscd:
         return argv
 
     # ------------------------------------------------------------------ life
-    def start(self, timeout: float = 20.0, readers: bool = True) -> None:
+    def start(self, timeout: float = 20.0, readers: bool = True, daemon: bool = True) -> None:
+        """The namespaces, the reader's entry (readers) and pcscd (daemon; else start_pcscd())."""
         self.holder = subprocess.Popen(["unshare", "-rmn", "sh", "-c", HOLDER, "holder", self.run_dir],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         r, _, _ = select.select([self.holder.stdout], [], [], timeout)
@@ -101,10 +101,13 @@ class Pcscd:
             raise RuntimeError("pcscd rig: namespaces not set up: %s" % err.decode(errors="replace"))
         if readers:
             self.add_reader()
-        self.start_pcscd(timeout)
+        if daemon:
+            self.start_pcscd(timeout)
 
     def add_reader(self, name: Optional[str] = None) -> None:
-        """The vpcd entry in pcscd's configuration (read at start, and on rescan())."""
+        """The vpcd entry in pcscd's configuration. pcscd 1.9.9 reads it only when it starts
+        (SIGUSR1 does not add nor remove serial readers: tried), so a reader plugged in or
+        unplugged is pcscd started again with or without the entry."""
         with open(os.path.join(self.conf_dir, "vpcd"), "w") as f:
             f.write('FRIENDLYNAME "%s"\nDEVICENAME /dev/null:%d\nLIBPATH %s\nCHANNELID %d\n'
                     % (name or self.reader, self.port, VPCD_DRIVER, self.port))
@@ -113,10 +116,6 @@ class Pcscd:
         path = os.path.join(self.conf_dir, "vpcd")
         if os.path.exists(path):
             os.unlink(path)
-
-    def rescan(self) -> None:
-        """pcscd --hotplug: read the configuration again, adding and removing readers."""
-        self.proc.send_signal(signal.SIGUSR1)
 
     def start_pcscd(self, timeout: float = 20.0) -> None:
         if os.path.exists(self.socket):
