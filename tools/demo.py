@@ -275,6 +275,7 @@ TRANSPORTS = {
     "at": "modem's AT command port (a pseudo-terminal speaking 27.007 AT commands)",
     "mbim": "modem in MBIM mode (UICC low level access, on a pseudo-terminal like /dev/cdc-wdm0)",
     "qmi-over-mbim": "modem in MBIM mode carrying QMI inside MBIM (Transport=qmi, QmiMode=mbim)",
+    "pcsc": "smart-card reader: vsmartcard's vpcd reader in a private, real pcscd (Transport=pcsc)",
 }
 
 

@@ -197,6 +197,61 @@ def modem_cases(labels: list[str]) -> list[Case]:
     return out
 
 
+# Found by the framing class; not a framing matter: any answer lost after the card executed the
+# last segment (a timeout, pcscd gone with the answer) does the same.
+LOST_LAST_ANSWER = ("the eUICC installed the profile but the answer to the last segment was lost: the "
+                    "job ends with the transport failure before the card can be read again, so its "
+                    "message cannot say the profile is installed (ListProfiles shows it once the link "
+                    "is back); a download's outcome after a lost answer needs a read-back first")
+
+
+def pcsc_cases(labels: list[str]) -> list[Case]:
+    """The reader's own failures, in the modem class when esimd runs on Transport=pcsc: while the
+    APDU at each step of the reference download is held in the card, pcscd stops (SIGTERM) or
+    dies (SIGKILL) and is started again, or the reader is unplugged (pcscd 1.9.9 loads the vpcd
+    driver only at start, so an unplug is pcscd starting again without the reader's entry, then
+    again with it). The simulator's vpcd card reconnects by itself, as a card in a reader that
+    comes back does. Every case's next download must succeed."""
+    def first(prefix):
+        return next((i for i, lab in enumerate(labels, 1) if lab.startswith(prefix)), None)
+
+    last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
+    # The CI slice: one of each, where it bites most (the profile installed but not enabled yet; the
+    # first segment of the profile; the start of the BPP).
+    picks = {"pcscd-stopped": {first("BF31")}, "pcscd-killed": {first("86")}, "reader-unplugged": {first("BF36")}}
+    out = []
+    for i, label in enumerate(labels, 1):
+        for kind in ("pcscd-stopped", "pcscd-killed", "reader-unplugged"):
+            # Like a drop, the reader's return is a reason to deliver at once: nothing deferred.
+            out.append(Case("modem", "%s@%d(%s)" % (kind, i, label), slice=i in picks[kind],
+                            sim_faults=[{"kind": "delay", "ms": HOLD_MS, "nth": i}], options=FULL_OPTIONS,
+                            during=_pcscd_when_held(kind), probe=True,
+                            # the held last segment still executes in the card; its answer is lost
+                            known=LOST_LAST_ANSWER if i == last86 else None))
+    return out
+
+
+def _pcscd_when_held(kind: str):
+    def during(rig: Rig, out: Outcome, ids: list):
+        rig.wait_for(lambda: held(rig, out, ids) or rig.finished(out), 30, "the APDU held in the card")
+        if rig.finished(out):
+            return  # the job ended before: still a valid (if weaker) case
+        p = rig.w.pcscd
+        if kind == "pcscd-killed":
+            p.kill_pcscd()
+        else:
+            p.stop_pcscd()
+        if kind == "reader-unplugged":
+            p.remove_reader()
+            p.start_pcscd()
+            rig.wait_for(lambda: "no smart-card reader" in (rig.prop("UnavailableReason") or ""), 30,
+                         "esimd to say there is no reader")
+            p.stop_pcscd()
+            p.add_reader()
+        p.start_pcscd()
+    return during
+
+
 def framing_cases(labels: list[str]) -> list[Case]:
     """A framing error at the first APDU of each step of the reference download: the QMI answer's
     header claims 65 535 bytes, so libqmi waits for that frame's end and every later command
@@ -210,10 +265,7 @@ def framing_cases(labels: list[str]) -> list[Case]:
         if i == last86:
             # Found by this class; not a framing matter: any answer lost after the card executed
             # the last segment (a timeout would do the same).
-            known = ("the eUICC installed the profile but the answer to the last segment was lost: the "
-                     "job ends with the transport failure before the card can be read again, so its "
-                     "message cannot say the profile is installed (ListProfiles shows it once the link "
-                     "is back); a download's outcome after a lost answer needs a read-back first")
+            known = LOST_LAST_ANSWER
         out.append(Case("framing", "bad-frame@%d(%s)" % (i, labels[i - 1]), slice=i in picks[:1] + picks[-2:-1],
                         sim_faults=[{"kind": "bad_frame", "nth": i}], options=FULL_OPTIONS, probe=True, known=known))
     return out
