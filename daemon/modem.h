@@ -76,7 +76,8 @@ typedef struct
   void (*free) (EsimdModem *modem);
 
   /* Open a logical channel and SELECT @aid on it; return the channel number (1..19) on @task
-   * (g_task_return_int). */
+   * (g_task_return_int). 0: the card has no logical channel for us and @aid is selected on the
+   * basic channel, which the transport keeps for us until close_channel (PC/SC). */
   void (*open_channel) (EsimdModem *modem, GBytes *aid, GTask *task);
   /* Close the open channel (none open: succeed). */
   void (*close_channel) (EsimdModem *modem, GTask *task);

@@ -254,6 +254,21 @@ esimd_manage_channel_open_parse (const guint8 *response, gsize len, guint8 *chan
   return TRUE;
 }
 
+gboolean
+esimd_manage_channel_unsupported (guint16 sw)
+{
+  switch (sw)
+    {
+    case 0x6881:
+    case 0x6A81:
+    case 0x6D00:
+    case 0x6E00:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 GBytes *
 esimd_select_aid_command (guint8 channel, GBytes *aid)
 {

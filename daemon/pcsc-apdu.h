@@ -68,6 +68,12 @@ GBytes *esimd_manage_channel_close_command (guint8 channel);
 gboolean esimd_manage_channel_open_parse (const guint8 *response, gsize len, guint8 *channel,
                                           GError **error);
 
+/* Whether a MANAGE CHANNEL open refused with @sw means the card gives us no logical channel at
+ * all, so the ISD-R must be used on the basic channel: 6881 (logical channel not supported),
+ * 6A81 (function not supported; also what a card with every channel taken answers), 6D00 (no
+ * such instruction), 6E00 (no such class). Anything else (6F00, 6985...) is a failure. */
+gboolean esimd_manage_channel_unsupported (guint16 sw);
+
 /* SELECT by DF name (@aid, 5..16 bytes) on @channel, asking for the FCI (P2 00, Le 00). */
 GBytes *esimd_select_aid_command (guint8 channel, GBytes *aid);
 

@@ -82,10 +82,11 @@ typedef struct
   /* outputs */
   GBytes *response;
   guint8 out_channel;
-  char *out_reader;   /* REQ_PROBE: the reader chosen */
-  guint out_events;   /* REQ_PROBE: its card's event count when connected */
-  gboolean transient; /* REQ_PROBE without a result: try again later */
-  gboolean lost;      /* the handle (or pcscd) is gone: the main thread decides what follows */
+  char *out_reader;        /* REQ_PROBE: the reader chosen */
+  GHashTable *out_refused; /* REQ_PROBE: reader → why its card is not the eUICC (no ISD-R...) */
+  guint out_events;        /* REQ_PROBE: its card's event count when connected */
+  gboolean transient;      /* REQ_PROBE without a result: try again later */
+  gboolean lost;           /* the handle (or pcscd) is gone: the main thread decides what follows */
   GError *error;
 
   /* main thread: the caller */
@@ -96,6 +97,20 @@ typedef struct
   gboolean answered;
   guint timeout_id;
 } Request;
+
+/* Why the card in a reader is not the eUICC, until that card changes. */
+typedef struct
+{
+  guint events; /* the card's event count when probed */
+  char *why;    /* the probe's finding, e.g. no ISD-R (SELECT answered 6A82) */
+} Verdict;
+
+static void
+verdict_free (Verdict *v)
+{
+  g_free (v->why);
+  g_free (v);
+}
 
 /* One reader as the watch thread last saw it. */
 typedef struct
@@ -148,8 +163,9 @@ struct _EsimdPcsc
   Snapshot *last;       /* the newest snapshot */
   char *reader;         /* connected to this reader (STATE_READY) */
   guint reader_events;  /* its card's event count when connected */
-  guint8 channel;       /* 0 = none open */
-  GHashTable *no_isdr;  /* reader name → event count of a card probed without an ISD-R */
+  gboolean open;        /* a channel to the ISD-R is open: */
+  guint8 channel;       /* its number; 0 is the basic channel (a card without logical channels) */
+  GHashTable *no_isdr;  /* reader name → Verdict: a card probed and found not to be the eUICC */
   char *waiting_reason; /* why not available, as last logged */
   guint retry_id;
   guint retry_delay;
@@ -219,6 +235,7 @@ request_free (Request *req)
   g_clear_pointer (&req->command, g_bytes_unref);
   g_clear_pointer (&req->response, g_bytes_unref);
   g_free (req->out_reader);
+  g_clear_pointer (&req->out_refused, g_hash_table_unref);
   g_clear_error (&req->error);
   g_clear_object (&req->task);
   g_free (req);
@@ -267,6 +284,10 @@ typedef struct
   gboolean has_card;
   DWORD protocol;
   char *reader;
+  /* The ISD-R is selected on the basic channel, which others sharing the card may use too: a
+   * transaction is held from its SELECT until the channel is closed (pcsc-lite nests the
+   * per-command ones inside it), so nobody selects something else between two commands. */
+  gboolean basic;
 } Io;
 
 static void
@@ -275,6 +296,7 @@ io_drop (Io *io)
   if (io->has_card)
     SCardDisconnect (io->card, SCARD_LEAVE_CARD);
   io->has_card = FALSE;
+  io->basic = FALSE; /* the disconnect ended its transaction */
   g_clear_pointer (&io->reader, g_free);
   if (io->has_context)
     SCardReleaseContext (io->context);
@@ -352,7 +374,65 @@ io_exchange (Io *io, GBytes *command, LONG *rv_out, GError **error)
   return g_bytes_ref (esimd_t0_response (t0));
 }
 
-/* MANAGE CHANNEL open + SELECT @aid on it; on a refused SELECT the channel is closed again. */
+static void
+io_end_basic (Io *io)
+{
+  if (io->basic)
+    SCardEndTransaction (io->card, SCARD_LEAVE_CARD);
+  io->basic = FALSE;
+}
+
+static gboolean
+io_select_failed (Io *io, GBytes *aid, guint16 sw, GError **error)
+{
+  g_autofree char *aid_hex = hex_of (aid);
+
+  g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+               "modem %s: no ISD-R %s on the card (SELECT answered %04X, %s)", io->modem, aid_hex,
+               sw, lpa_status_word_name (sw));
+  return FALSE;
+}
+
+/* SELECT @aid on the basic channel, for a card that refused MANAGE CHANNEL with @refused. */
+static gboolean
+io_open_basic (Io *io, GBytes *aid, guint16 refused, LONG *rv, GError **error)
+{
+  g_autoptr (GBytes) select = esimd_select_aid_command (0, aid);
+  g_autoptr (GBytes) selected = NULL;
+  gsize len;
+  const guint8 *data;
+  guint16 sw;
+
+  if (!io->basic)
+    {
+      *rv = SCardBeginTransaction (io->card);
+      if (*rv != SCARD_S_SUCCESS)
+        {
+          g_propagate_error (error, pcsc_error (io->modem, "SCardBeginTransaction", *rv));
+          return FALSE;
+        }
+      io->basic = TRUE;
+    }
+  g_debug ("modem %s: MANAGE CHANNEL refused (%04X, %s): the basic channel", io->modem, refused,
+           lpa_status_word_name (refused));
+  selected = io_exchange (io, select, rv, error);
+  if (!selected)
+    {
+      io_end_basic (io);
+      return FALSE;
+    }
+  data = g_bytes_get_data (selected, &len);
+  esimd_apdu_status_word (data, len, &sw);
+  if (sw != 0x9000)
+    {
+      io_end_basic (io);
+      return io_select_failed (io, aid, sw, error);
+    }
+  return TRUE;
+}
+
+/* MANAGE CHANNEL open + SELECT @aid on it; on a refused SELECT the channel is closed again. A card
+ * that has no logical channel for us gets the SELECT on the basic channel (*channel 0) instead. */
 static gboolean
 io_open_channel (Io *io, GBytes *aid, guint8 *channel, LONG *rv, GError **error)
 {
@@ -369,6 +449,11 @@ io_open_channel (Io *io, GBytes *aid, guint8 *channel, LONG *rv, GError **error)
   if (!opened)
     return FALSE;
   data = g_bytes_get_data (opened, &len);
+  if (esimd_apdu_status_word (data, len, &sw) && esimd_manage_channel_unsupported (sw))
+    {
+      *channel = 0;
+      return io_open_basic (io, aid, sw, rv, error);
+    }
   if (!esimd_manage_channel_open_parse (data, len, channel, &local))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
@@ -385,15 +470,11 @@ io_open_channel (Io *io, GBytes *aid, guint8 *channel, LONG *rv, GError **error)
     {
       g_autoptr (GBytes) close = esimd_manage_channel_close_command (*channel);
       g_autoptr (GBytes) closed = NULL;
-      g_autofree char *aid_hex = hex_of (aid);
       LONG close_rv;
 
       /* Leave the card as it was; a failure here changes nothing for the caller. */
       closed = io_exchange (io, close, &close_rv, NULL);
-      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
-                   "modem %s: no ISD-R %s on the card (SELECT answered %04X, %s)", io->modem,
-                   aid_hex, sw, lpa_status_word_name (sw));
-      return FALSE;
+      return io_select_failed (io, aid, sw, error);
     }
   return TRUE;
 }
@@ -401,12 +482,21 @@ io_open_channel (Io *io, GBytes *aid, guint8 *channel, LONG *rv, GError **error)
 static gboolean
 io_close_channel (Io *io, guint8 channel, LONG *rv, GError **error)
 {
-  g_autoptr (GBytes) close = esimd_manage_channel_close_command (channel);
-  g_autoptr (GBytes) closed = io_exchange (io, close, rv, error);
+  g_autoptr (GBytes) close = NULL;
+  g_autoptr (GBytes) closed = NULL;
   gsize len;
   const guint8 *data;
   guint16 sw;
 
+  *rv = SCARD_S_SUCCESS;
+  if (channel == 0)
+    {
+      /* The basic channel cannot be closed: let the others have the card again. */
+      io_end_basic (io);
+      return TRUE;
+    }
+  close = esimd_manage_channel_close_command (channel);
+  closed = io_exchange (io, close, rv, error);
   if (!closed)
     return FALSE;
   data = g_bytes_get_data (closed, &len);
@@ -430,6 +520,19 @@ io_card_events (Io *io, const char *reader)
   if (SCardGetStatusChange (io->context, 0, &st, 1) != SCARD_S_SUCCESS)
     return 0;
   return st.dwEventState >> 16;
+}
+
+static void
+probe_refused (Io *io, Request *req, const char *reader, const char *message)
+{
+  /* Kept without the "modem NAME: " of the message, for the reason naming the reader. */
+  g_autofree char *prefix = g_strdup_printf ("modem %s: ", io->modem);
+
+  if (g_str_has_prefix (message, prefix))
+    message += strlen (prefix);
+  if (!req->out_refused)
+    req->out_refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_insert (req->out_refused, g_strdup (reader), g_strdup (message));
 }
 
 /* Connects to each candidate in turn and keeps the first whose card has the ISD-R. */
@@ -458,6 +561,7 @@ io_probe (Io *io, Request *req)
         {
           g_string_append_printf (why, "%s%s: %s", why->len ? "; " : "", *r,
                                   pcsc_stringify_error (rv));
+          probe_refused (io, req, *r, pcsc_stringify_error (rv));
           if (rv != SCARD_E_NO_SMARTCARD && rv != SCARD_W_REMOVED_CARD &&
               rv != SCARD_E_UNKNOWN_READER)
             req->transient = TRUE;
@@ -484,6 +588,7 @@ io_probe (Io *io, Request *req)
       if (rv != SCARD_S_SUCCESS)
         req->transient = TRUE;
       g_string_append_printf (why, "%s%s: %s", why->len ? "; " : "", *r, local->message);
+      probe_refused (io, req, *r, local->message);
       SCardDisconnect (io->card, SCARD_LEAVE_CARD);
       io->has_card = FALSE;
     }
@@ -529,6 +634,8 @@ io_run (Io *io, Request *req)
     case REQ_RESET:
       rv = SCardReconnect (io->card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
                            SCARD_RESET_CARD, &io->protocol);
+      /* The reset took the basic channel's selection with it: the card is free again. */
+      io_end_basic (io);
       if (rv != SCARD_S_SUCCESS)
         req->error = pcsc_error (io->modem, "resetting the card", rv);
       break;
@@ -864,7 +971,7 @@ lose (EsimdPcsc *pcsc, const GError *reason)
 
   /* State first: callers answered below may call in again, and must find no card. */
   pcsc->generation++;
-  pcsc->channel = 0;
+  pcsc->open = FALSE;
   g_clear_pointer (&pcsc->reader, g_free);
   if (pcsc->state == STATE_READY || pcsc->state == STATE_PROBING)
     {
@@ -929,9 +1036,16 @@ probe_done (EsimdPcsc *pcsc, Request *req)
     for (char **r = req->readers; *r; r++)
       {
         const ReaderState *st = snapshot_find (pcsc->last, *r);
+        const char *finding = req->out_refused ? g_hash_table_lookup (req->out_refused, *r) : NULL;
 
-        if (st && st->card)
-          g_hash_table_insert (pcsc->no_isdr, g_strdup (*r), GUINT_TO_POINTER (st->state >> 16));
+        if (st && st->card && finding)
+          {
+            Verdict *v = g_new0 (Verdict, 1);
+
+            v->events = st->state >> 16;
+            v->why = g_strdup (finding);
+            g_hash_table_insert (pcsc->no_isdr, g_strdup (*r), v);
+          }
       }
   if (req->transient)
     schedule_retry (pcsc);
@@ -980,19 +1094,25 @@ io_done_main (gpointer data)
     case REQ_OPEN:
       if (!req->error)
         {
+          pcsc->open = TRUE;
           pcsc->channel = req->out_channel;
-          g_debug ("modem %s: logical channel %u open to the ISD-R", pcsc->name, pcsc->channel);
+          if (pcsc->channel == 0)
+            g_info ("modem %s: the card in reader \"%s\" has no logical channel for esimd: "
+                    "using the ISD-R on the basic channel",
+                    pcsc->name, pcsc->reader);
+          else
+            g_debug ("modem %s: logical channel %u open to the ISD-R", pcsc->name, pcsc->channel);
         }
       answer (pcsc, req, req->error);
       break;
     case REQ_CLOSE:
-      pcsc->channel = 0;
+      pcsc->open = FALSE;
       answer (pcsc, req, req->error);
       break;
     case REQ_RESET:
       if (!req->error)
         {
-          pcsc->channel = 0;
+          pcsc->open = FALSE;
           /* Our own reset counts as a card event: expect the new count. */
           pcsc->reader_events = G_MAXUINT;
         }
@@ -1079,7 +1199,7 @@ evaluate (EsimdPcsc *pcsc)
                               pcsc->reader);
       else if (pcsc->reader_events == G_MAXUINT)
         pcsc->reader_events = r->state >> 16; /* after our own reset */
-      else if ((r->state >> 16) != pcsc->reader_events && pcsc->channel == 0)
+      else if ((r->state >> 16) != pcsc->reader_events && !pcsc->open)
         /* Another card (or the same one, out and in again) between two looks: start over. The
          * count also moves when someone else resets the card; with no channel open nothing of
          * ours is lost, so only a moved count with a channel open needs the transmit's error. */
@@ -1103,7 +1223,7 @@ evaluate (EsimdPcsc *pcsc)
       {
         const ReaderState *r = snapshot_find (s, key);
 
-        if (!r || !r->card || (r->state >> 16) != GPOINTER_TO_UINT (value))
+        if (!r || !r->card || (r->state >> 16) != ((Verdict *) value)->events)
           g_hash_table_iter_remove (&iter);
       }
   }
@@ -1117,11 +1237,12 @@ evaluate (EsimdPcsc *pcsc)
   for (char **m = matching; *m; m++)
     {
       const ReaderState *r = snapshot_find (s, *m);
+      const Verdict *v = g_hash_table_lookup (pcsc->no_isdr, *m);
 
       if (!r->card)
         g_string_append_printf (why, "%sno card in \"%s\"", why->len ? "; " : "", *m);
-      else if (g_hash_table_contains (pcsc->no_isdr, *m))
-        g_string_append_printf (why, "%sthe card in \"%s\" has no ISD-R", why->len ? "; " : "", *m);
+      else if (v)
+        g_string_append_printf (why, "%sthe card in \"%s\": %s", why->len ? "; " : "", *m, v->why);
       else
         g_strv_builder_add (candidates, *m);
     }
@@ -1260,7 +1381,7 @@ pcsc_close_channel (EsimdModem *modem, GTask *task)
   EsimdPcsc *pcsc = from_modem (modem);
   Request *req;
 
-  if (pcsc->channel == 0)
+  if (!pcsc->open)
     {
       g_task_return_boolean (task, TRUE);
       g_object_unref (task);
@@ -1276,7 +1397,7 @@ pcsc_close_channel (EsimdModem *modem, GTask *task)
 static void
 pcsc_forget_channel (EsimdModem *modem)
 {
-  from_modem (modem)->channel = 0;
+  from_modem (modem)->open = FALSE;
 }
 
 static void
@@ -1318,7 +1439,7 @@ pcsc_stop (EsimdModem *modem, GTask *task)
       g_object_unref (task);
       return;
     }
-  if (pcsc->state == STATE_READY && pcsc->channel)
+  if (pcsc->state == STATE_READY && pcsc->open)
     {
       /* The card keeps no channel of ours: close it first; the I/O thread runs in order. */
       Request *close = g_new0 (Request, 1);
@@ -1326,7 +1447,7 @@ pcsc_stop (EsimdModem *modem, GTask *task)
       close->kind = REQ_CLOSE;
       close->channel = pcsc->channel;
       send_request (pcsc, close);
-      pcsc->channel = 0;
+      pcsc->open = FALSE;
     }
   pcsc->state = STATE_STOPPING;
   pcsc->stop_task = task;
@@ -1416,7 +1537,8 @@ esimd_modem_pcsc_new (const EsimdModemConfig *config)
   pcsc->context = g_main_context_ref_thread_default ();
   pcsc->queue = g_async_queue_new ();
   pcsc->pending = g_ptr_array_new ();
-  pcsc->no_isdr = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  pcsc->no_isdr =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) verdict_free);
   g_mutex_init (&pcsc->lock);
   g_cond_init (&pcsc->wake);
   pcsc->state = STATE_IDLE;

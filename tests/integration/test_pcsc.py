@@ -16,6 +16,8 @@ import tempfile
 import time
 import unittest
 
+from gi.repository import GLib
+
 from esimtest import pcscd, pki
 from esimtest import world as worldmod
 from esimtest.simctl import start_sim
@@ -213,6 +215,44 @@ class PcscReaders(unittest.TestCase):
         rig.ctl.call("appear")  # the vpcd connection again: a card in the slot
         rig.wait_state("ready", 30)
         self.assertIn(worldmod.EID, rig.esimctl("status"))
+
+
+class PcscBasicChannel(unittest.TestCase):
+    """A card (or reader) that gives no logical channel: MANAGE CHANNEL answers 6881 (logical
+    channel not supported). esimd selects the ISD-R on the basic channel instead and does
+    everything there; a refusal that says something else (6F00) is not a reason to."""
+
+    def test_everything_on_the_basic_channel(self):
+        with worldmod.World(transport="pcsc", sim_options={"refuse_channel": "6881"}) as w:
+            job, props = w.download(worldmod.activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            iccid = w.profiles()[0]["iccid"]
+            # Enable: the card reset through pcscd while esimd holds the basic channel, then read again.
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+            self.assertEqual({p["iccid"]: p["state"] for p in w.profiles()}[iccid], "enabled")
+            w.wait_idle()
+            with w.sim.ctl() as sim:
+                counters = sim.counters()
+                trace = sim.call("trace")["apdus"]
+                self.assertEqual(sim.state()["notifications"], [])  # delivered, and removed from the card
+            self.assertEqual(counters["channels_opened"], 0)
+            headers = [a["header"] for a in trace]
+            self.assertIn("00700000", headers)  # asked for a channel, and was refused
+            self.assertTrue(all(a["sw"] == "6881" for a in trace if a["header"] == "00700000"))
+            self.assertIn("00A40400", headers)  # SELECT ISD-R on the basic channel
+            self.assertTrue(any(h.startswith("80E2") for h in headers))  # STORE DATA, class 80: channel 0
+            self.assertFalse([h for h in headers if h[:2] not in ("00", "80")], "a command off the basic channel")
+            self.assertIn('the card in reader "esim-sim 00 00" has no logical channel for esimd: using the ISD-R '
+                          "on the basic channel", w.esimd.log())
+
+    def test_other_refusals_are_not_a_reason(self):
+        tmp = tempfile.mkdtemp(prefix="esimd-pcsc-basic-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        rig = Rig(tmp, {"Reader": "esim-sim 00 00"}, {"refuse_channel": "6F00"})
+        self.addCleanup(rig.stop)
+        expect = 'modem card: the card in "esim-sim 00 00": the card opened no logical channel: 6F00 '
+        rig.client.wait_for(lambda: expect in rig.prop("UnavailableReason"), 30, "UnavailableReason: " + expect)
+        self.assertNotIn("00A40400", [a["header"] for a in rig.ctl.call("trace")["apdus"]])
 
 
 class PcscCheckConfig(unittest.TestCase):

@@ -90,7 +90,9 @@ def parse_args(argv):
     g.add_argument("--sw-on-segment", type=sw_and, action="append", default=[], metavar="SW:N", help="answer SW to the Nth BPP segment")
     g.add_argument("--delay-ms", type=int, help="delay every APDU by this many milliseconds")
     g.add_argument("--drop-after", type=int, metavar="N", help="drop the connection instead of answering APDU N+1")
-    g.add_argument("--refuse-channel", action="store_true", help="refuse to open logical channels")
+    g.add_argument("--refuse-channel", nargs="?", const="6A81", metavar="SW",
+                   help="refuse to open logical channels: MANAGE CHANNEL answers SW (default 6A81; a card "
+                        "without logical channels answers 6881)")
     g.add_argument("--lc-limit", type=int, metavar="N", help="answer 6700 to STORE DATA blocks longer than N")
     g.add_argument("--corrupt-response", type=int, metavar="N", help="flip a byte in the Nth response with data")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -107,7 +109,7 @@ def fault_specs(args) -> list:
     if args.drop_after is not None:
         specs.append({"kind": "drop", "after": args.drop_after})
     if args.refuse_channel:
-        specs.append({"kind": "refuse_channel"})
+        specs.append({"kind": "refuse_channel", "sw": args.refuse_channel})
     if args.lc_limit is not None:
         specs.append({"kind": "lc_limit", "max": args.lc_limit})
     if args.corrupt_response is not None:

@@ -324,6 +324,24 @@ test_manage_channel (void)
   }
 }
 
+/* Which refusals of MANAGE CHANNEL open send esimd to the basic channel: the card has no logical
+ * channel for it (ISO/IEC 7816-4 §5.1.3: 6881 logical channel not supported, 6A81 function not
+ * supported, 6D00 instruction not supported, 6E00 class not supported); any other status word
+ * is a failure to report, not a reason to take the basic channel. */
+static void
+test_manage_channel_unsupported (void)
+{
+  static const guint16 basic[] = { 0x6881, 0x6A81, 0x6D00, 0x6E00 };
+  static const guint16 failure[] = {
+    0x9000, 0x6F00, 0x6985, 0x6982, 0x6A82, 0x6700, 0x6B00, 0x6882
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (basic); i++)
+    g_assert_true (esimd_manage_channel_unsupported (basic[i]));
+  for (gsize i = 0; i < G_N_ELEMENTS (failure); i++)
+    g_assert_false (esimd_manage_channel_unsupported (failure[i]));
+}
+
 /* SELECT ISD-R by its SGP.22 AID on channels 1 and 4 (further class from 4 on). */
 static void
 test_select (void)
@@ -396,6 +414,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pcsc/t0/cap", test_t0_cap);
   g_test_add_func ("/pcsc/apdu-case", test_apdu_case);
   g_test_add_func ("/pcsc/manage-channel", test_manage_channel);
+  g_test_add_func ("/pcsc/manage-channel-unsupported", test_manage_channel_unsupported);
   g_test_add_func ("/pcsc/select", test_select);
   g_test_add_func ("/pcsc/split-readers", test_split_readers);
   g_test_add_func ("/pcsc/match-readers", test_match_readers);

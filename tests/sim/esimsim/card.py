@@ -111,8 +111,9 @@ class Card:
         )
 
     def open_channel(self, frontend: str, owner: Optional[Hashable]) -> tuple[Optional[int], int]:
-        if self.faults.refuse_channel(frontend):
-            return None, C.SW_FUNC_NOT_SUPPORTED
+        refused = self.faults.refuse_channel(frontend)
+        if refused is not None:
+            return None, refused
         for n in range(1, MAX_CHANNEL + 1):
             if n not in self.channels:
                 self.channels[n] = Channel(n, owner)

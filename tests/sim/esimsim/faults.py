@@ -106,6 +106,10 @@ class Faults:
         elif kind == "drop":
             _int(spec, "after", 0)
         elif kind == "refuse_channel":
+            # sw: what MANAGE CHANNEL answers (default 6A81); a card without logical channels
+            # answers 6881, one that does not know the command 6D00.
+            if "sw" in spec:
+                _sw(spec)
             remaining = None
         elif kind == "lc_limit":
             _int(spec, "max", 1)
@@ -221,11 +225,12 @@ class Faults:
                 return True
         return False
 
-    def refuse_channel(self, frontend: str) -> bool:
+    def refuse_channel(self, frontend: str) -> Optional[int]:
+        """The status word MANAGE CHANNEL answers instead of opening a channel, or None."""
         for f in self._applicable("refuse_channel", frontend):
             f.fire()
-            return True
-        return False
+            return _sw(f.spec) if "sw" in f.spec else 0x6A81
+        return None
 
     def corrupt(self, frontend: str, data: bytes) -> bytes:
         """Flip one byte of the Nth response that carries data ('nth')."""
