@@ -29,7 +29,8 @@ SKIP = 77
 class Rig:
     """pcscd + the simulator as its card + esimd on a private bus."""
 
-    def __init__(self, tmpdir: str, modem: dict, sim_options: dict, readers: bool = True, pcscd_up: bool = True):
+    def __init__(self, tmpdir: str, modem: dict, sim_options: dict, readers: bool = True, pcscd_up: bool = True,
+                 read_only_run: bool = False):
         self.tmpdir = tmpdir
         self.pki = pki.generate(os.path.join(tmpdir, "pki"))
         self.pcscd = pcscd.Pcscd(tmpdir)
@@ -44,7 +45,16 @@ class Rig:
                     "[Modem card]\nTransport=pcsc\n" % (os.path.join(tmpdir, "state"), self.pki["ca_dir"]))
             for k, v in modem.items():
                 f.write("%s=%s\n" % (k, v))
-        self.esimd = Esimd(self.config, self.bus.address, os.path.join(tmpdir, "esimd.log"), env=self.pcscd.env())
+        wrapper = []
+        if read_only_run:
+            # As esimd.service's ProtectSystem=strict leaves /run: pcscd's socket directory
+            # read-only, in a mount namespace of esimd's own.
+            wrapper = ["unshare", "-rm", "sh", "-c", 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && '
+                       'exec "$@"', self.pcscd.run_dir]
+            if os.environ.get("ESIMD_TEST_VALGRIND") == "1":
+                wrapper += worldmod.valgrind_memcheck()
+        self.esimd = Esimd(self.config, self.bus.address, os.path.join(tmpdir, "esimd.log"), env=self.pcscd.env(),
+                           wrapper=wrapper)
         self.esimd.start()
         self.client = BusClient(self.bus.address)
         self.client.wait_for(lambda: self.client.name_has_owner() or not self.esimd.running(), 30, "esimd on the bus")
@@ -204,6 +214,17 @@ class PcscReaders(unittest.TestCase):
         rig.pcscd.remove_reader()
         rig.pcscd.start_pcscd()
         self.reason(rig, r"^modem card: no smart-card reader \(pcscd has none\)$")
+
+    def test_through_a_read_only_run(self):
+        """esimd.service's sandbox: /run read-only (ProtectSystem=strict) still lets esimd
+        connect to pcscd's socket there and use the card."""
+        rig = self.rig(read_only_run=True)
+        rig.wait_state("ready", 60)
+        self.assertIn(worldmod.EID, rig.esimctl("status"))
+        with open("/proc/%d/mountinfo" % rig.esimd.proc.pid) as f:
+            mounts = [line.split() for line in f]
+        run = [m for m in mounts if m[4] == rig.pcscd.run_dir]
+        self.assertTrue(run and "ro" in run[-1][5].split(","), run)
 
     def test_empty_reader_then_the_card_inserted(self):
         rig = self.rig()

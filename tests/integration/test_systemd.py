@@ -169,6 +169,11 @@ class Units(unittest.TestCase):
             self.assertIn(proxy, wants)
             self.assertIn(proxy, after)
             self.assertIn("ModemManager.service", " ".join(unit_values(self.unit(proxy), "Before")).split())
+        # Transport=pcsc: pcscd's socket listens before esimd starts (integration-pcsc runs esimd
+        # with that socket's directory read-only, as ProtectSystem=strict leaves /run).
+        self.assertIn("pcscd.socket", wants)
+        self.assertIn("pcscd.socket", after)
+        self.assertEqual(unit_values(esimd, "ProtectSystem"), ["strict"])
 
     def test_proxy_unit_commands(self):
         """ExecCondition and ExecStartPost, as systemd would run them, in a private network
