@@ -56,6 +56,7 @@ struct _LpaDownload
   gboolean euicc_cancelled;        /* the eUICC answered CancelSession with its signed ok */
   gboolean server_ended;           /* the SM-DP+ answered Failed/Expired: its side is closed */
   gboolean loading_started;
+  gboolean last_answer_lost; /* the whole last segment went, its answer did not come back */
   gboolean consent_required;
 
   LpaAuthentication *auth;
@@ -222,6 +223,19 @@ gboolean
 lpa_download_loading_started (LpaDownload *self)
 {
   return self->loading_started;
+}
+
+gboolean
+lpa_download_install_unknown (LpaDownload *self)
+{
+  /* A session the eUICC cancelled afterwards was still open: the install had not completed. */
+  return self->last_answer_lost && !self->euicc_cancelled;
+}
+
+const LpaProfileInfo *
+lpa_download_metadata (LpaDownload *self)
+{
+  return self->metadata;
 }
 
 gboolean
@@ -860,6 +874,11 @@ on_segment (GBytes *response, const GError *error, gpointer user_data)
     return;
   if (error)
     {
+      /* Only the last segment can complete an install: after an earlier one's lost answer the
+       * rest never went. Nothing usable came back (the transport lost it, or garbled it). */
+      self->last_answer_lost = self->segment + 1 == self->segments->len &&
+                               (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT) ||
+                                g_error_matches (error, LPA_ERROR, LPA_ERROR_MALFORMED));
       cancel_session (self, LPA_CANCEL_LOAD_BPP_EXECUTION_ERROR, TRUE, error);
       return;
     }

@@ -108,6 +108,16 @@ void lpa_download_cancel (LpaDownload *self, LpaCancelSessionReason reason);
 
 /* TRUE once the first BPP segment went to the eUICC: from then on the download completes. */
 gboolean lpa_download_loading_started (LpaDownload *self);
+/* After finished with an error: TRUE when the eUICC received the whole last segment of the BPP
+ * but its answer was lost (LPA_ERROR_TRANSPORT, or an answer the transport could not read) and
+ * no later CancelSession showed the session still open. The eUICC may have installed the profile
+ * (its ProfileInstallationResult then waits in its notification list): only reading its profile
+ * list tells. liblpa does no such read; the caller does, once the eUICC can be reached. */
+gboolean lpa_download_install_unknown (LpaDownload *self);
+/* The profile's metadata (authenticateClient's profileMetadata, which the BPP's StoreMetadata was
+ * checked against) once known; NULL before that, and after a successful finish (it moved to the
+ * result). */
+const LpaProfileInfo *lpa_download_metadata (LpaDownload *self);
 /* TRUE while awaiting_confirmation waits for lpa_download_confirm(); FALSE again once a cancel
  * (or the answer) was given. */
 gboolean lpa_download_awaiting_confirmation (LpaDownload *self);

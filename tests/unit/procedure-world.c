@@ -254,6 +254,8 @@ handle_segment (World *w)
   maybe_hook (w, entry);
   if (w->fault == F_SEGMENT_TRANSPORT && index == 3)
     return reply_transport ();
+  if (w->fault == F_LAST_SEGMENT_LOST && last)
+    return reply_transport ();
   if (w->fault == F_SEGMENT_STATUS && index == 2)
     return reply_sw (0x6985);
   if (w->fault == F_SEGMENT_GARBAGE && index == 4)

@@ -45,6 +45,7 @@ typedef enum
   F_BPP_MALFORMED,
   F_METADATA_MISMATCH,
   F_SEGMENT_TRANSPORT,
+  F_LAST_SEGMENT_LOST, /* the last segment's answer is lost (a transport error) */
   F_SEGMENT_STATUS,
   F_SEGMENT_GARBAGE,
   F_NO_PIR,

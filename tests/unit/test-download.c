@@ -27,6 +27,8 @@ typedef struct
   GString *stages;
   LpaDownloadEuiccSession euicc_session; /* as the download says when it finishes */
   gboolean server_ended;
+  gboolean install_unknown;
+  char *metadata_iccid;
   double last_progress;
   gboolean progress_monotonic;
   LpaCancelSessionReason hook_reason;
@@ -78,6 +80,9 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
     }
   r->euicc_session = lpa_download_euicc_session (r->download);
   r->server_ended = lpa_download_server_ended_session (r->download);
+  r->install_unknown = lpa_download_install_unknown (r->download);
+  if (lpa_download_metadata (r->download))
+    r->metadata_iccid = g_strdup (lpa_download_metadata (r->download)->iccid);
   /* Freeing from inside finished is allowed. */
   g_clear_pointer (&r->download, lpa_download_free);
 }
@@ -114,6 +119,7 @@ run_clear (Run *r)
   g_clear_pointer (&r->result_pir, g_bytes_unref);
   g_clear_pointer (&r->result_aid, g_bytes_unref);
   g_free (r->result_name);
+  g_free (r->metadata_iccid);
   g_string_free (r->stages, TRUE);
 }
 
@@ -486,6 +492,57 @@ static const SessionCase session_cases[] = {
   { "pir-early", LPA_DOWNLOAD_EUICC_SESSION_CLOSED, FALSE },
 };
 
+/* Only a lost answer to the last segment leaves the install unknown (the eUICC may have
+ * completed it), and only while no CancelSession found the session still open; the profile's
+ * ICCID is known for the read-back that settles it. */
+static void
+test_install_unknown (void)
+{
+  Run r;
+  LpaDownloadParams p = default_params ();
+
+  /* The modem is gone: the CancelSession after it is lost too. */
+  run_init (&r, F_LAST_SEGMENT_LOST);
+  r.world.cancel_es10_fails = TRUE;
+  run_download (&r, &p);
+  g_assert_error (r.error, LPA_ERROR, LPA_ERROR_TRANSPORT);
+  g_assert_true (r.install_unknown);
+  g_assert_cmpstr (r.metadata_iccid, ==, WORLD_ICCID);
+  g_assert_cmpint (r.euicc_session, ==, LPA_DOWNLOAD_EUICC_SESSION_OPEN);
+  run_clear (&r);
+
+  /* invalidTransactionId: the session had ended, by the install or anything else. */
+  run_init (&r, F_LAST_SEGMENT_LOST);
+  r.world.cancel_es10_no_session = TRUE;
+  run_download (&r, &p);
+  g_assert_error (r.error, LPA_ERROR, LPA_ERROR_TRANSPORT);
+  g_assert_true (r.install_unknown);
+  run_clear (&r);
+
+  /* The eUICC cancelled the session: it was still open, so nothing was installed. */
+  run_init (&r, F_LAST_SEGMENT_LOST);
+  run_download (&r, &p);
+  g_assert_error (r.error, LPA_ERROR, LPA_ERROR_TRANSPORT);
+  g_assert_cmpint (r.euicc_session, ==, LPA_DOWNLOAD_EUICC_SESSION_CANCELLED);
+  g_assert_false (r.install_unknown);
+  run_clear (&r);
+
+  /* An earlier segment's answer lost: the later ones never went. */
+  run_init (&r, F_SEGMENT_TRANSPORT);
+  r.world.cancel_es10_fails = TRUE;
+  run_download (&r, &p);
+  g_assert_error (r.error, LPA_ERROR, LPA_ERROR_TRANSPORT);
+  g_assert_false (r.install_unknown);
+  run_clear (&r);
+
+  /* Any other failure of the last segment is an answer. */
+  run_init (&r, F_NO_PIR);
+  run_download (&r, &p);
+  g_assert_nonnull (r.error);
+  g_assert_false (r.install_unknown);
+  run_clear (&r);
+}
+
 static void
 test_session_state (void)
 {
@@ -784,6 +841,7 @@ main (int argc, char **argv)
   g_test_add_func ("/download/oid-mismatch", test_oid_mismatch);
   g_test_add_func ("/download/cancel-failures", test_cancel_failures);
   g_test_add_func ("/download/session-state", test_session_state);
+  g_test_add_func ("/download/install-unknown", test_install_unknown);
   g_test_add_func ("/download/awaiting-confirmation", test_awaiting_confirmation);
   g_test_add_func ("/download/code-asked-mid-download", test_code_asked_mid_download);
   g_test_add_func ("/download/cancel-before-start", test_cancel_before_start);
