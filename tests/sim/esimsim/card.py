@@ -162,15 +162,28 @@ class Card:
         record = self._trace(apdu, frontend, channel)
         drop, fault_sw = self.faults.on_apdu(frontend)
         if drop:
+            if drop.spec.get("executed") and self.powered:
+                # The card did the work; the answer is what gets lost.
+                self._execute(apdu, frontend, owner, channel)
             self.counters.drops[frontend] += 1
             record["sw"] = None
+            if drop.spec.get("vanish"):
+                self.faults.vanish()
             return Transmit(None)
         if fault_sw is not None:
             resp, reset_after = _sw(fault_sw), False
         elif not self.powered:
             resp, reset_after = _sw(C.SW_TECHNICAL), False
         else:
+            installs = self.euicc.download.install_count
             data, sw, reset_after = self._execute(apdu, frontend, owner, channel)
+            lost = self.faults.on_install(frontend) if self.euicc.download.install_count != installs else None
+            if lost:
+                self.counters.drops[frontend] += 1
+                record["sw"] = None
+                if lost.spec.get("vanish"):
+                    self.faults.vanish()
+                return Transmit(None)
             if data:
                 data = self.faults.corrupt(frontend, data)
             resp = data + _sw(sw)

@@ -83,6 +83,7 @@ class DownloadEngine:
         # The last one-time pair, kept for an SM-DP+ that re-offers a BPP bound to it (bppEuiccOtpk).
         self.previous_ot: Optional[tuple[ec.EllipticCurvePrivateKey, bytes]] = None
         self.pir_count = 0
+        self.install_count = 0  # profiles installed (a 'drop' fault with installed fires then)
 
     @property
     def ids(self):
@@ -583,6 +584,7 @@ class DownloadEngine:
         self.euicc.data["profiles"].append(profile)
         ok = der.encode(0xA0, [der.encode(0x4F, aid), der.encode(0x04, _euicc_response(0))])
         log.info("profile installed: %d bytes, %d profile blocks", len(upp), load.n86)
+        self.install_count += 1
         return self._pir(ok, load.iccid)
 
     def _fail(self, load: Load, e: PirError) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 log = logging.getLogger("esim-sim.faults")
 
@@ -70,6 +70,8 @@ class Faults:
         self.rules: list[Fault] = []
         self.next_id = 1
         self.history: list[dict] = []
+        # Set by the server: makes the modem disappear (a 'drop' fault with vanish).
+        self.on_vanish: Optional[Callable[[], None]] = None
 
     def add(self, spec: dict) -> Fault:
         """Validate and install one fault (see README.md for the JSON shape)."""
@@ -104,7 +106,14 @@ class Faults:
             else:
                 remaining = None
         elif kind == "drop":
-            _int(spec, "after", 0)
+            # executed: the card executes that APDU first; only its answer is lost. installed
+            # (instead of after): the APDU that completes a profile's installation, executed.
+            # vanish: the modem then stays away (as 'disappear') until 'appear'.
+            if spec.get("installed") is not True:
+                _int(spec, "after", 0)
+            for flag in ("executed", "vanish", "installed"):
+                if not isinstance(spec.get(flag, False), bool):
+                    raise FaultSpecError("%r must be true or false" % flag)
         elif kind == "refuse_channel":
             # sw: what MANAGE CHANNEL answers (default 6A81); a card without logical channels
             # answers 6881, one that does not know the command 6D00.
@@ -182,15 +191,17 @@ class Faults:
                 total += int(f.spec["ms"])
         return total
 
-    def on_apdu(self, frontend: str) -> tuple[bool, Optional[int]]:
-        """Count one APDU; returns (drop the connection, status word to answer instead)."""
-        drop = False
+    def on_apdu(self, frontend: str) -> tuple[Optional[Fault], Optional[int]]:
+        """Count one APDU; returns (the drop fault that fired, status word to answer instead)."""
+        drop = None
         sw = None
         for f in self._applicable("drop", frontend):
+            if f.spec.get("installed"):
+                continue
             f.seen += 1
             if f.seen > int(f.spec["after"]):
                 f.fire()
-                drop = True
+                drop = drop or f
         for f in self._applicable("sw", frontend):
             if "nth" in f.spec:
                 f.seen += 1
@@ -198,6 +209,18 @@ class Faults:
                     f.fire()
                     sw = _sw(f.spec)
         return drop, sw
+
+    def on_install(self, frontend: str) -> Optional[Fault]:
+        """The APDU just executed completed a profile's installation: the drop fault to fire."""
+        for f in self._applicable("drop", frontend):
+            if f.spec.get("installed"):
+                f.fire()
+                return f
+        return None
+
+    def vanish(self) -> None:
+        if self.on_vanish:
+            self.on_vanish()
 
     def on_first_block(self, frontend: str, data: bytes) -> Optional[int]:
         """First STORE DATA block of an ES10 command: an 'sw' fault bound to its tag."""

@@ -32,6 +32,7 @@ class Simulator:
         self.card = card
         self.modem = modem
         self.faults = faults
+        self.faults.on_vanish = lambda: asyncio.get_event_loop().create_task(self.disappear())
         self.counters = counters
         self.args = args
         self.present = True
@@ -85,6 +86,21 @@ class Simulator:
             self.servers["qmi"] = await asyncio.start_unix_server(self._qmi_client, path="\0" + self.args.qmi_proxy_socket)
         if self.args.apdu_socket:
             self.servers["apdu"] = await asyncio.start_unix_server(self._apdu_client, path=self._unlink(self.args.apdu_socket))
+
+    async def disappear(self) -> None:
+        """The modem leaves: every connection closes, nothing listens, the card resets."""
+        if not self.present:
+            return
+        self.present = False
+        self.pty_muted = True
+        await self._stop_listening()
+        if self.mbim_pty:
+            self.mbim_pty.close()
+        if self.at_front:
+            self.at_front.close()
+        if self.vpcd:
+            self.vpcd.remove()
+        self.card.reset()
 
     async def _stop_listening(self) -> None:
         for name in ("qmi", "apdu"):
@@ -358,17 +374,7 @@ class Simulator:
                 return {"ok": True, "faults": self.faults.describe()}
             raise ValueError("fault action must be add, clear or list")
         if cmd == "disappear":
-            if self.present:
-                self.present = False
-                self.pty_muted = True
-                await self._stop_listening()
-                if self.mbim_pty:
-                    self.mbim_pty.close()
-                if self.at_front:
-                    self.at_front.close()
-                if self.vpcd:
-                    self.vpcd.remove()
-                self.card.reset()
+            await self.disappear()
             return {"ok": True}
         if cmd == "appear":
             if not self.present:
