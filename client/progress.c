@@ -30,6 +30,8 @@ static const struct
   { "notifying", "Sending notifications" },
   { "enabling", "Enabling the profile" },
   { "refreshing-modem", "Making the modem re-read the card" },
+  { "awaiting-modem", "Waiting for the modem to come back (was the profile installed?)" },
+  { "checking-install", "Reading the eUICC: was the profile installed?" },
   { "succeeded", "Done" },
   { "failed", "Failed" },
   { "cancelled", "Cancelled" },

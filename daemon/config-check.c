@@ -85,6 +85,7 @@ print_effective (const EsimdConfig *c)
   g_print ("MaxQueuedJobs=%u\n", c->max_queued_jobs);
   g_print ("MaxBppSize=%u\n", c->max_bpp_size);
   g_print ("ConfirmationTimeout=%u\n", c->confirmation_timeout);
+  g_print ("ModemReturnTimeout=%u\n", c->modem_return_timeout);
 }
 
 int

@@ -868,8 +868,8 @@ check_devices_distinct (Reader *r, GPtrArray *modems)
 
 static const char *const known_groups[] = { "Daemon", "HTTP", "Notifications", "Discovery", NULL };
 static const char *const known_daemon[] = {
-  "LogPersonalData", "StateDirectory",      "JobLinger", "MaxQueuedJobs",
-  "MaxBppSize",      "ConfirmationTimeout", NULL
+  "LogPersonalData", "StateDirectory",      "JobLinger",          "MaxQueuedJobs",
+  "MaxBppSize",      "ConfirmationTimeout", "ModemReturnTimeout", NULL
 };
 static const char *const known_http[] = { "CiCertificateDirs",
                                           "TrustSystemCAs",
@@ -911,6 +911,7 @@ set_defaults (EsimdConfig *c)
   c->discover_udev = TRUE;
   c->probe_timeout = ESIMD_DEFAULT_PROBE_TIMEOUT;
   c->device_dir = g_strdup (ESIMD_DEFAULT_DEVICE_DIR);
+  c->modem_return_timeout = 60;
 }
 
 static void
@@ -949,6 +950,7 @@ read_sections (Reader *r, EsimdConfig *c)
   get_uint (r, "Daemon", "MaxQueuedJobs", 1, 1024, &c->max_queued_jobs);
   get_uint (r, "Daemon", "MaxBppSize", 1024, 16 * 1024 * 1024, &c->max_bpp_size);
   get_uint (r, "Daemon", "ConfirmationTimeout", 1, 86400, &c->confirmation_timeout);
+  get_uint (r, "Daemon", "ModemReturnTimeout", 1, 3600, &c->modem_return_timeout);
 
   get_list (r, "HTTP", "CiCertificateDirs", &c->ci_dirs);
   get_bool (r, "HTTP", "TrustSystemCAs", &c->trust_system_cas);

@@ -93,6 +93,9 @@ typedef struct
   guint max_queued_jobs;      /* per eUICC; beyond it methods fail with Busy */
   guint max_bpp_size;         /* bytes; caps the getBoundProfilePackage answer (as base64 JSON) */
   guint confirmation_timeout; /* seconds a download waits in awaiting-confirmation */
+  /* seconds a download whose last BPP segment's answer was lost waits for the modem to come back
+   * and the card to be read (was the profile installed?) before its outcome is reported unknown */
+  guint modem_return_timeout;
 
   GHashTable *lines; /* "Section" or "Section\nKey" -> line number (GUINT_TO_POINTER) */
 } EsimdConfig;

@@ -61,6 +61,41 @@ open_es10 (EsimdEuicc *euicc, guint8 channel)
   return es10;
 }
 
+static void
+reopened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdEuicc *euicc = g_task_get_task_data (task);
+  GError *error = NULL;
+  guint8 channel = 0;
+
+  if (!esimd_modem_open_channel_finish (euicc->modem, res, &channel, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  euicc->es10 = open_es10 (euicc, channel);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+esimd_euicc_reopen_channel (EsimdEuicc *euicc, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+
+  g_task_set_task_data (task, euicc, NULL);
+  /* The old channel went with the modem: nothing to close on the device. */
+  g_clear_pointer (&euicc->es10, lpa_es10_unref);
+  esimd_modem_forget_channel (euicc->modem);
+  esimd_modem_open_channel (euicc->modem, euicc->config->isdr_aid, reopened, task);
+}
+
+gboolean
+esimd_euicc_reopen_channel_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* ---- the queue's hooks ------------------------------------------------------------------- */
 
 typedef struct

@@ -178,6 +178,7 @@ esimd_euicc_on_availability (EsimdModem *modem, gboolean available, const GError
             esimd_announce_euicc_changed (euicc, what);
           return;
         }
+      euicc->losses++;
       euicc->cache_valid = FALSE;
       euicc->read_once = 0;
       g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
@@ -204,6 +205,14 @@ esimd_euicc_on_availability (EsimdModem *modem, gboolean available, const GError
 
     if (!esimd_euicc_submit (euicc, job, &error))
       g_warning ("eUICC %s: %s", euicc->config->name, error->message);
+  }
+  /* A job that held the queue through the loss may need the card before its outcome (a
+   * download whose last answer was lost): the refresh just queued waits behind it. */
+  {
+    EsimdJob *current = esimd_job_queue_current (euicc->queue);
+
+    if (current && !current->completed && current->ops->modem_returned)
+      current->ops->modem_returned (current);
   }
 }
 

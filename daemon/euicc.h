@@ -71,6 +71,7 @@ struct _EsimdEuicc
   guint reads_after;     /* ...that its outcome does not need: read after it is published */
 
   gboolean available;       /* the modem is there */
+  guint losses;             /* times the modem was lost: a job's channel does not survive one */
   char *unavailable_reason; /* why the eUICC is unavailable (esimd_euicc_state), else NULL */
   char *modem_imei;         /* read from the modem when the configuration has none */
   gboolean imei_stale;      /* the modem (re)appeared: read its IMEI again */
@@ -154,6 +155,13 @@ void esimd_euicc_caller_gone (EsimdEuicc *euicc, EsimdJob *job);
 /* For jobs: one ES10 command on the card the job holds. */
 typedef void (*EsimdEs10Func) (GBytes *response, const GError *error, gpointer user_data);
 void esimd_euicc_es10 (EsimdEuicc *euicc, GBytes *request, EsimdEs10Func func, gpointer user_data);
+
+/* For jobs: the modem was lost and came back while the job held the queue (EsimdJobOps'
+ * modem_returned): the job's channel is gone; open a new one for the rest of the job. */
+void esimd_euicc_reopen_channel (EsimdEuicc *euicc, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gboolean esimd_euicc_reopen_channel_finish (EsimdEuicc *euicc, GAsyncResult *result,
+                                            GError **error);
 
 /* For jobs: reads @what (EsimdRead bits) from the card into the cache. */
 void esimd_euicc_read (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback,

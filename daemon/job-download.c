@@ -39,6 +39,15 @@ typedef struct
   GError *after_error;      /* a nickname/enable failure after a successful install */
   char *transaction_id;     /* once the eUICC may hold a session (hex) */
   guint confirm_timeout_id; /* while awaiting confirmation: the queue is held, not forever */
+
+  /* The answer to the BPP's last segment was lost: the eUICC may have installed the profile, so
+   * the outcome waits for a read of its profile list (after the modem's return, if it went). */
+  GError *lost_error;      /* the transport's failure: the outcome if the profile is not there */
+  char *eid;               /* the eUICC the job started on: the one read back must be it */
+  guint losses;            /* euicc->losses the job's channel belongs to */
+  guint return_timeout_id; /* waiting for the modem to come back (ModemReturnTimeout) */
+  guint check_id;          /* the next step of the check, from an idle */
+  guint reads_tried;       /* read-backs that failed for the transport: a flapping modem ends */
 } DownloadJob;
 
 static void
@@ -48,6 +57,10 @@ download_job_free (gpointer data)
 
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   g_clear_handle_id (&d->restart_id, g_source_remove);
+  g_clear_handle_id (&d->return_timeout_id, g_source_remove);
+  g_clear_handle_id (&d->check_id, g_source_remove);
+  g_clear_error (&d->lost_error);
+  g_free (d->eid);
   g_clear_pointer (&d->download, lpa_download_free);
   g_free (d->smdp_address);
   g_free (d->matching_id);
@@ -329,6 +342,215 @@ code_may_be_retried (EsimdJob *job, const GError *error)
          g_str_equal (reason, "3.8");
 }
 
+/* ---- a lost answer to the last segment: was the profile installed? ----------------------- */
+
+#define MAX_READ_BACKS 3
+
+static void check_install (EsimdJob *job);
+
+/* The failure when the eUICC could not be read: neither "installed" nor "not installed". */
+static GError *
+outcome_unknown (EsimdJob *job, LpaError code, const char *why)
+{
+  DownloadJob *d = job->data;
+
+  return g_error_new (LPA_ERROR, code,
+                      "the answer to the profile's last part was lost (%s) and %s: whether the "
+                      "profile was installed is unknown; the eUICC is read again when the modem "
+                      "is back (ListProfiles, DownloadResult's profile)",
+                      d->lost_error->message, why);
+}
+
+/* The profile list was read: it alone says what happened. */
+static void
+install_checked (EsimdJob *job, gboolean installed)
+{
+  DownloadJob *d = job->data;
+  g_autoptr (GError) lost = g_steal_pointer (&d->lost_error);
+
+  if (!installed)
+    {
+      g_info ("eUICC %s: job %u: the profile is not on the eUICC: the download failed",
+              job->euicc->config->name, job->id);
+      keep_what_is_open (job);
+      finish (job, lost);
+      return;
+    }
+  g_info ("eUICC %s: job %u: the eUICC installed profile %s before its answer was lost",
+          job->euicc->config->name, job->id, esimd_log_pd (d->iccid));
+  /* Its ProfileInstallationResult ended the session on the eUICC; the server hears it from the
+   * notification list, read when the job ends, as after any install. */
+  if (d->transaction_id)
+    esimd_euicc_session_closed (job->euicc, d->transaction_id);
+  d->after = AFTER_NICKNAME;
+  after_install (job);
+}
+
+static gboolean
+check_later (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+
+  d->check_id = 0;
+  check_install (job);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+read_back_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+  EsimdEuicc *euicc = job->euicc;
+  g_autoptr (GError) error = NULL;
+
+  if (!esimd_euicc_read_finish (euicc, res, &error))
+    {
+      g_autoptr (GError) unknown = NULL;
+
+      g_info ("eUICC %s: job %u: reading the eUICC back failed: %s", euicc->config->name, job->id,
+              error->message);
+      if (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT) &&
+          ++d->reads_tried < MAX_READ_BACKS)
+        {
+          /* The link may be on its way out (a transport takes it as lost from an idle, after
+           * this answer): look again once that is known. */
+          d->check_id = g_idle_add (check_later, job);
+          return;
+        }
+      unknown =
+          outcome_unknown (job, error->domain == LPA_ERROR ? error->code : LPA_ERROR_TRANSPORT,
+                           "reading the eUICC back failed");
+      g_prefix_error (&unknown, "%s; ", error->message);
+      keep_what_is_open (job);
+      finish (job, unknown);
+      return;
+    }
+  if (g_strcmp0 (euicc->eid, d->eid) != 0)
+    {
+      g_autoptr (GError) other =
+          outcome_unknown (job, LPA_ERROR_TRANSPORT, "the modem came back with another eUICC");
+      finish (job, other);
+      return;
+    }
+  install_checked (job, esimd_euicc_find_profile (euicc, d->iccid) != NULL);
+}
+
+static void
+read_back (EsimdJob *job)
+{
+  esimd_job_set_stage (job, "checking-install", 0.95);
+  esimd_euicc_read (job->euicc, ESIMD_READ_EID | ESIMD_READ_PROFILES, read_back_done, job);
+}
+
+static void
+channel_reopened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+  g_autoptr (GError) error = NULL;
+
+  if (!esimd_euicc_reopen_channel_finish (job->euicc, res, &error))
+    {
+      g_info ("eUICC %s: job %u: no channel to the eUICC after the modem's return: %s",
+              job->euicc->config->name, job->id, error->message);
+      if (++d->reads_tried < MAX_READ_BACKS)
+        {
+          d->check_id = g_idle_add (check_later, job);
+          return;
+        }
+      g_prefix_error (&error, "opening a channel after the modem's return: ");
+      {
+        g_autoptr (GError) unknown = outcome_unknown (job, LPA_ERROR_TRANSPORT, error->message);
+
+        keep_what_is_open (job);
+        finish (job, unknown);
+      }
+      return;
+    }
+  read_back (job);
+}
+
+static gboolean
+modem_return_timed_out (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+  g_autofree char *why = g_strdup_printf ("the modem did not come back within %u s",
+                                          esimd->config->modem_return_timeout);
+  g_autoptr (GError) unknown = outcome_unknown (job, LPA_ERROR_TRANSPORT, why);
+
+  d->return_timeout_id = 0;
+  g_warning ("eUICC %s: job %u: the modem did not come back within %u s: the download's outcome "
+             "is unknown until the eUICC is read again",
+             job->euicc->config->name, job->id, esimd->config->modem_return_timeout);
+  keep_what_is_open (job);
+  finish (job, unknown);
+  return G_SOURCE_REMOVE;
+}
+
+/* Where the check stands: wait for the modem, open a channel on the modem that came back, or
+ * read with the channel the job still holds. */
+static void
+check_install (EsimdJob *job)
+{
+  DownloadJob *d = job->data;
+  EsimdEuicc *euicc = job->euicc;
+
+  if (!euicc->available)
+    {
+      if (!d->return_timeout_id)
+        {
+          g_info ("eUICC %s: job %u: waiting up to %u s for the modem to come back",
+                  euicc->config->name, job->id, esimd->config->modem_return_timeout);
+          esimd_job_set_stage (job, "awaiting-modem", 0.95);
+          d->return_timeout_id = g_timeout_add_seconds (esimd->config->modem_return_timeout,
+                                                        modem_return_timed_out, job);
+        }
+      return;
+    }
+  g_clear_handle_id (&d->return_timeout_id, g_source_remove);
+  if (euicc->losses != d->losses)
+    {
+      d->losses = euicc->losses;
+      esimd_job_set_stage (job, "checking-install", 0.95);
+      esimd_euicc_reopen_channel (euicc, channel_reopened, job);
+      return;
+    }
+  read_back (job);
+}
+
+static void
+download_modem_returned (EsimdJob *job)
+{
+  DownloadJob *d = job->data;
+
+  /* Not from inside the availability change: the transport is in the middle of it. */
+  if (d->return_timeout_id && !d->check_id)
+    d->check_id = g_idle_add (check_later, job);
+}
+
+/* liblpa ended with the last segment's answer lost: the outcome waits for the card. */
+static void
+verify_install (EsimdJob *job, const GError *error)
+{
+  DownloadJob *d = job->data;
+  const LpaProfileInfo *metadata = lpa_download_metadata (d->download);
+
+  d->lost_error = g_error_copy (error);
+  g_free (d->iccid);
+  d->iccid = g_strdup (metadata->iccid);
+  esimd_log_add_personal (d->iccid);
+  if (!job->metadata)
+    esimd_job_set_metadata (job, esimd_profile_to_vardict (metadata));
+  g_info ("eUICC %s: job %u: the answer to the profile's last part was lost (%s): reading the "
+          "eUICC again before the download's outcome",
+          job->euicc->config->name, job->id, error->message);
+  /* A transport may take the link as lost only after this answer (from an idle): look then. */
+  d->check_id = g_idle_add (check_later, job);
+}
+
 static void
 on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *error)
 {
@@ -352,6 +574,11 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
       d->confirm = FALSE; /* the user consented already */
       esimd_job_set_confirmation_code_refused (job, error->message);
       d->restart_id = g_idle_add (restart_download, job);
+      return;
+    }
+  if (error && lpa_download_install_unknown (d->download) && lpa_download_metadata (d->download))
+    {
+      verify_install (job, error);
       return;
     }
   if (error)
@@ -550,6 +777,8 @@ download_run (EsimdJob *job)
       return;
     }
   esimd_job_set_stage (job, "authenticating", 0.01);
+  d->eid = g_strdup (euicc->eid);
+  d->losses = euicc->losses;
   /* A crash mid-download is cleaned up from the record written at each step: without room for
    * it, a crash would leave the server's session bound and the order used up (issue 11). */
   if (!esimd_euicc_sessions_writable (euicc, &error))
@@ -582,6 +811,26 @@ download_cancel (EsimdJob *job, GError **error)
       g_clear_handle_id (&d->restart_id, g_source_remove);
       finish (job, cancelled);
       return TRUE;
+    }
+  if (d->return_timeout_id)
+    {
+      /* Waiting for the modem after the last answer was lost: stop waiting; the eUICC is read
+       * when the modem is back, as always. */
+      g_autoptr (GError) cancelled = outcome_unknown (
+          job, LPA_ERROR_CANCELLED, "the download was cancelled while waiting for the modem");
+
+      g_clear_handle_id (&d->return_timeout_id, g_source_remove);
+      g_clear_handle_id (&d->check_id, g_source_remove);
+      keep_what_is_open (job);
+      finish (job, cancelled);
+      return TRUE;
+    }
+  if (d->lost_error)
+    {
+      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
+                   "the eUICC is being read to learn whether the profile was installed; the "
+                   "download will complete");
+      return FALSE;
     }
   if (!d->download && d->after == AFTER_NICKNAME)
     {
@@ -675,6 +924,7 @@ static const EsimdJobOps download_ops = {
   .confirm = download_confirm,
   .supply_confirmation_code = download_supply_confirmation_code,
   .announce_outcome = download_announce_outcome,
+  .modem_returned = download_modem_returned,
   .free_data = download_job_free,
 };
 

@@ -38,6 +38,10 @@ typedef struct
   gboolean (*confirm) (EsimdJob *job, GError **error);
   /* The caller gives the confirmation code an awaiting-confirmation-code job asks for. */
   gboolean (*supply_confirmation_code) (EsimdJob *job, const char *code, GError **error);
+  /* The modem came back after it was lost while this job held the queue (its channel is gone:
+   * esimd_euicc_reopen_channel). Called from the availability change: start nothing from inside
+   * it, schedule it. Optional. */
+  void (*modem_returned) (EsimdJob *job);
   /* The outcome is final and about to be announced: kind-specific announcements (a download's
    * result) go out here, before the job's end. */
   void (*announce_outcome) (EsimdJob *job);

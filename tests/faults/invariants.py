@@ -62,9 +62,13 @@ def truthful(out: Outcome, iccid: str, after: Snapshot) -> Check:
     if out.killed:
         return Check("truthful", True, "profile on the card: %s" % on_card)
     succeeded = out.state == "succeeded"
-    says_installed = "installed" in out.message and not succeeded
-    ok = on_card == (succeeded or says_installed)
-    return Check("truthful", ok, "job %s, profile on the card: %s" % (out.state, on_card))
+    # "whether the profile was installed is unknown" is honest only while the eUICC cannot be
+    # read; every case here gives the modem back, so the job must have read it and known.
+    unknown = "installed is unknown" in out.message
+    says_installed = "installed" in out.message and not succeeded and not unknown
+    ok = not unknown and on_card == (succeeded or says_installed)
+    return Check("truthful", ok, "job %s, profile on the card: %s%s" % (out.state, on_card,
+                                                                        ", outcome left unknown" if unknown else ""))
 
 
 def no_half_install(before: Snapshot, after: Snapshot, iccid: str) -> Check:

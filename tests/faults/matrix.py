@@ -194,15 +194,14 @@ def modem_cases(labels: list[str]) -> list[Case]:
             out.append(Case("modem", "%s@%d(%s)" % (kind, i, label), slice=i in picks.get(kind, ()),
                             sim_faults=[spec], options=FULL_OPTIONS, probe=kind == "drop", deferred=deferred,
                             known=known))
+    # The modem vanishes right after the eUICC executed an APDU: its answer is lost, on every
+    # transport. At the last BPP segment the profile is installed and only a read-back can say so.
+    last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
+    for i in sorted({last86, last86 - 1} - {None} if last86 else set()):
+        out.append(Case("modem", "drop-executed@%d(%s)" % (i, labels[i - 1]), slice=i == last86,
+                        sim_faults=[{"kind": "drop", "after": i - 1, "executed": True}], options=FULL_OPTIONS,
+                        probe=True))
     return out
-
-
-# Found by the framing class; not a framing matter: any answer lost after the card executed the
-# last segment (a timeout, pcscd gone with the answer) does the same.
-LOST_LAST_ANSWER = ("the eUICC installed the profile but the answer to the last segment was lost: the "
-                    "job ends with the transport failure before the card can be read again, so its "
-                    "message cannot say the profile is installed (ListProfiles shows it once the link "
-                    "is back); a download's outcome after a lost answer needs a read-back first")
 
 
 def pcsc_cases(labels: list[str]) -> list[Case]:
@@ -225,9 +224,9 @@ def pcsc_cases(labels: list[str]) -> list[Case]:
             # Like a drop, the reader's return is a reason to deliver at once: nothing deferred.
             out.append(Case("modem", "%s@%d(%s)" % (kind, i, label), slice=i in picks[kind],
                             sim_faults=[{"kind": "delay", "ms": HOLD_MS, "nth": i}], options=FULL_OPTIONS,
-                            during=_pcscd_when_held(kind), probe=True,
-                            # the held last segment still executes in the card; its answer is lost
-                            known=LOST_LAST_ANSWER if i == last86 else None))
+                            # at the last segment the held APDU still executes in the card and
+                            # only its answer is lost: the job reads the card once pcscd is back
+                            during=_pcscd_when_held(kind), probe=True))
     return out
 
 
@@ -261,13 +260,11 @@ def framing_cases(labels: list[str]) -> list[Case]:
     last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
     out = []
     for i in picks:
-        known = None
-        if i == last86:
-            # Found by this class; not a framing matter: any answer lost after the card executed
-            # the last segment (a timeout would do the same).
-            known = LOST_LAST_ANSWER
-        out.append(Case("framing", "bad-frame@%d(%s)" % (i, labels[i - 1]), slice=i in picks[:1] + picks[-2:-1],
-                        sim_faults=[{"kind": "bad_frame", "nth": i}], options=FULL_OPTIONS, probe=True, known=known))
+        # At the last segment the eUICC installs the profile and the answer is what is lost: the
+        # job must read the card again once the link is back before it says how it ended.
+        out.append(Case("framing", "bad-frame@%d(%s)" % (i, labels[i - 1]),
+                        slice=i in picks[:1] + picks[-2:-1] or i == last86,
+                        sim_faults=[{"kind": "bad_frame", "nth": i}], options=FULL_OPTIONS, probe=True))
     return out
 
 
