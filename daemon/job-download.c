@@ -440,8 +440,14 @@ read_back_done (GObject *source, GAsyncResult *res, gpointer data)
 static void
 read_back (EsimdJob *job)
 {
+  EsimdEuicc *euicc = job->euicc;
+
   esimd_job_set_stage (job, "checking-install", 0.95);
-  esimd_euicc_read (job->euicc, ESIMD_READ_EID | ESIMD_READ_PROFILES, read_back_done, job);
+  /* After the modem's return the whole cache is unknown: reading what makes the eUICC usable
+   * again lets a client that hears of the job's end read the state right away. */
+  esimd_euicc_read (
+      euicc, euicc->cache_valid ? ESIMD_READ_EID | ESIMD_READ_PROFILES : ESIMD_READ_ESSENTIAL,
+      read_back_done, job);
 }
 
 static void

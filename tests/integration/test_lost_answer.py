@@ -63,7 +63,9 @@ class LostAnswer(unittest.TestCase):
             self.assertEqual(signals_of(w, job), ["DownloadResult", "Finished"])
             self.assertEqual(tuple(download_result(w, job)), (job, 0, ICCID_ONE, "", ""))
             self.assertIn("checking-install", stages(w, job))
-            # what the caller asked for after the install was done on the modem that came back
+            # what the caller asked for after the install was done on the modem that came back,
+            # and the eUICC's state is known when the job ends
+            self.assertIn(w.manager_prop("State"), ("ready", "busy"))
             profiles = {p["iccid"]: p for p in w.profiles()}
             self.assertEqual(profiles[ICCID_ONE]["state"], "enabled")
             self.assertEqual(profiles[ICCID_ONE]["nickname"], "lost answer")
@@ -89,8 +91,8 @@ class LostAnswer(unittest.TestCase):
             self.assertIn("awaiting-modem", stages(w, job))
             # The card did install it: once the modem is back, esimd reads it and delivers its PIR.
             w.sim.ctl().appear()
-            w.client.wait_for(lambda: ICCID_ONE in [p["iccid"] for p in w.profiles()], 60,
-                              "the profile to be read once the modem is back")
+            w.wait_idle(60)
+            self.assertIn(ICCID_ONE, [p["iccid"] for p in w.profiles()])
             w.client.wait_for(lambda: not w.sim.ctl().state()["notifications"], 60, "the PIR to be delivered")
 
     def test_cancel_ends_the_wait(self):
@@ -106,8 +108,8 @@ class LostAnswer(unittest.TestCase):
             self.assertIn(UNKNOWN_PHRASE, props["ErrorMessage"])
             self.assertEqual(signals_of(w, job), ["DownloadResult", "Finished"])
             w.sim.ctl().appear()
-            w.client.wait_for(lambda: ICCID_ONE in [p["iccid"] for p in w.profiles()], 60,
-                              "the profile to be read once the modem is back")
+            w.wait_idle(60)
+            self.assertIn(ICCID_ONE, [p["iccid"] for p in w.profiles()])
 
 
 if __name__ == "__main__":
