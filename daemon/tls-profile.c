@@ -45,7 +45,15 @@ struct _EsimdTlsProfile
   gnutls_x509_trust_list_t cis; /* NULL: no CI is installed for this eUICC */
   gnutls_x509_crt_t *ci_list;   /* the same certificates, owned by cis */
   unsigned int n_ci;
+  /* Chains accepted before, byte for byte (GBytes of each certificate's length and DER), most
+   * recent first. The judgement is a pure function of the chain and the CIs; making it again
+   * costs several ECDSA verifications (~6 M instructions), and libcurl asks before every request,
+   * on reused connections too. Validity in time is GnuTLS's, at each handshake. */
+  GPtrArray *accepted;
 };
+
+/* Enough for the SM-DP+s, SM-DSs and notification servers a daemon talks to in a while. */
+#define ACCEPTED_MAX 8
 
 void
 esimd_tls_profile_free (EsimdTlsProfile *profile)
@@ -55,6 +63,8 @@ esimd_tls_profile_free (EsimdTlsProfile *profile)
   if (profile->cis)
     gnutls_x509_trust_list_deinit (profile->cis, 1);
   g_free (profile->ci_list);
+  if (profile->accepted)
+    g_ptr_array_unref (profile->accepted);
   g_free (profile);
 }
 
@@ -81,6 +91,7 @@ esimd_tls_profile_new (GBytes *ci_pem, GError **error)
   /* The trust list takes the certificates; keep the array to compare issuers with. */
   profile->ci_list = g_memdup2 (list, profile->n_ci * sizeof *list);
   gnutls_free (list);
+  profile->accepted = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   if ((r = gnutls_x509_trust_list_init (&profile->cis, 0)) < 0 ||
       (r = gnutls_x509_trust_list_add_cas (profile->cis, profile->ci_list, profile->n_ci, 0)) < 0)
     {
@@ -234,16 +245,57 @@ check_subordinate_ca (EsimdTlsProfile *profile, gnutls_x509_crt_t ca, GError **e
   return TRUE;
 }
 
+/* The chain as one byte string: each certificate's length, then its DER. */
+static GBytes *
+chain_key (const gnutls_datum_t *chain, guint n_chain)
+{
+  GByteArray *key = g_byte_array_new ();
+
+  for (guint i = 0; i < n_chain; i++)
+    {
+      guint32 len = GUINT32_TO_BE (chain[i].size);
+
+      g_byte_array_append (key, (const guint8 *) &len, sizeof len);
+      g_byte_array_append (key, chain[i].data, chain[i].size);
+    }
+  return g_byte_array_free_to_bytes (key);
+}
+
+static gboolean
+accepted_before (EsimdTlsProfile *profile, GBytes *key)
+{
+  for (guint i = 0; i < profile->accepted->len; i++)
+    if (g_bytes_equal (profile->accepted->pdata[i], key))
+      {
+        if (i > 0) /* most recent first */
+          {
+            gpointer hit = profile->accepted->pdata[i];
+
+            memmove (&profile->accepted->pdata[1], &profile->accepted->pdata[0],
+                     i * sizeof (gpointer));
+            profile->accepted->pdata[0] = hit;
+          }
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static void
+remember_accepted (EsimdTlsProfile *profile, GBytes *key)
+{
+  if (profile->accepted->len == ACCEPTED_MAX)
+    g_ptr_array_remove_index (profile->accepted, ACCEPTED_MAX - 1);
+  g_ptr_array_insert (profile->accepted, 0, g_bytes_ref (key));
+}
+
+static gboolean judge_chain (EsimdTlsProfile *profile, const gnutls_datum_t *chain, guint n_chain,
+                             GError **error);
+
 gboolean
 esimd_tls_profile_check (EsimdTlsProfile *profile, const gnutls_datum_t *chain, guint n_chain,
                          GError **error)
 {
-  gnutls_x509_crt_t crts[16];
-  guint n = 0;
-  unsigned int status = 0;
-  gboolean ok = FALSE, anchored = FALSE;
-  Roles roles = { NULL, FALSE, FALSE };
-  int r;
+  g_autoptr (GBytes) key = NULL;
 
   if (n_chain == 0)
     {
@@ -253,6 +305,25 @@ esimd_tls_profile_check (EsimdTlsProfile *profile, const gnutls_datum_t *chain, 
     }
   if (!profile->cis)
     return TRUE; /* no CI: GnuTLS accepted it through the system store */
+  key = chain_key (chain, n_chain);
+  if (accepted_before (profile, key))
+    return TRUE;
+  if (!judge_chain (profile, chain, n_chain, error))
+    return FALSE;
+  remember_accepted (profile, key);
+  return TRUE;
+}
+
+static gboolean
+judge_chain (EsimdTlsProfile *profile, const gnutls_datum_t *chain, guint n_chain, GError **error)
+{
+  gnutls_x509_crt_t crts[16];
+  guint n = 0;
+  unsigned int status = 0;
+  gboolean ok = FALSE, anchored = FALSE, direct;
+  Roles roles = { NULL, FALSE, FALSE };
+  int r;
+
   if (n_chain > G_N_ELEMENTS (crts))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
@@ -276,15 +347,24 @@ esimd_tls_profile_check (EsimdTlsProfile *profile, const gnutls_datum_t *chain, 
         }
     }
 
-  /* Which anchor? The same verification GnuTLS made for libcurl, with the CIs alone. A chain
-   * that fails it ends at a system CA, the web PKI path, which has its own rules (host name,
+  /* Which anchor? First the leaf alone against the CIs: when a CI signed it (the usual SM-DP+
+   * and SM-DS chain), that one verification says both that the chain ends at a CI and who issued
+   * the leaf, at the cost of one ECDSA verification instead of three. */
+  r = gnutls_x509_trust_list_verify_crt2 (profile->cis, crts, 1, NULL, 0, 0, &status, NULL);
+  direct = r >= 0 && status == 0;
+  /* Otherwise the same verification GnuTLS made for libcurl, with the CIs alone. A chain that
+   * fails it ends at a system CA, the web PKI path, which has its own rules (host name,
    * validity: checked) and no RSP roles. */
-  r = gnutls_x509_trust_list_verify_crt2 (profile->cis, crts, n, NULL, 0,
-                                          GNUTLS_VERIFY_ALLOW_UNSORTED_CHAIN, &status, NULL);
-  if (r < 0 || status != 0)
+  if (!direct)
     {
-      ok = TRUE;
-      goto out;
+      status = 0;
+      r = gnutls_x509_trust_list_verify_crt2 (profile->cis, crts, n, NULL, 0,
+                                              GNUTLS_VERIFY_ALLOW_UNSORTED_CHAIN, &status, NULL);
+      if (r < 0 || status != 0)
+        {
+          ok = TRUE;
+          goto out;
+        }
     }
 
   anchored = TRUE;
@@ -296,7 +376,7 @@ esimd_tls_profile_check (EsimdTlsProfile *profile, const gnutls_datum_t *chain, 
                    roles.names->len ? roles.names->str : "no RSP role");
       goto out;
     }
-  if (issued_by_ci (profile, crts[0]))
+  if (direct || issued_by_ci (profile, crts[0]))
     {
       ok = TRUE;
       goto out;
