@@ -756,6 +756,107 @@ test_unknown_iccid (Model *m, gconstpointer unused)
   g_assert_cmpstr (esimd_euicc_active_profile (m->euicc)->iccid, ==, "8949449999999990045");
 }
 
+/* ---- a job that holds the queue through the modem's loss and return ------------------------ */
+
+/* As a download whose answer to the last segment was lost: the modem vanishes while the job
+ * holds the queue; the model tells the job when it is back (modem_returned), the job opens a
+ * fresh channel and reads the card before it ends. The refresh the return queued runs after it:
+ * nothing waits for the other. */
+static void holder_reopened (GObject *source, GAsyncResult *res, gpointer data);
+
+static gboolean
+holder_reopen (gpointer data)
+{
+  EsimdJob *job = data;
+
+  esimd_euicc_reopen_channel (job->euicc, holder_reopened, job);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+holder_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (esimd_euicc_read_finish (job->euicc, res, &error));
+  g_assert_no_error (error);
+  /* Usable again before the job ends: a client that hears of its end can read at once. */
+  g_assert_cmpstr (esimd_euicc_state (job->euicc), ==, "busy");
+  esimd_job_complete (job, NULL, NULL);
+}
+
+static void
+holder_reopened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (esimd_euicc_reopen_channel_finish (job->euicc, res, &error));
+  g_assert_no_error (error);
+  esimd_euicc_read (job->euicc, ESIMD_READ_ESSENTIAL, holder_read, job);
+}
+
+static void
+holder_run (EsimdJob *job)
+{
+  guint *losses = job->data;
+
+  *losses = job->euicc->losses;
+  card_log ("vanish");
+  esimd_modem_set_available (job->euicc->modem, FALSE, NULL);
+  g_idle_add (fake_appear, job->euicc->modem);
+}
+
+static void
+holder_modem_returned (EsimdJob *job)
+{
+  guint *losses = job->data;
+
+  card_log ("returned");
+  g_assert_cmpuint (job->euicc->losses, ==, *losses + 1);
+  /* Not from inside the availability change. */
+  g_idle_add (holder_reopen, job);
+}
+
+static const EsimdJobOps holder_ops = {
+  .kind = "holder",
+  .needs_channel = TRUE,
+  .reads = ESIMD_READ_PROFILES,
+  .run = holder_run,
+  .modem_returned = holder_modem_returned,
+};
+
+static void
+test_modem_returns_to_a_running_job (Model *m, gconstpointer unused)
+{
+  guint losses = 0;
+  g_autoptr (EsimdJob) job = esimd_job_new (m->euicc, &holder_ops, &losses);
+  g_autoptr (GError) error = NULL;
+  guint start = heard->len, ended, timeout;
+
+  g_string_truncate (card.log, 0);
+  g_assert_true (esimd_euicc_submit (m->euicc, job, &error));
+  run_until_heard ("job-finished holder succeeded");
+  ended = heard_at ("job-finished holder succeeded", start);
+  /* the refresh queued by the return waited behind the job, then ran */
+  g_assert_cmpuint (heard_at ("job-added refresh internal", start), <, ended);
+  timeout = g_timeout_add_seconds (10, too_long, NULL);
+  for (gboolean seen = FALSE; !seen;)
+    {
+      for (guint i = ended; i < heard->len && !seen; i++)
+        seen = g_str_equal (heard->pdata[i], "job-finished refresh succeeded");
+      if (!seen)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  g_source_remove (timeout);
+  /* the old channel went with the modem: forgotten, a new one opened for the read */
+  g_assert_true (g_str_has_prefix (
+      card.log->str, "open vanish returned forget open BF3E BF20 BF22 BF2D BF2D close "
+                     "open imei "));
+  g_assert_cmpstr (esimd_euicc_state (m->euicc), ==, "ready");
+}
+
 /* ---- the queue: esimd's own background work gives way to callers' jobs (issue 11, item 7) -- */
 
 typedef struct
@@ -869,6 +970,8 @@ main (int argc, char **argv)
   g_test_add ("/model/unreadable-card-says-why", Model, &eid_fails, model_setup,
               test_unreadable_card_says_why, model_teardown);
   g_test_add ("/model/unknown-iccid", Model, NULL, model_setup, test_unknown_iccid, model_teardown);
+  g_test_add ("/model/modem-returns-to-a-running-job", Model, NULL, model_setup,
+              test_modem_returns_to_a_running_job, model_teardown);
   g_test_add_func ("/model/queue-gives-way", test_queue_gives_way);
   return g_test_run ();
 }
