@@ -423,7 +423,8 @@ class AtFront:
     def _reset_port(self) -> None:
         self.modem.card.close_owned(self.modem.owner)  # the channels the modem had open are gone
         self.close()
-        self.open()
+        if not self.faults.vanishing:  # a drop with vanish: the modem stays away
+            self.open()
 
     def _readable(self) -> None:
         try:

@@ -72,6 +72,8 @@ class Faults:
         self.history: list[dict] = []
         # Set by the server: makes the modem disappear (a 'drop' fault with vanish).
         self.on_vanish: Optional[Callable[[], None]] = None
+        # A vanish is under way (until 'appear'): a front that drops does not come back by itself.
+        self.vanishing = False
 
     def add(self, spec: dict) -> Fault:
         """Validate and install one fault (see README.md for the JSON shape)."""
@@ -219,6 +221,7 @@ class Faults:
         return None
 
     def vanish(self) -> None:
+        self.vanishing = True
         if self.on_vanish:
             self.on_vanish()
 

@@ -723,7 +723,8 @@ class MbimPty:
                 # (its node hangs up) and comes back as a new node under the same name.
                 log.info("fault: the MBIM function drops off the bus and comes back")
                 self.close()
-                self.open()
+                if not self.function.faults.vanishing:  # a drop with vanish: it stays away
+                    self.open()
                 return
             await self.send(msgs)
             if reset_after:

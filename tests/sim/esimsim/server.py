@@ -377,6 +377,7 @@ class Simulator:
             await self.disappear()
             return {"ok": True}
         if cmd == "appear":
+            self.faults.vanishing = False
             if not self.present:
                 self.present = True
                 self.pty_muted = False
