@@ -82,6 +82,7 @@ class Case:
     during: Optional[Callable[[Rig, Outcome, list], None]] = None
     allow_open: Optional[str] = None  # why the server session may stay open
     allow_euicc_open: Optional[str] = None  # why the eUICC session may stay open
+    allow_burnt: Optional[str] = None  # why the order may stay used up until the server's timeout
     deferred: bool = False  # the fault makes a notification delivery fail: it waits for the back-off
     probe: bool = False  # after the checks: a new download must succeed
     known: Optional[str] = None  # a limitation, not a bug: why this case is expected to fail
@@ -176,9 +177,27 @@ def apdu_labels(trace: list) -> list[str]:
     return labels
 
 
-def modem_cases(labels: list[str]) -> list[Case]:
-    """A transport drop, 6F00 and a corrupted response at every APDU of the reference download."""
+# A smart-card reader's card that leaves (pulled, or powered down with pcscd) is reset: the eUICC
+# loses its RSP session (RAM), so it answers CancelSession with invalidTransactionId and there is
+# no signed cancel for the server (SGP.22's cancelSession carries it): esimd rightly tells the
+# server nothing, and the server's session, with its order, stays until the server's timeout.
+CARD_RESET_SESSION = ("the card was reset while the server held the session: the eUICC lost it and signs no "
+                      "CancelSession, so the server keeps its session and order until its own timeout")
+
+
+def _server_session_window(labels: list[str]) -> range:
+    """The APDUs during which the server holds an authenticated session and no profile is
+    installed yet: from PrepareDownload to the last BPP segment."""
+    first21 = next((i for i, lab in enumerate(labels, 1) if lab.startswith("BF21")), None)
+    last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
+    return range(first21, last86 + 1) if first21 and last86 else range(0)
+
+
+def modem_cases(labels: list[str], card_resets: bool = False) -> list[Case]:
+    """A transport drop, 6F00 and a corrupted response at every APDU of the reference download.
+    card_resets: a drop resets the card (a smart-card reader's card pulled out)."""
     out = []
+    window = _server_session_window(labels) if card_resets else range(0)
     picks = _representative(labels)
     for i, label in enumerate(labels, 1):
         for kind, spec in (("drop", {"kind": "drop", "after": i - 1}),
@@ -191,16 +210,19 @@ def modem_cases(labels: list[str]) -> list[Case]:
                 known = ("a flipped byte inside the signed ProfileInstallationResult still decodes: esimd "
                          "cannot check the eUICC's signature (no eUICC certificate at hand), the server "
                          "receives a PIR it cannot verify and keeps its session delivered")
+            reset = CARD_RESET_SESSION if kind == "drop" and i in window else None
             out.append(Case("modem", "%s@%d(%s)" % (kind, i, label), slice=i in picks.get(kind, ()),
                             sim_faults=[spec], options=FULL_OPTIONS, probe=kind == "drop", deferred=deferred,
-                            known=known))
+                            known=known, allow_open=reset, allow_burnt=reset))
     # The modem vanishes right after the eUICC executed an APDU: its answer is lost, on every
     # transport. At the last BPP segment the profile is installed and only a read-back can say so.
     last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
     for i in sorted({last86, last86 - 1} - {None} if last86 else set()):
+        # (before the last segment, a reader's card reset loses the eUICC's session, as above)
+        reset = CARD_RESET_SESSION if i in window and i != last86 else None
         out.append(Case("modem", "drop-executed@%d(%s)" % (i, labels[i - 1]), slice=i == last86,
                         sim_faults=[{"kind": "drop", "after": i - 1, "executed": True}], options=FULL_OPTIONS,
-                        probe=True))
+                        probe=True, allow_open=reset, allow_burnt=reset))
     return out
 
 
@@ -218,15 +240,18 @@ def pcsc_cases(labels: list[str]) -> list[Case]:
     # The CI slice: one of each, where it bites most (the profile installed but not enabled yet; the
     # first segment of the profile; the start of the BPP).
     picks = {"pcscd-stopped": {first("BF31")}, "pcscd-killed": {first("86")}, "reader-unplugged": {first("BF36")}}
+    window = _server_session_window(labels)
     out = []
     for i, label in enumerate(labels, 1):
+        # (the held last segment still executes: the profile is installed, nothing to allow)
+        reset = CARD_RESET_SESSION if i in window and i != last86 else None
         for kind in ("pcscd-stopped", "pcscd-killed", "reader-unplugged"):
             # Like a drop, the reader's return is a reason to deliver at once: nothing deferred.
             out.append(Case("modem", "%s@%d(%s)" % (kind, i, label), slice=i in picks[kind],
                             sim_faults=[{"kind": "delay", "ms": HOLD_MS, "nth": i}], options=FULL_OPTIONS,
                             # at the last segment the held APDU still executes in the card and
                             # only its answer is lost: the job reads the card once pcscd is back
-                            during=_pcscd_when_held(kind), probe=True))
+                            during=_pcscd_when_held(kind), probe=True, allow_open=reset, allow_burnt=reset))
     return out
 
 
@@ -587,7 +612,7 @@ def run_case(rig: Rig, case: Case) -> CaseResult:
             inv.no_half_install(before, after, iccid),
             inv.euicc_session_closed(after, case.allow_euicc_open),
             inv.server_session_closed(after, iccid, case.allow_open),
-            inv.order_not_burnt(after, iccid),
+            inv.order_not_burnt(after, iccid, case.allow_burnt),
             inv.notifications_kept(before, after),
             inv.notifications_delivered(after, case.deferred),
             inv.cache_consistent(after),
