@@ -356,8 +356,8 @@ outcome_unknown (EsimdJob *job, LpaError code, const char *why)
 
   return g_error_new (LPA_ERROR, code,
                       "the answer to the profile's last part was lost (%s) and %s: whether the "
-                      "profile was installed is unknown; the eUICC is read again when the modem "
-                      "is back (ListProfiles, DownloadResult's profile)",
+                      "profile was installed is unknown; esimd reads the eUICC again when the "
+                      "modem is back, and ListProfiles then shows the profile if it is there",
                       d->lost_error->message, why);
 }
 
