@@ -283,13 +283,18 @@ def framing_cases(labels: list[str]) -> list[Case]:
     again. Two timeouts (CommandTimeout, 8 s in the rig) per case: the steps, not every APDU."""
     picks = sorted(_representative(labels)["drop"])
     last86 = max((i for i, lab in enumerate(labels, 1) if lab.startswith("86")), default=None)
+    window = _server_session_window(labels)
     out = []
     for i in picks:
         # At the last segment the eUICC installs the profile and the answer is what is lost: the
         # job must read the card again once the link is back before it says how it ended.
+        # Before it, inside the server's session, the link's recovery resets the card as a
+        # reader's card pulled out does: the eUICC loses its session and signs no cancel.
+        reset = CARD_RESET_SESSION if i in window and i != last86 else None
         out.append(Case("framing", "bad-frame@%d(%s)" % (i, labels[i - 1]),
                         slice=i in picks[:1] + picks[-2:-1] or i == last86,
-                        sim_faults=[{"kind": "bad_frame", "nth": i}], options=FULL_OPTIONS, probe=True))
+                        sim_faults=[{"kind": "bad_frame", "nth": i}], options=FULL_OPTIONS, probe=True,
+                        allow_open=reset, allow_burnt=reset))
     return out
 
 
