@@ -248,66 +248,51 @@ on_stage (gpointer user_data, LpaDownloadStage stage, double progress)
   esimd_job_set_stage (job, stage_name (stage), overall_progress (stage, progress));
 }
 
-/* Nobody answered the preview: every other job of the eUICC waits behind this one. */
+/* Nobody answered (the preview, or the request for the code): every other job of the eUICC waits
+ * behind this one, so the download is cancelled with reason timeout and the order stays for
+ * another try. */
 static gboolean
-confirmation_timed_out (gpointer data)
+user_timed_out (gpointer data)
 {
   EsimdJob *job = data;
   DownloadJob *d = job->data;
 
   d->confirm_timeout_id = 0;
-  g_info ("eUICC %s: job %u: no confirmation within %u s: cancelling the download",
-          job->euicc->config->name, job->id, esimd->config->confirmation_timeout);
+  g_info ("eUICC %s: job %u: no %s within %u s: cancelling the download", job->euicc->config->name,
+          job->id,
+          job->state == ESIMD_JOB_AWAITING_CONFIRMATION_CODE ? "confirmation code" : "confirmation",
+          esimd->config->confirmation_timeout);
   d->cancelling = TRUE;
   lpa_download_cancel (d->download, LPA_CANCEL_TIMEOUT);
   esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   return G_SOURCE_REMOVE;
+}
+
+/* The download waits for its user (state says for what) with the profile's metadata shown. */
+static void
+await_user (EsimdJob *job, const LpaProfileInfo *metadata, EsimdJobState state)
+{
+  DownloadJob *d = job->data;
+
+  g_free (d->iccid);
+  d->iccid = g_strdup (metadata->iccid);
+  esimd_log_add_personal (d->iccid);
+  esimd_job_set_metadata (job, esimd_profile_to_vardict (metadata));
+  esimd_job_set_state (job, state);
+  d->confirm_timeout_id =
+      g_timeout_add_seconds (esimd->config->confirmation_timeout, user_timed_out, job);
 }
 
 static void
 on_awaiting_confirmation (gpointer user_data, const LpaProfileInfo *metadata)
 {
-  EsimdJob *job = user_data;
-  DownloadJob *d = job->data;
-
-  g_free (d->iccid);
-  d->iccid = g_strdup (metadata->iccid);
-  esimd_log_add_personal (d->iccid);
-  esimd_job_set_metadata (job, esimd_profile_to_vardict (metadata));
-  esimd_job_set_state (job, ESIMD_JOB_AWAITING_CONFIRMATION);
-  d->confirm_timeout_id =
-      g_timeout_add_seconds (esimd->config->confirmation_timeout, confirmation_timed_out, job);
-}
-
-/* Nobody gave the code asked for: the order stays for another try (postponed). */
-static gboolean
-confirmation_code_timed_out (gpointer data)
-{
-  EsimdJob *job = data;
-  DownloadJob *d = job->data;
-
-  d->confirm_timeout_id = 0;
-  g_info ("eUICC %s: job %u: no confirmation code within %u s: cancelling the download",
-          job->euicc->config->name, job->id, esimd->config->confirmation_timeout);
-  d->cancelling = TRUE;
-  lpa_download_cancel (d->download, LPA_CANCEL_TIMEOUT);
-  esimd_job_set_state (job, ESIMD_JOB_RUNNING);
-  return G_SOURCE_REMOVE;
+  await_user (user_data, metadata, ESIMD_JOB_AWAITING_CONFIRMATION);
 }
 
 static void
 on_confirmation_code_needed (gpointer user_data, const LpaProfileInfo *metadata)
 {
-  EsimdJob *job = user_data;
-  DownloadJob *d = job->data;
-
-  g_free (d->iccid);
-  d->iccid = g_strdup (metadata->iccid);
-  esimd_log_add_personal (d->iccid);
-  esimd_job_set_metadata (job, esimd_profile_to_vardict (metadata));
-  esimd_job_set_state (job, ESIMD_JOB_AWAITING_CONFIRMATION_CODE);
-  d->confirm_timeout_id =
-      g_timeout_add_seconds (esimd->config->confirmation_timeout, confirmation_code_timed_out, job);
+  await_user (user_data, metadata, ESIMD_JOB_AWAITING_CONFIRMATION_CODE);
 }
 
 static void download_start (EsimdJob *job);
