@@ -122,6 +122,35 @@ esimd_modem_count_apdu (EsimdModem *modem, gsize sent, gsize received)
   modem->stats.bytes_received += received;
 }
 
+typedef struct
+{
+  LpaApduCallback callback;
+  gpointer user_data;
+  GError *error;
+} LateFailure;
+
+static gboolean
+fail_transmit_now (gpointer data)
+{
+  LateFailure *f = data;
+
+  f->callback (NULL, f->error, f->user_data);
+  g_error_free (f->error);
+  g_free (f);
+  return G_SOURCE_REMOVE;
+}
+
+void
+esimd_modem_fail_transmit_later (LpaApduCallback callback, gpointer user_data, GError *error)
+{
+  LateFailure *f = g_new0 (LateFailure, 1);
+
+  f->callback = callback;
+  f->user_data = user_data;
+  f->error = error;
+  g_idle_add (fail_transmit_now, f);
+}
+
 /* ---- asynchronous wrappers: one GTask per call, tagged so a _finish cannot take another's -- */
 
 static GTask *

@@ -177,6 +177,9 @@ extern const LpaApduOps esimd_modem_apdu_ops;
  * (no-op when neither changed), and count an APDU exchange in the stats. */
 void esimd_modem_set_available (EsimdModem *modem, gboolean available, const GError *reason);
 void esimd_modem_count_apdu (EsimdModem *modem, gsize sent, gsize received);
+/* For implementations: answer a transmit with an error from the main loop, never from inside the
+ * call (the interface's contract). Takes the error. */
+void esimd_modem_fail_transmit_later (LpaApduCallback callback, gpointer user_data, GError *error);
 
 /* For implementations: the constructor every transport file provides (EsimdModemConstructor),
  * listed in modem.c's table. */

@@ -238,29 +238,10 @@ held_forget_channel (EsimdModem *modem)
     esimd_modem_forget_channel (h->inner);
 }
 
-typedef struct
-{
-  LpaApduCallback callback;
-  gpointer user_data;
-  GError *error;
-} LateAnswer;
-
-static gboolean
-answer_later (gpointer data)
-{
-  LateAnswer *a = data;
-
-  a->callback (NULL, a->error, a->user_data);
-  g_error_free (a->error);
-  g_free (a);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 held_transmit (EsimdModem *modem, GBytes *command, LpaApduCallback callback, gpointer user_data)
 {
   EsimdHeld *h = (EsimdHeld *) modem;
-  LateAnswer *a;
 
   if (h->inner)
     {
@@ -268,12 +249,10 @@ held_transmit (EsimdModem *modem, GBytes *command, LpaApduCallback callback, gpo
       h->inner->ops->transmit (h->inner, command, callback, user_data);
       return;
     }
-  a = g_new0 (LateAnswer, 1);
-  a->callback = callback;
-  a->user_data = user_data;
-  a->error = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: no channel is open",
-                          modem->config->name);
-  g_idle_add (answer_later, a);
+  esimd_modem_fail_transmit_later (callback, user_data,
+                                   g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                                                "modem %s: no channel is open",
+                                                modem->config->name));
 }
 
 static void

@@ -68,35 +68,11 @@ unreachable_forget_channel (EsimdModem *modem)
 {
 }
 
-typedef struct
-{
-  LpaApduCallback callback;
-  gpointer user_data;
-  GError *error;
-} LateAnswer;
-
-static gboolean
-answer_later (gpointer data)
-{
-  LateAnswer *a = data;
-
-  a->callback (NULL, a->error, a->user_data);
-  g_error_free (a->error);
-  g_free (a);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 unreachable_transmit (EsimdModem *modem, GBytes *command, LpaApduCallback callback,
                       gpointer user_data)
 {
-  LateAnswer *a = g_new0 (LateAnswer, 1);
-
-  /* Never from inside the call (the interface's contract). */
-  a->callback = callback;
-  a->user_data = user_data;
-  a->error = unreachable_error (modem);
-  g_idle_add (answer_later, a);
+  esimd_modem_fail_transmit_later (callback, user_data, unreachable_error (modem));
 }
 
 static const EsimdModemOps unreachable_ops = {
