@@ -153,6 +153,30 @@ unreachable_error (const GError *error)
          g_error_matches (error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION);
 }
 
+/* The eUICC listed @seq as pending but did not return it when asked. That may be true (another
+ * LPA removed it meanwhile) or the card may contradict itself: either way the cache is not
+ * changed on its word; the list is read again after the job (a failure keeps the read-back),
+ * which settles it, and the server waits for its back-off so that a card that keeps answering
+ * so is not asked again at once. */
+static void
+not_returned (EsimdJob *job, guint32 seq, const char *address)
+{
+  NotifyJob *n = job->data;
+  g_autofree char *key = esimd_notify_backoff_key (address);
+
+  g_debug ("eUICC %s: notification %u was listed but not returned: reading the list again",
+           job->euicc->config->name, seq);
+  n->failures++;
+  g_clear_error (&n->last_error);
+  n->last_error = g_error_new (LPA_ERROR, LPA_ERROR_EUICC,
+                               "the eUICC listed notification %u but did not return it", seq);
+  if (!g_hash_table_contains (n->failed, key))
+    {
+      esimd_euicc_notify_server_failed (job->euicc, address);
+      g_hash_table_add (n->failed, g_steal_pointer (&key));
+    }
+}
+
 static void
 on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
               const LpaNotificationMetadata *metadata, const GError *error)
@@ -174,8 +198,7 @@ on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
               metadata && metadata->address ? metadata->address : "its server");
       break;
     case LPA_NOTIFICATION_GONE:
-      g_debug ("eUICC %s: notification %u is no longer pending", name, seq);
-      esimd_euicc_cache_notification_removed (job->euicc, seq);
+      not_returned (job, seq, address);
       break;
     case LPA_NOTIFICATION_FAILED:
       /* Our own abort (a cancel, or giving way) says nothing about the server. */
@@ -257,8 +280,7 @@ next:
     }
   if (!(retrieved = take_retrieved (n, seq)))
     {
-      g_debug ("eUICC %s: notification %u is no longer pending", name, seq);
-      esimd_euicc_cache_notification_removed (job->euicc, seq);
+      not_returned (job, seq, n->addresses->pdata[n->next - 1]);
       goto next;
     }
   n->delivery =
