@@ -62,6 +62,7 @@ typedef struct
   guint failures;
   GError *last_error;
   GPtrArray *retrieved; /* LpaPendingNotification*: the batch's one RetrieveNotificationsList */
+  gboolean reread;      /* something the card said needs its list read again after the job */
   LpaNotificationDelivery *delivery;
   gboolean stopping; /* a caller cancelled it, or it gives way to a caller's job */
   guint grace_id;    /* giving way: the request in flight is abandoned when this fires */
@@ -134,7 +135,7 @@ notify_finish (EsimdJob *job)
       return;
     }
   /* Each one delivered was taken out of the cache as the card removed it: no read-back. */
-  if (n->failures == 0)
+  if (n->failures == 0 && !n->reread)
     esimd_euicc_cache_notifications_known (job->euicc);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "delivered", g_variant_new_uint32 (n->delivered));
@@ -192,7 +193,11 @@ on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
     case LPA_NOTIFICATION_DELIVERED:
       n->delivered++;
       esimd_euicc_notify_server_succeeded (job->euicc, address);
-      esimd_euicc_cache_notification_removed (job->euicc, seq);
+      /* The card had nothing to remove: its list is read again rather than guessed. */
+      if (error)
+        n->reread = TRUE;
+      else
+        esimd_euicc_cache_notification_removed (job->euicc, seq);
       g_info ("eUICC %s: %s notification %u delivered to %s", name,
               metadata ? lpa_notification_event_name (metadata->operation) : "", seq,
               metadata && metadata->address ? metadata->address : "its server");

@@ -221,6 +221,7 @@ on_removed (GBytes *response, const GError *error, gpointer user_data)
 {
   g_autoptr (LpaNotificationDelivery) self = user_data;
   g_autoptr (GError) local = NULL;
+  gint code = 0;
 
   if (self->abandoned)
     return;
@@ -231,10 +232,18 @@ on_removed (GBytes *response, const GError *error, gpointer user_data)
       report (self, LPA_NOTIFICATION_FAILED, local);
       return;
     }
-  if (!lpa_es10b_parse_remove_notification (response, NULL, &local))
+  if (!lpa_es10b_parse_remove_notification (response, &code, &local))
     {
       g_prefix_error (&local, "delivered, but not removed: ");
       report (self, LPA_NOTIFICATION_FAILED, local);
+      return;
+    }
+  if (code != 0)
+    {
+      /* nothingToDelete: delivered, but the eUICC did not say it removed it. */
+      local = g_error_new (LPA_ERROR, LPA_ERROR_EUICC,
+                           "delivered, but the eUICC had nothing to remove (%d)", code);
+      report (self, LPA_NOTIFICATION_DELIVERED, local);
       return;
     }
   report (self, LPA_NOTIFICATION_DELIVERED, NULL);

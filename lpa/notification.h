@@ -20,7 +20,9 @@ const char *lpa_notification_outcome_name (LpaNotificationOutcome outcome);
 
 /* @metadata: of the notification (NULL when GONE, or when it could not be retrieved). @error: set
  * for FAILED — the retrieval, HTTP or server error, or the RemoveNotificationFromList error after
- * a delivery the server accepted (then delivering again is harmless). Called exactly once, never
+ * a delivery the server accepted (then delivering again is harmless); and for DELIVERED when the
+ * eUICC answered the removal with nothingToDelete (the server has it; whether the card still
+ * lists it is for a read of the list to say). Called exactly once, never
  * from inside an lpa_notification_* call; data only borrowed. */
 typedef void (*LpaNotificationDeliveryCallback) (gpointer user_data, guint32 seq,
                                                  LpaNotificationOutcome outcome,

@@ -25,7 +25,9 @@ on_outcome (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
   r->address = metadata ? g_strdup (metadata->address) : NULL;
   if (error)
     r->error = g_error_copy (error);
-  g_assert_true ((outcome == LPA_NOTIFICATION_FAILED) == (error != NULL));
+  /* FAILED always says why; DELIVERED may say what the eUICC answered the removal with. */
+  g_assert_true (outcome != LPA_NOTIFICATION_FAILED || error != NULL);
+  g_assert_true (outcome != LPA_NOTIFICATION_GONE || error == NULL);
   g_clear_pointer (&r->delivery, lpa_notification_delivery_free);
 }
 
@@ -75,9 +77,12 @@ test_delivered (void)
   g_assert_cmpstr (request->host, ==, "op.example.com");
   run_clear (&r);
 
-  /* nothingToDelete after delivery: gone either way. */
+  /* nothingToDelete after delivery: delivered, and the answer said, so that the caller reads
+   * the list again instead of assuming the card removed it (fault matrix, euicc BF30=1). */
   deliver (&r, F_REMOVE_NOTHING, 3);
   g_assert_cmpint (r.outcome, ==, LPA_NOTIFICATION_DELIVERED);
+  g_assert_nonnull (r.error);
+  g_assert_nonnull (strstr (r.error->message, "nothing to remove"));
   run_clear (&r);
 }
 
