@@ -16,13 +16,11 @@ with `installed` fires at the APDU that completes an install: executed, its answ
 front the same way: the connection or pty goes away); `vanish` keeps the modem away.
 """
 
-import os
-import sys
 import unittest
 
 from gi.repository import GLib
 
-from esimtest import pcscd
+from esimtest import transportmain
 from esimtest.world import JOB_IFACE, MANAGER, World, activation_code
 
 ICCID_ONE = "8949449999999990011"
@@ -117,21 +115,5 @@ class LostAnswer(unittest.TestCase):
             self.assertIn(ICCID_ONE, [p["iccid"] for p in w.profiles()])
 
 
-def main():
-    # --transport NAME (meson.build passes it): the same as ESIMD_TEST_TRANSPORT=NAME.
-    if len(sys.argv) > 2 and sys.argv[1] == "--transport":
-        os.environ["ESIMD_TEST_TRANSPORT"] = sys.argv[2]
-        del sys.argv[1:3]
-    transport = os.environ.get("ESIMD_TEST_TRANSPORT", "qmi")
-    if (transport in ("mbim", "qmi-over-mbim") and os.environ.get("ESIMD_TEST_NETNS") == "1"
-            and not os.access("/usr/libexec/mbim-proxy", os.X_OK)):
-        print("no /usr/libexec/mbim-proxy (package libmbim-proxy): skipping")
-        sys.exit(77)
-    if transport == "pcsc" and pcscd.available():
-        print("no private pcscd here (%s): skipping" % pcscd.available())
-        sys.exit(77)
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    transportmain.main()

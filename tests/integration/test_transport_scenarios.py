@@ -10,12 +10,11 @@ a smart-card reader: the card pulled out and put back), and a card that refuses 
 DATA blocks. Every scenario applies to every transport."""
 
 import os
-import sys
 import unittest
 
 from gi.repository import GLib
 
-from esimtest import pcscd
+from esimtest import transportmain
 from esimtest.world import DEFAULT_ORDERS, World, activation_code, dbus_error_name
 
 ICCID_ONE = "8949449999999990011"
@@ -127,21 +126,5 @@ class Resilience(unittest.TestCase):
                 self.assertLessEqual(sim.counters()["store_data_max"], 120)
 
 
-def main():
-    # --transport NAME (meson.build passes it): the same as ESIMD_TEST_TRANSPORT=NAME.
-    if len(sys.argv) > 2 and sys.argv[1] == "--transport":
-        os.environ["ESIMD_TEST_TRANSPORT"] = sys.argv[2]
-        del sys.argv[1:3]
-    transport = os.environ.get("ESIMD_TEST_TRANSPORT", "qmi")
-    if (transport in ("mbim", "qmi-over-mbim") and os.environ.get("ESIMD_TEST_NETNS") == "1"
-            and not os.access("/usr/libexec/mbim-proxy", os.X_OK)):
-        print("no /usr/libexec/mbim-proxy (package libmbim-proxy): skipping")
-        sys.exit(77)
-    if transport == "pcsc" and pcscd.available():
-        print("no private pcscd here (%s): skipping" % pcscd.available())
-        sys.exit(77)
-    unittest.main(verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    transportmain.main()
