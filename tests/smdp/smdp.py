@@ -239,6 +239,8 @@ class State:
         self.cert_set = args.cert_set
         self.log_requests = []
         self.sni = []
+        # The server's own time per request and per TLS handshake (the benchmark's limit).
+        self.timings = []
         self.load_certs()
         self.reset()
 
@@ -284,6 +286,11 @@ class State:
             ev = {"eid": e["eid"], "eventId": e["eventId"], "rspServerAddress": e.get("rspServerAddress", self.hostname)}
             self.events.append(ev)
             return ev
+
+    def add_timing(self, entry):
+        with self.lock:
+            self.timings.append(entry)
+            del self.timings[:-1000]
 
     def count_call(self, server, function):
         with self.lock:
@@ -787,6 +794,18 @@ class Handler(BaseHTTPRequestHandler):
         return None, None
 
     def do_POST(self):
+        # From the request's headers parsed to its answer written (and flushed): what the server
+        # itself adds to a client's wait, whatever the client does around it.
+        t0 = time.perf_counter()
+        try:
+            self.post()
+        finally:
+            ms = (time.perf_counter() - t0) * 1000.0
+            fn, _ = self.route()
+            self.server.state.add_timing({"server": self.server.role, "what": "request",
+                                          "function": fn or self.path.split("?", 1)[0], "ms": round(ms, 3)})
+
+    def post(self):
         st, role = self.server.state, self.server.role
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -940,11 +959,15 @@ class TlsServer(ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         # The TLS handshake runs in the per-connection thread, so a slow client cannot stall accept().
+        t0 = time.perf_counter()
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
             log.info("%s TLS handshake failed: %s", self.role, e)
             return
+        # Both sides' work and the round trips: from the connection accepted to the handshake done.
+        self.state.add_timing({"server": self.role, "what": "handshake",
+                               "ms": round((time.perf_counter() - t0) * 1000.0, 3)})
         try:
             self.RequestHandlerClass(tls, client_address, self)
         finally:
@@ -1054,6 +1077,11 @@ def control(st, req, srv):
             return {"calls": dict(st.calls)}
         if cmd == "sni":
             return {"sni": list(st.sni)}
+        if cmd == "timings":
+            out = list(st.timings)
+            if req.get("reset"):
+                st.timings = []
+            return {"timings": out}
         if cmd == "reset":
             st.reset()
             return {}

@@ -59,6 +59,23 @@ class Es9Test(ServerTestCase):
         self.assertEqual(saip.iccid_of_upp(upp), ICCID[0])
         self.assertLessEqual(max(info["sizes"]), 1020)
 
+    def test_timings(self):
+        """The server's own time per request (the benchmark's limit): one entry per ES9+ call, in
+        order, with the delay a fault adds inside it; reset clears them."""
+        self.ctl.timings(reset=True)
+        self.ctl.add_fault(function="authenticateClient", action="delay", ms=150)
+        try:
+            self.download("MID-PLAIN")
+        finally:
+            self.ctl.clear_faults()
+        requests = [t for t in self.ctl.timings() if t["what"] == "request"]
+        self.assertEqual([t["function"] for t in requests],
+                         ["initiateAuthentication", "authenticateClient", "getBoundProfilePackage"])
+        self.assertTrue(all(t["server"] == "smdp" and t["ms"] > 0 for t in requests), requests)
+        self.assertGreaterEqual(requests[1]["ms"], 150)
+        self.assertTrue(all(t["ms"] > 0 for t in self.ctl.timings(reset=True) if t["what"] == "handshake"))
+        self.assertEqual(self.ctl.timings(), [])
+
     def test_default_order_by_eid_without_matching_id(self):
         _, _, _, upp, _ = self.download(None)
         self.assertEqual(saip.iccid_of_upp(upp), ICCID[3])

@@ -87,6 +87,11 @@ class SmdpControl:
     def sni(self):
         return self.call("sni")["sni"]
 
+    def timings(self, reset=False):
+        """The server's own time per request and per TLS handshake, oldest first (the last 1000):
+        [{"server", "what": "request"|"handshake", "function" (requests), "ms"}]."""
+        return self.call("timings", reset=reset)["timings"]
+
     def reset(self):
         self.call("reset")
 
