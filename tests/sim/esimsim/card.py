@@ -75,6 +75,10 @@ class Counters:
         self.mbim_messages: dict[str, int] = {}
         self.connections = {"qmi": 0, "pty": 0, "apdu": 0, "mbim": 0, "at": 0, "vpcd": 0, "control": 0}
         self.cla_channel_mismatch = 0
+        # The card's own time per APDU as the fronts that time it see it (QMI): from the request
+        # read to its answer ready, any injected delay included (ms, summed), and how many.
+        self.apdu_time_ms = {"qmi": 0.0}
+        self.apdus_timed = {"qmi": 0}
 
 
 class Card:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -398,12 +399,16 @@ class QmiModem:
             channel = ch[0]
             if channel not in card.channels:
                 return [result_tlv(E_INVALID_ARGUMENT)], False
+        t0 = time.perf_counter()
         delay = self.faults.delay_ms(link.frontend)
         if delay:
             await asyncio.sleep(delay / 1000)
         t = card.transmit(apdu[2:], link.frontend, owner, channel)
         if t.response is None:
             raise DropConnection()
+        if link.frontend in self.counters.apdu_time_ms:
+            self.counters.apdu_time_ms[link.frontend] += (time.perf_counter() - t0) * 1000.0
+            self.counters.apdus_timed[link.frontend] += 1
         return [result_tlv(), (0x10, struct.pack("<H", len(t.response)) + t.response)], t.reset_after
 
     def _card_status(self) -> bytes:

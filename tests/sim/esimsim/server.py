@@ -327,6 +327,8 @@ class Simulator:
             "mbim_messages": c.mbim_messages,
             "connections": c.connections,
             "cla_channel_mismatch": c.cla_channel_mismatch,
+            "apdu_time_ms": {k: round(v, 3) for k, v in c.apdu_time_ms.items()},
+            "apdus_timed": dict(c.apdus_timed),
             "at": self.at_front.modem.describe() if self.at_front else None,
             "pirs": self.euicc.download.pir_count,
             "state_writes": self.euicc.store.writes,
