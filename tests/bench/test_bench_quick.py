@@ -37,7 +37,8 @@ class QuickBench(unittest.TestCase):
 
     def test_instruments_agree(self):
         (counted,) = self.res["counted"]
-        tap_total = counted["floor"]["apdus"] + counted["read_back"]["apdus"] + counted["notification_delivery"]["apdus"]
+        tap_total = (counted["floor"]["apdus"] + counted["read_back"]["apdus"]
+                     + counted["read_back_after_answer"]["apdus"] + counted["notification_delivery"]["apdus"])
         self.assertEqual(tap_total, counted["apdus_total"], "the QMI tap and the simulator disagree")
         for timed in self.res["timed"]:
             self.assertEqual(timed["apdus_total"], tap_total, "a timed run sent another number of APDUs")

@@ -163,6 +163,7 @@ class Bench:
         self.tap.reset()
         self.rec.reset()
         sni_before = len(self.w.smdp.control.sni())
+        self.w.smdp.control.timings(reset=True)
         alloc = AllocTracer(self.alloc_socket) if mode.tracer else None
         heap_before = alloc.report() if alloc else None
         if alloc:
@@ -185,6 +186,7 @@ class Bench:
             raise RuntimeError(f"download of {size} bytes {fin.args[0]}: {props.get('ErrorMessage')}")
         heap = alloc.report() if alloc else None
         tap_at_finish = self.tap.snapshot()
+        card_at_finish = self.sim.counters()
         if mode.callgrind:
             callgrind_control(pid, "--dump=download")
         if not mode.autosend:
@@ -204,6 +206,7 @@ class Bench:
         if props["State"] != "succeeded":
             raise RuntimeError(f"download of {size} bytes failed: {props.get('ErrorMessage')}")
         sni = self.w.smdp.control.sni()
+        server = server_times(self.w.smdp.control.timings())
 
         events = self.timeline.snapshot()
         st = {name: e for name, e in stage_changes(events, job)}
@@ -223,6 +226,11 @@ class Bench:
                                                       "get_responses", "qmi_messages")},
             "apdus_total": sum(counters["apdus"].values()),
             "tls_handshakes": len(sni) - sni_before if sni_before < 100 else None,
+            "server": server,
+            # The card's own time per APDU (the simulator's, injected delay included), up to the
+            # Finished signal: what "latency" really was on this machine at that moment.
+            "card": {"ms": card_at_finish.get("apdu_time_ms", {}).get("qmi"),
+                     "apdus": card_at_finish.get("apdus_timed", {}).get("qmi")},
             "memory": dict(mem, **peaks),
             "segment_size_after": self.w.manager_prop("SegmentSize"),
         }
@@ -297,7 +305,11 @@ class Bench:
 
     def _tap_results(self, at_finish: dict, at_end: dict) -> dict:
         download, read_back = floor.split_download(at_finish["commands"])
-        notify = at_end["commands"][len(at_finish["commands"]):]
+        # After the Finished signal: what esimd reads back once the outcome is published, then the
+        # delivery (it starts with RetrieveNotificationsList, BF2B).
+        later = at_end["commands"][len(at_finish["commands"]):]
+        first_delivery = next((i for i, c in enumerate(later) if c["tag"] == 0xBF2B), len(later))
+        read_back_after, notify = later[:first_delivery], later[first_delivery:]
         rec = self.rec.snapshot()
         if not rec["bpps"]:
             raise RuntimeError("the recorder saw no Bound Profile Package")
@@ -306,6 +318,7 @@ class Bench:
         result = {
             "floor": floor.analyse(download, bpp, size),
             "read_back": command_summary(read_back),
+            "read_back_after_answer": command_summary(read_back_after),
             "notification_delivery": command_summary(notify),
             "qmi_messages": at_end["qmi_messages"],
             "http": {k: rec[k] for k in ("connections", "handshakes", "resumed", "requests")},
@@ -314,6 +327,29 @@ class Bench:
         if size != 255:
             result["floor_at_255"] = floor.analyse(download, bpp, 255)["floor"]
         return result
+
+
+# The ES9+ requests a download waits for; handleNotification comes after it.
+DOWNLOAD_FUNCTIONS = ("initiateAuthentication", "authenticateClient", "getBoundProfilePackage")
+
+
+def server_times(timings: list[dict]) -> dict:
+    """The SM-DP+'s own time per ES9+ request of one download (its `timings`, from the request's
+    headers parsed to its answer flushed), and the TLS handshakes made before its last request."""
+    smdp = [t for t in timings if t["server"] == "smdp"]
+    last = max((i for i, t in enumerate(smdp) if t.get("function") in DOWNLOAD_FUNCTIONS), default=-1)
+    requests = [t for t in smdp if t["what"] == "request"]
+    by_function: dict = {}
+    for t in requests:
+        by_function.setdefault(t["function"], []).append(t["ms"])
+    download = [t["ms"] for t in requests if t["function"] in DOWNLOAD_FUNCTIONS]
+    return {
+        "by_function_ms": by_function,
+        "download_ms": round(sum(download), 3),
+        "download_requests": len(download),
+        "notification_ms": round(sum(by_function.get("handleNotification", [])), 3),
+        "handshakes_ms": [t["ms"] for t in smdp[: last + 1] if t["what"] == "handshake"],
+    }
 
 
 # The operations the benchmark times, as Manager calls, and the ES10 commands each one needs.

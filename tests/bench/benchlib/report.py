@@ -45,6 +45,19 @@ def targets(res: dict) -> list[dict]:
         f = r["floor"]
         out.append({"target": f"APDUs/floor = 1.00 at 255 ({size_label(r['profile_size'])} profile)",
                     "measured": f"{f['apdus']}/{f['floor']} = {f['ratio']:.2f}", "met": f["apdus"] == f["floor"]})
+    for r in res.get("timed", []):
+        lim = r.get("limit")
+        if not lim or not r["latency_ms"] or lim["ratio"] is None:
+            continue
+        out.append({"target": f"download wall time <= 1.05x the limit at {r['latency_ms']} ms/APDU "
+                              f"({size_label(r['profile_size'])})",
+                    "measured": f"{lim['total_ms']:.0f} ms vs {lim['limit_ms']:.0f} ms (floor×ms {lim['apdus_ms']:.0f} "
+                                f"+ server {lim['server_ms']:.0f} + TLS {lim['handshake_ms']:.0f}) = "
+                                f"{lim['ratio']:.3f}x, median of {len(lim['ratios'])}"
+                                + ("" if lim.get("card_ratio") is None else
+                                   f"; {lim['card_ratio']:.3f}x with the card's measured "
+                                   f"{lim['card_ms_per_apdu']:.2f} ms/APDU"),
+                    "met": lim["ratio"] <= 1.05})
     for r in res.get("ops_counted", []):
         f = r["floor"]
         out.append({"target": f"{r['op']}: APDUs before the answer = the floor",
@@ -137,7 +150,8 @@ def render(res: dict) -> str:
         f = r["floor"]
         rows.append([size_label(r["profile_size"]), f["bpp_bytes"], f["bpp_segments"], f["apdus"], f["floor"],
                      f"{f['ratio']:.2f}", f["floor_issue_formula"], f["bytes_to_euicc"],
-                     "yes" if f["segments_match_bpp"] else "NO", r["read_back"]["apdus"],
+                     "yes" if f["segments_match_bpp"] else "NO",
+                     f"{r['read_back']['apdus']}+{r.get('read_back_after_answer', {}).get('apdus', 0)}",
                      r["notification_delivery"]["apdus"],
                      f"{r['http']['handshakes']}/{len(r['http']['requests'])}"])
     parts.append(table("APDUs per download vs the floor (STORE DATA size 255; counted at the QMI tap)",
@@ -148,16 +162,21 @@ def render(res: dict) -> str:
     floors = {r["profile_size"]: r["floor"]["floor"] for r in res["counted"]}
     for r in ([dict(res["cold"], cold=True)] if res.get("cold") else []) + res["timed"]:
         s, c, mem = r["stages_ms"], r["cpu_ms"], r["memory"]
-        limit = floors.get(r["profile_size"], 0) * r["latency_ms"]
+        apdus_ms = floors.get(r["profile_size"], 0) * r["latency_ms"]
+        lim = r.get("limit") or {}
         rows.append([size_label(r["profile_size"]) + (" (first)" if r.get("cold") else ""), r["latency_ms"],
                      s["authentication"], s["download"],
-                     s["installation"], s["read_back"], s["total"], limit, s["notifications"], num(c["download"]),
-                     r["apdus_total"], num(r["tls_handshakes"]), mib(mem["hwm"]), mib(mem["peak_anon_sampled"])])
+                     s["installation"], s["read_back"], s["total"], apdus_ms, num(lim.get("server_ms")),
+                     num(lim.get("handshake_ms")), num(lim.get("limit_ms"), 0),
+                     "-" if lim.get("ratio") is None else f"{lim['ratio']:.3f}", num(lim.get("card_ms_per_apdu"), 2),
+                     "-" if lim.get("card_ratio") is None else f"{lim['card_ratio']:.3f}", s["notifications"],
+                     num(c["download"]), r["apdus_total"], num(r["tls_handshakes"]), mib(mem["hwm"]),
+                     mib(mem["peak_anon_sampled"])])
     repeat = max((r.get("repeat", 1) for r in res["timed"]), default=1)
     parts.append(table("Wall time per stage (ms) with latency injected per APDU; esimd as shipped"
                        + (f"; median of {repeat} downloads" if repeat > 1 else ""),
                        ["profile", "ms/APDU", "auth", "download", "install", "read-back", "total", "floor×ms",
-                        "notif.",
+                        "server", "TLS", "limit", "total/limit", "card ms/APDU", "total/card limit", "notif.",
                         "CPU ms", "APDUs all", "TLS hs", "peak RSS", "peak anon"], rows))
 
     rows = []
