@@ -66,6 +66,7 @@ struct _LpaDownload
   LpaAuthenticateClientResponse *client;
   LpaSmdpSigned2 *signed2;
   LpaProfileInfo *metadata;
+  GBytes *stored_metadata; /* the BPP's BF25, once checked against the announced metadata */
   GBytes *prepare_request;
   GPtrArray *segments;
   guint segment;
@@ -120,6 +121,7 @@ lpa_download_result_free (LpaDownloadResult *result)
   g_free (result->iccid);
   g_clear_pointer (&result->isdp_aid, g_bytes_unref);
   lpa_profile_info_free (result->metadata);
+  g_clear_pointer (&result->stored_metadata, g_bytes_unref);
   g_free (result->notification_address);
   g_free (result->smdp_oid);
   g_clear_pointer (&result->profile_installation_result, g_bytes_unref);
@@ -149,6 +151,7 @@ dl_clear (LpaDownload *self)
   lpa_authenticate_client_response_free (self->client);
   lpa_smdp_signed2_free (self->signed2);
   lpa_profile_info_free (self->metadata);
+  g_clear_pointer (&self->stored_metadata, g_bytes_unref);
   g_clear_pointer (&self->prepare_request, g_bytes_unref);
   g_clear_pointer (&self->segments, g_ptr_array_unref);
   g_clear_error (&self->original_error);
@@ -770,6 +773,8 @@ metadata_matches (LpaDownload *self, GBytes *bpp, GError **error)
                            "metadataMismatch: the BPP installs another ICCID than announced");
       return FALSE;
     }
+  g_clear_pointer (&self->stored_metadata, g_bytes_unref);
+  self->stored_metadata = g_steal_pointer (&bf25);
   return TRUE;
 }
 
@@ -858,6 +863,7 @@ installed (LpaDownload *self, GBytes *response)
   result->iccid = g_strdup (self->metadata->iccid);
   result->isdp_aid = g_bytes_ref (pir->isdp_aid);
   result->metadata = g_steal_pointer (&self->metadata);
+  result->stored_metadata = g_steal_pointer (&self->stored_metadata);
   result->notification_seq = pir->metadata->seq;
   result->notification_address = g_strdup (pir->metadata->address);
   result->smdp_oid = g_strdup (pir->smdp_oid);

@@ -51,6 +51,8 @@ typedef struct
   char *iccid;
   GBytes *isdp_aid;
   LpaProfileInfo *metadata;            /* the profileMetadata of authenticateClient */
+  GBytes *stored_metadata;             /* the BPP's StoreMetadataRequest (BF25 TLV): what the
+                                        * eUICC keeps of the profile and lists in its ProfileInfo */
   guint32 notification_seq;            /* the PIR's seqNumber: deliver it with notification.h */
   char *notification_address;          /* where that notification goes */
   char *smdp_oid;                      /* from the PIR, NULL if absent */

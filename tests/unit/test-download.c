@@ -22,6 +22,7 @@ typedef struct
   GBytes *result_pir;
   GBytes *result_aid;
   char *result_name;
+  LpaProfileInfo *result_stored; /* the BPP's StoreMetadata, decoded */
   guint awaiting;
   AwaitAction await_action;
   GString *stages;
@@ -77,6 +78,8 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
       r->result_pir = g_bytes_ref (result->profile_installation_result);
       r->result_aid = g_bytes_ref (result->isdp_aid);
       r->result_name = g_strdup (result->metadata->profile_name);
+      g_assert_nonnull (result->stored_metadata);
+      r->result_stored = lpa_profile_metadata_parse (result->stored_metadata, NULL);
     }
   r->euicc_session = lpa_download_euicc_session (r->download);
   r->server_ended = lpa_download_server_ended_session (r->download);
@@ -119,6 +122,7 @@ run_clear (Run *r)
   g_clear_pointer (&r->result_pir, g_bytes_unref);
   g_clear_pointer (&r->result_aid, g_bytes_unref);
   g_free (r->result_name);
+  lpa_profile_info_free (r->result_stored);
   g_free (r->metadata_iccid);
   g_string_free (r->stages, TRUE);
 }
@@ -177,6 +181,10 @@ assert_success (Run *r)
   g_assert_cmpstr (r->result_name, ==, "Plan");
   unit_assert_hex (r->result_aid, "A0000005591010FFFFFFFF8900001200");
   g_assert_true (g_bytes_equal (r->result_pir, r->world.pir));
+  /* What the card stored: the BPP's own StoreMetadata, which the cache lists. */
+  g_assert_nonnull (r->result_stored);
+  g_assert_cmpstr (r->result_stored->iccid, ==, WORLD_ICCID);
+  g_assert_cmpstr (r->result_stored->profile_name, ==, "Plan");
 }
 
 static void
