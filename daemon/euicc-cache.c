@@ -72,14 +72,48 @@ profiles_snapshot (EsimdEuicc *euicc)
   return old;
 }
 
+void
+esimd_euicc_read_after_outcome (EsimdEuicc *euicc, guint parts)
+{
+  euicc->reads_after |= euicc->reads & parts;
+  euicc->reads &= ~parts;
+}
+
+gboolean
+esimd_euicc_cache_profile_installed (EsimdEuicc *euicc, GBytes *stored_metadata, GBytes *isdp_aid)
+{
+  g_autoptr (LpaProfileInfo) info = NULL;
+  g_autoptr (GPtrArray) old = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!euicc->profiles || !stored_metadata || !isdp_aid)
+    return FALSE;
+  info = lpa_profile_metadata_parse (stored_metadata, &error);
+  if (!info)
+    {
+      g_debug ("eUICC %s: the installed profile's metadata: %s", euicc->config->name,
+               error->message);
+      return FALSE;
+    }
+  if (esimd_euicc_find_profile (euicc, info->iccid))
+    return FALSE;
+  info->isdp_aid = g_bytes_ref (isdp_aid);
+  info->state = LPA_PROFILE_STATE_DISABLED; /* SGP.22: installed profiles start disabled */
+  old = profiles_snapshot (euicc);
+  g_ptr_array_add (euicc->profiles, g_steal_pointer (&info));
+  esimd_announce_profiles_changed (euicc, old);
+  /* The card's own list confirms it once the caller has the outcome. */
+  esimd_euicc_read_after_outcome (euicc, ESIMD_READ_PROFILES | ESIMD_READ_NOTIFICATIONS |
+                                             ESIMD_READ_INFO2);
+  return TRUE;
+}
+
 /* The profile list is now known; the rest the operation changed is read once it is answered. */
 static void
 profile_op_cached (EsimdEuicc *euicc, GPtrArray *old)
 {
-  const guint after = ESIMD_READ_NOTIFICATIONS | ESIMD_READ_INFO2;
-
-  euicc->reads_after |= euicc->reads & after;
-  euicc->reads &= ~(after | ESIMD_READ_PROFILES);
+  esimd_euicc_read_after_outcome (euicc, ESIMD_READ_NOTIFICATIONS | ESIMD_READ_INFO2);
+  euicc->reads &= ~ESIMD_READ_PROFILES;
   esimd_announce_profiles_changed (euicc, old);
 }
 

@@ -102,6 +102,7 @@ typedef struct
 {
   EsimdJob *job;
   EsimdQueueStepDone done;
+  guint after; /* EsimdRead bits to read once the job's outcome is published */
 } HookOp;
 
 static void
@@ -184,6 +185,16 @@ end_read_done (GObject *source, GAsyncResult *res, gpointer data)
    * when the eUICC can be used. */
   if (!esimd_euicc_read_finish (euicc, res, &error))
     g_debug ("eUICC %s: reading it back: %s", euicc->config->name, error->message);
+  if (op->after && euicc->available && euicc->es10)
+    {
+      guint after = op->after;
+
+      /* What the outcome needed is read: the caller hears it now, the rest is read after. */
+      op->after = 0;
+      esimd_job_publish (op->job);
+      esimd_euicc_read (euicc, after, end_read_done, op);
+      return;
+    }
   end_close (op);
 }
 
@@ -213,8 +224,8 @@ end_reopened (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 /* After every job: read again what it may have changed, then let the card go. What its outcome
- * does not need (reads_after: an enable's notifications) is read after the outcome is published,
- * so the caller is answered at the operation's floor. */
+ * does not need (reads_after: an enable's notifications, a download's free memory) is read after
+ * the outcome is published, so the caller is answered at the operation's floor. */
 static void
 queue_end (EsimdJob *job, EsimdQueueStepDone done)
 {
@@ -241,7 +252,7 @@ queue_end (EsimdJob *job, EsimdQueueStepDone done)
       reads = after;
     }
   else
-    reads |= after;
+    op->after = after & ~reads;
   if (!euicc->available || reads == 0)
     {
       euicc->reads = 0;

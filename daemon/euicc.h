@@ -177,6 +177,20 @@ void esimd_euicc_cache_profile_switched (EsimdEuicc *euicc, const char *iccid, g
 void esimd_euicc_cache_profile_deleted (EsimdEuicc *euicc, const char *iccid);
 void esimd_euicc_cache_nickname_set (EsimdEuicc *euicc, const char *iccid, const char *nickname);
 
+/* For the download job: the card installed a profile (its ProfileInstallationResult said so,
+ * with @isdp_aid) from a BPP whose StoreMetadataRequest was @stored_metadata (BF25). The cache
+ * lists it as the card does (ProfileInfo holds what StoreMetadata stored, the ISD-P, the
+ * Disabled state) and announces it; the card's own list, the notifications and the free memory
+ * are read after the outcome is published. FALSE, and nothing changed, when the cache cannot
+ * take it (no list read yet, the metadata does not decode, the ICCID already listed): the list
+ * is then read before the outcome, as after any job. */
+gboolean esimd_euicc_cache_profile_installed (EsimdEuicc *euicc, GBytes *stored_metadata,
+                                              GBytes *isdp_aid);
+
+/* For jobs: of what the current job reads back when it ends, @parts (EsimdRead bits) are not
+ * needed for its outcome: they are read after the outcome is published. */
+void esimd_euicc_read_after_outcome (EsimdEuicc *euicc, guint parts);
+
 /* For the delivery job: notification @seq is no longer on the card (delivered and removed, or
  * gone); and, once every notification it handled is accounted for so, that the notification
  * list need not be read back after it. */

@@ -126,6 +126,23 @@ finish (EsimdJob *job, const GError *error)
 
 static void after_install (EsimdJob *job);
 
+/* The card installed the profile. The outcome the caller hears needs the profile in the cache's
+ * list, not the free memory or the notification list: those are read once it is published. With
+ * the BPP's StoreMetadata (what the card keeps) the cache lists the profile without reading, and
+ * the card's own list is read after the outcome too; without it (the lost-answer check, which has
+ * just read the list), the list is read before the outcome, as after any job. */
+static void
+profile_installed (EsimdJob *job, const LpaDownloadResult *result)
+{
+  DownloadJob *d = job->data;
+
+  if (!result ||
+      !esimd_euicc_cache_profile_installed (job->euicc, result->stored_metadata, result->isdp_aid))
+    esimd_euicc_read_after_outcome (job->euicc, ESIMD_READ_NOTIFICATIONS | ESIMD_READ_INFO2);
+  d->after = AFTER_NICKNAME;
+  after_install (job);
+}
+
 /* The download failed: its record of the transaction stays only for what is still open, so that
  * the clean-up later cancels nothing twice (a session the server ended, one the eUICC already
  * cancelled or never held) and tells the server only of a cancel the eUICC made. */
@@ -188,6 +205,13 @@ after_command_done (GBytes *response, const GError *error, gpointer data)
       g_prefix_error (&d->after_error, "the profile is installed, but %s failed: ",
                       d->after == AFTER_ENABLE ? "enabling it" : "setting its nickname");
     }
+  /* The card's answer says what changed: the cache takes it, as after EnableProfile or
+   * SetNickname on their own (the list is read after the outcome, or before it when the profile
+   * is not in the cache). */
+  if (ok && d->after == AFTER_NICKNAME)
+    esimd_euicc_cache_nickname_set (job->euicc, d->iccid, d->nickname);
+  else if (ok)
+    esimd_euicc_cache_profile_switched (job->euicc, d->iccid, TRUE);
   if (ok && d->after == AFTER_ENABLE)
     {
       d->after = AFTER_REFRESH;
@@ -367,8 +391,7 @@ install_checked (EsimdJob *job, gboolean installed)
    * notification list, read when the job ends, as after any install. */
   if (d->transaction_id)
     esimd_euicc_session_closed (job->euicc, d->transaction_id);
-  d->after = AFTER_NICKNAME;
-  after_install (job);
+  profile_installed (job, NULL);
 }
 
 static gboolean
@@ -585,8 +608,7 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
     esimd_euicc_session_closed (job->euicc, d->transaction_id);
   if (!job->metadata && result->metadata)
     esimd_job_set_metadata (job, esimd_profile_to_vardict (result->metadata));
-  d->after = AFTER_NICKNAME;
-  after_install (job);
+  profile_installed (job, result);
 }
 
 /* ---- the transaction the download opens ------------------------------------------------- */

@@ -71,7 +71,8 @@ class HostileServerText(unittest.TestCase):
                             reasonCode="6.1\udc80", message=BAD)
         job, props = self.w.download(activation_code("DEMO-ONE"))
         self.assertEqual(props["State"], "succeeded", props)
-        self.assertGreater(len(self.w.notifications()), 0)
+        # The notification list is read after the download's outcome.
+        self.w.client.wait_for(lambda: len(self.w.notifications()) > 0, 30, "the install notification listed")
         try:
             delivered = self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=60)
             outcome = ("result", delivered)

@@ -76,16 +76,20 @@ class Operations(unittest.TestCase):
                   if "Stage" in s[3][1]]
         for stage in ("authenticating", "downloading", "installing"):
             self.assertIn(stage, stages)
-        # the card has it, disabled, with its metadata
+        # the card has it, disabled, with its metadata; esimd lists it so as soon as the job ends
         self.assertEqual(self.sim_profiles()[ICCID_ONE]["state"], "disabled")
         profiles = w.profiles()
         self.assertEqual([p["iccid"] for p in profiles], [ICCID_ONE])
         self.assertEqual(profiles[0]["state"], "disabled")
         self.assertEqual(profiles[0]["name"], "Everyday Plan")
         self.assertEqual(profiles[0]["path"], f"{MANAGER}/profile/{ICCID_ONE}")
-        self.assertLess(w.manager_prop("FreeNonVolatileMemory"), free_before)
+        # The free memory and the card's own list are read after the outcome: the list then is
+        # the one esimd answered with at the outcome.
+        w.client.wait_for(lambda: w.manager_prop("FreeNonVolatileMemory") < free_before, 30,
+                          "the free memory read after the download")
         # the install notification reaches the SM-DP+ by itself and leaves the card
         w.wait_idle()
+        self.assertEqual(w.profiles(), profiles)
         self.assertEqual(w.manager_prop("PendingNotifications"), 0)
         self.assertEqual(self.sim.state()["notifications"], [])
         ops = [(n["operation"], n["iccid"], n["verified"]) for n in self.smdp_ctl().notifications()]
@@ -146,9 +150,14 @@ class Operations(unittest.TestCase):
         w = self.w
         job, props = w.download(activation_code("DEMO-TWO"), options={"enable": True, "nickname": "Travel"})
         self.assertEqual(props["State"], "succeeded", props)
-        states = {p["iccid"]: p["state"] for p in w.profiles()}
+        listed = w.profiles()
+        states = {p["iccid"]: p["state"] for p in listed}
         self.assertEqual(states, {ICCID_ONE: "disabled", ICCID_TWO: "enabled"})
+        self.assertEqual({p["iccid"]: p["nickname"] for p in listed}[ICCID_TWO], "Travel")
         self.assertEqual(self.sim_profiles()[ICCID_TWO]["nickname"], "Travel")
+        # what esimd listed at the outcome is what the card's own list says once read after it
+        w.wait_idle()
+        self.assertEqual(w.profiles(), listed)
         self.assertEqual(w.manager_prop("ActiveProfile"), f"{MANAGER}/profile/{ICCID_TWO}")
         # back to the first through its Profile object
         w.client.call(f"{MANAGER}/profile/{ICCID_ONE}", PROFILE_IFACE, "Enable", GLib.Variant("(a{sv})", ({},)))
