@@ -35,6 +35,16 @@ class QuickBench(unittest.TestCase):
         self.assertGreater(f["floor"], f["floor_issue_formula"])
         self.assertEqual(set(f["other_commands"]), {"BF2E", "BF38", "BF21"})
 
+    def test_download_answered_before_its_read_back(self):
+        """Issue 18, target 2: the caller hears the outcome once the installation result is in;
+        the card's profile list, the free memory and the notification list are read after it."""
+        (counted,) = self.res["counted"]
+        self.assertTrue(counted["answered_while_held"], "the outcome waited for a read-back APDU")
+        self.assertEqual(counted["read_back"]["apdus"], 0, counted["read_back"])
+        self.assertEqual(set(counted["read_back_after_answer"]["by_tag"]), {"BF22", "BF2D", "BF28"},
+                         counted["read_back_after_answer"])
+        self.assertEqual(counted["read_back_after_answer"]["apdus"], 3)
+
     def test_instruments_agree(self):
         (counted,) = self.res["counted"]
         tap_total = (counted["floor"]["apdus"] + counted["read_back"]["apdus"]

@@ -175,9 +175,24 @@ class Bench:
         sampler = procfs.PeakSampler(pid)
         cpu0 = procfs.cpu_ns(pid)
 
+        if mode.tap:
+            # What the caller is answered without waits at the tap until the answer: the split
+            # between the read-back before the answer and the one after it is exact.
+            self.tap.hold_after_install()
         t0 = time.monotonic()
         job = self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(mid), "", {})))[0]
-        fin = self.timeline.wait(job_finished(job), timeout, f"{job} to finish")
+        answered_while_held = mode.tap
+        if mode.tap:
+            self.timeline.wait(installed_or_finished(job), timeout, f"{job} to install")
+            try:
+                fin = self.timeline.wait(job_finished(job), OP_HOLD_S, f"{job} to finish")
+            except TimeoutError:
+                # The outcome waits for an APDU held back: the read-back is all before it.
+                answered_while_held = False
+                self.tap.release()
+                fin = self.timeline.wait(job_finished(job), timeout, f"{job} to finish")
+        else:
+            fin = self.timeline.wait(job_finished(job), timeout, f"{job} to finish")
         if fin.args[0] != "succeeded":
             sampler.stop()
             if alloc:
@@ -186,6 +201,8 @@ class Bench:
             raise RuntimeError(f"download of {size} bytes {fin.args[0]}: {props.get('ErrorMessage')}")
         heap = alloc.report() if alloc else None
         tap_at_finish = self.tap.snapshot()
+        if mode.tap:
+            self.tap.release()
         card_at_finish = self.sim.counters()
         if mode.callgrind:
             callgrind_control(pid, "--dump=download")
@@ -236,6 +253,7 @@ class Bench:
         }
         if mode.tap:
             out.update(self._tap_results(tap_at_finish, self.tap.snapshot()))
+            out["answered_while_held"] = answered_while_held
         if heap is not None:
             out["heap"] = heap_results(heap_before, heap, out.get("floor", {}).get("bpp_bytes"))
         if mode.callgrind:
@@ -327,6 +345,19 @@ class Bench:
         if size != 255:
             result["floor_at_255"] = floor.analyse(download, bpp, 255)["floor"]
         return result
+
+
+def installed_or_finished(job: str):
+    """The job's Stage back to "" after "installing" (the installation result is in), or its end."""
+    def pred(events):
+        finished = job_finished(job)(events)
+        if finished:
+            return finished
+        stages = [stage for stage, _ in stage_changes(events, job)]
+        if "installing" in stages and "" in stages[stages.index("installing"):]:
+            return next(e for stage, e in reversed(stage_changes(events, job)) if stage == "")
+        return None
+    return pred
 
 
 # The ES9+ requests a download waits for; handleNotification comes after it.

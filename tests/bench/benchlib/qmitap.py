@@ -68,6 +68,8 @@ class QmiTap:
         self._conns: list[socket.socket] = []
         # The gate (hold_after): APDUs of further commands wait here until release().
         self._hold_after: Optional[int] = None
+        self._hold_after_install = False  # hold once a BPP segment is answered with its result
+        self._installed = False
         self._gate = threading.Event()
         self._gate.set()
         self.held = 0
@@ -87,9 +89,17 @@ class QmiTap:
             self._hold_after, self.held = commands, 0
             self._gate.clear()
 
+    def hold_after_install(self):
+        """As hold_after, from the APDU after the BPP segment answered with the
+        ProfileInstallationResult: what a download's caller was answered without."""
+        with self.lock:
+            self._hold_after_install, self._installed, self.held = True, False, 0
+            self._gate.clear()
+
     def release(self):
         with self.lock:
             self._hold_after = None
+            self._hold_after_install = False
             self._gate.set()
 
     def snapshot(self) -> dict:
@@ -167,8 +177,9 @@ class QmiTap:
         tlvs = _tlvs(frame[13 : 13 + tlv_len])
         key = (id(link), cid, tid)
         with self.lock:
-            hold = (from_host and msg_id == 0x003B and self._hold_after is not None
-                    and len(self.commands) >= self._hold_after)
+            hold = from_host and msg_id == 0x003B and (
+                (self._hold_after is not None and len(self.commands) >= self._hold_after)
+                or (self._hold_after_install and self._installed))
             if hold:
                 self.held += 1
         if hold:
@@ -220,5 +231,7 @@ class QmiTap:
             pass
         if ok and cmd["tag"] in BPP_TAGS:
             cmd["sha256"] = hashlib.sha256(asm.data).hexdigest()
+            if resp_len > 2:  # data besides the status word: the ProfileInstallationResult
+                self._installed = True
         self.commands.append(cmd)
         asm.reset()
