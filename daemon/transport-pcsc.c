@@ -1072,9 +1072,11 @@ io_done_main (gpointer data)
       pcsc->io_exited = TRUE;
       if (pcsc->stop_task && pcsc->watch_exited)
         {
+          g_autoptr (GTask) task = g_steal_pointer (&pcsc->stop_task);
+
           pcsc->state = STATE_STOPPED;
-          g_task_return_boolean (pcsc->stop_task, TRUE);
-          g_clear_object (&pcsc->stop_task);
+          /* Its callback may free the modem (a probe does): nothing of pcsc is touched after. */
+          g_task_return_boolean (task, TRUE);
         }
       request_free (req);
       return G_SOURCE_REMOVE;
@@ -1147,9 +1149,11 @@ watch_post_main (gpointer data)
       pcsc->watch_exited = TRUE;
       if (pcsc->stop_task && pcsc->io_exited)
         {
+          g_autoptr (GTask) task = g_steal_pointer (&pcsc->stop_task);
+
           pcsc->state = STATE_STOPPED;
-          g_task_return_boolean (pcsc->stop_task, TRUE);
-          g_clear_object (&pcsc->stop_task);
+          /* Its callback may free the modem (a probe does): nothing of pcsc is touched after. */
+          g_task_return_boolean (task, TRUE);
         }
       snapshot_free (s);
       return G_SOURCE_REMOVE;
