@@ -3,6 +3,7 @@
 #include "config-check.h"
 
 #include "config-defaults.h"
+#include "modem.h"
 
 #include <stdlib.h>
 
@@ -74,6 +75,7 @@ print_effective (const EsimdConfig *c)
   g_print ("\n[Discovery]\n");
   g_print ("ModemManager=%s\n", esimd_config_bool_to_string (c->discover_mm));
   g_print ("Udev=%s\n", esimd_config_bool_to_string (c->discover_udev));
+  g_print ("PCSC=%s\n", esimd_config_bool_to_string (c->discover_pcsc));
   print_list ("DenyPorts", c->deny_ports);
   g_print ("ProbeTimeout=%u\n", c->probe_timeout);
   g_print ("DeviceDirectory=%s\n", c->device_dir);
@@ -129,15 +131,24 @@ esimd_config_check_run (const char *path)
     g_print ("%s: not present; using the defaults\n", shown);
   else
     g_print ("%s: OK\n", shown);
-  if (config->modems->len == 0 && !config->discover_mm && !config->discover_udev)
+  gboolean pcsc = config->discover_pcsc && g_strv_contains (esimd_modem_transports (), "pcsc");
+
+  if (config->discover_pcsc && !pcsc)
+    g_print ("note: esimd is built without PC/SC: [Discovery] PCSC= finds no reader\n");
+  if (config->modems->len == 0 && !config->discover_mm && !config->discover_udev && !pcsc)
     g_print ("no modem is configured and discovery is off: esimd would manage no eUICC (add a "
-             "[Modem NAME] section, or turn on ModemManager= or Udev= in [Discovery])\n");
+             "[Modem NAME] section, or turn on ModemManager=, Udev= or PCSC= in [Discovery])\n");
   else if (config->modems->len == 0)
-    g_print ("no modem is configured: esimd finds eUICCs by itself (%s)\n",
-             config->discover_mm && config->discover_udev
-                 ? "ModemManager's modems, or udev's modem ports without ModemManager"
-             : config->discover_mm ? "ModemManager's modems only"
-                                   : "udev's modem ports only");
+    {
+      const char *modems = config->discover_mm && config->discover_udev
+                               ? "ModemManager's modems, or udev's modem ports without ModemManager"
+                           : config->discover_mm   ? "ModemManager's modems"
+                           : config->discover_udev ? "udev's modem ports"
+                                                   : NULL;
+      g_print ("no modem is configured: esimd finds eUICCs by itself (%s%s%s%s)\n",
+               modems ? modems : "", modems && pcsc ? ", and " : "",
+               pcsc ? "pcscd's smart-card readers" : "", modems && !pcsc ? " only" : "");
+    }
   for (guint i = 0; i < config->modems->len; i++)
     {
       EsimdModemConfig *m = config->modems->pdata[i];

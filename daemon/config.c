@@ -883,9 +883,9 @@ static const char *const known_http[] = { "CiCertificateDirs",
                                           "Es11Fallback",
                                           NULL };
 static const char *const known_notify[] = { "AutoSend", "RetryInitial", "RetryMax", NULL };
-static const char *const known_discovery[] = { "ModemManager",    "Udev",
-                                               "DenyPorts",       "ProbeTimeout",
-                                               "DeviceDirectory", NULL };
+static const char *const known_discovery[] = {
+  "ModemManager", "Udev", "PCSC", "DenyPorts", "ProbeTimeout", "DeviceDirectory", NULL
+};
 
 static void
 set_defaults (EsimdConfig *c)
@@ -909,6 +909,7 @@ set_defaults (EsimdConfig *c)
   c->confirmation_timeout = 300;
   c->discover_mm = TRUE;
   c->discover_udev = TRUE;
+  c->discover_pcsc = TRUE;
   c->probe_timeout = ESIMD_DEFAULT_PROBE_TIMEOUT;
   c->device_dir = g_strdup (ESIMD_DEFAULT_DEVICE_DIR);
   c->modem_return_timeout = 60;
@@ -970,6 +971,7 @@ read_sections (Reader *r, EsimdConfig *c)
 
   get_bool (r, "Discovery", "ModemManager", &c->discover_mm);
   get_bool (r, "Discovery", "Udev", &c->discover_udev);
+  get_bool (r, "Discovery", "PCSC", &c->discover_pcsc);
   get_list (r, "Discovery", "DenyPorts", &c->deny_ports);
   get_uint (r, "Discovery", "ProbeTimeout", 1, 600, &c->probe_timeout);
   get_string (r, "Discovery", "DeviceDirectory", &c->device_dir);

@@ -65,6 +65,7 @@ typedef struct
   /* [Discovery]: finding eUICCs no [Modem] section names */
   gboolean discover_mm;   /* ask ModemManager when it is on the bus */
   gboolean discover_udev; /* without ModemManager: udev's modem ports */
+  gboolean discover_pcsc; /* pcscd's smart-card readers (when built with PC/SC) */
   char **deny_ports;      /* glob patterns of port names or paths never probed */
   guint probe_timeout;    /* seconds one probe may take */
   char *device_dir;       /* where the ports' nodes are (/dev) */

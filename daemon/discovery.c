@@ -10,6 +10,9 @@
 
 #include "daemon.h"
 #include "discovery-mm.h"
+#ifdef HAVE_TRANSPORT_PCSC
+#include "discovery-pcsc.h"
+#endif
 #include "discovery-probe.h"
 #include "discovery-udev.h"
 #include "esimd-error.h"
@@ -144,7 +147,7 @@ esimd_discovery_port_denied (const char *name, char *const *deny_ports, const ch
 static int
 transport_rank (const char *transport)
 {
-  static const char *const order[] = { "qmi", "mbim", "at" };
+  static const char *const order[] = { "qmi", "mbim", "at", "pcsc" };
 
   for (guint i = 0; i < G_N_ELEMENTS (order); i++)
     if (g_str_equal (transport, order[i]))
@@ -215,7 +218,9 @@ esimd_discovery_settled (void)
     {
       if (d.running[s] && !d.settled[s])
         return FALSE;
-      any_running |= d.running[s];
+      /* pcscd's readers are followed whichever modem source runs. */
+      if (s != ESIMD_SOURCE_PCSC)
+        any_running |= d.running[s];
     }
   /* Between ModemManager leaving and udev starting nothing runs: not settled then either. */
   return any_running || !d.started || (!esimd->config->discover_udev && !d.mm_present);
@@ -226,7 +231,7 @@ esimd_discovery_settled (void)
 static const char *
 source_name (EsimdSource s)
 {
-  return s == ESIMD_SOURCE_MM ? "ModemManager" : "udev";
+  return s == ESIMD_SOURCE_MM ? "ModemManager" : s == ESIMD_SOURCE_UDEV ? "udev" : "PC/SC";
 }
 
 static Entry *
@@ -433,6 +438,24 @@ probed (GObject *source, GAsyncResult *res, gpointer data)
   idle_changed ();
 }
 
+/* A [Modem] section with Transport=pcsc takes the readers its Reader= names (exactly, or as part
+ * of their name, as the transport picks them), or every reader when it names none. */
+static gboolean
+reader_configured (const EsimdModemConfig *c, const EsimdFoundModem *m)
+{
+  if (!g_str_equal (c->transport, "pcsc"))
+    return FALSE;
+  for (guint j = 0; j < m->ports->len; j++)
+    {
+      EsimdFoundPort *p = m->ports->pdata[j];
+
+      if (g_str_equal (p->transport, "pcsc") &&
+          (!c->device || !*c->device || strstr (p->name, c->device)))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* A modem a [Modem] section names is left to it, whichever port the section uses. */
 static const char *
 configured_by (const EsimdFoundModem *m)
@@ -440,8 +463,13 @@ configured_by (const EsimdFoundModem *m)
   for (guint i = 0; i < esimd->config->modems->len; i++)
     {
       EsimdModemConfig *c = esimd->config->modems->pdata[i];
-      g_autofree char *conf = c->device && c->device[0] == '/' ? realpath (c->device, NULL) : NULL;
+      g_autofree char *conf = NULL;
 
+      if (reader_configured (c, m))
+        return c->name;
+      if (g_str_equal (c->transport, "pcsc"))
+        continue;
+      conf = c->device && c->device[0] == '/' ? realpath (c->device, NULL) : NULL;
       if (!conf)
         continue;
       for (guint j = 0; j < m->ports->len; j++)
@@ -460,7 +488,10 @@ configured_by (const EsimdFoundModem *m)
 static EsimdModemConfig *
 port_config (Entry *e, const EsimdFoundPort *port)
 {
-  g_autofree char *path = port_path (port->name, esimd->config->device_dir);
+  /* A reader is named, not a node under /dev: Reader= takes its name (an exact name wins). */
+  g_autofree char *path = g_str_equal (port->transport, "pcsc")
+                              ? g_strdup (port->name)
+                              : port_path (port->name, esimd->config->device_dir);
   EsimdModemConfig *c = esimd_modem_config_new (port->name, port->transport, path);
 
   /* QMI and MBIM always through their proxies (the defaults): ModemManager shares them. */
@@ -685,6 +716,13 @@ void
 esimd_discovery_source_settled (EsimdSource source)
 {
   d.settled[source] = TRUE;
+  if (source == ESIMD_SOURCE_PCSC)
+    {
+      /* It replaces no other source: nothing of another is stale because of it. */
+      g_debug ("%s: every reader looked at", source_name (source));
+      idle_changed ();
+      return;
+    }
   g_clear_handle_id (&d.stale_grace_id, g_source_remove);
   if (source == ESIMD_SOURCE_UDEV)
     /* udev's enumeration is the kernel's whole list of devices. */
@@ -925,6 +963,14 @@ esimd_discovery_start (gpointer bus_connection)
   d.entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   d.cancellable = g_cancellable_new ();
   d.started = TRUE;
+#ifdef HAVE_TRANSPORT_PCSC
+  if (c->discover_pcsc)
+    {
+      d.running[ESIMD_SOURCE_PCSC] = TRUE;
+      d.settled[ESIMD_SOURCE_PCSC] = FALSE;
+      esimd_discovery_pcsc_start ();
+    }
+#endif
   if (c->discover_mm && bus_connection)
     {
       g_debug ("discovery: following ModemManager%s", c->discover_udev ? ", udev without it" : "");
@@ -934,8 +980,8 @@ esimd_discovery_start (gpointer bus_connection)
     }
   if (c->discover_udev)
     start_udev ();
-  else if (!c->discover_mm)
-    g_info ("discovery is off ([Discovery] ModemManager=false, Udev=false)");
+  else if (!c->discover_mm && !d.running[ESIMD_SOURCE_PCSC])
+    g_info ("discovery is off ([Discovery] ModemManager=false, Udev=false, PCSC=false)");
   idle_changed ();
 }
 
@@ -957,6 +1003,9 @@ esimd_discovery_stop (GAsyncReadyCallback callback, gpointer user_data)
   g_cancellable_cancel (d.cancellable);
   esimd_discovery_mm_stop ();
   esimd_discovery_udev_shutdown ();
+#ifdef HAVE_TRANSPORT_PCSC
+  esimd_discovery_pcsc_stop ();
+#endif
   memset (d.running, 0, sizeof d.running);
   /* Entries whose probe runs are freed when it returns; the others now. The eUICCs themselves
    * are stopped and freed by main.c with the configured ones. */

@@ -21,6 +21,7 @@ typedef enum
 {
   ESIMD_SOURCE_MM,
   ESIMD_SOURCE_UDEV,
+  ESIMD_SOURCE_PCSC, /* pcscd's readers: beside the others, whichever of them runs */
   ESIMD_N_SOURCES,
 } EsimdSource;
 
@@ -28,7 +29,7 @@ typedef enum
 typedef struct
 {
   char *name;      /* the kernel's name: cdc-wdm0, wwan0mbim0, ttyUSB2 */
-  char *transport; /* qmi, mbim, at */
+  char *transport; /* qmi, mbim, at, pcsc (name is then the reader's) */
   gboolean primary;
 } EsimdFoundPort;
 

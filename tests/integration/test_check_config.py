@@ -207,23 +207,25 @@ class CheckConfig(unittest.TestCase):
 
     def test_discovery(self):
         found = self.problems("[Discovery]\nModemManager=maybe\nDenyPorts=ttyUSB1;;cdc-wdm*\n"
-                              "ProbeTimeout=0\nDeviceDirectory=dev\nUdevRules=x\n")
-        self.assertEqual([line for line, _ in found], [2, 3, 4, 5, 6], found)
+                              "ProbeTimeout=0\nDeviceDirectory=dev\nUdevRules=x\nPCSC=sometimes\n")
+        self.assertEqual([line for line, _ in found], [2, 3, 4, 5, 6, 7], found)
         messages = "\n".join(m for _, m in found)
         self.assertIn("[Discovery] ModemManager:", messages)
         self.assertIn("[Discovery] DenyPorts: an empty pattern denies nothing", messages)
         self.assertIn("[Discovery] ProbeTimeout:", messages)
         self.assertIn('[Discovery] DeviceDirectory: an absolute directory is required, got "dev"', messages)
         self.assertIn("[Discovery] UdevRules:", messages)
+        self.assertIn("[Discovery] PCSC:", messages)
         # what each setting does, said by --check-config
-        r = self.esimd("--check-config", "--config", self.write("[Discovery]\nModemManager=false\n"))
+        r = self.esimd("--check-config", "--config",
+                       self.write("[Discovery]\nModemManager=false\nPCSC=false\n"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("esimd finds eUICCs by itself (udev's modem ports only)", r.stdout)
         r = self.esimd("--check-config", "--config",
-                       self.write("[Discovery]\nModemManager=false\nUdev=false\nDenyPorts=ttyS*\n"))
+                       self.write("[Discovery]\nModemManager=false\nUdev=false\nPCSC=false\nDenyPorts=ttyS*\n"))
         self.assertIn("no modem is configured and discovery is off", r.stdout)
-        self.assertIn("[Discovery]\nModemManager=false\nUdev=false\nDenyPorts=ttyS*\nProbeTimeout=30\n"
-                      "DeviceDirectory=/dev\n", r.stdout)
+        self.assertIn("[Discovery]\nModemManager=false\nUdev=false\nPCSC=false\nDenyPorts=ttyS*\n"
+                      "ProbeTimeout=30\nDeviceDirectory=/dev\n", r.stdout)
 
     def test_transports(self):
         found = self.problems("[Modem a]\nTransport=carrier-pigeon\nDevice=/dev/x\n")

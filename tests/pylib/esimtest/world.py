@@ -264,6 +264,9 @@ class Esimd:
         for k in ("SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):
             env.pop(k, None)
         env["DBUS_SYSTEM_BUS_ADDRESS"] = self.bus_address
+        # Discovery follows pcscd's readers: never the machine's pcscd (a test that wants one
+        # passes its private pcscd's PCSCLITE_CSOCK_NAME).
+        env["PCSCLITE_CSOCK_NAME"] = os.path.join(os.path.dirname(os.path.abspath(self.log_path)), "no-pcscd.comm")
         env.update(self.env)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.wrapper + [ESIMD, "--config", self.config_path, "--debug"] + self.extra_args,
