@@ -1,5 +1,4 @@
-/* transport-pcsc.c — an eUICC in a PC/SC smart-card reader (Transport=pcsc); the only libpcsclite
- * user.
+/* transport-pcsc.c — an eUICC in a PC/SC smart-card reader (Transport=pcsc).
  *
  * Every PC/SC call blocks until pcscd answers, and a card may take seconds over one APDU, so none
  * is made on the GLib main loop. Three threads share the work:
@@ -12,11 +11,11 @@
  *     request at a time from a GAsyncQueue: probe the readers for an ISD-R, open and close the
  *     channel (MANAGE CHANNEL, SELECT), transmit (resolving 61xx/6Cxx, pcsc-apdu.c), reset the
  *     card (SCardReconnect with SCARD_RESET_CARD), drop the handle;
- *   - the watch thread owns a second SCARDCONTEXT and sits in SCardGetStatusChange() over every
- *     reader plus "\\?PnP?\Notification", posting a snapshot of the readers to the main thread
- *     at each change: card inserted or removed, reader plugged or unplugged, pcscd gone or back.
- *     pcsc-lite serialises the calls made on one context, which is why the two threads have a
- *     context each; SCardCancel() (thread-safe by design) ends the wait when the modem stops.
+ *   - the watch thread (pcsc-watch.c, shared with discovery) owns a second SCARDCONTEXT and
+ *     sits in SCardGetStatusChange() over every reader plus "\\?PnP?\Notification", posting a
+ *     snapshot of the readers to the main thread at each change: card inserted or removed,
+ *     reader plugged or unplugged, pcscd gone or back. pcsc-lite serialises the calls made on
+ *     one context, which is why the two threads have a context each.
  *
  * Loss is decided on the main thread, from a snapshot (card gone, reader gone, pcscd gone) or
  * from a request that failed in a way that leaves the handle useless. The callers in flight are
@@ -36,15 +35,14 @@
 #include "log.h"
 #include "lpa-error.h"
 #include "pcsc-apdu.h"
+#include "pcsc-watch.h"
 
 #include <string.h>
 #include <winscard.h>
 
-#define PNP_READER  "\\\\?PnP?\\Notification"
-#define RETRY_FIRST 1 /* seconds before probing a reader again after a transient failure */
-#define RETRY_MAX   30
-/* pcscd's return is noticed by trying to reach it: cheap (a local socket), so often. */
-#define SERVICE_RETRY_MAX 5
+#define RETRY_FIRST       1 /* seconds before probing a reader again after a transient failure */
+#define RETRY_MAX         30
+#define SERVICE_RETRY_MAX 5 /* pcscd's return is noticed by trying: a local socket, so often */
 
 typedef enum
 {
@@ -112,23 +110,6 @@ verdict_free (Verdict *v)
   g_free (v);
 }
 
-/* One reader as the watch thread last saw it. */
-typedef struct
-{
-  char *name;
-  DWORD state;   /* SCARD_STATE_* without CHANGED, event count in the high 16 bits */
-  gboolean card; /* a powered, answering card is in it */
-} ReaderState;
-
-/* What the watch thread posts: the readers, or why there are none. */
-typedef struct
-{
-  Anchor *anchor;
-  GError *service_error; /* pcscd cannot be reached */
-  GPtrArray *readers;    /* ReaderState* */
-  gboolean exited;       /* the watch thread ends after this post */
-} Snapshot;
-
 typedef enum
 {
   STATE_IDLE,
@@ -147,23 +128,16 @@ struct _EsimdPcsc
 
   GThread *io_thread;
   GAsyncQueue *queue; /* Request* for the I/O thread */
-  GThread *watch_thread;
-
-  /* Shared with the watch thread. */
-  GMutex lock;
-  GCond wake;
-  gboolean watch_stop;
-  SCARDCONTEXT watch_context; /* 0 while none */
-  gboolean watch_has_context;
+  EsimdPcscWatch *watch;
 
   /* Main thread only. */
   State state;
   guint generation;
-  GPtrArray *pending;   /* Request* sent to the I/O thread and not yet back */
-  Snapshot *last;       /* the newest snapshot */
-  char *reader;         /* connected to this reader (STATE_READY) */
-  guint reader_events;  /* its card's event count when connected */
-  gboolean open;        /* a channel to the ISD-R is open: */
+  GPtrArray *pending;      /* Request* sent to the I/O thread and not yet back */
+  EsimdPcscSnapshot *last; /* the watch's newest look */
+  char *reader;            /* connected to this reader (STATE_READY) */
+  guint reader_events;     /* its card's event count when connected */
+  gboolean open;           /* a channel to the ISD-R is open: */
   guint8 channel;       /* its number; 0 is the basic channel (a card without logical channels) */
   GHashTable *no_isdr;  /* reader name → Verdict: a card probed and found not to be the eUICC */
   char *waiting_reason; /* why not available, as last logged */
@@ -239,38 +213,6 @@ request_free (Request *req)
   g_clear_error (&req->error);
   g_clear_object (&req->task);
   g_free (req);
-}
-
-static void
-reader_state_free (ReaderState *r)
-{
-  g_free (r->name);
-  g_free (r);
-}
-
-static void
-snapshot_free (Snapshot *s)
-{
-  if (!s)
-    return;
-  if (s->anchor)
-    anchor_unref (s->anchor);
-  g_clear_error (&s->service_error);
-  g_clear_pointer (&s->readers, g_ptr_array_unref);
-  g_free (s);
-}
-
-static const ReaderState *
-snapshot_find (const Snapshot *s, const char *name)
-{
-  for (guint i = 0; s && s->readers && i < s->readers->len; i++)
-    {
-      const ReaderState *r = s->readers->pdata[i];
-
-      if (g_str_equal (r->name, name))
-        return r;
-    }
-  return NULL;
 }
 
 /* ==== the I/O thread ========================================================================= */
@@ -678,216 +620,6 @@ io_thread_main (gpointer data)
   return NULL;
 }
 
-/* ==== the watch thread ======================================================================= */
-
-typedef struct
-{
-  EsimdPcsc *pcsc; /* only the shared fields (lock, wake, watch_*) and the anchor */
-  Anchor *anchor;
-  GMainContext *context;
-  const char *modem;
-} WatchThread;
-
-static gboolean watch_post_main (gpointer data);
-
-static void
-watch_post (WatchThread *w, Snapshot *s)
-{
-  s->anchor = anchor_ref (w->anchor);
-  g_main_context_invoke (w->context, watch_post_main, s);
-}
-
-static gboolean
-watch_stopping (WatchThread *w)
-{
-  gboolean stop;
-
-  g_mutex_lock (&w->pcsc->lock);
-  stop = w->pcsc->watch_stop;
-  g_mutex_unlock (&w->pcsc->lock);
-  return stop;
-}
-
-/* Sleeps @seconds unless the modem stops first. */
-static void
-watch_sleep (WatchThread *w, guint seconds)
-{
-  gint64 until = g_get_monotonic_time () + seconds * G_TIME_SPAN_SECOND;
-
-  g_mutex_lock (&w->pcsc->lock);
-  while (!w->pcsc->watch_stop && g_cond_wait_until (&w->pcsc->wake, &w->pcsc->lock, until))
-    ;
-  g_mutex_unlock (&w->pcsc->lock);
-}
-
-static void
-watch_set_context (WatchThread *w, SCARDCONTEXT ctx, gboolean has)
-{
-  g_mutex_lock (&w->pcsc->lock);
-  w->pcsc->watch_context = ctx;
-  w->pcsc->watch_has_context = has;
-  g_mutex_unlock (&w->pcsc->lock);
-}
-
-/* The reader names pcscd knows now; NULL with *rv set when it cannot say. */
-static GStrv
-watch_list (SCARDCONTEXT ctx, LONG *rv)
-{
-  DWORD len = 0;
-  g_autofree char *buf = NULL;
-
-  *rv = SCardListReaders (ctx, NULL, NULL, &len);
-  if (*rv == SCARD_E_NO_READERS_AVAILABLE)
-    {
-      *rv = SCARD_S_SUCCESS;
-      return g_new0 (char *, 1);
-    }
-  if (*rv != SCARD_S_SUCCESS)
-    return NULL;
-  buf = g_malloc0 (len + 1);
-  *rv = SCardListReaders (ctx, NULL, buf, &len);
-  if (*rv == SCARD_E_NO_READERS_AVAILABLE)
-    {
-      *rv = SCARD_S_SUCCESS;
-      return g_new0 (char *, 1);
-    }
-  if (*rv != SCARD_S_SUCCESS)
-    return NULL;
-  return esimd_pcsc_split_readers (buf, len);
-}
-
-static gpointer
-watch_thread_main (gpointer data)
-{
-  WatchThread *w = data;
-  SCARDCONTEXT ctx = 0;
-  gboolean has_ctx = FALSE;
-  guint backoff = 0;
-  LONG last_error = SCARD_S_SUCCESS;
-
-  while (!watch_stopping (w))
-    {
-      g_auto (GStrv) names = NULL;
-      g_autofree SCARD_READERSTATE *states = NULL;
-      g_autoptr (GHashTable) previous = NULL;
-      guint n;
-      LONG rv;
-
-      if (!has_ctx)
-        {
-          rv = SCardEstablishContext (SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
-          if (rv != SCARD_S_SUCCESS)
-            {
-              if (rv != last_error)
-                {
-                  Snapshot *s = g_new0 (Snapshot, 1);
-
-                  s->service_error = pcsc_error (w->modem, "cannot reach pcscd", rv);
-                  watch_post (w, s);
-                  last_error = rv;
-                }
-              backoff = backoff ? MIN (backoff * 2, SERVICE_RETRY_MAX) : RETRY_FIRST;
-              watch_sleep (w, backoff);
-              continue;
-            }
-          has_ctx = TRUE;
-          backoff = 0;
-          last_error = SCARD_S_SUCCESS;
-          watch_set_context (w, ctx, TRUE);
-          if (watch_stopping (w))
-            break;
-        }
-
-      names = watch_list (ctx, &rv);
-      if (!names)
-        goto service_lost;
-      n = g_strv_length (names);
-      states = g_new0 (SCARD_READERSTATE, n + 1);
-      for (guint i = 0; i < n; i++)
-        {
-          states[i].szReader = names[i];
-          states[i].dwCurrentState = SCARD_STATE_UNAWARE;
-        }
-      /* pcsc-lite answers for the PnP entry when the reader count (its upper 16 bits) differs
-       * from the one given: give the count just listed, so only a change wakes the wait. */
-      states[n].szReader = PNP_READER;
-      states[n].dwCurrentState = (DWORD) n << 16;
-      if (n == 0)
-        {
-          /* Nothing for the wait to answer at once with: say now that there is no reader (the
-           * first look at pcscd, or pcscd back without the reader that was there). */
-          Snapshot *s = g_new0 (Snapshot, 1);
-
-          s->readers = g_ptr_array_new_with_free_func ((GDestroyNotify) reader_state_free);
-          watch_post (w, s);
-        }
-
-      /* Wait for changes until the reader set changes; each round posts what it sees. */
-      for (;;)
-        {
-          Snapshot *s;
-
-          /* Entries still SCARD_STATE_UNAWARE make it answer at once with the current state. */
-          rv = SCardGetStatusChange (ctx, INFINITE, states, n + 1);
-          if (rv == SCARD_E_TIMEOUT)
-            rv = SCARD_S_SUCCESS;
-          if (rv == SCARD_E_CANCELLED || watch_stopping (w))
-            break;
-          if (rv == SCARD_E_UNKNOWN_READER)
-            break; /* a reader went away between the list and the wait: list again */
-          if (rv != SCARD_S_SUCCESS)
-            goto service_lost;
-
-          s = g_new0 (Snapshot, 1);
-          s->readers = g_ptr_array_new_with_free_func ((GDestroyNotify) reader_state_free);
-          for (guint i = 0; i < n; i++)
-            {
-              ReaderState *r = g_new0 (ReaderState, 1);
-              DWORD st = states[i].dwEventState & ~SCARD_STATE_CHANGED;
-
-              r->name = g_strdup (names[i]);
-              r->state = st;
-              r->card = (st & SCARD_STATE_PRESENT) && !(st & SCARD_STATE_MUTE) &&
-                        !(st & (SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE));
-              g_ptr_array_add (s->readers, r);
-              states[i].dwCurrentState = st;
-            }
-          watch_post (w, s);
-          if (states[n].dwEventState & SCARD_STATE_CHANGED)
-            break; /* readers came or went: list them again */
-        }
-      continue;
-
-    service_lost:
-      {
-        Snapshot *s = g_new0 (Snapshot, 1);
-
-        s->service_error = pcsc_error (w->modem, "pcscd went away", rv);
-        watch_post (w, s);
-        last_error = rv;
-      }
-      watch_set_context (w, 0, FALSE);
-      SCardReleaseContext (ctx);
-      has_ctx = FALSE;
-      backoff = RETRY_FIRST;
-      watch_sleep (w, backoff);
-    }
-
-  watch_set_context (w, 0, FALSE);
-  if (has_ctx)
-    SCardReleaseContext (ctx);
-  {
-    Snapshot *s = g_new0 (Snapshot, 1);
-
-    s->exited = TRUE;
-    watch_post (w, s);
-  }
-  anchor_unref (w->anchor);
-  g_main_context_unref (w->context);
-  g_free (w);
-  return NULL;
-}
-
 /* ==== the main thread ======================================================================== */
 
 static GError *
@@ -1011,11 +743,11 @@ schedule_retry (EsimdPcsc *pcsc)
 static void
 probe_done (EsimdPcsc *pcsc, Request *req)
 {
-  const ReaderState *now;
+  const EsimdPcscReader *now;
 
   if (req->out_reader)
     {
-      now = snapshot_find (pcsc->last, req->out_reader);
+      now = esimd_pcsc_snapshot_find (pcsc->last, req->out_reader);
       pcsc->state = STATE_READY;
       pcsc->reader = g_strdup (req->out_reader);
       pcsc->reader_events = req->out_events;
@@ -1032,10 +764,10 @@ probe_done (EsimdPcsc *pcsc, Request *req)
   pcsc->state = STATE_IDLE;
   set_waiting (pcsc, req->error->message); /* a probe without a reader always says why */
   /* Remember the cards that have no ISD-R, so they are not probed again until they change. */
-  if (!req->transient && pcsc->last && pcsc->last->readers)
+  if (!req->transient && pcsc->last)
     for (char **r = req->readers; *r; r++)
       {
-        const ReaderState *st = snapshot_find (pcsc->last, *r);
+        const EsimdPcscReader *st = esimd_pcsc_snapshot_find (pcsc->last, *r);
         const char *finding = req->out_refused ? g_hash_table_lookup (req->out_refused, *r) : NULL;
 
         if (st && st->card && finding)
@@ -1133,42 +865,37 @@ io_done_main (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-watch_post_main (gpointer data)
+static void
+watch_look (EsimdPcscSnapshot *s, gpointer data)
 {
-  Snapshot *s = data;
-  EsimdPcsc *pcsc = s->anchor->pcsc;
+  EsimdPcsc *pcsc = data;
 
-  if (!pcsc)
-    {
-      snapshot_free (s);
-      return G_SOURCE_REMOVE;
-    }
-  if (s->exited)
-    {
-      pcsc->watch_exited = TRUE;
-      if (pcsc->stop_task && pcsc->io_exited)
-        {
-          g_autoptr (GTask) task = g_steal_pointer (&pcsc->stop_task);
-
-          pcsc->state = STATE_STOPPED;
-          /* Its callback may free the modem (a probe does): nothing of pcsc is touched after. */
-          g_task_return_boolean (task, TRUE);
-        }
-      snapshot_free (s);
-      return G_SOURCE_REMOVE;
-    }
-  snapshot_free (pcsc->last);
+  esimd_pcsc_snapshot_free (pcsc->last);
   pcsc->last = s;
   evaluate (pcsc);
-  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_stopped (gpointer data)
+{
+  EsimdPcsc *pcsc = data;
+
+  pcsc->watch_exited = TRUE;
+  if (pcsc->stop_task && pcsc->io_exited)
+    {
+      g_autoptr (GTask) task = g_steal_pointer (&pcsc->stop_task);
+
+      pcsc->state = STATE_STOPPED;
+      /* Its callback may free the modem (a probe does): nothing of pcsc is touched after. */
+      g_task_return_boolean (task, TRUE);
+    }
 }
 
 /* Decides from the newest snapshot: keep the reader, lose it, or look for the eUICC. */
 static void
 evaluate (EsimdPcsc *pcsc)
 {
-  const Snapshot *s = pcsc->last;
+  const EsimdPcscSnapshot *s = pcsc->last;
   const EsimdModemConfig *config = pcsc->parent.config;
   g_auto (GStrv) names = NULL;
   g_auto (GStrv) matching = NULL;
@@ -1179,19 +906,22 @@ evaluate (EsimdPcsc *pcsc)
   if (pcsc->state == STATE_STOPPING || pcsc->state == STATE_STOPPED || !s)
     return;
 
-  if (s->service_error)
+  if (s->service_rv != SCARD_S_SUCCESS)
     {
+      g_autoptr (GError) error = pcsc_error (
+          pcsc->name, s->service_lost ? "pcscd went away" : "cannot reach pcscd", s->service_rv);
+
       if (pcsc->state == STATE_READY || pcsc->state == STATE_PROBING)
-        lose (pcsc, s->service_error);
+        lose (pcsc, error);
       else
-        set_waiting (pcsc, s->service_error->message);
+        set_waiting (pcsc, error->message);
       g_hash_table_remove_all (pcsc->no_isdr);
       return;
     }
 
   if (pcsc->state == STATE_READY)
     {
-      const ReaderState *r = snapshot_find (s, pcsc->reader);
+      const EsimdPcscReader *r = esimd_pcsc_snapshot_find (s, pcsc->reader);
       g_autoptr (GError) reason = NULL;
 
       if (!r)
@@ -1225,7 +955,7 @@ evaluate (EsimdPcsc *pcsc)
     g_hash_table_iter_init (&iter, pcsc->no_isdr);
     while (g_hash_table_iter_next (&iter, &key, &value))
       {
-        const ReaderState *r = snapshot_find (s, key);
+        const EsimdPcscReader *r = esimd_pcsc_snapshot_find (s, key);
 
         if (!r || !r->card || (r->state >> 16) != ((Verdict *) value)->events)
           g_hash_table_iter_remove (&iter);
@@ -1234,13 +964,13 @@ evaluate (EsimdPcsc *pcsc)
 
   names = g_new0 (char *, s->readers->len + 1);
   for (guint i = 0; i < s->readers->len; i++)
-    names[i] = g_strdup (((ReaderState *) s->readers->pdata[i])->name);
+    names[i] = g_strdup (((EsimdPcscReader *) s->readers->pdata[i])->name);
   matching = esimd_pcsc_match_readers ((const char *const *) names, config->device);
   candidates = g_strv_builder_new ();
   why = g_string_new (NULL);
   for (char **m = matching; *m; m++)
     {
-      const ReaderState *r = snapshot_find (s, *m);
+      const EsimdPcscReader *r = esimd_pcsc_snapshot_find (s, *m);
       const Verdict *v = g_hash_table_lookup (pcsc->no_isdr, *m);
 
       if (!r->card)
@@ -1293,19 +1023,14 @@ pcsc_start (EsimdModem *modem)
 {
   EsimdPcsc *pcsc = from_modem (modem);
   IoThread *io = g_new0 (IoThread, 1);
-  WatchThread *w = g_new0 (WatchThread, 1);
 
   pcsc->name = modem->config->name;
   io->io.modem = pcsc->name;
   io->queue = g_async_queue_ref (pcsc->queue);
   io->context = g_main_context_ref (pcsc->context);
   pcsc->io_thread = g_thread_new ("pcsc-io", io_thread_main, io);
-
-  w->pcsc = pcsc;
-  w->anchor = anchor_ref (pcsc->anchor);
-  w->context = g_main_context_ref (pcsc->context);
-  w->modem = pcsc->name;
-  pcsc->watch_thread = g_thread_new ("pcsc-watch", watch_thread_main, w);
+  pcsc->watch =
+      esimd_pcsc_watch_new ("pcsc-watch", RETRY_FIRST, SERVICE_RETRY_MAX, watch_look, pcsc);
 }
 
 static gboolean
@@ -1458,13 +1183,7 @@ pcsc_stop (EsimdModem *modem, GTask *task)
   quit = g_new0 (Request, 1);
   quit->kind = REQ_QUIT;
   send_request (pcsc, quit);
-
-  g_mutex_lock (&pcsc->lock);
-  pcsc->watch_stop = TRUE;
-  g_cond_broadcast (&pcsc->wake);
-  if (pcsc->watch_has_context)
-    SCardCancel (pcsc->watch_context); /* a local message to pcscd: it answers at once */
-  g_mutex_unlock (&pcsc->lock);
+  esimd_pcsc_watch_stop (pcsc->watch, watch_stopped, pcsc);
 }
 
 static void
@@ -1480,17 +1199,11 @@ pcsc_free (EsimdModem *modem)
       quit->kind = REQ_QUIT;
       quit->anchor = anchor_ref (pcsc->anchor);
       g_async_queue_push (pcsc->queue, quit);
-      g_mutex_lock (&pcsc->lock);
-      pcsc->watch_stop = TRUE;
-      g_cond_broadcast (&pcsc->wake);
-      if (pcsc->watch_has_context)
-        SCardCancel (pcsc->watch_context);
-      g_mutex_unlock (&pcsc->lock);
     }
   if (pcsc->io_thread)
     g_thread_join (pcsc->io_thread);
-  if (pcsc->watch_thread)
-    g_thread_join (pcsc->watch_thread);
+  /* Ends its thread first if it still runs (cancelled until it is out). */
+  g_clear_pointer (&pcsc->watch, esimd_pcsc_watch_free);
   /* Posts still queued in the context find the anchor empty and only free themselves. */
   pcsc->anchor->pcsc = NULL;
   anchor_unref (pcsc->anchor);
@@ -1499,12 +1212,10 @@ pcsc_free (EsimdModem *modem)
     g_clear_handle_id (&((Request *) pcsc->pending->pdata[i])->timeout_id, g_source_remove);
   g_ptr_array_unref (pcsc->pending);
   g_async_queue_unref (pcsc->queue);
-  snapshot_free (pcsc->last);
+  esimd_pcsc_snapshot_free (pcsc->last);
   g_free (pcsc->reader);
   g_free (pcsc->waiting_reason);
   g_hash_table_unref (pcsc->no_isdr);
-  g_mutex_clear (&pcsc->lock);
-  g_cond_clear (&pcsc->wake);
   g_main_context_unref (pcsc->context);
   g_clear_object (&pcsc->stop_task);
   g_free (pcsc);
@@ -1543,8 +1254,6 @@ esimd_modem_pcsc_new (const EsimdModemConfig *config)
   pcsc->pending = g_ptr_array_new ();
   pcsc->no_isdr =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) verdict_free);
-  g_mutex_init (&pcsc->lock);
-  g_cond_init (&pcsc->wake);
   pcsc->state = STATE_IDLE;
   return &pcsc->parent;
 }

@@ -1,0 +1,443 @@
+/* pcsc-watch.c — pcscd's readers and their cards, followed from a thread (see pcsc-watch.h).
+ *
+ * The thread owns one SCARDCONTEXT (pcsc-lite serialises the calls made on one context, so the
+ * watch never shares it) and the main context only ever sees snapshots. Stopping has to reach
+ * a thread that may be anywhere in its loop: pcsc-lite's SCardCancel() only interrupts a
+ * SCardGetStatusChange() that is already waiting for pcscd; sent a moment earlier (the thread
+ * just woke for an event and is posting it, or listing the readers) it is dropped, and the wait
+ * that follows blocks until the next event, which may never come. So the stop flag is set and
+ * the cancel repeated, from the main loop, until the thread says it is out. */
+#include "pcsc-watch.h"
+
+#include "pcsc-apdu.h"
+
+#define PNP_READER "\\\\?PnP?\\Notification"
+/* How often a stop cancels the wait again until the thread is out (see above). */
+#define CANCEL_REPEAT_MS 20
+
+/* What the thread and the main thread share; the posts hold it too. */
+typedef struct
+{
+  GMutex lock;
+  GCond wake;
+  gboolean stopping;    /* under lock */
+  gboolean exited;      /* under lock: the thread made its last pcsc-lite call */
+  SCARDCONTEXT context; /* under lock: what SCardCancel interrupts */
+  gboolean has_context; /* under lock */
+
+  /* Set before the thread starts, read-only after. */
+  GMainContext *main_context;
+  char *name;
+  guint retry_first;
+  guint retry_max;
+
+  EsimdPcscWatch *owner; /* main thread only: NULL once the watch is freed */
+} Shared;
+
+struct _EsimdPcscWatch
+{
+  Shared *shared; /* a reference */
+  GThread *thread;
+  EsimdPcscWatchFunc func;
+  gpointer user_data;
+  gboolean stopping; /* stop was asked: no more snapshots for the caller */
+  gboolean exited;   /* the thread's last post arrived; it is joined */
+  gboolean stop_asked;
+  void (*stopped) (gpointer user_data); /* called once the thread is out */
+  gpointer stopped_data;
+  GSource *cancel_source; /* repeats SCardCancel while stopping */
+};
+
+/* A snapshot, or the thread's end, on its way to the main context. */
+typedef struct
+{
+  Shared *shared; /* a reference */
+  EsimdPcscSnapshot *snapshot;
+  gboolean exited;
+} Post;
+
+static void
+shared_clear (gpointer data)
+{
+  Shared *s = data;
+
+  g_mutex_clear (&s->lock);
+  g_cond_clear (&s->wake);
+  g_main_context_unref (s->main_context);
+  g_free (s->name);
+}
+
+static void
+shared_unref (Shared *s)
+{
+  g_atomic_rc_box_release_full (s, shared_clear);
+}
+
+/* ---- snapshots ----------------------------------------------------------------------------- */
+
+static void
+reader_free (EsimdPcscReader *r)
+{
+  g_free (r->name);
+  g_free (r);
+}
+
+static EsimdPcscSnapshot *
+snapshot_new (LONG service_rv, gboolean service_lost)
+{
+  EsimdPcscSnapshot *s = g_new0 (EsimdPcscSnapshot, 1);
+
+  s->service_rv = service_rv;
+  s->service_lost = service_lost;
+  s->readers = g_ptr_array_new_with_free_func ((GDestroyNotify) reader_free);
+  return s;
+}
+
+void
+esimd_pcsc_snapshot_free (EsimdPcscSnapshot *s)
+{
+  if (!s)
+    return;
+  g_ptr_array_unref (s->readers);
+  g_free (s);
+}
+
+const EsimdPcscReader *
+esimd_pcsc_snapshot_find (const EsimdPcscSnapshot *s, const char *name)
+{
+  for (guint i = 0; s && i < s->readers->len; i++)
+    {
+      const EsimdPcscReader *r = s->readers->pdata[i];
+
+      if (g_str_equal (r->name, name))
+        return r;
+    }
+  return NULL;
+}
+
+/* ---- the thread ---------------------------------------------------------------------------- */
+
+static gboolean post_main (gpointer data);
+
+static void
+post_free (gpointer data)
+{
+  Post *p = data;
+
+  esimd_pcsc_snapshot_free (p->snapshot);
+  shared_unref (p->shared);
+  g_free (p);
+}
+
+static void
+post (Shared *sh, EsimdPcscSnapshot *snapshot, gboolean exited)
+{
+  Post *p = g_new0 (Post, 1);
+  g_autoptr (GSource) source = g_idle_source_new ();
+
+  p->shared = g_atomic_rc_box_acquire (sh);
+  p->snapshot = snapshot;
+  p->exited = exited;
+  /* Always through the context, never run here: g_main_context_invoke() would call it in this
+   * thread when nobody holds the context at that instant. */
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, post_main, p, post_free);
+  g_source_set_static_name (source, "pcsc-watch look");
+  g_source_attach (source, sh->main_context);
+}
+
+static gboolean
+thread_stopping (Shared *sh)
+{
+  gboolean s;
+
+  g_mutex_lock (&sh->lock);
+  s = sh->stopping;
+  g_mutex_unlock (&sh->lock);
+  return s;
+}
+
+/* Waits @seconds, or less when stopped. */
+static void
+nap (Shared *sh, guint seconds)
+{
+  gint64 until = g_get_monotonic_time () + (gint64) seconds * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock (&sh->lock);
+  while (!sh->stopping && g_cond_wait_until (&sh->wake, &sh->lock, until))
+    ;
+  g_mutex_unlock (&sh->lock);
+}
+
+static void
+set_context (Shared *sh, SCARDCONTEXT ctx, gboolean has)
+{
+  g_mutex_lock (&sh->lock);
+  sh->context = ctx;
+  sh->has_context = has;
+  g_mutex_unlock (&sh->lock);
+}
+
+/* The reader names pcscd knows now; NULL with *rv set when it cannot say. */
+static GStrv
+list_readers (SCARDCONTEXT ctx, LONG *rv)
+{
+  DWORD len = 0;
+  g_autofree char *buf = NULL;
+
+  *rv = SCardListReaders (ctx, NULL, NULL, &len);
+  if (*rv == SCARD_S_SUCCESS)
+    {
+      buf = g_malloc0 (len + 1);
+      *rv = SCardListReaders (ctx, NULL, buf, &len);
+    }
+  if (*rv == SCARD_E_NO_READERS_AVAILABLE)
+    {
+      *rv = SCARD_S_SUCCESS;
+      return g_new0 (char *, 1);
+    }
+  return *rv == SCARD_S_SUCCESS ? esimd_pcsc_split_readers (buf, len) : NULL;
+}
+
+static gpointer
+thread_main (gpointer data)
+{
+  Shared *sh = data;
+  SCARDCONTEXT ctx = 0;
+  gboolean has_ctx = FALSE;
+  guint backoff = 0;
+  /* The PnP entry's state is carried from one wait to the next, across new lists of readers:
+   * pcsc-lite 2.3 and later count reader events in its high 16 bits and answer at once when the
+   * count given differs (one that is not the last one answered would make every wait return at
+   * once); older ones ignore it and only see readers come or go during a wait. */
+  DWORD pnp_state = SCARD_STATE_UNAWARE;
+
+  while (!thread_stopping (sh))
+    {
+      g_auto (GStrv) names = NULL;
+      g_autofree SCARD_READERSTATE *states = NULL;
+      guint n;
+      LONG rv;
+
+      if (!has_ctx)
+        {
+          rv = SCardEstablishContext (SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+          if (rv != SCARD_S_SUCCESS)
+            {
+              post (sh, snapshot_new (rv, FALSE), FALSE);
+              backoff = backoff ? MIN (backoff * 2, sh->retry_max) : sh->retry_first;
+              nap (sh, backoff);
+              continue;
+            }
+          has_ctx = TRUE;
+          backoff = 0;
+          set_context (sh, ctx, TRUE);
+          continue; /* stopped meanwhile? */
+        }
+
+      names = list_readers (ctx, &rv);
+      if (!names)
+        goto lost;
+      n = g_strv_length (names);
+      states = g_new0 (SCARD_READERSTATE, n + 1);
+      for (guint i = 0; i < n; i++)
+        {
+          states[i].szReader = names[i];
+          states[i].dwCurrentState = SCARD_STATE_UNAWARE;
+        }
+      states[n].szReader = PNP_READER;
+      states[n].dwCurrentState = pnp_state;
+      if (n == 0)
+        /* Nothing makes the wait answer at once: say now that there is no reader (the first
+         * look, or pcscd back without the reader that was there). */
+        post (sh, snapshot_new (SCARD_S_SUCCESS, FALSE), FALSE);
+
+      /* Until the set of readers changes: each wake is one look posted. */
+      for (;;)
+        {
+          EsimdPcscSnapshot *s;
+          gboolean pnp_changed;
+
+          if (thread_stopping (sh))
+            break;
+          /* Entries still SCARD_STATE_UNAWARE make it answer at once with the current state;
+           * the others' state, event count included, is what it compares with. */
+          rv = SCardGetStatusChange (ctx, INFINITE, states, n + 1);
+          if (rv == SCARD_E_TIMEOUT)
+            continue;
+          if (rv == SCARD_E_CANCELLED || rv == SCARD_E_UNKNOWN_READER)
+            break; /* stopping, or a reader went between the list and the wait: list again */
+          if (rv != SCARD_S_SUCCESS)
+            goto lost;
+          pnp_changed = (states[n].dwEventState & SCARD_STATE_CHANGED) != 0;
+          pnp_state = states[n].dwEventState & ~SCARD_STATE_CHANGED;
+          states[n].dwCurrentState = pnp_state;
+          if (pnp_changed)
+            /* Readers came or went: the new list's first wait answers at once with them all. */
+            break;
+          s = snapshot_new (SCARD_S_SUCCESS, FALSE);
+          for (guint i = 0; i < n; i++)
+            {
+              EsimdPcscReader *r = g_new0 (EsimdPcscReader, 1);
+              DWORD st = states[i].dwEventState & ~SCARD_STATE_CHANGED;
+
+              r->name = g_strdup (names[i]);
+              r->state = st;
+              r->card = (st & SCARD_STATE_PRESENT) &&
+                        !(st & (SCARD_STATE_MUTE | SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE));
+              g_ptr_array_add (s->readers, r);
+              states[i].dwCurrentState = st;
+            }
+          post (sh, s, FALSE);
+        }
+      continue;
+
+    lost:
+      post (sh, snapshot_new (rv, TRUE), FALSE);
+      set_context (sh, 0, FALSE);
+      SCardReleaseContext (ctx);
+      has_ctx = FALSE;
+      pnp_state = SCARD_STATE_UNAWARE; /* a new pcscd counts anew */
+      backoff = sh->retry_first;
+      nap (sh, backoff);
+    }
+  set_context (sh, 0, FALSE);
+  if (has_ctx)
+    SCardReleaseContext (ctx);
+  g_mutex_lock (&sh->lock);
+  sh->exited = TRUE;
+  g_cond_broadcast (&sh->wake);
+  g_mutex_unlock (&sh->lock);
+  post (sh, NULL, TRUE);
+  shared_unref (sh);
+  return NULL;
+}
+
+/* ---- the main thread ----------------------------------------------------------------------- */
+
+/* Under sh->lock: wakes the thread wherever it is. */
+static void
+kick_locked (Shared *sh)
+{
+  sh->stopping = TRUE;
+  g_cond_broadcast (&sh->wake);
+  if (sh->has_context && !sh->exited)
+    SCardCancel (sh->context); /* a local message to pcscd: it answers at once */
+}
+
+static gboolean
+cancel_again (gpointer data)
+{
+  Shared *sh = data;
+
+  g_mutex_lock (&sh->lock);
+  kick_locked (sh);
+  g_mutex_unlock (&sh->lock);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+thread_ended (EsimdPcscWatch *w)
+{
+  w->exited = TRUE;
+  if (w->cancel_source)
+    {
+      g_source_destroy (w->cancel_source);
+      g_clear_pointer (&w->cancel_source, g_source_unref);
+    }
+  g_thread_join (g_steal_pointer (&w->thread));
+}
+
+static gboolean
+post_main (gpointer data)
+{
+  Post *p = data;
+  EsimdPcscWatch *w = p->shared->owner;
+
+  if (!w)
+    return G_SOURCE_REMOVE;
+  if (p->exited)
+    {
+      void (*stopped) (gpointer) = w->stopped;
+
+      thread_ended (w);
+      /* It may free the watch: nothing of it is touched after. */
+      if (stopped)
+        stopped (w->stopped_data);
+      return G_SOURCE_REMOVE;
+    }
+  if (!w->stopping)
+    w->func (g_steal_pointer (&p->snapshot), w->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+EsimdPcscWatch *
+esimd_pcsc_watch_new (const char *name, guint retry_first, guint retry_max, EsimdPcscWatchFunc func,
+                      gpointer user_data)
+{
+  EsimdPcscWatch *w = g_new0 (EsimdPcscWatch, 1);
+  Shared *sh = g_atomic_rc_box_new0 (Shared);
+
+  g_mutex_init (&sh->lock);
+  g_cond_init (&sh->wake);
+  sh->main_context = g_main_context_ref_thread_default ();
+  sh->name = g_strdup (name);
+  sh->retry_first = MAX (retry_first, 1);
+  sh->retry_max = MAX (retry_max, sh->retry_first);
+  sh->owner = w;
+  w->shared = sh;
+  w->func = func;
+  w->user_data = user_data;
+  w->thread = g_thread_new (name, thread_main, g_atomic_rc_box_acquire (sh));
+  return w;
+}
+
+void
+esimd_pcsc_watch_stop (EsimdPcscWatch *w, void (*stopped) (gpointer user_data), gpointer user_data)
+{
+  g_return_if_fail (!w->stop_asked);
+  w->stop_asked = TRUE;
+  w->stopping = TRUE;
+  if (w->exited)
+    {
+      stopped (user_data);
+      return;
+    }
+  w->stopped = stopped;
+  w->stopped_data = user_data;
+  g_mutex_lock (&w->shared->lock);
+  kick_locked (w->shared);
+  g_mutex_unlock (&w->shared->lock);
+  /* The one above may have come while the thread was not waiting: again until it is out. */
+  w->cancel_source = g_timeout_source_new (CANCEL_REPEAT_MS);
+  g_source_set_callback (w->cancel_source, cancel_again, w->shared, NULL);
+  g_source_set_static_name (w->cancel_source, "pcsc-watch cancel");
+  g_source_attach (w->cancel_source, w->shared->main_context);
+}
+
+void
+esimd_pcsc_watch_free (EsimdPcscWatch *w)
+{
+  Shared *sh;
+
+  if (!w)
+    return;
+  sh = w->shared;
+  if (w->thread)
+    {
+      /* Not stopped (teardown): end it here, cancelling until it is out. */
+      g_mutex_lock (&sh->lock);
+      while (!sh->exited)
+        {
+          kick_locked (sh);
+          g_cond_wait_until (&sh->wake, &sh->lock,
+                             g_get_monotonic_time () + CANCEL_REPEAT_MS * G_TIME_SPAN_MILLISECOND);
+        }
+      g_mutex_unlock (&sh->lock);
+      thread_ended (w);
+    }
+  /* Posts still queued find no owner and only free themselves. */
+  sh->owner = NULL;
+  shared_unref (sh);
+  g_free (w);
+}
