@@ -5,8 +5,8 @@
  *
  *   - the main thread owns every decision and all state: which reader, whether the eUICC is
  *     available, the open channel, the callers waiting. It hands work to the I/O thread as
- *     Request structures and gets them back, filled in, through g_main_context_invoke() on the
- *     context esimd_modem_pcsc_new() ran in;
+ *     Request structures and gets them back, filled in, through an idle source on the context
+ *     esimd_modem_pcsc_new() ran in;
  *   - the I/O thread (one per modem) owns one SCARDCONTEXT and the card handle and runs one
  *     request at a time from a GAsyncQueue: probe the readers for an ISD-R, open and close the
  *     channel (MANAGE CHANNEL, SELECT), transmit (resolving 61xx/6Cxx, pcsc-apdu.c), reset the
@@ -600,6 +600,18 @@ typedef struct
   GMainContext *context;
 } IoThread;
 
+/* Hands @req back to the main thread through its context: never g_main_context_invoke(), which
+ * runs the function in the calling thread when nobody holds the context at that instant. */
+static void
+io_post (GMainContext *context, Request *req)
+{
+  g_autoptr (GSource) source = g_idle_source_new ();
+
+  g_source_set_callback (source, io_done_main, req, NULL);
+  g_source_set_static_name (source, "pcsc-io answer");
+  g_source_attach (source, context);
+}
+
 static gpointer
 io_thread_main (gpointer data)
 {
@@ -612,7 +624,7 @@ io_thread_main (gpointer data)
 
       io_run (&t->io, req);
       quit = req->kind == REQ_QUIT;
-      g_main_context_invoke (t->context, io_done_main, req);
+      io_post (t->context, req);
     }
   g_async_queue_unref (t->queue);
   g_main_context_unref (t->context);
@@ -1075,12 +1087,10 @@ card_request (EsimdPcsc *pcsc, Request *req)
 
       if (req->callback)
         {
-          /* The APDU contract forbids answering from inside the call. */
-          req->anchor = anchor_ref (pcsc->anchor);
-          req->error = g_steal_pointer (&error);
-          req->generation = pcsc->generation;
-          g_ptr_array_add (pcsc->pending, req);
-          g_main_context_invoke (pcsc->context, io_done_main, req);
+          /* The APDU contract forbids answering from inside the call (g_main_context_invoke()
+           * would: this thread holds the context). */
+          esimd_modem_fail_transmit_later (req->callback, req->user_data, g_steal_pointer (&error));
+          request_free (req);
           return;
         }
       g_task_return_error (req->task, g_steal_pointer (&error));
