@@ -164,6 +164,7 @@ class Bench:
         self.rec.reset()
         sni_before = len(self.w.smdp.control.sni())
         self.w.smdp.control.timings(reset=True)
+        log_before = len(self.w.esimd.log())
         alloc = AllocTracer(self.alloc_socket) if mode.tracer else None
         heap_before = alloc.report() if alloc else None
         if alloc:
@@ -224,6 +225,7 @@ class Bench:
             raise RuntimeError(f"download of {size} bytes failed: {props.get('ErrorMessage')}")
         sni = self.w.smdp.control.sni()
         server = server_times(self.w.smdp.control.timings())
+        client = client_times(self.w.esimd.log()[log_before:])
 
         events = self.timeline.snapshot()
         st = {name: e for name, e in stage_changes(events, job)}
@@ -244,6 +246,7 @@ class Bench:
             "apdus_total": sum(counters["apdus"].values()),
             "tls_handshakes": len(sni) - sni_before if sni_before < 100 else None,
             "server": server,
+            "client_http": client,
             # The card's own time per APDU (the simulator's, injected delay included), up to the
             # Finished signal: what "latency" really was on this machine at that moment.
             "card": {"ms": card_at_finish.get("apdu_time_ms", {}).get("qmi"),
@@ -345,6 +348,27 @@ class Bench:
         if size != 255:
             result["floor_at_255"] = floor.analyse(download, bpp, 255)["floor"]
         return result
+
+
+HTTP_TIMINGS = re.compile(r"HTTP (\S+): (new|reused) connection; connected ([\d.]+) ms, TLS up ([\d.]+) ms, "
+                          r"request sent ([\d.]+) ms, first byte ([\d.]+) ms, done ([\d.]+) ms")
+
+
+def client_times(log: str) -> dict:
+    """esimd's own view of each ES9+ request of a download (its debug log, libcurl's timings from
+    the request's start): a new connection's TCP and TLS set-up, the request out, the answer."""
+    requests = []
+    for m in HTTP_TIMINGS.finditer(log):
+        path, conn, connect, tls, sent, first, done = m.groups()
+        requests.append({"function": path.rsplit("/", 1)[-1], "new_connection": conn == "new",
+                         "connect_ms": float(connect), "tls_ms": float(tls), "sent_ms": float(sent),
+                         "first_byte_ms": float(first), "total_ms": float(done)})
+    download = [r for r in requests if r["function"] in DOWNLOAD_FUNCTIONS]
+    return {"requests": requests,
+            # until the request could go out: DNS, TCP, TLS and the TLS profile check (prereq)
+            "setup_ms": round(sum(r["sent_ms"] for r in download), 3),
+            "tls_ms": round(sum(r["tls_ms"] for r in download if r["new_connection"]), 3),
+            "total_ms": round(sum(r["total_ms"] for r in download), 3)}
 
 
 def installed_or_finished(job: str):

@@ -171,7 +171,8 @@ def median_run(runs: list[dict]) -> dict:
     out["memory"] = {k: max(r["memory"][k] for r in runs) for k in runs[0]["memory"]}
     out["totals_ms"] = [r["stages_ms"]["total"] for r in runs]
     out["repeat"] = len(runs)
-    out["runs"] = [{k: r[k] for k in ("stages_ms", "cpu_ms", "apdus_total", "tls_handshakes", "server", "card")} for r in runs]
+    out["runs"] = [{k: r[k] for k in ("stages_ms", "cpu_ms", "apdus_total", "tls_handshakes", "server", "card",
+                                                  "client_http")} for r in runs]
     return out
 
 
@@ -187,7 +188,9 @@ def limit_of(run: dict, latency_ms: int, floor: dict) -> dict:
     apdus_ms = floor["floor"] * latency_ms
     limit = apdus_ms + server["download_ms"] + handshake - hidden
     total = run["stages_ms"]["total"]
+    client = run.get("client_http") or {}
     out = {"apdus_ms": apdus_ms, "server_ms": server["download_ms"], "handshake_ms": round(handshake, 3),
+           "client_setup_ms": client.get("setup_ms"), "client_http_ms": client.get("total_ms"),
            "handshake_hidden_ms": round(hidden, 3), "limit_ms": round(limit, 3), "total_ms": total,
            "ratio": round(total / limit, 4) if limit > 0 else None, "card_ms_per_apdu": None,
            "card_limit_ms": None, "card_ratio": None}
@@ -210,7 +213,7 @@ def add_limit(row: dict, floor: dict):
     lim = {k: statistics.median(r["limit"][k] for r in runs) for k in ("apdus_ms", "server_ms", "handshake_ms",
                                                                         "limit_ms", "total_ms")}
     for key, name in (("ratio", "ratios"), ("card_ratio", "card_ratios"), ("card_ms_per_apdu", None),
-                      ("card_limit_ms", None)):
+                      ("card_limit_ms", None), ("client_setup_ms", None), ("client_http_ms", None)):
         values = [r["limit"][key] for r in runs if r["limit"][key] is not None]
         lim[key] = statistics.median(values) if values else None
         if name:
