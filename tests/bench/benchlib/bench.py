@@ -160,6 +160,7 @@ class Bench:
         pid = self.pid
         self.timeline.clear()
         self.sim.counters(reset=True)
+        self.sim.call("trace", reset=True)
         self.tap.reset()
         self.rec.reset()
         sni_before = len(self.w.smdp.control.sni())
@@ -205,6 +206,7 @@ class Bench:
         if mode.tap:
             self.tap.release()
         card_at_finish = self.sim.counters()
+        trace = self.sim.call("trace")["apdus"]
         if mode.callgrind:
             callgrind_control(pid, "--dump=download")
         if not mode.autosend:
@@ -250,7 +252,10 @@ class Bench:
             # The card's own time per APDU (the simulator's, injected delay included), up to the
             # Finished signal: what "latency" really was on this machine at that moment.
             "card": {"ms": card_at_finish.get("apdu_time_ms", {}).get("qmi"),
-                     "apdus": card_at_finish.get("apdus_timed", {}).get("qmi")},
+                     "apdus": card_at_finish.get("apdus_timed", {}).get("qmi"),
+                     # when the card executed each APDU, from the Download() call (same clock)
+                     "executed_ms": [round((a["t"] - t0) * 1000.0, 3) for a in trace if "t" in a],
+                     "finished_ms": ms(fin.t - t0)},
             "memory": dict(mem, **peaks),
             "segment_size_after": self.w.manager_prop("SegmentSize"),
         }

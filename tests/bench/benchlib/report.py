@@ -168,6 +168,7 @@ def render(res: dict) -> str:
                      s["authentication"], s["download"],
                      s["installation"], s["read_back"], s["total"], apdus_ms, num(lim.get("server_ms")),
                      num(lim.get("handshake_ms")), num(lim.get("client_http_ms")), num(lim.get("client_setup_ms")),
+                     num(lim.get("first_apdu_ms")), num(lim.get("after_last_segment_ms")),
                      num(lim.get("limit_ms"), 0),
                      "-" if lim.get("ratio") is None else f"{lim['ratio']:.3f}", num(lim.get("card_ms_per_apdu"), 2),
                      "-" if lim.get("card_ratio") is None else f"{lim['card_ratio']:.3f}", s["notifications"],
@@ -177,7 +178,8 @@ def render(res: dict) -> str:
     parts.append(table("Wall time per stage (ms) with latency injected per APDU; esimd as shipped"
                        + (f"; median of {repeat} downloads" if repeat > 1 else ""),
                        ["profile", "ms/APDU", "auth", "download", "install", "read-back", "total", "floor×ms",
-                        "server", "TLS", "HTTP", "HTTP setup", "limit", "total/limit", "card ms/APDU", "total/card limit", "notif.",
+                        "server", "TLS", "HTTP", "HTTP setup", "1st APDU", "last seg→answer", "limit",
+                        "total/limit", "card ms/APDU", "total/card limit", "notif.",
                         "CPU ms", "APDUs all", "TLS hs", "peak RSS", "peak anon"], rows))
 
     rows = []

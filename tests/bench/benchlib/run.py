@@ -197,6 +197,12 @@ def limit_of(run: dict, latency_ms: int, floor: dict) -> dict:
     # The same limit with the card's measured time per APDU for the latency: the simulator's own
     # work and the machine's lateness in waking it are the card's, not esimd's.
     card = run.get("card") or {}
+    executed = card.get("executed_ms") or []
+    if len(executed) >= floor["apdus"]:
+        # The first APDU executed (the call, the job's start, the channel, one APDU's time) and
+        # the answer after the card executed the last segment (its answer back, the outcome).
+        out["first_apdu_ms"] = executed[0]
+        out["after_last_segment_ms"] = round(card["finished_ms"] - executed[floor["apdus"] - 1], 3)
     if card.get("apdus"):
         per_apdu = card["ms"] / card["apdus"]
         card_limit = floor["floor"] * per_apdu + server["download_ms"] + handshake - min(handshake, before_first * per_apdu)
@@ -213,8 +219,9 @@ def add_limit(row: dict, floor: dict):
     lim = {k: statistics.median(r["limit"][k] for r in runs) for k in ("apdus_ms", "server_ms", "handshake_ms",
                                                                         "limit_ms", "total_ms")}
     for key, name in (("ratio", "ratios"), ("card_ratio", "card_ratios"), ("card_ms_per_apdu", None),
-                      ("card_limit_ms", None), ("client_setup_ms", None), ("client_http_ms", None)):
-        values = [r["limit"][key] for r in runs if r["limit"][key] is not None]
+                      ("card_limit_ms", None), ("client_setup_ms", None), ("client_http_ms", None),
+                      ("first_apdu_ms", None), ("after_last_segment_ms", None)):
+        values = [r["limit"][key] for r in runs if r["limit"].get(key) is not None]
         lim[key] = statistics.median(values) if values else None
         if name:
             lim[name] = values

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Hashable, Optional
@@ -199,7 +200,7 @@ class Card:
     def _trace(self, apdu: bytes, frontend: str, channel: Optional[int]) -> dict:
         self.trace_count += 1
         record = {"n": self.trace_count, "frontend": frontend, "channel": channel, "header": apdu[:4].hex().upper(),
-                  "lc": apdu[4] if len(apdu) > 5 else 0, "tag": None}
+                  "lc": apdu[4] if len(apdu) > 5 else 0, "tag": None, "t": time.monotonic()}
         # The ES10 function (or BPP part) a STORE DATA sequence starts with: its first block's tag.
         if len(apdu) > 6 and apdu[1] == 0xE2 and apdu[3] == 0:
             try:
