@@ -13,7 +13,9 @@ modemmanager-dev's XML by tests/compat/test_fakes.py).
     mm = FakeModemManager(bus_address)     # ... and restarts: modems numbered from 0 again
 
 A modem with several SIM slots: add_modem(sim_slots=[{...SIM properties...}, None], primary_slot=1)
-(None: an empty slot, "/" in SimSlots). InhibitDevice is recorded (inhibitions()) and can be
+(None: an empty slot, "/" in SimSlots). SetPrimarySimSlot is recorded (slot_switches()), calls
+mm.on_primary_slot(modem, slot) so the test can switch the simulated modem, and probes the modem
+again as ModemManager does: the modem object goes and a new one comes with that slot primary. InhibitDevice is recorded (inhibitions()) and can be
 checked given back (assert_released()): by the caller, or by its leaving the bus.
 
 To serve more of ModemManager, add the members to the Interface below (the check keeps them
@@ -35,6 +37,7 @@ MODEM_3GPP_IFACE = NAME + ".Modem.Modem3gpp"
 SIM_IFACE = NAME + ".Sim"
 ERROR_NOT_FOUND = NAME + ".Error.Core.NotFound"
 ERROR_IN_PROGRESS = NAME + ".Error.Core.InProgress"
+ERROR_INVALID_ARGS = NAME + ".Error.Core.InvalidArgs"
 
 # The values of ModemManager-enums.h (modemmanager-dev) that tests use.
 STATE_FAILED, STATE_UNKNOWN, STATE_INITIALIZING, STATE_LOCKED, STATE_DISABLED = -1, 0, 1, 2, 3
@@ -46,7 +49,9 @@ LOCK_UNKNOWN, LOCK_NONE, LOCK_SIM_PIN, LOCK_SIM_PIN2, LOCK_SIM_PUK = 0, 1, 2, 3,
 REG_IDLE, REG_HOME, REG_SEARCHING, REG_DENIED, REG_UNKNOWN, REG_ROAMING = 0, 1, 2, 3, 4, 5
 PORT_UNKNOWN, PORT_NET, PORT_AT, PORT_QCDM, PORT_GPS, PORT_QMI, PORT_MBIM = 1, 2, 3, 4, 5, 6, 7
 STATE_CHANGE_REASON_UNKNOWN = 0
-SIM_TYPE_PHYSICAL, SIM_TYPE_ESIM = 1, 2
+SIM_TYPE_UNKNOWN, SIM_TYPE_PHYSICAL, SIM_TYPE_ESIM = 0, 1, 2
+ESIM_STATUS_UNKNOWN, ESIM_STATUS_NO_PROFILES, ESIM_STATUS_WITH_PROFILES = 0, 1, 2
+REMOVABILITY_UNKNOWN, REMOVABILITY_REMOVABLE, REMOVABILITY_NOT_REMOVABLE = 0, 1, 2
 
 MANAGER = Interface(NAME, properties={"Version": "s"}, methods={
     "ScanDevices": ([], []),
@@ -58,6 +63,8 @@ MODEM = Interface(MODEM_IFACE, properties={
     "Manufacturer": "s", "Model": "s", "Revision": "s", "DeviceIdentifier": "s",
     "Device": "s", "Drivers": "as", "Plugin": "s", "PrimaryPort": "s", "Ports": "a(su)",
     "EquipmentIdentifier": "s", "UnlockRequired": "u", "State": "i", "StateFailedReason": "u",
+}, methods={
+    "SetPrimarySimSlot": ([("sim_slot", "u")], []),
 }, signals={
     "StateChanged": [("old", "i"), ("new", "i"), ("reason", "u")],
 })
@@ -68,7 +75,7 @@ MODEM_3GPP = Interface(MODEM_3GPP_IFACE, properties={
 
 SIM = Interface(SIM_IFACE, properties={
     "Active": "b", "SimIdentifier": "s", "Imsi": "s", "Eid": "s", "OperatorIdentifier": "s",
-    "OperatorName": "s", "SimType": "u",
+    "OperatorName": "s", "SimType": "u", "EsimStatus": "u", "Removability": "u",
 })
 
 
@@ -101,7 +108,8 @@ class Sim(FakeObject):
 
     MANAGED = False
     INTERFACES = {SIM: {"Active": True, "SimIdentifier": "", "Imsi": "", "Eid": "", "OperatorIdentifier": "",
-                        "OperatorName": "", "SimType": SIM_TYPE_PHYSICAL}}
+                        "OperatorName": "", "SimType": SIM_TYPE_PHYSICAL, "EsimStatus": ESIM_STATUS_UNKNOWN,
+                        "Removability": REMOVABILITY_UNKNOWN}}
 
 
 class Modem(FakeObject):
@@ -121,6 +129,15 @@ class Modem(FakeObject):
         super().__init__(path, **values)
         self.sim: Optional[Sim] = None
         self.slot_sims: list = []  # Sim or None per slot, when it has SimSlots
+        self.mm: Optional["FakeModemManager"] = None
+
+    def handle_SetPrimarySimSlot(self, sender, sim_slot):
+        # As ModemManager does: a slot in [1, N] of SimSlots; the modem is switched and probed
+        # again, so this object goes away and a new one comes with the slot in use.
+        if not 1 <= sim_slot <= len(self.slot_sims):
+            raise DBusError(ERROR_INVALID_ARGS, f"SIM slot {sim_slot} out of range [1, {len(self.slot_sims)}]")
+        self.mm._set_primary_slot(self, sim_slot, sender)
+        return ()
 
     def changed(self, iface, prop, old, new):
         if iface == MODEM_IFACE and prop == "State" and old != new:
@@ -139,6 +156,11 @@ class FakeModemManager(FakeService):
         self._next_sim = 0
         self._inhibited: dict[str, Modem] = {}
         self._inhibitions: list[dict] = []
+        self._slot_switches: list[dict] = []
+        # Called (in the service's thread) with the modem and the slot when a caller switches it
+        # with SetPrimarySimSlot, before ModemManager probes the modem again: the test makes the
+        # simulated modem switch there.
+        self.on_primary_slot = None
         super().__init__(address, NAME)
 
     def setup(self):
@@ -166,6 +188,7 @@ class FakeModemManager(FakeService):
             props["RegistrationState"] = registration
         props.update(values)
         modem = Modem(MODEM_PREFIX + str(index), three_gpp=three_gpp, **props)
+        modem.mm = self
         if sim_slots is not None:
             for slot, props in enumerate(sim_slots, 1):
                 slot_sim = None
@@ -236,11 +259,28 @@ class FakeModemManager(FakeService):
             if record["uid"] == uid and record["ended"] is None:
                 record["ended"] = "caller-left" if quiet else "released"
                 break
-        # probed anew: a new modem object with what the old one had
+        self._probe_again(modem)
+
+    def slot_switches(self) -> list:
+        """Every SetPrimarySimSlot, oldest first: the modem's path, the slot, the caller."""
+        return self.call(lambda: [dict(r) for r in self._slot_switches])
+
+    def _set_primary_slot(self, modem: Modem, slot: int, sender: str):
+        self._slot_switches.append({"path": modem.path, "slot": slot, "sender": sender})
+        if slot == modem.get("PrimarySimSlot"):
+            return
+        if self.on_primary_slot:
+            self.on_primary_slot(modem, slot)
+        self._remove_modem(modem)
+        self._probe_again(modem, slot)
+
+    def _probe_again(self, modem: Modem, primary_slot: Optional[int] = None):
+        """A new modem object with what the old one had (ModemManager probed it anew)."""
         values = {p: v for iface in modem.values.values() for p, v in iface.items()}
         values.pop("Sim", None)
         values.pop("SimSlots", None)
-        primary_slot = values.pop("PrimarySimSlot", 1) or 1
+        primary_slot = primary_slot or values.pop("PrimarySimSlot", 1) or 1
+        values.pop("PrimarySimSlot", None)
         sim = modem.sim and {p: v for p, v in modem.sim.values[SIM_IFACE].items()}
         slots = [s and {p: v for p, v in s.values[SIM_IFACE].items() if p != "Active"} for s in modem.slot_sims]
         three_gpp = MODEM_3GPP_IFACE in modem.interfaces
