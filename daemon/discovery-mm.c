@@ -29,13 +29,26 @@
 #define MM_PORT_TYPE_MBIM    7
 #define MM_SIM_TYPE_PHYSICAL 1
 
+typedef struct _MmModem MmModem;
+
+/* The SIM in one of a modem's slots, as its Sim object says. */
+typedef struct
+{
+  MmModem *modem;
+  char *path; /* "/" for an empty slot */
+  sd_bus_slot *call;
+  gboolean active;
+  guint32 sim_type;
+  char *eid;
+} MmSlotSim;
+
 typedef struct
 {
   char *name;
   guint32 type;
 } MmPort;
 
-typedef struct
+struct _MmModem
 {
   char *path;
   char *device;  /* Device: the physical device's uid */
@@ -47,8 +60,12 @@ typedef struct
   guint32 sim_type; /* read only for modems reached through AT alone */
   gboolean sim_type_known;
   sd_bus_slot *sim_call;
+  char **slot_paths;    /* SimSlots */
+  guint32 primary_slot; /* PrimarySimSlot, 1-based; 0: one slot */
+  GPtrArray *slot_sims; /* MmSlotSim*, once asked: SimSlots is read when it has 2 or more */
+  guint slot_reads;     /* Sim objects still being read */
   gboolean announced;
-} MmModem;
+};
 
 static struct
 {
@@ -112,11 +129,24 @@ mm_modem_new (const char *path)
 }
 
 static void
+slot_sim_free (gpointer data)
+{
+  MmSlotSim *sim = data;
+
+  sd_bus_slot_unref (sim->call);
+  g_free (sim->path);
+  g_free (sim->eid);
+  g_free (sim);
+}
+
+static void
 mm_modem_free (gpointer data)
 {
   MmModem *m = data;
 
   sd_bus_slot_unref (m->sim_call);
+  g_clear_pointer (&m->slot_sims, g_ptr_array_unref);
+  g_strfreev (m->slot_paths);
   g_free (m->path);
   g_free (m->device);
   g_array_unref (m->ports);
@@ -191,6 +221,20 @@ read_modem_props (sd_bus_message *msg, MmModem *m)
         r = read_string_variant (msg, "s", &m->equipment_id);
       else if (g_str_equal (name, "Sim"))
         r = read_string_variant (msg, "o", &m->sim);
+      else if (g_str_equal (name, "SimSlots"))
+        {
+          char **paths = NULL;
+
+          if ((r = sd_bus_message_enter_container (msg, 'v', "ao")) >= 0 &&
+              (r = sd_bus_message_read_strv (msg, &paths)) >= 0)
+            {
+              g_strfreev (m->slot_paths);
+              m->slot_paths = paths;
+              r = sd_bus_message_exit_container (msg);
+            }
+        }
+      else if (g_str_equal (name, "PrimarySimSlot"))
+        r = sd_bus_message_read (msg, "v", "u", &m->primary_slot);
       else if (g_str_equal (name, "Drivers"))
         {
           char **drivers = NULL;
@@ -248,6 +292,90 @@ sim_type_read (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
+/* Reads the a{sv} of a Sim object's GetAll. */
+static void
+read_slot_sim (sd_bus_message *msg, MmSlotSim *sim)
+{
+  if (sd_bus_message_enter_container (msg, 'a', "{sv}") < 0)
+    return;
+  while (sd_bus_message_enter_container (msg, 'e', "sv") > 0)
+    {
+      const char *name;
+      int r;
+
+      if (sd_bus_message_read (msg, "s", &name) < 0)
+        return;
+      if (g_str_equal (name, "Active"))
+        {
+          int active = 0;
+
+          r = sd_bus_message_read (msg, "v", "b", &active);
+          sim->active = active;
+        }
+      else if (g_str_equal (name, "SimType"))
+        r = sd_bus_message_read (msg, "v", "u", &sim->sim_type);
+      else if (g_str_equal (name, "Eid"))
+        r = read_string_variant (msg, "s", &sim->eid);
+      else
+        r = sd_bus_message_skip (msg, "v");
+      if (r < 0 || sd_bus_message_exit_container (msg) < 0)
+        return;
+    }
+}
+
+static int
+slot_sim_read (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  MmSlotSim *sim = userdata;
+  MmModem *m = sim->modem;
+
+  sim->call = sd_bus_slot_unref (sim->call);
+  /* An older ModemManager has no SimType or Eid: the slot is then known only as occupied. */
+  if (!sd_bus_message_is_method_error (reply, NULL))
+    read_slot_sim (reply, sim);
+  if (--m->slot_reads == 0)
+    announce (m);
+  return 0;
+}
+
+/* Forgets what the slots' Sim objects said (and cancels the reads): asked again at the next
+ * announcement. */
+static void
+forget_slots (MmModem *m)
+{
+  g_clear_pointer (&m->slot_sims, g_ptr_array_unref);
+  m->slot_reads = 0;
+}
+
+/* A modem with several SIM slots: each slot's Sim object is read (Active, SimType, Eid) before
+ * the modem is announced. FALSE while reads are under way. */
+static gboolean
+slots_known (MmModem *m)
+{
+  if (!m->slot_paths || g_strv_length (m->slot_paths) < 2)
+    {
+      forget_slots (m);
+      return TRUE;
+    }
+  if (m->slot_sims)
+    return m->slot_reads == 0;
+  m->slot_sims = g_ptr_array_new_with_free_func (slot_sim_free);
+  for (char **p = m->slot_paths; *p; p++)
+    {
+      MmSlotSim *sim = g_new0 (MmSlotSim, 1);
+
+      sim->modem = m;
+      sim->path = g_strdup (*p);
+      g_ptr_array_add (m->slot_sims, sim);
+      if (g_str_equal (*p, "/"))
+        continue;
+      if (sd_bus_call_method_async (mm.bus, &sim->call, MM_NAME, *p, PROPS_IFACE, "GetAll",
+                                    slot_sim_read, sim, "s", MM_SIM_IFACE) >= 0)
+        m->slot_reads++;
+    }
+  return m->slot_reads == 0;
+}
+
 static void
 announce (MmModem *m)
 {
@@ -255,6 +383,8 @@ announce (MmModem *m)
 
   if (!m->device || !*m->device)
     return; /* not fully exported yet */
+  if (!slots_known (m))
+    return;
   /* Whether ModemManager's SIM is physical matters only when the modem would have to be taken
    * from it (an AT port alone): ask first. */
   if (reached_through_at_only (m) && !m->sim_type_known && g_strcmp0 (m->sim, "/") != 0)
@@ -286,6 +416,19 @@ announce (MmModem *m)
   found->drivers = g_strdupv (m->drivers);
   found->held = TRUE;
   found->physical_sim = m->sim_type == MM_SIM_TYPE_PHYSICAL;
+  for (guint i = 0; m->slot_sims && i < m->slot_sims->len; i++)
+    {
+      MmSlotSim *sim = m->slot_sims->pdata[i];
+
+      if (!g_str_equal (sim->path, "/"))
+        esimd_found_modem_add_mm_slot (found, i + 1, i + 1 == m->primary_slot || sim->active,
+                                       sim->sim_type, sim->eid);
+    }
+  if (m->slot_sims)
+    {
+      found->mm_slot_count = m->slot_sims->len;
+      found->mm_primary_slot = m->primary_slot;
+    }
   m->announced = TRUE;
   esimd_discovery_modem_found (ESIMD_SOURCE_MM, g_steal_pointer (&found));
 }
@@ -367,6 +510,8 @@ on_props_changed (sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
   MmModem *m = g_hash_table_lookup (mm.modems, sd_bus_message_get_path (msg));
   g_autofree char *old_device = NULL;
   g_autofree char *old_sim = NULL;
+  g_auto (GStrv) old_slots = NULL;
+  guint32 old_primary;
   const char *iface;
 
   if (!m || !from_mm (msg) || sd_bus_message_read (msg, "s", &iface) < 0 ||
@@ -374,10 +519,16 @@ on_props_changed (sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
     return 0;
   old_device = g_strdup (m->device);
   old_sim = g_strdup (m->sim);
+  old_slots = g_strdupv (m->slot_paths);
+  old_primary = m->primary_slot;
   if (read_modem_props (msg, m) < 0)
     return 0;
   if (g_strcmp0 (old_sim, m->sim) != 0)
     m->sim_type_known = FALSE;
+  if (old_primary != m->primary_slot || !old_slots != !m->slot_paths ||
+      (old_slots &&
+       !g_strv_equal ((const char *const *) old_slots, (const char *const *) m->slot_paths)))
+    forget_slots (m); /* read again */
   if (m->announced && g_strcmp0 (old_device, m->device) != 0)
     esimd_discovery_modem_gone (ESIMD_SOURCE_MM, old_device);
   announce (m);
@@ -635,4 +786,51 @@ const EsimdModemHold *
 esimd_discovery_mm_hold (void)
 {
   return &mm_hold;
+}
+
+/* ---- SetPrimarySimSlot -------------------------------------------------------------------- */
+
+static int
+primary_slot_set (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  GTask *task = userdata;
+  const sd_bus_error *e = sd_bus_message_get_error (reply);
+
+  if (e)
+    g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                             "ModemManager did not switch the slot: %s", e->message);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+  return 0;
+}
+
+void
+esimd_discovery_mm_set_primary_slot (const char *mm_path, guint slot, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  int r;
+
+  if (!mm.bus || !mm.owner)
+    {
+      g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                               "ModemManager, which manages the modem, is not on the bus");
+      g_object_unref (task);
+      return;
+    }
+  r = sd_bus_call_method_async (mm.bus, NULL, mm.owner, mm_path, MM_MODEM_IFACE,
+                                "SetPrimarySimSlot", primary_slot_set, task, "u", slot);
+  if (r < 0)
+    {
+      g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                               "cannot ask ModemManager to switch the slot: %s", g_strerror (-r));
+      g_object_unref (task);
+    }
+}
+
+gboolean
+esimd_discovery_mm_set_primary_slot_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -54,6 +54,10 @@ typedef struct
   guint retries;
   guint slots; /* what the last probe found */
   guint active_slot;
+  /* ModemManager switches its slot (SetPrimarySimSlot) and probes it again: its modem object
+   * going away meanwhile is not an unplug. Until it comes back, or the grace ends. */
+  guint mm_switch_id;
+  gboolean mm_away;  /* its modem object went away during the switch */
   GPtrArray *euiccs; /* EsimdEuicc* reached through this modem (borrowed) */
 } Entry;
 
@@ -111,11 +115,36 @@ esimd_found_modem_add_port (EsimdFoundModem *modem, const char *name, const char
   g_ptr_array_add (modem->ports, p);
 }
 
+static void
+mm_slot_free (gpointer data)
+{
+  EsimdMmSlot *slot = data;
+
+  g_free (slot->eid);
+  g_free (slot);
+}
+
+void
+esimd_found_modem_add_mm_slot (EsimdFoundModem *m, guint slot, gboolean active, guint32 sim_type,
+                               const char *eid)
+{
+  EsimdMmSlot *s = g_new0 (EsimdMmSlot, 1);
+
+  if (!m->mm_slots)
+    m->mm_slots = g_ptr_array_new_with_free_func (mm_slot_free);
+  s->slot = slot;
+  s->active = active;
+  s->sim_type = sim_type;
+  s->eid = eid && *eid ? g_strdup (eid) : NULL;
+  g_ptr_array_add (m->mm_slots, s);
+}
+
 void
 esimd_found_modem_free (EsimdFoundModem *m)
 {
   if (!m)
     return;
+  g_clear_pointer (&m->mm_slots, g_ptr_array_unref);
   g_free (m->uid);
   g_ptr_array_set_free_func (m->ports, found_port_free);
   g_ptr_array_unref (m->ports);
@@ -284,6 +313,7 @@ entry_free (gpointer data)
   Entry *e = data;
 
   g_clear_handle_id (&e->retry_id, g_source_remove);
+  g_clear_handle_id (&e->mm_switch_id, g_source_remove);
   release_all (e, "its modem went away");
   g_ptr_array_unref (e->euiccs);
   esimd_found_modem_free (e->found);
@@ -353,13 +383,23 @@ retry_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void apply_result (Entry *e, EsimdProbeResult *result);
+
+static void
+probed_euicc_free (gpointer data)
+{
+  EsimdProbedEuicc *p = data;
+
+  g_free (p->eid);
+  g_free (p);
+}
+
 static void
 probed (GObject *source, GAsyncResult *res, gpointer data)
 {
   Entry *e = data;
   g_autoptr (GError) error = NULL;
   g_autoptr (EsimdProbeResult) result = esimd_probe_finish (res, &error);
-  g_autoptr (GPtrArray) before = NULL;
 
   d.probing--;
   if (e->gone)
@@ -399,6 +439,59 @@ probed (GObject *source, GAsyncResult *res, gpointer data)
     }
   e->probe = PROBE_DONE;
   e->retries = 0;
+  apply_result (e, result);
+}
+
+/* What ModemManager says of the slots the probe could not see: which one the modem uses when the
+ * transport cannot tell (AT), and the eUICCs in the others, from their Sim objects' Eid, when the
+ * transport cannot look at a slot the modem does not use (AT; MBIM before the slot was ever
+ * active). The transport's own findings win. */
+static void
+merge_mm_slots (const EsimdFoundModem *m, EsimdProbeResult *result)
+{
+  if (!m->mm_slots)
+    return;
+  result->slots = MAX (result->slots, m->mm_slot_count);
+  if (!result->active_slot && m->mm_primary_slot)
+    {
+      result->active_slot = m->mm_primary_slot;
+      for (guint i = 0; i < result->euiccs->len; i++)
+        {
+          EsimdProbedEuicc *p = result->euiccs->pdata[i];
+
+          if (!p->slot && p->active)
+            p->slot = result->active_slot;
+        }
+    }
+  for (guint i = 0; i < m->mm_slots->len; i++)
+    {
+      const EsimdMmSlot *slot = m->mm_slots->pdata[i];
+      gboolean known = FALSE;
+      EsimdProbedEuicc *p;
+
+      if (!slot->eid || slot->sim_type == 1 /* physical */ || slot->slot == result->active_slot)
+        continue;
+      for (guint j = 0; j < result->euiccs->len && !known; j++)
+        {
+          const EsimdProbedEuicc *q = result->euiccs->pdata[j];
+
+          known = q->slot == slot->slot || g_strcmp0 (q->eid, slot->eid) == 0;
+        }
+      if (known)
+        continue;
+      p = g_new0 (EsimdProbedEuicc, 1);
+      p->slot = slot->slot;
+      p->eid = g_strdup (slot->eid);
+      g_ptr_array_add (result->euiccs, p);
+    }
+}
+
+static void
+apply_result (Entry *e, EsimdProbeResult *result)
+{
+  g_autoptr (GPtrArray) before = NULL;
+
+  merge_mm_slots (e->found, result);
   e->slots = result->slots;
   e->active_slot = result->active_slot;
   if (result->euiccs->len == 0)
@@ -533,11 +626,23 @@ probe_entry (Entry *e)
     g_info ("modem %s: ModemManager says its SIM is a physical one; its AT port %s is not taken "
             "from ModemManager to probe it",
             e->found->uid, port->name);
-  if (section || !port ||
-      (e->found->held && g_str_equal (port->transport, "at") && e->found->physical_sim))
+  if (section || !port)
     {
       e->probe = PROBE_SKIPPED;
       release_all (e, "its modem is not probed");
+      return;
+    }
+  if (e->found->held && g_str_equal (port->transport, "at") && e->found->physical_sim)
+    {
+      /* Not taken from ModemManager: an eUICC it names in another slot is all there is. */
+      g_autoptr (EsimdProbeResult) result = g_new0 (EsimdProbeResult, 1);
+
+      result->euiccs = g_ptr_array_new_with_free_func (probed_euicc_free);
+      result->slots = 1;
+      e->port = g_strdup (port->name);
+      e->config = port_config (e, port);
+      e->probe = PROBE_SKIPPED;
+      apply_result (e, result);
       return;
     }
   e->port = g_strdup (port->name);
@@ -563,6 +668,24 @@ same_port (Entry *e, EsimdFoundModem *m)
   return p && e->port && e->config && g_str_equal (p->name, e->port) &&
          g_str_equal (p->transport, e->config->transport) &&
          (!g_str_equal (p->transport, "at") || m->held == e->found->held);
+}
+
+/* Whether ModemManager says the same of the slots (which is used, which eUICC is where). */
+static gboolean
+same_mm_slots (const EsimdFoundModem *a, const EsimdFoundModem *b)
+{
+  if (!a->mm_slots || !b->mm_slots)
+    return !a->mm_slots == !b->mm_slots;
+  if (a->mm_primary_slot != b->mm_primary_slot || a->mm_slots->len != b->mm_slots->len)
+    return FALSE;
+  for (guint i = 0; i < a->mm_slots->len; i++)
+    {
+      const EsimdMmSlot *x = a->mm_slots->pdata[i], *y = b->mm_slots->pdata[i];
+
+      if (x->slot != y->slot || x->sim_type != y->sim_type || g_strcmp0 (x->eid, y->eid) != 0)
+        return FALSE;
+    }
+  return TRUE;
 }
 
 /* udev and ModemManager may name a modem's device differently: the same port is the same modem. */
@@ -614,7 +737,12 @@ esimd_discovery_modem_found (EsimdSource source, EsimdFoundModem *m)
     }
   reprobe = !same_port (e, m) || e->probe == PROBE_FAILED || e->probe == PROBE_NONE ||
             (e->probe == PROBE_SKIPPED && g_strcmp0 (m->imei, e->found->imei) != 0) ||
-            m->physical_sim != e->found->physical_sim;
+            m->physical_sim != e->found->physical_sim || !same_mm_slots (e->found, m) ||
+            e->mm_switch_id;
+  if (e->mm_switch_id)
+    g_debug ("%s: modem %s is back after its slot switch", source_name (source), m->uid);
+  g_clear_handle_id (&e->mm_switch_id, g_source_remove);
+  e->mm_away = FALSE;
   if (e->stale || e->source != source)
     g_debug ("%s: adopts modem %s from %s", source_name (source), m->uid, source_name (e->source));
   esimd_found_modem_free (e->found);
@@ -650,6 +778,7 @@ unlink_entry (Entry *e)
 static void
 drop_entry (Entry *e)
 {
+  g_clear_handle_id (&e->mm_switch_id, g_source_remove);
   unlink_entry (e);
   if (e->probe == PROBE_RUNNING)
     {
@@ -671,6 +800,13 @@ esimd_discovery_modem_gone (EsimdSource source, const char *uid)
   if (esimd_discovery_inhibiting (uid))
     {
       g_debug ("%s: modem %s is away while esimd holds it", source_name (source), uid);
+      return;
+    }
+  if (e->mm_switch_id)
+    {
+      g_debug ("%s: modem %s is away while ModemManager switches its slot", source_name (source),
+               uid);
+      e->mm_away = TRUE;
       return;
     }
   g_info ("%s: modem %s went away", source_name (source), e->port ? e->port : uid);
@@ -888,6 +1024,57 @@ switch_modem_available (EsimdModem *modem, gboolean available, const GError *rea
   esimd_modem_switch_slot (op->modem, op->slot, switched, op);
 }
 
+/* ModemManager had the time a restart has to announce a modem again; it did not. */
+static gboolean
+mm_switch_over (gpointer data)
+{
+  Entry *e = data;
+
+  e->mm_switch_id = 0;
+  if (e->mm_away)
+    {
+      g_info ("modem %s: ModemManager did not bring it back after the slot switch",
+              e->port ? e->port : e->found->uid);
+      drop_entry (e);
+      idle_changed ();
+    }
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct
+{
+  GTask *task;
+  char *uid;
+  guint slot;
+} MmSwitch;
+
+static void
+mm_switched (GObject *source, GAsyncResult *res, gpointer data)
+{
+  MmSwitch *op = data;
+  g_autoptr (GError) error = NULL;
+  Entry *e = d.entries ? g_hash_table_lookup (d.entries, op->uid) : NULL;
+
+  if (!esimd_discovery_mm_set_primary_slot_finish (res, &error))
+    {
+      if (e && e->mm_switch_id)
+        {
+          g_clear_handle_id (&e->mm_switch_id, g_source_remove);
+          if (e->mm_away)
+            drop_entry (e);
+        }
+      g_task_return_error (op->task, g_steal_pointer (&error));
+    }
+  else
+    {
+      g_info ("modem %s: ModemManager made slot %u the active one", op->uid, op->slot);
+      g_task_return_boolean (op->task, TRUE);
+    }
+  g_object_unref (op->task);
+  g_free (op->uid);
+  g_free (op);
+}
+
 EsimdEuicc *
 esimd_discovery_switch_queue (EsimdEuicc *euicc)
 {
@@ -927,6 +1114,24 @@ esimd_discovery_switch_slot (EsimdEuicc *euicc, guint slot, GAsyncReadyCallback 
       g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
                                "the modem has no slot %u (it has %u)", slot, e->slots);
       g_object_unref (task);
+      return;
+    }
+  if (e->found->mm_path && e->source == ESIMD_SOURCE_MM && d.mm_present)
+    {
+      /* ModemManager manages the modem: it switches (SetPrimarySimSlot) and probes it again
+       * itself, rather than finding its SIM changed behind its back. Its modem object goes away
+       * and comes back meanwhile: not an unplug. */
+      MmSwitch *mop = g_new0 (MmSwitch, 1);
+
+      mop->task = task;
+      mop->uid = g_strdup (e->found->uid);
+      mop->slot = slot;
+      g_clear_handle_id (&e->mm_switch_id, g_source_remove);
+      e->mm_away = FALSE;
+      e->mm_switch_id = g_timeout_add_seconds (STALE_GRACE, mm_switch_over, e);
+      g_info ("modem %s: asking ModemManager, which manages it, to switch to slot %u",
+              e->port ? e->port : e->found->uid, slot);
+      esimd_discovery_mm_set_primary_slot (e->found->mm_path, slot, mm_switched, mop);
       return;
     }
   op = g_new0 (SwitchOp, 1);
@@ -1013,6 +1218,7 @@ esimd_discovery_stop (GAsyncReadyCallback callback, gpointer user_data)
   while (g_hash_table_iter_next (&it, &key, (gpointer *) &e))
     {
       g_ptr_array_set_size (e->euiccs, 0);
+      g_clear_handle_id (&e->mm_switch_id, g_source_remove);
       g_hash_table_iter_steal (&it);
       g_free (key);
       if (e->probe == PROBE_RUNNING)

@@ -33,6 +33,16 @@ typedef struct
   gboolean primary;
 } EsimdFoundPort;
 
+/* What ModemManager says of one SIM slot (its Modem's SimSlots, PrimarySimSlot and the slot's
+ * Sim object). */
+typedef struct
+{
+  guint slot;       /* 1-based, as ModemManager and QMI count */
+  gboolean active;  /* the slot the modem uses (PrimarySimSlot) */
+  guint32 sim_type; /* MMSimType: 0 unknown, 1 physical, 2 eSIM */
+  char *eid;        /* the Sim's Eid, NULL when it gives none */
+} EsimdMmSlot;
+
 /* A modem a source found. */
 typedef struct
 {
@@ -48,11 +58,19 @@ typedef struct
   /* ModemManager says the SIM it uses is a physical one (not an eSIM): an AT-only modem that
    * would have to be taken from it is not probed. */
   gboolean physical_sim;
+  /* ModemManager's SIM slots (EsimdMmSlot*, slot order; empty slots left out) when it reports
+   * more than one: an eUICC in a slot the transport cannot look at (AT, MBIM while another slot
+   * is active) is known from its Sim object's Eid. NULL otherwise. */
+  GPtrArray *mm_slots;
+  guint mm_slot_count;
+  guint mm_primary_slot;
 } EsimdFoundModem;
 
 EsimdFoundModem *esimd_found_modem_new (const char *uid);
 void esimd_found_modem_add_port (EsimdFoundModem *modem, const char *name, const char *transport,
                                  gboolean primary);
+void esimd_found_modem_add_mm_slot (EsimdFoundModem *modem, guint slot, gboolean active,
+                                    guint32 sim_type, const char *eid);
 void esimd_found_modem_free (EsimdFoundModem *modem);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdFoundModem, esimd_found_modem_free)
 

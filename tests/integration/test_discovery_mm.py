@@ -26,6 +26,7 @@ from esimtest.world import ESIMCTL, activation_code  # noqa: E402
 
 MANAGER_IFACE = "org.esim.Manager"
 MM_IMEI = "353456789012345"  # what ModemManager read from the modem (Luhn-valid)
+MM_MODEM_0 = fakemm.MODEM_PREFIX + "0"
 
 
 class WithModemManager(unittest.TestCase):
@@ -168,6 +169,64 @@ class WithModemManager(unittest.TestCase):
         rig.wait_log("its SIM is a physical one")
         self.assertEqual(rig.mm.inhibitions(), [])
         self.assertEqual(modem.ctl.at()["commands"], {})
+
+    def slotted_modem(self, front: str):
+        """A modem with a SIM tray (slot 1, in use, a physical SIM) and the eUICC in slot 2, as
+        ModemManager 1.20 exports it: SimSlots, PrimarySimSlot and a Sim object per slot, the
+        eSIM's with SimType esim and its Eid. SetPrimarySimSlot switches the simulated modem."""
+        modem = self.rig.add_modem(front, slots="plain,euicc", active_slot=1)
+        ctl = modem.ctl  # made here: the fake calls it from its own thread
+        self.rig.mm.on_primary_slot = lambda _m, slot: ctl.call("switch_slot", slot=slot)
+        self.rig.mm_add(modem, EquipmentIdentifier=MM_IMEI, primary_slot=1, sim_slots=[
+            {"SimIdentifier": "8944500000000000014", "SimType": fakemm.SIM_TYPE_PHYSICAL,
+             "Removability": fakemm.REMOVABILITY_REMOVABLE},
+            {"Eid": modem.eid, "SimType": fakemm.SIM_TYPE_ESIM, "EsimStatus": fakemm.ESIM_STATUS_NO_PROFILES,
+             "Removability": fakemm.REMOVABILITY_NOT_REMOVABLE}])
+        return modem
+
+    def test_euicc_in_an_inactive_slot_named_by_modemmanager(self):
+        """AT cannot look at a slot the modem does not use, and the SIM in use is a physical one
+        (not taken from ModemManager): the eUICC is known from ModemManager's Sim object for slot
+        2. It is on the bus from the start, out of reach; switching to it asks ModemManager
+        (SetPrimarySimSlot), which probes the modem again; the eUICC is then reached, at the
+        same path, joined to ModemManager's new modem object."""
+        rig = self.rig
+        modem = self.slotted_modem("at")
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid, state="unavailable")
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 1))
+        self.assertIn("slot 2", rig.prop(path, "UnavailableReason"))
+        self.assertEqual(rig.prop(path, "ModemManagerModem"), rig.mm.modems()[0].path)
+        self.assertEqual(rig.mm.inhibitions(), [])  # nothing was taken from ModemManager for it
+        self.assertEqual(modem.ctl.at()["commands"], {})
+
+        rig.client.call(path, MANAGER_IFACE, "SwitchSlot", GLib.Variant("(u)", (2,)))
+        self.assertEqual([(r["path"], r["slot"]) for r in rig.mm.slot_switches()],
+                         [(MM_MODEM_0, 2)])
+        self.assertEqual(modem.ctl.state()["slots"]["active"], 2)
+        self.assertEqual(rig.wait_manager(modem.eid, state="ready"), path)
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 2))
+        self.assertEqual(rig.prop(path, "ModemManagerModem"), rig.mm.modems()[0].path)
+        self.assertNotEqual(rig.mm.modems()[0].path, MM_MODEM_0)
+        self.assertEqual(rig.prop(path, "RootSmdsAddress"), "testrootsmds.example.com")
+        rig.mm.assert_released()
+        with self.assertRaises(GLib.Error) as e:
+            rig.client.call(path, MANAGER_IFACE, "SwitchSlot", GLib.Variant("(u)", (3,)))
+        self.assertIn("no slot 3", str(e.exception))
+
+    def test_switching_a_qmi_modem_goes_through_modemmanager(self):
+        """QMI could switch the slot itself, behind ModemManager's back (a modem whose SIM
+        changes under it). ModemManager manages this one: esimd asks it to switch."""
+        rig = self.rig
+        modem = self.slotted_modem("qmi")
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid, state="unavailable")
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 1))
+        rig.client.call(path, MANAGER_IFACE, "SwitchSlot", GLib.Variant("(u)", (2,)))
+        self.assertEqual([r["slot"] for r in rig.mm.slot_switches()], [2])
+        self.assertEqual(rig.wait_manager(modem.eid, state="ready"), path)
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 2))
+        rig.wait_log("asking ModemManager, which manages it, to switch to slot 2")
 
 
 
