@@ -840,6 +840,19 @@ drop_stale (gboolean all, const char *why)
 }
 
 static gboolean
+any_stale (void)
+{
+  GHashTableIter it;
+  Entry *e;
+
+  g_hash_table_iter_init (&it, d.entries);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+    if (e->stale)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
 stale_grace_over (gpointer data)
 {
   d.stale_grace_id = 0;
@@ -869,7 +882,10 @@ esimd_discovery_source_settled (EsimdSource source)
        * seconds): it lists them as it finishes each. Those whose node is gone went away; the
        * others keep their eUICCs until it had time to announce them. */
       drop_stale (FALSE, "its port is gone");
-      d.stale_grace_id = g_timeout_add_seconds (STALE_GRACE, stale_grace_over, NULL);
+      /* Nothing left to wait for (esimd just started, or every old modem is gone): no grace,
+       * which would also hold an idle esimd started on demand for its length. */
+      if (any_stale ())
+        d.stale_grace_id = g_timeout_add_seconds (STALE_GRACE, stale_grace_over, NULL);
     }
   g_debug ("%s: every modem found (%u known)", source_name (source), g_hash_table_size (d.entries));
   idle_changed ();

@@ -230,6 +230,20 @@ class WithModemManager(unittest.TestCase):
 
 
 
+class StartedOnDemand(unittest.TestCase):
+    def test_leaves_when_modemmanager_has_no_modem(self):
+        """The bus starts esimd (D-Bus activation, the rig's org.esim.service) on a machine
+        whose ModemManager has no modem: with nothing to manage, esimd leaves after its idle
+        timeout. It used to wait for ModemManager's restart grace first (90 s), meant for
+        modems it knew before a restart, even when it knew none."""
+        rig = DiscoveryRig(modemmanager=True, udev=False, activation=True)
+        self.addCleanup(rig.stop)
+        rig.start_mm()
+        rig.write_activation_service(["--idle-timeout", "2"])
+        rig.activated_pid()
+        rig.client.wait_for(lambda: not rig.client.name_has_owner(), 30, "esimd started on demand to leave")
+
+
 class ModemManagerComingAndGoing(unittest.TestCase):
     def test_udev_takes_over_while_modemmanager_is_away(self):
         with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:

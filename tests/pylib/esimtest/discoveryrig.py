@@ -25,8 +25,8 @@ from typing import Optional
 from . import pki as pkimod
 from .simctl import start_sim
 from .smdpctl import start_smdp
-from .world import (BUS_POLICY, DEFAULT_ORDERS, SMDP_HOST, SMDS_HOST, VALGRIND_EXIT, BusClient, Esimd,
-                    PrivateBus, memcheck_findings)
+from .world import (BUS_POLICY, DEFAULT_ORDERS, ESIMD, SMDP_HOST, SMDS_HOST, VALGRIND_EXIT, BusClient,
+                    Esimd, PrivateBus, memcheck_findings)
 
 MANAGER_IFACE = "org.esim.Manager"
 EUICC_PREFIX = "/org/esim/euicc/"
@@ -122,7 +122,7 @@ class DiscoveryRig:
     """Private bus, SM-DP+, simulated modems and an esimd that is told nothing about them."""
 
     def __init__(self, tmpdir: Optional[str] = None, *, modemmanager: bool = True, udev: bool = True,
-                 udev_events: bool = False, config: Optional[dict] = None):
+                 udev_events: bool = False, config: Optional[dict] = None, activation: bool = False):
         self._own_tmp = tmpdir is None
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="esimd-discovery-")
         self.dev_dir = os.path.join(self.tmpdir, "dev")
@@ -135,7 +135,11 @@ class DiscoveryRig:
         try:
             self.pki = pkimod.generate(os.path.join(self.tmpdir, "pki"))
             policies = [BUS_POLICY] + ([FAKE_SERVICES_POLICY] if os.path.exists(FAKE_SERVICES_POLICY) else [])
-            self.bus = PrivateBus(self.tmpdir, policies)
+            # activation: the bus may start esimd itself (write_activation_service())
+            self.servicedir = os.path.join(self.tmpdir, "services") if activation else None
+            if self.servicedir:
+                os.makedirs(self.servicedir, exist_ok=True)
+            self.bus = PrivateBus(self.tmpdir, policies, servicedir=self.servicedir)
             self.smdp = start_smdp(os.path.join(self.tmpdir, "smdp"), self.pki, DEFAULT_ORDERS, ())
             self.client = BusClient(self.bus.address)
             if udev_events:
@@ -249,6 +253,27 @@ class DiscoveryRig:
                                  "esimd on the bus")
             if not self.esimd.running():
                 raise RuntimeError("esimd exited; log:\n" + self.esimd.log())
+
+    def write_activation_service(self, args=(), env=None):
+        """org.esim.service in the bus's servicedir: the first call to org.esim starts esimd
+        with this rig's configuration (and ARGS), as the system bus does on a machine."""
+        env = dict(env or {})
+        env.setdefault("DBUS_SYSTEM_BUS_ADDRESS", self.bus.address)
+        env.setdefault("PCSCLITE_CSOCK_NAME", os.path.join(self.tmpdir, "no-pcscd.comm"))
+        argv = ["/usr/bin/env", "-u", "SSL_CERT_FILE", "-u", "SSL_CERT_DIR", "-u", "CURL_CA_BUNDLE",
+                "-u", "REQUESTS_CA_BUNDLE"] + [f"{k}={v}" for k, v in env.items()] + \
+            [ESIMD, "--config", self.config_path] + list(args)
+        with open(os.path.join(self.servicedir, "org.esim.service"), "w") as f:
+            f.write("[D-BUS Service]\nName=org.esim\nExec=" + " ".join(argv) + "\n")
+
+    def activated_pid(self) -> int:
+        """Starts esimd by calling it (Peer.Ping to org.esim) and gives its process id."""
+        from gi.repository import GLib
+
+        self.client.call("/", "org.freedesktop.DBus.Peer", "Ping", timeout=60 * SLOW)
+        reply = self.client.call("/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixProcessID",
+                                 GLib.Variant("(s)", ("org.esim",)), dest="org.freedesktop.DBus")
+        return reply[0]
 
     def managers(self) -> dict:
         """{path: properties} of every org.esim.Manager on the bus."""

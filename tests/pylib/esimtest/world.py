@@ -66,13 +66,17 @@ def activation_code(matching_id: str, cc_required: bool = False, host: str = SMD
 
 class PrivateBus:
     """A dbus-daemon of type system with the system bus's default policy and esimd's own policy
-    file, listening on a socket in a temporary directory."""
+    file, listening on a socket in a temporary directory. With SERVICEDIR, the bus starts the
+    services whose .service files are there (D-Bus activation, as dbus-daemon does it without
+    systemd: it runs Exec= itself)."""
 
-    def __init__(self, tmpdir: str, policies=(BUS_POLICY,)):
+    def __init__(self, tmpdir: str, policies=(BUS_POLICY,), servicedir: Optional[str] = None):
         self.tmpdir = tmpdir
         self.socket = os.path.join(tmpdir, "system_bus_socket")
         self.config = os.path.join(tmpdir, "bus.conf")
         includes = "\n".join(f"  <include>{p}</include>" for p in policies)
+        if servicedir:
+            includes += f"\n  <servicedir>{servicedir}</servicedir>"
         with open(self.config, "w") as f:
             f.write(textwrap.dedent(f"""\
                 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
