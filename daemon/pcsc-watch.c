@@ -211,6 +211,10 @@ thread_main (gpointer data)
    * count given differs (one that is not the last one answered would make every wait return at
    * once); older ones ignore it and only see readers come or go during a wait. */
   DWORD pnp_state = SCARD_STATE_UNAWARE;
+  /* pcscd unreachable, as last posted: the same again is not posted (it would wake the main
+   * loop at every try for nothing). */
+  gboolean said_unreachable = FALSE;
+  LONG said_rv = SCARD_S_SUCCESS;
 
   while (!thread_stopping (sh))
     {
@@ -224,13 +228,17 @@ thread_main (gpointer data)
           rv = SCardEstablishContext (SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
           if (rv != SCARD_S_SUCCESS)
             {
-              post (sh, snapshot_new (rv, FALSE), FALSE);
+              if (!said_unreachable || said_rv != rv)
+                post (sh, snapshot_new (rv, FALSE), FALSE);
+              said_unreachable = TRUE;
+              said_rv = rv;
               backoff = backoff ? MIN (backoff * 2, sh->retry_max) : sh->retry_first;
               nap (sh, backoff);
               continue;
             }
           has_ctx = TRUE;
           backoff = 0;
+          said_unreachable = FALSE;
           set_context (sh, ctx, TRUE);
           continue; /* stopped meanwhile? */
         }
@@ -294,6 +302,8 @@ thread_main (gpointer data)
 
     lost:
       post (sh, snapshot_new (rv, TRUE), FALSE);
+      said_unreachable = TRUE;
+      said_rv = rv;
       set_context (sh, 0, FALSE);
       SCardReleaseContext (ctx);
       has_ctx = FALSE;
