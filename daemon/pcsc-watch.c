@@ -9,11 +9,20 @@
  * the cancel repeated, from the main loop, until the thread says it is out. */
 #include "pcsc-watch.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include "pcsc-apdu.h"
 
 #define PNP_READER "\\\\?PnP?\\Notification"
 /* How often a stop cancels the wait again until the thread is out (see above). */
 #define CANCEL_REPEAT_MS 20
+/* Where libpcsclite finds pcscd, unless PCSCLITE_CSOCK_NAME says otherwise (pcsc-lite's own
+ * default; its headers do not export it). */
+#define PCSCD_SOCKET "/run/pcscd/pcscd.comm"
 
 /* What the thread and the main thread share; the posts hold it too. */
 typedef struct
@@ -24,6 +33,7 @@ typedef struct
   gboolean exited;      /* under lock: the thread made its last pcsc-lite call */
   SCARDCONTEXT context; /* under lock: what SCardCancel interrupts */
   gboolean has_context; /* under lock */
+  int wake_fd;          /* an eventfd, signalled once stopping: wakes a wait for pcscd's socket */
 
   /* Set before the thread starts, read-only after. */
   GMainContext *main_context;
@@ -63,6 +73,8 @@ shared_clear (gpointer data)
 
   g_mutex_clear (&s->lock);
   g_cond_clear (&s->wake);
+  if (s->wake_fd >= 0)
+    close (s->wake_fd);
   g_main_context_unref (s->main_context);
   g_free (s->name);
 }
@@ -169,6 +181,107 @@ nap (Shared *sh, guint seconds)
   g_mutex_unlock (&sh->lock);
 }
 
+/* Adds an inotify watch on @dir for names appearing in it; FALSE if @dir cannot be watched. */
+static gboolean
+watch_for (int ifd, const char *dir)
+{
+  return inotify_add_watch (ifd, dir, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) >= 0;
+}
+
+/* Reads the pending events: TRUE if one names @socket_name or @dir_name (or some were lost). */
+static gboolean
+named_created (int ifd, const char *socket_name, const char *dir_name)
+{
+  union
+  {
+    struct inotify_event event;
+    char bytes[4096];
+  } buf;
+  gboolean hit = FALSE;
+  ssize_t len;
+
+  while ((len = read (ifd, buf.bytes, sizeof buf.bytes)) > 0)
+    for (ssize_t at = 0; at + (ssize_t) sizeof (struct inotify_event) <= len;)
+      {
+        const struct inotify_event *e = (const struct inotify_event *) (buf.bytes + at);
+
+        if ((e->mask & IN_Q_OVERFLOW) ||
+            (e->len && (g_str_equal (e->name, socket_name) || g_str_equal (e->name, dir_name))))
+          hit = TRUE;
+        at += sizeof (struct inotify_event) + e->len;
+      }
+  return hit;
+}
+
+/* pcscd could not be reached. Where its socket does not exist (pcscd not installed, or stopped
+ * cleanly and not socket-activated: the common case on a machine without a reader), trying again
+ * on a timer would wake an idle esimd for ever: it waits instead for the socket, or its directory,
+ * to be created (pcscd's start, or systemd's socket unit, creates it). Where the socket exists and
+ * still refused (pcscd killed, leaving it behind), nothing announces its return but a new socket
+ * or a try: then it tries again after @seconds as well. Without inotify, only the timer. TRUE
+ * when the socket or its directory was created (try again at once, and soon after if it was only
+ * the directory). */
+static gboolean
+wait_for_service (Shared *sh, guint seconds)
+{
+  const char *socket_path = g_getenv ("PCSCLITE_CSOCK_NAME");
+  g_autofree char *dir = NULL;
+  g_autofree char *parent = NULL;
+  g_autofree char *socket_name = NULL;
+  g_autofree char *dir_name = NULL;
+  struct pollfd fds[2];
+  gint64 deadline = -1;
+  gboolean created = FALSE;
+  int ifd;
+
+  if (!socket_path || !*socket_path)
+    socket_path = PCSCD_SOCKET;
+  dir = g_path_get_dirname (socket_path);
+  parent = g_path_get_dirname (dir);
+  socket_name = g_path_get_basename (socket_path);
+  dir_name = g_path_get_basename (dir);
+  ifd = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
+  /* The watch first, then the look: a socket created in between is seen either way. */
+  if (ifd < 0 || sh->wake_fd < 0 || !(watch_for (ifd, dir) || watch_for (ifd, parent)))
+    {
+      if (ifd >= 0)
+        close (ifd);
+      nap (sh, seconds);
+      return FALSE;
+    }
+  if (g_file_test (socket_path, G_FILE_TEST_EXISTS))
+    deadline = g_get_monotonic_time () + (gint64) seconds * G_TIME_SPAN_SECOND;
+  fds[0] = (struct pollfd){ .fd = ifd, .events = POLLIN };
+  fds[1] = (struct pollfd){ .fd = sh->wake_fd, .events = POLLIN };
+  /* Other names created beside it are read and let go; the stop signals wake_fd (kick_locked). */
+  while (!created && !thread_stopping (sh))
+    {
+      int timeout_ms = -1;
+      int n;
+
+      if (deadline >= 0)
+        {
+          gint64 left = deadline - g_get_monotonic_time ();
+
+          if (left <= 0)
+            break;
+          timeout_ms = (int) MIN ((left + 999) / 1000, G_MAXINT);
+        }
+      n = poll (fds, 2, timeout_ms);
+      if (n < 0 && errno != EINTR)
+        {
+          nap (sh, seconds); /* never a busy loop */
+          break;
+        }
+      if (n > 0 && (fds[1].revents & POLLIN))
+        break;
+      if (n > 0 && (fds[0].revents & POLLIN))
+        created = named_created (ifd, socket_name, dir_name);
+    }
+  close (ifd);
+  return created;
+}
+
 static void
 set_context (Shared *sh, SCARDCONTEXT ctx, gboolean has)
 {
@@ -233,7 +346,8 @@ thread_main (gpointer data)
               said_unreachable = TRUE;
               said_rv = rv;
               backoff = backoff ? MIN (backoff * 2, sh->retry_max) : sh->retry_first;
-              nap (sh, backoff);
+              if (wait_for_service (sh, backoff))
+                backoff = 0;
               continue;
             }
           has_ctx = TRUE;
@@ -309,7 +423,7 @@ thread_main (gpointer data)
       has_ctx = FALSE;
       pnp_state = SCARD_STATE_UNAWARE; /* a new pcscd counts anew */
       backoff = sh->retry_first;
-      nap (sh, backoff);
+      wait_for_service (sh, backoff);
     }
   set_context (sh, 0, FALSE);
   if (has_ctx)
@@ -331,6 +445,14 @@ kick_locked (Shared *sh)
 {
   sh->stopping = TRUE;
   g_cond_broadcast (&sh->wake);
+  if (sh->wake_fd >= 0)
+    {
+      guint64 one = 1;
+
+      /* Level-triggered and never read: every later wait for the socket ends at once too. */
+      if (write (sh->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        g_warning ("%s: cannot wake the watch thread: %s", sh->name, g_strerror (errno));
+    }
   if (sh->has_context && !sh->exited)
     SCardCancel (sh->context); /* a local message to pcscd: it answers at once */
 }
@@ -390,6 +512,7 @@ esimd_pcsc_watch_new (const char *name, guint retry_first, guint retry_max, Esim
 
   g_mutex_init (&sh->lock);
   g_cond_init (&sh->wake);
+  sh->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   sh->main_context = g_main_context_ref_thread_default ();
   sh->name = g_strdup (name);
   sh->retry_first = MAX (retry_first, 1);

@@ -45,9 +45,11 @@ typedef void (*EsimdPcscWatchFunc) (EsimdPcscSnapshot *snapshot, gpointer user_d
 typedef struct _EsimdPcscWatch EsimdPcscWatch;
 
 /* Starts following pcscd; @func is called in the thread-default main context of the caller.
- * While pcscd cannot be reached the thread asks again after @retry_first seconds, then twice as
- * long each time up to @retry_max. The first look is posted at once, whatever it finds (no
- * reader at all included), so a caller can tell when it knows the readers. */
+ * While pcscd cannot be reached and its socket does not exist, the thread waits for the socket to
+ * be created (inotify: no wakeups); while a socket is there that refuses, it asks again after
+ * @retry_first seconds, then twice as long each time up to @retry_max. The first look is posted at
+ * once, whatever it finds (no reader at all included), so a caller can tell when it knows the
+ * readers. */
 EsimdPcscWatch *esimd_pcsc_watch_new (const char *name, guint retry_first, guint retry_max,
                                       EsimdPcscWatchFunc func, gpointer user_data);
 /* Ends the thread; @stopped runs (from the main context, directly: never after the watch is

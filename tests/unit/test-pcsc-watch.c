@@ -14,6 +14,7 @@
  * met that moment only under load, when a card was pulled and the transport stopped at once. */
 #include "pcsc-watch.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 /* ---- the pcsc-lite client, as the watch sees it --------------------------------------------- */
@@ -537,6 +538,21 @@ test_pnp_event_count_carried (void)
 
 /* pcscd not there: the look says so, once (not lost: it never was reached), and once pcscd is
  * there the readers follow without anything asked. */
+/* pcscd's socket (PCSCLITE_CSOCK_NAME, set in main()): the watch looks only at whether it exists,
+ * and waits for it to be created. */
+static char *socket_path;
+
+static void
+socket_file (gboolean present)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!present)
+    g_assert_true (g_unlink (socket_path) == 0 || errno == ENOENT);
+  else if (!g_file_set_contents (socket_path, "", 0, &error))
+    g_error ("%s", error->message);
+}
+
 static void
 test_pcscd_comes_later (void)
 {
@@ -545,6 +561,8 @@ test_pcscd_comes_later (void)
 
   fake_reset ();
   fake.up = FALSE;
+  /* A socket a killed pcscd left behind: only trying again tells when pcscd is back. */
+  socket_file (TRUE);
   fake_add_reader ("Reader A 00 00", TRUE);
   w = esimd_pcsc_watch_new ("test-watch", 1, 1, seen_look, seen);
   run_until (seen, 1);
@@ -579,9 +597,73 @@ test_pcscd_comes_later (void)
   seen_free (seen);
 }
 
+/* No socket at all (pcscd not installed, or stopped cleanly): nothing is tried until it is
+ * created, so an esimd without pcscd never wakes for it, and its creation is seen at once. */
+static void
+test_pcscd_socket_awaited (void)
+{
+  Seen *seen = seen_new ();
+  g_autofree char *dir = g_path_get_dirname (socket_path);
+  g_autofree char *other = NULL;
+  EsimdPcscWatch *w;
+
+  fake_reset ();
+  fake.up = FALSE;
+  socket_file (FALSE);
+  fake_add_reader ("Reader A 00 00", TRUE);
+
+  /* Stopped while it waits for the socket. */
+  w = esimd_pcsc_watch_new ("test-watch", 1, 1, seen_look, seen);
+  run_until (seen, 1);
+  g_assert_cmpint (last_look (seen)->service_rv, ==, SCARD_E_NO_SERVICE);
+  esimd_pcsc_watch_stop (w, seen_stopped, seen);
+  run_until (seen, 0);
+  esimd_pcsc_watch_free (w);
+  g_ptr_array_set_size (seen->looks, 0);
+  seen->stopped = FALSE;
+
+  /* Freed (the blocking teardown) while it waits for the socket. */
+  w = esimd_pcsc_watch_new ("test-watch", 1, 1, seen_look, seen);
+  run_until (seen, 1);
+  esimd_pcsc_watch_free (w);
+  g_ptr_array_set_size (seen->looks, 0);
+
+  w = esimd_pcsc_watch_new ("test-watch", 1, 1, seen_look, seen);
+  run_until (seen, 1);
+  g_mutex_lock (&fake.lock);
+  fake.establishes = 0;
+  g_mutex_unlock (&fake.lock);
+  /* Something else created beside the socket is no reason to ask. Three retry periods: on a
+   * timer it would have asked pcscd again twice by now. */
+  other = g_build_filename (dir, "not-pcscd", NULL);
+  g_assert_true (g_file_set_contents (other, "", 0, NULL));
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_unlink (other);
+  g_mutex_lock (&fake.lock);
+  g_assert_cmpuint (fake.establishes, ==, 0);
+  fake.up = TRUE;
+  g_mutex_unlock (&fake.lock);
+  socket_file (TRUE);
+  while (last_look (seen)->service_rv != SCARD_S_SUCCESS)
+    run_until (seen, seen->looks->len + 1);
+  assert_card (last_look (seen), "Reader A 00 00", TRUE, 1);
+
+  esimd_pcsc_watch_stop (w, seen_stopped, seen);
+  run_until (seen, 0);
+  esimd_pcsc_watch_free (w);
+  seen_free (seen);
+}
+
 int
 main (int argc, char **argv)
 {
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("test-pcsc-watch-XXXXXX", &error);
+  int status;
+
+  g_assert_no_error (error);
+  socket_path = g_build_filename (dir, "pcscd.comm", NULL);
+  g_setenv ("PCSCLITE_CSOCK_NAME", socket_path, TRUE);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/pcsc-watch/stop-right-after-an-event", test_stop_right_after_an_event);
   g_test_add_func ("/pcsc-watch/free-right-after-an-event", test_free_right_after_an_event);
@@ -590,5 +672,10 @@ main (int argc, char **argv)
   g_test_add_func ("/pcsc-watch/no-reader-then-one", test_no_reader_then_one);
   g_test_add_func ("/pcsc-watch/pnp-event-count-carried", test_pnp_event_count_carried);
   g_test_add_func ("/pcsc-watch/pcscd-comes-later", test_pcscd_comes_later);
-  return g_test_run ();
+  g_test_add_func ("/pcsc-watch/pcscd-socket-awaited", test_pcscd_socket_awaited);
+  status = g_test_run ();
+  socket_file (FALSE);
+  g_rmdir (dir);
+  g_free (socket_path);
+  return status;
 }
