@@ -208,6 +208,9 @@ class Discovery(unittest.TestCase):
             job, props = w.download("", options={"smdp_address": found[0]["smdp_address"],
                                                  "matching_id": found[0]["event_id"]})
             self.assertEqual(props["State"], "succeeded", props)
+            # The SM-DS drops the event when the SM-DP+ has the install result, which esimd
+            # delivers after answering the download (its notifications are read after the answer).
+            w.client.wait_for(lambda: not w.smdp.control.events(), 60, "the SM-DS to drop the event")
             self.assertEqual(w.manager("Discover", GLib.Variant("(a{sv})", ({},)))[0], [])
 
     def test_es11_paths_missing_falls_back(self):
