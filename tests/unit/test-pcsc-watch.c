@@ -358,6 +358,15 @@ run_until (Seen *seen, guint looks)
     }
 }
 
+/* Stops @w as its users do, runs the loop until the stop is announced, then frees it. */
+static void
+stop_and_free (EsimdPcscWatch *w, Seen *seen)
+{
+  esimd_pcsc_watch_stop (w, seen_stopped, seen);
+  run_until (seen, 0);
+  esimd_pcsc_watch_free (w);
+}
+
 static void
 assert_card (const EsimdPcscSnapshot *s, const char *reader, gboolean card, guint events)
 {
@@ -472,9 +481,7 @@ test_card_swapped_between_two_waits (void)
   run_until (seen, 5);
   assert_card (last_look (seen), "Reader A 00 00", TRUE, 6);
 
-  esimd_pcsc_watch_stop (w, seen_stopped, seen);
-  run_until (seen, 0);
-  esimd_pcsc_watch_free (w);
+  stop_and_free (w, seen);
   seen_free (seen);
 }
 
@@ -496,9 +503,7 @@ test_no_reader_then_one (void)
   run_until (seen, 2);
   g_assert_cmpuint (last_look (seen)->readers->len, ==, 1);
   assert_card (last_look (seen), "Reader B 00 00", TRUE, 1);
-  esimd_pcsc_watch_stop (w, seen_stopped, seen);
-  run_until (seen, 0);
-  esimd_pcsc_watch_free (w);
+  stop_and_free (w, seen);
   seen_free (seen);
 }
 
@@ -530,9 +535,7 @@ test_pnp_event_count_carried (void)
   assert_card (last_look (seen), "Reader C 00 00", TRUE, 1);
   g_assert_cmpuint (fake.lists, ==, 2);
 
-  esimd_pcsc_watch_stop (w, seen_stopped, seen);
-  run_until (seen, 0);
-  esimd_pcsc_watch_free (w);
+  stop_and_free (w, seen);
   seen_free (seen);
 }
 
@@ -591,9 +594,7 @@ test_pcscd_comes_later (void)
   g_assert_cmpint (last_look (seen)->service_rv, ==, SCARD_E_NO_SERVICE);
   g_assert_true (last_look (seen)->service_lost);
 
-  esimd_pcsc_watch_stop (w, seen_stopped, seen);
-  run_until (seen, 0);
-  esimd_pcsc_watch_free (w);
+  stop_and_free (w, seen);
   seen_free (seen);
 }
 
@@ -616,9 +617,7 @@ test_pcscd_socket_awaited (void)
   w = esimd_pcsc_watch_new ("test-watch", 1, 1, seen_look, seen);
   run_until (seen, 1);
   g_assert_cmpint (last_look (seen)->service_rv, ==, SCARD_E_NO_SERVICE);
-  esimd_pcsc_watch_stop (w, seen_stopped, seen);
-  run_until (seen, 0);
-  esimd_pcsc_watch_free (w);
+  stop_and_free (w, seen);
   g_ptr_array_set_size (seen->looks, 0);
   seen->stopped = FALSE;
 
@@ -648,9 +647,7 @@ test_pcscd_socket_awaited (void)
     run_until (seen, seen->looks->len + 1);
   assert_card (last_look (seen), "Reader A 00 00", TRUE, 1);
 
-  esimd_pcsc_watch_stop (w, seen_stopped, seen);
-  run_until (seen, 0);
-  esimd_pcsc_watch_free (w);
+  stop_and_free (w, seen);
   seen_free (seen);
 }
 
