@@ -169,9 +169,9 @@ class Authorization(unittest.TestCase):
         # the server holds every notification: esimd's delivery of the install result runs on
         smdp.add_fault(function="handleNotification", action="delay", ms=120000, times=10)
         try:
-            self.w.download(activation_code("OWN-JOB"))
-            job = self.w.client.wait_for(lambda: (lambda j: j if j != "/" else None)(self.w.manager_prop("CurrentJob")),
-                                         30, "esimd's delivery")
+            download, _ = self.w.download(activation_code("OWN-JOB"))
+            # the download holds the queue for its read-back after its answer: wait for the delivery
+            job = self.w.wait_current_job("send-notifications", exclude=(download,))
             self.assertEqual(self.w.client.get(job, "org.esim.Job", "Caller"), "")
             r = self.call_as("daemon", job, "org.esim.Job", "Cancel")
             self.assertEqual(r.get("error"), "org.esim.Error.NotAuthorized", r)

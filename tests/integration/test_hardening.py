@@ -137,16 +137,8 @@ class NotificationServers(unittest.TestCase):
             self.assertEqual(props["State"], "succeeded", props)
 
             # the automatic delivery of its install result is a Job on the bus, without a caller
-            # (the download, answered once the card installed, holds the queue for its read-back
-            # first: CurrentJob is the download's until then)
-            def delivery():
-                j = w.manager_prop("CurrentJob")
-                try:
-                    return j if j not in ("/", job) and w.client.get(j, JOB_IFACE, "Kind") == "send-notifications" else None
-                except GLib.Error:
-                    return None  # it ended between the two reads
-
-            auto = w.client.wait_for(delivery, 30, "the automatic delivery as CurrentJob")
+            # (the download holds the queue for its read-back first: wait for the delivery itself)
+            auto = w.wait_current_job("send-notifications", exclude=(job,))
             props = w.client.get_all(auto, JOB_IFACE)
             self.assertEqual((props["Caller"], props["Euicc"]), ("", MANAGER))
             self.assertEqual(w.manager_prop("Jobs"), [auto])
@@ -164,10 +156,7 @@ class NotificationServers(unittest.TestCase):
             self.assertEqual(len(w.sim.ctl().state()["notifications"]), 1)  # not lost
 
             # it comes back after the user's job, and the caller may cancel it
-            again = w.client.wait_for(
-                lambda: (lambda j: j if j not in ("/", auto) else None)(w.manager_prop("CurrentJob")),
-                30, "the delivery queued again")
-            self.assertEqual(w.client.get(again, JOB_IFACE, "Kind"), "send-notifications")
+            again = w.wait_current_job("send-notifications", exclude=(auto,))
             w.client.wait_for(lambda: w.smdp.control.calls().get("smdp:handleNotification", 0) >= 2, 30,
                               "the delivery in flight again")
             w.client.call(again, JOB_IFACE, "Cancel")

@@ -480,6 +480,22 @@ class World:
         return self.client.wait_for(lambda: self.manager_prop("State") == "ready" and
                                     self.manager_prop("CurrentJob") == "/", timeout, "an idle queue")
 
+    def wait_current_job(self, kind: str, exclude=(), timeout: float = 30.0) -> str:
+        """Waits until CurrentJob is a job of this kind other than those in exclude; returns it.
+        A download is answered once the card installed the profile and holds the queue for its
+        read-back after that: right after download() CurrentJob may still be the download's, so
+        a test that wants esimd's own delivery must wait for that job by its kind."""
+        def current():
+            j = self.manager_prop("CurrentJob")
+            if j == "/" or j in exclude:
+                return None
+            try:
+                return j if self.client.get(j, "org.esim.Job", "Kind") == kind else None
+            except GLib.Error:
+                return None  # it ended between the two reads
+
+        return self.client.wait_for(current, timeout, f"a {kind} job as CurrentJob")
+
     def download(self, code: str, cc: str = "", options: Optional[dict] = None, timeout: float = 120.0):
         """Download() and wait for the job to finish; returns (job path, final Job properties)."""
         if cc:
