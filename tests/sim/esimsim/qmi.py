@@ -400,15 +400,21 @@ class QmiModem:
             if channel not in card.channels:
                 return [result_tlv(E_INVALID_ARGUMENT)], False
         t0 = time.perf_counter()
+        received = time.monotonic()
         delay = self.faults.delay_ms(link.frontend)
         if delay:
             await asyncio.sleep(delay / 1000)
+        traced = card.trace_count
         t = card.transmit(apdu[2:], link.frontend, owner, channel)
         if t.response is None:
             raise DropConnection()
         if link.frontend in self.counters.apdu_time_ms:
             self.counters.apdu_time_ms[link.frontend] += (time.perf_counter() - t0) * 1000.0
             self.counters.apdus_timed[link.frontend] += 1
+        if card.trace and card.trace[-1]["n"] == traced + 1:
+            # The card's whole window in the trace (the same clock as "t"): from the Send APDU
+            # read, the injected delay included, to its answer ready; the rest is the LPA's.
+            card.trace[-1]["t_in"], card.trace[-1]["t_out"] = received, time.monotonic()
         return [result_tlv(), (0x10, struct.pack("<H", len(t.response)) + t.response)], t.reset_after
 
     def _card_status(self) -> bytes:
