@@ -5,6 +5,8 @@
 #include "esimd-error.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 /* ---- transactions left open ------------------------------------------------------------- */
@@ -115,14 +117,53 @@ sessions_save_or_warn (EsimdEuicc *euicc, GKeyFile *kf)
     g_warning ("eUICC %s: %s", euicc->config->name, error->message);
 }
 
+/* The probe's file: as much as a few records take, written and synced (a disk that is nearly
+ * full, or one that only refuses at writeback, fails here, not mid-download), then removed. A
+ * probe has nothing to keep, so it needs no rename and no sync of the directory: one fsync. */
+static gboolean
+probe_write (const char *dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, ".writable.XXXXXX", NULL);
+  g_autofree char *filler = g_strnfill (4096, '#');
+  gsize done = 0;
+  int fd = g_mkstemp_full (path, O_WRONLY | O_CLOEXEC, 0600);
+  int e = 0;
+
+  if (fd < 0)
+    {
+      e = errno;
+      goto fail;
+    }
+  while (done < 4096)
+    {
+      gssize n = write (fd, filler + done, 4096 - done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          e = n < 0 ? errno : ENOSPC;
+          break;
+        }
+      done += (gsize) n;
+    }
+  if (!e && fsync (fd) < 0)
+    e = errno;
+  if (close (fd) < 0 && !e && errno != EINTR)
+    e = errno;
+  g_unlink (path);
+  if (!e)
+    return TRUE;
+fail:
+  g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_STATE_NOT_WRITABLE,
+               "cannot record a download's open session in %s: %s", dir, g_strerror (e));
+  return FALSE;
+}
+
 gboolean
 esimd_euicc_sessions_writable (EsimdEuicc *euicc, GError **error)
 {
   g_autofree char *dir = sessions_dir ();
-  g_autofree char *probe = NULL;
-  g_autoptr (GError) local = NULL;
-  /* As much as a few records take: a disk that is nearly full fails here, not mid-download. */
-  g_autofree char *filler = g_strnfill (4096, '#');
 
   if (g_mkdir_with_parents (dir, 0700) < 0)
     {
@@ -133,17 +174,7 @@ esimd_euicc_sessions_writable (EsimdEuicc *euicc, GError **error)
                    g_strerror (e));
       return FALSE;
     }
-  probe = g_build_filename (dir, ".writable", NULL);
-  if (!g_file_set_contents_full (probe, filler, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &local))
-    {
-      g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_STATE_NOT_WRITABLE,
-                   "cannot record a download's open session in %s: %s", dir,
-                   g_strerror (errno_of (local)));
-      g_unlink (probe);
-      return FALSE;
-    }
-  g_unlink (probe);
-  return TRUE;
+  return probe_write (dir, error);
 }
 
 void

@@ -48,6 +48,13 @@ typedef struct
   guint return_timeout_id; /* waiting for the modem to come back (ModemReturnTimeout) */
   guint check_id;          /* the next step of the check, from an idle */
   guint reads_tried;       /* read-backs that failed for the transport: a flapping modem ends */
+
+  /* The state directory's probe (can the crash record be written?) runs while the card answers
+   * the session's first command; the first request to the server waits for it. */
+  guint probe_id;            /* the probe, or the held request's failure, from an idle */
+  gboolean probed;           /* the probe ran for this session */
+  GError *probe_error;       /* it failed: no server hears of the download */
+  struct _WatchedPost *held; /* the first request, until the probe has run */
 } DownloadJob;
 
 static void
@@ -59,6 +66,8 @@ download_job_free (gpointer data)
   g_clear_handle_id (&d->restart_id, g_source_remove);
   g_clear_handle_id (&d->return_timeout_id, g_source_remove);
   g_clear_handle_id (&d->check_id, g_source_remove);
+  g_clear_handle_id (&d->probe_id, g_source_remove);
+  g_clear_error (&d->probe_error); /* a held request holds the job: none is left here */
   g_clear_error (&d->lost_error);
   g_free (d->eid);
   g_clear_pointer (&d->download, lpa_download_free);
@@ -616,14 +625,25 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
 /* The ES9+ requests show which transaction the eUICC and the server share and how far it went;
  * it is written down (esimd_euicc_session_*) before each step, so that a failure the download
  * cannot clean up itself (modem gone, esimd killed) is cancelled later. */
-typedef struct
+typedef struct _WatchedPost
 {
   EsimdJob *job;
   char *host;
   char *path;
+  GBytes *body; /* while held for the probe */
   LpaHttpCallback callback;
   gpointer user_data;
 } WatchedPost;
+
+static void
+watched_post_free (WatchedPost *w)
+{
+  esimd_job_unref (w->job);
+  g_free (w->host);
+  g_free (w->path);
+  g_clear_pointer (&w->body, g_bytes_unref);
+  g_free (w);
+}
 
 /* A base64 TLV member of a request this download sends (NULL if absent or not that TLV). */
 static GBytes *
@@ -690,11 +710,11 @@ watched_done (guint status, GBytes *body, const GError *error, gpointer data)
         esimd_euicc_session_attempt_failed (w->job->euicc, d->transaction_id, why);
     }
   w->callback (status, unrecorded ? NULL : body, unrecorded ? unrecorded : error, w->user_data);
-  esimd_job_unref (w->job);
-  g_free (w->host);
-  g_free (w->path);
-  g_free (w);
+  watched_post_free (w);
 }
+
+static gboolean release_held (gpointer data);
+static gboolean probe_state_dir (gpointer data);
 
 static void
 watched_post (gpointer self, const char *host, const char *path, GBytes *body,
@@ -726,7 +746,67 @@ watched_post (gpointer self, const char *host, const char *path, GBytes *body,
   w->path = g_strdup (path);
   w->callback = callback;
   w->user_data = user_data;
+  if (!d->probed || d->probe_error)
+    {
+      /* Nothing reaches a server before the probe says the crash record can be written. */
+      g_return_if_fail (!d->held);
+      w->body = g_bytes_ref (body);
+      d->held = w;
+      if (d->probed && !d->probe_id)
+        d->probe_id = g_idle_add (release_held, job); /* never from inside the call */
+      else if (!d->probe_id)
+        d->probe_id = g_idle_add_full (G_PRIORITY_LOW, probe_state_dir, job, NULL);
+      return;
+    }
   esimd_http_client_ops.post (job->euicc->http, host, path, body, watched_done, w);
+}
+
+/* The request held for the probe goes out, or fails with the probe's error (or the cancel's). */
+static gboolean
+release_held (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+  WatchedPost *w = g_steal_pointer (&d->held);
+  g_autoptr (GBytes) body = NULL;
+
+  d->probe_id = 0;
+  if (!w)
+    return G_SOURCE_REMOVE;
+  body = g_steal_pointer (&w->body);
+  if (d->probe_error)
+    watched_done (0, NULL, d->probe_error, w);
+  else if (d->cancelling)
+    {
+      g_autoptr (GError) cancelled =
+          g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "request cancelled");
+
+      watched_done (0, NULL, cancelled, w);
+    }
+  else
+    esimd_http_client_ops.post (job->euicc->http, w->host, w->path, body, watched_done, w);
+  return G_SOURCE_REMOVE;
+}
+
+/* A crash mid-download is cleaned up from the record written at each step: without room for it,
+ * a crash would leave the server's session bound and the order used up (issue 11), so the first
+ * request waits for this probe. It runs from an idle of low priority, once the session's first
+ * command (GetEUICCChallenge, which leaves nothing on the eUICC to clean up) is on its way: its
+ * fsync overlaps the card's work instead of coming before it. */
+static gboolean
+probe_state_dir (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+
+  d->probe_id = 0;
+  if (!d->held && esimd_job_is_finished (job))
+    return G_SOURCE_REMOVE; /* the download ended at the card */
+  d->probed = TRUE;
+  g_clear_error (&d->probe_error);
+  if (!esimd_euicc_sessions_writable (job->euicc, &d->probe_error))
+    g_info ("eUICC %s: download stopped: %s", job->euicc->config->name, d->probe_error->message);
+  return release_held (job);
 }
 
 static const LpaHttpOps watched_http_ops = {
@@ -763,7 +843,6 @@ download_start (EsimdJob *job)
     .euicc_info1 = euicc->info1 ? euicc->info1->raw : NULL,
   };
 
-  esimd_job_set_stage (job, "authenticating", 0.01);
   d->download = lpa_download_new (&params, euicc->es10, &watched_http_ops, job,
                                   d->ask_code ? &download_callbacks_asking : &download_callbacks,
                                   job, &error);
@@ -773,7 +852,14 @@ download_start (EsimdJob *job)
       return;
     }
   g_info ("eUICC %s: downloading from %s", euicc->config->name, d->smdp_address);
+  d->probed = FALSE;
+  g_clear_handle_id (&d->probe_id, g_source_remove);
+  /* The first command goes to the card before anything else is announced or checked. */
   lpa_download_start (d->download);
+  if (esimd_job_is_finished (job))
+    return;
+  esimd_job_set_stage (job, "authenticating", 0.01);
+  d->probe_id = g_idle_add_full (G_PRIORITY_LOW, probe_state_dir, job, NULL);
 }
 
 static void
@@ -789,16 +875,8 @@ download_run (EsimdJob *job)
       finish (job, error);
       return;
     }
-  esimd_job_set_stage (job, "authenticating", 0.01);
   d->eid = g_strdup (euicc->eid);
   d->losses = euicc->losses;
-  /* A crash mid-download is cleaned up from the record written at each step: without room for
-   * it, a crash would leave the server's session bound and the order used up (issue 11). */
-  if (!esimd_euicc_sessions_writable (euicc, &error))
-    {
-      finish (job, error);
-      return;
-    }
   if (!euicc->http)
     {
       g_set_error (&error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
@@ -870,7 +948,8 @@ download_cancel (EsimdJob *job, GError **error)
   if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION ||
       job->state == ESIMD_JOB_AWAITING_CONFIRMATION_CODE)
     esimd_job_set_state (job, ESIMD_JOB_RUNNING);
-  /* Don't wait for a slow server to answer the request in flight. */
+  /* Don't wait for a slow server to answer the request in flight (one held for the probe ends
+   * with the cancel as soon as the probe has run, from its idle). */
   if (job->euicc->http)
     esimd_http_client_cancel_all (job->euicc->http);
   return TRUE;
