@@ -255,7 +255,8 @@ class Bench:
                      "apdus": card_at_finish.get("apdus_timed", {}).get("qmi"),
                      # when the card executed each APDU, from the Download() call (same clock)
                      "executed_ms": [round((a["t"] - t0) * 1000.0, 3) for a in trace if "t" in a],
-                     "finished_ms": ms(fin.t - t0)},
+                     "finished_ms": ms(fin.t - t0),
+                     "outside_ms": outside_card(trace, t0, fin.t)},
             "memory": dict(mem, **peaks),
             "segment_size_after": self.w.manager_prop("SegmentSize"),
         }
@@ -374,6 +375,36 @@ def client_times(log: str) -> dict:
             "setup_ms": round(sum(r["sent_ms"] for r in download), 3),
             "tls_ms": round(sum(r["tls_ms"] for r in download if r["new_connection"]), 3),
             "total_ms": round(sum(r["total_ms"] for r in download), 3)}
+
+
+# The ES10 commands a download sends right after each ES9+ answer: the gap before each holds the
+# request (and what esimd records and parses around it).
+AFTER_REQUEST_TAGS = ("BF38", "BF21", "BF36")
+
+
+def outside_card(trace: list[dict], t0: float, t_end: float) -> Optional[dict]:
+    """A download's time outside the card, from the simulator's window of each APDU (t_in: its
+    Send APDU read, the injected delay included, to t_out: its answer ready): before the first
+    APDU (the call, the job's start, the channel, esimd's checks), in the gaps that hold an ES9+
+    request, in the other gaps (one QMI round trip each: esimd, the socket, the simulator's own
+    framing), and after the last APDU until the Finished signal was seen."""
+    apdus = [a for a in trace if "t_in" in a and a["t_in"] <= t_end]
+    if not apdus:
+        return None
+    out = {"card": 0.0, "before_first": (apdus[0]["t_in"] - t0) * 1000.0, "around_requests": 0.0,
+           "between_apdus": 0.0, "gaps": 0, "after_last": (t_end - apdus[-1]["t_out"]) * 1000.0}
+    for prev, a in zip([None] + apdus, apdus):
+        out["card"] += (a["t_out"] - a["t_in"]) * 1000.0
+        if prev is None:
+            continue
+        gap = (a["t_in"] - prev["t_out"]) * 1000.0
+        if a.get("tag") in AFTER_REQUEST_TAGS:
+            out["around_requests"] += gap
+        else:
+            out["between_apdus"] += gap
+            out["gaps"] += 1
+    out["total"] = (t_end - t0) * 1000.0 - out["card"]
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 
 def installed_or_finished(job: str):

@@ -183,6 +183,21 @@ def render(res: dict) -> str:
                         "CPU ms", "APDUs all", "TLS hs", "peak RSS", "peak anon"], rows))
 
     rows = []
+    for r in ([dict(res["cold"], cold=True)] if res.get("cold") else []) + res["timed"]:
+        lim = r.get("limit") or {}
+        if lim.get("outside_total") is None:
+            continue
+        rows.append([size_label(r["profile_size"]) + (" (first)" if r.get("cold") else ""), r["latency_ms"],
+                     num(lim["outside_total"]), num(lim["outside_before_first"]), num(lim["outside_around_requests"]),
+                     num(lim.get("server_ms")), num(lim.get("client_http_ms")), num(lim["outside_between_apdus"]),
+                     num(lim.get("outside_per_gap"), 3), num(lim["outside_after_last"])])
+    if rows:
+        parts.append(table("Time outside the card's APDU windows (ms, medians; the simulator's Send APDU read "
+                           "to answer ready is the card's)",
+                           ["profile", "ms/APDU", "outside", "before 1st", "around requests", "server", "HTTP",
+                            "between APDUs", "per gap", "after last"], rows))
+
+    rows = []
     for r in res.get("ops_counted", []):
         f, a, after = r["floor"], r["answer"], r["after_answer"]
         tags = lambda d: " ".join(f"{k}×{v}" if v > 1 else k for k, v in d["by_tag"].items()) or "-"  # noqa: E731

@@ -203,6 +203,11 @@ def limit_of(run: dict, latency_ms: int, floor: dict) -> dict:
         # the answer after the card executed the last segment (its answer back, the outcome).
         out["first_apdu_ms"] = executed[0]
         out["after_last_segment_ms"] = round(card["finished_ms"] - executed[floor["apdus"] - 1], 3)
+    outside = card.get("outside_ms")
+    if outside:
+        out.update({"outside_" + k: outside[k] for k in ("total", "before_first", "around_requests",
+                                                         "between_apdus", "after_last")})
+        out["outside_per_gap"] = round(outside["between_apdus"] / outside["gaps"], 3) if outside["gaps"] else None
     if card.get("apdus"):
         per_apdu = card["ms"] / card["apdus"]
         card_limit = floor["floor"] * per_apdu + server["download_ms"] + handshake - min(handshake, before_first * per_apdu)
@@ -220,7 +225,9 @@ def add_limit(row: dict, floor: dict):
                                                                         "limit_ms", "total_ms")}
     for key, name in (("ratio", "ratios"), ("card_ratio", "card_ratios"), ("card_ms_per_apdu", None),
                       ("card_limit_ms", None), ("client_setup_ms", None), ("client_http_ms", None),
-                      ("first_apdu_ms", None), ("after_last_segment_ms", None)):
+                      ("first_apdu_ms", None), ("after_last_segment_ms", None), ("outside_total", None),
+                      ("outside_before_first", None), ("outside_around_requests", None),
+                      ("outside_between_apdus", None), ("outside_per_gap", None), ("outside_after_last", None)):
         values = [r["limit"][key] for r in runs if r["limit"].get(key) is not None]
         lim[key] = statistics.median(values) if values else None
         if name:
