@@ -110,6 +110,9 @@ class Order:
         self._upp = None
         self._ppp = None
         self.ppk = None
+        # Two sessions may download one order at once (an LPA restarting a download): the
+        # profile and its PPK/PPP pair are made once, under this lock, not once per thread.
+        self._made = threading.Lock()
         prof = spec.get("profile", {"generate": {}})
         if isinstance(prof, str):
             prof = {"path": prof}
@@ -133,6 +136,10 @@ class Order:
         self.metadata_spec = md
 
     def upp(self):
+        with self._made:
+            return self._upp_locked()
+
+    def _upp_locked(self):
         if self._upp is None:
             if "path" in self.profile:
                 with open(self.profile["path"], "rb") as f:
@@ -143,11 +150,14 @@ class Order:
         return self._upp
 
     def protected_blocks(self):
-        """The Protected Profile Package, made once per order (SGP22-CRYPTO.md §5)."""
-        if self._ppp is None:
-            self.ppk = bpp.new_ppk()
-            self._ppp = bpp.protect_profile(self.upp(), self.ppk)
-        return self._ppp
+        """The Protected Profile Package, made once per order (SGP22-CRYPTO.md §5): returns
+        (blocks, ppk), a pair made together."""
+        with self._made:
+            if self._ppp is None:
+                ppk = bpp.new_ppk()
+                self._ppp = bpp.protect_profile(self._upp_locked(), ppk)
+                self.ppk = ppk
+            return self._ppp, self.ppk
 
     def metadata(self):
         md = self.metadata_spec
@@ -178,7 +188,7 @@ class Session:
         self.server_challenge = server_challenge
         self.ci_ski = ci_ski
         self.state = "initiated"
-        self.euicc_cert = None
+        self.euicc_pub = None  # a public key (thread-safe), not the Certificate (see SharedCert)
         self.eid = None
         self.euicc_sig1_do = None
         self.smdp_sig2_do = None
@@ -245,17 +255,26 @@ class State:
         self.reset()
 
     def load_certs(self):
+        """The certificates every request thread reads, as crypto.SharedCert (never one
+        Certificate object shared between threads: python3-cryptography 38's is not thread-safe).
+        The private keys are OpenSSL EVP_PKEYs, safe to use from several threads at once."""
         d = self.args.pki
-        self.trusted_ci = [crypto.load_cert(os.path.join(d, "ci.der"))]
+        trusted = [crypto.SharedCert(os.path.join(d, "ci.der"))]
         for extra in self.args.extra_ci or []:
-            self.trusted_ci.append(crypto.load_cert(extra))
+            trusted.append(crypto.SharedCert(extra))
         pre = "bad-" if self.cert_set == "bad" else ""
-        self.dpauth = crypto.load_cert(os.path.join(d, pre + "dpauth.der"))
+        self.dpauth = crypto.SharedCert(os.path.join(d, pre + "dpauth.der"))
         self.dpauth_key = crypto.load_key(os.path.join(d, pre + "dpauth-key.pem"))
-        self.dppb = crypto.load_cert(os.path.join(d, pre + "dppb.der"))
+        self.dppb = crypto.SharedCert(os.path.join(d, pre + "dppb.der"))
         self.dppb_key = crypto.load_key(os.path.join(d, pre + "dppb-key.pem"))
-        self.dsauth = crypto.load_cert(os.path.join(d, "dsauth.der"))
+        self.dsauth = crypto.SharedCert(os.path.join(d, "dsauth.der"))
         self.dsauth_key = crypto.load_key(os.path.join(d, "dsauth-key.pem"))
+        # The trusted CIs by SKI (the first one wins, as the list's order did before).
+        by_ski = {}
+        for c in trusted:
+            if c.ski is not None:
+                by_ski.setdefault(c.ski, c)
+        self.ci_by_ski = by_ski
 
     def reset(self):
         with self.lock:
@@ -311,9 +330,10 @@ def check_euicc_chain(st, euicc_cert, eum_cert, ci_ski):
     """Returns the EID or raises ApiError with the SGP.22 status code."""
     if crypto.aki(eum_cert) != ci_ski:
         raise ApiError("8.11.1", "3.9", "Unknown CI public key")
-    ci = next((c for c in st.trusted_ci if crypto.ski(c) == ci_ski), None)
-    if ci is None:
+    trusted = st.ci_by_ski.get(ci_ski)
+    if trusted is None:
         raise ApiError("8.11.1", "3.9", "Unknown CI public key")
+    ci = trusted.cert()
     t = now_utc()
     if ROLE_EUM_ANY.isdisjoint(crypto.policy_oids(eum_cert)) or not crypto.verify_issued(eum_cert, ci):
         raise ApiError("8.1.2", "6.1", "EUM certificate invalid")
@@ -370,7 +390,7 @@ def initiate_authentication(st, content, kind):
         raise ApiError("8.9.3" if es11 else "8.8.3", "3.1", "SVN not supported")
     auth_cert = st.dsauth if es11 else st.dpauth
     auth_key = st.dsauth_key if es11 else st.dpauth_key
-    ci_ski = crypto.aki(auth_cert)
+    ci_ski = auth_cert.aki
     if st.cert_set == "bad" and not es11:
         # Misconfigured-server mode: present an SM-DP+ set under a CI the eUICC does not know,
         # and let the eUICC (not us) refuse it.
@@ -378,7 +398,7 @@ def initiate_authentication(st, content, kind):
     else:
         if ci_ski not in verif:
             raise ApiError("8.9.4" if es11 else "8.8.4", "3.7", "No certificate under a CI the eUICC supports")
-        if ci_ski not in signing or not any(crypto.ski(c) == ci_ski for c in st.trusted_ci):
+        if ci_ski not in signing or ci_ski not in st.ci_by_ski:
             raise ApiError("8.9.2" if es11 else "8.8.2", "3.1", "None of the proposed PKIds is supported")
     tid = os.urandom(16)
     server_challenge = os.urandom(16)
@@ -392,7 +412,7 @@ def initiate_authentication(st, content, kind):
         "serverSigned1": signed1,
         "serverSignature1": der.encode(0x5F37, crypto.sign_raw(auth_key, signed1)),
         "euiccCiPKIdToBeUsed": der.encode(0x04, ci_ski),
-        "serverCertificate": crypto.cert_der(auth_cert),
+        "serverCertificate": auth_cert.der,
     }
 
 
@@ -458,7 +478,7 @@ def authenticate_euicc(st, s, content):
     chal = signed1.find(0x84)
     if chal is None or chal.value != s.server_challenge:
         raise ApiError("8.1", "6.1", "serverChallenge mismatch")
-    s.euicc_cert = euicc_cert
+    s.euicc_pub = euicc_cert.public_key()
     s.eid = eid
     s.euicc_sig1_do = sig1.raw
     return signed1, signed1.find(0xA0)
@@ -516,7 +536,7 @@ def authenticate_client(st, content):
         "profileMetadata": metadata,
         "smdpSigned2": smdp_signed2,
         "smdpSignature2": s.smdp_sig2_do,
-        "smdpCertificate": crypto.cert_der(st.dppb),
+        "smdpCertificate": st.dppb.der,
     }
 
 
@@ -558,7 +578,7 @@ def get_bound_profile_package(st, content):
     ok = child(resp, 0xA0, "prepareDownloadResponse")
     signed2 = child(ok, 0x30, "euiccSigned2")
     sig2 = child(ok, 0x5F37, "euiccSignature2")
-    if not crypto.verify_raw(s.euicc_cert, signed2.raw + s.smdp_sig2_do, sig2.value):
+    if not crypto.verify_raw(s.euicc_pub, signed2.raw + s.smdp_sig2_do, sig2.value):
         s.state, s.error = "failed", "8.1/6.1"
         release_order(st, s)
         raise ApiError("8.1", "6.1", "eUICC signature invalid")
@@ -590,8 +610,8 @@ def get_bound_profile_package(st, content):
     if st.session_keys:
         package = bpp.bind(o.upp(), o.metadata(), s.tid, s.eid, otpk, st.dppb_key, ppk=None)
     else:
-        blocks = o.protected_blocks()
-        package = bpp.bind(blocks, o.metadata(), s.tid, s.eid, otpk, st.dppb_key, ppk=o.ppk)
+        blocks, ppk = o.protected_blocks()
+        package = bpp.bind(blocks, o.metadata(), s.tid, s.eid, otpk, st.dppb_key, ppk=ppk)
     s.state = "bound"
     return {"transactionId": s.tid.hex().upper(), "boundProfilePackage": package}
 
@@ -631,8 +651,8 @@ def handle_notification(st, content):
                 rec["errorReason"] = der.decode_int(reason.value) if reason is not None else None
             with st.lock:
                 s = st.sessions.get(rec["transactionId"])
-            if s is not None and s.euicc_cert is not None:
-                rec["verified"] = crypto.verify_raw(s.euicc_cert, data.raw, sig.value)
+            if s is not None and s.euicc_pub is not None:
+                rec["verified"] = crypto.verify_raw(s.euicc_pub, data.raw, sig.value)
                 if rec["verified"]:
                     with st.lock:
                         s.state = "installed" if rec.get("result") == "success" else "install-failed"
@@ -691,7 +711,7 @@ def cancel_session(st, content):
     ok = child(resp, 0xA0, "cancelSessionResponseOk")
     signed = child(ok, 0x30, "euiccCancelSessionSigned")
     sig = child(ok, 0x5F37, "euiccCancelSessionSignature")
-    if not crypto.verify_raw(s.euicc_cert, signed.raw, sig.value):
+    if not crypto.verify_raw(s.euicc_pub, signed.raw, sig.value):
         raise ApiError("8.1", "6.1", "eUICC signature invalid")
     oid = child(signed, 0x81, "smdpOid")
     if der.decode_oid(oid.value) != st.oid:
@@ -739,7 +759,7 @@ def tamper_response(st, function, body, field):
         kids = [c.raw for c in t.children()]
         kids[1] = der.encode(0x81, os.urandom(16))
         body["serverSigned1"] = der.encode(0x30, kids)
-        key = st.dsauth_key if body["serverCertificate"] == crypto.cert_der(st.dsauth) else st.dpauth_key
+        key = st.dsauth_key if body["serverCertificate"] == st.dsauth.der else st.dpauth_key
         body["serverSignature1"] = der.encode(0x5F37, crypto.sign_raw(key, body["serverSigned1"]))
         return
     if field not in body or not isinstance(body[field], bytes):
@@ -982,7 +1002,10 @@ class TlsServer(ThreadingHTTPServer):
                 pass
 
     def handle_error(self, request, client_address):
-        log.debug("connection error from %s", client_address, exc_info=True)
+        # An exception out of a request (a bug here, or the client gone mid-answer): the client
+        # got no answer, so it must never be silent. Warning with the traceback, always.
+        log.warning("%s: request from %s:%d ended in an exception, no answer sent", self.role, *client_address[:2],
+                    exc_info=True)
 
 
 # --tls-cert-set: the SM-DP+ TLS leaf (a name in the PKI directory) and the issuers sent with it.
@@ -1111,7 +1134,7 @@ def control(st, req, srv):
 # ------------------------------------------------------------------------------------------------
 
 
-def main():
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description="Test SM-DP+ / SM-DS (see tests/smdp/README.md)")
     ap.add_argument("--pki", required=True, help="directory written by tests/pki/gen-pki.py")
     ap.add_argument("--orders", help="JSON file with orders (and SM-DS events)")
@@ -1135,10 +1158,11 @@ def main():
     ap.add_argument("--extra-ci", action="append", help="another CI certificate trusted for eUICC chains")
     ap.add_argument("--fault", action="append", help="a fault as JSON (repeatable), see README.md")
     ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="smdp: %(levelname)s %(message)s")
+    return ap.parse_args(argv)
 
+
+def make_servers(args):
+    """The shared state and the listening (not yet serving) SM-DP+ and SM-DS servers."""
     st = State(args)
     leaf, chain = TLS_CERT_SETS[args.tls_cert_set]
     servers = {}
@@ -1149,6 +1173,14 @@ def main():
         smds_ctx = tls_context(st, os.path.join(args.pki, "dstls.der"), os.path.join(args.pki, "dstls-key.pem"),
                                "smds")
         servers["smds"] = TlsServer((args.bind, args.smds_port), st, "smds", smds_ctx)
+    return st, servers
+
+
+def main():
+    args = parse_args()
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="smdp: %(levelname)s %(message)s")
+    st, servers = make_servers(args)
     ports = {k: s.server_address[1] for k, s in servers.items()}
     ctl = None
     if args.control:

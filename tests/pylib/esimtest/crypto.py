@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from typing import Iterable, Optional, Sequence, Union
 
 from cryptography import x509
@@ -61,6 +62,33 @@ def load_cert(src: Union[PathOrBytes, x509.Certificate]) -> x509.Certificate:
     if data.lstrip().startswith(b"-----BEGIN"):
         return x509.load_pem_x509_certificate(data)
     return x509.load_der_x509_certificate(data)
+
+
+class SharedCert:
+    """A certificate that several threads use (a server's own and trusted certificates).
+
+    python3-cryptography 38's Certificate is not thread-safe: reading `extensions` takes an
+    exclusive borrow of the object, which raises `RuntimeError: Already borrowed` while another
+    thread is inside any other method of the same object (public_key(), not_valid_before, ...),
+    cached extensions or not. So the object is never shared: what every request reads is
+    computed here once (DER, SKI, AKI), and a thread that needs the Certificate itself (to check
+    a chain against it) gets its own parse of the same DER.
+    """
+
+    def __init__(self, src: Union[PathOrBytes, x509.Certificate]):
+        cert = load_cert(src)
+        self.der = cert_der(cert)
+        self.ski = _ski_or_none(cert)
+        akid = _ext(cert, ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+        self.aki = bytes(akid.key_identifier) if akid is not None and akid.key_identifier is not None else None
+        self._local = threading.local()
+
+    def cert(self) -> x509.Certificate:
+        """This thread's own Certificate object."""
+        c = getattr(self._local, "cert", None)
+        if c is None:
+            c = self._local.cert = x509.load_der_x509_certificate(self.der)
+        return c
 
 
 def load_key(src: PathOrBytes) -> ec.EllipticCurvePrivateKey:
