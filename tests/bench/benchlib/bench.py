@@ -23,7 +23,7 @@ from esimtest.world import JOB_IFACE, MANAGER, MANAGER_IFACE, SMDP_HOST, SMDS_HO
 from . import floor, procfs
 from .qmitap import QmiTap
 from .recorder import HttpsRecorder
-from .timeline import Timeline, job_finished, notifications_drained, stage_changes
+from .timeline import Timeline, failure, job_finished, notifications_drained, stage_changes
 
 BENCH_BIN = os.path.join(worldmod.BUILD_ROOT, "tests", "bench")
 TRACER = os.path.join(BENCH_BIN, "bench-alloc-trace.so")
@@ -199,8 +199,7 @@ class Bench:
             sampler.stop()
             if alloc:
                 alloc.close()
-            props = self.w.client.get_all(job, JOB_IFACE)
-            raise RuntimeError(f"download of {size} bytes {fin.args[0]}: {props.get('ErrorMessage')}")
+            raise RuntimeError(f"download of {size} bytes {failure(self.timeline.snapshot(), job)}")
         heap = alloc.report() if alloc else None
         tap_at_finish = self.tap.snapshot()
         if mode.tap:

@@ -77,6 +77,29 @@ def job_finished(job: str):
     return pred
 
 
+def job_outcome(events: list[Event], job: str) -> dict:
+    """A finished job's State, Error and ErrorMessage as its signals told them: the job object
+    leaves the bus after JobLinger, so reading its properties afterwards can fail. esimd sends the
+    final properties (PropertiesChanged) before Finished, and a download's DownloadResult names its
+    error too."""
+    out: dict = {}
+    for e in events:
+        if e.path == job and e.member == "PropertiesChanged":
+            out.update({k: v for k, v in e.args[1].items() if k in ("State", "Error", "ErrorMessage")})
+        elif e.path == job and e.member == "Finished":
+            out["State"] = e.args[0]
+        elif e.member == "DownloadResult" and e.args[0] == job:
+            out.setdefault("Error", e.args[3])
+            out.setdefault("ErrorMessage", e.args[4])
+    return out
+
+
+def failure(events: list[Event], job: str) -> str:
+    """'state: Error: ErrorMessage' of a finished job, from its signals."""
+    o = job_outcome(events, job)
+    return ": ".join(x for x in (o.get("State", "not finished"), o.get("Error"), o.get("ErrorMessage")) if x)
+
+
 def stage_changes(events: list[Event], job: str) -> list[tuple[str, Event]]:
     """(stage, event) each time the job's Stage property changed, in order."""
     out = []
