@@ -29,6 +29,30 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
+TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_ns(pid: int) -> int:
+    """CPU time of the whole process, threads that have exited included (a threaded server's
+    per-connection threads), in ns; /proc/PID/stat counts in clock ticks (10 ms)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return (int(fields[11]) + int(fields[12])) * TICK_NS  # utime, stime
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of every CPU since boot, from /proc/stat: the machine's own load,
+    other users' included."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    total = sum(v[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
 def status(pid: int) -> dict:
     """/proc/PID/status memory lines in bytes (VmRSS, VmHWM, RssAnon, RssFile, RssShmem, …)."""
     out = {}

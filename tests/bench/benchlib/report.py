@@ -41,7 +41,7 @@ LPAC_MS = {("enable", 20): 63, ("disable", 20): 60}
 def targets(res: dict) -> list[dict]:
     """Each target of the issue: what it asks, what was measured, met or not."""
     out = []
-    for r in res["counted"]:
+    for r in res.get("counted", []):
         f = r["floor"]
         out.append({"target": f"APDUs/floor = 1.00 at 255 ({size_label(r['profile_size'])} profile)",
                     "measured": f"{f['apdus']}/{f['floor']} = {f['ratio']:.2f}", "met": f["apdus"] == f["floor"]})
@@ -114,7 +114,7 @@ def targets(res: dict) -> list[dict]:
         out.append({"target": f"ListProfiles p99 < 1 ms from cache ({lp['clients']} clients)",
                     "measured": f"p99 {lp['p99_us'] / 1000:.2f} ms, {lp['apdus_during']} APDUs",
                     "met": lp["p99_us"] < 1000 and lp["apdus_during"] == 0 and lp["errors"] == 0})
-    for r in res["counted"]:
+    for r in res.get("counted", []):
         h = r.get("heap")
         if h:
             out.append({"target": f"no full copy of the BPP beyond the one received ({size_label(r['profile_size'])})",
@@ -238,15 +238,7 @@ def render(res: dict) -> str:
                             "read-back", "wall ms", "AT line"], rows))
     m = res.get("many")
     if m:
-        parts.append(table(f"{m['euiccs']} eUICCs on one esimd, each behind its own fake QMI modem "
-                           f"({size_label(m['profile_size'])}, {m['latency_ms']} ms per APDU)",
-                           ["downloads at once", "total ms", "each ms", "esimd CPU ms", "load"],
-                           [[r["euiccs"], num(r["total_ms"]), " ".join(f"{x:.0f}" for x in r["each_ms"]),
-                             num(r["esimd_cpu_ms"]), num(r["load_average"])] for r in (m["one"], m["many"])]))
-        parts.append(f"Idle esimd: 1 eUICC RSS {mib(m['idle_one']['rss'])} (anon {mib(m['idle_one']['rss_anon'])}); "
-                     f"{m['euiccs']} eUICCs RSS {mib(m['idle_many']['rss'])} (anon {mib(m['idle_many']['rss_anon'])}): "
-                     f"{kib(m['anon_per_extra_euicc'])} anonymous, {kib(m['rss_per_extra_euicc'])} total per extra eUICC; "
-                     f"after the downloads anon {mib(m['idle_many_after']['rss_anon'])}")
+        parts += many_parts(m)
     cs = res.get("cold_start")
     if cs:
         parts.append(f"Cold start, one eUICC at {cs['latency_ms']} ms per APDU: first ListProfiles answered "
@@ -330,4 +322,44 @@ def render(res: dict) -> str:
     rows = [["met" if t["met"] else "MISSED", t["target"], t["measured"]] for t in res["targets"]]
     parts.append(table("Targets", ["", "target", "measured"], rows))
     parts.append(f"({res['meta']['duration_s']} s)")
+    return "\n\n".join(parts)
+
+
+def many_parts(m: dict) -> list[str]:
+    """Target 5's tables: each run's one download and n at once, with whose CPU they took."""
+    rows = []
+    for k, run in enumerate(m.get("runs") or [m]):
+        for r in (run["one"], run["many"]):
+            rows.append([k + 1, r["euiccs"], num(r["total_ms"]), " ".join(f"{x:.0f}" for x in r["each_ms"]),
+                         num(r["esimd_cpu_ms"]), num(r.get("sims_cpu_ms")), num(r.get("smdp_cpu_ms")),
+                         num(r.get("machine_busy"), 2), num(r.get("others_cores"), 2),
+                         f"{r.get('load_average_before', r['load_average']):.1f}/{r['load_average']:.1f}",
+                         f"{run['ratio']:.2f}" if r is run["many"] else "",
+                         "; ".join(r["failed"]) or "-"])
+    parts = [table(f"{m['euiccs']} eUICCs on one esimd, each behind its own fake QMI modem "
+                   f"({size_label(m['profile_size'])}, {m['latency_ms']} ms per APDU); CPU ms of esimd, of the "
+                   "simulators and of the SM-DP+ over the downloads; machine busy share; cores used by "
+                   "others; load average before/after",
+                   ["run", "at once", "total ms", "each ms", "esimd CPU", "sims CPU", "SM-DP+ CPU", "busy",
+                    "others", "load", "ratio", "failed"], rows)]
+    for k, run in enumerate(m.get("runs") or [m]):
+        parts.append(f"Run {k + 1} idle esimd: 1 eUICC RSS {mib(run['idle_one']['rss'])} "
+                     f"(anon {mib(run['idle_one']['rss_anon'])}); {run['euiccs']} eUICCs RSS "
+                     f"{mib(run['idle_many']['rss'])} (anon {mib(run['idle_many']['rss_anon'])}): "
+                     f"{kib(run['anon_per_extra_euicc'])} anonymous, {kib(run['rss_per_extra_euicc'])} total per extra "
+                     f"eUICC; after the downloads anon {mib(run['idle_many_after']['rss_anon'])}; context switches "
+                     f"idle {run['idle_many']['context_switches']}, after {run['idle_many_after']['context_switches']}")
+    return parts
+
+
+def render_many(res: dict) -> str:
+    """run-bench --many: the header, target 5's tables and its targets (the median run)."""
+    m = res["meta"]
+    parts = [f"esimd benchmark, target 5 — {m['date']}, commit {m['commit']}, build {m['build_type']} "
+             f"({m['build_root']}), {m['cpus']} × {m['cpu']}; load average {m['load_average_at_start'][0]:.1f} "
+             f"at the start, {m.get('load_average_at_end', [0])[0]:.1f} at the end"]
+    parts += many_parts(res["many"])
+    rows = [["met" if t["met"] else "MISSED", t["target"], t["measured"]] for t in res["targets"]]
+    parts.append(table("Targets (the median run by ratio)", ["", "target", "measured"], rows))
+    parts.append(f"({m['duration_s']} s)")
     return "\n\n".join(parts)

@@ -37,6 +37,9 @@ DOWNLOADS = {
     "first_latency_ms": 20, "first_repeat": 3,
 }
 
+# Target 5 alone: the full run's many-eUICC scenario, three times (each in a world of its own).
+MANY = {"many": dict(FULL["many"]), "sizes": [12288], "repeat": 3, "many_only": True}
+
 
 def meta(profile: dict, quick: bool) -> dict:
     def out(*cmd):
@@ -124,6 +127,18 @@ def run(quick: bool = False, log=print, downloads_only: bool = False) -> dict:
     res["many"] = many.many_euiccs(m["euiccs"], profile["sizes"][0], m["latency_ms"], m["settle"], m["window"], log)
     log("cold start (own world)")
     res["cold_start"] = many.cold_start(profile["cold_latency_ms"], log=log)
+    return finish(res, t_start)
+
+
+def run_many(log=print, repeat: int = 0) -> dict:
+    """run-bench --many: target 5 alone, `repeat` times (default MANY's)."""
+    profile = dict(MANY, repeat=repeat or MANY["repeat"])
+    t_start = time.monotonic()
+    res: dict = {"meta": meta(profile, False)}
+    m = profile["many"]
+    log(f"{m['euiccs']} eUICCs on one esimd, {profile['repeat']} run(s), each in a world of its own")
+    res["many"] = many.many_runs(m["euiccs"], profile["sizes"][0], m["latency_ms"], m["settle"], m["window"],
+                                 profile["repeat"], log)
     return finish(res, t_start)
 
 
