@@ -654,6 +654,16 @@ probe_entry (Entry *e)
   esimd_probe_run (e->config, esimd->config->probe_timeout, d.cancellable, probed, e);
 }
 
+/* Probes @e anew; one running now is left to finish (it borrows the port's settings, which a
+ * new probe would free under it) and followed by another. */
+static void
+probe_again (Entry *e)
+{
+  if (e->probe != PROBE_RUNNING)
+    e->probe = PROBE_NONE;
+  probe_entry (e);
+}
+
 /* ---- what the sources say ------------------------------------------------------------------ */
 
 /* Whether a new announcement changes what is probed. */
@@ -751,10 +761,7 @@ esimd_discovery_modem_found (EsimdSource source, EsimdFoundModem *m)
   e->stale = FALSE;
   e->retries = 0;
   if (reprobe)
-    {
-      e->probe = PROBE_NONE;
-      probe_entry (e);
-    }
+    probe_again (e);
   else
     for (guint i = 0; i < e->euiccs->len; i++)
       {
@@ -1011,9 +1018,8 @@ switch_modem_stopped (GObject *source, GAsyncResult *res, gpointer data)
       /* What the modem reaches has changed: find it again. */
       if (e)
         {
-          e->probe = PROBE_NONE;
           e->retries = 0;
-          probe_entry (e);
+          probe_again (e);
         }
       g_task_return_boolean (op->task, TRUE);
     }
