@@ -2,7 +2,7 @@
  *
  * sd-bus rather than libmm-glib: esimd already has one bus connection on its GLib loop, and
  * libmm-glib would add GDBus (a second connection, its worker thread, a proxy and property cache
- * per object) to read a handful of properties. Here it is three match rules and a call when
+ * per object) to read a handful of properties. Here it is four match rules and a call when
  * ModemManager appears; no timer, no wakeup while nothing changes.
  *
  * Signals are matched without a sender (a well-known sender is resolved by the bus daemon only)
@@ -73,6 +73,7 @@ static struct
   sd_bus_slot *owner_match;
   sd_bus_slot *objects_match;
   sd_bus_slot *props_match;
+  sd_bus_slot *sim_props_match;
   sd_bus_slot *owner_call;
   sd_bus_slot *objects_call;
   char *owner;        /* ModemManager's unique name; NULL while it is not on the bus */
@@ -407,6 +408,7 @@ announce (MmModem *m)
                                     g_strcmp0 (p->name, m->primary_port) == 0);
     }
   found->mm_path = g_strdup (m->path);
+  found->mm_sim = g_strdup (m->sim);
   if (esimd_mm_is_imei (m->equipment_id))
     {
       /* Never in the log unless asked (LogPersonalData). */
@@ -535,6 +537,126 @@ on_props_changed (sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
+/* What a Sim object's PropertiesChanged says of the properties esimd reads. */
+typedef struct
+{
+  gboolean has_active, has_type, has_eid;
+  gboolean active;
+  guint32 sim_type;
+  char *eid;
+} SimChange;
+
+static gboolean
+read_sim_change (sd_bus_message *msg, SimChange *c)
+{
+  if (sd_bus_message_enter_container (msg, 'a', "{sv}") < 0)
+    return FALSE;
+  while (sd_bus_message_enter_container (msg, 'e', "sv") > 0)
+    {
+      const char *name;
+      int r;
+
+      if (sd_bus_message_read (msg, "s", &name) < 0)
+        return FALSE;
+      if (g_str_equal (name, "Active"))
+        {
+          int active = 0;
+
+          r = sd_bus_message_read (msg, "v", "b", &active);
+          c->active = active;
+          c->has_active = r >= 0;
+        }
+      else if (g_str_equal (name, "SimType"))
+        c->has_type = (r = sd_bus_message_read (msg, "v", "u", &c->sim_type)) >= 0;
+      else if (g_str_equal (name, "Eid"))
+        c->has_eid = (r = read_string_variant (msg, "s", &c->eid)) >= 0;
+      else
+        r = sd_bus_message_skip (msg, "v");
+      if (r < 0 || sd_bus_message_exit_container (msg) < 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Applies @c to the SIM in a slot; TRUE when something esimd uses changed. */
+static gboolean
+apply_sim_change (MmSlotSim *sim, const SimChange *c)
+{
+  gboolean changed = FALSE;
+
+  if (c->has_active && !c->active != !sim->active)
+    {
+      sim->active = c->active;
+      changed = TRUE;
+    }
+  if (c->has_type && c->sim_type != sim->sim_type)
+    {
+      sim->sim_type = c->sim_type;
+      changed = TRUE;
+    }
+  /* ModemManager gives "" for a SIM without an EID. */
+  if (c->has_eid && g_strcmp0 (*c->eid ? c->eid : NULL, sim->eid && *sim->eid ? sim->eid : NULL))
+    {
+      g_free (sim->eid);
+      sim->eid = g_strdup (c->eid);
+      changed = TRUE;
+    }
+  return changed;
+}
+
+/* A Sim object changed without its modem changing: ModemManager read the EID late, or an eSIM
+ * became active or inactive in its slot (a switch the modem reported by itself). What changed
+ * is announced again; discovery compares it with what it knew and probes again only for a real
+ * change. A change while the slots are being read is in the answers already. */
+static int
+on_sim_props_changed (sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
+{
+  const char *path = sd_bus_message_get_path (msg);
+  SimChange change = { 0 };
+  g_autoptr (GPtrArray) touched = g_ptr_array_new ();
+  GHashTableIter it;
+  const char *iface;
+  MmModem *m;
+
+  if (!from_mm (msg) || sd_bus_message_read (msg, "s", &iface) < 0 ||
+      !g_str_equal (iface, MM_SIM_IFACE) || !read_sim_change (msg, &change))
+    {
+      g_free (change.eid);
+      return 0;
+    }
+  g_hash_table_iter_init (&it, mm.modems);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &m))
+    {
+      gboolean changed = FALSE;
+
+      for (guint i = 0; m->slot_sims && i < m->slot_sims->len; i++)
+        {
+          MmSlotSim *sim = m->slot_sims->pdata[i];
+
+          if (g_str_equal (sim->path, path) && !sim->call)
+            changed |= apply_sim_change (sim, &change);
+        }
+      /* The SIM a modem reached through AT alone uses: whether it is physical decides whether
+       * the modem is taken from ModemManager to probe it. */
+      if (change.has_type && m->sim_type_known && g_strcmp0 (m->sim, path) == 0 &&
+          m->sim_type != change.sim_type)
+        {
+          m->sim_type = change.sim_type;
+          changed = TRUE;
+        }
+      if (changed && m->announced)
+        g_ptr_array_add (touched, m);
+    }
+  g_free (change.eid);
+  for (guint i = 0; i < touched->len; i++)
+    {
+      m = touched->pdata[i];
+      g_debug ("ModemManager: a SIM of modem %s changed (%s)", m->path, path);
+      announce (m);
+    }
+  return 0;
+}
+
 /* ---- ModemManager coming and going -------------------------------------------------------- */
 
 static int
@@ -646,6 +768,12 @@ esimd_discovery_mm_start (gpointer bus)
                                 "arg0='" MM_MODEM_IFACE "'",
                                 on_props_changed, NULL, NULL);
   if (r >= 0)
+    r = sd_bus_add_match_async (mm.bus, &mm.sim_props_match,
+                                "type='signal',interface='" PROPS_IFACE "',"
+                                "member='PropertiesChanged',path_namespace='" MM_PATH "/SIM',"
+                                "arg0='" MM_SIM_IFACE "'",
+                                on_sim_props_changed, NULL, NULL);
+  if (r >= 0)
     r = sd_bus_call_method_async (mm.bus, &mm.owner_call, "org.freedesktop.DBus",
                                   "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
                                   owner_got, NULL, "s", MM_NAME);
@@ -666,6 +794,7 @@ esimd_discovery_mm_stop (void)
   mm.owner_match = sd_bus_slot_unref (mm.owner_match);
   mm.objects_match = sd_bus_slot_unref (mm.objects_match);
   mm.props_match = sd_bus_slot_unref (mm.props_match);
+  mm.sim_props_match = sd_bus_slot_unref (mm.sim_props_match);
   mm.owner_call = sd_bus_slot_unref (mm.owner_call);
   mm.objects_call = sd_bus_slot_unref (mm.objects_call);
   g_clear_pointer (&mm.modems, g_hash_table_unref);

@@ -149,6 +149,7 @@ esimd_found_modem_free (EsimdFoundModem *m)
   g_ptr_array_set_free_func (m->ports, found_port_free);
   g_ptr_array_unref (m->ports);
   g_free (m->mm_path);
+  g_free (m->mm_sim);
   g_free (m->imei);
   g_strfreev (m->drivers);
   g_free (m);
@@ -692,10 +693,20 @@ same_mm_slots (const EsimdFoundModem *a, const EsimdFoundModem *b)
     {
       const EsimdMmSlot *x = a->mm_slots->pdata[i], *y = b->mm_slots->pdata[i];
 
-      if (x->slot != y->slot || x->sim_type != y->sim_type || g_strcmp0 (x->eid, y->eid) != 0)
+      if (x->slot != y->slot || !x->active != !y->active || x->sim_type != y->sim_type ||
+          g_strcmp0 (x->eid, y->eid) != 0)
         return FALSE;
     }
   return TRUE;
+}
+
+/* Whether ModemManager's modem object says it uses the same SIM. Another object (ModemManager
+ * probed the modem anew, or restarted) numbers its SIMs anew: that alone is no new card. */
+static gboolean
+same_mm_sim (const EsimdFoundModem *a, const EsimdFoundModem *b)
+{
+  return !a->mm_path || g_strcmp0 (a->mm_path, b->mm_path) != 0 ||
+         g_strcmp0 (a->mm_sim, b->mm_sim) == 0;
 }
 
 /* udev and ModemManager may name a modem's device differently: the same port is the same modem. */
@@ -748,7 +759,10 @@ esimd_discovery_modem_found (EsimdSource source, EsimdFoundModem *m)
   reprobe = !same_port (e, m) || e->probe == PROBE_FAILED || e->probe == PROBE_NONE ||
             (e->probe == PROBE_SKIPPED && g_strcmp0 (m->imei, e->found->imei) != 0) ||
             m->physical_sim != e->found->physical_sim || !same_mm_slots (e->found, m) ||
-            e->mm_switch_id;
+            !same_mm_sim (e->found, m) || e->mm_switch_id;
+  if (reprobe && e->probe == PROBE_DONE && same_port (e, m) && !e->mm_switch_id)
+    g_info ("%s: modem %s: %s; probing it again", source_name (source), e->port,
+            !same_mm_sim (e->found, m) ? "the SIM it uses changed" : "its SIM slots changed");
   if (e->mm_switch_id)
     g_debug ("%s: modem %s is back after its slot switch", source_name (source), m->uid);
   g_clear_handle_id (&e->mm_switch_id, g_source_remove);

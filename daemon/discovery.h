@@ -50,7 +50,10 @@ typedef struct
   char *uid;
   GPtrArray *ports; /* EsimdFoundPort* */
   char *mm_path;    /* ModemManager's object for it, or NULL */
-  char *imei;       /* ModemManager's EquipmentIdentifier, when it is an IMEI */
+  /* ModemManager's Sim object for the SIM the modem uses ("/" for none, NULL without
+   * ModemManager): another one on the same modem object is another card (hot-swapped). */
+  char *mm_sim;
+  char *imei; /* ModemManager's EquipmentIdentifier, when it is an IMEI */
   char **drivers;
   /* ModemManager keeps the AT ports open: a probe or job over one takes the modem with
    * InhibitDevice and gives it back. */
