@@ -367,8 +367,17 @@ attach (Entry *e, const EsimdProbedEuicc *p, guint active_slot)
           p->active ? "reached through" : "found through", e->port,
           p->slot && !p->active ? ", in an inactive slot" : "",
           e->found->mm_path ? ", a ModemManager modem" : "");
-  esimd_euicc_set_modem (
-      euicc, p->active ? esimd_modem_config_copy (e->config) : inactive_config (e, p->slot), NULL);
+  if (p->active)
+    esimd_euicc_set_modem (euicc, esimd_modem_config_copy (e->config), NULL);
+  else
+    {
+      EsimdModemConfig *c = inactive_config (e, p->slot);
+      /* Queued jobs fail with it, and a running one is stopped with it, when the slot was
+       * switched away from under them. */
+      g_autofree char *why = g_strdup (c->unreachable);
+
+      esimd_euicc_set_modem (euicc, c, why);
+    }
   idle_changed ();
 }
 

@@ -104,6 +104,7 @@ old_modem_stopped (GObject *source, GAsyncResult *res, gpointer data)
   esimd_modem_free (euicc->modem);
   euicc->modem = NULL;
   euicc->replacing = FALSE;
+  euicc->replace_cancelled = NULL;
   euicc->replace_stopping = FALSE;
   if (stop)
     {
@@ -154,18 +155,44 @@ begin (EsimdEuicc *euicc)
     {
       g_autoptr (GError) cancel_error = NULL;
 
-      /* The queue calls esimd_euicc_replacement_continue() once it ended. */
+      /* The queue calls esimd_euicc_replacement_continue() once it ended. Its caller did not
+       * cancel it: it ends failed, with the reason (euicc-queue.c). */
       if (current->ops->cancel && !current->ops->cancel (current, &cancel_error))
         g_info ("eUICC %u: letting the running %s finish before its modem changes: %s",
                 euicc->index, current->ops->kind, cancel_error->message);
+      else if (current->ops->cancel)
+        euicc->replace_cancelled = current;
       return;
     }
   esimd_euicc_replacement_continue (euicc);
 }
 
+/* Whether @a and @b reach the card the same way (the IMEI goes with the location instead). */
+static gboolean
+same_way (const EsimdModemConfig *a, const EsimdModemConfig *b)
+{
+  return a && b && g_strcmp0 (a->name, b->name) == 0 &&
+         g_strcmp0 (a->transport, b->transport) == 0 && g_strcmp0 (a->device, b->device) == 0 &&
+         a->use_proxy == b->use_proxy && g_strcmp0 (a->proxy_socket, b->proxy_socket) == 0 &&
+         a->qmi_mode == b->qmi_mode && a->slot == b->slot &&
+         ((!a->isdr_aid && !b->isdr_aid) ||
+          (a->isdr_aid && b->isdr_aid && g_bytes_equal (a->isdr_aid, b->isdr_aid))) &&
+         g_strcmp0 (a->unreachable, b->unreachable) == 0 && a->hold == b->hold &&
+         g_strcmp0 (a->hold_uid, b->hold_uid) == 0;
+}
+
 void
 esimd_euicc_set_modem (EsimdEuicc *euicc, EsimdModemConfig *config, const char *reason)
 {
+  /* Discovery found the eUICC where it was, reached the same way (its modem was probed again
+   * for a change elsewhere, such as a card put in another slot): the modem it has stays, and
+   * so does the job running on it. */
+  if (config && euicc->present && !euicc->stop_task &&
+      same_way (config, euicc->replace_pending ? euicc->next_config : euicc->config))
+    {
+      esimd_modem_config_free (config);
+      return;
+    }
   esimd_modem_config_free (euicc->next_config);
   euicc->next_config = config;
   g_free (euicc->next_reason);

@@ -59,6 +59,7 @@ struct _EsimdEuicc
   guint active_slot;            /* the slot the modem uses; 0: unknown or a single slot */
   gboolean replacing;           /* its modem is being let go (euicc-modem.c) */
   gboolean replace_stopping;    /* ... and is stopping now */
+  EsimdJob *replace_cancelled;  /* the running job that letting it go cancelled (not a ref) */
   gboolean replace_pending;     /* a modem was asked for: next_config (NULL: none) */
   EsimdModemConfig *next_config;
   char *next_reason;
