@@ -223,29 +223,130 @@ end_reopened (GObject *source, GAsyncResult *res, gpointer data)
   esimd_euicc_read (euicc, reads, end_read_done, op);
 }
 
+/* The card's refusal of the job's channel or of the application itself: another card now, or
+ * the same one reset (a switched slot): 68xx channel or class function not supported, 6A82 not
+ * found, 6E00 class not supported. The modem and its link work: they carried the answer. */
+static gboolean
+card_changed (const GError *error)
+{
+  guint16 sw = error ? lpa_status_word_from_error (error) : 0;
+
+  return (sw & 0xFF00) == 0x6800 || sw == 0x6A82 || sw == 0x6E00;
+}
+
+/* The job failed the way it fails when the card is no longer behind the modem: that, or the
+ * modem's refusal. */
+static gboolean
+card_may_be_gone (const GError *error)
+{
+  return card_changed (error) || g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT);
+}
+
+/* The job's outcome says that the eUICC left (@why), not what the card or modem answered last. */
+static void
+fail_as_unavailable (EsimdJob *job, const char *why)
+{
+  GError *error = g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "%s; the %s stopped (%s)", why,
+                               job->ops->kind, job->error->message);
+
+  g_info ("eUICC %s: job %u (%s): %s", job->euicc->config->name, job->id, job->ops->kind,
+          error->message);
+  g_clear_error (&job->error);
+  job->error = error;
+}
+
+static void end_continue (HookOp *op);
+
+static void
+end_check_opened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+  g_autoptr (GError) error = NULL;
+  guint8 channel = 0;
+
+  if (esimd_modem_open_channel_finish (euicc->modem, res, &channel, &error))
+    {
+      /* Still there: the failure was the job's own. */
+      euicc->es10 = open_es10 (euicc, channel);
+      end_continue (op);
+      return;
+    }
+  g_debug ("eUICC %s: its ISD-R no longer answers: %s", euicc->config->name, error->message);
+  fail_as_unavailable (op->job, "the eUICC no longer answers through its modem (the modem "
+                                "switched to another SIM slot, or the card was taken out)");
+  /* Nothing is open to read with or close; what the eUICC holds is read again when it is back. */
+  euicc->cache_valid = FALSE;
+  {
+    const EsimdJobOps *ended = op->job->ops;
+
+    euicc->reads = 0;
+    op->done (op->job, NULL);
+    g_free (op);
+    esimd_euicc_after_job (euicc, ended);
+  }
+}
+
+static void
+end_check_closed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  HookOp *op = data;
+  EsimdEuicc *euicc = op->job->euicc;
+
+  esimd_modem_close_channel_finish (euicc->modem, res, NULL);
+  esimd_modem_open_channel (euicc->modem, euicc->config->isdr_aid, end_check_opened, op);
+}
+
 /* After every job: read again what it may have changed, then let the card go. What its outcome
  * does not need (reads_after: an enable's notifications, a download's free memory) is read after
- * the outcome is published, so the caller is answered at the operation's floor. */
+ * the outcome is published, so the caller is answered at the operation's floor.
+ *
+ * A job whose channel the card refused (what a card does after a slot switch or a swap) is told
+ * apart from one the card itself refused: the eUICC is asked again on a fresh channel, and when
+ * its ISD-R does not answer there either, the job fails as unavailable, rather than with the
+ * card's last words; so does a job that failed while discovery lets the eUICC's modem go, having
+ * learnt that the eUICC left it, with discovery's reason. */
 static void
 queue_end (EsimdJob *job, EsimdQueueStepDone done)
 {
   EsimdEuicc *euicc = job->euicc;
   HookOp *op = g_new0 (HookOp, 1);
-  guint reads = euicc->reads | (job->ops->needs_channel ? euicc->stale : 0);
-  guint after = euicc->reads_after;
 
   op->job = job;
   op->done = done;
-  euicc->reads_after = 0;
   if (!job->ops->needs_channel)
     {
       const EsimdJobOps *ended = job->ops;
 
+      euicc->reads_after = 0;
       done (job, NULL);
       g_free (op);
       esimd_euicc_after_job (euicc, ended);
       return;
     }
+  if (euicc->replacing && job->error &&
+      (card_may_be_gone (job->error) || job == euicc->replace_cancelled))
+    fail_as_unavailable (job, euicc->unavailable_reason ? euicc->unavailable_reason
+                                                        : "its modem changed");
+  else if (card_changed (job->error) && euicc->available && !euicc->channel_lost && euicc->modem &&
+           esimd_modem_is_available (euicc->modem))
+    {
+      g_clear_pointer (&euicc->es10, lpa_es10_unref);
+      esimd_modem_close_channel (euicc->modem, end_check_closed, op);
+      return;
+    }
+  end_continue (op);
+}
+
+static void
+end_continue (HookOp *op)
+{
+  EsimdJob *job = op->job;
+  EsimdEuicc *euicc = job->euicc;
+  guint reads = euicc->reads | euicc->stale;
+  guint after = euicc->reads_after;
+
+  euicc->reads_after = 0;
   if (reads == 0 && after != 0 && euicc->available)
     {
       esimd_job_publish (job);
