@@ -198,6 +198,31 @@ class Fakes(unittest.TestCase):
         mm.remove_modem(mm.modems()[0])
         self.client.wait_for(lambda: self.managed() == {}, 10, "the modem gone")
 
+    def test_sim_slots_changing_in_place(self):
+        """A card put in the empty slot and the modem switching to it, with the modem object
+        staying: PropertiesChanged on the Sims and the modem, and the new Sim served with the
+        real members."""
+        mm = self.start_mm()
+        modem = mm.add_modem(ports=[("cdc-wdm0", fakemm.PORT_QMI)], primary_slot=1,
+                             sim_slots=[{"SimIdentifier": "8944500000000000014", "SimType": fakemm.SIM_TYPE_PHYSICAL},
+                                        None])
+        old = modem.slot_sims[0].path
+        sim = mm.set_slot_sim(modem, 2, {"Eid": "89" + "1" * 30, "SimType": fakemm.SIM_TYPE_ESIM})
+        (path, _, _, (iface, changed, _)), = self.signals("PropertiesChanged", 1)
+        self.assertEqual((path, iface, changed), (modem.path, fakemm.MODEM_IFACE, {"SimSlots": [old, sim.path]}))
+        self.assertFalse(self.get(sim.path, fakemm.SIM_IFACE, "Active"))
+        for p, xml in fakebus.walk(self.client.conn, fakemm.NAME).items():
+            self.assertEqual(fakebus.mismatches(xml), [], p)
+        mm.switch_slot_in_place(modem, 2)
+        got = [(s[0], s[3][0], s[3][1]) for s in self.signals("PropertiesChanged", 4)[1:]]
+        self.assertEqual(got, [(old, fakemm.SIM_IFACE, {"Active": False}),
+                               (sim.path, fakemm.SIM_IFACE, {"Active": True}),
+                               (modem.path, fakemm.MODEM_IFACE, {"PrimarySimSlot": 2, "Sim": sim.path})])
+        self.assertEqual([p for p, _ in self.managed().items()], [modem.path])
+        mm.set_slot_sim(modem, 2, None)
+        (path, _, _, (iface, changed, _)), = self.signals("PropertiesChanged", 5)[4:]
+        self.assertEqual(changed, {"SimSlots": [old, "/"], "Sim": "/"})
+
     def test_leaving_the_bus(self):
         mm = self.start_mm()
         self.assertTrue(self.client.name_has_owner(fakemm.NAME))

@@ -122,7 +122,8 @@ class DiscoveryRig:
     """Private bus, SM-DP+, simulated modems and an esimd that is told nothing about them."""
 
     def __init__(self, tmpdir: Optional[str] = None, *, modemmanager: bool = True, udev: bool = True,
-                 udev_events: bool = False, config: Optional[dict] = None, activation: bool = False):
+                 udev_events: bool = False, config: Optional[dict] = None, activation: bool = False,
+                 orders: Optional[list] = None):
         self._own_tmp = tmpdir is None
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="esimd-discovery-")
         self.dev_dir = os.path.join(self.tmpdir, "dev")
@@ -140,7 +141,7 @@ class DiscoveryRig:
             if self.servicedir:
                 os.makedirs(self.servicedir, exist_ok=True)
             self.bus = PrivateBus(self.tmpdir, policies, servicedir=self.servicedir)
-            self.smdp = start_smdp(os.path.join(self.tmpdir, "smdp"), self.pki, DEFAULT_ORDERS, ())
+            self.smdp = start_smdp(os.path.join(self.tmpdir, "smdp"), self.pki, orders or DEFAULT_ORDERS, ())
             self.client = BusClient(self.bus.address)
             if udev_events:
                 self.udev_fifo = os.path.join(self.tmpdir, "udev-events")

@@ -12,6 +12,10 @@ modemmanager-dev's XML by tests/compat/test_fakes.py).
     mm.stop()                              # ModemManager leaves the bus
     mm = FakeModemManager(bus_address)     # ... and restarts: modems numbered from 0 again
 
+A card put in or taken out of a slot while the modem object stays: mm.set_slot_sim(modem, 2, {...} or
+None); the modem switching its slot by itself, followed by ModemManager without a new probe:
+mm.switch_slot_in_place(modem, 2); a Sim's own change (a late Eid): sim.set(Eid=...).
+
 A modem with several SIM slots: add_modem(sim_slots=[{...SIM properties...}, None], primary_slot=1)
 (None: an empty slot, "/" in SimSlots). SetPrimarySimSlot is recorded (slot_switches()), calls
 mm.on_primary_slot(modem, slot) so the test can switch the simulated modem, and probes the modem
@@ -273,6 +277,47 @@ class FakeModemManager(FakeService):
             self.on_primary_slot(modem, slot)
         self._remove_modem(modem)
         self._probe_again(modem, slot)
+
+    # -- SIM slots changing under a modem object that stays ------------------------------------
+
+    def set_slot_sim(self, modem: Modem, slot: int, sim: Optional[dict]) -> Optional[Sim]:
+        """A card put in slot SLOT (SIM: its Sim object's properties) or taken out (None) while the
+        modem object stays, as ModemManager reports a hot-swap in a slot the modem does not use:
+        a new Sim object (or none), SimSlots changed (PropertiesChanged), and Sim too when SLOT
+        is the primary one. Returns the new Sim."""
+        return self.call(self._set_slot_sim, modem, slot, sim)
+
+    def _set_slot_sim(self, modem: Modem, slot: int, sim: Optional[dict]) -> Optional[Sim]:
+        old = modem.slot_sims[slot - 1]
+        new = None
+        if sim is not None:
+            new = self._export(Sim(SIM_PREFIX + str(self._next_sim),
+                                   **dict(sim, Active=slot == modem.get("PrimarySimSlot"))))
+            self._next_sim += 1
+        modem.slot_sims[slot - 1] = new
+        changes = {"SimSlots": [s.path if s else "/" for s in modem.slot_sims]}
+        if slot == modem.get("PrimarySimSlot"):
+            modem.sim = new
+            changes["Sim"] = new.path if new else "/"
+        modem._set(changes)
+        if old is not None:
+            self._unexport(old)
+        return new
+
+    def switch_slot_in_place(self, modem: Modem, slot: int):
+        """The modem changed its active slot by itself (another program switched it through a
+        proxy, or the modem reported a switch) and ModemManager followed without probing the
+        modem again: each Sim's Active, then the modem's PrimarySimSlot and Sim
+        (PropertiesChanged on each object, in that order)."""
+        self.call(self._switch_slot_in_place, modem, slot)
+
+    def _switch_slot_in_place(self, modem: Modem, slot: int):
+        for n, sim in enumerate(modem.slot_sims, 1):
+            if sim is not None and sim.get("Active") != (n == slot):
+                sim._set({"Active": n == slot})
+        primary = modem.slot_sims[slot - 1]
+        modem.sim = primary
+        modem._set({"PrimarySimSlot": slot, "Sim": primary.path if primary else "/"})
 
     def _probe_again(self, modem: Modem, primary_slot: Optional[int] = None):
         """A new modem object with what the old one had (ModemManager probed it anew)."""
