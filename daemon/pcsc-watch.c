@@ -6,7 +6,17 @@
  * SCardGetStatusChange() that is already waiting for pcscd; sent a moment earlier (the thread
  * just woke for an event and is posting it, or listing the readers) it is dropped, and the wait
  * that follows blocks until the next event, which may never come. So the stop flag is set and
- * the cancel repeated, from the main loop, until the thread says it is out. */
+ * the cancel repeated, from the main loop, until the thread says it is out.
+ *
+ * pcsc-lite before 2.3 has the opposite gap: SCardGetStatusChange() counts the readers when it
+ * begins and answers for the "\\?PnP?\Notification" entry only when that count changes
+ * during the wait. A reader plugged between the thread's SCardListReaders() and the count is
+ * in neither: it would be seen only at the next event, perhaps never. A second thread, the
+ * checker, lists the readers again (on a context of its own) once the wait has had time to
+ * begin, and when the list is not the one the wait was given it cancels the wait, which makes
+ * the thread list again. It runs once per wait, that is once per event: never while nothing
+ * happens. pcsc-lite 2.3 and later count reader events in the PnP entry itself (the thread
+ * gives back the count it last saw), which closes the gap without the checker. */
 #include "pcsc-watch.h"
 
 #include <errno.h>
@@ -20,6 +30,9 @@
 #define PNP_READER "\\\\?PnP?\\Notification"
 /* How often a stop cancels the wait again until the thread is out (see above). */
 #define CANCEL_REPEAT_MS 20
+/* How long after the thread goes into a wait the checker lists the readers again: the wait has
+ * then counted them (see above). Once per wait, never while idle. */
+#define CHECK_AFTER_MS 100
 /* Where libpcsclite finds pcscd, unless PCSCLITE_CSOCK_NAME says otherwise (pcsc-lite's own
  * default; its headers do not export it). */
 #define PCSCD_SOCKET "/run/pcscd/pcscd.comm"
@@ -34,6 +47,14 @@ typedef struct
   SCARDCONTEXT context; /* under lock: what SCardCancel interrupts */
   gboolean has_context; /* under lock */
   int wake_fd;          /* an eventfd, signalled once stopping: wakes a wait for pcscd's socket */
+
+  /* The checker (pre-2.3 pcsc-lite, see above); all under lock. */
+  GCond check;       /* the thread went into a wait or out of it, or stopping */
+  guint wait_gen;    /* bumped each time the thread goes into a wait */
+  gboolean in_wait;  /* it is in the wait wait_gen counts, given wait_names */
+  gboolean checked;  /* the checker is to look at that wait (pre-2.3 only) */
+  char **wait_names; /* the thread's, while in_wait */
+  GThread *checker;  /* started and joined by the thread */
 
   /* Set before the thread starts, read-only after. */
   GMainContext *main_context;
@@ -73,6 +94,7 @@ shared_clear (gpointer data)
 
   g_mutex_clear (&s->lock);
   g_cond_clear (&s->wake);
+  g_cond_clear (&s->check);
   if (s->wake_fd >= 0)
     close (s->wake_fd);
   g_main_context_unref (s->main_context);
@@ -312,6 +334,105 @@ list_readers (SCARDCONTEXT ctx, LONG *rv)
   return *rv == SCARD_S_SUCCESS ? esimd_pcsc_split_readers (buf, len) : NULL;
 }
 
+/* ---- the checker --------------------------------------------------------------------------- */
+
+static gboolean
+same_names (char *const *a, char *const *b)
+{
+  return a && b && g_strv_equal ((const char *const *) a, (const char *const *) b);
+}
+
+/* Under sh->lock: waits until @until (monotonic) or until the thread leaves wait @gen; FALSE when
+ * it left it or the watch stops. */
+static gboolean
+still_in_wait_until (Shared *sh, guint gen, gint64 until)
+{
+  while (!sh->stopping && sh->in_wait && sh->wait_gen == gen)
+    if (!g_cond_wait_until (&sh->check, &sh->lock, until))
+      return !sh->stopping && sh->in_wait && sh->wait_gen == gen;
+  return FALSE;
+}
+
+static gpointer
+checker_main (gpointer data)
+{
+  Shared *sh = data;
+  SCARDCONTEXT ctx = 0;
+  gboolean has_ctx = FALSE;
+  guint seen_gen = 0;
+
+  g_mutex_lock (&sh->lock);
+  for (;;)
+    {
+      g_auto (GStrv) names = NULL;
+      guint gen;
+      LONG rv;
+
+      while (!sh->stopping && (!sh->in_wait || !sh->checked || sh->wait_gen == seen_gen))
+        g_cond_wait (&sh->check, &sh->lock);
+      if (sh->stopping)
+        break;
+      gen = seen_gen = sh->wait_gen;
+      /* Let the wait begin (and count the readers) first. */
+      if (!still_in_wait_until (sh, gen,
+                                g_get_monotonic_time () + CHECK_AFTER_MS * G_TIME_SPAN_MILLISECOND))
+        continue;
+      g_mutex_unlock (&sh->lock);
+      if (!has_ctx)
+        has_ctx = SCardEstablishContext (SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) == SCARD_S_SUCCESS;
+      names = has_ctx ? list_readers (ctx, &rv) : NULL;
+      if (has_ctx && !names)
+        {
+          /* pcscd went away: the thread hears it in its wait. */
+          SCardReleaseContext (ctx);
+          has_ctx = FALSE;
+        }
+      g_mutex_lock (&sh->lock);
+      if (!names || !sh->in_wait || sh->wait_gen != gen || same_names (names, sh->wait_names))
+        continue;
+      /* A reader came or went before the wait counted them: the wait would not answer for it.
+       * Cancel it (again, until it is out: a cancel before it blocks is lost) to list again. */
+      while (!sh->stopping && sh->in_wait && sh->wait_gen == gen)
+        {
+          if (sh->has_context)
+            SCardCancel (sh->context);
+          still_in_wait_until (
+              sh, gen, g_get_monotonic_time () + CANCEL_REPEAT_MS * G_TIME_SPAN_MILLISECOND);
+        }
+    }
+  g_mutex_unlock (&sh->lock);
+  if (has_ctx)
+    SCardReleaseContext (ctx);
+  return NULL;
+}
+
+/* The thread goes into a wait for @names (@check: with pre-2.3 pcsc-lite, the checker looks). */
+static void
+enter_wait (Shared *sh, char **names, gboolean check)
+{
+  g_mutex_lock (&sh->lock);
+  sh->wait_gen++;
+  sh->in_wait = TRUE;
+  sh->checked = check;
+  sh->wait_names = names;
+  if (check && !sh->checker && !sh->stopping)
+    sh->checker = g_thread_new ("pcsc-check", checker_main, sh);
+  g_cond_broadcast (&sh->check);
+  g_mutex_unlock (&sh->lock);
+}
+
+static void
+leave_wait (Shared *sh)
+{
+  g_mutex_lock (&sh->lock);
+  sh->in_wait = FALSE;
+  sh->wait_names = NULL;
+  g_cond_broadcast (&sh->check);
+  g_mutex_unlock (&sh->lock);
+}
+
+/* ---- the thread, again ---------------------------------------------------------------------- */
+
 static gpointer
 thread_main (gpointer data)
 {
@@ -383,8 +504,11 @@ thread_main (gpointer data)
           if (thread_stopping (sh))
             break;
           /* Entries still SCARD_STATE_UNAWARE make it answer at once with the current state;
-           * the others' state, event count included, is what it compares with. */
+           * the others' state, event count included, is what it compares with. A PnP entry
+           * without a count is pre-2.3 pcsc-lite: the checker looks at the wait. */
+          enter_wait (sh, names, (pnp_state >> 16) == 0);
           rv = SCardGetStatusChange (ctx, INFINITE, states, n + 1);
+          leave_wait (sh);
           if (rv == SCARD_E_TIMEOUT)
             continue;
           if (rv == SCARD_E_CANCELLED || rv == SCARD_E_UNKNOWN_READER)
@@ -428,6 +552,9 @@ thread_main (gpointer data)
   set_context (sh, 0, FALSE);
   if (has_ctx)
     SCardReleaseContext (ctx);
+  /* stopping is set: the checker is on its way out. */
+  if (sh->checker)
+    g_thread_join (g_steal_pointer (&sh->checker));
   g_mutex_lock (&sh->lock);
   sh->exited = TRUE;
   g_cond_broadcast (&sh->wake);
@@ -445,6 +572,7 @@ kick_locked (Shared *sh)
 {
   sh->stopping = TRUE;
   g_cond_broadcast (&sh->wake);
+  g_cond_broadcast (&sh->check);
   if (sh->wake_fd >= 0)
     {
       guint64 one = 1;
@@ -512,6 +640,7 @@ esimd_pcsc_watch_new (const char *name, guint retry_first, guint retry_max, Esim
 
   g_mutex_init (&sh->lock);
   g_cond_init (&sh->wake);
+  g_cond_init (&sh->check);
   sh->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   sh->main_context = g_main_context_ref_thread_default ();
   sh->name = g_strdup (name);

@@ -6,7 +6,8 @@
  * (transport-pcsc.c) and discovery's reader source (discovery-pcsc.c) both follow pcscd through
  * it, so that both stop the same, reliable way: SCardCancel() interrupts only a wait already
  * begun (pcsc-lite ignores it at any other moment), so the watch cancels again until the thread
- * is out rather than once. */
+ * is out rather than once. With pcsc-lite before 2.3, which misses a reader plugged just before
+ * a wait begins, a second thread lists the readers again once each wait has begun (pcsc-watch.c). */
 #pragma once
 
 #include <gio/gio.h>

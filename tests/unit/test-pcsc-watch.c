@@ -507,6 +507,54 @@ test_no_reader_then_one (void)
   seen_free (seen);
 }
 
+/* pcsc-lite 1.9.9 (Debian 12's) counts the readers when a wait begins and answers for the PnP
+ * entry only when that count changes during the wait. A reader plugged after the thread listed
+ * the readers and before the wait counted them is in neither: the watch must still see it, by
+ * listing again once the wait has begun. Before, it was seen only at the next event, here never.
+ * Also with no reader at all, where the wait is on the PnP entry alone. */
+static void
+test_reader_plugged_before_the_wait_counts (void)
+{
+  Seen *seen = seen_new ();
+  EsimdPcscWatch *w;
+
+  fake_reset ();
+  fake_add_reader ("Reader A 00 00", TRUE);
+  w = esimd_pcsc_watch_new ("test-watch", 1, 1, seen_look, seen);
+  run_until (seen, 1);
+  FAKE_WAIT_UNTIL (fake.waiting, "the watch to wait");
+
+  /* An event; the thread posts it with the list it has and stops at the next wait's door,
+   * before the wait counts the readers: the reader is plugged there. */
+  fake_set_hold (TRUE);
+  fake_set_card (0, FALSE);
+  FAKE_WAIT_UNTIL (fake.held, "the watch to come back to the wait");
+  fake_add_reader ("Reader B 00 00", TRUE);
+  fake_set_hold (FALSE);
+  while (!esimd_pcsc_snapshot_find (last_look (seen), "Reader B 00 00"))
+    run_until (seen, seen->looks->len + 1);
+  assert_card (last_look (seen), "Reader A 00 00", FALSE, 2);
+  assert_card (last_look (seen), "Reader B 00 00", TRUE, 1);
+  g_assert_cmpuint (fake.cancels_delivered, >=, 1); /* the wait that would not have answered */
+  stop_and_free (w, seen);
+
+  /* No reader: the first look says so, then the wait is on the PnP entry alone. */
+  g_ptr_array_set_size (seen->looks, 0);
+  seen->stopped = FALSE;
+  fake_reset ();
+  fake_set_hold (TRUE);
+  w = esimd_pcsc_watch_new ("test-watch", 1, 1, seen_look, seen);
+  FAKE_WAIT_UNTIL (fake.held, "the watch at the wait's door");
+  fake_add_reader ("Reader C 00 00", TRUE);
+  fake_set_hold (FALSE);
+  run_until (seen, 1);
+  g_assert_cmpuint (last_look (seen)->readers->len, ==, 0);
+  run_until (seen, 2);
+  assert_card (last_look (seen), "Reader C 00 00", TRUE, 1);
+  stop_and_free (w, seen);
+  seen_free (seen);
+}
+
 /* pcsc-lite 2.3 and later: the PnP entry's high 16 bits are a reader-event count, and a count
  * given that is not the last one answered makes every wait return at once. The watch carries
  * the count: it waits after its first look instead of listing the readers again and again. */
@@ -667,6 +715,8 @@ main (int argc, char **argv)
   g_test_add_func ("/pcsc-watch/card-swapped-between-two-waits",
                    test_card_swapped_between_two_waits);
   g_test_add_func ("/pcsc-watch/no-reader-then-one", test_no_reader_then_one);
+  g_test_add_func ("/pcsc-watch/reader-plugged-before-the-wait-counts",
+                   test_reader_plugged_before_the_wait_counts);
   g_test_add_func ("/pcsc-watch/pnp-event-count-carried", test_pnp_event_count_carried);
   g_test_add_func ("/pcsc-watch/pcscd-comes-later", test_pcscd_comes_later);
   g_test_add_func ("/pcsc-watch/pcscd-socket-awaited", test_pcscd_socket_awaited);
