@@ -4,8 +4,9 @@ pcscd, with the simulator as the card of vsmartcard's vpcd reader (tests/pylib/e
 keeps that pcscd private). The card behaves like a T=0 card on a reader (61xx for every answer
 with data, 6Cxx for a SELECT with the wrong Le), so the transport's own handling of both runs on
 every command. What every transport must pass lives in the shared scenarios; these are the
-reader's own cases: the card pulled and put back, pcscd going away and coming back, Reader=,
-a card without the ISD-R, and --check-config of the keys."""
+reader's own cases: the card pulled and put back, pcscd going away and coming back, a reader
+unplugged during a download while pcscd runs on, Reader=, a card without the ISD-R, and
+--check-config of the keys."""
 
 import os
 import re
@@ -274,6 +275,52 @@ class PcscBasicChannel(unittest.TestCase):
         expect = 'modem card: the card in "esim-sim 00 00": the card opened no logical channel: 6F00 '
         rig.client.wait_for(lambda: expect in rig.prop("UnavailableReason"), 30, "UnavailableReason: " + expect)
         self.assertNotIn("00A40400", [a["header"] for a in rig.ctl.call("trace")["apdus"]])
+
+
+class PcscReaderUnplugged(unittest.TestCase):
+    """A reader unplugged while pcscd keeps running, during a download: vpcd cannot remove a
+    reader, so pcsc-unplug-shim.c (LD_PRELOADed into esimd over the real libpcsclite and pcscd)
+    answers for it as pcsc-lite 1.9.9 answers for a removed reader. The job fails at once with a
+    named error, the eUICC goes unavailable, nothing is half-installed, and the reader's return
+    brings the eUICC back."""
+
+    BIG_ICCID = "8949449999999990094"
+    ORDERS = [{"matchingId": "BIG-ONE", "iccid": BIG_ICCID, "profile": {"generate": {"size": 60000}},
+               "metadata": {"serviceProviderName": "Big Operator", "profileName": "Large"}}] + worldmod.DEFAULT_ORDERS
+
+    def setUp(self):
+        if worldmod.esimd_is_sanitized():
+            self.skipTest("AddressSanitizer's runtime must come first: no LD_PRELOAD shim")
+
+    def test_reader_unplugged_during_a_download(self):
+        tmp = tempfile.mkdtemp(prefix="esimd-pcsc-unplug-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        flag = os.path.join(tmp, "unplugged")
+        shim = os.path.join(os.environ["ESIMD_BUILD_ROOT"], "tests", "integration", "libpcsc-unplug-shim.so")
+        wrapper = ["env", "LD_PRELOAD=" + shim, "ESIMD_TEST_PCSC_UNPLUGGED=" + flag]
+        if os.environ.get("ESIMD_TEST_VALGRIND") == "1":
+            wrapper += worldmod.valgrind_memcheck()
+        with worldmod.World(tmp, transport="pcsc", orders=self.ORDERS, sim_options={"delay_ms": 5},
+                            esimd_wrapper=wrapper) as w:
+            reader = w.pcscd.reader_names[0]
+            sim = w.sim.ctl()
+            self.addCleanup(sim.close)
+            job = w.manager("Download", GLib.Variant("(ssa{sv})", (worldmod.activation_code("BIG-ONE"), "", {})))[0]
+            w.client.wait_for(lambda: w.client.get(job, "org.esim.Job", "Stage") == "installing", 120,
+                              "the download installing")
+            with open(flag, "w") as f:
+                f.write(reader + "\n")
+            props = w.wait_job(job, 60)
+            self.assertEqual((props["State"], props["Error"]), ("failed", "org.esim.Error.Transport"), props)
+            self.assertIn('reader "%s"' % reader, props["ErrorMessage"])
+            w.wait_state("unavailable", 30)
+            self.assertIn('reader "%s" is gone' % reader, w.esimd.log())
+            self.assertNotIn(self.BIG_ICCID, [p["iccid"] for p in sim.state()["profiles"]])  # never half-installed
+            # Plugged back: the eUICC is found in it again, and works.
+            os.unlink(flag)
+            w.wait_state("ready", 60)
+            _, props = w.download(worldmod.activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
 
 
 class PcscCheckConfig(unittest.TestCase):
