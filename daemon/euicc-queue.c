@@ -272,6 +272,12 @@ end_check_opened (GObject *source, GAsyncResult *res, gpointer data)
       end_continue (op);
       return;
     }
+  if (!esimd_modem_is_available (euicc->modem))
+    {
+      /* The modem itself went away: the transport says so, and the job's error stands. */
+      end_continue (op);
+      return;
+    }
   g_debug ("eUICC %s: its ISD-R no longer answers: %s", euicc->config->name, error->message);
   fail_as_unavailable (op->job, "the eUICC no longer answers through its modem (the modem "
                                 "switched to another SIM slot, or the card was taken out)");
@@ -301,11 +307,12 @@ end_check_closed (GObject *source, GAsyncResult *res, gpointer data)
  * does not need (reads_after: an enable's notifications, a download's free memory) is read after
  * the outcome is published, so the caller is answered at the operation's floor.
  *
- * A job whose channel the card refused (what a card does after a slot switch or a swap) is told
- * apart from one the card itself refused: the eUICC is asked again on a fresh channel, and when
- * its ISD-R does not answer there either, the job fails as unavailable, rather than with the
- * card's last words; so does a job that failed while discovery lets the eUICC's modem go, having
- * learnt that the eUICC left it, with discovery's reason. */
+ * A job whose channel the card or the modem refused (what they do after a slot switch or a swap)
+ * is told apart from one the card itself refused: the eUICC is asked again on a fresh channel,
+ * and when the modem, still there, says its ISD-R does not answer, the job fails as unavailable,
+ * rather than with the modem's or the card's last words; so does a job that failed while
+ * discovery lets the eUICC's modem go, having learnt that the eUICC left it, with discovery's
+ * reason. A modem that went away keeps its transport error (the transport reports the loss). */
 static void
 queue_end (EsimdJob *job, EsimdQueueStepDone done)
 {
@@ -328,8 +335,8 @@ queue_end (EsimdJob *job, EsimdQueueStepDone done)
       (card_may_be_gone (job->error) || job == euicc->replace_cancelled))
     fail_as_unavailable (job, euicc->unavailable_reason ? euicc->unavailable_reason
                                                         : "its modem changed");
-  else if (card_changed (job->error) && euicc->available && !euicc->channel_lost && euicc->modem &&
-           esimd_modem_is_available (euicc->modem))
+  else if (card_may_be_gone (job->error) && euicc->available && !euicc->channel_lost &&
+           euicc->modem && esimd_modem_is_available (euicc->modem))
     {
       g_clear_pointer (&euicc->es10, lpa_es10_unref);
       esimd_modem_close_channel (euicc->modem, end_check_closed, op);
