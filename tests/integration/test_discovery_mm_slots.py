@@ -15,6 +15,8 @@ test as the hardware would be.
   eUICC is back, usable, when the slot is switched back.
 - A card taken out of the other slot while a download runs: the download is not disturbed; and
   changes of nothing esimd uses do not make it probe the modem again.
+- An eUICC in the slot an MBIM modem does not map (MBIM names no EID there), known from
+  ModemManager, switched to through ModemManager.
 """
 
 import os
@@ -168,6 +170,33 @@ class SlotsChanging(unittest.TestCase):
         self.assertEqual([s for s in self.states(path)[seen:] if s not in ("busy", "ready")], [])
         self.assertIn(BIG_ICCID, [p["iccid"] for p in modem.ctl.state()["profiles"]])
         self.assertEqual(list(rig.managers()), [path])
+
+
+    def test_an_euicc_in_the_inactive_slot_of_an_mbim_modem(self):
+        """MBIM says only that a card is in the slot the modem does not map, not whose: the eUICC
+        there is known from ModemManager's Sim object for that slot. Switching to it asks
+        ModemManager, which maps the slot and probes the modem again; the eUICC is then reached
+        over MBIM, at the same path."""
+        rig = self.rig
+        modem = rig.add_modem("mbim", mbim_slots=2, slot=2, mbim_mapped_slot=1)
+        ctl = modem.ctl  # made here: the fake calls it from its own thread
+        rig.mm.on_primary_slot = lambda _m, slot: ctl.call("mbim_map_slot", slot=slot)
+        rig.mm_add(modem, EquipmentIdentifier=MM_IMEI, primary_slot=1, sim_slots=[None, esim(modem.eid)])
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid, state="unavailable")
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 1))
+        self.assertIn("slot 2", rig.prop(path, "UnavailableReason"))
+        self.assertEqual(rig.prop(path, "ModemManagerModem"), rig.mm.modems()[0].path)
+        self.assertEqual(ctl.state()["mbim"]["mapped_slot"], 0)
+
+        rig.client.call(path, MANAGER_IFACE, "SwitchSlot", GLib.Variant("(u)", (2,)))
+        self.assertEqual([r["slot"] for r in rig.mm.slot_switches()], [2])
+        self.assertEqual(ctl.state()["mbim"]["mapped_slot"], 1)
+        self.assertEqual(rig.wait_manager(modem.eid, state="ready"), path)
+        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (2, 2))
+        self.assertEqual(rig.prop(path, "Transport"), "mbim")
+        self.assertEqual(rig.prop(path, "ModemManagerModem"), rig.mm.modems()[0].path)
+        self.assertEqual(rig.prop(path, "RootSmdsAddress"), "testrootsmds.example.com")
 
 
 if __name__ == "__main__":

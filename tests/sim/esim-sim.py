@@ -76,6 +76,9 @@ def parse_args(argv):
     g.add_argument("--mbim-pty", metavar="LINK", help="create a pty speaking MBIM (QMI over MBIM too) and symlink its path to LINK")
     g.add_argument("--mbim-slots", type=int, default=1, metavar="N",
                    help="SIM slots the MBIM function reports (default 1; 0: no MS Basic Connect Extensions slot commands)")
+    g.add_argument("--mbim-mapped-slot", type=int, default=None, metavar="N",
+                   help="the slot the MBIM function maps at start (default: --slot, the card's); another one leaves "
+                        "the eUICC in a slot the modem does not use")
     g.add_argument("--vpcd-port", type=int, metavar="PORT",
                    help="be the card in a vsmartcard vpcd reader: connect to pcscd's vpcd driver on PORT (its CHANNELID)")
     g.add_argument("--vpcd-host", default="127.0.0.1", metavar="HOST", help="where vpcd listens (default 127.0.0.1)")
@@ -129,6 +132,9 @@ def main(argv) -> int:
     if args.mbim_pty and (not 0 <= args.mbim_slots <= 4 or (args.mbim_slots and not 1 <= args.slot <= args.mbim_slots)):
         print("esim-sim: --mbim-slots must be 0 to 4, and --slot one of them", file=sys.stderr)
         return 2
+    if args.mbim_mapped_slot is not None and not 1 <= args.mbim_mapped_slot <= args.mbim_slots:
+        print("esim-sim: --mbim-mapped-slot must be one of the --mbim-slots", file=sys.stderr)
+        return 2
     if args.plain_sim and args.slots:
         print("esim-sim: --plain-sim and --slots exclude each other", file=sys.stderr)
         return 2
@@ -166,7 +172,8 @@ def main(argv) -> int:
     modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid, args.imei, slots)
     mbim = MbimFunction(card, faults, counters, QmiModem(card, faults, counters, args.slot, identity.eid_bytes,
                                                          enabled_iccid, args.imei, slots),
-                        args.imei, args.mbim_slots, args.slot - 1, enabled_iccid, not args.mbim_no_uicc_reset)
+                        args.imei, args.mbim_slots, args.slot - 1, enabled_iccid, not args.mbim_no_uicc_reset,
+                        None if args.mbim_mapped_slot is None else args.mbim_mapped_slot - 1)
     sim = Simulator(euicc, card, modem, faults, counters, args, mbim)
     if args.at_pty:
         sim.at_front = AtFront(AtModem(card, faults, counters, at_quirks), args.at_pty, counters, faults)

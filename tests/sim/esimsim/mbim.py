@@ -261,7 +261,7 @@ class MbimFunction:
 
     def __init__(self, card: Card, faults: Faults, counters: Counters, qmi: QmiModem, imei: str,
                  slots: int, card_slot: int, enabled_iccid: Callable[[], Optional[str]],
-                 uicc_reset: bool = True):
+                 uicc_reset: bool = True, mapped_slot: Optional[int] = None):
         self.card = card
         self.faults = faults
         self.counters = counters
@@ -269,7 +269,8 @@ class MbimFunction:
         self.imei = imei
         self.slots = slots  # 0: no MS Basic Connect Extensions slot commands
         self.card_slot = card_slot if slots else 0  # 0-based index of the slot holding the eUICC
-        self.mapped_slot = self.card_slot
+        # 0-based, the slot executor 0 uses: the card's unless told otherwise
+        self.mapped_slot = self.card_slot if mapped_slot is None or not slots else mapped_slot
         self.enabled_iccid = enabled_iccid
         self.uicc_reset = uicc_reset
         self.radio_on = True
@@ -290,6 +291,17 @@ class MbimFunction:
         for n in list(self.channel_groups):
             self.card.close_channel(n)
         self.channel_groups.clear()
+
+    def map_slot(self, slot: int) -> bool:
+        """Maps executor 0 to SLOT (0-based); False when it already is."""
+        if slot == self.mapped_slot:
+            return False
+        log.info("executor 0 mapped to slot %d", slot)
+        self.mapped_slot = slot
+        # The modem leaves the card it used and reads the one it now maps.
+        self.card.reset()
+        self.card_was_reset()
+        return True
 
     def card_reachable(self) -> bool:
         return self.card.powered and self.mapped_slot == self.card_slot
@@ -575,12 +587,7 @@ class MbimFunction:
                 slot = struct.unpack("<I", slot_ref)[0]
                 if slot >= self.slots:
                     return S_INVALID_PARAMETERS, b"", None
-                if slot != self.mapped_slot:
-                    log.info("executor 0 mapped to slot %d", slot)
-                    self.mapped_slot = slot
-                    # The modem leaves the card it used and reads the one it now maps.
-                    self.card.reset()
-                    self.card_was_reset()
+                if self.map_slot(slot):
                     after = self.ready_status_indication()
             out = InfoBuffer().u32(1).ref(struct.pack("<I", self.mapped_slot)).build()
             return S_SUCCESS, out, after

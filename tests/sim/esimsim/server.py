@@ -406,6 +406,12 @@ class Simulator:
             # What another host (ModemManager, a user's qmicli) switching the modem looks like.
             switched = self.modem.slots.switch(int(req["slot"]))
             return dict(self.modem.slots.describe(), ok=True, switched=switched)
+        if cmd == "mbim_map_slot":
+            # Another host (ModemManager) mapping the MBIM function to slot N (1-based).
+            slot = int(req["slot"])
+            if not self.mbim or not 1 <= slot <= self.mbim.slots:
+                raise ValueError("no MBIM slot %d" % slot)
+            return {"ok": True, "switched": self.mbim.map_slot(slot - 1), "mapped_slot": self.mbim.mapped_slot}
         if cmd == "set":
             return self._set(req)
         if cmd == "at":
