@@ -126,8 +126,9 @@ class SlotsChanging(unittest.TestCase):
         props = self.wait_job(job)
         self.assertEqual((props["State"], props["Error"]), ("failed", "org.esim.Error.Unavailable"), props)
         self.assertIn("slot", props["ErrorMessage"])
-        rig.client.wait_for(lambda: rig.prop(path, "State") == "unavailable", 60, "the eUICC out of reach")
-        self.assertEqual((rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot")), (1, 2))
+        # Discovery learns of the switch from ModemManager, and probes the modem again.
+        rig.client.wait_for(lambda: (rig.prop(path, "State"), rig.prop(path, "Slot"), rig.prop(path, "ActiveSlot"))
+                            == ("unavailable", 1, 2), 60, "the eUICC out of reach in slot 1, slot 2 active")
         self.assertIn("slot 1", rig.prop(path, "UnavailableReason"))
         self.assertNotIn(BIG_ICCID, [p["iccid"] for p in ctl.state()["profiles"]])  # never half-installed
 
