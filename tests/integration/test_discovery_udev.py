@@ -81,7 +81,8 @@ class UdevHotplug(unittest.TestCase):
         for job in jobs:
             rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"),
                                 120, "the downloads")
-            self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded")
+            self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
+                             rig.client.get(job, "org.esim.Job", "ErrorMessage"))
         self.assertEqual([p["iccid"] for p in qmi.ctl.state()["profiles"]], ["8949449999999990011"])
         self.assertEqual([p["iccid"] for p in mbim.ctl.state()["profiles"]], ["8949449999999990029"])
 
