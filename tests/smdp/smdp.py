@@ -972,6 +972,11 @@ class Handler(BaseHTTPRequestHandler):
 class TlsServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog (socketserver's default is 5). Eight LPAs connecting at once while the
+    # accepting thread waited for the interpreter overflowed it: the kernel dropped a SYN and the
+    # client's retransmission came a second later (the benchmark's eight downloads at once: one
+    # took 1 s longer, "connected 1011 ms"). Production servers listen with hundreds (nginx 511).
+    request_queue_size = 128
 
     def __init__(self, addr, state, role, ctx):
         self.state, self.role, self.ctx = state, role, ctx

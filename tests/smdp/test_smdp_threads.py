@@ -9,12 +9,16 @@ object (even once the extensions are cached). The downloads failed and the log s
 the default level."""
 import concurrent.futures
 import contextlib
+import errno
 import json
 import logging
 import os
+import select
+import socket
 import sys
 import tempfile
 import threading
+import time
 import unittest
 from unittest import mock
 
@@ -136,6 +140,32 @@ class ConcurrentSessionsTest(unittest.TestCase):
             self.server.state.load_certs()
             with concurrent.futures.ThreadPoolExecutor(SESSIONS) as pool:
                 list(pool.map(es11, range(SESSIONS * 2)))
+
+    def test_connections_at_once_are_all_queued(self):
+        """Sixty-four clients connect while the server accepts none: the kernel completes every
+        TCP handshake (the listen backlog holds them) instead of dropping SYNs, which a client
+        retries only a second later."""
+        n = 64
+        st, servers = smdp.make_servers(smdp.parse_args(["--pki", self.pki["dir"], "--port", "0"]))
+        srv = servers["smdp"]  # listening, never serving
+        socks = []
+        try:
+            for _ in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                self.assertIn(s.connect_ex(srv.server_address), (0, errno.EINPROGRESS))
+                socks.append(s)
+            pending, deadline = set(socks), time.monotonic() + 10
+            while pending and time.monotonic() < deadline:
+                _, writable, _ = select.select([], list(pending), [], max(0.0, deadline - time.monotonic()))
+                for s in writable:
+                    self.assertEqual(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), 0)
+                    pending.discard(s)
+            self.assertEqual(len(pending), 0, f"{len(pending)} of {n} connections not established")
+        finally:
+            for s in socks:
+                s.close()
+            srv.server_close()
 
     def test_server_exception_is_logged_with_traceback(self):
         def broken(*_a):
