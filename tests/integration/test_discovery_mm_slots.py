@@ -15,6 +15,8 @@ test as the hardware would be.
   eUICC is back, usable, when the slot is switched back.
 - A card taken out of the other slot while a download runs: the download is not disturbed; and
   changes of nothing esimd uses do not make it probe the modem again.
+- A card swapped in a modem with one slot (ModemManager's Sim changes on the same modem object):
+  the eUICC comes and goes.
 - An eUICC in the slot an MBIM modem does not map (MBIM names no EID there), known from
   ModemManager, switched to through ModemManager.
 """
@@ -172,6 +174,28 @@ class SlotsChanging(unittest.TestCase):
         self.assertIn(BIG_ICCID, [p["iccid"] for p in modem.ctl.state()["profiles"]])
         self.assertEqual(list(rig.managers()), [path])
 
+
+    def test_a_card_swapped_in_a_single_slot_modem(self):
+        """A modem with one SIM tray: a plain SIM swapped for a removable eUICC and that taken
+        out, with ModemManager's modem object staying (its Sim names a new Sim object, then
+        none). Each time the modem is probed again; the eUICC comes and goes."""
+        rig = self.rig
+        modem = rig.add_modem("qmi", slots="plain")
+        mm_modem = rig.mm_add(modem, EquipmentIdentifier=MM_IMEI, sim=PHYSICAL)
+        rig.start_esimd()
+        mark = rig.wait_log("modem cdc-wdm0: no eUICC")
+        self.assertEqual(rig.managers(), {})
+        modem.ctl.call("put_card", slot=1, kind="euicc")
+        rig.mm.set_sim(mm_modem, esim(modem.eid))
+        path = rig.wait_manager(modem.eid)
+        rig.wait_log("the SIM it uses changed; probing it again", after=mark)
+        self.assertEqual(rig.prop(path, "ModemManagerModem"), mm_modem.path)
+        modem.ctl.call("put_card", slot=1, kind="empty")
+        rig.mm.set_sim(mm_modem, None)
+        rig.wait_gone(path)
+        modem.ctl.call("put_card", slot=1, kind="euicc")
+        rig.mm.set_sim(mm_modem, esim(modem.eid))
+        self.assertEqual(rig.wait_manager(modem.eid), path)
 
     def test_an_euicc_in_the_inactive_slot_of_an_mbim_modem(self):
         """MBIM says only that a card is in the slot the modem does not map, not whose: the eUICC

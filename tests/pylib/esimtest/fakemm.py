@@ -13,7 +13,7 @@ modemmanager-dev's XML by tests/compat/test_fakes.py).
     mm = FakeModemManager(bus_address)     # ... and restarts: modems numbered from 0 again
 
 A card put in or taken out of a slot while the modem object stays: mm.set_slot_sim(modem, 2, {...} or
-None); the modem switching its slot by itself, followed by ModemManager without a new probe:
+None), or mm.set_sim(modem, {...} or None) for a modem with one slot; the modem switching its slot by itself, followed by ModemManager without a new probe:
 mm.switch_slot_in_place(modem, 2); a Sim's own change (a late Eid): sim.set(Eid=...).
 
 A modem with several SIM slots: add_modem(sim_slots=[{...SIM properties...}, None], primary_slot=1)
@@ -300,6 +300,23 @@ class FakeModemManager(FakeService):
             modem.sim = new
             changes["Sim"] = new.path if new else "/"
         modem._set(changes)
+        if old is not None:
+            self._unexport(old)
+        return new
+
+    def set_sim(self, modem: Modem, sim: Optional[dict]) -> Optional[Sim]:
+        """A single-slot modem's card swapped (SIM: the new Sim object's properties) or taken
+        out (None) while the modem object stays: a new Sim object (or none) and the modem's Sim
+        property changed (PropertiesChanged). Returns the new Sim."""
+        return self.call(self._set_sim, modem, sim)
+
+    def _set_sim(self, modem: Modem, sim: Optional[dict]) -> Optional[Sim]:
+        old, new = modem.sim, None
+        if sim is not None:
+            new = self._export(Sim(SIM_PREFIX + str(self._next_sim), **sim))
+            self._next_sim += 1
+        modem.sim = new
+        modem._set({"Sim": new.path if new else "/"})
         if old is not None:
             self._unexport(old)
         return new

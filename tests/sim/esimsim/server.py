@@ -406,6 +406,10 @@ class Simulator:
             # What another host (ModemManager, a user's qmicli) switching the modem looks like.
             switched = self.modem.slots.switch(int(req["slot"]))
             return dict(self.modem.slots.describe(), ok=True, switched=switched)
+        if cmd == "put_card":
+            # A card put in, swapped or taken out of slot N's tray (kind euicc, plain or empty).
+            self.modem.slots.put(int(req["slot"]), str(req["kind"]))
+            return dict(self.modem.slots.describe(), ok=True)
         if cmd == "mbim_map_slot":
             # Another host (ModemManager) mapping the MBIM function to slot N (1-based).
             slot = int(req["slot"])

@@ -74,5 +74,20 @@ class Slots:
         log.info("active slot is now %d (%s)", number, self.active_kind())
         return True
 
+    def put(self, number: int, kind: str) -> None:
+        """What slot NUMBER holds now (a card put in, swapped or taken out of its tray): in the
+        active slot the modem reads the new card, every channel closed."""
+        if not 1 <= number <= self.count:
+            raise SlotError("no slot %d: the modem has %d" % (number, self.count))
+        if kind not in KINDS:
+            raise SlotError("slot %d: %s is not one of %s" % (number, kind, "|".join(KINDS)))
+        if kind == EUICC and any(k == EUICC for n, k in enumerate(self.kinds, 1) if n != number):
+            raise SlotError("slots: the simulator has one eUICC")
+        self.kinds[number - 1] = kind
+        if number == self.active:
+            self.card.reset()
+            self._apply()
+        log.info("slot %d now holds: %s", number, kind)
+
     def describe(self) -> dict:
         return {"kinds": list(self.kinds), "active": self.active, "switches": self.switches}
