@@ -55,6 +55,10 @@ typedef struct
   gboolean probed;           /* the probe ran for this session */
   GError *probe_error;       /* it failed: no server hears of the download */
   struct _WatchedPost *held; /* the first request, until the probe has run */
+
+  /* The record that the BPP is asked for is written while the card runs PrepareDownload. */
+  guint bpp_record_id;   /* writing it, from an idle */
+  gboolean bpp_recorded; /* written for this session */
 } DownloadJob;
 
 static void
@@ -67,6 +71,7 @@ download_job_free (gpointer data)
   g_clear_handle_id (&d->return_timeout_id, g_source_remove);
   g_clear_handle_id (&d->check_id, g_source_remove);
   g_clear_handle_id (&d->probe_id, g_source_remove);
+  g_clear_handle_id (&d->bpp_record_id, g_source_remove);
   g_clear_error (&d->probe_error); /* a held request holds the job: none is left here */
   g_clear_error (&d->lost_error);
   g_free (d->eid);
@@ -273,12 +278,37 @@ after_install (EsimdJob *job)
   esimd_euicc_es10 (job->euicc, request, after_command_done, job);
 }
 
+/* The record says the BPP is asked for before getBoundProfilePackage goes out (a crash after it
+ * cancels with loadBppExecutionError, which lets the server offer the profile again, and looks
+ * for the installation's result on the card first). Once the user has confirmed, PrepareDownload
+ * is the only step before that request and exists only for it: the record is written (and synced)
+ * while the card runs it, from an idle of low priority once its first APDU is on its way, instead
+ * of between the card's answer and the request. */
+static gboolean
+record_bpp_stage (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+
+  d->bpp_record_id = 0;
+  if (d->bpp_recorded || !d->transaction_id || d->cancelling)
+    return G_SOURCE_REMOVE;
+  d->bpp_recorded = TRUE;
+  esimd_euicc_session_bpp_requested (job->euicc, d->transaction_id);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_stage (gpointer user_data, LpaDownloadStage stage, double progress)
 {
   EsimdJob *job = user_data;
+  DownloadJob *d = job->data;
 
   esimd_job_set_stage (job, stage_name (stage), overall_progress (stage, progress));
+  /* "downloading" comes right before PrepareDownload is sent. */
+  if (stage == LPA_DOWNLOAD_STAGE_DOWNLOADING && d->transaction_id && !d->bpp_recorded &&
+      !d->bpp_record_id)
+    d->bpp_record_id = g_idle_add_full (G_PRIORITY_LOW, record_bpp_stage, job, NULL);
 }
 
 /* Nobody answered (the preview, or the request for the code): every other job of the eUICC waits
@@ -732,7 +762,13 @@ watched_post (gpointer self, const char *host, const char *path, GBytes *body,
       g_clear_pointer (&d->transaction_id, g_free);
     }
   else if (d->transaction_id && g_str_equal (path, LPA_ES9P_GET_BOUND_PROFILE_PACKAGE))
-    esimd_euicc_session_bpp_requested (job->euicc, d->transaction_id);
+    {
+      /* Written during PrepareDownload, unless the card answered before the loop was idle. */
+      g_clear_handle_id (&d->bpp_record_id, g_source_remove);
+      if (!d->bpp_recorded)
+        esimd_euicc_session_bpp_requested (job->euicc, d->transaction_id);
+      d->bpp_recorded = TRUE;
+    }
   else if (d->transaction_id && g_str_equal (path, LPA_ES9P_CANCEL_SESSION))
     {
       /* The eUICC has cancelled; should the server not hear it, its answer is sent again. */
@@ -853,7 +889,9 @@ download_start (EsimdJob *job)
     }
   g_info ("eUICC %s: downloading from %s", euicc->config->name, d->smdp_address);
   d->probed = FALSE;
+  d->bpp_recorded = FALSE;
   g_clear_handle_id (&d->probe_id, g_source_remove);
+  g_clear_handle_id (&d->bpp_record_id, g_source_remove);
   /* The first command goes to the card before anything else is announced or checked. */
   lpa_download_start (d->download);
   if (esimd_job_is_finished (job))
