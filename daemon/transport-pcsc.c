@@ -232,6 +232,16 @@ typedef struct
   gboolean basic;
 } Io;
 
+/* A failed operation on the card names its reader: the main thread may hear of the failure
+ * before the watch reports the reader gone, and the caller's error must say where it was. */
+static GError *
+io_error (const Io *io, const char *what, LONG rv)
+{
+  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: reader \"%s\": %s: %s (0x%08lX)",
+                      io->modem, io->reader ? io->reader : "?", what, pcsc_stringify_error (rv),
+                      (unsigned long) rv);
+}
+
 static void
 io_drop (Io *io)
 {
@@ -282,7 +292,7 @@ io_exchange (Io *io, GBytes *command, LONG *rv_out, GError **error)
   if (rv != SCARD_S_SUCCESS)
     {
       *rv_out = rv;
-      g_propagate_error (error, pcsc_error (io->modem, "SCardBeginTransaction", rv));
+      g_propagate_error (error, io_error (io, "SCardBeginTransaction", rv));
       return NULL;
     }
   while (step == ESIMD_T0_SEND)
@@ -304,7 +314,7 @@ io_exchange (Io *io, GBytes *command, LONG *rv_out, GError **error)
   if (rv != SCARD_S_SUCCESS)
     {
       *rv_out = rv;
-      g_propagate_error (error, pcsc_error (io->modem, "SCardTransmit", rv));
+      g_propagate_error (error, io_error (io, "SCardTransmit", rv));
       return NULL;
     }
   if (step == ESIMD_T0_ERROR)
@@ -350,7 +360,7 @@ io_open_basic (Io *io, GBytes *aid, guint16 refused, LONG *rv, GError **error)
       *rv = SCardBeginTransaction (io->card);
       if (*rv != SCARD_S_SUCCESS)
         {
-          g_propagate_error (error, pcsc_error (io->modem, "SCardBeginTransaction", *rv));
+          g_propagate_error (error, io_error (io, "SCardBeginTransaction", *rv));
           return FALSE;
         }
       io->basic = TRUE;
@@ -579,7 +589,7 @@ io_run (Io *io, Request *req)
       /* The reset took the basic channel's selection with it: the card is free again. */
       io_end_basic (io);
       if (rv != SCARD_S_SUCCESS)
-        req->error = pcsc_error (io->modem, "resetting the card", rv);
+        req->error = io_error (io, "resetting the card", rv);
       break;
     default:
       g_assert_not_reached ();
