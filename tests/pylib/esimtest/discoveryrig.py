@@ -300,6 +300,16 @@ class DiscoveryRig:
     def wait_gone(self, path: str, timeout: float = 60.0):
         self.client.wait_for(lambda: path not in self.managers(), timeout * SLOW, f"{path} to leave the bus")
 
+    def wait_joined(self, path: str, timeout: float = 30.0):
+        """Until the Manager at PATH names ModemManager's one modem object, which ModemManager
+        exports anew after each InhibitDevice (an AT job) or slot switch: between the two it may
+        have none, and esimd follows the new object once it appears."""
+        def joined():
+            modems = self.mm.modems()
+            return len(modems) == 1 and self.prop(path, "ModemManagerModem") == modems[0].path
+
+        self.client.wait_for(joined, timeout * SLOW, "the eUICC joined to the modem ModemManager probed anew")
+
     def prop(self, path: str, name: str):
         return self.client.get(path, MANAGER_IFACE, name)
 
