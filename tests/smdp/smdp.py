@@ -208,7 +208,7 @@ class Session:
 
 
 class Fault:
-    KINDS = ("status", "expired", "http", "malformed-json", "empty", "cut", "delay", "reset", "tamper")
+    KINDS = ("status", "expired", "http", "malformed-json", "empty", "cut", "delay", "reset", "drop", "close", "tamper")
 
     def __init__(self, spec):
         self.spec = dict(spec)
@@ -220,10 +220,15 @@ class Fault:
         self.function = self.function.split(":", 1)[-1]
         self.nth = spec.get("nth")
         self.times = spec.get("times")
+        # None: any connection; True: only a kept-alive one that served a request before;
+        # False: only a request that opened its connection.
+        self.reused = spec.get("reused")
         self.hits = 0
 
-    def matches(self, server, function, call_no):
+    def matches(self, server, function, call_no, reused):
         if server != self.server or function != self.function:
+            return False
+        if self.reused is not None and bool(self.reused) != reused:
             return False
         if self.nth is not None:
             return call_no == int(self.nth)
@@ -311,12 +316,12 @@ class State:
             self.timings.append(entry)
             del self.timings[:-1000]
 
-    def count_call(self, server, function):
+    def count_call(self, server, function, reused=False):
         with self.lock:
             key = server + ":" + function
             self.calls[key] = self.calls.get(key, 0) + 1
             n = self.calls[key]
-            matched = [f for f in self.faults if f.matches(server, function, n)]
+            matched = [f for f in self.faults if f.matches(server, function, n, reused)]
             for f in matched:
                 f.hits += 1
             return n, matched
@@ -773,6 +778,8 @@ def tamper_response(st, function, body, field):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    served = 0  # requests answered on this connection (one handler per connection)
+    close_after = False  # a "close" fault: this answer ends the connection
     server_version = "esimd-test-smdp/1"
 
     def log_message(self, fmt, *a):  # paths and codes only: bodies may hold matching IDs
@@ -781,6 +788,8 @@ class Handler(BaseHTTPRequestHandler):
     def send_json(self, obj, status=200):
         data = json.dumps(obj).encode()
         self.send_response(status)
+        if self.close_after:
+            self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
         self.send_header("Content-Length", str(len(data)))
@@ -790,6 +799,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_empty(self, status):
         self.send_response(status)
+        if self.close_after:
+            self.send_header("Connection", "close")
         self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -820,6 +831,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.post()
         finally:
+            self.served += 1
             ms = (time.perf_counter() - t0) * 1000.0
             fn, _ = self.route()
             self.server.state.add_timing({"server": self.server.role, "what": "request",
@@ -833,12 +845,15 @@ class Handler(BaseHTTPRequestHandler):
         if fn is None:
             self.send_empty(404)
             return
-        n, faults = st.count_call(role, fn)
+        n, faults = st.count_call(role, fn, reused=self.served > 0)
         log.info("%s %s call %d%s", role, fn, n, " faults=%s" % [f.action for f in faults] if faults else "")
         for f in faults:
             if f.action == "delay":
                 time.sleep(int(f.spec.get("ms", 1000)) / 1000.0)
-        final = next((f for f in faults if f.action not in ("delay", "tamper")), None)
+        final = next((f for f in faults if f.action not in ("delay", "tamper", "close")), None)
+        if any(f.action == "close" for f in faults):
+            # send_header("Connection", "close") also ends this handler's keep-alive loop
+            self.close_after = True
         if final is not None and not final.spec.get("execute"):
             if final.action in ("status", "expired") and final.spec.get("endSession"):
                 end_session_scripted(st, fn, raw, final)
@@ -955,6 +970,11 @@ class Handler(BaseHTTPRequestHandler):
             self.drop_connection(reset=False)
         elif a == "reset":
             self.drop_connection(reset=True)
+        elif a == "drop":
+            # The request read, then the connection closed (FIN) without a byte of answer: a
+            # server process restarted, or a load balancer dropping an idle kept-alive connection
+            # just as the client reused it.
+            self.drop_connection(reset=False)
 
     def drop_connection(self, reset):
         self.close_connection = True

@@ -107,6 +107,40 @@ class FaultTest(ServerTestCase):
         with self.assertRaises((ConnectionError, http.client.RemoteDisconnected, ssl.SSLError)):
             self.initiate()
 
+    def test_drop_on_reused_or_fresh_connection(self):
+        """drop: the request read (and with execute, processed), the connection closed without a
+        byte of answer; "reused" chooses a kept-alive connection or a new one; close ends a
+        connection after its answer."""
+        self.ctl.add_fault(function="initiateAuthentication", action="drop", execute=True, reused=True, times=1)
+        self.ctl.add_fault(function="initiateAuthentication", action="close", nth=3)
+        c = self.client
+        conn = smdpctl._PinnedHTTPSConnection(c.hostname, c.address, c.port, c.ctx, c.timeout)
+        body = json.dumps({"euiccChallenge": b64(b"\x01" * 16), "euiccInfo1": b64(self.euicc.info1()),
+                           "smdpAddress": self.dp.hostname}).encode()
+        headers = {"Content-Type": "application/json", "X-Admin-Protocol": "gsma/rsp/v2.2.0"}
+
+        def post():
+            conn.request("POST", c.base + "initiateAuthentication", body=body, headers=headers)
+            r = conn.getresponse()
+            return r, r.read()
+
+        try:
+            r, _ = post()  # a new connection: not dropped
+            self.assertEqual(r.status, 200)
+            with self.assertRaises(http.client.RemoteDisconnected):
+                post()  # the same connection kept alive: read, processed, dropped
+            self.assertEqual(self.ctl.calls()["smdp:initiateAuthentication"], 2)
+            self.assertEqual(len([s for s in self.ctl.sessions() if s["state"] == "initiated"]), 2)
+            conn.close()
+            r, _ = post()  # the third call: answered, then the connection closes
+            self.assertEqual((r.status, r.getheader("Connection")), (200, "close"))
+        finally:
+            conn.close()
+        self.ctl.add_fault(function="initiateAuthentication", action="drop", reused=False, times=1)
+        with self.assertRaises((ConnectionError, http.client.RemoteDisconnected, ssl.SSLError)):
+            self.initiate()
+        self.assertEqual([f["hits"] for f in self.ctl.faults() if f["function"] == "initiateAuthentication"], [1, 1, 1])
+
     def test_tampered_server_data_is_refused_by_the_euicc(self):
         for field in ("serverSigned1", "serverSignature1", "serverCertificate"):
             self.ctl.clear_faults()
