@@ -51,7 +51,11 @@ typedef struct
   gboolean response_sized;
   gsize max_response; /* this request's cap on the body */
   char errbuf[CURL_ERROR_SIZE];
-  GError *tls_error; /* why the TLS profile check refused the server (transfer aborted) */
+  GError *tls_error;   /* why the TLS profile check refused the server (transfer aborted) */
+  char *function;      /* the path's last part: the ES9+/ES11 function */
+  gboolean repeatable; /* the server may process this request twice (see prereq_cb) */
+  guint sends;         /* times libcurl was about to send the request */
+  gboolean resend_refused;
   LpaHttpCallback callback;
   gpointer user_data;
   /* Set when the request is finished but its callback is still to run from an idle. */
@@ -94,6 +98,7 @@ request_free (Request *req)
   g_clear_pointer (&req->response, g_byte_array_unref);
   g_clear_error (&req->deferred_error);
   g_clear_error (&req->tls_error);
+  g_free (req->function);
   esimd_http_client_unref (req->client);
   g_free (req);
 }
@@ -235,8 +240,28 @@ error_from_curl (CURLcode rc, Request *req)
     return g_error_new (LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
                         "the server's TLS certificate was not accepted: %s",
                         req->tls_error->message);
+  if (req->resend_refused)
+    return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                        "the server closed the connection without answering %s; not sent again, "
+                        "since the server may have processed it",
+                        req->function);
   switch (rc)
     {
+    case CURLE_GOT_NOTHING:
+      return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                          "the server closed the connection without answering %s", req->function);
+    case CURLE_RECV_ERROR:
+      {
+        long header_bytes = 0;
+
+        /* The server was reached: "cannot reach" would send the user to check the network. */
+        curl_easy_getinfo (req->easy, CURLINFO_HEADER_SIZE, &header_bytes);
+        if (header_bytes == 0)
+          return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                              "the server closed the connection without answering %s: %s",
+                              req->function, detail);
+        break;
+      }
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_INVALIDCERTSTATUS:
@@ -429,6 +454,25 @@ prereq_cb (void *clientp, char *primary_ip, char *local_ip, int primary_port, in
   const gnutls_datum_t *chain;
   unsigned int n_chain = 0;
 
+  /* A second time for one request: a kept-alive connection closed before a byte of the answer
+   * came, and libcurl is about to send the request again on a new one ("Connection died,
+   * retrying a fresh connect"). The server may have read and processed the first: an
+   * authenticateClient or getBoundProfilePackage sent twice is refused by a strict SM-DP+
+   * (unknown transaction), which would hide the real failure and leave the server's session
+   * open. Those fail here, as on a new connection; a request the server may process twice
+   * goes again (path_is_repeatable). */
+  if (++req->sends > 1)
+    {
+      if (!req->repeatable)
+        {
+          req->resend_refused = TRUE;
+          return CURL_PREREQFUNC_ABORT;
+        }
+      g_info ("HTTP %s: the kept-alive connection closed without an answer; sent again on a new "
+              "connection",
+              req->function);
+    }
+
   if (curl_easy_getinfo (req->easy, CURLINFO_TLS_SSL_PTR, &tls) != CURLE_OK || !tls ||
       tls->backend != CURLSSLBACKEND_GNUTLS || !tls->internals)
     {
@@ -446,6 +490,19 @@ static gboolean
 path_is_bpp (const char *path)
 {
   return g_str_has_suffix (path, "/getBoundProfilePackage");
+}
+
+/* Requests a server may process twice without harm: initiateAuthentication opens a new session
+ * (the first holds no order and times out at the server), a notification is acknowledged again,
+ * and a cancelSession the server already processed is answered Failed, which tells the same
+ * (the session is over: esimd_cancel_session_heard). authenticateClient and
+ * getBoundProfilePackage (ES9+ and ES11) act on a session's state and must not reach it twice. */
+static gboolean
+path_is_repeatable (const char *path)
+{
+  return g_str_has_suffix (path, "/initiateAuthentication") ||
+         g_str_has_suffix (path, "/handleNotification") ||
+         g_str_has_suffix (path, "/cancelSession");
 }
 
 static void
@@ -467,6 +524,8 @@ client_post (gpointer self, const char *host, const char *path, GBytes *body,
   req->response = g_byte_array_new ();
   /* Only getBoundProfilePackage carries a profile; every other answer is a few KiB of JSON. */
   req->max_response = path_is_bpp (path) ? http->max_bpp_response : http->max_response;
+  req->function = g_strdup (strrchr (path, '/') ? strrchr (path, '/') + 1 : path);
+  req->repeatable = path_is_repeatable (path);
   g_ptr_array_add (client->in_flight, req);
 
   if (!host_is_valid (host) || path[0] != '/')

@@ -21,7 +21,7 @@ GENERIC_ERRORS = ("org.esim.Error.Failed", "")
 
 NAMES = ("answered", "truthful", "no-half-install", "euicc-session-closed", "server-session-closed",
          "order-not-burnt", "notifications-kept", "notifications-delivered", "cache-consistent", "bus-alive",
-         "next-download", "others-delivered", "not-started")
+         "next-download", "others-delivered", "not-started", "fault-fired", "processed-once")
 
 
 @dataclass

@@ -86,6 +86,12 @@ class Case:
     deferred: bool = False  # the fault makes a notification delivery fail: it waits for the back-off
     probe: bool = False  # after the checks: a new download must succeed
     known: Optional[str] = None  # a limitation, not a bug: why this case is expected to fail
+    # The server's faults must have fired (a fault bound to a fresh or a reused connection
+    # does not fire when esimd's connection is not the one the case needs).
+    fired: bool = False
+    # ES9+ functions the server may have processed only once in the case (a request resent
+    # behind esimd's back, after the server processed it, is processed twice).
+    once: tuple = ()
     # What this class of fault must also get right, checked with the invariants.
     check: Optional[Callable[[Rig, Outcome, Snapshot, str], "inv.Check"]] = None
 
@@ -336,12 +342,57 @@ def es9_cases() -> list[Case]:
                 if name.startswith("status:") or name == "expired":
                     c.allow_open = "the server refused the cancelSession that would close it"
             out.append(c)
+    out += drop_cases()
     # An earlier download's notification failed and waits for the back-off: this download's
     # must still go out at once (a back-off says nothing about the network now).
     out.append(Case("es9", "handleNotification:http500-then-next-download", slice=True,
                     smdp_faults=[{"function": "handleNotification", "action": "http", "status": 500, "times": 1}],
                     before=earlier_download(expect_pending=True)))
     return out
+
+
+# The call before each one in a download, whose answer a "close" fault makes its connection's last.
+PREVIOUS_CALL = {"authenticateClient": "initiateAuthentication", "getBoundProfilePackage": "authenticateClient",
+                 "handleNotification": "getBoundProfilePackage"}
+
+
+def drop_cases() -> list[Case]:
+    """The server reads an ES9+ request, processes it, and closes the connection without a byte
+    of answer: on a kept-alive connection (libcurl 7.88 then sends the request again on a new
+    one, "Connection died, retrying a fresh connect", to a server that already processed it)
+    and on a new one (libcurl gives up)."""
+    out = []
+    for fn in ("initiateAuthentication", "authenticateClient", "getBoundProfilePackage", "handleNotification"):
+        for conn in ("reused", "fresh"):
+            faults = [{"function": fn, "action": "drop", "execute": True, "reused": conn == "reused", "times": 1}]
+            if conn == "fresh" and fn in PREVIOUS_CALL:
+                faults.insert(0, {"function": PREVIOUS_CALL[fn], "action": "close", "times": 1})
+            out.append(Case("es9", "%s:drop-executed-%s" % (fn, conn), fired=True,
+                            once=("authenticateClient", "getBoundProfilePackage"),
+                            slice=(fn, conn) in (("authenticateClient", "reused"), ("getBoundProfilePackage", "reused")),
+                            deferred=fn == "handleNotification", before=connection_then(conn, faults)))
+    # A cancelSession processed, its answer lost on a kept-alive connection: sent again, the
+    # server answers that the session is unknown, which says it is over (nothing is left open).
+    out.append(Case("es9", "cancelSession:drop-executed-reused", fired=True, options={"confirm": True},
+                    during=confirm_then("cancel"),
+                    smdp_faults=[{"function": "cancelSession", "action": "drop", "execute": True, "reused": True,
+                                  "times": 1}]))
+    return out
+
+
+def connection_then(conn: str, faults: list):
+    """A download's first call goes out on whatever connection the last case left: an earlier
+    download first leaves one kept alive ("reused") or closed by its last answer ("fresh");
+    then the case's faults."""
+    def before(rig: Rig):
+        if faults[0]["function"] == "initiateAuthentication":
+            if conn == "fresh":
+                rig.smdp.add_fault(function="handleNotification", action="close", times=1)
+            earlier_download(expect_pending=False)(rig)
+            rig.smdp.clear_faults()
+        for f in faults:
+            rig.smdp.add_fault(**f)
+    return before
 
 
 # Server text that D-Bus would refuse and a log should never show: a lone surrogate as a JSON
@@ -583,6 +634,7 @@ def run_case(rig: Rig, case: Case) -> CaseResult:
         if case.before:
             case.before(rig)
         before = rig.snapshot()
+        calls = rig.smdp.calls() if case.once else {}
         pid = rig.pid
         out = rig.start_download(code, options=case.options)
         if case.during and out.job:
@@ -591,6 +643,14 @@ def run_case(rig: Rig, case: Case) -> CaseResult:
             rig.wait_finished(out, FINISH_TIMEOUT)
         out.seconds = time.monotonic() - t0
         checks.append(inv.answered(out))
+        if case.fired:
+            idle = [f for f in rig.smdp.faults() if not f["hits"]]
+            checks.append(inv.Check("fault-fired", not idle, "never fired: %s" % idle if idle else ""))
+        if case.once:
+            after_calls = rig.smdp.calls()
+            twice = {fn: after_calls.get("smdp:" + fn, 0) - calls.get("smdp:" + fn, 0) for fn in case.once}
+            twice = {fn: n for fn, n in twice.items() if n > 1}
+            checks.append(inv.Check("processed-once", not twice, "processed %s" % twice if twice else ""))
         rig.sim.clear_faults()
         rig.smdp.clear_faults()
         if not out.finished and rig.esimd_alive():
