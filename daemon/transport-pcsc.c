@@ -237,9 +237,10 @@ typedef struct
 static GError *
 io_error (const Io *io, const char *what, LONG rv)
 {
-  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: reader \"%s\": %s: %s (0x%08lX)",
-                      io->modem, io->reader ? io->reader : "?", what, pcsc_stringify_error (rv),
-                      (unsigned long) rv);
+  g_autofree char *where =
+      g_strdup_printf ("reader \"%s\": %s", io->reader ? io->reader : "?", what);
+
+  return pcsc_error (io->modem, where, rv);
 }
 
 static void
