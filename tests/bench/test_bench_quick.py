@@ -77,6 +77,8 @@ class QuickBench(unittest.TestCase):
         self.assertEqual(at["floor"]["apdus"], at["floor"]["floor"], at)
         self.assertTrue(at["floor"]["segment_lengths_match_bpp"])
         self.assertGreater(at["at"]["line_bytes_to_modem"], 2 * at["floor"]["payload_bytes"])
+        # Left alone with the AT port open, esimd sleeps: nothing polls the line.
+        self.assertEqual(at["idle"]["context_switches"], 0, at["idle"])
 
     def test_many_euiccs_and_cold_start(self):
         m, cs = self.res["many"], self.res["cold_start"]
@@ -123,7 +125,8 @@ class QuickBench(unittest.TestCase):
         self.assertGreater(idle["memory"]["rss_anon"], 0)
         self.assertGreater(base["rss"], 0)
         self.assertTrue(any(w["thread"] == "esimd" for w in idle["thread_waits"]))
-        self.assertEqual(len(self.res["targets"]), 13 + len(self.res["ops_counted"]))
+        # 13 targets, one per counted operation, and idle over the AT transport.
+        self.assertEqual(len(self.res["targets"]), 14 + len(self.res["ops_counted"]))
         self.assertEqual({lp["method"] for lp in self.res["listprofiles"]}, {"list", "ping"})
 
 

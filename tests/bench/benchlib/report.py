@@ -72,6 +72,10 @@ def targets(res: dict) -> list[dict]:
         out.append({"target": f"download APDUs/floor = 1.00 over {t['transport']}",
                     "measured": f"{f['apdus']}/{f['floor']} = {f['ratio']:.2f} at {t['segment_size']}",
                     "met": f["apdus"] == f["floor"] and f["segment_lengths_match_bpp"]})
+        if "idle" in t:
+            out.append({"target": f"idle wakeups with the eUICC over {t['transport']} = 0",
+                        "measured": f"{t['idle']['context_switches']} context switches in {t['idle']['window_s']:.0f} s",
+                        "met": t["idle"]["context_switches"] == 0})
     m = res.get("many")
     if m:
         out.append({"target": f"{m['euiccs']} eUICCs downloading at once <= 1.1x one download",
@@ -219,23 +223,7 @@ def render(res: dict) -> str:
                            "packaged in Debian 12, not re-measured here)",
                            ["operation", "ms/APDU", "answer ms", "floor×ms", "lpac ms", "APDUs all", "runs"], rows))
 
-    rows = []
-    for t in res.get("transports", []):
-        if "error" in t:
-            rows.append([t["transport"], "-", "-", "-", "-", "-", "-", "-", "-", t["error"]])
-            continue
-        f, at = t["floor"], t.get("at")
-        rows.append([t["transport"], t["segment_size"], f["apdus"], f["floor"], f"{f['ratio']:.2f}",
-                     f.get("get_responses", 0), "yes" if f["segment_lengths_match_bpp"] else "NO",
-                     t["read_back_apdus"], num(t["wall_ms"]),
-                     f"{at['line_bytes_to_modem'] + at['line_bytes_from_modem']} B on the line = "
-                     f"{at['line_ms_at_baud']:.0f} ms at {at['baud']} baud; longest line {at['longest_line']} B"
-                     if at else ""])
-    if rows:
-        parts.append(table("A download over each transport (12 KB; APDUs from the simulator's trace, BPP from the "
-                           "HTTPS recorder; no added latency)",
-                           ["transport", "segment", "APDUs", "floor", "ratio", "GET RESPONSE", "seg lengths=BPP",
-                            "read-back", "wall ms", "AT line"], rows))
+    parts += transport_parts(res)
     m = res.get("many")
     if m:
         parts += many_parts(m)
@@ -350,6 +338,42 @@ def many_parts(m: dict) -> list[str]:
                      f"eUICC; after the downloads anon {mib(run['idle_many_after']['rss_anon'])}; context switches "
                      f"idle {run['idle_many']['context_switches']}, after {run['idle_many_after']['context_switches']}")
     return parts
+
+
+def transport_parts(res: dict) -> list[str]:
+    """Target 4's table: a download over each transport, and esimd idle on it."""
+    rows = []
+    for t in res.get("transports", []):
+        if "error" in t:
+            rows.append([t["transport"], "-", "-", "-", "-", "-", "-", "-", "-", "-", t["error"]])
+            continue
+        f, at = t["floor"], t.get("at")
+        rows.append([t["transport"], t["segment_size"], f["apdus"], f["floor"], f"{f['ratio']:.2f}",
+                     f.get("get_responses", 0), "yes" if f["segment_lengths_match_bpp"] else "NO",
+                     t["read_back_apdus"], num(t["wall_ms"]),
+                     f"{t['idle']['context_switches']} in {t['idle']['window_s']:.0f} s" if "idle" in t else "-",
+                     f"{at['line_bytes_to_modem'] + at['line_bytes_from_modem']} B on the line = "
+                     f"{at['line_ms_at_baud']:.0f} ms at {at['baud']} baud; longest line {at['longest_line']} B"
+                     if at else ""])
+    if not rows:
+        return []
+    return [table("A download over each transport (12 KB; APDUs from the simulator's trace, BPP from the "
+                  "HTTPS recorder; no added latency), then esimd left idle on it (context switches)",
+                  ["transport", "segment", "APDUs", "floor", "ratio", "GET RESPONSE", "seg lengths=BPP",
+                   "read-back", "wall ms", "idle wakeups", "AT line"], rows)]
+
+
+def render_transports(res: dict) -> str:
+    """run-bench --transports: the header, target 4's table and its targets."""
+    m = res["meta"]
+    parts = [f"esimd benchmark, target 4 — {m['date']}, commit {m['commit']}, build {m['build_type']} "
+             f"({m['build_root']}), {m['cpus']} × {m['cpu']}; load average {m['load_average_at_start'][0]:.1f} "
+             f"at the start, {m.get('load_average_at_end', [0])[0]:.1f} at the end"]
+    parts += transport_parts(res)
+    rows = [["met" if t["met"] else "MISSED", t["target"], t["measured"]] for t in res["targets"]]
+    parts.append(table("Targets", ["", "target", "measured"], rows))
+    parts.append(f"({m['duration_s']} s)")
+    return "\n\n".join(parts)
 
 
 def render_many(res: dict) -> str:

@@ -19,6 +19,7 @@ FULL = {
     "lp_clients": [1, 10, 50], "lp_calls": 300, "lp_interval_us": 20000,
     "adaptive_limits": [120, 63], "repeat": 3, "op_latencies": [0, 20],
     "transports": None,  # every one the test World knows
+    "transport_idle": (5.0, 10.0),  # after each transport's download: settle, window (s)
     "many": {"euiccs": 8, "latency_ms": 20, "settle": 5.0, "window": 10.0}, "cold_latency_ms": 20,
 }
 QUICK = {
@@ -27,6 +28,7 @@ QUICK = {
     "lp_clients": [1, 10], "lp_calls": 30, "lp_interval_us": 5000,
     "adaptive_limits": [120, 63], "repeat": 1, "op_latencies": [0],
     "transports": ["at"],
+    "transport_idle": (2.0, 2.0),  # JobLinger is 1 s: settled after 2
     "many": {"euiccs": 2, "latency_ms": 0, "settle": 1.0, "window": 2.0}, "cold_latency_ms": 0,
 }
 
@@ -36,6 +38,9 @@ DOWNLOADS = {
     "sizes": [12288, 100000], "latencies": [20], "callgrind": False, "repeat": 5, "downloads_only": True,
     "first_latency_ms": 20, "first_repeat": 3,
 }
+
+# Target 4 alone: a download over every transport, then esimd idle on it.
+TRANSPORTS = {"sizes": [12288], "transports": None, "transport_idle": FULL["transport_idle"]}
 
 # Target 5 alone: the full run's many-eUICC scenario, three times (each in a world of its own).
 MANY = {"many": dict(FULL["many"]), "sizes": [12288], "repeat": 3, "many_only": True}
@@ -121,7 +126,8 @@ def run(quick: bool = False, log=print, downloads_only: bool = False) -> dict:
     log("adaptive segment size (own world)")
     res["adaptive"] = adaptive(profile["adaptive_limits"], log)
     log("a download over each transport (own worlds)")
-    res["transports"] = transports.all_transports(profile["sizes"][0], profile["transports"], log)
+    res["transports"] = transports.all_transports(profile["sizes"][0], profile["transports"], log,
+                                                  profile["transport_idle"])
     m = profile["many"]
     log(f"{m['euiccs']} eUICCs on one esimd (own world)")
     res["many"] = many.many_euiccs(m["euiccs"], profile["sizes"][0], m["latency_ms"], m["settle"], m["window"], log)
@@ -139,6 +145,17 @@ def run_many(log=print, repeat: int = 0) -> dict:
     log(f"{m['euiccs']} eUICCs on one esimd, {profile['repeat']} run(s), each in a world of its own")
     res["many"] = many.many_runs(m["euiccs"], profile["sizes"][0], m["latency_ms"], m["settle"], m["window"],
                                  profile["repeat"], log)
+    return finish(res, t_start)
+
+
+def run_transports(log=print) -> dict:
+    """run-bench --transports: target 4 alone, with esimd's idle wakeups on each transport."""
+    profile = TRANSPORTS
+    t_start = time.monotonic()
+    res: dict = {"meta": meta(profile, False)}
+    log("a download over each transport, then esimd idle on it (own worlds)")
+    res["transports"] = transports.all_transports(profile["sizes"][0], profile["transports"], log,
+                                                  profile["transport_idle"])
     return finish(res, t_start)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Optional
 
 from gi.repository import GLib
 
@@ -15,6 +16,7 @@ from esimtest.world import SMDP_HOST, SMDS_HOST, World, activation_code
 
 from . import floor
 from .bench import SIM_MEMORY, iccid_for, ms
+from .many import idle_memory
 from .recorder import HttpsRecorder
 from .timeline import Timeline, job_finished
 
@@ -55,11 +57,13 @@ def trace_commands(trace: list[dict]) -> list[dict]:
     return commands
 
 
-def transport_download(transport: str, size: int, log=print) -> dict:
+def transport_download(transport: str, size: int, log=print, idle: Optional[tuple] = None) -> dict:
     """One download of `size` bytes over `transport` in a world of its own (notifications on
     request), its APDUs from the simulator's trace against the floor at the segment size esimd
     used, the BPP from the HTTPS recorder. PC/SC: the simulator as the card of vpcd's reader in
-    a private pcscd (esimtest/pcscd.py, as test_pcsc.py), a T=0 card (61xx, GET RESPONSE)."""
+    a private pcscd (esimtest/pcscd.py, as test_pcsc.py), a T=0 card (61xx, GET RESPONSE).
+    With `idle` (settle, window in seconds): then esimd left alone with that transport open, its
+    context switches over the window (a transport that polls its device would show here)."""
     rig = pcsc_sim = None
     if transport == "pcsc":
         why = pcscd.available()
@@ -83,7 +87,8 @@ def transport_download(transport: str, size: int, log=print) -> dict:
                                 "NoFileCheck": None, "ProxySocket": None, "Refresh": "power-cycle"}
             w.esimd.env = rig.env()
         rec = HttpsRecorder(w.pki, SMDP_HOST, w.smdp.port)
-        w.write_config(dict(cfg, Notifications={"AutoSend": "false"},
+        # Finished jobs leave the bus after JobLinger (a timer): short, so the idle window is at rest.
+        w.write_config(dict(cfg, Notifications={"AutoSend": "false"}, Daemon={"JobLinger": "1"},
                             HTTP={"ConnectTo": f"{SMDP_HOST}:443:127.0.0.1:{rec.port};"
                                                f"{SMDS_HOST}:443:127.0.0.1:{w.smdp.smds_port}"}))
         w.start_esimd()
@@ -127,6 +132,8 @@ def transport_download(transport: str, size: int, log=print) -> dict:
                          # One direction at a time: a command, then its answer.
                          "line_ms_at_baud": ms((line_in + line_out) * BITS_PER_BYTE / BAUD),
                          "quirks": at1["quirks"]}
+        if idle:
+            out["idle"] = idle_memory(w.esimd.proc.pid, *idle)
         return out
     finally:
         for closer in (getattr(timeline, "close", None), w.esimd.stop if w.esimd else None,
@@ -139,12 +146,12 @@ def transport_download(transport: str, size: int, log=print) -> dict:
                     pass
 
 
-def all_transports(size: int, which=None, log=print) -> list[dict]:
+def all_transports(size: int, which=None, log=print, idle: Optional[tuple] = None) -> list[dict]:
     out = []
     for transport in which or World.TRANSPORTS + (() if "pcsc" in World.TRANSPORTS else ("pcsc",)):
         log(f"  download over {transport}")
         try:
-            out.append(transport_download(transport, size, log))
+            out.append(transport_download(transport, size, log, idle))
         except Exception as e:  # one transport's failure is reported, not the end of the bench
             out.append({"transport": transport, "error": str(e)})
     return out
