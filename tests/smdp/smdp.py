@@ -256,6 +256,9 @@ class State:
         self.sni = []
         # The server's own time per request and per TLS handshake (the benchmark's limit).
         self.timings = []
+        # Which connection carried each request, as the server saw it (the client's reuse).
+        self.requests = []
+        self.n_connections = 0
         self.load_certs()
         self.reset()
 
@@ -287,6 +290,7 @@ class State:
             self.notifications = []
             self.faults = [Fault(json.loads(f)) for f in self.args.fault or []]
             self.calls = {}
+            self.requests = []
             self.orders = []
             self.events = []
             if self.args.orders:
@@ -315,6 +319,17 @@ class State:
         with self.lock:
             self.timings.append(entry)
             del self.timings[:-1000]
+
+    def new_connection(self):
+        with self.lock:
+            self.n_connections += 1
+            return self.n_connections
+
+    def add_request(self, server, function, connection, reused):
+        with self.lock:
+            self.requests.append({"server": server, "function": function, "connection": connection,
+                                  "reused": reused})
+            del self.requests[:-1000]
 
     def count_call(self, server, function, reused=False):
         with self.lock:
@@ -779,6 +794,7 @@ def tamper_response(st, function, body, field):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     served = 0  # requests answered on this connection (one handler per connection)
+    connection_no = 0  # this connection's number (since the server started), from its first request
     close_after = False  # a "close" fault: this answer ends the connection
     server_version = "esimd-test-smdp/1"
 
@@ -828,6 +844,8 @@ class Handler(BaseHTTPRequestHandler):
         # From the request's headers parsed to its answer written (and flushed): what the server
         # itself adds to a client's wait, whatever the client does around it.
         t0 = time.perf_counter()
+        if not self.connection_no:
+            self.connection_no = self.server.state.new_connection()
         try:
             self.post()
         finally:
@@ -845,6 +863,7 @@ class Handler(BaseHTTPRequestHandler):
         if fn is None:
             self.send_empty(404)
             return
+        st.add_request(role, fn, self.connection_no, self.served > 0)
         n, faults = st.count_call(role, fn, reused=self.served > 0)
         log.info("%s %s call %d%s", role, fn, n, " faults=%s" % [f.action for f in faults] if faults else "")
         for f in faults:
@@ -1128,6 +1147,8 @@ def control(st, req, srv):
             raise ValueError("fault op must be add, clear or list")
         if cmd == "calls":
             return {"calls": dict(st.calls)}
+        if cmd == "requests":
+            return {"requests": list(st.requests)}
         if cmd == "sni":
             return {"sni": list(st.sni)}
         if cmd == "timings":

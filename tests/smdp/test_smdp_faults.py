@@ -140,6 +140,12 @@ class FaultTest(ServerTestCase):
         with self.assertRaises((ConnectionError, http.client.RemoteDisconnected, ssl.SSLError)):
             self.initiate()
         self.assertEqual([f["hits"] for f in self.ctl.faults() if f["function"] == "initiateAuthentication"], [1, 1, 1])
+        # The server's view of the connections: the kept-alive one, then one per connection.
+        seen = [(r["connection"], r["reused"]) for r in self.ctl.requests()
+                if r["function"] == "initiateAuthentication"][-4:]
+        self.assertEqual([reused for _, reused in seen], [False, True, False, False], seen)
+        self.assertEqual(seen[0][0], seen[1][0], seen)
+        self.assertEqual(len({c for c, _ in seen}), 3, seen)
 
     def test_tampered_server_data_is_refused_by_the_euicc(self):
         for field in ("serverSigned1", "serverSignature1", "serverCertificate"):

@@ -84,6 +84,12 @@ class SmdpControl:
     def calls(self):
         return self.call("calls")["calls"]
 
+    def requests(self):
+        """The ES9+/ES11 requests, oldest first (the last 1000, since start/reset), with the
+        connection that carried each: [{"server", "function", "connection" (numbered from 1 since
+        the server started), "reused" (the connection had served a request before)}]."""
+        return self.call("requests")["requests"]
+
     def sni(self):
         return self.call("sni")["sni"]
 
