@@ -505,6 +505,26 @@ path_is_repeatable (const char *path)
          g_str_has_suffix (path, "/cancelSession");
 }
 
+/* How long a connection may have been idle for a request that is not repeatable to go on it.
+ *
+ * Servers close kept-alive connections after an idle timeout (Apache httpd and Node.js: 5 s). A
+ * request sent just as the server closes is lost unanswered, and prereq_cb refuses to send an
+ * authenticateClient or getBoundProfilePackage again: the download would fail for nothing. Those
+ * two go on a connection only if it has been idle briefly, else on a new one. CURLOPT_MAXAGE_CONN
+ * is the time since the connection's last transfer ended (not its age: CURLOPT_MAXLIFETIME_CONN),
+ * checked by the transfer that picks it. libcurl 7.88 counts it in whole seconds and refuses when
+ * they exceed the bound, so 1 keeps a connection idle under 2 s (libcurl from mid-2025 counts
+ * milliseconds: up to 1 s). The server counts from its answer sent and sees our request a round
+ * trip later than we measure: 2 s leaves 3 s of a 5 s timeout for that. A card's AuthenticateServer
+ * or PrepareDownload takes 0.1 to 2 s, so a download mostly keeps its one connection; a slower
+ * step or the user's confirmation costs a new TCP connection and a resumed TLS handshake (one or
+ * two round trips), far less than a failed download. initiateAuthentication, handleNotification
+ * and cancelSession keep libcurl's default (118 s): a resend is harmless there. libcurl also
+ * prunes its cache once a second with the bound of the transfer that runs then, so another
+ * eUICC's connection idle longer than the bound may close early: its next request makes a new one.
+ */
+#define UNREPEATABLE_MAX_IDLE_S 1L
+
 static void
 client_post (gpointer self, const char *host, const char *path, GBytes *body,
              LpaHttpCallback callback, gpointer user_data)
@@ -570,6 +590,9 @@ client_post (gpointer self, const char *host, const char *path, GBytes *body,
   curl_easy_setopt (req->easy, CURLOPT_PROXY, http->proxy ? http->proxy : "");
   if (http->connect_to)
     curl_easy_setopt (req->easy, CURLOPT_CONNECT_TO, http->connect_to);
+
+  if (!req->repeatable)
+    curl_easy_setopt (req->easy, CURLOPT_MAXAGE_CONN, UNREPEATABLE_MAX_IDLE_S);
 
   curl_easy_setopt (req->easy, CURLOPT_CONNECTTIMEOUT_MS, http->connect_timeout_ms);
   curl_easy_setopt (req->easy, CURLOPT_TIMEOUT_MS,
