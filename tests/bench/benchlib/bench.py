@@ -386,14 +386,19 @@ def outside_card(trace: list[dict], t0: float, t_end: float) -> Optional[dict]:
     Send APDU read, the injected delay included, to t_out: its answer ready): before the first
     APDU (the call, the job's start, the channel, esimd's checks), in the gaps that hold an ES9+
     request, in the other gaps (one QMI round trip each: esimd, the socket, the simulator's own
-    framing), and after the last APDU until the Finished signal was seen."""
+    framing), and after the last APDU until the Finished signal was seen. The card's window
+    itself splits at "t", when the card was handed the APDU: before it the injected latency (and
+    how late the simulator's timer was), after it the card's own work."""
     apdus = [a for a in trace if "t_in" in a and a["t_in"] <= t_end]
     if not apdus:
         return None
-    out = {"card": 0.0, "before_first": (apdus[0]["t_in"] - t0) * 1000.0, "around_requests": 0.0,
+    out = {"card": 0.0, "card_wait": 0.0, "card_work": 0.0, "apdus": len(apdus),
+           "before_first": (apdus[0]["t_in"] - t0) * 1000.0, "around_requests": 0.0,
            "between_apdus": 0.0, "gaps": 0, "after_last": (t_end - apdus[-1]["t_out"]) * 1000.0}
     for prev, a in zip([None] + apdus, apdus):
         out["card"] += (a["t_out"] - a["t_in"]) * 1000.0
+        out["card_wait"] += (a["t"] - a["t_in"]) * 1000.0
+        out["card_work"] += (a["t_out"] - a["t"]) * 1000.0
         if prev is None:
             continue
         gap = (a["t_in"] - prev["t_out"]) * 1000.0

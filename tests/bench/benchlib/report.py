@@ -194,12 +194,14 @@ def render(res: dict) -> str:
         rows.append([size_label(r["profile_size"]) + (" (first)" if r.get("cold") else ""), r["latency_ms"],
                      num(lim["outside_total"]), num(lim["outside_before_first"]), num(lim["outside_around_requests"]),
                      num(lim.get("server_ms")), num(lim.get("client_http_ms")), num(lim["outside_between_apdus"]),
-                     num(lim.get("outside_per_gap"), 3), num(lim["outside_after_last"])])
+                     num(lim.get("outside_per_gap"), 3), num(lim["outside_after_last"]),
+                     num(lim.get("card_wait_per_apdu"), 3), num(lim.get("card_work_per_apdu"), 3)])
     if rows:
         parts.append(table("Time outside the card's APDU windows (ms, medians; the simulator's Send APDU read "
-                           "to answer ready is the card's)",
+                           "to answer ready is the card's: its wait, the latency injected and the timer's "
+                           "lateness, then its work)",
                            ["profile", "ms/APDU", "outside", "before 1st", "around requests", "server", "HTTP",
-                            "between APDUs", "per gap", "after last"], rows))
+                            "between APDUs", "per gap", "after last", "card wait/APDU", "card work/APDU"], rows))
 
     rows = []
     for r in res.get("ops_counted", []):

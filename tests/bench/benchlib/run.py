@@ -240,6 +240,11 @@ def limit_of(run: dict, latency_ms: int, floor: dict) -> dict:
         out.update({"outside_" + k: outside[k] for k in ("total", "before_first", "around_requests",
                                                          "between_apdus", "after_last")})
         out["outside_per_gap"] = round(outside["between_apdus"] / outside["gaps"], 3) if outside["gaps"] else None
+        if outside.get("apdus"):
+            # The card's window per APDU: its wait (the latency injected, and how late the
+            # simulator's timer woke beyond it) and its own work (the Python card's).
+            out["card_wait_per_apdu"] = round(outside["card_wait"] / outside["apdus"], 3)
+            out["card_work_per_apdu"] = round(outside["card_work"] / outside["apdus"], 3)
     if card.get("apdus"):
         per_apdu = card["ms"] / card["apdus"]
         card_limit = floor["floor"] * per_apdu + server["download_ms"] + handshake - min(handshake, before_first * per_apdu)
@@ -259,7 +264,8 @@ def add_limit(row: dict, floor: dict):
                       ("card_limit_ms", None), ("client_setup_ms", None), ("client_http_ms", None),
                       ("first_apdu_ms", None), ("after_last_segment_ms", None), ("outside_total", None),
                       ("outside_before_first", None), ("outside_around_requests", None),
-                      ("outside_between_apdus", None), ("outside_per_gap", None), ("outside_after_last", None)):
+                      ("outside_between_apdus", None), ("outside_per_gap", None), ("outside_after_last", None),
+                      ("card_wait_per_apdu", None), ("card_work_per_apdu", None)):
         values = [r["limit"][key] for r in runs if r["limit"].get(key) is not None]
         lim[key] = statistics.median(values) if values else None
         if name:
