@@ -9,7 +9,7 @@ import unittest
 from simtest import SimTestCase, parse_pir
 
 from esimtest import crypto, der
-from esimtest.simctl import ApduClient, Es10Client, SimControlError, pki_files, start_sim
+from esimtest.simctl import ApduClient, Es10Client, SimControlError, cla, pki_files, start_sim
 
 ICCID = "8949449999999990201"
 CHALLENGE = der.encode(0xBF2E)
@@ -56,6 +56,21 @@ class RunTimeFaultTest(SimTestCase):
         t = time.monotonic()
         self.call(0xBF2E)
         self.assertLess(time.monotonic() - t, 0.3)
+
+    def test_the_card_executes_a_delayed_apdu_after_its_delay(self):
+        # The delay stands for the modem's and the card's transit: the card is handed each APDU
+        # no sooner than `ms` after it was sent (what kill and lost-answer tests hold one for).
+        self.ctl.add_fault(kind="delay", ms=20)
+        self.ctl.call("trace", reset=True)
+        sent = []
+        for _ in range(5):
+            sent.append(time.monotonic())
+            self.assertEqual(self.apdu.transmit(bytes([cla(0x80, self.es10.channel), 0xE2, 0x91, 0x00, 3])
+                                                + CHALLENGE)[1], 0x9000)
+        executed = [a["t"] for a in self.ctl.call("trace")["apdus"]]
+        self.assertEqual(len(executed), 5)
+        for t_sent, t_card in zip(sent, executed):
+            self.assertGreaterEqual(t_card, t_sent + 0.020)
 
     def test_drop_after_n(self):
         fid = self.ctl.add_fault(kind="drop", after=2)

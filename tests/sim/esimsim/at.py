@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import re
+import time
 import tty
 from dataclasses import asdict, dataclass, fields
 from typing import Optional
@@ -490,11 +491,11 @@ class AtFront:
     async def _work(self) -> None:
         while True:
             line = await self.queue.get()
+            # The modem serves one command at a time: its latency runs from when it takes this one.
+            received = time.monotonic()
             if self.muted:
                 continue
-            delay = self.faults.delay_ms(FRONTEND)
-            if delay:
-                await asyncio.sleep(delay / 1000)
+            await self.faults.hold(FRONTEND, received)
             try:
                 lines, drop = self.modem.handle(line)
             except Exception:  # a bug here must show in the log, not kill the front

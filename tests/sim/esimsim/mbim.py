@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import struct
+import time
 import tty
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -540,6 +541,7 @@ class MbimFunction:
             del self.channel_groups[n]
             return S_SUCCESS, InfoBuffer().u32(sw_status(C.SW_OK)).build(), None
         # UICC_APDU
+        received = time.monotonic()
         n = r.u32()
         secure = r.u32()
         class_type = r.u32()
@@ -550,9 +552,7 @@ class MbimFunction:
             return S_INVALID_PARAMETERS, b"", None
         if class_type == CLASS_BYTE_INTER_INDUSTRY and n > 3:
             return S_INVALID_PARAMETERS, b"", None
-        delay = self.faults.delay_ms("mbim")
-        if delay:
-            await asyncio.sleep(delay / 1000)
+        await self.faults.hold("mbim", received)
         owner = ("mbim", self.channel_groups[n])
         t = card.transmit(command, "mbim", owner, n)
         if t.response is None:

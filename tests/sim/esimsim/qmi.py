@@ -3,7 +3,6 @@ DMS Get IDs that tells it the IMEI."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import struct
 import time
@@ -401,9 +400,7 @@ class QmiModem:
                 return [result_tlv(E_INVALID_ARGUMENT)], False
         t0 = time.perf_counter()
         received = time.monotonic()
-        delay = self.faults.delay_ms(link.frontend)
-        if delay:
-            await asyncio.sleep(delay / 1000)
+        await self.faults.hold(link.frontend, received)
         traced = card.trace_count
         t = card.transmit(apdu[2:], link.frontend, owner, channel)
         if t.response is None:

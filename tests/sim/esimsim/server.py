@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import time
 import tty
 from typing import Optional
 
@@ -254,6 +255,7 @@ class Simulator:
         try:
             while True:
                 line = await reader.readline()
+                received = time.monotonic()
                 if not line:
                     break
                 text = line.strip()
@@ -265,9 +267,7 @@ class Simulator:
                     writer.write(b"ERR not a hex APDU\n")
                     await writer.drain()
                     continue
-                delay = self.faults.delay_ms("apdu")
-                if delay:
-                    await asyncio.sleep(delay / 1000)
+                await self.faults.hold("apdu", received)
                 t = self.card.transmit(apdu, "apdu", owner)
                 if t.response is None:
                     log.info("fault: dropping APDU socket connection")

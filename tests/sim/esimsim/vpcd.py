@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 from typing import Optional
 
 from .card import Card
@@ -147,9 +148,7 @@ class VpcdCard:
         return None
 
     async def _apdu(self, apdu: bytes, owner) -> Optional[bytes]:
-        delay = self.faults.delay_ms("vpcd")
-        if delay:
-            await asyncio.sleep(delay / 1000)
+        await self.faults.hold("vpcd", time.monotonic())
         t = self.card.transmit(apdu, "vpcd", owner)
         if t.response is None:
             return None
