@@ -16,11 +16,16 @@ RESULT_TAGS = ("BF38", "BF21", "BF41", "BF37", "BF31", "BF32", "BF33", "BF34", "
                "BF2B", "BF30", "BF35")
 FRONTENDS = ("qmi", "pty", "apdu", "mbim", "at", "vpcd")
 
-# How long before a deadline until() stops sleeping and watches the clock. asyncio's epoll timeout
-# is whole milliseconds, rounded up, and this kind of machine wakes a sleeper 0.1-0.3 ms late
-# (measured on a 2-vCPU VM, Python 3.11: a plain sleep(0.020) returned 0.23 ms late, median; a
-# timerfd's wake-up 0.20 ms late): a sleep alone made "20 ms per APDU" 20.2-20.6 ms.
-SPIN_MARGIN_S = 0.001
+# until()'s steps towards a deadline. asyncio's epoll timeout is whole milliseconds, rounded up,
+# and this kind of machine wakes a sleeper 0.1-0.3 ms late (measured on a 2-vCPU VM, Python
+# 3.11: a plain asyncio sleep(0.020) returned 0.23 ms late, median; a timerfd's wake-up 0.20 ms
+# late; time.sleep() 0.10 ms): a sleep alone made "20 ms per APDU" 20.2-20.6 ms. So: the event
+# loop sleeps to LOOP_MARGIN_S before the deadline, a blocking sleep (nanosecond timer) to
+# BLOCK_MARGIN_S before it, and the loop spins the rest. Spinning the whole last millisecond was
+# as precise but cost 0.9 ms of CPU per APDU (eight simulators at once doubled their CPU and
+# slowed the downloads they serve); this costs ~0.15-0.2 ms.
+LOOP_MARGIN_S = 0.001
+BLOCK_MARGIN_S = 0.00015
 
 
 class FaultSpecError(ValueError):
@@ -29,12 +34,14 @@ class FaultSpecError(ValueError):
 
 async def until(deadline: float) -> None:
     """Return once time.monotonic() reaches `deadline`, within microseconds rather than the
-    timer's fraction of a millisecond: sleep to a millisecond before it, then run the event loop
-    (the other connections are served meanwhile) until the clock gets there. Costs up to a
-    millisecond of CPU per wait."""
-    early = deadline - SPIN_MARGIN_S - time.monotonic()
+    timer's fraction of a millisecond. The blocking sleep holds the event loop for under a
+    millisecond: other connections wait that long at most (one card serves them all anyway)."""
+    early = deadline - LOOP_MARGIN_S - time.monotonic()
     if early > 0:
         await asyncio.sleep(early)
+    early = deadline - BLOCK_MARGIN_S - time.monotonic()
+    if early > 0:
+        time.sleep(early)
     while time.monotonic() < deadline:
         await asyncio.sleep(0)
 
