@@ -23,7 +23,9 @@ FRONTENDS = ("qmi", "pty", "apdu", "mbim", "at", "vpcd")
 # loop sleeps to LOOP_MARGIN_S before the deadline, a blocking sleep (nanosecond timer) to
 # BLOCK_MARGIN_S before it, and the loop spins the rest. Spinning the whole last millisecond was
 # as precise but cost 0.9 ms of CPU per APDU (eight simulators at once doubled their CPU and
-# slowed the downloads they serve); this costs ~0.15-0.2 ms.
+# slowed the downloads they serve); this costs ~0.15-0.2 ms. Where several simulators share few
+# cores, that spin still competes with the LPA they serve: --delay-spin-us 0 leaves it out (a
+# blocking sleep to the deadline, ~0.1 ms late, no CPU while waiting).
 LOOP_MARGIN_S = 0.001
 BLOCK_MARGIN_S = 0.00015
 
@@ -32,14 +34,15 @@ class FaultSpecError(ValueError):
     pass
 
 
-async def until(deadline: float) -> None:
+async def until(deadline: float, spin: float = BLOCK_MARGIN_S) -> None:
     """Return once time.monotonic() reaches `deadline`, within microseconds rather than the
-    timer's fraction of a millisecond. The blocking sleep holds the event loop for under a
-    millisecond: other connections wait that long at most (one card serves them all anyway)."""
+    timer's fraction of a millisecond (with `spin` 0: a blocking sleep's ~0.1 ms). The blocking
+    sleep holds the event loop for under a millisecond: other connections wait that long at most
+    (one card serves them all anyway)."""
     early = deadline - LOOP_MARGIN_S - time.monotonic()
     if early > 0:
         await asyncio.sleep(early)
-    early = deadline - BLOCK_MARGIN_S - time.monotonic()
+    early = deadline - spin - time.monotonic()
     if early > 0:
         time.sleep(early)
     while time.monotonic() < deadline:
@@ -101,6 +104,8 @@ class Faults:
         self.on_vanish: Optional[Callable[[], None]] = None
         # A vanish is under way (until 'appear'): a front that drops does not come back by itself.
         self.vanishing = False
+        # How much of an injected delay's end is spun rather than slept (until()).
+        self.spin = BLOCK_MARGIN_S
 
     def add(self, spec: dict) -> Fault:
         """Validate and install one fault (see README.md for the JSON shape)."""
@@ -227,7 +232,7 @@ class Faults:
         and drop tests rely on that) and the card's own time comes on top of the delay."""
         delay = self.delay_ms(frontend)
         if delay:
-            await until(received + delay / 1000)
+            await until(received + delay / 1000, self.spin)
 
     def on_apdu(self, frontend: str) -> tuple[Optional[Fault], Optional[int]]:
         """Count one APDU; returns (the drop fault that fired, status word to answer instead)."""
