@@ -105,6 +105,19 @@ typedef struct
   guint after; /* EsimdRead bits to read once the job's outcome is published */
 } HookOp;
 
+/* The end hook's last step, whichever way it got there: the queue hears the job has ended, then
+ * the eUICC runs what waits for a job of that kind to end. */
+static void
+end_finish (HookOp *op)
+{
+  EsimdEuicc *euicc = op->job->euicc;
+  const EsimdJobOps *ended = op->job->ops; /* the job may be gone once the queue is told */
+
+  op->done (op->job, NULL);
+  g_free (op);
+  esimd_euicc_after_job (euicc, ended);
+}
+
 static void
 begin_channel_opened (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -154,13 +167,9 @@ end_closed (GObject *source, GAsyncResult *res, gpointer data)
   EsimdEuicc *euicc = op->job->euicc;
   g_autoptr (GError) error = NULL;
 
-  const EsimdJobOps *ended = op->job->ops;
-
   if (!esimd_modem_close_channel_finish (euicc->modem, res, &error))
     g_debug ("eUICC %s: closing the channel: %s", euicc->config->name, error->message);
-  op->done (op->job, NULL);
-  g_free (op);
-  esimd_euicc_after_job (euicc, ended);
+  end_finish (op);
 }
 
 static void
@@ -210,13 +219,9 @@ end_reopened (GObject *source, GAsyncResult *res, gpointer data)
   euicc->reads = 0;
   if (!esimd_modem_open_channel_finish (euicc->modem, res, &channel, &error))
     {
-      const EsimdJobOps *ended = op->job->ops;
-
       g_warning ("eUICC %s: cannot read it again after the reset: %s", euicc->config->name,
                  error->message);
-      op->done (op->job, NULL);
-      g_free (op);
-      esimd_euicc_after_job (euicc, ended);
+      end_finish (op);
       return;
     }
   euicc->es10 = open_es10 (euicc, channel);
@@ -283,14 +288,8 @@ end_check_opened (GObject *source, GAsyncResult *res, gpointer data)
                                 "switched to another SIM slot, or the card was taken out)");
   /* Nothing is open to read with or close; what the eUICC holds is read again when it is back. */
   euicc->cache_valid = FALSE;
-  {
-    const EsimdJobOps *ended = op->job->ops;
-
-    euicc->reads = 0;
-    op->done (op->job, NULL);
-    g_free (op);
-    esimd_euicc_after_job (euicc, ended);
-  }
+  euicc->reads = 0;
+  end_finish (op);
 }
 
 static void
@@ -323,12 +322,8 @@ queue_end (EsimdJob *job, EsimdQueueStepDone done)
   op->done = done;
   if (!job->ops->needs_channel)
     {
-      const EsimdJobOps *ended = job->ops;
-
       euicc->reads_after = 0;
-      done (job, NULL);
-      g_free (op);
-      esimd_euicc_after_job (euicc, ended);
+      end_finish (op);
       return;
     }
   if (euicc->replacing && job->error &&
