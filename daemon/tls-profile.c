@@ -291,6 +291,38 @@ remember_accepted (EsimdTlsProfile *profile, GBytes *key)
 static gboolean judge_chain (EsimdTlsProfile *profile, const gnutls_datum_t *chain, guint n_chain,
                              GError **error);
 
+/* libcurl has GnuTLS verify the chain and the host name, but not the leaf's key purpose
+ * (gnutls_certificate_verify_peers2 asks for none): a certificate whose extendedKeyUsage allows
+ * TLS clients only, which a CI or a public CA may issue for that host, would pass for its
+ * server. Both ways in require id-kp-serverAuth when the extension is there (RFC 5280 §4.2.1.12;
+ * SGP.22's TLS profile names it); a leaf without the extension is not limited. */
+static gboolean
+leaf_serves_tls (const gnutls_datum_t *leaf, GError **error)
+{
+  gnutls_x509_crt_t crt;
+  gboolean ok;
+
+  if (gnutls_x509_crt_init (&crt) < 0)
+    {
+      g_set_error_literal (error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION, "out of memory");
+      return FALSE;
+    }
+  if (gnutls_x509_crt_import (crt, leaf, GNUTLS_X509_FMT_DER) < 0)
+    {
+      g_set_error_literal (error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
+                           "the server's certificate cannot be read");
+      gnutls_x509_crt_deinit (crt);
+      return FALSE;
+    }
+  ok = gnutls_x509_crt_check_key_purpose (crt, GNUTLS_KP_TLS_WWW_SERVER, 0) != 0;
+  if (!ok)
+    g_set_error_literal (error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
+                         "its extended key usage does not include TLS server authentication "
+                         "(id-kp-serverAuth)");
+  gnutls_x509_crt_deinit (crt);
+  return ok;
+}
+
 gboolean
 esimd_tls_profile_check (EsimdTlsProfile *profile, const gnutls_datum_t *chain, guint n_chain,
                          GError **error)
@@ -304,11 +336,11 @@ esimd_tls_profile_check (EsimdTlsProfile *profile, const gnutls_datum_t *chain, 
       return FALSE;
     }
   if (!profile->cis)
-    return TRUE; /* no CI: GnuTLS accepted it through the system store */
+    return leaf_serves_tls (&chain[0], error); /* no CI: the system store's chain */
   key = chain_key (chain, n_chain);
   if (accepted_before (profile, key))
     return TRUE;
-  if (!judge_chain (profile, chain, n_chain, error))
+  if (!leaf_serves_tls (&chain[0], error) || !judge_chain (profile, chain, n_chain, error))
     return FALSE;
   remember_accepted (profile, key);
   return TRUE;

@@ -22,8 +22,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdTlsProfile, esimd_tls_profile_free)
  * system CA store. A chain that ends at one of the CIs must follow SGP.22's TLS profile: the
  * leaf carries the SM-DP+ TLS or SM-DS TLS certificate policy and is issued by the CI, or by a
  * subordinate CA the CI issued that is no EUM and no eUICC. A chain that does not end at a CI
- * was accepted through the system store and is judged by web PKI rules alone (already done).
- * Returns FALSE with a message that says which rule failed. */
+ * was accepted through the system store and is judged by web PKI rules alone (GnuTLS's, and
+ * the leaf's key purpose, which libcurl does not ask GnuTLS about: any chain's leaf must be
+ * allowed to serve TLS). Returns FALSE with a message that says which rule failed. */
 gboolean esimd_tls_profile_check (EsimdTlsProfile *profile, const gnutls_datum_t *chain,
                                   guint n_chain, GError **error);
 

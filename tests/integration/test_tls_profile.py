@@ -54,6 +54,11 @@ class TlsProfile(unittest.TestCase):
         # trust that was asked.
         self.refused("euicc", "not accepted by the eSIM CIs", "Test eUICC", "eUICC role")
 
+    def test_leaf_for_tls_clients_only(self):
+        # Issued by the CI with the SM-DP+ TLS role for the right host, but its extendedKeyUsage
+        # allows TLS clients only; libcurl has GnuTLS check no key purpose.
+        self.refused("client", "id-kp-serverAuth")
+
     def test_good_leaf_accepted(self):
         with World() as w:
             job, props = w.download(activation_code("DEMO-ONE"))

@@ -1060,6 +1060,7 @@ TLS_CERT_SETS = {
     "euicc": ("euicc-dptls", ("euicc", "eum")),
     "dpauth": ("dpauth-tls", ()),
     "web": ("web-tls", ()),
+    "client": ("client-tls", ()),
 }
 
 
@@ -1200,7 +1201,7 @@ def parse_args(argv=None):
     ap.add_argument("--tls-cert-set", choices=sorted(TLS_CERT_SETS), default="good",
                     help="the SM-DP+'s TLS certificate: good, bad (another CI), web (a web PKI CA's), "
                     "or one that chains to the trusted CI but breaks SGP.22's TLS profile (eum, euicc, "
-                    "dpauth)")
+                    "dpauth, client: for TLS clients only)")
     ap.add_argument("--extra-ci", action="append", help="another CI certificate trusted for eUICC chains")
     ap.add_argument("--fault", action="append", help="a fault as JSON (repeatable), see README.md")
     ap.add_argument("-v", "--verbose", action="store_true")

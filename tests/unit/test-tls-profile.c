@@ -34,9 +34,10 @@ cert_free (Cert *c)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Cert, cert_free)
 
 /* A certificate for CN @cn with the role policy @role, a CA or not, signed by @issuer (itself
- * when NULL). */
+ * when NULL); a leaf's extendedKeyUsage names @purpose (none when NULL). */
 static Cert *
-make_cert (const char *cn, const char *role, gboolean ca, Cert *issuer, unsigned int serial)
+make_cert_for (const char *cn, const char *role, gboolean ca, Cert *issuer, unsigned int serial,
+               const char *purpose)
 {
   Cert *c = g_new0 (Cert, 1);
   struct gnutls_x509_policy_st policy = { 0 };
@@ -62,9 +63,8 @@ make_cert (const char *cn, const char *role, gboolean ca, Cert *issuer, unsigned
                    ==, 0);
   g_assert_cmpint (gnutls_x509_crt_set_subject_key_id (c->crt, serial_bytes, sizeof serial_bytes),
                    ==, 0);
-  if (!ca)
-    g_assert_cmpint (gnutls_x509_crt_set_key_purpose_oid (c->crt, GNUTLS_KP_TLS_WWW_SERVER, 0), ==,
-                     0);
+  if (!ca && purpose)
+    g_assert_cmpint (gnutls_x509_crt_set_key_purpose_oid (c->crt, purpose, 0), ==, 0);
   policy.oid = (char *) role;
   g_assert_cmpint (gnutls_x509_crt_set_policy (c->crt, &policy, 0), ==, 0);
   g_assert_cmpint (gnutls_x509_crt_sign2 (c->crt, issuer ? issuer->crt : c->crt,
@@ -72,6 +72,12 @@ make_cert (const char *cn, const char *role, gboolean ca, Cert *issuer, unsigned
                    ==, 0);
   g_assert_cmpint (gnutls_x509_crt_export2 (c->crt, GNUTLS_X509_FMT_DER, &c->der), ==, 0);
   return c;
+}
+
+static Cert *
+make_cert (const char *cn, const char *role, gboolean ca, Cert *issuer, unsigned int serial)
+{
+  return make_cert_for (cn, role, ca, issuer, serial, GNUTLS_KP_TLS_WWW_SERVER);
 }
 
 static GBytes *
@@ -156,6 +162,37 @@ test_memory_is_bounded (void)
     cert_free (leaves[i]);
 }
 
+/* libcurl has GnuTLS check the chain and the host name but not the leaf's key purpose: a leaf
+ * for TLS clients only is refused here, under the CIs and through the system store (no CI), while
+ * a leaf without extendedKeyUsage is not limited by it. */
+static void
+test_leaf_for_servers_only (void)
+{
+  g_autoptr (Cert) ci = make_cert ("Test CI", ROLE_CI, TRUE, NULL, 1);
+  g_autoptr (Cert) client = make_cert_for ("testsmdpplus1.example.com", ROLE_SMDP_TLS, FALSE, ci, 3,
+                                           GNUTLS_KP_TLS_WWW_CLIENT);
+  g_autoptr (Cert) unlimited =
+      make_cert_for ("testsmdpplus1.example.com", ROLE_SMDP_TLS, FALSE, ci, 4, NULL);
+  g_autoptr (GBytes) ci_pem = pem_of (ci);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (EsimdTlsProfile) under_cis = esimd_tls_profile_new (ci_pem, &error);
+  g_autoptr (EsimdTlsProfile) system_only = esimd_tls_profile_new (NULL, &error);
+
+  g_assert_no_error (error);
+  for (int round = 0; round < 2; round++)
+    {
+      EsimdTlsProfile *profile = round == 0 ? under_cis : system_only;
+
+      g_assert_false (check (profile, client, ci, &error));
+      g_assert_error (error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION);
+      g_assert_nonnull (strstr (error->message, "id-kp-serverAuth"));
+      g_clear_error (&error);
+
+      g_assert_true (check (profile, unlimited, ci, &error));
+      g_assert_no_error (error);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -163,5 +200,6 @@ main (int argc, char **argv)
   gnutls_global_init ();
   g_test_add_func ("/tls-profile/judged-by-bytes", test_judged_by_bytes);
   g_test_add_func ("/tls-profile/memory-is-bounded", test_memory_is_bounded);
+  g_test_add_func ("/tls-profile/leaf-for-servers-only", test_leaf_for_servers_only);
   return g_test_run ();
 }

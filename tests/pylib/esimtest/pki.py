@@ -118,6 +118,7 @@ def issue(
     crl_base="http://ci.test.example.com",
     not_before=None,
     policy=None,
+    eku=None,
 ):
     """Issue one certificate of the given rspRole with that role's SGP.26 profile.
 
@@ -180,7 +181,7 @@ def issue(
     elif role in (ROLE_DP_TLS, ROLE_DS_TLS):
         b = b.add_extension(_key_usage(digital_signature=True), True)
         b = b.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), True
+            x509.ExtendedKeyUsage(eku or [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), True
         )
         b = b.add_extension(_policies(policy or role), False)
         b = b.add_extension(ski, False)
@@ -376,6 +377,15 @@ def generate(
         key,
     )
 
+    # Issued by the CI with the TLS role for the right host names, but for TLS clients only
+    # (extendedKeyUsage without id-kp-serverAuth): no server may present it.
+    key = new_key()
+    made["client-tls"] = (
+        issue(ROLE_DP_TLS, subj, key, ci, ci_key, lifetime=10 * _YEAR, rid=smdp_oid, dns_names=smdp_hosts,
+              eku=[ExtendedKeyUsageOID.CLIENT_AUTH]),
+        key,
+    )
+
     bad_key = new_key()
     bad_name = _name(
         (NameOID.COMMON_NAME, "esimd Untrusted CI"),
@@ -398,7 +408,8 @@ def generate(
 
 
 _NAMES = ("ci", "eum", "euicc", "dpauth", "dppb", "dptls", "dsauth", "dstls", "bad-ci", "bad-dpauth", "bad-dppb", "bad-dptls",
-          "eum-dptls", "euicc-dptls", "dpauth-tls", "web-ca", "web-tls")
+          "eum-dptls", "euicc-dptls", "dpauth-tls", "web-ca", "web-tls",
+          "client-tls")
 
 
 def _paths(out_dir):
