@@ -8,6 +8,7 @@
 #include "es11.h"
 #include "es9p.h"
 #include "lpa-error.h"
+#include "text.h"
 
 struct _LpaAuthentication
 {
@@ -296,8 +297,13 @@ check_server (LpaAuthentication *self, const char *function, GError **error)
     }
   if (g_ascii_strcasecmp (signed1->server_address, self->server_address) != 0)
     {
+      /* The server's own text, unchecked (the eUICC has not seen it yet), headed for D-Bus and
+       * the log: one line (a newline would forge a log line), no longer than a host name. */
+      g_autofree char *claimed =
+          lpa_text_sanitize (signed1->server_address, -1, 255, LPA_TEXT_ONE_LINE);
+
       g_set_error (error, LPA_ERROR, LPA_ERROR_UNEXPECTED, "%s: server calls itself %s, not %s",
-                   function, signed1->server_address, self->server_address);
+                   function, claimed, self->server_address);
       return FALSE;
     }
   {

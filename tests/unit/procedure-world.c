@@ -466,8 +466,17 @@ initiate (World *w, JsonObject *req, gboolean es11)
   else
     lpa_der_write_bytes (&d, 0x81, w->challenge);
   /* The server spells its own name in another case: the LPA compares case-insensitively. */
-  lpa_der_write_utf8 (&d, 0x83,
-                      w->fault == F_SIGNED1_ADDRESS ? "other.example.com" : "SMDP.Example.COM");
+  if (w->fault == F_SIGNED1_ADDRESS_TEXT)
+    {
+      g_autofree char *padding = g_strnfill (4096, 'x');
+      g_autofree char *name =
+          g_strconcat ("other.example.com\n** INFO: forged line ", padding, NULL);
+
+      lpa_der_write_utf8 (&d, 0x83, name);
+    }
+  else
+    lpa_der_write_utf8 (&d, 0x83,
+                        w->fault == F_SIGNED1_ADDRESS ? "other.example.com" : "SMDP.Example.COM");
   raw (&d, "84 10 0102030405060708090A0B0C0D0E0F10");
   lpa_der_writer_end (&d);
   signed1 = lpa_der_writer_finish (&d);

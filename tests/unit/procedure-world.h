@@ -24,6 +24,7 @@ typedef enum
   F_SIGNED1_TID,
   F_SIGNED1_CHALLENGE,
   F_SIGNED1_ADDRESS,
+  F_SIGNED1_ADDRESS_TEXT, /* another name, with a newline and 4 KiB more */
   F_PKID_UNKNOWN,
   F_AUTH_SERVER_TRANSPORT,
   F_AUTH_SERVER_ERROR,

@@ -453,6 +453,25 @@ test_failure (gconstpointer data)
   run_clear (&r);
 }
 
+/* The name the server signed for itself is its text, quoted in an error headed for the log and
+ * D-Bus: one line (a newline would forge a log line), and no longer than a host name may be (not
+ * the 4 KiB it sent). */
+static void
+test_signed1_address_text (void)
+{
+  Run r;
+  LpaDownloadParams p = default_params ();
+
+  run_init (&r, F_SIGNED1_ADDRESS_TEXT);
+  run_download (&r, &p);
+  world_assert (&r.world, r.error, LPA_ERROR_UNEXPECTED,
+                "server calls itself other.example.com\uFFFD** INFO: forged line xxx", "BF2E BF20",
+                INIT);
+  g_assert_null (strchr (r.error->message, '\n'));
+  g_assert_cmpuint (strlen (r.error->message), <, 400);
+  run_clear (&r);
+}
+
 /* The cancel's own failures never replace the original error. */
 static void
 test_cancel_failures (void)
@@ -660,8 +679,8 @@ test_code_asked_mid_download (void)
   run_init (&r, F_NONE);
   r.world.cc_required = TRUE;
   p.confirm = TRUE;
-  r.download = lpa_download_new (&p, r.world.es10, &unit_http_ops, &r.world.http,
-                                 &asking_callbacks, &r, &error);
+  r.download = lpa_download_new (&p, r.world.es10, &unit_http_ops, &r.world.http, &asking_callbacks,
+                                 &r, &error);
   g_assert_no_error (error);
   lpa_download_start (r.download);
   unit_pump ();
@@ -693,8 +712,8 @@ test_code_asked_mid_download (void)
   run_init (&r, F_NONE);
   r.world.cc_required = TRUE;
   p.confirm = FALSE;
-  r.download = lpa_download_new (&p, r.world.es10, &unit_http_ops, &r.world.http,
-                                 &asking_callbacks, &r, &error);
+  r.download = lpa_download_new (&p, r.world.es10, &unit_http_ops, &r.world.http, &asking_callbacks,
+                                 &r, &error);
   g_assert_no_error (error);
   lpa_download_start (r.download);
   unit_pump ();
@@ -847,6 +866,7 @@ main (int argc, char **argv)
   g_test_add_func ("/download/confirm-and-cc", test_confirm_and_cc);
   g_test_add_func ("/download/policy", test_policy);
   g_test_add_func ("/download/oid-mismatch", test_oid_mismatch);
+  g_test_add_func ("/download/signed1-address-text", test_signed1_address_text);
   g_test_add_func ("/download/cancel-failures", test_cancel_failures);
   g_test_add_func ("/download/session-state", test_session_state);
   g_test_add_func ("/download/install-unknown", test_install_unknown);
