@@ -84,11 +84,12 @@ esimctl_message_read (sd_bus_message *m, GError **error)
 
 GVariant *
 esimctl_call (Esimctl *ctl, const char *path, const char *iface, const char *member, GVariant *args,
-              EsimctlCallFlags flags, GError **error)
+              const char *reply_type, EsimctlCallFlags flags, GError **error)
 {
   g_autoptr (GVariant) owned = args ? g_variant_ref_sink (args) : NULL;
   g_autoptr (sd_bus_message) m = NULL;
   g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GVariant) values = NULL;
   g_auto (sd_bus_error) e = SD_BUS_ERROR_NULL;
   uint64_t timeout = 0; /* sd-bus's default, 25 s */
   int r;
@@ -128,7 +129,17 @@ esimctl_call (Esimctl *ctl, const char *path, const char *iface, const char *mem
       g_propagate_error (error, esimctl_error_from_sd_bus (&e, r));
       return NULL;
     }
-  return esimctl_message_read (reply, error);
+  values = esimctl_message_read (reply, error);
+  /* Whoever owns org.esim (another version of esimd, a broken one, a look-alike) may answer
+   * with other types: that is said, never read as if it were what was asked for. */
+  if (values && !g_variant_is_of_type (values, G_VARIANT_TYPE (reply_type)))
+    {
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_FAILED,
+                   "unexpected answer from esimd to %s: %s instead of %s", member,
+                   g_variant_get_type_string (values), reply_type);
+      return NULL;
+    }
+  return g_steal_pointer (&values);
 }
 
 GVariant *
@@ -136,16 +147,10 @@ esimctl_get_properties (Esimctl *ctl, const char *path, const char *iface, GErro
 {
   g_autoptr (GVariant) reply =
       esimctl_call (ctl, path, "org.freedesktop.DBus.Properties", "GetAll",
-                    g_variant_new ("(s)", iface), ESIMCTL_CALL_READ, error);
+                    g_variant_new ("(s)", iface), "(a{sv})", ESIMCTL_CALL_READ, error);
 
   if (!reply)
     return NULL;
-  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(a{sv})")))
-    {
-      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_FAILED,
-                   "unexpected answer from esimd to GetAll: %s", g_variant_get_type_string (reply));
-      return NULL;
-    }
   return g_variant_get_child_value (reply, 0);
 }
 
@@ -154,17 +159,10 @@ esimctl_get_objects (Esimctl *ctl, GError **error)
 {
   g_autoptr (GVariant) reply =
       esimctl_call (ctl, ESIMD_ROOT_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
-                    NULL, ESIMCTL_CALL_READ, error);
+                    NULL, "(a{oa{sa{sv}}})", ESIMCTL_CALL_READ, error);
 
   if (!reply)
     return NULL;
-  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(a{oa{sa{sv}}})")))
-    {
-      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_FAILED,
-                   "unexpected answer from esimd to GetManagedObjects: %s",
-                   g_variant_get_type_string (reply));
-      return NULL;
-    }
   return g_variant_get_child_value (reply, 0);
 }
 

@@ -23,9 +23,12 @@ typedef enum
 gboolean esimctl_bus_connect (Esimctl *ctl, GError **error);
 
 /* Calls esimd's @member on @path with the children of the tuple @args (NULL: no arguments; a
- * floating reference is consumed) and returns the reply's values as a tuple. */
+ * floating reference is consumed) and returns the reply's values as a tuple of @reply_type (the
+ * method's out arguments as the API defines them, "()" for none). A reply of any other type is
+ * an error: callers read what they asked for without checking it again. */
 GVariant *esimctl_call (Esimctl *ctl, const char *path, const char *iface, const char *member,
-                        GVariant *args, EsimctlCallFlags flags, GError **error);
+                        GVariant *args, const char *reply_type, EsimctlCallFlags flags,
+                        GError **error);
 
 /* Every property of @iface on @path: a{sv}. */
 GVariant *esimctl_get_properties (Esimctl *ctl, const char *path, const char *iface,

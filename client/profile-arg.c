@@ -149,7 +149,7 @@ esimctl_profile_arg_resolve (Esimctl *ctl, const char *euicc, const char *arg, G
   if (by == ESIMCTL_PROFILE_BY_ICCID && !profile)
     return g_strdup (arg);
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "ListProfiles",
-                        g_variant_new ("(b)", TRUE), ESIMCTL_CALL_READ, error);
+                        g_variant_new ("(b)", TRUE), "(aa{sv})", ESIMCTL_CALL_READ, error);
   if (!reply)
     return NULL;
   profiles = g_variant_get_child_value (reply, 0);
@@ -159,6 +159,15 @@ esimctl_profile_arg_resolve (Esimctl *ctl, const char *euicc, const char *arg, G
   if (!found)
     {
       g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  /* What is done next is done to this ICCID: an answer without one (a broken or look-alike
+   * esimd) is said, never sent back as "" or as another profile's. */
+  if (!lpa_iccid_is_valid (esimctl_dict_str (found, "iccid")))
+    {
+      g_set_error (
+          error, ESIMCTL_ERROR, ESIMCTL_EXIT_FAILED,
+          "unexpected answer from esimd to ListProfiles: profile \"%s\" has no valid ICCID", arg);
       return NULL;
     }
   if (profile)

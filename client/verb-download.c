@@ -138,7 +138,7 @@ confirm_or_explain (Follow *f, EsimctlJobWatch *w)
   if (f->progress)
     esimctl_progress_clear (f->progress);
   yes = esimctl_prompt_yes_no ("Install this profile?");
-  reply = esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, yes ? "Confirm" : "Cancel", NULL,
+  reply = esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, yes ? "Confirm" : "Cancel", NULL, "()",
                         ESIMCTL_CALL_AUTH, &error);
   if (!reply)
     {
@@ -165,8 +165,8 @@ supply_code (Follow *f, EsimctlJobWatch *w)
     esimctl_progress_clear (f->progress);
   if (*w->code_refused)
     {
-      g_autofree char *text = g_strdup_printf ("The server refused the code (%s); try again.",
-                                               w->code_refused);
+      g_autofree char *text =
+          g_strdup_printf ("The server refused the code (%s); try again.", w->code_refused);
       g_autofree char *clean = esimctl_text_sanitize (text);
 
       say (f, clean);
@@ -175,9 +175,9 @@ supply_code (Follow *f, EsimctlJobWatch *w)
     say (f, "The server asks for a confirmation code.");
   cc = prompt_confirmation_code (&error);
   reply = cc ? esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, "SupplyConfirmationCode",
-                             g_variant_new ("(s)", cc), ESIMCTL_CALL_AUTH, &error)
-             : esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, "Cancel", NULL, ESIMCTL_CALL_AUTH,
-                             NULL);
+                             g_variant_new ("(s)", cc), "()", ESIMCTL_CALL_AUTH, &error)
+             : esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, "Cancel", NULL, "()",
+                             ESIMCTL_CALL_AUTH, NULL);
   if (error)
     {
       g_autofree char *message = esimctl_error_get_message (error);
@@ -192,8 +192,8 @@ static void
 cancel_on_interrupt (Follow *f, EsimctlJobWatch *w)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply =
-      esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, "Cancel", NULL, ESIMCTL_CALL_READ, &error);
+  g_autoptr (GVariant) reply = esimctl_call (f->ctl, w->path, ESIMD_JOB_IFACE, "Cancel", NULL, "()",
+                                             ESIMCTL_CALL_READ, &error);
   g_autofree char *name = reply ? NULL : esimctl_error_get_name (error);
 
   if (reply)
@@ -226,7 +226,7 @@ run_download (Esimctl *ctl, const char *euicc, const char *code, const char *cc,
     return NULL;
   /* Authorization happens before the reply and may wait for a password: allow --timeout. */
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "Download",
-                        g_variant_new ("(ss@a{sv})", code, cc, options),
+                        g_variant_new ("(ss@a{sv})", code, cc, options), "(o)",
                         ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
   if (!reply)
     return NULL;
@@ -254,8 +254,8 @@ run_download (Esimctl *ctl, const char *euicc, const char *code, const char *cc,
         cancel_on_interrupt (f, w);
       else if (r == ESIMCTL_WAIT_TIMEOUT)
         {
-          g_autoptr (GVariant) cancelled =
-              esimctl_call (ctl, w->path, ESIMD_JOB_IFACE, "Cancel", NULL, ESIMCTL_CALL_READ, NULL);
+          g_autoptr (GVariant) cancelled = esimctl_call (ctl, w->path, ESIMD_JOB_IFACE, "Cancel",
+                                                         NULL, "()", ESIMCTL_CALL_READ, NULL);
           g_autofree char *message =
               g_strdup_printf ("no result within %d s (see --timeout); %s", ctl->timeout,
                                cancelled ? "the download was cancelled" : "the download goes on");
@@ -608,7 +608,7 @@ esimctl_verb_discover (Esimctl *ctl, int argc, char **argv, GError **error)
   if (smds)
     g_variant_dict_insert (&d, "smds_address", "s", smds);
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "Discover",
-                        g_variant_new ("(@a{sv})", g_variant_dict_end (&d)),
+                        g_variant_new ("(@a{sv})", g_variant_dict_end (&d)), "(aa{sv})",
                         ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
   if (!reply)
     return FALSE;

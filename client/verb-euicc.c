@@ -320,7 +320,8 @@ esimctl_verb_info (Esimctl *ctl, int argc, char **argv, GError **error)
   euicc = esimctl_euicc_select (objects, ctl->euicc, &props, error);
   if (!euicc)
     return FALSE;
-  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "GetInfo", NULL, ESIMCTL_CALL_READ, error);
+  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "GetInfo", NULL, "(a{sv})",
+                        ESIMCTL_CALL_READ, error);
   if (!reply)
     return FALSE;
   info = g_variant_get_child_value (reply, 0);
@@ -452,9 +453,9 @@ esimctl_verb_default_smdp (Esimctl *ctl, int argc, char **argv, GError **error)
       return TRUE;
     }
   address = clear ? "" : argv[1];
-  reply =
-      esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "SetDefaultSmdpAddress",
-                    g_variant_new ("(s)", address), ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
+  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "SetDefaultSmdpAddress",
+                        g_variant_new ("(s)", address), "()", ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
+                        error);
   if (!reply)
     {
       json_object_unref (obj);
@@ -540,7 +541,7 @@ esimctl_verb_reset (Esimctl *ctl, int argc, char **argv, GError **error)
         }
     }
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "ResetMemory", g_variant_new ("(u)", mask),
-                        ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
+                        "()", ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
   if (!reply)
     return FALSE;
 
@@ -587,8 +588,8 @@ esimctl_verb_switch_slot (Esimctl *ctl, int argc, char **argv, GError **error)
   if (!euicc)
     return FALSE;
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "SwitchSlot",
-                        g_variant_new ("(u)", (guint32) slot), ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
-                        error);
+                        g_variant_new ("(u)", (guint32) slot), "()",
+                        ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
   if (!reply)
     return FALSE;
   obj = json_object_new ();
@@ -613,7 +614,7 @@ esimctl_verb_refresh (Esimctl *ctl, int argc, char **argv, GError **error)
   euicc = esimctl_choose_euicc (ctl, NULL, error);
   if (!euicc)
     return FALSE;
-  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "Refresh", NULL,
+  reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "Refresh", NULL, "()",
                         ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
   if (!reply)
     return FALSE;

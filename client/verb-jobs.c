@@ -250,7 +250,7 @@ job_call (Esimctl *ctl, int argc, char **argv, const char *member, GError **erro
   path = esimctl_job_path (argv[1], error);
   if (!path)
     return FALSE;
-  reply = esimctl_call (ctl, path, ESIMD_JOB_IFACE, member, NULL, ESIMCTL_CALL_AUTH, error);
+  reply = esimctl_call (ctl, path, ESIMD_JOB_IFACE, member, NULL, "()", ESIMCTL_CALL_AUTH, error);
   if (!reply)
     return FALSE;
   if (ctl->json)

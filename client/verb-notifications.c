@@ -86,8 +86,8 @@ filter_variant (const Filter *f, GError **error)
 
 /* Calls @member of the chosen eUICC with the filter @f describes; *@euicc names the eUICC. */
 static GVariant *
-call_with_filter (Esimctl *ctl, const Filter *f, const char *member, EsimctlCallFlags flags,
-                  char **euicc, GError **error)
+call_with_filter (Esimctl *ctl, const Filter *f, const char *member, const char *reply_type,
+                  EsimctlCallFlags flags, char **euicc, GError **error)
 {
   g_autoptr (GVariant) filter = filter_variant (f, error);
 
@@ -97,7 +97,7 @@ call_with_filter (Esimctl *ctl, const Filter *f, const char *member, EsimctlCall
   if (!*euicc)
     return NULL;
   return esimctl_call (ctl, *euicc, ESIMD_MANAGER_IFACE, member, g_variant_new ("(@a{sv})", filter),
-                       flags, error);
+                       reply_type, flags, error);
 }
 
 static gboolean
@@ -122,7 +122,8 @@ notifications_list (Esimctl *ctl, int argc, char **argv, GError **error)
           "esimctl notifications remove SEQ discards one.",
           entries, &argc, &argv, 0, 0, error))
     return FALSE;
-  reply = call_with_filter (ctl, &f, "ListNotifications", ESIMCTL_CALL_READ, &euicc, error);
+  reply =
+      call_with_filter (ctl, &f, "ListNotifications", "(aa{sv})", ESIMCTL_CALL_READ, &euicc, error);
   if (!reply)
     return FALSE;
   list = g_variant_get_child_value (reply, 0);
@@ -174,8 +175,8 @@ notifications_send (Esimctl *ctl, int argc, char **argv, GError **error)
                            "others stay pending and esimd retries them later.",
                            entries, &argc, &argv, 0, 0, error))
     return FALSE;
-  reply = call_with_filter (ctl, &f, "SendNotifications", ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
-                            &euicc, error);
+  reply = call_with_filter (ctl, &f, "SendNotifications", "(u)",
+                            ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, &euicc, error);
   if (!reply)
     return FALSE;
   g_variant_get (reply, "(u)", &delivered);
@@ -239,8 +240,8 @@ notifications_remove (Esimctl *ctl, int argc, char **argv, GError **error)
         }
     }
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "RemoveNotification",
-                        g_variant_new ("(u)", (guint32) seq), ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
-                        error);
+                        g_variant_new ("(u)", (guint32) seq), "()",
+                        ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
   if (!reply)
     return FALSE;
   if (ctl->json)

@@ -60,7 +60,7 @@ esimctl_verb_list (Esimctl *ctl, int argc, char **argv, GError **error)
   /* Every class is read, so the hidden ones are counted and a profile's number never
    * depends on --all. */
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "ListProfiles",
-                        g_variant_new ("(b)", TRUE), ESIMCTL_CALL_READ, error);
+                        g_variant_new ("(b)", TRUE), "(aa{sv})", ESIMCTL_CALL_READ, error);
   if (!reply)
     return FALSE;
   profiles = g_variant_get_child_value (reply, 0);
@@ -204,7 +204,7 @@ profile_action (Esimctl *ctl, const ProfileAction *action, int argc, char **argv
     }
 
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, action->member,
-                        g_variant_new ("(s@a{sv})", iccid, g_variant_new ("a{sv}", NULL)),
+                        g_variant_new ("(s@a{sv})", iccid, g_variant_new ("a{sv}", NULL)), "()",
                         ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, &local);
   if (!reply)
     {
@@ -335,7 +335,7 @@ esimctl_verb_nickname (Esimctl *ctl, int argc, char **argv, GError **error)
   if (!iccid)
     return FALSE;
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "SetNickname",
-                        g_variant_new ("(ss)", iccid, nickname),
+                        g_variant_new ("(ss)", iccid, nickname), "()",
                         ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);
   if (!reply)
     return FALSE;

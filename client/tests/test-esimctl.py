@@ -343,6 +343,116 @@ class EsimdNotRunning(unittest.TestCase):
         self.assertEqual(out, "")
 
 
+@unittest.skipUnless(shutil.which("dbus-daemon"), "dbus-daemon is not installed")
+class BrokenEsimd(unittest.TestCase):
+    """Whoever owns org.esim (another version of esimd, a broken one) may answer with types the
+    API does not give: esimctl says so and fails, it never aborts (G_DEBUG=fatal-criticals makes
+    a GLib critical an abort here) nor acts on what it could not read."""
+
+    EUICC = "/org/esim/euicc/0"
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            import gi
+            gi.require_version("Gio", "2.0")
+            from gi.repository import Gio, GLib
+        except (ImportError, ValueError):
+            raise unittest.SkipTest("python3-gi is not installed")
+        cls.dir = tempfile.mkdtemp(prefix="esimctl-bus-")
+        sock = os.path.join(cls.dir, "bus")
+        conf = os.path.join(cls.dir, "bus.conf")
+        with open(conf, "w") as f:
+            f.write(BUS_CONFIG.format(sock=sock))
+        cls.bus = subprocess.Popen(["dbus-daemon", "--nofork", "--config-file=" + conf])
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        address = "unix:path=" + sock
+        cls.env = {"DBUS_SYSTEM_BUS_ADDRESS": address}
+        cls.answers = {}  # member -> (signature, values): what the owner answers
+        E = cls.EUICC
+        V = GLib.Variant
+        objects = {
+            E: {"org.esim.Manager": {"Eid": V("s", "89049032123451234512345678901235"),
+                                     "State": V("s", "idle"), "Profiles": V("ao", [E + "/profile/1"])}},
+            E + "/profile/1": {"org.esim.Profile": {"Iccid": V("s", "8944476500001224158")}},
+            "/org/esim/job/3": {"org.esim.Job": {"Kind": V("s", "download"), "State": V("s", "running"),
+                                                 "Euicc": V("o", E)}},
+        }
+
+        def answer(conn, msg, incoming):
+            # GDBus runs filters in its worker thread: the answer goes out from there.
+            if not incoming or msg.get_message_type() != Gio.DBusMessageType.METHOD_CALL \
+                    or msg.get_destination() != "org.esim":
+                return msg
+            reply = msg.new_method_reply()
+            member = msg.get_member()
+            if member in cls.answers:
+                signature, values = cls.answers[member]
+                if signature:
+                    reply.set_body(V(signature, values))
+            elif member == "GetManagedObjects":
+                reply.set_body(V("(a{oa{sa{sv}}})", (objects,)))
+            elif member == "GetAll":
+                props = objects.get(msg.get_path(), {}).get(msg.get_body().unpack()[0], {})
+                reply.set_body(V("(a{sv})", (props,)))
+            else:
+                reply.set_body(V("(s)", ("unexpected",)))
+            conn.send_message(reply, Gio.DBusSendMessageFlags.NONE)
+            return None
+
+        cls.owner = Gio.DBusConnection.new_for_address_sync(
+            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        cls.owner.add_filter(answer)
+        cls.owner.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                            "RequestName", V("(su)", ("org.esim", 0)), None, 0, -1, None)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.owner.close_sync(None)
+        cls.bus.terminate()
+        cls.bus.wait()
+        shutil.rmtree(cls.dir)
+
+    def setUp(self):
+        self.answers.clear()
+
+    def test_a_reply_of_the_wrong_type(self):
+        """Every method esimd answers (here all with one string) is read as the API types it."""
+        for args, member in [(["list"], "ListProfiles"), (["info"], "GetInfo"),
+                             (["notifications"], "ListNotifications"),
+                             (["notifications", "send"], "SendNotifications"),
+                             (["download", "1$smdp.example.com$X"], "Download"),
+                             (["discover"], "Discover"), (["enable", "1"], "ListProfiles"),
+                             (["enable", "8944476500001224158"], "EnableProfile"),
+                             (["refresh"], "Refresh"), (["job", "cancel", "3"], "Cancel")]:
+            for json_flag in ([], ["--json"]):
+                with self.subTest(args=json_flag + args):
+                    r = run(*json_flag, *args, env=self.env)
+                    self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                    self.assertIn("unexpected answer from esimd to " + member,
+                                  r.stdout if json_flag else r.stderr)
+
+    def test_entries_without_their_keys(self):
+        """Lists whose entries lack every key are shown with what there is; a profile chosen by
+        number that has no ICCID is not acted on."""
+        self.answers.update({"ListProfiles": ("(aa{sv})", ([{}],)), "GetInfo": ("(a{sv})", ({},)),
+                             "ListNotifications": ("(aa{sv})", ([{}],)),
+                             "Discover": ("(aa{sv})", ([{}],)), "EnableProfile": ("", ())})
+        for args in [["list", "--all"], ["info"], ["notifications"], ["discover"]]:
+            for json_flag in ([], ["--json"]):
+                with self.subTest(args=json_flag + args):
+                    r = run(*json_flag, *args, env=self.env)
+                    self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = run("enable", "1", env=self.env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('profile "1" has no valid ICCID', r.stderr)
+
+
+
 if __name__ == "__main__":
     if not ESIMCTL:
         print("ESIMCTL is not set", file=sys.stderr)
