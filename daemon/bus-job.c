@@ -294,10 +294,16 @@ job_call_authorized (const GError *auth_error, gpointer data)
   g_autoptr (GError) error = NULL;
 
   if (auth_error)
-    sd_bus_reply_method_errorf (c->call, ESIMD_BUS_ERROR_NOT_AUTHORIZED, "%s", auth_error->message);
+    {
+      sd_bus_error e = SD_BUS_ERROR_NULL;
+
+      esimd_bus_error_set (&e, auth_error);
+      sd_bus_reply_method_error (c->call, &e);
+      sd_bus_error_free (&e);
+    }
   else if (!job)
     sd_bus_reply_method_errorf (c->call, ESIMD_BUS_ERROR_WRONG_JOB_STATE, "the job is gone");
-  else if (c->code  ? esimd_euicc_supply_confirmation_code (job->euicc, job, c->code, &error)
+  else if (c->code      ? esimd_euicc_supply_confirmation_code (job->euicc, job, c->code, &error)
            : c->confirm ? esimd_euicc_confirm_job (job->euicc, job, &error)
                         : esimd_euicc_cancel_job (job->euicc, job, &error))
     sd_bus_reply_method_return (c->call, "");

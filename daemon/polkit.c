@@ -4,17 +4,74 @@
 #include "bus-errors.h"
 #include "bus-source.h"
 
+/* The system bus lets esimd wait for at most 128 answers at once (dbus-daemon's
+ * max_replies_per_connection); beyond that every question esimd asks on it fails at once, and
+ * polkit is slow to answer a flood (or never answers while an authentication agent waits for a
+ * password). So one user may have only a few questions waiting, and all users together fewer
+ * than the bus allows: one user's flood of calls leaves the others' calls, and esimd's own
+ * questions on the bus, their room. */
+#define MAX_CHECKS_PER_USER 16
+#define MAX_CHECKS          64
+
+static GHashTable *waiting_per_user; /* uid → number of questions waiting for polkit */
+static guint waiting_total;
+
 typedef struct
 {
   EsimdPolkitFunc func;
   gpointer user_data;
   char *action;
   GError *error; /* the answer, when known before asking */
+  gboolean counted;
+  uid_t uid; /* whose question it is, when counted */
 } Check;
+
+static void
+waiting_add (Check *c, gboolean more)
+{
+  gpointer key = GUINT_TO_POINTER ((guint) c->uid);
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (waiting_per_user, key));
+
+  n = more ? n + 1 : n - 1;
+  waiting_total = more ? waiting_total + 1 : waiting_total - 1;
+  if (n)
+    g_hash_table_insert (waiting_per_user, key, GUINT_TO_POINTER (n));
+  else
+    g_hash_table_remove (waiting_per_user, key);
+}
+
+/* Counts @c as waiting for polkit, unless its user (or everyone together) has too many waiting
+ * already: then the call is refused at once. */
+static gboolean
+waiting_take (Check *c, uid_t uid, GError **error)
+{
+  guint mine;
+
+  if (!waiting_per_user)
+    waiting_per_user = g_hash_table_new (NULL, NULL);
+  mine = GPOINTER_TO_UINT (g_hash_table_lookup (waiting_per_user, GUINT_TO_POINTER ((guint) uid)));
+  if (mine >= MAX_CHECKS_PER_USER || waiting_total >= MAX_CHECKS)
+    {
+      if (mine >= MAX_CHECKS_PER_USER)
+        g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_BUSY,
+                     "%u calls of this user already wait for polkit's answer: try again later",
+                     MAX_CHECKS_PER_USER);
+      else
+        g_set_error (error, ESIMD_ERROR, ESIMD_ERROR_BUSY,
+                     "%u calls already wait for polkit's answer: try again later", MAX_CHECKS);
+      return FALSE;
+    }
+  c->uid = uid;
+  c->counted = TRUE;
+  waiting_add (c, TRUE);
+  return TRUE;
+}
 
 static void
 check_finish (Check *c, GError *error)
 {
+  if (c->counted)
+    waiting_add (c, FALSE);
   c->func (error, c->user_data);
   g_clear_error (&error);
   g_free (c->action);
@@ -87,6 +144,12 @@ esimd_polkit_check (sd_bus_message *request, const char *action, EsimdPolkitFunc
 
   if (sd_bus_query_sender_creds (request, SD_BUS_CREDS_EUID, &creds) >= 0 &&
       sd_bus_creds_get_euid (creds, &euid) >= 0 && euid == 0)
+    {
+      g_idle_add (answer_later, c);
+      return;
+    }
+  /* A caller whose user is unknown (it left the bus) counts as the user -1. */
+  if (!waiting_take (c, euid, &c->error))
     {
       g_idle_add (answer_later, c);
       return;

@@ -13,7 +13,8 @@ G_BEGIN_DECLS
 #define ESIMD_ACTION_REFRESH       "org.esim.refresh"
 #define ESIMD_ACTION_SWITCH_SLOT   "org.esim.switch-slot"
 
-/* @error is set (ESIMD_ERROR_NOT_AUTHORIZED) when the answer is no, with the reason. */
+/* @error is set when the answer is no, with the reason: ESIMD_ERROR_NOT_AUTHORIZED, or
+ * ESIMD_ERROR_BUSY when too many of the caller's calls already wait for polkit's answer. */
 typedef void (*EsimdPolkitFunc) (const GError *error, gpointer user_data);
 
 /* Root is always allowed, without asking. Anyone else is asked about through polkit; if polkit

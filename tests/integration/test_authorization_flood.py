@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""One unprivileged user's flood of calls while polkit is slow to answer must not make anyone
+else's calls fail. The system bus lets a connection wait for at most 128 answers at once
+(dbus-daemon's max_replies_per_connection); esimd asks polkit about each call, and once 128 of
+its questions waited, every further question failed at once: every other non-root user was
+refused ("polkit failed: The maximum number of pending replies per connection has been
+reached") for as long as the flood lasted.
+
+Here polkit is a stand-in on the World's bus that holds every question about org.esim.refresh
+(as a polkitd busy with a flood, or one waiting on an authentication agent that never answers)
+and allows everything else. The flooding user is "daemon", run through setpriv; the other
+non-root user is "nobody". Runs as root (setpriv), nothing outside the World changes."""
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import threading
+import unittest
+
+SKIP = 77
+FLOOD = 200  # Refresh calls, on two connections (each may wait for 128 answers)
+
+POLICY = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy user="root">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy context="default">
+    <allow send_destination="org.freedesktop.PolicyKit1"/>
+  </policy>
+</busconfig>
+"""
+
+# Run as the flooding user: FLOOD Refresh calls on two connections, then one line on stdout per
+# answer, until killed.
+FLOODER = """
+import sys
+import gi
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib
+address, count = sys.argv[1], int(sys.argv[2])
+conns = [Gio.DBusConnection.new_for_address_sync(
+    address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+    None, None) for _ in range(2)]
+def done(c, res, i):
+    try:
+        c.call_finish(res)
+        print("ok", flush=True)
+    except GLib.Error as e:
+        print(Gio.DBusError.get_remote_error(e) or "?", flush=True)
+for i in range(count):
+    conns[i % 2].call("org.esim", "/org/esim/euicc/0", "org.esim.Manager", "Refresh", None, None,
+                      Gio.DBusCallFlags.NONE, 600000, None, done, i)
+print("sent", flush=True)
+GLib.MainLoop().run()
+"""
+
+
+class FakePolkit:
+    """org.freedesktop.PolicyKit1 on @address: holds CheckAuthorization for org.esim.refresh
+    until release(), allows every other action. GDBus runs the filter in its own thread."""
+
+    def __init__(self, address):
+        from gi.repository import Gio, GLib
+
+        self.Gio, self.GLib = Gio, GLib
+        self.lock = threading.Lock()
+        self.held = []
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.conn.add_filter(self._filter)
+        self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                            "RequestName", GLib.Variant("(su)", ("org.freedesktop.PolicyKit1", 0)),
+                            None, 0, -1, None)
+
+    def _answer(self, msg, authorized):
+        reply = msg.new_method_reply()
+        reply.set_body(self.GLib.Variant("((bba{ss}))", ((authorized, False, {}),)))
+        self.conn.send_message(reply, self.Gio.DBusSendMessageFlags.NONE)
+
+    def _filter(self, conn, msg, incoming):
+        if not incoming or msg.get_message_type() != self.Gio.DBusMessageType.METHOD_CALL \
+                or msg.get_member() != "CheckAuthorization":
+            return msg
+        if msg.get_body().unpack()[1] == "org.esim.refresh":
+            with self.lock:
+                self.held.append(msg)
+        else:
+            self._answer(msg, True)
+        return None
+
+    def n_held(self):
+        with self.lock:
+            return len(self.held)
+
+    def release(self):
+        with self.lock:
+            held, self.held = self.held, []
+        for msg in held:
+            self._answer(msg, False)
+
+    def close(self):
+        self.release()
+        self.conn.close_sync(None)
+
+
+class AuthorizationFlood(unittest.TestCase):
+    def setUp(self):
+        from esimtest.world import World
+
+        self.policy_dir = os.path.join(os.environ.get("TMPDIR", "/tmp"), "esimd-fake-polkit-%d" % os.getpid())
+        os.makedirs(self.policy_dir, exist_ok=True)
+        self.addCleanup(shutil.rmtree, self.policy_dir, True)
+        policy = os.path.join(self.policy_dir, "polkit.conf")
+        with open(policy, "w") as f:
+            f.write(POLICY)
+        self.w = World(bus_policies=(policy,))
+        self.addCleanup(self.w.stop)
+        # other users reach the bus socket (and nothing else) through the world's directory
+        os.chmod(self.w.tmpdir, 0o711)
+        self.polkit = FakePolkit(self.w.bus.address)
+        self.addCleanup(self.polkit.close)
+
+    def as_user(self, user, *argv, **kw):
+        pw = pwd.getpwnam(user)
+        return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
+                "/usr/bin/python3", *argv], dict(cwd="/", env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                                                                    PYTHONPATH=""), **kw)
+
+    def test_a_flood_waiting_for_polkit_leaves_room_for_the_others(self):
+        from gi.repository import GLib
+
+        cmd, kw = self.as_user("daemon", "-", self.w.bus.address, str(FLOOD))
+        flooder = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **kw)
+        self.addCleanup(flooder.stdout.close)
+        self.addCleanup(flooder.wait, 30)
+        self.addCleanup(flooder.kill)
+        flooder.stdin.write(FLOODER)
+        flooder.stdin.close()
+        answers = []
+        reader = threading.Thread(target=lambda: answers.extend(line.strip() for line in flooder.stdout),
+                                  daemon=True)
+        reader.start()
+        # Every call of the flood has been dealt with: its question waits at polkit, or it was
+        # answered without one.
+        self.w.client.wait_for(lambda: self.polkit.n_held() + len([a for a in answers if a != "sent"]) == FLOOD,
+                               60, "every call of the flood handled")
+        self.assertGreater(self.polkit.n_held(), 0)
+
+        # Another user's change (polkit allows it) and root's (no polkit) go through meanwhile.
+        cmd, kw = self.as_user("nobody", "-c", """
+import sys, gi
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib
+c = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+try:
+    c.call_sync("org.esim", "/org/esim/euicc/0", "org.esim.Manager", "SendNotifications",
+                GLib.Variant("(a{sv})", ({},)), None, 0, 60000, None)
+    print("ok")
+except GLib.Error as e:
+    print(Gio.DBusError.get_remote_error(e), e.message)
+""", self.w.bus.address)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=90, **kw)
+        self.assertEqual(out.stdout.strip(), "ok", out.stdout + out.stderr)
+        self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)))
+
+        # The flooder's calls beyond its share were told at once that it has too many waiting.
+        refused = [a for a in answers if a not in ("sent", "ok")]
+        self.assertTrue(refused)
+        self.assertEqual(set(refused), {"org.esim.Error.Busy"}, refused)
+        self.polkit.release()
+        self.w.client.wait_for(lambda: len([a for a in answers if a != "sent"]) == FLOOD, 60,
+                               "every call of the flood answered")
+
+
+def main():
+    if os.geteuid() != 0:
+        print("needs root (other users): skipping")
+        sys.exit(SKIP)
+    if not shutil.which("setpriv"):
+        print("missing setpriv: skipping")
+        sys.exit(SKIP)
+    for user in ("nobody", "daemon"):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            print(f"no user {user}: skipping")
+            sys.exit(SKIP)
+    unittest.main(verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
