@@ -7,6 +7,7 @@
 #include "discovery.h"
 #include "euicc.h"
 #include "log.h"
+#include "polkit.h"
 #include "service.h"
 
 #include <curl/curl.h>
@@ -319,6 +320,7 @@ main (int argc, char **argv)
 out:
   /* Also the way out when the bus or a modem could not be set up: LeakSanitizer checks every
    * exit, and an early return left the HTTP client and the trust store behind. */
+  esimd_polkit_stop ();
   for (guint i = 0; i < daemon.euiccs->len; i++)
     esimd_euicc_free (daemon.euiccs->pdata[i]);
   g_ptr_array_unref (daemon.euiccs);

@@ -23,8 +23,13 @@ typedef struct
   char *action;
   GError *error; /* the answer, when known before asking */
   gboolean counted;
-  uid_t uid; /* whose question it is, when counted */
+  uid_t uid;         /* whose question it is, when counted */
+  sd_bus_slot *slot; /* the question to polkit, while it waits */
+  guint idle_id;     /* the answer known before asking, until it is given */
 } Check;
+
+/* Every check not answered yet: esimd_polkit_stop() answers them. */
+static GQueue pending = G_QUEUE_INIT;
 
 static void
 waiting_add (Check *c, gboolean more)
@@ -70,6 +75,10 @@ waiting_take (Check *c, uid_t uid, GError **error)
 static void
 check_finish (Check *c, GError *error)
 {
+  g_queue_remove (&pending, c);
+  /* From on_reply, sd-bus is done with the question; from esimd_polkit_stop(), this cancels it. */
+  g_clear_pointer (&c->slot, sd_bus_slot_unref);
+  g_clear_handle_id (&c->idle_id, g_source_remove);
   if (c->counted)
     waiting_add (c, FALSE);
   c->func (error, c->user_data);
@@ -83,8 +92,16 @@ answer_later (gpointer data)
 {
   Check *c = data;
 
+  c->idle_id = 0;
   check_finish (c, g_steal_pointer (&c->error));
   return G_SOURCE_REMOVE;
+}
+
+/* A question is answered by polkit, or later from the main loop when the answer is known. */
+static void
+answer_later_add (Check *c)
+{
+  c->idle_id = g_idle_add (answer_later, c);
 }
 
 static int
@@ -141,17 +158,18 @@ esimd_polkit_check (sd_bus_message *request, const char *action, EsimdPolkitFunc
   c->func = func;
   c->user_data = user_data;
   c->action = g_strdup (action);
+  g_queue_push_tail (&pending, c);
 
   if (sd_bus_query_sender_creds (request, SD_BUS_CREDS_EUID, &creds) >= 0 &&
       sd_bus_creds_get_euid (creds, &euid) >= 0 && euid == 0)
     {
-      g_idle_add (answer_later, c);
+      answer_later_add (c);
       return;
     }
   /* A caller whose user is unknown (it left the bus) counts as the user -1. */
   if (!waiting_take (c, euid, &c->error))
     {
-      g_idle_add (answer_later, c);
+      answer_later_add (c);
       return;
     }
 
@@ -163,11 +181,23 @@ esimd_polkit_check (sd_bus_message *request, const char *action, EsimdPolkitFunc
         call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender, action, 0,
         sd_bus_message_get_allow_interactive_authorization (request) ? 1u : 0u, "");
   if (r >= 0)
-    r = sd_bus_call_async (bus, NULL, call, on_reply, c, timeout);
+    r = sd_bus_call_async (bus, &c->slot, call, on_reply, c, timeout);
   if (r < 0)
     {
       c->error = g_error_new (ESIMD_ERROR, ESIMD_ERROR_NOT_AUTHORIZED, "%s: cannot ask polkit: %s",
                               action, g_strerror (-r));
-      g_idle_add (answer_later, c);
+      answer_later_add (c);
     }
+}
+
+void
+esimd_polkit_stop (void)
+{
+  Check *c;
+
+  /* Each caller hears that esimd stops, before the bus goes: no call is left unanswered, and
+   * nothing the check holds (the call, its job) outlives esimd. */
+  while ((c = g_queue_peek_head (&pending)))
+    check_finish (c, g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "esimd is stopping"));
+  g_clear_pointer (&waiting_per_user, g_hash_table_unref);
 }

@@ -23,4 +23,8 @@ typedef void (*EsimdPolkitFunc) (const GError *error, gpointer user_data);
 void esimd_polkit_check (sd_bus_message *request, const char *action, EsimdPolkitFunc func,
                          gpointer user_data);
 
+/* esimd stops: every check not answered yet ends now, with ESIMD_ERROR_UNAVAILABLE. Called
+ * while the bus is still there, so that their callers hear it. */
+void esimd_polkit_stop (void);
+
 G_END_DECLS
