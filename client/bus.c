@@ -342,22 +342,71 @@ esimctl_job_path (const char *id, GError **error)
   return NULL;
 }
 
+/* Whether @m comes from the owner of org.esim. The bus applies a match's sender= only to the
+ * signals it broadcasts: a signal addressed to esimctl itself reaches every match whatever its
+ * sender, so anyone on the bus could otherwise make a job look finished, or failed. The owner
+ * is asked again when a signal comes from another name (esimd started by the call, or
+ * restarted since). */
+static gboolean
+from_esimd (Esimctl *ctl, sd_bus_message *m)
+{
+  const char *sender = sd_bus_message_get_sender (m);
+  g_autoptr (sd_bus_creds) creds = NULL;
+  const char *owner = NULL;
+
+  if (!sender)
+    return FALSE;
+  if (g_strcmp0 (ctl->esimd_owner, sender) == 0)
+    return TRUE;
+  if (sd_bus_get_name_creds (ctl->bus, ESIMD_BUS_NAME, SD_BUS_CREDS_UNIQUE_NAME, &creds) < 0 ||
+      sd_bus_creds_get_unique_name (creds, &owner) < 0)
+    return FALSE;
+  g_free (ctl->esimd_owner);
+  ctl->esimd_owner = g_strdup (owner);
+  return g_str_equal (owner, sender);
+}
+
+typedef struct
+{
+  Esimctl *ctl;
+  sd_bus_message_handler_t callback;
+  void *userdata;
+} Match;
+
+static int
+on_match (sd_bus_message *m, void *data, sd_bus_error *ret_error)
+{
+  Match *match = data;
+
+  if (!from_esimd (match->ctl, m))
+    return 0;
+  return match->callback (m, match->userdata, ret_error);
+}
+
 gboolean
 esimctl_bus_match (Esimctl *ctl, const char *rule, sd_bus_message_handler_t callback,
                    void *userdata, sd_bus_slot **slot, GError **error)
 {
   g_autofree char *full = g_strdup_printf ("type='signal',sender='" ESIMD_BUS_NAME "',%s", rule);
+  Match *match;
   int r;
 
+  g_return_val_if_fail (slot != NULL, FALSE);
   if (!esimctl_bus_connect (ctl, error))
     return FALSE;
-  r = sd_bus_add_match (ctl->bus, slot, full, callback, userdata);
+  match = g_new0 (Match, 1);
+  match->ctl = ctl;
+  match->callback = callback;
+  match->userdata = userdata;
+  r = sd_bus_add_match (ctl->bus, slot, full, on_match, match);
   if (r < 0)
     {
+      g_free (match);
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_UNAVAILABLE,
                    "cannot subscribe to esimd's signals: %s", g_strerror (-r));
       return FALSE;
     }
+  sd_bus_slot_set_destroy_callback (*slot, g_free);
   return TRUE;
 }
 

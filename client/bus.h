@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_slot, sd_bus_slot_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_creds, sd_bus_creds_unref)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (sd_bus_error, sd_bus_error_free)
 
 typedef enum
@@ -71,7 +72,9 @@ GError *esimctl_error_from_sd_bus (const sd_bus_error *e, int r);
 GVariant *esimctl_message_read (sd_bus_message *m, GError **error);
 
 /* Subscribes @callback to the signals matching @rule (a D-Bus match rule; sender='org.esim' is
- * added) on the connection, synchronously, so no signal sent after this returns is missed. */
+ * added) on the connection, synchronously, so no signal sent after this returns is missed. Only
+ * the signals the owner of org.esim sent reach @callback. *@slot (not NULL) holds the
+ * subscription. */
 gboolean esimctl_bus_match (Esimctl *ctl, const char *rule, sd_bus_message_handler_t callback,
                             void *userdata, sd_bus_slot **slot, GError **error);
 

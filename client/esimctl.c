@@ -284,6 +284,7 @@ esimctl_clear (Esimctl *ctl)
 {
   g_clear_pointer (&ctl->euicc, g_free);
   g_clear_pointer (&ctl->bus, sd_bus_flush_close_unref);
+  g_clear_pointer (&ctl->esimd_owner, g_free);
 }
 
 static void

@@ -30,6 +30,7 @@ typedef struct
   const char *command;  /* the verb (and sub-verb) running, for hints */
   gboolean json_done;   /* the verb already printed its JSON document */
   sd_bus *bus;          /* connected on first use */
+  char *esimd_owner;    /* the unique name owning org.esim, when last asked */
 } Esimctl;
 
 typedef gboolean (*EsimctlVerbFunc) (Esimctl *ctl, int argc, char **argv, GError **error);

@@ -232,7 +232,9 @@ on_owner_changed (sd_bus_message *m, void *data, sd_bus_error *ret_error)
   const char *name, *old_owner, *new_owner;
   JsonObject *args;
 
-  if (sd_bus_message_read (m, "sss", &name, &old_owner, &new_owner) < 0 ||
+  /* Only the bus itself says who owns a name (a look-alike addressed to esimctl is not it). */
+  if (g_strcmp0 (sd_bus_message_get_sender (m), "org.freedesktop.DBus") != 0 ||
+      sd_bus_message_read (m, "sss", &name, &old_owner, &new_owner) < 0 ||
       !g_str_equal (name, ESIMD_BUS_NAME))
     return 0;
   args = json_object_new ();

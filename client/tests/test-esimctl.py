@@ -436,6 +436,56 @@ class BrokenEsimd(unittest.TestCase):
                     self.assertIn("unexpected answer from esimd to " + member,
                                   r.stdout if json_flag else r.stderr)
 
+    def download_while(self, sender):
+        """esimctl download (--timeout 3) while @sender sends, to every other connection on the
+        bus, the signals that would end the job: returns esimctl's outcome."""
+        from gi.repository import Gio, GLib
+
+        self.answers["Download"] = ("(o)", ("/org/esim/job/3",))
+        p = subprocess.Popen([ESIMCTL, "--timeout", "3", "download", "1$smdp.example.com$X"],
+                             env=dict(os.environ, **self.env), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        me = sender.get_unique_name()
+        signals = [
+            ("/org/esim/job/3", "org.freedesktop.DBus.Properties", "PropertiesChanged",
+             GLib.Variant("(sa{sv}as)", ("org.esim.Job", {"State": GLib.Variant("s", "succeeded")}, []))),
+            ("/org/esim/job/3", "org.esim.Job", "Finished", GLib.Variant("(s)", ("succeeded",))),
+        ]
+        # Until esimctl ends, on its own or at its timeout.
+        while p.poll() is None:
+            names = sender.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "ListNames", None, None, 0, -1,
+                                     None).unpack()[0]
+            for name in names:
+                if name.startswith(":") and name != me:
+                    for path, iface, member, body in signals:
+                        m = Gio.DBusMessage.new_signal(path, iface, member)
+                        m.set_destination(name)
+                        m.set_body(body)
+                        sender.send_message(m, Gio.DBusSendMessageFlags.NONE)
+            sender.flush_sync(None)
+            time.sleep(0.1)
+        out, err = p.communicate()
+        return p.returncode, out, err
+
+    def test_only_the_owner_of_org_esim_ends_a_job(self):
+        """A signal addressed to esimctl itself reaches it whatever the match's sender= says:
+        one from anyone else on the bus must not end the job esimctl waits for."""
+        from gi.repository import Gio
+
+        stranger = Gio.DBusConnection.new_for_address_sync(
+            self.env["DBUS_SYSTEM_BUS_ADDRESS"], Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.addCleanup(stranger.close_sync, None)
+        status, out, err = self.download_while(stranger)
+        self.assertEqual(status, 4, out + err)
+        self.assertIn("no result within 3 s", err)
+        self.assertNotIn("Done", out)
+        # The same signals from the owner do end it.
+        status, out, err = self.download_while(self.owner)
+        self.assertNotIn("no result within", err)
+        self.assertIn("Done", out)
+
     def test_entries_without_their_keys(self):
         """Lists whose entries lack every key are shown with what there is; a profile chosen by
         number that has no ICCID is not acted on."""
