@@ -452,9 +452,16 @@ static void
 on_job_finished (gpointer data, EsimdJob *job)
 {
   Exported *x = exported_of (job);
+  BusCaller *caller = bus_caller_of (job);
   static const char *final[] = { "State",        "Stage",  "Progress", "Error",
                                  "ErrorMessage", "Result", NULL };
 
+  /* Whether the caller is still there matters no more. Its tracking is a match rule on esimd's
+   * connection, and the bus allows a connection 512 of them (max_match_rules_per_connection):
+   * kept for the job's linger time, a client's downloads in a row took them all, and sd-bus
+   * closes the connection whose match the bus refuses. */
+  if (caller)
+    g_clear_pointer (&caller->track, sd_bus_track_unref);
   answer_caller (job);
   if (!x)
     return;

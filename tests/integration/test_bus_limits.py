@@ -1,15 +1,18 @@
 #!/usr/bin/python3
-"""One unprivileged user's flood of calls while polkit is slow to answer must not make anyone
-else's calls fail. The system bus lets a connection wait for at most 128 answers at once
-(dbus-daemon's max_replies_per_connection); esimd asks polkit about each call, and once 128 of
-its questions waited, every further question failed at once: every other non-root user was
-refused ("polkit failed: The maximum number of pending replies per connection has been
-reached") for as long as the flood lasted.
+"""What the system bus allows esimd's one connection is shared by all its callers: no caller, and
+no number of calls, may use it up for the others.
 
-Here polkit is a stand-in on the World's bus that holds every question about org.esim.refresh
-(as a polkitd busy with a flood, or one waiting on an authentication agent that never answers)
-and allows everything else. The flooding user is "daemon", run through setpriv; the other
-non-root user is "nobody". Runs as root (setpriv), nothing outside the World changes."""
+A connection may wait for at most 128 answers at once (dbus-daemon's
+max_replies_per_connection); esimd asks polkit about each call, and once 128 of its questions
+waited, every further question failed at once: every other non-root user was refused
+("polkit failed: The maximum number of pending replies per connection has been reached") for as
+long as an unprivileged user's flood lasted. Here polkit is a stand-in on the World's bus that
+holds every question about org.esim.refresh (as a polkitd busy with a flood, or one waiting on
+an authentication agent that never answers) and allows everything else. The flooding user is
+"daemon", run through setpriv; the other non-root user is "nobody". Runs as root.
+
+A connection may also hold at most 512 match rules (max_match_rules_per_connection, lowered
+here); sd-bus closes a connection whose match the bus refuses, and esimd then exits."""
 
 import os
 import pwd
@@ -106,6 +109,34 @@ class FakePolkit:
     def close(self):
         self.release()
         self.conn.close_sync(None)
+
+
+LIMIT_MATCHES = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <limit name="max_match_rules_per_connection">40</limit>
+</busconfig>
+"""
+
+
+class MatchRules(unittest.TestCase):
+    def test_downloads_in_a_row_leave_no_match_rule_behind(self):
+        """A download's caller is watched (a match rule) while the job runs; its Job object
+        lingers after. 45 failed downloads in a row, their Jobs all lingering, with room for 40
+        match rules: esimd keeps its bus."""
+        from esimtest.world import World, activation_code
+
+        tmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), "esimd-bus-limit-%d" % os.getpid())
+        os.makedirs(tmp, exist_ok=True)
+        self.addCleanup(shutil.rmtree, tmp, True)
+        limit = os.path.join(tmp, "limit.conf")
+        with open(limit, "w") as f:
+            f.write(LIMIT_MATCHES)
+        with World(bus_policies=(limit,), config={"Daemon": {"JobLinger": "3600"}}) as w:
+            for i in range(45):
+                job, props = w.download(activation_code("NO-SUCH-ORDER-%d" % i))
+                self.assertEqual(props["Error"], "org.esim.Error.MatchingIdRefused", (i, props))
+            self.assertEqual(w.manager_prop("State"), "ready")
 
 
 class AuthorizationFlood(unittest.TestCase):
