@@ -76,6 +76,7 @@ print_euicc_status (GVariant *objects, const char *path, GVariant *props, gboole
   g_autofree char *n_profiles = describe_profile_count (objects, profiles);
   g_autofree char *pending = NULL;
   g_autofree char *job_text = NULL;
+  g_autofree char *name = NULL;
   g_autofree char *slot_text = NULL;
   const char *mm_path = esimctl_dict_str (props, "ModemManagerModem");
   guint32 n_pending = 0, slot = 0, active_slot = 0;
@@ -114,7 +115,8 @@ print_euicc_status (GVariant *objects, const char *path, GVariant *props, gboole
 
   if (!first)
     g_print ("\n");
-  g_print ("eUICC %s: %s\n", esimctl_short_id (path), esimctl_dict_str (props, "Name"));
+  name = esimctl_text_sanitize (esimctl_dict_str (props, "Name"));
+  g_print ("eUICC %s: %s\n", esimctl_short_id (path), name);
   esimctl_table_add (t, "  State:", state_text);
   esimctl_table_add (t, "  EID:", esimctl_dict_str (props, "Eid"));
   esimctl_table_add (t, "  Modem:", esimctl_dict_str (props, "Device"));
@@ -231,7 +233,12 @@ esimctl_verb_eid (Esimctl *ctl, int argc, char **argv, GError **error)
       esimctl_output_json (ctl, obj);
     }
   else
-    g_print ("%s\n", eid);
+    {
+      /* What esimd sends is shown, never obeyed: no control character reaches the terminal. */
+      g_autofree char *shown = esimctl_text_sanitize (eid);
+
+      g_print ("%s\n", shown);
+    }
   return TRUE;
 }
 
@@ -446,9 +453,13 @@ esimctl_verb_default_smdp (Esimctl *ctl, int argc, char **argv, GError **error)
       json_object_set_string_member (obj, "default_smdp_address", address);
       json_object_set_string_member (obj, "root_smds_address",
                                      esimctl_dict_str (props, "RootSmdsAddress"));
-      human =
-          g_strdup_printf ("Default SM-DP+: %s\nRoot SM-DS:     %s", *address ? address : "(none)",
-                           esimctl_dict_str (props, "RootSmdsAddress"));
+      {
+        /* The addresses are the card's own text: shown, never obeyed by the terminal. */
+        g_autofree char *dp = esimctl_text_sanitize (*address ? address : "(none)");
+        g_autofree char *ds = esimctl_text_sanitize (esimctl_dict_str (props, "RootSmdsAddress"));
+
+        human = g_strdup_printf ("Default SM-DP+: %s\nRoot SM-DS:     %s", dp, ds);
+      }
       print_shown (ctl, euicc, obj, human);
       return TRUE;
     }

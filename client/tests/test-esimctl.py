@@ -382,6 +382,8 @@ class BrokenEsimd(unittest.TestCase):
                                                  "Euicc": V("o", E)}},
         }
 
+        cls.objects = objects
+
         def answer(conn, msg, incoming):
             # GDBus runs filters in its worker thread: the answer goes out from there.
             if not incoming or msg.get_message_type() != Gio.DBusMessageType.METHOD_CALL \
@@ -394,9 +396,9 @@ class BrokenEsimd(unittest.TestCase):
                 if signature:
                     reply.set_body(V(signature, values))
             elif member == "GetManagedObjects":
-                reply.set_body(V("(a{oa{sa{sv}}})", (objects,)))
+                reply.set_body(V("(a{oa{sa{sv}}})", (cls.objects,)))
             elif member == "GetAll":
-                props = objects.get(msg.get_path(), {}).get(msg.get_body().unpack()[0], {})
+                props = cls.objects.get(msg.get_path(), {}).get(msg.get_body().unpack()[0], {})
                 reply.set_body(V("(a{sv})", (props,)))
             else:
                 reply.set_body(V("(s)", ("unexpected",)))
@@ -485,6 +487,23 @@ class BrokenEsimd(unittest.TestCase):
         status, out, err = self.download_while(self.owner)
         self.assertNotIn("no result within", err)
         self.assertIn("Done", out)
+
+    def test_control_characters_are_shown_not_obeyed(self):
+        """Text esimd passes on (a modem's name, the card's addresses) never writes a control
+        character to the terminal: an escape sequence would rewrite what the user sees."""
+        from gi.repository import GLib
+
+        manager = self.objects[self.EUICC]["org.esim.Manager"]
+        self.addCleanup(manager.update, dict(manager))
+        manager.update({"Name": GLib.Variant("s", "modem\x1b]0;title\x07"),
+                        "Eid": GLib.Variant("s", "8904\x1b[2J"),
+                        "DefaultSmdpAddress": GLib.Variant("s", "smdp\x1b[31m.example.com"),
+                        "RootSmdsAddress": GLib.Variant("s", "smds\r.example.com")})
+        for args in [["status"], ["eid"], ["default-smdp"], ["info"]]:
+            with self.subTest(args=args):
+                r = run(*args, env=self.env)
+                self.assertNotRegex(r.stdout + r.stderr, "[\x00-\x08\x0b-\x1f\x7f]", r)
+        self.assertIn("\ufffd", run("eid", env=self.env).stdout)
 
     def test_entries_without_their_keys(self):
         """Lists whose entries lack every key are shown with what there is; a profile chosen by
