@@ -190,6 +190,9 @@ typedef struct
 {
   GPtrArray *todo; /* EsimdOpenSession* */
   guint next;
+  gboolean telling;  /* the server's cancelSession is in flight */
+  gboolean stopping; /* a caller cancelled it, or it gives way to a caller's job */
+  guint grace_id;    /* giving way: the request in flight is abandoned when this fires */
 } CancelJob;
 
 static void
@@ -197,6 +200,7 @@ cancel_job_free (gpointer data)
 {
   CancelJob *c = data;
 
+  g_clear_handle_id (&c->grace_id, g_source_remove);
   g_clear_pointer (&c->todo, g_ptr_array_unref);
   g_free (c);
 }
@@ -226,9 +230,20 @@ static void
 on_server_answered (guint status, GBytes *body, const GError *error, gpointer data)
 {
   EsimdJob *job = data;
+  CancelJob *c = job->data;
   EsimdOpenSession *s = current_session (job);
   g_autoptr (GError) why = NULL;
 
+  c->telling = FALSE;
+  g_clear_handle_id (&c->grace_id, g_source_remove);
+  if (c->stopping && g_error_matches (error, LPA_ERROR, LPA_ERROR_CANCELLED))
+    {
+      /* Our own abort says nothing about the server: no attempt counted, the eUICC's answer
+       * is kept for the next time. */
+      cancel_next (job);
+      esimd_job_unref (job);
+      return;
+    }
   if (!esimd_cancel_session_heard (status, body, error, &why))
     {
       /* The eUICC side is done; its answer is kept, so only the server is asked again, after
@@ -249,20 +264,41 @@ on_server_answered (guint status, GBytes *body, const GError *error, gpointer da
   esimd_job_unref (job);
 }
 
+static gboolean
+grace_over (gpointer data)
+{
+  EsimdJob *job = data;
+  CancelJob *c = job->data;
+
+  c->grace_id = 0;
+  g_info ("eUICC %s: %s has not answered cancelSession in %u s: its request is abandoned for a "
+          "caller's job",
+          job->euicc->config->name, current_session (job)->server, ESIMD_GIVE_WAY_GRACE);
+  if (job->euicc->http)
+    esimd_http_client_cancel_all (job->euicc->http);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 tell_server (EsimdJob *job)
 {
+  CancelJob *c = job->data;
   EsimdOpenSession *s = current_session (job);
   g_autoptr (GBytes) body = NULL;
 
-  if (!job->euicc->http)
+  /* no server can be trusted now (a later attempt may), or a caller stopped the job */
+  if (!job->euicc->http || (c->stopping && !job->gave_way))
     {
-      cancel_next (job); /* no server can be trusted now; a later attempt may */
+      cancel_next (job);
       return;
     }
   body = lpa_es9p_cancel_session_request (s->transaction_id, s->cancel_response);
+  c->telling = TRUE;
   esimd_http_client_ops.post (job->euicc->http, s->server, LPA_ES9P_CANCEL_SESSION, body,
                               on_server_answered, esimd_job_ref (job));
+  /* Giving way since the eUICC's step: the server gets the grace as if it had been asked. */
+  if (c->stopping && c->telling && !c->grace_id)
+    c->grace_id = g_timeout_add_seconds (ESIMD_GIVE_WAY_GRACE, grace_over, job);
 }
 
 static void
@@ -375,12 +411,42 @@ on_install_results (GBytes *response, const GError *error, gpointer data)
   cancel_on_euicc (job);
 }
 
+/* Stopped between two steps: what is left waits, in the record, for the next run. */
+static void
+cancel_stopped (EsimdJob *job)
+{
+  CancelJob *c = job->data;
+  g_autoptr (GError) error = NULL;
+
+  if (job->gave_way)
+    /* It is submitted again when the caller's job ends (esimd_euicc_after_job). */
+    error = g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED,
+                                 "gave way to a caller's job; it runs again after it");
+  else
+    {
+      error = g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "cancelled");
+      /* A caller stopped it: not again at once, but after each server's back-off. */
+      for (guint i = c->next > 0 ? c->next - 1 : 0; i < c->todo->len; i++)
+        esimd_euicc_notify_server_postponed (job->euicc,
+                                             ((EsimdOpenSession *) c->todo->pdata[i])->server);
+    }
+  g_info ("eUICC %s: cancelling open sessions %s", job->euicc->config->name, error->message);
+  esimd_job_complete (job, error, NULL);
+}
+
 static void
 cancel_next (EsimdJob *job)
 {
   CancelJob *c = job->data;
   EsimdOpenSession *s;
 
+  /* Giving way, the session in hand is done first (its server within the grace): one that
+   * kept its place ahead of a caller's download must not be left for after it. */
+  if (c->stopping && (!job->gave_way || c->next > 0))
+    {
+      cancel_stopped (job);
+      return;
+    }
   if (c->next >= c->todo->len)
     {
       esimd_job_complete (job, NULL, NULL);
@@ -418,11 +484,39 @@ cancel_run (EsimdJob *job)
   cancel_next (job);
 }
 
+/* A caller cancelled it, or a caller's job is queued (job->gave_way): stop after the step in
+ * flight. An ES10 command completes first, so the eUICC's answer is recorded. A cancelSession
+ * in flight is abandoned (the eUICC's answer stays in the record, sent again later): at once for
+ * a caller's cancel, after ESIMD_GIVE_WAY_GRACE when giving way, so that a server that accepted
+ * the connection and never answers does not hold the caller for RequestTimeout. */
+static gboolean
+cancel_cancel (EsimdJob *job, GError **error)
+{
+  CancelJob *c = job->data;
+
+  c->stopping = TRUE;
+  if (!c->telling || !job->euicc->http)
+    return TRUE;
+  if (!job->gave_way)
+    {
+      g_clear_handle_id (&c->grace_id, g_source_remove);
+      esimd_http_client_cancel_all (job->euicc->http);
+    }
+  else if (!c->grace_id)
+    c->grace_id = g_timeout_add_seconds (ESIMD_GIVE_WAY_GRACE, grace_over, job);
+  return TRUE;
+}
+
+/* esimd's own clean-up: once it runs, it gives way to callers' jobs as the automatic
+ * notification delivery does (a cancel it could not finish waits in the record). */
 static const EsimdJobOps cancel_ops = {
   .kind = "cancel-sessions",
   .action = "org.esim.download", /* it ends what downloads left open */
   .needs_channel = TRUE,
+  .gives_way = TRUE,
+  .keeps_place = TRUE,
   .run = cancel_run,
+  .cancel = cancel_cancel,
   .free_data = cancel_job_free,
 };
 

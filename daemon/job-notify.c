@@ -68,11 +68,6 @@ typedef struct
   guint grace_id;    /* giving way: the request in flight is abandoned when this fires */
 } NotifyJob;
 
-/* How long a delivery in flight may still take when a caller's job waits: a server that answers
- * is done well within it (abandoning its request would send the notification twice); one that
- * accepted the connection and says nothing holds the caller no longer than this. */
-#define GIVE_WAY_GRACE 5 /* seconds */
-
 static void
 notify_job_free (gpointer data)
 {
@@ -384,7 +379,7 @@ grace_over (gpointer data)
   n->grace_id = 0;
   g_info ("eUICC %s: the notification server has not answered in %u s: its request is "
           "abandoned for a caller's job",
-          job->euicc->config->name, GIVE_WAY_GRACE);
+          job->euicc->config->name, ESIMD_GIVE_WAY_GRACE);
   if (job->euicc->http)
     esimd_http_client_cancel_all (job->euicc->http);
   return G_SOURCE_REMOVE;
@@ -393,7 +388,7 @@ grace_over (gpointer data)
 /* A caller cancelled it, or a caller's job is queued (job->gave_way): stop after the step in
  * flight. An ES10 command completes first, so the card is left consistent. An HTTP request is
  * abandoned (its notification stays on the eUICC, delivered later): at once for a caller's
- * cancel, after GIVE_WAY_GRACE when giving way. */
+ * cancel, after ESIMD_GIVE_WAY_GRACE when giving way. */
 static gboolean
 notify_cancel (EsimdJob *job, GError **error)
 {
@@ -408,7 +403,7 @@ notify_cancel (EsimdJob *job, GError **error)
       esimd_http_client_cancel_all (job->euicc->http);
     }
   else if (!n->grace_id)
-    n->grace_id = g_timeout_add_seconds (GIVE_WAY_GRACE, grace_over, job);
+    n->grace_id = g_timeout_add_seconds (ESIMD_GIVE_WAY_GRACE, grace_over, job);
   return TRUE;
 }
 

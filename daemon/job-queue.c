@@ -69,20 +69,36 @@ on_begin_done (EsimdJob *job, const GError *error)
   job->ops->run (job);
 }
 
+static void give_way (EsimdJobQueue *queue);
+
+static gboolean
+callers_waiting (EsimdJobQueue *queue)
+{
+  for (GList *l = queue->waiting.head; l; l = l->next)
+    if (!((EsimdJob *) l->data)->internal)
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 run_next (gpointer data)
 {
   EsimdJobQueue *queue = data;
   EsimdJob *job;
+  gboolean yield;
 
   queue->kick_id = 0;
   if (queue->current || g_queue_is_empty (&queue->waiting))
     return G_SOURCE_REMOVE;
   job = g_queue_pop_head (&queue->waiting);
+  /* Background work that kept its place ahead of a caller's job gives way as soon as it runs. */
+  yield = job->ops->gives_way && callers_waiting (queue);
   g_debug ("job %u (%s): starting", job->id, job->ops->kind);
   set_current (queue, job);
   esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   queue->hooks->begin (job, on_begin_done);
+  if (yield)
+    give_way (queue); /* the current job, if begin has not ended it */
   return G_SOURCE_REMOVE;
 }
 
@@ -172,7 +188,8 @@ esimd_job_queue_push (EsimdJobQueue *queue, EsimdJob *job, GError **error)
       GList *l = queue->waiting.head;
 
       /* Ahead of esimd's own background work: it runs once the callers' jobs are done. */
-      while (l && !((EsimdJob *) l->data)->ops->gives_way)
+      while (l &&
+             !(((EsimdJob *) l->data)->ops->gives_way && !((EsimdJob *) l->data)->ops->keeps_place))
         l = l->next;
       if (l)
         g_queue_insert_before (&queue->waiting, l, esimd_job_ref (job));

@@ -30,6 +30,10 @@ typedef struct
    * it waits goes before it, and one queued while it runs asks it to stop (cancel, with
    * gave_way set) so that no caller waits for a slow server on esimd's behalf. */
   gboolean gives_way;
+  /* With gives_way: callers' jobs queued while it waits do not pass it (what it clears up must
+   * come first: a caller's download would replace the eUICC session it is to cancel); it gives
+   * way only once it runs. */
+  gboolean keeps_place;
   guint reads; /* EsimdRead bits the job may change: read again after it */
   void (*run) (EsimdJob *job);
   /* A running job is asked to stop; FALSE (with @error) if it cannot stop now. */
@@ -49,6 +53,12 @@ typedef struct
   GVariant *(*output) (EsimdJob *job);
   void (*free_data) (gpointer data);
 } EsimdJobOps;
+
+/* How long a job that gives way may still wait for a server's answer in flight when a caller's
+ * job is queued: a server that answers is done well within it (abandoning its request would
+ * make the job send it again later), one that accepted the connection and says nothing holds
+ * the caller no longer than this. */
+#define ESIMD_GIVE_WAY_GRACE 5 /* seconds */
 
 /* Called when the job has completed (see esimd_job_complete). */
 typedef void (*EsimdJobDoneFunc) (EsimdJob *job, gpointer user_data);

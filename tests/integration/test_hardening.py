@@ -225,6 +225,44 @@ class OpenSessions(unittest.TestCase):
             self.assertEqual(smdp.calls().get("smdp:cancelSession", 0), 10)
 
 
+    def test_a_hung_server_does_not_hold_a_callers_job_behind_the_clean_up(self):
+        # As with notifications (item 7): a server that accepts TLS and never answers the
+        # cancelSession that esimd's own clean-up sends again would hold the eUICC's queue for
+        # RequestTimeout (2 minutes here). The clean-up gives way to a caller's job.
+        cfg = {"HTTP": {"RequestTimeout": "120"},
+               "Notifications": {"AutoSend": "false", "RetryInitial": "5", "RetryMax": "5"}}
+        with World(config=cfg) as w:
+            smdp = w.smdp.control
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            # the user says no to a second download: the eUICC cancels; the server's answer to
+            # that cancelSession and to the clean-up's first retry says nothing (200, empty)
+            smdp.add_fault(function="cancelSession", action="empty", times=2)
+            job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-TWO"), "",
+                                                                    {"confirm": GLib.Variant("b", True)})))[0]
+            w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60)
+            w.client.call(job, JOB_IFACE, "Cancel")
+            w.wait_job(job)
+            w.client.wait_for(lambda: smdp.calls().get("smdp:cancelSession", 0) >= 2, 30, "the first retry")
+            # the next retry (after the server's 5 s back-off) finds the server hung
+            smdp.add_fault(function="cancelSession", action="delay", ms=300000, times=1)
+            w.client.wait_for(lambda: smdp.calls().get("smdp:cancelSession", 0) >= 3, 60, "the retry in flight")
+            clean_up = w.wait_current_job("cancel-sessions")
+
+            done = w.client.call_async(MANAGER, MANAGER_IFACE, "SetNickname",
+                                       GLib.Variant("(ss)", (ICCID_ONE, "mine")))
+            w.client.wait_for(lambda: done, 60, "SetNickname while the server hangs")
+            self.assertIn("result", done, done.get("error"))
+            self.assertEqual(w.client.signals_named("Finished", clean_up)[0][3], ("cancelled",))
+            self.assertIn("gave way", w.client.get(clean_up, JOB_IFACE, "ErrorMessage"))
+
+            # the eUICC's cancel was kept, and goes to the server once the caller's job is done
+            w.client.wait_for(lambda: not os.path.exists(self.sessions_file(w)), 60, "the server told")
+            self.assertEqual(smdp.calls().get("smdp:cancelSession", 0), 4)
+            self.assertEqual(smdp.sessions()[-1]["state"], "cancelled")
+            self.assertEqual(w.sim.ctl().counters()["es10_by_tag"].get("BF41"), 1)
+
+
 class StateDirectory(unittest.TestCase):
     """Item 10: a download whose crash record cannot be written does not start."""
 

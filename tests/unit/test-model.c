@@ -952,6 +952,50 @@ test_queue_gives_way (void)
   esimd_job_queue_free (queue);
 }
 
+static const EsimdJobOps clean_up_ops = {
+  .kind = "clean-up",
+  .gives_way = TRUE,
+  .keeps_place = TRUE,
+  .run = fake_job_run,
+  .cancel = fake_job_cancel,
+};
+
+/* Background work that keeps its place (the clean-up of sessions a download left open): a
+ * caller's job queued while it waits does not pass it, and it gives way as soon as it runs. */
+static void
+test_queue_keeps_place (void)
+{
+  g_autoptr (GString) log = g_string_new (NULL);
+  FakeJob hold = { log, TRUE }, quick = { log, FALSE };
+  EsimdJobQueue *queue = esimd_job_queue_new (&plain_hooks, NULL, 8);
+  g_autoptr (EsimdJob) first = esimd_job_new (NULL, &caller_ops, &hold);
+  g_autoptr (EsimdJob) clean_up = esimd_job_new (NULL, &clean_up_ops, &hold);
+  g_autoptr (EsimdJob) mine = esimd_job_new (NULL, &caller_ops, &quick);
+  g_autoptr (GPtrArray) order = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *expected = NULL;
+
+  first->internal = clean_up->internal = TRUE;
+  g_assert_true (esimd_job_queue_push (queue, first, &error));
+  while (!strstr (log->str, "run:"))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (esimd_job_queue_push (queue, clean_up, &error));
+  g_assert_true (esimd_job_queue_push (queue, mine, &error));
+  order = esimd_job_queue_jobs (queue);
+  g_assert_cmpuint (order->len, ==, 3); /* the running job first */
+  g_assert_true (order->pdata[1] == clean_up);
+  g_assert_true (order->pdata[2] == mine);
+  esimd_job_complete (first, NULL, NULL);
+  while (!esimd_job_is_finished (mine))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (clean_up->gave_way);
+  g_assert_cmpint (clean_up->state, ==, ESIMD_JOB_CANCELLED);
+  expected = g_strdup_printf (" run:%u run:%u cancel:%u:gave-way run:%u", first->id, clean_up->id,
+                              clean_up->id, mine->id);
+  g_assert_cmpstr (log->str, ==, expected);
+  esimd_job_queue_free (queue);
+}
+
 static const CardFault eid_fails = { 0xBF3E, 0x6A80 };
 
 int
@@ -973,5 +1017,6 @@ main (int argc, char **argv)
   g_test_add ("/model/modem-returns-to-a-running-job", Model, NULL, model_setup,
               test_modem_returns_to_a_running_job, model_teardown);
   g_test_add_func ("/model/queue-gives-way", test_queue_gives_way);
+  g_test_add_func ("/model/queue-keeps-place", test_queue_keeps_place);
   return g_test_run ();
 }
