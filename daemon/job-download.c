@@ -59,7 +59,17 @@ typedef struct
   /* The record that the BPP is asked for is written while the card runs PrepareDownload. */
   guint bpp_record_id;   /* writing it, from an idle */
   gboolean bpp_recorded; /* written for this session */
+
+  guint cancel_wait_id; /* the server's cancelSession in flight: abandoned when this fires */
 } DownloadJob;
+
+/* How long a download that ends in a cancel waits for its server's cancelSession answer. The
+ * outcome is known (the eUICC has cancelled; the server's answer changes nothing the caller
+ * hears) and the eUICC's answer is in the record, sent again by the clean-up of open sessions,
+ * which gives way to callers' jobs: a server that accepted the connection and never answers
+ * would otherwise hold the caller, and every job queued after it, for RequestTimeout. A server
+ * that answers is done well within it. */
+#define CANCEL_SESSION_WAIT 10 /* seconds */
 
 static void
 download_job_free (gpointer data)
@@ -72,6 +82,7 @@ download_job_free (gpointer data)
   g_clear_handle_id (&d->check_id, g_source_remove);
   g_clear_handle_id (&d->probe_id, g_source_remove);
   g_clear_handle_id (&d->bpp_record_id, g_source_remove);
+  g_clear_handle_id (&d->cancel_wait_id, g_source_remove);
   g_clear_error (&d->probe_error); /* a held request holds the job: none is left here */
   g_clear_error (&d->lost_error);
   g_free (d->eid);
@@ -730,6 +741,8 @@ watched_done (guint status, GBytes *body, const GError *error, gpointer data)
   /* The server has heard the cancel, after the eUICC's; unheard, the queue sends it again once
    * this job ends (then after the server's back-off), this attempt counted among the few it
    * gets. */
+  if (g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION))
+    g_clear_handle_id (&d->cancel_wait_id, g_source_remove);
   if (d->transaction_id && g_str_equal (w->path, LPA_ES9P_CANCEL_SESSION))
     {
       g_autoptr (GError) why = NULL;
@@ -744,6 +757,25 @@ watched_done (guint status, GBytes *body, const GError *error, gpointer data)
 }
 
 static gboolean release_held (gpointer data);
+
+/* The server has not answered the download's cancelSession in CANCEL_SESSION_WAIT: the request
+ * is abandoned (watched_done counts it as an attempt that failed), and the server waits for its
+ * back-off before the clean-up sends the eUICC's answer again. */
+static gboolean
+cancel_wait_over (gpointer data)
+{
+  EsimdJob *job = data;
+  DownloadJob *d = job->data;
+
+  d->cancel_wait_id = 0;
+  g_info ("eUICC %s: job %u: no answer to cancelSession in %u s: sent again later",
+          job->euicc->config->name, job->id, CANCEL_SESSION_WAIT);
+  if (d->smdp_address)
+    esimd_euicc_notify_server_failed (job->euicc, d->smdp_address);
+  if (job->euicc->http)
+    esimd_http_client_cancel_all (job->euicc->http);
+  return G_SOURCE_REMOVE;
+}
 static gboolean probe_state_dir (gpointer data);
 
 static void
@@ -775,7 +807,11 @@ watched_post (gpointer self, const char *host, const char *path, GBytes *body,
       g_autoptr (GBytes) bf41 = request_tlv (body, "cancelSessionResponse", 0xBF41);
 
       if (bf41)
-        esimd_euicc_session_cancelled_on_euicc (job->euicc, d->transaction_id, bf41);
+        {
+          esimd_euicc_session_cancelled_on_euicc (job->euicc, d->transaction_id, bf41);
+          g_clear_handle_id (&d->cancel_wait_id, g_source_remove);
+          d->cancel_wait_id = g_timeout_add_seconds (CANCEL_SESSION_WAIT, cancel_wait_over, job);
+        }
     }
   w->job = esimd_job_ref (job);
   w->host = g_strdup (host);

@@ -225,6 +225,28 @@ class OpenSessions(unittest.TestCase):
             self.assertEqual(smdp.calls().get("smdp:cancelSession", 0), 10)
 
 
+    def test_a_hung_server_does_not_hold_the_download_that_cancels(self):
+        # The eUICC has cancelled and the outcome is known; the server's cancelSession answer
+        # changes nothing the caller hears. A server that accepts TLS and never answers it would
+        # hold the caller (and the queue) for RequestTimeout, 2 minutes here.
+        cfg = {"HTTP": {"RequestTimeout": "120"}, "Notifications": {"RetryInitial": "1", "RetryMax": "1"}}
+        with World(config=cfg) as w:
+            smdp = w.smdp.control
+            smdp.add_fault(function="cancelSession", action="delay", ms=300000, times=1)
+            job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "",
+                                                                    {"confirm": GLib.Variant("b", True)})))[0]
+            w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60)
+            w.client.call(job, JOB_IFACE, "Cancel")
+            props = w.wait_job(job, 60)
+            self.assertEqual((props["State"], props["Error"]), ("cancelled", "org.esim.Error.Cancelled"), props)
+            session = w.sim.ctl().state()["session"]
+            self.assertTrue(session is None or session["transaction_id"] is None, session)
+            # the eUICC's answer was kept and reaches the server afterwards
+            w.client.wait_for(lambda: not os.path.exists(self.sessions_file(w)), 60, "the server told")
+            self.assertEqual(smdp.calls().get("smdp:cancelSession", 0), 2)
+            self.assertEqual((smdp.sessions()[-1]["state"], smdp.sessions()[-1]["cancelReason"]), ("cancelled", 0))
+            self.assertEqual(w.sim.ctl().counters()["es10_by_tag"].get("BF41"), 1)
+
     def test_a_hung_server_does_not_hold_a_callers_job_behind_the_clean_up(self):
         # As with notifications (item 7): a server that accepts TLS and never answers the
         # cancelSession that esimd's own clean-up sends again would hold the eUICC's queue for
