@@ -149,6 +149,17 @@ class Authorization(unittest.TestCase):
         for method, sig, args in denied:
             r = self.manager_as("daemon", method, sig, args)
             self.assertEqual(r.get("error"), "org.esim.Error.NotAuthorized", (method, r))
+        # the rest of the Manager's changes, and the Profile object's own methods
+        for method, sig, args in [("DisableProfile", "(sa{sv})", [iccid, {}]),
+                                  ("RemoveNotification", "(u)", [1]), ("SwitchSlot", "(u)", [2])]:
+            r = self.manager_as("daemon", method, sig, args)
+            self.assertIn(r.get("error"), ("org.esim.Error.NotAuthorized", "org.esim.Error.NotificationNotFound"),
+                          (method, r))
+        profile = "/org/esim/euicc/0/profile/" + iccid
+        for method, sig, args in [("Enable", "(a{sv})", [{}]), ("Disable", "(a{sv})", [{}]),
+                                  ("Delete", "(a{sv})", [{}]), ("SetNickname", "(s)", ["x"])]:
+            r = self.call_as("daemon", profile, "org.esim.Profile", method, sig, args)
+            self.assertEqual(r.get("error"), "org.esim.Error.NotAuthorized", (method, r))
         self.assertEqual(self.w.sim.ctl().state()["profiles"][0]["state"], "disabled")
         # the user the rule allows
         r = self.manager_as("nobody", "EnableProfile", "(sa{sv})", [iccid, {}])
@@ -186,6 +197,25 @@ class Authorization(unittest.TestCase):
             self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)))
             self.w.manager("DeleteProfile", GLib.Variant("(sa{sv})", ("8949449999999990086", {})))
             self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)))
+
+    def test_another_users_job_needs_polkit(self):
+        """Root's download waiting for its confirmation: another user may neither confirm it,
+        nor give it a confirmation code, nor cancel it, without polkit's word (org.esim.download)."""
+        job = self.hold_queue()
+        try:
+            for method, sig, args in [("Confirm", "", []), ("SupplyConfirmationCode", "(s)", ["12345678"]),
+                                      ("Cancel", "", [])]:
+                r = self.call_as("daemon", job, "org.esim.Job", method, sig, args)
+                self.assertEqual(r.get("error"), "org.esim.Error.NotAuthorized", (method, r))
+            self.assertEqual(self.w.client.get(job, "org.esim.Job", "State"), "awaiting-confirmation")
+            # the user the rule allows may cancel it
+            r = self.call_as("nobody", job, "org.esim.Job", "Cancel")
+            self.assertIn("result", r, r)
+        finally:
+            if self.w.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation":
+                self.w.client.call(job, "org.esim.Job", "Cancel")
+        self.w.client.wait_for(lambda: self.w.client.signals_named("Finished", job), 60, "the cancel")
+        self.w.wait_idle()
 
     def test_one_user_gets_a_share_of_the_queue(self):
         """One user (here one the polkit rule allows everything) may fill only half of the
