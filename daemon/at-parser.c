@@ -225,7 +225,14 @@ esimd_at_response_add_line (EsimdAtResponse *r, const char *line)
           if (g_ascii_string_to_unsigned (arg, 10, 0, 65535, &v, NULL))
             r->error_code = (int) v;
           else if (*arg)
-            r->error_text = g_strdup (arg);
+            {
+              r->error_text = g_strdup (arg);
+              /* AT+CMEE=2 (a firmware that keeps it saved, or a modem that reset and restored
+               * it) says the same codes in words: what the transport acts on (SIM busy: wait;
+               * operation not supported: AT+CSIM) must not depend on the form. */
+              if (kind == ESIMD_AT_FINAL_CME_ERROR)
+                r->error_code = esimd_at_cme_code (arg);
+            }
         }
       return TRUE;
     }
@@ -276,6 +283,15 @@ static const struct
   { ESIMD_AT_CME_UNKNOWN, "unknown" },
 };
 
+int
+esimd_at_cme_code (const char *text)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (cme_names); i++)
+    if (g_ascii_strcasecmp (cme_names[i].name, text) == 0)
+      return cme_names[i].code;
+  return -1;
+}
+
 const char *
 esimd_at_cme_name (int code)
 {
@@ -300,6 +316,9 @@ esimd_at_response_error (const EsimdAtResponse *r, const char *modem, const char
       return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: ERROR", modem, what);
     case ESIMD_AT_FINAL_CME_ERROR:
     case ESIMD_AT_FINAL_CMS_ERROR:
+      if (r->error_text)
+        return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: %s: %s", modem, what,
+                            kind, r->error_text);
       if (r->error_code >= 0)
         {
           const char *name =
@@ -308,8 +327,8 @@ esimd_at_response_error (const EsimdAtResponse *r, const char *modem, const char
           return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: %s: %d (%s)", modem,
                               what, kind, r->error_code, name ? name : "no name in 27.007 §9.2");
         }
-      return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: %s: %s", modem, what, kind,
-                          r->error_text ? r->error_text : "(no code)");
+      return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: %s: %s: (no code)", modem,
+                          what, kind);
     }
   g_assert_not_reached ();
 }

@@ -82,8 +82,9 @@ typedef struct
   GPtrArray *info;  /* information lines carrying the prefix, prefix and spaces removed */
   GPtrArray *other; /* with @bare: information lines without it */
   EsimdAtFinal final;
-  int error_code;   /* the n of +CME/+CMS ERROR: n; -1 when none or given as text */
-  char *error_text; /* +CME ERROR: <text> as the modem wrote it (verbose mode) */
+  int error_code;   /* the n of +CME/+CMS ERROR: n, or of a +CME ERROR: <text> that names a
+                     * code of 27.007 §9.2; -1 when none or unknown */
+  char *error_text; /* +CME/+CMS ERROR: <text> as the modem wrote it (verbose mode) */
   guint urcs;       /* lines taken for unsolicited result codes and skipped */
   guint echoes;     /* lines taken for the echo of the command and skipped */
 } EsimdAtResponse;
@@ -109,6 +110,8 @@ GError *esimd_at_response_error (const EsimdAtResponse *response, const char *mo
                                  const char *what);
 /* The name of a +CME ERROR code ("SIM not inserted"), or NULL if this table has none. */
 const char *esimd_at_cme_name (int code);
+/* The code of a +CME ERROR name, in any case ("sim busy": 14), or -1 if this table has none. */
+int esimd_at_cme_code (const char *text);
 
 /* ---- the payload of the answers ------------------------------------------------------------- */
 

@@ -145,6 +145,22 @@ class AtModem(unittest.TestCase):
             self.assertEqual(w.profiles(), [])
             self.download_ok(w)  # the next one works
 
+    def test_verbose_cme_errors(self):
+        # A modem left in AT+CMEE=2 (saved with AT&W, or restored by a reset) words its errors:
+        # "operation not supported" to AT+CCHO still means AT+CSIM, and "SIM busy" still means
+        # wait and try AT+CCHO again, as their numeric forms do.
+        with at_world("no_cgla", "no_cgla_code=4", "cmee_verbose") as w:
+            self.download_ok(w)
+            c = self.at(w)
+            self.assertGreater(c["at"]["commands"]["CSIM"], 50)
+            self.assertNotIn("CGLA", c["at"]["commands"])
+        with at_world("cmee_verbose") as w:
+            with w.sim.ctl() as ctl:
+                fid = ctl.add_fault(kind="at_error", command="CCHO", code=14)
+                self.download_ok(w)
+                self.assertEqual(ctl.fault(fid)["fired"], 1)
+            self.assertEqual(len(w.profiles()), 1)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -139,15 +139,44 @@ test_cme (void)
   e1 = esimd_at_response_error (numeric, "m", "AT+CCHO");
   unit_assert_error (e1, LPA_ERROR_TRANSPORT, "modem m: AT+CCHO: +CME ERROR: 14 (SIM busy)");
 
+  /* The verbose form (AT+CMEE=2) names the same code: the transport acts on the code. */
   g_assert_true (esimd_at_response_add_line (verbose, "+CME ERROR: SIM failure"));
-  g_assert_cmpint (verbose->error_code, ==, -1);
+  g_assert_cmpint (verbose->error_code, ==, ESIMD_AT_CME_SIM_FAILURE);
   e2 = esimd_at_response_error (verbose, "m", "AT+CCHO");
-  unit_assert_error (e2, LPA_ERROR_TRANSPORT, "+CME ERROR: SIM failure");
+  unit_assert_error (e2, LPA_ERROR_TRANSPORT, "modem m: AT+CCHO: +CME ERROR: SIM failure");
 
   g_assert_true (esimd_at_response_add_line (cms, "+CMS ERROR:500"));
   g_assert_cmpint (cms->error_code, ==, 500);
   e3 = esimd_at_response_error (cms, "m", "AT+CSIM");
   unit_assert_error (e3, LPA_ERROR_TRANSPORT, "+CMS ERROR: 500");
+
+  /* Every word the transport acts on, in the case modems write it (Quectel and SIMCom manuals
+   * capitalise the first letter; 27.007 does not); a text no table names keeps no code. */
+  {
+    static const struct
+    {
+      const char *line;
+      int code;
+    } words[] = {
+      { "+CME ERROR: operation not supported", ESIMD_AT_CME_OPERATION_NOT_SUPPORTED },
+      { "+CME ERROR: Operation not allowed", ESIMD_AT_CME_OPERATION_NOT_ALLOWED },
+      { "+CME ERROR: SIM busy", ESIMD_AT_CME_SIM_BUSY },
+      { "+CME ERROR: SIM not inserted", ESIMD_AT_CME_SIM_NOT_INSERTED },
+      { "+CME ERROR: Incorrect parameters", ESIMD_AT_CME_INCORRECT_PARAMETERS },
+      { "+CME ERROR:text string too long", ESIMD_AT_CME_TEXT_TOO_LONG },
+      { "+CME ERROR: no network service", -1 },
+      { "+CMS ERROR: SIM busy", -1 }, /* +CMS codes are another table (27.005 §3.2.5) */
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (words); i++)
+      {
+        g_autoptr (EsimdAtResponse) r = esimd_at_response_new ("AT+CCHO=\"A0\"", "+CCHO:", TRUE);
+
+        g_assert_true (esimd_at_response_add_line (r, words[i].line));
+        g_assert_cmpint (r->error_code, ==, words[i].code);
+        g_assert_nonnull (r->error_text);
+      }
+  }
 
   g_assert_cmpstr (esimd_at_cme_name (10), ==, "SIM not inserted");
   g_assert_cmpstr (esimd_at_cme_name (50), ==, "incorrect parameters");

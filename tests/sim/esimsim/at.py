@@ -47,6 +47,8 @@ class AtQuirks:
     session0: bool = False  # AT+CGLA on session 0 reaches the basic channel without AT+CCHO
     probe: str = "ok"  # how AT+X=? test commands answer: ok, error, silent, template
     internal_lpa: bool = False  # an internal LPA holds the ISD-R until AT+QESIM="lpa_enable",0 and a CFUN cycle
+    cmee_verbose: bool = False  # +CME ERROR: <text> whatever AT+CMEE the host set (AT+CMEE=2 saved and restored)
+    no_cgla_code: int = 0  # with no_cgla: refuse AT+CCHO/CGLA/CCHC with this +CME ERROR code (0: plain ERROR)
     manufacturer: str = "esim-sim"
     model: str = "AT front"
     revision: str = "ESIMSIM_AT_1.0"
@@ -134,15 +136,20 @@ class AtModem:
         sep = "" if self.quirks.no_space else " "
         return "%s:%s%d,%s" % (prefix, sep, len(data) * 2, h)
 
+    CME_NAMES = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
+                 13: "SIM failure", 14: "SIM busy", 21: "invalid index", 22: "not found",
+                 50: "incorrect parameters", 100: "unknown"}
+
+    def _cme(self, code: int) -> str:
+        """+CME ERROR: n, or its words where the modem is in (or stuck in) the verbose mode."""
+        if self.cmee == 2 or self.quirks.cmee_verbose:
+            return "+CME ERROR: %s" % self.CME_NAMES.get(code, "unknown")
+        return "+CME ERROR: %d" % code
+
     def _error(self, code: int) -> list:
-        if self.cmee == 0:
+        if self.cmee == 0 and not self.quirks.cmee_verbose:
             return ["ERROR"]
-        if self.cmee == 2:
-            names = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
-                     13: "SIM failure", 14: "SIM busy", 21: "invalid index", 22: "not found",
-                     50: "incorrect parameters", 100: "unknown"}
-            return ["+CME ERROR: %s" % names.get(code, "unknown")]
-        return ["+CME ERROR: %d" % code]
+        return [self._cme(code)]
 
     # ------------------------------------------------------------------ the card through the modem
     def _card(self, apdu: bytes, channel: Optional[int]) -> Optional[bytes]:
@@ -188,7 +195,7 @@ class AtModem:
             return ["ERROR"], False
         injected = self.faults.at_error(FRONTEND, name)
         if injected is not None:
-            return (["ERROR"] if injected < 0 else ["+CME ERROR: %d" % injected]), False
+            return (["ERROR"] if injected < 0 else [self._cme(injected)]), False
         if upper.endswith("=?"):
             return self._probe(name)
         if upper == "AT":
@@ -229,7 +236,7 @@ class AtModem:
             return ["OK"], False
         if upper.startswith("AT+CCHO=") or upper.startswith("AT+CCHC=") or upper.startswith("AT+CGLA="):
             if self.quirks.no_cgla:
-                return ["ERROR"], False
+                return (self._error(self.quirks.no_cgla_code) if self.quirks.no_cgla_code else ["ERROR"]), False
             if upper.startswith("AT+CCHO="):
                 return self._ccho(cmd[8:]), False
             if upper.startswith("AT+CCHC="):
