@@ -8,8 +8,9 @@
 
 struct _EsimdAtReader
 {
-  GString *partial; /* the line being received */
-  GQueue lines;     /* complete lines not yet taken */
+  GString *partial;   /* the line being received */
+  GQueue lines;       /* complete lines not yet taken */
+  gboolean skip_body; /* the last line taken was the head of a two-line URC */
 };
 
 EsimdAtReader *
@@ -27,6 +28,7 @@ esimd_at_reader_reset (EsimdAtReader *reader)
 {
   g_string_truncate (reader->partial, 0);
   g_queue_clear_full (&reader->lines, g_free);
+  reader->skip_body = FALSE;
 }
 
 void
@@ -72,6 +74,27 @@ esimd_at_reader_feed (EsimdAtReader *reader, const guint8 *data, gsize len, GErr
   return TRUE;
 }
 
+/* Whether @line heads an unsolicited message whose body is the next line (3GPP TS 27.005
+ * §3.4.1, with AT+CNMI routing messages to the port, as ModemManager sets it): +CMT and +CBM
+ * in both modes, +CDS in PDU mode ("+CDS: <length>"; in text mode it is one line). */
+static gboolean
+heads_two_line_urc (const char *line)
+{
+  const char *p;
+
+  if (g_ascii_strncasecmp (line, "+CMT:", 5) == 0 || g_ascii_strncasecmp (line, "+CBM:", 5) == 0)
+    return TRUE;
+  if (g_ascii_strncasecmp (line, "+CDS:", 5) != 0)
+    return FALSE;
+  for (p = line + 5; *p == ' '; p++)
+    ;
+  if (!*p)
+    return FALSE;
+  for (; g_ascii_isdigit (*p); p++)
+    ;
+  return *p == '\0';
+}
+
 char *
 esimd_at_reader_next_line (EsimdAtReader *reader)
 {
@@ -80,9 +103,22 @@ esimd_at_reader_next_line (EsimdAtReader *reader)
   while ((line = g_queue_pop_head (&reader->lines)))
     {
       g_strstrip (line);
-      if (*line)
-        return line;
-      g_free (line);
+      if (!*line)
+        {
+          g_free (line);
+          continue;
+        }
+      /* A message's body (a PDU in hex, or the text of an SMS, which may well read "OK") is no
+       * line of any answer: taken for one, it would end a command early or become its
+       * information (an IMEI, a session id). */
+      if (reader->skip_body)
+        {
+          reader->skip_body = FALSE;
+          g_free (line);
+          continue;
+        }
+      reader->skip_body = heads_two_line_urc (line);
+      return line;
     }
   return NULL;
 }

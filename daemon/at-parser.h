@@ -34,7 +34,9 @@ void esimd_at_reader_reset (EsimdAtReader *reader);
 gboolean esimd_at_reader_feed (EsimdAtReader *reader, const guint8 *data, gsize len,
                                GError **error);
 /* The next complete line that is not empty, without its CR/LF, or NULL. NUL bytes and other
- * control characters (line noise while a UART settles) are dropped from the line. */
+ * control characters (line noise while a UART settles) are dropped from the line, and the body
+ * line of a two-line URC (+CMT, +CBM, +CDS in PDU mode: an SMS routed to the port) is dropped
+ * after its head is taken. */
 char *esimd_at_reader_next_line (EsimdAtReader *reader);
 
 /* ---- one command's response ----------------------------------------------------------------- */

@@ -403,6 +403,10 @@ AT_ANSWERS = {
     "cgmi-noise": (4, b"\x00\x00\nSMS Ready\nQuectel\n\nOK\n"),
     "cchc-echo-lost": (5, b"T+CCHC=1\r\n\r\nOK\r\n"),
     "cms-error": (5, b"\r\n+CMS ERROR:500\r\n"),
+    "cgsn-cmt-pdu": (3, b"\r\n+CMT: ,24\r\n07911326040000F0040B9113466100\r\n\r\n356938035643809\r\n\r\nOK\r\n"),
+    "ccho-cmt-text": (2, b"\r\n+CMT: \"+393331234567\",,\"24/12/06,20:00:00+04\"\r\nOK\r\n1\r\nOK\r\n"),
+    "cgla-cds-cbm": (0, b"\r\n+CDS: 25\r\n0791447758100650\r\n+CGLA: 4,\"9000\"\r\n+CBM: 88\r\n001000DD\r\nOK\r\n"),
+    "ccho-verbose-not-supported": (2, b"\r\n+CME ERROR: operation not supported\r\n"),
 }
 
 

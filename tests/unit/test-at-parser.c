@@ -64,6 +64,27 @@ static const Transcript transcripts[] = {
   { "cgsn-bare", "written for esimd: AT+CGSN answers the IMEI without a prefix (27.007 §5.4)",
     "AT+CGSN", "+CGSN:", TRUE, "\r\n356938035643809\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK,
     "356938035643809", 0, 0 },
+  { "cgsn-after-cmt-pdu",
+    "written for esimd: an SMS routed to the port in PDU mode (27.005 §3.4.1, +CMT: [<alpha>],"
+    "<length> and the PDU on the next line) just before a bare answer",
+    "AT+CGSN", "+CGSN:", TRUE,
+    "\r\n+CMT: ,24\r\n07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
+    "\r\n\r\n356938035643809\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "356938035643809", 1, 0 },
+  { "ccho-bare-after-cmt-text",
+    "written for esimd: an SMS in text mode whose body reads OK, before a bare AT+CCHO answer "
+    "(Fibocom FM350-GL form, lpac issue #209)",
+    "AT+CCHO=\"A0000005591010FFFFFFFF8900000100\"", "+CCHO:", TRUE,
+    "\r\n+CMT: \"+393331234567\",,\"24/12/06,20:00:00+04\"\r\nOK\r\n\r\n1\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "1", 1, 0 },
+  { "cgla-after-cds-and-cbm",
+    "written for esimd: a status report in PDU mode (+CDS: <length>, then the PDU), one in text "
+    "mode (a single line) and a cell broadcast (+CBM: <length>, then the PDU) among the lines",
+    "AT+CGLA=1,10,\"81F2000000\"", "+CGLA:", FALSE,
+    "\r\n+CDS: 25\r\n0791447758100650060D91447758190896F1\r\n"
+    "+CDS: 6,202,\"+3912345678\",145,\"24/12/06,20:00:00+04\",\"24/12/06,20:00:05+04\",0\r\n"
+    "+CGLA: 4,\"9000\"\r\n+CBM: 88\r\n001000DD001133DAED46ABD56AB5186CD668341A8D46\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "4,\"9000\"", 3, 0 },
   { "lf-only-and-noise",
     "written for esimd: bare LF line ends, NUL bytes of a UART settling, SMS Ready noise",
     "AT+CGMI", "+CGMI:", TRUE, "\0\0\nSMS Ready\nQuectel\n\nOK\n", ESIMD_AT_FINAL_OK, "Quectel", 1,
