@@ -3,6 +3,7 @@
  * command it answers before libmbim's parser reads its buffer. */
 #include "mbim-commands.h"
 
+#include "apdu.h"
 #include "lpa-error.h"
 
 #include <string.h>
@@ -241,7 +242,7 @@ esimd_mbim_open_channel_parse (const MbimMessage *response, guint8 *channel, GEr
   if (!mbim_message_ms_uicc_low_level_access_open_channel_response_parse (
           response, &sw_status, &number, &fci_len, &fci, &local))
     return parse_failed (what, local, error);
-  if (status_sw (sw_status) != 0x9000)
+  if (!lpa_status_word_is_normal (status_sw (sw_status)))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s: the card answered SELECT with %04X",
                    what, status_sw (sw_status));

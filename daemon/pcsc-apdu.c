@@ -236,7 +236,7 @@ esimd_manage_channel_open_parse (const guint8 *response, gsize len, guint8 *chan
                    len);
       return FALSE;
     }
-  if (sw != 0x9000)
+  if (!lpa_status_word_is_normal (sw))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_STATUS_WORD, "%04X %s", sw,
                    lpa_status_word_name (sw));

@@ -20,6 +20,7 @@
  * with back-off, and as soon as its node comes back. */
 #include "modem.h"
 
+#include "apdu.h"
 #include "at-parser.h"
 #include "at-quirks.h"
 #include "log.h"
@@ -1197,7 +1198,7 @@ basic_selected (EsimdAt *at, GBytes *response, const GError *error, gpointer dat
       return;
     }
   r = g_bytes_get_data (response, &len);
-  if (r[len - 2] != 0x90 || r[len - 1] != 0x00)
+  if (!lpa_status_word_is_normal ((guint16) (r[len - 2] << 8 | r[len - 1])))
     {
       guint8 close[5] = { 0x00, 0x70, 0x80, o->channel, 0x00 };
       g_autoptr (GBytes) c = g_bytes_new (close, sizeof close);
@@ -1237,7 +1238,8 @@ basic_opened (EsimdAt *at, GBytes *response, const GError *error, gpointer data)
       return;
     }
   r = g_bytes_get_data (response, &len);
-  if (len != 3 || r[1] != 0x90 || r[2] != 0x00 || r[0] < 1 || r[0] > 19)
+  if (len != 3 || !lpa_status_word_is_normal ((guint16) (r[1] << 8 | r[2])) || r[0] < 1 ||
+      r[0] > 19)
     {
       g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT,
                                "modem %s: MANAGE CHANNEL answered %02X%02X", name_of (at),
@@ -1305,7 +1307,7 @@ manage_closed (EsimdAt *at, GBytes *response, const GError *error, gpointer data
 
   if (!response)
     g_task_return_error (task, g_error_copy (error));
-  else if (r[len - 2] != 0x90)
+  else if (!lpa_status_word_is_normal ((guint16) (r[len - 2] << 8 | r[len - 1])))
     g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT,
                              "modem %s: MANAGE CHANNEL close answered %02X%02X", name_of (at),
                              r[len - 2], r[len - 1]);

@@ -376,7 +376,7 @@ io_open_basic (Io *io, GBytes *aid, guint16 refused, LONG *rv, GError **error)
     }
   data = g_bytes_get_data (selected, &len);
   esimd_apdu_status_word (data, len, &sw);
-  if (sw != 0x9000)
+  if (!lpa_status_word_is_normal (sw))
     {
       io_end_basic (io);
       return io_select_failed (io, aid, sw, error);
@@ -419,7 +419,7 @@ io_open_channel (Io *io, GBytes *aid, guint8 *channel, LONG *rv, GError **error)
     return FALSE;
   data = g_bytes_get_data (selected, &len);
   esimd_apdu_status_word (data, len, &sw);
-  if (sw != 0x9000)
+  if (!lpa_status_word_is_normal (sw))
     {
       g_autoptr (GBytes) close = esimd_manage_channel_close_command (*channel);
       g_autoptr (GBytes) closed = NULL;
@@ -454,7 +454,7 @@ io_close_channel (Io *io, guint8 channel, LONG *rv, GError **error)
     return FALSE;
   data = g_bytes_get_data (closed, &len);
   esimd_apdu_status_word (data, len, &sw);
-  if (sw != 0x9000)
+  if (!lpa_status_word_is_normal (sw))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
                    "modem %s: closing logical channel %u: %04X (%s)", io->modem, channel, sw,

@@ -175,6 +175,8 @@ static const struct
   const char *name;
 } status_words[] = {
   { 0x9000, 0xFFFF, "success" },
+  { 0x9100, 0xFF00, "success, a proactive command pending" },
+  { 0x9200, 0xFF00, "success, data transfer information" },
   { 0x6100, 0xFF00, "response bytes available" },
   { 0x6200, 0xFF00, "warning, memory unchanged" },
   { 0x6300, 0xFF00, "warning, memory changed" },
@@ -206,6 +208,12 @@ lpa_status_word_name (guint16 sw)
     if ((sw & status_words[i].mask) == status_words[i].sw)
       return status_words[i].name;
   return "unknown status";
+}
+
+gboolean
+lpa_status_word_is_normal (guint16 sw)
+{
+  return sw == 0x9000 || (sw & 0xFF00) == 0x9100 || (sw & 0xFF00) == 0x9200;
 }
 
 guint16
@@ -393,26 +401,26 @@ handle_status (LpaEs10 *self, guint16 sw, gsize data_len)
   gboolean store_data = call->phase == PHASE_STORE_DATA;
   gboolean last = !store_data || call->offset + call->block_len == g_bytes_get_size (call->request);
 
-  if (store_data && (sw == 0x9000 || (sw & 0xFF00) == 0x6100))
+  if (store_data && (lpa_status_word_is_normal (sw) || (sw & 0xFF00) == 0x6100))
     block_accepted (self, call->block_len);
 
   if (store_data && !last)
     {
       /* An intermediate block only acknowledges. */
-      if (sw == 0x9000 && data_len == 0)
+      if (lpa_status_word_is_normal (sw) && data_len == 0)
         {
           call->offset += call->block_len;
           call->block++;
           send_block (self);
         }
-      else if (sw == 0x9000)
+      else if (lpa_status_word_is_normal (sw))
         fail_literal (self, LPA_ERROR_UNEXPECTED, "eUICC answered an intermediate block with data");
       else if (!((sw == 0x6700 || sw == 0x6A80) && try_step_down (self, FALSE)))
         fail_status (self, sw);
       return;
     }
 
-  if (sw == 0x9000)
+  if (lpa_status_word_is_normal (sw))
     complete (self);
   else if ((sw & 0xFF00) == 0x6100)
     send_get_response (self, (guint8) (sw & 0xFF));
@@ -459,7 +467,7 @@ on_response (GBytes *response, const GError *error, gpointer user_data)
       return;
     }
   /* Data that comes with an error status is discarded with the command. */
-  if (sw == 0x9000 || (sw & 0xFF00) == 0x6100)
+  if (lpa_status_word_is_normal (sw) || (sw & 0xFF00) == 0x6100)
     g_byte_array_append (call->response, data, (guint) (len - 2));
   handle_status (self, sw, len - 2);
 }

@@ -66,6 +66,12 @@ guint8 lpa_apdu_cla (guint channel, gboolean proprietary);
 /* "incorrect data" for 0x6A80, …; "unknown status" if not in the table. */
 const char *lpa_status_word_name (guint16 sw);
 
+/* Whether @sw ends a command normally (ETSI TS 102 221 §10.2.1.1): 9000, and 91XX / 92XX, which
+ * a UICC answers instead when it has a proactive command for the terminal (a REFRESH after an
+ * enable) or news of a data transfer. The command's own answer is whole either way; what the
+ * card has for the terminal is the modem's to FETCH, not the LPA's. */
+gboolean lpa_status_word_is_normal (guint16 sw);
+
 /* The status word of an LPA_ERROR_STATUS_WORD error (its message starts with the 4 hex digits),
  * or 0 for any other error. */
 guint16 lpa_status_word_from_error (const GError *error);

@@ -284,6 +284,36 @@ test_status_words (void)
   }
 }
 
+/* ETSI TS 102 221 §10.2.1.1: 91XX (a proactive command waits, as after an enable that triggers
+ * a REFRESH) and 92XX end a command normally, with its data; lpac takes every 9XXX so. Own
+ * vectors: a one-block EnableProfile answered 91 1A, then a two-block request whose first block
+ * is acknowledged 92 00 and whose answer comes through GET RESPONSE ending 91 0B. */
+static void
+test_proactive_pending (void)
+{
+  Fixture f;
+  g_autofree char *req = request_hex (8);
+  g_autofree char *first = store_data (0x81, req, 0, 5, FALSE, 0);
+  g_autofree char *last = store_data (0x81, req, 5, 3, TRUE, 1);
+
+  setup (&f, 1);
+  unit_apdu_expect (&f.apdu, "81 E2 91 00 03 BF 31 00", "BF 31 03 80 01 00 91 1A");
+  call (&f, "BF 31 00");
+  g_assert_no_error (f.error);
+  unit_assert_hex (f.response, "BF 31 03 80 01 00");
+  teardown (&f);
+
+  setup (&f, 1);
+  lpa_es10_set_segment_size (f.es10, 5);
+  unit_apdu_expect (&f.apdu, first, "92 00");
+  unit_apdu_expect (&f.apdu, last, "61 06");
+  unit_apdu_expect (&f.apdu, "01 C0 00 00 06", "BF 31 03 80 01 00 91 0B");
+  call (&f, req);
+  g_assert_no_error (f.error);
+  unit_assert_hex (f.response, "BF 31 03 80 01 00");
+  teardown (&f);
+}
+
 static void
 test_intermediate_errors (void)
 {
@@ -539,6 +569,7 @@ main (int argc, char **argv)
   g_test_add_func ("/apdu/get-response-loop", test_get_response_loop);
   g_test_add_func ("/apdu/wrong-le", test_wrong_le);
   g_test_add_func ("/apdu/status-words", test_status_words);
+  g_test_add_func ("/apdu/proactive-pending", test_proactive_pending);
   g_test_add_func ("/apdu/intermediate-errors", test_intermediate_errors);
   g_test_add_func ("/apdu/step-down", test_step_down);
   g_test_add_func ("/apdu/step-down-transport", test_step_down_transport);

@@ -280,7 +280,9 @@ test_manage_channel (void)
   } answers[] = {
     { "019000", 1, 0 },
     { "139000", 19, 0 },
+    { "02910B", 2, 0 }, /* a normal ending with a proactive command pending (TS 102 221) */
     { "6881", -1, LPA_ERROR_STATUS_WORD },
+    { "019302", -1, LPA_ERROR_STATUS_WORD }, /* SIM toolkit busy: no normal ending */
     { "6A81", -1, LPA_ERROR_STATUS_WORD },
     { "009000", -1, LPA_ERROR_MALFORMED },
     { "149000", -1, LPA_ERROR_MALFORMED },
