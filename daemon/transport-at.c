@@ -726,6 +726,7 @@ typedef struct
   guint get_responses;
   guint empty_6100;
   gboolean le_retried;
+  gboolean in_get_response; /* the last line sent was our GET RESPONSE, not @command */
   ApduDone done;
   gpointer user_data;
 } Apdu;
@@ -769,6 +770,15 @@ cla_for_channel (guint8 cla, guint channel)
   if (channel <= 3)
     return (guint8) (proprietary | ((cla & 0x40) ? 0 : (cla & 0x0C)) | channel);
   return (guint8) ((proprietary ? 0xC0 : 0x40) | (channel - 4));
+}
+
+/* GET RESPONSE goes in the interindustry class on the command's channel. */
+static guint8
+get_response_cla (Apdu *a)
+{
+  const guint8 *cmd = g_bytes_get_data (a->command, NULL);
+
+  return (guint8) ((cmd[0] & 0x40) ? (cmd[0] & 0x4F) : (cmd[0] & 0x03));
 }
 
 static void
@@ -838,7 +848,6 @@ apdu_answered (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer da
     {
       /* The modem handed over what T=0 leaves to the terminal: fetch it. */
       guint8 gr[5] = { 0, 0xC0, 0x00, 0x00, sw2 };
-      const guint8 *cmd = g_bytes_get_data (a->command, NULL);
       g_autoptr (GBytes) get_response = NULL;
 
       g_byte_array_append (a->data, bytes, (guint) (len - 2));
@@ -852,9 +861,21 @@ apdu_answered (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer da
           apdu_finish (at, a, NULL, local);
           return;
         }
-      /* GET RESPONSE in the interindustry class on the command's channel. */
-      gr[0] = (guint8) ((cmd[0] & 0x40) ? (cmd[0] & 0x4F) : (cmd[0] & 0x03));
+      gr[0] = get_response_cla (a);
       get_response = g_bytes_new (gr, sizeof gr);
+      a->in_get_response = TRUE;
+      a->le_retried = FALSE;
+      apdu_send (at, a, get_response);
+      return;
+    }
+  if (sw1 == 0x6C && !a->le_retried && a->in_get_response)
+    {
+      /* The GET RESPONSE's Le was wrong (ISO/IEC 7816-3 §10.3.3): ask again for what the card
+       * says it has. Sending the command itself again would run it a second time. */
+      guint8 gr[5] = { get_response_cla (a), 0xC0, 0x00, 0x00, sw2 };
+      g_autoptr (GBytes) get_response = g_bytes_new (gr, sizeof gr);
+
+      a->le_retried = TRUE;
       apdu_send (at, a, get_response);
       return;
     }

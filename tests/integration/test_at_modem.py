@@ -161,6 +161,20 @@ class AtModem(unittest.TestCase):
                 self.assertEqual(ctl.fault(fid)["fired"], 1)
             self.assertEqual(len(w.profiles()), 1)
 
+    def test_wrong_le_to_get_response(self):
+        # A modem that leaves 61xx to the host, and a strict T=0 card that announces 6100 without
+        # a count: the GET RESPONSE of Le 00 is answered 6Cxx. Only the GET RESPONSE is asked
+        # again; the command itself runs once (an enable run twice answers
+        # profileNotInDisabledState).
+        with at_world("get_response", sim_options={"get_response": True, "wrong_le": True}) as w:
+            with w.sim.ctl() as ctl:
+                ctl.set(announce_6100=True)
+                self.download_ok(w)
+                w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID, {})))
+                w.wait_idle()
+                self.assertEqual([p["state"] for p in w.profiles()], ["enabled"])
+                self.assertGreater(ctl.counters()["get_responses"], 10)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -84,7 +84,7 @@ def parse_args(argv):
     g.add_argument("--vpcd-host", default="127.0.0.1", metavar="HOST", help="where vpcd listens (default 127.0.0.1)")
     g.add_argument("--atr", type=bytes.fromhex, default=DEFAULT_ATR, metavar="HEX",
                    help="the ATR answered over vpcd (default: a real eUICC's, T=0)")
-    g.add_argument("--wrong-le", action="store_true", help="answer SELECT with Le 00 by 6Cxx like a strict T=0 card")
+    g.add_argument("--wrong-le", action="store_true", help="answer SELECT with Le 00, or GET RESPONSE asking for more than there is, by 6Cxx like a strict T=0 card")
     g.add_argument("--mbim-no-uicc-reset", action="store_true", help="the MBIM function refuses MS UICC reset (radio off/on still re-reads the card)")
     g = p.add_argument_group("faults (also installable at run time over --control)")
     g.add_argument("--fault", action="append", default=[], metavar="JSON", help="a fault object as the control socket takes it")

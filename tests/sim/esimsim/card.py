@@ -93,6 +93,10 @@ class Card:
         # Strict Le, as some T=0 cards: a SELECT whose Le (00) is not the FCI's length is
         # answered 6Cxx, and the host must send it again with Le = xx.
         self.wrong_le = False
+        # With get_response: every response is announced 6100 ("more data", no count), as a card
+        # that leaves the count to Le; with wrong_le too, the GET RESPONSE of Le 00 is then
+        # answered 6Cxx with the exact length.
+        self.announce_6100 = False
         self.powered = True
         # No ISD-R answers (a plain SIM, or the modem reaches another slot's plain SIM): SELECT
         # of the ISD-R AID is 6A82, as on any UICC without one.
@@ -224,7 +228,7 @@ class Card:
     def _respond(self, ch: Channel, data: bytes) -> tuple[bytes, int]:
         if self.get_response and data:
             ch.pending = data
-            return b"", 0x6100 | (min(len(data), 256) & 0xFF)
+            return b"", 0x6100 if self.announce_6100 else 0x6100 | (min(len(data), 256) & 0xFF)
         return data, C.SW_OK
 
     def _execute(self, apdu: bytes, frontend: str, owner, channel: Optional[int]) -> tuple[bytes, int, bool]:
@@ -259,8 +263,14 @@ class Card:
             if not ch.pending:
                 return b"", C.SW_CONDITIONS, False
             want = 256 if not le else le
+            if self.wrong_le and le is not None and want > len(ch.pending):
+                # A strict T=0 card: Le must be what it has (ISO/IEC 7816-3 §10.3.3).
+                return b"", 0x6C00 | (len(ch.pending) & 0xFF), False
             chunk, ch.pending = ch.pending[:want], ch.pending[want:]
-            sw = 0x6100 | (min(len(ch.pending), 256) & 0xFF) if ch.pending else C.SW_OK
+            if not ch.pending:
+                sw = C.SW_OK
+            else:
+                sw = 0x6100 if self.announce_6100 else 0x6100 | (min(len(ch.pending), 256) & 0xFF)
             return chunk, sw, False
         ch.pending = b""
 

@@ -468,6 +468,8 @@ class Simulator:
                 self.card.get_response = bool(value)
             elif key == "wrong_le":
                 self.card.wrong_le = bool(value)
+            elif key == "announce_6100":
+                self.card.announce_6100 = bool(value)
             else:
                 raise ValueError("cannot set %r" % key)
             changed.append(key)
