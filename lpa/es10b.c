@@ -419,7 +419,11 @@ lpa_notification_metadata_parse (const LpaTlv *bf2f, GError **error)
       !(out->address = lpa_der_get_utf8 (&address, error)) ||
       !lpa_der_find_child (bf2f, 0x5A, &iccid, &has_iccid, error))
     return NULL;
-  out->events = (guint) (events & 0xF);
+  /* SGP.22 v3 adds events 4 to 7 (notificationRpmEnable, -Disable, -Delete,
+   * loadRpmPackageResult): such a notification is pending like any other and goes to its
+   * server; taking it for a malformed one failed the whole list, and with it every other
+   * notification's delivery. */
+  out->events = (guint) (events & 0xFF);
   if (out->events == 0)
     return malformed_null (error, "NotificationMetadata names no operation");
   out->operation = (LpaNotificationEvent) (out->events & -out->events);

@@ -118,7 +118,8 @@ LpaCancelSessionResponse *lpa_es10b_parse_cancel_session (GBytes *response, GErr
 typedef struct
 {
   guint32 seq;  /* 0 is a valid sequence number */
-  guint events; /* LpaNotificationEvent bits as received (exactly one should be set) */
+  guint events; /* NotificationEvent bits 0 to 7 as received (exactly one should be set): the
+                 * LpaNotificationEvent ones, and SGP.22 v3's RPM events 4 to 7 */
   LpaNotificationEvent operation; /* the lowest set bit */
   char *address;                  /* notificationAddress, surrounding whitespace trimmed */
   char *iccid;                    /* NULL if absent */

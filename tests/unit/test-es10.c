@@ -346,6 +346,38 @@ test_appendix_notifications (void)
   unit_assert_hex (again, NOTIFICATION_LIST_1);
 }
 
+/* Own vector, SGP.22 v3: an eUICC that ran a remote (RPM) disable lists its notification with
+ * notificationRpmDisable (bit 5: 81 02 02 04) beside a local delete (bit 3: 81 02 04 10). Both are
+ * pending notifications to deliver; neither makes the list malformed. */
+#define NOTIFICATION_LIST_RPM                                                                      \
+  "BF 28 2A A0 28"                                                                                 \
+  "BF 2F 11 80 01 07 81 02 02 04 0C 08 72 70 6D 2E 74 65 73 74"                                    \
+  "BF 2F 11 80 01 08 81 02 04 10 0C 08 64 70 2E 6C 6F 63 61 6C"
+
+static void
+test_notifications_rpm (void)
+{
+  g_autoptr (GBytes) response = unit_hex (NOTIFICATION_LIST_RPM);
+  g_autoptr (GBytes) none = unit_hex ("BF 28 0F A0 0D BF 2F 0A 80 01 09 81 02 00 00 0C 01 78");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = lpa_es10b_parse_list_notification (response, &error);
+  LpaNotificationMetadata *m;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 2);
+  m = g_ptr_array_index (list, 0);
+  g_assert_cmpuint (m->seq, ==, 7);
+  g_assert_cmpuint (m->events, ==, 1u << 5);
+  g_assert_cmpuint (m->operation, ==, 1u << 5);
+  g_assert_cmpstr (lpa_notification_event_name (m->operation), ==, "unknown");
+  g_assert_cmpstr (m->address, ==, "rpm.test");
+  m = g_ptr_array_index (list, 1);
+  g_assert_cmpuint (m->operation, ==, LPA_NOTIFICATION_DELETE);
+  /* A notification that names no event at all is still malformed. */
+  g_assert_null (lpa_es10b_parse_list_notification (none, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+}
+
 static void
 test_appendix_results (void)
 {
@@ -1067,6 +1099,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/appendix-a/profiles", test_appendix_profiles);
   g_test_add_func ("/es10/appendix-a/notifications", test_appendix_notifications);
   g_test_add_func ("/es10/appendix-a/results", test_appendix_results);
+  g_test_add_func ("/es10/own/notifications-rpm", test_notifications_rpm);
   g_test_add_func ("/es10/appendix-a/pir", test_appendix_pir);
   g_test_add_func ("/es10/own/requests", test_own_requests);
   g_test_add_func ("/es10/own/request-arguments", test_request_arguments);
