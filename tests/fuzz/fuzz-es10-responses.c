@@ -51,14 +51,17 @@ check_profile_info (const LpaProfileInfo *info)
 static void
 check_metadata (const LpaNotificationMetadata *m)
 {
-  FUZZ_CHECK (m->events != 0 && (m->events & ~0xFu) == 0);
+  /* Bits 0 to 3, and SGP.22 v3's RPM events 4 to 7. */
+  FUZZ_CHECK (m->events != 0 && (m->events & ~0xFFu) == 0);
   /* The operation is the lowest event bit. */
   FUZZ_CHECK ((m->events & (guint) m->operation) == (guint) m->operation);
   FUZZ_CHECK (((guint) m->operation & ((guint) m->operation - 1)) == 0);
   FUZZ_CHECK ((m->events & ((guint) m->operation - 1)) == 0);
   FUZZ_CHECK (m->address != NULL);
   check_optional_iccid (m->iccid);
-  FUZZ_CHECK (strcmp (lpa_notification_event_name (m->events), "unknown") != 0);
+  /* The D-Bus API names the four events of SGP.22 v2 only. */
+  FUZZ_CHECK ((strcmp (lpa_notification_event_name (m->events), "unknown") != 0) ==
+              ((m->events & 0xFu) != 0));
 }
 
 static void

@@ -381,6 +381,9 @@ def crafted_seeds(seeds):
                      e(0x5F37, bytes(64))])
     seeds.add("es10-responses", "crafted-pir-error", pir)
     seeds.add("der", "crafted-pir-error", pir)
+    # SGP.22 v3: a notification of a remote (RPM) disable, bit 5, beside a v2 one.
+    rpm = e(0xBF2F, [e(0x80, b"\x08"), e(0x81, der.encode_bits([5], 6)), e(0x0C, SMDP.encode())])
+    seeds.add("es10-responses", "crafted-notifications-rpm", e(0xBF28, [e(0xA0, [rpm, meta])]))
     at_seeds(seeds)
 
 
