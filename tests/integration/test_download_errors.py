@@ -195,6 +195,31 @@ class DownloadErrors(unittest.TestCase):
         self.assertTrue(pirs and pirs[-1]["result"] != "success", pirs)
         self.assertEqual(self.w.manager_prop("PendingNotifications"), 0)
 
+    def test_legal_but_unusual_answers(self):
+        # What third-party servers send and SGP.22 or common LPAs accept: base64 in CR LF lines
+        # (lpac trims them), a lower-case transactionId, Executed-WithWarning (a success), members
+        # esimd does not know and nulls, no X-Admin-Protocol, a chunked body.
+        code = self.order("ODD-ANSWERS", "8949449999999990304")
+        variants = ["wrapped-base64", "lowercase-transaction-id", "with-warning", "extra-members",
+                    "no-admin-protocol", "chunked"]
+        for fn in ("initiateAuthentication", "authenticateClient", "getBoundProfilePackage"):
+            self.smdp.add_fault(function=fn, action="variant", variants=variants, times=1)
+        job, props = self.w.download(code)
+        self.assertEqual(props["State"], "succeeded", props)
+        self.w.wait_idle()  # its install result delivered
+        self.assertEqual(self.last_session()["state"], "installed")
+
+    def test_redirect_is_not_followed(self):
+        # SGP.22 has no redirects: following one would send the eUICC's signed answer (and a
+        # matching ID, earlier) to whatever host the server names.
+        before = self.smdp.calls().get("smdp:authenticateClient", 0)
+        self.smdp.add_fault(function="authenticateClient", action="redirect", status=307, times=1,
+                            location="https://testsmdpplus1.example.com/gsma/rsp2/es9plus/authenticateClient")
+        props = self.failed(self.order("REDIRECTED", "8949449999999990312"), error="org.esim.Error.ServerError")
+        self.assertIn("HTTP 307", props["ErrorMessage"])
+        self.assertEqual(self.smdp.calls().get("smdp:authenticateClient", 0), before + 1)
+        self.assert_clean("8949449999999990312")
+
 
 class UnansweredConfirmation(unittest.TestCase):
     def test_preview_nobody_confirms_times_out(self):

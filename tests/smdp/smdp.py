@@ -208,7 +208,8 @@ class Session:
 
 
 class Fault:
-    KINDS = ("status", "expired", "http", "malformed-json", "empty", "cut", "delay", "reset", "drop", "close", "tamper")
+    KINDS = ("status", "expired", "http", "malformed-json", "empty", "cut", "delay", "reset", "drop", "close", "tamper",
+             "variant", "redirect")
 
     def __init__(self, spec):
         self.spec = dict(spec)
@@ -216,6 +217,9 @@ class Fault:
         self.action = spec["action"]
         if self.action not in self.KINDS:
             raise ValueError("unknown fault action %r" % self.action)
+        for v in spec.get("variants", []) if self.action == "variant" else []:
+            if v not in ANSWER_VARIANTS:
+                raise ValueError("unknown answer variant %r" % v)
         self.server = spec.get("server", "smds" if self.function.startswith("es11:") else "smdp")
         self.function = self.function.split(":", 1)[-1]
         self.nth = spec.get("nth")
@@ -788,6 +792,36 @@ def tamper_response(st, function, body, field):
 
 
 # ------------------------------------------------------------------------------------------------
+# Variant answers: the same content, written as real servers write it (legal, if unusual)
+
+ANSWER_VARIANTS = ("wrapped-base64", "lowercase-transaction-id", "with-warning", "extra-members",
+                   "no-admin-protocol", "chunked")
+
+
+def answer_variants(obj, variants):
+    """@obj and its JSON text after the "variant" fault's rewrites (send_json makes the HTTP ones)."""
+    if not variants:
+        return obj, json.dumps(obj).encode()
+    obj = json.loads(json.dumps(obj))
+    if "wrapped-base64" in variants:
+        # MIME-style lines of 76 characters, CR LF between them (RFC 2045), as some servers send.
+        for k, v in list(obj.items()):
+            if isinstance(v, str) and k != "transactionId" and len(v) > 76:
+                obj[k] = "\r\n".join(v[i:i + 76] for i in range(0, len(v), 76))
+    if "lowercase-transaction-id" in variants and isinstance(obj.get("transactionId"), str):
+        obj["transactionId"] = obj["transactionId"].lower()
+    if "with-warning" in variants and "header" in obj:
+        obj["header"]["functionExecutionStatus"] = {
+            "status": "Executed-WithWarning",
+            "statusCodeData": {"subjectCode": "8.1", "reasonCode": "3.1", "message": "a warning"}}
+    if "extra-members" in variants:
+        obj["header"]["functionRequesterIdentifier"] = None
+        obj["vendorExtension"] = {"nested": [1, {"a": None}], "n": 1.5}
+        obj["nothing"] = None
+    return obj, json.dumps(obj).encode()
+
+
+# ------------------------------------------------------------------------------------------------
 # HTTP
 
 
@@ -801,16 +835,24 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *a):  # paths and codes only: bodies may hold matching IDs
         log.debug("%s %s", self.address_string(), fmt % a)
 
-    def send_json(self, obj, status=200):
-        data = json.dumps(obj).encode()
+    def send_json(self, obj, status=200, variants=()):
+        obj, data = answer_variants(obj, variants)
         self.send_response(status)
         if self.close_after:
             self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        if "no-admin-protocol" not in variants:
+            self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
+        if "chunked" in variants:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(data), 1000):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data[i:i + 1000]), data[i:i + 1000]))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         self.wfile.flush()
 
     def send_empty(self, status):
@@ -869,7 +911,8 @@ class Handler(BaseHTTPRequestHandler):
         for f in faults:
             if f.action == "delay":
                 time.sleep(int(f.spec.get("ms", 1000)) / 1000.0)
-        final = next((f for f in faults if f.action not in ("delay", "tamper", "close")), None)
+        final = next((f for f in faults if f.action not in ("delay", "tamper", "close", "variant")), None)
+        variants = [v for f in faults if f.action == "variant" for v in f.spec.get("variants", [])]
         if any(f.action == "close" for f in faults):
             # send_header("Connection", "close") also ends this handler's keep-alive loop
             self.close_after = True
@@ -910,7 +953,7 @@ class Handler(BaseHTTPRequestHandler):
         if body is None:
             self.send_empty(204)
             return
-        self.send_json(body)
+        self.send_json(body, variants=variants)
         if session is not None:
             bpp_delivered(st, session)
 
@@ -989,6 +1032,15 @@ class Handler(BaseHTTPRequestHandler):
             self.drop_connection(reset=False)
         elif a == "reset":
             self.drop_connection(reset=True)
+        elif a == "redirect":
+            # A redirect to the same function elsewhere: an LPA must not follow it (SGP.22 has no
+            # redirects; a follower would send the request, with its secrets, to another host).
+            self.send_response(int(f.spec.get("status", 307)))
+            self.send_header("Location", f.spec.get("location", "https://%s%s" % (
+                self.headers.get("Host", "example.com"), self.path)))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.wfile.flush()
         elif a == "drop":
             # The request read, then the connection closed (FIN) without a byte of answer: a
             # server process restarted, or a load balancer dropping an idle kept-alive connection
