@@ -525,8 +525,22 @@ parse_pending_notification (GBytes *base, const LpaTlv *tlv, GError **error)
       if (!lpa_der_get_child (tlv, 0xBF2F, &metadata, error))
         return NULL;
     }
+  else if (tlv->tag == 0xA1 && tlv->constructed)
+    {
+      /* SGP.22 v3's loadRpmPackageResultSigned [1]: the metadata is inside the signed data that
+       * comes first. It goes to its server like the others; refusing it failed the whole list,
+       * and with it the delivery of every other notification. */
+      LpaDerReader reader;
+      LpaTlv signed_data;
+
+      lpa_der_reader_init_children (&reader, tlv);
+      if (!lpa_der_reader_next (&reader, &signed_data, error) ||
+          !lpa_der_expect_constructed (&signed_data, error) ||
+          !lpa_der_get_child (&signed_data, 0xBF2F, &metadata, error))
+        return NULL;
+    }
   else
-    return malformed_null (error, "pending notification is neither BF37 nor 30");
+    return malformed_null (error, "pending notification is neither BF37, 30 nor A1");
   if (!(out->metadata = lpa_notification_metadata_parse (&metadata, error)))
     return NULL;
   out->raw = lpa_der_tlv_bytes (base, tlv);

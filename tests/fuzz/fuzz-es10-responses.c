@@ -202,7 +202,8 @@ run_retrieve_notifications (GBytes *input)
       FUZZ_CHECK (n->raw != NULL);
       FUZZ_CHECK (
           lpa_der_parse (g_bytes_get_data (n->raw, NULL), g_bytes_get_size (n->raw), &tlv, NULL));
-      FUZZ_CHECK (tlv.tag == (n->is_install_result ? 0xBF37u : 0x30u));
+      FUZZ_CHECK (n->is_install_result ? tlv.tag == 0xBF37u
+                                       : (tlv.tag == 0x30u || tlv.tag == 0xA1u));
       check_metadata (n->metadata);
       request = lpa_es9p_handle_notification_request (n->raw);
       FUZZ_CHECK (request != NULL && g_bytes_get_size (request) > 0);

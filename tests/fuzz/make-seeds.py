@@ -384,6 +384,10 @@ def crafted_seeds(seeds):
     # SGP.22 v3: a notification of a remote (RPM) disable, bit 5, beside a v2 one.
     rpm = e(0xBF2F, [e(0x80, b"\x08"), e(0x81, der.encode_bits([5], 6)), e(0x0C, SMDP.encode())])
     seeds.add("es10-responses", "crafted-notifications-rpm", e(0xBF28, [e(0xA0, [rpm, meta])]))
+    # ... and RetrieveNotificationsList's loadRpmPackageResultSigned [1] around its signed data.
+    rpm_result = e(0xA1, [e(0x30, [tid, rpm, e(0x06, der.encode_oid("2.999.10"))]), e(0x5F37, bytes(64))])
+    seeds.add("es10-responses", "crafted-retrieve-rpm",
+              e(0xBF2B, [e(0xA0, [rpm_result, e(0x30, [meta, e(0x5F37, bytes(64))])])]))
     at_seeds(seeds)
 
 

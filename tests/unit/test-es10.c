@@ -378,6 +378,39 @@ test_notifications_rpm (void)
   g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
 }
 
+/* Own vector, SGP.22 v3 RetrieveNotificationsList: a loadRpmPackageResultSigned [1] (A1 { 30 {
+ * 80 transactionId, BF2F metadata with loadRpmPackageResult (bit 7), 06 smdpOid }, 5F37 }) beside
+ * an OtherSignedNotification (30 { BF2F, 5F37 }). */
+#define RETRIEVE_RPM                                                                               \
+  "BF 2B 39 A0 37"                                                                                 \
+  "A1 1F 30 18 80 01 01 BF 2F 0D 80 01 07 81 02 00 01 0C 04 72 2E 69 6F 06 03 88 37 0A"            \
+  "   5F 37 02 AA BB"                                                                              \
+  "30 14 BF 2F 0D 80 01 08 81 02 04 10 0C 04 72 2E 69 6F 5F 37 01 CC"
+
+static void
+test_retrieve_rpm (void)
+{
+  g_autoptr (GBytes) response = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  LpaPendingNotification *n;
+
+  response = unit_hex (RETRIEVE_RPM);
+  list = lpa_es10b_parse_retrieve_notifications (response, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 2);
+  n = g_ptr_array_index (list, 0);
+  g_assert_cmpuint (n->metadata->seq, ==, 7);
+  g_assert_cmpuint (n->metadata->operation, ==, 1u << 7);
+  g_assert_false (n->is_install_result);
+  /* What goes to the server is the whole item, its A1 tag included. */
+  g_assert_cmpuint (g_bytes_get_size (n->raw), ==, 2 + 0x1F);
+  g_assert_cmpuint (((const guint8 *) g_bytes_get_data (n->raw, NULL))[0], ==, 0xA1);
+  n = g_ptr_array_index (list, 1);
+  g_assert_cmpuint (n->metadata->seq, ==, 8);
+  g_assert_cmpuint (n->metadata->operation, ==, LPA_NOTIFICATION_DELETE);
+}
+
 static void
 test_appendix_results (void)
 {
@@ -1100,6 +1133,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/appendix-a/notifications", test_appendix_notifications);
   g_test_add_func ("/es10/appendix-a/results", test_appendix_results);
   g_test_add_func ("/es10/own/notifications-rpm", test_notifications_rpm);
+  g_test_add_func ("/es10/own/retrieve-rpm", test_retrieve_rpm);
   g_test_add_func ("/es10/appendix-a/pir", test_appendix_pir);
   g_test_add_func ("/es10/own/requests", test_own_requests);
   g_test_add_func ("/es10/own/request-arguments", test_request_arguments);
