@@ -340,13 +340,34 @@ parse_json (const char *function, GBytes *body, GError **error)
   return json_parser_steal_root (parser);
 }
 
+/* SGP.22 answers a function's failure with HTTP 200 and header.functionExecutionStatus "Failed",
+ * but some servers send that header with an HTTP error status (400, 403, 500). Its codes (8.2.6
+ * 3.8: the matching ID refused) tell the user and the caller's code more than the status does, so
+ * they are reported when the error's body is such a header; the status alone otherwise. */
+static gboolean
+check_http_status_and_body (const char *function, guint status, GBytes *body, GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GError) failed = NULL;
+
+  if (check_http_status (function, status, error))
+    return TRUE;
+  if (body == NULL || g_bytes_get_size (body) == 0 || !(root = parse_json (function, body, NULL)) ||
+      check_header (json_node_get_object (root), function, &failed) ||
+      g_error_matches (failed, LPA_ERROR, LPA_ERROR_MALFORMED))
+    return FALSE;
+  g_clear_error (error);
+  g_set_error (error, failed->domain, failed->code, "%s (HTTP %u)", failed->message, status);
+  return FALSE;
+}
+
 JsonObject *
 lpa_es9p_response_object (const char *function, guint status, GBytes *body, GError **error)
 {
   g_autoptr (JsonNode) root = NULL;
   JsonObject *object;
 
-  if (!check_http_status (function, status, error))
+  if (!check_http_status_and_body (function, status, body, error))
     return NULL;
   if (!(root = parse_json (function, body, error)))
     return NULL;

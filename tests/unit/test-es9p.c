@@ -148,6 +148,46 @@ test_statuses (void)
   }
 }
 
+/* Some servers put the Failed header of SGP.22's HTTP 200 answer in an HTTP error instead
+ * (hand-written cases): its codes are reported, with the status; any other body gives the
+ * status alone, as a Success header in an error does. */
+static void
+test_failed_in_http_error (void)
+{
+  g_autoptr (GBytes) failed = unit_json_failed ("8.2.6", "3.8", "unknown");
+  g_autoptr (GBytes) success = unit_json_success (INIT_MEMBERS);
+  g_autoptr (GBytes) page = text ("<html>Bad Request</html>");
+  g_autoptr (GBytes) unknown =
+      text ("{\"header\":{\"functionExecutionStatus\":{\"status\":\"Maybe\"}}}");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *reason = NULL;
+
+  g_assert_null (lpa_es9p_parse_authenticate_client (400, failed, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MATCHING_ID_REFUSED);
+  g_assert_cmpstr (error->message, ==,
+                   "authenticateClient: subjectCode 8.2.6 reasonCode 3.8: matching ID refused; "
+                   "unknown (HTTP 400)");
+  g_assert_true (lpa_server_error_codes (error, &subject, &reason));
+  g_assert_cmpstr (subject, ==, "8.2.6");
+  g_assert_cmpstr (reason, ==, "3.8");
+  g_clear_error (&error);
+
+  g_assert_false (lpa_es9p_parse_cancel_session (500, failed, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MATCHING_ID_REFUSED);
+  g_clear_error (&error);
+
+  g_assert_null (
+      lpa_es9p_parse_initiate_authentication ("initiateAuthentication", 403, success, &error));
+  unit_assert_error (error, LPA_ERROR_HTTP, "initiateAuthentication: HTTP 403");
+  g_clear_error (&error);
+  g_assert_null (lpa_es9p_parse_authenticate_client (400, page, &error));
+  unit_assert_error (error, LPA_ERROR_HTTP, "authenticateClient: HTTP 400");
+  g_clear_error (&error);
+  g_assert_null (lpa_es9p_parse_authenticate_client (400, unknown, &error));
+  unit_assert_error (error, LPA_ERROR_HTTP, "authenticateClient: HTTP 400");
+}
+
 static void
 test_malformed (void)
 {
@@ -452,6 +492,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es9p/warning-is-success", test_warning_is_success);
   g_test_add_func ("/es9p/statuses", test_statuses);
   g_test_add_func ("/es9p/malformed", test_malformed);
+  g_test_add_func ("/es9p/failed-in-http-error", test_failed_in_http_error);
   g_test_add_func ("/es9p/authenticate-client", test_authenticate_client);
   g_test_add_func ("/es9p/handle-notification", test_handle_notification);
   g_test_add_func ("/es9p/signed-parts", test_signed_parts);
