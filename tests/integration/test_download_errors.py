@@ -172,6 +172,16 @@ class DownloadErrors(unittest.TestCase):
         self.assertIsNotNone(self.sim.state()["last_cancelled"])
         self.assert_clean("8949449999999990011")
 
+    def test_failed_header_in_an_http_error(self):
+        """Some servers send SGP.22's Failed header with HTTP 400 instead of 200: its codes name the
+        error (a refused matching ID, not a server fault), and the eUICC's session is cancelled."""
+        self.smdp.add_fault(function="authenticateClient", action="status", subjectCode="8.2.6",
+                            reasonCode="3.8", httpStatus=400, times=1)
+        props = self.failed(activation_code("DEMO-ONE"), error="org.esim.Error.MatchingIdRefused")
+        self.assertIn("(HTTP 400)", props["ErrorMessage"])
+        self.assertIsNotNone(self.sim.state()["last_cancelled"])
+        self.assert_clean("8949449999999990011")
+
     def test_malformed_server_answer(self):
         self.smdp.add_fault(function="initiateAuthentication", action="malformed-json", times=1)
         self.failed(activation_code("DEMO-ONE"), error="org.esim.Error.ProtocolError")

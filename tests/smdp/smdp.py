@@ -994,7 +994,8 @@ class Handler(BaseHTTPRequestHandler):
         a = f.action
         if a == "status":
             self.send_json(self.failed(f.spec.get("subjectCode", "8.1"), f.spec.get("reasonCode", "4.2"),
-                                       f.spec.get("message", "scripted")))
+                                       f.spec.get("message", "scripted")),
+                           status=int(f.spec.get("httpStatus", 200)))
         elif a == "expired":
             self.send_json({"header": {"functionExecutionStatus": {"status": "Expired"}}})
         elif a == "http":
