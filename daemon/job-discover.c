@@ -29,7 +29,7 @@ discover_output (EsimdJob *job)
 }
 
 static void
-on_discovered (gpointer user_data, GPtrArray *events, const GError *error)
+on_discovered (gpointer user_data, GPtrArray *events, guint skipped, const GError *error)
 {
   EsimdJob *job = user_data;
   GVariantBuilder list, result;
@@ -52,6 +52,10 @@ on_discovered (gpointer user_data, GPtrArray *events, const GError *error)
       g_variant_builder_add_value (&list, g_variant_builder_end (&entry));
     }
   g_info ("eUICC %s: %u event(s) pending at the SM-DS", job->euicc->config->name, events->len);
+  if (skipped)
+    g_warning ("eUICC %s: the SM-DS sent %u event entr%s that cannot be used (no event ID, or an "
+               "SM-DP+ address that is no host name); left out",
+               job->euicc->config->name, skipped, skipped == 1 ? "y" : "ies");
   g_variant_builder_init (&result, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&result, "{sv}", "events", g_variant_builder_end (&list));
   esimd_job_complete (job, NULL, g_variant_builder_end (&result));

@@ -122,12 +122,12 @@ lpa_discovery_new (const LpaDiscoveryParams *params, LpaEs10 *es10, const LpaHtt
 }
 
 static void
-finish (LpaDiscovery *self, GPtrArray *events, const GError *error)
+finish (LpaDiscovery *self, GPtrArray *events, guint skipped, const GError *error)
 {
   /* The caller may free the discovery from its callback. */
   discovery_ref (self);
   if (!self->abandoned)
-    self->callback (self->user_data, events, error);
+    self->callback (self->user_data, events, skipped, error);
   discovery_unref (self);
 }
 
@@ -182,7 +182,7 @@ on_authenticated (gpointer user_data, LpaAuthenticationResult *owned, const GErr
   g_clear_pointer (&self->auth, lpa_authentication_free);
   if (error)
     {
-      finish (self, NULL, error);
+      finish (self, NULL, 0, error);
       return;
     }
   if (!result->authenticate_server->ok)
@@ -192,7 +192,7 @@ on_authenticated (gpointer user_data, LpaAuthenticationResult *owned, const GErr
     {
       g_autoptr (GError) cancelled =
           g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "discovery cancelled");
-      finish (self, NULL, cancelled);
+      finish (self, NULL, 0, cancelled);
       return;
     }
   self->transaction_id = g_strdup (result->transaction_id);
@@ -212,12 +212,12 @@ on_authenticate_client (guint status, GBytes *body, const GError *error, gpointe
     return;
   if (self->euicc_error)
     {
-      finish (self, NULL, self->euicc_error);
+      finish (self, NULL, 0, self->euicc_error);
       return;
     }
   if (error)
     {
-      finish (self, NULL, error);
+      finish (self, NULL, 0, error);
       return;
     }
   if (status == 404 && self->n_paths == 2 && !self->client_fallback_tried)
@@ -230,17 +230,17 @@ on_authenticate_client (guint status, GBytes *body, const GError *error, gpointe
     }
   if (!(response = lpa_es11_parse_authenticate_client (status, body, &local)))
     {
-      finish (self, NULL, local);
+      finish (self, NULL, 0, local);
       return;
     }
   if (g_ascii_strcasecmp (response->transaction_id, self->transaction_id) != 0)
     {
       g_set_error_literal (&local, LPA_ERROR, LPA_ERROR_UNEXPECTED,
                            "ES11 authenticateClient: transaction ID differs from the session's");
-      finish (self, NULL, local);
+      finish (self, NULL, 0, local);
       return;
     }
-  finish (self, response->events, NULL);
+  finish (self, response->events, response->skipped, NULL);
 }
 
 void

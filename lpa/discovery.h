@@ -35,7 +35,10 @@ typedef struct
  * smdp_address = rsp_server_address and matching_id = event_id. Errors as for the download's
  * authentication steps; an AuthenticateServer refusal is still forwarded to the SM-DS and then
  * reported ("AuthenticateServer: …"). Exactly once, never from inside an lpa_discovery_* call. */
-typedef void (*LpaDiscoveryCallback) (gpointer user_data, GPtrArray *events, const GError *error);
+/* @events: the usable events (NULL on error); @skipped: the SM-DS's entries left out as unusable
+ * (es11.h). */
+typedef void (*LpaDiscoveryCallback) (gpointer user_data, GPtrArray *events, guint skipped,
+                                      const GError *error);
 
 typedef struct _LpaDiscovery LpaDiscovery;
 

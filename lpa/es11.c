@@ -48,12 +48,33 @@ lpa_es11_authenticate_client_response_free (LpaEs11AuthenticateClientResponse *r
   g_free (response);
 }
 
+/* A string member of an event entry, or NULL with the first problem kept in @first. */
+static const char *
+entry_string (const char *function, JsonNode *node, const char *member, GError **first)
+{
+  g_autoptr (GError) local = NULL;
+  const char *value;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      if (!*first)
+        g_set_error (first, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: event entry is not an object",
+                     function);
+      return NULL;
+    }
+  if (!(value = lpa_es9p_get_string (json_node_get_object (node), function, member, &local)) &&
+      !*first)
+    g_propagate_error (first, g_steal_pointer (&local));
+  return value;
+}
+
 LpaEs11AuthenticateClientResponse *
 lpa_es11_parse_authenticate_client (guint status, GBytes *body, GError **error)
 {
   const char *function = "ES11 authenticateClient";
   g_autoptr (JsonObject) o = lpa_es9p_response_object (function, status, body, error);
   g_autoptr (LpaEs11AuthenticateClientResponse) r = NULL;
+  g_autoptr (GError) first_problem = NULL;
   JsonNode *entries;
 
   if (o == NULL)
@@ -78,22 +99,21 @@ lpa_es11_parse_authenticate_client (guint status, GBytes *body, GError **error)
       const char *event_id, *address;
       LpaEventEntry *entry;
 
-      if (!JSON_NODE_HOLDS_OBJECT (node))
+      /* Each entry is an event of its own: one the SM-DS got wrong (or a third party's entry
+       * in a form we do not know) is left out, and the others can still be downloaded. */
+      if (!(event_id = entry_string (function, node, "eventId", &first_problem)) ||
+          !(address = entry_string (function, node, "rspServerAddress", &first_problem)))
         {
-          g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: event entry is not an object",
-                       function);
-          return NULL;
+          r->skipped++;
+          continue;
         }
-      if (!(event_id =
-                lpa_es9p_get_string (json_node_get_object (node), function, "eventId", error)) ||
-          !(address = lpa_es9p_get_string (json_node_get_object (node), function,
-                                           "rspServerAddress", error)))
-        return NULL;
       if (!lpa_host_name_is_valid (address))
         {
-          g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED,
-                       "%s: rspServerAddress is not a host name", function);
-          return NULL;
+          if (!first_problem)
+            g_set_error (&first_problem, LPA_ERROR, LPA_ERROR_MALFORMED,
+                         "%s: rspServerAddress is not a host name", function);
+          r->skipped++;
+          continue;
         }
       entry = g_new0 (LpaEventEntry, 1);
       /* An event ID is the matching ID of a later download, and is shown and logged: text the
@@ -101,6 +121,13 @@ lpa_es11_parse_authenticate_client (guint status, GBytes *body, GError **error)
       entry->event_id = lpa_text_sanitize (event_id, -1, 0, LPA_TEXT_ONE_LINE);
       entry->rsp_server_address = g_strdup (address);
       g_ptr_array_add (r->events, entry);
+    }
+  if (r->events->len == 0 && r->skipped > 0)
+    {
+      g_propagate_prefixed_error (
+          error, g_steal_pointer (&first_problem),
+          "no event entry can be used (%u left out); the first: ", r->skipped);
+      return NULL;
     }
   return g_steal_pointer (&r);
 }

@@ -31,6 +31,7 @@ typedef struct
   char *transaction_id;
   GBytes *transaction_id_bin;
   GPtrArray *events; /* LpaEventEntry, possibly empty */
+  guint skipped;     /* entries left out: not an object, a member missing, no host name */
 } LpaEs11AuthenticateClientResponse;
 
 void lpa_event_entry_free (LpaEventEntry *entry);
@@ -39,7 +40,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaEs11AuthenticateClientResponse,
                                lpa_es11_authenticate_client_response_free)
 
 /* {"transactionId", "eventEntries": [{"eventId", "rspServerAddress"}…]}; a missing eventEntries
- * means no events. Errors as in es9p.h (subject 8.9.5 maps to LPA_ERROR_MATCHING_ID_REFUSED). */
+ * means no events. An entry that cannot be used is left out and counted in skipped, so one bad
+ * event does not hide the others; when every entry is bad the answer is LPA_ERROR_MALFORMED.
+ * Errors as in es9p.h (subject 8.9.5 maps to LPA_ERROR_MATCHING_ID_REFUSED). */
 LpaEs11AuthenticateClientResponse *lpa_es11_parse_authenticate_client (guint status, GBytes *body,
                                                                        GError **error);
 

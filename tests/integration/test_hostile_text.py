@@ -95,6 +95,19 @@ class HostileServerText(unittest.TestCase):
         self.assertTrue(ids[1].startswith("EV-\ufffd"), ids)
         self.check_bus_still_serves()
 
+    def test_discover_leaves_out_an_unusable_event(self):
+        """An SM-DS entry whose SM-DP+ address is no host name cannot be downloaded; the others
+        still can, so Discover answers them and the log says one was left out."""
+        self.smdp.add_event(EID, "EV-UNUSABLE-1", "https://testsmdpplus1.example.com/x")
+        self.smdp.add_event(EID, "EV-USABLE-2", "testsmdpplus1.example.com")
+        events = self.w.manager("Discover", GLib.Variant("(a{sv})", ({},)), timeout=60)[0]
+        ids = [e["event_id"] for e in events]
+        self.assertIn("EV-USABLE-2", ids)
+        self.assertNotIn("EV-UNUSABLE-1", ids)
+        log = self.w.esimd.log()
+        self.assertIn("1 event entry that cannot be used", log)
+        self.assertNotIn("EV-UNUSABLE-1", log)  # an event ID is a matching ID: never logged
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

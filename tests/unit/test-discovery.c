@@ -12,7 +12,7 @@ typedef struct
 } Run;
 
 static void
-on_done (gpointer user_data, GPtrArray *events, const GError *error)
+on_done (gpointer user_data, GPtrArray *events, guint skipped, const GError *error)
 {
   Run *r = user_data;
 

@@ -362,6 +362,12 @@ test_es11 (void)
       "\"https://x\"}]");
   g_autoptr (GBytes) not_array =
       unit_json_success ("\"transactionId\":\"0A0B\",\"eventEntries\":{}");
+  /* One usable event among entries that are not (hand-built): the usable one is kept. */
+  g_autoptr (GBytes) mixed = unit_json_success (
+      "\"transactionId\":\"0A0B\",\"eventEntries\":[7,{\"eventId\":\"EV-1\"},{\"eventId\":"
+      "\"EV-2\",\"rspServerAddress\":\"https://x\"},{\"eventId\":\"EV-3\",\"rspServerAddress\":"
+      "\"smdp.example.com\"},{\"eventId\":5,\"rspServerAddress\":\"smdp.example.com\"}]");
+  g_autoptr (LpaEs11AuthenticateClientResponse) some = NULL;
   g_autoptr (GBytes) unknown_event = unit_json_failed ("8.9.5", "3.9", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (LpaEs11AuthenticateClientResponse) r =
@@ -377,12 +383,23 @@ test_es11 (void)
   empty = lpa_es11_parse_authenticate_client (200, none, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (empty->events->len, ==, 0);
+  g_assert_cmpuint (r->skipped, ==, 0);
+  /* Every entry unusable: an error that says why the first one was. */
   g_assert_null (lpa_es11_parse_authenticate_client (200, bad_entry, &error));
-  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+  unit_assert_error (error, LPA_ERROR_MALFORMED,
+                     "no event entry can be used (1 left out); the first: ES11 authenticateClient: "
+                     "rspServerAddress missing");
   g_clear_error (&error);
   g_assert_null (lpa_es11_parse_authenticate_client (200, bad_address, &error));
-  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+  unit_assert_error (error, LPA_ERROR_MALFORMED, "rspServerAddress is not a host name");
   g_clear_error (&error);
+  some = lpa_es11_parse_authenticate_client (200, mixed, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (some->events->len, ==, 1);
+  g_assert_cmpuint (some->skipped, ==, 4);
+  e = g_ptr_array_index (some->events, 0);
+  g_assert_cmpstr (e->event_id, ==, "EV-3");
+  g_assert_cmpstr (e->rsp_server_address, ==, "smdp.example.com");
   g_assert_null (lpa_es11_parse_authenticate_client (200, not_array, &error));
   g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
   g_clear_error (&error);
