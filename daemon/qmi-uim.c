@@ -1,6 +1,7 @@
 /* qmi-uim.c — raw UIM Open Logical Channel / Send APDU / Logical Channel messages (QMI.md). */
 #include "qmi-uim.h"
 
+#include "apdu.h"
 #include "lpa-error.h"
 
 #define TLV_RESULT 0x02
@@ -95,14 +96,41 @@ check_result (QmiMessage *response, const char *what, GError **error)
   return TRUE;
 }
 
+/* A refused Open Logical Channel may carry the card's answer to its SELECT in TLV 0x11 (SW1
+ * SW2). The modem's error code is generic (e.g. "sim-file-not-found" or "internal"); 6A82 says
+ * the card in that slot has no ISD-R, i.e. is no eUICC, which the user needs to know. */
+static void
+add_card_status (QmiMessage *response, GError *error)
+{
+  g_autoptr (GError) local = NULL;
+  guint8 sw1 = 0, sw2 = 0;
+  gsize pos = 0;
+  gsize off = qmi_message_tlv_read_init (response, 0x11, NULL, &local);
+  guint16 sw;
+  char *message;
+
+  if (!off || !qmi_message_tlv_read_guint8 (response, off, &pos, &sw1, &local) ||
+      !qmi_message_tlv_read_guint8 (response, off, &pos, &sw2, &local))
+    return;
+  sw = (guint16) (sw1 << 8 | sw2);
+  message = g_strdup_printf ("%s; the card answered its SELECT with %04X (%s)", error->message, sw,
+                             lpa_status_word_name (sw));
+  g_free (error->message);
+  error->message = message;
+}
+
 gboolean
 esimd_qmi_uim_open_channel_parse (QmiMessage *response, guint8 *channel, GError **error)
 {
   g_autoptr (GError) local = NULL;
   gsize off, pos = 0;
 
-  if (!check_result (response, "Open Logical Channel", error))
-    return FALSE;
+  if (!check_result (response, "Open Logical Channel", &local))
+    {
+      add_card_status (response, local);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
   off = qmi_message_tlv_read_init (response, 0x10, NULL, &local);
   if (!off || !qmi_message_tlv_read_guint8 (response, off, &pos, channel, &local))
     {

@@ -1,0 +1,71 @@
+/* test-qmi-uim.c — the raw QMI UIM answers esimd reads (daemon/qmi-uim.c), byte for byte.
+ *
+ * Where the vectors come from: the TLV layout of QMI UIM Open Logical Channel (0x0042) in
+ * ../shared/design/QMI.md (result 0x02, channel 0x10, SW1 SW2 0x11), written out by hand; the
+ * QMI error code 0x0003 is libqmi's QMI_PROTOCOL_ERROR_INTERNAL. */
+#include "lpa-error.h"
+#include "qmi-uim.h"
+#include "unit-support.h"
+
+/* An Open Logical Channel answer with the result TLV (status, QMI error), and optionally the
+ * channel TLV and the card's SW1 SW2. */
+static QmiMessage *
+open_answer (guint16 status, guint16 qmi_error, gint channel, gint sw)
+{
+  QmiMessage *msg = qmi_message_new (QMI_SERVICE_UIM, 1, 7, ESIMD_QMI_UIM_OPEN_LOGICAL_CHANNEL);
+  gsize off = qmi_message_tlv_write_init (msg, 0x02, NULL);
+
+  g_assert_true (off && qmi_message_tlv_write_guint16 (msg, QMI_ENDIAN_LITTLE, status, NULL) &&
+                 qmi_message_tlv_write_guint16 (msg, QMI_ENDIAN_LITTLE, qmi_error, NULL) &&
+                 qmi_message_tlv_write_complete (msg, off, NULL));
+  if (channel >= 0)
+    {
+      off = qmi_message_tlv_write_init (msg, 0x10, NULL);
+      g_assert_true (off && qmi_message_tlv_write_guint8 (msg, (guint8) channel, NULL) &&
+                     qmi_message_tlv_write_complete (msg, off, NULL));
+    }
+  if (sw >= 0)
+    {
+      off = qmi_message_tlv_write_init (msg, 0x11, NULL);
+      g_assert_true (off && qmi_message_tlv_write_guint8 (msg, (guint8) (sw >> 8), NULL) &&
+                     qmi_message_tlv_write_guint8 (msg, (guint8) sw, NULL) &&
+                     qmi_message_tlv_write_complete (msg, off, NULL));
+    }
+  return msg;
+}
+
+static void
+test_open_channel (void)
+{
+  g_autoptr (QmiMessage) opened = open_answer (0, 0, 2, 0x9000);
+  g_autoptr (QmiMessage) no_isdr = open_answer (1, 0x0003, -1, 0x6A82);
+  g_autoptr (QmiMessage) refused = open_answer (1, 0x0003, -1, -1);
+  g_autoptr (QmiMessage) no_channel = open_answer (0, 0, -1, 0x9000);
+  g_autoptr (GError) error = NULL;
+  guint8 channel = 0;
+
+  g_assert_true (esimd_qmi_uim_open_channel_parse (opened, &channel, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (channel, ==, 2);
+
+  /* The card's status word names what the modem's generic error does not. */
+  g_assert_false (esimd_qmi_uim_open_channel_parse (no_isdr, &channel, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT);
+  g_assert_cmpstr (error->message, ==,
+                   "Open Logical Channel refused by the modem: Internal (3); the card answered "
+                   "its SELECT with 6A82 (application not found)");
+  g_clear_error (&error);
+  g_assert_false (esimd_qmi_uim_open_channel_parse (refused, &channel, &error));
+  g_assert_cmpstr (error->message, ==, "Open Logical Channel refused by the modem: Internal (3)");
+  g_clear_error (&error);
+  g_assert_false (esimd_qmi_uim_open_channel_parse (no_channel, &channel, &error));
+  unit_assert_error (error, LPA_ERROR_TRANSPORT, "no channel number");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/qmi-uim/open-channel", test_open_channel);
+  return g_test_run ();
+}
