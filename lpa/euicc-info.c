@@ -212,7 +212,8 @@ parse_certification_data (LpaEuiccInfo2 *info, const LpaTlv *tlv, GError **error
         continue;
       if (*slot)
         return malformed (error, "certificationDataObject", f.tag);
-      if (!(*slot = lpa_der_get_utf8 (&f, error)))
+      /* Informational text: made safe, never a reason to fail (see sasAcreditationNumber). */
+      if (!(*slot = lpa_der_get_display_text (&f, error)))
         return FALSE;
     }
   return TRUE;
@@ -275,7 +276,10 @@ parse_info2_field (LpaEuiccInfo2 *info, GBytes *base, const LpaTlv *f, GError **
     case 0x0C:
       if (info->sas_accreditation_number)
         return malformed (error, "EUICCInfo2", f->tag);
-      return (info->sas_accreditation_number = lpa_der_get_utf8 (f, error)) != NULL;
+      /* A card's text, shown and never acted on: a byte that is not UTF-8 reads as U+FFFD.
+       * Refusing it failed the whole EUICCInfo2, and with it every operation
+       * that needs it (the eUICC was unusable). */
+      return (info->sas_accreditation_number = lpa_der_get_display_text (f, error)) != NULL;
     case 0xAC:
       return parse_certification_data (info, f, error);
     default:

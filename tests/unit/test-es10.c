@@ -709,6 +709,37 @@ test_profile_info_bad_text (void)
   g_assert_cmpstr (p->profile_name, ==, "\xef\xbf\xbd");
 }
 
+/* Hand-built: EUICC_INFO2 with sasAcreditationNumber "ABC-0" + a stray byte (FF) and a
+ * platformLabel ending in a truncated sequence (C3): a real chip's odd text. They read with U+FFFD
+ * in place of the bad bytes; failing the whole EUICCInfo2 left the eUICC unusable. */
+#define EUICC_INFO2_BAD_TEXT                                                                       \
+  "BF 22 81 A0"                                                                                    \
+  "81 03 02 03 01  82 03 02 02 02  83 03 01 02 03"                                                 \
+  "84 0B 81 01 05 82 03 01 00 00 83 01 7F"                                                         \
+  "85 05 00 6B 36 D3 C3  86 03 11 02 00  87 03 02 03 00  88 02 02 9C"                              \
+  "A9 2C 04 14 F5 41 72 BD F9 8A 95 D6 5C BE B8 8A 38 A1 C1 1D 80 0A 85 C3"                        \
+  "      04 14 81 37 0F 51 25 D0 B1 D4 08 D4 C3 B2 32 E6 D2 5E 79 5B EB FB"                        \
+  "AA 16 04 14 F5 41 72 BD F9 8A 95 D6 5C BE B8 8A 38 A1 C1 1D 80 0A 85 C3"                        \
+  "8B 01 02  99 02 05 60  04 03 01 00 00  0C 06 41 42 43 2D 30 FF"                                 \
+  "AC 10 80 05 4C 61 62 65 C3 81 07 68 74 74 70 73 3A 0A"                                          \
+  "8D 01 00"
+
+static void
+test_euicc_info2_bad_text (void)
+{
+  g_autoptr (GBytes) bytes = unit_hex (EUICC_INFO2_BAD_TEXT);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LpaEuiccInfo2) info = lpa_euicc_info2_parse (bytes, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (info->svn, ==, "2.2.2");
+  g_assert_cmpstr (info->sas_accreditation_number, ==, "ABC-0\xef\xbf\xbd");
+  g_assert_cmpstr (info->certification_platform_label, ==, "Labe\xef\xbf\xbd");
+  /* A control character (here a newline) is replaced too: the text goes to D-Bus and logs. */
+  g_assert_cmpstr (info->certification_discovery_base_url, ==, "https:\xef\xbf\xbd");
+  g_assert_cmpuint (info->ci_pkids_verification->len, ==, 2);
+}
+
 /* GetRAT, hand-derived: rule 1 allows PPR1 for 310/01 and any MNC of 262 ('E' wildcards),
  * rule 2 allows PPR2 for 310/01 with consent required. */
 #define RAT                                                                                        \
@@ -1145,6 +1176,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/profile-info-repeated", test_profile_info_repeated);
   g_test_add_func ("/es10/own/profile-info-bad-text", test_profile_info_bad_text);
   g_test_add_func ("/es10/own/profile-list-cap", test_profile_list_cap);
+  g_test_add_func ("/es10/own/euicc-info2-bad-text", test_euicc_info2_bad_text);
   g_test_add_func ("/es10/own/rat", test_rat);
   g_test_add_func ("/es10/own/session-responses", test_session_responses);
   g_test_add_func ("/es10/own/install-errors", test_install_errors);
