@@ -14,6 +14,17 @@ all_digits (const char *s)
   return TRUE;
 }
 
+/* The nibble values an ICCID's characters stand for: 0-9, and A-E for the non-BCD nibbles some
+ * cards really carry (see lpa_iccid_from_bcd()). F is never a character: it is the padding. */
+static gboolean
+all_iccid_chars (const char *s)
+{
+  for (; *s; s++)
+    if (!g_ascii_isdigit (*s) && !(*s >= 'A' && *s <= 'E'))
+      return FALSE;
+  return TRUE;
+}
+
 /* Packs @digits two per byte, the first digit of each pair in the low nibble (TS 102 221 EF_ICCID
  * and TS 24.008 IMEI coding); nibbles past the digits are F. */
 static void
@@ -23,8 +34,8 @@ swapped_bcd (const char *digits, guint8 *out, gsize out_len)
 
   for (gsize i = 0; i < out_len; i++)
     {
-      guint lo = 2 * i < n ? (guint) (digits[2 * i] - '0') : 0xF;
-      guint hi = 2 * i + 1 < n ? (guint) (digits[2 * i + 1] - '0') : 0xF;
+      guint lo = 2 * i < n ? (guint) g_ascii_xdigit_value (digits[2 * i]) : 0xF;
+      guint hi = 2 * i + 1 < n ? (guint) g_ascii_xdigit_value (digits[2 * i + 1]) : 0xF;
       out[i] = (guint8) ((hi << 4) | lo);
     }
 }
@@ -34,7 +45,7 @@ lpa_iccid_is_valid (const char *digits)
 {
   gsize n = digits ? strlen (digits) : 0;
 
-  return n >= 18 && n <= 20 && all_digits (digits);
+  return n >= 18 && n <= 20 && all_iccid_chars (digits);
 }
 
 gboolean
@@ -43,7 +54,7 @@ lpa_iccid_to_bcd (const char *digits, guint8 out[LPA_ICCID_BCD_LEN], GError **er
   if (!lpa_iccid_is_valid (digits))
     {
       g_set_error_literal (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
-                           "ICCID must be 18 to 20 decimal digits");
+                           "ICCID must be 18 to 20 digits (0-9, A-E)");
       return FALSE;
     }
   swapped_bcd (digits, out, LPA_ICCID_BCD_LEN);
@@ -62,12 +73,14 @@ lpa_iccid_from_bcd (const guint8 *bcd, gsize len)
   for (gsize i = 0; i < 2 * len; i++)
     {
       guint nibble = (i % 2 == 0) ? (bcd[i / 2] & 0x0F) : (bcd[i / 2] >> 4);
+      /* A nibble A-E is kept as its hex digit, as lpac shows it: real cards carry such ICCIDs,
+       * and refusing one failed the whole profile list. F is padding, so only trailing. */
       if (nibble == 0xF)
         padding = TRUE;
-      else if (nibble > 9 || padding)
+      else if (padding)
         return NULL;
       else
-        digits[n++] = (char) ('0' + nibble);
+        digits[n++] = "0123456789ABCDE"[nibble];
     }
   digits[n] = '\0';
   return lpa_iccid_is_valid (digits) ? g_strdup (digits) : NULL;

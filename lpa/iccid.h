@@ -7,12 +7,15 @@ G_BEGIN_DECLS
 
 #define LPA_ICCID_BCD_LEN 10
 
-/* Encodes an ICCID of 18 to 20 decimal digits as EF_ICCID does: nibble-swapped BCD, always 10
- * bytes, unused nibbles set to F. Fails with LPA_ERROR_INVALID_ARGUMENT otherwise. */
+/* Encodes an ICCID of 18 to 20 digits as EF_ICCID does: nibble-swapped BCD, always 10 bytes,
+ * unused nibbles set to F. The digits are 0-9 and, for the non-BCD nibbles some cards carry,
+ * upper-case A-E (what lpa_iccid_from_bcd() gives, so a listed ICCID encodes back to its bytes).
+ * Fails with LPA_ERROR_INVALID_ARGUMENT otherwise. */
 gboolean lpa_iccid_to_bcd (const char *digits, guint8 out[LPA_ICCID_BCD_LEN], GError **error);
 
-/* Decodes a 10-byte EF_ICCID value into its 18 to 20 digits; NULL if @len is not 10, a nibble
- * before the padding is not a digit, or a digit follows an F. */
+/* Decodes a 10-byte EF_ICCID value into its 18 to 20 digits, a nibble A-E read as that hex digit
+ * (as lpac does); NULL if @len is not 10, fewer than 18 nibbles precede the F padding, or a
+ * nibble other than F follows an F. */
 char *lpa_iccid_from_bcd (const guint8 *bcd, gsize len);
 
 /* TRUE if @digits is an ICCID lpa_iccid_to_bcd() accepts. */

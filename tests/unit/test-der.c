@@ -237,21 +237,27 @@ test_iccid (void)
   g_clear_error (&error);
   g_assert_false (lpa_iccid_to_bcd ("890123456789012345678", bcd, &error));
   g_clear_error (&error);
-  g_assert_false (lpa_iccid_to_bcd ("89012345678901234A", bcd, &error));
+  /* F is the padding, never a character; lower case is not what lpa_iccid_from_bcd() gives. */
+  g_assert_false (lpa_iccid_to_bcd ("89012345678901234F", bcd, &error));
+  g_clear_error (&error);
+  g_assert_false (lpa_iccid_to_bcd ("89012345678901234a", bcd, &error));
   g_clear_error (&error);
   g_assert_false (lpa_iccid_to_bcd (NULL, bcd, &error));
   g_clear_error (&error);
 
-  /* Decoding rejects hex nibbles, digits after the padding, and wrong lengths. */
+  /* Decoding keeps a hex nibble A-E as its digit (real cards carry them; see test-es10's
+   * profile-hex-iccid), and rejects digits after the padding and wrong lengths. */
   {
     static const guint8 hex_nibble[10] = { 0x98, 0x10, 0x32, 0x54, 0x76,
                                            0x98, 0x10, 0x32, 0x5A, 0xF6 };
+    g_autofree char *hex = lpa_iccid_from_bcd (hex_nibble, 10);
+
+    g_assert_cmpstr (hex, ==, "8901234567890123A56");
     static const guint8 digit_after_f[10] = { 0x98, 0x10, 0x32, 0x54, 0x76,
                                               0x98, 0x10, 0x32, 0xF4, 0x16 };
     static const guint8 too_short[10] = {
       0x98, 0x10, 0x32, 0x54, 0x76, 0x98, 0x10, 0x32, 0xFF, 0xFF
     };
-    g_assert_null (lpa_iccid_from_bcd (hex_nibble, 10));
     g_assert_null (lpa_iccid_from_bcd (digit_after_f, 10));
     g_assert_null (lpa_iccid_from_bcd (too_short, 10));
     g_assert_null (lpa_iccid_from_bcd (hex_nibble, 9));

@@ -740,6 +740,67 @@ test_euicc_info2_bad_text (void)
   g_assert_cmpuint (info->ci_pkids_verification->len, ==, 2);
 }
 
+/* Hand-built: a profile whose ICCID carries non-BCD nibbles (A4 = digits 4 then A; E1 = 1 then
+ * E), as some real cards' do. It is listed with the hex digits kept (as lpac shows it), and that
+ * string, given back by a caller, addresses the same 10 bytes: listed and usable. */
+#define HEX_ICCID     "89012345678901234AE1"
+#define HEX_ICCID_BCD "98 10 32 54 76 98 10 32 A4 1E"
+
+static void
+test_profile_hex_iccid (void)
+{
+  g_autoptr (GBytes) bytes = unit_hex ("BF 2D 14 A0 12 E3 10 5A 0A " HEX_ICCID_BCD " 9F 70 01 01");
+  g_autoptr (GBytes) padded = unit_hex ("BF 2D 14 A0 12 E3 10 5A 0A 98 10 32 54 76 98 10 32 "
+                                        "A4 FC 9F 70 01 01");
+  g_autoptr (GBytes) after_pad = unit_hex ("BF 2D 14 A0 12 E3 10 5A 0A 98 10 32 54 76 98 10 32 "
+                                           "F4 1E 9F 70 01 01");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = lpa_es10c_parse_profiles_info (bytes, &error);
+  g_autoptr (GPtrArray) list2 = NULL;
+  g_autoptr (GBytes) enable = NULL;
+  g_autoptr (GBytes) del = NULL;
+  g_autoptr (GBytes) nick = NULL;
+  LpaProfileId id = { NULL, NULL };
+  LpaProfileInfo *p;
+  guint8 bcd[LPA_ICCID_BCD_LEN];
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  p = list->pdata[0];
+  g_assert_cmpstr (p->iccid, ==, HEX_ICCID);
+  g_assert_cmpint (p->state, ==, LPA_PROFILE_STATE_ENABLED);
+
+  /* What the bus and esimctl check (lpa_iccid_is_valid) accepts it, and it encodes back. */
+  g_assert_true (lpa_iccid_is_valid (p->iccid));
+  g_assert_true (lpa_iccid_to_bcd (p->iccid, bcd, &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr (GBytes) got = g_bytes_new (bcd, sizeof bcd);
+    unit_assert_hex (got, HEX_ICCID_BCD);
+  }
+  id.iccid = p->iccid;
+  enable = lpa_es10c_enable_profile_request (&id, TRUE, &error);
+  g_assert_no_error (error);
+  unit_assert_hex (enable, "BF 31 11 A0 0C 5A 0A " HEX_ICCID_BCD " 81 01 FF");
+  del = lpa_es10c_delete_profile_request (&id, &error);
+  g_assert_no_error (error);
+  unit_assert_hex (del, "BF 33 0C 5A 0A " HEX_ICCID_BCD);
+  nick = lpa_es10c_set_nickname_request (p->iccid, "x", &error);
+  g_assert_no_error (error);
+  unit_assert_hex (nick, "BF 29 0F 5A 0A " HEX_ICCID_BCD " 90 01 78");
+
+  /* Trailing F padding is dropped (19 characters); an F before other nibbles is no padding. */
+  list2 = lpa_es10c_parse_profiles_info (padded, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (((LpaProfileInfo *) list2->pdata[0])->iccid, ==, "89012345678901234AC");
+  g_assert_null (lpa_es10c_parse_profiles_info (after_pad, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+  g_clear_error (&error);
+  /* F is never a character of an ICCID (it is the padding), nor is lower case. */
+  g_assert_false (lpa_iccid_is_valid ("89012345678901234AF1"));
+  g_assert_false (lpa_iccid_is_valid ("89012345678901234ae1"));
+}
+
 /* GetRAT, hand-derived: rule 1 allows PPR1 for 310/01 and any MNC of 262 ('E' wildcards),
  * rule 2 allows PPR2 for 310/01 with consent required. */
 #define RAT                                                                                        \
@@ -1177,6 +1238,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/profile-info-bad-text", test_profile_info_bad_text);
   g_test_add_func ("/es10/own/profile-list-cap", test_profile_list_cap);
   g_test_add_func ("/es10/own/euicc-info2-bad-text", test_euicc_info2_bad_text);
+  g_test_add_func ("/es10/own/profile-hex-iccid", test_profile_hex_iccid);
   g_test_add_func ("/es10/own/rat", test_rat);
   g_test_add_func ("/es10/own/session-responses", test_session_responses);
   g_test_add_func ("/es10/own/install-errors", test_install_errors);
