@@ -188,10 +188,18 @@ lpa_der_parse_list (GBytes *base, const LpaTlv *parent, LpaDerItemParser parse,
   lpa_der_reader_init_children (&reader, parent);
   while (!lpa_der_reader_at_end (&reader))
     {
+      GError *local = NULL;
       gpointer parsed;
 
-      if (!lpa_der_reader_next (&reader, &item, error) || !(parsed = parse (base, &item, error)))
+      if (!lpa_der_reader_next (&reader, &item, error))
         return NULL;
+      if (!(parsed = parse (base, &item, &local)))
+        {
+          if (local == NULL)
+            continue;
+          g_propagate_error (error, local);
+          return NULL;
+        }
       g_ptr_array_add (items, parsed);
     }
   return g_steal_pointer (&items);

@@ -62,7 +62,8 @@ gboolean lpa_der_find_child (const LpaTlv *parent, guint32 tag, LpaTlv *out, gbo
 gboolean lpa_der_get_child (const LpaTlv *parent, guint32 tag, LpaTlv *out, GError **error);
 
 /* A SEQUENCE OF: each child of @parent (read from @base) goes through @parse, whose results are
- * collected in order (freed with @free_item). The first failure ends it with that error. */
+ * collected in order (freed with @free_item). The first failure ends it with that error; a
+ * parser that returns NULL without setting its error skips that item (an unknown one). */
 typedef gpointer (*LpaDerItemParser) (GBytes *base, const LpaTlv *item, GError **error);
 GPtrArray *lpa_der_parse_list (GBytes *base, const LpaTlv *parent, LpaDerItemParser parse,
                                GDestroyNotify free_item, GError **error);

@@ -416,7 +416,7 @@ lpa_notification_metadata_parse (const LpaTlv *bf2f, GError **error)
   if (!lpa_der_get_child (bf2f, 0x80, &seq, error) || !lpa_der_get_uint (&seq, &out->seq, error) ||
       !lpa_der_get_child (bf2f, 0x81, &pmo, error) || !lpa_der_get_bits (&pmo, &events, error) ||
       !lpa_der_get_child (bf2f, 0x0C, &address, error) ||
-      !(out->address = lpa_der_get_utf8 (&address, error)) ||
+      !(out->address = lpa_der_get_display_text (&address, error)) ||
       !lpa_der_find_child (bf2f, 0x5A, &iccid, &has_iccid, error))
     return NULL;
   /* SGP.22 v3 adds events 4 to 7 (notificationRpmEnable, -Disable, -Delete,
@@ -424,6 +424,8 @@ lpa_notification_metadata_parse (const LpaTlv *bf2f, GError **error)
    * server; taking it for a malformed one failed the whole list, and with it every other
    * notification's delivery. */
   out->events = (guint) (events & 0xFF);
+  /* The address was read as display text: one that is not UTF-8 (U+FFFD in it now) is then
+   * no host name, which fails this notification's delivery alone, not every list it is in. */
   if (out->events == 0)
     return malformed_null (error, "NotificationMetadata names no operation");
   out->operation = (LpaNotificationEvent) (out->events & -out->events);
@@ -449,6 +451,11 @@ lpa_es10b_list_notification_request (guint events)
 static gpointer
 parse_metadata_item (GBytes *base, const LpaTlv *item, GError **error)
 {
+  /* An item that is not a NotificationMetadata (BF2F) is skipped: each item is a whole TLV, so
+   * the others are still read right, and failing the list left every notification undelivered.
+   * RetrieveNotificationsList stays strict: there an item skipped would be taken as gone. */
+  if (item->tag != 0xBF2F)
+    return NULL;
   return lpa_notification_metadata_parse (item, error);
 }
 

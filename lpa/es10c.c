@@ -148,12 +148,10 @@ lpa_es10c_get_profiles_info_request (const LpaProfileSearch *search, const guint
 static gpointer
 parse_profile_item (GBytes *base, const LpaTlv *item, GError **error)
 {
+  /* An item that is not a ProfileInfo (E3) is skipped: each item is a whole TLV, so the
+   * profiles around it are still read right, and failing the list hid them all. */
   if (item->tag != 0xE3)
-    {
-      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "ProfileInfo expected, found %02X",
-                   item->tag);
-      return NULL;
-    }
+    return NULL;
   return lpa_profile_info_parse_tlv (base, item, FALSE, error);
 }
 

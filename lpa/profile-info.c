@@ -152,7 +152,8 @@ parse_notification_config (GBytes *base, const LpaTlv *item, GError **error)
         }
       else if (field.tag == 0x81 && address == NULL)
         {
-          if (!(address = lpa_der_get_utf8 (&field, error)))
+          /* Read as display text: one bad byte must not fail the profile list (see text.h). */
+          if (!(address = lpa_der_get_display_text (&field, error)))
             return NULL;
         }
       else if (field.tag == 0x80 || field.tag == 0x81)

@@ -801,6 +801,48 @@ test_profile_hex_iccid (void)
   g_assert_false (lpa_iccid_is_valid ("89012345678901234ae1"));
 }
 
+/* Hand-built: a ProfileInfoList with, between two profiles, an item that is no ProfileInfo (a
+ * primitive 99 and a constructed E4). They are skipped; the profiles around them are listed. */
+static void
+test_profile_list_unknown_item (void)
+{
+  g_autoptr (GBytes) bytes = unit_hex ("BF 2D 1F A0 1D E3 04 9F 70 01 00  99 01 00  E4 02 80 00"
+                                       "E3 0C 5A 0A 98 10 32 54 76 98 10 32 54 F6  E3 00");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+
+  list = lpa_es10c_parse_profiles_info (bytes, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 3);
+  g_assert_cmpint (((LpaProfileInfo *) list->pdata[0])->state, ==, LPA_PROFILE_STATE_DISABLED);
+  g_assert_cmpstr (((LpaProfileInfo *) list->pdata[1])->iccid, ==, ICCID);
+  g_assert_null (((LpaProfileInfo *) list->pdata[2])->iccid);
+}
+
+/* Hand-built: a ListNotification with an item that is no NotificationMetadata (E0) before
+ * NOTIFICATION_LIST_1's one, whose ICCID has a non-BCD nibble (A4) and whose address has a stray
+ * byte (FF). The item is skipped, the notification listed: failing the list left every pending
+ * notification undelivered. The bad address then fails this one's delivery alone. */
+static void
+test_notification_list_lenient (void)
+{
+  g_autoptr (GBytes) bytes =
+      unit_hex ("BF 28 2C A0 2A E0 02 80 00"
+                "BF 2F 23 80 01 07 81 02 06 40 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F FF"
+                "5A 0A 98 10 32 54 76 98 10 32 A4 F6");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = lpa_es10b_parse_list_notification (bytes, &error);
+  LpaNotificationMetadata *m;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  m = list->pdata[0];
+  g_assert_cmpuint (m->seq, ==, 7);
+  g_assert_cmpstr (m->address, ==, "dp.example.co\xef\xbf\xbd");
+  g_assert_cmpstr (m->iccid, ==, "89012345678901234A6");
+  g_assert_true (lpa_iccid_is_valid (m->iccid));
+}
+
 /* GetRAT, hand-derived: rule 1 allows PPR1 for 310/01 and any MNC of 262 ('E' wildcards),
  * rule 2 allows PPR2 for 310/01 with consent required. */
 #define RAT                                                                                        \
@@ -1239,6 +1281,8 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/profile-list-cap", test_profile_list_cap);
   g_test_add_func ("/es10/own/euicc-info2-bad-text", test_euicc_info2_bad_text);
   g_test_add_func ("/es10/own/profile-hex-iccid", test_profile_hex_iccid);
+  g_test_add_func ("/es10/own/profile-list-unknown-item", test_profile_list_unknown_item);
+  g_test_add_func ("/es10/own/notification-list-lenient", test_notification_list_lenient);
   g_test_add_func ("/es10/own/rat", test_rat);
   g_test_add_func ("/es10/own/session-responses", test_session_responses);
   g_test_add_func ("/es10/own/install-errors", test_install_errors);
