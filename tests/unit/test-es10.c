@@ -709,6 +709,26 @@ test_profile_info_bad_text (void)
   g_assert_cmpstr (p->profile_name, ==, "\xef\xbf\xbd");
 }
 
+/* Hand-built: a ProfileInfo whose notificationConfigurationInfo address has a stray byte (FF).
+ * It reads with U+FFFD (then no host name: that notification's delivery fails alone); failing
+ * the ProfileInfo failed the whole list. */
+static void
+test_profile_info_bad_address (void)
+{
+  g_autoptr (GBytes) bytes =
+      unit_hex ("BF 2D 11 A0 0F E3 0D B6 0B 30 09 80 02 06 40 81 03 61 62 FF");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = lpa_es10c_parse_profiles_info (bytes, &error);
+  LpaProfileInfo *p;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  p = list->pdata[0];
+  g_assert_cmpuint (p->notification_configs->len, ==, 1);
+  g_assert_cmpstr (((LpaNotificationConfig *) p->notification_configs->pdata[0])->address, ==,
+                   "ab\xef\xbf\xbd");
+}
+
 /* Hand-built: EUICC_INFO2 with sasAcreditationNumber "ABC-0" + a stray byte (FF) and a
  * platformLabel ending in a truncated sequence (C3): a real chip's odd text. They read with U+FFFD
  * in place of the bad bytes; failing the whole EUICCInfo2 left the eUICC unusable. */
@@ -1278,6 +1298,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/profile-info-full", test_profile_info_full);
   g_test_add_func ("/es10/own/profile-info-repeated", test_profile_info_repeated);
   g_test_add_func ("/es10/own/profile-info-bad-text", test_profile_info_bad_text);
+  g_test_add_func ("/es10/own/profile-info-bad-address", test_profile_info_bad_address);
   g_test_add_func ("/es10/own/profile-list-cap", test_profile_list_cap);
   g_test_add_func ("/es10/own/euicc-info2-bad-text", test_euicc_info2_bad_text);
   g_test_add_func ("/es10/own/profile-hex-iccid", test_profile_hex_iccid);
