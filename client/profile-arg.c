@@ -37,10 +37,11 @@ esimctl_profile_arg_parse (const char *arg, EsimctlProfileBy *by, GError **error
         alnum = alnum && g_ascii_isalnum (*p);
       if (alnum)
         {
-          g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
-                       "\"%s\" is neither an ICCID (18 to 20 digits) nor a number from esimctl "
-                       "list (see esimctl list --all)",
-                       arg);
+          g_set_error (
+              error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+              "\"%s\" is neither an ICCID (18 to 20 digits, 0-9 A-E) nor a number from esimctl "
+              "list (see esimctl list --all)",
+              arg);
           return FALSE;
         }
       *by = ESIMCTL_PROFILE_BY_NICKNAME;

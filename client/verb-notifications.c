@@ -71,7 +71,7 @@ filter_variant (const Filter *f, GError **error)
   if (f->iccid && !lpa_iccid_is_valid (f->iccid))
     {
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
-                   "--iccid: \"%s\" is not an ICCID (18 to 20 digits)", f->iccid);
+                   "--iccid: \"%s\" is not an ICCID (18 to 20 digits, 0-9 A-E)", f->iccid);
       return NULL;
     }
   g_variant_dict_init (&d, NULL);
