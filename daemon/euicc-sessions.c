@@ -38,25 +38,106 @@ sessions_file (EsimdEuicc *euicc)
   return g_build_filename (esimd->config->state_dir, "open-sessions", euicc->eid, NULL);
 }
 
-static GKeyFile *
-sessions_load (EsimdEuicc *euicc)
-{
-  g_autofree char *path = NULL;
-  GKeyFile *kf = g_key_file_new ();
-
-  if (!euicc->eid)
-    return kf;
-  path = sessions_file (euicc);
-  g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, NULL);
-  return kf;
-}
-
 /* Where the records are, as messages show it: the directory, never the file (its name is the
  * EID). */
 static char *
 sessions_dir (void)
 {
   return g_build_filename (esimd->config->state_dir, "open-sessions", NULL);
+}
+
+static void sessions_save_or_warn (EsimdEuicc *euicc, GKeyFile *kf);
+
+/* One piece of a damaged file, from a group's header to the next: its keys join @kf if it
+ * reads whole. */
+static gboolean
+salvage_group (GKeyFile *kf, const char *text)
+{
+  g_autoptr (GKeyFile) one = g_key_file_new ();
+  g_auto (GStrv) groups = NULL;
+
+  if (!g_key_file_load_from_data (one, text, (gsize) -1, G_KEY_FILE_NONE, NULL))
+    return FALSE;
+  groups = g_key_file_get_groups (one, NULL);
+  for (guint i = 0; groups[i]; i++)
+    {
+      g_auto (GStrv) keys = g_key_file_get_keys (one, groups[i], NULL, NULL);
+
+      for (guint k = 0; keys && keys[k]; k++)
+        {
+          g_autofree char *value = g_key_file_get_value (one, groups[i], keys[k], NULL);
+
+          g_key_file_set_value (kf, groups[i], keys[k], value);
+        }
+    }
+  return TRUE;
+}
+
+/* A file that does not read whole (a machine that crashed under its filesystem, a hand's
+ * edit, a bad disk) is read record by record: one torn record must not hide the others, whose
+ * servers still wait for their cancelSession, nor be overwritten with them unsaid. */
+static guint
+salvage (GKeyFile *kf, const char *text)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autoptr (GString) piece = g_string_new (NULL);
+  guint lost = 0;
+
+  for (guint i = 0;; i++)
+    {
+      if (!lines[i] || lines[i][0] == '[')
+        {
+          if (piece->len && !salvage_group (kf, piece->str))
+            lost++;
+          g_string_truncate (piece, 0);
+          if (!lines[i])
+            break;
+        }
+      g_string_append (piece, lines[i]);
+      g_string_append_c (piece, '\n');
+    }
+  return lost;
+}
+
+static GKeyFile *
+sessions_load (EsimdEuicc *euicc)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *dir = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) kept = NULL;
+  GKeyFile *kf = g_key_file_new ();
+  gsize n = 0;
+  guint lost;
+
+  if (!euicc->eid)
+    return kf;
+  path = sessions_file (euicc);
+  if (!g_file_get_contents (path, &text, NULL, &error))
+    {
+      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          dir = sessions_dir ();
+          g_warning ("eUICC %s: cannot read its record of open download sessions in %s: %s",
+                     euicc->config->name, dir, g_strerror (errno_of (error)));
+        }
+      return kf;
+    }
+  if (g_key_file_load_from_data (kf, text, (gsize) -1, G_KEY_FILE_NONE, NULL))
+    return kf;
+  /* What a failed load read up to the damage (a group header without its keys) is not kept. */
+  g_key_file_unref (kf);
+  kf = g_key_file_new ();
+  lost = salvage (kf, text);
+  kept = g_key_file_get_groups (kf, &n);
+  dir = sessions_dir ();
+  g_warning ("eUICC %s: its record of open download sessions in %s is damaged: %u unreadable "
+             "part(s) dropped, %" G_GSIZE_FORMAT " readable session(s) kept",
+             euicc->config->name, dir, lost, n);
+  /* Written back repaired, so that this is said once and the next change keeps them. */
+  sessions_save_or_warn (euicc, kf);
+  return kf;
 }
 
 static gboolean

@@ -225,6 +225,38 @@ class OpenSessions(unittest.TestCase):
             self.assertEqual(smdp.calls().get("smdp:cancelSession", 0), 10)
 
 
+    def test_a_damaged_record_file_keeps_its_readable_sessions(self):
+        # A session left open (the server never acknowledged its cancelSession) shares its file
+        # with a record torn mid-line, as a machine crashing under its filesystem leaves it.
+        cfg = {"Notifications": {"RetryInitial": "1", "RetryMax": "1"}}
+        with World(config=cfg) as w:
+            smdp = w.smdp.control
+            smdp.add_fault(function="cancelSession", action="empty", times=1000)
+            job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "",
+                                                                    {"confirm": GLib.Variant("b", True)})))[0]
+            w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60)
+            w.client.call(job, JOB_IFACE, "Cancel")
+            w.wait_job(job)
+            w.client.wait_for(lambda: smdp.calls().get("smdp:cancelSession", 0) >= 1, 60, "a first attempt")
+            self.assertEqual(w.esimd.stop(), 0)
+            with open(self.sessions_file(w)) as f:
+                kept = f.read()
+            self.assertEqual(kept.count("["), 1, kept)
+            with open(self.sessions_file(w), "a") as f:
+                f.write("\n[00112233445566778899AABBCCDDEEFF]\nServ")
+            smdp.clear_faults()
+            before = smdp.calls().get("smdp:cancelSession", 0)
+            w.start_esimd(wait_ready=False)
+            # the readable session is still told to its server, and its record then ends
+            w.client.wait_for(lambda: not os.path.exists(self.sessions_file(w)), 60, "the kept session told")
+            w.wait_idle()
+            self.assertEqual(smdp.calls().get("smdp:cancelSession", 0), before + 1)
+            log = w.esimd.log()
+            damaged = [line for line in warnings(log) if "damaged" in line]
+            self.assertEqual(len(damaged), 1, warnings(log))
+            self.assertIn("1 unreadable part(s) dropped, 1 readable session(s) kept", damaged[0])
+            self.assertNotIn(EID, log)
+
     def test_a_hung_server_does_not_hold_the_download_that_cancels(self):
         # The eUICC has cancelled and the outcome is known; the server's cancelSession answer
         # changes nothing the caller hears. A server that accepts TLS and never answers it would
