@@ -1011,12 +1011,14 @@ download_cancel (EsimdJob *job, GError **error)
     }
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
   d->cancelling = TRUE;
-  /* The user saying no is a rejection; a caller that vanished, or one that has no code (yet),
-   * may come back: postponed. */
-  lpa_download_cancel (d->download,
-                       job->state == ESIMD_JOB_AWAITING_CONFIRMATION && !job->caller_gone
-                           ? LPA_CANCEL_END_USER_REJECTION
-                           : LPA_CANCEL_POSTPONED);
+  /* The user saying no is a rejection; a caller that vanished, one that has no code (yet), or
+   * one whose download esimd ends (stopping, or letting its modem go) may come back:
+   * postponed. A server ends the order for good on a rejection. */
+  lpa_download_cancel (d->download, job->state == ESIMD_JOB_AWAITING_CONFIRMATION &&
+                                            !job->caller_gone && !job->euicc->stop_task &&
+                                            !job->euicc->replacing
+                                        ? LPA_CANCEL_END_USER_REJECTION
+                                        : LPA_CANCEL_POSTPONED);
   /* Nothing waits for a confirmation any more: the job runs its cancel (Confirm now is an
    * error, not an "ok" for a download that ends cancelled). */
   if (job->state == ESIMD_JOB_AWAITING_CONFIRMATION ||

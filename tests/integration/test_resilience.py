@@ -111,6 +111,23 @@ class Restarts(unittest.TestCase):
             job2, props = w.download(activation_code("DEMO-ONE"))
             self.assertEqual(props["State"], "succeeded", props)
 
+    def test_stopped_while_awaiting_confirmation_keeps_the_order(self):
+        # esimd stopping (the machine shutting down) while the user is asked is not the user's
+        # no: the server hears postponed, and the order is there to download after the restart.
+        with World() as w:
+            job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "",
+                                                                    {"confirm": GLib.Variant("b", True)})))[0]
+            w.client.wait_for(lambda: w.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation", 60)
+            self.assertEqual(w.esimd.stop(), 0)
+            self.assertEqual([(s["state"], s["cancelReasonName"]) for s in w.smdp.control.sessions()],
+                             [("cancelled", "postponed")])
+            # its caller heard the end
+            w.client.wait_for(lambda: w.client.signals_named("Finished", job), 30, "the stopped download's end")
+            w.client.signals.clear()  # the new esimd numbers its jobs from 1 again
+            w.start_esimd()
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+
 
 class Modem(unittest.TestCase):
     def test_modem_vanishes_during_a_download_and_comes_back(self):
