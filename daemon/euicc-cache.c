@@ -206,8 +206,17 @@ esimd_euicc_load_segment_size (EsimdEuicc *euicc)
 
   if (!g_file_get_contents (path, &text, NULL, NULL))
     return;
-  if (g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, 255, &v, NULL) &&
-      v != euicc->segment_size)
+  if (!g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, 255, &v, NULL))
+    {
+      /* Damaged: the size is learnt again if the card refuses ours; the next one learnt
+       * replaces the file. The directory is named, never the file (its name is the EID). */
+      g_autofree char *dir = g_path_get_dirname (path);
+
+      g_warning ("eUICC %s: the STORE DATA size learnt earlier (in %s) is unreadable; using %u",
+                 euicc->config->name, dir, euicc->segment_size);
+      return;
+    }
+  if (v != euicc->segment_size)
     {
       g_info ("eUICC %s: using the STORE DATA size %u learnt earlier", euicc->config->name,
               (guint) v);

@@ -3,6 +3,7 @@
 notifications pending, a SIGKILL in the middle of a download, a modem that vanishes and comes
 back, the pty transport, and SM-DS discovery."""
 
+import os
 import signal
 import threading
 import time
@@ -10,7 +11,7 @@ import unittest
 
 from gi.repository import GLib
 
-from esimtest.world import DEFAULT_ORDERS, MANAGER, MANAGER_IFACE, BusClient, World, activation_code, dbus_error_name
+from esimtest.world import DEFAULT_ORDERS, EID, MANAGER, MANAGER_IFACE, BusClient, World, activation_code, dbus_error_name
 
 BIG = [{"matchingId": "BIG-ONE", "iccid": "8949449999999990094",
         "profile": {"generate": {"size": 60000}},
@@ -127,6 +128,24 @@ class Restarts(unittest.TestCase):
             w.start_esimd()
             job, props = w.download(activation_code("DEMO-ONE"))
             self.assertEqual(props["State"], "succeeded", props)
+
+
+    def test_a_damaged_learnt_segment_size(self):
+        # The STORE DATA size learnt from a card, as a damaged disk may return it: esimd starts,
+        # says so, and uses its own.
+        w = World(start_esimd=False)
+        state = os.path.join(w.tmpdir, "state", "segment-size")
+        os.makedirs(state)
+        with open(os.path.join(state, EID), "wb") as f:
+            f.write(b"\x00\xff1\n")
+        w.start_esimd()
+        with w:
+            self.assertEqual(w.manager_prop("SegmentSize"), 255)
+            log = w.esimd.log()
+            self.assertEqual(len([line for line in log.splitlines()
+                                  if "WARNING" in line and "STORE DATA size learnt earlier" in line]), 1, log)
+            self.assertNotIn(EID, log)
+            self.assertEqual(w.download(activation_code("DEMO-ONE"))[1]["State"], "succeeded")
 
 
 class Modem(unittest.TestCase):
