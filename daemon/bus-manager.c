@@ -521,9 +521,15 @@ method_set_nickname (sd_bus_message *m, void *userdata, sd_bus_error *error)
 static int
 method_download (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  static const char *const allowed[] = { "enable:b",       "nickname:s",    "imei:s", "confirm:b",
-                                         "smdp_address:s", "matching_id:s", "detach:b",
-                                         "ask_confirmation_code:b", NULL };
+  static const char *const allowed[] = { "enable:b",
+                                         "nickname:s",
+                                         "imei:s",
+                                         "confirm:b",
+                                         "smdp_address:s",
+                                         "matching_id:s",
+                                         "detach:b",
+                                         "ask_confirmation_code:b",
+                                         NULL };
   EsimdEuicc *e = userdata;
   const char *code = NULL, *cc = NULL;
   g_autoptr (GVariant) options = NULL;
@@ -555,19 +561,94 @@ method_discover (sd_bus_message *m, void *userdata, sd_bus_error *error)
   return esimd_bus_run_job (m, e, esimd_job_discover_new (e, smds), ESIMD_ACTION_DOWNLOAD, FALSE);
 }
 
+/* ListNotifications that came while the list was being read again after an operation's outcome
+ * went out: an enable's, a delete's or a download's new notification is on the card, and a
+ * caller who asks right after the operation (the existing API's delete, then "which delete
+ * notifications are pending") must see it. They are answered when the reads end (SETTLED), with
+ * an error when the eUICC goes or esimd stops. The window is one list read (a few APDUs). */
+typedef struct
+{
+  EsimdEuicc *euicc;
+  sd_bus_message *call;
+  GVariant *filter;
+} WaitingList;
+
+static GQueue waiting_lists = G_QUEUE_INIT;
+
+static int list_notifications_reply (sd_bus_message *m, EsimdEuicc *e, GVariant *filter,
+                                     sd_bus_error *error);
+
+static void
+waiting_list_answer (WaitingList *w, const char *error_name, const char *message)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r;
+
+  if (error_name)
+    r = sd_bus_error_set (&error, error_name, message);
+  else
+    r = list_notifications_reply (w->call, w->euicc, w->filter, &error);
+  if (sd_bus_error_is_set (&error))
+    sd_bus_reply_method_error (w->call, &error);
+  else if (r < 0)
+    sd_bus_reply_method_errno (w->call, r, NULL);
+  sd_bus_error_free (&error);
+  sd_bus_message_unref (w->call);
+  g_variant_unref (w->filter);
+  g_free (w);
+}
+
+/* Answers the lists waiting for @euicc (NULL: every eUICC), with @error_name if set. */
+static void
+waiting_lists_answer (EsimdEuicc *euicc, const char *error_name, const char *message)
+{
+  for (GList *l = waiting_lists.head, *next; l; l = next)
+    {
+      WaitingList *w = l->data;
+
+      next = l->next;
+      if (euicc && w->euicc != euicc)
+        continue;
+      g_queue_delete_link (&waiting_lists, l);
+      waiting_list_answer (w, error_name, message);
+    }
+}
+
+void
+esimd_bus_manager_stop (void)
+{
+  waiting_lists_answer (NULL, ESIMD_BUS_ERROR_UNAVAILABLE, "esimd is stopping");
+}
+
 static int
 method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   EsimdEuicc *e = userdata;
   g_autoptr (GVariant) filter = NULL;
-  g_autoptr (sd_bus_message) reply = NULL;
   g_autoptr (GError) local = NULL;
+  WaitingList *w;
   int r;
 
   if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0)
     return r;
   if (!esimd_notification_filter_check (filter, &local))
     return esimd_bus_error_set (error, local);
+  if (!(e->settling & ESIMD_READ_NOTIFICATIONS))
+    return list_notifications_reply (m, e, filter, error);
+  w = g_new0 (WaitingList, 1);
+  w->euicc = e;
+  w->call = sd_bus_message_ref (m);
+  w->filter = g_steal_pointer (&filter);
+  g_queue_push_tail (&waiting_lists, w);
+  return 1;
+}
+
+static int
+list_notifications_reply (sd_bus_message *m, EsimdEuicc *e, GVariant *filter, sd_bus_error *error)
+{
+  g_autoptr (sd_bus_message) reply = NULL;
+  int r;
+
   if ((r = check_cache (e, error)) < 0 ||
       (r = check_read (e, ESIMD_READ_NOTIFICATIONS, "the notification list", error)) < 0)
     return r;
@@ -957,6 +1038,7 @@ on_euicc_removed (gpointer data, EsimdEuicc *euicc)
 {
   g_autofree char *path = esimd_bus_euicc_path (euicc);
 
+  waiting_lists_answer (euicc, ESIMD_BUS_ERROR_UNAVAILABLE, "the eUICC is gone");
   sd_bus_emit_object_removed (esimd_bus, path);
 }
 
@@ -991,6 +1073,8 @@ on_euicc_changed (gpointer data, EsimdEuicc *euicc, EsimdEuiccChange what)
   const char *names[G_N_ELEMENTS (map) + 1];
   guint n = 0;
 
+  if (what & ESIMD_EUICC_CHANGE_SETTLED)
+    waiting_lists_answer (euicc, NULL, NULL);
   for (gsize i = 0; i < G_N_ELEMENTS (map); i++)
     if (what & map[i].change)
       names[n++] = map[i].property;

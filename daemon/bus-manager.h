@@ -10,6 +10,8 @@ G_BEGIN_DECLS
 /* Registers the Manager (and Profile) objects and subscribes them to the model's eUICC
  * announcements. */
 int esimd_bus_manager_init (sd_bus *bus);
+/* Answers the calls the manager still holds ("esimd is stopping"), before the bus goes. */
+void esimd_bus_manager_stop (void);
 
 /* PropertiesChanged on the eUICC's Manager object. */
 void esimd_bus_manager_changed_strv (EsimdEuicc *euicc, const char **properties);

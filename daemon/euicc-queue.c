@@ -107,12 +107,24 @@ typedef struct
 
 /* The end hook's last step, whichever way it got there: the queue hears the job has ended, then
  * the eUICC runs what waits for a job of that kind to end. */
+/* The reads after a published outcome are over: calls that came meanwhile for what they read
+ * (ListNotifications) are answered now, without waiting for the channel to close. */
+static void
+settled (EsimdEuicc *euicc)
+{
+  if (!euicc->settling)
+    return;
+  euicc->settling = 0;
+  esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_SETTLED);
+}
+
 static void
 end_finish (HookOp *op)
 {
   EsimdEuicc *euicc = op->job->euicc;
   const EsimdJobOps *ended = op->job->ops; /* the job may be gone once the queue is told */
 
+  settled (euicc); /* if the reads after the outcome ended another way */
   op->done (op->job, NULL);
   g_free (op);
   esimd_euicc_after_job (euicc, ended);
@@ -200,10 +212,12 @@ end_read_done (GObject *source, GAsyncResult *res, gpointer data)
 
       /* What the outcome needed is read: the caller hears it now, the rest is read after. */
       op->after = 0;
+      euicc->settling = after;
       esimd_job_publish (op->job);
       esimd_euicc_read (euicc, after, end_read_done, op);
       return;
     }
+  settled (euicc);
   end_close (op);
 }
 
@@ -351,6 +365,7 @@ end_continue (HookOp *op)
   euicc->reads_after = 0;
   if (reads == 0 && after != 0 && euicc->available)
     {
+      euicc->settling = after;
       esimd_job_publish (job);
       reads = after;
     }

@@ -70,6 +70,7 @@ struct _EsimdEuicc
   gboolean channel_lost; /* the card was reset: the channel is gone without a close */
   guint reads;           /* EsimdRead bits to refresh when the current job ends */
   guint reads_after;     /* ...that its outcome does not need: read after it is published */
+  guint settling;        /* ...being read now: the outcome is out, these parts are not yet */
 
   gboolean available;       /* the modem is there */
   guint losses;             /* times the modem was lost: a job's channel does not survive one */

@@ -1,5 +1,6 @@
 /* main.c — esimd's entry: options, configuration, the system bus, the eUICCs, shutdown. */
 #include "bus.h"
+#include "bus-manager.h"
 #include "bus-name.h"
 #include "bus-source.h"
 #include "config-check.h"
@@ -321,6 +322,7 @@ out:
   /* Also the way out when the bus or a modem could not be set up: LeakSanitizer checks every
    * exit, and an early return left the HTTP client and the trust store behind. */
   esimd_polkit_stop ();
+  esimd_bus_manager_stop ();
   for (guint i = 0; i < daemon.euiccs->len; i++)
     esimd_euicc_free (daemon.euiccs->pdata[i]);
   g_ptr_array_unref (daemon.euiccs);

@@ -37,7 +37,9 @@ typedef enum
                                                    * that it is unknown */
   ESIMD_EUICC_CHANGE_SEGMENT_SIZE = 1 << 7,       /* segment_size */
   ESIMD_EUICC_CHANGE_READ_ERRORS = 1 << 8,        /* esimd_euicc_read_error() of some part */
-  ESIMD_EUICC_CHANGE_MODEM = 1 << 9, /* config (another port), mm_path, slot, active_slot */
+  ESIMD_EUICC_CHANGE_MODEM = 1 << 9,    /* config (another port), mm_path, slot, active_slot */
+  ESIMD_EUICC_CHANGE_SETTLED = 1 << 10, /* settling is back to 0: what a job's outcome left to
+                                         * read after it was published is read */
 } EsimdEuiccChange;
 
 /* What changed on a job (bits). */

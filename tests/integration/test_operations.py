@@ -197,6 +197,31 @@ class Operations(unittest.TestCase):
         self.assertIsNotNone(listed)
         self.assertIn(delivered[0], (0, 1))  # 0 if the automatic retry got there first
 
+    def test_06a_notifications_listed_right_after_the_operation(self):
+        """An operation is answered before esimd reads the card's notification list again. A
+        ListNotifications right after the answer waits for that read, so it lists the new
+        notification: the existing API's profileHandle, then getProfileDelNotification."""
+        w = self.w
+        w.wait_idle()
+        self.assertEqual(w.notifications(), [])
+        self.smdp_ctl().add_fault(function="handleNotification", action="reset", times=1000)
+        # Every APDU 300 ms late: the read after the answer is still going when the next call
+        # arrives.
+        delay = self.sim.add_fault(kind="delay", ms=300)
+        try:
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {})))
+            listed = w.notifications()
+        finally:
+            self.sim.clear_faults(delay)
+            self.smdp_ctl().clear_faults()
+        self.assertIn(("enable", ICCID_ONE), [(n["operation"], n["iccid"]) for n in listed])
+        w.wait_idle()
+        w.manager("DisableProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {})))
+        w.wait_idle()
+        w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)))
+        w.wait_idle()
+        self.assertEqual(w.notifications(), [])
+
     def test_07_invalid_arguments(self):
         w = self.w
         cases = [
