@@ -403,7 +403,7 @@ check_iccid (const char *iccid, sd_bus_error *error)
 {
   if (!lpa_iccid_is_valid (iccid))
     return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                              "\"%s\" is not an ICCID (18 to 20 digits)", iccid);
+                              "\"%s\" is not an ICCID (18 to 20 digits, 0-9 A-E)", iccid);
   return 0;
 }
 

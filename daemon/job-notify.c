@@ -25,7 +25,7 @@ esimd_notification_filter_check (GVariant *filter, GError **error)
   if (g_variant_lookup (filter, "iccid", "&s", &iccid) && !lpa_iccid_is_valid (iccid))
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
-                   "\"%s\" is not an ICCID (18 to 20 digits)", iccid);
+                   "\"%s\" is not an ICCID (18 to 20 digits, 0-9 A-E)", iccid);
       return FALSE;
     }
   return TRUE;
