@@ -170,9 +170,20 @@ schedule_retry (EsimdEuicc *euicc)
       if (s->cancel_response && !s->server_ended)
         next = MIN (next, esimd_notify_backoff_due_time (euicc->notify_backoff, s->server));
     }
-  /* Due now: the end of the running job submits it; nothing to wait for. */
-  if (next == G_MAXINT64 || next <= now)
+  if (next == G_MAXINT64)
     return;
+  if (next <= now)
+    {
+      /* Due now: the end of the running job submits it. With no job running, the back-off
+       * ended between the submits' own checks (esimd_euicc_after_job) and this one, as a 1 s
+       * back-off may while a slow job end runs: submit now, or nothing ever would. */
+      if (!esimd_job_queue_current (euicc->queue))
+        {
+          submit_cancel_sessions (euicc);
+          submit_auto_notify (euicc);
+        }
+      return;
+    }
   seconds = (guint) MIN ((next - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, G_MAXUINT);
   euicc->notify_retry_id = g_timeout_add_seconds (seconds, notify_retry_cb, euicc);
 }
