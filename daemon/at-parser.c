@@ -451,6 +451,30 @@ esimd_at_parse_apdu_answer (const char *text, GError **error)
   return g_bytes_new_take (g_steal_pointer (&buf), n / 2);
 }
 
+GBytes *
+esimd_at_response_apdu (const EsimdAtResponse *r, GError **error)
+{
+  for (guint i = 0; i < r->info->len; i++)
+    if (*(const char *) r->info->pdata[i])
+      return esimd_at_parse_apdu_answer (r->info->pdata[i], error);
+  /* Only a line of the answer's exact shape, its length agreeing, stands for the answer: a URC
+   * the lists above do not know, or an echo cut in the middle, does not parse as one. */
+  for (guint i = 0; i < r->other->len; i++)
+    {
+      GBytes *apdu = esimd_at_parse_apdu_answer (r->other->pdata[i], NULL);
+
+      if (apdu)
+        return apdu;
+    }
+  if (r->other->len)
+    g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                 "no response APDU in the answer (%u lines without %s, none of its form)",
+                 r->other->len, r->prefix ? r->prefix : "a prefix");
+  else
+    g_set_error_literal (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "no response APDU in the answer");
+  return NULL;
+}
+
 char *
 esimd_at_parse_session (const char *text, GError **error)
 {

@@ -117,6 +117,14 @@ int esimd_at_cme_code (const char *text);
 
 /* ---- the payload of the answers ------------------------------------------------------------- */
 
+/* The R-APDU of an answer to AT+CGLA or AT+CSIM (read with @bare TRUE): from the first line
+ * carrying the prefix that has anything after it; where no line does, from the first line without
+ * it that is a whole "<length>,<response>" (firmware that drops the prefix, as Fibocom FM350-GL
+ * does for AT+CCHO, or writes the prefix alone on its line and the data on the next, as it does
+ * for +GTCCINFO:). A prefixed answer that is malformed is an error, never passed over for
+ * another line. */
+GBytes *esimd_at_response_apdu (const EsimdAtResponse *response, GError **error);
+
 /* "<length>,<response>" of +CGLA:/+CSIM: (prefix already removed, or absent): the response is
  * hex, upper or lower case, quoted or not, and <length> must be its number of characters. The
  * R-APDU must hold at least SW1 SW2. */

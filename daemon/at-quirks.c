@@ -8,7 +8,10 @@
  *     FM350-GL, lpac issue #209 and pull request #445) or a 64-bit hex handle (Sierra MC7455 and
  *     EM7590, lpac issue #138 and pull request #139);
  *   - +CGLA: with or without a space (SIMCom A7908E, lpac pull request #238), hex answers in
- *     either case and with or without quotes; commands always send quoted upper-case hex, which
+ *     either case and with or without quotes, and an answer without its prefix (or with the
+ *     prefix alone on its line) taken where it has the answer's exact form and length: modelled
+ *     on the FM350-GL's bare AT+CCHO answer (lpac pull request #427 says its APDUs do the same;
+ *     no transcript seen); commands always send quoted upper-case hex, which
  *     every firmware takes (27.007 §8.43 defines <command> as a string);
  *   - =? test commands are never used as probes: they answer OK without support, ERROR with it
  *     (EM7590, lpac pull request #139) or a template; the transport tries AT+CCHO and falls back

@@ -822,22 +822,13 @@ apdu_answered (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer da
       apdu_finish (at, a, NULL, local);
       return;
     }
-  {
-    const char *info = esimd_at_response_info (r);
-
-    if (!info)
-      local = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
-                           "modem %s: %s answered OK without "
-                           "a response APDU",
-                           name_of (at), at->mode == MODE_CSIM ? "AT+CSIM" : "AT+CGLA");
-    else if (!(rapdu = esimd_at_parse_apdu_answer (info, &local)))
-      g_prefix_error (&local, "modem %s: ", name_of (at));
-    if (local)
-      {
-        apdu_finish (at, a, NULL, local);
-        return;
-      }
-  }
+  if (!(rapdu = esimd_at_response_apdu (r, &local)))
+    {
+      g_prefix_error (&local, "modem %s: %s: ", name_of (at),
+                      at->mode == MODE_CSIM ? "AT+CSIM" : "AT+CGLA");
+      apdu_finish (at, a, NULL, local);
+      return;
+    }
   at->longest_ok = MAX (at->longest_ok, line_len);
   bytes = g_bytes_get_data (rapdu, &len);
   at->parent.stats.bytes_received += len;
@@ -926,7 +917,9 @@ apdu_send (EsimdAt *at, Apdu *a, GBytes *apdu)
   line = esimd_at_format_apdu (session, apdu);
   at->parent.stats.apdus++;
   at->parent.stats.bytes_sent += g_bytes_get_size (apdu);
-  command (at, line, at->mode == MODE_CSIM ? "+CSIM:" : "+CGLA:", FALSE,
+  /* Bare lines are kept: esimd_at_response_apdu() takes one only where the modem wrote the
+   * answer without its prefix. */
+  command (at, line, at->mode == MODE_CSIM ? "+CSIM:" : "+CGLA:", TRUE,
            at->parent.config->command_timeout, apdu_answered, a);
 }
 

@@ -74,6 +74,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr (EsimdAtReader) reader = NULL;
   g_autoptr (EsimdAtResponse) r = NULL;
+  g_autoptr (EsimdAtResponse) apdu_r = NULL;
   gsize cut;
   gboolean framing_ok = TRUE;
 
@@ -85,6 +86,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   r = esimd_at_response_new (commands[data[0] % G_N_ELEMENTS (commands)].command,
                              commands[data[0] % G_N_ELEMENTS (commands)].prefix,
                              commands[data[0] % G_N_ELEMENTS (commands)].bare);
+  /* AT+CGLA and AT+CSIM as the transport reads them too: bare lines kept, the R-APDU taken by
+   * esimd_at_response_apdu(). */
+  if (g_strcmp0 (r->prefix, "+CGLA:") == 0 || g_strcmp0 (r->prefix, "+CSIM:") == 0)
+    apdu_r = esimd_at_response_new (r->command, r->prefix, TRUE);
   data += 2;
   size -= 2;
   cut = size ? data[-1] % (size + 1) : 0;
@@ -110,6 +115,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           FUZZ_CHECK (!was_final || final);
           if (final && !was_final)
             FUZZ_CHECK (esimd_at_line_is_final (line));
+          if (apdu_r)
+            FUZZ_CHECK (esimd_at_response_add_line (apdu_r, line) == final);
           g_free (line);
         }
     }
@@ -122,5 +129,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       FUZZ_CHECK (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT));
     }
   check_payloads (r);
+  if (apdu_r)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GBytes) apdu = esimd_at_response_apdu (apdu_r, &error);
+
+      if (apdu)
+        FUZZ_CHECK (g_bytes_get_size (apdu) >= 2 &&
+                    g_bytes_get_size (apdu) <= ESIMD_AT_MAX_LINE / 2);
+      else
+        FUZZ_CHECK (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT));
+    }
   return 0;
 }

@@ -414,6 +414,10 @@ AT_ANSWERS = {
     "ccho-cmt-text": (2, b"\r\n+CMT: \"+393331234567\",,\"24/12/06,20:00:00+04\"\r\nOK\r\n1\r\nOK\r\n"),
     "cgla-cds-cbm": (0, b"\r\n+CDS: 25\r\n0791447758100650\r\n+CGLA: 4,\"9000\"\r\n+CBM: 88\r\n001000DD\r\nOK\r\n"),
     "ccho-verbose-not-supported": (2, b"\r\n+CME ERROR: operation not supported\r\n"),
+    # AT+CGLA answered without its prefix, and with the prefix alone on its line (written for
+    # esimd after FM350-GL's bare AT+CCHO and its +GTCCINFO: lines: test-at-parser.c says where)
+    "cgla-bare": (0, b"\r\n4,\"9000\"\r\n\r\nOK\r\n"),
+    "cgla-prefix-alone": (0, b"\r\n+CGLA:\r\n6,\"01a2b3\"\r\n\r\nOK\r\n"),
 }
 
 

@@ -71,6 +71,18 @@ class AtModem(unittest.TestCase):
             self.assertGreater(c["at"]["commands"]["CSIM"], 50)
             self.assertNotIn("CGLA", c["at"]["commands"])
 
+    def test_answers_without_prefix(self):
+        # Firmware that drops the prefix: AT+CCHO answered by a bare session id (Fibocom
+        # FM350-GL, lpac issues #179 and #209), and, modelled on it (lpac pull request #427 says
+        # the same of the FM350-GL's APDUs; no transcript of it was found), AT+CGLA answered
+        # "<length>,<hex>" without "+CGLA: ", with the echo on and URCs around.
+        with at_world("no_prefix", "session=bare", "echo", "urc_noise") as w:
+            self.download_ok(w)
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID, {})))
+            w.wait_idle()
+            self.assertEqual([p["state"] for p in w.profiles()], ["enabled"])
+            self.assertGreater(self.at(w)["at"]["commands"]["CGLA"], 50)
+
     def test_command_line_limit(self):
         # A modem that refuses lines over 300 characters: the 255-byte blocks (537 characters)
         # are answered 6700 by the transport and liblpa steps down to 120.

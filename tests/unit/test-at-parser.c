@@ -205,7 +205,7 @@ test_cme (void)
 }
 
 /* An unprefixed line that is not a known URC is not information unless the command allows
- * bare answers: it must never be taken for a CGLA answer. */
+ * bare answers (AT+CGLA's are judged by esimd_at_response_apdu(), below). */
 static void
 test_stray_text (void)
 {
@@ -367,6 +367,85 @@ test_long_answer (void)
     }
 }
 
+/* The R-APDU of a whole AT+CGLA/AT+CSIM answer as the transport reads it (bare lines kept): the
+ * prefixed line when there is one with content, else a bare line of the answer's exact form. */
+static void
+test_apdu_bare (void)
+{
+  static const struct
+  {
+    const char *name;
+    const char *source;
+    const char *command;
+    const char *bytes;
+    const char *hex; /* NULL: must fail */
+  } cases[] = {
+    { "cgla-bare",
+      "written for esimd: the answer without its +CGLA: prefix, as Fibocom FM350-GL answers "
+      "AT+CCHO (lpac issues #179 and #209; lpac pull request #427 reports the same for its "
+      "APDUs, with no transcript)",
+      "AT+CGLA=1,10,\"81F2000000\"", "\r\n4,\"9000\"\r\n\r\nOK\r\n", "9000" },
+    { "cgla-prefix-alone",
+      "written for esimd: the prefix alone on its line and the data on the next, as FM350-GL "
+      "writes +GTCCINFO: (4IceG/luci-app-3ginfo-lite pull request #70)",
+      "AT+CGLA=1,10,\"81F2000000\"", "\r\n+CGLA:\r\n6,\"01a2b3\"\r\n\r\nOK\r\n", "01A2B3" },
+    { "csim-bare-echo-urc",
+      "written for esimd: echo on (lpac issue #173), a Quectel URC, then a bare, unquoted answer",
+      "AT+CSIM=10,\"0070000001\"",
+      "AT+CSIM=10,\"0070000001\"\r\n\r\n+QUSIM: 1\r\n6,019000\r\n\r\nOK\r\n", "019000" },
+    { "csim-echo-head-lost-bare",
+      "written for esimd: the echo with its head lost (lpac issue #179) has the answer's form "
+      "and length: it is the echo, the next line is the answer",
+      "AT+CSIM=10,\"0070000001\"", "10,\"0070000001\"\r\n\r\n6,\"019000\"\r\n\r\nOK\r\n",
+      "019000" },
+    { "cgla-prefixed-wins", "written for esimd: a prefixed answer is the answer",
+      "AT+CGLA=1,10,\"81F2000000\"", "\r\n4,\"6A82\"\r\n+CGLA: 4,\"9000\"\r\n\r\nOK\r\n", "9000" },
+    { "cgla-prefixed-malformed",
+      "written for esimd: a malformed prefixed answer is an error, not a reason to take another",
+      "AT+CGLA=1,10,\"81F2000000\"", "\r\n+CGLA: 4,\"90\"\r\n4,\"9000\"\r\n\r\nOK\r\n", NULL },
+    { "cgla-bare-short",
+      "written for esimd: a bare line whose length disagrees (a truncated answer) is no answer",
+      "AT+CGLA=1,10,\"81F2000000\"", "\r\n8,\"9000\"\r\n\r\nOK\r\n", NULL },
+    { "cgla-unknown-line", "written for esimd: a line no list knows, and no answer",
+      "AT+CGLA=1,10,\"81F2000000\"", "\r\nNITZ READY\r\n\r\nOK\r\n", NULL },
+    { "cgla-nothing", "written for esimd: OK alone", "AT+CGLA=1,10,\"81F2000000\"", "\r\nOK\r\n",
+      NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *prefix = g_str_has_prefix (cases[i].command, "AT+CSIM") ? "+CSIM:" : "+CGLA:";
+      g_autoptr (EsimdAtReader) reader = esimd_at_reader_new ();
+      g_autoptr (EsimdAtResponse) r = esimd_at_response_new (cases[i].command, prefix, TRUE);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GBytes) apdu = NULL;
+      gboolean done = FALSE;
+      char *line;
+
+      g_test_message ("%s (%s)", cases[i].name, cases[i].source);
+      g_assert_true (esimd_at_reader_feed (reader, (const guint8 *) cases[i].bytes,
+                                           strlen (cases[i].bytes), NULL));
+      while ((line = esimd_at_reader_next_line (reader)))
+        {
+          done = esimd_at_response_add_line (r, line);
+          g_free (line);
+        }
+      g_assert_true (done);
+      g_assert_cmpint (r->final, ==, ESIMD_AT_FINAL_OK);
+      apdu = esimd_at_response_apdu (r, &error);
+      if (cases[i].hex)
+        {
+          g_assert_no_error (error);
+          unit_assert_hex (apdu, cases[i].hex);
+        }
+      else
+        {
+          g_assert_null (apdu);
+          unit_assert_error (error, LPA_ERROR_TRANSPORT, NULL);
+        }
+    }
+}
+
 /* A line longer than the reader keeps is a framing error; the reader is usable again after a
  * reset. */
 static void
@@ -397,6 +476,7 @@ main (int argc, char **argv)
   g_test_add_func ("/at/cme", test_cme);
   g_test_add_func ("/at/stray-text", test_stray_text);
   g_test_add_func ("/at/apdu-answer", test_apdu_answer);
+  g_test_add_func ("/at/apdu-bare", test_apdu_bare);
   g_test_add_func ("/at/session-imei", test_session_and_imei);
   g_test_add_func ("/at/format", test_format);
   g_test_add_func ("/at/framing", test_framing);

@@ -40,6 +40,7 @@ class AtQuirks:
     no_space: bool = False  # "+CGLA:4,…" without the space after the colon
     lower_hex: bool = False  # answers in lower-case hex
     unquoted: bool = False  # answers' hex without quotes
+    no_prefix: bool = False  # AT+CGLA/CSIM answered "4,\"9000\"" without "+CGLA: " (FM350-GL's AT+CCHO form)
     cla_passthrough: bool = False  # the modem does not put the channel into the CLA: the host must
     get_response: bool = False  # the modem hands 61xx to the host instead of fetching the data itself
     loop_6100: bool = False  # every GET RESPONSE from the host answers 6100 without data
@@ -133,6 +134,8 @@ class AtModem:
         h = self._hex(data)
         if not self.quirks.unquoted:
             h = '"%s"' % h
+        if self.quirks.no_prefix:
+            return "%d,%s" % (len(data) * 2, h)
         sep = "" if self.quirks.no_space else " "
         return "%s:%s%d,%s" % (prefix, sep, len(data) * 2, h)
 
