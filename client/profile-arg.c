@@ -24,8 +24,9 @@ gboolean
 esimctl_profile_arg_parse (const char *arg, EsimctlProfileBy *by, GError **error)
 {
   gsize n = strlen (arg);
+  g_autofree char *iccid = lpa_iccid_canonical (arg);
 
-  if (lpa_iccid_is_valid (arg))
+  if (iccid)
     *by = ESIMCTL_PROFILE_BY_ICCID;
   else if (all_digits (arg) && n <= 3)
     *by = ESIMCTL_PROFILE_BY_NUMBER;
@@ -37,11 +38,10 @@ esimctl_profile_arg_parse (const char *arg, EsimctlProfileBy *by, GError **error
         alnum = alnum && g_ascii_isalnum (*p);
       if (alnum)
         {
-          g_set_error (
-              error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
-              "\"%s\" is neither an ICCID (18 to 20 digits, 0-9 A-E) nor a number from esimctl "
-              "list (see esimctl list --all)",
-              arg);
+          g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
+                       "\"%s\" is neither an ICCID (" LPA_ICCID_FORMS ") nor a number from esimctl "
+                       "list (see esimctl list --all)",
+                       arg);
           return FALSE;
         }
       *by = ESIMCTL_PROFILE_BY_NICKNAME;
@@ -85,6 +85,7 @@ GVariant *
 esimctl_profile_arg_find (GVariant *profiles, const char *arg, GError **error)
 {
   g_autofree char *folded = g_utf8_casefold (arg, -1);
+  g_autofree char *iccid = NULL;
   gsize n = g_variant_n_children (profiles);
   g_autoptr (GPtrArray) exact = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   g_autoptr (GPtrArray) loose = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
@@ -97,6 +98,9 @@ esimctl_profile_arg_find (GVariant *profiles, const char *arg, GError **error)
     return NULL;
   if (by == ESIMCTL_PROFILE_BY_NUMBER && g_ascii_string_to_unsigned (arg, 10, 1, n, &number, NULL))
     return g_variant_get_child_value (profiles, (gsize) number - 1);
+  /* An ICCID is compared in the form esimd lists it: "8944…0a" or "…0F" names "8944…0A". */
+  if (by == ESIMCTL_PROFILE_BY_ICCID)
+    arg = iccid = lpa_iccid_canonical (arg);
   for (gsize i = 0; by != ESIMCTL_PROFILE_BY_NUMBER && i < n; i++)
     {
       GVariant *p = g_variant_get_child_value (profiles, i);
@@ -148,7 +152,7 @@ esimctl_profile_arg_resolve (Esimctl *ctl, const char *euicc, const char *arg, G
   if (!esimctl_profile_arg_parse (arg, &by, error))
     return NULL;
   if (by == ESIMCTL_PROFILE_BY_ICCID && !profile)
-    return g_strdup (arg);
+    return lpa_iccid_canonical (arg);
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "ListProfiles",
                         g_variant_new ("(b)", TRUE), "(aa{sv})", ESIMCTL_CALL_READ, error);
   if (!reply)
@@ -156,7 +160,7 @@ esimctl_profile_arg_resolve (Esimctl *ctl, const char *euicc, const char *arg, G
   profiles = g_variant_get_child_value (reply, 0);
   found = esimctl_profile_arg_find (profiles, arg, &local);
   if (!found && by == ESIMCTL_PROFILE_BY_ICCID)
-    return g_strdup (arg); /* esimd's ProfileNotFound says it best */
+    return lpa_iccid_canonical (arg); /* esimd's ProfileNotFound says it best */
   if (!found)
     {
       g_propagate_error (error, g_steal_pointer (&local));

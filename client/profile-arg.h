@@ -15,11 +15,11 @@ typedef enum
   ESIMCTL_PROFILE_BY_NICKNAME, /* then, when no nickname matches exactly, case-insensitively */
 } EsimctlProfileBy;
 
-/* How @arg is read, without esimd: 18 to 20 digits (0-9, and A-E as some cards' ICCIDs hold:
- * lpa_iccid_is_valid()) are an ICCID; 1 to 3 digits a number from esimctl list; any other run of
- * digits, or 18 to 20 letters and digits starting with "89" (an ICCID mistyped), is a usage
- * error; anything else is a nickname (a nickname of digits only is reached through its ICCID or
- * number). */
+/* How @arg is read, without esimd: 18 to 20 digits (0-9, and A-E as some cards' ICCIDs hold, in
+ * either case, F padding and spaces around ignored: lpa_iccid_canonical()) are an ICCID; 1 to 3
+ * digits a number from esimctl list; any other run of digits, or 18 to 20 letters and digits
+ * starting with "89" (an ICCID mistyped), is a usage error; anything else is a nickname (a nickname
+ * of digits only is reached through its ICCID or number). */
 gboolean esimctl_profile_arg_parse (const char *arg, EsimctlProfileBy *by, GError **error);
 
 /* The profile @arg names among @profiles (ListProfiles(true)'s aa{sv}, in its order: the

@@ -53,6 +53,7 @@ static GVariant *
 filter_variant (const Filter *f, GError **error)
 {
   GVariantDict d;
+  g_autofree char *iccid = NULL;
   guint64 seq = 0;
 
   /* 0 to 4294967295 and nothing else: a negative number used to mean "every notification". */
@@ -68,17 +69,17 @@ filter_variant (const Filter *f, GError **error)
                    "--operation: expected install, enable, disable or delete");
       return NULL;
     }
-  if (f->iccid && !lpa_iccid_is_valid (f->iccid))
+  if (f->iccid && !(iccid = lpa_iccid_canonical (f->iccid)))
     {
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
-                   "--iccid: \"%s\" is not an ICCID (18 to 20 digits, 0-9 A-E)", f->iccid);
+                   "--iccid: \"%s\" is not an ICCID (" LPA_ICCID_FORMS ")", f->iccid);
       return NULL;
     }
   g_variant_dict_init (&d, NULL);
   if (f->operation)
     g_variant_dict_insert (&d, "operation", "s", f->operation);
-  if (f->iccid)
-    g_variant_dict_insert (&d, "iccid", "s", f->iccid);
+  if (iccid)
+    g_variant_dict_insert (&d, "iccid", "s", iccid);
   if (f->seq)
     g_variant_dict_insert (&d, "seq", "u", (guint32) seq);
   return g_variant_ref_sink (g_variant_dict_end (&d));

@@ -398,12 +398,15 @@ esimd_bus_run_job (sd_bus_message *m, EsimdEuicc *euicc, EsimdJob *job, const ch
   return 1;
 }
 
+/* *@canonical: the ICCID @iccid names, as esimd lists it (lpa_iccid_canonical()): a caller's
+ * lower-case, padded or pasted ICCID names the same profile as the listed one. */
 static int
-check_iccid (const char *iccid, sd_bus_error *error)
+check_iccid (const char *iccid, char **canonical, sd_bus_error *error)
 {
-  if (!lpa_iccid_is_valid (iccid))
+  *canonical = lpa_iccid_canonical (iccid);
+  if (!*canonical)
     return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                              "\"%s\" is not an ICCID (18 to 20 digits, 0-9 A-E)", iccid);
+                              "\"%s\" is not an ICCID (" LPA_ICCID_FORMS ")", iccid);
   return 0;
 }
 
@@ -476,11 +479,12 @@ method_list_profiles (sd_bus_message *m, void *userdata, sd_bus_error *error)
 static int
 profile_method (sd_bus_message *m, EsimdEuicc *e, EsimdProfileOp op, sd_bus_error *error)
 {
-  const char *iccid = NULL, *nickname = NULL;
+  const char *arg = NULL, *nickname = NULL;
+  g_autofree char *iccid = NULL;
   g_autoptr (GVariant) options = NULL;
   int r;
 
-  if ((r = sd_bus_message_read (m, "s", &iccid)) < 0 || (r = check_iccid (iccid, error)) < 0)
+  if ((r = sd_bus_message_read (m, "s", &arg)) < 0 || (r = check_iccid (arg, &iccid, error)) < 0)
     return r;
   if (op == ESIMD_PROFILE_SET_NICKNAME)
     {
@@ -631,7 +635,7 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
 
   if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0)
     return r;
-  if (!esimd_notification_filter_check (filter, &local))
+  if (!esimd_notification_filter_check (&filter, &local))
     return esimd_bus_error_set (error, local);
   if (!(e->settling & ESIMD_READ_NOTIFICATIONS))
     return list_notifications_reply (m, e, filter, error);
@@ -686,7 +690,7 @@ method_send_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
 
   if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0)
     return r;
-  if (!esimd_notification_filter_check (filter, &local))
+  if (!esimd_notification_filter_check (&filter, &local))
     return esimd_bus_error_set (error, local);
   return esimd_bus_run_job (m, e, esimd_job_notify_new (e, filter, FALSE),
                             ESIMD_ACTION_NOTIFICATIONS, FALSE);

@@ -12,9 +12,11 @@ const char *const esimd_notification_filter_keys[] = { "operation:s", "iccid:s",
 static const char *const operation_names[] = { "install", "enable", "disable", "delete", NULL };
 
 gboolean
-esimd_notification_filter_check (GVariant *filter, GError **error)
+esimd_notification_filter_check (GVariant **filter_inout, GError **error)
 {
+  GVariant *filter = *filter_inout;
   const char *op = NULL, *iccid = NULL;
+  g_autofree char *canonical = NULL;
 
   if (g_variant_lookup (filter, "operation", "&s", &op) && !g_strv_contains (operation_names, op))
     {
@@ -22,11 +24,25 @@ esimd_notification_filter_check (GVariant *filter, GError **error)
                    "operation \"%s\" is not install, enable, disable or delete", op);
       return FALSE;
     }
-  if (g_variant_lookup (filter, "iccid", "&s", &iccid) && !lpa_iccid_is_valid (iccid))
+  if (!g_variant_lookup (filter, "iccid", "&s", &iccid))
+    return TRUE;
+  canonical = lpa_iccid_canonical (iccid);
+  if (!canonical)
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
-                   "\"%s\" is not an ICCID (18 to 20 digits, 0-9 A-E)", iccid);
+                   "\"%s\" is not an ICCID (" LPA_ICCID_FORMS ")", iccid);
       return FALSE;
+    }
+  /* Matched by equality against the listed ICCIDs: the caller's lower-case or padded form
+   * becomes the listed one here, once. */
+  if (!g_str_equal (canonical, iccid))
+    {
+      GVariantDict d;
+
+      g_variant_dict_init (&d, filter);
+      g_variant_dict_insert (&d, "iccid", "s", canonical);
+      *filter_inout = g_variant_ref_sink (g_variant_dict_end (&d));
+      g_variant_unref (filter);
     }
   return TRUE;
 }

@@ -48,6 +48,31 @@ lpa_iccid_is_valid (const char *digits)
   return n >= 18 && n <= 20 && all_iccid_chars (digits);
 }
 
+char *
+lpa_iccid_canonical (const char *text)
+{
+  g_autofree char *s = NULL;
+  gsize n;
+
+  if (text == NULL)
+    return NULL;
+  /* Pasted from a QR-code app or an e-mail, or read by a script: a newline or spaces around it
+   * are no part of it, and an ICCID never holds either. */
+  s = g_strstrip (g_strdup (text));
+  n = strlen (s);
+  /* F is never an ICCID character but the padding of EF_ICCID's 20 nibbles, which
+   * lpa_iccid_to_bcd() puts back: dropping it changes no byte sent to the card. */
+  if (n > 20)
+    return NULL;
+  while (n > 0 && (s[n - 1] == 'F' || s[n - 1] == 'f'))
+    s[--n] = '\0';
+  /* Upper case is how a listed ICCID shows its A-E nibbles; lower case names the same nibbles. */
+  for (char *p = s; *p; p++)
+    if (*p >= 'a' && *p <= 'e')
+      *p = g_ascii_toupper (*p);
+  return lpa_iccid_is_valid (s) ? g_steal_pointer (&s) : NULL;
+}
+
 gboolean
 lpa_iccid_to_bcd (const char *digits, guint8 out[LPA_ICCID_BCD_LEN], GError **error)
 {

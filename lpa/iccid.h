@@ -21,6 +21,17 @@ char *lpa_iccid_from_bcd (const guint8 *bcd, gsize len);
 /* TRUE if @digits is an ICCID lpa_iccid_to_bcd() accepts. */
 gboolean lpa_iccid_is_valid (const char *digits);
 
+/* What lpa_iccid_canonical() accepts, for the messages that refuse an ICCID. */
+#define LPA_ICCID_FORMS                                                                            \
+  "18 to 20 digits 0-9 or A-E, in either case; trailing F padding and surrounding spaces "         \
+  "are ignored"
+
+/* The ICCID a caller's @text names, in the form lpa_iccid_from_bcd() lists it: surrounding ASCII
+ * whitespace dropped, a-e upper-cased, and trailing F padding dropped (EF_ICCID's 20 nibbles, as
+ * tools that dump it print a 19-digit ICCID), so that it encodes to the same bytes. NULL if what
+ * is left is not an ICCID lpa_iccid_is_valid() accepts. */
+char *lpa_iccid_canonical (const char *text);
+
 /* Encodes a 15-digit IMEI into the 8 bytes of DeviceInfo.imei: nibble-swapped BCD, the 16th nibble
  * F. The first 4 bytes are then the TAC (its first 8 digits). */
 gboolean lpa_imei_to_bcd (const char *digits, guint8 out[8], GError **error);

@@ -5,6 +5,8 @@ status of each class of failure (esimctl(1) EXIT STATUS)."""
 import json
 import unittest
 
+from gi.repository import GLib
+
 from esimtest.world import World, activation_code
 
 ICCID = "8949449999999990011"
@@ -68,11 +70,19 @@ class Esimctl(unittest.TestCase):
         self.assertNotIn("99999999", r.stdout + r.stderr)
 
     def test_4_disable_delete_and_notifications(self):
-        self.run_ok("disable", ICCID)
+        self.run_ok("disable", ICCID + "F")  # as an EF_ICCID dump prints it
         self.w.smdp.control.add_fault(function="handleNotification", action="reset", times=1000)
         self.run_ok("delete", "--yes", ICCID)
         pending = self.json("notifications", "--operation", "delete")["notifications"]
         self.assertEqual([(n["operation"], n["iccid"]) for n in pending], [("delete", ICCID)])
+        # the ICCID as an EF_ICCID dump prints it, and pasted with a newline: the same filter,
+        # whether esimctl or esimd reads it
+        self.assertEqual(self.json("notifications", "--operation", "delete", "--iccid", ICCID + "f")
+                         ["notifications"], pending)
+        self.assertEqual([(n["seq"], n["operation"], n["iccid"])
+                          for n in self.w.notifications({"operation": GLib.Variant("s", "delete"),
+                                                         "iccid": GLib.Variant("s", ICCID + "F\n")})],
+                         [(n["seq"], n["operation"], n["iccid"]) for n in pending])
         r = self.w.esimctl("notifications", "send", "--iccid", ICCID)
         self.assertEqual(r.returncode, NETWORK, r.stdout + r.stderr)
         self.w.smdp.control.clear_faults()

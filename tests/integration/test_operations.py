@@ -132,6 +132,25 @@ class Operations(unittest.TestCase):
         w.client.call(f"{MANAGER}/profile/{ICCID_ONE}", PROFILE_IFACE, "SetNickname", GLib.Variant("(s)", ("",)))
         self.assertEqual(w.profiles()[0]["nickname"], "")
 
+    def test_03a_iccid_as_people_give_it(self):
+        """An ICCID pasted with a newline, printed with EF_ICCID's F padding or typed in lower case
+        names the listed profile; anything else is refused with what is accepted."""
+        w = self.w
+        for given in (ICCID_ONE + "F", f" {ICCID_ONE}\r\n", ICCID_ONE + "f"):
+            w.manager("SetNickname", GLib.Variant("(ss)", (given, "Pasted")))
+            self.assertEqual(self.sim_profiles()[ICCID_ONE]["nickname"], "Pasted", repr(given))
+            w.manager("SetNickname", GLib.Variant("(ss)", (ICCID_ONE, "")))
+        self.assertEqual([p["iccid"] for p in w.profiles()], [ICCID_ONE])
+        # a-e are the listed A-E (hex nibbles some cards carry): this one is simply not installed
+        name, _ = self.error_of(w.manager, "DisableProfile", GLib.Variant("(sa{sv})", ("894944999999999001a", {})))
+        self.assertEqual(name, "org.esim.Error.ProfileNotFound")
+        for given in (ICCID_ONE + "FF", "8949449999999990F11", "8949 4499 9999 9990 011"):
+            name, msg = self.error_of(w.manager, "EnableProfile", GLib.Variant("(sa{sv})", (given, {})))
+            self.assertEqual(name, "org.freedesktop.DBus.Error.InvalidArgs", given)
+            self.assertIn("either case; trailing F padding and surrounding spaces are ignored", msg)
+        self.assertEqual(w.notifications({"iccid": GLib.Variant("s", ICCID_ONE + "F\n")}),
+                         w.notifications({"iccid": GLib.Variant("s", ICCID_ONE)}))
+
     def test_04_enable(self):
         w = self.w
         w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {})))

@@ -264,6 +264,45 @@ test_iccid (void)
   }
 }
 
+/* A caller's ICCID as people and tools give it: each names the listed form, and so encodes to the
+ * listed profile's bytes (the hex-nibble ICCID is test_iccid's, the padded ones EF_ICCID dumps). */
+static void
+test_iccid_canonical (void)
+{
+  static const struct
+  {
+    const char *given;
+    const char *listed; /* NULL: no ICCID */
+  } cases[] = {
+    { "8901234567890123A56", "8901234567890123A56" },
+    { "8901234567890123a56", "8901234567890123A56" },
+    { "8901234567890123456F", "8901234567890123456" },
+    { "8901234567890123456f", "8901234567890123456" },
+    { "890123456789012345FF", "890123456789012345" },
+    { " 8901234567890123456\r\n", "8901234567890123456" },
+    { "\t8901234567890123a56F ", "8901234567890123A56" },
+    /* F only as trailing padding, within EF_ICCID's 20 nibbles; nothing else is made valid. */
+    { "89012345678901234F", NULL },
+    { "8901234567890123F56", NULL },
+    { "8901234567890123456FF", NULL },
+    { "89012345678901234567F", NULL },
+    { "8901234567890123g56", NULL },
+    { "8901 2345 6789 0123 456", NULL },
+    { "", NULL },
+    { "   ", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *got = lpa_iccid_canonical (cases[i].given);
+
+      g_assert_cmpstr (got, ==, cases[i].listed);
+      if (got)
+        g_assert_true (lpa_iccid_is_valid (got));
+    }
+  g_assert_null (lpa_iccid_canonical (NULL));
+}
+
 static void
 test_imei_eid (void)
 {
@@ -386,6 +425,7 @@ main (int argc, char **argv)
   g_test_add_func ("/der/writer", test_writer);
   g_test_add_func ("/der/truncations", test_truncations);
   g_test_add_func ("/iccid/round-trip", test_iccid);
+  g_test_add_func ("/iccid/canonical", test_iccid_canonical);
   g_test_add_func ("/iccid/imei-eid", test_imei_eid);
   g_test_add_func ("/text/hex", test_hex);
   g_test_add_func ("/text/base64", test_base64);
