@@ -192,7 +192,6 @@ typedef struct
   guint next;
   gboolean telling;  /* the server's cancelSession is in flight */
   gboolean stopping; /* a caller cancelled it, or it gives way to a caller's job */
-  guint grace_id;    /* giving way: the request in flight is abandoned when this fires */
 } CancelJob;
 
 static void
@@ -200,7 +199,6 @@ cancel_job_free (gpointer data)
 {
   CancelJob *c = data;
 
-  g_clear_handle_id (&c->grace_id, g_source_remove);
   g_clear_pointer (&c->todo, g_ptr_array_unref);
   g_free (c);
 }
@@ -235,7 +233,7 @@ on_server_answered (guint status, GBytes *body, const GError *error, gpointer da
   g_autoptr (GError) why = NULL;
 
   c->telling = FALSE;
-  g_clear_handle_id (&c->grace_id, g_source_remove);
+  esimd_job_request_ended (job);
   if (c->stopping && g_error_matches (error, LPA_ERROR, LPA_ERROR_CANCELLED))
     {
       /* Our own abort says nothing about the server: no attempt counted, the eUICC's answer
@@ -264,21 +262,6 @@ on_server_answered (guint status, GBytes *body, const GError *error, gpointer da
   esimd_job_unref (job);
 }
 
-static gboolean
-grace_over (gpointer data)
-{
-  EsimdJob *job = data;
-  CancelJob *c = job->data;
-
-  c->grace_id = 0;
-  g_info ("eUICC %s: %s has not answered cancelSession in %u s: its request is abandoned for a "
-          "caller's job",
-          job->euicc->config->name, current_session (job)->server, ESIMD_GIVE_WAY_GRACE);
-  if (job->euicc->http)
-    esimd_http_client_cancel_all (job->euicc->http);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 tell_server (EsimdJob *job)
 {
@@ -297,8 +280,8 @@ tell_server (EsimdJob *job)
   esimd_http_client_ops.post (job->euicc->http, s->server, LPA_ES9P_CANCEL_SESSION, body,
                               on_server_answered, esimd_job_ref (job));
   /* Giving way since the eUICC's step: the server gets the grace as if it had been asked. */
-  if (c->stopping && c->telling && !c->grace_id)
-    c->grace_id = g_timeout_add_seconds (ESIMD_GIVE_WAY_GRACE, grace_over, job);
+  if (c->stopping && c->telling)
+    esimd_job_stop_request (job, "cancelSession", s->server);
 }
 
 static void
@@ -495,15 +478,8 @@ cancel_cancel (EsimdJob *job, GError **error)
   CancelJob *c = job->data;
 
   c->stopping = TRUE;
-  if (!c->telling || !job->euicc->http)
-    return TRUE;
-  if (!job->gave_way)
-    {
-      g_clear_handle_id (&c->grace_id, g_source_remove);
-      esimd_http_client_cancel_all (job->euicc->http);
-    }
-  else if (!c->grace_id)
-    c->grace_id = g_timeout_add_seconds (ESIMD_GIVE_WAY_GRACE, grace_over, job);
+  if (c->telling)
+    esimd_job_stop_request (job, "cancelSession", current_session (job)->server);
   return TRUE;
 }
 

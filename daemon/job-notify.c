@@ -81,7 +81,6 @@ typedef struct
   gboolean reread;      /* something the card said needs its list read again after the job */
   LpaNotificationDelivery *delivery;
   gboolean stopping; /* a caller cancelled it, or it gives way to a caller's job */
-  guint grace_id;    /* giving way: the request in flight is abandoned when this fires */
 } NotifyJob;
 
 static void
@@ -89,7 +88,6 @@ notify_job_free (gpointer data)
 {
   NotifyJob *n = data;
 
-  g_clear_handle_id (&n->grace_id, g_source_remove);
   g_clear_pointer (&n->delivery, lpa_notification_delivery_free);
   g_clear_pointer (&n->filter, g_variant_unref);
   g_clear_pointer (&n->todo, g_array_unref);
@@ -117,7 +115,7 @@ notify_stopped (EsimdJob *job)
   NotifyJob *n = job->data;
   g_autoptr (GError) error = NULL;
 
-  g_clear_handle_id (&n->grace_id, g_source_remove);
+  esimd_job_request_ended (job);
   if (job->gave_way)
     error = g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED,
                                  "gave way to a caller's job; the delivery runs again after it");
@@ -386,21 +384,6 @@ notify_run (EsimdJob *job)
   lpa_notification_retrieve_all (euicc->es10, retrieved_all, job);
 }
 
-static gboolean
-grace_over (gpointer data)
-{
-  EsimdJob *job = data;
-  NotifyJob *n = job->data;
-
-  n->grace_id = 0;
-  g_info ("eUICC %s: the notification server has not answered in %u s: its request is "
-          "abandoned for a caller's job",
-          job->euicc->config->name, ESIMD_GIVE_WAY_GRACE);
-  if (job->euicc->http)
-    esimd_http_client_cancel_all (job->euicc->http);
-  return G_SOURCE_REMOVE;
-}
-
 /* A caller cancelled it, or a caller's job is queued (job->gave_way): stop after the step in
  * flight. An ES10 command completes first, so the card is left consistent. An HTTP request is
  * abandoned (its notification stays on the eUICC, delivered later): at once for a caller's
@@ -411,15 +394,8 @@ notify_cancel (EsimdJob *job, GError **error)
   NotifyJob *n = job->data;
 
   n->stopping = TRUE;
-  if (!n->delivery || !job->euicc->http)
-    return TRUE;
-  if (!job->gave_way)
-    {
-      g_clear_handle_id (&n->grace_id, g_source_remove);
-      esimd_http_client_cancel_all (job->euicc->http);
-    }
-  else if (!n->grace_id)
-    n->grace_id = g_timeout_add_seconds (ESIMD_GIVE_WAY_GRACE, grace_over, job);
+  if (n->delivery)
+    esimd_job_stop_request (job, "handleNotification", n->addresses->pdata[n->next - 1]);
   return TRUE;
 }
 

@@ -1,6 +1,7 @@
 /* job.c — a job's life: queued → running (→ awaiting-confirmation) → succeeded/failed/cancelled. */
 #include "job.h"
 
+#include "euicc.h"
 #include "lpa-error.h"
 #include "observer.h"
 #include "text.h"
@@ -39,6 +40,7 @@ esimd_job_unref (EsimdJob *job)
     job->ops->free_data (job->data);
   if (job->caller_free && job->caller)
     job->caller_free (job->caller);
+  g_clear_handle_id (&job->grace_id, g_source_remove);
   g_free (job->stage);
   g_free (job->confirmation_code_refused);
   g_clear_pointer (&job->metadata, g_variant_unref);
@@ -142,6 +144,8 @@ esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result)
 {
   g_return_if_fail (!job->completed);
   job->completed = TRUE;
+  /* A grace left running would abandon the next job's requests. */
+  esimd_job_request_ended (job);
   if (result)
     job->result = g_variant_ref_sink (result);
   /* The message carries a server's or a card's words, and goes to D-Bus (ErrorMessage, the
@@ -154,6 +158,66 @@ esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result)
     }
   if (job->done)
     job->done (job, job->done_data);
+}
+
+typedef struct
+{
+  EsimdJob *job; /* not held: the job's end or free removes the timer */
+  char *what;
+  char *server;
+} Grace;
+
+static void
+grace_free (gpointer data)
+{
+  Grace *g = data;
+
+  g_free (g->what);
+  g_free (g->server);
+  g_free (g);
+}
+
+static gboolean
+grace_over (gpointer data)
+{
+  Grace *g = data;
+  EsimdJob *job = g->job;
+
+  job->grace_id = 0;
+  g_info ("eUICC %s: %s has not answered %s in %u s: its request is abandoned for a caller's job",
+          job->euicc->config->name, g->server, g->what, ESIMD_GIVE_WAY_GRACE);
+  if (job->euicc->http)
+    esimd_http_client_cancel_all (job->euicc->http);
+  return G_SOURCE_REMOVE;
+}
+
+void
+esimd_job_stop_request (EsimdJob *job, const char *what, const char *server)
+{
+  Grace *g;
+
+  if (!job->euicc->http)
+    return;
+  if (!job->gave_way)
+    {
+      esimd_job_request_ended (job);
+      esimd_http_client_cancel_all (job->euicc->http);
+      return;
+    }
+  if (job->grace_id)
+    return;
+  g = g_new0 (Grace, 1);
+  g->job = job;
+  g->what = g_strdup (what);
+  g->server = g_strdup (server && *server ? server : "the server");
+  job->grace_id = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, ESIMD_GIVE_WAY_GRACE, grace_over,
+                                              g, grace_free);
+}
+
+void
+esimd_job_request_ended (EsimdJob *job)
+{
+  g_clear_handle_id (&job->grace_id, g_source_remove);
 }
 
 void

@@ -84,6 +84,7 @@ struct _EsimdJob
   GVariant *result;  /* a{sv} */
   gboolean internal; /* started by esimd itself: no caller (clients see it, without one) */
   gboolean gave_way; /* asked to stop for a caller's job (ops->gives_way), not by a caller */
+  guint grace_id;    /* giving way: the server's request in flight is abandoned when it fires */
   gint64 caller_uid; /* the caller's user ID, whose share of the queue it takes; -1: esimd's */
 
   /* Who asked for it, as the front-end that took the request knows it (the D-Bus layer: the
@@ -122,6 +123,16 @@ void esimd_job_set_metadata (EsimdJob *job, GVariant *metadata);
  * read back what the job changed and the outcome needs, then published, so a client that hears
  * of the end and reads right away sees the new state (see observer.h for what may follow). */
 void esimd_job_complete (EsimdJob *job, const GError *error, GVariant *result);
+
+/* A job's ops->cancel, when a request of @what (its ES9+ function) to @server is in flight: a
+ * caller's cancel abandons it at once; a job that gives way (gave_way) lets the server answer
+ * within ESIMD_GIVE_WAY_GRACE first, then abandons it. Either way the request ends with
+ * LPA_ERROR_CANCELLED unless it is answered, and the job stops at its next safe point as its
+ * own code decides. Giving way once the grace runs changes nothing. */
+void esimd_job_stop_request (EsimdJob *job, const char *what, const char *server);
+
+/* The request in flight is answered (or abandoned): no grace runs for it any more. */
+void esimd_job_request_ended (EsimdJob *job);
 
 /* Makes the outcome final and announces it: the kind's own announcements, then the job's end.
  * Once: the queue may publish a job before its end hook is done (euicc-queue.c). */
