@@ -165,6 +165,26 @@ class NotificationServers(unittest.TestCase):
             w.wait_idle(30)
             self.assertEqual(len(w.sim.ctl().state()["notifications"]), 1)
 
+    def test_a_silent_server_holds_an_explicit_delivery_once_not_per_notification(self):
+        # Three notifications for one server that accepts TLS and never answers: the caller's
+        # SendNotifications waits RequestTimeout for the first, and the other two are not tried
+        # in the same call (they stay on the card, pending) instead of RequestTimeout each.
+        cfg = {"HTTP": {"RequestTimeout": "5"}, "Notifications": {"AutoSend": "false"}}
+        with World(config=cfg) as w:
+            sim = w.sim.ctl()
+            for code in ("DEMO-ONE", "DEMO-TWO"):
+                job, props = w.download(activation_code(code))
+                self.assertEqual(props["State"], "succeeded", props)
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {})))
+            self.assertEqual(len(sim.state()["notifications"]), 3)
+            w.smdp.control.add_fault(function="handleNotification", action="delay", ms=300000, times=100)
+            with self.assertRaises(GLib.Error) as e:
+                w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=300)
+            self.assertEqual(dbus_error_name(e.exception), "org.esim.Error.Timeout")
+            self.assertEqual(w.smdp.control.calls().get("smdp:handleNotification", 0), 1)
+            self.assertEqual(len(sim.state()["notifications"]), 3)  # none dropped
+            self.assertEqual(w.manager_prop("PendingNotifications"), 3)
+
 
 class OpenSessions(unittest.TestCase):
     """Item 9: the open-session record, the cancelSession it may need, and the end of retries."""
