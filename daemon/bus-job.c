@@ -25,10 +25,12 @@ typedef struct
   EsimdJob *job; /* a reference */
   char *path;
   guint linger_id;
+  guint64 finished;     /* in which order its job finished, from 1 (0: not yet) */
   EsimdBusProps *props; /* what clients were told */
 } Exported;
 
 static GHashTable *exported; /* path → Exported* */
+static guint64 n_finished;
 
 static void
 exported_free (gpointer data)
@@ -446,6 +448,39 @@ unexport (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* A finished job lingers so that a client can read its outcome, but a caller's jobs in a row
+ * must not make that any number of objects (and their memory): at most MaxQueuedJobs of an
+ * eUICC's finished jobs linger, and room for one more is made by ending the linger of the one
+ * that finished first. Its Finished and the answer to its call went out: nothing is lost to a
+ * client that follows it. */
+static void
+make_room_to_linger (EsimdEuicc *euicc)
+{
+  for (;;)
+    {
+      Exported *oldest = NULL;
+      guint lingering = 0;
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, exported);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          Exported *x = value;
+
+          if (!x->linger_id || x->job->euicc != euicc)
+            continue;
+          lingering++;
+          if (!oldest || x->finished < oldest->finished)
+            oldest = x;
+        }
+      if (lingering < esimd->config->max_queued_jobs)
+        return;
+      g_clear_handle_id (&oldest->linger_id, g_source_remove);
+      unexport (oldest);
+    }
+}
+
 /* The final State, Finished, the answer to the method call that created it (if any), and the
  * object's removal after the linger time. */
 static void
@@ -468,6 +503,8 @@ on_job_finished (gpointer data, EsimdJob *job)
   emit_changed (x, final);
   sd_bus_emit_signal (esimd_bus, x->path, JOB_IFACE, "Finished", "s",
                       esimd_job_state_to_string (job->state));
+  make_room_to_linger (job->euicc);
+  x->finished = ++n_finished;
   x->linger_id = g_timeout_add_seconds (MAX (esimd->config->job_linger, 1), unexport, x);
 }
 

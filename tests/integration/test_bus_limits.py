@@ -139,6 +139,29 @@ class MatchRules(unittest.TestCase):
             self.assertEqual(w.manager_prop("State"), "ready")
 
 
+class LingeringJobs(unittest.TestCase):
+    def test_finished_jobs_linger_in_a_bounded_number(self):
+        """A finished Job stays on the bus for JobLinger so that a client can read its outcome;
+        a caller's jobs in a row must not make that any number of objects (and their memory).
+        At most MaxQueuedJobs of an eUICC's finished jobs linger: the one that finished first
+        leaves early, its Finished already sent."""
+        from esimtest.world import World
+
+        runs = 10
+        cfg = {"Daemon": {"JobLinger": "3600", "MaxQueuedJobs": "4"}, "Notifications": {"AutoSend": "false"}}
+        with World(config=cfg) as w:
+            w.wait_idle()
+            finished = lambda: [s[0] for s in w.client.signals_named("Finished")]
+            before = len(finished())
+            for _ in range(runs):
+                w.manager("Refresh")
+            w.client.wait_for(lambda: len(finished()) == before + runs, 60, "every Refresh's Finished")
+            lingering = sorted(p for p in w.client.managed_objects() if p.startswith("/org/esim/job/"))
+            self.assertEqual(lingering, sorted(finished()[-4:]))
+            # the newest's outcome is still there to read
+            self.assertEqual(w.client.get(finished()[-1], "org.esim.Job", "State"), "succeeded")
+
+
 class AuthorizationFlood(unittest.TestCase):
     def setUp(self):
         from esimtest.world import World
