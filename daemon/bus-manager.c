@@ -306,8 +306,14 @@ esimd_bus_read_options (sd_bus_message *m, const char *const *allowed, GVariant 
       if ((r = sd_bus_message_read_basic (m, 's', &key)) <= 0)
         return r < 0 ? r : -ENXIO;
       if (!(type = find_option (allowed, key)))
-        return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "unknown option \"%.64s\"%s",
-                                  key, strlen (key) > 64 ? "…" : "");
+        {
+          /* Cut at a character boundary: a cut inside one is invalid UTF-8, which sd-bus does
+           * not send, and the caller would wait for an answer that never comes. */
+          g_autofree char *shown = lpa_text_sanitize (key, -1, 64, LPA_TEXT_ONE_LINE);
+
+          return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "unknown option \"%s\"",
+                                    shown);
+        }
       if (g_hash_table_contains (seen, key))
         return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "option \"%s\" given twice",
                                   key);

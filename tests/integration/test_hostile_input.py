@@ -70,6 +70,11 @@ class HostileInput(unittest.TestCase):
         msg = self.refused("ListNotifications", GLib.Variant("(a{sv})", ({"k" * 100000: GLib.Variant("b", True)},)),
                            "unknown option")
         self.assertLess(len(msg), 200)
+        # cut where a character is whole: a cut inside "é" was invalid UTF-8, which sd-bus did
+        # not send, and the caller waited for an answer that never came
+        msg = self.refused("ListNotifications", GLib.Variant("(a{sv})", ({"k" + "é" * 100: GLib.Variant("b", True)},)),
+                           "unknown option", timeout=20)
+        self.assertIn("k" + "é" * 31 + "…", msg)
 
     def test_nicknames(self):
         """A newline or another control character in a nickname is refused, through SetNickname,
