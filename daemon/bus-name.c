@@ -88,6 +88,18 @@ esimd_bus_request_name (sd_bus *bus, gboolean on_demand, GError **error)
   return r;
 }
 
+pid_t
+esimd_bus_name_owner_pid (sd_bus *bus)
+{
+  g_autoptr (sd_bus_creds) creds = NULL;
+  pid_t pid = 0;
+
+  if (sd_bus_get_name_creds (bus, BUS_NAME, SD_BUS_CREDS_PID, &creds) < 0 ||
+      sd_bus_creds_get_pid (creds, &pid) < 0)
+    return 0;
+  return pid;
+}
+
 static int
 on_name_lost (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {

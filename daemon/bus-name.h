@@ -13,6 +13,8 @@ G_BEGIN_DECLS
  * is installed where the system bus reads it, or the bus is a private one given by
  * DBUS_SYSTEM_BUS_ADDRESS). */
 int esimd_bus_request_name (sd_bus *bus, gboolean on_demand, GError **error);
+/* The pid of org.esim's owner on @bus; 0 when none owns it or the bus does not say. */
+pid_t esimd_bus_name_owner_pid (sd_bus *bus);
 /* Calls @lost when esimd no longer owns org.esim (another esimd took it over). */
 int esimd_bus_watch_name_lost (sd_bus *bus, void (*lost) (void));
 

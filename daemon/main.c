@@ -10,16 +10,23 @@
 #include "log.h"
 #include "polkit.h"
 #include "service.h"
+#include "state-lock.h"
 
 #include <curl/curl.h>
 #include <glib-unix.h>
+#include <errno.h>
 #include <locale.h>
 #include <stdlib.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
 
 #define SHUTDOWN_GRACE 30 /* seconds a running job gets to end cleanly on SIGTERM */
 /* Seconds after the grace for releasing the modem (each QMI request has a 5 s timeout): a
  * daemon asked to stop must stop, whatever the modem does. */
 #define SHUTDOWN_RELEASE 15
+/* Seconds a resident esimd waits for the esimd started on demand it took org.esim from to leave
+ * the state directory: that one's whole shutdown, and some. */
+#define HANDOVER_WAIT (SHUTDOWN_GRACE + SHUTDOWN_RELEASE + 15)
 
 EsimdDaemon *esimd;
 
@@ -29,6 +36,10 @@ static guint stopping_left;
 static int exit_status = EXIT_SUCCESS;
 static guint idle_timeout; /* --idle-timeout: seconds without an eUICC before exiting; 0: never */
 static guint idle_id;
+static gboolean stopping;
+static EsimdStateLock *state_lock;
+static pid_t lock_holder; /* the esimd this one waits for, while it leaves the state directory */
+static guint holder_watch, holder_timeout;
 
 static void
 on_bus_lost (int error, gpointer user_data)
@@ -72,12 +83,12 @@ discovery_stopped (GObject *source, GAsyncResult *res, gpointer data)
 static gboolean
 shutdown_now (gpointer data)
 {
-  static gboolean started;
-
-  if (started)
+  if (stopping)
     return G_SOURCE_REMOVE;
-  started = TRUE;
+  stopping = TRUE;
   g_clear_handle_id (&idle_id, g_source_remove);
+  g_clear_handle_id (&holder_watch, g_source_remove);
+  g_clear_handle_id (&holder_timeout, g_source_remove);
   esimd_service_stopping ();
   esimd_discovery_stop (discovery_stopped, NULL);
   g_timeout_add_seconds (SHUTDOWN_GRACE + SHUTDOWN_RELEASE, shutdown_overdue, NULL);
@@ -140,8 +151,9 @@ name_lost (void)
   shutdown_now (NULL);
 }
 
+/* @locked: FALSE when the state directory is lock_holder's. */
 static int
-setup_bus (GError **error)
+setup_bus (gboolean locked, GError **error)
 {
   g_autoptr (sd_bus) bus = NULL;
   GSource *source;
@@ -160,6 +172,15 @@ setup_bus (GError **error)
                    g_strerror (-r));
       return r;
     }
+  /* Another esimd has the state directory. When it is the one owning org.esim on this bus, the
+   * name decides: a resident esimd takes it from one started on demand, which then leaves (and
+   * this one waits for it), and is refused it by another resident one. Any other esimd is not
+   * this one's to displace. */
+  if (!locked && (lock_holder == 0 || esimd_bus_name_owner_pid (bus) != lock_holder))
+    {
+      esimd_state_lock_set_held_error (state_lock, lock_holder, error);
+      return -EBUSY;
+    }
   r = esimd_bus_request_name (bus, idle_timeout > 0, error);
   if (r < 0)
     return r;
@@ -174,6 +195,129 @@ setup_bus (GError **error)
   bus_source = source;
   esimd_bus = g_steal_pointer (&bus);
   return 0;
+}
+
+static void
+close_fd (gpointer data)
+{
+  close (GPOINTER_TO_INT (data));
+}
+
+/* The eUICCs configured and discovered: what esimd does once the state directory is its own. */
+static gboolean
+serve (GError **error)
+{
+  EsimdConfig *config = esimd->config;
+
+  for (guint i = 0; i < config->modems->len; i++)
+    {
+      EsimdEuicc *euicc = esimd_euicc_new (i, config->modems->pdata[i], error);
+
+      if (!euicc)
+        return FALSE;
+      g_ptr_array_add (esimd->euiccs, euicc);
+    }
+  for (guint i = 0; i < esimd->euiccs->len; i++)
+    esimd_euicc_start (esimd->euiccs->pdata[i]);
+  esimd_discovery_set_idle_hook (idle_check);
+  esimd_discovery_start (esimd_bus);
+
+  esimd_service_watchdog_start ();
+  idle_check ();
+  esimd_service_ready ();
+  g_info ("esimd %s ready: %u configured eUICC(s)%s", PACKAGE_VERSION, config->modems->len,
+          config->discover_mm || config->discover_udev ? "; looking for others" : "");
+  return TRUE;
+}
+
+static void
+serve_or_quit (void)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!serve (&error))
+    {
+      g_printerr ("esimd: %s\n", error->message);
+      exit_status = EXIT_FAILURE;
+      g_main_loop_quit (loop);
+    }
+}
+
+static gboolean
+holder_gone (gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  pid_t holder = 0;
+
+  holder_watch = 0;
+  g_clear_handle_id (&holder_timeout, g_source_remove);
+  if (stopping)
+    return G_SOURCE_REMOVE;
+  if (!esimd_state_lock_try (state_lock, &holder))
+    {
+      esimd_state_lock_set_held_error (state_lock, holder, &error);
+      g_printerr ("esimd: %s\n", error->message);
+      exit_status = EXIT_FAILURE;
+      g_main_loop_quit (loop);
+      return G_SOURCE_REMOVE;
+    }
+  g_info ("the esimd that was leaving the state directory is gone");
+  serve_or_quit ();
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+retry_lock (gpointer data)
+{
+  pid_t holder = 0;
+
+  if (!esimd_state_lock_try (state_lock, &holder))
+    return G_SOURCE_CONTINUE;
+  holder_watch = 0;
+  g_clear_handle_id (&holder_timeout, g_source_remove);
+  if (!stopping)
+    serve_or_quit ();
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+holder_exited (int fd, GIOCondition condition, gpointer data)
+{
+  return holder_gone (NULL);
+}
+
+static gboolean
+holder_overdue (gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  holder_timeout = 0;
+  g_clear_handle_id (&holder_watch, g_source_remove);
+  esimd_state_lock_set_held_error (state_lock, lock_holder, &error);
+  g_printerr ("esimd: %s (it did not leave within %u s of giving up org.esim)\n", error->message,
+              HANDOVER_WAIT);
+  exit_status = EXIT_FAILURE;
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* This esimd took org.esim from the esimd started on demand that holds the state directory: it
+ * is leaving (NameLost), and its lock goes when its process does. */
+static void
+wait_for_holder (void)
+{
+  int fd = pidfd_open (lock_holder, 0);
+
+  g_info ("waiting for the esimd started on demand (pid %d) to leave the state directory",
+          (int) lock_holder);
+  holder_timeout = g_timeout_add_seconds (HANDOVER_WAIT, holder_overdue, NULL);
+  if (fd >= 0)
+    holder_watch = g_unix_fd_add_full (G_PRIORITY_DEFAULT, fd, G_IO_IN, holder_exited,
+                                       GINT_TO_POINTER (fd), (GDestroyNotify) close_fd);
+  else if (errno == ESRCH)
+    holder_watch = g_idle_add (holder_gone, NULL);
+  else /* a kernel without pidfds (before 5.3): ask again every second */
+    holder_watch = g_timeout_add_seconds (1, retry_lock, NULL);
 }
 
 int
@@ -200,6 +344,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (EsimdConfig) config = NULL;
   EsimdDaemon daemon = { 0 };
+  gboolean locked;
 
   setlocale (LC_ALL, "");
   g_option_context_set_summary (ctx, "The eSIM manager: an SGP.22 Local Profile Assistant that "
@@ -284,38 +429,29 @@ main (int argc, char **argv)
   g_info ("%u eSIM CI certificate(s) trusted for TLS%s", esimd_trust_count (daemon.trust),
           config->trust_system_cas ? ", plus the system CA store" : " (strict: CI only)");
 
+  /* Before the bus: an esimd that would share its state directory with another one must not
+   * take org.esim from anyone (setup_bus() says when it may). */
+  state_lock = esimd_state_lock_open (config->state_dir);
+  locked = !state_lock || esimd_state_lock_try (state_lock, &lock_holder);
+
   loop = g_main_loop_new (NULL, FALSE);
-  if (setup_bus (&error) < 0)
+  if (setup_bus (locked, &error) < 0)
     {
       g_printerr ("esimd: %s\n", error->message);
       exit_status = 1;
       goto out;
     }
-  for (guint i = 0; i < config->modems->len; i++)
-    {
-      EsimdEuicc *euicc = esimd_euicc_new (i, config->modems->pdata[i], &error);
-
-      if (!euicc)
-        {
-          g_printerr ("esimd: %s\n", error->message);
-          exit_status = 1;
-          goto out;
-        }
-      g_ptr_array_add (daemon.euiccs, euicc);
-    }
   /* Before anything can announce that esimd serves: a stop asked right then is a clean stop. */
   g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
   g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
-  for (guint i = 0; i < daemon.euiccs->len; i++)
-    esimd_euicc_start (daemon.euiccs->pdata[i]);
-  esimd_discovery_set_idle_hook (idle_check);
-  esimd_discovery_start (esimd_bus);
-
-  esimd_service_watchdog_start ();
-  idle_check ();
-  esimd_service_ready ();
-  g_info ("esimd %s ready: %u configured eUICC(s)%s", PACKAGE_VERSION, config->modems->len,
-          config->discover_mm || config->discover_udev ? "; looking for others" : "");
+  if (!locked)
+    wait_for_holder ();
+  else if (!serve (&error))
+    {
+      g_printerr ("esimd: %s\n", error->message);
+      exit_status = 1;
+      goto out;
+    }
   g_main_loop_run (loop);
 
 out:
@@ -336,6 +472,9 @@ out:
     }
   sd_bus_flush_close_unref (esimd_bus);
   esimd_bus = NULL;
+  g_clear_handle_id (&holder_watch, g_source_remove);
+  g_clear_handle_id (&holder_timeout, g_source_remove);
+  g_clear_pointer (&state_lock, esimd_state_lock_free);
   g_clear_pointer (&loop, g_main_loop_unref);
   curl_global_cleanup ();
   esimd = NULL;

@@ -188,6 +188,9 @@ class IdleExit(unittest.TestCase):
                 rig.client.wait_for(lambda: not on_demand.running(), 60, "the esimd started on demand to leave")
                 self.assertEqual(on_demand.proc.returncode, 0, on_demand.log())
                 self.assertIn("another esimd took over org.esim", on_demand.log())
+                # it took the name, then waited for that one to let go of the state directory
+                self.assertIn(f"waiting for the esimd started on demand (pid {on_demand.proc.pid}) to leave "
+                              "the state directory", resident.log())
                 rig.esimd = resident
                 # (the records went to the first esimd: the FIFO stands for the kernel's events)
                 rig.udev(modem)

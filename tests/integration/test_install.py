@@ -403,6 +403,45 @@ class BusName(unittest.TestCase):
                                   f"root own it, because esimd's bus policy is not installed: {policy} is "
                                   "missing", r.stderr)
 
+    def test_state_directory_of_another_esimd(self):
+        """A second esimd on another bus (a test's private bus beside the system service, or one
+        started by hand) but the same StateDirectory would write the same records and drive the
+        same eUICCs: it leaves at once, naming the directory and the other esimd, and takes no
+        bus name. The lock goes with the process: once that one is killed, the next one starts."""
+        bus = worldmod.PrivateBus(self.tmp)
+        self.addCleanup(bus.stop)
+        other_dir = os.path.join(self.tmp, "other-bus")
+        os.makedirs(other_dir)
+        other_bus = worldmod.PrivateBus(other_dir)
+        self.addCleanup(other_bus.stop)
+        first = worldmod.Esimd(self.conf, bus.address, os.path.join(self.tmp, "first.log"))
+        first.start()
+        self.addCleanup(first.stop)
+        client = worldmod.BusClient(bus.address)
+        self.addCleanup(client.close)
+        client.wait_for(lambda: client.name_has_owner() or not first.running(), 60, "the first esimd on the bus")
+        self.assertTrue(first.running(), first.log())
+        other_client = worldmod.BusClient(other_bus.address)
+        self.addCleanup(other_client.close)
+
+        r = self.esimd(dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=other_bus.address))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, rf"esimd: the state directory {re.escape(self.tmp)}/state is in use by another "
+                                   rf"esimd \(pid {first.proc.pid}(, [^)]+)?\): two would overwrite each other's "
+                                   r"records and drive the same eUICCs; stop that one, or give this one another "
+                                   r"StateDirectory=")
+        self.assertFalse(other_client.name_has_owner())
+        self.assertTrue(first.running(), first.log())
+
+        first.kill()  # SIGKILL: no clean-up of its own; the kernel releases the lock
+        second = worldmod.Esimd(self.conf, other_bus.address, os.path.join(self.tmp, "second.log"))
+        second.start()
+        self.addCleanup(second.stop)
+        other_client.wait_for(lambda: other_client.name_has_owner() or not second.running(), 60,
+                              "the second esimd on its bus")
+        self.assertTrue(second.running(), second.log())
+        self.assertEqual(second.stop(), 0, second.log())
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
