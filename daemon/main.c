@@ -435,15 +435,16 @@ main (int argc, char **argv)
   locked = !state_lock || esimd_state_lock_try (state_lock, &lock_holder);
 
   loop = g_main_loop_new (NULL, FALSE);
+  /* Before anything can announce that esimd serves, org.esim included: a stop asked right then
+   * is a clean stop (it was the default action, in the moment after the name was taken). */
+  g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
+  g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
   if (setup_bus (locked, &error) < 0)
     {
       g_printerr ("esimd: %s\n", error->message);
       exit_status = 1;
       goto out;
     }
-  /* Before anything can announce that esimd serves: a stop asked right then is a clean stop. */
-  g_unix_signal_add (SIGTERM, on_signal, GINT_TO_POINTER (SIGTERM));
-  g_unix_signal_add (SIGINT, on_signal, GINT_TO_POINTER (SIGINT));
   if (!locked)
     wait_for_holder ();
   else if (!serve (&error))
