@@ -193,6 +193,15 @@ esimd_at_line_is_final (const char *line)
   return final_kind (line) != ESIMD_AT_FINAL_NONE;
 }
 
+gboolean
+esimd_at_line_is_restart (const char *line)
+{
+  /* Quectel prints RDY once its UART is ready after power-on or a reset, followed by +CFUN: 1
+   * and +CPIN: READY (Quectel M50 Hardware Design V2.0, on the UART; the EC2x/EG25/EC200A/
+   * EC600U/BG95 families do the same). It is never part of an answer. */
+  return g_ascii_strcasecmp (line, "RDY") == 0;
+}
+
 /* Words modems print on their own, unasked: boot and SIM-ready notices. Lines that start with
  * one of + ^ * # $ % are unsolicited too unless they carry the prefix we wait for. */
 static gboolean

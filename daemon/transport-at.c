@@ -370,8 +370,60 @@ is_sync_answer (EsimdAt *at, EsimdAtResponse *r)
 }
 
 static void
+setup_again_done (EsimdAt *at, EsimdAtResponse *response, const GError *error, gpointer data)
+{
+  /* Nothing hangs on it: a modem that did not take it answers errors in fewer words. */
+  if (!response || response->final != ESIMD_AT_FINAL_OK)
+    g_debug ("modem %s: set-up after the restart not taken", name_of (at));
+}
+
+/* The modem restarted while the tty stayed (a UART; a USB port would have hung up): the command
+ * it was given is lost, and with it every logical channel; its echo and AT+CMEE are back at their
+ * defaults. Fail that command now rather than at its timeout, set the modem up again ahead of
+ * anything queued, and leave no session to send APDUs to: the next job opens one, and AT+CCHO
+ * answered +CME ERROR: 10/14 while the SIM comes up is waited out (ccho_done), where a plain
+ * ERROR (AT+CMEE=0) would have been taken for a modem without logical channels. */
+static void
+restarted (EsimdAt *at, const char *line)
+{
+  static const char *const setup[] = { "AT+CMEE=1", "ATE0" }; /* pushed to the head: reversed */
+
+  g_info ("modem %s: the modem restarted (%s); its logical channels are gone", name_of (at), line);
+  at->channel = 0;
+  g_clear_pointer (&at->session, g_free);
+  for (gsize i = 0; i < G_N_ELEMENTS (setup); i++)
+    {
+      Cmd *cmd = g_new0 (Cmd, 1);
+
+      cmd->line = g_strdup (setup[i]);
+      cmd->timeout = SHORT_TIMEOUT;
+      cmd->done = setup_again_done;
+      g_queue_push_head (&at->queue, cmd);
+    }
+  at->timeouts = 0;
+  if (at->current)
+    {
+      g_autofree char *what = g_strndup (
+          at->current->line, at->current->log_verb_only ? 8 : strlen (at->current->line));
+      g_autoptr (GError) error =
+          g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                       "modem %s: the modem restarted (%s) before it answered %s%s", name_of (at),
+                       line, what, at->current->log_verb_only ? "…" : "");
+
+      finish_current (at, error);
+    }
+  else
+    pump (at);
+}
+
+static void
 handle_line (EsimdAt *at, const char *line)
 {
+  if (at->state == AT_READY && esimd_at_line_is_restart (line))
+    {
+      restarted (at, line);
+      return;
+    }
   if (!at->current)
     {
       g_debug ("modem %s: unsolicited: %.24s", name_of (at), line);

@@ -173,6 +173,30 @@ class AtModem(unittest.TestCase):
                 self.assertEqual(ctl.fault(fid)["fired"], 1)
             self.assertEqual(len(w.profiles()), 1)
 
+    def test_modem_restarts_mid_download(self):
+        # A UART modem that restarts in the middle of a download, its tty staying: RDY instead of
+        # the answer (Quectel's boot URCs), echo and AT+CMEE back at their defaults, the card
+        # reset and off for 3 s. The download fails at once with an error that says so (it
+        # waited for CommandTimeout before), nothing is half-installed, and the next download
+        # goes through AT+CCHO again once the SIM is up: not through AT+CSIM, which a plain ERROR
+        # to AT+CCHO (AT+CMEE=0 after the restart) while the SIM came up would have chosen.
+        with at_world(CommandTimeout=120) as w:
+            with w.sim.ctl() as ctl:
+                fid = ctl.add_fault(kind="at_restart", command="CGLA", nth=20, sim_ms=3000)
+                _job, props = w.download(activation_code("DEMO-ONE"))
+                self.assertEqual(props["State"], "failed", props)
+                self.assertIn("the modem restarted (RDY)", props["ErrorMessage"])
+                self.assertEqual(ctl.fault(fid)["fired"], 1)
+            w.wait_idle()
+            self.assertEqual(w.profiles(), [])
+            # Another order: the card's reset took the session the server holds for DEMO-ONE,
+            # and with it the signed cancel that would have freed it.
+            self.download_ok(w, "DEMO-TWO")
+            self.assertEqual(len(w.profiles()), 1)
+            c = self.at(w)
+            self.assertNotIn("CSIM", c["at"]["commands"])
+            self.assertEqual(c["channels_open"], [])
+
     def test_wrong_le_to_get_response(self):
         # A modem that leaves 61xx to the host, and a strict T=0 card that announces 6100 without
         # a count: the GET RESPONSE of Le 00 is answered 6Cxx. Only the GET RESPONSE is asked

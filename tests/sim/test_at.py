@@ -188,7 +188,7 @@ class AtFrontTest(SimTestCase):
         self.ctl.at(urc_noise=True, split=5)
         session_lines = self.at.command('AT+CCHO="%s"' % ISDR)
         self.assertEqual(session_lines[-1], "OK")
-        urcs = [l for l in session_lines if l.startswith(("+QIND", "+CREG", "+CPIN")) or l == "RDY"]
+        urcs = [l for l in session_lines if l.startswith(("+QIND", "+CREG", "+CPIN", "+QUSIM"))]
         self.assertGreaterEqual(len(urcs), 2, session_lines)
         session = [l for l in session_lines if l.startswith("+CCHO:")][0].split(":")[1].strip()
         reads = self.at.reads

@@ -221,6 +221,11 @@ test_stray_text (void)
   g_assert_true (esimd_at_line_is_final ("+CME ERROR: 3"));
   g_assert_true (esimd_at_line_is_final ("ok"));
   g_assert_false (esimd_at_line_is_final ("OKAY"));
+  /* Quectel's boot notice, and only it, says the modem restarted. */
+  g_assert_true (esimd_at_line_is_restart ("RDY"));
+  g_assert_true (esimd_at_line_is_restart ("rdy"));
+  g_assert_false (esimd_at_line_is_restart ("APP RDY"));
+  g_assert_false (esimd_at_line_is_restart ("+CPIN: READY"));
 }
 
 static void

@@ -26,7 +26,13 @@ log = logging.getLogger("esim-sim.at")
 FRONTEND = "at"
 SESSION_STYLES = ("plus", "bare", "hex")
 PROBE_STYLES = ("ok", "error", "silent", "template")
-URCS = ("+QIND: SMS DONE", "+CREG: 1", "RDY", "+CPIN: READY", "+QIND: PB DONE")
+# Noise a modem prints while it runs. Not RDY: that one says the modem has just (re)started.
+URCS = ("+QIND: SMS DONE", "+CREG: 1", "+QUSIM: 1", "+CPIN: READY", "+QIND: PB DONE")
+# What a Quectel modem prints when it restarts (RDY, +CFUN: 1: Quectel M50 Hardware Design V2.0,
+# the UART section), and once its SIM is up (+CPIN: READY there; +QUSIM and +QIND written for
+# esimd after the EC2x AT manual's URCs).
+BOOT_URCS = ["RDY", "+CFUN: 1"]
+SIM_UP_URCS = ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]
 
 
 @dataclass
@@ -105,6 +111,7 @@ class AtModem:
         self.next_handle = 0x0385A7C0
         self.lpa_enabled = True  # with the internal_lpa quirk: until switched off and reset
         self.lpa_disable_pending = False
+        self.sim_up_in: Optional[float] = None  # after a restart: seconds until the card is up
         self.commands: dict[str, int] = {}
         self.line_bytes_in = 0
         self.line_bytes_out = 0
@@ -196,6 +203,9 @@ class AtModem:
         if self.quirks.max_line and len(cmd) + 1 > self.quirks.max_line:
             log.info("AT line of %d characters over the limit of %d", len(cmd) + 1, self.quirks.max_line)
             return ["ERROR"], False
+        restart_ms = self.faults.at_restart(FRONTEND, name)
+        if restart_ms is not None:
+            return self.restart(restart_ms), False
         injected = self.faults.at_error(FRONTEND, name)
         if injected is not None:
             return (["ERROR"] if injected < 0 else [self._cme(injected)]), False
@@ -248,6 +258,24 @@ class AtModem:
         if upper.startswith("AT+CSIM="):
             return self._csim(cmd[8:])
         return ["ERROR"], False
+
+    def restart(self, sim_ms: int) -> list:
+        """The modem restarts where the tty stays (a UART): the command is never answered, its
+        settings are back at their defaults (echo on, AT+CMEE=0), the card was reset and its
+        channels are gone, and the card is off until the front powers it after sim_ms."""
+        log.info("fault: the AT modem restarts; its card is back in %d ms", sim_ms)
+        self.card.close_owned(self.owner)
+        self.card.powered = False
+        self.card.reset()
+        self.reset_session_state()
+        self.echo = True
+        self.cmee = 0
+        self.sim_up_in = sim_ms / 1000
+        return list(BOOT_URCS)
+
+    def sim_up(self) -> list:
+        self.card.powered = True
+        return list(SIM_UP_URCS)
 
     @staticmethod
     def _name(upper: str) -> str:
@@ -395,6 +423,7 @@ class AtFront:
         self.queue: Optional[asyncio.Queue] = None
         self.worker: Optional[asyncio.Task] = None
         self.muted = False
+        self.write_lock = asyncio.Lock()  # the SIM-up notices of a restart come between answers
 
     def open(self) -> None:
         master, slave = os.openpty()
@@ -467,6 +496,10 @@ class AtFront:
             pass
 
     async def _write(self, data: bytes) -> None:
+        async with self.write_lock:
+            await self._write_locked(data)
+
+    async def _write_locked(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
         self.modem.line_bytes_out += len(data)
         step = self.modem.quirks.split or len(data)
@@ -521,4 +554,17 @@ class AtFront:
                 return
             if lines is None:
                 continue
+            if self.modem.sim_up_in is not None:
+                # A restart: its boot URCs, no answer, and the SIM's notices once it is up.
+                delay, self.modem.sim_up_in = self.modem.sim_up_in, None
+                loop = asyncio.get_running_loop()
+                loop.call_later(delay, lambda: loop.create_task(self._sim_up()))
+                await self._write(b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines))
+                continue
             await self._write(self._frame(lines))
+
+    async def _sim_up(self) -> None:
+        if self.master is not None:
+            await self._write(b"".join(b"\r\n" + line.encode() + b"\r\n" for line in self.modem.sim_up()))
+        else:
+            self.modem.sim_up()

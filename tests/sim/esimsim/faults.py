@@ -10,7 +10,8 @@ from typing import Callable, Optional
 
 log = logging.getLogger("esim-sim.faults")
 
-KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result", "at_error", "bad_frame")
+KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result", "at_error", "bad_frame",
+         "at_restart")
 # ES10 functions whose response carries a result code the eUICC can be made to answer on demand.
 RESULT_TAGS = ("BF38", "BF21", "BF41", "BF37", "BF31", "BF32", "BF33", "BF34", "BF29", "BF3F", "BF2D", "BF28",
                "BF2B", "BF30", "BF35")
@@ -190,6 +191,16 @@ class Faults:
             elif not isinstance(spec["command"], str) or not spec["command"]:
                 raise FaultSpecError("'command' must be an AT command name, e.g. CGLA")
             spec = dict(spec, command=spec["command"].upper().lstrip("+")) if "command" in spec else spec
+        elif kind == "at_restart":
+            # The AT modem restarts instead of answering the nth (default 1st) command of that
+            # name, without leaving the bus (a UART): RDY, its card reset and off for sim_ms.
+            if not isinstance(spec.get("command"), str) or not spec["command"]:
+                raise FaultSpecError("an 'at_restart' fault needs 'command', e.g. CGLA")
+            if "nth" in spec:
+                _int(spec, "nth", 1)
+            if "sim_ms" in spec:
+                _int(spec, "sim_ms", 0)
+            spec = dict(spec, command=spec["command"].upper().lstrip("+"))
         if "count" in spec:
             remaining = None if spec["count"] is None else _int(spec, "count", 1)
         f = Fault(self.next_id, kind, dict(spec), frontend, remaining=remaining)
@@ -349,6 +360,18 @@ class Faults:
                 f.seen += 1
             f.fire()
             return -1 if f.spec.get("code") is None else int(f.spec["code"])
+        return None
+
+    def at_restart(self, frontend: str, command: str) -> Optional[int]:
+        """An 'at_restart' fault for this AT command: how long (ms) the card stays off."""
+        for f in self._applicable("at_restart", frontend):
+            if f.spec["command"] != command:
+                continue
+            f.seen += 1
+            if f.seen != int(f.spec.get("nth", 1)):
+                continue
+            f.fire()
+            return int(f.spec.get("sim_ms", 1500))
         return None
 
     def es10_result(self, frontend: str, tag: int) -> Optional[Fault]:
