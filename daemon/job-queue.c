@@ -118,7 +118,7 @@ give_way (EsimdJobQueue *queue)
   g_autoptr (GError) error = NULL;
 
   if (!current || !current->ops->gives_way || !current->ops->cancel || current->gave_way ||
-      queue->ending || esimd_job_is_finished (current))
+      current->cancel_asked || queue->ending || esimd_job_is_finished (current))
     return;
   current->gave_way = TRUE;
   g_debug ("job %u (%s): giving way to a caller's job", current->id, current->ops->kind);
@@ -233,6 +233,12 @@ esimd_job_queue_cancel (EsimdJobQueue *queue, EsimdJob *job, GError **error)
                    "a running %s cannot be cancelled", job->ops->kind);
       return FALSE;
     }
+  /* Background work that is giving way (its server has the grace to answer) is cancelled all
+   * the same: the request in flight is abandoned at once, and it ends as a caller stopped it
+   * (esimd's own delivery then waits for each server's back-off, as Job.Cancel says), not as
+   * having given way, which would start it again right after the caller's job. */
+  job->gave_way = FALSE;
+  job->cancel_asked = TRUE;
   return job->ops->cancel (job, error);
 }
 

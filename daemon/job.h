@@ -81,11 +81,12 @@ struct _EsimdJob
    * subject and reason codes), NULL while none was refused. */
   char *confirmation_code_refused;
   GError *error;
-  GVariant *result;  /* a{sv} */
-  gboolean internal; /* started by esimd itself: no caller (clients see it, without one) */
-  gboolean gave_way; /* asked to stop for a caller's job (ops->gives_way), not by a caller */
-  guint grace_id;    /* giving way: the server's request in flight is abandoned when it fires */
-  gint64 caller_uid; /* the caller's user ID, whose share of the queue it takes; -1: esimd's */
+  GVariant *result;      /* a{sv} */
+  gboolean internal;     /* started by esimd itself: no caller (clients see it, without one) */
+  gboolean gave_way;     /* asked to stop for a caller's job (ops->gives_way), not by a caller */
+  gboolean cancel_asked; /* a caller asked it to stop (esimd_job_queue_cancel) */
+  guint grace_id;        /* giving way: the server's request in flight is abandoned when it fires */
+  gint64 caller_uid;     /* the caller's user ID, whose share of the queue it takes; -1: esimd's */
 
   /* Who asked for it, as the front-end that took the request knows it (the D-Bus layer: the
    * caller's name, the call to answer, its tracking). Opaque to the model; freed with the job. */

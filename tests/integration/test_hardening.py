@@ -165,6 +165,31 @@ class NotificationServers(unittest.TestCase):
             w.wait_idle(30)
             self.assertEqual(len(w.sim.ctl().state()["notifications"]), 1)
 
+    def test_a_delivery_cancelled_while_it_gives_way_waits_for_the_back_off(self):
+        # The automatic delivery gives way to a caller's job, and its hung server has a grace to
+        # answer; a Cancel meanwhile is a caller's cancel all the same: the delivery is not
+        # started again after the caller's job, but after the server's back-off (Job.Cancel).
+        cfg = {"HTTP": {"RequestTimeout": "120"}, "Notifications": {"RetryInitial": "600", "RetryMax": "3600"}}
+        with World(config=cfg) as w:
+            smdp = w.smdp.control
+            smdp.add_fault(function="handleNotification", action="delay", ms=300000, times=100)
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            auto = w.wait_current_job("send-notifications", exclude=(job,))
+            w.client.wait_for(lambda: smdp.calls().get("smdp:handleNotification", 0) >= 1, 30,
+                              "the delivery in flight")
+            done = w.client.call_async(MANAGER, MANAGER_IFACE, "SetNickname",
+                                       GLib.Variant("(ss)", (ICCID_ONE, "mine")))
+            w.client.wait_for(lambda: len(w.manager_prop("Jobs")) == 2, 30, "the caller's job queued")
+            w.client.call(auto, JOB_IFACE, "Cancel")
+            w.client.wait_for(lambda: done, 60, "SetNickname")
+            self.assertIn("result", done, done.get("error"))
+            self.assertEqual(w.client.signals_named("Finished", auto)[0][3], ("cancelled",))
+            self.assertEqual(w.client.get(auto, JOB_IFACE, "ErrorMessage"), "cancelled")
+            w.wait_idle(30)
+            self.assertEqual(smdp.calls().get("smdp:handleNotification", 0), 1)
+            self.assertEqual(len(w.sim.ctl().state()["notifications"]), 1)  # not lost
+
     def test_a_silent_server_holds_an_explicit_delivery_once_not_per_notification(self):
         # Three notifications for one server that accepts TLS and never answers: the caller's
         # SendNotifications waits RequestTimeout for the first, and the other two are not tried

@@ -996,6 +996,62 @@ test_queue_keeps_place (void)
   esimd_job_queue_free (queue);
 }
 
+/* Background work that, giving way, lets its server's answer in flight come within a grace (the
+ * notification delivery, the clean-up): asked to give way it goes on; a caller's cancel ends it. */
+static gboolean
+graceful_cancel (EsimdJob *job, GError **error)
+{
+  FakeJob *f = job->data;
+  g_autoptr (GError) cancelled = g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "cancelled");
+
+  g_string_append_printf (f->log, " cancel:%u%s", job->id, job->gave_way ? ":gave-way" : "");
+  if (!job->gave_way)
+    esimd_job_complete (job, cancelled, NULL);
+  return TRUE;
+}
+
+static const EsimdJobOps graceful_ops = {
+  .kind = "graceful",
+  .gives_way = TRUE,
+  .run = fake_job_run,
+  .cancel = graceful_cancel,
+};
+
+/* A caller cancels background work while it gives way (its server's grace runs): the job hears a
+ * caller's cancel, which stops it at once and, for esimd's own delivery, until each server's
+ * back-off; as "gave way" it would wait out the grace and run again right after the caller's
+ * job, the Cancel lost. */
+static void
+test_queue_cancel_while_giving_way (void)
+{
+  g_autoptr (GString) log = g_string_new (NULL);
+  FakeJob hold = { log, TRUE }, quick = { log, FALSE };
+  EsimdJobQueue *queue = esimd_job_queue_new (&plain_hooks, NULL, 8);
+  g_autoptr (EsimdJob) background = esimd_job_new (NULL, &graceful_ops, &hold);
+  g_autoptr (EsimdJob) mine = esimd_job_new (NULL, &caller_ops, &quick);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *expected = NULL;
+
+  background->internal = TRUE;
+  g_assert_true (esimd_job_queue_push (queue, background, &error));
+  while (!strstr (log->str, "run:"))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (esimd_job_queue_push (queue, mine, &error));
+  g_assert_true (background->gave_way);
+  g_assert_false (esimd_job_is_finished (background)); /* the grace runs */
+  g_assert_true (esimd_job_queue_cancel (queue, background, &error));
+  g_assert_no_error (error);
+  g_assert_true (esimd_job_is_finished (background));
+  g_assert_false (background->gave_way);
+  while (!esimd_job_is_finished (mine))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (background->state, ==, ESIMD_JOB_CANCELLED);
+  expected = g_strdup_printf (" run:%u cancel:%u:gave-way cancel:%u run:%u", background->id,
+                              background->id, background->id, mine->id);
+  g_assert_cmpstr (log->str, ==, expected);
+  esimd_job_queue_free (queue);
+}
+
 static const CardFault eid_fails = { 0xBF3E, 0x6A80 };
 
 int
@@ -1018,5 +1074,6 @@ main (int argc, char **argv)
               test_modem_returns_to_a_running_job, model_teardown);
   g_test_add_func ("/model/queue-gives-way", test_queue_gives_way);
   g_test_add_func ("/model/queue-keeps-place", test_queue_keeps_place);
+  g_test_add_func ("/model/queue-cancel-while-giving-way", test_queue_cancel_while_giving_way);
   return g_test_run ();
 }
