@@ -13,6 +13,10 @@
 /* A card that answers 61xx to GET RESPONSE without handing over a byte makes no progress; two
  * such answers in a row end the exchange instead of looping for ever. */
 #define MAX_EMPTY_GET_RESPONSES 2
+/* As many GET RESPONSEs as the largest response takes at 256 bytes each: a card that pays its
+ * response out a byte at a time (61 01, again and again) would otherwise take a million
+ * exchanges, many minutes through a reader, to reach ESIMD_T0_MAX_DATA. */
+#define MAX_GET_RESPONSES (ESIMD_T0_MAX_DATA / 256)
 
 struct _EsimdT0
 {
@@ -25,6 +29,7 @@ struct _EsimdT0
   gboolean resent; /* 6Cxx is honoured once per command */
   gboolean in_get_response;
   guint empty_get_responses;
+  guint get_responses;
   guint exchanges;
 };
 
@@ -202,6 +207,13 @@ esimd_t0_feed (EsimdT0 *t0, const guint8 *response, gsize len, GError **error)
     }
   else
     t0->empty_get_responses = 0;
+  if (++t0->get_responses > MAX_GET_RESPONSES)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED,
+                   "the card hands its response over in more than %u GET RESPONSEs (61%02X)",
+                   (guint) MAX_GET_RESPONSES, sw2);
+      return ESIMD_T0_ERROR;
+    }
   /* 61xx: xx bytes wait (00: 256 or more); a GET RESPONSE may be answered 6Cxx in turn. */
   t0->resent = FALSE;
   set_get_response (t0, sw2);

@@ -222,6 +222,27 @@ test_t0_cap (void)
   unit_assert_error (error, LPA_ERROR_MALFORMED, "past");
 }
 
+/* A card that pays its response out one byte per GET RESPONSE (written for esimd: 61 01 and one
+ * byte, for ever; ISO/IEC 7816-3 §10.3.3 lets a card announce any count) gives up within the
+ * GET RESPONSEs the largest response takes at 256 bytes each, not after a million exchanges. */
+static void
+test_t0_trickle (void)
+{
+  g_autoptr (GError) error = NULL;
+  static const guint8 cmd[] = { 0x81, 0xE2, 0x91, 0x00, 0x03, 0xBF, 0x2D, 0x00 };
+  static const guint8 byte_and_more[] = { 0xAA, 0x61, 0x01 };
+  g_autoptr (EsimdT0) t0 = esimd_t0_new (cmd, sizeof cmd, &error);
+  EsimdT0Step step;
+  guint rounds = 0;
+
+  do
+    step = esimd_t0_feed (t0, byte_and_more, sizeof byte_and_more, &error);
+  while (step == ESIMD_T0_SEND && ++rounds < 2 * ESIMD_T0_MAX_DATA / 256);
+  g_assert_cmpint (step, ==, ESIMD_T0_ERROR);
+  g_assert_cmpuint (rounds, ==, ESIMD_T0_MAX_DATA / 256);
+  unit_assert_error (error, LPA_ERROR_MALFORMED, "GET RESPONSE");
+}
+
 /* Command APDU cases (ISO/IEC 7816-3 §12.1.3); extended lengths are refused. */
 static void
 test_apdu_case (void)
@@ -414,6 +435,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pcsc/t0/status-passthrough", test_t0_status_passthrough);
   g_test_add_func ("/pcsc/t0/bad-cards", test_t0_bad_cards);
   g_test_add_func ("/pcsc/t0/cap", test_t0_cap);
+  g_test_add_func ("/pcsc/t0/trickle", test_t0_trickle);
   g_test_add_func ("/pcsc/apdu-case", test_apdu_case);
   g_test_add_func ("/pcsc/manage-channel", test_manage_channel);
   g_test_add_func ("/pcsc/manage-channel-unsupported", test_manage_channel_unsupported);
