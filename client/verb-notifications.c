@@ -6,12 +6,11 @@
 #include "prompt.h"
 
 #include "iccid.h"
+#include "profile-info.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static const char *const operations[] = { "install", "enable", "disable", "delete", NULL };
 
 typedef struct
 {
@@ -37,7 +36,9 @@ filter_entries (Filter *f, GOptionEntry out[N_FILTER_ENTRIES + 1])
 {
   const GOptionEntry e[N_FILTER_ENTRIES + 1] = {
     { "operation", 'o', 0, G_OPTION_ARG_STRING, &f->operation,
-      "Only notifications of this operation: install, enable, disable or delete", "OP" },
+      "Only notifications of this operation: install, enable, disable, delete, or SGP.22 v3's "
+      "rpm-enable, rpm-disable, rpm-delete, rpm-package-result",
+      "OP" },
     { "iccid", 'i', 0, G_OPTION_ARG_STRING, &f->iccid, "Only notifications about this profile",
       "ICCID" },
     { "seq", 's', 0, G_OPTION_ARG_STRING, &f->seq,
@@ -63,10 +64,12 @@ filter_variant (const Filter *f, GError **error)
                    "--seq: expected a sequence number from 0 to %u", G_MAXUINT32);
       return NULL;
     }
-  if (f->operation && !g_strv_contains (operations, f->operation))
+  if (f->operation && !g_strv_contains (lpa_notification_event_names, f->operation))
     {
-      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE,
-                   "--operation: expected install, enable, disable or delete");
+      g_autofree char *names = g_strjoinv (", ", (char **) lpa_notification_event_names);
+
+      g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "--operation: expected one of %s",
+                   names);
       return NULL;
     }
   if (f->iccid && !(iccid = lpa_iccid_canonical (f->iccid)))

@@ -9,8 +9,6 @@
 
 const char *const esimd_notification_filter_keys[] = { "operation:s", "iccid:s", "seq:u", NULL };
 
-static const char *const operation_names[] = { "install", "enable", "disable", "delete", NULL };
-
 gboolean
 esimd_notification_filter_check (GVariant **filter_inout, GError **error)
 {
@@ -18,10 +16,13 @@ esimd_notification_filter_check (GVariant **filter_inout, GError **error)
   const char *op = NULL, *iccid = NULL;
   g_autofree char *canonical = NULL;
 
-  if (g_variant_lookup (filter, "operation", "&s", &op) && !g_strv_contains (operation_names, op))
+  if (g_variant_lookup (filter, "operation", "&s", &op) &&
+      !g_strv_contains (lpa_notification_event_names, op))
     {
-      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT,
-                   "operation \"%s\" is not install, enable, disable or delete", op);
+      g_autofree char *names = g_strjoinv (", ", (char **) lpa_notification_event_names);
+
+      g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT, "operation \"%s\" is none of %s",
+                   op, names);
       return FALSE;
     }
   if (!g_variant_lookup (filter, "iccid", "&s", &iccid))

@@ -414,17 +414,20 @@ lpa_profile_metadata_parse (GBytes *bf25, GError **error)
   return lpa_profile_info_parse_tlv (bf25, &tlv, TRUE, error);
 }
 
+/* Bit n's name, n = 0 to 7 (NotificationEvent). A v3 eUICC's RPM notification used to be listed
+ * as "unknown", which no caller could filter on nor tell from another kind. */
+const char *const lpa_notification_event_names[] = {
+  "install",    "enable",      "disable",    "delete",
+  "rpm-enable", "rpm-disable", "rpm-delete", "rpm-package-result",
+  NULL,
+};
+
 const char *
 lpa_notification_event_name (guint events)
 {
-  if (events & LPA_NOTIFICATION_INSTALL)
-    return "install";
-  if (events & LPA_NOTIFICATION_ENABLE)
-    return "enable";
-  if (events & LPA_NOTIFICATION_DISABLE)
-    return "disable";
-  if (events & LPA_NOTIFICATION_DELETE)
-    return "delete";
+  for (guint bit = 0; lpa_notification_event_names[bit]; bit++)
+    if (events & (1u << bit))
+      return lpa_notification_event_names[bit];
   return "unknown";
 }
 

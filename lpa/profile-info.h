@@ -35,6 +35,12 @@ typedef enum
   LPA_NOTIFICATION_ENABLE = 1 << 1,
   LPA_NOTIFICATION_DISABLE = 1 << 2,
   LPA_NOTIFICATION_DELETE = 1 << 3,
+  /* SGP.22 v3: done by Remote Profile Management (an RPM package from an SM-DP+), and the
+   * result of loading such a package. */
+  LPA_NOTIFICATION_RPM_ENABLE = 1 << 4,
+  LPA_NOTIFICATION_RPM_DISABLE = 1 << 5,
+  LPA_NOTIFICATION_RPM_DELETE = 1 << 6,
+  LPA_NOTIFICATION_RPM_PACKAGE_RESULT = 1 << 7,
 } LpaNotificationEvent;
 
 /* PprIds bits (profilePolicyRules, RAT pprIds, forbiddenProfilePolicyRules). */
@@ -115,8 +121,13 @@ LpaOperatorId *lpa_operator_id_parse (GBytes *base, const LpaTlv *tlv, GError **
 void lpa_operator_id_free (LpaOperatorId *op);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaOperatorId, lpa_operator_id_free)
 
-/* "install", "enable", "disable", "delete": the name of the lowest set bit, or "unknown". */
+/* The name of the lowest set bit: "install", "enable", "disable", "delete", and SGP.22 v3's
+ * "rpm-enable", "rpm-disable", "rpm-delete", "rpm-package-result"; "unknown" for none. These are
+ * the operation names of the D-Bus API (ListNotifications, NotificationPending). */
 const char *lpa_notification_event_name (guint events);
+
+/* Every name lpa_notification_event_name() gives for a bit, NULL-terminated. */
+extern const char *const lpa_notification_event_names[];
 
 const char *lpa_profile_class_name (LpaProfileClass profile_class);
 const char *lpa_profile_state_name (LpaProfileState state);

@@ -57,7 +57,7 @@ _esimctl()
     # The value of an option.
     case $prev in
         -o|--operation)
-            COMPREPLY=($(compgen -W "install enable disable delete" -- "$cur"))
+            COMPREPLY=($(compgen -W "install enable disable delete rpm-enable rpm-disable rpm-delete rpm-package-result" -- "$cur"))
             return ;;
         -i|--iccid)
             COMPREPLY=($(compgen -W "$(_esimctl_list iccids "${euicc[@]}")" -- "$cur"))

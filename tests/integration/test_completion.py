@@ -112,7 +112,8 @@ class Static(unittest.TestCase):
                 self.assertEqual(shell("esimctl notifications "), {"list", "send", "remove"})
                 self.assertEqual(shell("esimctl job "), {"show", "wait", "confirm", "cancel"})
                 self.assertEqual(shell("esimctl notifications send --operation "),
-                                 {"install", "enable", "disable", "delete"})
+                                 {"install", "enable", "disable", "delete", "rpm-enable", "rpm-disable",
+                                  "rpm-delete", "rpm-package-result"})
 
 
 class FromEsimd(unittest.TestCase):

@@ -91,6 +91,7 @@ class Esimctl(unittest.TestCase):
         # the disable notification met the same fault; send whatever is left
         self.run_ok("notifications", "send")
         self.assertEqual(self.json("notifications")["notifications"], [])
+        self.assertEqual(self.json("notifications", "--operation", "rpm-delete")["notifications"], [])
         self.assertEqual(self.json("list", "--all")["profiles"], [])
 
     def test_5_default_smdp_reset_refresh(self):

@@ -151,6 +151,17 @@ class Operations(unittest.TestCase):
         self.assertEqual(w.notifications({"iccid": GLib.Variant("s", ICCID_ONE + "F\n")}),
                          w.notifications({"iccid": GLib.Variant("s", ICCID_ONE)}))
 
+    def test_03b_rpm_operations_are_named(self):
+        """SGP.22 v3's RPM notifications have names a caller can filter on (they were "unknown",
+        which no filter took); the message of a wrong name lists them all."""
+        w = self.w
+        for op in ("rpm-enable", "rpm-disable", "rpm-delete", "rpm-package-result"):
+            self.assertEqual(w.notifications({"operation": GLib.Variant("s", op)}), [], op)
+        name, msg = self.error_of(w.notifications, {"operation": GLib.Variant("s", "unknown")})
+        self.assertEqual(name, "org.freedesktop.DBus.Error.InvalidArgs")
+        self.assertIn("install, enable, disable, delete, rpm-enable, rpm-disable, rpm-delete, "
+                      "rpm-package-result", msg)
+
     def test_04_enable(self):
         w = self.w
         w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID_ONE, {})))

@@ -369,7 +369,7 @@ test_notifications_rpm (void)
   g_assert_cmpuint (m->seq, ==, 7);
   g_assert_cmpuint (m->events, ==, 1u << 5);
   g_assert_cmpuint (m->operation, ==, 1u << 5);
-  g_assert_cmpstr (lpa_notification_event_name (m->operation), ==, "unknown");
+  g_assert_cmpstr (lpa_notification_event_name (m->operation), ==, "rpm-disable");
   g_assert_cmpstr (m->address, ==, "rpm.test");
   m = g_ptr_array_index (list, 1);
   g_assert_cmpuint (m->operation, ==, LPA_NOTIFICATION_DELETE);
