@@ -985,6 +985,19 @@ read_sections (Reader *r, EsimdConfig *c)
       g_free (c->device_dir);
       c->device_dir = g_strdup (ESIMD_DEFAULT_DEVICE_DIR);
     }
+  /* A relative path would be taken from whatever directory esimd was started in: the crash
+   * records and the state-directory lock of a service and of an esimd started by hand would be
+   * in different places, and the service's sandbox (ProtectSystem=strict, cwd /) could not write
+   * them at all. The same for the files esimd reads its trust from. */
+  if (c->state_dir[0] != '/')
+    problem (r, "Daemon", "StateDirectory", "an absolute directory is required, got \"%s\"",
+             c->state_dir);
+  for (char **d = c->ci_dirs; d && *d; d++)
+    if (**d && **d != '/')
+      problem (r, "HTTP", "CiCertificateDirs", "an absolute directory is required, got \"%s\"", *d);
+  if (c->system_ca_file && *c->system_ca_file && c->system_ca_file[0] != '/')
+    problem (r, "HTTP", "SystemCABundle", "an absolute file name is required, got \"%s\"",
+             c->system_ca_file);
 
   for (char **e = c->connect_to; e && *e; e++)
     {

@@ -205,6 +205,15 @@ class CheckConfig(unittest.TestCase):
         self.assertIn("no modem is configured", r.stdout)
         self.assertNotIn("OK", r.stdout)
 
+    def test_paths_are_absolute(self):
+        """A relative path would depend on the directory esimd is started from: the service's
+        (/, read-only in its sandbox) and an administrator's shell would use different records."""
+        found = self.problems("[Daemon]\nStateDirectory=var/lib/esimd\n"
+                              "[HTTP]\nCiCertificateDirs=/usr/share/esimd/ci;ci\nSystemCABundle=ca.pem\n")
+        self.assertEqual(found, [(2, '[Daemon] StateDirectory: an absolute directory is required, got "var/lib/esimd"'),
+                                 (4, '[HTTP] CiCertificateDirs: an absolute directory is required, got "ci"'),
+                                 (5, '[HTTP] SystemCABundle: an absolute file name is required, got "ca.pem"')])
+
     def test_discovery(self):
         found = self.problems("[Discovery]\nModemManager=maybe\nDenyPorts=ttyUSB1;;cdc-wdm*\n"
                               "ProbeTimeout=0\nDeviceDirectory=dev\nUdevRules=x\nPCSC=sometimes\n")
