@@ -391,6 +391,19 @@ restarted (EsimdAt *at, const char *line)
   g_info ("modem %s: the modem restarted (%s); its logical channels are gone", name_of (at), line);
   at->channel = 0;
   g_clear_pointer (&at->session, g_free);
+  /* A modem that restarts again before its set-up went out gets one set-up, not one more per
+   * restart: a boot loop must not grow the queue. */
+  for (GList *l = at->queue.head; l;)
+    {
+      GList *next = l->next;
+
+      if (((Cmd *) l->data)->done == setup_again_done)
+        {
+          cmd_free (l->data);
+          g_queue_delete_link (&at->queue, l);
+        }
+      l = next;
+    }
   for (gsize i = 0; i < G_N_ELEMENTS (setup); i++)
     {
       Cmd *cmd = g_new0 (Cmd, 1);

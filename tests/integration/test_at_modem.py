@@ -197,6 +197,24 @@ class AtModem(unittest.TestCase):
             self.assertNotIn("CSIM", c["at"]["commands"])
             self.assertEqual(c["channels_open"], [])
 
+    def test_modem_restarting_again_and_again(self):
+        # A modem in a boot loop: it restarts in a download, then again on each ATE0 that would
+        # set it up, five times. Each restart queues the set-up anew; the ones not yet sent are
+        # replaced, not kept: once the modem stays up it gets one AT+CMEE=1, and the eUICC works.
+        with at_world(CommandTimeout=120) as w:
+            with w.sim.ctl() as ctl:
+                before = ctl.counters()["at"]["commands"].get("CMEE", 0)
+                fids = [ctl.add_fault(kind="at_restart", command="CGLA", nth=20, sim_ms=500)]
+                for _ in range(5):  # each fires at the first ATE0 after the one before it fired
+                    fids.append(ctl.add_fault(kind="at_restart", command="E0", sim_ms=500))
+                _job, props = w.download(activation_code("DEMO-ONE"))
+                self.assertEqual(props["State"], "failed", props)
+                self.assertIn("the modem restarted (RDY)", props["ErrorMessage"])
+                w.wait_idle()
+                self.assertEqual([ctl.fault(f)["fired"] for f in fids], [1] * 6)
+                self.assertEqual(ctl.counters()["at"]["commands"].get("CMEE", 0), before + 1)
+            self.download_ok(w, "DEMO-TWO")
+
     def test_wrong_le_to_get_response(self):
         # A modem that leaves 61xx to the host, and a strict T=0 card that announces 6100 without
         # a count: the GET RESPONSE of Le 00 is answered 6Cxx. Only the GET RESPONSE is asked
