@@ -217,6 +217,17 @@ status_sw (guint32 status)
   return (guint16) ((status & 0xFF) << 8 | (status >> 8 & 0xFF));
 }
 
+/* Whether @sw can be a card's status word at all: SW1 is 6X or 9X (ISO/IEC 7816-4 §5.1.3, and
+ * 60 is a procedure byte, never a status). A Status of 0, or one read from the wrong place, is
+ * a modem that did not report the card's word. */
+static gboolean
+is_status_word (guint16 sw)
+{
+  guint8 sw1 = sw >> 8;
+
+  return (sw1 & 0xF0) == 0x90 || ((sw1 & 0xF0) == 0x60 && sw1 != 0x60);
+}
+
 gboolean
 esimd_mbim_open_channel_parse (const MbimMessage *response, guint8 *channel, GError **error)
 {
@@ -224,14 +235,20 @@ esimd_mbim_open_channel_parse (const MbimMessage *response, guint8 *channel, GEr
   GError *local = NULL;
   guint32 status = 0, sw_status = 0, number = 0, fci_len = 0;
   const guint8 *fci = NULL;
+  guint16 sw;
 
+  *channel = 0;
   if (!command_done (response, MBIM_SERVICE_MS_UICC_LOW_LEVEL_ACCESS,
                      MBIM_CID_MS_UICC_LOW_LEVEL_ACCESS_OPEN_CHANNEL, &status, what, error))
     return FALSE;
   if (status == ESIMD_MBIM_STATUS_SELECT_FAILED &&
-      mbim_message_ms_uicc_low_level_access_open_channel_response_parse (response, &sw_status, NULL,
-                                                                         NULL, NULL, NULL))
+      mbim_message_ms_uicc_low_level_access_open_channel_response_parse (response, &sw_status,
+                                                                         &number, NULL, NULL, NULL))
     {
+      /* Qualcomm's firmware keeps a channel the card opened before refusing the SELECT
+       * (qbi_svc_msuicc.c, open_channel_s_uim3f_rsp_cb): the caller closes it. */
+      if (number >= 1 && number <= 19)
+        *channel = (guint8) number;
       g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s refused by the modem: %s (SW %04X)",
                    what, status_name (status), status_sw (sw_status));
       return FALSE;
@@ -242,19 +259,27 @@ esimd_mbim_open_channel_parse (const MbimMessage *response, guint8 *channel, GEr
   if (!mbim_message_ms_uicc_low_level_access_open_channel_response_parse (
           response, &sw_status, &number, &fci_len, &fci, &local))
     return parse_failed (what, local, error);
-  if (!lpa_status_word_is_normal (status_sw (sw_status)))
-    {
-      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s: the card answered SELECT with %04X",
-                   what, status_sw (sw_status));
-      return FALSE;
-    }
   if (number == 0 || number > 19)
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s: channel %u is out of range", what,
                    number);
       return FALSE;
     }
+  /* The modem said success and named an open channel: the Status is the card's word only when it
+   * is one. 61XX is a SELECT that worked with its FCI held back (esimd does not read the FCI).
+   * Qualcomm's MBIM firmware, for a card without a telecom application (an eUICC with no profile
+   * enabled), copies the Status from one byte past the SELECT answer (qbi_svc_msuicc.c,
+   * open_channel_s_apdu_rsp_cb_2: apdu[len - 1], apdu[len]): 90 00 arrives as 00 00. A SELECT
+   * the card refused there arrives as success too; the first command in the channel fails. */
+  sw = status_sw (sw_status);
   *channel = (guint8) number;
+  if (is_status_word (sw) && !lpa_status_word_is_normal (sw) && (sw & 0xFF00) != 0x6100)
+    {
+      /* *channel stays set: the modem opened it, and it is the caller's to close. */
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s: the card answered SELECT with %04X",
+                   what, sw);
+      return FALSE;
+    }
   return TRUE;
 }
 

@@ -38,6 +38,8 @@ MbimMessage *esimd_mbim_uicc_reset_new (void);
 
 /* The answers. Each checks the message is the COMMAND_DONE of its command, turns a status
  * other than success into an LPA_ERROR_TRANSPORT that names it, and never trusts a length. */
+/* @channel: the channel opened; when the SELECT in it was refused, the channel the modem still
+ * holds open (for the caller to close), else 0. */
 gboolean esimd_mbim_open_channel_parse (const MbimMessage *response, guint8 *channel,
                                         GError **error);
 /* The whole R-APDU: the answer's data, then SW1 SW2 from its Status (SW1 in the low byte). */

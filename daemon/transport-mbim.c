@@ -492,6 +492,15 @@ named (EsimdMbim *mbim, GError *error)
 }
 
 static void
+leaked_channel_closed (EsimdMbim *mbim, MbimMessage *response, const GError *error, gpointer data)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (mbim && response && !esimd_mbim_close_channel_parse (response, &local))
+    g_debug ("modem %s: %s", mbim->config->name, local->message);
+}
+
+static void
 channel_opened (EsimdMbim *mbim, MbimMessage *response, const GError *error, gpointer data)
 {
   g_autoptr (GTask) task = data;
@@ -505,6 +514,11 @@ channel_opened (EsimdMbim *mbim, MbimMessage *response, const GError *error, gpo
     }
   if (!esimd_mbim_open_channel_parse (response, &channel, &local))
     {
+      /* A channel opened for a refused SELECT is closed here: nobody else knows its number, and
+       * each such leak takes one of the card's few channels until the modem is reconnected. */
+      if (channel && mbim && mbim->state == MBIM_STATE_READY)
+        send_command (mbim, esimd_mbim_close_channel_new (channel), "MS UICC Close Channel",
+                      leaked_channel_closed, NULL);
       g_task_return_error (task, named (mbim, local));
       return;
     }

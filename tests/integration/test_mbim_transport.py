@@ -72,6 +72,18 @@ class Operations(unittest.TestCase):
             self.assertEqual(counts.get("basic-connect/radio-state/set"), 4)  # off, on; off, on
             self.assertIn("no MS UICC reset", w.esimd.log())
 
+    def test_open_channel_status_of_qualcomm_firmware_for_a_card_without_profile(self):
+        # Qualcomm's MBIM firmware (qbi_svc_msuicc.c) opens channels on a card without a
+        # telecom application by plain APDUs and reads the Status one byte past the card's
+        # answer: success, the channel, and 00 00 for the card's 90 00. The channel is open.
+        with MbimWorld(sim_options={"mbim_non_telecom_open": True}) as w:
+            self.assertEqual(w.manager_prop("Eid"), "89049032123451234512345678901235")
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            w.wait_idle()
+            with w.sim.ctl() as c:
+                self.assertEqual(c.state()["mbim"]["channels"], [])
+
     def test_a_card_that_refuses_255_byte_blocks(self):
         with MbimWorld(sim_options={"lc_limit": 120}) as w:
             job, props = w.download(activation_code("DEMO-ONE"))

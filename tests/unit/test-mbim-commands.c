@@ -228,12 +228,63 @@ test_open_channel_refusals (void)
 
   g_assert_false (esimd_mbim_open_channel_parse (select_failed, &channel, &e1));
   unit_assert_error (e1, LPA_ERROR_TRANSPORT, "no application with this AID (SW 6A82)");
+  g_assert_cmpuint (channel, ==, 0);
   g_assert_false (esimd_mbim_open_channel_parse (bad_sw, &channel, &e2));
   unit_assert_error (e2, LPA_ERROR_TRANSPORT, "answered SELECT with 6A82");
+  g_assert_cmpuint (channel, ==, 1); /* open on the modem: the caller closes it */
   g_assert_false (esimd_mbim_open_channel_parse (bad_channel, &channel, &e3));
   unit_assert_error (e3, LPA_ERROR_TRANSPORT, "channel 20 is out of range");
   g_assert_false (esimd_mbim_open_channel_parse (no_channel, &channel, &e4));
   unit_assert_error (e4, LPA_ERROR_TRANSPORT, "no free logical channel on the card (0x87430001)");
+}
+
+/* Successful opens whose Status is not 90 00:
+ *  - 00 00: Qualcomm's MBIM firmware (qbi_svc_msuicc.c, open_channel_s_apdu_rsp_cb_2, the path
+ *    for a card without a telecom application, i.e. an eUICC with no profile enabled) copies the
+ *    Status from apdu[len - 1] and apdu[len], one byte past the card's 90 00, and sends the FCI
+ *    without its SW;
+ *  - 61 1C: a SELECT that worked, its FCI held back (TS 102 221 §10.2.1.1), no FCI sent;
+ *  - a refused SELECT that Qualcomm's firmware reports with the channel the card opened for it
+ *    (open_channel_s_uim3f_rsp_cb adds it to its open channels): its number is the caller's to
+ *    close. */
+static void
+test_open_channel_status_words (void)
+{
+  g_autoptr (MbimMessage) zero =
+      answer (DONE ("60000000") UUID_UICC "02000000"
+                                          "00000000"
+                                          "30000000"
+                                          "00000000"
+                                          "02000000"
+                                          "1f000000"
+                                          "10000000"
+                                          "8410" ISDR "a5049f6501ffe005820302020200");
+  g_autoptr (MbimMessage) pending = answer (DONE ("40000000") UUID_UICC "02000000"
+                                                                        "00000000"
+                                                                        "10000000"
+                                                                        "611c0000"
+                                                                        "01000000"
+                                                                        "00000000"
+                                                                        "00000000");
+  g_autoptr (MbimMessage) refused_in_channel = answer (DONE ("40000000") UUID_UICC "02000000"
+                                                                                   "02004387"
+                                                                                   "10000000"
+                                                                                   "6a820000"
+                                                                                   "03000000"
+                                                                                   "00000000"
+                                                                                   "00000000");
+  g_autoptr (GError) error = NULL;
+  guint8 channel = 0;
+
+  g_assert_true (esimd_mbim_open_channel_parse (zero, &channel, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (channel, ==, 2);
+  g_assert_true (esimd_mbim_open_channel_parse (pending, &channel, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (channel, ==, 1);
+  g_assert_false (esimd_mbim_open_channel_parse (refused_in_channel, &channel, &error));
+  unit_assert_error (error, LPA_ERROR_TRANSPORT, "no application with this AID (SW 6A82)");
+  g_assert_cmpuint (channel, ==, 3);
 }
 
 static void
@@ -502,6 +553,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mbim/request/close-reset", test_close_and_reset_requests);
   g_test_add_func ("/mbim/answer/open-channel", test_open_channel_answer);
   g_test_add_func ("/mbim/answer/open-channel-refusals", test_open_channel_refusals);
+  g_test_add_func ("/mbim/answer/open-channel-status-words", test_open_channel_status_words);
   g_test_add_func ("/mbim/answer/apdu", test_apdu_answer);
   g_test_add_func ("/mbim/answer/others", test_other_answers);
   g_test_add_func ("/mbim/answer/device-caps-imei", test_device_caps_imei);

@@ -262,7 +262,7 @@ class MbimFunction:
 
     def __init__(self, card: Card, faults: Faults, counters: Counters, qmi: QmiModem, imei: str,
                  slots: int, card_slot: int, enabled_iccid: Callable[[], Optional[str]],
-                 uicc_reset: bool = True, mapped_slot: Optional[int] = None):
+                 uicc_reset: bool = True, mapped_slot: Optional[int] = None, non_telecom_open: bool = False):
         self.card = card
         self.faults = faults
         self.counters = counters
@@ -274,6 +274,7 @@ class MbimFunction:
         self.mapped_slot = self.card_slot if mapped_slot is None or not slots else mapped_slot
         self.enabled_iccid = enabled_iccid
         self.uicc_reset = uicc_reset
+        self.non_telecom_open = non_telecom_open
         self.radio_on = True
         self.pass_through = 0
         self.opened = False
@@ -518,6 +519,15 @@ class MbimFunction:
             if n is None:
                 return S_MS_NO_LOGICAL_CHANNELS, InfoBuffer().u32(sw_status(sw)).u32(0).ref_sized(b"").build(), None
             fci, sw = card.select_isdr(n, aid)
+            if self.non_telecom_open:
+                # Qualcomm's qbi_svc_msuicc.c for a card in non-telecom mode (no telecom
+                # application: an eUICC with no profile enabled) sends MANAGE CHANNEL and SELECT as
+                # plain APDUs; QMI's Send APDU succeeds whatever the card answers, and
+                # open_channel_s_apdu_rsp_cb_2 fills the Status from apdu[len - 1] and apdu[len]:
+                # SW2, then the zero past the answer. The channel stays open either way.
+                self.channel_groups[n] = group
+                status = (sw & 0xFF)
+                return S_SUCCESS, InfoBuffer().u32(status).u32(n).ref_sized(fci).build(), None
             if sw != C.SW_OK:
                 card.close_channel(n)
                 return S_MS_SELECT_FAILED, InfoBuffer().u32(sw_status(sw)).u32(0).ref_sized(b"").build(), None
