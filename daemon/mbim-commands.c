@@ -383,7 +383,18 @@ esimd_mbim_ready_state_parse (const MbimMessage *response, guint32 *state, GErro
   static const char what[] = "Subscriber Ready Status";
   GError *local = NULL;
   MbimSubscriberReadyState ready = MBIM_SUBSCRIBER_READY_STATE_NOT_INITIALIZED;
+  guint32 status = 0;
 
+  /* A modem still reading the card may answer the query itself NotInitialized, or Busy:
+   * ModemManager (mm-broadband-modem-mbim.c, unlock_required_subscriber_ready_state_ready) takes
+   * NotInitialized for the ready state of that name, and so does esimd, Busy too. */
+  if (command_done (response, MBIM_SERVICE_BASIC_CONNECT,
+                    MBIM_CID_BASIC_CONNECT_SUBSCRIBER_READY_STATUS, &status, what, NULL) &&
+      (status == MBIM_STATUS_ERROR_NOT_INITIALIZED || status == MBIM_STATUS_ERROR_BUSY))
+    {
+      *state = MBIM_SUBSCRIBER_READY_STATE_NOT_INITIALIZED;
+      return TRUE;
+    }
   /* ReadyState, SubscriberId, SimIccId, ReadyInfo, then ElementCount and its pairs */
   if (!check_success (response, MBIM_SERVICE_BASIC_CONNECT,
                       MBIM_CID_BASIC_CONNECT_SUBSCRIBER_READY_STATUS, what, error) ||

@@ -80,6 +80,7 @@ struct _EsimdMbim
   GTask *ready_task;
   guint ready_id;
   gint64 ready_deadline;
+  gboolean ready_card_expected;
 };
 
 static void connect_start (EsimdMbim *mbim);
@@ -649,9 +650,12 @@ ready_state_answered (EsimdMbim *mbim, MbimMessage *response, const GError *erro
   if (!mbim || !mbim->ready_task)
     return;
   /* Still reading the card: ask again shortly, up to the deadline. A modem that cannot say
-   * (the query unsupported, or refused) is taken as done. */
+   * (the query unsupported, or refused) is taken as done. Some say "no SIM" while the card
+   * restarts (ModemManager, mm-broadband-modem-mbim.c: "the MC7710 may use this while the SIM
+   * is not ready yet"): a card that was there before the reset is waited for too. */
   if (response && esimd_mbim_ready_state_parse (response, &state, NULL) &&
-      state == MBIM_SUBSCRIBER_READY_STATE_NOT_INITIALIZED &&
+      (state == MBIM_SUBSCRIBER_READY_STATE_NOT_INITIALIZED ||
+       (state == MBIM_SUBSCRIBER_READY_STATE_SIM_NOT_INSERTED && mbim->ready_card_expected)) &&
       g_get_monotonic_time () < mbim->ready_deadline)
     {
       mbim->ready_id = g_timeout_add (READY_POLL_MS, ready_poll_cb, mbim);
@@ -673,13 +677,16 @@ ready_poll (EsimdMbim *mbim)
                 "Subscriber Ready Status", ready_state_answered, NULL);
 }
 
-/* Answers @task when the modem has read the card again. */
+/* Answers @task when the modem has read the card again. @card_expected: the card was there
+ * before (a reset or radio cycle), so "no SIM" means not read yet; after a slot switch it may
+ * simply be an empty slot. */
 static void
-wait_card_ready (EsimdMbim *mbim, GTask *task)
+wait_card_ready (EsimdMbim *mbim, GTask *task, gboolean card_expected)
 {
   ready_wait_end (
       mbim, g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT, "superseded by another reset"));
   mbim->ready_task = task;
+  mbim->ready_card_expected = card_expected;
   mbim->ready_deadline = g_get_monotonic_time () + READY_WAIT_US;
   ready_poll (mbim);
 }
@@ -718,7 +725,7 @@ radio_answered (EsimdMbim *mbim, MbimMessage *response, const GError *error, gpo
                     "Radio State", radio_answered, op);
       return;
     }
-  wait_card_ready (mbim, op->task);
+  wait_card_ready (mbim, op->task, TRUE);
   g_free (op);
 }
 
@@ -761,7 +768,7 @@ uicc_reset_answered (EsimdMbim *mbim, MbimMessage *response, const GError *error
       g_object_unref (task);
       return;
     }
-  wait_card_ready (mbim, task);
+  wait_card_ready (mbim, task, TRUE);
 }
 
 static void
@@ -965,7 +972,7 @@ mapping_set (EsimdMbim *mbim, MbimMessage *response, const GError *error, gpoint
   else
     {
       g_info ("modem %s: switched to slot %u", mbim->config->name, slot + 1);
-      wait_card_ready (mbim, op->task);
+      wait_card_ready (mbim, op->task, FALSE);
       return;
     }
   g_object_unref (op->task);

@@ -84,6 +84,22 @@ class Operations(unittest.TestCase):
             with w.sim.ctl() as c:
                 self.assertEqual(c.state()["mbim"]["channels"], [])
 
+    def test_a_modem_slow_to_read_the_card_after_a_uicc_reset(self):
+        # After the reset the card answers nothing until the modem has read it; meanwhile the
+        # ready status says so by an MBIM status NotInitialized, or by ready state SimNotInserted
+        # (both waited through by ModemManager, mm-broadband-modem-mbim.c). Enabling must wait
+        # for the card rather than fail on it.
+        for how in ("not-initialized", "sim-not-inserted"):
+            with self.subTest(how=how), \
+                    MbimWorld(sim_options={"mbim_slow_card_read": how + ":3"},
+                              config={"Modem sim": {"Refresh": "power-cycle"}}) as w:
+                w.download(activation_code("DEMO-ONE"))
+                profile_op(w, "EnableProfile")
+                self.assertEqual(w.profiles()[0]["state"], "enabled")
+                profile_op(w, "DisableProfile")
+                self.assertEqual(w.profiles()[0]["state"], "disabled")
+                self.assertGreaterEqual(mbim_counts(w)["basic-connect/subscriber-ready-status/query"], 6)
+
     def test_a_card_that_refuses_255_byte_blocks(self):
         with MbimWorld(sim_options={"lc_limit": 120}) as w:
             job, props = w.download(activation_code("DEMO-ONE"))

@@ -86,6 +86,10 @@ def parse_args(argv):
                    help="the ATR answered over vpcd (default: a real eUICC's, T=0)")
     g.add_argument("--wrong-le", action="store_true", help="answer SELECT with Le 00, or GET RESPONSE asking for more than there is, by 6Cxx like a strict T=0 card")
     g.add_argument("--mbim-no-uicc-reset", action="store_true", help="the MBIM function refuses MS UICC reset (radio off/on still re-reads the card)")
+    g.add_argument("--mbim-slow-card-read", default=None, metavar="HOW:N",
+                   help="after an MS UICC reset the card is unreachable until N subscriber ready status queries "
+                        "have been answered, each HOW: 'not-initialized' (MBIM status NotInitialized) or "
+                        "'sim-not-inserted' (ready state SimNotInserted), as ModemManager says real modems answer")
     g.add_argument("--mbim-non-telecom-open", action="store_true",
                    help="open channels as Qualcomm's MBIM firmware does for a card without a telecom application (an "
                         "eUICC with no profile enabled): success with the Status read one byte past the card's SELECT "
@@ -186,7 +190,7 @@ def main(argv) -> int:
                                                          enabled_iccid, args.imei, slots),
                         args.imei, args.mbim_slots, args.slot - 1, enabled_iccid, not args.mbim_no_uicc_reset,
                         None if args.mbim_mapped_slot is None else args.mbim_mapped_slot - 1,
-                        args.mbim_non_telecom_open)
+                        args.mbim_non_telecom_open, args.mbim_slow_card_read)
     sim = Simulator(euicc, card, modem, faults, counters, args, mbim)
     if args.at_pty:
         sim.at_front = AtFront(AtModem(card, faults, counters, at_quirks), args.at_pty, counters, faults)

@@ -310,6 +310,33 @@ test_apdu_answer (void)
   unit_assert_hex (sw, "6a88");
 }
 
+/* The ready status query answered NotInitialized or Busy while the modem reads the card: the
+ * card is not ready yet (as ModemManager reads it, mm-broadband-modem-mbim.c), not a failure. */
+static void
+test_ready_state_not_initialized (void)
+{
+  g_autoptr (MbimMessage) not_initialized = answer (DONE ("30000000") UUID_BC "02000000"
+                                                                              "0e000000"
+                                                                              "00000000");
+  g_autoptr (MbimMessage) busy = answer (DONE ("30000000") UUID_BC "02000000"
+                                                                   "01000000"
+                                                                   "00000000");
+  g_autoptr (MbimMessage) failure = answer (DONE ("30000000") UUID_BC "02000000"
+                                                                      "02000000"
+                                                                      "00000000");
+  g_autoptr (GError) error = NULL;
+  guint32 state = MBIM_SUBSCRIBER_READY_STATE_INITIALIZED;
+
+  g_assert_true (esimd_mbim_ready_state_parse (not_initialized, &state, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (state, ==, MBIM_SUBSCRIBER_READY_STATE_NOT_INITIALIZED);
+  state = MBIM_SUBSCRIBER_READY_STATE_INITIALIZED;
+  g_assert_true (esimd_mbim_ready_state_parse (busy, &state, &error));
+  g_assert_cmpuint (state, ==, MBIM_SUBSCRIBER_READY_STATE_NOT_INITIALIZED);
+  g_assert_false (esimd_mbim_ready_state_parse (failure, &state, &error));
+  unit_assert_error (error, LPA_ERROR_TRANSPORT, "Subscriber Ready Status refused by the modem");
+}
+
 static void
 test_other_answers (void)
 {
@@ -555,6 +582,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mbim/answer/open-channel-refusals", test_open_channel_refusals);
   g_test_add_func ("/mbim/answer/open-channel-status-words", test_open_channel_status_words);
   g_test_add_func ("/mbim/answer/apdu", test_apdu_answer);
+  g_test_add_func ("/mbim/answer/ready-state-not-initialized", test_ready_state_not_initialized);
   g_test_add_func ("/mbim/answer/others", test_other_answers);
   g_test_add_func ("/mbim/answer/device-caps-imei", test_device_caps_imei);
   g_test_add_func ("/mbim/answer/slots", test_slot_answers);

@@ -53,6 +53,7 @@ S_BUSY = 1
 S_FAILURE = 2
 S_SIM_NOT_INSERTED = 3
 S_NO_DEVICE_SUPPORT = 9
+S_NOT_INITIALIZED = 14
 S_INVALID_PARAMETERS = 21
 S_OPERATION_NOT_ALLOWED = 28
 S_MS_NO_LOGICAL_CHANNELS = 0x87430001
@@ -262,7 +263,8 @@ class MbimFunction:
 
     def __init__(self, card: Card, faults: Faults, counters: Counters, qmi: QmiModem, imei: str,
                  slots: int, card_slot: int, enabled_iccid: Callable[[], Optional[str]],
-                 uicc_reset: bool = True, mapped_slot: Optional[int] = None, non_telecom_open: bool = False):
+                 uicc_reset: bool = True, mapped_slot: Optional[int] = None, non_telecom_open: bool = False,
+                 slow_card_read: Optional[str] = None):
         self.card = card
         self.faults = faults
         self.counters = counters
@@ -275,6 +277,17 @@ class MbimFunction:
         self.enabled_iccid = enabled_iccid
         self.uicc_reset = uicc_reset
         self.non_telecom_open = non_telecom_open
+        # After a UICC reset: how the ready status answers while the card is being read, and for
+        # how many queries (ModemManager's mm-broadband-modem-mbim.c waits through both: MBIM
+        # status NotInitialized, and ready state SimNotInserted, "the MC7710 may use this while
+        # the SIM is not ready yet").
+        self.slow_read_how, self.slow_read_queries = None, 0
+        if slow_card_read:
+            how, _, n = slow_card_read.partition(":")
+            if how not in ("not-initialized", "sim-not-inserted") or not n.isdigit():
+                raise ValueError("--mbim-slow-card-read: not-initialized:N or sim-not-inserted:N")
+            self.slow_read_how, self.slow_read_queries = how, int(n)
+        self.reading_card = 0  # ready status queries still to answer before the card is back
         self.radio_on = True
         self.pass_through = 0
         self.opened = False
@@ -435,6 +448,11 @@ class MbimFunction:
                    .build())
             return S_SUCCESS, out, None
         if cid == BC_SUBSCRIBER_READY_STATUS and ctype == QUERY:
+            if self.reading_card:
+                self.reading_card -= 1
+                self.card.powered = not self.reading_card
+                if self.slow_read_how == "not-initialized":
+                    return S_NOT_INITIALIZED, b"", None
             return S_SUCCESS, self._ready_status(), None
         if cid == BC_RADIO_STATE:
             after = None
@@ -502,6 +520,9 @@ class MbimFunction:
                 log.info("UICC reset (pass-through %s)", "enabled" if action else "disabled")
                 card.reset()
                 self.card_was_reset()
+                if self.slow_read_queries:
+                    self.reading_card = self.slow_read_queries
+                    card.powered = False
                 return S_SUCCESS, InfoBuffer().u32(self.pass_through).build(), self.ready_status_indication()
             return S_SUCCESS, InfoBuffer().u32(self.pass_through).build(), None
         if ctype != SET or cid not in (UICC_OPEN_CHANNEL, UICC_CLOSE_CHANNEL, UICC_APDU):
