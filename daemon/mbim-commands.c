@@ -167,6 +167,26 @@ check_success (const MbimMessage *response, MbimService service, guint32 cid, co
 
   if (!command_done (response, service, cid, &status, what, error))
     return FALSE;
+  /* A modem whose MBIM firmware lacks Microsoft's UICC service answers its commands
+   * NoDeviceSupport (MBIM 1.0 §9.4.5); Quectel's EM05-G answers every Open Channel Failure
+   * (lpac issue #300: mbimcli's --ms-set-uicc-open-channel "Failure"). The user needs to hear
+   * which transport to use instead, not only that a command failed. */
+  if (service == MBIM_SERVICE_MS_UICC_LOW_LEVEL_ACCESS &&
+      ((status == MBIM_STATUS_ERROR_NO_DEVICE_SUPPORT &&
+        (cid == MBIM_CID_MS_UICC_LOW_LEVEL_ACCESS_OPEN_CHANNEL ||
+         cid == MBIM_CID_MS_UICC_LOW_LEVEL_ACCESS_APDU)) ||
+       (status == MBIM_STATUS_ERROR_FAILURE &&
+        cid == MBIM_CID_MS_UICC_LOW_LEVEL_ACCESS_OPEN_CHANNEL)))
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                   "%s refused by the modem: %s (0x%08x); %s MBIM firmware has no MS UICC Low "
+                   "Level Access, use Transport=qmi with QmiMode=mbim (QMI inside MBIM) on a "
+                   "Qualcomm modem, or Transport=at on its AT port",
+                   what, status_name (status), status,
+                   status == MBIM_STATUS_ERROR_FAILURE ? "if this persists, the modem's"
+                                                       : "the modem's");
+      return FALSE;
+    }
   if (status != MBIM_STATUS_ERROR_NONE)
     {
       const char *name = status_name (status);
@@ -307,6 +327,12 @@ esimd_mbim_apdu_parse (const MbimMessage *response, GError **error)
                    what, len);
       return NULL;
     }
+  /* A Status that holds no status word (0) beside a response that ends in one: the modem passed
+   * the card's whole R-APDU through instead of splitting off SW1 SW2. Appending the Status would
+   * turn every answer into SW 0000. */
+  if (!is_status_word (status_sw (status)) && len >= 2 &&
+      is_status_word ((guint16) (data[len - 2] << 8 | data[len - 1])))
+    return g_bytes_new (data, len);
   rapdu = g_malloc (len + 2);
   if (len)
     memcpy (rapdu, data, len);

@@ -42,7 +42,8 @@ MbimMessage *esimd_mbim_uicc_reset_new (void);
  * holds open (for the caller to close), else 0. */
 gboolean esimd_mbim_open_channel_parse (const MbimMessage *response, guint8 *channel,
                                         GError **error);
-/* The whole R-APDU: the answer's data, then SW1 SW2 from its Status (SW1 in the low byte). */
+/* The whole R-APDU: the answer's data, then SW1 SW2 from its Status (SW1 in the low byte); when
+ * the Status holds no status word, the data as it is if it ends in one. */
 GBytes *esimd_mbim_apdu_parse (const MbimMessage *response, GError **error);
 gboolean esimd_mbim_close_channel_parse (const MbimMessage *response, GError **error);
 gboolean esimd_mbim_uicc_reset_parse (const MbimMessage *response, GError **error);

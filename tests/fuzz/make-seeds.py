@@ -283,6 +283,13 @@ def mbim_seeds(card, seeds, qmi_frames):
         "open-channel-select-failed": done(uicc, M.UICC_OPEN_CHANNEL, M.S_MS_SELECT_FAILED,
                                            M.InfoBuffer().u32(M.sw_status(0x6A82)).u32(0).ref_sized(b"").build()),
         "open-channel-none-free": done(uicc, M.UICC_OPEN_CHANNEL, M.S_MS_NO_LOGICAL_CHANNELS, b""),
+        # Qualcomm's firmware for a card in non-telecom mode: Status from one byte past 90 00.
+        "open-channel-status-zero": done(uicc, M.UICC_OPEN_CHANNEL, 0,
+                                         M.InfoBuffer().u32(0).u32(2).ref_sized(fci).build()),
+        # A refused SELECT in a channel the modem keeps open (the caller closes it).
+        "open-channel-refused-in-channel": done(uicc, M.UICC_OPEN_CHANNEL, 0,
+                                                M.InfoBuffer().u32(M.sw_status(0x6A82)).u32(3).ref_sized(b"").build()),
+        "open-channel-unsupported": done(uicc, M.UICC_OPEN_CHANNEL, M.S_NO_DEVICE_SUPPORT, b""),
         "close-channel": done(uicc, M.UICC_CLOSE_CHANNEL, 0, M.InfoBuffer().u32(M.sw_status(0x9000)).build()),
         "close-channel-invalid": done(uicc, M.UICC_CLOSE_CHANNEL, M.S_MS_INVALID_LOGICAL_CHANNEL, b""),
         "uicc-reset": done(uicc, M.UICC_RESET, 0, M.InfoBuffer().u32(0).build()),
@@ -306,6 +313,8 @@ def mbim_seeds(card, seeds, qmi_frames):
         msgs["apdu-%d" % i] = done(uicc, M.UICC_APDU, 0,
                                    M.InfoBuffer().u32(M.sw_status(int.from_bytes(r[-2:], "big")))
                                    .ref_sized(r[:-2]).build())
+    # No SW in the Status, the card's SW at the end of the response.
+    msgs["apdu-sw-in-response"] = done(uicc, M.UICC_APDU, 0, M.InfoBuffer().u32(0).ref_sized(picked[0]).build())
     for name, frame in qmi_frames.items():
         msgs["qmi-" + name] = done(M.UUID_QMI, M.QMI_MSG, 0, frame)
     for name, m in msgs.items():

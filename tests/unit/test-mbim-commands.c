@@ -310,6 +310,54 @@ test_apdu_answer (void)
   unit_assert_hex (sw, "6a88");
 }
 
+/* A Status of 0 beside a response that ends in the card's SW: no modem seen doing it, but a
+ * Status that is no status word must not turn every answer into SW 0000 (the Status is filled
+ * wrongly in real firmware: see test_open_channel_status_words). */
+static void
+test_apdu_answer_sw_in_the_response (void)
+{
+  g_autoptr (MbimMessage) msg =
+      answer (DONE ("54000000") UUID_UICC "04000000"
+                                          "00000000"
+                                          "24000000"
+                                          "00000000"
+                                          "17000000"
+                                          "0c000000"
+                                          "bf3e125a1089049032123451234512345678901235"
+                                          "9000"
+                                          "00");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) rapdu = esimd_mbim_apdu_parse (msg, &error);
+
+  g_assert_no_error (error);
+  unit_assert_hex (rapdu, "bf3e125a1089049032123451234512345678901235"
+                          "9000");
+}
+
+/* Firmware without Microsoft's UICC service: NoDeviceSupport (MBIM 1.0 §9.4.5), or Failure to
+ * every Open Channel as Quectel's EM05-G answers (lpac issue #300). The error says what to use. */
+static void
+test_open_channel_without_the_service (void)
+{
+  g_autoptr (MbimMessage) unsupported = answer (DONE ("30000000") UUID_UICC "02000000"
+                                                                            "09000000"
+                                                                            "00000000");
+  g_autoptr (MbimMessage) failure = answer (DONE ("30000000") UUID_UICC "02000000"
+                                                                        "02000000"
+                                                                        "00000000");
+  g_autoptr (GError) e1 = NULL;
+  g_autoptr (GError) e2 = NULL;
+  guint8 channel = 0;
+
+  g_assert_false (esimd_mbim_open_channel_parse (unsupported, &channel, &e1));
+  unit_assert_error (e1, LPA_ERROR_TRANSPORT,
+                     "the modem's MBIM firmware has no MS UICC Low Level Access, use "
+                     "Transport=qmi with QmiMode=mbim");
+  g_assert_false (esimd_mbim_open_channel_parse (failure, &channel, &e2));
+  unit_assert_error (e2, LPA_ERROR_TRANSPORT, "Failure (0x00000002); if this persists");
+  g_assert_true (strstr (e2->message, "Transport=at") != NULL);
+}
+
 /* The ready status query answered NotInitialized or Busy while the modem reads the card: the
  * card is not ready yet (as ModemManager reads it, mm-broadband-modem-mbim.c), not a failure. */
 static void
@@ -583,6 +631,9 @@ main (int argc, char **argv)
   g_test_add_func ("/mbim/answer/open-channel-status-words", test_open_channel_status_words);
   g_test_add_func ("/mbim/answer/apdu", test_apdu_answer);
   g_test_add_func ("/mbim/answer/ready-state-not-initialized", test_ready_state_not_initialized);
+  g_test_add_func ("/mbim/answer/apdu-sw-in-the-response", test_apdu_answer_sw_in_the_response);
+  g_test_add_func ("/mbim/answer/open-channel-without-the-service",
+                   test_open_channel_without_the_service);
   g_test_add_func ("/mbim/answer/others", test_other_answers);
   g_test_add_func ("/mbim/answer/device-caps-imei", test_device_caps_imei);
   g_test_add_func ("/mbim/answer/slots", test_slot_answers);
