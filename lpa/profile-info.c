@@ -363,6 +363,88 @@ parse_field (LpaProfileInfo *info, GBytes *base, const LpaTlv *f, GError **error
     }
 }
 
+/* The members of a ProfileInfo that only describe the profile. The eUICC keeps the SM-DP+'s
+ * StoreMetadataRequest as the BPP's 88 TLVs carried it and answers every GetProfilesInfo with
+ * those members, so a third-party server's encoding comes back for as long as the profile stays
+ * installed. One that did not decode failed the whole ProfileInfoList: no profile of the eUICC
+ * could be listed, enabled or deleted, for good. lpac lists such a profile (it skips B6, B7, B8
+ * and 99 and reads an unknown state, class or icon type as "undefined": estkme-group/lpac
+ * euicc/es10c.c, es10c_get_profiles_info); here the member is left out. The ICCID and the state
+ * identify the profile and stay strict, and so does all of a StoreMetadataRequest (@metadata):
+ * the download checks it and acts on its rules. */
+static gboolean
+is_descriptive (guint32 tag)
+{
+  switch (tag)
+    {
+    case 0x4F:
+    case 0x90:
+    case 0x91:
+    case 0x92:
+    case 0x93:
+    case 0x94:
+    case 0x95:
+    case 0xB6:
+    case 0xB7:
+    case 0xB8:
+    case 0x99:
+    case 0xBF76:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* Leaves the member of @tag out, as if the eUICC had not sent it. */
+static void
+drop_field (LpaProfileInfo *info, guint32 tag)
+{
+  switch (tag)
+    {
+    case 0x4F:
+      g_clear_pointer (&info->isdp_aid, g_bytes_unref);
+      break;
+    case 0x90:
+      g_clear_pointer (&info->nickname, g_free);
+      break;
+    case 0x91:
+      g_clear_pointer (&info->service_provider_name, g_free);
+      break;
+    case 0x92:
+      g_clear_pointer (&info->profile_name, g_free);
+      break;
+    case 0x93:
+      info->icon_type = LPA_ICON_TYPE_NONE;
+      break;
+    case 0x94:
+      g_clear_pointer (&info->icon, g_bytes_unref);
+      break;
+    case 0x95:
+      info->profile_class = LPA_PROFILE_CLASS_OPERATIONAL;
+      info->has_profile_class = FALSE;
+      break;
+    case 0xB6:
+      g_clear_pointer (&info->notification_configs, g_ptr_array_unref);
+      break;
+    case 0xB7:
+      g_clear_pointer (&info->owner, lpa_operator_id_free);
+      break;
+    case 0xB8:
+      g_clear_pointer (&info->dp_proprietary_data, g_bytes_unref);
+      g_clear_pointer (&info->dp_oid, g_free);
+      break;
+    case 0x99:
+      info->ppr = 0;
+      info->has_ppr = FALSE;
+      break;
+    case 0xBF76:
+      g_clear_pointer (&info->ref_ar_do, g_ptr_array_unref);
+      break;
+    default:
+      break;
+    }
+}
+
 LpaProfileInfo *
 lpa_profile_info_parse_tlv (GBytes *base, const LpaTlv *tlv, gboolean metadata, GError **error)
 {
@@ -370,6 +452,7 @@ lpa_profile_info_parse_tlv (GBytes *base, const LpaTlv *tlv, gboolean metadata, 
   LpaDerReader reader;
   LpaTlv f;
   guint seen = 0;
+  g_autoptr (GError) local = NULL;
 
   info->state = LPA_PROFILE_STATE_UNKNOWN;
   info->icon_type = LPA_ICON_TYPE_NONE;
@@ -388,8 +471,16 @@ lpa_profile_info_parse_tlv (GBytes *base, const LpaTlv *tlv, gboolean metadata, 
       if (seen & bit)
         return fail_null (error, "repeated field in ProfileInfo", f.tag);
       seen |= bit;
-      if (!parse_field (info, base, &f, error))
-        return NULL;
+      if (!parse_field (info, base, &f, &local))
+        {
+          if (metadata || !is_descriptive (f.tag))
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return NULL;
+            }
+          drop_field (info, f.tag);
+          g_clear_error (&local);
+        }
     }
 
   if (metadata &&

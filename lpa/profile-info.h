@@ -106,8 +106,11 @@ typedef struct
 
 /* Decodes a ProfileInfo (E3) or StoreMetadataRequest (BF25) TLV read from @base. With
  * @metadata, the fields StoreMetadataRequest makes mandatory (ICCID, service provider and
- * profile name) must be present. Unknown tags are ignored (later versions add some); a repeated
- * known tag is malformed. */
+ * profile name) must be present, and every member must decode. Without it (an eUICC's
+ * ProfileInfo), a member that only describes the profile and does not decode (AID, texts, icon,
+ * class, notificationConfigurationInfo, profileOwner, dpProprietaryData, PPRs, refArDo) is left
+ * out; the ICCID and the state must decode. Unknown tags are ignored (later versions add some);
+ * a repeated known tag is malformed. */
 LpaProfileInfo *lpa_profile_info_parse_tlv (GBytes *base, const LpaTlv *tlv, gboolean metadata,
                                             GError **error);
 

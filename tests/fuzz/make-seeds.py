@@ -397,6 +397,15 @@ def crafted_seeds(seeds):
     rpm_result = e(0xA1, [e(0x30, [tid, rpm, e(0x06, der.encode_oid("2.999.10"))]), e(0x5F37, bytes(64))])
     seeds.add("es10-responses", "crafted-retrieve-rpm",
               e(0xBF2B, [e(0xA0, [rpm_result, e(0x30, [meta, e(0x5F37, bytes(64))])])]))
+    # Members of a ProfileInfo that do not decode (the eUICC echoes its SM-DP+'s metadata): an AID
+    # of 4 bytes, a PPR BIT STRING of no bytes, a notificationConfigurationInfo without address, a
+    # 2-byte mccMnc, a refArDo without deviceAppIdRefDo. Left out; the profiles are listed.
+    odd = e(0xE3, [iccid, e(0x4F, bytes.fromhex("A0000005")), e(0x9F70, b"\x01"), e(0x91, b"Operator"),
+                   e(0x99, b""), e(0xB6, [e(0x30, [e(0x80, der.encode_bits([0], 1))])]),
+                   e(0xB7, [e(0x80, bytes.fromhex("00f1"))]),
+                   e(0xBF76, [e(0xE2, [e(0xE1, [e(0x4F, bytes.fromhex("A000000151"))]), e(0xE3, [e(0xDB, b"\x00")])])])])
+    seeds.add("es10-responses", "crafted-profiles-info-odd-members",
+              e(0xBF2D, [e(0xA0, [odd, e(0xE3, [iccid, e(0x9F70, b"\x00")])])]))
     at_seeds(seeds)
 
 

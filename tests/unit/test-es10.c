@@ -839,6 +839,50 @@ test_profile_list_unknown_item (void)
   g_assert_null (((LpaProfileInfo *) list->pdata[2])->iccid);
 }
 
+/* Hand-built: a ProfileInfoList whose first profile carries, besides its ICCID, state and service
+ * provider, members that do not decode as SGP.22 writes them: an ISD-P AID of 4 bytes, a PPR
+ * BIT STRING of no bytes, a notificationConfigurationInfo without its address, a profileOwner
+ * whose mccMnc has 2 bytes and a refArDo without deviceAppIdRefDo. The eUICC echoes what the
+ * SM-DP+ put in the profile's metadata; failing the list hid every profile of the eUICC (lpac
+ * lists them: its es10c_get_profiles_info skips B6, B7, B8 and 99). Those members are left out,
+ * both profiles listed. A StoreMetadataRequest from a server stays strict. */
+#define PROFILES_ODD_MEMBERS                                                                       \
+  "BF 2D 53 A0 51 E3 3D 5A 0A 98 10 32 54 76 98 10 32 54 76 4F 04 A0 00 00 05 9F 70 01 01"         \
+  "91 02 4F 70 99 00 B6 06 30 04 80 02 07 80 B7 04 80 02 00 F1"                                    \
+  "BF 76 10 E2 0E E1 07 4F 05 A0 00 00 01 51 E3 03 DB 01 00"                                       \
+  "E3 10 5A 0A 98 10 32 54 76 98 10 32 54 86 9F 70 01 00"
+
+static void
+test_profile_info_odd_members (void)
+{
+  g_autoptr (GBytes) bytes = unit_hex (PROFILES_ODD_MEMBERS);
+  g_autoptr (GBytes) metadata = unit_hex ("BF 25 19 5A 0A 98 10 32 54 76 98 10 32 54 76"
+                                          "91 02 4F 70 92 01 50 B7 04 80 02 00 F1");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = lpa_es10c_parse_profiles_info (bytes, &error);
+  g_autoptr (LpaProfileInfo) info = NULL;
+  LpaProfileInfo *p;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 2);
+  p = list->pdata[0];
+  g_assert_cmpstr (p->iccid, ==, "89012345678901234567");
+  g_assert_cmpint (p->state, ==, LPA_PROFILE_STATE_ENABLED);
+  g_assert_cmpstr (p->service_provider_name, ==, "Op");
+  g_assert_null (p->isdp_aid);
+  g_assert_false (p->has_ppr);
+  g_assert_null (p->notification_configs);
+  g_assert_null (p->owner);
+  g_assert_null (p->ref_ar_do);
+  p = list->pdata[1];
+  g_assert_cmpstr (p->iccid, ==, "89012345678901234568");
+  g_assert_cmpint (p->state, ==, LPA_PROFILE_STATE_DISABLED);
+
+  info = lpa_profile_metadata_parse (metadata, &error);
+  g_assert_null (info);
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+}
+
 /* Hand-built: a ListNotification with an item that is no NotificationMetadata (E0) before
  * NOTIFICATION_LIST_1's one, whose ICCID has a non-BCD nibble (A4) and whose address has a stray
  * byte (FF). The item is skipped, the notification listed: failing the list left every pending
@@ -1303,6 +1347,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/euicc-info2-bad-text", test_euicc_info2_bad_text);
   g_test_add_func ("/es10/own/profile-hex-iccid", test_profile_hex_iccid);
   g_test_add_func ("/es10/own/profile-list-unknown-item", test_profile_list_unknown_item);
+  g_test_add_func ("/es10/own/profile-info-odd-members", test_profile_info_odd_members);
   g_test_add_func ("/es10/own/notification-list-lenient", test_notification_list_lenient);
   g_test_add_func ("/es10/own/rat", test_rat);
   g_test_add_func ("/es10/own/session-responses", test_session_responses);
