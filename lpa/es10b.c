@@ -451,12 +451,15 @@ lpa_es10b_list_notification_request (guint events)
 static gpointer
 parse_metadata_item (GBytes *base, const LpaTlv *item, GError **error)
 {
-  /* An item that is not a NotificationMetadata (BF2F) is skipped: each item is a whole TLV, so
-   * the others are still read right, and failing the list left every notification undelivered.
-   * RetrieveNotificationsList stays strict: there an item skipped would be taken as gone. */
+  /* An item that is not a NotificationMetadata (BF2F), or one that does not decode, is skipped:
+   * each item is a whole TLV, so the others are still read right, and failing the list left
+   * every notification undelivered. Such an item is one esimd cannot deliver anyway: its
+   * operation only in bits no SGP.22 version names (v3 named 4 to 7 after v2's 0 to 3, and lpac
+   * lists an operation it does not know as "unknown": euicc/es10b.c es10b_list_notification),
+   * no address, a sequence number out of range. It stays on the eUICC. */
   if (item->tag != 0xBF2F)
     return NULL;
-  return lpa_notification_metadata_parse (item, error);
+  return lpa_notification_metadata_parse (item, NULL);
 }
 
 GPtrArray *
@@ -554,13 +557,22 @@ parse_pending_notification (GBytes *base, const LpaTlv *tlv, GError **error)
   return g_steal_pointer (&out);
 }
 
+/* A pending notification that does not decode is skipped, as in ListNotification: the batch
+ * delivery retrieves every pending notification at once, and one unreadable item failed it for
+ * all the others, for good. The one skipped reads as not returned (its delivery fails, the list
+ * is read again), as it did when the eUICC did not return it. */
+static gpointer
+parse_pending_item (GBytes *base, const LpaTlv *item, GError **error)
+{
+  return parse_pending_notification (base, item, NULL);
+}
+
 GPtrArray *
 lpa_es10b_parse_retrieve_notifications (GBytes *response, GError **error)
 {
   /* noResultAvailable is an empty list, as AOSP reads it. */
   return lpa_es10_parse_list (response, 0xBF2B, LPA_ES10_RETRIEVE_NOTIFICATIONS_LIST,
-                              LPA_RETRIEVE_NOTIFICATIONS_NO_RESULT_AVAILABLE,
-                              parse_pending_notification,
+                              LPA_RETRIEVE_NOTIFICATIONS_NO_RESULT_AVAILABLE, parse_pending_item,
                               (GDestroyNotify) lpa_pending_notification_free, error);
 }
 

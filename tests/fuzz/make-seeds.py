@@ -406,6 +406,15 @@ def crafted_seeds(seeds):
                    e(0xBF76, [e(0xE2, [e(0xE1, [e(0x4F, bytes.fromhex("A000000151"))]), e(0xE3, [e(0xDB, b"\x00")])])])])
     seeds.add("es10-responses", "crafted-profiles-info-odd-members",
               e(0xBF2D, [e(0xA0, [odd, e(0xE3, [iccid, e(0x9F70, b"\x00")])])]))
+    # Notifications the parser cannot read (an operation only in bit 8, none at all) between
+    # readable ones: left out of the list and of the retrieved batch, the others kept.
+    unknown_op = e(0xBF2F, [e(0x80, b"\x09"), e(0x81, der.encode_bits([8], 9)), e(0x0C, SMDP.encode())])
+    no_op = e(0xBF2F, [e(0x80, b"\x0a"), e(0x81, der.encode_bits([], 0)), e(0x0C, SMDP.encode())])
+    seeds.add("es10-responses", "crafted-notifications-unreadable",
+              e(0xBF28, [e(0xA0, [meta, unknown_op, no_op, rpm])]))
+    seeds.add("es10-responses", "crafted-retrieve-unreadable",
+              e(0xBF2B, [e(0xA0, [e(0x30, [meta, e(0x5F37, bytes(64))]), e(0x30, [unknown_op, e(0x5F37, bytes(64))]),
+                                  e(0xBF37, [e(0x30, b"")]), e(0x30, [rpm, e(0x5F37, bytes(64))])])]))
     at_seeds(seeds)
 
 

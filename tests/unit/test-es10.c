@@ -373,9 +373,19 @@ test_notifications_rpm (void)
   g_assert_cmpstr (m->address, ==, "rpm.test");
   m = g_ptr_array_index (list, 1);
   g_assert_cmpuint (m->operation, ==, LPA_NOTIFICATION_DELETE);
-  /* A notification that names no event at all is still malformed. */
-  g_assert_null (lpa_es10b_parse_list_notification (none, &error));
-  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+  /* A notification that names no event at all is still malformed; in a list it is left out,
+   * not the reason to refuse the others (test_notification_unreadable_items). */
+  {
+    g_autoptr (GPtrArray) without = lpa_es10b_parse_list_notification (none, &error);
+    LpaTlv tlv;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (without->len, ==, 0);
+    g_assert_true (
+        lpa_der_parse (g_bytes_get_data (none, NULL) + 5, g_bytes_get_size (none) - 5, &tlv, NULL));
+    g_assert_null (lpa_notification_metadata_parse (&tlv, &error));
+    g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+  }
 }
 
 /* Own vector, SGP.22 v3 RetrieveNotificationsList: a loadRpmPackageResultSigned [1] (A1 { 30 {
@@ -907,6 +917,53 @@ test_notification_list_lenient (void)
   g_assert_true (lpa_iccid_is_valid (m->iccid));
 }
 
+/* Hand-built: notifications 1 (install) and 3 (enable) around two the parser cannot read: 2 names
+ * only bit 8, an operation no SGP.22 version defines (v3 added bits 4 to 7 to v2's 0 to 3; lpac
+ * lists an operation it does not know as "unknown"), and 4 names none. Failing the whole list
+ * (and, in RetrieveNotificationsList, the whole batch) left 1 and 3 undelivered for good; the
+ * two are left out. In the retrieved list, a BF37 without its ProfileInstallationResultData
+ * is left out as well. */
+#define LIST_WITH_UNREADABLE                                                                       \
+  "BF 28 6A A0 68"                                                                                 \
+  "BF 2F 17 80 01 01 81 02 07 80 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F 6D"                  \
+  "BF 2F 18 80 01 02 81 03 07 00 80 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F 6D"               \
+  "BF 2F 16 80 01 04 81 01 00 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F 6D"                     \
+  "BF 2F 17 80 01 03 81 02 06 40 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F 6D"
+#define RETRIEVED_WITH_UNREADABLE                                                                  \
+  "BF 2B 72 A0 70"                                                                                 \
+  "30 21 BF 2F 17 80 01 01 81 02 07 80 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F 6D"            \
+  "5F 37 04 00 00 00 00"                                                                           \
+  "30 22 BF 2F 18 80 01 02 81 03 07 00 80 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F 6D"         \
+  "5F 37 04 00 00 00 00"                                                                           \
+  "BF 37 03 30 01 00"                                                                              \
+  "30 21 BF 2F 17 80 01 03 81 02 06 40 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F 6D"            \
+  "5F 37 04 00 00 00 00"
+
+static void
+test_notification_unreadable_items (void)
+{
+  g_autoptr (GBytes) listed_bytes = unit_hex (LIST_WITH_UNREADABLE);
+  g_autoptr (GBytes) retrieved_bytes = unit_hex (RETRIEVED_WITH_UNREADABLE);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) listed = lpa_es10b_parse_list_notification (listed_bytes, &error);
+  g_autoptr (GPtrArray) retrieved = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (listed->len, ==, 2);
+  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[0])->seq, ==, 1);
+  g_assert_cmpint (((LpaNotificationMetadata *) listed->pdata[0])->operation, ==,
+                   LPA_NOTIFICATION_INSTALL);
+  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[1])->seq, ==, 3);
+  g_assert_cmpint (((LpaNotificationMetadata *) listed->pdata[1])->operation, ==,
+                   LPA_NOTIFICATION_ENABLE);
+
+  retrieved = lpa_es10b_parse_retrieve_notifications (retrieved_bytes, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (retrieved->len, ==, 2);
+  g_assert_cmpuint (((LpaPendingNotification *) retrieved->pdata[0])->metadata->seq, ==, 1);
+  g_assert_cmpuint (((LpaPendingNotification *) retrieved->pdata[1])->metadata->seq, ==, 3);
+}
+
 /* GetRAT, hand-derived: rule 1 allows PPR1 for 310/01 and any MNC of 262 ('E' wildcards),
  * rule 2 allows PPR2 for 310/01 with consent required. */
 #define RAT                                                                                        \
@@ -1349,6 +1406,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/profile-list-unknown-item", test_profile_list_unknown_item);
   g_test_add_func ("/es10/own/profile-info-odd-members", test_profile_info_odd_members);
   g_test_add_func ("/es10/own/notification-list-lenient", test_notification_list_lenient);
+  g_test_add_func ("/es10/own/notification-unreadable-items", test_notification_unreadable_items);
   g_test_add_func ("/es10/own/rat", test_rat);
   g_test_add_func ("/es10/own/session-responses", test_session_responses);
   g_test_add_func ("/es10/own/install-errors", test_install_errors);
