@@ -349,6 +349,10 @@ class Card:
                 return b"", fault_sw, False
             forced_pir = self.faults.pir_error(frontend, C.BPP_SEGMENT_COMMANDS[first_tag])
         elif first_tag is not None:
+            answer = self.faults.es10_answer(frontend, first_tag)
+            if answer is not None:
+                out, sw = self._respond(ch, answer)
+                return out, sw, False
             fault = self.faults.es10_result(frontend, first_tag)
             forced_code = int(fault.spec["code"]) if fault is not None else None
         result = self.euicc.process(request, ch.number, forced_code, forced_pir)

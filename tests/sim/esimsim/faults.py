@@ -11,7 +11,7 @@ from typing import Callable, Optional
 log = logging.getLogger("esim-sim.faults")
 
 KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result", "at_error", "bad_frame",
-         "at_restart")
+         "at_restart", "es10_answer")
 # ES10 functions whose response carries a result code the eUICC can be made to answer on demand.
 RESULT_TAGS = ("BF38", "BF21", "BF41", "BF37", "BF31", "BF32", "BF33", "BF34", "BF29", "BF3F", "BF2D", "BF28",
                "BF2B", "BF30", "BF35")
@@ -178,6 +178,18 @@ class Faults:
             _int(spec, "code", 0)
             if tag == "BF37":
                 _int(spec, "command", 0)
+        elif kind == "es10_answer":
+            # The ES10 function with that request tag answers these bytes (9000) instead of
+            # executing: the answer a real eUICC gave, replayed. Unlimited unless count is given.
+            tag = str(spec.get("tag", "")).upper()
+            try:
+                if not 1 <= len(bytes.fromhex(tag)) <= 2:
+                    raise ValueError
+                data = bytes.fromhex(str(spec.get("data", "")))
+            except ValueError:
+                raise FaultSpecError("an 'es10_answer' fault needs 'tag' (e.g. BF2D) and 'data' (hex)")
+            spec = dict(spec, tag=tag, data=data.hex().upper())
+            remaining = None
         elif kind == "at_error":
             # The AT front answers ERROR (code null) or +CME ERROR: code instead of executing: the
             # nth AT command, or the first (count) of one command name (e.g. CGLA, CCHO).
@@ -382,6 +394,16 @@ class Faults:
                 f.seen += 1
                 f.fire()
                 return f
+        return None
+
+    def es10_answer(self, frontend: str, tag: int) -> Optional[bytes]:
+        """The bytes an 'es10_answer' fault makes this ES10 function answer, if one fires."""
+        name = "%X" % tag
+        for f in self._applicable("es10_answer", frontend):
+            if f.spec["tag"] == name:
+                f.seen += 1
+                f.fire()
+                return bytes.fromhex(f.spec["data"])
         return None
 
     def pir_error(self, frontend: str, command: int) -> Optional[tuple[int, int]]:

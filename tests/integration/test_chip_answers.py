@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""ES10 answers the way real eUICCs give them, replayed by the simulator in place of its own
+(its `es10_answer` fault): what one odd entry of a list must not cost the others.
+
+* A ProfileInfo whose descriptive members do not decode. The eUICC echoes the metadata its
+  SM-DP+ bound into the profile (notificationConfigurationInfo, profileOwner, refArDo, PPRs, AID)
+  for as long as the profile is installed; lpac lists such a profile (its
+  es10c_get_profiles_info skips B6, B7, B8 and 99). esimd failed the whole list: no profile of
+  the eUICC could be listed or switched.
+* A pending notification whose operation is only in a bit no SGP.22 version names (v2.2.2 names
+  bits 0 to 3, v3 bits 4 to 7; lpac lists an operation it does not know as "unknown"). esimd
+  failed the whole ListNotification, and the batch delivery's RetrieveNotificationsList: every
+  other notification stayed undelivered."""
+
+import unittest
+
+from gi.repository import GLib
+
+from esimtest import der
+from esimtest.world import SMDP_HOST, World, activation_code
+
+ODD_ICCID = "8949449999999990912"
+PLAIN_ICCID = "8949449999999990920"
+
+
+def e(tag, value=b""):
+    return der.encode(tag, value)
+
+
+class ChipAnswers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.w = World(config={"Notifications": {"AutoSend": "false"}})
+        cls.sim = cls.w.sim.ctl()
+        cls.smdp = cls.w.smdp.control
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.stop()
+
+    def tearDown(self):
+        self.sim.clear_faults()
+        self.w.manager("Refresh")
+        self.w.wait_idle()
+
+    def test_profile_with_undecodable_members_is_listed(self):
+        odd = e(0xE3, [e(0x5A, der.iccid_to_bcd(ODD_ICCID)), e(0x4F, bytes.fromhex("A0000005")),
+                       e(0x9F70, b"\x01"), e(0x91, b"Odd Operator"), e(0x92, b"Odd Plan"), e(0x99, b""),
+                       e(0xB6, [e(0x30, [e(0x80, der.encode_bits([0], 1))])]),
+                       e(0xB7, [e(0x80, bytes.fromhex("00f1"))]),
+                       e(0xBF76, [e(0xE2, [e(0xE1, [e(0x4F, bytes.fromhex("A000000151"))]),
+                                           e(0xE3, [e(0xDB, b"\x00")])])])])
+        plain = e(0xE3, [e(0x5A, der.iccid_to_bcd(PLAIN_ICCID)), e(0x9F70, b"\x00"),
+                         e(0x91, b"Plain Operator"), e(0x92, b"Plain Plan")])
+        self.sim.add_fault(kind="es10_answer", tag="BF2D", data=e(0xBF2D, [e(0xA0, [odd, plain])]).hex())
+        self.w.manager("Refresh")
+        profiles = {p["iccid"]: p for p in self.w.profiles()}
+        self.assertEqual(set(profiles), {ODD_ICCID, PLAIN_ICCID}, profiles)
+        self.assertEqual(profiles[ODD_ICCID]["state"], "enabled")
+        self.assertEqual(profiles[ODD_ICCID]["service_provider"], "Odd Operator")
+        self.assertNotIn("isdp_aid", profiles[ODD_ICCID])
+        self.assertEqual(profiles[PLAIN_ICCID]["state"], "disabled")
+        r = self.w.esimctl("list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(ODD_ICCID, r.stdout)
+
+    def test_unreadable_notification_leaves_the_others_deliverable(self):
+        job, props = self.w.download(activation_code("DEMO-ONE"))
+        self.assertEqual(props["State"], "succeeded", props)
+        self.w.wait_idle()
+        self.w.manager("EnableProfile", GLib.Variant("(sa{sv})", ("8949449999999990011", {})))
+        self.w.wait_idle()
+        pending = self.sim.state()["notifications"]
+        self.assertGreaterEqual(len(pending), 2, pending)
+        blobs = [bytes.fromhex(n["blob"]) for n in pending]
+        metadata = []
+        for blob in blobs:
+            tlv = der.decode(blob)
+            inner = tlv.find(0xBF27) if tlv.tag == 0xBF37 else tlv
+            metadata.append(inner.find(0xBF2F).raw)
+        # What a newer eUICC may list: an operation only in bit 8, to the same server.
+        unknown = e(0xBF2F, [e(0x80, der.encode_int(900)), e(0x81, der.encode_bits([8], 9)),
+                             e(0x0C, SMDP_HOST.encode())])
+        self.sim.add_fault(kind="es10_answer", tag="BF28",
+                           data=e(0xBF28, [e(0xA0, metadata[:1] + [unknown] + metadata[1:])]).hex())
+        self.sim.add_fault(kind="es10_answer", tag="BF2B",
+                           data=e(0xBF2B, [e(0xA0, blobs[:1] + [e(0x30, [unknown, e(0x5F37, bytes(64))])]
+                                             + blobs[1:])]).hex())
+        self.w.manager("Refresh")
+        listed = self.w.notifications()
+        self.assertEqual(sorted(int(n["seq"]) for n in listed), sorted(n["seq"] for n in pending), listed)
+        before = self.smdp.calls().get("smdp:handleNotification", 0)
+        self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=120)
+        self.assertEqual(self.smdp.calls().get("smdp:handleNotification", 0) - before, len(pending))
+        self.assertEqual(self.sim.state()["notifications"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
