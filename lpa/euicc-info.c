@@ -290,6 +290,84 @@ parse_info2_field (LpaEuiccInfo2 *info, GBytes *base, const LpaTlv *f, GError **
   return (*version = lpa_version_parse (f, error)) != NULL;
 }
 
+/* The members of EUICCInfo2 that only describe the eUICC: shown to callers, never acted on
+ * (esimd needs the svn and the two CI lists, which stay strict). One that did not decode - a
+ * version of other than 3 bytes, a BIT STRING of no bytes, an out-of-range category - failed
+ * the whole EUICCInfo2 and with it every operation that needs it: the eUICC was unusable for a
+ * field no operation reads. It is left out, as an odd sasAcreditationNumber reads as text. */
+static gboolean
+info2_descriptive (guint32 tag)
+{
+  switch (tag)
+    {
+    case 0x81:
+    case 0x83:
+    case 0x84:
+    case 0x85:
+    case 0x86:
+    case 0x87:
+    case 0x88:
+    case 0x8B:
+    case 0x99:
+    case 0x04:
+    case 0x0C:
+    case 0xAC:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* Leaves the member of @tag out, as if the eUICC had not sent it. */
+static void
+info2_drop (LpaEuiccInfo2 *info, guint32 tag)
+{
+  switch (tag)
+    {
+    case 0x81:
+      g_clear_pointer (&info->profile_version, g_free);
+      break;
+    case 0x83:
+      g_clear_pointer (&info->firmware_version, g_free);
+      break;
+    case 0x84:
+      g_clear_pointer (&info->ext_card_resource, g_bytes_unref);
+      info->has_installed_applications = info->has_free_nvm = info->has_free_ram = FALSE;
+      break;
+    case 0x85:
+      info->uicc_capability = 0;
+      break;
+    case 0x86:
+      g_clear_pointer (&info->ts102241_version, g_free);
+      break;
+    case 0x87:
+      g_clear_pointer (&info->globalplatform_version, g_free);
+      break;
+    case 0x88:
+      info->rsp_capability = 0;
+      break;
+    case 0x8B:
+      info->euicc_category = LPA_EUICC_CATEGORY_ABSENT;
+      break;
+    case 0x99:
+      info->forbidden_ppr = 0;
+      info->has_forbidden_ppr = FALSE;
+      break;
+    case 0x04:
+      g_clear_pointer (&info->pp_version, g_free);
+      break;
+    case 0x0C:
+      g_clear_pointer (&info->sas_accreditation_number, g_free);
+      break;
+    case 0xAC:
+      g_clear_pointer (&info->certification_platform_label, g_free);
+      g_clear_pointer (&info->certification_discovery_base_url, g_free);
+      break;
+    default:
+      break;
+    }
+}
+
 LpaEuiccInfo2 *
 lpa_euicc_info2_parse (GBytes *bf22, GError **error)
 {
@@ -297,6 +375,7 @@ lpa_euicc_info2_parse (GBytes *bf22, GError **error)
   LpaDerReader reader;
   LpaTlv outer, f;
   guint64 seen_bits = 0;
+  g_autoptr (GError) local = NULL;
 
   info->euicc_category = LPA_EUICC_CATEGORY_ABSENT;
   if (!parse_top (bf22, 0xBF22, &outer, error))
@@ -316,8 +395,16 @@ lpa_euicc_info2_parse (GBytes *bf22, GError **error)
           malformed (error, "EUICCInfo2", f.tag);
           goto fail;
         }
-      if (!parse_info2_field (info, bf22, &f, error))
-        goto fail;
+      if (!parse_info2_field (info, bf22, &f, &local))
+        {
+          if (!info2_descriptive (f.tag))
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              goto fail;
+            }
+          info2_drop (info, f.tag);
+          g_clear_error (&local);
+        }
       seen_bits |= bit;
     }
   if (!info->svn || !info->ci_pkids_verification || !info->ci_pkids_signing)

@@ -104,7 +104,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaEuiccInfo1, lpa_euicc_info1_free)
 gboolean lpa_pkid_list_contains (GPtrArray *list, GBytes *pkid);
 
 /* Decodes a whole BF22 TLV. svn and both key lists are required; every other field is decoded
- * when present (older eUICCs omit some), and unknown tags are ignored. */
+ * when present (older eUICCs omit some) and left out when it does not decode (it only describes
+ * the eUICC), and unknown tags are ignored. */
 LpaEuiccInfo2 *lpa_euicc_info2_parse (GBytes *bf22, GError **error);
 void lpa_euicc_info2_free (LpaEuiccInfo2 *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaEuiccInfo2, lpa_euicc_info2_free)

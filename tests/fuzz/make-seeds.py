@@ -406,6 +406,12 @@ def crafted_seeds(seeds):
                    e(0xBF76, [e(0xE2, [e(0xE1, [e(0x4F, bytes.fromhex("A000000151"))]), e(0xE3, [e(0xDB, b"\x00")])])])])
     seeds.add("es10-responses", "crafted-profiles-info-odd-members",
               e(0xBF2D, [e(0xA0, [odd, e(0xE3, [iccid, e(0x9F70, b"\x00")])])]))
+    # An EUICCInfo2 whose descriptive members do not decode (versions of 2 and 5 bytes, empty BIT
+    # STRINGs, a 9-byte category): left out, the svn and CI lists read.
+    seeds.add("es10-responses", "crafted-euicc-info2-odd-members",
+              e(0xBF22, [e(0x81, b"\x02\x01"), e(0x82, b"\x02\x02\x02"), e(0x83, bytes(range(1, 6))),
+                         e(0x85, b""), e(0x86, b""), e(0x88, b""), pkids, e(0xAA, [e(0x04, bytes(range(20)))]),
+                         e(0x8B, bytes(9)), e(0x99, b""), e(0x04, b"\x01\x00")]))
     # Notifications the parser cannot read (an operation only in bit 8, none at all) between
     # readable ones: left out of the list and of the retrieved batch, the others kept.
     unknown_op = e(0xBF2F, [e(0x80, b"\x09"), e(0x81, der.encode_bits([8], 9)), e(0x0C, SMDP.encode())])

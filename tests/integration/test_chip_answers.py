@@ -7,6 +7,8 @@
   for as long as the profile is installed; lpac lists such a profile (its
   es10c_get_profiles_info skips B6, B7, B8 and 99). esimd failed the whole list: no profile of
   the eUICC could be listed or switched.
+* An EUICCInfo2 whose descriptive members (versions, capabilities, category) do not decode:
+  esimd failed the whole EUICCInfo2 and with it every operation that needs it.
 * A pending notification whose operation is only in a bit no SGP.22 version names (v2.2.2 names
   bits 0 to 3, v3 bits 4 to 7; lpac lists an operation it does not know as "unknown"). esimd
   failed the whole ListNotification, and the batch delivery's RetrieveNotificationsList: every
@@ -63,6 +65,28 @@ class ChipAnswers(unittest.TestCase):
         r = self.w.esimctl("list")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(ODD_ICCID, r.stdout)
+
+    def test_euicc_info2_with_undecodable_members_is_read(self):
+        before = self.w.manager("GetInfo")[0]
+        pkids = [bytes.fromhex(k) for k in before["ci_pkids_verification"]]
+        signing = [bytes.fromhex(k) for k in before["ci_pkids_signing"]]
+        # Versions of 2 and 5 bytes, empty BIT STRINGs, a 9-byte category: fields esimd only shows.
+        bf22 = e(0xBF22, [e(0x81, b"\x02\x01"), e(0x82, b"\x02\x02\x02"), e(0x83, bytes(range(1, 6))),
+                          e(0x85, b""), e(0x86, b""), e(0x87, b"\x02\x03\x00"), e(0x88, b""),
+                          e(0xA9, [e(0x04, k) for k in pkids]), e(0xAA, [e(0x04, k) for k in signing]),
+                          e(0x8B, bytes(9)), e(0x99, b""), e(0x04, b"\x01\x00"), e(0x0C, b"GI-BA-UP-0419")])
+        self.sim.add_fault(kind="es10_answer", tag="BF22", data=bf22.hex())
+        self.w.manager("Refresh")
+        info = self.w.manager("GetInfo")[0]
+        self.assertEqual(info["svn"], "2.2.2")
+        self.assertEqual(info["ci_pkids_verification"], before["ci_pkids_verification"])
+        self.assertEqual(info["globalplatform_version"], "2.3.0")
+        self.assertEqual(info["sas_accreditation"], "GI-BA-UP-0419")
+        for key in ("profile_version", "firmware_version", "ts102241_version", "pp_version", "category",
+                    "forbidden_policy_rules"):
+            self.assertNotIn(key, info)
+        r = self.w.esimctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_unreadable_notification_leaves_the_others_deliverable(self):
         job, props = self.w.download(activation_code("DEMO-ONE"))

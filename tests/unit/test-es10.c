@@ -849,6 +849,46 @@ test_profile_list_unknown_item (void)
   g_assert_null (((LpaProfileInfo *) list->pdata[2])->iccid);
 }
 
+/* Hand-built: an EUICCInfo2 whose descriptive members do not decode as SGP.22 writes them: a
+ * profileVersion of 2 bytes, a firmware version of 5, empty uiccCapability, ts102241Version,
+ * rspCapability and forbiddenProfilePolicyRules, a 9-byte category, a 2-byte ppVersion. Each
+ * failed the whole EUICCInfo2, and with it every operation that needs it, for fields esimd only
+ * shows. They are left out; the svn and the CI lists, which it acts on, stay required. */
+#define EUICC_INFO2_ODD_MEMBERS                                                                    \
+  "BF 22 6B 81 02 02 01 82 03 02 02 02 83 05 01 02 03 04 05 85 00 86 00 87 03 02 03 00 88 00"      \
+  "A9 16 04 14 81 37 0F 51 25 D0 B1 D4 08 D4 C3 B2 32 E6 D2 5E 79 5B EB FB"                        \
+  "AA 16 04 14 81 37 0F 51 25 D0 B1 D4 08 D4 C3 B2 32 E6 D2 5E 79 5B EB FB"                        \
+  "8B 09 00 00 00 00 00 00 00 00 00 99 00 04 02 01 00"                                             \
+  "0C 0D 47 49 2D 42 41 2D 55 50 2D 30 34 31 39"
+
+static void
+test_euicc_info2_odd_members (void)
+{
+  g_autoptr (GBytes) bytes = unit_hex (EUICC_INFO2_ODD_MEMBERS);
+  g_autoptr (GBytes) bad_svn = unit_hex ("BF 22 0A 82 02 02 02 A9 02 04 00 AA 00");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LpaEuiccInfo2) info = lpa_euicc_info2_parse (bytes, &error);
+  g_autoptr (LpaEuiccInfo2) refused = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (info->svn, ==, "2.2.2");
+  g_assert_cmpuint (info->ci_pkids_verification->len, ==, 1);
+  g_assert_cmpuint (info->ci_pkids_signing->len, ==, 1);
+  g_assert_null (info->profile_version);
+  g_assert_null (info->firmware_version);
+  g_assert_null (info->ts102241_version);
+  g_assert_cmpstr (info->globalplatform_version, ==, "2.3.0");
+  g_assert_null (info->pp_version);
+  g_assert_cmpuint (info->rsp_capability, ==, 0);
+  g_assert_false (info->has_forbidden_ppr);
+  g_assert_cmpint (info->euicc_category, ==, LPA_EUICC_CATEGORY_ABSENT);
+  g_assert_cmpstr (info->sas_accreditation_number, ==, "GI-BA-UP-0419");
+
+  refused = lpa_euicc_info2_parse (bad_svn, &error);
+  g_assert_null (refused);
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+}
+
 /* Hand-built: a ProfileInfoList whose first profile carries, besides its ICCID, state and service
  * provider, members that do not decode as SGP.22 writes them: an ISD-P AID of 4 bytes, a PPR
  * BIT STRING of no bytes, a notificationConfigurationInfo without its address, a profileOwner
@@ -1404,6 +1444,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/euicc-info2-bad-text", test_euicc_info2_bad_text);
   g_test_add_func ("/es10/own/profile-hex-iccid", test_profile_hex_iccid);
   g_test_add_func ("/es10/own/profile-list-unknown-item", test_profile_list_unknown_item);
+  g_test_add_func ("/es10/own/euicc-info2-odd-members", test_euicc_info2_odd_members);
   g_test_add_func ("/es10/own/profile-info-odd-members", test_profile_info_odd_members);
   g_test_add_func ("/es10/own/notification-list-lenient", test_notification_list_lenient);
   g_test_add_func ("/es10/own/notification-unreadable-items", test_notification_unreadable_items);
