@@ -573,6 +573,13 @@ client_post (gpointer self, const char *host, const char *path, GBytes *body,
   curl_easy_setopt (req->easy, CURLOPT_POST, 1L);
   curl_easy_setopt (req->easy, CURLOPT_POSTFIELDS, body_data);
   curl_easy_setopt (req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
+  /* "Accept-Encoding: identity": an SGP.22 body is JSON of a few KiB or a BPP, encrypted and so
+   * incompressible. Without the header HTTP lets a server pick any content coding (RFC 9110
+   * 12.5.3), and a proxy or load balancer in front of an SM-DP+ may compress anyway: with this
+   * option set libcurl decodes a gzip, deflate, br or zstd body it did not ask for, where the raw
+   * bytes failed as "not JSON". write_cb counts the decoded bytes against max_response, so a
+   * small compressed body cannot expand past the limit. */
+  curl_easy_setopt (req->easy, CURLOPT_ACCEPT_ENCODING, "identity");
   curl_easy_setopt (req->easy, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (req->easy, CURLOPT_WRITEDATA, req);
   curl_easy_setopt (req->easy, CURLOPT_SHARE, http->share);

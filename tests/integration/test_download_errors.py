@@ -219,6 +219,32 @@ class DownloadErrors(unittest.TestCase):
         self.w.wait_idle()  # its install result delivered
         self.assertEqual(self.last_session()["state"], "installed")
 
+    def test_compressed_answers(self):
+        # HTTP lets a server choose any content coding for a request without Accept-Encoding (RFC
+        # 9110 12.5.3), and a proxy in front of an SM-DP+ may compress on its own. esimd asks for
+        # none (identity) and still reads a gzip body: the download must not fail on it.
+        code = self.order("GZIP-ANSWERS", "8949449999999990338")
+        for fn, variants in (("initiateAuthentication", ["gzip"]), ("authenticateClient", ["gzip", "chunked"]),
+                             ("getBoundProfilePackage", ["gzip"])):
+            self.smdp.add_fault(function=fn, action="variant", variants=variants, times=1)
+        job, props = self.w.download(code)
+        self.assertEqual(props["State"], "succeeded", props)
+        self.w.wait_idle()
+        self.assertEqual(self.last_session()["state"], "installed")
+        sent = [r for r in self.smdp.requests() if r["server"] == "smdp"]
+        self.assertTrue(sent)
+        self.assertEqual({r["acceptEncoding"] for r in sent}, {"identity"}, sent)
+
+    def test_compressed_answer_over_the_limit(self):
+        # A few KiB of gzip that decode to more than MaxResponseSize (256 KiB by default): the
+        # limit counts decoded bytes, so the download fails with a named error and nothing else.
+        code = self.order("GZIP-PADDED", "8949449999999990346")
+        self.smdp.add_fault(function="initiateAuthentication", action="variant", variants=["gzip-padded"],
+                            times=1)
+        props = self.failed(code, error="org.esim.Error.ProtocolError")
+        self.assertIn("larger than", props["ErrorMessage"])
+        self.assert_clean("8949449999999990346")
+
     def test_redirect_is_not_followed(self):
         # SGP.22 has no redirects: following one would send the eUICC's signed answer (and a
         # matching ID, earlier) to whatever host the server names.

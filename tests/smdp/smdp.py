@@ -6,6 +6,7 @@ import argparse
 import base64
 import binascii
 import datetime
+import gzip
 import json
 import logging
 import os
@@ -329,10 +330,10 @@ class State:
             self.n_connections += 1
             return self.n_connections
 
-    def add_request(self, server, function, connection, reused):
+    def add_request(self, server, function, connection, reused, accept_encoding=None):
         with self.lock:
             self.requests.append({"server": server, "function": function, "connection": connection,
-                                  "reused": reused})
+                                  "reused": reused, "acceptEncoding": accept_encoding})
             del self.requests[:-1000]
 
     def count_call(self, server, function, reused=False):
@@ -795,7 +796,7 @@ def tamper_response(st, function, body, field):
 # Variant answers: the same content, written as real servers write it (legal, if unusual)
 
 ANSWER_VARIANTS = ("wrapped-base64", "lowercase-transaction-id", "with-warning", "extra-members",
-                   "no-admin-protocol", "chunked")
+                   "no-admin-protocol", "chunked", "gzip", "gzip-padded")
 
 
 def answer_variants(obj, variants):
@@ -843,6 +844,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         if "no-admin-protocol" not in variants:
             self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
+        if "gzip-padded" in variants:
+            # 1 MiB of JSON whitespace ahead of the object: legal JSON, a few KiB compressed, more
+            # than a client's limit for the answer once decoded.
+            data = b" " * (1 << 20) + data
+        if "gzip" in variants or "gzip-padded" in variants:
+            # Compressed whatever the request's Accept-Encoding said: HTTP lets a server pick any
+            # content coding for a request without one (RFC 9110 12.5.3), and a proxy or load
+            # balancer in front of an SM-DP+ may compress on its own.
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
         if "chunked" in variants:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
@@ -905,7 +916,7 @@ class Handler(BaseHTTPRequestHandler):
         if fn is None:
             self.send_empty(404)
             return
-        st.add_request(role, fn, self.connection_no, self.served > 0)
+        st.add_request(role, fn, self.connection_no, self.served > 0, self.headers.get("Accept-Encoding"))
         n, faults = st.count_call(role, fn, reused=self.served > 0)
         log.info("%s %s call %d%s", role, fn, n, " faults=%s" % [f.action for f in faults] if faults else "")
         for f in faults:
