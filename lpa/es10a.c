@@ -54,7 +54,11 @@ lpa_es10a_parse_configured_addresses (GBytes *response, GError **error)
                        "EuiccConfiguredAddresses: repeated tag %02X", child.tag);
           return NULL;
         }
-      if (!(*slot = lpa_der_get_utf8 (&child, error)))
+      /* Read as display text, as the other strings an eUICC stores: a byte that is not UTF-8
+       * becomes U+FFFD, so that address fails where it is used (no host name) instead of the
+       * whole read, and with it every Refresh of the eUICC (lpac reads both addresses as they
+       * are: es10a_get_euicc_configured_addresses). */
+      if (!(*slot = lpa_der_get_display_text (&child, error)))
         return NULL;
       g_strstrip (*slot);
     }

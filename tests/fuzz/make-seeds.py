@@ -412,6 +412,9 @@ def crafted_seeds(seeds):
               e(0xBF22, [e(0x81, b"\x02\x01"), e(0x82, b"\x02\x02\x02"), e(0x83, bytes(range(1, 6))),
                          e(0x85, b""), e(0x86, b""), e(0x88, b""), pkids, e(0xAA, [e(0x04, bytes(range(20)))]),
                          e(0x8B, bytes(9)), e(0x99, b""), e(0x04, b"\x01\x00")]))
+    # EuiccConfiguredAddresses with a defaultDpAddress byte that is not UTF-8 (reads as U+FFFD).
+    seeds.add("es10-responses", "crafted-addresses-bad-text",
+              e(0xBF3C, [e(0x80, b"dp.ex\xffample.com"), e(0x81, b"lpa.ds.gsma.com")]))
     # Notifications the parser cannot read (an operation only in bit 8, none at all) between
     # readable ones: left out of the list and of the retrieved batch, the others kept.
     unknown_op = e(0xBF2F, [e(0x80, b"\x09"), e(0x81, der.encode_bits([8], 9)), e(0x0C, SMDP.encode())])

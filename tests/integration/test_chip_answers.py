@@ -9,6 +9,7 @@
   the eUICC could be listed or switched.
 * An EUICCInfo2 whose descriptive members (versions, capabilities, category) do not decode:
   esimd failed the whole EUICCInfo2 and with it every operation that needs it.
+* EuiccConfiguredAddresses with a byte that is not UTF-8: the read, and every Refresh, failed.
 * A pending notification whose operation is only in a bit no SGP.22 version names (v2.2.2 names
   bits 0 to 3, v3 bits 4 to 7; lpac lists an operation it does not know as "unknown"). esimd
   failed the whole ListNotification, and the batch delivery's RetrieveNotificationsList: every
@@ -87,6 +88,18 @@ class ChipAnswers(unittest.TestCase):
             self.assertNotIn(key, info)
         r = self.w.esimctl("status")
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_configured_address_that_is_not_utf8(self):
+        # A defaultDpAddress with a byte that is not UTF-8: the read (and with it every Refresh)
+        # failed; it reads with U+FFFD, and only a download to it fails, by name.
+        bf3c = e(0xBF3C, [e(0x80, b"dp.ex\xffample.com"), e(0x81, b"lpa.ds.gsma.com")])
+        self.sim.add_fault(kind="es10_answer", tag="BF3C", data=bf3c.hex())
+        self.w.manager("Refresh")
+        self.assertEqual(self.w.manager_prop("DefaultSmdpAddress"), "dp.ex\ufffdample.com")
+        self.assertEqual(self.w.manager_prop("RootSmdsAddress"), "lpa.ds.gsma.com")
+        with self.assertRaises(GLib.Error) as cm:
+            self.w.manager("Download", GLib.Variant("(ssa{sv})", ("", "", {})))
+        self.assertIn("is not an SM-DP+ address", cm.exception.message)
 
     def test_unreadable_notification_leaves_the_others_deliverable(self):
         job, props = self.w.download(activation_code("DEMO-ONE"))

@@ -849,6 +849,23 @@ test_profile_list_unknown_item (void)
   g_assert_null (((LpaProfileInfo *) list->pdata[2])->iccid);
 }
 
+/* Hand-built: EuiccConfiguredAddresses whose defaultDpAddress has a byte that is not UTF-8 (FF).
+ * Refusing it failed the read, and every Refresh of the eUICC with it; it reads with U+FFFD (no
+ * host name, so a download to it fails by itself), the root SM-DS address as it is. */
+static void
+test_addresses_bad_text (void)
+{
+  g_autoptr (GBytes) bytes = unit_hex ("BF 3C 1C 80 09 64 70 2E 65 78 FF 2E 63 6F"
+                                       "81 0F 6C 70 61 2E 64 73 2E 67 73 6D 61 2E 63 6F 6D");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LpaConfiguredAddresses) a = lpa_es10a_parse_configured_addresses (bytes, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (a->default_dp_address, ==, "dp.ex\xef\xbf\xbd.co");
+  g_assert_false (lpa_host_name_is_valid (a->default_dp_address));
+  g_assert_cmpstr (a->root_ds_address, ==, "lpa.ds.gsma.com");
+}
+
 /* Hand-built: an EUICCInfo2 whose descriptive members do not decode as SGP.22 writes them: a
  * profileVersion of 2 bytes, a firmware version of 5, empty uiccCapability, ts102241Version,
  * rspCapability and forbiddenProfilePolicyRules, a 9-byte category, a 2-byte ppVersion. Each
@@ -1444,6 +1461,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/euicc-info2-bad-text", test_euicc_info2_bad_text);
   g_test_add_func ("/es10/own/profile-hex-iccid", test_profile_hex_iccid);
   g_test_add_func ("/es10/own/profile-list-unknown-item", test_profile_list_unknown_item);
+  g_test_add_func ("/es10/own/addresses-bad-text", test_addresses_bad_text);
   g_test_add_func ("/es10/own/euicc-info2-odd-members", test_euicc_info2_odd_members);
   g_test_add_func ("/es10/own/profile-info-odd-members", test_profile_info_odd_members);
   g_test_add_func ("/es10/own/notification-list-lenient", test_notification_list_lenient);
