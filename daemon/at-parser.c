@@ -196,10 +196,34 @@ esimd_at_line_is_final (const char *line)
 gboolean
 esimd_at_line_is_restart (const char *line)
 {
+  const char *p;
+
   /* Quectel prints RDY once its UART is ready after power-on or a reset, followed by +CFUN: 1
    * and +CPIN: READY (Quectel M50 Hardware Design V2.0, on the UART; the EC2x/EG25/EC200A/
-   * EC600U/BG95 families do the same). It is never part of an answer. */
-  return g_ascii_strcasecmp (line, "RDY") == 0;
+   * EC600U/BG95 families do the same); so does SIMCom's SIM7600, before +CPIN: READY, SMS DONE
+   * and PB DONE (the boot logs in Xinyuan-LilyGO/T-SIM7600X pull request #41 and
+   * espressif/esp-protocols issue #789). */
+  if (g_ascii_strcasecmp (line, "RDY") == 0)
+    return TRUE;
+  /* Cinterion (Gemalto, Thales) modules print ^SYSSTART when they have started, ^SYSSTART
+   * AIRPLANE MODE when they start with the radio off (OpenMoko gsmd takes it as "the
+   * interpreter is ready" and cancels every pending command; GSMTC35's tests show it after
+   * AT+CFUN=1,1); Huawei's ME909s manual calls ^SYSSTART "unsolicitedly report module
+   * startup". */
+  if (g_ascii_strcasecmp (line, "^SYSSTART") == 0 ||
+      g_ascii_strcasecmp (line, "^SYSSTART AIRPLANE MODE") == 0)
+    return TRUE;
+  /* SIMCom's A76xx (A7670E, A7672) print *ATREADY: 1 when the AT interpreter is up after a
+   * start, before +CPIN: READY (Xinyuan-LilyGO/LilyGo-Modem-Series issue #247). */
+  if (g_ascii_strncasecmp (line, "*ATREADY:", 9) == 0)
+    {
+      for (p = line + 9; *p == ' '; p++)
+        ;
+      return g_str_equal (p, "1");
+    }
+  /* Not +CPIN: READY, SMS DONE, PB DONE or +CFUN: 1: a modem also prints those when its SIM
+   * comes up after AT+CFUN=1 or a SIM swap, without having restarted. */
+  return FALSE;
 }
 
 /* Words modems print on their own, unasked: boot and SIM-ready notices. Lines that start with

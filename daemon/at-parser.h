@@ -99,8 +99,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdAtResponse, esimd_at_response_free)
  * belong to no command: give them to esimd_at_line_is_final() / drop them. */
 gboolean esimd_at_response_add_line (EsimdAtResponse *response, const char *line);
 
-/* TRUE if @line is the notice a modem prints when it has just started (Quectel's RDY): it
- * restarted, forgetting the command it was given, its settings and every logical channel. */
+/* TRUE if @line is a notice a modem prints only when it has just started (Quectel's and SIMCom
+ * SIM7600's RDY, SIMCom A76xx's *ATREADY: 1, Cinterion's and Huawei's ^SYSSTART): it restarted,
+ * forgetting the command it was given, its settings and every logical channel. */
 gboolean esimd_at_line_is_restart (const char *line);
 
 /* TRUE if @line is a final result code (used to resynchronise after a timeout). */

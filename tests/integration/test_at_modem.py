@@ -198,6 +198,26 @@ class AtModem(unittest.TestCase):
             self.assertNotIn("CSIM", c["at"]["commands"])
             self.assertEqual(c["channels_open"], [])
 
+    def test_other_modems_restart_notices(self):
+        # Other modules say they have just started in other words than Quectel's RDY: SIMCom's
+        # A76xx print *ATREADY: 1 (Xinyuan-LilyGO/LilyGo-Modem-Series issue #247, an A7670E),
+        # Cinterion's modules and Huawei's ME909s ^SYSSTART. Each is a restart as RDY is: the
+        # download fails at once saying so, not after CommandTimeout, and the next one goes
+        # through AT+CCHO once the SIM is up.
+        for boot, notice in (("simcom", "*ATREADY: 1"), ("cinterion", "^SYSSTART")):
+            with self.subTest(boot=boot), at_world("boot=" + boot, CommandTimeout=90) as w:
+                with w.sim.ctl() as ctl:
+                    fid = ctl.add_fault(kind="at_restart", command="CGLA", nth=20, sim_ms=2000)
+                    _job, props = w.download(activation_code("DEMO-ONE"))
+                    self.assertEqual(props["State"], "failed", props)
+                    self.assertIn("the modem restarted (%s)" % notice, props["ErrorMessage"])
+                    self.assertEqual(ctl.fault(fid)["fired"], 1)
+                w.wait_idle()
+                self.assertEqual(w.profiles(), [])
+                self.download_ok(w, "DEMO-TWO")
+                self.assertEqual(len(w.profiles()), 1)
+                self.assertNotIn("CSIM", self.at(w)["at"]["commands"])
+
     def test_modem_restarting_again_and_again(self):
         # A modem in a boot loop: it restarts in a download, then again on each ATE0 that would
         # set it up, five times. Each restart queues the set-up anew; the ones not yet sent are

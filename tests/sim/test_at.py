@@ -278,6 +278,33 @@ class AtFrontTest(SimTestCase):
         self.assert_eid(self.cgla(self.open_session(), store_data(0x80, GET_EID)))
         self.assertFalse(self.ctl.at()["lpa_enabled"])
 
+    def test_boot_notices(self):
+        # What a restart prints per boot style, and what follows once the SIM is up.
+        for boot, first, sim_up in (("quectel", ["RDY", "+CFUN: 1"], ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]),
+                                    ("simcom", ["*ATREADY: 1"], ["+CPIN: READY", "SMS DONE", "PB DONE"]),
+                                    ("cinterion", ["^SYSSTART"], [])):
+            with self.subTest(boot=boot):
+                self.ctl.at(boot=boot)
+                self.ctl.add_fault(kind="at_restart", command="CGMI", sim_ms=200)
+                self.at.send("AT+CGMI")
+                self.assertEqual(self._lines(len(first), 5), first)
+                self.assertEqual(self._lines(len(sim_up), 5), sim_up)
+                time.sleep(0.3)
+                self.at.command("ATE0")
+                self.ok("AT+CPIN?")
+        with self.assertRaises(Exception):
+            self.ctl.at(boot="nokia")
+
+    def _lines(self, n: int, timeout: float) -> list:
+        deadline = time.monotonic() + timeout
+        out = []
+        while len(out) < n:
+            line = self.at._read_line(deadline)
+            if line is None:
+                break
+            out.append(line)
+        return out
+
     def test_quirk_validation(self):
         from esimtest.simctl import SimControlError
 

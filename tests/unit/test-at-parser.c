@@ -221,11 +221,25 @@ test_stray_text (void)
   g_assert_true (esimd_at_line_is_final ("+CME ERROR: 3"));
   g_assert_true (esimd_at_line_is_final ("ok"));
   g_assert_false (esimd_at_line_is_final ("OKAY"));
-  /* Quectel's boot notice, and only it, says the modem restarted. */
+  /* The notices a modem prints only when it has just started say it restarted: Quectel's and
+   * SIMCom SIM7600's RDY (Xinyuan-LilyGO/T-SIM7600X pull request #41's boot log), SIMCom
+   * A76xx's *ATREADY: 1 (Xinyuan-LilyGO/LilyGo-Modem-Series issue #247, an A7670E), Cinterion's
+   * and Huawei ME909s' ^SYSSTART (with " AIRPLANE MODE" when Cinterion starts with its radio
+   * off). Notices a modem also prints at other times (the SIM coming up after AT+CFUN=1, a SIM
+   * swap) do not. */
   g_assert_true (esimd_at_line_is_restart ("RDY"));
   g_assert_true (esimd_at_line_is_restart ("rdy"));
+  g_assert_true (esimd_at_line_is_restart ("*ATREADY: 1"));
+  g_assert_true (esimd_at_line_is_restart ("*ATREADY:1"));
+  g_assert_true (esimd_at_line_is_restart ("^SYSSTART"));
+  g_assert_true (esimd_at_line_is_restart ("^SYSSTART AIRPLANE MODE"));
   g_assert_false (esimd_at_line_is_restart ("APP RDY"));
   g_assert_false (esimd_at_line_is_restart ("+CPIN: READY"));
+  g_assert_false (esimd_at_line_is_restart ("SMS DONE"));
+  g_assert_false (esimd_at_line_is_restart ("PB DONE"));
+  g_assert_false (esimd_at_line_is_restart ("*ATREADY: 10"));
+  g_assert_false (esimd_at_line_is_restart ("^SYSSTARTED"));
+  g_assert_false (esimd_at_line_is_restart ("+CFUN: 1"));
 }
 
 static void

@@ -28,11 +28,18 @@ SESSION_STYLES = ("plus", "bare", "hex")
 PROBE_STYLES = ("ok", "error", "silent", "template")
 # Noise a modem prints while it runs. Not RDY: that one says the modem has just (re)started.
 URCS = ("+QIND: SMS DONE", "+CREG: 1", "+QUSIM: 1", "+CPIN: READY", "+QIND: PB DONE")
-# What a Quectel modem prints when it restarts (RDY, +CFUN: 1: Quectel M50 Hardware Design V2.0,
-# the UART section), and once its SIM is up (+CPIN: READY there; +QUSIM and +QIND written for
-# esimd after the EC2x AT manual's URCs).
-BOOT_URCS = ["RDY", "+CFUN: 1"]
-SIM_UP_URCS = ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]
+# What a modem prints when it restarts, and once its SIM is up, per the boot quirk:
+# quectel: RDY, +CFUN: 1, then +CPIN: READY (Quectel M50 Hardware Design V2.0, the UART section;
+#   +QUSIM and +QIND written for esimd after the EC2x AT manual's URCs);
+# simcom: SIMCom A76xx's *ATREADY: 1, then +CPIN: READY, SMS DONE, PB DONE
+#   (Xinyuan-LilyGO/LilyGo-Modem-Series issue #247, an A7670E);
+# cinterion: ^SYSSTART (Cinterion modules; Huawei ME909s too), and nothing for the SIM unless
+#   asked (its ^SIND indications are off by default).
+BOOT_STYLES = {
+    "quectel": (["RDY", "+CFUN: 1"], ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]),
+    "simcom": (["*ATREADY: 1"], ["+CPIN: READY", "SMS DONE", "PB DONE"]),
+    "cinterion": (["^SYSSTART"], []),
+}
 
 
 @dataclass
@@ -56,6 +63,7 @@ class AtQuirks:
     internal_lpa: bool = False  # an internal LPA holds the ISD-R until AT+QESIM="lpa_enable",0 and a CFUN cycle
     cmee_verbose: bool = False  # +CME ERROR: <text> whatever AT+CMEE the host set (AT+CMEE=2 saved and restored)
     no_cgla_code: int = 0  # with no_cgla: refuse AT+CCHO/CGLA/CCHC with this +CME ERROR code (0: plain ERROR)
+    boot: str = "quectel"  # what a restart prints: quectel (RDY), simcom (*ATREADY: 1), cinterion (^SYSSTART)
     manufacturer: str = "esim-sim"
     model: str = "AT front"
     revision: str = "ESIMSIM_AT_1.0"
@@ -79,6 +87,8 @@ class AtQuirks:
                 value = str(value)
             if name == "session" and value not in SESSION_STYLES:
                 raise ValueError("session must be one of %s" % ", ".join(SESSION_STYLES))
+            if name == "boot" and value not in BOOT_STYLES:
+                raise ValueError("boot must be one of %s" % ", ".join(BOOT_STYLES))
             if name == "probe" and value not in PROBE_STYLES:
                 raise ValueError("probe must be one of %s" % ", ".join(PROBE_STYLES))
             if name == "imei" and not re.fullmatch(r"[0-9]{15}", value):
@@ -271,11 +281,11 @@ class AtModem:
         self.echo = True
         self.cmee = 0
         self.sim_up_in = sim_ms / 1000
-        return list(BOOT_URCS)
+        return list(BOOT_STYLES[self.quirks.boot][0])
 
     def sim_up(self) -> list:
         self.card.powered = True
-        return list(SIM_UP_URCS)
+        return list(BOOT_STYLES[self.quirks.boot][1])
 
     @staticmethod
     def _name(upper: str) -> str:
