@@ -322,8 +322,11 @@ esimd_at_response_add_line (EsimdAtResponse *r, const char *line)
 const char *
 esimd_at_response_info (const EsimdAtResponse *r)
 {
-  if (r->info->len)
-    return r->info->pdata[0];
+  /* A prefix alone on its line, its data on the next (as Fibocom FM350-GL writes +GTCCINFO:,
+   * 4IceG/luci-app-3ginfo-lite pull request #70), is no information: the line after it is. */
+  for (guint i = 0; i < r->info->len; i++)
+    if (*(const char *) r->info->pdata[i])
+      return r->info->pdata[i];
   if (r->bare && r->other->len)
     return r->other->pdata[0];
   return NULL;

@@ -107,8 +107,9 @@ gboolean esimd_at_line_is_restart (const char *line);
 /* TRUE if @line is a final result code (used to resynchronise after a timeout). */
 gboolean esimd_at_line_is_final (const char *line);
 
-/* The one information line the answer is about: the first prefixed one, else (with @bare) the
- * first other one; NULL if there is none. */
+/* The one information line the answer is about: the first prefixed one with anything after
+ * the prefix, else (with @bare) the first other one (the data of a prefix written alone on its
+ * line); NULL if there is none. */
 const char *esimd_at_response_info (const EsimdAtResponse *response);
 
 /* The failure an answer that did not end in OK stands for, LPA_ERROR_TRANSPORT, with a message

@@ -218,6 +218,20 @@ class AtModem(unittest.TestCase):
                 self.assertEqual(len(w.profiles()), 1)
                 self.assertNotIn("CSIM", self.at(w)["at"]["commands"])
 
+    def test_prefix_alone_on_its_line(self):
+        # "+CCHO:" alone on its line and the session id on the next (and the same for +CGLA:),
+        # the form Fibocom FM350-GL writes +GTCCINFO: in (4IceG/luci-app-3ginfo-lite pull
+        # request #70), with URCs about: the session is the next line's, not an empty one.
+        with at_world("prefix_alone", "urc_noise") as w:
+            self.download_ok(w)
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", (ICCID, {})))
+            w.wait_idle()
+            self.assertEqual([p["state"] for p in w.profiles()], ["enabled"])
+            c = self.at(w)
+            self.assertGreater(c["at"]["commands"]["CCHO"], 1)
+            self.assertNotIn("CSIM", c["at"]["commands"])
+            self.assertEqual(c["channels_open"], [])
+
     def test_modem_restarting_again_and_again(self):
         # A modem in a boot loop: it restarts in a download, then again on each ATE0 that would
         # set it up, five times. Each restart queues the set-up anew; the ones not yet sent are

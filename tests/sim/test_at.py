@@ -278,6 +278,17 @@ class AtFrontTest(SimTestCase):
         self.assert_eid(self.cgla(self.open_session(), store_data(0x80, GET_EID)))
         self.assertFalse(self.ctl.at()["lpa_enabled"])
 
+    def test_prefix_alone(self):
+        self.ctl.at(prefix_alone=True)
+        info = self.ok('AT+CCHO="%s"' % ISDR)
+        self.assertEqual(len(info), 2, info)
+        self.assertEqual(info[0], "+CCHO:")
+        session = info[1]
+        info = self.ok('AT+CGLA=%s,%d,"%s"' % (session, len(store_data(0x80, GET_EID)), store_data(0x80, GET_EID)))
+        self.assertEqual(info[0], "+CGLA:")
+        self.assert_eid(payload("+CGLA: " + info[1], "+CGLA"))
+        self.ok("AT+CCHC=" + session)
+
     def test_boot_notices(self):
         # What a restart prints per boot style, and what follows once the SIM is up.
         for boot, first, sim_up in (("quectel", ["RDY", "+CFUN: 1"], ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]),

@@ -61,6 +61,14 @@ static const Transcript transcripts[] = {
     ESIMD_AT_FINAL_OK, "6,\"01a2b3\"", 4, 0 },
   { "cme-verbose", "written for esimd: +CMEE=2 verbose form of 27.007 §9.2", "AT+CCHO=\"A000\"",
     "+CCHO:", TRUE, "\r\n+CME ERROR: SIM not inserted\r\n", ESIMD_AT_FINAL_CME_ERROR, NULL, 0, 0 },
+  { "ccho-prefix-alone",
+    "written for esimd: the prefix alone on its line and the session id on the next, the form "
+    "Fibocom FM350-GL gives +GTCCINFO: (4IceG/luci-app-3ginfo-lite pull request #70), with a "
+    "URC between them",
+    "AT+CCHO=\"A0000005591010FFFFFFFF8900000100\"", "+CCHO:", TRUE,
+    "\r\n+CCHO:\r\n+QUSIM: 1\r\n2\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK, "2", 1, 0 },
+  { "cgsn-prefix-alone", "written for esimd: the same form for AT+CGSN", "AT+CGSN", "+CGSN:", TRUE,
+    "\r\n+CGSN:\r\n356938035643809\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK, "356938035643809", 0, 0 },
   { "cgsn-bare", "written for esimd: AT+CGSN answers the IMEI without a prefix (27.007 §5.4)",
     "AT+CGSN", "+CGSN:", TRUE, "\r\n356938035643809\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK,
     "356938035643809", 0, 0 },

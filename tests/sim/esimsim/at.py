@@ -64,6 +64,7 @@ class AtQuirks:
     cmee_verbose: bool = False  # +CME ERROR: <text> whatever AT+CMEE the host set (AT+CMEE=2 saved and restored)
     no_cgla_code: int = 0  # with no_cgla: refuse AT+CCHO/CGLA/CCHC with this +CME ERROR code (0: plain ERROR)
     boot: str = "quectel"  # what a restart prints: quectel (RDY), simcom (*ATREADY: 1), cinterion (^SYSSTART)
+    prefix_alone: bool = False  # "+CCHO:"/"+CGLA:"/"+CSIM:" alone on a line, the data on the next
     manufacturer: str = "esim-sim"
     model: str = "AT front"
     revision: str = "ESIMSIM_AT_1.0"
@@ -147,14 +148,20 @@ class AtModem:
         h = data.hex()
         return h if self.quirks.lower_hex else h.upper()
 
-    def _payload(self, prefix: str, data: bytes) -> str:
+    def _payload(self, prefix: str, data: bytes) -> list:
         h = self._hex(data)
         if not self.quirks.unquoted:
             h = '"%s"' % h
         if self.quirks.no_prefix:
-            return "%d,%s" % (len(data) * 2, h)
+            return ["%d,%s" % (len(data) * 2, h)]
+        return self._info(prefix, "%d,%s" % (len(data) * 2, h))
+
+    def _info(self, prefix: str, text: str) -> list:
+        """An information line "+X: text", or with prefix_alone "+X:" and the text on its own line."""
+        if self.quirks.prefix_alone:
+            return [prefix + ":", text]
         sep = "" if self.quirks.no_space else " "
-        return "%s:%s%d,%s" % (prefix, sep, len(data) * 2, h)
+        return ["%s:%s%s" % (prefix, sep, text)]
 
     CME_NAMES = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
                  13: "SIM failure", 14: "SIM busy", 21: "invalid index", 22: "not found",
@@ -352,7 +359,7 @@ class AtModem:
         self.sessions[sid.lower()] = n
         if self.quirks.session == "bare":
             return [sid, "OK"]
-        return ["+CCHO: " + sid, "OK"]
+        return self._info("+CCHO", sid) + ["OK"]
 
     def _cchc(self, arg: str) -> list:
         sid = arg.strip().strip('"').lower()
@@ -392,7 +399,7 @@ class AtModem:
         resp = self._apdu(apdu, channel)
         if resp is None:
             return None, True
-        return [self._payload("+CGLA", resp), "OK"], False
+        return self._payload("+CGLA", resp) + ["OK"], False
 
     def _csim(self, arg: str):
         parsed = self._split_apdu_args(arg, False)
@@ -407,7 +414,7 @@ class AtModem:
         resp = self._apdu(apdu, None)
         if resp is None:
             return None, True
-        return [self._payload("+CSIM", resp), "OK"], False
+        return self._payload("+CSIM", resp) + ["OK"], False
 
     @staticmethod
     def _cla_with_channel(cla: int, channel: int) -> int:
