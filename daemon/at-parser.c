@@ -243,11 +243,32 @@ is_bare_urc (const char *line)
     "START",      /* SIMCom A76xx */
     "RING",       /* V.250 */
     "NO CARRIER", /* V.250: a data call ended */
+    /* SIMCom SIM800/SIM7000/SIM7070 supply and call notices, "WARNNING" as they spell it
+     * (the URC lists of SIMCom drivers: TinyGSM-style libraries, RT-Thread's at_device). */
+    "UNDER-VOLTAGE WARNNING",
+    "UNDER-VOLTAGE WARNING",
+    "UNDER-VOLTAGE POWER DOWN",
+    "OVER-VOLTAGE WARNNING",
+    "OVER-VOLTAGE WARNING",
+    "OVER-VOLTAGE POWER DOWN",
+    "MO RING",
+    "MO CONNECTED",
   };
+  const char *p;
 
   for (gsize i = 0; i < G_N_ELEMENTS (words); i++)
     if (g_ascii_strcasecmp (line, words[i]) == 0)
       return TRUE;
+  /* SIMCom's daylight-saving notice after *PSUTTZ: with AT+CLTS=1, "DST: <n>", a line without a
+   * sigil that comes between the lines of an answer (a SIM7070G diagnostic script drops it from
+   * every answer it reads). */
+  if (g_ascii_strncasecmp (line, "DST:", 4) == 0)
+    {
+      for (p = line + 4; *p == ' '; p++)
+        ;
+      if (g_ascii_isdigit (*p) && p[1] == '\0')
+        return TRUE;
+    }
   return strchr ("+^*#$%", line[0]) != NULL;
 }
 
@@ -547,6 +568,45 @@ esimd_at_parse_imei (const char *text, GError **error)
 bad:
   g_propagate_error (error, malformed ("IMEI of AT+CGSN", text));
   return NULL;
+}
+
+/* The payload of an answer that has one of a known shape (a session id, an IMEI): the first
+ * prefixed line with content, which must parse; where there is none, the first bare line that
+ * parses. A bare line of another shape is a notice no list knows (SIMCom's "DST: 1" was one
+ * until it was listed), not the answer, as for esimd_at_response_apdu(). */
+static char *
+response_find (const EsimdAtResponse *r, char *(*parse) (const char *, GError **), const char *what,
+               GError **error)
+{
+  for (guint i = 0; i < r->info->len; i++)
+    if (*(const char *) r->info->pdata[i])
+      return parse (r->info->pdata[i], error);
+  for (guint i = 0; r->bare && i < r->other->len; i++)
+    {
+      char *found = parse (r->other->pdata[i], NULL);
+
+      if (found)
+        return found;
+    }
+  if (r->bare && r->other->len)
+    g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                 "no %s in the answer (%u lines without %s, none of its form)", what, r->other->len,
+                 r->prefix ? r->prefix : "a prefix");
+  else
+    g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "no %s in the answer", what);
+  return NULL;
+}
+
+char *
+esimd_at_response_session (const EsimdAtResponse *r, GError **error)
+{
+  return response_find (r, esimd_at_parse_session, "session id", error);
+}
+
+char *
+esimd_at_response_imei (const EsimdAtResponse *r, GError **error)
+{
+  return response_find (r, esimd_at_parse_imei, "IMEI", error);
 }
 
 gsize

@@ -140,6 +140,12 @@ GBytes *esimd_at_parse_apdu_answer (const char *text, GError **error);
 char *esimd_at_parse_session (const char *text, GError **error);
 /* The IMEI of AT+CGSN (optionally "+CGSN:" and quotes): 15 digits. */
 char *esimd_at_parse_imei (const char *text, GError **error);
+/* The session id of a whole AT+CCHO answer and the IMEI of a whole AT+CGSN answer (read with
+ * @bare TRUE): from the first prefixed line with content, which must parse; where there is none,
+ * from the first line without the prefix that parses (a line of another form is a notice no list
+ * knows, not the answer). */
+char *esimd_at_response_session (const EsimdAtResponse *response, GError **error);
+char *esimd_at_response_imei (const EsimdAtResponse *response, GError **error);
 
 /* "AT+CGLA=<session>,<2n>,\"<HEX>\"" or "AT+CSIM=<2n>,\"<HEX>\"" (@session NULL): the APDU in
  * upper-case hex, always quoted (both are what 27.007 specifies and what every firmware in

@@ -1201,13 +1201,10 @@ ccho_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
       g_object_unref (task);
       return;
     }
-  session = esimd_at_response_info (r) ? esimd_at_parse_session (esimd_at_response_info (r), &local)
-                                       : NULL;
+  session = esimd_at_response_session (r, &local);
   if (!session)
     {
-      if (!local)
-        local = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "AT+CCHO answered no session id");
-      g_prefix_error (&local, "modem %s: ", name_of (at));
+      g_prefix_error (&local, "modem %s: AT+CCHO: ", name_of (at));
       g_task_return_error (task, g_steal_pointer (&local));
       g_object_unref (task);
       return;
@@ -1490,12 +1487,9 @@ cgsn_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
     g_task_return_error (task, g_error_copy (error));
   else if (r->final != ESIMD_AT_FINAL_OK)
     g_task_return_error (task, esimd_at_response_error (r, name_of (at), "AT+CGSN"));
-  else if (!esimd_at_response_info (r))
-    g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT,
-                             "modem %s: AT+CGSN answered no IMEI", name_of (at));
-  else if (!(imei = esimd_at_parse_imei (esimd_at_response_info (r), &local)))
+  else if (!(imei = esimd_at_response_imei (r, &local)))
     {
-      g_prefix_error (&local, "modem %s: ", name_of (at));
+      g_prefix_error (&local, "modem %s: AT+CGSN: ", name_of (at));
       g_task_return_error (task, g_steal_pointer (&local));
     }
   else

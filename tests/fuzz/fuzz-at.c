@@ -45,7 +45,17 @@ check_payloads (const EsimdAtResponse *r)
   g_autoptr (GBytes) apdu = NULL;
   g_autofree char *session = NULL;
   g_autofree char *imei = NULL;
+  g_autofree char *shaped = NULL;
+  g_autoptr (GError) e4 = NULL;
 
+  /* The answer-level readers give what the line-level parsers give, or a transport error. */
+  shaped = esimd_at_response_session (r, &e4);
+  FUZZ_CHECK (shaped || g_error_matches (e4, LPA_ERROR, LPA_ERROR_TRANSPORT));
+  g_clear_pointer (&shaped, g_free);
+  g_clear_error (&e4);
+  shaped = esimd_at_response_imei (r, &e4);
+  FUZZ_CHECK (shaped ? strlen (shaped) == 15 && fuzz_all_digits (shaped)
+                     : g_error_matches (e4, LPA_ERROR, LPA_ERROR_TRANSPORT));
   if (!info)
     return;
   apdu = esimd_at_parse_apdu_answer (info, &e1);

@@ -232,6 +232,17 @@ class AtModem(unittest.TestCase):
             self.assertNotIn("CSIM", c["at"]["commands"])
             self.assertEqual(c["channels_open"], [])
 
+    def test_notices_without_a_sigil(self):
+        # SIMCom modules print "DST: <n>" after *PSUTTZ: when the network sends its time (a
+        # SIM7070G diagnostic script strips it from every answer it reads) and
+        # "UNDER-VOLTAGE WARNNING" on a weak supply: lines without the +^* of a URC, before the
+        # bare IMEI of AT+CGSN and the manufacturer of AT+CGMI. They are neither: the IMEI goes
+        # to the server and the family is SIMCom's.
+        with at_world("simcom_notices", "manufacturer=SIMCOM INCORPORATED", "model=A7670E-LNXY-UBL") as w:
+            self.download_ok(w)
+            self.assertEqual(w.smdp.control.sessions()[-1]["imei"], "356938035643809")
+            self.assertIn("family simcom", w.esimd.log())
+
     def test_modem_restarting_again_and_again(self):
         # A modem in a boot loop: it restarts in a download, then again on each ATE0 that would
         # set it up, five times. Each restart queues the set-up anew; the ones not yet sent are

@@ -289,6 +289,11 @@ class AtFrontTest(SimTestCase):
         self.assert_eid(payload("+CGLA: " + info[1], "+CGLA"))
         self.ok("AT+CCHC=" + session)
 
+    def test_simcom_notices(self):
+        self.ctl.at(simcom_notices=True)
+        self.assertEqual(self.ok("AT+CGSN")[-4:], ['*PSUTTZ: 24/12/06,20:00:00",+04",1', "DST: 1",
+                                                   "UNDER-VOLTAGE WARNNING", "356938035643809"])
+
     def test_boot_notices(self):
         # What a restart prints per boot style, and what follows once the SIM is up.
         for boot, first, sim_up in (("quectel", ["RDY", "+CFUN: 1"], ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]),

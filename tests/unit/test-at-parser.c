@@ -69,6 +69,18 @@ static const Transcript transcripts[] = {
     "\r\n+CCHO:\r\n+QUSIM: 1\r\n2\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK, "2", 1, 0 },
   { "cgsn-prefix-alone", "written for esimd: the same form for AT+CGSN", "AT+CGSN", "+CGSN:", TRUE,
     "\r\n+CGSN:\r\n356938035643809\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK, "356938035643809", 0, 0 },
+  { "cgsn-simcom-dst",
+    "written for esimd: SIMCom's network time notices with AT+CLTS=1 (*PSUTTZ:, then DST: <n> "
+    "without a sigil, which a SIM7070G diagnostic script strips from its answers) before a bare "
+    "IMEI",
+    "AT+CGSN", "+CGSN:", TRUE,
+    "\r\n*PSUTTZ: 24/12/06,20:00:00\",+04\",1\r\n\r\nDST: 1\r\n\r\n868298067490038\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "868298067490038", 2, 0 },
+  { "cgmi-simcom-undervoltage",
+    "written for esimd: SIMCom's supply warning, spelt WARNNING as SIMCom drivers list it, before "
+    "the manufacturer",
+    "AT+CGMI", "+CGMI:", TRUE, "\r\nUNDER-VOLTAGE WARNNING\r\nSIMCOM_Ltd\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "SIMCOM_Ltd", 1, 0 },
   { "cgsn-bare", "written for esimd: AT+CGSN answers the IMEI without a prefix (27.007 §5.4)",
     "AT+CGSN", "+CGSN:", TRUE, "\r\n356938035643809\r\n\r\nOK\r\n", ESIMD_AT_FINAL_OK,
     "356938035643809", 0, 0 },
@@ -473,6 +485,50 @@ test_apdu_bare (void)
     }
 }
 
+/* A session id or an IMEI is the line of its form: a bare line of another form before it (a
+ * notice no list knows) is passed over, a prefixed line must be the answer. */
+static void
+test_shaped_answers (void)
+{
+  static const struct
+  {
+    const char *command;
+    const char *bytes;
+    const char *expected; /* NULL: must fail */
+  } cases[] = {
+    { "AT+CGSN", "\r\nNITZ READY\r\n356938035643809\r\n\r\nOK\r\n", "356938035643809" },
+    { "AT+CGSN", "\r\n+CGSN: 35693803564380\r\n356938035643809\r\n\r\nOK\r\n", NULL },
+    { "AT+CGSN", "\r\nNITZ READY\r\n\r\nOK\r\n", NULL },
+    { "AT+CCHO=\"A000\"", "\r\nNITZ READY\r\n3\r\n\r\nOK\r\n", "3" },
+    { "AT+CCHO=\"A000\"", "\r\n+CCHO:\r\n0000000003a5b1c9\r\n\r\nOK\r\n", "0000000003a5b1c9" },
+    { "AT+CCHO=\"A000\"", "\r\nOK\r\n", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      gboolean cgsn = g_str_equal (cases[i].command, "AT+CGSN");
+      g_autoptr (EsimdAtReader) reader = esimd_at_reader_new ();
+      g_autoptr (EsimdAtResponse) r =
+          esimd_at_response_new (cases[i].command, cgsn ? "+CGSN:" : "+CCHO:", TRUE);
+      g_autoptr (GError) error = NULL;
+      g_autofree char *found = NULL;
+      char *line;
+
+      g_assert_true (esimd_at_reader_feed (reader, (const guint8 *) cases[i].bytes,
+                                           strlen (cases[i].bytes), NULL));
+      while ((line = esimd_at_reader_next_line (reader)))
+        {
+          esimd_at_response_add_line (r, line);
+          g_free (line);
+        }
+      g_assert_cmpint (r->final, ==, ESIMD_AT_FINAL_OK);
+      found = cgsn ? esimd_at_response_imei (r, &error) : esimd_at_response_session (r, &error);
+      g_assert_cmpstr (found, ==, cases[i].expected);
+      if (!cases[i].expected)
+        unit_assert_error (error, LPA_ERROR_TRANSPORT, NULL);
+    }
+}
+
 /* A line longer than the reader keeps is a framing error; the reader is usable again after a
  * reset. */
 static void
@@ -504,6 +560,7 @@ main (int argc, char **argv)
   g_test_add_func ("/at/stray-text", test_stray_text);
   g_test_add_func ("/at/apdu-answer", test_apdu_answer);
   g_test_add_func ("/at/apdu-bare", test_apdu_bare);
+  g_test_add_func ("/at/shaped-answers", test_shaped_answers);
   g_test_add_func ("/at/session-imei", test_session_and_imei);
   g_test_add_func ("/at/format", test_format);
   g_test_add_func ("/at/framing", test_framing);

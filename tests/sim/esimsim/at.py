@@ -35,6 +35,9 @@ URCS = ("+QIND: SMS DONE", "+CREG: 1", "+QUSIM: 1", "+CPIN: READY", "+QIND: PB D
 #   (Xinyuan-LilyGO/LilyGo-Modem-Series issue #247, an A7670E);
 # cinterion: ^SYSSTART (Cinterion modules; Huawei ME909s too), and nothing for the SIM unless
 #   asked (its ^SIND indications are off by default).
+# SIMCom's notices that have no sigil: the daylight-saving flag after *PSUTTZ: (AT+CLTS=1) and the
+# supply warning, spelt as SIMCom drivers list it.
+SIMCOM_NOTICES = ["*PSUTTZ: 24/12/06,20:00:00\",+04\",1", "DST: 1", "UNDER-VOLTAGE WARNNING"]
 BOOT_STYLES = {
     "quectel": (["RDY", "+CFUN: 1"], ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]),
     "simcom": (["*ATREADY: 1"], ["+CPIN: READY", "SMS DONE", "PB DONE"]),
@@ -65,6 +68,7 @@ class AtQuirks:
     no_cgla_code: int = 0  # with no_cgla: refuse AT+CCHO/CGLA/CCHC with this +CME ERROR code (0: plain ERROR)
     boot: str = "quectel"  # what a restart prints: quectel (RDY), simcom (*ATREADY: 1), cinterion (^SYSSTART)
     prefix_alone: bool = False  # "+CCHO:"/"+CGLA:"/"+CSIM:" alone on a line, the data on the next
+    simcom_notices: bool = False  # SIMCom's notices without a sigil ("DST: 1", "UNDER-VOLTAGE WARNNING") before each answer
     manufacturer: str = "esim-sim"
     model: str = "AT front"
     revision: str = "ESIMSIM_AT_1.0"
@@ -546,6 +550,8 @@ class AtFront:
             out.append(line)
         if noise:
             out.insert(0, URCS[sum(self.modem.commands.values()) % len(URCS)])
+        if self.modem.quirks.simcom_notices:
+            out[:0] = SIMCOM_NOTICES
         return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in out)
 
     async def _work(self) -> None:
