@@ -91,6 +91,13 @@ raw_status (const MbimMessage *response, guint32 *status)
   return TRUE;
 }
 
+gboolean
+esimd_mbim_response_status (const MbimMessage *response, guint32 *status)
+{
+  return mbim_message_get_message_type (response) == MBIM_MESSAGE_TYPE_COMMAND_DONE &&
+         raw_status (response, status);
+}
+
 /* Fragment 0 of 1 (the fragment header follows the 12-byte header). */
 static gboolean
 whole (const MbimMessage *response)

@@ -46,6 +46,8 @@ gboolean esimd_mbim_open_channel_parse (const MbimMessage *response, guint8 *cha
  * the Status holds no status word, the data as it is if it ends in one. */
 GBytes *esimd_mbim_apdu_parse (const MbimMessage *response, GError **error);
 gboolean esimd_mbim_close_channel_parse (const MbimMessage *response, GError **error);
+/* The Status of a COMMAND_DONE, whatever its command; FALSE if @response is none. */
+gboolean esimd_mbim_response_status (const MbimMessage *response, guint32 *status);
 gboolean esimd_mbim_uicc_reset_parse (const MbimMessage *response, GError **error);
 /* The IMEI in the device caps' DeviceId (MBIM 1.0 §10.5.1: a GSM device's IMEI), 15 digits. */
 char *esimd_mbim_device_caps_imei_parse (const MbimMessage *response, GError **error);

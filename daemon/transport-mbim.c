@@ -26,6 +26,11 @@
  * state says when it is done. */
 #define READY_WAIT_US (15 * G_USEC_PER_SEC)
 #define READY_POLL_MS 300
+/* Open Channel answered Busy: Qualcomm's MBIM function (qbi_svc_msuicc.c) answers the UICC
+ * commands so while a slot mapping is in progress, which another host (ModemManager) may have
+ * asked for. Asked again once a second, this many times. */
+#define OPEN_BUSY_TRIES 10
+#define OPEN_BUSY_MS    1000
 
 typedef enum
 {
@@ -81,6 +86,10 @@ struct _EsimdMbim
   guint ready_id;
   gint64 ready_deadline;
   gboolean ready_card_expected;
+
+  /* the one Open Channel waiting to be asked again after a Busy (the job queue opens one) */
+  GTask *open_task;
+  guint open_id;
 };
 
 static void connect_start (EsimdMbim *mbim);
@@ -248,6 +257,22 @@ ready_wait_end (EsimdMbim *mbim, GError *error)
   g_object_unref (task);
 }
 
+/* Ends the wait of an Open Channel that is to be asked again, with @error (taken). */
+static void
+open_wait_end (EsimdMbim *mbim, GError *error)
+{
+  GTask *task = g_steal_pointer (&mbim->open_task);
+
+  g_clear_handle_id (&mbim->open_id, g_source_remove);
+  if (!task)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
 static void
 drop_device (EsimdMbim *mbim)
 {
@@ -318,6 +343,7 @@ lost (EsimdMbim *mbim, const GError *reason)
   drop_device (mbim);
   fail_pending (mbim, reason);
   ready_wait_end (mbim, g_error_copy (reason));
+  open_wait_end (mbim, g_error_copy (reason));
   if (mbim->state == MBIM_STATE_STOPPED)
     return;
   schedule_retry (mbim);
@@ -501,16 +527,31 @@ leaked_channel_closed (EsimdMbim *mbim, MbimMessage *response, const GError *err
     g_debug ("modem %s: %s", mbim->config->name, local->message);
 }
 
+static gboolean open_again_cb (gpointer data);
+
 static void
 channel_opened (EsimdMbim *mbim, MbimMessage *response, const GError *error, gpointer data)
 {
   g_autoptr (GTask) task = data;
   GError *local = NULL;
   guint8 channel = 0;
+  guint32 status = 0;
+  guint tries = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "busy-tries"));
 
   if (!response)
     {
       g_task_return_error (task, g_error_copy (error));
+      return;
+    }
+  if (mbim && mbim->state == MBIM_STATE_READY && !mbim->open_task &&
+      esimd_mbim_response_status (response, &status) && status == MBIM_STATUS_ERROR_BUSY &&
+      tries < OPEN_BUSY_TRIES)
+    {
+      /* No channel was opened: a slot mapping is in progress. */
+      g_debug ("modem %s: Open Channel answered Busy; asking again", mbim->config->name);
+      g_object_set_data (G_OBJECT (task), "busy-tries", GUINT_TO_POINTER (tries + 1));
+      mbim->open_task = g_steal_pointer (&task);
+      mbim->open_id = g_timeout_add (OPEN_BUSY_MS, open_again_cb, mbim);
       return;
     }
   if (!esimd_mbim_open_channel_parse (response, &channel, &local))
@@ -535,8 +576,23 @@ mbim_open_channel (EsimdModem *modem, GBytes *aid, GTask *task)
 
   if (!ready_or_error (mbim, task))
     return;
+  g_object_set_data_full (G_OBJECT (task), "aid", g_bytes_ref (aid),
+                          (GDestroyNotify) g_bytes_unref);
   send_command (mbim, esimd_mbim_open_channel_new (aid), "MS UICC Open Channel", channel_opened,
                 task);
+}
+
+static gboolean
+open_again_cb (gpointer data)
+{
+  EsimdMbim *mbim = data;
+  GTask *task = g_steal_pointer (&mbim->open_task);
+
+  mbim->open_id = 0;
+  if (ready_or_error (mbim, task))
+    send_command (mbim, esimd_mbim_open_channel_new (g_object_get_data (G_OBJECT (task), "aid")),
+                  "MS UICC Open Channel", channel_opened, task);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -1040,6 +1096,7 @@ stop_channel_closed (GObject *source, GAsyncResult *res, gpointer data)
     g_debug ("modem %s: closing the channel: %s", mbim->config->name, error->message);
   fail_pending (mbim, stopped);
   ready_wait_end (mbim, g_error_copy (stopped));
+  open_wait_end (mbim, g_error_copy (stopped));
   if (!mbim->device || !mbim_device_is_open (mbim->device))
     {
       g_task_return_boolean (task, TRUE);
@@ -1069,6 +1126,7 @@ mbim_stop (EsimdModem *modem, GTask *task_in)
       mbim->state = MBIM_STATE_STOPPED;
       fail_pending (mbim, stopped);
       ready_wait_end (mbim, g_error_copy (stopped));
+      open_wait_end (mbim, g_error_copy (stopped));
       g_task_return_boolean (task, TRUE);
       return;
     }
@@ -1092,6 +1150,7 @@ mbim_free (EsimdModem *modem)
     g_cancellable_cancel (mbim->cancellable);
   g_clear_object (&mbim->cancellable);
   ready_wait_end (mbim, g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem freed"));
+  open_wait_end (mbim, g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem freed"));
   for (guint i = 0; i < mbim->pending->len; i++)
     {
       Request *req = mbim->pending->pdata[i];

@@ -84,6 +84,20 @@ class Operations(unittest.TestCase):
             with w.sim.ctl() as c:
                 self.assertEqual(c.state()["mbim"]["channels"], [])
 
+    def test_open_channel_while_a_slot_mapping_is_in_progress(self):
+        # Qualcomm's MBIM function (qbi_svc_msuicc.c) answers UICC Open Channel Busy while a
+        # slot mapping is in progress (one that ModemManager asked for, say). That passes: the
+        # download asks again and goes through, rather than failing on a modem that is only busy.
+        with MbimWorld() as w:
+            with w.sim.ctl() as c:
+                fid = c.add_fault(kind="mbim_busy", count=3)
+                job, props = w.download(activation_code("DEMO-ONE"))
+                self.assertEqual(props["State"], "succeeded", props)
+                self.assertEqual(c.fault(fid)["fired"], 3)
+            w.wait_idle()
+            with w.sim.ctl() as c:
+                self.assertEqual(c.state()["mbim"]["channels"], [])
+
     def test_a_modem_slow_to_read_the_card_after_a_uicc_reset(self):
         # After the reset the card answers nothing until the modem has read it; meanwhile the
         # ready status says so by an MBIM status NotInitialized, or by ready state SimNotInserted

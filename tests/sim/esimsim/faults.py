@@ -11,7 +11,7 @@ from typing import Callable, Optional
 log = logging.getLogger("esim-sim.faults")
 
 KINDS = ("sw", "delay", "drop", "refuse_channel", "lc_limit", "corrupt", "es10_result", "at_error", "bad_frame",
-         "at_restart", "es10_answer")
+         "at_restart", "es10_answer", "mbim_busy")
 # ES10 functions whose response carries a result code the eUICC can be made to answer on demand.
 RESULT_TAGS = ("BF38", "BF21", "BF41", "BF37", "BF31", "BF32", "BF33", "BF34", "BF29", "BF3F", "BF2D", "BF28",
                "BF2B", "BF30", "BF35")
@@ -213,6 +213,11 @@ class Faults:
             if "sim_ms" in spec:
                 _int(spec, "sim_ms", 0)
             spec = dict(spec, command=spec["command"].upper().lstrip("+"))
+        elif kind == "mbim_busy":
+            # The MBIM function answers UICC Open Channel / APDU / Close Channel Busy while a slot
+            # mapping is in progress (Qualcomm's qbi_svc_msuicc.c, slot_mapping_in_progress):
+            # 'count' of them (default 1).
+            pass
         if "count" in spec:
             remaining = None if spec["count"] is None else _int(spec, "count", 1)
         f = Fault(self.next_id, kind, dict(spec), frontend, remaining=remaining)
@@ -313,6 +318,14 @@ class Faults:
             if lc > int(f.spec["max"]):
                 f.fire()
                 return True
+        return False
+
+    def mbim_busy(self) -> bool:
+        """Whether an 'mbim_busy' fault answers this UICC command Busy."""
+        for f in self._applicable("mbim_busy", "mbim"):
+            f.seen += 1
+            f.fire()
+            return True
         return False
 
     def refuse_channel(self, frontend: str) -> Optional[int]:

@@ -529,6 +529,8 @@ class MbimFunction:
             return S_NO_DEVICE_SUPPORT, b"", None
         if not self.card_reachable():
             return S_SIM_NOT_INSERTED, b"", None
+        if self.faults.mbim_busy():
+            return S_BUSY, b"", None
         r = Reader(info)
         if cid == UICC_OPEN_CHANNEL:
             aid = r.ref(sized=True)
