@@ -11,6 +11,7 @@
 #include "download.h"
 #include "es10c.h"
 #include "iccid.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -289,12 +290,28 @@ refuse (GError **error, const char *what, const char *problem)
   return FALSE;
 }
 
+/* *@arg without the white space around it, as esimd reads what a caller gives
+ * (lpa_text_strip()); the old copy, which may be a secret, is wiped. */
+static void
+strip_arg (char **arg)
+{
+  char *stripped = lpa_text_strip (*arg);
+
+  if (*arg)
+    {
+      explicit_bzero (*arg, strlen (*arg));
+      g_free (*arg);
+    }
+  *arg = stripped;
+}
+
 /* A confirmation code typed at the prompt, held to the same rule as one given otherwise. */
 static char *
 prompt_confirmation_code (GError **error)
 {
   g_autoptr (EsimctlSecret) cc = esimctl_prompt_secret ("Confirmation code", error);
 
+  strip_arg (&cc);
   if (cc && lpa_confirmation_code_problem (cc))
     {
       refuse (error, "the code entered", lpa_confirmation_code_problem (cc));
@@ -491,8 +508,12 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
 
   if (!esimctl_parse_verb (ctl, "download", "[ACTIVATION-CODE]",
                            "Downloads a profile from an SM-DP+ and installs it on the eUICC.",
-                           download_description, entries, &argc, &argv, 0, 1, error) ||
-      !check_args (&a, argc, error))
+                           download_description, entries, &argc, &argv, 0, 1, error))
+    return FALSE;
+  strip_arg (&a.cc);
+  strip_arg (&a.smdp);
+  strip_arg (&a.matching_id);
+  if (!check_args (&a, argc, error))
     return FALSE;
 
   if (argc == 2)
@@ -510,6 +531,7 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
       cc = esimctl_read_secret_file (a.cc_file, "confirmation code", error);
       if (!cc)
         return FALSE;
+      strip_arg (&cc);
       if (lpa_confirmation_code_problem (cc))
         return refuse (error, a.cc_file, lpa_confirmation_code_problem (cc));
     }

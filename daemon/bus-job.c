@@ -12,6 +12,7 @@
 #include "euicc.h"
 #include "observer.h"
 #include "polkit.h"
+#include "text.h"
 
 #include <errno.h>
 #include <string.h>
@@ -356,14 +357,20 @@ method_supply_confirmation_code (sd_bus_message *m, void *userdata, sd_bus_error
 {
   const char *code = NULL;
   const char *problem;
+  g_autoptr (LpaSecret) stripped = NULL;
   int r;
 
   if ((r = sd_bus_message_read (m, "s", &code)) < 0)
     return r;
-  /* Checked before polkit is asked: a malformed code never reaches the model. */
-  if ((problem = lpa_confirmation_code_problem (code)))
-    return sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, problem);
-  return job_call (m, userdata, FALSE, code);
+  /* The white space a paste brings is no part of the code (lpa_text_strip(), as esimctl reads
+   * one); sent on, it would change the hash and cost one of the server's few attempts. Checked
+   * before polkit is asked: a malformed code never reaches the model. */
+  stripped = lpa_text_strip (code);
+  if ((problem = lpa_confirmation_code_problem (stripped)))
+    r = sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, problem);
+  else
+    r = job_call (m, userdata, FALSE, stripped);
+  return r;
 }
 
 static const sd_bus_vtable job_vtable[] = {

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "observer.h"
 #include "profile-dict.h"
+#include "text.h"
 
 #include <string.h>
 
@@ -1125,6 +1126,17 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   g_variant_lookup (options, "confirm", "b", &confirm);
   g_variant_lookup (options, "detach", "b", &detach);
   g_variant_lookup (options, "ask_confirmation_code", "b", &ask_code);
+  /* What a person typed or pasted is read without the white space around it, as esimctl and
+   * the activation code's parser read it (lpa_text_strip()): a confirmation code sent with it
+   * hashes to a wrong answer and costs one of the server's few attempts (SGP.22 hashes the code
+   * as given); a matching ID or an address with it is refused. */
+  g_autoptr (LpaSecret) cc = lpa_text_strip (confirmation_code);
+  g_autofree char *smdp_stripped = lpa_text_strip (smdp);
+  g_autofree char *matching_id_stripped = lpa_text_strip (matching_id);
+
+  confirmation_code = cc;
+  smdp = smdp_stripped;
+  matching_id = matching_id_stripped;
 
   if (imei && !is_imei (imei))
     {

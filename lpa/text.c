@@ -184,3 +184,42 @@ lpa_text_sanitize (const char *text, gssize len, gsize max_bytes, LpaTextFlags f
     }
   return g_string_free (out, FALSE);
 }
+
+static gboolean
+is_surrounding_space (gunichar c)
+{
+  return g_unichar_isspace (c) || c == 0xFEFF || c == 0x200B;
+}
+
+char *
+lpa_text_strip (const char *text)
+{
+  const char *start, *end;
+
+  if (text == NULL)
+    return NULL;
+  if (!g_utf8_validate (text, -1, NULL))
+    return g_strdup (text);
+  start = text;
+  end = text + strlen (text);
+  while (start < end && is_surrounding_space (g_utf8_get_char (start)))
+    start = g_utf8_next_char (start);
+  while (end > start)
+    {
+      const char *last = g_utf8_find_prev_char (start, end);
+
+      if (!last || !is_surrounding_space (g_utf8_get_char (last)))
+        break;
+      end = last;
+    }
+  return g_strndup (start, (gsize) (end - start));
+}
+
+void
+lpa_secret_free (LpaSecret *secret)
+{
+  if (secret == NULL)
+    return;
+  explicit_bzero (secret, strlen (secret));
+  g_free (secret);
+}

@@ -40,4 +40,16 @@ char *lpa_text_sanitize (const char *text, gssize len, gsize max_bytes, LpaTextF
  * lpa_text_sanitize() would replace: text that may go out as it is. */
 gboolean lpa_text_is_clean (const char *text, gssize len, LpaTextFlags flags);
 
+/* A copy of @text without the white space around it (Unicode white space, such as the newline
+ * or the no-break space a paste from an e-mail brings, and byte order marks): what a person
+ * typed or pasted as a code or a token, the way esimctl and esimd both read it. Text that is not
+ * valid UTF-8 is copied as it is (the caller's check refuses it). NULL gives NULL. The copy may
+ * hold a secret: the caller wipes it. */
+char *lpa_text_strip (const char *text);
+
+/* A string that holds a secret (a confirmation code): zeroed before it is freed. */
+typedef char LpaSecret;
+void lpa_secret_free (LpaSecret *secret);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaSecret, lpa_secret_free)
+
 G_END_DECLS

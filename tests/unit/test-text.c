@@ -121,11 +121,41 @@ test_event_ids (void)
   g_assert_cmpstr (((LpaEventEntry *) g_ptr_array_index (r->events, 2))->event_id, ==, "EV-3");
 }
 
+/* A code pasted with the white space around it is the code; what is inside stays as it is. */
+static void
+test_strip (void)
+{
+  static const struct
+  {
+    const char *in, *out;
+  } cases[] = {
+    { "12345678", "12345678" },
+    { " 12345678\n", "12345678" },
+    { "\t12345678\r\n", "12345678" },
+    { "\u00A012345678\u00A0", "12345678" }, /* no-break space, from an HTML e-mail */
+    { "\uFEFF12345678\u200B", "12345678" }, /* byte order mark, zero-width space */
+    { "1234 5678", "1234 5678" },           /* inside: the code's own */
+    { "12\n34", "12\n34" },                 /* inside: refused later, not hidden */
+    { " \n\t ", "" },
+    { "", "" },
+    { "\xff 1 ", "\xff 1 " }, /* not UTF-8: as it is, for the check to refuse */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = lpa_text_strip (cases[i].in);
+
+      g_assert_cmpstr (out, ==, cases[i].out);
+    }
+  g_assert_null (lpa_text_strip (NULL));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/text/sanitize", test_sanitize);
+  g_test_add_func ("/text/strip", test_strip);
   g_test_add_func ("/text/es9p-failed-answer", test_failed_answer);
   g_test_add_func ("/text/es9p-unparseable-answer", test_unparseable_answer);
   g_test_add_func ("/text/es11-event-ids", test_event_ids);

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""What a caller pastes, esimd and esimctl read alike.
+
+A confirmation code pasted from an e-mail comes with a newline, spaces or a no-break space
+around it. SGP.22 hashes the code as given (SHA-256(SHA-256(code) | transactionId)), so a code
+sent with them is a wrong code, and the SM-DP+ counts it against its few attempts (8.2.7/3.8,
+then 6.4 "retries exceeded": the order is lost). esimctl already read codes from its prompt and
+files without the white space around them, and the activation code parser trims it; OpenEUICC
+trims the code, the matching ID and the address typed into its download form
+(app-common/.../wizard/DownloadWizardDetailsFragment.kt, saveState: `.trim()`). So esimd reads
+the code, the matching ID and the SM-DP+ address of a D-Bus caller the same way, before any
+server is asked; a control character inside is still refused with InvalidArgs.
+"""
+
+import unittest
+
+from gi.repository import GLib
+
+from esimtest.world import World, activation_code, dbus_error_name
+
+JOB_IFACE = "org.esim.Job"
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
+CODE = "12345678"
+
+
+class CallerInput(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.w = World()
+        cls.smdp = cls.w.smdp.control
+        cls.n = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.stop()
+
+    def setUp(self):
+        self.w.wait_idle()
+
+    def order(self, cc=None):
+        """A new order (a confirmation code's attempts are counted per order); returns its
+        matching ID and its index."""
+        type(self).n += 1
+        mid = "PASTE-%02d" % self.n
+        order = {"matchingId": mid, "iccid": "89494499999999901%02d" % self.n,
+                 "profile": {"generate": {"size": 4096}},
+                 "metadata": {"serviceProviderName": "Test Operator", "profileName": mid}}
+        if cc:
+            order["confirmationCode"] = cc
+        self.smdp.add_order(order)
+        index = [o["matchingId"] for o in self.smdp.orders()].index(mid)
+        return mid, index
+
+    def attempts(self, index):
+        return self.smdp.orders()[index]["ccAttempts"]
+
+    def delete(self, props):
+        iccid = props["Result"]["iccid"]
+        self.w.wait_idle()
+        self.w.manager("DeleteProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+
+    def test_pasted_confirmation_code_over_dbus(self):
+        for pasted in (CODE + "\n", " " + CODE + " ", "\u00a0" + CODE + "\r\n", "\ufeff" + CODE + "\t"):
+            with self.subTest(pasted=pasted):
+                mid, index = self.order(CODE)
+                job, props = self.w.download(activation_code(mid, True), pasted)
+                self.assertEqual(props["State"], "succeeded", props)
+                self.assertEqual(self.attempts(index), 0, "a wrong code was sent")
+                self.delete(props)
+
+    def test_control_character_inside_is_refused_before_any_server(self):
+        mid, index = self.order(CODE)
+        before = len(self.smdp.requests())
+        with self.assertRaises(GLib.Error) as cm:
+            self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(mid, True), "1234\n5678", {})))
+        self.assertEqual(dbus_error_name(cm.exception), INVALID_ARGS)
+        self.assertIn("confirmation code", cm.exception.message)
+        self.assertEqual(len(self.smdp.requests()), before)
+        # only white space is no code at all: the code is missing
+        with self.assertRaises(GLib.Error) as cm:
+            self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(mid, True), " \n", {})))
+        self.assertEqual(dbus_error_name(cm.exception), "org.esim.Error.ConfirmationCodeRequired")
+        self.assertEqual(len(self.smdp.requests()), before)
+
+    def test_pasted_code_given_to_the_job(self):
+        """Job.SupplyConfirmationCode reads the code the same way."""
+        mid, index = self.order(CODE)
+        job = self.w.manager("Download", GLib.Variant("(ssa{sv})", (
+            activation_code(mid, True), "", {"ask_confirmation_code": GLib.Variant("b", True)})))[0]
+        self.w.client.wait_for(lambda: self.w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation-code",
+                               60, "the job to ask for the code")
+        self.w.client.call(job, JOB_IFACE, "SupplyConfirmationCode", GLib.Variant("(s)", (" " + CODE + "\n",)))
+        props = self.w.wait_job(job)
+        self.assertEqual(props["State"], "succeeded", props)
+        self.assertEqual(self.attempts(index), 0)
+        self.delete(props)
+
+    def test_pasted_matching_id_and_address_over_dbus(self):
+        mid, _ = self.order()
+        job, props = self.w.download("", options={"smdp_address": " %s\n" % self.w.smdp.hostname,
+                                                  "matching_id": "\u00a0%s \n" % mid})
+        self.assertEqual(props["State"], "succeeded", props)
+        self.delete(props)
+
+    def test_esimctl_reads_them_as_esimd_does(self):
+        mid, index = self.order(CODE)
+        r = self.w.esimctl("download", "--confirmation-code", CODE + "\n", activation_code(mid, True))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.attempts(index), 0)
+        self.w.wait_idle()
+        r = self.w.esimctl("delete", "--yes", "89494499999999901%02d" % self.n)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        mid, _ = self.order()
+        r = self.w.esimctl("download", "--smdp", self.w.smdp.hostname + " ", "--matching-id", " " + mid + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # inside, a control character is refused before esimd is asked, as esimd refuses it
+        r = self.w.esimctl("download", "--confirmation-code", "1234\n5678", activation_code(mid, True))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("confirmation code", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
