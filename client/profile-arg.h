@@ -15,21 +15,23 @@ typedef enum
   ESIMCTL_PROFILE_BY_NICKNAME, /* then, when no nickname matches exactly, case-insensitively */
 } EsimctlProfileBy;
 
-/* How @arg is read, without esimd: 18 to 20 digits (0-9, and A-E as some cards' ICCIDs hold, in
- * either case, F padding and spaces around ignored: lpa_iccid_canonical()) are an ICCID; 1 to 3
- * digits a number from esimctl list; any other run of digits, or 18 to 20 letters and digits
- * starting with "89" (an ICCID mistyped), is a usage error; anything else is a nickname (a nickname
- * of digits only is reached through its ICCID or number). */
+/* How @arg may be read, without esimd: 18 to 20 digits (0-9, and A-E as some cards' ICCIDs
+ * hold, in either case, F padding and spaces around ignored: lpa_iccid_canonical()) as an ICCID;
+ * 1 to 3 digits as a number from esimctl list; anything else as a nickname. Only "" is refused
+ * here: which profile @arg names is decided against the list (esimctl_profile_arg_find()). */
 gboolean esimctl_profile_arg_parse (const char *arg, EsimctlProfileBy *by, GError **error);
 
 /* The profile @arg names among @profiles (ListProfiles(true)'s aa{sv}, in its order: the
- * numbers of esimctl list), with a new reference; NULL with a usage error naming the choices
- * when none or several match. An ICCID matches only the profile installed with it. */
+ * numbers of esimctl list), with a new reference. @arg is read every way at once: as the ICCID
+ * of a listed profile, as a list number, and as a nickname (exactly, else ignoring case). When
+ * the readings find one profile, that is it; when they find different profiles (a nickname
+ * that is another profile's ICCID or number) or a nickname names several, NULL with a usage
+ * error naming them; NULL with one listing the choices when none matches. */
 GVariant *esimctl_profile_arg_find (GVariant *profiles, const char *arg, GError **error);
 
-/* The ICCID @arg names on @euicc: an ICCID as it is (esimd says whether it is installed) unless
- * @profile is wanted; a number or a nickname looked up in the eUICC's list. *@profile (if not
- * NULL) gets the profile's ListProfiles dictionary, or NULL when it was not read. */
+/* The ICCID @arg names on @euicc, found in the eUICC's list (esimctl_profile_arg_find()); an
+ * ICCID that no listed profile has is given as it is (esimd says it is not installed). *@profile
+ * (if not NULL) gets the profile's ListProfiles dictionary, or NULL when it was not found. */
 char *esimctl_profile_arg_resolve (Esimctl *ctl, const char *euicc, const char *arg,
                                    GVariant **profile, GError **error);
 

@@ -119,5 +119,101 @@ class CallerInput(unittest.TestCase):
         self.assertIn("confirmation code", r.stderr)
 
 
+class ProfileArguments(unittest.TestCase):
+    """esimctl read a PROFILE argument of 18 to 20 digits as an ICCID without looking at the
+    profiles, a 1-3 digit one as a list number, and refused other digit runs: a profile
+    nicknamed "89012345678901234567", "12345" or another profile's ICCID could not be named by
+    its nickname, or named another profile. Now every reading is weighed against the list, and
+    two readings that find different profiles are an error naming both."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.w = World()
+        cls.iccids = []
+        for i, mid in enumerate(("ARG-ONE", "ARG-TWO")):
+            iccid = "89494499999999902%02d" % i
+            cls.w.smdp.control.add_order({"matchingId": mid, "iccid": iccid,
+                                          "profile": {"generate": {"size": 4096}},
+                                          "metadata": {"serviceProviderName": "Op", "profileName": mid}})
+            job, props = cls.w.download(activation_code(mid))
+            assert props["State"] == "succeeded", props
+            cls.iccids.append(iccid)
+        cls.w.wait_idle()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.stop()
+
+    def setUp(self):
+        self.w.wait_idle()
+        for iccid in self.iccids:
+            self.w.manager("SetNickname", GLib.Variant("(ss)", (iccid, "")))
+
+    def nickname(self, iccid, name):
+        self.w.manager("SetNickname", GLib.Variant("(ss)", (iccid, name)))
+
+    def number_of(self, iccid):
+        return str([p["iccid"] for p in self.w.profiles()].index(iccid) + 1)
+
+    def state_of(self, iccid):
+        return {p["iccid"]: p["state"] for p in self.w.profiles()}[iccid]
+
+    def esimctl(self, *args):
+        r = self.w.esimctl(*args)
+        self.w.wait_idle()
+        return r
+
+    def test_nickname_that_looks_like_an_iccid(self):
+        one, two = self.iccids
+        self.nickname(one, "89012345678901234567")
+        r = self.esimctl("enable", "89012345678901234567")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.state_of(one), "enabled")
+        self.esimctl("disable", one)
+
+    def test_nickname_of_digits(self):
+        one, two = self.iccids
+        self.nickname(two, "12345")
+        r = self.esimctl("enable", "12345")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.state_of(two), "enabled")
+        self.esimctl("disable", two)
+        # no profile has it: still the usage error that names the rule
+        r = self.esimctl("enable", "123456")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("neither an ICCID", r.stderr)
+
+    def test_nickname_that_is_another_profiles_iccid(self):
+        one, two = self.iccids
+        self.nickname(one, two)
+        r = self.esimctl("enable", two)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("names two profiles", r.stderr)
+        self.assertIn(one, r.stderr)
+        self.assertIn(two, r.stderr)
+        self.assertEqual(self.state_of(one), "disabled")
+        self.assertEqual(self.state_of(two), "disabled")
+        # the nickname's own profile by its number, the ICCID's by its number
+        r = self.esimctl("enable", self.number_of(two))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.state_of(two), "enabled")
+        self.esimctl("disable", self.number_of(two))
+
+    def test_nickname_that_is_another_profiles_number(self):
+        one, two = self.iccids
+        self.nickname(two, self.number_of(one))
+        r = self.esimctl("enable", self.number_of(one))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("names two profiles", r.stderr)
+        self.assertIn(one, r.stderr)
+        self.assertIn(two, r.stderr)
+        # its own ICCID and its own nickname on the same profile is no ambiguity
+        self.nickname(two, two)
+        r = self.esimctl("enable", two)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.state_of(two), "enabled")
+        self.esimctl("disable", two)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
