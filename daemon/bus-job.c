@@ -8,6 +8,7 @@
 #include "bus-paths.h"
 #include "bus-props.h"
 #include "bus-source.h"
+#include "bus-watch.h"
 #include "daemon.h"
 #include "euicc.h"
 #include "observer.h"
@@ -70,7 +71,7 @@ typedef struct
 {
   char *owner;             /* unique bus name of the caller */
   sd_bus_message *request; /* the method call to answer when the job ends, if any */
-  sd_bus_track *track;     /* notices the owner leaving the bus */
+  EsimdBusWatch *watch;    /* notices the owner leaving the bus */
 } BusCaller;
 
 static void
@@ -79,7 +80,7 @@ bus_caller_free (gpointer data)
   BusCaller *c = data;
 
   g_clear_pointer (&c->request, sd_bus_message_unref);
-  g_clear_pointer (&c->track, sd_bus_track_unref);
+  g_clear_pointer (&c->watch, esimd_bus_watch_free);
   g_free (c->owner);
   g_free (c);
 }
@@ -93,26 +94,33 @@ bus_caller_of (EsimdJob *job)
 
 /* A download whose caller left before its profile started loading is abandoned: the model
  * decides, this only tells it. */
-static int
-on_owner_gone (sd_bus_track *track, void *userdata)
+static void
+on_owner_gone (EsimdBusWatch *watch, gpointer userdata)
 {
   EsimdJob *job = userdata;
 
   esimd_euicc_caller_gone (job->euicc, job);
-  /* A positive return tells sd-bus the event is handled; 0 would queue it again forever. */
-  return 1;
 }
 
 void
-esimd_bus_job_take_call (EsimdJob *job, sd_bus_message *call, gboolean answer_at_end)
+esimd_bus_job_take_call (EsimdJob *job, sd_bus_message *call, gboolean answer_at_end,
+                         EsimdBusWatch *watch)
 {
   BusCaller *c = g_new0 (BusCaller, 1);
 
   c->owner = g_strdup (sd_bus_message_get_sender (call));
   if (answer_at_end)
-    c->request = sd_bus_message_ref (call);
-  else if (sd_bus_track_new (esimd_bus, &c->track, on_owner_gone, job) >= 0)
-    sd_bus_track_add_sender (c->track, call);
+    {
+      c->request = sd_bus_message_ref (call);
+      esimd_bus_watch_free (watch);
+    }
+  else
+    {
+      /* One match rule watches every caller (bus-watch.h); the watch made when the call came
+       * has seen its caller leave even while polkit was asked. */
+      c->watch = watch ? watch : esimd_bus_watch_new (c->owner, NULL, NULL);
+      esimd_bus_watch_set_func (c->watch, on_owner_gone, job);
+    }
   esimd_job_set_caller (job, c, bus_caller_free);
 }
 
@@ -498,12 +506,9 @@ on_job_finished (gpointer data, EsimdJob *job)
   static const char *final[] = { "State",        "Stage",  "Progress", "Error",
                                  "ErrorMessage", "Result", NULL };
 
-  /* Whether the caller is still there matters no more. Its tracking is a match rule on esimd's
-   * connection, and the bus allows a connection 512 of them (max_match_rules_per_connection):
-   * kept for the job's linger time, a client's downloads in a row took them all, and sd-bus
-   * closes the connection whose match the bus refuses. */
+  /* Whether the caller is still there matters no more. */
   if (caller)
-    g_clear_pointer (&caller->track, sd_bus_track_unref);
+    g_clear_pointer (&caller->watch, esimd_bus_watch_free);
   answer_caller (job);
   if (!x)
     return;

@@ -341,6 +341,7 @@ typedef struct
   EsimdEuicc *euicc;
   EsimdJob *job;
   gboolean reply_now;
+  EsimdBusWatch *watch; /* the caller of a job that outlives the call, from the call on */
 } RunJob;
 
 static int
@@ -372,7 +373,7 @@ run_job_authorized (const GError *auth_error, gpointer data)
       if (sd_bus_query_sender_creds (rj->call, SD_BUS_CREDS_EUID, &creds) >= 0 &&
           sd_bus_creds_get_euid (creds, &euid) >= 0)
         rj->job->caller_uid = euid;
-      esimd_bus_job_take_call (rj->job, rj->call, !rj->reply_now);
+      esimd_bus_job_take_call (rj->job, rj->call, !rj->reply_now, g_steal_pointer (&rj->watch));
       if (!esimd_euicc_submit (rj->euicc, rj->job, &error))
         reply_gerror (rj->call, error); /* the job is dropped with the call it kept */
       else if (rj->reply_now)
@@ -382,6 +383,7 @@ run_job_authorized (const GError *auth_error, gpointer data)
           sd_bus_reply_method_return (rj->call, "o", path);
         }
     }
+  g_clear_pointer (&rj->watch, esimd_bus_watch_free);
   sd_bus_message_unref (rj->call);
   esimd_job_unref (rj->job);
   g_free (rj);
@@ -397,6 +399,8 @@ esimd_bus_run_job (sd_bus_message *m, EsimdEuicc *euicc, EsimdJob *job, const ch
   rj->euicc = euicc;
   rj->job = job;
   rj->reply_now = reply_now;
+  if (reply_now)
+    rj->watch = esimd_bus_watch_new (sd_bus_message_get_sender (m), NULL, NULL);
   if (action)
     esimd_polkit_check (m, action, run_job_authorized, rj);
   else

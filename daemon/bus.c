@@ -3,6 +3,7 @@
 
 #include "bus-job.h"
 #include "bus-manager.h"
+#include "bus-watch.h"
 
 sd_bus *esimd_bus;
 
@@ -11,7 +12,8 @@ esimd_bus_init (sd_bus *bus)
 {
   int r;
 
-  if ((r = esimd_bus_job_init (bus)) < 0 || (r = esimd_bus_manager_init (bus)) < 0)
+  if ((r = esimd_bus_watch_init (bus)) < 0 || (r = esimd_bus_job_init (bus)) < 0 ||
+      (r = esimd_bus_manager_init (bus)) < 0)
     return r;
   return sd_bus_add_object_manager (bus, NULL, "/org/esim");
 }

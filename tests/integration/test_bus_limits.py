@@ -139,6 +139,77 @@ class MatchRules(unittest.TestCase):
             self.assertEqual(w.manager_prop("State"), "ready")
 
 
+STATS = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Debug.Stats"/>
+  </policy>
+</busconfig>
+"""
+
+
+class MatchRulesCounted(unittest.TestCase):
+    def test_queued_downloads_add_no_match_rule(self):
+        """Each download waiting in a queue had its own match rule (sd_bus_track, one per job):
+        with 32 eUICCs and their queues, or one caller's queued downloads, esimd's rules passed
+        the 512 the system bus allows a connection, and sd-bus closes a connection whose
+        AddMatch is refused. One rule now watches every caller: the count, from dbus-daemon's
+        own statistics (org.freedesktop.DBus.Debug.Stats.GetConnectionStats "MatchRules"), does
+        not grow with the jobs or their callers."""
+        from gi.repository import Gio, GLib
+        from esimtest.world import JOB_IFACE, World, activation_code
+
+        tmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), "esimd-bus-stats-%d" % os.getpid())
+        os.makedirs(tmp, exist_ok=True)
+        self.addCleanup(shutil.rmtree, tmp, True)
+        stats = os.path.join(tmp, "stats.conf")
+        with open(stats, "w") as f:
+            f.write(STATS)
+        with World(bus_policies=(stats,), config={"Daemon": {"MaxQueuedJobs": "200"}}) as w:
+            def match_rules():
+                owner = w.client.call("/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
+                                      GLib.Variant("(s)", ("org.esim",)), dest="org.freedesktop.DBus")[0]
+                return w.client.call("/org/freedesktop/DBus", "org.freedesktop.DBus.Debug.Stats",
+                                     "GetConnectionStats", GLib.Variant("(s)", (owner,)),
+                                     dest="org.freedesktop.DBus")[0]["MatchRules"]
+
+            w.wait_idle()
+            w.smdp.control.add_order({"matchingId": "HOLD", "iccid": "8949449999999990300",
+                                      "profile": {"generate": {"size": 4096}},
+                                      "metadata": {"serviceProviderName": "Hold", "profileName": "Hold"}})
+            hold = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("HOLD"), "",
+                                                                    {"confirm": GLib.Variant("b", True)})))[0]
+            w.client.wait_for(lambda: w.client.get(hold, JOB_IFACE, "State") == "awaiting-confirmation", 60,
+                              "the preview")
+            before = match_rules()
+            # queued downloads from this connection and from 20 others
+            callers = [Gio.DBusConnection.new_for_address_sync(
+                w.bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+                | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None) for _ in range(20)]
+            jobs = []
+            for i in range(60):
+                args = GLib.Variant("(ssa{sv})", (activation_code("NO-SUCH-%d" % i), "", {}))
+                if i < 40:
+                    jobs.append(w.manager("Download", args)[0])
+                else:
+                    jobs.append(callers[i - 40].call_sync("org.esim", "/org/esim/euicc/0", "org.esim.Manager",
+                                                          "Download", args, None, 0, 30000, None)[0])
+            self.assertEqual(sorted(set(w.client.get(j, JOB_IFACE, "State") for j in jobs)), ["queued"])
+            self.assertEqual(match_rules(), before)
+            # a caller that leaves still has its queued download cancelled
+            callers[0].close_sync(None)
+            w.client.wait_for(lambda: w.client.get(jobs[40], JOB_IFACE, "State") == "cancelled", 30,
+                              "the download of the caller that left cancelled")
+            self.assertEqual(w.client.get(jobs[41], JOB_IFACE, "State"), "queued")
+            for c in callers[1:]:
+                c.close_sync(None)
+            for j in jobs[:40] + [hold]:
+                w.client.call(j, JOB_IFACE, "Cancel")
+            w.wait_idle()
+            self.assertEqual(match_rules(), before)
+
+
 class LingeringJobs(unittest.TestCase):
     def test_finished_jobs_linger_in_a_bounded_number(self):
         """A finished Job stays on the bus for JobLinger so that a client can read its outcome;
