@@ -283,8 +283,12 @@ typedef struct
   sd_bus_message *call;
   char *path;
   gboolean confirm;
-  char *code; /* SupplyConfirmationCode's (a secret: wiped) */
+  char *code;              /* SupplyConfirmationCode's (a secret: wiped) */
+  EsimdPolkitCheck *check; /* while polkit is asked */
 } JobCall;
+
+/* The JobCalls waiting for polkit's answer: a job that ends makes their question moot. */
+static GQueue job_calls_waiting = G_QUEUE_INIT;
 
 static void
 job_call_free (JobCall *c)
@@ -304,6 +308,11 @@ job_call_authorized (const GError *auth_error, gpointer data)
   EsimdJob *job = esimd_bus_job_lookup (c->path);
   g_autoptr (GError) error = NULL;
 
+  if (c->check)
+    {
+      g_queue_remove (&job_calls_waiting, c);
+      c->check = NULL;
+    }
   if (auth_error)
     {
       sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -344,8 +353,29 @@ job_call (sd_bus_message *m, EsimdJob *job, gboolean confirm, const char *code)
       job_call_authorized (NULL, c);
       return 1;
     }
-  esimd_polkit_check (m, job->ops->action, job_call_authorized, c);
+  c->check = esimd_polkit_check (m, job->ops->action, job_call_authorized, c);
+  g_queue_push_tail (&job_calls_waiting, c);
   return 1;
+}
+
+/* @job ended while polkit was asked whether another may Confirm, Cancel or answer it: polkit
+ * forgets the question (its authentication dialog closes), and the call is answered now. */
+static void
+cancel_job_calls (EsimdJob *job)
+{
+  g_autofree char *path = esimd_bus_job_path (job);
+  GList *l = job_calls_waiting.head;
+
+  while (l)
+    {
+      JobCall *c = l->data;
+
+      l = l->next; /* the callback frees c and unlinks it */
+      if (g_str_equal (c->path, path))
+        esimd_polkit_cancel (c->check, g_error_new (ESIMD_ERROR, ESIMD_ERROR_WRONG_JOB_STATE,
+                                                    "the job ended (%s) before polkit answered",
+                                                    esimd_job_state_to_string (job->state)));
+    }
 }
 
 static int
@@ -506,9 +536,10 @@ on_job_finished (gpointer data, EsimdJob *job)
   static const char *final[] = { "State",        "Stage",  "Progress", "Error",
                                  "ErrorMessage", "Result", NULL };
 
-  /* Whether the caller is still there matters no more. */
+  /* Whether the caller is still there matters no more, nor what polkit says about others. */
   if (caller)
     g_clear_pointer (&caller->watch, esimd_bus_watch_free);
+  cancel_job_calls (job);
   answer_caller (job);
   if (!x)
     return;

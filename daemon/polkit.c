@@ -3,6 +3,7 @@
 
 #include "bus-errors.h"
 #include "bus-source.h"
+#include "bus-watch.h"
 
 /* The system bus lets esimd wait for at most 128 answers at once (dbus-daemon's
  * max_replies_per_connection); beyond that every question esimd asks on it fails at once, and
@@ -14,19 +15,23 @@
 #define MAX_CHECKS          64
 
 static GHashTable *waiting_per_user; /* uid → number of questions waiting for polkit */
+static guint64 questions_asked;      /* for each question's cancellation_id */
 static guint waiting_total;
 
-typedef struct
+struct EsimdPolkitCheck
 {
   EsimdPolkitFunc func;
   gpointer user_data;
   char *action;
   GError *error; /* the answer, when known before asking */
   gboolean counted;
-  uid_t uid;         /* whose question it is, when counted */
-  sd_bus_slot *slot; /* the question to polkit, while it waits */
-  guint idle_id;     /* the answer known before asking, until it is given */
-} Check;
+  uid_t uid;            /* whose question it is, when counted */
+  sd_bus_slot *slot;    /* the question to polkit, while it waits */
+  guint idle_id;        /* the answer known before asking, until it is given */
+  char *cancel_id;      /* the question's cancellation_id, while it waits */
+  EsimdBusWatch *watch; /* the caller, while the question waits */
+};
+typedef EsimdPolkitCheck Check;
 
 /* Every check not answered yet: esimd_polkit_stop() answers them. */
 static GQueue pending = G_QUEUE_INIT;
@@ -72,12 +77,36 @@ waiting_take (Check *c, uid_t uid, GError **error)
   return TRUE;
 }
 
+/* polkit forgets a question it was asked: an authentication agent's password dialog for a
+ * caller that left closes, and polkit answers the question with an error, unread. Sent without
+ * waiting for an answer: no room among the replies esimd may wait for is taken. (polkit's
+ * org.freedesktop.PolicyKit1.Authority: CancelCheckAuthorization(s cancellation_id), for the
+ * cancellation_id given to CheckAuthorization by the same connection.) */
+static void
+cancel_question (Check *c)
+{
+  g_autoptr (sd_bus_message) call = NULL;
+
+  sd_bus *bus = c->slot ? sd_bus_slot_get_bus (c->slot) : NULL;
+
+  if (!bus || !c->cancel_id)
+    return;
+  if (sd_bus_message_new_method_call (
+          bus, &call, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+          "org.freedesktop.PolicyKit1.Authority", "CancelCheckAuthorization") >= 0 &&
+      sd_bus_message_append (call, "s", c->cancel_id) >= 0 &&
+      sd_bus_message_set_expect_reply (call, 0) >= 0)
+    sd_bus_send (bus, call, NULL);
+}
+
 static void
 check_finish (Check *c, GError *error)
 {
   g_queue_remove (&pending, c);
-  /* From on_reply, sd-bus is done with the question; from esimd_polkit_stop(), this cancels it. */
+  /* From on_reply, sd-bus is done with the question; otherwise this forgets it. */
   g_clear_pointer (&c->slot, sd_bus_slot_unref);
+  g_clear_pointer (&c->watch, esimd_bus_watch_free);
+  g_clear_pointer (&c->cancel_id, g_free);
   g_clear_handle_id (&c->idle_id, g_source_remove);
   if (c->counted)
     waiting_add (c, FALSE);
@@ -139,7 +168,27 @@ on_reply (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
   return 0;
 }
 
+/* The caller left while polkit was asked: polkit forgets the question (and closes the password
+ * dialog it may show), and the call ends now, not when polkit's timeout ends it (up to 300 s
+ * with interaction), so it holds neither the caller's share of questions nor its job. */
+static void
+on_caller_gone (EsimdBusWatch *watch, gpointer data)
+{
+  Check *c = data;
+
+  cancel_question (c);
+  check_finish (c, g_error_new (ESIMD_ERROR, ESIMD_ERROR_NOT_AUTHORIZED,
+                                "%s: the caller left the bus before polkit answered", c->action));
+}
+
 void
+esimd_polkit_cancel (EsimdPolkitCheck *check, GError *error)
+{
+  cancel_question (check);
+  check_finish (check, error);
+}
+
+EsimdPolkitCheck *
 esimd_polkit_check (sd_bus_message *request, const char *action, EsimdPolkitFunc func,
                     gpointer user_data)
 {
@@ -164,30 +213,36 @@ esimd_polkit_check (sd_bus_message *request, const char *action, EsimdPolkitFunc
       sd_bus_creds_get_euid (creds, &euid) >= 0 && euid == 0)
     {
       answer_later_add (c);
-      return;
+      return c;
     }
   /* A caller whose user is unknown (it left the bus) counts as the user -1. */
   if (!waiting_take (c, euid, &c->error))
     {
       answer_later_add (c);
-      return;
+      return c;
     }
 
   r = sd_bus_message_new_method_call (bus, &call, "org.freedesktop.PolicyKit1",
                                       "/org/freedesktop/PolicyKit1/Authority",
                                       "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+  /* Unique among this connection's questions, as polkit requires of a cancellation_id. */
+  c->cancel_id = g_strdup_printf ("esimd-%" G_GUINT64_FORMAT, ++questions_asked);
   if (r >= 0)
     r = sd_bus_message_append (
         call, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s", sender, action, 0,
-        sd_bus_message_get_allow_interactive_authorization (request) ? 1u : 0u, "");
+        sd_bus_message_get_allow_interactive_authorization (request) ? 1u : 0u, c->cancel_id);
   if (r >= 0)
     r = sd_bus_call_async (bus, &c->slot, call, on_reply, c, timeout);
+  /* Made while the call is handled: its caller's leaving cannot come before the watch. */
+  if (r >= 0)
+    c->watch = esimd_bus_watch_new (sender, on_caller_gone, c);
   if (r < 0)
     {
       c->error = g_error_new (ESIMD_ERROR, ESIMD_ERROR_NOT_AUTHORIZED, "%s: cannot ask polkit: %s",
                               action, g_strerror (-r));
       answer_later_add (c);
     }
+  return c;
 }
 
 void
@@ -198,6 +253,9 @@ esimd_polkit_stop (void)
   /* Each caller hears that esimd stops, before the bus goes: no call is left unanswered, and
    * nothing the check holds (the call, its job) outlives esimd. */
   while ((c = g_queue_peek_head (&pending)))
-    check_finish (c, g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "esimd is stopping"));
+    {
+      cancel_question (c);
+      check_finish (c, g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "esimd is stopping"));
+    }
   g_clear_pointer (&waiting_per_user, g_hash_table_unref);
 }

@@ -17,11 +17,19 @@ G_BEGIN_DECLS
  * ESIMD_ERROR_BUSY when too many of the caller's calls already wait for polkit's answer. */
 typedef void (*EsimdPolkitFunc) (const GError *error, gpointer user_data);
 
+typedef struct EsimdPolkitCheck EsimdPolkitCheck;
+
 /* Root is always allowed, without asking. Anyone else is asked about through polkit; if polkit
  * is not running, the answer is no. The callback runs from the main loop (never from inside
- * this call). */
-void esimd_polkit_check (sd_bus_message *request, const char *action, EsimdPolkitFunc func,
-                         gpointer user_data);
+ * this call). Each question has its own cancellation_id: when the caller leaves the bus before
+ * the answer, polkit is told to forget it (CancelCheckAuthorization: an authentication agent's
+ * dialog closes) and the answer is no. The check returned is valid until its callback runs. */
+EsimdPolkitCheck *esimd_polkit_check (sd_bus_message *request, const char *action,
+                                      EsimdPolkitFunc func, gpointer user_data);
+
+/* The question no longer matters (what it was about is gone): polkit forgets it, and the
+ * callback runs now with @error (taken). */
+void esimd_polkit_cancel (EsimdPolkitCheck *check, GError *error);
 
 /* esimd stops: every check not answered yet ends now, with ESIMD_ERROR_UNAVAILABLE. Called
  * while the bus is still there, so that their callers hear it. */

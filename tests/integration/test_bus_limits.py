@@ -14,6 +14,7 @@ an authentication agent that never answers) and allows everything else. The floo
 A connection may also hold at most 512 match rules (max_match_rules_per_connection, lowered
 here); sd-bus closes a connection whose match the bus refuses, and esimd then exits."""
 
+import json
 import os
 import pwd
 import shutil
@@ -64,7 +65,9 @@ GLib.MainLoop().run()
 
 class FakePolkit:
     """org.freedesktop.PolicyKit1 on @address: holds CheckAuthorization for org.esim.refresh
-    until release(), allows every other action. GDBus runs the filter in its own thread."""
+    until release(), allows every other action. CancelCheckAuthorization(id) is recorded in
+    cancelled and ends the held question of that cancellation_id with polkit's Cancelled error,
+    as polkitd does. GDBus runs the filter in its own thread."""
 
     def __init__(self, address):
         from gi.repository import Gio, GLib
@@ -72,6 +75,8 @@ class FakePolkit:
         self.Gio, self.GLib = Gio, GLib
         self.lock = threading.Lock()
         self.held = []
+        self.cancelled = []
+        self.hold = {"org.esim.refresh"}  # the actions whose questions wait
         self.conn = Gio.DBusConnection.new_for_address_sync(
             address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
             | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
@@ -86,15 +91,36 @@ class FakePolkit:
         self.conn.send_message(reply, self.Gio.DBusSendMessageFlags.NONE)
 
     def _filter(self, conn, msg, incoming):
-        if not incoming or msg.get_message_type() != self.Gio.DBusMessageType.METHOD_CALL \
-                or msg.get_member() != "CheckAuthorization":
+        if not incoming or msg.get_message_type() != self.Gio.DBusMessageType.METHOD_CALL:
             return msg
-        if msg.get_body().unpack()[1] == "org.esim.refresh":
+        if msg.get_member() == "CancelCheckAuthorization":
+            cancel_id = msg.get_body().unpack()[0]
+            with self.lock:
+                self.cancelled.append(cancel_id)
+                ended = [m for m in self.held if self.cancellation_id(m) == cancel_id]
+                self.held = [m for m in self.held if m not in ended]
+            for m in ended:
+                self.conn.send_message(m.new_method_error_literal(
+                    "org.freedesktop.PolicyKit1.Error.Cancelled", "cancelled"), self.Gio.DBusSendMessageFlags.NONE)
+            if not msg.get_flags() & self.Gio.DBusMessageFlags.NO_REPLY_EXPECTED:
+                self.conn.send_message(msg.new_method_reply(), self.Gio.DBusSendMessageFlags.NONE)
+            return None
+        if msg.get_member() != "CheckAuthorization":
+            return msg
+        if msg.get_body().unpack()[1] in self.hold:
             with self.lock:
                 self.held.append(msg)
         else:
             self._answer(msg, True)
         return None
+
+    @staticmethod
+    def cancellation_id(msg):
+        return msg.get_body().unpack()[4]
+
+    def held_ids(self):
+        with self.lock:
+            return [self.cancellation_id(m) for m in self.held]
 
     def n_held(self):
         with self.lock:
@@ -304,15 +330,85 @@ except GLib.Error as e:
         self.polkit.release()
         self.w.client.wait_for(lambda: len(answers) == FLOOD, 60, "every call of the flood answered")
 
+    def test_a_caller_that_leaves_has_its_polkit_question_cancelled(self):
+        """A caller (a settings panel closed, a script killed) leaves while polkit is asked about
+        its call, e.g. while an authentication agent shows a password dialog: esimd asked with
+        an empty cancellation_id and never cancelled, so the dialog stayed up and the question
+        held the user's share of questions for up to 300 s. Now esimd gives each question a
+        cancellation_id and calls CancelCheckAuthorization with it when the caller leaves
+        (polkit's org.freedesktop.PolicyKit1.Authority interface)."""
+        cmd, kw = self.as_user("nobody", "-c", """
+import sys, gi
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib
+c = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+c.call("org.esim", "/org/esim/euicc/0", "org.esim.Manager", "Refresh", None, None,
+       Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION, 600000, None, None, None)
+c.flush_sync(None)
+print("sent", flush=True)
+GLib.MainLoop().run()
+""", self.w.bus.address)
+        caller = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, **kw)
+        self.addCleanup(caller.stdout.close)
+        self.addCleanup(caller.wait, 30)
+        self.addCleanup(caller.kill)
+        self.assertEqual(caller.stdout.readline().strip(), "sent")
+        self.w.client.wait_for(lambda: self.polkit.n_held() == 1, 30, "the question at polkit")
+        (cancel_id,) = self.polkit.held_ids()
+        self.assertTrue(cancel_id, "asked without a cancellation_id: it cannot be cancelled")
+        caller.kill()
+        self.w.client.wait_for(lambda: cancel_id in self.polkit.cancelled, 30, "CancelCheckAuthorization")
+        self.assertEqual(self.polkit.n_held(), 0)
+        # the ids are unique: a second question gets another
+        answers = self.flood()
+        ids = self.polkit.held_ids()
+        self.assertEqual(len(set(ids)), len(ids))
+        self.assertNotIn(cancel_id, ids)
+        self.polkit.release()
+        self.w.client.wait_for(lambda: len(answers) == FLOOD, 60, "every call of the flood answered")
+
+    def test_a_job_that_ends_has_the_polkit_questions_about_it_cancelled(self):
+        """Another user asks to confirm a download (polkit is asked: the job is not theirs, and
+        an agent may show a password dialog); the download ends meanwhile (its owner cancels
+        it). The question is moot: polkit is told to forget it, and the call is answered at once
+        that the job is no longer waiting."""
+        from gi.repository import GLib
+        from esimtest.world import JOB_IFACE, activation_code
+
+        self.polkit.hold.add("org.esim.download")
+        self.w.smdp.control.add_order({"matchingId": "MOOT", "iccid": "8949449999999990318",
+                                       "profile": {"generate": {"size": 4096}},
+                                       "metadata": {"serviceProviderName": "Op", "profileName": "Moot"}})
+        job = self.w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("MOOT"), "",
+                                                                    {"confirm": GLib.Variant("b", True)})))[0]
+        self.w.client.wait_for(lambda: self.w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60,
+                               "the preview")
+        cmd, kw = self.as_user("nobody", os.path.join(os.path.dirname(os.path.abspath(__file__)), "bus_as_user.py"),
+                               self.w.bus.address, job, JOB_IFACE, "Confirm", "", "[]")
+        other = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, **kw)
+        self.addCleanup(other.stdout.close)
+        self.addCleanup(other.wait, 30)
+        self.addCleanup(other.kill)
+        self.w.client.wait_for(lambda: self.polkit.n_held() == 1, 30, "the question at polkit")
+        (cancel_id,) = self.polkit.held_ids()
+        self.w.client.call(job, JOB_IFACE, "Cancel")
+        self.w.client.wait_for(lambda: cancel_id in self.polkit.cancelled, 30, "CancelCheckAuthorization")
+        out = json.loads(other.stdout.read())
+        self.assertEqual(out.get("error"), "org.esim.Error.WrongJobState", out)
+        self.assertEqual(self.w.wait_job(job)["State"], "cancelled")
+
     def test_stopping_answers_the_calls_waiting_for_polkit(self):
         """esimd stops while questions wait at polkit: their callers hear that it stops (not the
         bus's NoReply), and nothing the checks held is left behind (the valgrind setup's leak
         check: the calls held the bus connection itself)."""
         answers = self.flood()
-        held = self.polkit.n_held()
+        held = self.polkit.held_ids()
         self.assertEqual(self.w.esimd.stop(), 0)
         self.w.client.wait_for(lambda: len(answers) == FLOOD, 60, "every call of the flood answered")
-        self.assertEqual(answers.count("org.esim.Error.Unavailable"), held, answers)
+        self.assertEqual(answers.count("org.esim.Error.Unavailable"), len(held), answers)
+        # and polkit was told to forget them (an agent's dialog for them closes)
+        self.w.client.wait_for(lambda: set(held) <= set(self.polkit.cancelled), 30, "the questions cancelled")
 
 
 def main():
