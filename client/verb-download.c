@@ -628,7 +628,12 @@ esimctl_verb_discover (Esimctl *ctl, int argc, char **argv, GError **error)
     return FALSE;
   g_variant_dict_init (&d, NULL);
   if (smds)
-    g_variant_dict_insert (&d, "smds_address", "s", smds);
+    {
+      /* Read as esimd reads it: without the white space around it (lpa_text_strip()). */
+      g_autofree char *stripped = lpa_text_strip (smds);
+
+      g_variant_dict_insert (&d, "smds_address", "s", stripped);
+    }
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "Discover",
                         g_variant_new ("(@a{sv})", g_variant_dict_end (&d)), "(aa{sv})",
                         ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB, error);

@@ -5,6 +5,8 @@
 #include "output.h"
 #include "prompt.h"
 
+#include "text.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -425,6 +427,7 @@ esimctl_verb_default_smdp (Esimctl *ctl, int argc, char **argv, GError **error)
   g_autoptr (GVariant) reply = NULL;
   g_autofree char *euicc = NULL;
   g_autofree char *human = NULL;
+  g_autofree char *stripped = NULL;
   const char *address;
   JsonObject *obj;
 
@@ -463,7 +466,9 @@ esimctl_verb_default_smdp (Esimctl *ctl, int argc, char **argv, GError **error)
       print_shown (ctl, euicc, obj, human);
       return TRUE;
     }
-  address = clear ? "" : argv[1];
+  /* Read as esimd reads it: without the white space around it (lpa_text_strip()). */
+  stripped = lpa_text_strip (clear ? "" : argv[1]);
+  address = stripped;
   reply = esimctl_call (ctl, euicc, ESIMD_MANAGER_IFACE, "SetDefaultSmdpAddress",
                         g_variant_new ("(s)", address), "()", ESIMCTL_CALL_AUTH | ESIMCTL_CALL_JOB,
                         error);

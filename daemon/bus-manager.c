@@ -408,6 +408,35 @@ esimd_bus_run_job (sd_bus_message *m, EsimdEuicc *euicc, EsimdJob *job, const ch
   return 1;
 }
 
+/* What a caller sent, as an error message shows it: one line, at most 64 bytes (a caller's
+ * megabyte or its escape sequences are not echoed back; D-Bus carries only valid UTF-8). */
+static char *
+shown_text (const char *text)
+{
+  return lpa_text_sanitize (text, -1, 64, LPA_TEXT_ONE_LINE);
+}
+
+/* *@address: a server address a caller gave (SetDefaultSmdpAddress, Discover's smds_address),
+ * read as Download reads its smdp_address: without the white space around it (lpa_text_strip()),
+ * then a host name (lpa_host_name_is_valid()) or, when @empty_ok, "". Checked before polkit is
+ * asked or anything is queued: nothing else reaches the card or a URL. */
+static int
+check_address (const char *given, gboolean empty_ok, char **address, sd_bus_error *error)
+{
+  *address = lpa_text_strip (given);
+  if ((**address || !empty_ok) && !lpa_host_name_is_valid (*address))
+    {
+      g_autofree char *shown = shown_text (*address);
+
+      g_clear_pointer (address, g_free);
+      return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                                "\"%s\" is not a host name (letters, digits, '-' and '.', at most "
+                                "253 characters)",
+                                shown);
+    }
+  return 0;
+}
+
 /* *@canonical: the ICCID @iccid names, as esimd lists it (lpa_iccid_canonical()): a caller's
  * lower-case, padded or pasted ICCID names the same profile as the listed one. */
 static int
@@ -415,8 +444,12 @@ check_iccid (const char *iccid, char **canonical, sd_bus_error *error)
 {
   *canonical = lpa_iccid_canonical (iccid);
   if (!*canonical)
-    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                              "\"%s\" is not an ICCID (" LPA_ICCID_FORMS ")", iccid);
+    {
+      g_autofree char *shown = shown_text (iccid);
+
+      return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                                "\"%s\" is not an ICCID (" LPA_ICCID_FORMS ")", shown);
+    }
   return 0;
 }
 
@@ -566,12 +599,16 @@ method_discover (sd_bus_message *m, void *userdata, sd_bus_error *error)
   static const char *const allowed[] = { "smds_address:s", NULL };
   EsimdEuicc *e = userdata;
   g_autoptr (GVariant) options = NULL;
-  const char *smds = NULL;
+  const char *given = NULL;
+  g_autofree char *smds = NULL;
   int r;
 
   if ((r = esimd_bus_read_options (m, allowed, &options, error)) < 0)
     return r;
-  g_variant_lookup (options, "smds_address", "&s", &smds);
+  /* "" asks the eUICC's root SM-DS, as no option does. */
+  if (g_variant_lookup (options, "smds_address", "&s", &given) &&
+      (r = check_address (given, TRUE, &smds, error)) < 0)
+    return r;
   return esimd_bus_run_job (m, e, esimd_job_discover_new (e, smds), ESIMD_ACTION_DOWNLOAD, FALSE);
 }
 
@@ -810,17 +847,13 @@ static int
 method_set_default_smdp (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   EsimdEuicc *e = userdata;
-  const char *address = NULL;
+  const char *given = NULL;
+  g_autofree char *address = NULL;
   int r;
 
-  if ((r = sd_bus_message_read (m, "s", &address)) < 0)
+  if ((r = sd_bus_message_read (m, "s", &given)) < 0 ||
+      (r = check_address (given, TRUE, &address, error)) < 0)
     return r;
-  for (const char *p = address; *p; p++)
-    if (!g_ascii_isalnum (*p) && *p != '.' && *p != '-')
-      return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not a host name",
-                                address);
-  if (strlen (address) > 255)
-    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS, "the address is too long");
   return esimd_bus_run_job (m, e, esimd_job_set_default_smdp_new (e, address), ESIMD_ACTION_RESET,
                             FALSE);
 }

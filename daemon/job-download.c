@@ -1177,11 +1177,14 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
         smdp = euicc->default_smdp;
       if (!smdp || !lpa_host_name_is_valid (smdp))
         {
+          /* A caller's text is echoed on one line and cut: never its megabyte or escapes. */
+          g_autofree char *shown = lpa_text_sanitize (smdp, -1, 64, LPA_TEXT_ONE_LINE);
+
           g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ACTIVATION_CODE,
                        smdp ? "\"%s\" is not an SM-DP+ address"
                             : "no activation code, no smdp_address option and no default "
                               "SM-DP+ address on the eUICC%s",
-                       smdp ? smdp : "");
+                       smdp ? shown : "");
           return NULL;
         }
       if (matching_id && lpa_matching_id_problem (matching_id))

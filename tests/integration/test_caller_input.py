@@ -118,6 +118,50 @@ class CallerInput(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("confirmation code", r.stderr)
 
+    def test_server_addresses_are_host_names(self):
+        """SetDefaultSmdpAddress let through any run of letters, digits, '.' and '-' ("a..b",
+        "-x-", 300 characters): written to the card as its default SM-DP+, where every later
+        download from it failed. Discover's smds_address was not checked at all before its job
+        was queued. Both are now read as Download's smdp_address is: white space around dropped,
+        then a host name, or InvalidArgs before anything is queued."""
+        sim = self.w.sim.ctl()
+        self.addCleanup(sim.close)
+        self.w.manager("SetDefaultSmdpAddress", GLib.Variant("(s)", (" %s\n" % self.w.smdp.hostname,)))
+        self.w.wait_idle()
+        self.assertEqual(sim.state()["default_smdp"], self.w.smdp.hostname)
+        for bad in ("a..b", "-x-.example.com", "x" * 300, "host/path", "user@host", "host:443"):
+            with self.subTest(bad=bad):
+                with self.assertRaises(GLib.Error) as cm:
+                    self.w.manager("SetDefaultSmdpAddress", GLib.Variant("(s)", (bad,)))
+                self.assertEqual(dbus_error_name(cm.exception), INVALID_ARGS)
+                self.assertLess(len(cm.exception.message), 200)
+                jobs_before = self.w.manager_prop("Jobs")
+                with self.assertRaises(GLib.Error) as cm:
+                    self.w.manager("Discover", GLib.Variant("(a{sv})", ({"smds_address": GLib.Variant("s", bad)},)))
+                self.assertEqual(dbus_error_name(cm.exception), INVALID_ARGS)
+                self.assertEqual(self.w.manager_prop("Jobs"), jobs_before)
+        self.w.wait_idle()
+        self.assertEqual(sim.state()["default_smdp"], self.w.smdp.hostname)
+        self.w.manager("Discover", GLib.Variant("(a{sv})", ({"smds_address": GLib.Variant(
+            "s", "\u00a0%s \n" % self.w.smdp.smds_hostname)},)))
+        self.w.manager("SetDefaultSmdpAddress", GLib.Variant("(s)", ("",)))
+        self.w.wait_idle()
+
+    def test_a_callers_text_is_echoed_short_and_on_one_line(self):
+        """An error that names what the caller sent showed it whole: a megabyte back, and its
+        escape sequences or newlines in a panel's or a terminal's message."""
+        for method, args in (
+                ("EnableProfile", GLib.Variant("(sa{sv})", ("\x1b[2J" + "9" * 100000 + "\nforged", {}))),
+                ("Download", GLib.Variant("(ssa{sv})", ("", "", {"smdp_address": GLib.Variant(
+                    "s", "\x1b[2J" + "x" * 100000 + "\nforged")}))),
+                ("SetDefaultSmdpAddress", GLib.Variant("(s)", ("\x1b[2J" + "x" * 100000 + "\nforged",)))):
+            with self.subTest(method=method):
+                with self.assertRaises(GLib.Error) as cm:
+                    self.w.manager(method, args)
+                self.assertLess(len(cm.exception.message), 300, method)
+                self.assertNotIn("\x1b", cm.exception.message)
+                self.assertNotIn("\n", cm.exception.message)
+
 
 class ProfileArguments(unittest.TestCase):
     """esimctl read a PROFILE argument of 18 to 20 digits as an ICCID without looking at the
