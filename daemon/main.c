@@ -151,6 +151,32 @@ name_lost (void)
   shutdown_now (NULL);
 }
 
+/* The system bus as sd_bus_open_system() connects to it (the address from
+ * DBUS_SYSTEM_BUS_ADDRESS, else the standard socket; per-method access checks; the callers'
+ * credentials), except that esimd takes no file descriptors: no method of it has one, yet the
+ * bus delivered those a caller attached to any call, and esimd held them as long as the call
+ * (while polkit is asked, up to 300 s): a user's few calls took hundreds of esimd's
+ * descriptors. Without fd passing negotiated, dbus-daemon refuses such a call to its sender
+ * (org.freedesktop.DBus.Error.NotSupported). */
+static int
+open_system_bus (sd_bus **ret)
+{
+  g_autoptr (sd_bus) bus = NULL;
+  const char *address = g_getenv ("DBUS_SYSTEM_BUS_ADDRESS");
+  int r;
+
+  if ((r = sd_bus_new (&bus)) < 0 || (r = sd_bus_set_description (bus, "esimd")) < 0 ||
+      (r = sd_bus_set_address (
+           bus, address && *address ? address : "unix:path=/run/dbus/system_bus_socket")) < 0 ||
+      (r = sd_bus_set_bus_client (bus, 1)) < 0 || (r = sd_bus_set_trusted (bus, 0)) < 0 ||
+      (r = sd_bus_negotiate_creds (
+           bus, 1, SD_BUS_CREDS_UID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_EFFECTIVE_CAPS)) < 0 ||
+      (r = sd_bus_negotiate_fds (bus, 0)) < 0 || (r = sd_bus_start (bus)) < 0)
+    return r;
+  *ret = g_steal_pointer (&bus);
+  return 0;
+}
+
 /* @locked: FALSE when the state directory is lock_holder's. */
 static int
 setup_bus (gboolean locked, GError **error)
@@ -159,7 +185,7 @@ setup_bus (gboolean locked, GError **error)
   GSource *source;
   int r;
 
-  r = sd_bus_open_system_with_description (&bus, "esimd");
+  r = open_system_bus (&bus);
   if (r < 0)
     {
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),

@@ -398,6 +398,61 @@ GLib.MainLoop().run()
         self.assertEqual(out.get("error"), "org.esim.Error.WrongJobState", out)
         self.assertEqual(self.w.wait_job(job)["State"], "cancelled")
 
+    def test_file_descriptors_sent_with_calls_are_refused(self):
+        """No method of esimd takes a file descriptor, but the bus delivered those a caller
+        attached to any call, and esimd held them as long as it held the call: for as long as
+        polkit was asked (up to 300 s when an authentication agent, which any user may register
+        for their own session, never answers). 16 calls with 16 descriptors each (the most a
+        message may carry) took 256 of esimd's 1024; four users, and esimd could open neither a
+        modem nor an HTTPS connection. esimd now tells the bus it takes no descriptors: the bus refuses such a
+        call to its sender (NotSupported), and esimd's descriptors stay as they are."""
+        self.polkit.hold.add("org.esim.download")
+        pid = self.w.esimd.proc.pid
+        self.w.wait_idle()
+        before = len(os.listdir("/proc/%d/fd" % pid))
+        cmd, kw = self.as_user("nobody", "-c", """
+import sys, gi
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib
+c = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+answers = []
+def done(conn, res, data):
+    try:
+        conn.send_message_with_reply_finish(res).to_gerror()
+        answers.append("ok")
+    except GLib.Error as e:
+        answers.append(Gio.DBusError.get_remote_error(e) or e.message)
+    if len(answers) == 16:
+        print(" ".join(sorted(set(answers))), flush=True)
+for i in range(16):
+    fds = Gio.UnixFDList()
+    for _ in range(16):  # the most a message may carry on the system bus (max_message_unix_fds)
+        fds.append(0)
+    msg = Gio.DBusMessage.new_method_call("org.esim", "/org/esim/euicc/0", "org.esim.Manager", "Download")
+    msg.set_body(GLib.Variant("(ssa{sv})", ("LPA:1$x.example.com$FD-%d" % i, "", {})))
+    msg.set_unix_fd_list(fds)
+    c.send_message_with_reply(msg, Gio.DBusSendMessageFlags.NONE, 600000, None, done, None)
+c.flush_sync(None)
+print("sent", flush=True)
+GLib.MainLoop().run()
+""", self.w.bus.address)
+        caller = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, **kw)
+        self.addCleanup(caller.stdout.close)
+        self.addCleanup(caller.wait, 30)
+        self.addCleanup(caller.kill)
+        self.assertEqual(caller.stdout.readline().strip(), "sent")
+        # every call answered by the bus, or held at polkit
+        answered = []
+        reader = threading.Thread(target=lambda: answered.append(caller.stdout.readline().strip()), daemon=True)
+        reader.start()
+        self.w.client.wait_for(lambda: answered or self.polkit.n_held() == 16, 30, "the calls dealt with")
+        held = len(os.listdir("/proc/%d/fd" % pid)) - before
+        self.assertLess(held, 16, "esimd holds %d more file descriptors" % held)
+        reader.join(30)
+        self.assertEqual(answered, ["org.freedesktop.DBus.Error.NotSupported"], answered)
+        self.assertEqual(self.polkit.n_held(), 0)
+
     def test_stopping_answers_the_calls_waiting_for_polkit(self):
         """esimd stops while questions wait at polkit: their callers hear that it stops (not the
         bus's NoReply), and nothing the checks held is left behind (the valgrind setup's leak
