@@ -37,6 +37,8 @@ static const struct
   { DBUS "UnknownObject", ESIMCTL_EXIT_FAILED },
   /* The request itself is wrong. */
   { DBUS "InvalidArgs", ESIMCTL_EXIT_USAGE },
+  /* A call carrying file descriptors (esimd takes none; esimctl sends none). */
+  { DBUS "NotSupported", ESIMCTL_EXIT_USAGE },
   { ESIM "InvalidActivationCode", ESIMCTL_EXIT_USAGE },
   { ESIM "ConfirmationCodeRequired", ESIMCTL_EXIT_USAGE },
   /* Nobody allowed it. */
