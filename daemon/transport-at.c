@@ -107,6 +107,7 @@ struct _EsimdAt
   gsize longest_ok; /* the longest APDU line the modem accepted since it was opened */
   AtMode mode;
   gboolean lpa_switched_off; /* the Quectel internal LPA dance was done on this connection */
+  guint connection; /* counts the opens of the tty: a set-up step of an older one is void */
 
   char *session;  /* MODE_CGLA: as AT+CCHO wrote it */
   guint8 channel; /* 0: none open */
@@ -699,10 +700,62 @@ info_or_null (EsimdAtResponse *r)
   return info && r->final == ESIMD_AT_FINAL_OK ? g_strdup (info) : NULL;
 }
 
+/* A set-up command to send again once the SIM is no longer busy. */
+typedef struct
+{
+  const char *line; /* static */
+  const char *prefix;
+  CmdDone done;
+  guint tries;
+  guint connection;
+} SetupAgain;
+
+static void
+setup_again_run (EsimdAt *at, gpointer data)
+{
+  g_autofree SetupAgain *s = data;
+
+  if (at->state == AT_OPENING && at->connection == s->connection)
+    command (at, s->line, s->prefix, s->prefix != NULL, SHORT_TIMEOUT, s->done,
+             GUINT_TO_POINTER (s->tries));
+}
+
+static void
+setup_again_cancel (EsimdAt *at, gpointer data)
+{
+  g_free (data);
+}
+
+/* A modem that has just started answers commands that have nothing to do with its SIM "SIM
+ * busy" while the SIM comes up (u-blox SARA-R422S answers AT&C1 so, u-blox/ubxlib issue #287).
+ * Taken for the answer, AT+CGMI's would leave the modem without its family (its quirks), and
+ * AT+CMEE=1's without numeric errors: the set-up command is sent again a second later, as
+ * AT+CCHO is while the SIM is busy. TRUE if it was. */
+static gboolean
+setup_sim_busy (EsimdAt *at, EsimdAtResponse *r, const char *line, const char *prefix, CmdDone done,
+                gpointer data)
+{
+  guint tries = GPOINTER_TO_UINT (data);
+  SetupAgain *s;
+
+  if (!r || r->final != ESIMD_AT_FINAL_CME_ERROR || r->error_code != ESIMD_AT_CME_SIM_BUSY ||
+      tries + 1 >= SIM_WAIT_TRIES)
+    return FALSE;
+  g_debug ("modem %s: %s: SIM busy; trying again", name_of (at), line);
+  s = g_new0 (SetupAgain, 1);
+  s->line = line;
+  s->prefix = prefix;
+  s->done = done;
+  s->tries = tries + 1;
+  s->connection = at->connection;
+  later (at, 1, setup_again_run, setup_again_cancel, s);
+  return TRUE;
+}
+
 static void
 model_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
 {
-  if (at->state != AT_OPENING)
+  if (at->state != AT_OPENING || setup_sim_busy (at, r, "AT+CGMM", "+CGMM:", model_done, data))
     return;
   at->model = info_or_null (r);
   become_ready (at);
@@ -711,7 +764,8 @@ model_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
 static void
 manufacturer_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
 {
-  if (at->state != AT_OPENING)
+  if (at->state != AT_OPENING ||
+      setup_sim_busy (at, r, "AT+CGMI", "+CGMI:", manufacturer_done, data))
     return;
   at->manufacturer = info_or_null (r);
   command (at, "AT+CGMM", "+CGMM:", TRUE, SHORT_TIMEOUT, model_done, NULL);
@@ -720,7 +774,7 @@ manufacturer_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointe
 static void
 cmee_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
 {
-  if (at->state != AT_OPENING)
+  if (at->state != AT_OPENING || setup_sim_busy (at, r, "AT+CMEE=1", NULL, cmee_done, data))
     return;
   /* Without numeric +CME ERROR the modem says ERROR: less to tell, nothing breaks. */
   command (at, "AT+CGMI", "+CGMI:", TRUE, SHORT_TIMEOUT, manufacturer_done, NULL);
@@ -761,6 +815,7 @@ connect_start (EsimdAt *at)
   g_clear_pointer (&at->manufacturer, g_free);
   g_clear_pointer (&at->model, g_free);
   at->state = AT_OPENING;
+  at->connection++;
   at->fd = open (config->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (at->fd < 0)
     {

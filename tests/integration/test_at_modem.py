@@ -4,6 +4,7 @@ each set stands for firmware seen in a public log (daemon/at-quirks.c names them
 where it matters, an enable with the CFUN refresh, a vanishing tty and the errors a modem can
 answer, all through D-Bus."""
 
+import json
 import os
 import tempfile
 import time
@@ -242,6 +243,21 @@ class AtModem(unittest.TestCase):
             self.download_ok(w)
             self.assertEqual(w.smdp.control.sessions()[-1]["imei"], "356938035643809")
             self.assertIn("family simcom", w.esimd.log())
+
+    def test_sim_busy_to_the_set_up(self):
+        # A modem that has just started answers commands that have nothing to do with its SIM
+        # "SIM busy" while the SIM comes up (u-blox SARA-R422S to AT&C1, u-blox/ubxlib issue
+        # #287). AT+CGMI answered so twice is asked again, not taken for "no manufacturer":
+        # the SIM7600 is known as such (family simcom, AT+CSIM only) and AT+CCHO never tried.
+        busy = json.dumps({"kind": "at_error", "command": "CGMI", "code": 14, "count": 2})
+        with at_world("manufacturer=SIMCOM INCORPORATED", "model=SIMCOM_SIM7600G-H",
+                      sim_options={"fault": [busy]}) as w:
+            self.download_ok(w)
+            self.assertIn("family simcom", w.esimd.log())
+            c = self.at(w)
+            self.assertEqual(c["at"]["commands"]["CGMI"], 3)
+            self.assertNotIn("CCHO", c["at"]["commands"])
+            self.assertGreater(c["at"]["commands"]["CSIM"], 50)
 
     def test_modem_restarting_again_and_again(self):
         # A modem in a boot loop: it restarts in a download, then again on each ATE0 that would
