@@ -6,6 +6,7 @@ units start the very program libqmi/libmbim would start, skip when a proxy alrea
 socket, and count as started only once the socket is there (their commands are run here, in a
 private network namespace, against the real qmi-proxy and mbim-proxy)."""
 
+import fnmatch
 import os
 import re
 import shutil
@@ -19,18 +20,46 @@ import unittest
 from esimtest import world as worldmod
 
 BUILD = os.environ["ESIMD_BUILD_ROOT"]
+SOURCE = os.environ["ESIMD_SOURCE_ROOT"]
 
-# The names the kernel gives the majors of the modems' ports in /proc/devices, which is what
-# DeviceAllow=char-NAME matches:
+# Each kind of port esimd reaches (itself, or the proxies for it), as a device node, with the name
+# the kernel gives its major in /proc/devices, which is what DeviceAllow=char-NAME matches, and
+# the module that registers that name (None: built into the kernels of the machines that have it).
+# systemd resolves the names once, when the unit starts, from /proc/devices, which lists only the
+# drivers loaded then (systemd.resource-control(5), DeviceAllow=: "should only reference device
+# groups which are resolvable at the time the unit is started ... consider ... Wants= and After=
+# modprobe@xyz.service"): a module not loaded yet must be loaded before the unit starts, or a
+# modem plugged in later is denied its ports.
 #   usb        drivers/usb/core/file.c: register_chrdev(USB_MAJOR (180), "usb") - cdc-wdm,
 #              whose class is "usbmisc", but the class is not what systemd matches
-#   wwan_port  drivers/net/wwan/wwan_core.c: register_chrdev(0, "wwan_port") - PCIe/MHI ports
-#   ttyUSB     drivers/usb/serial/usb-serial.c: the tty driver named "ttyUSB" (option, qcserial)
-#   ttyACM     drivers/usb/class/cdc-acm.c: the tty driver named "ttyACM"
-ESIMD_DEVICES = {"char-usb rw", "char-wwan_port rw", "char-ttyUSB rw", "char-ttyACM rw"}
-PROXY_DEVICES = {"char-usb rw", "char-wwan_port rw"}
+#   wwan_port  drivers/net/wwan/wwan_core.c, wwan_init(): register_chrdev(0, "wwan_port")
+#   ttyUSB     drivers/usb/serial/usb-serial.c, usb_serial_init(): the tty driver "ttyUSB"
+#   ttyACM     drivers/usb/class/cdc-acm.c, acm_init(): the tty driver "ttyACM"
+#   ttyS       8250 (x86, MediaTek and most routers' SoCs), ttyAMA PL011 (Raspberry Pi), ttyHS
+#              qcom_geni_serial/msm_serial_hs, ttyMSM msm_serial: serial_core registers the
+#              uart_driver's dev_name; UARTs a module's AT port is wired to (esimd.conf(5) names
+#              /dev/ttyS1 and /dev/ttyHS0)
+PORTS = {
+    "/dev/cdc-wdm0": ("usb", "usbcore", "qmi/mbim"),
+    "/dev/wwan0qmi0": ("wwan_port", "wwan", "qmi"),
+    "/dev/wwan0mbim0": ("wwan_port", "wwan", "mbim"),
+    "/dev/wwan0at0": ("wwan_port", "wwan", "at"),
+    "/dev/ttyUSB2": ("ttyUSB", "usbserial", "at"),
+    "/dev/ttyACM0": ("ttyACM", "cdc_acm", "at"),
+    "/dev/ttyS1": ("ttyS", None, "at"),
+    "/dev/ttyAMA0": ("ttyAMA", None, "at"),
+    "/dev/ttyHS0": ("ttyHS", None, "at"),
+    "/dev/ttyMSM1": ("ttyMSM", None, "at"),
+}
 # Names that look right but match nothing (classes, not majors) or give more than needed.
 NOT_MAJORS = {"usbmisc", "wwan", "usb_device"}
+# Groups no unit may allow: consoles and terminals (tty: /dev/tty1..; pts; "*" and "tty*").
+NEVER = {"tty", "pts", "ptm", "vcs", "mem", "misc", "input", "hidraw"}
+
+
+def tty_prefix(path: str) -> str:
+    """/dev/ttyUSB2 -> ttyUSB: the tty driver's name, which /proc/devices lists."""
+    return re.match(r"/dev/(tty[A-Za-z]+)", path).group(1)
 
 
 def unit_values(text: str, key: str) -> list:
@@ -106,23 +135,66 @@ class Units(unittest.TestCase):
                          if line.strip() and f"Command {exec_start} is not executable" not in line]
                 self.assertEqual(lines, [])
 
+    def allowed_groups(self, text):
+        self.assertEqual(unit_values(text, "DevicePolicy"), ["closed"])
+        groups = []
+        for entry in unit_values(text, "DeviceAllow"):
+            spec, access = entry.split()
+            self.assertEqual(access, "rw", entry)
+            self.assertTrue(spec.startswith("char-"), f"{entry}: a path is resolved once, at start: no hot-plug")
+            groups.append(spec[len("char-"):])
+        return groups
+
     def test_devices(self):
-        for name, expected in (("esimd.service", ESIMD_DEVICES), ("dbus-org.esim.service", ESIMD_DEVICES),
-                               ("esimd-qmi-proxy.service", PROXY_DEVICES),
-                               ("esimd-mbim-proxy.service", PROXY_DEVICES)):
-            with self.subTest(unit=name):
-                text = self.unit(name)
-                self.assertEqual(unit_values(text, "DevicePolicy"), ["closed"])
-                allowed = set(unit_values(text, "DeviceAllow"))
-                self.assertEqual(allowed, expected)
-                for entry in allowed:
-                    self.assertNotIn(entry.split()[0][len("char-"):], NOT_MAJORS)
+        """Each port esimd (or its proxy) opens is in a device group the unit allows (matched as
+        systemd does, fnmatch on the /proc/devices name), the group's module is loaded before the
+        unit starts, and nothing else is allowed."""
+        for name, kinds in (("esimd.service", ("qmi/mbim", "qmi", "mbim", "at")),
+                            ("dbus-org.esim.service", ("qmi/mbim", "qmi", "mbim", "at")),
+                            ("esimd-qmi-proxy.service", ("qmi/mbim", "qmi")),
+                            ("esimd-mbim-proxy.service", ("qmi/mbim", "mbim"))):
+            text = self.unit(name)
+            groups = self.allowed_groups(text)
+            wants = " ".join(unit_values(text, "Wants")).split()
+            after = " ".join(unit_values(text, "After")).split()
+            needed = set()
+            for path, (major, module, kind) in PORTS.items():
+                if kind not in kinds:
+                    continue
+                with self.subTest(unit=name, port=path):
+                    self.assertTrue(any(fnmatch.fnmatchcase(major, g) for g in groups),
+                                    f"{path} (/proc/devices: {major}) is denied by {name}: DeviceAllow {groups}")
+                    needed.add(major)
+                    if module:
+                        self.assertIn(f"modprobe@{module}.service", wants)
+                        self.assertIn(f"modprobe@{module}.service", after)
+            with self.subTest(unit=name, check="nothing more"):
+                for g in groups:
+                    self.assertNotIn(g, NOT_MAJORS)
+                    self.assertFalse(any(fnmatch.fnmatchcase(n, g) for n in NEVER), g)
+                    self.assertTrue(any(fnmatch.fnmatchcase(m, g) for m in needed), f"{g}: no port needs it")
         # Where this kernel has the drivers loaded, the names are the ones it uses.
         with open("/proc/devices") as f:
             chars = f.read().split("Block devices:")[0].splitlines()[1:]
         majors = {name: int(major) for major, name in (line.split() for line in chars if line.strip())}
         if "usb" in majors:
             self.assertEqual(majors["usb"], 180)
+
+    def test_documented_ports_are_allowed(self):
+        """Every tty the manual pages and the example configuration name as a modem's port is one
+        the unit allows: a Device= copied from the docs is not denied by the sandbox."""
+        docs = ""
+        for rel in ("daemon/man/esimd.conf.5.in", "daemon/man/esimd.8.in", "daemon/esimd.conf.example", "README.md"):
+            with open(os.path.join(SOURCE, rel)) as f:
+                docs += f.read().replace("\\-", "-")
+        ttys = set(re.findall(r"/dev/(tty[A-Za-z]+)[0-9]", docs))
+        self.assertIn("ttyUSB", ttys)
+        known = {tty_prefix(p) for p in PORTS if p.startswith("/dev/tty")}
+        groups = self.allowed_groups(self.unit("esimd.service"))
+        for tty in sorted(ttys):
+            with self.subTest(tty=tty):
+                self.assertIn(tty, known, "a port the docs name that this test does not know")
+                self.assertTrue(any(fnmatch.fnmatchcase(tty, g) for g in groups), f"/dev/{tty}N is denied: {groups}")
 
     def test_no_private_network_and_unix_sockets(self):
         """The proxies' sockets are abstract, so per network namespace; pcscd's is a path in /run."""
