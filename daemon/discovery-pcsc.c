@@ -51,11 +51,12 @@ look (EsimdPcscSnapshot *snapshot, gpointer data)
 
   if (s->service_rv != SCARD_S_SUCCESS)
     {
-      /* Not an error: most machines have no pcscd, or start it on demand. */
+      /* Not an error: most machines have no pcscd, or start it on demand. Said once, so that a
+       * card in a reader that never shows up has its reason in the log, not a line a minute. */
       if (!p.unreachable)
-        g_debug ("PC/SC: %s (%s); asking again now and then",
-                 s->service_lost ? "pcscd went away" : "pcscd cannot be reached",
-                 pcsc_stringify_error (s->service_rv));
+        g_info ("PC/SC: %s (%s); looking for its readers again now and then",
+                s->service_lost ? "pcscd went away" : "pcscd cannot be reached",
+                pcsc_stringify_error (s->service_rv));
       p.unreachable = TRUE;
     }
   else if (p.unreachable || !p.settled)

@@ -75,6 +75,27 @@ class PcscDiscovery(unittest.TestCase):
         self.ctl.call("appear")
         self.assertEqual(rig.wait_manager(pki.DEFAULT_EID, timeout=30), path)
 
+    def test_pcscd_absent_then_started(self):
+        """No pcscd (most machines; or pcscd.socket not yet started): esimd starts, says so in one
+        line, and asks again now and then without saying it again: once pcscd runs, its reader's
+        eUICC is found. SIGTERM then ends it cleanly (rig.stop checks the status)."""
+        rig = DiscoveryRig(modemmanager=False, udev=False)
+        self.addCleanup(rig.stop)
+        absent = pcscd.Pcscd(rig.tmpdir)  # its socket's path, and nothing listening there yet
+        rig.start_esimd(env=absent.env())
+        line = "PC/SC: pcscd cannot be reached (Service not available.); looking for its readers again now and then"
+        rig.wait_log(line)
+        self.pcscd = absent
+        self.pcscd.start()
+        self.addCleanup(self.pcscd.stop)
+        sim_dir = os.path.join(rig.tmpdir, "card")
+        os.makedirs(sim_dir)
+        self.sim = start_sim(sim_dir, rig.pki, apdu_socket=False, prefix=self.pcscd.enter(),
+                             vpcd_port=self.pcscd.port, get_response=True, wrong_le=True)
+        self.addCleanup(self.sim.stop)
+        self.assertEqual(rig.wait_manager(pki.DEFAULT_EID, timeout=120), "/org/esim/euicc/0")
+        self.assertEqual(rig.esimd.log().count(line), 1, rig.esimd.log())
+
     def test_reader_of_a_modem_section(self):
         # Reader= as part of the name, as a user would write it.
         rig = self.rig({"Modem card": {"Transport": "pcsc", "Reader": pcscd.READER + " 00 00"}})
