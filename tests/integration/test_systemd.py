@@ -247,6 +247,30 @@ class Units(unittest.TestCase):
         self.assertIn("pcscd.socket", after)
         self.assertEqual(unit_values(esimd, "ProtectSystem"), ["strict"])
 
+    def test_proxy_programs_come_with_esimd(self):
+        """A proxy unit's program is installed with esimd: its Debian package is one of esimd's
+        Depends (Debian 12's libqmi-glib5 depends on libmbim-proxy but not on libqmi-proxy, so
+        without ModemManager nothing else brings qmi-proxy, and esimd-qmi-proxy.service would fail
+        at every boot: a degraded system, and no QMI modem for esimd); and where the program is
+        missing all the same (a `meson install`), the unit is skipped by a condition, not failed."""
+        if not shutil.which("dpkg-query"):
+            self.skipTest("not a Debian system")
+        with open(os.path.join(SOURCE, "debian", "control")) as f:
+            stanzas = f.read().split("\n\n")
+        esimd = next(st for st in stanzas if re.search(r"^Package: esimd$", st, re.M))
+        depends = re.search(r"^Depends:(.*?)(?=^\S)", esimd + "\nEnd:", re.M | re.S).group(1)
+        depends = {d.split()[0] for alt in depends.split(",") for d in alt.split("|") if d.strip()}
+        for program in ("qmi-proxy", "mbim-proxy"):
+            with self.subTest(proxy=program):
+                unit = self.unit(f"esimd-{program}.service")
+                path = unit_values(unit, "ExecStart")[0].split()[0]
+                self.assertEqual(unit_values(unit, "ConditionFileIsExecutable"), [path])
+                owner = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True)
+                if owner.returncode != 0:
+                    self.skipTest(f"{path} belongs to no Debian package here")
+                package = owner.stdout.split(":")[0]
+                self.assertIn(package, depends, f"{path} comes with {package}, which esimd does not depend on")
+
     def test_proxy_unit_commands(self):
         """ExecCondition and ExecStartPost, as systemd would run them, in a private network
         namespace: the unit runs when no proxy serves the socket, is skipped when one does, and is
