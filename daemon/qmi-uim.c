@@ -71,8 +71,17 @@ esimd_qmi_uim_close_channel_new (guint8 cid, guint16 tid, guint8 slot, guint8 ch
   return g_steal_pointer (&msg);
 }
 
+static gboolean check_result_code (QmiMessage *response, const char *what, guint16 *code_out,
+                                   GError **error);
+
 static gboolean
 check_result (QmiMessage *response, const char *what, GError **error)
+{
+  return check_result_code (response, what, NULL, error);
+}
+
+static gboolean
+check_result_code (QmiMessage *response, const char *what, guint16 *code_out, GError **error)
 {
   g_autoptr (GError) local = NULL;
   guint16 status = 0, code = 0;
@@ -87,6 +96,8 @@ check_result (QmiMessage *response, const char *what, GError **error)
                    what);
       return FALSE;
     }
+  if (code_out)
+    *code_out = status != 0 ? code : 0;
   if (status != 0)
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "%s refused by the modem: %s (%u)", what,
@@ -94,6 +105,15 @@ check_result (QmiMessage *response, const char *what, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+static void
+append (GError *error, const char *text)
+{
+  char *message = g_strconcat (error->message, text, NULL);
+
+  g_free (error->message);
+  error->message = message;
 }
 
 /* A refused Open Logical Channel may carry the card's answer to its SELECT in TLV 0x11 (SW1
@@ -124,9 +144,15 @@ esimd_qmi_uim_open_channel_parse (QmiMessage *response, guint8 *channel, GError 
 {
   g_autoptr (GError) local = NULL;
   gsize off, pos = 0;
+  guint16 code = 0;
 
-  if (!check_result (response, "Open Logical Channel", &local))
+  if (!check_result_code (response, "Open Logical Channel", &code, &local))
     {
+      /* Qualcomm's own MBIM function reads this answer as "no free logical channel"
+       * (qbi_svc_msuicc.c: InsufficientResources → MBIM_STATUS_MS_NO_LOGICAL_CHANNELS). */
+      if (code == QMI_PROTOCOL_ERROR_INSUFFICIENT_RESOURCES)
+        append (local, "; no free logical channel on the card: others (ModemManager, another "
+                       "LPA) hold them");
       add_card_status (response, local);
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
@@ -150,11 +176,24 @@ esimd_qmi_uim_open_channel_parse (QmiMessage *response, guint8 *channel, GError 
 GBytes *
 esimd_qmi_uim_send_apdu_parse (QmiMessage *response, GError **error)
 {
-  guint16 tlv_len = 0, apdu_len;
+  guint16 tlv_len = 0, apdu_len, code = 0;
   const guint8 *raw;
+  g_autoptr (GError) local = NULL;
 
-  if (!check_result (response, "Send APDU", error))
-    return NULL;
+  if (!check_result_code (response, "Send APDU", &code, &local))
+    {
+      /* A response longer than one message comes as InsufficientResources with its total length
+       * and a token in TLV 0x11, the rest in Send APDU indications (Qualcomm's qbi_svc_msuicc.c
+       * puts the pieces together; it asks the modem to skip procedure bytes, request TLV 0x11,
+       * so that the modem fetches whole responses). esimd does not ask that, so such answers are
+       * not expected here; if one comes, the caller hears what it is. */
+      if (code == QMI_PROTOCOL_ERROR_INSUFFICIENT_RESOURCES &&
+          qmi_message_get_raw_tlv (response, 0x11, &tlv_len))
+        append (local, "; the modem sends this response in pieces by indications, which esimd "
+                       "does not read");
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
   raw = qmi_message_get_raw_tlv (response, 0x10, &tlv_len);
   if (!raw || tlv_len < 2)
     goto bad;

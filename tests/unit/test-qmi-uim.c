@@ -60,6 +60,38 @@ test_open_channel (void)
   g_clear_error (&error);
   g_assert_false (esimd_qmi_uim_open_channel_parse (no_channel, &channel, &error));
   unit_assert_error (error, LPA_ERROR_TRANSPORT, "no channel number");
+  g_clear_error (&error);
+  /* Every channel taken (68, InsufficientResources): Qualcomm's MBIM function reads it as "no
+   * free logical channel" (qbi_svc_msuicc.c); the caller hears that, not only the code. */
+  {
+    g_autoptr (QmiMessage) full = open_answer (1, 68, -1, -1);
+
+    g_assert_false (esimd_qmi_uim_open_channel_parse (full, &channel, &error));
+    g_assert_cmpstr (error->message, ==,
+                     "Open Logical Channel refused by the modem: InsufficientResources (68); no "
+                     "free logical channel on the card: others (ModemManager, another LPA) hold "
+                     "them");
+  }
+}
+
+/* Send APDU answered InsufficientResources with TLV 0x11 (total length u16, token u32): the
+ * response comes in indications (Qualcomm's qbi_svc_msuicc.c, QMI_UIM_SEND_APDU_IND). */
+static void
+test_send_apdu_long_response (void)
+{
+  g_autoptr (QmiMessage) msg = qmi_message_new (QMI_SERVICE_UIM, 1, 7, ESIMD_QMI_UIM_SEND_APDU);
+  g_autoptr (GError) error = NULL;
+  gsize off = qmi_message_tlv_write_init (msg, 0x02, NULL);
+
+  g_assert_true (off && qmi_message_tlv_write_guint16 (msg, QMI_ENDIAN_LITTLE, 1, NULL) &&
+                 qmi_message_tlv_write_guint16 (msg, QMI_ENDIAN_LITTLE, 68, NULL) &&
+                 qmi_message_tlv_write_complete (msg, off, NULL));
+  off = qmi_message_tlv_write_init (msg, 0x11, NULL);
+  g_assert_true (off && qmi_message_tlv_write_guint16 (msg, QMI_ENDIAN_LITTLE, 3300, NULL) &&
+                 qmi_message_tlv_write_guint32 (msg, QMI_ENDIAN_LITTLE, 5, NULL) &&
+                 qmi_message_tlv_write_complete (msg, off, NULL));
+  g_assert_null (esimd_qmi_uim_send_apdu_parse (msg, &error));
+  unit_assert_error (error, LPA_ERROR_TRANSPORT, "in pieces by indications");
 }
 
 int
@@ -67,5 +99,6 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/qmi-uim/open-channel", test_open_channel);
+  g_test_add_func ("/qmi-uim/send-apdu-long-response", test_send_apdu_long_response);
   return g_test_run ();
 }
