@@ -15,7 +15,10 @@ G_BEGIN_DECLS
 #define ESIMD_MBIM_CHANNEL_GROUP 3
 
 /* SELECT P2 for the ISD-R: 04, "return the FCP template" (ETSI TS 102 221 §11.1.1), as
- * ModemManager and Hermes send it. */
+ * ModemManager and Hermes send it. lpac sends 0C since its pull request 438 (tested on a Fibocom
+ * L850GL, a Foxconn T99W175 and a DW5821e; it does not say 04 failed there); Qualcomm's own MBIM
+ * function (qbi_svc_msuicc.c) maps 00, 04, 08, 0C and 10 alike onto QMI's FCI kinds and refuses
+ * only other values. */
 #define ESIMD_MBIM_SELECT_P2 0x04
 
 /* MS UICC Low Level Access status codes (Microsoft, "MB low level UICC access"); libmbim 1.28
