@@ -18,6 +18,7 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <sys/pidfd.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #define SHUTDOWN_GRACE 30 /* seconds a running job gets to end cleanly on SIGTERM */
@@ -424,7 +425,10 @@ main (int argc, char **argv)
 
       for (char **l = lines; *l; l++)
         g_printerr ("esimd: %s\n", *l);
-      return 1;
+      /* Not 1 (which a lost bus also gives, and a restart mends): esimd.service does not restart
+       * an esimd whose configuration is refused (RestartPreventExitStatus=), as starting it again
+       * every few seconds would only say the same again until someone edits the file. */
+      return EX_CONFIG;
     }
   esimd_log_set_personal_data (personal || config->log_personal_data);
   if (config->modems->len == 0 && !config->discover_mm && !config->discover_udev)
@@ -447,7 +451,7 @@ main (int argc, char **argv)
             problems, config_path ? config_path : ESIMD_DEFAULT_CONFIG_FILE);
 
         g_printerr ("esimd: %s\n", text);
-        exit_status = 1;
+        exit_status = EX_CONFIG;
         goto out;
       }
   }

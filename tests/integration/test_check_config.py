@@ -22,6 +22,9 @@ from esimtest import world as worldmod
 BUILD = os.environ["ESIMD_BUILD_ROOT"]
 ESIMD = os.path.join(BUILD, "daemon", "esimd")
 
+# esimd refused its configuration (sysexits.h EX_CONFIG): esimd.service does not restart it.
+EX_CONFIG = 78
+
 
 def ci_certificate_pem() -> bytes:
     """A self-signed CA certificate with a Subject Key Identifier, as a CI root has."""
@@ -104,7 +107,7 @@ class CheckConfig(unittest.TestCase):
     def test_startup_refuses_with_every_problem(self):
         path = self.write("[Modem a]\nDevice=dev\n[Modem a]\nSlot=0\n")
         r = self.esimd("--config", path)
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, EX_CONFIG)
         self.assertIn(f"esimd: {path}:2: [Modem a] Device: an absolute device path is required", r.stderr)
         self.assertIn(f"esimd: {path}:3: [Modem a]: the section appears again (first on line 1)", r.stderr)
         self.assertIn(f"esimd: {path}:4: [Modem a] Slot: expected a whole number from 1 to 5", r.stderr)
@@ -151,7 +154,7 @@ class CheckConfig(unittest.TestCase):
                                      "install the CI certificates or set TrustSystemCAs=true")])
         # esimd itself refuses too, before it touches the bus
         r = self.esimd("--config", os.path.join(self.dir, "esimd.conf"))
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, EX_CONFIG)
         self.assertIn("hold no eSIM CI certificate", r.stderr)
         # one certificate is enough, and the listing says where it is
         with open(os.path.join(self.empty_ci, "ci.pem"), "wb") as f:

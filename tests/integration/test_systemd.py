@@ -213,6 +213,26 @@ class Units(unittest.TestCase):
         self.assertEqual(unit_values(text, "WatchdogSec"), ["3min"])
         self.assertEqual(unit_values(text, "NotifyAccess"), ["main"])
 
+    def test_refused_configuration_is_not_restarted(self):
+        """esimd refusing its configuration exits with a status of its own, which the units do
+        not restart on: at RestartSec=5s the start limit (5 starts in 10 s) never trips, so a
+        typo in esimd.conf meant an esimd started and refused every 5 s, forever. A lost bus
+        (status 1) is still restarted."""
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = os.path.join(tmp, "esimd.conf")
+            with open(conf, "w") as f:
+                f.write("[Modem a]\nDevice=dev\nRefresh=sometimes\n")
+            r = subprocess.run([os.path.join(BUILD, "daemon", "esimd"), "--config", conf],
+                               capture_output=True, text=True, timeout=60,
+                               env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + os.path.join(tmp, "none")))
+        self.assertIn("[Modem a] Refresh", r.stderr)
+        self.assertNotIn(r.returncode, (0, 1), r.stderr)
+        for name in ("esimd.service", "dbus-org.esim.service"):
+            with self.subTest(unit=name):
+                text = self.unit(name)
+                self.assertEqual(unit_values(text, "Restart"), ["on-failure"])
+                self.assertEqual(unit_values(text, "RestartPreventExitStatus"), [str(r.returncode)])
+
     def library_proxy_path(self, package: str, soname: str, program: str) -> str:
         """The path of the proxy compiled into the library (the one esimd links with)."""
         libdir = subprocess.run(["pkg-config", "--variable=libdir", package], capture_output=True,
