@@ -6,6 +6,7 @@ units start the very program libqmi/libmbim would start, skip when a proxy alrea
 socket, and count as started only once the socket is there (their commands are run here, in a
 private network namespace, against the real qmi-proxy and mbim-proxy)."""
 
+import ctypes
 import fnmatch
 import os
 import re
@@ -21,6 +22,7 @@ from esimtest import world as worldmod
 
 BUILD = os.environ["ESIMD_BUILD_ROOT"]
 SOURCE = os.environ["ESIMD_SOURCE_ROOT"]
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Each kind of port esimd reaches (itself, or the proxies for it), as a device node, with the name
 # the kernel gives its major in /proc/devices, which is what DeviceAllow=char-NAME matches, and
@@ -212,6 +214,36 @@ class Units(unittest.TestCase):
         self.assertEqual(len(unit_values(text, "RestartSec")), 1)
         self.assertEqual(unit_values(text, "WatchdogSec"), ["3min"])
         self.assertEqual(unit_values(text, "NotifyAccess"), ["main"])
+
+    def test_every_transport_under_the_units_system_call_filter(self):
+        """The demo (download, enable, disable, delete, notifications over HTTPS) through each
+        transport, with esimd under esimd.service's SystemCallFilter=, its EPERM for the rest,
+        NoNewPrivileges= and MemoryDenyWriteExecute= (unit-sandbox; no systemd runs here): a
+        system call the filter leaves out, or a writable and executable mapping (GnuTLS loading
+        the system CA store through p11-kit, say), fails a step."""
+        if os.environ.get("ESIMD_TEST_VALGRIND") == "1" or worldmod.esimd_is_sanitized():
+            self.skipTest("valgrind and the sanitizers make system calls of their own: the plain pass checks this")
+        try:
+            ctypes.CDLL("libseccomp.so.2")
+        except OSError:
+            self.skipTest("libseccomp is not installed")
+        if not shutil.which("systemd-analyze"):
+            self.skipTest("systemd-analyze is not installed")
+        with tempfile.TemporaryDirectory() as tmp:
+            wrapper = os.path.join(tmp, "esimd")
+            used = os.path.join(tmp, "used")
+            with open(wrapper, "w") as f:
+                f.write(f"#!/bin/sh\necho >> {used}\nexec /usr/bin/python3 {os.path.join(HERE, 'unit-sandbox')} "
+                        f"{self.units['esimd.service'][0]} {worldmod.ESIMD} \"$@\"\n")
+            os.chmod(wrapper, 0o755)
+            for transport in ("qmi", "mbim", "at", "pcsc"):
+                with self.subTest(transport=transport):
+                    env = dict(os.environ, ESIMD_PROGRAM=wrapper)
+                    r = subprocess.run(["/usr/bin/python3", os.path.join(SOURCE, "tools", "demo.py"),
+                                        "--transport", transport], capture_output=True, text=True, timeout=600,
+                                       env=env)
+                    self.assertIn("Demo finished: every step succeeded.", r.stdout, r.stdout[-4000:] + r.stderr[-2000:])
+            self.assertTrue(os.path.exists(used), "the demo did not run esimd through unit-sandbox")
 
     def test_refused_configuration_is_not_restarted(self):
         """esimd refusing its configuration exits with a status of its own, which the units do
