@@ -218,9 +218,11 @@ class Units(unittest.TestCase):
     def test_every_transport_under_the_units_system_call_filter(self):
         """The demo (download, enable, disable, delete, notifications over HTTPS) through each
         transport, with esimd under esimd.service's SystemCallFilter=, its EPERM for the rest,
-        NoNewPrivileges= and MemoryDenyWriteExecute= (unit-sandbox; no systemd runs here): a
-        system call the filter leaves out, or a writable and executable mapping (GnuTLS loading
-        the system CA store through p11-kit, say), fails a step."""
+        NoNewPrivileges=, MemoryDenyWriteExecute=, and its file system as ProtectSystem=strict,
+        ProtectHome=, InaccessiblePaths= and ProcSubset=pid leave it (unit-sandbox; no systemd
+        runs here): a system call the filter leaves out, a writable and executable mapping
+        (GnuTLS loading the system CA store through p11-kit, say) or a write outside the state
+        directory fails a step."""
         if os.environ.get("ESIMD_TEST_VALGRIND") == "1" or worldmod.esimd_is_sanitized():
             self.skipTest("valgrind and the sanitizers make system calls of their own: the plain pass checks this")
         try:
@@ -233,7 +235,11 @@ class Units(unittest.TestCase):
             wrapper = os.path.join(tmp, "esimd")
             used = os.path.join(tmp, "used")
             with open(wrapper, "w") as f:
-                f.write(f"#!/bin/sh\necho >> {used}\nexec /usr/bin/python3 {os.path.join(HERE, 'unit-sandbox')} "
+                # The test world (and esimd's StateDirectory in it) lives in the temporary
+                # directory: that one stays writable.
+                f.write(f"#!/bin/sh\necho >> {used}\nexport UNIT_SANDBOX_MOUNTS=1 "
+                        f"UNIT_SANDBOX_WRITABLE={os.path.realpath(tempfile.gettempdir())}\n"
+                        f"exec /usr/bin/python3 {os.path.join(HERE, 'unit-sandbox')} "
                         f"{self.units['esimd.service'][0]} {worldmod.ESIMD} \"$@\"\n")
             os.chmod(wrapper, 0o755)
             for transport in ("qmi", "mbim", "at", "pcsc"):
