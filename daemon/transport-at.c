@@ -1205,6 +1205,34 @@ lpa_disabled (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer dat
            lpa_radio_off, task);
 }
 
+/* The SIM's state after AT+CCHO answered "SIM failure": READY, and the card has no such
+ * application; anything else, and it is still coming up: AT+CCHO again a second later. */
+static void
+ccho_cpin_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
+{
+  GTask *task = data;
+  const char *info = r && r->final == ESIMD_AT_FINAL_OK ? esimd_at_response_info (r) : NULL;
+
+  if (!r)
+    {
+      g_task_return_error (task, g_error_copy (error));
+      g_object_unref (task);
+      return;
+    }
+  if (info && g_ascii_strcasecmp (info, "READY") == 0)
+    {
+      g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT,
+                               "modem %s: AT+CCHO: +CME ERROR: %d (%s) while the SIM is ready: "
+                               "the card has no ISD-R (not an eUICC)",
+                               name_of (at), ESIMD_AT_CME_SIM_FAILURE,
+                               esimd_at_cme_name (ESIMD_AT_CME_SIM_FAILURE));
+      g_object_unref (task);
+      return;
+    }
+  g_debug ("modem %s: SIM not ready (+CME ERROR: 13); trying again", name_of (at));
+  later (at, 1, open_again, open_cancelled, task);
+}
+
 static void
 ccho_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
 {
@@ -1218,6 +1246,16 @@ ccho_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
     {
       g_task_return_error (task, g_error_copy (error));
       g_object_unref (task);
+      return;
+    }
+  if (r->final == ESIMD_AT_FINAL_CME_ERROR && r->error_code == ESIMD_AT_CME_SIM_FAILURE &&
+      o->sim_waits + 1 < SIM_WAIT_TRIES)
+    {
+      /* "SIM failure" is also how some firmware refuses AT+CCHO of an AID the card does not
+       * have: a plain SIM, no ISD-R (commaai/openpilot pull request #37979 takes it so). Which
+       * one it is, AT+CPIN? tells: a SIM that is up answers READY. */
+      o->sim_waits++;
+      command (at, "AT+CPIN?", "+CPIN:", FALSE, SHORT_TIMEOUT, ccho_cpin_done, task);
       return;
     }
   if (r->final == ESIMD_AT_FINAL_CME_ERROR &&

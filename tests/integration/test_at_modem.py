@@ -259,6 +259,20 @@ class AtModem(unittest.TestCase):
             self.assertNotIn("CCHO", c["at"]["commands"])
             self.assertGreater(c["at"]["commands"]["CSIM"], 50)
 
+    def test_plain_sim_answering_sim_failure(self):
+        # Some firmware refuses AT+CCHO of the ISD-R on a plain SIM with "+CME ERROR: 13" (SIM
+        # failure; commaai/openpilot pull request #37979), the code a SIM still coming up gives.
+        # With the SIM ready (AT+CPIN?), that is a card without an ISD-R, said at once, not ten
+        # AT+CCHO a second apart ending in "SIM failure".
+        tmp = tempfile.mkdtemp(prefix="esimd-at-")
+        section = {"Transport": "at", "Device": os.path.join(tmp, "sim-at"), "UseProxy": None, "Slot": None}
+        with World(tmp, modem="pty", sim_options={"at_pty": True, "plain_sim": True, "at_quirks": ["no_app_code=13"]},
+                   config={"Modem sim": section}, wait_ready=False) as w:
+            w.client.wait_for(lambda: "the card has no ISD-R" in w.esimd.log(), 60, "the plain SIM to be named")
+            self.assertNotEqual(w.manager_prop("State"), "ready")
+            with w.sim.ctl() as ctl:
+                self.assertLessEqual(ctl.counters()["at"]["commands"]["CCHO"], 2)
+
     def test_modem_restarting_again_and_again(self):
         # A modem in a boot loop: it restarts in a download, then again on each ATE0 that would
         # set it up, five times. Each restart queues the set-up anew; the ones not yet sent are

@@ -68,6 +68,7 @@ class AtQuirks:
     no_cgla_code: int = 0  # with no_cgla: refuse AT+CCHO/CGLA/CCHC with this +CME ERROR code (0: plain ERROR)
     boot: str = "quectel"  # what a restart prints: quectel (RDY), simcom (*ATREADY: 1), cinterion (^SYSSTART)
     prefix_alone: bool = False  # "+CCHO:"/"+CGLA:"/"+CSIM:" alone on a line, the data on the next
+    no_app_code: int = 22  # the +CME ERROR code of AT+CCHO of an AID the card has not (22 not found; 13 SIM failure)
     simcom_notices: bool = False  # SIMCom's notices without a sigil ("DST: 1", "UNDER-VOLTAGE WARNNING") before each answer
     manufacturer: str = "esim-sim"
     model: str = "AT front"
@@ -354,7 +355,7 @@ class AtModem:
         _fci, sw = self.card.select_isdr(n, aid)
         if sw != 0x9000:
             self.card.close_channel(n)
-            return self._error(22)
+            return self._error(self.quirks.no_app_code)
         if self.quirks.session == "hex":
             self.next_handle += 0x1F3
             sid = "%016x" % self.next_handle
