@@ -236,7 +236,9 @@ class Units(unittest.TestCase):
             used = os.path.join(tmp, "used")
             with open(wrapper, "w") as f:
                 # The test world (and esimd's StateDirectory in it) lives in the temporary
-                # directory: that one stays writable.
+                # directory: that one stays writable. (Left read-only, esimd warns "cannot create
+                # the state directory ...: Read-only file system" and the demo's download fails
+                # with StateNotWritable: the mounts are in force.)
                 f.write(f"#!/bin/sh\necho >> {used}\nexport UNIT_SANDBOX_MOUNTS=1 "
                         f"UNIT_SANDBOX_WRITABLE={os.path.realpath(tempfile.gettempdir())}\n"
                         f"exec /usr/bin/python3 {os.path.join(HERE, 'unit-sandbox')} "
