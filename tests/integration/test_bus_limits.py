@@ -384,9 +384,14 @@ GLib.MainLoop().run()
                                                                     {"confirm": GLib.Variant("b", True)})))[0]
         self.w.client.wait_for(lambda: self.w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60,
                                "the preview")
-        cmd, kw = self.as_user("nobody", os.path.join(os.path.dirname(os.path.abspath(__file__)), "bus_as_user.py"),
-                               self.w.bus.address, job, JOB_IFACE, "Confirm", "", "[]")
-        other = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, **kw)
+        # The script comes on stdin: the source tree may sit where the other user cannot read
+        # (a clone inside a mode-0700 temporary directory, as CI makes).
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "bus_as_user.py")) as f:
+            script = f.read()
+        cmd, kw = self.as_user("nobody", "-", self.w.bus.address, job, JOB_IFACE, "Confirm", "", "[]")
+        other = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **kw)
+        other.stdin.write(script)
+        other.stdin.close()
         self.addCleanup(other.stdout.close)
         self.addCleanup(other.wait, 30)
         self.addCleanup(other.kill)
