@@ -10,15 +10,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-void
-esimctl_secret_free (EsimctlSecret *secret)
-{
-  if (!secret)
-    return;
-  explicit_bzero (secret, strlen (secret));
-  g_free (secret);
-}
-
 /* One line from @in without its newline; NULL at end of input. Zeroes getline's buffer, which
  * may hold a secret. *@nul (if not NULL) tells whether the line held a NUL byte: a C string would
  * end there, and what followed would be lost without a word. A leading UTF-8 byte order mark
@@ -116,7 +107,7 @@ esimctl_prompt_secret (const char *question, GError **error)
     }
   if (!answer || !*answer)
     {
-      esimctl_secret_free (answer);
+      lpa_secret_free (answer);
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_CANCELLED, "nothing entered");
       return NULL;
     }
@@ -144,14 +135,14 @@ esimctl_read_secret_file (const char *path, const char *what, GError **error)
     fclose (in);
   if (nul)
     {
-      esimctl_secret_free (line);
+      lpa_secret_free (line);
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "%s: the %s holds a NUL byte", source,
                    what);
       return NULL;
     }
   if (!line || !*line)
     {
-      esimctl_secret_free (line);
+      lpa_secret_free (line);
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "%s: no %s in it", source, what);
       return NULL;
     }

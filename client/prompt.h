@@ -3,6 +3,9 @@
 
 #include <glib.h>
 
+/* Secrets are held as liblpa's LpaSecret (g_autoptr overwrites them before freeing). */
+#include "text.h"
+
 G_BEGIN_DECLS
 
 /* Asks @question on stderr and reads the answer from stdin: TRUE only for y or yes. */
@@ -16,10 +19,5 @@ char *esimctl_prompt_secret (const char *question, GError **error);
  * cannot be read or the line is empty; @what names the secret in the message, the secret
  * itself never appears in it. */
 char *esimctl_read_secret_file (const char *path, const char *what, GError **error);
-
-/* A string that holds a secret: g_autoptr (EsimctlSecret) overwrites it before freeing. */
-typedef char EsimctlSecret;
-void esimctl_secret_free (EsimctlSecret *secret);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimctlSecret, esimctl_secret_free)
 
 G_END_DECLS

@@ -35,12 +35,12 @@ static void
 download_args_clear (DownloadArgs *a)
 {
   g_free (a->code_file);
-  esimctl_secret_free (a->cc);
+  lpa_secret_free (a->cc);
   g_free (a->cc_file);
   g_free (a->nickname);
   g_free (a->imei);
   g_free (a->smdp);
-  esimctl_secret_free (a->matching_id);
+  lpa_secret_free (a->matching_id);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DownloadArgs, download_args_clear)
 
@@ -160,7 +160,7 @@ supply_code (Follow *f, EsimctlJobWatch *w)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = NULL;
-  g_autoptr (EsimctlSecret) cc = NULL;
+  g_autoptr (LpaSecret) cc = NULL;
 
   if (f->progress)
     esimctl_progress_clear (f->progress);
@@ -297,11 +297,7 @@ strip_arg (char **arg)
 {
   char *stripped = lpa_text_strip (*arg);
 
-  if (*arg)
-    {
-      explicit_bzero (*arg, strlen (*arg));
-      g_free (*arg);
-    }
+  lpa_secret_free (*arg);
   *arg = stripped;
 }
 
@@ -309,7 +305,7 @@ strip_arg (char **arg)
 static char *
 prompt_confirmation_code (GError **error)
 {
-  g_autoptr (EsimctlSecret) cc = esimctl_prompt_secret ("Confirmation code", error);
+  g_autoptr (LpaSecret) cc = esimctl_prompt_secret ("Confirmation code", error);
 
   strip_arg (&cc);
   if (cc && lpa_confirmation_code_problem (cc))
@@ -494,8 +490,8 @@ esimctl_verb_download (Esimctl *ctl, int argc, char **argv, GError **error)
       "Download from the eUICC's default SM-DP+", NULL },
     { NULL },
   };
-  g_autoptr (EsimctlSecret) code = NULL;
-  g_autoptr (EsimctlSecret) cc = NULL;
+  g_autoptr (LpaSecret) code = NULL;
+  g_autoptr (LpaSecret) cc = NULL;
   g_autoptr (GVariant) props = NULL;
   g_autoptr (GVariant) options = NULL;
   g_autoptr (EsimctlJobWatch) w = NULL;

@@ -295,9 +295,7 @@ job_call_free (JobCall *c)
 {
   sd_bus_message_unref (c->call);
   g_free (c->path);
-  if (c->code)
-    memset (c->code, 0, strlen (c->code));
-  g_free (c->code);
+  lpa_secret_free (c->code);
   g_free (c);
 }
 

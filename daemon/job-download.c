@@ -91,9 +91,7 @@ download_job_free (gpointer data)
   g_free (d->smdp_address);
   g_free (d->matching_id);
   g_free (d->smdp_oid);
-  if (d->confirmation_code)
-    memset (d->confirmation_code, 0, strlen (d->confirmation_code));
-  g_free (d->confirmation_code);
+  lpa_secret_free (d->confirmation_code);
   g_free (d->imei);
   g_free (d->nickname);
   g_free (d->iccid);
@@ -633,9 +631,7 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
       /* The server ended its session, the eUICC cancelled its own: nothing to clean up. */
       keep_what_is_open (job);
       g_clear_pointer (&d->transaction_id, g_free);
-      if (d->confirmation_code)
-        memset (d->confirmation_code, 0, strlen (d->confirmation_code));
-      g_clear_pointer (&d->confirmation_code, g_free);
+      g_clear_pointer (&d->confirmation_code, lpa_secret_free);
       d->confirm = FALSE; /* the user consented already */
       esimd_job_set_confirmation_code_refused (job, error->message);
       d->restart_id = g_idle_add (restart_download, job);

@@ -315,7 +315,7 @@ test_secret_file (void)
   g_autofree char *blank = g_build_filename (dir, "blank", NULL);
   g_autofree char *missing = g_build_filename (dir, "missing", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (EsimctlSecret) code = NULL;
+  g_autoptr (LpaSecret) code = NULL;
 
   g_assert_true (g_file_set_contents (good, "  1234-5678 \nsecond line\n", -1, NULL));
   g_assert_true (g_file_set_contents (blank, " \n", -1, NULL));
