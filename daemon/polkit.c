@@ -168,6 +168,13 @@ on_reply (sd_bus_message *reply, void *data, sd_bus_error *ret_error)
   return 0;
 }
 
+void
+esimd_polkit_cancel (EsimdPolkitCheck *check, GError *error)
+{
+  cancel_question (check);
+  check_finish (check, error);
+}
+
 /* The caller left while polkit was asked: polkit forgets the question (and closes the password
  * dialog it may show), and the call ends now, not when polkit's timeout ends it (up to 300 s
  * with interaction), so it holds neither the caller's share of questions nor its job. */
@@ -176,16 +183,9 @@ on_caller_gone (EsimdBusWatch *watch, gpointer data)
 {
   Check *c = data;
 
-  cancel_question (c);
-  check_finish (c, g_error_new (ESIMD_ERROR, ESIMD_ERROR_NOT_AUTHORIZED,
-                                "%s: the caller left the bus before polkit answered", c->action));
-}
-
-void
-esimd_polkit_cancel (EsimdPolkitCheck *check, GError *error)
-{
-  cancel_question (check);
-  check_finish (check, error);
+  esimd_polkit_cancel (c, g_error_new (ESIMD_ERROR, ESIMD_ERROR_NOT_AUTHORIZED,
+                                       "%s: the caller left the bus before polkit answered",
+                                       c->action));
 }
 
 EsimdPolkitCheck *
@@ -253,9 +253,7 @@ esimd_polkit_stop (void)
   /* Each caller hears that esimd stops, before the bus goes: no call is left unanswered, and
    * nothing the check holds (the call, its job) outlives esimd. */
   while ((c = g_queue_peek_head (&pending)))
-    {
-      cancel_question (c);
-      check_finish (c, g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "esimd is stopping"));
-    }
+    esimd_polkit_cancel (c,
+                         g_error_new (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, "esimd is stopping"));
   g_clear_pointer (&waiting_per_user, g_hash_table_unref);
 }
