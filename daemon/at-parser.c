@@ -196,8 +196,6 @@ esimd_at_line_is_final (const char *line)
 gboolean
 esimd_at_line_is_restart (const char *line)
 {
-  const char *p;
-
   /* Quectel prints RDY once its UART is ready after power-on or a reset, followed by +CFUN: 1
    * and +CPIN: READY (Quectel M50 Hardware Design V2.0, on the UART; the EC2x/EG25/EC200A/
    * EC600U/BG95 families do the same); so does SIMCom's SIM7600, before +CPIN: READY, SMS DONE
@@ -215,12 +213,8 @@ esimd_at_line_is_restart (const char *line)
     return TRUE;
   /* SIMCom's A76xx (A7670E, A7672) print *ATREADY: 1 when the AT interpreter is up after a
    * start, before +CPIN: READY (Xinyuan-LilyGO/LilyGo-Modem-Series issue #247). */
-  if (g_ascii_strncasecmp (line, "*ATREADY:", 9) == 0)
-    {
-      for (p = line + 9; *p == ' '; p++)
-        ;
-      return g_str_equal (p, "1");
-    }
+  if (has_prefix_ci (line, "*ATREADY:"))
+    return g_str_equal (after_prefix (line, "*ATREADY:"), "1");
   /* Not +CPIN: READY, SMS DONE, PB DONE or +CFUN: 1: a modem also prints those when its SIM
    * comes up after AT+CFUN=1 or a SIM swap, without having restarted. */
   return FALSE;
@@ -262,10 +256,9 @@ is_bare_urc (const char *line)
   /* SIMCom's daylight-saving notice after *PSUTTZ: with AT+CLTS=1, "DST: <n>", a line without a
    * sigil that comes between the lines of an answer (a SIM7070G diagnostic script drops it from
    * every answer it reads). */
-  if (g_ascii_strncasecmp (line, "DST:", 4) == 0)
+  if (has_prefix_ci (line, "DST:"))
     {
-      for (p = line + 4; *p == ' '; p++)
-        ;
+      p = after_prefix (line, "DST:");
       if (g_ascii_isdigit (*p) && p[1] == '\0')
         return TRUE;
     }
@@ -340,14 +333,25 @@ esimd_at_response_add_line (EsimdAtResponse *r, const char *line)
   return FALSE;
 }
 
-const char *
-esimd_at_response_info (const EsimdAtResponse *r)
+/* The first prefixed line with anything after the prefix. A prefix alone on its line, its data
+ * on the next (as Fibocom FM350-GL writes +GTCCINFO:, 4IceG/luci-app-3ginfo-lite pull request
+ * #70), is no information: the line after it is. */
+static const char *
+first_prefixed (const EsimdAtResponse *r)
 {
-  /* A prefix alone on its line, its data on the next (as Fibocom FM350-GL writes +GTCCINFO:,
-   * 4IceG/luci-app-3ginfo-lite pull request #70), is no information: the line after it is. */
   for (guint i = 0; i < r->info->len; i++)
     if (*(const char *) r->info->pdata[i])
       return r->info->pdata[i];
+  return NULL;
+}
+
+const char *
+esimd_at_response_info (const EsimdAtResponse *r)
+{
+  const char *info = first_prefixed (r);
+
+  if (info)
+    return info;
   if (r->bare && r->other->len)
     return r->other->pdata[0];
   return NULL;
@@ -508,30 +512,6 @@ esimd_at_parse_apdu_answer (const char *text, GError **error)
   return g_bytes_new_take (g_steal_pointer (&buf), n / 2);
 }
 
-GBytes *
-esimd_at_response_apdu (const EsimdAtResponse *r, GError **error)
-{
-  for (guint i = 0; i < r->info->len; i++)
-    if (*(const char *) r->info->pdata[i])
-      return esimd_at_parse_apdu_answer (r->info->pdata[i], error);
-  /* Only a line of the answer's exact shape, its length agreeing, stands for the answer: a URC
-   * the lists above do not know, or an echo cut in the middle, does not parse as one. */
-  for (guint i = 0; i < r->other->len; i++)
-    {
-      GBytes *apdu = esimd_at_parse_apdu_answer (r->other->pdata[i], NULL);
-
-      if (apdu)
-        return apdu;
-    }
-  if (r->other->len)
-    g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
-                 "no response APDU in the answer (%u lines without %s, none of its form)",
-                 r->other->len, r->prefix ? r->prefix : "a prefix");
-  else
-    g_set_error_literal (error, LPA_ERROR, LPA_ERROR_TRANSPORT, "no response APDU in the answer");
-  return NULL;
-}
-
 char *
 esimd_at_parse_session (const char *text, GError **error)
 {
@@ -570,20 +550,23 @@ bad:
   return NULL;
 }
 
-/* The payload of an answer that has one of a known shape (a session id, an IMEI): the first
- * prefixed line with content, which must parse; where there is none, the first bare line that
- * parses. A bare line of another shape is a notice no list knows (SIMCom's "DST: 1" was one
- * until it was listed), not the answer, as for esimd_at_response_apdu(). */
-static char *
-response_find (const EsimdAtResponse *r, char *(*parse) (const char *, GError **), const char *what,
-               GError **error)
+typedef gpointer (*PayloadParser) (const char *text, GError **error);
+
+/* The payload of an answer that has one of a known shape (a response APDU, a session id, an
+ * IMEI): the first prefixed line with content, which must parse; where there is none, the first
+ * bare line that parses. Only a line of the answer's exact shape stands for the answer: a bare
+ * line of another shape is a notice no list knows (SIMCom's "DST: 1" was one until it was
+ * listed), or an echo cut in the middle. */
+static gpointer
+response_find (const EsimdAtResponse *r, PayloadParser parse, const char *what, GError **error)
 {
-  for (guint i = 0; i < r->info->len; i++)
-    if (*(const char *) r->info->pdata[i])
-      return parse (r->info->pdata[i], error);
+  const char *info = first_prefixed (r);
+
+  if (info)
+    return parse (info, error);
   for (guint i = 0; r->bare && i < r->other->len; i++)
     {
-      char *found = parse (r->other->pdata[i], NULL);
+      gpointer found = parse (r->other->pdata[i], NULL);
 
       if (found)
         return found;
@@ -597,16 +580,40 @@ response_find (const EsimdAtResponse *r, char *(*parse) (const char *, GError **
   return NULL;
 }
 
+static gpointer
+parse_apdu (const char *text, GError **error)
+{
+  return esimd_at_parse_apdu_answer (text, error);
+}
+
+static gpointer
+parse_session (const char *text, GError **error)
+{
+  return esimd_at_parse_session (text, error);
+}
+
+static gpointer
+parse_imei (const char *text, GError **error)
+{
+  return esimd_at_parse_imei (text, error);
+}
+
+GBytes *
+esimd_at_response_apdu (const EsimdAtResponse *r, GError **error)
+{
+  return response_find (r, parse_apdu, "response APDU", error);
+}
+
 char *
 esimd_at_response_session (const EsimdAtResponse *r, GError **error)
 {
-  return response_find (r, esimd_at_parse_session, "session id", error);
+  return response_find (r, parse_session, "session id", error);
 }
 
 char *
 esimd_at_response_imei (const EsimdAtResponse *r, GError **error)
 {
-  return response_find (r, esimd_at_parse_imei, "IMEI", error);
+  return response_find (r, parse_imei, "IMEI", error);
 }
 
 gsize

@@ -1258,9 +1258,9 @@ ccho_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
       command (at, "AT+CPIN?", "+CPIN:", FALSE, SHORT_TIMEOUT, ccho_cpin_done, task);
       return;
     }
+  /* (SIM failure is asked about above, as long as tries are left.) */
   if (r->final == ESIMD_AT_FINAL_CME_ERROR &&
-      (r->error_code == ESIMD_AT_CME_SIM_BUSY || r->error_code == ESIMD_AT_CME_SIM_NOT_INSERTED ||
-       r->error_code == ESIMD_AT_CME_SIM_FAILURE) &&
+      (r->error_code == ESIMD_AT_CME_SIM_BUSY || r->error_code == ESIMD_AT_CME_SIM_NOT_INSERTED) &&
       ++o->sim_waits < SIM_WAIT_TRIES)
     {
       /* Right after a CFUN cycle or a profile switch the SIM is not up yet. */
