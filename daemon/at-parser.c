@@ -235,6 +235,9 @@ is_bare_urc (const char *line)
     "Call Ready", /* SIMCom */
     "SMS Ready",  /* SIMCom */
     "START",      /* SIMCom A76xx */
+    /* SIMCom SIM7670G (A76xx family), unasked once its interfaces are up (espressif/esp-protocols
+     * issue #669, firmware SIM767XM5_B03V02_240914 and later). */
+    "QCRDY",
     "RING",       /* V.250 */
     "NO CARRIER", /* V.250: a data call ended */
     /* SIMCom SIM800/SIM7000/SIM7070 supply and call notices, "WARNNING" as they spell it
@@ -355,6 +358,33 @@ esimd_at_response_info (const EsimdAtResponse *r)
   if (r->bare && r->other->len)
     return r->other->pdata[0];
   return NULL;
+}
+
+const char *
+esimd_at_response_text (const EsimdAtResponse *r, EsimdAtLineKnown known, gpointer data)
+{
+  const char *info = first_prefixed (r);
+
+  if (info)
+    return info;
+  if (!r->bare || !r->other->len)
+    return NULL;
+  for (guint i = 0; known && i < r->other->len; i++)
+    if (known (r->other->pdata[i], data))
+      return r->other->pdata[i];
+  return r->other->pdata[r->other->len - 1];
+}
+
+gboolean
+esimd_at_response_has_line (const EsimdAtResponse *r, const char *text)
+{
+  for (guint i = 0; i < r->info->len; i++)
+    if (g_str_equal (r->info->pdata[i], text))
+      return TRUE;
+  for (guint i = 0; r->bare && i < r->other->len; i++)
+    if (g_str_equal (r->other->pdata[i], text))
+      return TRUE;
+  return FALSE;
 }
 
 static const struct

@@ -112,6 +112,19 @@ gboolean esimd_at_line_is_final (const char *line);
  * line); NULL if there is none. */
 const char *esimd_at_response_info (const EsimdAtResponse *response);
 
+/* Tells whether a bare line of a free-text answer is one esimd recognises (a manufacturer in its
+ * family table, say). */
+typedef gboolean (*EsimdAtLineKnown) (const char *line, gpointer data);
+
+/* The information of a free-text answer (AT+CGMI, AT+CGMM: read with @bare TRUE), where a line
+ * of any form may be the answer: the first prefixed line with content; else the first bare line
+ * @known (may be NULL) accepts; else the last bare line, the one the final result code follows
+ * (a notice no list knows, as SIMCom SIM7670G's QCRDY was, comes before it). NULL if none. */
+const char *esimd_at_response_text (const EsimdAtResponse *response, EsimdAtLineKnown known,
+                                    gpointer data);
+/* Whether any information line of the answer, prefixed or bare, is @text exactly. */
+gboolean esimd_at_response_has_line (const EsimdAtResponse *response, const char *text);
+
 /* The failure an answer that did not end in OK stands for, LPA_ERROR_TRANSPORT, with a message
  * "modem NAME: WHAT: +CME ERROR: 10 (SIM not inserted)". */
 GError *esimd_at_response_error (const EsimdAtResponse *response, const char *modem,

@@ -3,7 +3,9 @@
  * some firmware of every family:
  *   - the echo is turned off (ATE0) and tolerated when it stays on or comes back cut (Quectel
  *     EG25-G in lpac issue #173, Fibocom FM350-GL in lpac issue #179);
- *   - URCs (+QIND, RDY, +CPIN, +CREG…) are skipped wherever they come;
+ *   - URCs (+QIND, RDY, +CPIN, +CREG…) are skipped wherever they come; of the lines without a
+ *     sigil before AT+CGMI's and AT+CGMM's free text, the one naming a family or model below
+ *     is taken, else the last (SIMCom SIM7670G's QCRDY, espressif/esp-protocols issue #669);
  *   - the session id of AT+CCHO is taken as the modem writes it: +CCHO: 1, a bare 1 (Fibocom
  *     FM350-GL, lpac issue #209 and pull request #445) or a 64-bit hex handle (Sierra MC7455 and
  *     EM7590, lpac issue #138 and pull request #139);
@@ -95,6 +97,18 @@ esimd_at_quirks_lookup (const char *manufacturer, const char *model)
         return m;
     }
   return &modems[G_N_ELEMENTS (modems) - 1];
+}
+
+gboolean
+esimd_at_quirks_knows_manufacturer (const char *manufacturer)
+{
+  return manufacturer && esimd_at_quirks_lookup (manufacturer, NULL)->manufacturer != NULL;
+}
+
+gboolean
+esimd_at_quirks_knows_model (const char *manufacturer, const char *model)
+{
+  return model && esimd_at_quirks_lookup (manufacturer, model)->model != NULL;
 }
 
 const EsimdAtModemInfo *

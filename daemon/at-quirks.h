@@ -37,6 +37,10 @@ typedef struct
 /* The entry for a modem that answered AT+CGMI with @manufacturer and AT+CGMM with @model (either
  * may be NULL); the generic entry when none matches. */
 const EsimdAtModemInfo *esimd_at_quirks_lookup (const char *manufacturer, const char *model);
+/* Whether @manufacturer (a line of AT+CGMI's answer) names a family of the table, and whether
+ * @model (a line of AT+CGMM's) names a model the table has an entry for with @manufacturer. */
+gboolean esimd_at_quirks_knows_manufacturer (const char *manufacturer);
+gboolean esimd_at_quirks_knows_model (const char *manufacturer, const char *model);
 /* The family entry named @family (ModemFamily=), or NULL. "auto" is not a family. */
 const EsimdAtModemInfo *esimd_at_quirks_family (const char *family);
 /* The names ModemFamily= takes, "auto" first, NULL-terminated. */

@@ -361,13 +361,13 @@ sync_done (EsimdAt *at, EsimdAtResponse *response, const GError *error, gpointer
 static gboolean
 is_sync_answer (EsimdAt *at, EsimdAtResponse *r)
 {
-  const char *info = esimd_at_response_info (r);
-
   if (r->final != ESIMD_AT_FINAL_OK)
     return FALSE;
   if (!at->manufacturer)
     return TRUE;
-  return info && g_str_equal (info, at->manufacturer);
+  /* The manufacturer may not be the first line of the answer (a notice no list knows before
+   * it): any line that is the manufacturer's is the resync's answer. */
+  return esimd_at_response_has_line (r, at->manufacturer);
 }
 
 static void
@@ -692,12 +692,30 @@ become_ready (EsimdAt *at)
   esimd_modem_set_available (&at->parent, TRUE, NULL);
 }
 
-static char *
-info_or_null (EsimdAtResponse *r)
+static gboolean
+known_manufacturer (const char *line, gpointer data)
 {
-  const char *info = r ? esimd_at_response_info (r) : NULL;
+  return esimd_at_quirks_knows_manufacturer (line);
+}
 
-  return info && r->final == ESIMD_AT_FINAL_OK ? g_strdup (info) : NULL;
+static gboolean
+known_model (const char *line, gpointer data)
+{
+  EsimdAt *at = data;
+
+  return esimd_at_quirks_knows_model (at->manufacturer, line);
+}
+
+/* The free-text answer of AT+CGMI or AT+CGMM (@known: a line naming what the family table
+ * knows), or NULL. A line without a sigil that no list knows may come before the answer
+ * (SIMCom SIM7670G's QCRDY, espressif/esp-protocols issue #669): taken for the manufacturer,
+ * it would cost the modem its family and its quirks. */
+static char *
+text_or_null (EsimdAt *at, EsimdAtResponse *r, EsimdAtLineKnown known)
+{
+  const char *text = r ? esimd_at_response_text (r, known, at) : NULL;
+
+  return text && r->final == ESIMD_AT_FINAL_OK ? g_strdup (text) : NULL;
 }
 
 /* A set-up command to send again once the SIM is no longer busy. */
@@ -757,7 +775,7 @@ model_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer data)
 {
   if (at->state != AT_OPENING || setup_sim_busy (at, r, "AT+CGMM", "+CGMM:", model_done, data))
     return;
-  at->model = info_or_null (r);
+  at->model = text_or_null (at, r, known_model);
   become_ready (at);
 }
 
@@ -767,7 +785,7 @@ manufacturer_done (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointe
   if (at->state != AT_OPENING ||
       setup_sim_busy (at, r, "AT+CGMI", "+CGMI:", manufacturer_done, data))
     return;
-  at->manufacturer = info_or_null (r);
+  at->manufacturer = text_or_null (at, r, known_manufacturer);
   command (at, "AT+CGMM", "+CGMM:", TRUE, SHORT_TIMEOUT, model_done, NULL);
 }
 

@@ -244,6 +244,18 @@ class AtModem(unittest.TestCase):
             self.assertEqual(w.smdp.control.sessions()[-1]["imei"], "356938035643809")
             self.assertIn("family simcom", w.esimd.log())
 
+    def test_unknown_notice_before_the_manufacturer(self):
+        # A line without a sigil that no list knows (SIMCom SIM7670G prints QCRDY so,
+        # espressif/esp-protocols issue #669; this one is written for esimd) before the answers
+        # of AT+CGMI and AT+CGMM is not the manufacturer or the model: the SIM7600 is known as
+        # such (family simcom, AT+CSIM only) and AT+CCHO never tried.
+        with at_world("notice=BOOT DONE", "manufacturer=SIMCOM INCORPORATED",
+                      "model=SIMCOM_SIM7600G-H") as w:
+            self.download_ok(w)
+            self.assertIn("family simcom", w.esimd.log())
+            c = self.at(w)
+            self.assertNotIn("CCHO", c["at"]["commands"])
+
     def test_sim_busy_to_the_set_up(self):
         # A modem that has just started answers commands that have nothing to do with its SIM
         # "SIM busy" while the SIM comes up (u-blox SARA-R422S to AT&C1, u-blox/ubxlib issue

@@ -105,6 +105,11 @@ static const Transcript transcripts[] = {
     "+CDS: 6,202,\"+3912345678\",145,\"24/12/06,20:00:00+04\",\"24/12/06,20:00:05+04\",0\r\n"
     "+CGLA: 4,\"9000\"\r\n+CBM: 88\r\n001000DD001133DAED46ABD56AB5186CD668341A8D46\r\n\r\nOK\r\n",
     ESIMD_AT_FINAL_OK, "4,\"9000\"", 3, 0 },
+  { "cgmi-simcom-qcrdy",
+    "written for esimd: SIMCom SIM7670G's QCRDY, a notice without a sigil it prints unasked "
+    "(espressif/esp-protocols issue #669), before the manufacturer",
+    "AT+CGMI", "+CGMI:", TRUE, "\r\nQCRDY\r\n\r\nSIMCOM INCORPORATED\r\n\r\nOK\r\n",
+    ESIMD_AT_FINAL_OK, "SIMCOM INCORPORATED", 1, 0 },
   { "lf-only-and-noise",
     "written for esimd: bare LF line ends, NUL bytes of a UART settling, SMS Ready noise",
     "AT+CGMI", "+CGMI:", TRUE, "\0\0\nSMS Ready\nQuectel\n\nOK\n", ESIMD_AT_FINAL_OK, "Quectel", 1,
@@ -531,6 +536,56 @@ test_shaped_answers (void)
 
 /* A line longer than the reader keeps is a framing error; the reader is usable again after a
  * reset. */
+static gboolean
+is_quectel (const char *line, gpointer data)
+{
+  return g_ascii_strcasecmp (line, "Quectel") == 0;
+}
+
+/* A free-text answer (AT+CGMI, AT+CGMM) with a line before it that no list knows: the line the
+ * caller recognises, else the last one, the one OK follows; never the notice. */
+static void
+test_free_text (void)
+{
+  static const struct
+  {
+    const char *bytes;
+    const char *with_known; /* esimd_at_response_text with is_quectel */
+    const char *without;    /* with no @known */
+  } cases[] = {
+    /* written for esimd: an unknown notice without a sigil, then the answer */
+    { "\r\nMODEM:STARTUP\r\nQuectel\r\n\r\nOK\r\n", "Quectel", "Quectel" },
+    { "\r\nMODEM:STARTUP\r\nEG25GGBR07A08M2G\r\n\r\nOK\r\n", "EG25GGBR07A08M2G",
+      "EG25GGBR07A08M2G" },
+    /* the answer first, a notice after it: only a known answer is found */
+    { "\r\nQuectel\r\nMODEM:STARTUP\r\n\r\nOK\r\n", "Quectel", "MODEM:STARTUP" },
+    /* a prefixed answer wins over any bare line */
+    { "\r\nMODEM:STARTUP\r\n+CGMI: Quectel\r\n\r\nOK\r\n", "Quectel", "Quectel" },
+    { "\r\nOK\r\n", NULL, NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (EsimdAtReader) reader = esimd_at_reader_new ();
+      g_autoptr (EsimdAtResponse) r = esimd_at_response_new ("AT+CGMI", "+CGMI:", TRUE);
+      char *line;
+
+      g_assert_true (esimd_at_reader_feed (reader, (const guint8 *) cases[i].bytes,
+                                           strlen (cases[i].bytes), NULL));
+      while ((line = esimd_at_reader_next_line (reader)))
+        {
+          esimd_at_response_add_line (r, line);
+          g_free (line);
+        }
+      g_assert_cmpint (r->final, ==, ESIMD_AT_FINAL_OK);
+      g_assert_cmpstr (esimd_at_response_text (r, is_quectel, NULL), ==, cases[i].with_known);
+      g_assert_cmpstr (esimd_at_response_text (r, NULL, NULL), ==, cases[i].without);
+      if (cases[i].with_known)
+        g_assert_true (esimd_at_response_has_line (r, cases[i].with_known));
+      g_assert_false (esimd_at_response_has_line (r, "Fibocom"));
+    }
+}
+
 static void
 test_framing (void)
 {
@@ -564,6 +619,7 @@ main (int argc, char **argv)
   g_test_add_func ("/at/session-imei", test_session_and_imei);
   g_test_add_func ("/at/format", test_format);
   g_test_add_func ("/at/framing", test_framing);
+  g_test_add_func ("/at/free-text", test_free_text);
   g_test_add_func ("/at/long-answer", test_long_answer);
   return g_test_run ();
 }

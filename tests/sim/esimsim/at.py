@@ -70,6 +70,7 @@ class AtQuirks:
     prefix_alone: bool = False  # "+CCHO:"/"+CGLA:"/"+CSIM:" alone on a line, the data on the next
     no_app_code: int = 22  # the +CME ERROR code of AT+CCHO of an AID the card has not (22 not found; 13 SIM failure)
     simcom_notices: bool = False  # SIMCom's notices without a sigil ("DST: 1", "UNDER-VOLTAGE WARNNING") before each answer
+    notice: str = ""  # a line without a sigil that no list knows, written before each answer ("": none)
     manufacturer: str = "esim-sim"
     model: str = "AT front"
     revision: str = "ESIMSIM_AT_1.0"
@@ -553,6 +554,8 @@ class AtFront:
             out.insert(0, URCS[sum(self.modem.commands.values()) % len(URCS)])
         if self.modem.quirks.simcom_notices:
             out[:0] = SIMCOM_NOTICES
+        if self.modem.quirks.notice:
+            out.insert(0, self.modem.quirks.notice)
         return b"".join(b"\r\n" + line.encode() + b"\r\n" for line in out)
 
     async def _work(self) -> None:
