@@ -185,8 +185,12 @@ esimd_qmi_uim_send_apdu_parse (QmiMessage *response, GError **error)
       /* A response longer than one message comes as InsufficientResources with its total length
        * and a token in TLV 0x11, the rest in Send APDU indications (Qualcomm's qbi_svc_msuicc.c
        * puts the pieces together; it asks the modem to skip procedure bytes, request TLV 0x11,
-       * so that the modem fetches whole responses). esimd does not ask that, so such answers are
-       * not expected here; if one comes, the caller hears what it is. */
+       * so that the modem fetches whole responses). esimd does not ask that, and without TLV 0x11
+       * the modem returns the card's intermediate procedure bytes (Qualcomm's MCM SIM API:
+       * "UIM_APDU_RETURN_PROCEDURE_BYTES (0x00) ... (Default)"; Telit's QMI SDK likewise): 61xx
+       * comes back to liblpa, which sends GET RESPONSE, so no answer is longer than 256 bytes and
+       * the status word, far below the message's limit. If one comes, the caller hears what it
+       * is. */
       if (code == QMI_PROTOCOL_ERROR_INSUFFICIENT_RESOURCES &&
           qmi_message_get_raw_tlv (response, 0x11, &tlv_len))
         append (local, "; the modem sends this response in pieces by indications, which esimd "
