@@ -7,6 +7,7 @@ typedef struct
 {
   char *smds_address;
   LpaDiscovery *discovery;
+  GVariant *events; /* aa{sv} with the event IDs: for the caller's reply only */
 } DiscoverJob;
 
 static void
@@ -15,15 +16,19 @@ discover_job_free (gpointer data)
   DiscoverJob *d = data;
 
   g_clear_pointer (&d->discovery, lpa_discovery_free);
+  g_clear_pointer (&d->events, g_variant_unref);
   g_free (d->smds_address);
   g_free (d);
 }
 
-/* Discover() returns the events themselves, also kept in the Result. */
+/* Discover() returns the events themselves to its caller. An event ID is the matching ID of a
+ * later download (a secret, as an activation code's): the Job's Result, which every local user
+ * reads and whose PropertiesChanged every connection receives, lists the events without it. */
 static GVariant *
 discover_output (EsimdJob *job)
 {
-  g_autoptr (GVariant) events = g_variant_lookup_value (job->result, "events", NULL);
+  DiscoverJob *d = job->data;
+  GVariant *events = d->events;
 
   return events ? g_variant_new_tuple (&events, 1) : NULL;
 }
@@ -32,7 +37,8 @@ static void
 on_discovered (gpointer user_data, GPtrArray *events, guint skipped, const GError *error)
 {
   EsimdJob *job = user_data;
-  GVariantBuilder list, result;
+  DiscoverJob *d = job->data;
+  GVariantBuilder list, shown, result;
 
   if (error)
     {
@@ -40,24 +46,30 @@ on_discovered (gpointer user_data, GPtrArray *events, guint skipped, const GErro
       return;
     }
   g_variant_builder_init (&list, G_VARIANT_TYPE ("aa{sv}"));
+  g_variant_builder_init (&shown, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < events->len; i++)
     {
       LpaEventEntry *e = events->pdata[i];
+      GVariant *address = g_variant_new_string (e->rsp_server_address);
       GVariantBuilder entry;
 
       g_variant_builder_init (&entry, G_VARIANT_TYPE_VARDICT);
       g_variant_builder_add (&entry, "{sv}", "event_id", g_variant_new_string (e->event_id));
-      g_variant_builder_add (&entry, "{sv}", "smdp_address",
-                             g_variant_new_string (e->rsp_server_address));
+      g_variant_builder_add (&entry, "{sv}", "smdp_address", address);
       g_variant_builder_add_value (&list, g_variant_builder_end (&entry));
+      g_variant_builder_init (&entry, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&entry, "{sv}", "smdp_address", address);
+      g_variant_builder_add_value (&shown, g_variant_builder_end (&entry));
     }
+  g_clear_pointer (&d->events, g_variant_unref);
+  d->events = g_variant_ref_sink (g_variant_builder_end (&list));
   g_info ("eUICC %s: %u event(s) pending at the SM-DS", job->euicc->config->name, events->len);
   if (skipped)
     g_warning ("eUICC %s: the SM-DS sent %u event entr%s that cannot be used (no event ID, or an "
                "SM-DP+ address that is no host name); left out",
                job->euicc->config->name, skipped, skipped == 1 ? "y" : "ies");
   g_variant_builder_init (&result, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&result, "{sv}", "events", g_variant_builder_end (&list));
+  g_variant_builder_add (&result, "{sv}", "events", g_variant_builder_end (&shown));
   esimd_job_complete (job, NULL, g_variant_builder_end (&result));
 }
 

@@ -42,6 +42,30 @@ class Secrets(unittest.TestCase):
             self.assertNotIn("8949449999999990011", log)
 
 
+    def test_event_ids_reach_only_the_caller(self):
+        """An SM-DS event ID is the matching ID of a later download (lpa_matching_id_problem()'s
+        rule applies to both). Discover's caller gets it in the reply; the Job object is read by
+        every local user (GetManagedObjects, Properties.Get) and its PropertiesChanged go to every
+        connection on the bus, so its Result must not hold it."""
+        from gi.repository import GLib
+
+        orders = [{"matchingId": "EVENT-SECRET-42", "iccid": "8949449999999990102", "eid": EID,
+                   "profile": {"generate": {"size": 4096}},
+                   "metadata": {"serviceProviderName": "Pushed", "profileName": "Found"}}]
+        events = [{"eid": EID, "eventId": "EVENT-SECRET-42", "rspServerAddress": "testsmdpplus1.example.com"}]
+        with World(orders=orders, events=events) as w:
+            found = w.manager("Discover", GLib.Variant("(a{sv})", ({},)))[0]
+            self.assertEqual([e["event_id"] for e in found], ["EVENT-SECRET-42"])
+            jobs = {path: ifaces["org.esim.Job"] for path, ifaces in w.client.managed_objects().items()
+                    if ifaces.get("org.esim.Job", {}).get("Kind") == "discover"}
+            self.assertEqual(len(jobs), 1, jobs)
+            (path, props), = jobs.items()
+            self.assertEqual(props["Result"], {"events": [{"smdp_address": "testsmdpplus1.example.com"}]})
+            self.assertNotIn("EVENT-SECRET", repr(w.client.get(path, "org.esim.Job", "Result")))
+            w.client.pump(0.2)
+            seen = [s for s in w.client.signals if "EVENT-SECRET" in repr(s[3])]
+            self.assertEqual(seen, [], "a signal every connection receives carried the event ID")
+
     def test_unwritable_state_directory(self):
         """A state file is named by the EID: when it cannot be written, GLib's error names the
         file, and the warning quoting it must not show the EID (issue 11, item 4). The World's
