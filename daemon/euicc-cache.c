@@ -242,7 +242,11 @@ esimd_euicc_segment_size_learnt (guint size, gpointer user_data)
     return;
   path = segment_size_file (euicc);
   dir = g_path_get_dirname (path);
-  if (g_mkdir_with_parents (dir, 0700) < 0 || !g_file_set_contents (path, text, -1, &error))
+  /* 0600 whatever esimd's umask (g_file_set_contents() gives 0666 less the umask, and esimd
+   * started by hand has the shell's): the file is named by the EID. Written whole and renamed
+   * into place, as the session records are. */
+  if (g_mkdir_with_parents (dir, 0700) < 0 ||
+      !g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
     g_warning ("cannot remember the STORE DATA size in %s: %s", dir,
                error ? error->message : g_strerror (errno));
 }

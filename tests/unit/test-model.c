@@ -10,9 +10,11 @@
 #include "modem.h"
 #include "observer.h"
 #include "unit-support.h"
+#include "euicc-private.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The daemon's one instance (main.c has its own). */
 EsimdDaemon *esimd;
@@ -1054,6 +1056,31 @@ test_queue_cancel_while_giving_way (void)
 
 static const CardFault eid_fails = { 0xBF3E, 0x6A80 };
 
+/* What esimd keeps in its state directory is its own whatever umask it was started with (by
+ * hand, from a shell with umask 000, rather than by esimd.service's UMask=0077): the file named
+ * by the EID that remembers the STORE DATA size a card accepts is written 0600, atomically (the
+ * old or the new one, never half). */
+static void
+test_state_files_private (Model *m, gconstpointer unused)
+{
+  g_autofree char *dir = g_build_filename (m->state_dir, "segment-size", NULL);
+  g_autofree char *path = g_build_filename (dir, EID, NULL);
+  g_autofree char *text = NULL;
+  mode_t old = umask (0);
+  GStatBuf st;
+
+  esimd_euicc_segment_size_learnt (200, m->euicc);
+  umask (old);
+  g_assert_cmpint (g_lstat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  g_assert_cmpint (g_stat (dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0700);
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "200\n");
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1062,6 +1089,8 @@ main (int argc, char **argv)
    * trusted); that is expected, not a failure. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_test_add ("/model/start", Model, NULL, model_setup, test_start, model_teardown);
+  g_test_add ("/model/state-files-private", Model, NULL, model_setup, test_state_files_private,
+              model_teardown);
   g_test_add ("/model/enable", Model, NULL, model_setup, test_enable, model_teardown);
   g_test_add ("/model/download-result-before-end", Model, NULL, model_setup,
               test_download_result_before_end, model_teardown);
