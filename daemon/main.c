@@ -462,6 +462,17 @@ main (int argc, char **argv)
   /* Before the bus: an esimd that would share its state directory with another one must not
    * take org.esim from anyone (setup_bus() says when it may). */
   state_lock = esimd_state_lock_open (config->state_dir);
+  /* After esimd_state_lock_open() made it (or found it made, by anyone, in the meantime). */
+  {
+    g_autoptr (GError) unsafe = NULL;
+
+    if (!esimd_state_dir_check (config->state_dir, &unsafe))
+      {
+        g_printerr ("esimd: %s\n", unsafe->message);
+        exit_status = EX_CONFIG;
+        goto out;
+      }
+  }
   locked = !state_lock || esimd_state_lock_try (state_lock, &lock_holder);
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LOCK_FILE "esimd.lock"
@@ -100,6 +101,56 @@ esimd_state_lock_set_held_error (EsimdStateLock *lock, pid_t holder, GError **er
                "other's records and drive the same eUICCs; stop that one, or give this one "
                "another StateDirectory=",
                lock->dir, who ? who : "a process in another pid namespace");
+}
+
+/* @path is esimd's alone: a directory of esimd's user that no other user may write. When
+ * @follow is FALSE, @path itself must be no symbolic link. A missing one is fine: esimd creates
+ * it 0700. */
+static gboolean
+check_own_dir (const char *path, gboolean follow, GError **error)
+{
+  g_autofree char *why = NULL;
+  struct stat st;
+
+  if ((follow ? stat (path, &st) : lstat (path, &st)) < 0)
+    return TRUE; /* missing, or unreadable: what writes it says why */
+  if (S_ISLNK (st.st_mode))
+    why = g_strdup ("is a symbolic link");
+  else if (!S_ISDIR (st.st_mode))
+    why = g_strdup ("is no directory");
+  else if (st.st_uid != geteuid ())
+    why = g_strdup_printf ("belongs to uid %u, not to esimd's user (uid %u)", (guint) st.st_uid,
+                           (guint) geteuid ());
+  else if (st.st_mode & (S_IWGRP | S_IWOTH))
+    why =
+        g_strdup_printf ("may be written by other users (mode %04o)", (guint) (st.st_mode & 07777));
+  else
+    return TRUE;
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+               "the state directory is not esimd's alone: %s %s; another user could plant the "
+               "files and links esimd reads and writes there (its records of open download "
+               "sessions). Make it a directory of esimd's user, mode 0700 (esimd.service's "
+               "StateDirectoryMode=), or give StateDirectory= another directory",
+               path, why);
+  return FALSE;
+}
+
+gboolean
+esimd_state_dir_check (const char *dir, GError **error)
+{
+  static const char *const subdirs[] = { "open-sessions", "segment-size" };
+
+  /* StateDirectory= itself may be a link the administrator made; what esimd makes in it not. */
+  if (!check_own_dir (dir, TRUE, error))
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (subdirs); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, subdirs[i], NULL);
+
+      if (!check_own_dir (path, FALSE, error))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 void

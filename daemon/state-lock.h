@@ -13,6 +13,12 @@ typedef struct _EsimdStateLock EsimdStateLock;
  * and runs without the lock). */
 EsimdStateLock *esimd_state_lock_open (const char *dir);
 
+/* Whether @dir (StateDirectory=) and the directories esimd keeps in it are esimd's alone: owned
+ * by esimd's user, written by no other, those inside no symbolic links. Otherwise another user
+ * could plant files or links that esimd reads back or writes through, and esimd must not start
+ * (G_FILE_ERROR_PERM saying which and why). Missing ones are fine (made 0700). */
+gboolean esimd_state_dir_check (const char *dir, GError **error);
+
 /* Takes the lock. FALSE when another process holds it: *@holder is its pid, 0 when it cannot be
  * told (a process in another pid namespace). TRUE, with a warning, on a file system that has no
  * locks to give. The lock goes with the process (a POSIX record

@@ -147,6 +147,31 @@ class CheckConfig(unittest.TestCase):
         self.assertIn("modem wwan0.usb-2_a: qmi /dev/cdc-wdm0 through qmi-proxy, slot 1, refresh power-cycle",
                       r.stdout)
 
+    def test_a_state_directory_others_can_write_is_refused(self):
+        """esimd reads back what it keeps in StateDirectory= (the records of open download
+        sessions, named by the EID) and writes there: a directory another user may write (one
+        under /tmp made 0777, a subdirectory planted as a link) would let that user plant files
+        and links esimd reads and writes through. esimd refuses to start, before the bus
+        (here: none, which would have failed it with 1), with EX_CONFIG and why."""
+        state = os.path.join(self.dir, "state")
+        os.mkdir(state)
+        elsewhere = os.path.join(self.dir, "elsewhere")
+        os.mkdir(elsewhere, 0o700)
+        path = self.write(f"[Daemon]\nStateDirectory={state}\n")
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + os.path.join(self.dir, "no-bus"))
+        cases = [("0777", lambda: os.chmod(state, 0o777), f"{state} may be written by other users (mode 0777)"),
+                 ("0770", lambda: os.chmod(state, 0o770), f"{state} may be written by other users (mode 0770)"),
+                 ("planted link", lambda: (os.chmod(state, 0o700),
+                                           os.symlink(elsewhere, os.path.join(state, "open-sessions"))),
+                  f"{state}/open-sessions is a symbolic link")]
+        for name, make, expected in cases:
+            with self.subTest(name):
+                make()
+                r = self.esimd("--config", path, env=env)
+                self.assertEqual(r.returncode, EX_CONFIG, r.stderr)
+                self.assertIn("esimd: the state directory is not esimd's alone: " + expected, r.stderr)
+        self.assertEqual(os.listdir(elsewhere), [])
+
     def test_strict_trust_needs_a_ci_certificate(self):
         found = self.problems(f"[HTTP]\nCiCertificateDirs={self.empty_ci};/nonexistent\nTrustSystemCAs=false\n")
         self.assertEqual(found, [(3, f"[HTTP] TrustSystemCAs: false, but CiCertificateDirs ({self.empty_ci};"

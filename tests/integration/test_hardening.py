@@ -395,7 +395,7 @@ class StateDirectory(unittest.TestCase):
             self.assertEqual(w.profiles(), [])
 
     def test_full_state_directory(self):
-        w = self.wrapped_world('mount -t tmpfs -o size=16k tmpfs "$0" && '
+        w = self.wrapped_world('mount -t tmpfs -o size=16k,mode=0700 tmpfs "$0" && '
                                '(dd if=/dev/zero of="$0/filler" bs=4k count=64 2>/dev/null; true)')
         with w:
             self.check_refused(w)
