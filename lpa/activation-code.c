@@ -1,6 +1,7 @@
 /* activation-code.c — the SGP.22 activation code ("LPA:1$address$matchingId…"). */
 #include "activation-code.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "lpa-error.h"
@@ -18,13 +19,26 @@ lpa_activation_code_free (LpaActivationCode *code)
   g_free (code);
 }
 
+/* @host (letters, digits, '-' and '.') is an IPv4 address as the resolver reads one: glibc's
+ * getaddrinfo() takes every inet_aton() form (127.1, 0x7f000001, 2130706433, 0177.0.0.1), and
+ * RFC 1123 2.1 says a host name's top-level label is never all digits. */
+static gboolean
+is_ip_literal (const char *host)
+{
+  const char *top = strrchr (host, '.');
+  struct in_addr unused;
+
+  top = top ? top + 1 : host;
+  return (*top && strspn (top, "0123456789") == strlen (top)) || inet_aton (host, &unused);
+}
+
 gboolean
 lpa_host_name_is_valid (const char *host)
 {
   gsize total = strlen (host);
   gsize label = 0;
 
-  if (total == 0 || total > 253)
+  if (total == 0 || total > 253 || is_ip_literal (host))
     return FALSE;
   for (const char *p = host;; p++)
     {
@@ -61,6 +75,8 @@ reject_null (GError **error, LpaError code, const char *rule)
 static gboolean
 check_address (const char *address, LpaError code, GError **error)
 {
+  struct in_addr ip;
+
   if (address[0] == '\0')
     return reject (error, code, "the SM-DP+ address is empty");
   if (strstr (address, "://"))
@@ -71,6 +87,9 @@ check_address (const char *address, LpaError code, GError **error)
     return reject (error, code, "the SM-DP+ address has a port");
   if (strpbrk (address, " \t\r\n"))
     return reject (error, code, "the SM-DP+ address contains a space");
+  if (inet_aton (address, &ip))
+    return reject (error, code,
+                   "the SM-DP+ address is an IP address (it must be a host name, an FQDN)");
   if (!lpa_host_name_is_valid (address))
     return reject (error, code, "the SM-DP+ address is not a host name");
   return TRUE;

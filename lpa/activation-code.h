@@ -17,7 +17,7 @@ typedef struct
  * or typed ("1$…"); surrounding whitespace is ignored. Rejected with
  * LPA_ERROR_INVALID_ACTIVATION_CODE and a message naming the rule: empty; longer than 255
  * characters (without the prefix); fewer than three fields; format other than 1; SM-DP+ address
- * empty, with a scheme, port, path or space, or not a host name; a matching ID that breaks
+ * empty, with a scheme, port, path or space, an IP address, or not a host name; a matching ID that breaks
  * lpa_matching_id_problem()'s rule; SM-DP+ OID not dotted decimal; confirmation-code flag other
  * than empty or 1. A leading byte order mark (U+FEFF, which editors and some QR readers add) is
  * ignored like whitespace. Fields after the fifth are ignored (later versions add some). */
@@ -38,7 +38,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaActivationCode, lpa_activation_code_free)
 const char *lpa_matching_id_problem (const char *id);
 
 /* TRUE if @host is an FQDN as an activation code may carry it (labels of letters, digits and
- * hyphens, 1-63 characters each, at most 253 in all). */
+ * hyphens, 1-63 characters each, at most 253 in all), and no IPv4 address in any form the
+ * resolver reads as one (a top-level label of digits only, RFC 1123 2.1; 0x7f000001). */
 gboolean lpa_host_name_is_valid (const char *host);
 
 G_END_DECLS

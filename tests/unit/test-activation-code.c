@@ -70,6 +70,18 @@ test_rejects (void)
     { "1$rsp..example.com$ABC", "not a host name" },
     { "1$-rsp.example.com$ABC", "not a host name" },
     { "1$rsp.example.com.$ABC", "not a host name" },
+    /* An address, not a name (RFC 1123 2.1: a host name's top label is never all digits; the
+     * resolver, glibc's getaddrinfo(), takes inet_aton()'s forms as IPv4 addresses: 127.1,
+     * 0x7f000001, 2130706433 and 0177.0.0.1 all reach 127.0.0.1). A hostile QR code would
+     * point esimd, as root, at a machine's own or its LAN's services. */
+    { "1$127.0.0.1$ABC", "an IP address" },
+    { "1$169.254.169.254$ABC", "an IP address" },
+    { "1$127.1$ABC", "an IP address" },
+    { "1$2130706433$ABC", "an IP address" },
+    { "1$0x7f000001$ABC", "an IP address" },
+    { "1$0X7F.1$ABC", "an IP address" },
+    { "1$0177.0.0.1$ABC", "an IP address" },
+    { "1$rsp.example.123$ABC", "not a host name" },
     { "1$rsp.example.com$AB_C", "matching ID" },
     { "1$rsp.example.com$AB C", "matching ID" },
     { "1$rsp.example.com$ABÇ", "matching ID" },
@@ -183,6 +195,12 @@ test_host_names (void)
   g_assert_false (lpa_host_name_is_valid (""));
   g_assert_false (lpa_host_name_is_valid ("a-.example.com"));
   g_assert_false (lpa_host_name_is_valid (".example.com"));
+  g_assert_false (lpa_host_name_is_valid ("10.0.0.1"));
+  g_assert_false (lpa_host_name_is_valid ("0x0a000001"));
+  g_assert_false (lpa_host_name_is_valid ("example.42"));
+  g_assert_true (lpa_host_name_is_valid ("1.example.com"));
+  g_assert_true (lpa_host_name_is_valid ("0x7f.example.com"));
+  g_assert_true (lpa_host_name_is_valid ("deadbeef"));
   while (label->len < 63)
     g_string_append_c (label, 'a');
   max_label = g_strconcat (label->str, ".com", NULL);
