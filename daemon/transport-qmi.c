@@ -33,6 +33,22 @@ typedef enum
 typedef struct _EsimdQmi EsimdQmi;
 typedef struct _ImeiOp ImeiOp;
 
+/* After a power cycle the modem takes the card through its start-up again; until it is done the
+ * card is not "present" in UIM Get Card Status and commands to it fail. Asked this often, up to
+ * this long. */
+#define READY_POLL_MS 300
+#define READY_WAIT_US (15 * G_USEC_PER_SEC)
+
+/* The wait for the card after a power cycle. A Get Card Status in flight when the wait ends (the
+ * modem lost, stopped or freed) finds @qmi NULL and frees the struct. */
+typedef struct
+{
+  EsimdQmi *qmi;
+  GTask *task;
+  gint64 deadline;
+  gboolean in_flight;
+} ReadyWait;
+
 /* An APDU in flight. libqmi always calls back eventually (answer, error or timeout); if the
  * device disappears first, the caller is answered at once and the late libqmi callback finds
  * the request already done. */
@@ -66,6 +82,8 @@ struct _EsimdQmi
   guint8 channel;      /* 0 = none open */
   GPtrArray *pending;  /* ApduRequest* */
   GPtrArray *imei_ops; /* ImeiOp* not answered yet */
+  ReadyWait *ready;    /* the power cycle waiting for the card, or NULL */
+  guint ready_id;      /* its next Get Card Status */
 };
 
 static void connect_start (EsimdQmi *qmi);
@@ -99,6 +117,28 @@ fail_pending (EsimdQmi *qmi, const GError *error)
           req->callback (NULL, error, req->user_data);
         }
     }
+}
+
+/* Answers the power cycle waiting for the card: @error (taken) or success. */
+static void
+ready_wait_end (EsimdQmi *qmi, GError *error)
+{
+  ReadyWait *w = g_steal_pointer (&qmi->ready);
+
+  g_clear_handle_id (&qmi->ready_id, g_source_remove);
+  if (!w)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  if (error)
+    g_task_return_error (w->task, error);
+  else
+    g_task_return_boolean (w->task, TRUE);
+  g_clear_object (&w->task);
+  w->qmi = NULL;
+  if (!w->in_flight)
+    g_free (w);
 }
 
 static void
@@ -164,6 +204,7 @@ lost (EsimdQmi *qmi, const GError *reason)
 
   drop_device (qmi);
   fail_pending (qmi, reason);
+  ready_wait_end (qmi, g_error_copy (reason));
   if (qmi->state == QMI_STATE_STOPPED)
     return;
   schedule_retry (qmi);
@@ -580,20 +621,131 @@ qmi_transmit (EsimdModem *modem, GBytes *command, LpaApduCallback callback, gpoi
 
 /* ---- power cycle: the modem re-reads the card -------------------------------------------- */
 
+static void ready_poll (EsimdQmi *qmi);
+
+static gboolean
+ready_poll_cb (gpointer data)
+{
+  EsimdQmi *qmi = data;
+
+  qmi->ready_id = 0;
+  ready_poll (qmi);
+  return G_SOURCE_REMOVE;
+}
+
+/* The state of the card in the configured slot, from Get Card Status's list (one entry per
+ * slot, in slot order); FALSE if the answer has none for it. */
+static gboolean
+card_state_of_slot (QmiMessageUimGetCardStatusOutput *out, guint slot, QmiUimCardState *state)
+{
+  GArray *cards = NULL;
+
+  if (!qmi_message_uim_get_card_status_output_get_card_status (out, NULL, NULL, NULL, NULL, &cards,
+                                                               NULL) ||
+      !cards || slot < 1 || slot > cards->len)
+    return FALSE;
+  *state = g_array_index (cards, QmiMessageUimGetCardStatusOutputCardStatusCardsElement, slot - 1)
+               .card_state;
+  return TRUE;
+}
+
+static void
+card_status_got (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ReadyWait *w = data;
+  EsimdQmi *qmi = w->qmi;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (QmiMessageUimGetCardStatusOutput) out =
+      qmi_client_uim_get_card_status_finish (QMI_CLIENT_UIM (source), res, &error);
+  QmiUimCardState state = QMI_UIM_CARD_STATE_ABSENT;
+
+  w->in_flight = FALSE;
+  if (!qmi)
+    {
+      g_free (w); /* the wait ended meanwhile */
+      return;
+    }
+  note_outcome (qmi, source, error);
+  if (!out)
+    {
+      ready_wait_end (qmi, g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                                        "modem %s: Get Card Status after the SIM power cycle: %s",
+                                        qmi->config->name, error->message));
+      return;
+    }
+  if (!qmi_message_uim_get_card_status_output_get_result (out, &error))
+    {
+      /* A modem without the message cannot say: the card is taken as read. */
+      if (g_error_matches (error, QMI_PROTOCOL_ERROR, QMI_PROTOCOL_ERROR_INVALID_QMI_COMMAND) ||
+          g_error_matches (error, QMI_PROTOCOL_ERROR, QMI_PROTOCOL_ERROR_NOT_SUPPORTED))
+        {
+          ready_wait_end (qmi, NULL);
+          return;
+        }
+    }
+  else if (card_state_of_slot (out, qmi->config->slot, &state) &&
+           state == QMI_UIM_CARD_STATE_PRESENT)
+    {
+      g_debug ("modem %s: the card is up again after the power cycle", qmi->config->name);
+      ready_wait_end (qmi, NULL);
+      return;
+    }
+  if (g_get_monotonic_time () < w->deadline)
+    {
+      qmi->ready_id = g_timeout_add (READY_POLL_MS, ready_poll_cb, qmi);
+      return;
+    }
+  /* What the card says when it is next used tells the caller more than a timeout would. */
+  g_info ("modem %s: the card is not present %d s after the SIM power cycle", qmi->config->name,
+          (int) (READY_WAIT_US / G_USEC_PER_SEC));
+  ready_wait_end (qmi, NULL);
+}
+
+static void
+ready_poll (EsimdQmi *qmi)
+{
+  if (qmi->state != QMI_STATE_READY || !qmi->client)
+    {
+      ready_wait_end (qmi, not_ready_error (qmi));
+      return;
+    }
+  qmi->ready->in_flight = TRUE;
+  qmi_client_uim_get_card_status (QMI_CLIENT_UIM (qmi->client), NULL, qmi->config->command_timeout,
+                                  NULL, card_status_got, qmi->ready);
+}
+
+/* The modem takes the card through its start-up again after Power On SIM answers, and until it
+ * is done commands to the card fail: some modems and cards take seconds (openwrt/openwrt pull
+ * request #18772 had to lengthen the wait after a power cycle; ModemManager's mm-sim-qmi.c
+ * polls Get Card Status until the card is ready). @task is answered once the card in the slot
+ * is present again, or at the deadline. */
+static void
+wait_card_ready (EsimdQmi *qmi, GTask *task)
+{
+  ready_wait_end (
+      qmi, g_error_new_literal (LPA_ERROR, LPA_ERROR_TRANSPORT, "superseded by another reset"));
+  qmi->ready = g_new0 (ReadyWait, 1);
+  qmi->ready->qmi = qmi;
+  qmi->ready->task = task;
+  qmi->ready->deadline = g_get_monotonic_time () + READY_WAIT_US;
+  ready_poll (qmi);
+}
+
 static void
 powered_on (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
   GError *error = NULL;
   g_autoptr (QmiMessageUimPowerOnSimOutput) out =
       qmi_client_uim_power_on_sim_finish (QMI_CLIENT_UIM (source), res, &error);
 
-  note_outcome (g_task_get_task_data (task), source, error);
+  note_outcome (qmi, source, error);
   if (!out || !qmi_message_uim_power_on_sim_output_get_result (out, &error))
     g_task_return_new_error (task, LPA_ERROR, LPA_ERROR_TRANSPORT, "SIM power on: %s",
                              error->message);
   else
-    g_task_return_boolean (task, TRUE);
+    wait_card_ready (qmi, g_steal_pointer (&task));
   g_clear_error (&error);
 }
 
@@ -950,6 +1102,7 @@ qmi_stop (EsimdModem *modem, GTask *task_in)
   qmi->state = QMI_STATE_STOPPED;
   g_clear_handle_id (&qmi->retry_id, g_source_remove);
   g_clear_handle_id (&qmi->lost_id, g_source_remove);
+  ready_wait_end (qmi, not_ready_error (qmi));
   g_clear_object (&qmi->monitor);
   if (qmi->cancellable)
     g_cancellable_cancel (qmi->cancellable);
@@ -973,6 +1126,7 @@ qmi_free (EsimdModem *modem)
 
   g_clear_handle_id (&qmi->retry_id, g_source_remove);
   g_clear_handle_id (&qmi->lost_id, g_source_remove);
+  ready_wait_end (qmi, not_ready_error (qmi));
   g_clear_object (&qmi->monitor);
   if (qmi->cancellable)
     g_cancellable_cancel (qmi->cancellable);

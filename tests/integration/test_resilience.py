@@ -231,6 +231,21 @@ class Modem(unittest.TestCase):
             self.assertGreaterEqual(after.get("uim-power-on-sim", 0), 1)
 
 
+    def test_card_slow_to_start_after_the_power_cycle(self):
+        # The modem takes the card through its start-up again after Power On SIM has answered;
+        # some modems and cards take seconds (openwrt/openwrt pull request #18772), and until then
+        # the card is absent in Get Card Status and UIM commands to it fail. The enable waits for
+        # the card (as ModemManager's mm-sim-qmi.c polls Get Card Status) instead of failing to
+        # read it back.
+        with World(config={"Modem sim": {"Refresh": "power-cycle"}},
+                   sim_options={"qmi_slow_card_start": 3}) as w:
+            w.download(activation_code("DEMO-ONE"))
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", ("8949449999999990011", {})))
+            self.assertEqual(w.profiles()[0]["state"], "enabled")
+            self.assertNotIn("cannot read it again", w.esimd.log())
+            self.assertGreaterEqual(w.sim.ctl().counters()["qmi_messages"].get("uim-get-card-status", 0), 3)
+
+
 class Discovery(unittest.TestCase):
     def test_discover_then_download_the_event(self):
         eid = "89049032123451234512345678901235"

@@ -86,6 +86,10 @@ def parse_args(argv):
                    help="the ATR answered over vpcd (default: a real eUICC's, T=0)")
     g.add_argument("--wrong-le", action="store_true", help="answer SELECT with Le 00, or GET RESPONSE asking for more than there is, by 6Cxx like a strict T=0 card")
     g.add_argument("--mbim-no-uicc-reset", action="store_true", help="the MBIM function refuses MS UICC reset (radio off/on still re-reads the card)")
+    g.add_argument("--qmi-slow-card-start", type=int, default=0, metavar="N",
+                   help="after UIM Power On SIM the card is unreachable (UIM commands answer UimUninitialized, Get "
+                        "Card Status says no ATR yet) until N Get Card Status queries have been answered: a card "
+                        "that takes its time to start again")
     g.add_argument("--mbim-slow-card-read", default=None, metavar="HOW:N",
                    help="after an MS UICC reset the card is unreachable until N subscriber ready status queries "
                         "have been answered, each HOW: 'not-initialized' (MBIM status NotInitialized) or "
@@ -185,7 +189,8 @@ def main(argv) -> int:
         p = euicc.enabled_profile()
         return p["iccid"] if p else None
 
-    modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid, args.imei, slots)
+    modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid, args.imei, slots,
+                     args.qmi_slow_card_start)
     mbim = MbimFunction(card, faults, counters, QmiModem(card, faults, counters, args.slot, identity.eid_bytes,
                                                          enabled_iccid, args.imei, slots),
                         args.imei, args.mbim_slots, args.slot - 1, enabled_iccid, not args.mbim_no_uicc_reset,

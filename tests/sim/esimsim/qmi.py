@@ -207,7 +207,7 @@ class QmiModem:
 
     def __init__(self, card: Card, faults: Faults, counters: Counters, slot: int = 1,
                  eid_bytes: bytes = b"", enabled_iccid: Callable[[], Optional[str]] = lambda: None,
-                 imei: str = DEFAULT_IMEI, slots: Optional[Slots] = None):
+                 imei: str = DEFAULT_IMEI, slots: Optional[Slots] = None, slow_card_start: int = 0):
         self.card = card
         # The physical slots (one modem: every front shares them); `slot` is the logical slot
         # UIM requests name, which the active physical slot is mapped to.
@@ -220,6 +220,9 @@ class QmiModem:
         self.allocated: dict[tuple[int, int], int] = {}  # (service, cid) -> link id
         self.imei = imei  # "" = the modem reports none
         self.next_cid = {SERVICE_UIM: 1, SERVICE_DMS: 1}
+        # After Power On SIM: the Get Card Status queries still to answer before the card is up.
+        self.slow_card_start = slow_card_start
+        self.starting = 0
 
     def release_link(self, link: Link) -> None:
         for key in list(link.cids):
@@ -336,6 +339,11 @@ class QmiModem:
         owner = (link.id, SERVICE_UIM, msg.cid)
         mid = msg.msg_id
         if mid == UIM_GET_CARD_STATUS:
+            if self.starting:
+                self.starting -= 1
+                status = self._card_status(starting=True)
+                card.powered = not self.starting
+                return [result_tlv(), (0x10, status)], False
             return [result_tlv(), (0x10, self._card_status())], False
         if mid == UIM_GET_SLOT_STATUS:
             return [result_tlv()] + self._slot_status(), False
@@ -348,17 +356,22 @@ class QmiModem:
         else:
             return [result_tlv(E_INVALID_QMI_COMMAND)], False
         if mid == UIM_POWER_OFF_SIM:
-            if not card.powered:
+            if not card.powered and not self.starting:
                 return [result_tlv(E_NO_EFFECT)], False
+            self.starting = 0
             card.powered = False
             card.reset()
             log.info("SIM powered off")
             return [result_tlv()], False
         if mid == UIM_POWER_ON_SIM:
-            if card.powered:
+            if card.powered or self.starting:
                 return [result_tlv(E_NO_EFFECT)], False
             card.powered = True
             log.info("SIM powered on")
+            if self.slow_card_start:
+                # Still starting: unreachable until the Get Card Status queries are answered.
+                self.starting = self.slow_card_start
+                card.powered = False
             return [result_tlv()], False
         if not card.powered:
             return [result_tlv(E_UIM_UNINITIALIZED)], False
@@ -414,9 +427,10 @@ class QmiModem:
             card.trace[-1]["t_in"], card.trace[-1]["t_out"] = received, time.monotonic()
         return [result_tlv(), (0x10, struct.pack("<H", len(t.response)) + t.response)], t.reset_after
 
-    def _card_status(self) -> bytes:
+    def _card_status(self, starting: bool = False) -> bytes:
         """UIM Card Status TLV: one card; with a USIM application when a profile is enabled (or
-        the active slot holds a plain SIM, which always has one)."""
+        the active slot holds a plain SIM, which always has one). A card still starting after
+        Power On SIM is absent, no ATR received yet."""
         card = self.card
         apps = b""
         n_apps = 0
@@ -425,8 +439,8 @@ class QmiModem:
             n_apps = 1
             apps = bytes([2, 7, 2, 0, 0, 0, len(USIM_AID)]) + USIM_AID + bytes([0, 3, 3, 10, 3, 3, 10])
         index = 0x0000 if n_apps else 0xFFFF
-        if self.slots.active_kind() == EMPTY:
-            state, error = 0, 3  # absent, no ATR received
+        if self.slots.active_kind() == EMPTY or starting:
+            state, error, n_apps, apps, index = 0, 3, 0, b"", 0xFFFF  # absent, no ATR received
         elif card.powered:
             state, error = 1, 0  # present
         else:
