@@ -62,6 +62,7 @@ typedef struct
   gboolean bpp_recorded; /* written for this session */
 
   guint cancel_wait_id; /* the server's cancelSession in flight: abandoned when this fires */
+  GPtrArray *secrets;   /* the matching ID and the codes given, hidden from the log meanwhile */
 } DownloadJob;
 
 /* How long a download that ends in a cancel waits for its server's cancelSession answer. The
@@ -89,7 +90,7 @@ download_job_free (gpointer data)
   g_free (d->eid);
   g_clear_pointer (&d->download, lpa_download_free);
   g_free (d->smdp_address);
-  g_free (d->matching_id);
+  lpa_secret_free (d->matching_id);
   g_free (d->smdp_oid);
   lpa_secret_free (d->confirmation_code);
   g_free (d->imei);
@@ -97,7 +98,35 @@ download_job_free (gpointer data)
   g_free (d->iccid);
   g_clear_error (&d->after_error);
   g_free (d->transaction_id);
+  for (guint i = 0; d->secrets && i < d->secrets->len; i++)
+    esimd_log_remove_secret (d->secrets->pdata[i]);
+  g_clear_pointer (&d->secrets, g_ptr_array_unref);
   g_free (d);
+}
+
+/* @value (the matching ID, a confirmation code) is hidden from the log while the job lives, and
+ * from the error messages it publishes: a server's refusal may echo what it was sent. */
+static void
+remember_secret (DownloadJob *d, const char *value)
+{
+  if (!value || !*value)
+    return;
+  if (!d->secrets)
+    d->secrets = g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_secret_free);
+  esimd_log_add_secret (value);
+  g_ptr_array_add (d->secrets, g_strdup (value));
+}
+
+/* @error as the Job's Error, ErrorMessage and DownloadResult publish it to every local user:
+ * without the secrets given to a download (esimd_log_hide_secrets()). */
+static GError *
+error_shown (const GError *error)
+{
+  GError *shown = g_error_copy (error);
+
+  g_free (shown->message);
+  shown->message = esimd_log_hide_secrets (error->message);
+  return shown;
 }
 
 /* The Job's Stage is liblpa's stage name, except that a finished job has none. */
@@ -135,10 +164,12 @@ finish (EsimdJob *job, const GError *error)
 
   if (error)
     {
+      g_autoptr (GError) shown = error_shown (error);
+
       g_info ("eUICC %s: download from %s failed: %s", job->euicc->config->name, d->smdp_address,
-              error->message);
+              shown->message);
       /* A transaction it left open stays listed: the queue cancels it once this job ends. */
-      esimd_job_complete (job, error, NULL);
+      esimd_job_complete (job, shown, NULL);
       return;
     }
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
@@ -633,7 +664,9 @@ on_finished (gpointer user_data, const LpaDownloadResult *result, const GError *
       g_clear_pointer (&d->transaction_id, g_free);
       g_clear_pointer (&d->confirmation_code, lpa_secret_free);
       d->confirm = FALSE; /* the user consented already */
-      esimd_job_set_confirmation_code_refused (job, error->message);
+      g_autoptr (GError) shown = error_shown (error);
+
+      esimd_job_set_confirmation_code_refused (job, shown->message);
       d->restart_id = g_idle_add (restart_download, job);
       return;
     }
@@ -1065,6 +1098,7 @@ download_supply_confirmation_code (EsimdJob *job, const char *code, GError **err
       return FALSE;
     }
   g_clear_handle_id (&d->confirm_timeout_id, g_source_remove);
+  remember_secret (d, code);
   esimd_job_set_state (job, ESIMD_JOB_RUNNING);
   lpa_download_supply_confirmation_code (d->download, code);
   return TRUE;
@@ -1201,6 +1235,8 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   d->matching_id = g_strdup (ac ? ac->matching_id : matching_id);
   d->smdp_oid = g_strdup (ac ? ac->smdp_oid : NULL);
   d->confirmation_code = *confirmation_code ? g_strdup (confirmation_code) : NULL;
+  remember_secret (d, d->matching_id);
+  remember_secret (d, d->confirmation_code);
   d->imei = g_strdup (imei); /* NULL: the eUICC's, when the job runs */
   d->nickname = nickname && *nickname ? g_strdup (nickname) : NULL;
   d->enable = enable;

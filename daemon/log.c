@@ -13,6 +13,11 @@ static gboolean log_personal;
  * error, a server's message, a card's answer). The oldest go first beyond the cap. */
 static GPtrArray *personal_values;
 #define MAX_PERSONAL_VALUES 512
+/* The matching IDs and confirmation codes of the downloads esimd holds: hidden always, however a
+ * message came to quote them (a server's refusal that echoes what it was sent). A value may be
+ * listed more than once (two downloads of one code); each esimd_log_remove_secret() takes one. */
+static GPtrArray *secret_values;
+#define MIN_SECRET_LENGTH 4
 
 /* The last line of defence for text from a server, a card or a user that a message quotes: the
  * journal and log readers get valid UTF-8 and no control character but newlines and tabs
@@ -26,13 +31,45 @@ write_clean (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoi
   return g_log_writer_standard_streams (level, fields, n_fields, user_data);
 }
 
-/* @message with every personal value replaced by "[hidden]", or NULL when it shows none. */
+/* Replaces in *@out (made from @message when first needed) every occurrence of @value that is
+ * a whole token (no letter or digit right before or after it) by @with. */
+static void
+replace_token (GString **out, const char *message, const char *value, const char *with)
+{
+  gsize len = strlen (value);
+  const char *text = *out ? (*out)->str : message;
+  GString *result = NULL;
+  const char *from = text, *hit;
+
+  for (hit = strstr (text, value); hit; hit = strstr (hit + 1, value))
+    {
+      if ((hit > text && g_ascii_isalnum (hit[-1])) || g_ascii_isalnum (hit[len]))
+        continue;
+      if (!result)
+        result = g_string_new (NULL);
+      g_string_append_len (result, from, hit - from);
+      g_string_append (result, with);
+      from = hit + len;
+      hit = from - 1;
+    }
+  if (!result)
+    return;
+  g_string_append (result, from);
+  if (*out)
+    g_string_free (*out, TRUE);
+  *out = result;
+}
+
+/* @message with every secret replaced by "[secret]" and, when @personal, every personal value
+ * by "[hidden]"; NULL when it shows none. */
 static char *
-redact (const char *message)
+redact (const char *message, gboolean personal)
 {
   GString *out = NULL;
 
-  for (guint i = 0; personal_values && i < personal_values->len; i++)
+  for (guint i = 0; secret_values && i < secret_values->len; i++)
+    replace_token (&out, message, secret_values->pdata[i], "[secret]");
+  for (guint i = 0; personal && personal_values && i < personal_values->len; i++)
     {
       const char *value = personal_values->pdata[i];
 
@@ -43,6 +80,37 @@ redact (const char *message)
       g_string_replace (out, value, "[hidden]", 0);
     }
   return out ? g_string_free (out, FALSE) : NULL;
+}
+
+void
+esimd_log_add_secret (const char *value)
+{
+  if (!value || strlen (value) < MIN_SECRET_LENGTH)
+    return;
+  if (!secret_values)
+    secret_values = g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_secret_free);
+  g_ptr_array_add (secret_values, g_strdup (value));
+}
+
+void
+esimd_log_remove_secret (const char *value)
+{
+  for (guint i = 0; value && secret_values && i < secret_values->len; i++)
+    if (strcmp (secret_values->pdata[i], value) == 0)
+      {
+        g_ptr_array_remove_index (secret_values, i);
+        break;
+      }
+  if (secret_values && secret_values->len == 0)
+    g_clear_pointer (&secret_values, g_ptr_array_unref);
+}
+
+char *
+esimd_log_hide_secrets (const char *text)
+{
+  char *hidden = text ? redact (text, FALSE) : NULL;
+
+  return hidden ? hidden : g_strdup (text);
 }
 
 static GLogWriterOutput
@@ -62,7 +130,7 @@ esimd_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
             !lpa_text_is_clean (fields[i].value, fields[i].length, LPA_TEXT_KEEP_NEWLINES))
           message = clean =
               lpa_text_sanitize (fields[i].value, fields[i].length, 0, LPA_TEXT_KEEP_NEWLINES);
-        if (!log_personal && (hidden = redact (message)))
+        if ((hidden = redact (message, !log_personal)))
           message = hidden;
         if (message == fields[i].value)
           break;

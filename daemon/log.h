@@ -19,4 +19,15 @@ const char *esimd_log_pd (const char *value);
  * as soon as a value is known, before anything may quote it (a file name, an error). */
 void esimd_log_add_personal (const char *value);
 
+/* Makes @value (a matching ID or confirmation code esimd was given) a secret until the same
+ * value is removed: the log writer replaces it, where a message quotes it as a whole token (a
+ * server's refusal echoing what it was sent), with "[secret]", LogPersonalData or not. Values
+ * shorter than 4 characters are not listed (they would hide unrelated numbers). */
+void esimd_log_add_secret (const char *value);
+void esimd_log_remove_secret (const char *value);
+
+/* @text with the listed secrets replaced as the log writer does (a newly allocated copy): for
+ * what leaves esimd otherwise, an error message other users read on the bus. */
+char *esimd_log_hide_secrets (const char *text);
+
 G_END_DECLS

@@ -66,6 +66,25 @@ class HostileServerText(unittest.TestCase):
         props = self.failed_download(subjectCode="8.2.6\udc80", reasonCode="3.8", message="x")
         self.assertEqual(props["Error"], "org.esim.Error.ProtocolError", props)
 
+    def test_server_text_quoting_the_secrets(self):
+        """A server whose refusal quotes the matching ID and the confirmation code it was given
+        (its statusCodeData message is free text): the log (info level) would show them, and
+        the Job's ErrorMessage and the DownloadResult signal, which every local user reads,
+        would carry them. Each shows "[secret]" instead."""
+        self.smdp.add_fault(function="authenticateClient", action="status", endSession=True,
+                            subjectCode="8.2.6", reasonCode="3.8",
+                            message="matchingId CODE-NEEDED with code 12345678 unknown")
+        self.w.client.signals.clear()
+        job, props = self.w.download(activation_code("CODE-NEEDED"), "12345678")
+        self.assertEqual(props["Error"], "org.esim.Error.MatchingIdRefused", props)
+        self.assertIn("matchingId [secret] with code [secret] unknown", props["ErrorMessage"])
+        results = [s[3] for s in self.w.client.signals_named("DownloadResult", MANAGER) if s[3][0] == job]
+        self.assertEqual(len(results), 1, self.w.client.signals)
+        self.assertEqual(results[0][4], props["ErrorMessage"])
+        self.w.wait_idle()
+        self.assertEqual(self.w.check_log_for_secrets(), [])
+        self.assertIn("matchingId [secret] with code [secret] unknown", self.w.esimd.log())
+
     def test_send_notifications_gets_its_reply(self):
         self.smdp.add_fault(function="handleNotification", action="status", subjectCode="8.1",
                             reasonCode="6.1\udc80", message=BAD)
