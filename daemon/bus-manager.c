@@ -758,7 +758,7 @@ method_remove_notification (sd_bus_message *m, void *userdata, sd_bus_error *err
     return sd_bus_error_setf (error, ESIMD_BUS_ERROR_NOTIFICATION_NOT_FOUND,
                               "no notification with sequence number %u is pending", seq);
   return esimd_bus_run_job (m, e, esimd_job_remove_notification_new (e, seq),
-                            ESIMD_ACTION_NOTIFICATIONS, FALSE);
+                            ESIMD_ACTION_DISCARD_NOTIFICATIONS, FALSE);
 }
 
 static void

@@ -4,6 +4,7 @@
 
 #include "daemon.h"
 #include "observer.h"
+#include "polkit.h"
 
 typedef struct
 {
@@ -142,9 +143,10 @@ static const EsimdJobOps default_smdp_ops = {
   .free_data = euicc_job_free,
 };
 
+/* Discarding, not sending: the stricter action (the notification's operator never hears). */
 static const EsimdJobOps remove_notification_ops = {
   .kind = "remove-notification",
-  .action = "org.esim.notifications",
+  .action = ESIMD_ACTION_DISCARD_NOTIFICATIONS,
   .needs_channel = TRUE,
   .reads = ESIMD_READ_NOTIFICATIONS,
   .run = command_run,

@@ -9,9 +9,11 @@ G_BEGIN_DECLS
 #define ESIMD_ACTION_DOWNLOAD      "org.esim.download"
 #define ESIMD_ACTION_MANAGE        "org.esim.manage-profiles"
 #define ESIMD_ACTION_NOTIFICATIONS "org.esim.notifications"
-#define ESIMD_ACTION_RESET         "org.esim.reset"
-#define ESIMD_ACTION_REFRESH       "org.esim.refresh"
-#define ESIMD_ACTION_SWITCH_SLOT   "org.esim.switch-slot"
+/* Removing a notification undelivered: its operator never learns of the operation. */
+#define ESIMD_ACTION_DISCARD_NOTIFICATIONS "org.esim.discard-notifications"
+#define ESIMD_ACTION_RESET                 "org.esim.reset"
+#define ESIMD_ACTION_REFRESH               "org.esim.refresh"
+#define ESIMD_ACTION_SWITCH_SLOT           "org.esim.switch-slot"
 
 /* @error is set when the answer is no, with the reason: ESIMD_ERROR_NOT_AUTHORIZED, or
  * ESIMD_ERROR_BUSY when too many of the caller's calls already wait for polkit's answer. */

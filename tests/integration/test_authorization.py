@@ -5,7 +5,8 @@ changes the eUICC or talks to a server needs polkit's yes; only root may own org
 Runs as root inside a private mount namespace (unshare -m), where polkit's action and rule
 directories are bind-mounted over with copies that add org.esim.policy and a test rule
 ("nobody" may do every org.esim action; "daemon" gets the defaults: admin authentication, which
-nobody can give here). The real /usr/lib/polkit-1/polkitd serves the private bus as user
+nobody can give here; "bin" stands for the user of an active local session: it gets, without
+authentication, exactly the actions the policy file allows an active session, read from it). The real /usr/lib/polkit-1/polkitd serves the private bus as user
 polkitd; callers run as those two users through setpriv. Nothing outside the namespace changes.
 """
 
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKIP = 77
@@ -27,8 +29,18 @@ POLKIT_BUS_POLICY = "/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"
 RULE = """polkit.addRule(function(action, subject) {
     if (action.id.indexOf("org.esim.") == 0 && subject.user == "nobody")
         return polkit.Result.YES;
+    if (subject.user == "bin" && %s.indexOf(action.id) >= 0)
+        return polkit.Result.YES;
 });
 """
+
+
+def active_session_actions(policy):
+    """The actions an active local session's user gets without authenticating (allow_active
+    yes): what polkit gives a console user. Callers here run without a session, so the test
+    rule gives them to "bin" by name."""
+    return sorted(a.get("id") for a in ET.parse(policy).getroot().findall("action")
+                  if a.findtext("defaults/allow_active") == "yes")
 
 
 class Authorization(unittest.TestCase):
@@ -45,9 +57,10 @@ class Authorization(unittest.TestCase):
         os.makedirs(rules)
         for f in glob.glob("/usr/share/polkit-1/actions/*"):
             shutil.copy(f, actions)
-        shutil.copy(os.path.join(os.environ["ESIMD_SOURCE_ROOT"], "dbus", "org.esim.policy"), actions)
+        policy = os.path.join(os.environ["ESIMD_SOURCE_ROOT"], "dbus", "org.esim.policy")
+        shutil.copy(policy, actions)
         with open(os.path.join(rules, "10-esimd-test.rules"), "w") as f:
-            f.write(RULE)
+            f.write(RULE % json.dumps(active_session_actions(policy)))
         os.chmod(cls.pk, 0o755)
         os.chmod(actions, 0o755)
         os.chmod(rules, 0o755)
@@ -167,6 +180,40 @@ class Authorization(unittest.TestCase):
         self.assertEqual(self.w.sim.ctl().state()["profiles"][0]["state"], "enabled")
         r = self.manager_as("nobody", "DisableProfile", "(sa{sv})", [iccid, {}])
         self.assertIn("result", r, r)
+
+    def test_console_user_may_send_but_not_discard_notifications(self):
+        """A console user (an active session: org.esim.notifications needs no authentication)
+        may send pending notifications, but not discard one undelivered: RemoveNotification hid
+        another user's enable, disable or delete from its operator for good. Discarding needs
+        org.esim.discard-notifications, which asks for an administrator."""
+        from gi.repository import GLib
+
+        iccid = "8949449999999990011"
+        self.assertIn("org.esim.notifications", active_session_actions(
+            os.path.join(os.environ["ESIMD_SOURCE_ROOT"], "dbus", "org.esim.policy")))
+        smdp = self.w.smdp.control
+        # the server fails every delivery: the enable and disable stay pending
+        smdp.add_fault(function="handleNotification", action="http", status=503, times=1000)
+        try:
+            self.w.manager("EnableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+            self.w.manager("DisableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+            self.w.wait_idle()
+            pending = self.w.notifications()
+            self.assertTrue(pending, pending)
+            for n in pending:
+                r = self.manager_as("bin", "RemoveNotification", "(u)", [n["seq"]])
+                self.assertEqual(r.get("error"), "org.esim.Error.NotAuthorized", r)
+            self.assertEqual([n["seq"] for n in self.w.notifications()], [n["seq"] for n in pending])
+            self.assertEqual(len(self.w.sim.ctl().state()["notifications"]), len(pending))
+        finally:
+            smdp.clear_faults()
+        # sending stays open to the console user: every one reaches its server
+        before = smdp.calls().get("smdp:handleNotification", 0)
+        r = self.manager_as("bin", "SendNotifications", "(a{sv})", [{}])
+        self.assertIn("result", r, r)
+        self.assertEqual(smdp.calls().get("smdp:handleNotification", 0) - before, len(pending))
+        self.assertEqual(self.w.sim.ctl().state()["notifications"], [])
+        self.w.wait_idle()
 
     def test_esimd_own_jobs_need_polkit_to_cancel(self):
         """esimd's own work is a Job without a caller (issue 11, item 7): cancelling it needs the

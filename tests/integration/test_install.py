@@ -296,7 +296,8 @@ class Install(unittest.TestCase):
         self.assertEqual(owners, ["root"])
         actions = {a.get("id") for a in ET.parse(self.find("actions/org.esim.policy")).getroot().findall("action")}
         self.assertEqual(actions, {"org.esim.download", "org.esim.manage-profiles", "org.esim.notifications",
-                                   "org.esim.refresh", "org.esim.reset", "org.esim.switch-slot"})
+                                   "org.esim.discard-notifications", "org.esim.refresh", "org.esim.reset",
+                                   "org.esim.switch-slot"})
         # every action the daemon checks is declared
         with open(os.path.join(SOURCE, "daemon", "polkit.h")) as f:
             used = set(re.findall(r'"(org\.esim\.[a-z-]+)"', f.read()))
