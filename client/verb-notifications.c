@@ -37,7 +37,7 @@ filter_entries (Filter *f, GOptionEntry out[N_FILTER_ENTRIES + 1])
   const GOptionEntry e[N_FILTER_ENTRIES + 1] = {
     { "operation", 'o', 0, G_OPTION_ARG_STRING, &f->operation,
       "Only notifications of this operation: install, enable, disable, delete, or SGP.22 v3's "
-      "rpm-enable, rpm-disable, rpm-delete, rpm-package-result",
+      "rpm-enable, rpm-disable, rpm-delete, rpm-package-result; unknown: in no bit SGP.22 names",
       "OP" },
     { "iccid", 'i', 0, G_OPTION_ARG_STRING, &f->iccid, "Only notifications about this profile",
       "ICCID" },
@@ -64,9 +64,9 @@ filter_variant (const Filter *f, GError **error)
                    "--seq: expected a sequence number from 0 to %u", G_MAXUINT32);
       return NULL;
     }
-  if (f->operation && !g_strv_contains (lpa_notification_event_names, f->operation))
+  if (f->operation && !g_strv_contains (lpa_notification_operation_names, f->operation))
     {
-      g_autofree char *names = g_strjoinv (", ", (char **) lpa_notification_event_names);
+      g_autofree char *names = g_strjoinv (", ", (char **) lpa_notification_operation_names);
 
       g_set_error (error, ESIMCTL_ERROR, ESIMCTL_EXIT_USAGE, "--operation: expected one of %s",
                    names);

@@ -17,9 +17,9 @@ esimd_notification_filter_check (GVariant **filter_inout, GError **error)
   g_autofree char *canonical = NULL;
 
   if (g_variant_lookup (filter, "operation", "&s", &op) &&
-      !g_strv_contains (lpa_notification_event_names, op))
+      !g_strv_contains (lpa_notification_operation_names, op))
     {
-      g_autofree char *names = g_strjoinv (", ", (char **) lpa_notification_event_names);
+      g_autofree char *names = g_strjoinv (", ", (char **) lpa_notification_operation_names);
 
       g_set_error (error, LPA_ERROR, LPA_ERROR_INVALID_ARGUMENT, "operation \"%s\" is none of %s",
                    op, names);

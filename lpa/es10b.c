@@ -422,16 +422,22 @@ lpa_notification_metadata_parse (const LpaTlv *bf2f, GError **error)
   /* SGP.22 v3 adds events 4 to 7 (notificationRpmEnable, -Disable, -Delete,
    * loadRpmPackageResult): such a notification is pending like any other and goes to its
    * server; taking it for a malformed one failed the whole list, and with it every other
-   * notification's delivery. */
+   * notification's delivery. An operation only in bits no SGP.22 version names (8 on), or in
+   * no bit at all, is still the card's signed notification for its server: it is listed as
+   * "unknown" (operation 0) and delivered unchanged, as lpac lists and sends it (its
+   * es10b_list_notification: ES10B_PROFILE_MANAGEMENT_OPERATION_UNDEFINED, "unknown").
+   * Skipping it left it on the card, unlisted and undelivered, for good. What delivering
+   * needs stays strict: the sequence number and the address. */
   out->events = (guint) (events & 0xFF);
+  out->operation = (LpaNotificationEvent) (out->events & -out->events);
   /* The address was read as display text: one that is not UTF-8 (U+FFFD in it now) is then
    * no host name, which fails this notification's delivery alone, not every list it is in. */
-  if (out->events == 0)
-    return malformed_null (error, "NotificationMetadata names no operation");
-  out->operation = (LpaNotificationEvent) (out->events & -out->events);
   g_strstrip (out->address);
-  if (has_iccid && !(out->iccid = lpa_iccid_from_bcd (iccid.value, iccid.value_len)))
-    return malformed_null (error, "NotificationMetadata: bad ICCID");
+  /* The ICCID only describes the notification (the server reads its own from the signed
+   * data): one that does not decode is left out (NULL, listed as ""), not the reason to leave
+   * the notification on the card, unlisted and undelivered, for good. */
+  if (has_iccid)
+    out->iccid = lpa_iccid_from_bcd (iccid.value, iccid.value_len);
   return g_steal_pointer (&out);
 }
 
@@ -453,10 +459,10 @@ parse_metadata_item (GBytes *base, const LpaTlv *item, GError **error)
 {
   /* An item that is not a NotificationMetadata (BF2F), or one that does not decode, is skipped:
    * each item is a whole TLV, so the others are still read right, and failing the list left
-   * every notification undelivered. Such an item is one esimd cannot deliver anyway: its
-   * operation only in bits no SGP.22 version names (v3 named 4 to 7 after v2's 0 to 3, and lpac
-   * lists an operation it does not know as "unknown": euicc/es10b.c es10b_list_notification),
-   * no address, a sequence number out of range. It stays on the eUICC. */
+   * every notification undelivered. Such an item is one esimd cannot deliver anyway: no
+   * address, a sequence number out of range, an operation that is no BIT STRING. It stays on
+   * the eUICC. (An operation in no bit SGP.22 names is listed, "unknown"; an ICCID that does
+   * not decode is left out of the listing.) */
   if (item->tag != 0xBF2F)
     return NULL;
   return lpa_notification_metadata_parse (item, NULL);

@@ -119,10 +119,11 @@ typedef struct
 {
   guint32 seq;  /* 0 is a valid sequence number */
   guint events; /* NotificationEvent bits 0 to 7 as received (exactly one should be set): the
-                 * LpaNotificationEvent ones, and SGP.22 v3's RPM events 4 to 7 */
-  LpaNotificationEvent operation; /* the lowest set bit */
+                 * LpaNotificationEvent ones, and SGP.22 v3's RPM events 4 to 7; 0 when the
+                 * card set none of them (only later bits, or none) */
+  LpaNotificationEvent operation; /* the lowest set bit; 0 for none: "unknown" */
   char *address;                  /* notificationAddress, surrounding whitespace trimmed */
-  char *iccid;                    /* NULL if absent */
+  char *iccid;                    /* NULL if absent or if it does not decode */
 } LpaNotificationMetadata;
 
 void lpa_notification_metadata_free (LpaNotificationMetadata *metadata);

@@ -513,6 +513,12 @@ const char *const lpa_notification_event_names[] = {
   NULL,
 };
 
+const char *const lpa_notification_operation_names[] = {
+  "install",    "enable",      "disable",    "delete",
+  "rpm-enable", "rpm-disable", "rpm-delete", "rpm-package-result",
+  "unknown",    NULL,
+};
+
 const char *
 lpa_notification_event_name (guint events)
 {

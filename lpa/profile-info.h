@@ -131,6 +131,9 @@ const char *lpa_notification_event_name (guint events);
 
 /* Every name lpa_notification_event_name() gives for a bit, NULL-terminated. */
 extern const char *const lpa_notification_event_names[];
+/* Every operation a notification is listed with: those names and "unknown" (no bit SGP.22
+ * names), NULL-terminated. The values a filter's "operation" may take. */
+extern const char *const lpa_notification_operation_names[];
 
 const char *lpa_profile_class_name (LpaProfileClass profile_class);
 const char *lpa_profile_state_name (LpaProfileState state);

@@ -51,15 +51,24 @@ check_profile_info (const LpaProfileInfo *info)
 static void
 check_metadata (const LpaNotificationMetadata *m)
 {
-  /* Bits 0 to 3, and SGP.22 v3's RPM events 4 to 7. */
-  FUZZ_CHECK (m->events != 0 && (m->events & ~0xFFu) == 0);
+  /* Bits 0 to 3, and SGP.22 v3's RPM events 4 to 7; none (only later bits, or none at all):
+   * operation 0, listed as "unknown" and delivered like any other. */
+  FUZZ_CHECK ((m->events & ~0xFFu) == 0);
+  if (m->events == 0)
+    {
+      FUZZ_CHECK (m->operation == 0);
+      FUZZ_CHECK (strcmp (lpa_notification_event_name (m->operation), "unknown") == 0);
+      FUZZ_CHECK (m->address != NULL);
+      check_optional_iccid (m->iccid);
+      return;
+    }
   /* The operation is the lowest event bit. */
   FUZZ_CHECK ((m->events & (guint) m->operation) == (guint) m->operation);
   FUZZ_CHECK (((guint) m->operation & ((guint) m->operation - 1)) == 0);
   FUZZ_CHECK ((m->events & ((guint) m->operation - 1)) == 0);
   FUZZ_CHECK (m->address != NULL);
   check_optional_iccid (m->iccid);
-  /* The D-Bus API names every event SGP.22 v3 defines, so every listed one. */
+  /* The D-Bus API names every event SGP.22 v3 defines, so every one set. */
   FUZZ_CHECK (strcmp (lpa_notification_event_name (m->events), "unknown") != 0);
 }
 

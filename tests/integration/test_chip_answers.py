@@ -13,7 +13,9 @@
 * A pending notification whose operation is only in a bit no SGP.22 version names (v2.2.2 names
   bits 0 to 3, v3 bits 4 to 7; lpac lists an operation it does not know as "unknown"). esimd
   failed the whole ListNotification, and the batch delivery's RetrieveNotificationsList: every
-  other notification stayed undelivered."""
+  other notification stayed undelivered. Then it skipped that one: left on the card, unlisted
+  and undelivered, for good. It is listed as "unknown" and its server gets the card's signed
+  notification unchanged."""
 
 import unittest
 
@@ -115,21 +117,32 @@ class ChipAnswers(unittest.TestCase):
             tlv = der.decode(blob)
             inner = tlv.find(0xBF27) if tlv.tag == 0xBF37 else tlv
             metadata.append(inner.find(0xBF2F).raw)
-        # What a newer eUICC may list: an operation only in bit 8, to the same server.
+        # What a newer eUICC may list: an operation only in bit 8, to the same server, signed as
+        # an OtherSignedNotification (the card's certificates from its enable notification).
         unknown = e(0xBF2F, [e(0x80, der.encode_int(900)), e(0x81, der.encode_bits([8], 9)),
                              e(0x0C, SMDP_HOST.encode())])
+        other = next(der.decode(b) for b in blobs if b[0] == 0x30)
+        signed = e(0x30, [unknown, e(0x5F37, bytes(64))] + [c.raw for c in other.children()[2:]])
         self.sim.add_fault(kind="es10_answer", tag="BF28",
                            data=e(0xBF28, [e(0xA0, metadata[:1] + [unknown] + metadata[1:])]).hex())
         self.sim.add_fault(kind="es10_answer", tag="BF2B",
-                           data=e(0xBF2B, [e(0xA0, blobs[:1] + [e(0x30, [unknown, e(0x5F37, bytes(64))])]
-                                             + blobs[1:])]).hex())
+                           data=e(0xBF2B, [e(0xA0, blobs[:1] + [signed] + blobs[1:])]).hex())
         self.w.manager("Refresh")
         listed = self.w.notifications()
-        self.assertEqual(sorted(int(n["seq"]) for n in listed), sorted(n["seq"] for n in pending), listed)
+        self.assertEqual(sorted(int(n["seq"]) for n in listed), sorted([900] + [n["seq"] for n in pending]), listed)
+        self.assertEqual([n["operation"] for n in listed if n["seq"] == 900], ["unknown"])
+        self.assertEqual([int(n["seq"]) for n in self.w.notifications({"operation": GLib.Variant("s", "unknown")})],
+                         [900])
+        r = self.w.esimctl("notifications", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^\s*900\s+unknown\b")
         before = self.smdp.calls().get("smdp:handleNotification", 0)
         self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=120)
-        self.assertEqual(self.smdp.calls().get("smdp:handleNotification", 0) - before, len(pending))
+        self.assertEqual(self.smdp.calls().get("smdp:handleNotification", 0) - before, len(pending) + 1)
         self.assertEqual(self.sim.state()["notifications"], [])
+        # the server got the card's signed notification, byte for byte
+        got = [n for n in self.smdp.notifications() if n["seq"] == 900]
+        self.assertEqual([bytes.fromhex(n["raw"]) for n in got], [signed], got)
 
 
 if __name__ == "__main__":

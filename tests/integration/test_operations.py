@@ -152,15 +152,16 @@ class Operations(unittest.TestCase):
                          w.notifications({"iccid": GLib.Variant("s", ICCID_ONE)}))
 
     def test_03b_rpm_operations_are_named(self):
-        """SGP.22 v3's RPM notifications have names a caller can filter on (they were "unknown",
-        which no filter took); the message of a wrong name lists them all."""
+        """SGP.22 v3's RPM notifications have names a caller can filter on (they were "unknown");
+        "unknown" is the operation of one in no bit SGP.22 names, and filters too; the message
+        of a wrong name lists them all."""
         w = self.w
-        for op in ("rpm-enable", "rpm-disable", "rpm-delete", "rpm-package-result"):
+        for op in ("rpm-enable", "rpm-disable", "rpm-delete", "rpm-package-result", "unknown"):
             self.assertEqual(w.notifications({"operation": GLib.Variant("s", op)}), [], op)
-        name, msg = self.error_of(w.notifications, {"operation": GLib.Variant("s", "unknown")})
+        name, msg = self.error_of(w.notifications, {"operation": GLib.Variant("s", "rpm")})
         self.assertEqual(name, "org.freedesktop.DBus.Error.InvalidArgs")
         self.assertIn("install, enable, disable, delete, rpm-enable, rpm-disable, rpm-delete, "
-                      "rpm-package-result", msg)
+                      "rpm-package-result, unknown", msg)
 
     def test_04_enable(self):
         w = self.w

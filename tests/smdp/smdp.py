@@ -707,6 +707,7 @@ def handle_notification(st, content):
             raise ApiError(*BAD_FORMAT, "pendingNotification tag %X" % n.tag)
         seq = meta.find(0x80)
         rec["seq"] = der.decode_int(seq.value) if seq is not None else None
+        rec["raw"] = raw.hex()  # what the LPA sent, to compare with the card's bytes
         pmo = meta.find(0x81)
         ops = der.decode_bits(pmo.value) if pmo is not None else set()
         rec["operation"] = ",".join(OPERATIONS.get(b, str(b)) for b in sorted(ops))

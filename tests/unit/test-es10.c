@@ -373,18 +373,23 @@ test_notifications_rpm (void)
   g_assert_cmpstr (m->address, ==, "rpm.test");
   m = g_ptr_array_index (list, 1);
   g_assert_cmpuint (m->operation, ==, LPA_NOTIFICATION_DELETE);
-  /* A notification that names no event at all is still malformed; in a list it is left out,
-   * not the reason to refuse the others (test_notification_unreadable_items). */
+  /* A notification that names no event at all is still the card's, for its server: listed as
+   * "unknown" (operation 0), as lpac lists it (test_notification_unreadable_items). */
   {
     g_autoptr (GPtrArray) without = lpa_es10b_parse_list_notification (none, &error);
+    g_autoptr (LpaNotificationMetadata) parsed = NULL;
     LpaTlv tlv;
 
     g_assert_no_error (error);
-    g_assert_cmpuint (without->len, ==, 0);
+    g_assert_cmpuint (without->len, ==, 1);
     g_assert_true (
         lpa_der_parse (g_bytes_get_data (none, NULL) + 5, g_bytes_get_size (none) - 5, &tlv, NULL));
-    g_assert_null (lpa_notification_metadata_parse (&tlv, &error));
-    g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+    parsed = lpa_notification_metadata_parse (&tlv, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (parsed->seq, ==, 9);
+    g_assert_cmpuint (parsed->events, ==, 0);
+    g_assert_cmpstr (lpa_notification_event_name (parsed->operation), ==, "unknown");
+    g_assert_cmpstr (parsed->address, ==, "x");
   }
 }
 
@@ -974,12 +979,13 @@ test_notification_list_lenient (void)
   g_assert_true (lpa_iccid_is_valid (m->iccid));
 }
 
-/* Hand-built: notifications 1 (install) and 3 (enable) around two the parser cannot read: 2 names
- * only bit 8, an operation no SGP.22 version defines (v3 added bits 4 to 7 to v2's 0 to 3; lpac
- * lists an operation it does not know as "unknown"), and 4 names none. Failing the whole list
- * (and, in RetrieveNotificationsList, the whole batch) left 1 and 3 undelivered for good; the
- * two are left out. In the retrieved list, a BF37 without its ProfileInstallationResultData
- * is left out as well. */
+/* Hand-built: notifications 1 (install) and 3 (enable) around two whose operation SGP.22 does not
+ * name: 2 names only bit 8 (v3 added bits 4 to 7 to v2's 0 to 3), and 4 names none. Failing the
+ * whole list (and, in RetrieveNotificationsList, the whole batch) left 1 and 3 undelivered for
+ * good; skipping the two then left them on the card, unlisted and undelivered, for good. They
+ * are listed as "unknown" (lpac's es10b_list_notification lists an operation it does not know
+ * so) and retrieved with their exact bytes, which go to their server unchanged. In the
+ * retrieved list, a BF37 without its ProfileInstallationResultData is left out. */
 #define LIST_WITH_UNREADABLE                                                                       \
   "BF 28 6A A0 68"                                                                                 \
   "BF 2F 17 80 01 01 81 02 07 80 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63 6F 6D"                  \
@@ -1005,20 +1011,70 @@ test_notification_unreadable_items (void)
   g_autoptr (GPtrArray) listed = lpa_es10b_parse_list_notification (listed_bytes, &error);
   g_autoptr (GPtrArray) retrieved = NULL;
 
+  g_autoptr (GBytes) unknown_raw =
+      unit_hex ("30 22 BF 2F 18 80 01 02 81 03 07 00 80 0C 0E 64 70 2E 65 78 61 6D 70 6C 65 2E 63"
+                "6F 6D 5F 37 04 00 00 00 00");
+  static const struct
+  {
+    guint32 seq;
+    guint operation;
+    const char *name;
+  } expect[] = {
+    { 1, LPA_NOTIFICATION_INSTALL, "install" },
+    { 2, 0, "unknown" },
+    { 4, 0, "unknown" },
+    { 3, LPA_NOTIFICATION_ENABLE, "enable" },
+  };
+  LpaPendingNotification *unknown;
+
   g_assert_no_error (error);
-  g_assert_cmpuint (listed->len, ==, 2);
-  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[0])->seq, ==, 1);
-  g_assert_cmpint (((LpaNotificationMetadata *) listed->pdata[0])->operation, ==,
-                   LPA_NOTIFICATION_INSTALL);
-  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[1])->seq, ==, 3);
-  g_assert_cmpint (((LpaNotificationMetadata *) listed->pdata[1])->operation, ==,
-                   LPA_NOTIFICATION_ENABLE);
+  g_assert_cmpuint (listed->len, ==, G_N_ELEMENTS (expect));
+  for (guint i = 0; i < G_N_ELEMENTS (expect); i++)
+    {
+      LpaNotificationMetadata *m = listed->pdata[i];
+
+      g_assert_cmpuint (m->seq, ==, expect[i].seq);
+      g_assert_cmpuint (m->operation, ==, expect[i].operation);
+      g_assert_cmpstr (lpa_notification_event_name (m->operation), ==, expect[i].name);
+      g_assert_cmpstr (m->address, ==, "dp.example.com");
+    }
+  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[1])->events, ==, 0);
 
   retrieved = lpa_es10b_parse_retrieve_notifications (retrieved_bytes, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (retrieved->len, ==, 2);
+  g_assert_cmpuint (retrieved->len, ==, 3);
   g_assert_cmpuint (((LpaPendingNotification *) retrieved->pdata[0])->metadata->seq, ==, 1);
-  g_assert_cmpuint (((LpaPendingNotification *) retrieved->pdata[1])->metadata->seq, ==, 3);
+  unknown = retrieved->pdata[1];
+  g_assert_cmpuint (unknown->metadata->seq, ==, 2);
+  g_assert_cmpstr (lpa_notification_event_name (unknown->metadata->operation), ==, "unknown");
+  g_assert_true (g_bytes_equal (unknown->raw, unknown_raw));
+  g_assert_cmpuint (((LpaPendingNotification *) retrieved->pdata[2])->metadata->seq, ==, 3);
+}
+
+/* Hand-built: what delivering needs stays strict. No address (5), no sequence number, an
+ * operation that is no BIT STRING (unused-bits count 8, 6): left out. 2, whose operation is in
+ * no bit SGP.22 names, is listed; so is 7, whose ICCID (3 bytes) does not decode: it only
+ * describes the notification, and skipping it left the notification undelivered for good. */
+static void
+test_notification_unknown_operation_strict (void)
+{
+  g_autoptr (GBytes) bytes =
+      unit_hex ("BF 28 77 A0 75 BF 2F 07 80 01 05 81 02 07 80 BF 2F 14 81 02 07 80 0C 0E 64 70 2E "
+                "65 78 61 6D 70 6C 65 2E 63 6F 6D BF 2F 17 80 01 06 81 02 08 80 0C 0E 64 70 2E 65 "
+                "78 61 6D 70 6C 65 2E 63 6F 6D BF 2F 18 80 01 02 81 03 07 00 80 0C 0E 64 70 2E 65 "
+                "78 61 6D 70 6C 65 2E 63 6F 6D BF 2F 1C 80 01 07 81 02 07 80 0C 0E 64 70 2E 65 78 "
+                "61 6D 70 6C 65 2E 63 6F 6D 5A 03 98 10 32");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) listed = lpa_es10b_parse_list_notification (bytes, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (listed->len, ==, 2);
+  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[0])->seq, ==, 2);
+  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[0])->operation, ==, 0);
+  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[1])->seq, ==, 7);
+  g_assert_cmpuint (((LpaNotificationMetadata *) listed->pdata[1])->operation, ==,
+                    LPA_NOTIFICATION_INSTALL);
+  g_assert_null (((LpaNotificationMetadata *) listed->pdata[1])->iccid);
 }
 
 /* GetRAT, hand-derived: rule 1 allows PPR1 for 310/01 and any MNC of 262 ('E' wildcards),
@@ -1466,6 +1522,8 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/profile-info-odd-members", test_profile_info_odd_members);
   g_test_add_func ("/es10/own/notification-list-lenient", test_notification_list_lenient);
   g_test_add_func ("/es10/own/notification-unreadable-items", test_notification_unreadable_items);
+  g_test_add_func ("/es10/own/notification-unknown-operation-strict",
+                   test_notification_unknown_operation_strict);
   g_test_add_func ("/es10/own/rat", test_rat);
   g_test_add_func ("/es10/own/session-responses", test_session_responses);
   g_test_add_func ("/es10/own/install-errors", test_install_errors);
