@@ -896,8 +896,12 @@ method_switch_slot (sd_bus_message *m, void *userdata, sd_bus_error *error)
 }
 
 /* Refresh calls that came while a refresh was waiting in the queue: that one reads the card
- * after they came, so they share its outcome instead of queueing the same work again. */
+ * after they came, so they share its outcome instead of queueing the same work again. Each is
+ * kept until then, and a download may hold the queue for minutes while org.esim.refresh is
+ * every active user's: at most MAX_JOINED_REFRESHES join one refresh, the others are refused
+ * (Busy) at once. */
 static GHashTable *joined_refreshes; /* EsimdJob* (a reference) -> GPtrArray of calls */
+#define MAX_JOINED_REFRESHES 32
 
 static void
 message_unref (gpointer m)
@@ -956,7 +960,16 @@ refresh_authorized (const GError *auth_error, gpointer data)
       calls = g_ptr_array_new_with_free_func (message_unref);
       g_hash_table_insert (joined_refreshes, esimd_job_ref (waiting), calls);
     }
-  g_ptr_array_add (calls, g_steal_pointer (&rj->call));
+  if (calls->len >= MAX_JOINED_REFRESHES)
+    {
+      sd_bus_reply_method_errorf (rj->call, ESIMD_BUS_ERROR_BUSY,
+                                  "%u Refresh calls already wait for the refresh queued on this "
+                                  "eUICC: try again when it has run",
+                                  MAX_JOINED_REFRESHES);
+      sd_bus_message_unref (rj->call);
+    }
+  else
+    g_ptr_array_add (calls, g_steal_pointer (&rj->call));
   g_free (rj);
 }
 

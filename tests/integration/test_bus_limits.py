@@ -259,6 +259,41 @@ class LingeringJobs(unittest.TestCase):
             self.assertEqual(w.client.get(finished()[-1], "org.esim.Job", "State"), "succeeded")
 
 
+class JoinedRefreshes(unittest.TestCase):
+    def test_refresh_calls_joining_a_waiting_refresh_are_bounded(self):
+        """Refresh calls that come while a refresh waits in the queue share its outcome: each
+        call is kept until then. org.esim.refresh is allowed to every active user by default, and
+        a download may hold the queue for minutes: a user's Refresh calls (128 per connection,
+        on many connections) were all kept. At most 32 join one refresh; the others are refused
+        at once with Busy, and the 32 get the refresh's outcome."""
+        from gi.repository import GLib
+        from esimtest.world import JOB_IFACE, World, activation_code, dbus_error_name
+
+        calls, joined = 60, 32
+        with World(config={"Notifications": {"AutoSend": "false"}}) as w:
+            w.wait_idle()
+            w.smdp.control.add_order({"matchingId": "HOLD", "iccid": "8949449999999990300",
+                                      "profile": {"generate": {"size": 4096}},
+                                      "metadata": {"serviceProviderName": "Hold", "profileName": "Hold"}})
+            hold = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("HOLD"), "",
+                                                                    {"confirm": GLib.Variant("b", True)})))[0]
+            w.client.wait_for(lambda: w.client.get(hold, JOB_IFACE, "State") == "awaiting-confirmation", 60,
+                              "the preview")
+            outs = [w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "Refresh") for _ in range(calls)]
+            # answered in order: once the last is, every one was handled
+            w.client.wait_for(lambda: sum(1 for o in outs if "error" in o) == calls - joined - 1
+                              or outs[-1], 60, "the calls beyond the limit refused")
+            refused = [o["error"] for o in outs if "error" in o]
+            self.assertEqual(len(refused), calls - joined - 1, outs)  # the first queued the refresh
+            for e in refused:
+                self.assertEqual(dbus_error_name(e), "org.esim.Error.Busy")
+                self.assertIn("32 Refresh calls", e.message)
+            w.client.call(hold, JOB_IFACE, "Cancel")
+            w.client.wait_for(lambda: all(outs), 60, "every Refresh answered")
+            self.assertEqual(sum(1 for o in outs if "result" in o), joined + 1)
+            w.wait_idle()
+
+
 class AuthorizationFlood(unittest.TestCase):
     def setUp(self):
         from esimtest.world import World
