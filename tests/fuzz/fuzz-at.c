@@ -47,6 +47,11 @@ check_payloads (const EsimdAtResponse *r)
   g_autofree char *imei = NULL;
   g_autofree char *shaped = NULL;
   g_autoptr (GError) e4 = NULL;
+  const char *text = esimd_at_response_text (r, NULL, NULL);
+
+  /* A free-text answer exists exactly when an information line does, and is one of its lines. */
+  FUZZ_CHECK (!text == !info);
+  FUZZ_CHECK (!text || esimd_at_response_has_line (r, text));
 
   /* The answer-level readers give what the line-level parsers give, or a transport error. */
   shaped = esimd_at_response_session (r, &e4);
