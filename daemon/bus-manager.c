@@ -625,6 +625,9 @@ typedef struct
 } WaitingList;
 
 static GQueue waiting_lists = G_QUEUE_INIT;
+/* Reading is every local user's, without polkit: at most this many calls wait per eUICC, the
+ * next are refused (Busy) at once. */
+#define MAX_WAITING_LISTS 32
 
 static int list_notifications_reply (sd_bus_message *m, EsimdEuicc *e, GVariant *filter,
                                      sd_bus_error *error);
@@ -678,6 +681,7 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
   g_autoptr (GVariant) filter = NULL;
   g_autoptr (GError) local = NULL;
   WaitingList *w;
+  guint waiting = 0;
   int r;
 
   if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0)
@@ -686,6 +690,12 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
     return esimd_bus_error_set (error, local);
   if (!(e->settling & ESIMD_READ_NOTIFICATIONS))
     return list_notifications_reply (m, e, filter, error);
+  for (GList *l = waiting_lists.head; l; l = l->next)
+    if (((WaitingList *) l->data)->euicc == e && ++waiting >= MAX_WAITING_LISTS)
+      return sd_bus_error_setf (error, ESIMD_BUS_ERROR_BUSY,
+                                "%u ListNotifications calls already wait for the notification "
+                                "list being read again: try again in a moment",
+                                MAX_WAITING_LISTS);
   w = g_new0 (WaitingList, 1);
   w->euicc = e;
   w->call = sd_bus_message_ref (m);

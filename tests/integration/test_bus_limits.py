@@ -294,6 +294,37 @@ class JoinedRefreshes(unittest.TestCase):
             w.wait_idle()
 
 
+class WaitingLists(unittest.TestCase):
+    def test_list_notifications_waiting_for_the_list_are_bounded(self):
+        """A ListNotifications that comes while the notification list is read again after an
+        operation (the new notification must be in its answer) is kept until that read ends.
+        Reading is open to every local user, without polkit: each such call was kept. At most 32
+        wait per eUICC; the next are refused at once with Busy, the 32 answered as before. The
+        card answers slowly here (1 s per APDU), so that the calls come while the list is read."""
+        from gi.repository import GLib
+        from esimtest.world import World, activation_code, dbus_error_name
+
+        calls, waiting = 45, 32
+        with World(config={"Notifications": {"AutoSend": "false"}}) as w:
+            w.download(activation_code("DEMO-ONE"))
+            w.wait_idle()
+            sim = w.sim.ctl()
+            sim.add_fault(kind="delay", ms=1000)
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", ("8949449999999990011", {})))
+            outs = [w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "ListNotifications",
+                                        GLib.Variant("(a{sv})", ({},))) for _ in range(calls)]
+            w.client.wait_for(lambda: all(outs), 120, "every ListNotifications answered")
+            sim.clear_faults()
+            refused = [o["error"] for o in outs if "error" in o]
+            self.assertEqual(len(refused), calls - waiting, outs)
+            for e in refused:
+                self.assertEqual(dbus_error_name(e), "org.esim.Error.Busy")
+                self.assertIn("32 ListNotifications calls", e.message)
+            for o in outs[:waiting]:
+                self.assertIn("enable", [n["operation"] for n in o["result"][0]], o)
+            w.wait_idle()
+
+
 class AuthorizationFlood(unittest.TestCase):
     def setUp(self):
         from esimtest.world import World
