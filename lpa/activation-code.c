@@ -116,20 +116,35 @@ check_matching_id (const char *id, LpaError code, GError **error)
   return problem ? reject (error, code, problem) : TRUE;
 }
 
-/* Dotted decimal with at least two arcs, no empty arc, no leading zero in an arc. */
+/* Dotted decimal with at least two arcs, no empty arc, no leading zero in an arc; the first arc
+ * 0, 1 or 2 and, below 2, the second under 40 (X.660, as X.690 8.19.4 encodes them); each arc
+ * within 64 bits (lpa_der_get_oid()'s, which reads the SM-DP+ certificate's OID this must match:
+ * any other never could). */
 static gboolean
 oid_is_valid (const char *oid)
 {
   guint arcs = 0;
+  guint64 first = 0;
   const char *p = oid;
 
   while (*p)
     {
       const char *start = p;
+      char digits[21];
+      guint64 arc;
+
       while (g_ascii_isdigit (*p))
         p++;
-      if (p == start || (*start == '0' && p - start > 1))
+      if (p == start || (*start == '0' && p - start > 1) || p - start >= (gssize) sizeof digits)
         return FALSE;
+      memcpy (digits, start, p - start);
+      digits[p - start] = '\0';
+      if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXUINT64, &arc, NULL))
+        return FALSE;
+      if ((arcs == 0 && arc > 2) || (arcs == 1 && first < 2 && arc >= 40))
+        return FALSE;
+      if (arcs == 0)
+        first = arc;
       arcs++;
       if (*p == '.')
         {
@@ -164,6 +179,11 @@ lpa_activation_code_parse (const char *text, GError **error)
     return reject_null (error, code, "empty");
   if (strlen (body) > MAX_AC_LENGTH)
     return reject_null (error, code, "longer than 255 characters");
+  /* In any field, also one a later version adds and this one ignores. */
+  for (const char *p = body; *p; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f ||
+        ((guchar) p[0] == 0xC2 && (guchar) p[1] >= 0x80 && (guchar) p[1] <= 0x9F)) /* C1 */
+      return reject_null (error, code, "it contains a control character");
   fields = g_strsplit (body, "$", -1);
   n = g_strv_length (fields);
   if (n < 3)

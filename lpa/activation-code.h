@@ -18,8 +18,9 @@ typedef struct
  * LPA_ERROR_INVALID_ACTIVATION_CODE and a message naming the rule: empty; longer than 255
  * characters (without the prefix); fewer than three fields; format other than 1; SM-DP+ address
  * empty, with a scheme, port, path or space, an IP address, or not a host name; a matching ID that breaks
- * lpa_matching_id_problem()'s rule; SM-DP+ OID not dotted decimal; confirmation-code flag other
- * than empty or 1. A leading byte order mark (U+FEFF, which editors and some QR readers add) is
+ * lpa_matching_id_problem()'s rule; SM-DP+ OID not dotted decimal (or no OID X.660 allows, or an
+ * arc beyond 64 bits); confirmation-code flag other than empty or 1; a control character (C0, DEL
+ * or C1) in any field. A leading byte order mark (U+FEFF, which editors and some QR readers add) is
  * ignored like whitespace. Fields after the fifth are ignored (later versions add some). */
 LpaActivationCode *lpa_activation_code_parse (const char *text, GError **error);
 

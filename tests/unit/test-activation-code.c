@@ -31,6 +31,9 @@ test_examples (void)
     /* Later versions' trailing fields are ignored. */
     { "1$rsp.example.com$ABC$2.999.10$1$CIKEY$1", "rsp.example.com", "ABC", "2.999.10", TRUE },
     { "1$rsp.example.com$ABC$$$", "rsp.example.com", "ABC", NULL, FALSE },
+    { "1$rsp.example.com$ABC$2.999.18446744073709551615$1", "rsp.example.com", "ABC",
+      "2.999.18446744073709551615", TRUE },
+    { "1$rsp.example.com$ABC$1.39", "rsp.example.com", "ABC", "1.39", FALSE },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -90,6 +93,17 @@ test_rejects (void)
     { "1$rsp.example.com$ABC$1..3", "OID" },
     { "1$rsp.example.com$ABC$1.03", "OID" },
     { "1$rsp.example.com$ABC$1.3.$1", "OID" },
+    /* X.660: the first arc is 0, 1 or 2, the second under 40 below 2; an arc fits the 64 bits
+     * lpa_der_get_oid() reads a certificate's into: any other could never match the SM-DP+'s. */
+    { "1$rsp.example.com$ABC$3.6.1", "OID" },
+    { "1$rsp.example.com$ABC$1.40.5", "OID" },
+    { "1$rsp.example.com$ABC$2.999.18446744073709551616", "OID" },
+    /* A control character anywhere, also in a field a later version adds (ignored as such): no
+     * QR code of a real activation code holds one, and a terminal or a log would act on it. */
+    { "1$rsp.example.com$ABC$$1$\x1b[2J", "control character" },
+    { "1$rsp.example.com$ABC$\x7f", "control character" },
+    { "1$rsp.example.com$ABC$$$\xC2\x9B" "2J", "control character" },
+    { "1$rsp.example.com$ABC\r\n$$1", "control character" },
     { "1$rsp.example.com$ABC$$0", "confirmation code flag" },
     { "1$rsp.example.com$ABC$$2", "confirmation code flag" },
     { "1$rsp.example.com$ABC$$yes", "confirmation code flag" },
