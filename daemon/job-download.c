@@ -979,6 +979,10 @@ download_run (EsimdJob *job)
       finish (job, error);
       return;
     }
+  /* From here on, not before: a caller polkit has not answered yet must not choose words the
+   * log hides (a job is made before polkit is asked). */
+  remember_secret (d, d->matching_id);
+  remember_secret (d, d->confirmation_code);
   d->eid = g_strdup (euicc->eid);
   d->losses = euicc->losses;
   if (!euicc->http)
@@ -1235,8 +1239,6 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
   d->matching_id = g_strdup (ac ? ac->matching_id : matching_id);
   d->smdp_oid = g_strdup (ac ? ac->smdp_oid : NULL);
   d->confirmation_code = *confirmation_code ? g_strdup (confirmation_code) : NULL;
-  remember_secret (d, d->matching_id);
-  remember_secret (d, d->confirmation_code);
   d->imei = g_strdup (imei); /* NULL: the eUICC's, when the job runs */
   d->nickname = nickname && *nickname ? g_strdup (nickname) : NULL;
   d->enable = enable;
