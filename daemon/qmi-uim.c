@@ -218,3 +218,14 @@ esimd_qmi_uim_close_channel_parse (QmiMessage *response, GError **error)
 {
   return check_result (response, "Close Logical Channel", error);
 }
+
+gboolean
+esimd_qmi_uim_card_not_ready (QmiMessage *response)
+{
+  guint16 code = 0;
+
+  if (check_result_code (response, "", &code, NULL))
+    return FALSE;
+  return code == QMI_PROTOCOL_ERROR_UIM_UNINITIALIZED ||
+         code == QMI_PROTOCOL_ERROR_DEVICE_NOT_READY;
+}

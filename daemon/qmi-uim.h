@@ -20,5 +20,8 @@ QmiMessage *esimd_qmi_uim_close_channel_new (guint8 cid, guint16 tid, guint8 slo
 gboolean esimd_qmi_uim_open_channel_parse (QmiMessage *response, guint8 *channel, GError **error);
 GBytes *esimd_qmi_uim_send_apdu_parse (QmiMessage *response, GError **error);
 gboolean esimd_qmi_uim_close_channel_parse (QmiMessage *response, GError **error);
+/* TRUE if @response refused its request because the card is not up (yet): UimUninitialized or
+ * DeviceNotReady, what a modem answers while it takes the card through its start-up. */
+gboolean esimd_qmi_uim_card_not_ready (QmiMessage *response);
 
 G_END_DECLS

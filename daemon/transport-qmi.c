@@ -444,6 +444,28 @@ command_error (EsimdQmi *qmi, const char *what, GError *qmi_error)
   return e;
 }
 
+static void wait_card_ready (EsimdQmi *qmi, GTask *task);
+static void send_open (EsimdQmi *qmi, GTask *task);
+
+/* The wait for a card that was not up is over: Open Logical Channel once more, or its error. */
+static void
+open_after_wait (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  EsimdQmi *qmi = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_object_set_data (G_OBJECT (task), "waited", GINT_TO_POINTER (TRUE));
+  if (!ready_or_error (qmi, task))
+    return;
+  send_open (qmi, g_steal_pointer (&task));
+}
+
 static void
 channel_opened (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -457,6 +479,18 @@ channel_opened (GObject *source, GAsyncResult *res, gpointer data)
   if (!resp)
     {
       g_task_return_error (task, command_error (qmi, "Open Logical Channel", error));
+      return;
+    }
+  if (esimd_qmi_uim_card_not_ready (resp) && !g_object_get_data (G_OBJECT (task), "waited") &&
+      qmi->state == QMI_STATE_READY)
+    {
+      /* The card is still starting (the modem just started, or another host power-cycled or
+       * switched it): wait for it as after our own power cycle, then ask once more. */
+      GTask *wait = g_task_new (NULL, NULL, open_after_wait, g_steal_pointer (&task));
+
+      g_debug ("modem %s: the card is not up yet; waiting for it", qmi->config->name);
+      g_task_set_task_data (wait, qmi, NULL);
+      wait_card_ready (qmi, wait);
       return;
     }
   if (!esimd_qmi_uim_open_channel_parse (resp, &channel, &error))
@@ -474,14 +508,22 @@ qmi_open_channel (EsimdModem *modem, GBytes *aid, GTask *task_in)
 {
   EsimdQmi *qmi = (EsimdQmi *) modem;
   g_autoptr (GTask) task = task_in;
-  g_autoptr (QmiMessage) msg = NULL;
 
   if (!ready_or_error (qmi, task))
     return;
-  msg = esimd_qmi_uim_open_channel_new (qmi_client_get_cid (qmi->client),
-                                        qmi_client_get_next_transaction_id (qmi->client),
-                                        (guint8) qmi->config->slot, aid);
-  send_raw (qmi, msg, channel_opened, g_steal_pointer (&task));
+  g_object_set_data_full (G_OBJECT (task), "aid", g_bytes_ref (aid),
+                          (GDestroyNotify) g_bytes_unref);
+  send_open (qmi, g_steal_pointer (&task));
+}
+
+static void
+send_open (EsimdQmi *qmi, GTask *task)
+{
+  g_autoptr (QmiMessage) msg = esimd_qmi_uim_open_channel_new (
+      qmi_client_get_cid (qmi->client), qmi_client_get_next_transaction_id (qmi->client),
+      (guint8) qmi->config->slot, g_object_get_data (G_OBJECT (task), "aid"));
+
+  send_raw (qmi, msg, channel_opened, task);
 }
 
 static void

@@ -246,6 +246,19 @@ class Modem(unittest.TestCase):
             self.assertGreaterEqual(w.sim.ctl().counters()["qmi_messages"].get("uim-get-card-status", 0), 3)
 
 
+    def test_card_still_starting_when_esimd_starts(self):
+        # esimd and a modem that has just booted start together: the modem answers the first
+        # Open Logical Channel UimUninitialized (libqmi: "UIM uninitialized") until the card is
+        # up. The channel is asked for again once Get Card Status says the card is present
+        # (ModemManager's mm-sim-qmi.c waits for it the same way), instead of the first read
+        # failing.
+        with World(sim_options={"qmi_slow_card_start": 3, "qmi_card_starting": True}) as w:
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            self.assertNotIn("UimUninitialized", w.esimd.log())
+            self.assertGreaterEqual(w.sim.ctl().counters()["qmi_messages"].get("uim-get-card-status", 0), 3)
+
+
 class Discovery(unittest.TestCase):
     def test_discover_then_download_the_event(self):
         eid = "89049032123451234512345678901235"

@@ -90,6 +90,9 @@ def parse_args(argv):
                    help="after UIM Power On SIM the card is unreachable (UIM commands answer UimUninitialized, Get "
                         "Card Status says no ATR yet) until N Get Card Status queries have been answered: a card "
                         "that takes its time to start again")
+    g.add_argument("--qmi-card-starting", action="store_true",
+                   help="with --qmi-slow-card-start: the card is still starting when the modem starts too (a modem "
+                        "that has just booted)")
     g.add_argument("--mbim-slow-card-read", default=None, metavar="HOW:N",
                    help="after an MS UICC reset the card is unreachable until N subscriber ready status queries "
                         "have been answered, each HOW: 'not-initialized' (MBIM status NotInitialized) or "
@@ -191,6 +194,8 @@ def main(argv) -> int:
 
     modem = QmiModem(card, faults, counters, args.slot, identity.eid_bytes, enabled_iccid, args.imei, slots,
                      args.qmi_slow_card_start)
+    if args.qmi_card_starting:
+        modem.card_starting()
     mbim = MbimFunction(card, faults, counters, QmiModem(card, faults, counters, args.slot, identity.eid_bytes,
                                                          enabled_iccid, args.imei, slots),
                         args.imei, args.mbim_slots, args.slot - 1, enabled_iccid, not args.mbim_no_uicc_reset,

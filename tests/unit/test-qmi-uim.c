@@ -74,6 +74,25 @@ test_open_channel (void)
   }
 }
 
+/* A card still starting (UimUninitialized 37, DeviceNotReady 52: libqmi's QmiProtocolError) is
+ * told apart from every other refusal, and from success. */
+static void
+test_card_not_ready (void)
+{
+  g_autoptr (QmiMessage) uninitialized = open_answer (1, 37, -1, -1);
+  g_autoptr (QmiMessage) not_ready = open_answer (1, 52, -1, -1);
+  g_autoptr (QmiMessage) internal = open_answer (1, 0x0003, -1, -1);
+  g_autoptr (QmiMessage) opened = open_answer (0, 0, 2, 0x9000);
+  g_autoptr (QmiMessage) no_result =
+      qmi_message_new (QMI_SERVICE_UIM, 1, 7, ESIMD_QMI_UIM_OPEN_LOGICAL_CHANNEL);
+
+  g_assert_true (esimd_qmi_uim_card_not_ready (uninitialized));
+  g_assert_true (esimd_qmi_uim_card_not_ready (not_ready));
+  g_assert_false (esimd_qmi_uim_card_not_ready (internal));
+  g_assert_false (esimd_qmi_uim_card_not_ready (opened));
+  g_assert_false (esimd_qmi_uim_card_not_ready (no_result));
+}
+
 /* Send APDU answered InsufficientResources with TLV 0x11 (total length u16, token u32): the
  * response comes in indications (Qualcomm's qbi_svc_msuicc.c, QMI_UIM_SEND_APDU_IND). */
 static void
@@ -99,6 +118,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/qmi-uim/open-channel", test_open_channel);
+  g_test_add_func ("/qmi-uim/card-not-ready", test_card_not_ready);
   g_test_add_func ("/qmi-uim/send-apdu-long-response", test_send_apdu_long_response);
   return g_test_run ();
 }

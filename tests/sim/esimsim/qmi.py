@@ -224,6 +224,12 @@ class QmiModem:
         self.slow_card_start = slow_card_start
         self.starting = 0
 
+    def card_starting(self) -> None:
+        """The card is still starting, as after Power On SIM (a modem that has just booted)."""
+        if self.slow_card_start:
+            self.starting = self.slow_card_start
+            self.card.powered = False
+
     def release_link(self, link: Link) -> None:
         for key in list(link.cids):
             self._release(link, key)
@@ -368,10 +374,9 @@ class QmiModem:
                 return [result_tlv(E_NO_EFFECT)], False
             card.powered = True
             log.info("SIM powered on")
-            if self.slow_card_start:
-                # Still starting: unreachable until the Get Card Status queries are answered.
-                self.starting = self.slow_card_start
-                card.powered = False
+            # Still starting, with --qmi-slow-card-start: unreachable until the Get Card Status
+            # queries are answered.
+            self.card_starting()
             return [result_tlv()], False
         if not card.powered:
             return [result_tlv(E_UIM_UNINITIALIZED)], False
