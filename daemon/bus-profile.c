@@ -136,10 +136,9 @@ profile_method (sd_bus_message *m, EsimdEuicc *e, EsimdProfileOp op, sd_bus_erro
     {
       if ((r = sd_bus_message_read (m, "s", &nickname)) < 0)
         return r;
-      if (strlen (nickname) > 64)
-        return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
-                                  "the nickname is %zu bytes long; at most 64 are allowed",
-                                  strlen (nickname));
+      /* The one rule Manager.SetNickname and liblpa apply, before polkit is asked. */
+      if (lpa_nickname_problem (nickname))
+        return sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, lpa_nickname_problem (nickname));
     }
   else if ((r = esimd_bus_read_options (m, NULL, &options, error)) < 0)
     return r;

@@ -207,6 +207,24 @@ class ProfileArguments(unittest.TestCase):
         self.w.wait_idle()
         return r
 
+    def test_profile_objects_nickname_follows_the_same_rule(self):
+        """Manager.SetNickname refuses a nickname with a control character before polkit is
+        asked or anything queued (lpa_nickname_problem()); the Profile object's SetNickname only
+        counted its bytes: a set-nickname job was queued (and polkit asked, an authentication
+        dialog for a call that cannot succeed) before liblpa refused it."""
+        path = [p["path"] for p in self.w.profiles() if p["iccid"] == self.iccids[0]][0]
+        self.w.client.pump(0.2)  # what setUp's calls announced
+        self.w.client.signals.clear()
+        for bad in ("two\nlines", "esc\x1b[2J", "tab\there"):
+            with self.subTest(nickname=bad):
+                with self.assertRaises(GLib.Error) as cm:
+                    self.w.client.call(path, "org.esim.Profile", "SetNickname", GLib.Variant("(s)", (bad,)))
+                self.assertEqual(dbus_error_name(cm.exception), "org.freedesktop.DBus.Error.InvalidArgs")
+                self.assertIn("the nickname has a control character", cm.exception.message)
+        self.w.client.pump(0.2)
+        added = [s for s in self.w.client.signals_named("InterfacesAdded") if s[3][0].startswith("/org/esim/job/")]
+        self.assertEqual(added, [], "a job was queued for a nickname refused")
+
     def test_nickname_that_looks_like_an_iccid(self):
         one, two = self.iccids
         self.nickname(one, "89012345678901234567")
