@@ -318,8 +318,13 @@ parse_json (const char *function, GBytes *body, GError **error)
                    MAX_JSON_CONTAINERS);
       return NULL;
     }
-  if (len == 0 || len > G_MAXSSIZE ||
-      !json_parser_load_from_data (parser, data, (gssize) len, &local))
+  if (len == 0)
+    {
+      /* A 2xx with nothing in it, where the function's answer carries data. */
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "%s: empty response", function);
+      return NULL;
+    }
+  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, data, (gssize) len, &local))
     {
       /* json-glib's message quotes the offending bytes as they are. */
       g_autofree char *why =
@@ -522,32 +527,40 @@ lpa_es9p_parse_get_bound_profile_package (guint status, GBytes *body, GError **e
   return g_steal_pointer (&r);
 }
 
-gboolean
-lpa_es9p_parse_cancel_session (guint status, GBytes *body, GError **error)
+/* The functions whose success carries no data (handleNotification, cancelSession): a 2xx with
+ * no body is the server's word that it executed the function. SGP.22 answers handleNotification
+ * with 204 No Content; osmo-smdpp answers any function whose handler returns nothing (its
+ * cancelSession for the eUICC's error alternative, its handleNotification) with 200 and an
+ * empty body. A JSON body without a header says the same; only a JSON header saying Failed or
+ * Expired is a failure. A 2xx body that is not JSON at all (a captive portal's page, a cut
+ * answer, only whitespace) is no sign that the server processed anything: the request must be
+ * sent again. */
+static gboolean
+parse_no_data (const char *function, guint status, GBytes *body, GError **error)
 {
-  g_autoptr (JsonObject) o = lpa_es9p_response_object ("cancelSession", status, body, error);
-
-  return o != NULL;
-}
-
-gboolean
-lpa_es9p_parse_handle_notification (guint status, GBytes *body, GError **error)
-{
-  const char *function = "handleNotification";
   g_autoptr (JsonNode) root = NULL;
 
-  if (!check_http_status (function, status, error))
+  if (!check_http_status_and_body (function, status, body, error))
     return FALSE;
   if (body == NULL || g_bytes_get_size (body) == 0)
     return TRUE;
-  /* Some servers answer 200 with a header; only a JSON header saying Failed is a failure. A
-   * body that is not JSON at all (a captive portal's page, a cut answer) is no sign that the
-   * server processed anything: the notification must stay on the card and be sent again. */
   if (!(root = parse_json (function, body, error)))
     return FALSE;
   if (json_object_get_member (json_node_get_object (root), "header") == NULL)
     return TRUE;
   return check_header (json_node_get_object (root), function, error);
+}
+
+gboolean
+lpa_es9p_parse_cancel_session (guint status, GBytes *body, GError **error)
+{
+  return parse_no_data ("cancelSession", status, body, error);
+}
+
+gboolean
+lpa_es9p_parse_handle_notification (guint status, GBytes *body, GError **error)
+{
+  return parse_no_data ("handleNotification", status, body, error);
 }
 
 void

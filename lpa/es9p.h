@@ -95,11 +95,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaBoundProfilePackageResponse,
 LpaBoundProfilePackageResponse *
 lpa_es9p_parse_get_bound_profile_package (guint status, GBytes *body, GError **error);
 
-/* cancelSession answers with a header only. */
+/* cancelSession answers with a header only; handleNotification with 204 and no body. For both,
+ * any 2xx with no body at all, or with JSON and no header, is the function
+ * executed; a JSON body may still carry a Failed or Expired header (the server's decision, an
+ * error of its codes); a body that is not JSON is LPA_ERROR_MALFORMED (nothing is known to
+ * have been done), an HTTP error LPA_ERROR_HTTP (or the codes of the Failed header it carries). */
 gboolean lpa_es9p_parse_cancel_session (guint status, GBytes *body, GError **error);
-
-/* handleNotification: any 2xx is delivery (204 with no body is the rule); a body, if present
- * and JSON, may still carry a Failed header. */
 gboolean lpa_es9p_parse_handle_notification (guint status, GBytes *body, GError **error);
 
 /* serverSigned1 = 30 { 80 transactionId, 81 euiccChallenge, 83 serverAddress,

@@ -244,8 +244,8 @@ class OpenSessions(unittest.TestCase):
         cfg = {"Notifications": {"RetryInitial": "1", "RetryMax": "1"}}
         with World(config=cfg) as w:
             smdp = w.smdp.control
-            smdp.add_fault(function="cancelSession", action="empty", times=1000)
-            # the user says no: the eUICC cancels, the server answers 200 with nothing
+            smdp.add_fault(function="cancelSession", action="http", status=503, times=1000)
+            # the user says no: the eUICC cancels, the server answers 503 every time
             job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "",
                                                                     {"confirm": GLib.Variant("b", True)})))[0]
             w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60)
@@ -270,13 +270,35 @@ class OpenSessions(unittest.TestCase):
             self.assertEqual(smdp.calls().get("smdp:cancelSession", 0), 10)
 
 
+    def test_a_cancel_session_answered_without_data_is_heard(self):
+        # cancelSession's success carries no data: a server may answer 204 No Content (SGP.22's
+        # answer to handleNotification) or 200 with an empty body (osmo-smdpp, for a handler
+        # that returns nothing). Taken for "not heard", it was sent again every back-off until
+        # esimd gave up after 10 attempts.
+        cfg = {"Notifications": {"RetryInitial": "1", "RetryMax": "1"}}
+        with World(config=cfg) as w:
+            smdp = w.smdp.control
+            for n, (action, code) in enumerate([("no-content", "DEMO-ONE"), ("empty", "DEMO-TWO")], 1):
+                smdp.add_fault(function="cancelSession", action=action, times=1000)
+                job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code(code), "",
+                                                                        {"confirm": GLib.Variant("b", True)})))[0]
+                w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60)
+                w.client.call(job, JOB_IFACE, "Cancel")
+                w.wait_job(job)
+                w.wait_idle()
+                self.assertFalse(os.path.exists(self.sessions_file(w)), action)
+                time.sleep(2)  # retries would come every second
+                self.assertEqual(smdp.calls().get("smdp:cancelSession", 0), n, action)
+                smdp.clear_faults()
+            self.assertEqual(w.sim.ctl().counters()["es10_by_tag"].get("BF41"), 2)
+
     def test_a_damaged_record_file_keeps_its_readable_sessions(self):
         # A session left open (the server never acknowledged its cancelSession) shares its file
         # with a record torn mid-line, as a machine crashing under its filesystem leaves it.
         cfg = {"Notifications": {"RetryInitial": "1", "RetryMax": "1"}}
         with World(config=cfg) as w:
             smdp = w.smdp.control
-            smdp.add_fault(function="cancelSession", action="empty", times=1000)
+            smdp.add_fault(function="cancelSession", action="http", status=503, times=1000)
             job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "",
                                                                     {"confirm": GLib.Variant("b", True)})))[0]
             w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60)
@@ -335,8 +357,8 @@ class OpenSessions(unittest.TestCase):
             job, props = w.download(activation_code("DEMO-ONE"))
             self.assertEqual(props["State"], "succeeded", props)
             # the user says no to a second download: the eUICC cancels; the server's answer to
-            # that cancelSession and to the clean-up's first retry says nothing (200, empty)
-            smdp.add_fault(function="cancelSession", action="empty", times=2)
+            # that cancelSession and to the clean-up's first retry says nothing of it (503)
+            smdp.add_fault(function="cancelSession", action="http", status=503, times=2)
             job = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("DEMO-TWO"), "",
                                                                     {"confirm": GLib.Variant("b", True)})))[0]
             w.client.wait_for(lambda: w.client.get(job, JOB_IFACE, "State") == "awaiting-confirmation", 60)

@@ -209,8 +209,8 @@ class Session:
 
 
 class Fault:
-    KINDS = ("status", "expired", "http", "malformed-json", "empty", "cut", "delay", "reset", "drop", "close", "tamper",
-             "variant", "redirect")
+    KINDS = ("status", "expired", "http", "malformed-json", "empty", "no-content", "cut", "delay", "reset", "drop",
+             "close", "tamper", "variant", "redirect")
 
     def __init__(self, spec):
         self.spec = dict(spec)
@@ -1032,6 +1032,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json;charset=UTF-8")
             self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
             self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif a == "no-content":
+            # HTTP 204 and nothing else: SGP.22's success answer to handleNotification, which a
+            # server may give any function whose success carries no data (cancelSession)
+            self.send_response(204)
+            self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
             self.end_headers()
         elif a == "cut":
             data = json.dumps(body if body is not None else self.failed("8.1", "4.2")).encode()

@@ -200,7 +200,7 @@ test_malformed (void)
   } cases[] = {
     { 500, INIT_MEMBERS, LPA_ERROR_HTTP, "HTTP 500" },
     { 404, "", LPA_ERROR_HTTP, "HTTP 404" },
-    { 200, "", LPA_ERROR_MALFORMED, "not JSON" },
+    { 200, "", LPA_ERROR_MALFORMED, "empty response" },
     { 200, "{\"header\":", LPA_ERROR_MALFORMED, "not JSON" },
     { 200, "[1,2]", LPA_ERROR_MALFORMED, "not a JSON object" },
     { 200, "{\"transactionId\":\"01\"}", LPA_ERROR_MALFORMED, "header" },
@@ -319,6 +319,61 @@ test_handle_notification (void)
   g_clear_error (&error);
   g_assert_false (lpa_es9p_parse_handle_notification (404, empty, &error));
   g_assert_error (error, LPA_ERROR, LPA_ERROR_HTTP);
+}
+
+/* cancelSession's success carries no data: an empty 200 (osmo-smdpp's answer when its handler
+ * returns nothing) or a 204 is the server having heard it. Taken for "not heard", the cancel was
+ * sent again and again until esimd gave up. The same rules as handleNotification's, one by
+ * one for both functions. */
+static void
+test_no_data_answers (void)
+{
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr (GBytes) spaces = text (" \r\n");
+  g_autoptr (GBytes) no_header = text ("{}");
+  g_autoptr (GBytes) ok = unit_json_success (NULL);
+  g_autoptr (GBytes) failed = unit_json_failed ("8.10.1", "3.9", NULL);
+  g_autoptr (GBytes) junk = text ("<html>thanks</html>");
+  gboolean (*parse[]) (guint, GBytes *, GError **) = {
+    lpa_es9p_parse_cancel_session,
+    lpa_es9p_parse_handle_notification,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (parse); i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_assert_true (parse[i](204, empty, &error));
+      g_assert_true (parse[i](200, empty, &error));
+      g_assert_true (parse[i](200, NULL, &error));
+      g_assert_true (parse[i](200, no_header, &error));
+      g_assert_true (parse[i](200, ok, &error));
+      g_assert_no_error (error);
+      g_assert_false (parse[i](200, junk, &error));
+      g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+      g_clear_error (&error);
+      g_assert_false (parse[i](200, spaces, &error));
+      g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+      g_clear_error (&error);
+      g_assert_false (parse[i](200, failed, &error));
+      g_assert_nonnull (strstr (error->message, "subjectCode 8.10.1 reasonCode 3.9"));
+      g_assert_false (g_error_matches (error, LPA_ERROR, LPA_ERROR_HTTP));
+      g_assert_false (g_error_matches (error, LPA_ERROR, LPA_ERROR_MALFORMED));
+      g_clear_error (&error);
+      g_assert_false (parse[i](503, empty, &error));
+      g_assert_error (error, LPA_ERROR, LPA_ERROR_HTTP);
+    }
+}
+
+/* A function whose answer carries data, answered with an empty 2xx: named for what it is. */
+static void
+test_empty_answer_named (void)
+{
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_null (lpa_es9p_parse_authenticate_client (200, empty, &error));
+  unit_assert_error (error, LPA_ERROR_MALFORMED, "authenticateClient: empty response");
 }
 
 static void
@@ -495,7 +550,16 @@ test_robustness (void)
     unit_check_mutations (parse_bpp_response, bpp);
     unit_check_truncations (parse_signed2, signed2);
     unit_check_mutations (parse_signed2, signed2);
-    unit_check_truncations (parse_cancel_response, cancel);
+    /* Every prefix but the empty one (an empty answer is cancelSession executed:
+     * test_no_data_answers) is refused. */
+    for (gsize n = 1; n < g_bytes_get_size (cancel); n++)
+      {
+        g_autoptr (GBytes) prefix = g_bytes_new (g_bytes_get_data (cancel, NULL), n);
+        g_autoptr (GError) local = NULL;
+
+        g_assert_false (parse_cancel_response (prefix, &local));
+        g_assert_error (local, LPA_ERROR, LPA_ERROR_MALFORMED);
+      }
     unit_check_mutations (parse_cancel_response, cancel);
   }
 }
@@ -512,6 +576,8 @@ main (int argc, char **argv)
   g_test_add_func ("/es9p/failed-in-http-error", test_failed_in_http_error);
   g_test_add_func ("/es9p/authenticate-client", test_authenticate_client);
   g_test_add_func ("/es9p/handle-notification", test_handle_notification);
+  g_test_add_func ("/es9p/no-data-answers", test_no_data_answers);
+  g_test_add_func ("/es9p/empty-answer-named", test_empty_answer_named);
   g_test_add_func ("/es9p/signed-parts", test_signed_parts);
   g_test_add_func ("/es11/events", test_es11);
   g_test_add_func ("/es9p/robustness", test_robustness);
