@@ -48,6 +48,8 @@ typedef struct
   GBytes *body;
   GByteArray *response;
   gboolean too_large;
+  gsize header_bytes;         /* of the answer, as header_cb saw them */
+  gboolean headers_too_large; /* header_cb stopped the transfer */
   gboolean response_sized;
   gsize max_response; /* this request's cap on the body */
   char errbuf[CURL_ERROR_SIZE];
@@ -231,6 +233,22 @@ explain_refusal (Request *req)
   return why;
 }
 
+/* All of an answer's header lines together. SGP.22 answers carry a few hundred bytes of
+ * headers; a server or proxy that sends more is broken or hostile. Below libcurl's own bound
+ * (300 KiB since 8.3 and in distributions' fixes for CVE-2023-38039, which fails the transfer as
+ * CURLE_RECV_ERROR before 8.6 and CURLE_TOO_LARGE after), so that it is esimd's, the same for
+ * every libcurl, and named. One line over CURL_MAX_HTTP_HEADER (100 KiB, CURLOPT_HEADER(3))
+ * libcurl refuses before header_cb sees it: error_from_curl names that one. */
+#define MAX_RESPONSE_HEADER_BYTES (256 * 1024)
+
+/* A server reached, whose answer was not HTTP, or was refused for its size or shape. */
+static GError *
+malformed_answer (Request *req, const char *what, const char *detail)
+{
+  return g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED, "the server's answer to %s %s%s%s",
+                      req->function, what, detail ? ": " : "", detail ? detail : "");
+}
+
 static GError *
 error_from_curl (CURLcode rc, Request *req)
 {
@@ -245,23 +263,65 @@ error_from_curl (CURLcode rc, Request *req)
                         "the server closed the connection without answering %s; not sent again, "
                         "since the server may have processed it",
                         req->function);
+  if (req->headers_too_large)
+    return g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED,
+                        "the server's response headers to %s are larger than the %u bytes allowed",
+                        req->function, MAX_RESPONSE_HEADER_BYTES);
   switch (rc)
     {
     case CURLE_GOT_NOTHING:
       return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
                           "the server closed the connection without answering %s", req->function);
     case CURLE_RECV_ERROR:
-      {
-        long header_bytes = 0;
-
-        /* The server was reached: "cannot reach" would send the user to check the network. */
-        curl_easy_getinfo (req->easy, CURLINFO_HEADER_SIZE, &header_bytes);
-        if (header_bytes == 0)
-          return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
-                              "the server closed the connection without answering %s: %s",
-                              req->function, detail);
-        break;
-      }
+      /* libcurl 8.3 to 8.5 (and fixed 7.88): its bound on all headers, ours not reached first
+       * only if it is lower. Its words are the only sign. */
+      if (strstr (detail, "Too large response headers"))
+        return malformed_answer (req, "has response headers larger than libcurl accepts", detail);
+      /* The server was reached: "cannot reach" would send the user to check the network. */
+      if (req->header_bytes == 0)
+        return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                            "the server closed the connection without answering %s: %s",
+                            req->function, detail);
+      /* Part of the answer came: reset, or closed without TLS close_notify, mid-answer. */
+      return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                          "the connection broke while the server was answering %s: %s",
+                          req->function, detail);
+    case CURLE_PARTIAL_FILE:
+      return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                          "the connection broke while the server was answering %s: the answer "
+                          "ended before its announced length (%s)",
+                          req->function, detail);
+    case CURLE_SEND_ERROR:
+      return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                          "the connection broke while sending %s to the server: %s", req->function,
+                          detail);
+    case CURLE_OUT_OF_MEMORY:
+      /* libcurl 7.88 fails a header line over CURL_MAX_HTTP_HEADER (100 KiB) so, with no
+       * message; it allocates nothing else that large for a few-KiB answer. */
+      if (req->header_bytes > 0 || !req->errbuf[0])
+        return malformed_answer (req,
+                                 "has a header line longer than libcurl accepts (100 KiB), or "
+                                 "memory ran out",
+                                 NULL);
+      break;
+#if LIBCURL_VERSION_NUM >= 0x080600
+    case CURLE_TOO_LARGE:
+      return malformed_answer (req, "has a header line or headers larger than libcurl accepts",
+                               detail);
+#endif
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      /* Only https is allowed (CURLOPT_PROTOCOLS_STR): what remains is an answer without a
+       * status line, which libcurl takes for HTTP/0.9 and refuses. */
+    case CURLE_WEIRD_SERVER_REPLY:
+      return malformed_answer (req, "is not an HTTP answer", detail);
+    case CURLE_BAD_CONTENT_ENCODING:
+      return malformed_answer (req, "has a body that does not decode as its Content-Encoding says",
+                               detail);
+    case CURLE_SSL_CONNECT_ERROR:
+      /* The server was reached; the TLS handshake failed (its alert, no common version or
+       * cipher suite): not the certificate, which has its own codes below. */
+      return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                          "the TLS handshake with the server failed: %s", detail);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_INVALIDCERTSTATUS:
@@ -285,7 +345,8 @@ error_from_curl (CURLcode rc, Request *req)
     case CURLE_WRITE_ERROR:
       if (req->too_large)
         return g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED,
-                            "the response is larger than the %zu bytes allowed", req->max_response);
+                            "the response to %s is larger than the %zu bytes allowed",
+                            req->function, req->max_response);
       break;
     case CURLE_ABORTED_BY_CALLBACK:
       return g_error_new_literal (LPA_ERROR, LPA_ERROR_CANCELLED, "request cancelled");
@@ -417,6 +478,23 @@ write_cb (char *ptr, size_t size, size_t nmemb, void *userdata)
         }
     }
   g_byte_array_append (req->response, (const guint8 *) ptr, (guint) n);
+  return n;
+}
+
+/* Counts the answer's header bytes (each call is one whole header line, the status line and
+ * the blank line included) against MAX_RESPONSE_HEADER_BYTES. */
+static size_t
+header_cb (char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+  Request *req = userdata;
+  size_t n = size * nmemb;
+
+  req->header_bytes += n;
+  if (req->header_bytes > MAX_RESPONSE_HEADER_BYTES)
+    {
+      req->headers_too_large = TRUE;
+      return 0;
+    }
   return n;
 }
 
@@ -582,6 +660,8 @@ client_post (gpointer self, const char *host, const char *path, GBytes *body,
   curl_easy_setopt (req->easy, CURLOPT_ACCEPT_ENCODING, "identity");
   curl_easy_setopt (req->easy, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (req->easy, CURLOPT_WRITEDATA, req);
+  curl_easy_setopt (req->easy, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt (req->easy, CURLOPT_HEADERDATA, req);
   curl_easy_setopt (req->easy, CURLOPT_SHARE, http->share);
 
   /* Trust is exactly what esimd decided: the CA bundle built for this eUICC, never libcurl's

@@ -194,6 +194,32 @@ class DownloadErrors(unittest.TestCase):
         self.failed(activation_code("DEMO-ONE"), error="org.esim.Error.NetworkUnavailable")
         self.assert_clean("8949449999999990011")
 
+    def test_hostile_http_answers_are_named(self):
+        # Each said "the server closed the connection without answering" or "cannot reach the
+        # server": a user sent to check a network that works, for an answer the server did send.
+        # libcurl refuses headers over 300 KiB (CURLE_RECV_ERROR "Too large response headers"
+        # in 7.88 with the CVE-2023-38039 fix, CURLE_TOO_LARGE from 8.6) and one header line
+        # over CURL_MAX_HTTP_HEADER, 100 KiB (CURLE_OUT_OF_MEMORY in 7.88; CURLOPT_HEADER(3));
+        # a reply without a status line is HTTP/0.9 to it (CURLE_UNSUPPORTED_PROTOCOL).
+        cases = [
+            ("huge-headers", "org.esim.Error.ProtocolError", "response headers"),
+            ("long-header", "org.esim.Error.ProtocolError", "header line"),
+            ("not-http", "org.esim.Error.ProtocolError", "not an HTTP answer"),
+            ("reset-mid-body", "org.esim.Error.NetworkUnavailable", "broke while the server was answering"),
+            ("cut", "org.esim.Error.NetworkUnavailable", "broke while the server was answering"),
+        ]
+        for action, error, fragment in cases:
+            with self.subTest(action=action):
+                self.smdp.clear_faults()
+                self.smdp.add_fault(function="initiateAuthentication", action=action, times=1)
+                props = self.failed(activation_code("DEMO-ONE"), error=error)
+                self.assertIn(fragment, props["ErrorMessage"])
+                self.assertIn("initiateAuthentication", props["ErrorMessage"])
+                self.assertNotIn("without answering", props["ErrorMessage"])
+                self.assertNotIn("cannot reach", props["ErrorMessage"])
+                self.assert_clean("8949449999999990011")
+                self.w.wait_idle()
+
     def test_tampered_package_is_refused_by_the_euicc(self):
         self.smdp.add_fault(function="getBoundProfilePackage", action="tamper", field="mac", times=1)
         props = self.failed(activation_code("DEMO-TWO"), error="org.esim.Error.InstallFailed")

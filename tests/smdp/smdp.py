@@ -210,7 +210,7 @@ class Session:
 
 class Fault:
     KINDS = ("status", "expired", "http", "malformed-json", "empty", "no-content", "cut", "delay", "reset", "drop",
-             "close", "tamper", "variant", "redirect")
+             "close", "tamper", "variant", "redirect", "huge-headers", "long-header", "not-http", "reset-mid-body")
 
     def __init__(self, spec):
         self.spec = dict(spec)
@@ -1050,6 +1050,38 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.drop_connection(reset=False)
         elif a == "reset":
+            self.drop_connection(reset=True)
+        elif a in ("huge-headers", "long-header"):
+            # What a broken proxy or a hostile server sends: more header bytes than a client
+            # keeps. libcurl refuses one header line over CURL_MAX_HTTP_HEADER (100 KiB) and,
+            # since 8.3 (and distributions' fixes for CVE-2023-38039), headers over 300 KiB in all.
+            data = json.dumps(body if body is not None else self.failed("8.1", "4.2")).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            if a == "long-header":
+                self.send_header("X-Padding", "a" * int(f.spec.get("bytes", 200 * 1024)))
+            else:
+                for i in range(int(f.spec.get("bytes", 400 * 1024)) // 1024):
+                    self.send_header("X-Padding-%d" % i, "a" * 1000)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        elif a == "not-http":
+            # Something that is no HTTP answer at all: another service on the port, a
+            # misconfigured proxy (no status line: libcurl refuses it as HTTP/0.9).
+            self.wfile.write(f.spec.get("data", "SSH-2.0-OpenSSH_9.2\r\n").encode())
+            self.wfile.flush()
+            self.drop_connection(reset=False)
+        elif a == "reset-mid-body":
+            # Headers with the full Content-Length, part of the body, then a TCP reset.
+            data = json.dumps(body if body is not None else self.failed("8.1", "4.2")).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: max(1, len(data) // 2)])
+            self.wfile.flush()
             self.drop_connection(reset=True)
         elif a == "redirect":
             # A redirect to the same function elsewhere: an LPA must not follow it (SGP.22 has no
