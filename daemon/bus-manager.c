@@ -342,7 +342,32 @@ typedef struct
   EsimdJob *job;
   gboolean reply_now;
   EsimdBusWatch *watch; /* the caller of a job that outlives the call, from the call on */
+  uid_t caller_uid;     /* whose share of the queue the job takes (job-queue.h) */
 } RunJob;
+
+/* A RunJob for @m, or NULL with an error sent to @m. The caller's user is read now, while its
+ * call is handled: a caller the bus no longer knows has left, and its job would have counted as
+ * esimd's own, outside every user's share of the queue, with nobody waiting for it. */
+static RunJob *
+run_job_new (sd_bus_message *m, EsimdEuicc *euicc)
+{
+  g_autoptr (sd_bus_creds) creds = NULL;
+  RunJob *rj;
+  uid_t euid;
+
+  if (sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds) < 0 ||
+      sd_bus_creds_get_euid (creds, &euid) < 0)
+    {
+      sd_bus_reply_method_errorf (m, ESIMD_BUS_ERROR_NOT_AUTHORIZED,
+                                  "the caller's user cannot be read: it left the bus");
+      return NULL;
+    }
+  rj = g_new0 (RunJob, 1);
+  rj->call = sd_bus_message_ref (m);
+  rj->euicc = euicc;
+  rj->caller_uid = euid;
+  return rj;
+}
 
 static int
 reply_gerror (sd_bus_message *call, const GError *error)
@@ -366,13 +391,7 @@ run_job_authorized (const GError *auth_error, gpointer data)
     reply_gerror (rj->call, auth_error);
   else
     {
-      g_autoptr (sd_bus_creds) creds = NULL;
-      uid_t euid;
-
-      /* The queue gives each user a share of its room (job-queue.h). */
-      if (sd_bus_query_sender_creds (rj->call, SD_BUS_CREDS_EUID, &creds) >= 0 &&
-          sd_bus_creds_get_euid (creds, &euid) >= 0)
-        rj->job->caller_uid = euid;
+      rj->job->caller_uid = rj->caller_uid;
       esimd_bus_job_take_call (rj->job, rj->call, !rj->reply_now, g_steal_pointer (&rj->watch));
       if (!esimd_euicc_submit (rj->euicc, rj->job, &error))
         reply_gerror (rj->call, error); /* the job is dropped with the call it kept */
@@ -393,10 +412,13 @@ int
 esimd_bus_run_job (sd_bus_message *m, EsimdEuicc *euicc, EsimdJob *job, const char *action,
                    gboolean reply_now)
 {
-  RunJob *rj = g_new0 (RunJob, 1);
+  RunJob *rj = run_job_new (m, euicc);
 
-  rj->call = sd_bus_message_ref (m);
-  rj->euicc = euicc;
+  if (!rj)
+    {
+      esimd_job_unref (job);
+      return 1;
+    }
   rj->job = job;
   rj->reply_now = reply_now;
   if (reply_now)
@@ -986,11 +1008,10 @@ refresh_authorized (const GError *auth_error, gpointer data)
 static int
 method_refresh (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  RunJob *rj = g_new0 (RunJob, 1);
+  RunJob *rj = run_job_new (m, userdata);
 
-  rj->call = sd_bus_message_ref (m);
-  rj->euicc = userdata;
-  esimd_polkit_check (m, ESIMD_ACTION_REFRESH, refresh_authorized, rj);
+  if (rj)
+    esimd_polkit_check (m, ESIMD_ACTION_REFRESH, refresh_authorized, rj);
   return 1;
 }
 
