@@ -488,6 +488,18 @@ store_read (EsimdEuicc *euicc, guint bit, GBytes *response, GError **error)
 
 static void read_next (ReadOp *op);
 
+/* What the cache held of an optional @bit that the card no longer answers. */
+static void
+forget_part (EsimdEuicc *euicc, guint bit)
+{
+  if (bit == ESIMD_READ_ADDRESSES && (euicc->default_smdp || euicc->root_smds))
+    {
+      g_clear_pointer (&euicc->default_smdp, g_free);
+      g_clear_pointer (&euicc->root_smds, g_free);
+      esimd_announce_euicc_changed (euicc, ESIMD_EUICC_CHANGE_ADDRESSES);
+    }
+}
+
 static void
 read_done (GBytes *response, const GError *error, gpointer data)
 {
@@ -500,11 +512,25 @@ read_done (GBytes *response, const GError *error, gpointer data)
     store_read (op->euicc, op->current, response, &local);
   if (local)
     {
+      gboolean refused_optional =
+          (op->current & ESIMD_READ_OPTIONAL) && lpa_status_word_from_error (local) != 0;
+
       /* The status word or the fault stays in the message: it is what the caller is told. */
       g_prefix_error (&local, "reading %s: ", read_what (op->current));
       g_debug ("eUICC %s: %s", op->euicc->config->name, local->message);
-      op->failed |= op->current;
       op->errors[bit_index (op->current)] = g_error_copy (local);
+      if (refused_optional)
+        {
+          /* The card answered and refused a function it may lack (6D00, 6A81, 6A88 on a card
+           * without GetEuiccConfiguredAddresses; lpac's chip info reads them as null then). Not
+           * stale, so not read again in a loop, and no failure of the job that read it: what
+           * it held is unknown now, and ReadErrors says why. The next Refresh asks again. */
+          forget_part (op->euicc, op->current);
+          g_error_free (local);
+          read_next (op);
+          return;
+        }
+      op->failed |= op->current;
       /* A lost modem fails every following read the same way: stop here. */
       if (g_error_matches (local, LPA_ERROR, LPA_ERROR_TRANSPORT))
         {

@@ -34,6 +34,8 @@ typedef enum
   ESIMD_READ_ALL = 0x3f,
   /* Without these the eUICC is unavailable; the others may fail while it is in use. */
   ESIMD_READ_ESSENTIAL = ESIMD_READ_EID | ESIMD_READ_INFO1 | ESIMD_READ_INFO2 | ESIMD_READ_PROFILES,
+  /* Functions a card may lack: its refusal is said in ReadErrors and fails nothing else. */
+  ESIMD_READ_OPTIONAL = ESIMD_READ_ADDRESSES,
 } EsimdRead;
 
 #define ESIMD_READ_PARTS 6

@@ -103,6 +103,24 @@ class ChipAnswers(unittest.TestCase):
             self.w.manager("Download", GLib.Variant("(ssa{sv})", ("", "", {})))
         self.assertIn("is not an SM-DP+ address", cm.exception.message)
 
+    def test_configured_addresses_the_card_lacks(self):
+        # GetEuiccConfiguredAddresses is an optional read: lpac's `chip info` used to fail on a
+        # card whose BF3C failed and since reads it as null (src/applet/chip/info.c, 14441b1),
+        # as it does EUICCInfo2. A card without the function answers STORE DATA 6D00 (or 6A81,
+        # 6A88). esimd failed every Refresh on it and read the whole card again, with back-off,
+        # for as long as it ran; it says so in ReadErrors, and Refresh, listing and enabling work.
+        self.sim.add_fault(kind="sw", sw="6D00", tag="BF3C", count=None)
+        self.w.manager("Refresh")
+        errors = self.w.manager_prop("ReadErrors")
+        self.assertEqual(set(errors), {"addresses"}, errors)
+        self.assertIn("6D00", errors["addresses"])
+        self.assertIn("not supported", errors["addresses"])
+        self.assertEqual(self.w.manager_prop("State"), "ready")
+        self.assertEqual(self.w.manager_prop("DefaultSmdpAddress"), "")
+        self.assertEqual(self.w.profiles(), [])  # listed, not refused
+        r = self.w.esimctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_unreadable_notification_leaves_the_others_deliverable(self):
         job, props = self.w.download(activation_code("DEMO-ONE"))
         self.assertEqual(props["State"], "succeeded", props)
