@@ -139,6 +139,23 @@ lpa_der_parse_expect (const guint8 *data, gsize len, guint32 tag, LpaTlv *tlv, G
 }
 
 gboolean
+lpa_der_parse_answer (const guint8 *data, gsize len, guint32 tag, LpaTlv *tlv, GError **error)
+{
+  LpaDerReader reader;
+
+  lpa_der_reader_init (&reader, data, len);
+  if (!lpa_der_reader_next (&reader, tlv, error))
+    return FALSE;
+  if (tlv->tag != tag)
+    {
+      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "DER: expected tag %02X, found %02X", tag,
+                   tlv->tag);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 lpa_der_find_child (const LpaTlv *parent, guint32 tag, LpaTlv *out, gboolean *found, GError **error)
 {
   LpaDerReader reader;

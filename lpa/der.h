@@ -53,6 +53,13 @@ gboolean lpa_der_parse (const guint8 *data, gsize len, LpaTlv *tlv, GError **err
 gboolean lpa_der_parse_expect (const guint8 *data, gsize len, guint32 tag, LpaTlv *tlv,
                                GError **error);
 
+/* An eUICC's answer to an ES10 function: as lpa_der_parse_expect, except that bytes after the
+ * TLV are ignored (lpac reads every answer by looking for the function's tag, so a card that
+ * pads its answer works there). Whatever keeps or forwards the answer takes the TLV only
+ * (lpa_der_tlv_bytes). */
+gboolean lpa_der_parse_answer (const guint8 *data, gsize len, guint32 tag, LpaTlv *tlv,
+                               GError **error);
+
 /* Looks for the first child of @parent tagged @tag. Returns FALSE with @error set only if the
  * children do not decode; otherwise TRUE, with *@found telling whether @out was filled. */
 gboolean lpa_der_find_child (const LpaTlv *parent, guint32 tag, LpaTlv *out, gboolean *found,

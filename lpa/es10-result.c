@@ -302,7 +302,7 @@ lpa_es10_parse_result (GBytes *response, guint32 tag, LpaEs10Function function, 
 
   if (code)
     *code = -1;
-  if (!lpa_der_parse_expect (data, len, tag, &outer, error) ||
+  if (!lpa_der_parse_answer (data, len, tag, &outer, error) ||
       !lpa_der_expect_constructed (&outer, error) ||
       !lpa_der_get_child (&outer, 0x80, &result, error) ||
       !lpa_es10_get_code (&result, &value, error))
@@ -326,7 +326,7 @@ lpa_es10_parse_list (GBytes *response, guint32 tag, LpaEs10Function function, gi
   GPtrArray *items;
   gint code;
 
-  if (!lpa_der_parse_expect (data, len, tag, &outer, error) ||
+  if (!lpa_der_parse_answer (data, len, tag, &outer, error) ||
       !lpa_der_expect_constructed (&outer, error))
     goto malformed;
   lpa_der_reader_init_children (&reader, &outer);

@@ -32,7 +32,7 @@ lpa_es10a_parse_configured_addresses (GBytes *response, GError **error)
   LpaDerReader reader;
   LpaTlv outer, child;
 
-  if (!lpa_der_parse_expect (data, len, 0xBF3C, &outer, error) ||
+  if (!lpa_der_parse_answer (data, len, 0xBF3C, &outer, error) ||
       !lpa_der_expect_constructed (&outer, error))
     return NULL;
   lpa_der_reader_init_children (&reader, &outer);

@@ -21,14 +21,14 @@ malformed_null (GError **error, const char *what)
   return NULL;
 }
 
-/* The response must be exactly one constructed TLV tagged @tag. */
+/* The response must start with one constructed TLV tagged @tag (lpa_der_parse_answer). */
 static gboolean
 parse_top (GBytes *response, guint32 tag, LpaTlv *tlv, GError **error)
 {
   gsize len;
   const guint8 *data = g_bytes_get_data (response, &len);
 
-  return lpa_der_parse_expect (data, len, tag, tlv, error) &&
+  return lpa_der_parse_answer (data, len, tag, tlv, error) &&
          lpa_der_expect_constructed (tlv, error);
 }
 
@@ -248,7 +248,7 @@ parse_signed_response (GBytes *response, guint32 tag, LpaEs10Function function, 
       malformed (error, "neither the ok nor the error alternative");
       goto fail;
     }
-  out->raw = g_bytes_ref (response);
+  out->raw = lpa_der_tlv_bytes (response, &outer);
   return g_steal_pointer (&out);
 
 fail:
@@ -385,7 +385,7 @@ lpa_es10b_parse_cancel_session (GBytes *response, GError **error)
       malformed (error, "neither the ok nor the error alternative");
       goto fail;
     }
-  out->raw = g_bytes_ref (response);
+  out->raw = lpa_der_tlv_bytes (response, &outer);
   return g_steal_pointer (&out);
 
 fail:
@@ -680,7 +680,7 @@ lpa_es10b_parse_profile_installation_result (GBytes *response, GError **error)
       g_prefix_error (error, "ProfileInstallationResult: ");
       return NULL;
     }
-  out->raw = g_bytes_ref (response);
+  out->raw = lpa_der_tlv_bytes (response, &outer);
   return g_steal_pointer (&out);
 }
 

@@ -74,7 +74,7 @@ lpa_es10c_parse_eid (GBytes *response, GError **error)
   const guint8 *data = g_bytes_get_data (response, &len);
   LpaTlv outer, eid;
 
-  if (!lpa_der_parse_expect (data, len, 0xBF3E, &outer, error) ||
+  if (!lpa_der_parse_answer (data, len, 0xBF3E, &outer, error) ||
       !lpa_der_expect_constructed (&outer, error) ||
       !lpa_der_get_child (&outer, 0x5A, &eid, error) || !lpa_der_expect_length (&eid, 16, error))
     {

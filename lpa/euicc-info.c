@@ -90,7 +90,7 @@ parse_top (GBytes *bytes, guint32 tag, LpaTlv *tlv, GError **error)
   gsize len;
   const guint8 *data = g_bytes_get_data (bytes, &len);
 
-  return lpa_der_parse_expect (data, len, tag, tlv, error) &&
+  return lpa_der_parse_answer (data, len, tag, tlv, error) &&
          lpa_der_expect_constructed (tlv, error);
 }
 
@@ -135,7 +135,7 @@ lpa_euicc_info1_parse (GBytes *bf20, GError **error)
                            "lacks svn or a CI public key list");
       goto fail;
     }
-  info->raw = g_bytes_ref (bf20);
+  info->raw = lpa_der_tlv_bytes (bf20, &outer);
   return g_steal_pointer (&info);
 
 fail:
@@ -413,7 +413,7 @@ lpa_euicc_info2_parse (GBytes *bf22, GError **error)
                            "lacks svn or a CI public key list");
       goto fail;
     }
-  info->raw = g_bytes_ref (bf22);
+  info->raw = lpa_der_tlv_bytes (bf22, &outer);
   return g_steal_pointer (&info);
 
 fail:

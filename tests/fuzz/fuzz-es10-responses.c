@@ -79,13 +79,27 @@ check_transaction_id (GBytes *tid)
   FUZZ_CHECK (g_bytes_get_size (tid) >= 1 && g_bytes_get_size (tid) <= 16);
 }
 
+/* What is kept of an eUICC's answer and sent on: the answer's first TLV, whole, without the
+ * bytes a card may pad it with (lpa_der_parse_answer). */
+static gboolean
+is_leading_tlv (GBytes *raw, GBytes *input)
+{
+  gsize len, in_len;
+  const guint8 *data = raw ? g_bytes_get_data (raw, &len) : NULL;
+  const guint8 *in = g_bytes_get_data (input, &in_len);
+  LpaTlv tlv;
+
+  return data && len <= in_len && memcmp (data, in, len) == 0 &&
+         lpa_der_parse (data, len, &tlv, NULL);
+}
+
 /* The signed AuthenticateServer/PrepareDownload response goes to the server unchanged. */
 static void
 check_signed (GBytes *input, LpaSignedResponse *r, LpaEs10Function function)
 {
   g_autoptr (GError) error = NULL;
 
-  FUZZ_CHECK (r->raw && g_bytes_equal (r->raw, input));
+  FUZZ_CHECK (is_leading_tlv (r->raw, input));
   check_transaction_id (r->transaction_id);
   FUZZ_CHECK (r->ok == (r->error_code == -1));
   if (lpa_signed_response_check (r, function, &error))
@@ -103,7 +117,7 @@ check_installation_result (GBytes *input, LpaProfileInstallationResult *pir)
   g_autoptr (GError) error = NULL;
 
   if (input)
-    FUZZ_CHECK (pir->raw && g_bytes_equal (pir->raw, input));
+    FUZZ_CHECK (is_leading_tlv (pir->raw, input));
   check_transaction_id (pir->transaction_id);
   check_metadata (pir->metadata);
   if (pir->success)
@@ -259,7 +273,7 @@ run_info1 (GBytes *input)
 
   if (!info)
     return fuzz_check_error (error);
-  FUZZ_CHECK (info->svn && info->raw && g_bytes_equal (info->raw, input));
+  FUZZ_CHECK (info->svn && is_leading_tlv (info->raw, input));
   check_pkids (info->ci_pkids_verification);
   check_pkids (info->ci_pkids_signing);
 }
@@ -272,7 +286,7 @@ run_info2 (GBytes *input)
 
   if (!info)
     return fuzz_check_error (error);
-  FUZZ_CHECK (info->svn && info->raw && g_bytes_equal (info->raw, input));
+  FUZZ_CHECK (info->svn && is_leading_tlv (info->raw, input));
   check_pkids (info->ci_pkids_verification);
   check_pkids (info->ci_pkids_signing);
   g_strfreev (lpa_uicc_capability_names (info->uicc_capability));
@@ -311,7 +325,7 @@ run_cancel_session (GBytes *input)
 
   if (!r)
     return fuzz_check_error (error);
-  FUZZ_CHECK (r->raw && g_bytes_equal (r->raw, input));
+  FUZZ_CHECK (is_leading_tlv (r->raw, input));
   FUZZ_CHECK (r->ok == (r->error_code == -1));
   if (r->ok)
     {

@@ -1320,6 +1320,57 @@ test_eid_challenge (void)
   g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
 }
 
+/* Bytes after an answer's TLV (padding such as 00 00 or FF FF): lpac reads every ES10 answer by
+ * looking for the function's tag (euicc_derutil_unpack_find_tag in its es10a/b/c.c), so such an
+ * answer works there; esimd failed it as "trailing bytes after the TLV". They are ignored, and
+ * what is kept or sent on to a server (a ProfileInstallationResult, EUICCInfo1, a signed answer)
+ * is the TLV alone. */
+static void
+test_trailing_bytes (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) enable = unit_hex ("BF 31 03 80 01 00 00 00");
+  g_autoptr (GBytes) busy = unit_hex ("BF 32 03 80 01 05 FF FF");
+  g_autoptr (GBytes) empty = unit_hex ("BF 2D 02 A0 00 00 00");
+  g_autoptr (GBytes) eid_bytes =
+      unit_hex ("BF 3E 12 5A 10 89 04 90 32 12 34 51 23 45 12 34 56 78 90 12 35 00");
+  g_autoptr (GBytes) pir_bytes = unit_hex (PIR_ERROR "00 00");
+  g_autoptr (GBytes) info1_bytes = unit_hex (EUICC_INFO1 "FF FF");
+  g_autoptr (GBytes) auth_bytes = unit_hex (AUTH_OK "00");
+  g_autoptr (GBytes) other_tag = unit_hex ("BF 32 03 80 01 00 BF 31 03 80 01 00");
+  g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (LpaProfileInstallationResult) pir = NULL;
+  g_autoptr (LpaEuiccInfo1) info1 = NULL;
+  g_autoptr (LpaSignedResponse) auth = NULL;
+  g_autofree char *eid = NULL;
+  gint code = -2;
+
+  g_assert_true (lpa_es10c_parse_enable_profile (enable, &code, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (code, ==, 0);
+  g_assert_false (lpa_es10c_parse_disable_profile (busy, &code, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_CAT_BUSY);
+  g_clear_error (&error);
+  list = lpa_es10c_parse_profiles_info (empty, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+  eid = lpa_es10c_parse_eid (eid_bytes, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (eid, ==, "89049032123451234512345678901235");
+  pir = lpa_es10b_parse_profile_installation_result (pir_bytes, &error);
+  g_assert_no_error (error);
+  unit_assert_hex (pir->raw, PIR_ERROR);
+  info1 = lpa_euicc_info1_parse (info1_bytes, &error);
+  g_assert_no_error (error);
+  unit_assert_hex (info1->raw, EUICC_INFO1);
+  auth = lpa_es10b_parse_authenticate_server (auth_bytes, &error);
+  g_assert_no_error (error);
+  unit_assert_hex (auth->raw, AUTH_OK);
+  /* The answer must still start with the function's own tag. */
+  g_assert_false (lpa_es10c_parse_enable_profile (other_tag, &code, &error));
+  g_assert_error (error, LPA_ERROR, LPA_ERROR_MALFORMED);
+}
+
 /* Robustness: every parser, every truncated prefix of its valid inputs, and mutations. --------- */
 
 #define WRAP_PTR(name, expr, free_fn)                                                              \
@@ -1503,6 +1554,7 @@ main (int argc, char **argv)
   g_test_add_func ("/es10/own/notifications-rpm", test_notifications_rpm);
   g_test_add_func ("/es10/own/retrieve-rpm", test_retrieve_rpm);
   g_test_add_func ("/es10/appendix-a/pir", test_appendix_pir);
+  g_test_add_func ("/es10/chips/trailing-bytes", test_trailing_bytes);
   g_test_add_func ("/es10/own/requests", test_own_requests);
   g_test_add_func ("/es10/own/request-arguments", test_request_arguments);
   g_test_add_func ("/es10/own/session-requests", test_session_requests);
