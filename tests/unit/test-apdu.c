@@ -261,6 +261,12 @@ test_status_words (void)
     { "6E 00", 0x6E00, "6E00 class not supported" },
     { "62 83", 0x6283, "6283 warning, memory unchanged" },
     { "93 02", 0x9302, "9302 unknown status" },
+    /* The ISO 7816-4 families, whatever their second byte (esimd said "unknown status"). */
+    { "6F C6", 0x6FC6, "6FC6 technical problem" },
+    { "69 99", 0x6999, "6999 command not allowed" },
+    { "6A 8A", 0x6A8A, "6A8A wrong parameters" },
+    { "68 84", 0x6884, "6884 command chaining not supported" },
+    { "64 01", 0x6401, "6401 execution error, memory unchanged" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
