@@ -253,6 +253,7 @@ static GError *
 error_from_curl (CURLcode rc, Request *req)
 {
   const char *detail = req->errbuf[0] ? req->errbuf : curl_easy_strerror (rc);
+  long connect_code = 0;
 
   if (req->tls_error)
     return g_error_new (LPA_ERROR, LPA_ERROR_TLS_VERIFICATION,
@@ -263,6 +264,15 @@ error_from_curl (CURLcode rc, Request *req)
                         "the server closed the connection without answering %s; not sent again, "
                         "since the server may have processed it",
                         req->function);
+  /* The HTTP proxy ([HTTP] Proxy) answered the tunnel's CONNECT with an error: the server was
+   * never asked. libcurl says "CONNECT tunnel failed, response 403" as CURLE_RECV_ERROR (7.88),
+   * which read as the server's own failure. */
+  if (curl_easy_getinfo (req->easy, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
+      connect_code >= 300)
+    return g_error_new (LPA_ERROR, LPA_ERROR_NETWORK,
+                        "the HTTP proxy refused the tunnel to the server (HTTP %ld); %s was "
+                        "not sent: %s",
+                        connect_code, req->function, detail);
   if (req->headers_too_large)
     return g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED,
                         "the server's response headers to %s are larger than the %u bytes allowed",
@@ -662,6 +672,8 @@ client_post (gpointer self, const char *host, const char *path, GBytes *body,
   curl_easy_setopt (req->easy, CURLOPT_WRITEDATA, req);
   curl_easy_setopt (req->easy, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt (req->easy, CURLOPT_HEADERDATA, req);
+  /* header_cb counts the server's answer only, not an HTTP proxy's answer to CONNECT. */
+  curl_easy_setopt (req->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   curl_easy_setopt (req->easy, CURLOPT_SHARE, http->share);
 
   /* Trust is exactly what esimd decided: the CA bundle built for this eUICC, never libcurl's

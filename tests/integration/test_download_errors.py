@@ -283,6 +283,43 @@ class DownloadErrors(unittest.TestCase):
         self.assert_clean("8949449999999990312")
 
 
+class RefusingProxy(unittest.TestCase):
+    def test_a_proxy_that_refuses_the_tunnel_is_named(self):
+        # An HTTP proxy that answers CONNECT with 403: libcurl says "CONNECT tunnel failed,
+        # response 403" as CURLE_RECV_ERROR, which read as the server's failure; the server was
+        # never asked. CURLINFO_HTTP_CONNECTCODE tells.
+        import socket
+        import threading
+
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        connects = []
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                with c:
+                    connects.append(c.recv(65536).split(b"\r\n", 1)[0])
+                    c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+        threading.Thread(target=serve, daemon=True).start()
+        try:
+            cfg = {"HTTP": {"Proxy": "http://127.0.0.1:%d" % srv.getsockname()[1]}}
+            with World(config=cfg) as w:
+                job, props = w.download(activation_code("DEMO-ONE"))
+                self.assertEqual(props["Error"], "org.esim.Error.NetworkUnavailable", props)
+                self.assertIn("proxy refused the tunnel", props["ErrorMessage"])
+                self.assertIn("HTTP 403", props["ErrorMessage"])
+                self.assertTrue(connects and connects[0].startswith(b"CONNECT "), connects)
+                self.assertEqual(w.smdp.control.calls().get("smdp:initiateAuthentication", 0), 0)
+        finally:
+            srv.close()
+
+
 class UnansweredConfirmation(unittest.TestCase):
     def test_preview_nobody_confirms_times_out(self):
         # The queue is held while a preview waits: nobody answering must not hold it forever.
