@@ -320,6 +320,52 @@ class RefusingProxy(unittest.TestCase):
             srv.close()
 
 
+class TlsAlert(unittest.TestCase):
+    def test_a_tls_alert_in_the_handshake_is_named(self):
+        # A server that ends the TLS handshake with an alert (here: it demands a client
+        # certificate, over TLS 1.2 so that the alert comes inside the handshake): libcurl's
+        # CURLE_SSL_CONNECT_ERROR read "cannot reach the server", though the server was reached.
+        import socket
+        import ssl
+        import threading
+
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        ctx = {}
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                try:
+                    with ctx["tls"].wrap_socket(c, server_side=True) as t:
+                        t.recv(1)
+                except (OSError, KeyError):
+                    c.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        try:
+            with World(extra_hosts={"alert.example.com": "127.0.0.1:%d" % srv.getsockname()[1]}) as w:
+                tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                tls.maximum_version = ssl.TLSVersion.TLSv1_2
+                with open(w.pki["dptls"], "rb") as f:
+                    pem = os.path.join(w.tmpdir, "alert-cert.pem")
+                    with open(pem, "w") as out:
+                        out.write(ssl.DER_cert_to_PEM_cert(f.read()))
+                tls.load_cert_chain(pem, w.pki["dptls_key"])
+                tls.verify_mode = ssl.CERT_REQUIRED
+                tls.load_verify_locations(pem)
+                ctx["tls"] = tls
+                job, props = w.download("LPA:1$alert.example.com$ALERT-1")
+                self.assertEqual(props["Error"], "org.esim.Error.NetworkUnavailable", props)
+                self.assertIn("TLS handshake with the server failed", props["ErrorMessage"])
+        finally:
+            srv.close()
+
+
 class UnansweredConfirmation(unittest.TestCase):
     def test_preview_nobody_confirms_times_out(self):
         # The queue is held while a preview waits: nobody answering must not hold it forever.
