@@ -8,6 +8,7 @@ typedef struct
   EsimdProfileOp op;
   char *iccid;
   char *nickname;
+  GError *unanswered; /* the 6F00 a switch was answered with, while the list is read */
 } ProfileJob;
 
 static void
@@ -17,6 +18,7 @@ profile_job_free (gpointer data)
 
   g_free (p->iccid);
   g_free (p->nickname);
+  g_clear_error (&p->unanswered);
   g_free (p);
 }
 
@@ -50,6 +52,39 @@ modem_refreshed (GObject *source, GAsyncResult *res, gpointer data)
   esimd_job_complete (job, NULL, NULL);
 }
 
+/* The switch is done: the modem is told, whatever it makes of it. */
+static void
+switched (EsimdJob *job)
+{
+  esimd_job_set_stage (job, "refreshing-modem", 0);
+  esimd_euicc_refresh_modem (job->euicc, modem_refreshed, job);
+}
+
+static void
+unanswered_list_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  ProfileJob *p = job->data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) unanswered = g_steal_pointer (&p->unanswered);
+  LpaProfileInfo *info = NULL;
+  LpaProfileState wanted =
+      p->op == ESIMD_PROFILE_ENABLE ? LPA_PROFILE_STATE_ENABLED : LPA_PROFILE_STATE_DISABLED;
+
+  if (esimd_euicc_read_finish (job->euicc, res, &error) &&
+      (info = esimd_euicc_find_profile (job->euicc, p->iccid)) && info->state == wanted)
+    {
+      g_info ("eUICC %s: %s %s done (answered %s; the profile list says it is done)",
+              job->euicc->config->name, op_name (p->op), esimd_log_pd (p->iccid),
+              unanswered->message);
+      switched (job);
+      return;
+    }
+  g_info ("eUICC %s: %s %s refused: %s", job->euicc->config->name, op_name (p->op),
+          esimd_log_pd (p->iccid), unanswered->message);
+  esimd_job_complete (job, unanswered, NULL);
+}
+
 static void
 profile_done (GBytes *response, const GError *error, gpointer data)
 {
@@ -58,6 +93,16 @@ profile_done (GBytes *response, const GError *error, gpointer data)
   g_autoptr (GError) local = NULL;
   gboolean ok = FALSE;
 
+  if (error && (p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE) &&
+      lpa_status_word_from_error (error) == 0x6F00)
+    {
+      /* A card that switched profiles may be reset before it answers, and answer 6F00: AOSP
+       * takes that for success (EuiccPort's sendApduWithSimResetErrorWorkaround). Not taken on
+       * trust, nor sent again: the profile list read now says whether the switch happened. */
+      p->unanswered = g_error_copy (error);
+      esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES, unanswered_list_read, job);
+      return;
+    }
   if (error)
     {
       esimd_job_complete (job, error, NULL);
@@ -103,8 +148,7 @@ profile_done (GBytes *response, const GError *error, gpointer data)
     }
   if (p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE)
     {
-      esimd_job_set_stage (job, "refreshing-modem", 0);
-      esimd_euicc_refresh_modem (job->euicc, modem_refreshed, job);
+      switched (job);
       return;
     }
   esimd_job_complete (job, NULL, NULL);

@@ -121,6 +121,29 @@ class ChipAnswers(unittest.TestCase):
         r = self.w.esimctl("status")
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_switch_answered_6f00(self):
+        # A card that switched profiles may be reset before it answers, and answer 6F00: AOSP
+        # takes that for success (EuiccPort's sendApduWithSimResetErrorWorkaround, for enable,
+        # disable and memory reset). esimd failed the enable the card had done. It reads the
+        # list and goes by it: done when the profile is in the state asked for, else the 6F00.
+        iccid = "8949449999999990029"
+        if iccid not in {p["iccid"] for p in self.w.profiles()}:
+            job, props = self.w.download(activation_code("DEMO-TWO"))
+            self.assertEqual(props["State"], "succeeded", props)
+            self.w.wait_idle()
+        self.sim.add_fault(kind="sw", sw="6F00", tag="BF31", executed=True)
+        self.w.manager("EnableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+        self.assertEqual({p["iccid"]: p["state"] for p in self.w.profiles()}[iccid], "enabled")
+        self.sim.add_fault(kind="sw", sw="6F00", tag="BF32", executed=True)
+        self.w.manager("DisableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+        self.assertEqual({p["iccid"]: p["state"] for p in self.w.profiles()}[iccid], "disabled")
+        # 6F00 from a card that did not switch is still the failure, and not sent again
+        self.sim.add_fault(kind="sw", sw="6F00", tag="BF31")
+        with self.assertRaises(GLib.Error) as cm:
+            self.w.manager("EnableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+        self.assertIn("6F00", cm.exception.message)
+        self.assertEqual({p["iccid"]: p["state"] for p in self.w.profiles()}[iccid], "disabled")
+
     def test_unreadable_notification_leaves_the_others_deliverable(self):
         job, props = self.w.download(activation_code("DEMO-ONE"))
         self.assertEqual(props["State"], "succeeded", props)

@@ -297,7 +297,17 @@ class Faults:
     def on_first_block(self, frontend: str, data: bytes) -> Optional[int]:
         """First STORE DATA block of an ES10 command: an 'sw' fault bound to its tag."""
         for f in self._applicable("sw", frontend):
-            if "tag" in f.spec and data.startswith(bytes.fromhex(f.spec["tag"])):
+            if "tag" in f.spec and not f.spec.get("executed") and data.startswith(bytes.fromhex(f.spec["tag"])):
+                f.seen += 1
+                f.fire()
+                return _sw(f.spec)
+        return None
+
+    def sw_after_executing(self, frontend: str, tag: int) -> Optional[int]:
+        """An 'sw' fault with `executed`: the ES10 command of that tag was carried out; its answer
+        is the status word alone."""
+        for f in self._applicable("sw", frontend):
+            if "tag" in f.spec and f.spec.get("executed") and int(f.spec["tag"], 16) == tag:
                 f.seen += 1
                 f.fire()
                 return _sw(f.spec)
