@@ -556,7 +556,7 @@ def notify_cases() -> list[Case]:
 # -- the state directory: a download without a crash record does not start --------------------
 
 READ_ONLY = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1"'
-FULL = ('mount -t tmpfs -o size=16k tmpfs "$1" && '
+FULL = ('mount -t tmpfs -o size=16k,mode=0700 tmpfs "$1" && '
         '(dd if=/dev/zero of="$1/filler" bs=4k count=64 2>/dev/null; true)')
 WRITABLE = 'mount --bind "$1" "$1"'  # its own mount, to be made read-only during the case
 
