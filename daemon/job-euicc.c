@@ -11,6 +11,7 @@ typedef struct
   guint options;
   char *address;
   guint32 seq;
+  GError *unanswered; /* the 6F00 a memory reset was answered with, while the card is read */
 } EuiccJob;
 
 static void
@@ -19,6 +20,7 @@ euicc_job_free (gpointer data)
   EuiccJob *e = data;
 
   g_free (e->address);
+  g_clear_error (&e->unanswered);
   g_free (e);
 }
 
@@ -72,13 +74,58 @@ esimd_job_refresh_new (EsimdEuicc *euicc, gboolean internal)
 
 /* ---- the single-command jobs ------------------------------------------------------------- */
 
+/* What a memory reset answered with 6F00 did, as the card now reads: every effect asked for that
+ * the lists can show is there (no operational profile left, no test profile left, no default
+ * SM-DP+ address). A pre-loaded test profile, which no reset deletes, reads as not done. */
+static void
+reset_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EsimdJob *job = data;
+  EuiccJob *e = job->data;
+  EsimdEuicc *euicc = job->euicc;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) unanswered = g_steal_pointer (&e->unanswered);
+  gboolean done = esimd_euicc_read_finish (euicc, res, &error) && euicc->profiles &&
+                  !esimd_euicc_read_error (euicc, ESIMD_READ_PROFILES);
+
+  for (guint i = 0; done && i < euicc->profiles->len; i++)
+    {
+      const LpaProfileInfo *p = euicc->profiles->pdata[i];
+
+      if (((e->options & LPA_RESET_DELETE_OPERATIONAL_PROFILES) &&
+           p->profile_class == LPA_PROFILE_CLASS_OPERATIONAL) ||
+          ((e->options & LPA_RESET_DELETE_FIELD_LOADED_TEST_PROFILES) &&
+           p->profile_class == LPA_PROFILE_CLASS_TEST))
+        done = FALSE;
+    }
+  if ((e->options & LPA_RESET_DEFAULT_SMDP_ADDRESS) &&
+      (esimd_euicc_read_error (euicc, ESIMD_READ_ADDRESSES) ||
+       (euicc->default_smdp && *euicc->default_smdp)))
+    done = FALSE;
+  if (done)
+    g_info ("eUICC %s: memory reset done (answered %s; what the card now holds says it is done)",
+            euicc->config->name, unanswered->message);
+  esimd_job_complete (job, done ? NULL : unanswered, NULL);
+}
+
 static void
 command_done (GBytes *response, const GError *error, gpointer data)
 {
   EsimdJob *job = data;
+  EuiccJob *e = job->data;
   g_autoptr (GError) local = NULL;
   gboolean ok;
 
+  if (error && g_str_equal (job->ops->kind, "reset-memory") &&
+      lpa_status_word_from_error (error) == 0x6F00)
+    {
+      /* A card may be reset by the memory reset before it answers, and answer 6F00: AOSP takes
+       * that for success (EuiccPort's sendApduWithSimResetErrorWorkaround). Not taken on trust,
+       * nor sent again: what the card holds now says whether it happened. */
+      e->unanswered = g_error_copy (error);
+      esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES | ESIMD_READ_ADDRESSES, reset_read, job);
+      return;
+    }
   if (error)
     {
       esimd_job_complete (job, error, NULL);

@@ -121,6 +121,23 @@ class ChipAnswers(unittest.TestCase):
         r = self.w.esimctl("status")
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_memory_reset_answered_6f00(self):
+        # The same for eUICCMemoryReset (AOSP's resetMemory goes through the same workaround):
+        # done when no operational profile is left; a reset that did nothing keeps its 6F00.
+        with World(config={"Notifications": {"AutoSend": "false"}}) as w:
+            sim = w.sim.ctl()
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            w.wait_idle()
+            sim.add_fault(kind="sw", sw="6F00", tag="BF34")
+            with self.assertRaises(GLib.Error) as cm:
+                w.manager("ResetMemory", GLib.Variant("(u)", (1,)))
+            self.assertIn("6F00", cm.exception.message)
+            self.assertEqual(len(w.profiles()), 1)
+            sim.add_fault(kind="sw", sw="6F00", tag="BF34", executed=True)
+            w.manager("ResetMemory", GLib.Variant("(u)", (1,)))
+            self.assertEqual(w.profiles(), [])
+
     def test_switch_answered_6f00(self):
         # A card that switched profiles may be reset before it answers, and answer 6F00: AOSP
         # takes that for success (EuiccPort's sendApduWithSimResetErrorWorkaround, for enable,
