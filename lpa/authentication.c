@@ -236,7 +236,9 @@ on_challenge (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (LpaAuthentication) self = user_data;
   g_autoptr (GError) local = NULL;
 
-  if (!step_done (self, error))
+  g_autoptr (GError) named = lpa_es10_name_status_word (error, "GetEUICCChallenge");
+
+  if (!step_done (self, named))
     return;
   if (!(self->challenge = lpa_es10b_parse_euicc_challenge (response, &local)))
     {
@@ -265,7 +267,9 @@ on_info1 (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (LpaAuthentication) self = user_data;
   g_autoptr (GError) local = NULL;
 
-  if (!step_done (self, error))
+  g_autoptr (GError) named = lpa_es10_name_status_word (error, "GetEUICCInfo1");
+
+  if (!step_done (self, named))
     return;
   if (!(self->info1 = lpa_euicc_info1_parse (response, &local)))
     {
@@ -391,7 +395,9 @@ on_authenticate_server (GBytes *response, const GError *error, gpointer user_dat
   LpaAuthenticationResult *result;
   LpaSignedResponse *parsed;
 
-  if (!step_done (self, error))
+  g_autoptr (GError) named = lpa_es10_name_status_word (error, "AuthenticateServer");
+
+  if (!step_done (self, named))
     return;
   if (!(parsed = lpa_es10b_parse_authenticate_server (response, &local)))
     {

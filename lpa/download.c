@@ -684,7 +684,9 @@ on_rat (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (GError) local = NULL;
   g_autoptr (GPtrArray) rat = NULL;
 
-  if (!step_done (self, error))
+  g_autoptr (GError) named = lpa_es10_name_status_word (error, "GetRAT");
+
+  if (!step_done (self, named))
     return;
   if (!(rat = lpa_es10b_parse_rat (response, &local)))
     {
@@ -733,7 +735,9 @@ on_prepare_download (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (LpaSignedResponse) parsed = NULL;
   g_autoptr (GBytes) body = NULL;
 
-  if (!step_done (self, error))
+  g_autoptr (GError) named = lpa_es10_name_status_word (error, "PrepareDownload");
+
+  if (!step_done (self, named))
     return;
   if (!(parsed = lpa_es10b_parse_prepare_download (response, &local)))
     {
@@ -880,12 +884,14 @@ on_segment (GBytes *response, const GError *error, gpointer user_data)
     return;
   if (error)
     {
+      g_autoptr (GError) named = lpa_es10_name_status_word (error, "LoadBoundProfilePackage");
+
       /* Only the last segment can complete an install: after an earlier one's lost answer the
        * rest never went. Nothing usable came back (the transport lost it, or garbled it). */
       self->last_answer_lost = self->segment + 1 == self->segments->len &&
                                (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT) ||
                                 g_error_matches (error, LPA_ERROR, LPA_ERROR_MALFORMED));
-      cancel_session (self, LPA_CANCEL_LOAD_BPP_EXECUTION_ERROR, TRUE, error);
+      cancel_session (self, LPA_CANCEL_LOAD_BPP_EXECUTION_ERROR, TRUE, named);
       return;
     }
   self->bytes_sent += g_bytes_get_size (g_ptr_array_index (self->segments, self->segment));

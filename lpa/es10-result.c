@@ -185,6 +185,17 @@ lpa_es10_result_check (LpaEs10Function function, gint code, GError **error)
   return FALSE;
 }
 
+GError *
+lpa_es10_name_status_word (const GError *error, const char *function)
+{
+  if (error == NULL)
+    return NULL;
+  if (g_error_matches (error, LPA_ERROR, LPA_ERROR_STATUS_WORD))
+    return g_error_new (LPA_ERROR, LPA_ERROR_STATUS_WORD, "%s (the eUICC's answer to %s)",
+                        error->message, function);
+  return g_error_copy (error);
+}
+
 const char *
 lpa_cancel_session_reason_name (LpaCancelSessionReason reason)
 {

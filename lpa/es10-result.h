@@ -189,6 +189,11 @@ const char *lpa_es10_result_name (LpaEs10Function function, gint code);
  * code reads "<Function>: unknown result(<code>)" and maps to LPA_ERROR_EUICC. */
 gboolean lpa_es10_result_check (LpaEs10Function function, gint code, GError **error);
 
+/* @error, naming the ES10 function @function whose answer a status word was: "6D00 instruction
+ * not supported (the eUICC's answer to GetRAT)". The status word stays first, for
+ * lpa_status_word_from_error(); any other error is copied unchanged. NULL for NULL. */
+GError *lpa_es10_name_status_word (const GError *error, const char *function);
+
 const char *lpa_cancel_session_reason_name (LpaCancelSessionReason reason);
 const char *lpa_bpp_command_name (LpaBppCommandId command);
 const char *lpa_install_error_reason_name (LpaInstallErrorReason reason);

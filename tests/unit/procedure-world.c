@@ -331,6 +331,8 @@ euicc_handler (GBytes *request, gpointer user_data)
     case 0xBF43:
       if (w->fault == F_RAT_TRANSPORT)
         return reply_transport ();
+      if (w->fault == F_RAT_STATUS)
+        return reply_sw (0x6D00);
       return reply_hex (
           w->fault == F_PPR_NOT_ALLOWED
               ? "BF 43 15 A0 13 30 11 80 02 06 40 A1 07 30 05 80 03 62 F2 10 82 02 07 00"

@@ -36,6 +36,7 @@ typedef enum
   F_AUTH_CLIENT_MALFORMED,
   F_SIGNED2_TID,
   F_RAT_TRANSPORT,
+  F_RAT_STATUS, /* GetRAT answered 6D00, as by a card without the function */
   F_PPR_NOT_ALLOWED,
   F_PREPARE_TRANSPORT,
   F_PREPARE_ERROR,
