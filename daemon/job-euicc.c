@@ -116,13 +116,17 @@ command_done (GBytes *response, const GError *error, gpointer data)
   g_autoptr (GError) local = NULL;
   gboolean ok;
 
-  if (error && g_str_equal (job->ops->kind, "reset-memory") &&
-      lpa_status_word_from_error (error) == 0x6F00)
+  if (g_str_equal (job->ops->kind, "reset-memory") &&
+      (error ? lpa_status_word_from_error (error) == 0x6F00 : g_bytes_get_size (response) == 0))
     {
       /* A card may be reset by the memory reset before it answers, and answer 6F00: AOSP takes
-       * that for success (EuiccPort's sendApduWithSimResetErrorWorkaround). Not taken on trust,
-       * nor sent again: what the card holds now says whether it happened. */
-      e->unanswered = g_error_copy (error);
+       * that for success (EuiccPort's sendApduWithSimResetErrorWorkaround); or its answer may
+       * come without the result. Not taken on trust, nor sent again: what the card holds now
+       * says whether it happened. */
+      e->unanswered = error ? g_error_copy (error)
+                            : g_error_new_literal (LPA_ERROR, LPA_ERROR_MALFORMED,
+                                                   "eUICCMemoryReset: the eUICC's answer carried "
+                                                   "no result");
       esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES | ESIMD_READ_ADDRESSES, reset_read, job);
       return;
     }

@@ -93,13 +93,18 @@ profile_done (GBytes *response, const GError *error, gpointer data)
   g_autoptr (GError) local = NULL;
   gboolean ok = FALSE;
 
-  if (error && (p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE) &&
-      lpa_status_word_from_error (error) == 0x6F00)
+  if ((p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE) &&
+      (error ? lpa_status_word_from_error (error) == 0x6F00 : g_bytes_get_size (response) == 0))
     {
       /* A card that switched profiles may be reset before it answers, and answer 6F00: AOSP
-       * takes that for success (EuiccPort's sendApduWithSimResetErrorWorkaround). Not taken on
-       * trust, nor sent again: the profile list read now says whether the switch happened. */
-      p->unanswered = g_error_copy (error);
+       * takes that for success (EuiccPort's sendApduWithSimResetErrorWorkaround); or its answer
+       * may come without the result. Not taken on trust, nor sent again: the profile list read
+       * now says whether the switch happened. */
+      p->unanswered =
+          error ? g_error_copy (error)
+                : g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED,
+                               "%s: the eUICC's answer carried no result",
+                               p->op == ESIMD_PROFILE_ENABLE ? "EnableProfile" : "DisableProfile");
       esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES, unanswered_list_read, job);
       return;
     }

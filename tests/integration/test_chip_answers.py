@@ -154,6 +154,17 @@ class ChipAnswers(unittest.TestCase):
         self.sim.add_fault(kind="sw", sw="6F00", tag="BF32", executed=True)
         self.w.manager("DisableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
         self.assertEqual({p["iccid"]: p["state"] for p in self.w.profiles()}[iccid], "disabled")
+        # 9000 without the EnableProfileResponse: the same, as the card's list says
+        self.sim.add_fault(kind="sw", sw="9000", tag="BF31", executed=True)
+        self.w.manager("EnableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+        self.assertEqual({p["iccid"]: p["state"] for p in self.w.profiles()}[iccid], "enabled")
+        self.sim.add_fault(kind="es10_answer", tag="BF32", data="")
+        with self.assertRaises(GLib.Error) as cm:
+            self.w.manager("DisableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+        self.assertIn("no result", cm.exception.message)
+        self.assertIn("org.esim.Error.ProtocolError", cm.exception.message)
+        self.sim.clear_faults()
+        self.w.manager("DisableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
         # 6F00 from a card that did not switch is still the failure, and not sent again
         self.sim.add_fault(kind="sw", sw="6F00", tag="BF31")
         with self.assertRaises(GLib.Error) as cm:
