@@ -60,6 +60,28 @@ switched (EsimdJob *job)
   esimd_euicc_refresh_modem (job->euicc, modem_refreshed, job);
 }
 
+/* Whether the list just read shows the job's operation done. */
+static gboolean
+list_shows_done (EsimdJob *job)
+{
+  ProfileJob *p = job->data;
+  LpaProfileInfo *info = esimd_euicc_find_profile (job->euicc, p->iccid);
+
+  switch (p->op)
+    {
+    case ESIMD_PROFILE_ENABLE:
+      return info && info->state == LPA_PROFILE_STATE_ENABLED;
+    case ESIMD_PROFILE_DISABLE:
+      return info && info->state == LPA_PROFILE_STATE_DISABLED;
+    case ESIMD_PROFILE_DELETE:
+      return info == NULL;
+    case ESIMD_PROFILE_SET_NICKNAME:
+      return info &&
+             g_strcmp0 (info->nickname ? info->nickname : "", p->nickname ? p->nickname : "") == 0;
+    }
+  return FALSE;
+}
+
 static void
 unanswered_list_read (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -67,17 +89,17 @@ unanswered_list_read (GObject *source, GAsyncResult *res, gpointer data)
   ProfileJob *p = job->data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GError) unanswered = g_steal_pointer (&p->unanswered);
-  LpaProfileInfo *info = NULL;
-  LpaProfileState wanted =
-      p->op == ESIMD_PROFILE_ENABLE ? LPA_PROFILE_STATE_ENABLED : LPA_PROFILE_STATE_DISABLED;
 
   if (esimd_euicc_read_finish (job->euicc, res, &error) &&
-      (info = esimd_euicc_find_profile (job->euicc, p->iccid)) && info->state == wanted)
+      !esimd_euicc_read_error (job->euicc, ESIMD_READ_PROFILES) && list_shows_done (job))
     {
       g_info ("eUICC %s: %s %s done (answered %s; the profile list says it is done)",
               job->euicc->config->name, op_name (p->op), esimd_log_pd (p->iccid),
               unanswered->message);
-      switched (job);
+      if (p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE)
+        switched (job);
+      else
+        esimd_job_complete (job, NULL, NULL);
       return;
     }
   g_info ("eUICC %s: %s %s refused: %s", job->euicc->config->name, op_name (p->op),
@@ -93,18 +115,25 @@ profile_done (GBytes *response, const GError *error, gpointer data)
   g_autoptr (GError) local = NULL;
   gboolean ok = FALSE;
 
-  if ((p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE) &&
-      (error ? lpa_status_word_from_error (error) == 0x6F00 : g_bytes_get_size (response) == 0))
+  if (error ? (p->op == ESIMD_PROFILE_ENABLE || p->op == ESIMD_PROFILE_DISABLE) &&
+                  lpa_status_word_from_error (error) == 0x6F00
+            : g_bytes_get_size (response) == 0)
     {
       /* A card that switched profiles may be reset before it answers, and answer 6F00: AOSP
-       * takes that for success (EuiccPort's sendApduWithSimResetErrorWorkaround); or its answer
-       * may come without the result. Not taken on trust, nor sent again: the profile list read
-       * now says whether the switch happened. */
+       * takes that for success (EuiccPort's sendApduWithSimResetErrorWorkaround); or any answer
+       * may come without its result. Not taken on trust, nor sent again: the profile list read
+       * now says whether it happened. */
+      static const char *const functions[] = {
+        [ESIMD_PROFILE_ENABLE] = "EnableProfile",
+        [ESIMD_PROFILE_DISABLE] = "DisableProfile",
+        [ESIMD_PROFILE_DELETE] = "DeleteProfile",
+        [ESIMD_PROFILE_SET_NICKNAME] = "SetNickname",
+      };
+
       p->unanswered =
           error ? g_error_copy (error)
                 : g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED,
-                               "%s: the eUICC's answer carried no result",
-                               p->op == ESIMD_PROFILE_ENABLE ? "EnableProfile" : "DisableProfile");
+                               "%s: the eUICC's answer carried no result", functions[p->op]);
       esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES, unanswered_list_read, job);
       return;
     }

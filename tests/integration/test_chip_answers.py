@@ -171,6 +171,14 @@ class ChipAnswers(unittest.TestCase):
             self.w.manager("EnableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
         self.assertIn("6F00", cm.exception.message)
         self.assertEqual({p["iccid"]: p["state"] for p in self.w.profiles()}[iccid], "disabled")
+        # SetNickname and DeleteProfile answered 9000 without their result: the list decides
+        self.sim.clear_faults()
+        self.sim.add_fault(kind="sw", sw="9000", tag="BF29", executed=True)
+        self.w.manager("SetNickname", GLib.Variant("(ss)", (iccid, "Travel")))
+        self.assertEqual({p["iccid"]: p["nickname"] for p in self.w.profiles()}[iccid], "Travel")
+        self.sim.add_fault(kind="sw", sw="9000", tag="BF33", executed=True)
+        self.w.manager("DeleteProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+        self.assertNotIn(iccid, {p["iccid"] for p in self.w.profiles()})
 
     def test_unreadable_notification_leaves_the_others_deliverable(self):
         job, props = self.w.download(activation_code("DEMO-ONE"))
