@@ -165,6 +165,11 @@ class ChipAnswers(unittest.TestCase):
         self.assertIn("org.esim.Error.ProtocolError", cm.exception.message)
         self.sim.clear_faults()
         self.w.manager("DisableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+        # 6F00, the card then reset (as a modem resets it): its channel is gone; a new one reads
+        self.sim.add_fault(kind="sw", sw="6F00", tag="BF31", executed=True, reset=True)
+        self.w.manager("EnableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
+        self.assertEqual({p["iccid"]: p["state"] for p in self.w.profiles()}[iccid], "enabled")
+        self.w.manager("DisableProfile", GLib.Variant("(sa{sv})", (iccid, {})))
         # 6F00 from a card that did not switch is still the failure, and not sent again
         self.sim.add_fault(kind="sw", sw="6F00", tag="BF31")
         with self.assertRaises(GLib.Error) as cm:

@@ -357,9 +357,9 @@ class Card:
             forced_code = int(fault.spec["code"]) if fault is not None else None
         result = self.euicc.process(request, ch.number, forced_code, forced_pir)
         if first_tag is not None and first_tag not in C.BPP_SEGMENT_TAGS:
-            late_sw = self.faults.sw_after_executing(frontend, first_tag)
-            if late_sw is not None:
-                return b"", late_sw, False
+            late = self.faults.sw_after_executing(frontend, first_tag)
+            if late is not None:
+                return b"", late[0], late[1]
         if result.sw != C.SW_OK:
             return b"", result.sw, False
         out, sw = self._respond(ch, result.data)

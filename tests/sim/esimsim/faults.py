@@ -303,14 +303,14 @@ class Faults:
                 return _sw(f.spec)
         return None
 
-    def sw_after_executing(self, frontend: str, tag: int) -> Optional[int]:
+    def sw_after_executing(self, frontend: str, tag: int) -> Optional[tuple[int, bool]]:
         """An 'sw' fault with `executed`: the ES10 command of that tag was carried out; its answer
-        is the status word alone."""
+        is the status word alone, and with `reset` the card is reset after it (its channels gone)."""
         for f in self._applicable("sw", frontend):
             if "tag" in f.spec and f.spec.get("executed") and int(f.spec["tag"], 16) == tag:
                 f.seen += 1
                 f.fire()
-                return _sw(f.spec)
+                return _sw(f.spec), bool(f.spec.get("reset"))
         return None
 
     def on_bpp_segment(self, frontend: str) -> Optional[int]:
