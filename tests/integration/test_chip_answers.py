@@ -137,6 +137,13 @@ class ChipAnswers(unittest.TestCase):
             sim.add_fault(kind="sw", sw="6F00", tag="BF34", executed=True)
             w.manager("ResetMemory", GLib.Variant("(u)", (1,)))
             self.assertEqual(w.profiles(), [])
+            # the card reset after it: its channel is gone, a new one reads what it holds
+            job, props = w.download(activation_code("DEMO-TWO"))
+            self.assertEqual(props["State"], "succeeded", props)
+            w.wait_idle()
+            sim.add_fault(kind="sw", sw="6F00", tag="BF34", executed=True, reset=True)
+            w.manager("ResetMemory", GLib.Variant("(u)", (1,)))
+            self.assertEqual(w.profiles(), [])
 
     def test_switch_answered_6f00(self):
         # A card that switched profiles may be reset before it answers, and answer 6F00: AOSP
