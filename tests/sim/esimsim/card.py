@@ -349,7 +349,7 @@ class Card:
                 return b"", fault_sw, False
             forced_pir = self.faults.pir_error(frontend, C.BPP_SEGMENT_COMMANDS[first_tag])
         elif first_tag is not None:
-            answer = self.faults.es10_answer(frontend, first_tag)
+            answer = self.faults.es10_answer(frontend, first_tag, request)
             if answer is not None:
                 out, sw = self._respond(ch, answer)
                 return out, sw, False

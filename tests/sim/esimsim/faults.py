@@ -189,6 +189,14 @@ class Faults:
             except ValueError:
                 raise FaultSpecError("an 'es10_answer' fault needs 'tag' (e.g. BF2D) and 'data' (hex)")
             spec = dict(spec, tag=tag, data=data.hex().upper())
+            # request: only a command that is exactly these bytes (one form of the function:
+            # BF2B00, RetrieveNotificationsList without a search criterion).
+            if "request" in spec:
+                try:
+                    request = bytes.fromhex(str(spec["request"]))
+                except ValueError:
+                    raise FaultSpecError("'request' must be hex, e.g. BF2B00")
+                spec = dict(spec, request=request.hex().upper())
             remaining = None
         elif kind == "at_error":
             # The AT front answers ERROR (code null) or +CME ERROR: code instead of executing: the
@@ -419,11 +427,11 @@ class Faults:
                 return f
         return None
 
-    def es10_answer(self, frontend: str, tag: int) -> Optional[bytes]:
+    def es10_answer(self, frontend: str, tag: int, request: bytes) -> Optional[bytes]:
         """The bytes an 'es10_answer' fault makes this ES10 function answer, if one fires."""
         name = "%X" % tag
         for f in self._applicable("es10_answer", frontend):
-            if f.spec["tag"] == name:
+            if f.spec["tag"] == name and f.spec.get("request", request.hex().upper()) == request.hex().upper():
                 f.seen += 1
                 f.fire()
                 return bytes.fromhex(f.spec["data"])
