@@ -101,6 +101,9 @@ struct _EsimdEuicc
   GHashTable *announced;              /* sequence numbers NotificationPending was emitted for */
   EsimdNotifyBackoff *notify_backoff; /* per server: notifications and sessions left open */
   guint notify_retry_id;              /* when the next server's back-off ends */
+  /* The card refused RetrieveNotificationsList of every notification at once: each is asked for
+   * by its sequence number until the next Refresh (job-notify.c). */
+  gboolean notify_batch_refused;
 
   GTask *stop_task;
   guint stop_timeout_id;

@@ -286,8 +286,8 @@ next:
   esimd_job_set_stage (job, "notifying", (double) n->next / (n->todo->len + 1));
   if (!n->retrieved)
     {
-      /* A batch of one: retrieved by its sequence number, as cheap in APDUs and without the
-       * others' bytes. */
+      /* A batch of one, or a card that refuses the batch: retrieved by its sequence number (for
+       * one, as cheap in APDUs and without the others' bytes). */
       n->delivery = lpa_notification_delivery_new (seq, job->euicc->es10, &esimd_http_client_ops,
                                                    job->euicc->http, on_delivered, job);
       lpa_notification_delivery_start (n->delivery);
@@ -312,6 +312,18 @@ next:
   lpa_notification_delivery_start (n->delivery);
 }
 
+/* The card answered the batch's RetrieveNotificationsList, but not with a list that can be used:
+ * a status word (6A80, 6D00…), an error result (undefinedError), or bytes that do not decode.
+ * Not a lost modem or a cancel, which would fail each retrieval alike. */
+static gboolean
+batch_refused (const GError *error)
+{
+  return g_error_matches (error, LPA_ERROR, LPA_ERROR_STATUS_WORD) ||
+         g_error_matches (error, LPA_ERROR, LPA_ERROR_EUICC) ||
+         g_error_matches (error, LPA_ERROR, LPA_ERROR_MALFORMED) ||
+         g_error_matches (error, LPA_ERROR, LPA_ERROR_UNEXPECTED);
+}
+
 /* The batch's one RetrieveNotificationsList: every pending notification, signed. */
 static void
 retrieved_all (gpointer user_data, GPtrArray *notifications, const GError *error)
@@ -319,6 +331,18 @@ retrieved_all (gpointer user_data, GPtrArray *notifications, const GError *error
   EsimdJob *job = user_data;
   NotifyJob *n = job->data;
 
+  if (batch_refused (error))
+    {
+      /* Each one is retrieved by its sequence number instead (the form lpac's notification
+       * process and AOSP's EuiccPort.retrieveNotification use), now and in later runs: else no
+       * notification of this card would ever be delivered. */
+      g_info ("eUICC %s: notifications not retrieved at once (%s): retrieving each by its "
+              "sequence number until the next Refresh",
+              job->euicc->config->name, error->message);
+      job->euicc->notify_batch_refused = TRUE;
+      deliver_next (job);
+      return;
+    }
   if (error)
     {
       g_info ("eUICC %s: notifications not retrieved: %s", job->euicc->config->name,
@@ -377,7 +401,7 @@ notify_run (EsimdJob *job)
       esimd_job_complete (job, n->automatic ? NULL : error, NULL);
       return;
     }
-  if (n->todo->len <= 1)
+  if (n->todo->len <= 1 || euicc->notify_batch_refused)
     {
       deliver_next (job);
       return;

@@ -15,7 +15,13 @@
   failed the whole ListNotification, and the batch delivery's RetrieveNotificationsList: every
   other notification stayed undelivered. Then it skipped that one: left on the card, unlisted
   and undelivered, for good. It is listed as "unknown" and its server gets the card's signed
-  notification unchanged."""
+  notification unchanged.
+* A card that refuses RetrieveNotificationsList without a search criterion (the batch form:
+  a status word such as 6A80, or undefinedError(127)) but answers it by seqNumber, the form
+  lpac's `notification process` (src/applet/notification/process.c) and AOSP's
+  EuiccPort.retrieveNotification use. Every server backed off and nothing was ever delivered;
+  each listed one is now retrieved by its sequence number, and later runs go straight to that
+  until a Refresh."""
 
 import unittest
 
@@ -191,6 +197,45 @@ class ChipAnswers(unittest.TestCase):
         self.sim.add_fault(kind="sw", sw="9000", tag="BF33", executed=True)
         self.w.manager("DeleteProfile", GLib.Variant("(sa{sv})", (iccid, {})))
         self.assertNotIn(iccid, {p["iccid"] for p in self.w.profiles()})
+
+    def test_batch_retrieval_refused(self):
+        with World(config={"Notifications": {"AutoSend": "false"}}) as w:
+            sim, smdp = w.sim.ctl(), w.smdp.control
+            iccid = "8949449999999990011"
+
+            def switch_twice():
+                """Two more pending notifications: the profile enabled, then disabled."""
+                for method in ("EnableProfile", "DisableProfile"):
+                    w.manager(method, GLib.Variant("(sa{sv})", (iccid, {})))
+                w.wait_idle()
+                pending = sim.state()["notifications"]
+                self.assertGreaterEqual(len(pending), 2, pending)
+                return pending
+
+            def send_all(pending):
+                before = smdp.calls().get("smdp:handleNotification", 0)
+                (delivered,) = w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=120)
+                self.assertEqual(delivered, len(pending))
+                self.assertEqual(smdp.calls().get("smdp:handleNotification", 0) - before, len(pending))
+                self.assertEqual(sim.state()["notifications"], [])
+                self.assertEqual(w.notifications(), [])
+
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            w.wait_idle()
+            refused = sim.add_fault(kind="sw", sw="6A80", tag="BF2B00", count=None)
+            send_all(switch_twice())
+            self.assertEqual(sim.fault(refused)["fired"], 1)
+            # remembered: the next run asks for each by its sequence number at once
+            send_all(switch_twice())
+            self.assertEqual(sim.fault(refused)["fired"], 1)
+            # a Refresh forgets it; the same for a card answering the batch with undefinedError
+            sim.clear_faults()
+            w.manager("Refresh")
+            undefined = sim.add_fault(kind="es10_answer", tag="BF2B", request="BF2B00",
+                                      data=e(0xBF2B, e(0x81, b"\x7f")).hex())
+            send_all(switch_twice())
+            self.assertEqual(sim.fault(undefined)["fired"], 1)
 
     def test_unreadable_notification_leaves_the_others_deliverable(self):
         job, props = self.w.download(activation_code("DEMO-ONE"))
