@@ -78,7 +78,12 @@ static struct
   sd_bus_slot *objects_call;
   char *owner;        /* ModemManager's unique name; NULL while it is not on the bus */
   GHashTable *modems; /* path -> MmModem* */
+  /* uid -> the unique name of the ModemManager that handed the modem over, while esimd holds it
+   * (between InhibitDevice(uid, true) answered and InhibitDevice(uid, false) sent). */
+  GHashTable *held;
 } mm;
+
+static void retake_held (const MmModem *m);
 
 /* ---- small pure helpers ------------------------------------------------------------------- */
 
@@ -465,6 +470,7 @@ object_interfaces (const char *path, sd_bus_message *msg)
             }
           if (is_new)
             g_hash_table_insert (mm.modems, m->path, m);
+          retake_held (m);
           announce (m);
         }
       else if (sd_bus_message_skip (msg, "a{sv}") < 0)
@@ -751,6 +757,7 @@ esimd_discovery_mm_start (gpointer bus)
 
   mm.bus = sd_bus_ref (bus);
   mm.modems = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, mm_modem_free);
+  mm.held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   /* The matches reach the bus before the question: no change between the two is missed. */
   r = sd_bus_add_match_async (mm.bus, &mm.owner_match,
                               "type='signal',sender='org.freedesktop.DBus',"
@@ -798,6 +805,7 @@ esimd_discovery_mm_stop (void)
   mm.owner_call = sd_bus_slot_unref (mm.owner_call);
   mm.objects_call = sd_bus_slot_unref (mm.objects_call);
   g_clear_pointer (&mm.modems, g_hash_table_unref);
+  g_clear_pointer (&mm.held, g_hash_table_unref);
   g_clear_pointer (&mm.owner, g_free);
   mm.bus = sd_bus_unref (mm.bus);
 }
@@ -806,8 +814,9 @@ esimd_discovery_mm_stop (void)
 
 typedef struct
 {
-  GTask *task;
+  GTask *task; /* NULL: taken again from a restarted ModemManager (retake_held()) */
   char *uid;
+  char *owner; /* the ModemManager asked */
 } InhibitCall;
 
 static void
@@ -815,6 +824,7 @@ inhibit_call_free (InhibitCall *c)
 {
   g_clear_object (&c->task);
   g_free (c->uid);
+  g_free (c->owner);
   g_free (c);
 }
 
@@ -833,10 +843,76 @@ inhibited (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
   else
     {
       g_debug ("ModemManager handed over modem %s", c->uid);
+      if (mm.held)
+        g_hash_table_replace (mm.held, g_strdup (c->uid), g_strdup (c->owner));
       g_task_return_boolean (c->task, TRUE);
     }
   inhibit_call_free (c);
   return 0;
+}
+
+static int
+given_back_again (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  const sd_bus_error *e = sd_bus_message_get_error (reply);
+
+  if (e)
+    g_warning ("ModemManager did not take back modem %s: %s", (char *) userdata, e->message);
+  g_free (userdata);
+  return 0;
+}
+
+static int
+retaken (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  InhibitCall *c = userdata;
+  const sd_bus_error *e = sd_bus_message_get_error (reply);
+  const char *holder = mm.held ? g_hash_table_lookup (mm.held, c->uid) : NULL;
+
+  if (e)
+    g_warning ("modem %s: ModemManager restarted while esimd used it, and did not hand it over "
+               "again: %s; both may talk to it until esimd's job ends",
+               c->uid, e->message);
+  else if (g_strcmp0 (holder, c->owner) != 0)
+    {
+      /* The job ended while ModemManager was being asked: give it back at once. */
+      char *copy = g_strdup (c->uid);
+
+      if (sd_bus_call_method_async (mm.bus, NULL, c->owner, MM_PATH, MM_NAME, "InhibitDevice",
+                                    given_back_again, copy, "sb", c->uid, 0) < 0)
+        g_free (copy);
+    }
+  else
+    g_info ("modem %s: taken again from the restarted ModemManager for the job under way", c->uid);
+  inhibit_call_free (c);
+  return 0;
+}
+
+/* ModemManager keeps the modems it handed over in its own memory, for as long as the caller is on
+ * the bus: one that restarted while esimd held a modem knows nothing of it, probes the modem again
+ * (AT commands on the very port esimd is using) and exports it. Take it again from the new one as
+ * soon as it exports the modem (InhibitDevice names only a modem on the bus), and give it back to
+ * that one when the job ends (hold_give()). */
+static void
+retake_held (const MmModem *m)
+{
+  const char *holder;
+  InhibitCall *c;
+
+  if (!m->device || !mm.owner || !mm.held)
+    return;
+  holder = g_hash_table_lookup (mm.held, m->device);
+  if (!holder || g_str_equal (holder, mm.owner))
+    return;
+  g_info ("modem %s: ModemManager restarted while esimd used it; taking it again", m->device);
+  /* Asked once: later announcements of the same modem do not ask again. */
+  g_hash_table_replace (mm.held, g_strdup (m->device), g_strdup (mm.owner));
+  c = g_new0 (InhibitCall, 1);
+  c->uid = g_strdup (m->device);
+  c->owner = g_strdup (mm.owner);
+  if (sd_bus_call_method_async (mm.bus, NULL, mm.owner, MM_PATH, MM_NAME, "InhibitDevice", retaken,
+                                c, "sb", c->uid, 1) < 0)
+    inhibit_call_free (c);
 }
 
 static void
@@ -847,6 +923,7 @@ hold_take (const char *uid, GAsyncReadyCallback callback, gpointer user_data)
 
   c->task = g_task_new (NULL, NULL, callback, user_data);
   c->uid = g_strdup (uid);
+  c->owner = g_strdup (mm.owner);
   if (!mm.bus || !mm.owner)
     {
       g_task_return_new_error (c->task, LPA_ERROR, LPA_ERROR_TRANSPORT,
@@ -894,6 +971,8 @@ hold_give (const char *uid)
 {
   char *copy = g_strdup (uid);
 
+  if (mm.held)
+    g_hash_table_remove (mm.held, uid);
   /* The inhibition ends with esimd's presence on the bus anyway: nothing more to do when
    * ModemManager is gone or the call cannot be sent. */
   if (!mm.bus || !mm.owner ||

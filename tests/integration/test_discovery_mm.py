@@ -160,6 +160,43 @@ class WithModemManager(unittest.TestCase):
                             60, "an idle queue")
         rig.mm.assert_released()
 
+    def test_modemmanager_restarting_while_esimd_holds_the_at_port(self):
+        """ModemManager keeps its inhibitions in its own memory, tied to the caller's name
+        (mm-base-manager.c: inhibited_devices, g_bus_watch_name_on_connection on the sender): a
+        restarted ModemManager knows none of them, probes the modem again and exposes it. esimd,
+        still in the middle of a job on the AT port, takes the modem from the new ModemManager as
+        soon as it is exposed (InhibitDevice can only name a modem on the bus: "No device found
+        with uid"), and gives it back to that one when the job ends."""
+        rig = self.rig
+        modem = rig.add_modem("at")
+        rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid)
+        rig.wait_joined(path)
+        rig.mm.assert_released()
+        # A download waiting for the user's confirmation holds the modem for as long as it waits.
+        job = rig.client.call(path, MANAGER_IFACE, "Download",
+                              GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "", {"confirm": GLib.Variant("b", True)})))[0]
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation", 60,
+                            "the download awaiting confirmation")
+        self.assertEqual([r["ended"] for r in rig.mm.inhibitions()][-1:], [None])
+        rig.stop_mm()
+        rig.wait_log("ModemManager left the bus")
+        new_mm = rig.start_mm()
+        rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+        rig.client.wait_for(lambda: [r["uid"] for r in new_mm.inhibitions()] == [modem.uid], 30,
+                            "esimd taking the modem from the restarted ModemManager")
+        self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "awaiting-confirmation")
+        rig.client.call(job, "org.esim.Job", "Confirm")
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"), 120,
+                            "the download")
+        self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
+                         rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+        rig.client.wait_for(lambda: rig.prop(path, "CurrentJob") == "/" and rig.prop(path, "State") == "ready",
+                            60, "an idle queue")
+        new_mm.assert_released()
+        self.assertNotIn("did not take back", rig.esimd.log())
+
     def test_at_port_with_a_physical_sim_is_left_alone(self):
         rig = self.rig
         modem = rig.add_modem("at", euicc=False)
