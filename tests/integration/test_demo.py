@@ -107,6 +107,20 @@ class RunDemo(unittest.TestCase):
         self.assertIn("esimd: Failed to open file “/nonexistent/esimd.conf”", r.stderr)
         self.assertNotIn("Traceback", r.stdout + r.stderr)
 
+    def test_a_build_that_cannot_be_configured_says_why(self):
+        """meson writes its ERROR line to standard output: run-demo's first build must not throw
+        it away, or a library missing on a fresh machine ends the demo with no word at all. Here
+        pkg-config is made to find nothing, as on a machine without the -dev packages."""
+        with tempfile.TemporaryDirectory() as tmp:
+            build = os.path.join(tmp, "build")
+            env = dict(os.environ, ESIMD_BUILD_DIR=build, PKG_CONFIG_LIBDIR=os.path.join(tmp, "no-pc"))
+            r = subprocess.run([os.path.join(SOURCE, "tools", "run-demo")], capture_output=True, text=True,
+                               env=env, timeout=300, cwd=tmp)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("Dependency", r.stderr, r.stdout + r.stderr)
+            self.assertIn(f"run-demo: meson setup {build} failed", r.stderr)
+            self.assertIn(os.path.join(build, "meson-logs", "meson-log.txt"), r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
