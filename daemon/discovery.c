@@ -559,17 +559,19 @@ reader_configured (const EsimdModemConfig *c, const EsimdFoundModem *m)
   return FALSE;
 }
 
-/* A modem a [Modem] section names is left to it, whichever port the section uses. */
-static const char *
-configured_by (const EsimdFoundModem *m)
+/* A modem a [Modem] section names is left to it, whichever port the section uses. @port: the
+ * modem's port the section names (NULL for a reader). */
+static const EsimdModemConfig *
+configured_by (const EsimdFoundModem *m, const EsimdFoundPort **port)
 {
+  *port = NULL;
   for (guint i = 0; i < esimd->config->modems->len; i++)
     {
       EsimdModemConfig *c = esimd->config->modems->pdata[i];
       g_autofree char *conf = NULL;
 
       if (reader_configured (c, m))
-        return c->name;
+        return c;
       if (g_str_equal (c->transport, "pcsc"))
         continue;
       conf = c->device && c->device[0] == '/' ? realpath (c->device, NULL) : NULL;
@@ -582,7 +584,10 @@ configured_by (const EsimdFoundModem *m)
           g_autofree char *real = realpath (path, NULL);
 
           if (g_strcmp0 (conf, real ? real : path) == 0)
-            return c->name;
+            {
+              *port = p;
+              return c;
+            }
         }
     }
   return NULL;
@@ -611,7 +616,8 @@ port_config (Entry *e, const EsimdFoundPort *port)
 static void
 probe_entry (Entry *e)
 {
-  const EsimdFoundPort *port;
+  const EsimdFoundPort *port, *named;
+  const EsimdModemConfig *section_config;
   const char *section;
 
   if (e->probe == PROBE_RUNNING)
@@ -620,13 +626,23 @@ probe_entry (Entry *e)
       return;
     }
   g_clear_handle_id (&e->retry_id, g_source_remove);
-  section = configured_by (e->found);
+  section_config = configured_by (e->found, &named);
+  section = section_config ? section_config->name : NULL;
   port = section ? NULL
                  : esimd_discovery_pick_port (e->found, esimd->config->deny_ports,
                                               esimd->config->device_dir);
   g_clear_pointer (&e->port, g_free);
   g_clear_pointer (&e->config, esimd_modem_config_free);
-  if (section)
+  if (section && e->found->held && named && g_str_equal (named->transport, "at") &&
+      g_str_equal (section_config->transport, "at"))
+    /* ModemManager lists the port among its modem's AT ports: it probes it and sends its own
+     * commands there, and the answers of one get mixed into the other's. */
+    g_warning ("[Modem %s]: ModemManager uses its AT port %s too (its modem %s), and the two "
+               "would talk over each other: mark the port ID_MM_PORT_IGNORE=1 in a udev rule "
+               "for ModemManager to leave it to esimd, or remove the section (esimd then takes "
+               "the modem from ModemManager for each job)",
+               section, named->name, e->found->mm_path ? e->found->mm_path : e->found->uid);
+  else if (section)
     g_info ("modem %s: [Modem %s] names it; not probed", e->found->uid, section);
   else if (!port)
     g_info ("modem %s: no port to probe (%u port(s), none QMI, MBIM or AT, or DenyPorts= denies "

@@ -197,6 +197,23 @@ class WithModemManager(unittest.TestCase):
         new_mm.assert_released()
         self.assertNotIn("did not take back", rig.esimd.log())
 
+    def test_a_modem_section_on_an_at_port_modemmanager_uses_is_named(self):
+        """A [Modem] section for the AT port ModemManager lists among its modem's ports: both
+        would talk on the tty (ModemManager probes and uses the AT ports it does not ignore:
+        its udev tag ID_MM_PORT_IGNORE). esimd says so, naming the section, the port and what
+        to do, instead of the usual "names it; not probed"."""
+        rig = self.rig
+        modem = rig.add_modem("at")
+        mm_modem = rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+        rig.write_config(True, False, {"Modem mine": {"Transport": "at", "Device": modem.node}})
+        rig.start_esimd()
+        rig.wait_log(f"[Modem mine]: ModemManager uses its AT port {modem.port} too (its modem {mm_modem.path})")
+        self.assertIn("ID_MM_PORT_IGNORE=1", rig.esimd.log())
+        self.assertNotIn("[Modem mine] names it; not probed", rig.esimd.log())
+        # The section is still served as written.
+        path = rig.wait_manager(modem.eid)
+        self.assertEqual(rig.prop(path, "Name"), "mine")
+
     def test_at_port_with_a_physical_sim_is_left_alone(self):
         rig = self.rig
         modem = rig.add_modem("at", euicc=False)
