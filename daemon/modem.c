@@ -3,7 +3,9 @@
 
 #include "lpa-error.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Every transport file provides its constructor (declared in modem.h); a transport built
  * without its library is left out of the table by meson (HAVE_* in build-config.h). */
@@ -350,3 +352,42 @@ modem_transmit (gpointer self, GBytes *command, LpaApduCallback callback, gpoint
 const LpaApduOps esimd_modem_apdu_ops = {
   .transmit = modem_transmit,
 };
+
+/* The kernel driver that makes a port of this name (and transport): the node is missing when the
+ * modem is unplugged or powered off, or when that driver is not loaded (not built, blacklisted,
+ * or the module package missing). */
+static const char *
+port_driver (const char *name, const char *transport)
+{
+  if (g_str_has_prefix (name, "cdc-wdm"))
+    return g_strcmp0 (transport, "mbim") == 0 ? "cdc_mbim" : "qmi_wwan";
+  if (g_str_has_prefix (name, "wwan"))
+    return "mhi_wwan_ctrl";
+  if (g_str_has_prefix (name, "ttyUSB"))
+    return "option or qcserial";
+  if (g_str_has_prefix (name, "ttyACM"))
+    return "cdc_acm";
+  return NULL;
+}
+
+GError *
+esimd_modem_node_missing (const EsimdModemConfig *config)
+{
+  struct stat st;
+  g_autofree char *name = NULL;
+  g_autofree char *real = NULL;
+  const char *driver;
+
+  if (!config->device || stat (config->device, &st) == 0 || errno != ENOENT)
+    return NULL;
+  /* A /dev/serial/by-id/ link names no driver; the node it pointed to does. */
+  real = g_file_read_link (config->device, NULL);
+  name = g_path_get_basename (real ? real : config->device);
+  driver = port_driver (name, config->transport);
+  return g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT,
+                      "modem %s: %s: No such file or directory: no modem port there now (the "
+                      "modem is unplugged or off, or its kernel driver%s%s%s is not loaded; "
+                      "`mmcli -m 0` names a modem's ports); esimd waits for it",
+                      config->name, config->device, driver ? " (" : "", driver ? driver : "",
+                      driver ? ")" : "");
+}

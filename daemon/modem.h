@@ -177,6 +177,10 @@ extern const LpaApduOps esimd_modem_apdu_ops;
  * (no-op when neither changed), and count an APDU exchange in the stats. */
 void esimd_modem_set_available (EsimdModem *modem, gboolean available, const GError *reason);
 void esimd_modem_count_apdu (EsimdModem *modem, gsize sent, gsize received);
+/* For implementations: NULL when @config's device node is there (or cannot be looked at: the
+ * transport's own open says why); else the error that names what is missing, the same at every
+ * retry, with the kernel driver that makes such a port. */
+GError *esimd_modem_node_missing (const EsimdModemConfig *config);
 /* For implementations: answer a transmit with an error from the main loop, never from inside the
  * call (the interface's contract). Takes the error. */
 void esimd_modem_fail_transmit_later (LpaApduCallback callback, gpointer user_data, GError *error);

@@ -837,8 +837,12 @@ connect_start (EsimdAt *at)
   at->fd = open (config->device, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (at->fd < 0)
     {
-      error = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: opening %s: %s", name_of (at),
-                           config->device, g_strerror (errno));
+      int err = errno;
+
+      error = err == ENOENT ? esimd_modem_node_missing (config) : NULL;
+      if (!error)
+        error = g_error_new (LPA_ERROR, LPA_ERROR_TRANSPORT, "modem %s: opening %s: %s",
+                             name_of (at), config->device, g_strerror (err));
       lost (at, error);
       return;
     }

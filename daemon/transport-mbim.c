@@ -488,10 +488,16 @@ static void
 connect_start (EsimdMbim *mbim)
 {
   g_autoptr (GFile) file = g_file_new_for_path (mbim->config->device);
+  g_autoptr (GError) missing = esimd_modem_node_missing (mbim->config);
 
   mbim->state = MBIM_STATE_CONNECTING;
   g_clear_object (&mbim->cancellable);
   mbim->cancellable = g_cancellable_new ();
+  if (missing)
+    {
+      lost (mbim, missing);
+      return;
+    }
   mbim_device_new (file, mbim->cancellable, device_created, mbim);
 }
 

@@ -399,10 +399,17 @@ static void
 connect_start (EsimdQmi *qmi)
 {
   g_autoptr (GFile) file = g_file_new_for_path (qmi->config->device);
+  g_autoptr (GError) missing =
+      qmi->config->no_file_check ? NULL : esimd_modem_node_missing (qmi->config);
 
   qmi->state = QMI_STATE_CONNECTING;
   g_clear_object (&qmi->cancellable);
   qmi->cancellable = g_cancellable_new ();
+  if (missing)
+    {
+      lost (qmi, missing);
+      return;
+    }
   /* The proxy path and file-check properties are how a test rig (or an unusual proxy socket)
    * is reached; on a real modem both keep libqmi's defaults. */
   if (qmi->config->proxy_socket)

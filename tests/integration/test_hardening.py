@@ -585,18 +585,31 @@ class Unavailable(unittest.TestCase):
             self.assertEqual(w.manager_prop("UnavailableReason"), "")
 
     def test_device_node_missing(self):
-        with World(modem="pty", start_esimd=False) as w:
-            missing = os.path.join(w.tmpdir, "no-such-modem")
-            w.write_config({"Modem sim": {"Device": missing}})
-            w.start_esimd(wait_ready=False)
-            reason = w.client.wait_for(lambda: "No such file" in w.manager_prop("UnavailableReason") and
-                                       w.manager_prop("UnavailableReason"), 30, "the cause")
-            self.assertIn(missing, reason)
-            r = w.esimctl("status")
-            self.assertIn("No such file or directory", r.stdout)
-            time.sleep(5)  # several attempts to open it
-            log = w.esimd.log()
-            self.assertEqual(len([l for l in warnings(log) if "No such file or directory" in l]), 1, warnings(log))
+        """A [Modem] whose port is not there (a wrong Device=, the modem unplugged, or its kernel
+        driver not loaded: the node is missing all the same) is unavailable with a reason that
+        says so, names the driver that makes such a port, and is the same at every retry."""
+        # The drivers that register each kind of port: drivers/net/usb/qmi_wwan.c (cdc-wdm for
+        # QMI), drivers/net/usb/cdc_mbim.c (cdc-wdm for MBIM), drivers/bus/mhi's mhi_wwan_ctrl
+        # (wwan0qmi0, wwan0mbim0, wwan0at0), drivers/usb/class/cdc-acm.c (ttyACM).
+        for transport, node, driver in (("qmi", "cdc-wdm9", "qmi_wwan"), ("mbim", "wwan0mbim0", "mhi_wwan_ctrl"),
+                                        ("at", "ttyACM7", "cdc_acm")):
+            with self.subTest(transport=transport), World(modem="pty", start_esimd=False) as w:
+                missing = os.path.join(w.tmpdir, node)
+                w.write_config({"Modem sim": {"Device": missing, "Transport": transport,
+                                              "UseProxy": None if transport == "at" else "false"}})
+                w.start_esimd(wait_ready=False)
+                reason = w.client.wait_for(lambda: "No such file" in w.manager_prop("UnavailableReason") and
+                                           w.manager_prop("UnavailableReason"), 30, "the cause")
+                self.assertEqual(reason, f"modem sim: {missing}: No such file or directory: no modem port there now "
+                                         f"(the modem is unplugged or off, or its kernel driver ({driver}) is not "
+                                         "loaded; `mmcli -m 0` names a modem's ports); esimd waits for it")
+                r = w.esimctl("status")
+                self.assertIn("No such file or directory", r.stdout)
+                self.assertIn(f"kernel driver ({driver})", r.stdout)
+                time.sleep(5)  # several attempts to open it
+                log = w.esimd.log()
+                self.assertEqual(len([l for l in warnings(log) if "No such file or directory" in l]), 1,
+                                 warnings(log))
 
 
 class UnknownIccid(unittest.TestCase):
