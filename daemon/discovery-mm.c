@@ -926,8 +926,14 @@ hold_take (const char *uid, GAsyncReadyCallback callback, gpointer user_data)
   c->owner = g_strdup (mm.owner);
   if (!mm.bus || !mm.owner)
     {
-      g_task_return_new_error (c->task, LPA_ERROR, LPA_ERROR_TRANSPORT,
-                               "modem %s: ModemManager, which holds it, is not on the bus", uid);
+      /* ModemManager left (stopped, or restarting): nobody holds the port, and its inhibitions
+       * went with it. The modem is esimd's; a ModemManager that comes back and exports it is
+       * asked for it then (retake_held()). */
+      g_debug ("modem %s: ModemManager is not on the bus; used without asking it", uid);
+      esimd_discovery_note_inhibited (uid, TRUE);
+      if (mm.held)
+        g_hash_table_replace (mm.held, g_strdup (uid), g_strdup (""));
+      g_task_return_boolean (c->task, TRUE);
       inhibit_call_free (c);
       return;
     }

@@ -700,10 +700,15 @@ same_port (Entry *e, EsimdFoundModem *m)
       esimd_discovery_pick_port (m, esimd->config->deny_ports, esimd->config->device_dir);
 
   /* Held or not changes only how an AT port is reached (QMI and MBIM go through the proxies
-   * either way): the same port under another source is the same modem, with no new probe. */
+   * either way): the same port under another source is the same modem, with no new probe. An AT
+   * port reached by taking it from ModemManager needs nothing new once ModemManager is gone
+   * (each job then uses it without asking anyone: a probe now would open the tty beside a job
+   * using it); one reached directly must be probed again when ModemManager starts holding it,
+   * to be taken from ModemManager from then on. */
   return p && e->port && e->config && g_str_equal (p->name, e->port) &&
          g_str_equal (p->transport, e->config->transport) &&
-         (!g_str_equal (p->transport, "at") || m->held == e->found->held);
+         (!g_str_equal (p->transport, "at") || m->held == e->found->held ||
+          (!m->held && e->config->hold));
 }
 
 /* Whether ModemManager says the same of the slots (which is used, which eUICC is where). */

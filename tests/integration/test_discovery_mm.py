@@ -300,6 +300,50 @@ class StartedOnDemand(unittest.TestCase):
 
 
 class ModemManagerComingAndGoing(unittest.TestCase):
+    def start_held_download(self, rig, path):
+        """A download waiting for the user's confirmation: it holds the modem while it waits."""
+        job = rig.client.call(path, MANAGER_IFACE, "Download",
+                              GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "",
+                                                         {"confirm": GLib.Variant("b", True)})))[0]
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation",
+                            60, "the download awaiting confirmation")
+        return job
+
+    def confirm_and_wait(self, rig, path, job):
+        rig.client.call(job, "org.esim.Job", "Confirm")
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"), 120,
+                            "the download")
+        self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
+                         rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+        rig.client.wait_for(lambda: rig.prop(path, "State") == "ready" and rig.prop(path, "CurrentJob") == "/",
+                            60, "an idle queue")
+
+    def test_modemmanager_stopping_while_esimd_holds_the_at_port(self):
+        """ModemManager stopped in the middle of a job on an AT port esimd took from it: the
+        inhibition ends with it (mm-base-manager.c keeps it in ModemManager's memory, watching
+        the caller's name) and nobody holds the port. udev adopts the modem: the same port, so
+        the job goes on and nothing probes the port beside it, and the jobs after it use the port
+        without asking the ModemManager that is not there."""
+        with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
+            rig.start_mm()
+            modem = rig.add_modem("at")
+            rig.udev(modem)
+            rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+            rig.start_esimd()
+            path = rig.wait_manager(modem.eid)
+            rig.wait_joined(path)
+            job = self.start_held_download(rig, path)
+            rig.stop_mm()
+            mark = rig.wait_log("udev: adopts modem")
+            self.confirm_and_wait(rig, path, job)
+            self.assertEqual(rig.prop(path, "ModemManagerModem"), "")
+            log = rig.esimd.log()[mark:]
+            self.assertNotIn("probing", log)
+            self.assertNotIn("ModemManager, which holds it, is not on the bus", log)
+            self.assertNotIn("did not answer", log)
+            self.assertNotIn("stopped", log)
+            rig.mm = None
+
     def test_udev_takes_over_while_modemmanager_is_away(self):
         with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
             modem = rig.add_modem("qmi")
