@@ -96,6 +96,76 @@ esimd_euicc_reopen_channel_finish (EsimdEuicc *euicc, GAsyncResult *result, GErr
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* ---- a read after a command the card may have been reset by ------------------------------ */
+
+typedef struct
+{
+  EsimdEuicc *euicc;
+  guint what;
+  gboolean reopened; /* a new channel was opened for the read */
+} ResetRead;
+
+static void reset_read_done (GObject *source, GAsyncResult *res, gpointer data);
+
+static void
+reset_read_reopened (GObject *source, GAsyncResult *res, gpointer data)
+{
+  GTask *task = data;
+  ResetRead *r = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!esimd_euicc_reopen_channel_finish (r->euicc, res, &error))
+    {
+      g_prefix_error (&error, "no channel to the card after its answer: ");
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  esimd_euicc_read (r->euicc, r->what, reset_read_done, task);
+}
+
+static void
+reset_read_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  GTask *task = data;
+  ResetRead *r = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (esimd_euicc_read_finish (r->euicc, res, &error))
+    g_task_return_boolean (task, TRUE);
+  else if (!r->reopened && (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT) ||
+                            (lpa_status_word_from_error (error) & 0xFF00) == 0x6800))
+    {
+      /* The card was reset after it acted (the 6F00 case): its channels went with it. */
+      r->reopened = TRUE;
+      g_error_free (error);
+      esimd_euicc_reopen_channel (r->euicc, reset_read_reopened, task);
+      return;
+    }
+  else
+    g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+void
+esimd_euicc_read_after_reset (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  ResetRead *r = g_new0 (ResetRead, 1);
+
+  r->euicc = euicc;
+  r->what = what;
+  g_task_set_task_data (task, r, g_free);
+  esimd_euicc_read (euicc, what, reset_read_done, task);
+}
+
+gboolean
+esimd_euicc_read_after_reset_finish (EsimdEuicc *euicc, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 /* ---- the queue's hooks ------------------------------------------------------------------- */
 
 typedef struct

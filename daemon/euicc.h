@@ -170,6 +170,16 @@ void esimd_euicc_reopen_channel (EsimdEuicc *euicc, GAsyncReadyCallback callback
 gboolean esimd_euicc_reopen_channel_finish (EsimdEuicc *euicc, GAsyncResult *result,
                                             GError **error);
 
+/* For jobs: a command the card may have acted on was not answered with its result (6F00: the
+ * card was reset by what it did, or an answer without data). Reads @what (EsimdRead bits) as
+ * esimd_euicc_read() does; a read that fails as the lost channel of a reset card does (a
+ * transport error, 68xx) is made once more on a new channel. The job then judges by the cache
+ * whether its command was done. */
+void esimd_euicc_read_after_reset (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean esimd_euicc_read_after_reset_finish (EsimdEuicc *euicc, GAsyncResult *result,
+                                              GError **error);
+
 /* For jobs: reads @what (EsimdRead bits) from the card into the cache. */
 void esimd_euicc_read (EsimdEuicc *euicc, guint what, GAsyncReadyCallback callback,
                        gpointer user_data);

@@ -12,7 +12,6 @@ typedef struct
   char *address;
   guint32 seq;
   GError *unanswered; /* the 6F00 a memory reset was answered with, while the card is read */
-  gboolean reopened;  /* a new channel was opened for that read */
 } EuiccJob;
 
 static void
@@ -80,27 +79,6 @@ esimd_job_refresh_new (EsimdEuicc *euicc, gboolean internal)
 /* What a memory reset answered with 6F00 did, as the card now reads: every effect asked for that
  * the lists can show is there (no operational profile left, no test profile left, no default
  * SM-DP+ address). A pre-loaded test profile, which no reset deletes, reads as not done. */
-static void reset_read (GObject *source, GAsyncResult *res, gpointer data);
-
-static void
-reset_reopened (GObject *source, GAsyncResult *res, gpointer data)
-{
-  EsimdJob *job = data;
-  EuiccJob *e = job->data;
-  g_autoptr (GError) error = NULL;
-
-  if (!esimd_euicc_reopen_channel_finish (job->euicc, res, &error))
-    {
-      g_autoptr (GError) unanswered = g_steal_pointer (&e->unanswered);
-
-      g_info ("eUICC %s: memory reset: no channel to the card after its answer (%s): %s",
-              job->euicc->config->name, unanswered->message, error->message);
-      esimd_job_complete (job, unanswered, NULL);
-      return;
-    }
-  esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES | ESIMD_READ_ADDRESSES, reset_read, job);
-}
-
 static void
 reset_read (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -108,20 +86,10 @@ reset_read (GObject *source, GAsyncResult *res, gpointer data)
   EuiccJob *e = job->data;
   EsimdEuicc *euicc = job->euicc;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GError) unanswered = NULL;
-  gboolean read = esimd_euicc_read_finish (euicc, res, &error);
-  guint16 sw = lpa_status_word_from_error (error);
+  g_autoptr (GError) unanswered = g_steal_pointer (&e->unanswered);
+  gboolean read = esimd_euicc_read_after_reset_finish (euicc, res, &error);
   gboolean done;
 
-  if (!read && !e->reopened &&
-      (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT) || (sw & 0xFF00) == 0x6800))
-    {
-      /* The card was reset after it acted (the 6F00 case): its channels went with it. */
-      e->reopened = TRUE;
-      esimd_euicc_reopen_channel (euicc, reset_reopened, job);
-      return;
-    }
-  unanswered = g_steal_pointer (&e->unanswered);
   done = read && euicc->profiles && !esimd_euicc_read_error (euicc, ESIMD_READ_PROFILES);
 
   for (guint i = 0; done && i < euicc->profiles->len; i++)
@@ -141,6 +109,9 @@ reset_read (GObject *source, GAsyncResult *res, gpointer data)
   if (done)
     g_info ("eUICC %s: memory reset done (answered %s; what the card now holds says it is done)",
             euicc->config->name, unanswered->message);
+  else if (error)
+    g_info ("eUICC %s: memory reset answered %s; the card could not be read after it: %s",
+            euicc->config->name, unanswered->message, error->message);
   esimd_job_complete (job, done ? NULL : unanswered, NULL);
 }
 
@@ -163,7 +134,8 @@ command_done (GBytes *response, const GError *error, gpointer data)
                             : g_error_new_literal (LPA_ERROR, LPA_ERROR_MALFORMED,
                                                    "eUICCMemoryReset: the eUICC's answer carried "
                                                    "no result");
-      esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES | ESIMD_READ_ADDRESSES, reset_read, job);
+      esimd_euicc_read_after_reset (job->euicc, ESIMD_READ_PROFILES | ESIMD_READ_ADDRESSES,
+                                    reset_read, job);
       return;
     }
   if (error)

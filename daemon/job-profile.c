@@ -9,7 +9,6 @@ typedef struct
   char *iccid;
   char *nickname;
   GError *unanswered; /* the 6F00 a switch was answered with, while the list is read */
-  gboolean reopened;  /* a new channel was opened for that read */
 } ProfileJob;
 
 static void
@@ -83,47 +82,15 @@ list_shows_done (EsimdJob *job)
   return FALSE;
 }
 
-static void unanswered_list_read (GObject *source, GAsyncResult *res, gpointer data);
-
-static void
-unanswered_reopened (GObject *source, GAsyncResult *res, gpointer data)
-{
-  EsimdJob *job = data;
-  ProfileJob *p = job->data;
-  g_autoptr (GError) error = NULL;
-
-  if (!esimd_euicc_reopen_channel_finish (job->euicc, res, &error))
-    {
-      g_autoptr (GError) unanswered = g_steal_pointer (&p->unanswered);
-
-      g_info ("eUICC %s: %s %s: no channel to the card after its answer (%s): %s",
-              job->euicc->config->name, op_name (p->op), esimd_log_pd (p->iccid),
-              unanswered->message, error->message);
-      esimd_job_complete (job, unanswered, NULL);
-      return;
-    }
-  esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES, unanswered_list_read, job);
-}
-
 static void
 unanswered_list_read (GObject *source, GAsyncResult *res, gpointer data)
 {
   EsimdJob *job = data;
   ProfileJob *p = job->data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GError) unanswered = NULL;
-  gboolean read = esimd_euicc_read_finish (job->euicc, res, &error);
-  guint16 sw = lpa_status_word_from_error (error);
+  g_autoptr (GError) unanswered = g_steal_pointer (&p->unanswered);
+  gboolean read = esimd_euicc_read_after_reset_finish (job->euicc, res, &error);
 
-  if (!read && !p->reopened &&
-      (g_error_matches (error, LPA_ERROR, LPA_ERROR_TRANSPORT) || (sw & 0xFF00) == 0x6800))
-    {
-      /* The card was reset after it acted (the 6F00 case): its channels went with it. */
-      p->reopened = TRUE;
-      esimd_euicc_reopen_channel (job->euicc, unanswered_reopened, job);
-      return;
-    }
-  unanswered = g_steal_pointer (&p->unanswered);
   if (read && !esimd_euicc_read_error (job->euicc, ESIMD_READ_PROFILES) && list_shows_done (job))
     {
       g_info ("eUICC %s: %s %s done (answered %s; the profile list says it is done)",
@@ -135,8 +102,10 @@ unanswered_list_read (GObject *source, GAsyncResult *res, gpointer data)
         esimd_job_complete (job, NULL, NULL);
       return;
     }
-  g_info ("eUICC %s: %s %s refused: %s", job->euicc->config->name, op_name (p->op),
-          esimd_log_pd (p->iccid), unanswered->message);
+  g_info ("eUICC %s: %s %s refused: %s%s%s", job->euicc->config->name, op_name (p->op),
+          esimd_log_pd (p->iccid), unanswered->message,
+          error ? "; the profile list could not be read after it: " : "",
+          error ? error->message : "");
   esimd_job_complete (job, unanswered, NULL);
 }
 
@@ -167,7 +136,7 @@ profile_done (GBytes *response, const GError *error, gpointer data)
           error ? g_error_copy (error)
                 : g_error_new (LPA_ERROR, LPA_ERROR_MALFORMED,
                                "%s: the eUICC's answer carried no result", functions[p->op]);
-      esimd_euicc_read (job->euicc, ESIMD_READ_PROFILES, unanswered_list_read, job);
+      esimd_euicc_read_after_reset (job->euicc, ESIMD_READ_PROFILES, unanswered_list_read, job);
       return;
     }
   if (error)
