@@ -124,11 +124,9 @@ lpa_der_parse (const guint8 *data, gsize len, LpaTlv *tlv, GError **error)
   return TRUE;
 }
 
-gboolean
-lpa_der_parse_expect (const guint8 *data, gsize len, guint32 tag, LpaTlv *tlv, GError **error)
+static gboolean
+expect_tag (const LpaTlv *tlv, guint32 tag, GError **error)
 {
-  if (!lpa_der_parse (data, len, tlv, error))
-    return FALSE;
   if (tlv->tag != tag)
     {
       g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "DER: expected tag %02X, found %02X", tag,
@@ -139,20 +137,18 @@ lpa_der_parse_expect (const guint8 *data, gsize len, guint32 tag, LpaTlv *tlv, G
 }
 
 gboolean
+lpa_der_parse_expect (const guint8 *data, gsize len, guint32 tag, LpaTlv *tlv, GError **error)
+{
+  return lpa_der_parse (data, len, tlv, error) && expect_tag (tlv, tag, error);
+}
+
+gboolean
 lpa_der_parse_answer (const guint8 *data, gsize len, guint32 tag, LpaTlv *tlv, GError **error)
 {
   LpaDerReader reader;
 
   lpa_der_reader_init (&reader, data, len);
-  if (!lpa_der_reader_next (&reader, tlv, error))
-    return FALSE;
-  if (tlv->tag != tag)
-    {
-      g_set_error (error, LPA_ERROR, LPA_ERROR_MALFORMED, "DER: expected tag %02X, found %02X", tag,
-                   tlv->tag);
-      return FALSE;
-    }
-  return TRUE;
+  return lpa_der_reader_next (&reader, tlv, error) && expect_tag (tlv, tag, error);
 }
 
 gboolean
