@@ -644,12 +644,15 @@ typedef struct
   EsimdEuicc *euicc;
   sd_bus_message *call;
   GVariant *filter;
+  uid_t caller_uid; /* whose share of the waiting calls it takes */
 } WaitingList;
 
 static GQueue waiting_lists = G_QUEUE_INIT;
 /* Reading is every local user's, without polkit: at most this many calls wait per eUICC, the
- * next are refused (Busy) at once. */
-#define MAX_WAITING_LISTS 32
+ * next are refused (Busy) at once. One user (root too) may hold only a share of them, so that
+ * whatever it sends, the others (root's settings panel, another session's) still find room. */
+#define MAX_WAITING_LISTS          32
+#define MAX_WAITING_LISTS_PER_USER (MAX_WAITING_LISTS / 4)
 
 static int list_notifications_reply (sd_bus_message *m, EsimdEuicc *e, GVariant *filter,
                                      sd_bus_error *error);
@@ -702,8 +705,10 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
   EsimdEuicc *e = userdata;
   g_autoptr (GVariant) filter = NULL;
   g_autoptr (GError) local = NULL;
+  g_autoptr (sd_bus_creds) creds = NULL;
   WaitingList *w;
-  guint waiting = 0;
+  guint waiting = 0, mine = 0;
+  uid_t euid;
   int r;
 
   if ((r = esimd_bus_read_options (m, esimd_notification_filter_keys, &filter, error)) < 0)
@@ -712,14 +717,35 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
     return esimd_bus_error_set (error, local);
   if (!(e->settling & ESIMD_READ_NOTIFICATIONS))
     return list_notifications_reply (m, e, filter, error);
+  /* The user is read as run_job_new() does: a caller the bus no longer knows has left. */
+  if (sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds) < 0 ||
+      sd_bus_creds_get_euid (creds, &euid) < 0)
+    return sd_bus_error_setf (error, ESIMD_BUS_ERROR_NOT_AUTHORIZED,
+                              "the caller's user cannot be read: it left the bus");
   for (GList *l = waiting_lists.head; l; l = l->next)
-    if (((WaitingList *) l->data)->euicc == e && ++waiting >= MAX_WAITING_LISTS)
-      return sd_bus_error_setf (error, ESIMD_BUS_ERROR_BUSY,
-                                "%u ListNotifications calls already wait for the notification "
-                                "list being read again: try again in a moment",
-                                MAX_WAITING_LISTS);
+    {
+      WaitingList *o = l->data;
+
+      if (o->euicc != e)
+        continue;
+      waiting++;
+      if (o->caller_uid == euid)
+        mine++;
+    }
+  if (waiting >= MAX_WAITING_LISTS)
+    return sd_bus_error_setf (error, ESIMD_BUS_ERROR_BUSY,
+                              "%u ListNotifications calls already wait for the notification "
+                              "list being read again: try again in a moment",
+                              MAX_WAITING_LISTS);
+  if (mine >= MAX_WAITING_LISTS_PER_USER)
+    return sd_bus_error_setf (error, ESIMD_BUS_ERROR_BUSY,
+                              "this user already has %u ListNotifications calls waiting for the "
+                              "notification list being read again, its share of the %u allowed: "
+                              "try again in a moment",
+                              mine, MAX_WAITING_LISTS);
   w = g_new0 (WaitingList, 1);
   w->euicc = e;
+  w->caller_uid = euid;
   w->call = sd_bus_message_ref (m);
   w->filter = g_steal_pointer (&filter);
   g_queue_push_tail (&waiting_lists, w);
@@ -931,14 +957,25 @@ method_switch_slot (sd_bus_message *m, void *userdata, sd_bus_error *error)
  * after they came, so they share its outcome instead of queueing the same work again. Each is
  * kept until then, and a download may hold the queue for minutes while org.esim.refresh is
  * every active user's: at most MAX_JOINED_REFRESHES join one refresh, the others are refused
- * (Busy) at once. */
-static GHashTable *joined_refreshes; /* EsimdJob* (a reference) -> GPtrArray of calls */
-#define MAX_JOINED_REFRESHES 32
+ * (Busy) at once. One user (root too) may hold only a share of them, so that whatever it
+ * sends, the others still find room. */
+static GHashTable *joined_refreshes; /* EsimdJob* (a reference) -> GPtrArray of JoinedCall */
+#define MAX_JOINED_REFRESHES          32
+#define MAX_JOINED_REFRESHES_PER_USER (MAX_JOINED_REFRESHES / 4)
+
+typedef struct
+{
+  sd_bus_message *call;
+  uid_t caller_uid;
+} JoinedCall;
 
 static void
-message_unref (gpointer m)
+joined_call_free (gpointer data)
 {
-  sd_bus_message_unref (m);
+  JoinedCall *jc = data;
+
+  sd_bus_message_unref (jc->call);
+  g_free (jc);
 }
 
 /* A refresh ended: the Refresh calls that joined it (it was waiting when they came) get its
@@ -959,10 +996,12 @@ on_job_finished (gpointer data, EsimdJob *job)
     return;
   for (guint i = 0; i < calls->len; i++)
     {
+      JoinedCall *jc = calls->pdata[i];
+
       if (job->error)
-        reply_gerror (calls->pdata[i], job->error);
+        reply_gerror (jc->call, job->error);
       else
-        sd_bus_reply_method_return (calls->pdata[i], "");
+        sd_bus_reply_method_return (jc->call, "");
     }
   g_hash_table_remove (joined_refreshes, job);
   if (g_hash_table_size (joined_refreshes) == 0)
@@ -975,6 +1014,7 @@ refresh_authorized (const GError *auth_error, gpointer data)
   RunJob *rj = data;
   EsimdJob *waiting;
   GPtrArray *calls;
+  guint mine = 0;
 
   if (auth_error || !(waiting = esimd_job_queue_find_waiting (rj->euicc->queue, "refresh")))
     {
@@ -989,19 +1029,33 @@ refresh_authorized (const GError *auth_error, gpointer data)
   calls = g_hash_table_lookup (joined_refreshes, waiting);
   if (!calls)
     {
-      calls = g_ptr_array_new_with_free_func (message_unref);
+      calls = g_ptr_array_new_with_free_func (joined_call_free);
       g_hash_table_insert (joined_refreshes, esimd_job_ref (waiting), calls);
     }
+  for (guint i = 0; i < calls->len; i++)
+    if (((JoinedCall *) calls->pdata[i])->caller_uid == rj->caller_uid)
+      mine++;
   if (calls->len >= MAX_JOINED_REFRESHES)
-    {
-      sd_bus_reply_method_errorf (rj->call, ESIMD_BUS_ERROR_BUSY,
-                                  "%u Refresh calls already wait for the refresh queued on this "
-                                  "eUICC: try again when it has run",
-                                  MAX_JOINED_REFRESHES);
-      sd_bus_message_unref (rj->call);
-    }
+    sd_bus_reply_method_errorf (rj->call, ESIMD_BUS_ERROR_BUSY,
+                                "%u Refresh calls already wait for the refresh queued on this "
+                                "eUICC: try again when it has run",
+                                MAX_JOINED_REFRESHES);
+  else if (mine >= MAX_JOINED_REFRESHES_PER_USER)
+    sd_bus_reply_method_errorf (rj->call, ESIMD_BUS_ERROR_BUSY,
+                                "this user already has %u Refresh calls waiting for the refresh "
+                                "queued on this eUICC, its share of the %u allowed: try again "
+                                "when it has run",
+                                mine, MAX_JOINED_REFRESHES);
   else
-    g_ptr_array_add (calls, g_steal_pointer (&rj->call));
+    {
+      JoinedCall *jc = g_new0 (JoinedCall, 1);
+
+      jc->call = g_steal_pointer (&rj->call);
+      jc->caller_uid = rj->caller_uid;
+      g_ptr_array_add (calls, jc);
+    }
+  if (rj->call)
+    sd_bus_message_unref (rj->call);
   g_free (rj);
 }
 

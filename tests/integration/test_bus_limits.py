@@ -76,6 +76,7 @@ class FakePolkit:
         self.lock = threading.Lock()
         self.held = []
         self.cancelled = []
+        self.allowed = 0  # questions answered with yes at once
         self.hold = {"org.esim.refresh"}  # the actions whose questions wait
         self.conn = Gio.DBusConnection.new_for_address_sync(
             address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
@@ -111,6 +112,8 @@ class FakePolkit:
             with self.lock:
                 self.held.append(msg)
         else:
+            with self.lock:
+                self.allowed += 1
             self._answer(msg, True)
         return None
 
@@ -259,39 +262,143 @@ class LingeringJobs(unittest.TestCase):
             self.assertEqual(w.client.get(finished()[-1], "org.esim.Job", "State"), "succeeded")
 
 
+# Run as another user: connects, says "ready", and on a line on stdin sends COUNT calls of METHOD
+# to the first eUICC at once; then one line per answer, as JSON: [index, error name or null,
+# message or the answer's notification operations].
+CALLER = """
+import json, sys
+import gi
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib
+address, method, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Gio.DBusConnection.new_for_address_sync(
+    address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+    None, None)
+args = GLib.Variant("(a{sv})", ({},)) if method == "ListNotifications" else None
+def done(c, res, i):
+    try:
+        r = c.call_finish(res).unpack()
+        print(json.dumps([i, None, [n["operation"] for n in r[0]] if r else None]), flush=True)
+    except GLib.Error as e:
+        print(json.dumps([i, Gio.DBusError.get_remote_error(e), e.message]), flush=True)
+def go(source, condition):
+    sys.stdin.readline()
+    for i in range(count):
+        c.call("org.esim", "/org/esim/euicc/0", "org.esim.Manager", method, args, None,
+               Gio.DBusCallFlags.NONE, 600000, None, done, i)
+    return False
+print("ready", flush=True)
+GLib.io_add_watch(sys.stdin, GLib.IO_IN, go)
+GLib.MainLoop().run()
+"""
+
+
+class UserCalls:
+    """COUNT calls of METHOD as USER, sent on go(); answers holds their outcomes as they come,
+    by index: (error name or None, message or the listed operations)."""
+
+    def __init__(self, test, w, user, method, count):
+        pw = pwd.getpwnam(user)
+        self.count = count
+        self.answers = {}
+        self.proc = subprocess.Popen(
+            ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
+             "/usr/bin/python3", "-c", CALLER, w.bus.address, method, str(count)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
+            env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=""))
+        test.addCleanup(self.proc.stdout.close)
+        test.addCleanup(self.proc.wait, 30)
+        test.addCleanup(self.proc.kill)
+        test.assertEqual(self.proc.stdout.readline().strip(), "ready")
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            i, name, detail = json.loads(line)
+            self.answers[i] = (name, detail)
+
+    def go(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def outcomes(self):
+        return [self.answers.get(i) for i in range(self.count)]
+
+
+def other_users_may_connect(w):
+    # other users reach the bus socket (and nothing else) through the world's directory
+    os.chmod(w.tmpdir, 0o711)
+
+
 class JoinedRefreshes(unittest.TestCase):
     def test_refresh_calls_joining_a_waiting_refresh_are_bounded(self):
         """Refresh calls that come while a refresh waits in the queue share its outcome: each
         call is kept until then. org.esim.refresh is allowed to every active user by default, and
         a download may hold the queue for minutes: a user's Refresh calls (128 per connection,
-        on many connections) were all kept. At most 32 join one refresh; the others are refused
-        at once with Busy, and the 32 get the refresh's outcome."""
-        from gi.repository import GLib
-        from esimtest.world import JOB_IFACE, World, activation_code, dbus_error_name
+        on many connections) were all kept. At most 32 join one refresh, and one user (root too)
+        at most 8 of them: the others are refused at once with Busy. One user's flood once took
+        all 32, and every other user's Refresh (root's settings panel) was Busy."""
+        from esimtest.world import World
 
-        calls, joined = 60, 32
-        with World(config={"Notifications": {"AutoSend": "false"}}) as w:
-            w.wait_idle()
-            w.smdp.control.add_order({"matchingId": "HOLD", "iccid": "8949449999999990300",
-                                      "profile": {"generate": {"size": 4096}},
-                                      "metadata": {"serviceProviderName": "Hold", "profileName": "Hold"}})
-            hold = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("HOLD"), "",
-                                                                    {"confirm": GLib.Variant("b", True)})))[0]
-            w.client.wait_for(lambda: w.client.get(hold, JOB_IFACE, "State") == "awaiting-confirmation", 60,
-                              "the preview")
-            outs = [w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "Refresh") for _ in range(calls)]
-            # answered in order: once the last is, every one was handled
-            w.client.wait_for(lambda: sum(1 for o in outs if "error" in o) == calls - joined - 1
-                              or outs[-1], 60, "the calls beyond the limit refused")
-            refused = [o["error"] for o in outs if "error" in o]
-            self.assertEqual(len(refused), calls - joined - 1, outs)  # the first queued the refresh
-            for e in refused:
-                self.assertEqual(dbus_error_name(e), "org.esim.Error.Busy")
-                self.assertIn("32 Refresh calls", e.message)
-            w.client.call(hold, JOB_IFACE, "Cancel")
-            w.client.wait_for(lambda: all(outs), 60, "every Refresh answered")
-            self.assertEqual(sum(1 for o in outs if "result" in o), joined + 1)
-            w.wait_idle()
+        policy = os.path.join(os.environ.get("TMPDIR", "/tmp"), "esimd-fake-polkit-%d.conf" % os.getpid())
+        with open(policy, "w") as f:
+            f.write(POLICY)
+        self.addCleanup(os.unlink, policy)
+        with World(bus_policies=(policy,), config={"Notifications": {"AutoSend": "false"}}) as w:
+            other_users_may_connect(w)
+            polkit = FakePolkit(w.bus.address)  # allows every action to every user
+            polkit.hold = set()
+            try:
+                self.refresh_flood(w, polkit)
+            finally:
+                polkit.close()
+
+    def refresh_flood(self, w, polkit):
+        from gi.repository import GLib
+        from esimtest.world import JOB_IFACE, activation_code, dbus_error_name
+
+        share, flood = 8, 16  # a user's flood: 16 calls may wait for polkit at once
+        floods = [UserCalls(self, w, user, "Refresh", flood) for user in ("daemon", "bin")]
+        other = UserCalls(self, w, "nobody", "Refresh", share + 1)
+        w.wait_idle()
+        w.smdp.control.add_order({"matchingId": "HOLD", "iccid": "8949449999999990300",
+                                  "profile": {"generate": {"size": 4096}},
+                                  "metadata": {"serviceProviderName": "Hold", "profileName": "Hold"}})
+        hold = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("HOLD"), "",
+                                                                {"confirm": GLib.Variant("b", True)})))[0]
+        w.client.wait_for(lambda: w.client.get(hold, JOB_IFACE, "State") == "awaiting-confirmation", 60,
+                          "the preview")
+        # root's first Refresh queues the refresh, behind the download
+        outs = [w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "Refresh")]
+        w.client.wait_for(lambda: len(w.client.get("/org/esim/euicc/0", "org.esim.Manager", "Jobs")) == 2, 60,
+                          "the refresh queued")
+        # two users' floods (polkit allows them): all 32 joined it before
+        for f in floods:
+            f.go()
+        w.client.wait_for(lambda: polkit.allowed == 2 * flood, 60, "the floods' calls allowed by polkit")
+        # another user still gets its share in: its call beyond it is the one refused (once, every
+        # one of its calls was: the floods held all 32). Answers come in order.
+        other.go()
+        w.client.wait_for(lambda: other.answers, 60, "the other user's call beyond its share refused")
+        self.assertEqual(list(other.answers), [share], other.answers)
+        self.assertEqual(other.answers[share][0], "org.esim.Error.Busy")
+        self.assertIn("this user already has 8 Refresh calls", other.answers[share][1])
+        # root's take 8 more, the last 32; the next is refused as beyond them
+        outs += [w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "Refresh") for _ in range(share + 1)]
+        w.client.wait_for(lambda: outs[-1], 60, "root's call beyond the 32 refused")
+        self.assertEqual([o for o in outs[:-1] if o], [], outs)
+        self.assertEqual(dbus_error_name(outs[-1]["error"]), "org.esim.Error.Busy")
+        self.assertIn("32 Refresh calls already wait", outs[-1]["error"].message)
+        w.client.call(hold, JOB_IFACE, "Cancel")
+        w.client.wait_for(lambda: all(outs) and all(len(f.answers) == flood for f in floods)
+                          and len(other.answers) == share + 1, 60, "every Refresh answered")
+        self.assertEqual(sum(1 for o in outs if "result" in o), share + 1)
+        self.assertEqual(other.outcomes()[:share], [(None, None)] * share, other.answers)
+        for f in floods:
+            self.assertEqual([a[0] for a in f.outcomes()], [None] * share + ["org.esim.Error.Busy"] * (flood - share),
+                             f.answers)
+            self.assertIn("this user already has 8 Refresh calls", f.answers[flood - 1][1])
+        w.wait_idle()
 
 
 class WaitingLists(unittest.TestCase):
@@ -299,29 +406,46 @@ class WaitingLists(unittest.TestCase):
         """A ListNotifications that comes while the notification list is read again after an
         operation (the new notification must be in its answer) is kept until that read ends.
         Reading is open to every local user, without polkit: each such call was kept. At most 32
-        wait per eUICC; the next are refused at once with Busy, the 32 answered as before. The
-        card answers slowly here (1 s per APDU), so that the calls come while the list is read."""
+        wait per eUICC, and one user (root too) at most 8 of them; the next are refused at once
+        with Busy, the others answered as before. One user's flood once took all 32, and every
+        other user's ListNotifications was Busy. The card answers slowly here (1 s per APDU), so
+        that the calls come while the list is read."""
         from gi.repository import GLib
         from esimtest.world import World, activation_code, dbus_error_name
 
-        calls, waiting = 45, 32
+        share = 8
         with World(config={"Notifications": {"AutoSend": "false"}}) as w:
+            other_users_may_connect(w)
+            flood = UserCalls(self, w, "daemon", "ListNotifications", 40)
+            other = UserCalls(self, w, "nobody", "ListNotifications", share + 1)
             w.download(activation_code("DEMO-ONE"))
             w.wait_idle()
             sim = w.sim.ctl()
             sim.add_fault(kind="delay", ms=1000)
             w.manager("EnableProfile", GLib.Variant("(sa{sv})", ("8949449999999990011", {})))
+            # one user's flood: answered in order, the first 8 wait, the next are refused at once
+            flood.go()
+            w.client.wait_for(lambda: len(flood.answers) >= share, 60, "the flood's calls refused")
+            # another user, and root, still get their share in
+            other.go()
             outs = [w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "ListNotifications",
-                                        GLib.Variant("(a{sv})", ({},))) for _ in range(calls)]
-            w.client.wait_for(lambda: all(outs), 120, "every ListNotifications answered")
+                                        GLib.Variant("(a{sv})", ({},))) for _ in range(share + 1)]
+            w.client.wait_for(lambda: all(outs) and len(flood.answers) == 40 and len(other.answers) == share + 1,
+                              120, "every ListNotifications answered")
             sim.clear_faults()
-            refused = [o["error"] for o in outs if "error" in o]
-            self.assertEqual(len(refused), calls - waiting, outs)
-            for e in refused:
-                self.assertEqual(dbus_error_name(e), "org.esim.Error.Busy")
-                self.assertIn("32 ListNotifications calls", e.message)
-            for o in outs[:waiting]:
+            # the other users' calls within their share waited and were answered (once, the flood
+            # held all 32 and they were refused), with the new notification
+            for calls in (other, flood):
+                for name, operations in calls.outcomes()[:share]:
+                    self.assertIsNone(name, calls.answers)
+                    self.assertIn("enable", operations)
+            for o in outs[:share]:
                 self.assertIn("enable", [n["operation"] for n in o["result"][0]], o)
+            for name, message in flood.outcomes()[share:] + [other.answers[share]]:
+                self.assertEqual(name, "org.esim.Error.Busy")
+                self.assertIn("this user already has 8 ListNotifications calls", message)
+            self.assertEqual(dbus_error_name(outs[-1]["error"]), "org.esim.Error.Busy")
+            self.assertIn("this user already has 8 ListNotifications calls", outs[-1]["error"].message)
             w.wait_idle()
 
 
@@ -544,7 +668,7 @@ def main():
     if not shutil.which("setpriv"):
         print("missing setpriv: skipping")
         sys.exit(SKIP)
-    for user in ("nobody", "daemon"):
+    for user in ("nobody", "daemon", "bin"):
         try:
             pwd.getpwnam(user)
         except KeyError:
