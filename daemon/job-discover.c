@@ -65,9 +65,10 @@ on_discovered (gpointer user_data, GPtrArray *events, guint skipped, const GErro
   d->events = g_variant_ref_sink (g_variant_builder_end (&list));
   g_info ("eUICC %s: %u event(s) pending at the SM-DS", job->euicc->config->name, events->len);
   if (skipped)
-    g_warning ("eUICC %s: the SM-DS sent %u event entr%s that cannot be used (no event ID, or an "
-               "SM-DP+ address that is no host name); left out",
-               job->euicc->config->name, skipped, skipped == 1 ? "y" : "ies");
+    g_warning ("eUICC %s: the SM-DS sent %u event entr%s that cannot be used (no event ID, one "
+               "no download takes as a matching ID, an SM-DP+ address that is no host name, or "
+               "beyond the %u kept); left out",
+               job->euicc->config->name, skipped, skipped == 1 ? "y" : "ies", LPA_ES11_MAX_EVENTS);
   g_variant_builder_init (&result, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&result, "{sv}", "events", g_variant_builder_end (&shown));
   esimd_job_complete (job, NULL, g_variant_builder_end (&result));

@@ -3,7 +3,6 @@
 
 #include "activation-code.h"
 #include "lpa-error.h"
-#include "text.h"
 
 GBytes *
 lpa_es11_initiate_authentication_request (GBytes *euicc_challenge, GBytes *euicc_info1,
@@ -99,6 +98,13 @@ lpa_es11_parse_authenticate_client (guint status, GBytes *body, GError **error)
       const char *event_id, *address;
       LpaEventEntry *entry;
 
+      /* Each is returned to the caller and listed in the Job's Result: a bounded number. */
+      if (r->events->len == LPA_ES11_MAX_EVENTS)
+        {
+          r->skipped += json_array_get_length (json_node_get_array (entries)) - i;
+          break;
+        }
+
       /* Each entry is an event of its own: one the SM-DS got wrong (or a third party's entry
        * in a form we do not know) is left out, and the others can still be downloaded. */
       if (!(event_id = entry_string (function, node, "eventId", &first_problem)) ||
@@ -115,10 +121,20 @@ lpa_es11_parse_authenticate_client (guint status, GBytes *body, GError **error)
           r->skipped++;
           continue;
         }
+      /* An event ID is the matching ID of the event's download, which refuses any other
+       * (lpa_download_new()): text that is not UTF-8 or holds a control character, an ID of
+       * thousands of characters, none at all. The problem is named without the ID (a secret). */
+      if (!*event_id || lpa_matching_id_problem (event_id))
+        {
+          if (!first_problem)
+            g_set_error (&first_problem, LPA_ERROR, LPA_ERROR_MALFORMED,
+                         "%s: eventId cannot be a matching ID: %s", function,
+                         *event_id ? lpa_matching_id_problem (event_id) : "it is empty");
+          r->skipped++;
+          continue;
+        }
       entry = g_new0 (LpaEventEntry, 1);
-      /* An event ID is the matching ID of a later download, and is shown and logged: text the
-       * server sent that D-Bus would refuse (\udc80) must not lose the whole answer. */
-      entry->event_id = lpa_text_sanitize (event_id, -1, 0, LPA_TEXT_ONE_LINE);
+      entry->event_id = g_strdup (event_id);
       entry->rsp_server_address = g_strdup (address);
       g_ptr_array_add (r->events, entry);
     }

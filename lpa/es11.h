@@ -31,7 +31,8 @@ typedef struct
   char *transaction_id;
   GBytes *transaction_id_bin;
   GPtrArray *events; /* LpaEventEntry, possibly empty */
-  guint skipped;     /* entries left out: not an object, a member missing, no host name */
+  guint skipped;     /* entries left out: not an object, a member missing, no host name, an
+                      * event ID no download takes, beyond LPA_ES11_MAX_EVENTS */
 } LpaEs11AuthenticateClientResponse;
 
 void lpa_event_entry_free (LpaEventEntry *entry);
@@ -39,9 +40,14 @@ void lpa_es11_authenticate_client_response_free (LpaEs11AuthenticateClientRespon
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaEs11AuthenticateClientResponse,
                                lpa_es11_authenticate_client_response_free)
 
+/* At most this many events are kept from one answer, in its order; the others are skipped. */
+#define LPA_ES11_MAX_EVENTS 64
+
 /* {"transactionId", "eventEntries": [{"eventId", "rspServerAddress"}…]}; a missing eventEntries
- * means no events. An entry that cannot be used is left out and counted in skipped, so one bad
- * event does not hide the others; when every entry is bad the answer is LPA_ERROR_MALFORMED.
+ * means no events. An entry that cannot be used (its eventId not a matching ID that
+ * lpa_matching_id_problem() accepts, or empty; its rspServerAddress no host name) is left out
+ * and counted in skipped, so one bad event does not hide the others; when every entry is bad
+ * the answer is LPA_ERROR_MALFORMED.
  * Errors as in es9p.h (subject 8.9.5 maps to LPA_ERROR_MATCHING_ID_REFUSED). */
 LpaEs11AuthenticateClientResponse *lpa_es11_parse_authenticate_client (guint status, GBytes *body,
                                                                        GError **error);

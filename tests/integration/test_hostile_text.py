@@ -4,7 +4,8 @@ surrogate) decodes to bytes that are not UTF-8; sd-bus refuses a whole message h
 one such answer used to cost the Download caller its DownloadResult, every client its
 GetManagedObjects until the job's linger ended, a SendNotifications caller its reply, and
 Discover an event (with GLib CRITICALs). Everything must arrive, the text made valid (U+FFFD
-for what was not), and the log must stay valid UTF-8 (every World checks that)."""
+for what was not), and the log must stay valid UTF-8 (every World checks that); only an SM-DS
+event whose ID no download can take as its matching ID is left out, on its own."""
 
 import unittest
 
@@ -104,15 +105,37 @@ class HostileServerText(unittest.TestCase):
         self.w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=60)
         self.assertEqual(self.w.notifications(), [])
 
-    def test_discover_keeps_every_event(self):
-        self.smdp.add_event(EID, "EV-\udc80-1", "testsmdpplus1.example.com")
+    def test_discover_leaves_out_an_event_id_no_download_takes(self):
+        """An event ID is the matching ID of the event's download, which refuses one that is not
+        letters, digits and '-' up to 255 (lpa_matching_id_problem()). Such entries (text that is
+        not UTF-8, a control character, 300 characters, none) were answered, made valid with
+        U+FFFD, as events nobody could download; they are left out, each on its own, the good
+        one still answered, and the log counts them without their IDs."""
+        self.smdp.reset()  # the events other tests added
+        self.addCleanup(self.smdp.reset)
+        bad = ["EV-\udc80-1", "EV-TAB\t-2", "EV-LONG-" + "L" * 300, ""]
+        for event_id in bad:
+            self.smdp.add_event(EID, event_id, "testsmdpplus1.example.com")
         self.smdp.add_event(EID, "EV-GOOD-2", "testsmdpplus1.example.com")
         events = self.w.manager("Discover", GLib.Variant("(a{sv})", ({},)), timeout=60)[0]
-        ids = sorted(e["event_id"] for e in events)
-        self.assertEqual(len(ids), 2, events)
-        self.assertEqual(ids[0], "EV-GOOD-2")
-        self.assertTrue(ids[1].startswith("EV-\ufffd"), ids)
+        self.assertEqual([e["event_id"] for e in events], ["EV-GOOD-2"], events)
+        log = self.w.esimd.log()
+        self.assertIn("4 event entries that cannot be used", log)
+        self.assertNotIn("EV-LONG-", log)
+        self.assertNotIn("EV-TAB", log)
         self.check_bus_still_serves()
+
+    def test_discover_keeps_a_bounded_number_of_events(self):
+        """An SM-DS answer (up to MaxResponseSize) could list thousands of events, each returned
+        and listed in the Job's Result that every connection receives. At most 64 are kept, in
+        the SM-DS's order; the rest are counted as left out."""
+        self.smdp.reset()
+        self.addCleanup(self.smdp.reset)
+        for i in range(70):
+            self.smdp.add_event(EID, "EV-MANY-%d" % i, "testsmdpplus1.example.com")
+        events = self.w.manager("Discover", GLib.Variant("(a{sv})", ({},)), timeout=60)[0]
+        self.assertEqual([e["event_id"] for e in events], ["EV-MANY-%d" % i for i in range(64)])
+        self.assertIn("6 event entries that cannot be used", self.w.esimd.log())
 
     def test_discover_leaves_out_an_unusable_event(self):
         """An SM-DS entry whose SM-DP+ address is no host name cannot be downloaded; the others

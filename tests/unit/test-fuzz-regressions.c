@@ -163,7 +163,8 @@ test_deep_json (void)
   g_clear_error (&error);
   g_clear_pointer (&es11, lpa_es11_authenticate_client_response_free);
 
-  /* A long but flat answer is still read: 1000 events are 1002 containers. */
+  /* A long but flat answer is still read (1000 events are 1002 containers), its first
+   * LPA_ES11_MAX_EVENTS events kept. */
   for (guint i = 0; i < 1000; i++)
     g_string_append_printf (events, "%s{\"eventId\":\"E%u\",\"rspServerAddress\":\"a.example\"}",
                             i ? "," : "", i);
@@ -171,7 +172,8 @@ test_deep_json (void)
   many = g_bytes_new (events->str, events->len);
   es11 = lpa_es11_parse_authenticate_client (200, many, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (es11->events->len, ==, 1000);
+  g_assert_cmpuint (es11->events->len, ==, LPA_ES11_MAX_EVENTS);
+  g_assert_cmpuint (es11->skipped, ==, 1000 - LPA_ES11_MAX_EVENTS);
 }
 
 int

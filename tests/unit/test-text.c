@@ -94,7 +94,8 @@ test_unparseable_answer (void)
   g_assert_true (lpa_text_is_clean (error->message, -1, LPA_TEXT_ONE_LINE));
 }
 
-/* Every event survives, its ID made valid. */
+/* An event ID is the matching ID of the event's download, which refuses text that is not UTF-8
+ * or holds a control character: such an event is left out on its own, the others kept. */
 static void
 test_event_ids (void)
 {
@@ -109,16 +110,9 @@ test_event_ids (void)
       lpa_es11_parse_authenticate_client (200, b, &error);
 
   g_assert_no_error (error);
-  g_assert_cmpuint (r->events->len, ==, 3);
-  for (guint i = 0; i < r->events->len; i++)
-    {
-      LpaEventEntry *e = g_ptr_array_index (r->events, i);
-
-      g_assert_true (lpa_text_is_clean (e->event_id, -1, LPA_TEXT_ONE_LINE));
-    }
-  g_assert_cmpstr (((LpaEventEntry *) g_ptr_array_index (r->events, 1))->event_id, ==,
-                   "EV-\uFFFD2");
-  g_assert_cmpstr (((LpaEventEntry *) g_ptr_array_index (r->events, 2))->event_id, ==, "EV-3");
+  g_assert_cmpuint (r->events->len, ==, 1);
+  g_assert_cmpuint (r->skipped, ==, 2);
+  g_assert_cmpstr (((LpaEventEntry *) g_ptr_array_index (r->events, 0))->event_id, ==, "EV-3");
 }
 
 /* A code pasted with the white space around it is the code; what is inside stays as it is. */
