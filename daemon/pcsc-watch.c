@@ -13,10 +13,11 @@
  * during the wait. A reader plugged between the thread's SCardListReaders() and the count is
  * in neither: it would be seen only at the next event, perhaps never. A second thread, the
  * checker, lists the readers again (on a context of its own) once the wait has had time to
- * begin, and when the list is not the one the wait was given it cancels the wait, which makes
- * the thread list again. It runs once per wait, that is once per event: never while nothing
- * happens. pcsc-lite 2.3 and later count reader events in the PnP entry itself (the thread
- * gives back the count it last saw), which closes the gap without the checker. */
+ * begin (and once more a moment later: see check_after_ms), and when the list is not the one
+ * the wait was given it cancels the wait, which makes the thread list again. It runs per wait,
+ * that is per event: never while nothing happens. pcsc-lite 2.3 and later count reader events in
+ * the PnP entry itself (the thread gives back the count it last saw), which closes the gap without
+ * the checker. */
 #include "pcsc-watch.h"
 
 #include <errno.h>
@@ -31,8 +32,10 @@
 /* How often a stop cancels the wait again until the thread is out (see above). */
 #define CANCEL_REPEAT_MS 20
 /* How long after the thread goes into a wait the checker lists the readers again: the wait has
- * then counted them (see above). Once per wait, never while idle. */
-#define CHECK_AFTER_MS 100
+ * then counted them (see above), unless the thread was kept off the CPU between saying it waits
+ * and waiting, as a loaded machine does for a moment; the second look covers that. Twice per
+ * wait, that is per event, never while idle. */
+static const guint check_after_ms[] = { 100, 1000 };
 /* Where libpcsclite finds pcscd, unless PCSCLITE_CSOCK_NAME says otherwise (pcsc-lite's own
  * default; its headers do not export it). */
 #define PCSCD_SOCKET "/run/pcscd/pcscd.comm"
@@ -320,11 +323,20 @@ list_readers (SCARDCONTEXT ctx, LONG *rv)
   DWORD len = 0;
   g_autofree char *buf = NULL;
 
-  *rv = SCardListReaders (ctx, NULL, NULL, &len);
-  if (*rv == SCARD_S_SUCCESS)
+  /* A reader plugged between asking the size and reading the names makes the second call find
+   * the buffer short: that is a change, not pcscd gone; ask again. */
+  for (guint tries = 0; tries < 4; tries++)
     {
-      buf = g_malloc0 (len + 1);
-      *rv = SCardListReaders (ctx, NULL, buf, &len);
+      len = 0;
+      *rv = SCardListReaders (ctx, NULL, NULL, &len);
+      if (*rv == SCARD_S_SUCCESS)
+        {
+          g_free (buf);
+          buf = g_malloc0 (len + 1);
+          *rv = SCardListReaders (ctx, NULL, buf, &len);
+        }
+      if (*rv != SCARD_E_INSUFFICIENT_BUFFER)
+        break;
     }
   if (*rv == SCARD_E_NO_READERS_AVAILABLE)
     {
@@ -364,40 +376,50 @@ checker_main (gpointer data)
   g_mutex_lock (&sh->lock);
   for (;;)
     {
-      g_auto (GStrv) names = NULL;
       guint gen;
-      LONG rv;
+      gint64 entered;
 
       while (!sh->stopping && (!sh->in_wait || !sh->checked || sh->wait_gen == seen_gen))
         g_cond_wait (&sh->check, &sh->lock);
       if (sh->stopping)
         break;
       gen = seen_gen = sh->wait_gen;
-      /* Let the wait begin (and count the readers) first. */
-      if (!still_in_wait_until (sh, gen,
-                                g_get_monotonic_time () + CHECK_AFTER_MS * G_TIME_SPAN_MILLISECOND))
-        continue;
-      g_mutex_unlock (&sh->lock);
-      if (!has_ctx)
-        has_ctx = SCardEstablishContext (SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) == SCARD_S_SUCCESS;
-      names = has_ctx ? list_readers (ctx, &rv) : NULL;
-      if (has_ctx && !names)
+      entered = g_get_monotonic_time ();
+      for (guint k = 0; k < G_N_ELEMENTS (check_after_ms); k++)
         {
-          /* pcscd went away: the thread hears it in its wait. */
-          SCardReleaseContext (ctx);
-          has_ctx = FALSE;
-        }
-      g_mutex_lock (&sh->lock);
-      if (!names || !sh->in_wait || sh->wait_gen != gen || same_names (names, sh->wait_names))
-        continue;
-      /* A reader came or went before the wait counted them: the wait would not answer for it.
-       * Cancel it (again, until it is out: a cancel before it blocks is lost) to list again. */
-      while (!sh->stopping && sh->in_wait && sh->wait_gen == gen)
-        {
-          if (sh->has_context)
-            SCardCancel (sh->context);
-          still_in_wait_until (
-              sh, gen, g_get_monotonic_time () + CANCEL_REPEAT_MS * G_TIME_SPAN_MILLISECOND);
+          g_auto (GStrv) names = NULL;
+          LONG rv;
+
+          /* Let the wait begin (and count the readers) first. */
+          if (!still_in_wait_until (sh, gen, entered + check_after_ms[k] * G_TIME_SPAN_MILLISECOND))
+            break;
+          g_mutex_unlock (&sh->lock);
+          if (!has_ctx)
+            has_ctx =
+                SCardEstablishContext (SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) == SCARD_S_SUCCESS;
+          names = has_ctx ? list_readers (ctx, &rv) : NULL;
+          if (has_ctx && !names)
+            {
+              /* pcscd went away: the thread hears it in its wait. */
+              SCardReleaseContext (ctx);
+              has_ctx = FALSE;
+            }
+          g_mutex_lock (&sh->lock);
+          if (!names || !sh->in_wait || sh->wait_gen != gen)
+            break;
+          if (same_names (names, sh->wait_names))
+            continue;
+          /* A reader came or went before the wait counted them: the wait would not answer for
+           * it. Cancel it (again, until it is out: a cancel before it blocks is lost) to list
+           * again. */
+          while (!sh->stopping && sh->in_wait && sh->wait_gen == gen)
+            {
+              if (sh->has_context)
+                SCardCancel (sh->context);
+              still_in_wait_until (
+                  sh, gen, g_get_monotonic_time () + CANCEL_REPEAT_MS * G_TIME_SPAN_MILLISECOND);
+            }
+          break;
         }
     }
   g_mutex_unlock (&sh->lock);
