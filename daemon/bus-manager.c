@@ -345,21 +345,34 @@ typedef struct
   uid_t caller_uid;     /* whose share of the queue the job takes (job-queue.h) */
 } RunJob;
 
-/* A RunJob for @m, or NULL with an error sent to @m. The caller's user is read now, while its
- * call is handled: a caller the bus no longer knows has left, and its job would have counted as
- * esimd's own, outside every user's share of the queue, with nobody waiting for it. */
+/* @m's caller's user, read while its call is handled, for its share of what waits (the queue,
+ * the calls kept for a read or a refresh). A caller the bus no longer knows has left: its work
+ * would count as esimd's own, outside every user's share, with nobody waiting for it; @error
+ * says so (a negative return). */
+static int
+caller_euid (sd_bus_message *m, uid_t *euid, sd_bus_error *error)
+{
+  g_autoptr (sd_bus_creds) creds = NULL;
+
+  if (sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds) >= 0 &&
+      sd_bus_creds_get_euid (creds, euid) >= 0)
+    return 0;
+  return sd_bus_error_set (error, ESIMD_BUS_ERROR_NOT_AUTHORIZED,
+                           "the caller's user cannot be read: it left the bus");
+}
+
+/* A RunJob for @m, or NULL with an error sent to @m (caller_euid()). */
 static RunJob *
 run_job_new (sd_bus_message *m, EsimdEuicc *euicc)
 {
-  g_autoptr (sd_bus_creds) creds = NULL;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
   RunJob *rj;
   uid_t euid;
 
-  if (sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds) < 0 ||
-      sd_bus_creds_get_euid (creds, &euid) < 0)
+  if (caller_euid (m, &euid, &error) < 0)
     {
-      sd_bus_reply_method_errorf (m, ESIMD_BUS_ERROR_NOT_AUTHORIZED,
-                                  "the caller's user cannot be read: it left the bus");
+      sd_bus_reply_method_error (m, &error);
+      sd_bus_error_free (&error);
       return NULL;
     }
   rj = g_new0 (RunJob, 1);
@@ -708,7 +721,6 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
   EsimdEuicc *e = userdata;
   g_autoptr (GVariant) filter = NULL;
   g_autoptr (GError) local = NULL;
-  g_autoptr (sd_bus_creds) creds = NULL;
   WaitingList *w;
   guint waiting = 0, mine = 0;
   uid_t euid;
@@ -720,11 +732,8 @@ method_list_notifications (sd_bus_message *m, void *userdata, sd_bus_error *erro
     return esimd_bus_error_set (error, local);
   if (!(e->settling & ESIMD_READ_NOTIFICATIONS))
     return list_notifications_reply (m, e, filter, error);
-  /* The user is read as run_job_new() does: a caller the bus no longer knows has left. */
-  if (sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds) < 0 ||
-      sd_bus_creds_get_euid (creds, &euid) < 0)
-    return sd_bus_error_setf (error, ESIMD_BUS_ERROR_NOT_AUTHORIZED,
-                              "the caller's user cannot be read: it left the bus");
+  if ((r = caller_euid (m, &euid, error)) < 0)
+    return r;
   for (GList *l = waiting_lists.head; euid != 0 && l; l = l->next)
     {
       WaitingList *o = l->data;
