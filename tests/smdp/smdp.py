@@ -1039,7 +1039,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(204)
             self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
             self.end_headers()
-        elif a == "cut":
+        elif a in ("cut", "reset-mid-body"):
+            # Headers with the full Content-Length, part of the body, then the connection closed
+            # (cut) or reset (reset-mid-body).
             data = json.dumps(body if body is not None else self.failed("8.1", "4.2")).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json;charset=UTF-8")
@@ -1048,7 +1050,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data[: max(1, len(data) // 2)])
             self.wfile.flush()
-            self.drop_connection(reset=False)
+            self.drop_connection(reset=a == "reset-mid-body")
         elif a == "reset":
             self.drop_connection(reset=True)
         elif a in ("huge-headers", "long-header"):
@@ -1072,17 +1074,6 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(f.spec.get("data", "SSH-2.0-OpenSSH_9.2\r\n").encode())
             self.wfile.flush()
             self.drop_connection(reset=False)
-        elif a == "reset-mid-body":
-            # Headers with the full Content-Length, part of the body, then a TCP reset.
-            data = json.dumps(body if body is not None else self.failed("8.1", "4.2")).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
-            self.send_header("X-Admin-Protocol", ADMIN_PROTOCOL)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data[: max(1, len(data) // 2)])
-            self.wfile.flush()
-            self.drop_connection(reset=True)
         elif a == "redirect":
             # A redirect to the same function elsewhere: an LPA must not follow it (SGP.22 has no
             # redirects; a follower would send the request, with its secrets, to another host).
