@@ -148,6 +148,22 @@ LIMIT_MATCHES = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Con
 """
 
 
+def hold_the_queue(w) -> str:
+    """A download of the SM-DP+ double's HOLD order that waits for its confirmation, holding the
+    eUICC's queue until it is cancelled: the Job's path, once its preview is there."""
+    from gi.repository import GLib
+    from esimtest.world import JOB_IFACE, activation_code
+
+    w.smdp.control.add_order({"matchingId": "HOLD", "iccid": "8949449999999990300",
+                              "profile": {"generate": {"size": 4096}},
+                              "metadata": {"serviceProviderName": "Hold", "profileName": "Hold"}})
+    hold = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("HOLD"), "",
+                                                            {"confirm": GLib.Variant("b", True)})))[0]
+    w.client.wait_for(lambda: w.client.get(hold, JOB_IFACE, "State") == "awaiting-confirmation", 60,
+                      "the preview")
+    return hold
+
+
 class MatchRules(unittest.TestCase):
     def test_downloads_in_a_row_leave_no_match_rule_behind(self):
         """A download's caller is watched (a match rule) while the job runs; its Job object
@@ -204,13 +220,7 @@ class MatchRulesCounted(unittest.TestCase):
                                      dest="org.freedesktop.DBus")[0]["MatchRules"]
 
             w.wait_idle()
-            w.smdp.control.add_order({"matchingId": "HOLD", "iccid": "8949449999999990300",
-                                      "profile": {"generate": {"size": 4096}},
-                                      "metadata": {"serviceProviderName": "Hold", "profileName": "Hold"}})
-            hold = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("HOLD"), "",
-                                                                    {"confirm": GLib.Variant("b", True)})))[0]
-            w.client.wait_for(lambda: w.client.get(hold, JOB_IFACE, "State") == "awaiting-confirmation", 60,
-                              "the preview")
+            hold = hold_the_queue(w)
             before = match_rules()
             # queued downloads from this connection and from 20 others
             callers = [Gio.DBusConnection.new_for_address_sync(
@@ -354,20 +364,13 @@ class JoinedRefreshes(unittest.TestCase):
                 polkit.close()
 
     def refresh_flood(self, w, polkit):
-        from gi.repository import GLib
-        from esimtest.world import JOB_IFACE, activation_code, dbus_error_name
+        from esimtest.world import JOB_IFACE, dbus_error_name
 
         share, flood = 8, 16  # a user's flood: 16 calls may wait for polkit at once
         floods = [UserCalls(self, w, user, "Refresh", flood) for user in ("daemon", "bin")]
         other = UserCalls(self, w, "nobody", "Refresh", share + 1)
         w.wait_idle()
-        w.smdp.control.add_order({"matchingId": "HOLD", "iccid": "8949449999999990300",
-                                  "profile": {"generate": {"size": 4096}},
-                                  "metadata": {"serviceProviderName": "Hold", "profileName": "Hold"}})
-        hold = w.manager("Download", GLib.Variant("(ssa{sv})", (activation_code("HOLD"), "",
-                                                                {"confirm": GLib.Variant("b", True)})))[0]
-        w.client.wait_for(lambda: w.client.get(hold, JOB_IFACE, "State") == "awaiting-confirmation", 60,
-                          "the preview")
+        hold = hold_the_queue(w)
         # root's first Refresh queues the refresh, behind the download
         outs = [w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "Refresh")]
         w.client.wait_for(lambda: len(w.client.get("/org/esim/euicc/0", "org.esim.Manager", "Jobs")) == 2, 60,
