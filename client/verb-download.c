@@ -373,7 +373,7 @@ check_activation_code (const char *code, char **server, gboolean *cc_required, G
 {
   g_autoptr (LpaActivationCode) ac = NULL;
   g_autoptr (GError) local = NULL;
-  g_autofree char *trimmed = g_strstrip (g_strdup (code));
+  g_autoptr (LpaSecret) trimmed = g_strstrip (g_strdup (code)); /* holds the matching ID */
 
   if (!*trimmed)
     {

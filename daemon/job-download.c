@@ -1166,7 +1166,7 @@ esimd_job_download_new (EsimdEuicc *euicc, const char *activation_code,
    * as given); a matching ID or an address with it is refused. */
   g_autoptr (LpaSecret) cc = lpa_text_strip (confirmation_code);
   g_autofree char *smdp_stripped = lpa_text_strip (smdp);
-  g_autofree char *matching_id_stripped = lpa_text_strip (matching_id);
+  g_autoptr (LpaSecret) matching_id_stripped = lpa_text_strip (matching_id);
 
   confirmation_code = cc;
   smdp = smdp_stripped;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lpa-error.h"
+#include "secret.h"
 
 #define MAX_AC_LENGTH 255
 
@@ -14,7 +15,7 @@ lpa_activation_code_free (LpaActivationCode *code)
   if (code == NULL)
     return;
   g_free (code->smdp_address);
-  g_free (code->matching_id);
+  lpa_secret_free (code->matching_id);
   g_free (code->smdp_oid);
   g_free (code);
 }
@@ -162,9 +163,10 @@ LpaActivationCode *
 lpa_activation_code_parse (const char *text, GError **error)
 {
   const LpaError code = LPA_ERROR_INVALID_ACTIVATION_CODE;
-  g_autofree char *copy = g_strstrip (g_strdup (text ? text : ""));
+  /* The text holds the matching ID: every copy of it is wiped. */
+  g_autoptr (LpaSecret) copy = g_strstrip (g_strdup (text ? text : ""));
   g_autoptr (LpaActivationCode) ac = NULL;
-  g_auto (GStrv) fields = NULL;
+  g_auto (LpaSecretStrv) fields = NULL;
   const char *body = copy;
   guint n;
 
@@ -213,6 +215,7 @@ lpa_activation_code_to_string (const LpaActivationCode *ac, gboolean qr_prefix, 
 {
   const LpaError code = LPA_ERROR_INVALID_ARGUMENT;
   GString *s;
+  gsize room;
 
   if (ac->smdp_address == NULL || !check_address (ac->smdp_address, code, error))
     {
@@ -225,15 +228,28 @@ lpa_activation_code_to_string (const LpaActivationCode *ac, gboolean qr_prefix, 
   if (ac->smdp_oid && !oid_is_valid (ac->smdp_oid))
     return reject_null (error, code, "the SM-DP+ OID is not a dotted-decimal OID");
 
-  s = g_string_new (qr_prefix ? "LPA:1$" : "1$");
-  g_string_append_printf (s, "%s$%s", ac->smdp_address, ac->matching_id ? ac->matching_id : "");
+  /* Sized for all of it: a GString that grows leaves the matching ID in the block it freed. */
+  room = strlen ("LPA:1$$$$1") + strlen (ac->smdp_address) +
+         (ac->matching_id ? strlen (ac->matching_id) : 0) +
+         (ac->smdp_oid ? strlen (ac->smdp_oid) : 0) + 1;
+  s = g_string_sized_new (room);
+  g_string_append (s, qr_prefix ? "LPA:1$" : "1$");
+  /* Appended, not printf'd: g_string_append_printf() formats into a temporary string. */
+  g_string_append (s, ac->smdp_address);
+  g_string_append_c (s, '$');
+  if (ac->matching_id)
+    g_string_append (s, ac->matching_id);
   if (ac->smdp_oid || ac->cc_required)
-    g_string_append_printf (s, "$%s", ac->smdp_oid ? ac->smdp_oid : "");
+    {
+      g_string_append_c (s, '$');
+      if (ac->smdp_oid)
+        g_string_append (s, ac->smdp_oid);
+    }
   if (ac->cc_required)
     g_string_append (s, "$1");
   if (s->len - (qr_prefix ? 4 : 0) > MAX_AC_LENGTH)
     {
-      g_string_free (s, TRUE);
+      lpa_secret_free (g_string_free (s, FALSE));
       return reject_null (error, code, "longer than 255 characters");
     }
   return g_string_free (s, FALSE);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lpa-error.h"
+#include "secret.h"
 
 #define INS_STORE_DATA   0xE2
 #define INS_GET_RESPONSE 0xC0
@@ -33,7 +34,10 @@ typedef struct
   guint block;     /* its P2 */
   gint retry_le;   /* -1, or the Le a 6Cxx asked for */
   guint get_responses;
+  /* What the eUICC answered: may hold a secret (AuthenticateServer's answer carries ctxParams1 and
+   * its matching ID), like the request: both are wiped (secret.h). */
   GByteArray *response;
+  gsize response_cap;
 } Call;
 
 struct _LpaEs10
@@ -68,7 +72,7 @@ static void
 call_free (Call *call)
 {
   g_bytes_unref (call->request);
-  g_byte_array_unref (call->response);
+  lpa_secret_byte_array_free (call->response);
   g_free (call);
 }
 
@@ -305,6 +309,7 @@ try_step_down (LpaEs10 *self, gboolean transport_failure)
   call->offset = 0;
   call->block = 0;
   call->retry_le = -1;
+  lpa_secret_wipe (call->response->data, call->response->len);
   g_byte_array_set_size (call->response, 0);
   send_block (self);
   return TRUE;
@@ -350,7 +355,11 @@ send_block (LpaEs10 *self)
   if (call->retry_le >= 0)
     apdu[n++] = (guint8) call->retry_le;
   {
-    g_autoptr (GBytes) bytes = g_bytes_new (apdu, n);
+    /* The block may be part of a secret (a matching ID): the transport gets a copy that is wiped
+     * when it lets go of it. */
+    g_autoptr (GBytes) bytes = lpa_secret_bytes_new (apdu, n);
+
+    lpa_secret_wipe (apdu, n);
     transmit (self, bytes);
   }
 }
@@ -383,7 +392,7 @@ static void
 complete (LpaEs10 *self)
 {
   Call *call = self->active;
-  g_autoptr (GBytes) response = g_bytes_new (call->response->data, call->response->len);
+  g_autoptr (GBytes) response = lpa_secret_bytes_new (call->response->data, call->response->len);
 
   finish (self, response, NULL);
 }
@@ -476,7 +485,10 @@ on_response (GBytes *response, const GError *error, gpointer user_data)
     }
   /* Data that comes with an error status is discarded with the command. */
   if (lpa_status_word_is_normal (sw) || (sw & 0xFF00) == 0x6100)
-    g_byte_array_append (call->response, data, (guint) (len - 2));
+    {
+      lpa_secret_byte_array_reserve (&call->response, &call->response_cap, len - 2);
+      g_byte_array_append (call->response, data, (guint) (len - 2));
+    }
   handle_status (self, sw, len - 2);
 }
 
@@ -502,7 +514,8 @@ lpa_es10_call (LpaEs10 *self, GBytes *request, LpaEs10Callback callback, gpointe
   call->callback = callback;
   call->user_data = user_data;
   call->retry_le = -1;
-  call->response = g_byte_array_new ();
+  call->response_cap = 256;
+  call->response = lpa_secret_byte_array_new (call->response_cap);
   g_queue_push_tail (&self->pending, call);
   if (self->active == NULL)
     start_call (self);

@@ -8,6 +8,7 @@
 #include "es11.h"
 #include "es9p.h"
 #include "lpa-error.h"
+#include "secret.h"
 #include "text.h"
 
 struct _LpaAuthentication
@@ -62,7 +63,7 @@ auth_clear (LpaAuthentication *self)
 {
   lpa_es10_unref (self->es10);
   g_free (self->server_address);
-  g_free (self->matching_id);
+  lpa_secret_free (self->matching_id);
   g_free (self->imei);
   g_free (self->expected_oid);
   g_clear_pointer (&self->cached_info1, g_bytes_unref);

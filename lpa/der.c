@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lpa-error.h"
+#include "secret.h"
 #include "text.h"
 
 void
@@ -436,14 +437,15 @@ lpa_der_encode_header (guint32 tag, gsize len, guint8 *out)
 void
 lpa_der_writer_init (LpaDerWriter *writer)
 {
-  writer->buf = g_byte_array_new ();
+  writer->cap = 256;
+  writer->buf = lpa_secret_byte_array_new (writer->cap);
   writer->depth = 0;
 }
 
 void
 lpa_der_writer_clear (LpaDerWriter *writer)
 {
-  g_clear_pointer (&writer->buf, g_byte_array_unref);
+  g_clear_pointer (&writer->buf, lpa_secret_byte_array_free);
   writer->depth = 0;
 }
 
@@ -468,6 +470,7 @@ lpa_der_writer_end (LpaDerWriter *writer)
   len = writer->buf->len - start;
   hlen = lpa_der_encode_header (writer->open_tag[writer->depth], len, header);
   /* The value is already in place: make room in front of it for the header. */
+  lpa_secret_byte_array_reserve (&writer->buf, &writer->cap, hlen);
   g_byte_array_set_size (writer->buf, writer->buf->len + hlen);
   memmove (writer->buf->data + start + hlen, writer->buf->data + start, len);
   memcpy (writer->buf->data + start, header, hlen);
@@ -479,6 +482,7 @@ lpa_der_write (LpaDerWriter *writer, guint32 tag, const guint8 *value, gsize len
   guint8 header[9];
   gsize hlen = lpa_der_encode_header (tag, len, header);
 
+  lpa_secret_byte_array_reserve (&writer->buf, &writer->cap, hlen + len);
   g_byte_array_append (writer->buf, header, (guint) hlen);
   if (len > 0)
     g_byte_array_append (writer->buf, value, (guint) len);
@@ -549,6 +553,7 @@ lpa_der_write_bits (LpaDerWriter *writer, guint32 tag, guint64 bits)
 void
 lpa_der_write_raw (LpaDerWriter *writer, const guint8 *tlvs, gsize len)
 {
+  lpa_secret_byte_array_reserve (&writer->buf, &writer->cap, len);
   if (len > 0)
     g_byte_array_append (writer->buf, tlvs, (guint) len);
 }
@@ -568,7 +573,8 @@ lpa_der_writer_finish (LpaDerWriter *writer)
   GBytes *out;
 
   g_return_val_if_fail (writer->depth == 0, NULL);
-  out = g_byte_array_free_to_bytes (writer->buf);
-  writer->buf = g_byte_array_new ();
+  out = lpa_secret_byte_array_free_to_bytes (writer->buf);
+  writer->cap = 256;
+  writer->buf = lpa_secret_byte_array_new (writer->cap);
   return out;
 }

@@ -109,12 +109,16 @@ GBytes *lpa_der_value_bytes (GBytes *base, const LpaTlv *tlv);
 
 /* Writer. Builds DER into a GByteArray; constructed TLVs are opened with lpa_der_writer_begin()
  * and closed with lpa_der_writer_end(), which fills in the (minimal) length. Declare it
- * `g_auto (LpaDerWriter) w = { 0 };` so an early return before lpa_der_writer_init() is safe. */
+ * `g_auto (LpaDerWriter) w = { 0 };` so an early return before lpa_der_writer_init() is safe.
+ * What it writes may hold a secret (ctxParams1's matching ID, hashCc): its buffer grows without
+ * leaving an unwiped copy behind, is wiped when cleared, and lpa_der_writer_finish() returns a
+ * GBytes that is wiped when its last reference goes (secret.h). */
 #define LPA_DER_WRITER_MAX_DEPTH 16
 
 typedef struct
 {
   GByteArray *buf;
+  gsize cap; /* what buf holds without GLib reallocating it */
   guint depth;
   gsize open[LPA_DER_WRITER_MAX_DEPTH]; /* offset where each open TLV's value starts */
   guint32 open_tag[LPA_DER_WRITER_MAX_DEPTH];

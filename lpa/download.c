@@ -10,6 +10,7 @@
 #include "es9p.h"
 #include "iccid.h"
 #include "lpa-error.h"
+#include "secret.h"
 #include "text.h"
 
 /* Overall progress reported with each stage; installing covers the rest by bytes. */
@@ -140,8 +141,8 @@ dl_clear (LpaDownload *self)
   lpa_authentication_free (self->auth);
   lpa_es10_unref (self->es10);
   g_free (self->smdp_address);
-  g_free (self->matching_id);
-  g_free (self->confirmation_code);
+  lpa_secret_free (self->matching_id);
+  lpa_secret_free (self->confirmation_code);
   g_free (self->imei);
   g_free (self->expected_oid);
   g_clear_pointer (&self->euicc_info1, g_bytes_unref);
@@ -554,7 +555,7 @@ build_prepare_request (LpaDownload *self, GError **error)
   self->prepare_request = lpa_es10b_prepare_download_request (
       self->client->smdp_signed2, self->client->smdp_signature2, self->client->smdp_certificate,
       with_cc ? hash_cc : NULL, error);
-  memset (hash_cc, 0, sizeof hash_cc);
+  lpa_secret_wipe (hash_cc, sizeof hash_cc);
   if (self->prepare_request == NULL)
     return FALSE;
   if (g_bytes_get_size (self->prepare_request) > lpa_es10_max_request_size (self->es10))

@@ -1,11 +1,13 @@
 /* es10b.c — ES10b: the eUICC side of mutual authentication, download and notifications. */
 #include "es10b.h"
 
+#include <gnutls/crypto.h>
 #include <string.h>
 
 #include "der.h"
 #include "iccid.h"
 #include "lpa-error.h"
+#include "secret.h"
 
 static gboolean
 malformed (GError **error, const char *what)
@@ -280,19 +282,22 @@ lpa_signed_response_check (const LpaSignedResponse *response, LpaEs10Function fu
 void
 lpa_hash_cc (const char *code, GBytes *transaction_id, guint8 out[32])
 {
-  g_autoptr (GChecksum) inner = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autoptr (GChecksum) outer = g_checksum_new (G_CHECKSUM_SHA256);
-  guint8 digest[32];
-  gsize digest_len = sizeof digest;
   gsize tid_len;
   const guint8 *tid = g_bytes_get_data (transaction_id, &tid_len);
+  /* SHA-256(code) ‖ transaction ID: what the code hashes into, wiped like the code. GChecksum is
+   * not used: g_checksum_free() leaves the code in the freed context's block buffer. GnuTLS's
+   * one-shot hash keeps its context on its own stack. */
+  gsize len = 32 + tid_len;
+  guint8 *inner = g_malloc (len);
 
-  g_checksum_update (inner, (const guchar *) code, (gssize) strlen (code));
-  g_checksum_get_digest (inner, digest, &digest_len);
-  g_checksum_update (outer, digest, (gssize) digest_len);
-  g_checksum_update (outer, tid, (gssize) tid_len);
-  digest_len = 32;
-  g_checksum_get_digest (outer, out, &digest_len);
+  if (gnutls_hash_fast (GNUTLS_DIG_SHA256, code, strlen (code), inner) < 0)
+    g_error ("SHA-256 is not available");
+  if (tid_len)
+    memcpy (inner + 32, tid, tid_len);
+  if (gnutls_hash_fast (GNUTLS_DIG_SHA256, inner, len, out) < 0)
+    g_error ("SHA-256 is not available");
+  lpa_secret_wipe (inner, len);
+  g_free (inner);
 }
 
 GBytes *

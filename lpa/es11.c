@@ -3,6 +3,7 @@
 
 #include "activation-code.h"
 #include "lpa-error.h"
+#include "secret.h"
 
 GBytes *
 lpa_es11_initiate_authentication_request (GBytes *euicc_challenge, GBytes *euicc_info1,
@@ -31,7 +32,7 @@ lpa_event_entry_free (LpaEventEntry *entry)
 {
   if (entry == NULL)
     return;
-  g_free (entry->event_id);
+  lpa_secret_free (entry->event_id); /* a later download's matching ID */
   g_free (entry->rsp_server_address);
   g_free (entry);
 }

@@ -5,6 +5,7 @@
 
 #include "der.h"
 #include "lpa-error.h"
+#include "secret.h"
 #include "text.h"
 
 GBytes *
@@ -44,18 +45,38 @@ lpa_es9p_initiate_authentication_request (GBytes *euicc_challenge, GBytes *euicc
   return lpa_es9p_serialize (b);
 }
 
-/* {"transactionId": …, "<member>": base64(…)}: the shape of three ES9+ requests. */
+/* {"transactionId": …, "<member>": base64(…)}: the shape of three ES9+ requests. The value may
+ * hold a secret (AuthenticateServer's answer carries ctxParams1 and its matching ID,
+ * PrepareDownload's hashCc): the JSON is written here into one block of the exact size, and
+ * wiped when freed, rather than through json-glib's copies, which are freed as they are. */
 static GBytes *
 transaction_request (const char *transaction_id, const char *member, GBytes *value)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
+  gsize value_len;
+  const guint8 *data = g_bytes_get_data (value, &value_len);
+  gsize tid_len = 0, b64_len = (value_len + 2) / 3 * 4, total, n = 0;
+  int state = 0, save = 0;
+  char *out;
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "transactionId");
-  json_builder_add_string_value (b, transaction_id);
-  lpa_es9p_add_base64 (b, member, value);
-  json_builder_end_object (b);
-  return lpa_es9p_serialize (b);
+  /* The transaction ID is the server's text: escaped as JSON wants (\uXXXX: at most 6 bytes). */
+  for (const char *p = transaction_id; *p; p++)
+    tid_len += ((guchar) *p < 0x20 || *p == '"' || *p == '\\') ? 6 : 1;
+  total = strlen ("{\"transactionId\":\"\",\"\":\"\"}") + tid_len + strlen (member) + b64_len;
+  out = g_malloc (total + 8); /* g_base64_encode_step() asks for room to spare */
+  n += (gsize) g_snprintf (out + n, total + 1 - n, "{\"transactionId\":\"");
+  for (const char *p = transaction_id; *p; p++)
+    if ((guchar) *p < 0x20 || *p == '"' || *p == '\\')
+      n += (gsize) g_snprintf (out + n, total + 1 - n, "\\u%04x", (guchar) *p);
+    else
+      out[n++] = *p;
+  n += (gsize) g_snprintf (out + n, total + 1 - n, "\",\"%s\":\"", member);
+  n += g_base64_encode_step (data, value_len, FALSE, out + n, &state, &save);
+  n += g_base64_encode_close (FALSE, out + n, &state, &save);
+  out[n++] = '"';
+  out[n++] = '}';
+  out[n] = '\0';
+  g_assert (n == total);
+  return lpa_secret_bytes_new_take (out, n);
 }
 
 GBytes *

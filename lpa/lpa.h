@@ -6,6 +6,7 @@
 #include "der.h"
 #include "iccid.h"
 #include "text.h"
+#include "secret.h"
 #include "es10-result.h"
 #include "profile-info.h"
 #include "euicc-info.h"

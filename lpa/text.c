@@ -214,12 +214,3 @@ lpa_text_strip (const char *text)
     }
   return g_strndup (start, (gsize) (end - start));
 }
-
-void
-lpa_secret_free (LpaSecret *secret)
-{
-  if (secret == NULL)
-    return;
-  explicit_bzero (secret, strlen (secret));
-  g_free (secret);
-}

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "secret.h" /* LpaSecret: what lpa_text_strip() returns may be one */
+
 G_BEGIN_DECLS
 
 /* Upper-case hex of @len bytes. */
@@ -46,10 +48,5 @@ gboolean lpa_text_is_clean (const char *text, gssize len, LpaTextFlags flags);
  * valid UTF-8 is copied as it is (the caller's check refuses it). NULL gives NULL. The copy may
  * hold a secret: the caller wipes it. */
 char *lpa_text_strip (const char *text);
-
-/* A string that holds a secret (a confirmation code): zeroed before it is freed. */
-typedef char LpaSecret;
-void lpa_secret_free (LpaSecret *secret);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (LpaSecret, lpa_secret_free)
 
 G_END_DECLS
