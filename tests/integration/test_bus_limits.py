@@ -304,15 +304,16 @@ GLib.MainLoop().run()
 
 
 class UserCalls:
-    """COUNT calls of METHOD as USER, sent on go(); answers holds their outcomes as they come,
-    by index: (error name or None, message or the listed operations)."""
+    """COUNT calls of METHOD as USER (a name, or a (uid, gid) pair), sent on go(); answers holds
+    their outcomes as they come, by index: (error name or None, message or the listed
+    operations)."""
 
     def __init__(self, test, w, user, method, count):
-        pw = pwd.getpwnam(user)
+        uid, gid = user if isinstance(user, tuple) else pwd.getpwnam(user)[2:4]
         self.count = count
         self.answers = {}
         self.proc = subprocess.Popen(
-            ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups",
+            ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
              "/usr/bin/python3", "-c", CALLER, w.bus.address, method, str(count)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=""))
@@ -450,6 +451,80 @@ class WaitingLists(unittest.TestCase):
             for name, message in flood.outcomes()[share:] + [other.answers[share]]:
                 self.assertEqual(name, "org.esim.Error.Busy")
                 self.assertIn("this user already has 8 ListNotifications calls", message)
+            w.wait_idle()
+
+
+def other_accounts(n):
+    """N accounts other than root with distinct uids, as (uid, gid): Debian's static system
+    accounts (base-passwd's uids 1-99: daemon, bin, sys, games, man...), which no process of the
+    test machine runs as. A uid with no account will not do: dbus-daemon looks up the groups of
+    every connecting uid and refuses the connection when there is no account to look up
+    (bus_policy_allow_unix_user(): "On OOM or error we always reject the user"), whatever its
+    policy says."""
+    found = {}
+    for pw in sorted(pwd.getpwall(), key=lambda pw: pw.pw_uid):
+        if 0 < pw.pw_uid < 100 and pw.pw_uid not in found:
+            found[pw.pw_uid] = (pw.pw_uid, pw.pw_gid)
+    if len(found) < n:
+        raise unittest.SkipTest(f"fewer than {n} accounts with uids 1-99")
+    return list(found.values())[:n]
+
+
+class WaitingListsTotal(unittest.TestCase):
+    def test_the_33rd_waiting_list_notifications_is_busy(self):
+        """The total of 32 waiting ListNotifications per eUICC (test_list_notifications_waiting_
+        for_the_list_are_bounded reaches only the share of 8 per user): four users hold 8 each,
+        the 32; a fifth user's first call is refused at once with Busy, naming the total, while
+        the 32 (and root's, never counted) wait for the list and are answered with the new
+        notification. The users are five system accounts (other_accounts()): the World's bus
+        admits them (its default policy allows user "*", esimd's org.esim.conf lets every user
+        call org.esim.Manager). Each filling user sends a
+        9th call: its Busy (beyond its share) comes after its 8 were counted, so the fifth user's
+        call is sent only once all 32 wait."""
+        from gi.repository import GLib
+        from esimtest.world import World, activation_code
+
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run callers as other users")
+        share, total = 8, 32
+        users = other_accounts(total // share + 1)
+        with World(config={"Notifications": {"AutoSend": "false"}}) as w:
+            other_users_may_connect(w)
+            fillers = [UserCalls(self, w, user, "ListNotifications", share + 1) for user in users[:-1]]
+            late = UserCalls(self, w, users[-1], "ListNotifications", 1)
+            w.download(activation_code("DEMO-ONE"))
+            w.wait_idle()
+            sim = w.sim.ctl()
+            sim.add_fault(kind="delay", ms=1000)
+            w.manager("EnableProfile", GLib.Variant("(sa{sv})", ("8949449999999990011", {})))
+            for f in fillers:
+                f.go()
+            w.client.wait_for(lambda: all(share in f.answers for f in fillers), 60,
+                              "each filling user's call beyond its share refused")
+            self.assertEqual([len(f.answers) for f in fillers], [1] * len(fillers),
+                             "a call within a user's share was answered before the list was read")
+            root = w.client.call_async("/org/esim/euicc/0", "org.esim.Manager", "ListNotifications",
+                                       GLib.Variant("(a{sv})", ({},)))
+            late.go()
+            w.client.wait_for(lambda: late.answers, 60, "the fifth user's call answered")
+            name, message = late.answers[0]
+            self.assertEqual(name, "org.esim.Error.Busy", late.answers)
+            self.assertIn("32 ListNotifications calls already wait", message)
+            # refused at once: the list is still being read, the 32 still wait
+            self.assertEqual([len(f.answers) for f in fillers], [1] * len(fillers))
+            w.client.wait_for(lambda: root and all(len(f.answers) == share + 1 for f in fillers), 120,
+                              "every waiting ListNotifications answered")
+            sim.clear_faults()
+            for f in fillers:
+                for name, operations in f.outcomes()[:share]:
+                    self.assertIsNone(name, f.answers)
+                    self.assertIn("enable", operations)
+                # beyond its share; one sent once the others' filled the 32 is beyond the total
+                # as well, which is checked first
+                self.assertEqual(f.answers[share][0], "org.esim.Error.Busy")
+                self.assertRegex(f.answers[share][1], "this user already has 8 ListNotifications calls|"
+                                 "32 ListNotifications calls already wait")
+            self.assertIn("enable", [n["operation"] for n in root["result"][0]], root)
             w.wait_idle()
 
 
