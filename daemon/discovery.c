@@ -16,6 +16,7 @@
 #include "discovery-probe.h"
 #include "discovery-udev.h"
 #include "esimd-error.h"
+#include "job-queue.h"
 #include "log.h"
 #include "lpa-error.h"
 #include "modem.h"
@@ -38,6 +39,9 @@ typedef enum
   PROBE_DONE,
   PROBE_FAILED,  /* retried after a back-off */
   PROBE_SKIPPED, /* nothing to probe: every port denied or configured, or held with a SIM */
+  /* The port is an eUICC's whose queue has work (a job may be talking on it): probed once the
+   * queue is idle (port_busy()). */
+  PROBE_DEFERRED,
 } ProbeState;
 
 typedef struct
@@ -74,10 +78,12 @@ static struct
   GCancellable *cancellable; /* every probe's: stopping cuts them short */
   GTask *stop_task;          /* answered once no probe runs */
   guint stale_grace_id;      /* ModemManager's time to announce its modems again */
+  guint deferred_id;         /* looks at the deferred probes again once the model is idle */
 } d;
 
 static void probe_entry (Entry *e);
 static void unlink_entry (Entry *e);
+static gboolean any_deferred (void);
 
 /* ---- found modems -------------------------------------------------------------------------- */
 
@@ -242,7 +248,7 @@ esimd_discovery_settled (void)
 {
   gboolean any_running = FALSE;
 
-  if (d.probing || d.stale_grace_id)
+  if (d.probing || d.stale_grace_id || any_deferred ())
     return FALSE;
   for (guint s = 0; s < ESIMD_N_SOURCES; s++)
     {
@@ -380,6 +386,113 @@ attach (Entry *e, const EsimdProbedEuicc *p, guint active_slot)
     }
   idle_changed ();
 }
+
+/* ---- a port a job uses ---------------------------------------------------------------------- */
+
+/* The eUICC whose queue has work on the port @config names, when a probe there would touch what
+ * the work uses; NULL when none has. An AT port is one byte stream: a probe opens the tty beside
+ * the job's transport and each reads the other's answers; held, it also takes the modem from
+ * ModemManager. It is so whoever found the port: ModemManager appearing (its modem holds a port
+ * esimd reached directly through udev: probed again to be taken with InhibitDevice), a modem
+ * announced again with changes, a port removed and added again while the job on its old modem
+ * ends, a probe retried. QMI and MBIM are reached through qmi-proxy and mbim-proxy, where the
+ * probe is a client of its own beside the job's. A queued job counts (it starts at once), and so
+ * does a modem being let go (its running job is ending on it). */
+static EsimdEuicc *
+port_busy (const EsimdModemConfig *config)
+{
+  if (!g_str_equal (config->transport, "at"))
+    return NULL;
+  for (guint i = 0; i < esimd->euiccs->len; i++)
+    {
+      EsimdEuicc *euicc = esimd->euiccs->pdata[i];
+
+      if (euicc->modem && euicc->config && g_strcmp0 (euicc->config->device, config->device) == 0 &&
+          (esimd_job_queue_length (euicc->queue) > 0 || euicc->replacing))
+        return euicc;
+    }
+  return NULL;
+}
+
+/* The discovered eUICC whose idle modem keeps @config's AT port open: reached directly (no
+ * ModemManager holding it then), its transport reads the tty all the time, answers to a probe
+ * included. A held modem opens the tty only for a job, an unreachable one never. */
+static EsimdEuicc *
+port_kept_open (const EsimdModemConfig *config)
+{
+  if (!g_str_equal (config->transport, "at"))
+    return NULL;
+  for (guint i = 0; i < esimd->euiccs->len; i++)
+    {
+      EsimdEuicc *euicc = esimd->euiccs->pdata[i];
+
+      if (euicc->discovered && euicc->modem && euicc->config && !euicc->config->hold &&
+          !euicc->config->unreachable && g_str_equal (euicc->config->transport, "at") &&
+          g_strcmp0 (euicc->config->device, config->device) == 0)
+        return euicc;
+    }
+  return NULL;
+}
+
+static gboolean
+any_deferred (void)
+{
+  GHashTableIter it;
+  Entry *e;
+
+  if (!d.entries)
+    return FALSE;
+  g_hash_table_iter_init (&it, d.entries);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+    if (e->probe == PROBE_DEFERRED)
+      return TRUE;
+  return FALSE;
+}
+
+/* Probes whose port is no longer busy are done now, once each. A deferred entry dropped
+ * meanwhile (its modem went away) is gone from the table: nothing is left to do for it. */
+static gboolean
+probe_deferred (gpointer data)
+{
+  g_autoptr (GPtrArray) ready = g_ptr_array_new ();
+  GHashTableIter it;
+  Entry *e;
+
+  d.deferred_id = 0;
+  g_hash_table_iter_init (&it, d.entries);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
+    if (e->probe == PROBE_DEFERRED && !port_busy (e->config))
+      g_ptr_array_add (ready, e);
+  for (guint i = 0; i < ready->len; i++)
+    {
+      e = ready->pdata[i];
+      g_debug ("modem %s: no job holds its port now", e->port);
+      e->probe = PROBE_NONE;
+      probe_entry (e);
+    }
+  idle_changed ();
+  return G_SOURCE_REMOVE;
+}
+
+/* The model changed (a job started or ended, a modem was let go): the deferred probes are looked
+ * at again from the main loop, not from inside the announcement (observer.h). */
+static void
+model_changed (gpointer data, EsimdEuicc *euicc)
+{
+  if (d.started && !d.deferred_id && any_deferred ())
+    d.deferred_id = g_idle_add (probe_deferred, NULL);
+}
+
+static void
+euicc_changed (gpointer data, EsimdEuicc *euicc, EsimdEuiccChange what)
+{
+  model_changed (data, euicc);
+}
+
+static const EsimdObserver discovery_observer = {
+  .euicc_removed = model_changed,
+  .euicc_changed = euicc_changed,
+};
 
 /* ---- probing ------------------------------------------------------------------------------- */
 
@@ -619,6 +732,7 @@ probe_entry (Entry *e)
   const EsimdFoundPort *port, *named;
   const EsimdModemConfig *section_config;
   const char *section;
+  EsimdEuicc *busy;
 
   if (e->probe == PROBE_RUNNING)
     {
@@ -673,6 +787,34 @@ probe_entry (Entry *e)
     }
   e->port = g_strdup (port->name);
   e->config = port_config (e, port);
+  if ((busy = port_busy (e->config)))
+    {
+      if (e->probe != PROBE_DEFERRED)
+        g_info ("modem %s: eUICC %u has work on the port; probed once its queue is idle", e->port,
+                busy->index);
+      e->probe = PROBE_DEFERRED;
+      idle_changed ();
+      return;
+    }
+  if ((busy = port_kept_open (e->config)))
+    {
+      /* Let go first (the eUICC stays on the bus, unavailable for the probe's length: a job
+       * asked for meanwhile fails with the reason), then probed alone once it is closed; the
+       * probe's answer gives the eUICC its new modem. */
+      EsimdModemConfig *c = esimd_modem_config_copy (busy->config);
+      g_autofree char *why = g_strdup_printf ("its modem %s is being probed again", e->port);
+
+      g_info ("modem %s: eUICC %u lets the port go for it to be probed again", e->port,
+              busy->index);
+      g_free (c->unreachable);
+      c->unreachable = g_strdup (why);
+      esimd_euicc_set_modem (busy, c, why);
+      e->probe = PROBE_DEFERRED;
+      if (!d.deferred_id)
+        d.deferred_id = g_idle_add (probe_deferred, NULL);
+      idle_changed ();
+      return;
+    }
   e->probe = PROBE_RUNNING;
   d.probing++;
   g_debug ("modem %s: probing %s (%s%s)", e->found->uid, e->config->device, port->transport,
@@ -685,7 +827,7 @@ probe_entry (Entry *e)
 static void
 probe_again (Entry *e)
 {
-  if (e->probe != PROBE_RUNNING)
+  if (e->probe != PROBE_RUNNING && e->probe != PROBE_DEFERRED)
     e->probe = PROBE_NONE;
   probe_entry (e);
 }
@@ -1234,6 +1376,7 @@ esimd_discovery_start (gpointer bus_connection)
   d.entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   d.cancellable = g_cancellable_new ();
   d.started = TRUE;
+  esimd_observer_add (&discovery_observer, NULL);
 #ifdef HAVE_TRANSPORT_PCSC
   if (c->discover_pcsc)
     {
@@ -1271,6 +1414,8 @@ esimd_discovery_stop (GAsyncReadyCallback callback, gpointer user_data)
       return;
     }
   d.started = FALSE;
+  esimd_observer_remove (&discovery_observer, NULL);
+  g_clear_handle_id (&d.deferred_id, g_source_remove);
   g_cancellable_cancel (d.cancellable);
   esimd_discovery_mm_stop ();
   esimd_discovery_udev_shutdown ();

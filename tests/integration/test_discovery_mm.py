@@ -344,6 +344,39 @@ class ModemManagerComingAndGoing(unittest.TestCase):
             self.assertNotIn("stopped", log)
             rig.mm = None
 
+    def test_modemmanager_starting_while_a_job_uses_the_at_port(self):
+        """ModemManager started while a job runs on an AT port esimd reached directly (udev, no
+        ModemManager then). ModemManager's modem holds the port from now on, so esimd must
+        probe it again to take it with InhibitDevice; done at once, that probe opened the tty
+        beside the running download (each reading the other's answers) and the eUICC's new
+        modem let the download go. The probe waits for the queue to be idle, and is done once
+        then: the download ends as if nothing happened, and the jobs after it take the modem
+        from ModemManager and give it back."""
+        with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
+            modem = rig.add_modem("at")
+            rig.udev(modem)
+            rig.start_esimd()
+            path = rig.wait_manager(modem.eid)
+            job = self.start_held_download(rig, path)
+            mm = rig.start_mm()
+            rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+            mark = rig.wait_log("ModemManager: adopts modem")
+            rig.wait_log("has work on the port; probed once its queue is idle", after=mark)
+            self.assertEqual(mm.inhibitions(), [])
+            self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "awaiting-confirmation")
+            self.confirm_and_wait(rig, path, job)
+            # Then probed once, taken from ModemManager for it, and reached through the held port
+            # (ModemManagerModem may name ModemManager's modem before: it is its modem already).
+            rig.wait_log(f"reached through {modem.port}, a ModemManager modem", after=mark)
+            self.assertEqual(rig.wait_manager(modem.eid), path)
+            rig.wait_joined(path)
+            self.assertEqual(rig.esimd.log()[mark:].count("probing /"), 1)
+            mm.assert_released()
+            n = len(mm.inhibitions())
+            rig.client.call(path, MANAGER_IFACE, "Refresh")
+            self.assertEqual(len(mm.inhibitions()), n + 1)
+            mm.assert_released()
+
     def test_udev_takes_over_while_modemmanager_is_away(self):
         with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
             modem = rig.add_modem("qmi")
