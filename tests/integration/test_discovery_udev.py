@@ -63,6 +63,41 @@ class UdevHotplug(unittest.TestCase):
         self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
                          rig.client.get(job, "org.esim.Job", "ErrorMessage"))
 
+    def test_at_port_removed_and_added_while_a_download_installs(self):
+        """udev says an AT port went and came back (a replayed remove/add) while a download
+        installs the profile on it, which cannot be stopped: the download ends on the old modem,
+        and the port found again is probed once the old modem has let the tty go, not beside it
+        (where each reads the other's answers: the download fails half-way, the probe times
+        out). The eUICC then comes back at its object path."""
+        rig = self.rig
+        modem = rig.add_modem("at")
+        rig.udev(modem)
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid)
+        job = rig.client.call(path, MANAGER_IFACE, "Download",
+                              GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "",
+                                                         {"confirm": GLib.Variant("b", True)})))[0]
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation",
+                            60, "the download awaiting confirmation")
+        # Each command takes a while: the install lasts long enough for udev's two records.
+        modem.ctl.add_fault(kind="delay", ms=100)
+        rig.client.call(job, "org.esim.Job", "Confirm")
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "Stage") == "installing", 60,
+                            "the download installing")
+        mark = rig.log_size()
+        rig.udev(modem, "remove")
+        rig.udev(modem)
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"), 120,
+                            "the download")
+        self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
+                         rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+        modem.ctl.clear_faults()
+        self.assertEqual(rig.wait_manager(modem.eid), path)
+        log = rig.esimd.log()[mark:]
+        self.assertEqual(log.count("probing /"), 1, log)
+        self.assertNotIn("no answer", log)
+        self.assertNotIn("probing again", log)
+
     def test_two_modems_at_once(self):
         rig = self.rig
         qmi = rig.add_modem("qmi")
