@@ -377,6 +377,36 @@ class ModemManagerComingAndGoing(unittest.TestCase):
             self.assertEqual(len(mm.inhibitions()), n + 1)
             mm.assert_released()
 
+    def test_modem_vanishing_while_its_probe_waits_for_the_job(self):
+        """The same start of ModemManager, then the modem goes away (unplugged) while the probe
+        still waits for the download: a vanish like any other. The download ends with a named
+        error, the eUICC leaves the bus, nothing is probed or taken from ModemManager for the
+        modem that is gone; plugged back, it is probed once and back at its path."""
+        with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
+            modem = rig.add_modem("at")
+            rig.udev(modem)
+            rig.start_esimd()
+            path = rig.wait_manager(modem.eid)
+            job = self.start_held_download(rig, path)
+            mm = rig.start_mm()
+            mm_modem = rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+            mark = rig.wait_log("has work on the port; probed once its queue is idle")
+            mm.remove_modem(mm_modem)
+            modem.unplug()
+            rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"),
+                                60, "the download")
+            self.assertEqual(rig.client.get(job, "org.esim.Job", "Error"), "org.esim.Error.Unavailable")
+            self.assertIn("went away", rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+            rig.wait_gone(path)
+            self.assertNotIn("probing /", rig.esimd.log()[mark:])
+            self.assertEqual(mm.inhibitions(), [])
+            modem.plug()
+            rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+            self.assertEqual(rig.wait_manager(modem.eid), path)
+            rig.wait_joined(path)
+            self.assertEqual(rig.esimd.log()[mark:].count("probing /"), 1)
+            mm.assert_released()
+
     def test_udev_takes_over_while_modemmanager_is_away(self):
         with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
             modem = rig.add_modem("qmi")
