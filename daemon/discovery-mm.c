@@ -481,6 +481,38 @@ object_interfaces (const char *path, sd_bus_message *msg)
   sd_bus_message_exit_container (msg);
 }
 
+/* Another of ModemManager's modem objects with @m's Device @device. ModemManager exports one
+ * object per device, but esimd does not rely on the order of its signals: an old object that
+ * goes after its successor came is no unplug (the eUICC and the job on it stay), and the device
+ * goes only with its last object. */
+static MmModem *
+other_with_device (MmModem *m, const char *device)
+{
+  GHashTableIter it;
+  MmModem *o;
+
+  g_hash_table_iter_init (&it, mm.modems);
+  while (g_hash_table_iter_next (&it, NULL, (gpointer *) &o))
+    if (o != m && device && g_strcmp0 (o->device, device) == 0)
+      return o;
+  return NULL;
+}
+
+/* @m no longer stands for the device @device: it is gone, unless another object does. */
+static void
+device_left (MmModem *m, const char *device)
+{
+  MmModem *other = other_with_device (m, device);
+
+  if (!other)
+    {
+      esimd_discovery_modem_gone (ESIMD_SOURCE_MM, device);
+      return;
+    }
+  g_debug ("ModemManager: modem %s went, %s stays for device %s", m->path, other->path, device);
+  announce (other);
+}
+
 static gboolean
 from_mm (sd_bus_message *msg)
 {
@@ -506,7 +538,7 @@ on_objects_signal (sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
         return 0;
       g_hash_table_steal (mm.modems, path);
       if (m->announced)
-        esimd_discovery_modem_gone (ESIMD_SOURCE_MM, m->device);
+        device_left (m, m->device);
       mm_modem_free (m);
     }
   return 0;
@@ -538,7 +570,7 @@ on_props_changed (sd_bus_message *msg, void *userdata, sd_bus_error *ret_error)
        !g_strv_equal ((const char *const *) old_slots, (const char *const *) m->slot_paths)))
     forget_slots (m); /* read again */
   if (m->announced && g_strcmp0 (old_device, m->device) != 0)
-    esimd_discovery_modem_gone (ESIMD_SOURCE_MM, old_device);
+    device_left (m, old_device);
   announce (m);
   return 0;
 }

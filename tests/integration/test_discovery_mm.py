@@ -197,6 +197,35 @@ class WithModemManager(unittest.TestCase):
         new_mm.assert_released()
         self.assertNotIn("did not take back", rig.esimd.log())
 
+    def test_second_modem_object_for_the_same_device(self):
+        """A second ModemManager modem object with the same Device comes before the first one
+        goes (esimd does not rely on the order of ModemManager's signals). The first one going is
+        no unplug: the eUICC stays on the bus, joined to the second, and the download waiting on
+        it for the user's confirmation goes on (it was cancelled as "its modem went away")."""
+        rig = self.rig
+        modem = rig.add_modem("qmi")
+        first = rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid)
+        job = rig.client.call(path, MANAGER_IFACE, "Download",
+                              GLib.Variant("(ssa{sv})", (activation_code("DEMO-ONE"), "",
+                                                         {"confirm": GLib.Variant("b", True)})))[0]
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") == "awaiting-confirmation",
+                            60, "the download awaiting confirmation")
+        second = rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+        rig.client.wait_for(lambda: rig.prop(path, "ModemManagerModem") == second.path, 30,
+                            "the eUICC joined to the second modem object")
+        rig.mm.remove_modem(first)
+        rig.wait_log(f"ModemManager: modem {first.path} went, {second.path} stays")
+        rig.client.call(job, "org.esim.Job", "Confirm")
+        rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"), 120,
+                            "the download")
+        self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
+                         rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+        self.assertEqual(rig.prop(path, "ModemManagerModem"), second.path)
+        removed = [s for s in rig.client.signals if s[2] == "InterfacesRemoved" and s[0] == "/org/esim"]
+        self.assertEqual(removed, [])
+
     def test_a_modem_section_on_an_at_port_modemmanager_uses_is_named(self):
         """A [Modem] section for the AT port ModemManager lists among its modem's ports: both
         would talk on the tty (ModemManager probes and uses the AT ports it does not ignore:
