@@ -234,6 +234,11 @@ class Units(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             wrapper = os.path.join(tmp, "esimd")
             used = os.path.join(tmp, "used")
+            # systemd runs esimd from /usr/sbin. The build's esimd may be in a clone under /root
+            # or /home, which ProtectHome=yes hides: exec'd from there it is "No such file or
+            # directory" under the sandbox. A copy in the temporary directory stays in reach.
+            program = os.path.join(tmp, "esimd.bin")
+            shutil.copy2(worldmod.ESIMD, program)
             with open(wrapper, "w") as f:
                 # The test world (and esimd's StateDirectory in it) lives in the temporary
                 # directory: that one stays writable. (Left read-only, esimd warns "cannot create
@@ -242,7 +247,7 @@ class Units(unittest.TestCase):
                 f.write(f"#!/bin/sh\necho >> {used}\nexport UNIT_SANDBOX_MOUNTS=1 "
                         f"UNIT_SANDBOX_WRITABLE={os.path.realpath(tempfile.gettempdir())}\n"
                         f"exec /usr/bin/python3 {os.path.join(HERE, 'unit-sandbox')} "
-                        f"{self.units['esimd.service'][0]} {worldmod.ESIMD} \"$@\"\n")
+                        f"{self.units['esimd.service'][0]} {program} \"$@\"\n")
             os.chmod(wrapper, 0o755)
             for transport in ("qmi", "mbim", "at", "pcsc"):
                 with self.subTest(transport=transport):
