@@ -52,6 +52,7 @@ leave_bus (EsimdEuicc *euicc)
   for (guint i = 0; i < ESIMD_READ_PARTS; i++)
     g_clear_error (&euicc->read_errors[i]);
   g_hash_table_remove_all (euicc->announced);
+  esimd_euicc_notify_card_retry (euicc);
 }
 
 /* The request is carried out: the old modem is gone. */

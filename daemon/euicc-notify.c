@@ -39,7 +39,50 @@ announce_notifications (EsimdEuicc *euicc)
     while (g_hash_table_iter_next (&it, &key, NULL))
       if (!esimd_euicc_find_notification (euicc, GPOINTER_TO_UINT (key)))
         g_hash_table_iter_remove (&it);
+    g_hash_table_iter_init (&it, euicc->notify_refused);
+    while (g_hash_table_iter_next (&it, &key, NULL))
+      if (!esimd_euicc_find_notification (euicc, GPOINTER_TO_UINT (key)))
+        g_hash_table_iter_remove (&it);
   }
+}
+
+/* ---- what the card failed to give ----------------------------------------------------------- */
+
+void
+esimd_euicc_notify_card_refused (EsimdEuicc *euicc, guint32 seq)
+{
+  g_hash_table_add (euicc->notify_refused, GUINT_TO_POINTER (seq));
+}
+
+gboolean
+esimd_euicc_notify_card_refuses (EsimdEuicc *euicc, guint32 seq)
+{
+  return g_hash_table_contains (euicc->notify_refused, GUINT_TO_POINTER (seq));
+}
+
+void
+esimd_euicc_notify_card_retry (EsimdEuicc *euicc)
+{
+  euicc->notify_batch_refused = FALSE;
+  g_hash_table_remove_all (euicc->notify_refused);
+}
+
+guint
+esimd_euicc_notify_card_failed (EsimdEuicc *euicc)
+{
+  return esimd_notify_backoff_failed (euicc->notify_card_backoff, "", g_get_monotonic_time ());
+}
+
+void
+esimd_euicc_notify_card_succeeded (EsimdEuicc *euicc)
+{
+  esimd_notify_backoff_succeeded (euicc->notify_card_backoff, "");
+}
+
+gboolean
+esimd_euicc_notify_card_due (EsimdEuicc *euicc)
+{
+  return esimd_notify_backoff_is_due (euicc->notify_card_backoff, "", g_get_monotonic_time ());
 }
 
 /* ---- servers, each with its own back-off ---------------------------------------------------- */
@@ -72,11 +115,14 @@ esimd_euicc_notify_server_postponed (EsimdEuicc *euicc, const char *address)
 static gboolean
 notifications_due (EsimdEuicc *euicc)
 {
+  if (!esimd_euicc_notify_card_due (euicc))
+    return FALSE;
   for (guint i = 0; euicc->notifications && i < euicc->notifications->len; i++)
     {
       LpaNotificationMetadata *n = euicc->notifications->pdata[i];
 
-      if (esimd_euicc_notify_server_due (euicc, n->address))
+      if (!esimd_euicc_notify_card_refuses (euicc, n->seq) &&
+          esimd_euicc_notify_server_due (euicc, n->address))
         return TRUE;
     }
   return FALSE;
@@ -160,7 +206,11 @@ schedule_retry (EsimdEuicc *euicc)
       {
         LpaNotificationMetadata *n = euicc->notifications->pdata[i];
 
-        next = MIN (next, esimd_notify_backoff_due_time (euicc->notify_backoff, n->address));
+        /* One the card refused waits for a Refresh, not for a time; the others for their
+         * server and for the card's own back-off. */
+        if (!esimd_euicc_notify_card_refuses (euicc, n->seq))
+          next = MIN (next, MAX (esimd_notify_backoff_due_time (euicc->notify_backoff, n->address),
+                                 esimd_notify_backoff_due_time (euicc->notify_card_backoff, "")));
       }
   open = esimd_euicc_open_sessions (euicc);
   for (guint i = 0; i < open->len; i++)

@@ -198,6 +198,7 @@ esimd_euicc_on_availability (EsimdModem *modem, gboolean available, const GError
    * back they are retried at once, not after each server's back-off. */
   g_clear_handle_id (&euicc->notify_retry_id, g_source_remove);
   esimd_notify_backoff_release (euicc->notify_backoff, NULL);
+  esimd_notify_backoff_release (euicc->notify_card_backoff, NULL);
   /* Everything may have changed while the modem was away: read it all, then announce. */
   {
     g_autoptr (EsimdJob) job = esimd_job_refresh_new (euicc, TRUE);
@@ -250,6 +251,9 @@ esimd_euicc_init (EsimdEuicc *euicc, guint index, EsimdModemConfig *config)
   euicc->queue =
       esimd_job_queue_new (&esimd_euicc_queue_hooks, euicc, esimd->config->max_queued_jobs);
   euicc->announced = g_hash_table_new (NULL, NULL);
+  euicc->notify_refused = g_hash_table_new (NULL, NULL);
+  euicc->notify_card_backoff =
+      esimd_notify_backoff_new (esimd->config->retry_initial, esimd->config->retry_max);
   euicc->notify_backoff =
       esimd_notify_backoff_new (esimd->config->retry_initial, esimd->config->retry_max);
 }
@@ -357,6 +361,8 @@ esimd_euicc_free (EsimdEuicc *euicc)
   g_clear_pointer (&euicc->profiles, g_ptr_array_unref);
   g_clear_pointer (&euicc->notifications, g_ptr_array_unref);
   g_hash_table_unref (euicc->announced);
+  g_hash_table_unref (euicc->notify_refused);
+  esimd_notify_backoff_free (euicc->notify_card_backoff);
   esimd_notify_backoff_free (euicc->notify_backoff);
   for (guint i = 0; i < ESIMD_READ_PARTS; i++)
     g_clear_error (&euicc->read_errors[i]);

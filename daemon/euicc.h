@@ -104,6 +104,13 @@ struct _EsimdEuicc
   /* The card refused RetrieveNotificationsList of every notification at once: each is asked for
    * by its sequence number until the next Refresh (job-notify.c). */
   gboolean notify_batch_refused;
+  /* Sequence numbers of notifications the card failed to give (or to remove after their server
+   * took them): not a server's fault, so no server's back-off grows; esimd's own delivery leaves
+   * them until the next Refresh, a caller's SendNotifications still tries (job-notify.c). */
+  GHashTable *notify_refused;
+  /* The modem failed (not the card's answer) while a notification was retrieved or removed: the
+   * card's own back-off (RetryInitial, RetryMax), which no server shares. */
+  EsimdNotifyBackoff *notify_card_backoff;
 
   GTask *stop_task;
   guint stop_timeout_id;
@@ -291,5 +298,15 @@ guint esimd_euicc_notify_server_failed (EsimdEuicc *euicc, const char *address);
 void esimd_euicc_notify_server_succeeded (EsimdEuicc *euicc, const char *address);
 /* A caller cancelled esimd's delivery to @address: not again before its back-off. */
 void esimd_euicc_notify_server_postponed (EsimdEuicc *euicc, const char *address);
+/* The card failed its part of delivering notification @seq (euicc->notify_refused): esimd's own
+ * delivery does not send it again before esimd_euicc_notify_card_retry() (a Refresh). */
+void esimd_euicc_notify_card_refused (EsimdEuicc *euicc, guint32 seq);
+gboolean esimd_euicc_notify_card_refuses (EsimdEuicc *euicc, guint32 seq);
+void esimd_euicc_notify_card_retry (EsimdEuicc *euicc);
+/* The modem failed while the card gave or removed a notification: esimd's own delivery waits
+ * for the card's back-off (the returned seconds), no server's. */
+guint esimd_euicc_notify_card_failed (EsimdEuicc *euicc);
+void esimd_euicc_notify_card_succeeded (EsimdEuicc *euicc);
+gboolean esimd_euicc_notify_card_due (EsimdEuicc *euicc);
 
 G_END_DECLS

@@ -52,7 +52,7 @@ static void
 refresh_run (EsimdJob *job)
 {
   /* What the card was found to refuse is asked again: it may be another card, or updated. */
-  job->euicc->notify_batch_refused = FALSE;
+  esimd_euicc_notify_card_retry (job->euicc);
   esimd_job_set_stage (job, "running", 0);
   esimd_euicc_update_imei (job->euicc, refresh_imei_done, job);
 }

@@ -81,7 +81,9 @@ typedef struct
   GPtrArray *retrieved; /* LpaPendingNotification*: the batch's one RetrieveNotificationsList */
   gboolean reread;      /* something the card said needs its list read again after the job */
   LpaNotificationDelivery *delivery;
-  gboolean stopping; /* a caller cancelled it, or it gives way to a caller's job */
+  gboolean stopping;    /* a caller cancelled it, or it gives way to a caller's job */
+  gboolean card_failed; /* the card's back-off grew in this job, to card_wait seconds */
+  guint card_wait;
 } NotifyJob;
 
 static void
@@ -164,28 +166,63 @@ unreachable_error (const GError *error)
          g_error_matches (error, LPA_ERROR, LPA_ERROR_TLS_VERIFICATION);
 }
 
-/* The eUICC listed @seq as pending but did not return it when asked. That may be true (another
- * LPA removed it meanwhile) or the card may contradict itself: either way the cache is not
- * changed on its word; the list is read again after the job (a failure keeps the read-back),
- * which settles it, and the server waits for its back-off so that a card that keeps answering
- * so is not asked again at once. */
+/* The card failed its part of delivering @seq (@error: its answer, or its modem's failure): no
+ * server was asked, or the server took it and the card did not remove it. A card's fault is not
+ * the server's: no server's back-off grows (a card that refused held back every server of its
+ * notifications, for as long as the back-off lasted after the card answered again). So that
+ * esimd's own delivery does not ask the card again at once, and again: a notification the card
+ * refused (its answer: a status word, an error, bytes that do not decode) waits for the next
+ * Refresh (esimd_euicc_notify_card_refused(), the rule of a refused batch form); after a failure
+ * of the modem the card's own back-off runs (once per job). A caller's SendNotifications still
+ * tries. The list is read again after the job (a failure keeps the read-back). */
 static void
-not_returned (EsimdJob *job, guint32 seq, const char *address)
+card_failed (EsimdJob *job, guint32 seq, gboolean removing, const GError *error)
 {
   NotifyJob *n = job->data;
-  g_autofree char *key = esimd_notify_backoff_key (address);
+  /* The card's answer is an EuiccError; a modem that failed stays what it is (Transport…). */
+  gboolean answer = g_error_matches (error, LPA_ERROR, LPA_ERROR_STATUS_WORD) ||
+                    g_error_matches (error, LPA_ERROR, LPA_ERROR_EUICC) ||
+                    g_error_matches (error, LPA_ERROR, LPA_ERROR_MALFORMED) ||
+                    g_error_matches (error, LPA_ERROR, LPA_ERROR_UNEXPECTED);
+  g_autofree char *when = NULL;
 
-  g_debug ("eUICC %s: notification %u was listed but not returned: reading the list again",
-           job->euicc->config->name, seq);
   n->failures++;
-  g_clear_error (&n->last_error);
-  n->last_error = g_error_new (LPA_ERROR, LPA_ERROR_EUICC,
-                               "the eUICC listed notification %u but did not return it", seq);
-  if (!g_hash_table_contains (n->failed, key))
+  if (answer)
     {
-      esimd_euicc_notify_server_failed (job->euicc, address);
-      g_hash_table_add (n->failed, g_steal_pointer (&key));
+      esimd_euicc_notify_card_refused (job->euicc, seq);
+      when = g_strdup ("after the next Refresh");
     }
+  else
+    {
+      if (!n->card_failed)
+        n->card_wait = esimd_euicc_notify_card_failed (job->euicc);
+      n->card_failed = TRUE;
+      when = g_strdup_printf ("in %u s", n->card_wait);
+    }
+  g_clear_error (&n->last_error);
+  if (removing)
+    n->last_error = g_error_new (LPA_ERROR, answer ? LPA_ERROR_EUICC : error->code,
+                                 "the eUICC did not remove notification %u after its server "
+                                 "took it (%s); esimd's own delivery sends it again %s",
+                                 seq, error->message, when);
+  else
+    n->last_error = g_error_new (LPA_ERROR, answer ? LPA_ERROR_EUICC : error->code,
+                                 "the eUICC did not give notification %u (%s): no server was "
+                                 "asked; esimd's own delivery tries it again %s",
+                                 seq, error->message, when);
+  g_info ("eUICC %s: %s", job->euicc->config->name, n->last_error->message);
+}
+
+/* The eUICC listed @seq as pending but did not return it when asked. That may be true (another
+ * LPA removed it meanwhile) or the card may contradict itself: either way the cache is not
+ * changed on its word; the list is read again after the job, which settles it. */
+static void
+not_returned (EsimdJob *job, guint32 seq)
+{
+  g_autoptr (GError) error =
+      g_error_new (LPA_ERROR, LPA_ERROR_EUICC, "listed, but not returned when asked for");
+
+  card_failed (job, seq, FALSE, error);
 }
 
 static void
@@ -203,6 +240,7 @@ on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
     case LPA_NOTIFICATION_DELIVERED:
       n->delivered++;
       esimd_euicc_notify_server_succeeded (job->euicc, address);
+      esimd_euicc_notify_card_succeeded (job->euicc);
       /* The card had nothing to remove: its list is read again rather than guessed. */
       if (error)
         n->reread = TRUE;
@@ -213,7 +251,16 @@ on_delivered (gpointer user_data, guint32 seq, LpaNotificationOutcome outcome,
               metadata && metadata->address ? metadata->address : "its server");
       break;
     case LPA_NOTIFICATION_GONE:
-      not_returned (job, seq, address);
+      not_returned (job, seq);
+      break;
+    case LPA_NOTIFICATION_EUICC_FAILED:
+    case LPA_NOTIFICATION_NOT_REMOVED:
+      if (n->stopping && g_error_matches (error, LPA_ERROR, LPA_ERROR_CANCELLED))
+        break;
+      /* Not removed: the server took it, it did its part. */
+      if (outcome == LPA_NOTIFICATION_NOT_REMOVED)
+        esimd_euicc_notify_server_succeeded (job->euicc, address);
+      card_failed (job, seq, outcome == LPA_NOTIFICATION_NOT_REMOVED, error);
       break;
     case LPA_NOTIFICATION_FAILED:
       /* Our own abort (a cancel, or giving way) says nothing about the server. */
@@ -260,7 +307,6 @@ static void
 deliver_next (EsimdJob *job)
 {
   NotifyJob *n = job->data;
-  const char *name = job->euicc->config->name;
   LpaPendingNotification *retrieved = NULL;
   g_autoptr (GError) error = NULL;
   guint32 seq;
@@ -295,7 +341,7 @@ next:
     }
   if (!(retrieved = take_retrieved (n, seq)))
     {
-      not_returned (job, seq, n->addresses->pdata[n->next - 1]);
+      not_returned (job, seq);
       goto next;
     }
   n->delivery =
@@ -303,10 +349,7 @@ next:
                                                job->euicc->http, on_delivered, job, &error);
   if (!n->delivery)
     {
-      n->failures++;
-      g_info ("eUICC %s: notification %u not delivered: %s", name, seq, error->message);
-      g_clear_error (&n->last_error);
-      n->last_error = g_steal_pointer (&error);
+      card_failed (job, seq, FALSE, error);
       goto next;
     }
   lpa_notification_delivery_start (n->delivery);
@@ -345,16 +388,12 @@ retrieved_all (gpointer user_data, GPtrArray *notifications, const GError *error
     }
   if (error)
     {
-      g_info ("eUICC %s: notifications not retrieved: %s", job->euicc->config->name,
-              error->message);
-      /* As a failed retrieval of each would: every server waits for its back-off, so a card
-       * that keeps failing is not asked again at once. */
-      n->failures = n->todo->len;
+      /* The modem failed (or the job was cancelled): as a failed retrieval of each would, on the
+       * card's side, never a server's. */
+      if (!(n->stopping && g_error_matches (error, LPA_ERROR, LPA_ERROR_CANCELLED)))
+        for (guint i = 0; i < n->todo->len; i++)
+          card_failed (job, g_array_index (n->todo, guint32, i), FALSE, error);
       n->next = n->todo->len;
-      for (guint i = 0; i < n->addresses->len; i++)
-        esimd_euicc_notify_server_failed (job->euicc, n->addresses->pdata[i]);
-      g_clear_error (&n->last_error);
-      n->last_error = g_error_copy (error);
       notify_finish (job);
       return;
     }
@@ -384,8 +423,11 @@ notify_run (EsimdJob *job)
 
       if (!esimd_notification_matches (m, n->filter))
         continue;
-      /* esimd's own delivery waits for each server's back-off; a caller's does not. */
-      if (n->automatic && !esimd_euicc_notify_server_due (euicc, m->address))
+      /* esimd's own delivery waits for each server's back-off, and for a Refresh after the card
+       * failed to give one; a caller's does not. */
+      if (n->automatic &&
+          (!esimd_euicc_notify_server_due (euicc, m->address) ||
+           !esimd_euicc_notify_card_due (euicc) || esimd_euicc_notify_card_refuses (euicc, m->seq)))
         continue;
       g_array_append_val (n->todo, m->seq);
       g_ptr_array_add (n->addresses, g_strdup (m->address ? m->address : ""));

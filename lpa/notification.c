@@ -28,6 +28,10 @@ lpa_notification_outcome_name (LpaNotificationOutcome outcome)
       return "failed";
     case LPA_NOTIFICATION_GONE:
       return "gone";
+    case LPA_NOTIFICATION_EUICC_FAILED:
+      return "euicc-failed";
+    case LPA_NOTIFICATION_NOT_REMOVED:
+      return "not-removed";
     }
   return "unknown";
 }
@@ -91,15 +95,16 @@ static void post (LpaNotificationDelivery *self);
 static void on_delivered (guint status, GBytes *body, const GError *error, gpointer user_data);
 static void on_removed (GBytes *response, const GError *error, gpointer user_data);
 
-/* The start of each completion: FALSE when abandoned or the step failed (then reported). */
+/* The start of each completion: FALSE when abandoned or the step failed (then reported as
+ * @failed: whose step it was). */
 static gboolean
-step_done (LpaNotificationDelivery *self, const GError *error)
+step_done (LpaNotificationDelivery *self, const GError *error, LpaNotificationOutcome failed)
 {
   if (self->abandoned)
     return FALSE;
   if (error)
     {
-      report (self, LPA_NOTIFICATION_FAILED, error);
+      report (self, failed, error);
       return FALSE;
     }
   return TRUE;
@@ -114,7 +119,7 @@ es10_call (LpaNotificationDelivery *self, GBytes *request, LpaEs10Callback callb
   if (!lpa_es10_call (self->es10, request, callback, delivery_ref (self), &error))
     {
       delivery_unref (self);
-      report (self, LPA_NOTIFICATION_FAILED, error);
+      report (self, LPA_NOTIFICATION_EUICC_FAILED, error);
     }
 }
 
@@ -169,11 +174,11 @@ on_retrieved (GBytes *response, const GError *error, gpointer user_data)
   g_autoptr (GError) local = NULL;
   g_autoptr (GPtrArray) list = NULL;
 
-  if (!step_done (self, error))
+  if (!step_done (self, error, LPA_NOTIFICATION_EUICC_FAILED))
     return;
   if (!(list = lpa_es10b_parse_retrieve_notifications (response, &local)))
     {
-      report (self, LPA_NOTIFICATION_FAILED, local);
+      report (self, LPA_NOTIFICATION_EUICC_FAILED, local);
       return;
     }
   for (guint i = 0; i < list->len && !self->notification; i++)
@@ -192,7 +197,7 @@ on_retrieved (GBytes *response, const GError *error, gpointer user_data)
     {
       g_set_error (&local, LPA_ERROR, LPA_ERROR_MALFORMED,
                    "notification %u: address is not a host name", self->seq);
-      report (self, LPA_NOTIFICATION_FAILED, local);
+      report (self, LPA_NOTIFICATION_EUICC_FAILED, local);
       return;
     }
   post (self);
@@ -205,7 +210,7 @@ on_delivered (guint status, GBytes *body, const GError *error, gpointer user_dat
   g_autoptr (GError) local = NULL;
   g_autoptr (GBytes) request = NULL;
 
-  if (!step_done (self, error))
+  if (!step_done (self, error, LPA_NOTIFICATION_FAILED))
     return;
   if (!lpa_es9p_parse_handle_notification (status, body, &local))
     {
@@ -229,13 +234,13 @@ on_removed (GBytes *response, const GError *error, gpointer user_data)
     {
       local = g_error_copy (error);
       g_prefix_error (&local, "delivered, but not removed: ");
-      report (self, LPA_NOTIFICATION_FAILED, local);
+      report (self, LPA_NOTIFICATION_NOT_REMOVED, local);
       return;
     }
   if (!lpa_es10b_parse_remove_notification (response, &code, &local))
     {
       g_prefix_error (&local, "delivered, but not removed: ");
-      report (self, LPA_NOTIFICATION_FAILED, local);
+      report (self, LPA_NOTIFICATION_NOT_REMOVED, local);
       return;
     }
   if (code != 0)

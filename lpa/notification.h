@@ -12,15 +12,22 @@ G_BEGIN_DECLS
 typedef enum
 {
   LPA_NOTIFICATION_DELIVERED, /* the server accepted it and the eUICC removed it */
-  LPA_NOTIFICATION_FAILED,    /* kept on the eUICC: retry later */
+  LPA_NOTIFICATION_FAILED,    /* the server did not take it (HTTP, ES9+): kept on the eUICC */
   LPA_NOTIFICATION_GONE,      /* the eUICC has no notification with this sequence number */
+  /* The eUICC did not give the notification (RetrieveNotificationsList answered with a status
+   * word, an error, bytes that do not decode, an address that is no host name, or the modem
+   * failed): no server was asked. Kept on the eUICC; no server is at fault. */
+  LPA_NOTIFICATION_EUICC_FAILED,
+  /* The server accepted it, the eUICC did not remove it (RemoveNotificationFromList failed):
+   * kept on the eUICC, delivering it again is harmless; the server is not at fault. */
+  LPA_NOTIFICATION_NOT_REMOVED,
 } LpaNotificationOutcome;
 
 const char *lpa_notification_outcome_name (LpaNotificationOutcome outcome);
 
 /* @metadata: of the notification (NULL when GONE, or when it could not be retrieved). @error: set
- * for FAILED — the retrieval, HTTP or server error, or the RemoveNotificationFromList error after
- * a delivery the server accepted (then delivering again is harmless); and for DELIVERED when the
+ * for FAILED — the HTTP or server error; for EUICC_FAILED — the retrieval's error; for
+ * NOT_REMOVED — the RemoveNotificationFromList error; and for DELIVERED when the
  * eUICC answered the removal with nothingToDelete (the server has it; whether the card still
  * lists it is for a read of the list to say). Called exactly once, never
  * from inside an lpa_notification_* call; data only borrowed. */

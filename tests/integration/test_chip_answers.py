@@ -28,7 +28,7 @@ import unittest
 from gi.repository import GLib
 
 from esimtest import der
-from esimtest.world import SMDP_HOST, World, activation_code
+from esimtest.world import SMDP_HOST, World, activation_code, dbus_error_name
 
 ODD_ICCID = "8949449999999990912"
 PLAIN_ICCID = "8949449999999990920"
@@ -236,6 +236,50 @@ class ChipAnswers(unittest.TestCase):
                                       data=e(0xBF2B, e(0x81, b"\x7f")).hex())
             send_all(switch_twice())
             self.assertEqual(sim.fault(undefined)["fired"], 1)
+
+    def test_retrieval_refused_in_both_forms(self):
+        """A card that refuses RetrieveNotificationsList in both forms (BF2B00 and by seqNumber,
+        6A80 here) fails the delivery on the card's side: no server was asked, so no server's
+        back-off grows (once, every server of the card backed off, here 600 s, as if it had
+        failed, and held the notification after the card answered again). esimd's own delivery
+        does not try it again by itself (no loop); an explicit SendNotifications fails with
+        EuiccError naming the card, and a Refresh lets esimd's own delivery try again."""
+        with World(config={"Notifications": {"AutoSend": "true", "RetryInitial": "600", "RetryMax": "3600"}}) as w:
+            sim, smdp = w.sim.ctl(), w.smdp.control
+            iccid = "8949449999999990011"
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            w.client.wait_for(lambda: sim.state()["notifications"] == [], 60, "the install result delivered")
+            w.wait_idle()
+            posted = smdp.calls().get("smdp:handleNotification", 0)
+            refused = sim.add_fault(kind="sw", sw="6A80", tag="BF2B", count=None)
+            for method in ("EnableProfile", "DisableProfile"):
+                w.manager(method, GLib.Variant("(sa{sv})", (iccid, {})))
+            w.wait_idle()
+            pending = sim.state()["notifications"]
+            self.assertEqual(len(pending), 2, pending)
+            # esimd's own delivery: the batch, then each by its sequence number, once
+            w.client.wait_for(lambda: sim.fault(refused)["fired"] >= 3, 60, "the automatic delivery's attempt")
+            w.wait_idle()
+            self.assertEqual(sim.fault(refused)["fired"], 3)
+            self.assertEqual(w.manager_prop("PendingNotifications"), 2)
+            # asked for: each by its sequence number, a named error about the card
+            with self.assertRaises(GLib.Error) as raised:
+                w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=120)
+            self.assertEqual(dbus_error_name(raised.exception), "org.esim.Error.EuiccError")
+            self.assertIn("the eUICC did not give notification", raised.exception.message)
+            self.assertIn("no server was asked", raised.exception.message)
+            w.wait_idle()
+            self.assertEqual(sim.fault(refused)["fired"], 5)  # no delivery of esimd's own since
+            self.assertEqual(smdp.calls().get("smdp:handleNotification", 0), posted)
+            # the card answers again: after a Refresh esimd's own delivery sends both at once,
+            # no server having been held back
+            sim.clear_faults()
+            w.manager("Refresh")
+            w.client.wait_for(lambda: sim.state()["notifications"] == [], 60,
+                              "both delivered after the Refresh, no server backed off")
+            self.assertEqual(smdp.calls().get("smdp:handleNotification", 0), posted + 2)
+            w.wait_idle()
 
     def test_unreadable_notification_leaves_the_others_deliverable(self):
         job, props = self.w.download(activation_code("DEMO-ONE"))
