@@ -5,6 +5,7 @@
 
 #include "apdu.h"
 #include "lpa-error.h"
+#include "secret.h"
 
 #include <string.h>
 
@@ -32,7 +33,8 @@ esimd_mbim_apdu_new (guint32 channel, GBytes *command)
 {
   gsize len = 0;
   const guint8 *data = g_bytes_get_data (command, &len);
-  g_autofree guint8 *with_le = NULL;
+  guint8 *with_le = NULL;
+  MbimMessage *message;
 
   /* Case 3: a body of Lc and exactly Lc bytes (Lc 0 would be an extended length). */
   if (len > 5 && data[4] != 0 && len == 5 + (gsize) data[4])
@@ -42,9 +44,17 @@ esimd_mbim_apdu_new (guint32 channel, GBytes *command)
       with_le[len++] = 0x00;
       data = with_le;
     }
-  return mbim_message_ms_uicc_low_level_access_apdu_set_new (
+  message = mbim_message_ms_uicc_low_level_access_apdu_set_new (
       channel, MBIM_UICC_SECURE_MESSAGING_NONE, MBIM_UICC_CLASS_BYTE_TYPE_EXTENDED, (guint32) len,
       data, NULL);
+  /* The command may hold a secret (a matching ID): esimd's copy is wiped (secret.h); the
+   * MbimMessage's is libmbim's. */
+  if (with_le)
+    {
+      lpa_secret_wipe (with_le, len);
+      g_free (with_le);
+    }
+  return message;
 }
 
 MbimMessage *
@@ -339,13 +349,13 @@ esimd_mbim_apdu_parse (const MbimMessage *response, GError **error)
    * turn every answer into SW 0000. */
   if (!is_status_word (status_sw (status)) && len >= 2 &&
       is_status_word ((guint16) (data[len - 2] << 8 | data[len - 1])))
-    return g_bytes_new (data, len);
+    return lpa_secret_bytes_new (data, len);
   rapdu = g_malloc (len + 2);
   if (len)
     memcpy (rapdu, data, len);
   rapdu[len] = (guint8) (status & 0xFF);
   rapdu[len + 1] = (guint8) (status >> 8 & 0xFF);
-  return g_bytes_new_take (rapdu, len + 2);
+  return lpa_secret_bytes_new_take (rapdu, len + 2);
 }
 
 gboolean

@@ -3,6 +3,7 @@
 
 #include "apdu.h"
 #include "lpa-error.h"
+#include "secret.h"
 
 #include <string.h>
 
@@ -23,7 +24,10 @@ struct _EsimdT0
   GByteArray *original; /* the command as given */
   GByteArray *command;  /* the one to send now */
   GByteArray *data;     /* response data gathered over GET RESPONSE */
-  GBytes *response;     /* set once done */
+  gsize data_cap;
+  /* The command and the answer may carry a secret (AuthenticateServer's ctxParams1 and its
+   * matching ID): every buffer is liblpa's wiping kind (secret.h). */
+  GBytes *response; /* set once done */
   EsimdApduCase apdu_case;
   guint8 get_response_cla;
   gboolean resent; /* 6Cxx is honoured once per command */
@@ -81,11 +85,13 @@ esimd_t0_new (const guint8 *command, gsize len, GError **error)
     return NULL;
   t0 = g_new0 (EsimdT0, 1);
   t0->apdu_case = apdu_case;
-  t0->original = g_byte_array_sized_new ((guint) len);
+  t0->original = lpa_secret_byte_array_new (len);
   g_byte_array_append (t0->original, command, (guint) len);
-  t0->command = g_byte_array_sized_new ((guint) len);
+  /* Room for an Le appended (6Cxx) or a GET RESPONSE, so that it never grows. */
+  t0->command = lpa_secret_byte_array_new (MAX (len + 1, 5));
   g_byte_array_append (t0->command, command, (guint) len);
-  t0->data = g_byte_array_new ();
+  t0->data_cap = 256;
+  t0->data = lpa_secret_byte_array_new (t0->data_cap);
   /* GET RESPONSE is an inter-industry command on the command's own channel, whatever class the
    * command had (STORE DATA is proprietary). */
   t0->get_response_cla = lpa_apdu_cla (esimd_apdu_channel_of_cla (command[0]), FALSE);
@@ -97,9 +103,9 @@ esimd_t0_free (EsimdT0 *t0)
 {
   if (!t0)
     return;
-  g_byte_array_unref (t0->original);
-  g_byte_array_unref (t0->command);
-  g_byte_array_unref (t0->data);
+  lpa_secret_byte_array_free (t0->original);
+  lpa_secret_byte_array_free (t0->command);
+  lpa_secret_byte_array_free (t0->data);
   g_clear_pointer (&t0->response, g_bytes_unref);
   g_free (t0);
 }
@@ -128,6 +134,7 @@ set_get_response (EsimdT0 *t0, guint8 le)
 {
   const guint8 get_response[] = { t0->get_response_cla, INS_GET_RESPONSE, 0x00, 0x00, le };
 
+  lpa_secret_wipe (t0->command->data, t0->command->len);
   g_byte_array_set_size (t0->command, 0);
   g_byte_array_append (t0->command, get_response, sizeof get_response);
   t0->in_get_response = TRUE;
@@ -153,8 +160,9 @@ set_resend (EsimdT0 *t0, guint8 le)
 static EsimdT0Step
 finish (EsimdT0 *t0, const guint8 *sw)
 {
+  lpa_secret_byte_array_reserve (&t0->data, &t0->data_cap, 2);
   g_byte_array_append (t0->data, sw, 2);
-  t0->response = g_bytes_new (t0->data->data, t0->data->len);
+  t0->response = lpa_secret_bytes_new (t0->data->data, t0->data->len);
   return ESIMD_T0_DONE;
 }
 
@@ -192,6 +200,7 @@ esimd_t0_feed (EsimdT0 *t0, const guint8 *response, gsize len, GError **error)
       return ESIMD_T0_SEND;
     }
 
+  lpa_secret_byte_array_reserve (&t0->data, &t0->data_cap, data_len);
   g_byte_array_append (t0->data, response, (guint) data_len);
   if (sw1 != 0x61)
     return finish (t0, response + data_len);

@@ -3,6 +3,7 @@
 
 #include "apdu.h"
 #include "lpa-error.h"
+#include "secret.h"
 
 #define TLV_RESULT 0x02
 
@@ -205,7 +206,9 @@ esimd_qmi_uim_send_apdu_parse (QmiMessage *response, GError **error)
   /* The response APDU always ends with SW1 SW2; its length must fit the TLV exactly. */
   if (apdu_len < 2 || apdu_len != tlv_len - 2)
     goto bad;
-  return g_bytes_new (raw + 2, apdu_len);
+  /* An answer may hold a secret (AuthenticateServer's carries the matching ID): esimd's copy is
+   * wiped when freed (secret.h); the QmiMessage's is libqmi's. */
+  return lpa_secret_bytes_new (raw + 2, apdu_len);
 
 bad:
   g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "lpa-error.h"
 #include "pcsc-apdu.h"
+#include "secret.h"
 #include "pcsc-watch.h"
 
 #include <string.h>
@@ -310,6 +311,7 @@ io_exchange (Io *io, GBytes *command, LONG *rv_out, GError **error)
                rlen >= 2 ? rbuf[rlen - 1] : 0);
       step = esimd_t0_feed (t0, rbuf, rlen, &local);
     }
+  lpa_secret_wipe (rbuf, sizeof rbuf); /* an answer may hold a secret (pcsc-apdu.c) */
   /* A transaction ends with the exchange, even a failed one, so the card is free for others. */
   SCardEndTransaction (io->card, SCARD_LEAVE_CARD);
   if (rv != SCARD_S_SUCCESS)

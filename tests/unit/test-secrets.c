@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <string.h>
 
+#include "pcsc-apdu.h"
 #include "unit-support.h"
 
 #define MATCHING_ID "MID-SECRET-5c1f9a"
@@ -440,6 +441,46 @@ test_download (void)
   g_assert_cmpuint (unwatch (), ==, 0);
 }
 
+/* The daemon's PC/SC transport resolves 61xx/6Cxx itself (daemon/pcsc-apdu.c): the command and
+ * every answer it gathers are wiped as liblpa's are. */
+static void
+test_pcsc (void)
+{
+  if (!watch ())
+    return;
+  {
+    GByteArray *apdu = lpa_secret_byte_array_new (5 + strlen (MATCHING_ID));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (EsimdT0) t0 = NULL;
+    guint8 answer[2 + 20 * 17];
+    gsize n = 0, len;
+
+    g_byte_array_append (apdu, (const guint8 *) "\x81\xE2\x91\x00", 4);
+    g_byte_array_append (apdu, (const guint8[]){ (guint8) strlen (MATCHING_ID) }, 1);
+    g_byte_array_append (apdu, (const guint8 *) MATCHING_ID, strlen (MATCHING_ID));
+    t0 = esimd_t0_new (apdu->data, apdu->len, &error);
+    g_assert_no_error (error);
+    lpa_secret_byte_array_free (apdu);
+    /* The answer in three parts: 61xx, 61xx, 9000, each with the matching ID in it. */
+    for (guint part = 0; part < 3; part++)
+      {
+        esimd_t0_command (t0, &len);
+        n = 0;
+        for (guint i = 0; i < 20; i++, n += strlen (MATCHING_ID))
+          memcpy (answer + n, MATCHING_ID, strlen (MATCHING_ID));
+        answer[n++] = part < 2 ? 0x61 : 0x90;
+        answer[n++] = 0x00;
+        g_assert_cmpint (esimd_t0_feed (t0, answer, n, &error), ==,
+                         part < 2 ? ESIMD_T0_SEND : ESIMD_T0_DONE);
+        g_assert_no_error (error);
+      }
+    lpa_secret_wipe (answer, sizeof answer);
+    g_assert_cmpuint (g_bytes_get_size (esimd_t0_response (t0)), ==,
+                      3 * 20 * strlen (MATCHING_ID) + 2);
+  }
+  g_assert_cmpuint (unwatch (), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -461,5 +502,6 @@ main (int argc, char **argv)
   g_test_add_func ("/secrets/es9p", test_es9p);
   g_test_add_func ("/secrets/es10", test_es10);
   g_test_add_func ("/secrets/download", test_download);
+  g_test_add_func ("/secrets/pcsc", test_pcsc);
   return g_test_run ();
 }
