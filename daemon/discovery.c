@@ -61,7 +61,9 @@ typedef struct
   /* ModemManager switches its slot (SetPrimarySimSlot) and probes it again: its modem object
    * going away meanwhile is not an unplug. Until it comes back, or the grace ends. */
   guint mm_switch_id;
-  gboolean mm_away;  /* its modem object went away during the switch */
+  gboolean mm_away; /* its modem object went away during the switch */
+  /* Its eUICCs let the port go for a probe (port_kept_open()): unreachable until it answers. */
+  gboolean let_go;
   GPtrArray *euiccs; /* EsimdEuicc* reached through this modem (borrowed) */
 } Entry;
 
@@ -508,6 +510,25 @@ retry_cb (gpointer data)
 
 static void apply_result (Entry *e, EsimdProbeResult *result);
 
+/* The eUICCs that let the port go for the probe stay unreachable: with the probe's failure as
+ * the reason (a job asked for fails with it) rather than a probe that is over. */
+static void
+say_probe_failed (Entry *e, const GError *error)
+{
+  g_autofree char *why = g_strdup_printf ("its modem %s did not answer when probed again (%s)",
+                                          e->port, error->message);
+
+  for (guint i = 0; i < e->euiccs->len; i++)
+    {
+      EsimdEuicc *euicc = e->euiccs->pdata[i];
+      EsimdModemConfig *c = esimd_modem_config_copy (e->config);
+
+      g_free (c->unreachable);
+      c->unreachable = g_strdup (why);
+      esimd_euicc_set_modem (euicc, c, why);
+    }
+}
+
 static void
 probed_euicc_free (gpointer data)
 {
@@ -547,6 +568,8 @@ probed (GObject *source, GAsyncResult *res, gpointer data)
   if (!result)
     {
       e->probe = PROBE_FAILED;
+      if (e->let_go)
+        say_probe_failed (e, error);
       if (++e->retries < RETRY_ATTEMPTS)
         {
           guint delay = MIN (RETRY_FIRST << (e->retries - 1), RETRY_MAX);
@@ -614,6 +637,7 @@ apply_result (Entry *e, EsimdProbeResult *result)
 {
   g_autoptr (GPtrArray) before = NULL;
 
+  e->let_go = FALSE;
   merge_mm_slots (e->found, result);
   e->slots = result->slots;
   e->active_slot = result->active_slot;
@@ -809,6 +833,7 @@ probe_entry (Entry *e)
       g_free (c->unreachable);
       c->unreachable = g_strdup (why);
       esimd_euicc_set_modem (busy, c, why);
+      e->let_go = TRUE;
       e->probe = PROBE_DEFERRED;
       if (!d.deferred_id)
         d.deferred_id = g_idle_add (probe_deferred, NULL);

@@ -436,6 +436,27 @@ class ModemManagerComingAndGoing(unittest.TestCase):
             self.assertEqual(rig.esimd.log()[mark:].count("probing /"), 1)
             mm.assert_released()
 
+    def test_port_let_go_for_a_probe_that_fails(self):
+        """ModemManager starts while esimd is idle on the AT port it reached through udev: the
+        eUICC lets the port go (its transport reads the tty all the time, a probe's answers
+        included) for the probe that takes the port from ModemManager. A probe that fails says
+        why as the eUICC's reason (not "being probed" for ever), and the next one (ModemManager
+        exports the modem anew when it is given back) brings it back through the held port."""
+        with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
+            modem = rig.add_modem("at")
+            rig.udev(modem)
+            rig.start_esimd()
+            path = rig.wait_manager(modem.eid)
+            modem.ctl.add_fault(kind="sw", sw="6F00", nth=1)  # the probe's GetEID, once
+            mm = rig.start_mm()
+            rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+            rig.wait_log("is unavailable: its modem ttyUSB0 did not answer when probed again "
+                         f"(probing {modem.node}: GetEID: 6F00")
+            self.assertEqual(rig.wait_manager(modem.eid), path)
+            rig.wait_joined(path)
+            mm.assert_released()
+            self.assertNotIn("no answer", rig.esimd.log())
+
     def test_udev_takes_over_while_modemmanager_is_away(self):
         with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
             modem = rig.add_modem("qmi")
