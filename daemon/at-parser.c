@@ -2,13 +2,16 @@
 #include "at-parser.h"
 
 #include "lpa-error.h"
+#include "secret.h"
 
 #include <stdio.h>
 #include <string.h>
 
+/* The lines of an APDU's answer carry the card's bytes in hex, which may hold a secret
+ * (AuthenticateServer's answer carries the matching ID): every copy is wiped (secret.h). */
 struct _EsimdAtReader
 {
-  GString *partial;   /* the line being received */
+  GString *partial;   /* the line being received: grown by grow_partial() only */
   GQueue lines;       /* complete lines not yet taken */
   gboolean skip_body; /* the last line taken was the head of a two-line URC */
 };
@@ -18,7 +21,7 @@ esimd_at_reader_new (void)
 {
   EsimdAtReader *reader = g_new0 (EsimdAtReader, 1);
 
-  reader->partial = g_string_new (NULL);
+  reader->partial = g_string_sized_new (256);
   g_queue_init (&reader->lines);
   return reader;
 }
@@ -26,8 +29,9 @@ esimd_at_reader_new (void)
 void
 esimd_at_reader_reset (EsimdAtReader *reader)
 {
+  lpa_secret_wipe (reader->partial->str, reader->partial->len);
   g_string_truncate (reader->partial, 0);
-  g_queue_clear_full (&reader->lines, g_free);
+  g_queue_clear_full (&reader->lines, (GDestroyNotify) lpa_secret_free);
   reader->skip_body = FALSE;
 }
 
@@ -41,6 +45,21 @@ esimd_at_reader_free (EsimdAtReader *reader)
   g_free (reader);
 }
 
+/* Room for one more character: a larger copy and the old one wiped, where g_string_append_c()
+ * would realloc() and leave the old block as it was. */
+static void
+grow_partial (EsimdAtReader *reader)
+{
+  GString *old = reader->partial;
+
+  if (old->len + 2 <= old->allocated_len)
+    return;
+  reader->partial = g_string_sized_new (old->allocated_len * 2);
+  g_string_append_len (reader->partial, old->str, (gssize) old->len);
+  lpa_secret_wipe (old->str, old->len);
+  g_string_free (old, TRUE);
+}
+
 gboolean
 esimd_at_reader_feed (EsimdAtReader *reader, const guint8 *data, gsize len, GError **error)
 {
@@ -52,10 +71,12 @@ esimd_at_reader_feed (EsimdAtReader *reader, const guint8 *data, gsize len, GErr
         {
           /* CR LF, LF alone and CR alone all end a line; the empty lines between are dropped. */
           if (reader->partial->len)
-            g_queue_push_tail (&reader->lines,
-                               g_string_free (g_steal_pointer (&reader->partial), FALSE));
-          if (!reader->partial)
-            reader->partial = g_string_new (NULL);
+            {
+              g_queue_push_tail (&reader->lines,
+                                 g_strndup (reader->partial->str, reader->partial->len));
+              lpa_secret_wipe (reader->partial->str, reader->partial->len);
+              g_string_truncate (reader->partial, 0);
+            }
           continue;
         }
       /* Noise a UART picks up while the modem boots, and anything not ASCII, never belongs to
@@ -64,11 +85,13 @@ esimd_at_reader_feed (EsimdAtReader *reader, const guint8 *data, gsize len, GErr
         continue;
       if (reader->partial->len >= ESIMD_AT_MAX_LINE)
         {
+          lpa_secret_wipe (reader->partial->str, reader->partial->len);
           g_string_truncate (reader->partial, 0);
           g_set_error (error, LPA_ERROR, LPA_ERROR_TRANSPORT,
                        "framing: a line of more than %d characters", ESIMD_AT_MAX_LINE);
           return FALSE;
         }
+      grow_partial (reader);
       g_string_append_c (reader->partial, (char) c);
     }
   return TRUE;
@@ -105,7 +128,7 @@ esimd_at_reader_next_line (EsimdAtReader *reader)
       g_strstrip (line);
       if (!*line)
         {
-          g_free (line);
+          lpa_secret_free (line);
           continue;
         }
       /* A message's body (a PDU in hex, or the text of an SMS, which may well read "OK") is no
@@ -114,7 +137,7 @@ esimd_at_reader_next_line (EsimdAtReader *reader)
       if (reader->skip_body)
         {
           reader->skip_body = FALSE;
-          g_free (line);
+          lpa_secret_free (line);
           continue;
         }
       reader->skip_body = heads_two_line_urc (line);
@@ -133,8 +156,8 @@ esimd_at_response_new (const char *command, const char *prefix, gboolean bare)
   r->command = g_strdup (command);
   r->prefix = g_strdup (prefix);
   r->bare = bare;
-  r->info = g_ptr_array_new_with_free_func (g_free);
-  r->other = g_ptr_array_new_with_free_func (g_free);
+  r->info = g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_secret_free);
+  r->other = g_ptr_array_new_with_free_func ((GDestroyNotify) lpa_secret_free);
   r->error_code = -1;
   return r;
 }
@@ -144,7 +167,7 @@ esimd_at_response_free (EsimdAtResponse *r)
 {
   if (!r)
     return;
-  g_free (r->command);
+  lpa_secret_free (r->command); /* an APDU's command line */
   g_free (r->prefix);
   g_ptr_array_unref (r->info);
   g_ptr_array_unref (r->other);
@@ -476,7 +499,7 @@ malformed (const char *what, const char *text)
 static char *
 unquote (const char *text)
 {
-  g_autofree char *s = g_strstrip (g_strdup (text));
+  g_autoptr (LpaSecret) s = g_strstrip (g_strdup (text));
   gsize len = strlen (s);
 
   if (len && s[0] == '"')
@@ -496,8 +519,8 @@ esimd_at_parse_apdu_answer (const char *text, GError **error)
 {
   const char *comma = strchr (text, ',');
   g_autofree char *len_text = NULL;
-  g_autofree char *hex = NULL;
-  g_autofree guint8 *buf = NULL;
+  g_autoptr (LpaSecret) hex = NULL;
+  guint8 *buf = NULL;
   guint64 declared;
   gsize n;
 
@@ -535,11 +558,13 @@ esimd_at_parse_apdu_answer (const char *text, GError **error)
       if (hi < 0 || lo < 0)
         {
           g_propagate_error (error, malformed ("APDU answer: not hex", text));
+          lpa_secret_wipe (buf, i);
+          g_free (buf);
           return NULL;
         }
       buf[i] = (guint8) (hi << 4 | lo);
     }
-  return g_bytes_new_take (g_steal_pointer (&buf), n / 2);
+  return lpa_secret_bytes_new_take (buf, n / 2);
 }
 
 char *
@@ -667,8 +692,13 @@ esimd_at_format_apdu (const char *session, GBytes *apdu)
     g_string_append_printf (s, "AT+CGLA=%s,%" G_GSIZE_FORMAT ",\"", session, len * 2);
   else
     g_string_append_printf (s, "AT+CSIM=%" G_GSIZE_FORMAT ",\"", len * 2);
+  /* Sized for all of it, and no printf of the bytes: the line is an LpaSecret (it may carry a
+   * matching ID), and no other copy is left. */
   for (gsize i = 0; i < len; i++)
-    g_string_append_printf (s, "%02X", data[i]);
+    {
+      g_string_append_c (s, "0123456789ABCDEF"[data[i] >> 4]);
+      g_string_append_c (s, "0123456789ABCDEF"[data[i] & 0x0F]);
+    }
   g_string_append_c (s, '"');
   return g_string_free (s, FALSE);
 }

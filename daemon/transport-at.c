@@ -25,6 +25,7 @@
 #include "at-quirks.h"
 #include "log.h"
 #include "lpa-error.h"
+#include "secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,7 +87,8 @@ struct _EsimdAt
   int fd;
   guint read_id;
   guint write_id;
-  GByteArray *out;
+  GByteArray *out; /* what is still to be written: an APDU's line may carry a secret (secret.h) */
+  gsize out_cap;
   EsimdAtReader *reader;
 
   GQueue queue; /* Cmd* not yet sent */
@@ -189,7 +191,7 @@ not_ready_error (EsimdAt *at)
 static void
 cmd_free (Cmd *cmd)
 {
-  g_free (cmd->line);
+  lpa_secret_free (cmd->line); /* an APDU's line may carry a secret */
   g_free (cmd->prefix);
   g_free (cmd);
 }
@@ -241,6 +243,8 @@ flush_out (EsimdAt *at)
         {
           at->parent.stats.line_bytes_sent += (guint64) n;
           g_byte_array_remove_range (at->out, 0, (guint) n);
+          /* The bytes moved down leave their old copy after the end. */
+          lpa_secret_wipe (at->out->data + at->out->len, (gsize) n);
           continue;
         }
       if (n < 0 && errno == EINTR)
@@ -290,6 +294,7 @@ pump (EsimdAt *at)
              strlen (cmd->line) + 1);
   else
     g_debug ("modem %s: → %s", name_of (at), cmd->line);
+  lpa_secret_byte_array_reserve (&at->out, &at->out_cap, strlen (cmd->line) + 1);
   g_byte_array_append (at->out, (const guint8 *) cmd->line, (guint) strlen (cmd->line));
   g_byte_array_append (at->out, (const guint8 *) "\r", 1);
   at->timer_id = g_timeout_add_seconds (cmd->timeout, on_timeout, at);
@@ -488,11 +493,12 @@ on_readable (gint fd, GIOCondition condition, gpointer data)
       lost (at, reason);
       return G_SOURCE_REMOVE;
     }
+  lpa_secret_wipe (buf, (gsize) n); /* the reader has its copy, wiped in turn */
   /* The tty may be closed by a callback (a lost device, stop): stop at once then. */
   while (at->fd == fd && (line = esimd_at_reader_next_line (at->reader)))
     {
       handle_line (at, line);
-      g_free (line);
+      lpa_secret_free (line);
     }
   return at->fd == fd ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
@@ -524,6 +530,7 @@ close_tty (EsimdAt *at)
   if (at->fd >= 0)
     close (at->fd);
   at->fd = -1;
+  lpa_secret_wipe (at->out->data, at->out->len);
   g_byte_array_set_size (at->out, 0);
   esimd_at_reader_reset (at->reader);
   g_clear_pointer (&at->session, g_free);
@@ -864,7 +871,8 @@ typedef void (*ApduDone) (EsimdAt *at, GBytes *response, const GError *error, gp
 typedef struct
 {
   GBytes *command;  /* as sent (CLA adapted) */
-  GByteArray *data; /* collected response data */
+  GByteArray *data; /* collected response data (wiped: secret.h) */
+  gsize data_cap;
   guint get_responses;
   guint empty_6100;
   gboolean le_retried;
@@ -879,7 +887,7 @@ static void
 apdu_free (Apdu *a)
 {
   g_bytes_unref (a->command);
-  g_byte_array_unref (a->data);
+  lpa_secret_byte_array_free (a->data);
   g_free (a);
 }
 
@@ -983,6 +991,7 @@ apdu_answered (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer da
       guint8 gr[5] = { 0, 0xC0, 0x00, 0x00, sw2 };
       g_autoptr (GBytes) get_response = NULL;
 
+      lpa_secret_byte_array_reserve (&a->data, &a->data_cap, len - 2);
       g_byte_array_append (a->data, bytes, (guint) (len - 2));
       a->empty_6100 = (sw2 == 0 && len == 2) ? a->empty_6100 + 1 : 0;
       if (a->empty_6100 >= EMPTY_6100_MAX || ++a->get_responses > GET_RESPONSE_MAX ||
@@ -1017,20 +1026,21 @@ apdu_answered (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer da
       /* Wrong Le: the same command again with the Le the card asks for. */
       gsize n;
       const guint8 *cmd = g_bytes_get_data (a->command, &n);
-      g_autoptr (GByteArray) again = g_byte_array_sized_new ((guint) n + 1);
+      GByteArray *again = lpa_secret_byte_array_new (n + 1);
       gboolean has_le = n == 5 || (n > 5 && n == 6 + (gsize) cmd[4]);
 
       g_byte_array_append (again, cmd, (guint) (has_le ? n - 1 : n));
       g_byte_array_append (again, &sw2, 1);
       a->le_retried = TRUE;
       g_bytes_unref (a->command);
-      a->command = g_byte_array_free_to_bytes (g_steal_pointer (&again));
+      a->command = lpa_secret_byte_array_free_to_bytes (again);
       apdu_send (at, a, a->command);
       return;
     }
+  lpa_secret_byte_array_reserve (&a->data, &a->data_cap, len);
   g_byte_array_append (a->data, bytes, (guint) len);
   {
-    g_autoptr (GBytes) whole = g_bytes_new (a->data->data, a->data->len);
+    g_autoptr (GBytes) whole = lpa_secret_bytes_new (a->data->data, a->data->len);
 
     apdu_finish (at, a, whole, NULL);
   }
@@ -1039,7 +1049,7 @@ apdu_answered (EsimdAt *at, EsimdAtResponse *r, const GError *error, gpointer da
 static void
 apdu_send (EsimdAt *at, Apdu *a, GBytes *apdu)
 {
-  g_autofree char *line = NULL;
+  g_autoptr (LpaSecret) line = NULL;
   const char *session = NULL;
   gsize line_len;
 
@@ -1073,14 +1083,15 @@ apdu_start (EsimdAt *at, GBytes *command, ApduDone done, gpointer user_data)
   Apdu *a = g_new0 (Apdu, 1);
   gsize n;
   const guint8 *bytes = g_bytes_get_data (command, &n);
-  g_autofree guint8 *copy = g_memdup2 (bytes, n);
+  guint8 *copy = g_memdup2 (bytes, n);
 
   /* AT+CGLA: the modem codes its channel into the CLA (27.007 §8.43), so the host sends the
    * channel bits clear, unless the family passes the CLA through. */
   if (n && at->mode == MODE_CGLA && !(at->quirks & ESIMD_AT_QUIRK_CLA_CHANNEL))
     copy[0] = cla_for_channel (copy[0], 0);
-  a->command = g_bytes_new_take (g_steal_pointer (&copy), n);
-  a->data = g_byte_array_new ();
+  a->command = lpa_secret_bytes_new_take (copy, n);
+  a->data_cap = 258;
+  a->data = lpa_secret_byte_array_new (a->data_cap);
   a->done = done;
   a->user_data = user_data;
   apdu_send (at, a, a->command);
@@ -1704,7 +1715,7 @@ at_free (EsimdModem *modem)
       g_error_new (LPA_ERROR, LPA_ERROR_CANCELLED, "modem %s: esimd is stopping", name_of (at));
   fail_all (at, reason);
   cancel_laters (at);
-  g_byte_array_unref (at->out);
+  lpa_secret_byte_array_free (at->out);
   esimd_at_reader_free (at->reader);
   g_free (at->manufacturer);
   g_free (at->model);
@@ -1732,7 +1743,8 @@ esimd_modem_at_new (const EsimdModemConfig *config)
 
   at->parent.ops = &at_ops;
   at->fd = -1;
-  at->out = g_byte_array_new ();
+  at->out_cap = 1024;
+  at->out = lpa_secret_byte_array_new (at->out_cap);
   at->reader = esimd_at_reader_new ();
   g_queue_init (&at->queue);
   return &at->parent;

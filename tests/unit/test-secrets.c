@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <string.h>
 
+#include "at-parser.h"
 #include "pcsc-apdu.h"
 #include "unit-support.h"
 
@@ -481,6 +482,73 @@ test_pcsc (void)
   g_assert_cmpuint (unwatch (), ==, 0);
 }
 
+/* The AT transport sends an APDU as hex in a command line and reads the answer as hex in lines
+ * (daemon/at-parser.c): the line, the reader's buffer and lines, the response and the decoded
+ * answer are wiped. The answer comes in several reads, as a UART delivers it. */
+static void
+test_at (void)
+{
+  if (!watch ())
+    return;
+  {
+    g_autoptr (GBytes) apdu = NULL;
+    g_autoptr (LpaSecret) line = NULL;
+    g_autoptr (LpaSecret) answer = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GBytes) rapdu = NULL;
+    GString *hex = g_string_sized_new (2 * 20 * strlen (MATCHING_ID) + 8);
+    EsimdAtReader *reader = esimd_at_reader_new ();
+    EsimdAtResponse *r = NULL;
+    char *l;
+    gsize len;
+
+    {
+      GByteArray *a = lpa_secret_byte_array_new (5 + strlen (MATCHING_ID));
+
+      g_byte_array_append (a, (const guint8 *) "\x81\xE2\x91\x00", 4);
+      g_byte_array_append (a, (const guint8[]){ (guint8) strlen (MATCHING_ID) }, 1);
+      g_byte_array_append (a, (const guint8 *) MATCHING_ID, strlen (MATCHING_ID));
+      apdu = lpa_secret_byte_array_free_to_bytes (a);
+    }
+    line = esimd_at_format_apdu ("1", apdu);
+    r = esimd_at_response_new (line, "+CGLA:", TRUE);
+    for (guint i = 0; i < 20; i++)
+      for (const char *p = MATCHING_ID; *p; p++)
+        g_string_append_printf (hex, "%02X", (guchar) *p);
+    g_string_append (hex, "9000");
+    {
+      /* The card's side: written in place, not through printf (whose buffer grows). */
+      GString *text = g_string_sized_new (hex->len + 64);
+      char digits[24];
+
+      g_snprintf (digits, sizeof digits, "%" G_GSIZE_FORMAT, hex->len);
+      g_string_append (text, "\r\n+CGLA: ");
+      g_string_append (text, digits);
+      g_string_append (text, ",\"");
+      g_string_append_len (text, hex->str, (gssize) hex->len);
+      g_string_append (text, "\"\r\n\r\nOK\r\n");
+      answer = g_string_free (text, FALSE);
+    }
+    lpa_secret_wipe (hex->str, hex->len);
+    g_string_free (hex, TRUE);
+    len = strlen (answer);
+    for (gsize off = 0; off < len; off += 97)
+      g_assert_true (esimd_at_reader_feed (reader, (const guint8 *) answer + off,
+                                           MIN (97, len - off), &error));
+    while ((l = esimd_at_reader_next_line (reader)))
+      {
+        esimd_at_response_add_line (r, l);
+        lpa_secret_free (l);
+      }
+    rapdu = esimd_at_response_apdu (r, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_bytes_get_size (rapdu), ==, 20 * strlen (MATCHING_ID) + 2);
+    esimd_at_response_free (r);
+    esimd_at_reader_free (reader);
+  }
+  g_assert_cmpuint (unwatch (), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -503,5 +571,6 @@ main (int argc, char **argv)
   g_test_add_func ("/secrets/es10", test_es10);
   g_test_add_func ("/secrets/download", test_download);
   g_test_add_func ("/secrets/pcsc", test_pcsc);
+  g_test_add_func ("/secrets/at", test_at);
   return g_test_run ();
 }
