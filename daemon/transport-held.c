@@ -10,6 +10,7 @@
  * the modem is away from ModemManager for one job at a time, never between jobs. */
 #include "modem.h"
 
+#include "esimd-error.h"
 #include "lpa-error.h"
 
 #define TAKE_TIMEOUT 30 /* seconds for the transport underneath to come up once taken */
@@ -154,7 +155,13 @@ taken (GObject *source, GAsyncResult *res, gpointer data)
   h->taking = FALSE;
   if (!h->modem.config->hold->take_finish (res, &error))
     {
-      open_failed (h, error);
+      /* ModemManager keeps the modem (it refused, or is not there to ask): nothing was asked of
+       * the card, which is where it was. Not a transport failure, which the queue would check
+       * by opening a channel again and, the modem being there, take for a card gone from it. */
+      GError *refused = g_error_new_literal (ESIMD_ERROR, ESIMD_ERROR_UNAVAILABLE, error->message);
+
+      g_error_free (error);
+      open_failed (h, refused);
       return;
     }
   h->taken = TRUE;

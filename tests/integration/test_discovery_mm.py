@@ -160,6 +160,26 @@ class WithModemManager(unittest.TestCase):
                             60, "an idle queue")
         rig.mm.assert_released()
 
+    def test_modemmanager_refusing_to_hand_over_the_at_port(self):
+        """ModemManager refuses InhibitDevice (whatever its reason) for a job on the AT port it
+        holds. The job fails with ModemManager's refusal; the card did not go anywhere, so the
+        eUICC stays ready and the next job, handed over, works."""
+        rig = self.rig
+        modem = rig.add_modem("at")
+        rig.mm_add(modem, EquipmentIdentifier=MM_IMEI)
+        rig.start_esimd()
+        path = rig.wait_manager(modem.eid)
+        rig.wait_joined(path)
+        rig.mm.refuse_inhibit = (fakemm.NAME + ".Error.Core.Unauthorized", "Not authorized")
+        with self.assertRaises(GLib.Error) as e:
+            rig.client.call(path, MANAGER_IFACE, "Refresh")
+        self.assertIn("org.esim.Error.Unavailable: ModemManager did not hand over modem", str(e.exception))
+        self.assertNotIn("no longer answers", str(e.exception))
+        self.assertEqual(rig.prop(path, "State"), "ready")
+        rig.mm.refuse_inhibit = None
+        rig.client.call(path, MANAGER_IFACE, "Refresh")
+        rig.mm.assert_released()
+
     def test_modemmanager_restarting_while_esimd_holds_the_at_port(self):
         """ModemManager keeps its inhibitions in its own memory, tied to the caller's name
         (mm-base-manager.c: inhibited_devices, g_bus_watch_name_on_connection on the sender): a

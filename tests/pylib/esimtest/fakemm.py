@@ -99,6 +99,8 @@ class Manager(FakeObject):
     def handle_InhibitDevice(self, sender, uid, inhibit):
         # As documented in ModemManager's XML: the modem whose Device is UID is unexported while
         # inhibited; the inhibition ends with its caller's presence on the bus.
+        if inhibit and self.mm.refuse_inhibit:
+            raise DBusError(*self.mm.refuse_inhibit)
         if inhibit:
             self.mm._inhibit(uid, sender)
         else:
@@ -165,6 +167,9 @@ class FakeModemManager(FakeService):
         # with SetPrimarySimSlot, before ModemManager probes the modem again: the test makes the
         # simulated modem switch there.
         self.on_primary_slot = None
+        # (error name, message) InhibitDevice(uid, true) fails with while set, the modem left
+        # exported: ModemManager refusing to hand a modem over.
+        self.refuse_inhibit = None
         super().__init__(address, NAME)
 
     def setup(self):
