@@ -289,10 +289,17 @@ class DiscoveryRig:
 
     def wait_manager(self, eid: str, state: Optional[str] = "ready", timeout: float = 60.0) -> str:
         """The path of the Manager whose Eid is EID, once its State is STATE."""
+        from gi.repository import GLib
+
         def ready():
             path = self.manager_of(eid)
-            if path and (state is None or self.client.get(path, MANAGER_IFACE, "State") == state):
-                return path
+            try:
+                if path and (state is None or self.client.get(path, MANAGER_IFACE, "State") == state):
+                    return path
+            except GLib.Error as e:
+                # it left the bus between the two calls (its modem let go): not yet
+                if "UnknownObject" not in str(e) and "UnknownInterface" not in str(e):
+                    raise
             return None
 
         return self.client.wait_for(ready, timeout * SLOW, f"the eUICC {eid} {state or 'on the bus'}")
