@@ -4,6 +4,7 @@
 #include "fuzz.h"
 
 #include "at-parser.h"
+#include "at-quirks.h"
 #include "lpa-error.h"
 
 #include <string.h>
@@ -37,6 +38,38 @@ check_line (const char *line)
   FUZZ_CHECK (line[0] != ' ' && line[len - 1] != ' ');
 }
 
+static gboolean
+known_manufacturer (const char *line, gpointer data)
+{
+  return esimd_at_quirks_knows_manufacturer (line);
+}
+
+static gboolean
+known_model (const char *line, gpointer data)
+{
+  return esimd_at_quirks_knows_model (data, line);
+}
+
+/* AT+CGMI's and AT+CGMM's free text as transport-at.c reads it: a line naming a family (model)
+ * the quirk table knows, else the last bare line. The family found from it is a real one. */
+static void
+check_free_text (const EsimdAtResponse *r, const char *text)
+{
+  const char *manufacturer = esimd_at_response_text (r, known_manufacturer, NULL);
+  const char *model = esimd_at_response_text (r, known_model, (gpointer) manufacturer);
+  const EsimdAtModemInfo *info;
+
+  /* Which line is taken may differ; whether there is one does not. */
+  FUZZ_CHECK (!manufacturer == !text && !model == !text);
+  if (!manufacturer)
+    return;
+  FUZZ_CHECK (esimd_at_response_has_line (r, manufacturer));
+  FUZZ_CHECK (esimd_at_response_has_line (r, model));
+  info = esimd_at_quirks_lookup (manufacturer, model);
+  FUZZ_CHECK (info != NULL && info->family != NULL);
+  FUZZ_CHECK (esimd_at_quirks_family (info->family) != NULL);
+}
+
 static void
 check_payloads (const EsimdAtResponse *r)
 {
@@ -52,6 +85,7 @@ check_payloads (const EsimdAtResponse *r)
   /* A free-text answer exists exactly when an information line does, and is one of its lines. */
   FUZZ_CHECK (!text == !info);
   FUZZ_CHECK (!text || esimd_at_response_has_line (r, text));
+  check_free_text (r, text);
 
   /* The answer-level readers give what the line-level parsers give, or a transport error. */
   shaped = esimd_at_response_session (r, &e4);
@@ -125,6 +159,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           gboolean final;
 
           check_line (line);
+          /* A restart notice (RDY, ^SYSSTART…) is never a final result code. */
+          if (esimd_at_line_is_restart (line))
+            FUZZ_CHECK (!esimd_at_line_is_final (line));
           final = esimd_at_response_add_line (r, line);
           /* Once final, always final; a final result is one of the final codes. */
           FUZZ_CHECK (!was_final || final);

@@ -12,8 +12,9 @@
 #define SERVICE_UIM  0x0B
 #define SDU_RESPONSE 0x02
 
-/* Runs the three parsers on one response. Each decides on its own whether the message is a good
- * answer; the shared part (the result TLV) must be judged the same by all three. */
+/* Runs the three parsers on one response, and the check transport-qmi.c makes of a refused Open
+ * Logical Channel (a card not up yet is asked again). Each decides on its own whether the message
+ * is a good answer; the shared part (the result TLV) must be judged the same by all of them. */
 static void
 parse_response (QmiMessage *msg)
 {
@@ -48,6 +49,9 @@ parse_response (QmiMessage *msg)
   /* A good open or APDU answer has a good result, which is all a close answer needs. */
   if (opened || apdu)
     FUZZ_CHECK (closed);
+  /* "Not ready" is a refusal: never said of an answer the parsers take. */
+  if (esimd_qmi_uim_card_not_ready (msg))
+    FUZZ_CHECK (!opened && !apdu && !closed);
 }
 
 int
