@@ -28,7 +28,7 @@ GBytes *lpa_es9p_cancel_session_request (const char *transaction_id,
 /* Response errors.
  * - HTTP status not 2xx: LPA_ERROR_HTTP, "<function>: HTTP <status>"; but when the body is a
  *   header with status "Failed" or "Expired", the error that header gives below, its message
- *   ending " (HTTP <status>)" (handleNotification excepted: only its status counts).
+ *   ending " (HTTP <status>)" (for every function, handleNotification and cancelSession too).
  * - Body not a JSON object, a mandatory field missing or of the wrong type, base64 invalid, a
  *   binary field that is not one TLV of the expected tag, a transactionId that is not 1-16 bytes
  *   of hex: LPA_ERROR_MALFORMED naming the field.
