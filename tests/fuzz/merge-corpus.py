@@ -4,8 +4,9 @@
 """libFuzzer's -merge=1 adds inputs smallest first, each that adds anything, which leaves hundreds
 of files that add one edge each. This asks the harness which code each input reaches (one
 -runs=0 -print_full_coverage=1 run per input), then picks greedily the input that adds the most
-edges still missing, after every seed-* and crash-* file, which always stay. Other files in the corpus directory that are no longer needed are deleted;
-new ones are copied in under their SHA-1, as libFuzzer names them.
+edges still missing, after every file of the corpus directory a person named (seed-*, crash-*,
+hostile-*…: anything but a SHA-1), which always stays. Files named by their SHA-1 that are no
+longer needed are deleted; new ones are copied in under their SHA-1, as libFuzzer names them.
 
     merge-corpus.py FUZZER CORPUS_DIR [MORE_INPUT_DIR…]
 """
@@ -16,6 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
+
+
+def is_sha1(name):
+    """A name libFuzzer (or this script) gave an input: its SHA-1. Every other name was chosen by
+    a person for a reason (a seed, a reproducer, a hostile input a test is about) and is kept."""
+    return len(name) == 40 and all(c in "0123456789abcdef" for c in name)
 
 
 def edges_of(fuzzer, path):
@@ -55,8 +62,7 @@ def main():
     edges = edges_per_input(fuzzer, dirs)
 
     def pinned(path):
-        name = os.path.basename(path)
-        return os.path.dirname(os.path.abspath(path)) == corpus and name.startswith(("seed-", "crash-"))
+        return os.path.dirname(os.path.abspath(path)) == corpus and not is_sha1(os.path.basename(path))
 
     covered = set()
     for path, e in edges.items():
@@ -84,7 +90,7 @@ def main():
             shutil.copyfile(path, dest)
     removed = 0
     for name in os.listdir(corpus):
-        if not name.startswith(("seed-", "crash-")) and name not in keep:
+        if is_sha1(name) and name not in keep:
             os.unlink(os.path.join(corpus, name))
             removed += 1
     print("%s: %d edges; %d pinned + %d chosen inputs (%d files removed)" % (
