@@ -120,7 +120,7 @@ check_matching_id (const char *id, LpaError code, GError **error)
 /* Dotted decimal with at least two arcs, no empty arc, no leading zero in an arc; the first arc
  * 0, 1 or 2 and, below 2, the second under 40 (X.660, as X.690 8.19.4 encodes them); each arc
  * within 64 bits (lpa_der_get_oid()'s, which reads the SM-DP+ certificate's OID this must match:
- * any other never could). */
+ * any other never could), the first two packed as 40 * X + Y as well. */
 static gboolean
 oid_is_valid (const char *oid)
 {
@@ -142,7 +142,8 @@ oid_is_valid (const char *oid)
       digits[p - start] = '\0';
       if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXUINT64, &arc, NULL))
         return FALSE;
-      if ((arcs == 0 && arc > 2) || (arcs == 1 && first < 2 && arc >= 40))
+      if ((arcs == 0 && arc > 2) || (arcs == 1 && first < 2 && arc >= 40) ||
+          (arcs == 1 && arc > G_MAXUINT64 - 40 * first))
         return FALSE;
       if (arcs == 0)
         first = arc;

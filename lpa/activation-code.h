@@ -19,9 +19,10 @@ typedef struct
  * characters (without the prefix); fewer than three fields; format other than 1; SM-DP+ address
  * empty, with a scheme, port, path or space, an IP address, or not a host name; a matching ID that breaks
  * lpa_matching_id_problem()'s rule; SM-DP+ OID not dotted decimal (or no OID X.660 allows, or an
- * arc beyond 64 bits); confirmation-code flag other than empty or 1; a control character (C0, DEL
- * or C1) in any field. A leading byte order mark (U+FEFF, which editors and some QR readers add) is
- * ignored like whitespace. Fields after the fifth are ignored (later versions add some). */
+ * arc, or the first two packed as 40 * X + Y, beyond 64 bits); confirmation-code flag other than
+ * empty or 1; a control character (C0, DEL or C1) in any field. A leading byte order mark
+ * (U+FEFF, which editors and some QR readers add) is ignored like whitespace. Fields after the
+ * fifth are ignored (later versions add some). */
 LpaActivationCode *lpa_activation_code_parse (const char *text, GError **error);
 
 /* Builds "1$address$matchingId[$oid[$1]]" (with "LPA:" in front if @qr_prefix); the parts must

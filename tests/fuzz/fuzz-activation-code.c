@@ -8,6 +8,59 @@
 /* Codes are at most 255 characters; a little more reaches the length rule from both sides. */
 #define INPUT_CAP 1024
 
+/* X.690 8.19: one subidentifier, base 128, high bit on all but the last byte. */
+static void
+append_subidentifier (GByteArray *out, unsigned __int128 v)
+{
+  guint8 bytes[19];
+  guint n = 0;
+
+  do
+    {
+      bytes[n++] = (guint8) (v & 0x7F);
+      v >>= 7;
+    }
+  while (v);
+  while (n-- > 0)
+    {
+      guint8 b = bytes[n] | (n ? 0x80 : 0);
+
+      g_byte_array_append (out, &b, 1);
+    }
+}
+
+/* The SM-DP+ OID of an accepted code must be one the certificate's can equal: encoded as a
+ * certificate carries it, lpa_der_get_oid() reads it back the same (366481a: any other fails
+ * the download only after the server was contacted). */
+static void
+check_oid (const char *oid)
+{
+  g_auto (GStrv) arcs = g_strsplit (oid, ".", -1);
+  g_autoptr (GByteArray) der = g_byte_array_new ();
+  g_autofree char *back = NULL;
+  guint64 x, y;
+  guint8 header[2] = { 0x06, 0 };
+  LpaTlv tlv;
+
+  FUZZ_CHECK (g_strv_length (arcs) >= 2);
+  FUZZ_CHECK (g_ascii_string_to_unsigned (arcs[0], 10, 0, 2, &x, NULL));
+  FUZZ_CHECK (g_ascii_string_to_unsigned (arcs[1], 10, 0, G_MAXUINT64, &y, NULL));
+  append_subidentifier (der, (unsigned __int128) x * 40 + y);
+  for (guint i = 2; arcs[i]; i++)
+    {
+      guint64 arc;
+
+      FUZZ_CHECK (g_ascii_string_to_unsigned (arcs[i], 10, 0, G_MAXUINT64, &arc, NULL));
+      append_subidentifier (der, arc);
+    }
+  FUZZ_CHECK (der->len < 128);
+  header[1] = (guint8) der->len;
+  g_byte_array_prepend (der, header, sizeof header);
+  FUZZ_CHECK (lpa_der_parse (der->data, der->len, &tlv, NULL));
+  back = lpa_der_get_oid (&tlv, NULL);
+  FUZZ_CHECK (back != NULL && strcmp (back, oid) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -35,6 +88,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   FUZZ_CHECK (ac->matching_id != NULL);
   for (const char *p = ac->matching_id; *p; p++)
     FUZZ_CHECK (g_ascii_isalnum (*p) || *p == '-');
+  if (ac->smdp_oid)
+    check_oid (ac->smdp_oid);
 
   /* Whatever parses builds back into a code that parses to the same fields. */
   built = lpa_activation_code_to_string (ac, FALSE, &error);

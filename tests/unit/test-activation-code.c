@@ -34,6 +34,8 @@ test_examples (void)
     { "1$rsp.example.com$ABC$2.999.18446744073709551615$1", "rsp.example.com", "ABC",
       "2.999.18446744073709551615", TRUE },
     { "1$rsp.example.com$ABC$1.39", "rsp.example.com", "ABC", "1.39", FALSE },
+    { "1$rsp.example.com$ABC$2.18446744073709551535", "rsp.example.com", "ABC",
+      "2.18446744073709551535", FALSE },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -98,6 +100,10 @@ test_rejects (void)
     { "1$rsp.example.com$ABC$3.6.1", "OID" },
     { "1$rsp.example.com$ABC$1.40.5", "OID" },
     { "1$rsp.example.com$ABC$2.999.18446744073709551616", "OID" },
+    /* The first subidentifier, 40 * 2 + Y, is past 64 bits from Y = 2^64 - 80 (fuzz-activation-code
+     * encodes every accepted OID as a certificate would and reads it back). */
+    { "1$rsp.example.com$ABC$2.18446744073709551536", "OID" },
+    { "1$rsp.example.com$ABC$2.18446744073709551615", "OID" },
     /* A control character anywhere, also in a field a later version adds (ignored as such): no
      * QR code of a real activation code holds one, and a terminal or a log would act on it. */
     { "1$rsp.example.com$ABC$$1$\x1b[2J", "control character" },
