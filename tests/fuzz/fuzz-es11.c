@@ -28,6 +28,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   FUZZ_CHECK (r->transaction_id && r->transaction_id_bin && r->events);
   hex = lpa_hex_encode_bytes (r->transaction_id_bin);
   FUZZ_CHECK (g_ascii_strcasecmp (hex, r->transaction_id) == 0);
+  /* At most LPA_ES11_MAX_EVENTS kept; an answer whose every entry is unusable is refused, not
+   * an empty list with the entries counted as skipped. */
+  FUZZ_CHECK (r->events->len <= LPA_ES11_MAX_EVENTS);
+  FUZZ_CHECK (r->events->len > 0 || r->skipped == 0);
   for (guint i = 0; i < r->events->len; i++)
     {
       const LpaEventEntry *e = g_ptr_array_index (r->events, i);
@@ -37,6 +41,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       FUZZ_CHECK (e->event_id != NULL);
       /* Discover returns it over D-Bus: text D-Bus takes, on one line. */
       FUZZ_CHECK (lpa_text_is_clean (e->event_id, -1, LPA_TEXT_ONE_LINE));
+      /* A download takes it as its matching ID: one the download's check accepts. */
+      FUZZ_CHECK (*e->event_id != '\0' && lpa_matching_id_problem (e->event_id) == NULL);
       FUZZ_CHECK (e->rsp_server_address && lpa_host_name_is_valid (e->rsp_server_address));
       /* The discovery turns each event into a download from that server: the address must make
        * an activation code the parser takes back. */
