@@ -64,6 +64,8 @@ typedef struct
   gboolean mm_away; /* its modem object went away during the switch */
   /* Its eUICCs let the port go for a probe (port_kept_open()): unreachable until it answers. */
   gboolean let_go;
+  /* Dropped (stale, its node still there) once its eUICCs' queues are idle: why. */
+  char *drop_why;
   GPtrArray *euiccs; /* EsimdEuicc* reached through this modem (borrowed) */
 } Entry;
 
@@ -85,7 +87,21 @@ static struct
 
 static void probe_entry (Entry *e);
 static void unlink_entry (Entry *e);
+static void drop_entry (Entry *e);
 static gboolean any_deferred (void);
+
+/* STALE_GRACE; test rigs shorten it with ESIMD_TEST_STALE_GRACE (seconds), as they feed udev's
+ * records through ESIMD_TEST_UDEV_EVENTS. */
+static guint
+stale_grace (void)
+{
+  const char *test = g_getenv ("ESIMD_TEST_STALE_GRACE");
+  guint64 seconds;
+
+  if (test && g_ascii_string_to_unsigned (test, 10, 1, STALE_GRACE, &seconds, NULL))
+    return (guint) seconds;
+  return STALE_GRACE;
+}
 
 /* ---- found modems -------------------------------------------------------------------------- */
 
@@ -324,6 +340,7 @@ entry_free (gpointer data)
   g_clear_handle_id (&e->retry_id, g_source_remove);
   g_clear_handle_id (&e->mm_switch_id, g_source_remove);
   release_all (e, "its modem went away");
+  g_free (e->drop_why);
   g_ptr_array_unref (e->euiccs);
   esimd_found_modem_free (e->found);
   esimd_modem_config_free (e->config);
@@ -403,7 +420,7 @@ attach (Entry *e, const EsimdProbedEuicc *p, guint active_slot)
 static EsimdEuicc *
 port_busy (const EsimdModemConfig *config)
 {
-  if (!g_str_equal (config->transport, "at"))
+  if (!config || !g_str_equal (config->transport, "at"))
     return NULL;
   for (guint i = 0; i < esimd->euiccs->len; i++)
     {
@@ -436,6 +453,24 @@ port_kept_open (const EsimdModemConfig *config)
   return NULL;
 }
 
+/* The eUICC reached through @e that has work queued or running, or whose modem is being let go
+ * (its running job is ending on it); NULL when none has. Discovery neither replaces nor takes
+ * away such an eUICC's modem (a probe whose answer would give it another, a stale modem dropped):
+ * that waits until the queue is idle, like a probe of a busy port. Only a modem that certainly
+ * went away (unplugged, its node gone) lets its job go at once. */
+static EsimdEuicc *
+entry_busy (Entry *e)
+{
+  for (guint i = 0; i < e->euiccs->len; i++)
+    {
+      EsimdEuicc *euicc = e->euiccs->pdata[i];
+
+      if (euicc->modem && (esimd_job_queue_length (euicc->queue) > 0 || euicc->replacing))
+        return euicc;
+    }
+  return NULL;
+}
+
 static gboolean
 any_deferred (void)
 {
@@ -446,16 +481,18 @@ any_deferred (void)
     return FALSE;
   g_hash_table_iter_init (&it, d.entries);
   while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
-    if (e->probe == PROBE_DEFERRED)
+    if (e->probe == PROBE_DEFERRED || e->drop_why)
       return TRUE;
   return FALSE;
 }
 
-/* Probes whose port is no longer busy are done now, once each. A deferred entry dropped
- * meanwhile (its modem went away) is gone from the table: nothing is left to do for it. */
+/* Stale modems whose eUICCs' queues are idle now are dropped, and probes whose port is no longer
+ * busy are done, once each. A deferred entry dropped meanwhile (its modem went away) is gone from
+ * the table: nothing is left to do for it. */
 static gboolean
 probe_deferred (gpointer data)
 {
+  g_autoptr (GPtrArray) drop = g_ptr_array_new ();
   g_autoptr (GPtrArray) ready = g_ptr_array_new ();
   GHashTableIter it;
   Entry *e;
@@ -463,8 +500,18 @@ probe_deferred (gpointer data)
   d.deferred_id = 0;
   g_hash_table_iter_init (&it, d.entries);
   while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
-    if (e->probe == PROBE_DEFERRED && !port_busy (e->config))
+    if (e->drop_why && !entry_busy (e))
+      g_ptr_array_add (drop, e);
+    else if (!e->drop_why && e->probe == PROBE_DEFERRED && !port_busy (e->config) &&
+             !entry_busy (e))
       g_ptr_array_add (ready, e);
+  for (guint i = 0; i < drop->len; i++)
+    {
+      e = drop->pdata[i];
+      g_info ("modem %s is gone (%s), now that no job uses it", e->port ? e->port : e->found->uid,
+              e->drop_why);
+      drop_entry (e);
+    }
   for (guint i = 0; i < ready->len; i++)
     {
       e = ready->pdata[i];
@@ -764,6 +811,18 @@ probe_entry (Entry *e)
       return;
     }
   g_clear_handle_id (&e->retry_id, g_source_remove);
+  /* What the probe (or its skipping) decides may take the eUICCs reached through @e from their
+   * modem or give them another (another port or transport, a section naming it, no port left),
+   * which would let their job go: it waits until their queues are idle. */
+  if ((busy = entry_busy (e)))
+    {
+      if (e->probe != PROBE_DEFERRED)
+        g_info ("modem %s: eUICC %u has work on the port; probed once its queue is idle",
+                e->port ? e->port : e->found->uid, busy->index);
+      e->probe = PROBE_DEFERRED;
+      idle_changed ();
+      return;
+    }
   section_config = configured_by (e->found, &named);
   section = section_config ? section_config->name : NULL;
   port = section ? NULL
@@ -970,6 +1029,7 @@ esimd_discovery_modem_found (EsimdSource source, EsimdFoundModem *m)
   e->found = m;
   e->source = source;
   e->stale = FALSE;
+  g_clear_pointer (&e->drop_why, g_free);
   e->retries = 0;
   if (reprobe)
     probe_again (e);
@@ -1033,11 +1093,13 @@ esimd_discovery_modem_gone (EsimdSource source, const char *uid)
 }
 
 /* Modems not announced again since their source ended or restarted. @all: every one; else
- * only those whose port node is gone (the modem certainly is). */
+ * only those whose port node is gone (the modem certainly is). One whose node is there and whose
+ * eUICC has work is dropped once its queue is idle (entry_busy()): only an unplug cuts a job. */
 static void
 drop_stale (gboolean all, const char *why)
 {
   g_autoptr (GPtrArray) stale = g_ptr_array_new ();
+  g_autoptr (GPtrArray) there = g_ptr_array_new ();
   GHashTableIter it;
   Entry *e;
 
@@ -1045,15 +1107,33 @@ drop_stale (gboolean all, const char *why)
   while (g_hash_table_iter_next (&it, NULL, (gpointer *) &e))
     {
       g_autofree char *node = e->port ? port_path (e->port, esimd->config->device_dir) : NULL;
+      gboolean present = node && g_file_test (node, G_FILE_TEST_EXISTS);
 
-      if (e->stale && (all || !node || !g_file_test (node, G_FILE_TEST_EXISTS)))
-        g_ptr_array_add (stale, e);
+      if (e->stale && (all || !present))
+        g_ptr_array_add (present ? there : stale, e);
     }
   for (guint i = 0; i < stale->len; i++)
     {
       e = stale->pdata[i];
       g_info ("modem %s is gone (%s)", e->port ? e->port : e->found->uid, why);
       drop_entry (e);
+    }
+  for (guint i = 0; i < there->len; i++)
+    {
+      EsimdEuicc *busy;
+
+      e = there->pdata[i];
+      if (!(busy = entry_busy (e)))
+        {
+          g_info ("modem %s is gone (%s)", e->port, why);
+          drop_entry (e);
+        }
+      else if (!e->drop_why)
+        {
+          g_info ("modem %s: %s; eUICC %u has work on it: let go once its queue is idle", e->port,
+                  why, busy->index);
+          e->drop_why = g_strdup (why);
+        }
     }
 }
 
@@ -1103,7 +1183,7 @@ esimd_discovery_source_settled (EsimdSource source)
       /* Nothing left to wait for (esimd just started, or every old modem is gone): no grace,
        * which would also hold an idle esimd started on demand for its length. */
       if (any_stale ())
-        d.stale_grace_id = g_timeout_add_seconds (STALE_GRACE, stale_grace_over, NULL);
+        d.stale_grace_id = g_timeout_add_seconds (stale_grace (), stale_grace_over, NULL);
     }
   g_debug ("%s: every modem found (%u known)", source_name (source), g_hash_table_size (d.entries));
   idle_changed ();

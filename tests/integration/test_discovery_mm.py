@@ -477,6 +477,62 @@ class ModemManagerComingAndGoing(unittest.TestCase):
             mm.assert_released()
             self.assertNotIn("no answer", rig.esimd.log())
 
+    def test_modem_modemmanager_never_exports_is_let_go_after_the_job(self):
+        """ModemManager starts while a download awaits confirmation on an AT port esimd reached
+        through udev, and never exports that modem (as for a port it ignores): once its grace
+        (ESIMD_TEST_STALE_GRACE, 1 s here) is over the modem is let go, but only after the job.
+        It was dropped at once, the download cancelled as "its modem went away" mid-job."""
+        with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
+            modem = rig.add_modem("at")
+            rig.udev(modem)
+            rig.start_esimd(env={"ESIMD_TEST_STALE_GRACE": "1"})
+            path = rig.wait_manager(modem.eid)
+            job = self.start_held_download(rig, path)
+            rig.start_mm()  # with no modem
+            mark = rig.wait_log("ModemManager did not announce it again")
+            self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "awaiting-confirmation")
+            self.assertIn("eUICC 0 has work on it: let go once its queue is idle", rig.esimd.log()[mark:])
+            rig.client.call(job, "org.esim.Job", "Confirm")
+            rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"),
+                                120, "the download")
+            self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
+                             rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+            # Then the policy as it was: a modem ModemManager does not export is not used.
+            rig.wait_gone(path)
+            rig.wait_log("modem ttyUSB0 is gone (ModemManager did not announce it again), now that no job "
+                         "uses it", after=mark)
+
+    def test_modemmanager_naming_another_port_while_a_job_runs(self):
+        """ModemManager starts while a download awaits confirmation on the AT port esimd reached
+        through udev, and exports the modem with a QMI port beside it, which esimd prefers: the
+        probe of the QMI port (whose answer gives the eUICC its new modem) waits for the job. It
+        ran at once, and the eUICC's modem changed under the download, which was cancelled."""
+        with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
+            modem = rig.add_modem("at", pty=True)  # its QMI front too
+            rig.udev(modem)
+            rig.start_esimd()
+            path = rig.wait_manager(modem.eid)
+            job = self.start_held_download(rig, path)
+            os.symlink(os.path.realpath(modem.sim.pty), os.path.join(rig.dev_dir, "cdc-wdm0"))
+            mm = rig.start_mm()
+            mm.add_modem(ports=[("cdc-wdm0", fakemm.PORT_QMI), (modem.port, fakemm.PORT_AT)], device=modem.uid,
+                         state=fakemm.STATE_REGISTERED, registration=fakemm.REG_HOME, Drivers=["qmi_wwan"])
+            mark = rig.wait_log("ModemManager: adopts modem")
+            deferred = "modem ttyUSB0: eUICC 0 has work on the port; probed once its queue is idle"
+            rig.client.wait_for(lambda: deferred in rig.esimd.log()[mark:] or
+                                rig.client.get(job, "org.esim.Job", "State") != "awaiting-confirmation",
+                                60, "the probe deferred or the download ended")
+            self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "awaiting-confirmation",
+                             rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+            rig.client.call(job, "org.esim.Job", "Confirm")
+            rig.client.wait_for(lambda: rig.client.get(job, "org.esim.Job", "State") in ("succeeded", "failed"),
+                                120, "the download")
+            self.assertEqual(rig.client.get(job, "org.esim.Job", "State"), "succeeded",
+                             rig.client.get(job, "org.esim.Job", "ErrorMessage"))
+            rig.wait_log("reached through cdc-wdm0, a ModemManager modem", after=mark)
+            self.assertEqual(rig.wait_manager(modem.eid), path)
+            self.assertEqual(rig.prop(path, "Transport"), "qmi")
+
     def test_udev_takes_over_while_modemmanager_is_away(self):
         with DiscoveryRig(modemmanager=True, udev=True, udev_events=True) as rig:
             modem = rig.add_modem("qmi")
