@@ -12,6 +12,7 @@
 #include "discovery.h"
 #include "log.h"
 #include "lpa-error.h"
+#include "udev-port.h"
 
 #include <string.h>
 #include <systemd/sd-bus.h>
@@ -194,6 +195,12 @@ read_ports (sd_bus_message *msg, MmModem *m)
       r = sd_bus_message_read (msg, "(su)", &name, &port.type);
       if (r <= 0)
         break;
+      if (!esimd_port_name_ok (name))
+        {
+          g_info ("ModemManager: a port of %s is no device name in the device directory; left out",
+                  m->path);
+          continue;
+        }
       port.name = g_strdup (name);
       g_array_append_val (m->ports, port);
     }

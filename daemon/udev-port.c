@@ -107,6 +107,12 @@ wwan_transport (const char *name)
   return NULL;
 }
 
+gboolean
+esimd_port_name_ok (const char *name)
+{
+  return name && *name && !strstr (name, "..");
+}
+
 EsimdUdevPort *
 esimd_udev_port_classify (GHashTable *props)
 {
@@ -123,7 +129,7 @@ esimd_udev_port_classify (GHashTable *props)
   if (!subsystem || !devpath || !devname)
     return NULL;
   name = g_str_has_prefix (devname, "/dev/") ? devname + strlen ("/dev/") : devname;
-  if (!*name || strstr (name, ".."))
+  if (!esimd_port_name_ok (name))
     return NULL;
   if (tag)
     {

@@ -27,6 +27,11 @@ typedef struct
 void esimd_udev_port_free (EsimdUdevPort *port);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EsimdUdevPort, esimd_udev_port_free)
 
+/* Whether @name (udev's DEVNAME under /dev, or a port ModemManager names) can only be a node in
+ * the device directory: not empty, no "..", which would lead a probe out of it to a file of
+ * anyone's choosing. Every source of port names checks it, whoever it trusts. */
+gboolean esimd_port_name_ok (const char *name);
+
 /* @props: udev property name -> value (SUBSYSTEM, DEVPATH, DEVNAME, ID_USB_DRIVER, ...). NULL
  * when the device is not a port esimd probes. */
 EsimdUdevPort *esimd_udev_port_classify (GHashTable *props);

@@ -92,6 +92,25 @@ class WithModemManager(unittest.TestCase):
                                                              GLib.Variant("(b)", (True,)))[0]],
                          ["8949449999999990011"])
 
+    def test_port_name_leading_out_of_the_device_directory(self):
+        """A port ModemManager names with ".." in it is no node of the device directory: esimd
+        leaves it out, as it does such a name from udev, rather than probe a file elsewhere (here
+        the name leads back to the real node, so a probe would find the eUICC)."""
+        rig = self.rig
+        rig.start_esimd()
+        euicc = rig.add_modem("qmi")
+        escape = os.path.join("..", os.path.basename(rig.dev_dir), euicc.port)
+        modem = rig.mm.add_modem(ports=[(escape, fakemm.PORT_QMI)], device=euicc.uid,
+                                 state=fakemm.STATE_REGISTERED, registration=fakemm.REG_HOME,
+                                 Drivers=["qmi_wwan"])
+        rig.wait_log(f"ModemManager: a port of {modem.path} is no device name in the device directory")
+        # The same modem with its real port name is found: only the name was refused.
+        rig.mm.remove_modem(modem)
+        rig.mm_add(euicc)
+        path = rig.wait_manager(euicc.eid)
+        self.assertEqual(list(rig.managers()), [path])
+        self.assertNotIn(escape, rig.esimd.log())
+
     def test_two_modems_at_once(self):
         rig = self.rig
         a = rig.add_modem("qmi")

@@ -207,6 +207,15 @@ test_malformed (void)
                            "ESIMD_PORT_TYPE=at\n",
                            NULL));
   g_assert_null (classify ("", NULL));
+
+  /* The same rule for a port ModemManager names (discovery-mm.c). */
+  g_assert_true (esimd_port_name_ok ("ttyUSB2"));
+  g_assert_true (esimd_port_name_ok ("wwan0at0"));
+  g_assert_false (esimd_port_name_ok (""));
+  g_assert_false (esimd_port_name_ok (NULL));
+  g_assert_false (esimd_port_name_ok (".."));
+  g_assert_false (esimd_port_name_ok ("../dev/cdc-wdm0"));
+  g_assert_false (esimd_port_name_ok ("x/../../etc/shadow"));
 }
 
 int
