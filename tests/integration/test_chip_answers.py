@@ -281,6 +281,58 @@ class ChipAnswers(unittest.TestCase):
             self.assertEqual(smdp.calls().get("smdp:handleNotification", 0), posted + 2)
             w.wait_idle()
 
+    def test_modem_failing_a_retrieval_backs_the_card_off(self):
+        """The modem itself fails (a command timeout, not the card's answer) while the card gives
+        a notification: the card's own back-off (9667a78; RetryInitial 600 s here) holds esimd's
+        own delivery of it, also after a Refresh, so that esimd does not ask the card again at
+        once and again; a caller's SendNotifications still delivers it."""
+        with World(config={"Notifications": {"AutoSend": "true", "RetryInitial": "600", "RetryMax": "3600"},
+                           "Modem sim": {"CommandTimeout": "2"}}) as w:
+            sim, smdp = w.sim.ctl(), w.smdp.control
+            iccid = "8949449999999990011"
+            job, props = w.download(activation_code("DEMO-ONE"))
+            self.assertEqual(props["State"], "succeeded", props)
+            w.client.wait_for(lambda: sim.state()["notifications"] == [], 60, "the install result delivered")
+            w.wait_idle()
+            # two notifications, which the card refuses to give until the next Refresh
+            sim.add_fault(kind="sw", sw="6A80", tag="BF2B", count=None)
+            for method in ("EnableProfile", "DisableProfile"):
+                w.manager(method, GLib.Variant("(sa{sv})", (iccid, {})))
+            w.client.wait_for(lambda: all(f"did not give notification {n} (6A80" in w.esimd.log() for n in (1, 2)),
+                              60, "the automatic delivery's attempts")
+            w.wait_idle()
+            # Once more, with nothing else queued: the batch form refused too, so that each is
+            # asked for by its sequence number until the next Refresh (whether the first attempt
+            # tried the batch form depends on when the Disable came).
+            mark = len(w.esimd.log())
+            w.manager("Refresh")
+            w.client.wait_for(lambda: "not retrieved at once (6A80" in w.esimd.log()[mark:] and
+                              "did not give notification 2 (6A80" in w.esimd.log()[mark:],
+                              60, "the automatic delivery's attempt after the Refresh")
+            w.wait_idle()
+            sim.clear_faults()
+            # The third command of the delivery (notification 1 given, removed, notification 2
+            # asked for) gets no answer in time: the job's last command, so no later success of
+            # the card's releases its back-off.
+            sim.call("trace", reset=True)
+            sim.add_fault(kind="delay", ms=4000, nth=3)
+            w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=120)
+            w.wait_idle()
+            # the late answer is in (nothing sent meanwhile waits behind the held command)
+            w.client.wait_for(lambda: len(sim.call("trace")["apdus"]) >= 3, 60, "the held command's answer")
+            self.assertIn("the eUICC did not give notification 2 (Send APDU on modem sim: Transaction timed out)",
+                          w.esimd.log()[mark:])
+            self.assertEqual(w.manager_prop("PendingNotifications"), 1)
+            posted = smdp.calls().get("smdp:handleNotification", 0)
+            # a Refresh lets refused ones go again, not one the modem failed: the card backs off
+            w.manager("Refresh")
+            w.wait_idle()
+            self.assertEqual(w.manager_prop("PendingNotifications"), 1)
+            self.assertEqual(smdp.calls().get("smdp:handleNotification", 0), posted)
+            w.manager("SendNotifications", GLib.Variant("(a{sv})", ({},)), timeout=120)
+            self.assertEqual(w.manager_prop("PendingNotifications"), 0)
+            self.assertEqual(smdp.calls().get("smdp:handleNotification", 0), posted + 1)
+
     def test_unreadable_notification_leaves_the_others_deliverable(self):
         job, props = self.w.download(activation_code("DEMO-ONE"))
         self.assertEqual(props["State"], "succeeded", props)
