@@ -194,10 +194,13 @@ card_failed (EsimdJob *job, guint32 seq, gboolean removing, const GError *error)
     }
   else
     {
+      /* Any notification the card gives later ends the back-off (on_delivered()): the card
+       * answers again, so the message says so beside the time. */
       if (!n->card_failed)
         n->card_wait = esimd_euicc_notify_card_failed (job->euicc);
       n->card_failed = TRUE;
-      when = g_strdup_printf ("in %u s", n->card_wait);
+      when = g_strdup_printf ("in %u s, or sooner if another notification goes through first",
+                              n->card_wait);
     }
   g_clear_error (&n->last_error);
   if (removing)

@@ -333,6 +333,9 @@ class ChipAnswers(unittest.TestCase):
             w.client.wait_for(lambda: len(sim.call("trace")["apdus"]) >= 3, 60, "the held command's answer")
             self.assertIn("the eUICC did not give notification 2 (Send APDU on modem sim: Transaction timed out)",
                           w.esimd.log()[mark:])
+            # the time is the card's back-off, which a notification the card gives later ends
+            self.assertIn("tries it again in 600 s, or sooner if another notification goes through first",
+                          w.esimd.log()[mark:])
             self.assertEqual(w.manager_prop("PendingNotifications"), 1)
             posted = smdp.calls().get("smdp:handleNotification", 0)
             # a Refresh lets refused ones go again, not one the modem failed: the card backs off
