@@ -3,6 +3,7 @@ import base64
 import os
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -86,6 +87,7 @@ class ServerTestCase(unittest.TestCase):
         init = self.initiate(euicc)
         auth = self.authenticate(init, matching_id, euicc)
         out = self.get_bpp(auth, cc, euicc)
+        self.wait_delivered(init["transactionId"])
         md, upp, info = (euicc or self.euicc).load_bpp(out["boundProfilePackage"])
         self.assertEqual(md, auth["profileMetadata"])
         return init, auth, out, upp, info
@@ -95,6 +97,16 @@ class ServerTestCase(unittest.TestCase):
             fn(*a, **kw)
         self.assertEqual((cm.exception.subject, cm.exception.reason), codes, str(cm.exception))
         return cm.exception
+
+    def wait_delivered(self, tid, timeout=30.0):
+        """The server counts the package delivered (its order "downloaded") once the whole answer
+        went out: the client may have read that answer before the server's thread got there, so
+        what the control socket says is read after it has."""
+        deadline = time.monotonic() + timeout
+        while self.session(tid)["state"] != "delivered":
+            if time.monotonic() > deadline:
+                self.fail(f"session {tid}: never counted delivered ({self.session(tid)['state']})")
+            time.sleep(0.01)
 
     def order(self, index=0):
         return self.ctl.orders()[index]
