@@ -408,6 +408,14 @@ attach (Entry *e, const EsimdProbedEuicc *p, guint active_slot)
 
 /* ---- a port a job uses ---------------------------------------------------------------------- */
 
+/* @euicc has a modem and work on it: a job queued or running, or the modem being let go (its
+ * running job is ending on it). */
+static gboolean
+euicc_has_work (EsimdEuicc *euicc)
+{
+  return euicc->modem && (esimd_job_queue_length (euicc->queue) > 0 || euicc->replacing);
+}
+
 /* The eUICC whose queue has work on the port @config names, when a probe there would touch what
  * the work uses; NULL when none has. An AT port is one byte stream: a probe opens the tty beside
  * the job's transport and each reads the other's answers; held, it also takes the modem from
@@ -426,8 +434,8 @@ port_busy (const EsimdModemConfig *config)
     {
       EsimdEuicc *euicc = esimd->euiccs->pdata[i];
 
-      if (euicc->modem && euicc->config && g_strcmp0 (euicc->config->device, config->device) == 0 &&
-          (esimd_job_queue_length (euicc->queue) > 0 || euicc->replacing))
+      if (euicc->config && g_strcmp0 (euicc->config->device, config->device) == 0 &&
+          euicc_has_work (euicc))
         return euicc;
     }
   return NULL;
@@ -465,7 +473,7 @@ entry_busy (Entry *e)
     {
       EsimdEuicc *euicc = e->euiccs->pdata[i];
 
-      if (euicc->modem && (esimd_job_queue_length (euicc->queue) > 0 || euicc->replacing))
+      if (euicc_has_work (euicc))
         return euicc;
     }
   return NULL;
